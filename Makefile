@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with Python 3.11+:  make run  |  make test
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+API_HOST ?= 127.0.0.1
+API_PORT ?= 8501
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.app: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.app requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.app
+	$(PY) -m streamlit run app.py --server.address $(API_HOST) --server.port $(API_PORT)
+
+test: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+bench: $(VENV)/.app
+	$(PY) -m benchmarks.bench_core
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,134 @@
+"""Core engine benchmarks: ours beside a bare baseline, same process, medians and ratios.
+
+Run: .venv/bin/python -m benchmarks.bench_core   (about three minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import tempfile
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from benchmarks.timing import compare, median_seconds, print_table
+from core.config import Settings
+from core.runtime import Runtime
+
+MILLION = 1_000_000
+
+
+def make_runtime(folder: Path, **overrides: object) -> Runtime:
+    settings = Settings.from_env({}, data_dir=folder, starter_model=False, scheduler_autostart=False, log_level="WARNING", **overrides)
+    return Runtime(settings)
+
+
+def bench_generate_and_store(rt: Runtime, folder: Path) -> None:
+    raw = duckdb.connect(str(folder / "baseline.duckdb"))
+    raw.execute("CREATE TABLE samples (sample_id BIGINT, dataset_id INTEGER, feature_1 DOUBLE, feature_2 DOUBLE, target TINYINT)")
+
+    def baseline() -> None:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((MILLION, 2))
+        y = (X.sum(axis=1) > 0).astype(np.int8)
+        frame = pd.DataFrame(  # noqa: F841 - read by DuckDB by name
+            {"sample_id": np.arange(MILLION), "dataset_id": 1, "feature_1": X[:, 0], "feature_2": X[:, 1], "target": y}
+        )
+        raw.execute("INSERT INTO samples SELECT * FROM frame")
+
+    ours = median_seconds(lambda: rt.generate_dataset(MILLION, seed=1), 5)
+    base = median_seconds(baseline, 5)
+    compare("generate + store 1,000,000 rows", "datagen + store", ours, "numpy draw + one DuckDB insert", base, "ratio <= 1.5")
+    raw.close()
+
+
+def bench_train_small(rt: Runtime) -> None:
+    import mlflow
+    import mlflow.sklearn
+
+    rt.train(window_rows=1000)  # warm: imports, experiment, registered model exist
+    X, y = rt.store.recent_window(1000).X, rt.store.recent_window(1000).y
+
+    def naive() -> None:
+        model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+        with warnings.catch_warnings(), mlflow.start_run(experiment_id=rt.tracker.experiment_id):
+            warnings.simplefilter("ignore")
+            mlflow.sklearn.log_model(model, name="model", input_example=X[:5])
+
+    ours = median_seconds(lambda: rt.train(window_rows=1000), 5)
+    base = median_seconds(naive, 3)
+    compare(
+        "train + register, 1,000 rows (warm)",
+        "whole training path",
+        ours,
+        "naive log_model (inferred requirements)",
+        base,
+        ">= 20x faster than naive",
+    )
+
+
+def _bare_fit_and_score(X: np.ndarray, y: np.ndarray) -> None:
+    X_tr, X_ho, y_tr, y_ho = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X_tr, y_tr)
+    proba = model.predict_proba(X_ho)[:, 1]
+    pred = proba >= 0.5
+    for metric in (accuracy_score, precision_score, recall_score, f1_score):
+        metric(y_ho, pred)
+    roc_auc_score(y_ho, proba)
+    log_loss(y_ho, proba)
+
+
+def bench_train_large(rt: Runtime) -> None:
+    window = rt.store.recent_window(MILLION)
+    ours = median_seconds(lambda: rt.train(window_rows=MILLION), 3)
+    base = median_seconds(lambda: _bare_fit_and_score(window.X, window.y), 3)
+    compare("train + register, 1,000,000 rows", "whole training path", ours, "bare fit + holdout scoring", base, "ratio <= 1.5")
+    tracemalloc.start()
+    rt.train(window_rows=MILLION)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"peak memory allocated while training on 1,000,000 rows (tracemalloc): {peak / 2**20:.0f} MiB", flush=True)
+
+
+def bench_predictions(rt: Runtime) -> None:
+    _version, model = rt.predictor.model()
+    row = [1.5, 2.3]
+    array_row = np.array([row])
+    ours = median_seconds(lambda: rt.predict(row), 3000)
+    base = median_seconds(lambda: model.predict_proba(array_row), 3000)
+    compare("one prediction", "serving incl. validation and logging", ours, "pipeline predict_proba on one row", base, "ratio <= 1.5")
+    X = np.random.default_rng(5).standard_normal((MILLION, 2))
+    ours = median_seconds(lambda: rt.predict_batch(X), 5, setup=rt.predictor.flush)
+    rt.predictor.flush()
+    base = median_seconds(lambda: model.predict_proba(X), 5)
+    compare("batch of 1,000,000", "serving batch", ours, "bare predict_proba", base, "ratio <= 1.2")
+
+
+def main() -> None:
+    logging.disable(logging.INFO)
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, numpy {np.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rt = make_runtime(folder / "ws", training_window=MILLION, max_samples_per_request=MILLION, prediction_flush_rows=MILLION)
+        try:
+            bench_generate_and_store(rt, folder)
+            bench_train_small(rt)
+            bench_train_large(rt)
+            bench_predictions(rt)
+        finally:
+            rt.close()
+    print_table()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""One frozen Settings object, built from environment variables with defaults.
+
+Every tunable of the workbench is read here and nowhere else, so the README table,
+the validation messages and the code cannot drift apart. Invalid values fail at
+start with a message naming the variable and its limit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ("drift", "always", "never", "random")
+GATE_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall")
+
+
+class SettingsError(ValueError):
+    """A setting from the environment is malformed or out of range."""
+
+
+def _env(name: str, default: str, help_text: str, **limits: object) -> object:
+    return field(default=None, metadata={"env": name, "default": default, "help": help_text, **limits})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Workbench configuration. Field metadata holds the variable name and limits."""
+
+    data_dir: Path = _env("IA_DATA_DIR", "", "Folder for the DuckDB file, MLflow store and artifacts (default data/ beside app.py)")
+    duckdb_path: Path = _env("IA_DUCKDB_PATH", "", "DuckDB file (default <data dir>/ia_continu.duckdb)")
+    mlflow_tracking_uri: str = _env("MLFLOW_TRACKING_URI", "", "MLflow store (default sqlite:///<data dir>/mlflow.db)")
+    mlflow_artifacts_dir: Path = _env("IA_MLFLOW_ARTIFACTS_DIR", "", "Model artifacts (default <data dir>/mlartifacts)")
+    experiment_name: str = _env("IA_EXPERIMENT_NAME", "ia-continu", "MLflow experiment")
+    registered_model_name: str = _env("IA_REGISTERED_MODEL", "ia-continu-classifier", "MLflow registered model")
+    discord_webhook_url: str = _env("DISCORD_WEBHOOK_URL", "", "Discord webhook; empty = alerts stored, not sent")
+    api_host: str = _env("API_HOST", "127.0.0.1", "Address the dashboard listens on")
+    api_port: int = _env("API_PORT", "8501", "Port the dashboard listens on", min=1, max=65535)
+    log_level: str = _env("LOG_LEVEL", "INFO", "Python log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    n_features: int = _env("IA_N_FEATURES", "2", "Feature columns of a new workspace", min=2, max=50)
+    seed: int = _env("IA_SEED", "42", "Seed of the synthetic data, splits and the random policy", min=0)
+    starter_model: bool = _env("IA_STARTER_MODEL", "true", "Create a starter dataset and model v1.0.0 in an empty workspace")
+    starter_rows: int = _env("IA_STARTER_ROWS", "2000", "Rows of the starter dataset", min=100, max=1_000_000)
+    training_window: int = _env("IA_TRAINING_WINDOW", "5000", "Most recent labelled samples a training uses", min=50)
+    holdout_fraction: float = _env("IA_HOLDOUT_FRACTION", "0.3", "Share of the window held out for metrics", min=0.05, max=0.5)
+    max_samples_per_request: int = _env("IA_MAX_SAMPLES_PER_REQUEST", "1000000", "Largest generate, import or batch predict", min=1)
+    prediction_flush_rows: int = _env("IA_PREDICTION_FLUSH_ROWS", "500", "Buffered predictions that trigger a flush", min=1)
+    prediction_flush_seconds: float = _env("IA_PREDICTION_FLUSH_SECONDS", "1.0", "Longest a prediction waits in the buffer", min=0.05)
+    gate_metric: str = _env("IA_GATE_METRIC", "accuracy", "Metric the promotion gate compares", choices=GATE_METRICS)
+    gate_margin: float = _env("IA_GATE_MARGIN", "0.0", "Challenger promoted if metric >= champion's - margin", min=0.0, max=1.0)
+    scheduler_interval: float = _env("IA_SCHEDULER_INTERVAL", "30", "Seconds between monitoring cycles", min=1.0)
+    scheduler_autostart: bool = _env("IA_SCHEDULER_AUTOSTART", "true", "Start the loop with the app")
+    policy: str = _env("IA_POLICY", "drift", "Retrain policy", choices=POLICIES)
+    retrain_cooldown_cycles: int = _env("IA_RETRAIN_COOLDOWN_CYCLES", "2", "Cycles after a retrain with no retrain", min=0)
+    drift_persistence: int = _env("IA_DRIFT_PERSISTENCE", "2", "Consecutive dataset-drift cycles before a retrain", min=1)
+    stream_enabled: bool = _env("IA_STREAM_ENABLED", "true", "Simulated stream on at first start")
+    stream_batch_size: int = _env("IA_STREAM_BATCH_SIZE", "200", "Rows the simulated stream adds per cycle", min=10, max=100_000)
+    min_retrain_rows: int = _env("IA_MIN_RETRAIN_ROWS", "200", "Fewest post-drift rows a drift retrain trains on", min=20)
+    reference_max_rows: int = _env("IA_REFERENCE_MAX_ROWS", "5000", "Largest drift reference (seeded sample)", min=50)
+    ks_alpha: float = _env("IA_DRIFT_KS_ALPHA", "0.05", "KS significance, Bonferroni-corrected over features", min=1e-6, max=0.5)
+    ks_max_rows: int = _env("IA_DRIFT_KS_MAX_ROWS", "1000", "KS when the smaller sample has at most this many rows", min=10)
+    wasserstein_threshold: float = _env("IA_DRIFT_WASSERSTEIN", "0.1", "Normalised Wasserstein drift threshold", min=0.0)
+    psi_threshold: float = _env("IA_DRIFT_PSI", "0.2", "PSI drift threshold", min=0.0)
+    psi_warning: float = _env("IA_DRIFT_PSI_WARNING", "0.1", "PSI warning threshold", min=0.0)
+    drift_share: float = _env("IA_DRIFT_SHARE", "0.5", "Share of drifted features that makes dataset drift", min=0.01, max=1.0)
+    perf_tolerance: float = _env("IA_PERF_TOLERANCE", "0.05", "Accuracy drop below holdout that is performance drift", min=0.0, max=1.0)
+    perf_confidence: float = _env("IA_PERF_CONFIDENCE", "0.95", "Confidence the drop is real (0 = plain comparison)", min=0.0, max=0.999)
+    alert_cooldown_seconds: float = _env("IA_ALERT_COOLDOWN_SECONDS", "300", "Identical alerts inside this window are collapsed", min=0.0)
+    notify_timeout: float = _env("IA_NOTIFY_TIMEOUT", "5", "Discord request timeout in seconds", min=0.1)
+    notify_retries: int = _env("IA_NOTIFY_RETRIES", "3", "Retries after a failed Discord send", min=0, max=10)
+    notify_backoff: float = _env("IA_NOTIFY_BACKOFF", "1.0", "First retry delay in seconds, doubled each retry", min=0.0)
+    health_interval: float = _env("IA_HEALTH_INTERVAL", "60", "Seconds between stored health records", min=1.0)
+    heartbeat_stale_seconds: float = _env("IA_HEARTBEAT_STALE_SECONDS", "0", "Heartbeat age called stale (0 = 3 intervals)", min=0.0)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read every field from `environ` (default os.environ); keyword overrides win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+                continue
+            raw = environ.get(f.metadata["env"], "").strip() or f.metadata["default"]
+            values[f.name] = _parse(f.metadata, f.type, raw)
+        return _with_derived_paths(values)
+
+    def describe(self) -> list[dict[str, str]]:
+        """Rows for the README and the Operations page: variable, value, help. Secrets masked."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = mask_secret(value) if f.name == "discord_webhook_url" else str(value)
+            rows.append({"variable": f.metadata["env"], "value": shown, "help": f.metadata["help"]})
+        return rows
+
+    @property
+    def stale_after_seconds(self) -> float:
+        return self.heartbeat_stale_seconds or 3 * self.scheduler_interval + 30
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse(meta: Mapping[str, object], type_name: str, raw: str) -> object:
+    name = meta["env"]
+    if type_name == "bool":
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise SettingsError(f"{name}={raw!r}: expected true or false")
+    if type_name in ("int", "float"):
+        convert: Callable[[str], float] = int if type_name == "int" else float
+        try:
+            value = convert(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: expected a number ({type_name})") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SettingsError(f"{name}={raw!r}: expected a finite number")
+        if "min" in meta and value < meta["min"]:
+            raise SettingsError(f"{name}={raw!r}: must be at least {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            raise SettingsError(f"{name}={raw!r}: must be at most {meta['max']}")
+        return value
+    if "choices" in meta:
+        choices = meta["choices"]
+        value = raw.upper() if name == "LOG_LEVEL" else raw.lower()
+        if value not in choices:
+            raise SettingsError(f"{name}={raw!r}: must be one of {', '.join(choices)}")
+        return value
+    return raw
+
+
+def _with_derived_paths(values: dict[str, object]) -> Settings:
+    data_dir = Path(values["data_dir"] or PROJECT_ROOT / "data").expanduser().resolve()
+    values["data_dir"] = data_dir
+    values["duckdb_path"] = Path(values["duckdb_path"] or data_dir / "ia_continu.duckdb").expanduser().resolve()
+    values["mlflow_artifacts_dir"] = Path(values["mlflow_artifacts_dir"] or data_dir / "mlartifacts").expanduser().resolve()
+    values["mlflow_tracking_uri"] = values["mlflow_tracking_uri"] or f"sqlite:///{data_dir / 'mlflow.db'}"
+    return Settings(**values)
+
+
+def mask_secret(url: str) -> str:
+    """Show enough of a webhook to recognise it (host and last four characters), never the token."""
+    if not url:
+        return "(not set)"
+    parts = urlsplit(url)
+    host = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "webhook"
+    return f"{host}/…{url[-4:]}" if len(url) > 24 else f"{host}/…"

@@ -1,0 +1,211 @@
+"""Champion/challenger registry: train a challenger, gate it, promote, roll back.
+
+DuckDB is the system of record for which version serves; the MLflow `champion` alias
+mirrors it. A promotion changes both or neither: the DuckDB transaction stays open
+while the alias moves, and if the commit fails after the alias moved, the alias is
+put back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core import training
+from core.config import Settings
+from core.errors import UserInputError
+from core.store import Store, Window, dumps_ids, utcnow
+
+if TYPE_CHECKING:
+    from core.tracking import Tracker
+
+log = logging.getLogger(__name__)
+LOWER_IS_BETTER = {"log_loss"}
+
+
+def version_label(version: int | None) -> str:
+    """The label users see: registry version 1 is v1.0.0, version 2 is v1.1.0, and so on."""
+    return "—" if version is None else f"v1.{int(version) - 1}.0"
+
+
+@dataclass(frozen=True)
+class Challenger:
+    version: int
+    run_id: str
+    metrics: dict[str, float]
+    X_holdout: np.ndarray
+    y_holdout: np.ndarray
+    n_train: int
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    version: int
+    champion: int | None
+    metric: str
+    challenger_score: float
+    champion_score: float | None
+    n_rows: int
+    promoted: bool
+    reason: str
+
+
+class ModelRegistry:
+    """Owns the champion pointer of this process and every change to it."""
+
+    def __init__(self, store: Store, tracker: Tracker, settings: Settings) -> None:
+        self.store = store
+        self.tracker = tracker
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._models: OrderedDict[int, object] = OrderedDict()
+        self.champion_version: int | None = store.champion_version()
+        self._reconcile_alias()
+
+    def _reconcile_alias(self) -> None:
+        if self.champion_version is not None and self.tracker.alias_version("champion") != self.champion_version:
+            log.warning("MLflow champion alias disagreed with DuckDB; set to version %s", self.champion_version)
+            self.tracker.set_alias("champion", self.champion_version)
+
+    def load(self, version: int) -> object:
+        """A registered model, kept in a small cache so gates and serving share loads."""
+        with self._lock:
+            if version not in self._models:
+                self._models[version] = self.tracker.load_model(version)
+                while len(self._models) > 4:
+                    self._models.popitem(last=False)
+            self._models.move_to_end(version)
+            return self._models[version]
+
+    def train_challenger(self, window: Window, trigger: str) -> Challenger:
+        """Fit on `window`, log and register the run, mark it challenger in MLflow and DuckDB."""
+        result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed)
+        data_hash = training.data_hash(window.X, window.y)
+        tags = {
+            "dataset_ids": dumps_ids(window.dataset_ids),
+            "n_rows": str(window.n_rows),
+            "data_hash": data_hash,
+            "trigger": trigger,
+            "sample_id_range": f"{window.first_sample_id}-{window.last_sample_id}",
+        }
+        params = {**result.params, "n_train": result.n_train, "n_holdout": int(result.y_holdout.shape[0])}
+        logged = self.tracker.log_model(result.model, params, result.metrics, tags, window.X)
+        self.tracker.set_alias("challenger", logged.version)
+        with self._lock:
+            self._models[logged.version] = result.model
+        self.store.insert_model(
+            {
+                "version": logged.version,
+                "label": version_label(logged.version),
+                "run_id": logged.run_id,
+                "n_train": result.n_train,
+                "n_holdout": int(result.y_holdout.shape[0]),
+                "window_first_sample": window.first_sample_id,
+                "window_last_sample": window.last_sample_id,
+                "dataset_ids": tags["dataset_ids"],
+                "data_hash": data_hash,
+                "trigger": trigger,
+                **result.metrics,
+                "status": "challenger",
+                "created_at": utcnow(),
+            }
+        )
+        return Challenger(logged.version, logged.run_id, result.metrics, result.X_holdout, result.y_holdout, result.n_train)
+
+    def gate(self, challenger: Challenger) -> GateDecision:
+        """Score challenger and champion on the challenger's holdout; promote if not worse by the rule."""
+        metric, margin = self.settings.gate_metric, self.settings.gate_margin
+        champion = self.champion_version
+        score = training.evaluate(self.load(challenger.version), challenger.X_holdout, challenger.y_holdout)[metric]
+        n = int(challenger.y_holdout.shape[0])
+        if champion is None:
+            decision = GateDecision(challenger.version, None, metric, score, None, n, True, "first model: no champion to compare with")
+        else:
+            champion_score = training.evaluate(self.load(champion), challenger.X_holdout, challenger.y_holdout)[metric]
+            passed = _not_worse(metric, score, champion_score, margin)
+            verb = "promoted" if passed else "rejected"
+            relation = ">=" if passed else "<"
+            reason = (
+                f"{verb}: {metric} {score:.4f} {relation} champion {version_label(champion)}'s {champion_score:.4f}"
+                f" - margin {margin:g} on the same {n}-row holdout"
+            )
+            decision = GateDecision(challenger.version, champion, metric, score, champion_score, n, passed, reason)
+        if decision.promoted:
+            self.promote(challenger.version, kind="gate", decision=decision)
+        else:
+            self._reject(decision)
+        return decision
+
+    def _reject(self, decision: GateDecision) -> None:
+        with self.store.transaction() as tx:
+            Store.set_status(tx, decision.version, "rejected")
+            self.store.add_model_event(tx, _event("gate", decision))
+        self.tracker.delete_alias("challenger")
+
+    def rollback(self, version: int) -> GateDecision:
+        """Promote an earlier version back, explicitly, without a gate."""
+        record = self.store.model(version)
+        if record is None:
+            raise UserInputError("version", f"{version} is not a registered version")
+        if version == self.champion_version:
+            raise UserInputError("version", f"{version_label(version)} is already the champion")
+        decision = GateDecision(
+            version,
+            self.champion_version,
+            self.settings.gate_metric,
+            float(record[self.settings.gate_metric]),
+            None,
+            0,
+            True,
+            f"rollback: {version_label(version)} promoted by hand over {version_label(self.champion_version)}",
+        )
+        self.promote(version, kind="rollback", decision=decision)
+        return decision
+
+    def promote(self, version: int, *, kind: str, decision: GateDecision) -> None:
+        """Move the champion in DuckDB and MLflow together, or in neither."""
+        with self._lock:
+            previous = self.champion_version
+            alias_moved = False
+            try:
+                with self.store.transaction() as tx:
+                    Store.set_champion(tx, version, previous)
+                    self.store.add_model_event(tx, _event(kind, decision))
+                    self.tracker.set_alias("champion", version)
+                    alias_moved = True
+            except Exception:
+                if alias_moved and previous is not None:
+                    self.tracker.set_alias("champion", previous)
+                log.exception("promotion of version %s failed; %s stays champion", version, version_label(previous))
+                raise
+            self.champion_version = version
+        if self.tracker.alias_version("challenger") == version:
+            self.tracker.delete_alias("challenger")
+
+
+def _not_worse(metric: str, challenger: float, champion: float, margin: float) -> bool:
+    if math.isnan(challenger) or math.isnan(champion):
+        return not math.isnan(challenger)
+    if metric in LOWER_IS_BETTER:
+        return challenger <= champion + margin
+    return challenger >= champion - margin
+
+
+def _event(kind: str, decision: GateDecision) -> dict:
+    return {
+        "kind": kind,
+        "version": decision.version,
+        "previous_champion": decision.champion,
+        "metric": decision.metric,
+        "challenger_score": decision.challenger_score,
+        "champion_score": decision.champion_score,
+        "n_rows": decision.n_rows,
+        "promoted": decision.promoted,
+        "reason": decision.reason,
+    }

@@ -1,0 +1,150 @@
+"""Builds and owns the process singletons; the one entry point for pages and scripts.
+
+DuckDB allows one read-write process per file and the scheduler must run once per
+process, so everything stateful is created here, once, and closed here, once.
+Heavy imports (mlflow) happen when the runtime is built, not when a page imports
+this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from core import datagen
+from core.config import Settings
+from core.csv_import import parse_labelled_csv
+from core.errors import UserInputError
+from core.registry import GateDecision, ModelRegistry, version_label
+from core.serving import BatchPrediction, Prediction, Predictor
+from core.store import DatasetInfo, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    version: int
+    label: str
+    metrics: dict[str, float]
+    n_rows: int
+    decision: GateDecision
+
+
+class Runtime:
+    """Store, tracker, registry and predictor of one workspace."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        logging.basicConfig(level=self.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.started_at = time.time()
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.settings.duckdb_path, self.settings.n_features)
+        try:
+            self._build_services()
+        except BaseException:
+            self.store.close()
+            raise
+        self._closed = False
+
+    def _build_services(self) -> None:
+        from core.tracking import Tracker  # mlflow costs seconds to import: only when a runtime is built
+
+        s = self.settings
+        self.tracker = Tracker(s.mlflow_tracking_uri, s.mlflow_artifacts_dir, s.experiment_name, s.registered_model_name)
+        self.registry = ModelRegistry(self.store, self.tracker, s)
+        self.predictor = Predictor(
+            self.store, self.registry, s.max_samples_per_request, s.prediction_flush_rows, s.prediction_flush_seconds
+        )
+        if s.starter_model:
+            self.ensure_starter()
+
+    # data ----------------------------------------------------------------------
+    def generate_dataset(self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None) -> DatasetInfo:
+        limit = self.settings.max_samples_per_request
+        if not 1 <= n_samples <= limit:
+            raise UserInputError("samples", f"{n_samples:,} must be between 1 and {limit:,}")
+        seed = self.settings.seed if seed is None else seed
+        if seed < 0:
+            raise UserInputError("seed", f"{seed} must be 0 or more")
+        spec = datagen.Scenario(scenario, strength)
+        X, y = datagen.generate(n_samples, self.store.n_features, spec, seed)
+        name = f"{datagen.SCENARIO_LABELS[scenario]} · {n_samples:,} rows · seed {seed}"
+        return self.store.insert_dataset(X, y, source="generated", name=name, scenario=scenario, strength=strength, seed=seed)
+
+    def import_csv(self, data: bytes | str, name: str = "imported.csv") -> DatasetInfo:
+        parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request)
+        return self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=name)
+
+    # models --------------------------------------------------------------------------
+    def train(self, trigger: str = "manual", window_rows: int | None = None) -> TrainOutcome:
+        """Train a challenger on the most recent samples and gate it against the champion."""
+        window = self.store.recent_window(window_rows or self.settings.training_window)
+        if window.n_rows == 0:
+            raise UserInputError("training data", "no samples yet: generate or import a dataset first")
+        challenger = self.registry.train_challenger(window, trigger)
+        decision = self.registry.gate(challenger)
+        return TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision)
+
+    def rollback(self, version: int) -> GateDecision:
+        return self.registry.rollback(version)
+
+    def ensure_starter(self) -> TrainOutcome | None:
+        """An empty workspace gets a labelled starter dataset and model v1.0.0, so it works at once."""
+        if self.store.counts()["datasets"] or self.registry.champion_version is not None:
+            return None
+        s = self.settings
+        X, y = datagen.generate(s.starter_rows, self.store.n_features, datagen.Scenario("stable"), s.seed)
+        self.store.insert_dataset(
+            X,
+            y,
+            source="starter",
+            name=f"Starter (synthetic, stable) · {s.starter_rows:,} rows",
+            scenario="stable",
+            strength=0.0,
+            seed=s.seed,
+        )
+        outcome = self.train(trigger="starter")
+        log.info("starter model %s trained on %s rows", outcome.label, outcome.n_rows)
+        return outcome
+
+    # predictions -------------------------------------------------------------------------
+    def predict(self, features: object, source: str = "api") -> Prediction:
+        return self.predictor.predict_one(features, source)
+
+    def predict_batch(self, rows: object, source: str = "batch") -> BatchPrediction:
+        return self.predictor.predict_batch(rows, source)
+
+    def mlflow_ui_command(self) -> str:
+        return f'mlflow ui --backend-store-uri "{self.settings.mlflow_tracking_uri}" --port 5000'
+
+    def close(self) -> None:
+        """Flush the prediction log and release the DuckDB file."""
+        if self._closed:
+            return
+        self._closed = True
+        self.predictor.close()
+        self.store.close()
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime(settings: Settings | None = None) -> Runtime:
+    """The process's runtime, built on first use; later calls return the same object."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime(settings)
+        return _runtime
+
+
+def close_runtime() -> None:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is not None:
+            _runtime.close()
+            _runtime = None

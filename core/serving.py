@@ -1,0 +1,208 @@
+"""The predictor: the cached champion, input validation, predictions and their log.
+
+The champion is loaded once and reloaded only when the registry's champion pointer
+moves. Predictions are appended to an in-memory buffer that a flusher thread writes
+to DuckDB in batches, so a caller never waits on an insert.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from core.errors import NoModelError
+from core.features import as_feature_matrix
+from core.registry import ModelRegistry, version_label
+from core.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    prediction: int
+    confidence: float
+    model_version: int
+    timestamp: datetime
+    latency_ms: float
+
+    @property
+    def version_label(self) -> str:
+        return version_label(self.model_version)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "prediction": self.prediction,
+            "confidence": self.confidence,
+            "model_version": self.version_label,
+            "timestamp": self.timestamp.isoformat() + "Z",
+            "latency_ms": self.latency_ms,
+        }
+
+
+@dataclass(frozen=True)
+class BatchPrediction:
+    """Class-1 probabilities; labels and confidence are derived when asked for, off the request path."""
+
+    proba: np.ndarray
+    model_version: int
+    timestamp: datetime
+    latency_ms: float
+
+    @cached_property
+    def predictions(self) -> np.ndarray:
+        return labels_of(self.proba)
+
+    @cached_property
+    def confidence(self) -> np.ndarray:
+        return confidence_of(self.proba)
+
+    def to_frame(self, X: np.ndarray, feature_columns: list[str]) -> pd.DataFrame:
+        frame = pd.DataFrame(X, columns=feature_columns)
+        frame["prediction"] = self.predictions
+        frame["confidence"] = self.confidence
+        frame["model_version"] = version_label(self.model_version)
+        frame["timestamp"] = self.timestamp
+        return frame
+
+
+class Predictor:
+    """Serves the champion; thread-safe; one per process (built by the runtime)."""
+
+    def __init__(self, store: Store, registry: ModelRegistry, max_rows: int, flush_rows: int, flush_seconds: float) -> None:
+        self.store = store
+        self.registry = registry
+        self.max_rows = max_rows
+        self.flush_rows = flush_rows
+        self._model_lock = threading.Lock()
+        self._loaded: tuple[int, object] | None = None
+        self._buffer: list[tuple] = []
+        self._buffered_rows = 0
+        self._buffer_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self.flush_failures = 0
+        self._flusher = threading.Thread(target=self._flush_loop, args=(flush_seconds,), name="prediction-log-flusher", daemon=True)
+        self._flusher.start()
+
+    # model -----------------------------------------------------------------
+    def model(self) -> tuple[int, object]:
+        """The champion, loading it only when the registry's pointer has moved."""
+        wanted = self.registry.champion_version
+        loaded = self._loaded
+        if loaded is not None and loaded[0] == wanted:
+            return loaded
+        if wanted is None:
+            raise NoModelError()
+        with self._model_lock:
+            if self._loaded is None or self._loaded[0] != wanted:
+                self._loaded = (wanted, self.registry.load(wanted))
+                log.info("serving %s", version_label(wanted))
+            return self._loaded
+
+    @property
+    def loaded_version(self) -> int | None:
+        return self._loaded[0] if self._loaded else None
+
+    # predictions ---------------------------------------------------------------
+    def predict_one(self, features: object, source: str = "api") -> Prediction:
+        start = time.perf_counter()
+        X = as_feature_matrix(features, self.store.n_features, 1)
+        version, model = self.model()
+        proba = model.predict_proba(X)[0]
+        label = int(proba[1] >= 0.5)
+        now = utcnow()
+        latency = (time.perf_counter() - start) * 1000
+        self._log(now, version, X, proba[1:], latency, source)
+        return Prediction(label, float(proba[label]), version, now, latency)
+
+    def predict_batch(self, rows: object, source: str = "batch") -> BatchPrediction:
+        start = time.perf_counter()
+        X = as_feature_matrix(rows, self.store.n_features, self.max_rows, field="batch")
+        version, model = self.model()
+        proba = model.predict_proba(X)[:, 1]
+        now = utcnow()
+        latency = (time.perf_counter() - start) * 1000
+        self._log(now, version, X, proba, latency / len(proba), source)
+        return BatchPrediction(proba, version, now, latency)
+
+    # the prediction log ----------------------------------------------------------
+    def _log(self, ts: datetime, version: int, X: np.ndarray, proba: np.ndarray, latency_ms: float, source: str) -> None:
+        with self._buffer_lock:
+            self._buffer.append((ts, version, X, proba, latency_ms, source))
+            self._buffered_rows += len(proba)
+            full = self._buffered_rows >= self.flush_rows
+        if full:
+            self._wake.set()
+
+    def _flush_loop(self, interval: float) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> int:
+        """Write everything buffered in one insert; returns the rows written.
+
+        Serialised, so a caller that flushes also waits for an insert already under way.
+        """
+        with self._flush_lock:
+            with self._buffer_lock:
+                entries, self._buffer, self._buffered_rows = self._buffer, [], 0
+            if not entries:
+                return 0
+            batch = self._as_arrow(entries)
+            try:
+                self.store.insert_predictions(batch)
+            except Exception:
+                self.flush_failures += 1
+                log.exception("could not write %s predictions to the log", batch.num_rows)
+                return 0
+            return batch.num_rows
+
+    def _as_arrow(self, entries: list[tuple]) -> pa.Table:
+        sizes = [len(e[3]) for e in entries]
+        X = np.concatenate([e[2] for e in entries])
+        proba = np.concatenate([e[3] for e in entries])
+        columns = {
+            "ts": pa.array(np.repeat(np.array([e[0] for e in entries], dtype="datetime64[us]"), sizes)),
+            "model_version": pa.array(np.repeat([e[1] for e in entries], sizes).astype(np.int32)),
+            **{name: pa.array(X[:, i]) for i, name in enumerate(self.store.features)},
+            "prediction": pa.array(labels_of(proba)),
+            "confidence": pa.array(confidence_of(proba)),
+            "latency_ms": pa.array(np.repeat([e[4] for e in entries], sizes)),
+            "source": _repeated_strings([e[5] for e in entries], sizes),
+        }
+        return pa.table(columns)
+
+    def close(self) -> None:
+        """Stop the flusher and write what is left."""
+        self._stopping.set()
+        self._wake.set()
+        self._flusher.join(timeout=10)
+        self.flush()
+
+
+def labels_of(proba: np.ndarray) -> np.ndarray:
+    return (proba >= 0.5).astype(np.int8)
+
+
+def confidence_of(proba: np.ndarray) -> np.ndarray:
+    """The max class probability."""
+    return np.maximum(proba, 1.0 - proba)
+
+
+def _repeated_strings(values: list[str], sizes: list[int]) -> pa.Array:
+    """Dictionary-encoded, so a million-row batch costs one index array, not a million strings."""
+    names = sorted(set(values))
+    codes = np.repeat([names.index(v) for v in values], sizes).astype(np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names))

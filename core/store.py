@@ -1,0 +1,369 @@
+"""DuckDB storage: the schema, its numbered migrations, and every SQL statement.
+
+DuckDB allows one read-write process per file, so the process holds one connection
+and hands each thread its own cursor. Bulk data goes in as Arrow tables in one
+statement; training reads come back as numpy arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from core.errors import WorkspaceInUseError
+from core.features import TARGET, feature_names
+
+log = logging.getLogger(__name__)
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+MODEL_STATUSES = ("champion", "challenger", "archived", "rejected")
+
+
+def utcnow() -> datetime:
+    """Naive UTC: DuckDB TIMESTAMP columns hold UTC without a zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+Migration = Callable[[duckdb.DuckDBPyConnection, int], None]
+
+
+def _m001_core(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    features = ", ".join(f"{name} DOUBLE NOT NULL" for name in feature_names(n_features))
+    cur.execute("CREATE TABLE workspace (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL)")
+    cur.execute(
+        "INSERT INTO workspace VALUES ('n_features', ?, ?), ('created_at', ?, ?)",
+        [str(n_features), utcnow(), utcnow().isoformat(), utcnow()],
+    )
+    cur.execute("CREATE SEQUENCE dataset_id_seq START 1")
+    cur.execute(
+        """CREATE TABLE datasets (
+            dataset_id INTEGER PRIMARY KEY DEFAULT nextval('dataset_id_seq'),
+            name VARCHAR NOT NULL,
+            source VARCHAR NOT NULL CHECK (source IN ('generated', 'imported', 'stream', 'starter')),
+            scenario VARCHAR, strength DOUBLE, seed BIGINT,
+            n_rows BIGINT NOT NULL, first_sample_id BIGINT NOT NULL, last_sample_id BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL)"""
+    )
+    cur.execute(f"CREATE TABLE samples (sample_id BIGINT NOT NULL, dataset_id INTEGER NOT NULL, {features}, {TARGET} TINYINT NOT NULL)")
+    cur.execute(
+        """CREATE TABLE models (
+            version INTEGER PRIMARY KEY, label VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+            n_train BIGINT NOT NULL, n_holdout BIGINT NOT NULL,
+            window_first_sample BIGINT NOT NULL, window_last_sample BIGINT NOT NULL,
+            dataset_ids VARCHAR NOT NULL, data_hash VARCHAR NOT NULL, trigger VARCHAR NOT NULL,
+            accuracy DOUBLE, precision DOUBLE, recall DOUBLE, f1 DOUBLE, roc_auc DOUBLE, log_loss DOUBLE,
+            status VARCHAR NOT NULL CHECK (status IN ('champion', 'challenger', 'archived', 'rejected')),
+            created_at TIMESTAMP NOT NULL, promoted_at TIMESTAMP)"""
+    )
+    cur.execute("CREATE SEQUENCE model_event_seq START 1")
+    cur.execute(
+        """CREATE TABLE model_events (
+            event_id BIGINT PRIMARY KEY DEFAULT nextval('model_event_seq'), ts TIMESTAMP NOT NULL,
+            kind VARCHAR NOT NULL, version INTEGER NOT NULL, previous_champion INTEGER,
+            metric VARCHAR, challenger_score DOUBLE, champion_score DOUBLE, n_rows BIGINT,
+            promoted BOOLEAN NOT NULL, reason VARCHAR NOT NULL)"""
+    )
+    cur.execute(
+        f"""CREATE TABLE predictions (
+            ts TIMESTAMP NOT NULL, model_version INTEGER NOT NULL, {features},
+            prediction TINYINT NOT NULL, confidence DOUBLE NOT NULL, latency_ms DOUBLE NOT NULL,
+            source VARCHAR NOT NULL)"""
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
+]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    dataset_id: int
+    n_rows: int
+    first_sample_id: int
+    last_sample_id: int
+
+
+@dataclass(frozen=True)
+class Window:
+    """Labelled samples read for training or evaluation, with where they came from."""
+
+    X: np.ndarray
+    y: np.ndarray
+    first_sample_id: int
+    last_sample_id: int
+    dataset_ids: tuple[int, ...]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.y.shape[0])
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the workspace file, turning DuckDB's lock error into one a person can act on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        pid = re.search(r"PID (\d+)", str(exc))
+        holder = f" (PID {pid.group(1)})" if pid else ""
+        raise WorkspaceInUseError(
+            f"The workspace {path} is in use by another process{holder}. DuckDB allows one process per file: "
+            "stop the other app or point IA_DATA_DIR at another folder."
+        ) from None
+
+
+class Store:
+    """The process's one DuckDB connection, one cursor per thread, and every query."""
+
+    def __init__(self, path: Path, n_features: int) -> None:
+        self.path = path
+        self._conn = connect(path)
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursor_lock = threading.Lock()
+        self.write_lock = threading.RLock()
+        self.migrate(n_features)
+        self.n_features = int(self.get_setting("n_features"))
+        if self.n_features != n_features:
+            log.warning("IA_N_FEATURES=%s ignored: workspace %s was created with %s features", n_features, path, self.n_features)
+        self.features = feature_names(self.n_features)
+
+    # connection plumbing -------------------------------------------------
+    @property
+    def cur(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+            with self._cursor_lock:
+                self._cursors.append(cur)
+        return cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing writes; the write lock keeps sample ids dense and ordered."""
+        with self.write_lock:
+            cur = self.cur
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._cursor_lock:
+            for cur in self._cursors:
+                with suppress(duckdb.Error):
+                    cur.close()
+            self._cursors.clear()
+        self._conn.close()
+
+    def ping(self) -> bool:
+        return self.cur.execute("SELECT 1").fetchone()[0] == 1
+
+    # migrations ------------------------------------------------------------
+    def migrate(self, n_features: int) -> list[int]:
+        """Apply the migrations this file has not seen yet, each in its own transaction."""
+        cur = self.cur
+        cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+        done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+        if done:
+            n_features = int(cur.execute("SELECT value FROM workspace WHERE key = 'n_features'").fetchone()[0])
+        applied = []
+        for version, name, migration in MIGRATIONS:
+            if version in done:
+                continue
+            with self.transaction() as tx:
+                migration(tx, n_features)
+                tx.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utcnow()])
+            log.info("DuckDB migration %s applied: %s", version, name)
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        return self.cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    # workspace settings ----------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.cur.execute("SELECT value FROM workspace WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO workspace VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [key, value, utcnow()],
+            )
+
+    def settings_map(self) -> dict[str, str]:
+        return dict(self.cur.execute("SELECT key, value FROM workspace").fetchall())
+
+    # datasets and samples ----------------------------------------------------
+    def insert_dataset(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        source: str,
+        name: str,
+        scenario: str | None = None,
+        strength: float | None = None,
+        seed: int | None = None,
+    ) -> DatasetInfo:
+        """One dataset row and all its samples in one transaction and one bulk insert."""
+        n = int(y.shape[0])
+        with self.transaction() as tx:
+            first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
+            last = first + n - 1
+            dataset_id = tx.execute(
+                """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
+                [name, source, scenario, strength, seed, n, first, last, utcnow()],
+            ).fetchone()[0]
+            columns = {
+                "sample_id": pa.array(np.arange(first, last + 1, dtype=np.int64)),
+                "dataset_id": pa.array(np.full(n, dataset_id, dtype=np.int32)),
+            }
+            columns |= {name_: pa.array(np.ascontiguousarray(X[:, i], dtype=np.float64)) for i, name_ in enumerate(self.features)}
+            columns[TARGET] = pa.array(np.asarray(y, dtype=np.int8))
+            _insert_arrow(tx, "samples", pa.table(columns))
+        return DatasetInfo(dataset_id, n, first, last)
+
+    def datasets(self) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM datasets ORDER BY dataset_id DESC").df()
+
+    def dataset(self, dataset_id: int) -> dict | None:
+        df = self.cur.execute("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id]).df()
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
+        cols = ", ".join([*self.features, TARGET])
+        sql = f"SELECT {cols} FROM samples WHERE dataset_id = ? ORDER BY sample_id"
+        return self.cur.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), [dataset_id]).df()
+
+    def max_sample_id(self) -> int:
+        return self.cur.execute("SELECT coalesce(max(sample_id), 0) FROM samples").fetchone()[0]
+
+    def read_samples(self, first_sample_id: int, last_sample_id: int | None = None) -> Window:
+        """Samples with ids in [first, last]; ids are dense, so a range is the recent window."""
+        last = self.max_sample_id() if last_sample_id is None else last_sample_id
+        cols = ", ".join(["sample_id", "dataset_id", *self.features, TARGET])
+        arrays = self.cur.execute(f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ?", [first_sample_id, last]).fetchnumpy()
+        ids = arrays["sample_id"]
+        X = (
+            np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
+            if len(ids)
+            else np.empty((0, self.n_features))
+        )
+        y = np.asarray(arrays[TARGET], dtype=np.int64)
+        dataset_ids = tuple(int(d) for d in np.unique(arrays["dataset_id"]))
+        return Window(X, y, int(ids.min()) if len(ids) else first_sample_id, int(ids.max()) if len(ids) else last, dataset_ids)
+
+    def recent_window(self, n_rows: int) -> Window:
+        last = self.max_sample_id()
+        return self.read_samples(max(1, last - n_rows + 1), last)
+
+    def sample_reference(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int) -> np.ndarray:
+        """A seeded reservoir sample of a sample-id range, as a feature matrix."""
+        cols = ", ".join(self.features)
+        sql = f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ?"
+        if last_sample_id - first_sample_id + 1 > max_rows:
+            sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})"
+        arrays = self.cur.execute(sql, [first_sample_id, last_sample_id]).fetchnumpy()
+        return np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
+
+    # models and their events -----------------------------------------------------
+    def insert_model(self, record: dict) -> None:
+        cols = list(record)
+        with self.transaction() as tx:
+            tx.execute(f"INSERT INTO models ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [record[c] for c in cols])
+
+    def models(self) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM models ORDER BY version DESC").df()
+
+    def model(self, version: int) -> dict | None:
+        df = self.cur.execute("SELECT * FROM models WHERE version = ?", [version]).df()
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def champion_version(self) -> int | None:
+        row = self.cur.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def set_champion(tx: duckdb.DuckDBPyConnection, version: int, previous: int | None) -> None:
+        """Inside a caller's transaction: the old champion is archived, `version` crowned."""
+        if previous is not None:
+            tx.execute("UPDATE models SET status = 'archived' WHERE version = ?", [previous])
+        tx.execute("UPDATE models SET status = 'champion', promoted_at = ? WHERE version = ?", [utcnow(), version])
+
+    @staticmethod
+    def set_status(tx: duckdb.DuckDBPyConnection, version: int, status: str) -> None:
+        tx.execute("UPDATE models SET status = ? WHERE version = ?", [status, version])
+
+    @staticmethod
+    def add_model_event(tx: duckdb.DuckDBPyConnection, event: dict) -> None:
+        cols = list(event)
+        tx.execute(
+            f"INSERT INTO model_events (ts, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})", [utcnow(), *event.values()]
+        )
+
+    def record_model_event(self, event: dict) -> None:
+        with self.transaction() as tx:
+            self.add_model_event(tx, event)
+
+    def model_events(self, limit: int = 200) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM model_events ORDER BY event_id DESC LIMIT ?", [limit]).df()
+
+    # predictions ---------------------------------------------------------------
+    def insert_predictions(self, batch: pa.Table) -> None:
+        """Called by the serving flusher thread with many predictions at once."""
+        with self.write_lock:
+            _insert_arrow(self.cur, "predictions", batch)
+
+    def recent_predictions(self, limit: int = 100) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM predictions ORDER BY ts DESC LIMIT ?", [limit]).df()
+
+    def latency_percentiles(self, since: datetime | None = None) -> dict[str, float | None]:
+        row = self.cur.execute(
+            "SELECT count(*), quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95) FROM predictions WHERE ts >= ?",
+            [since or datetime(1970, 1, 1)],
+        ).fetchone()
+        return {"count": row[0], "p50_ms": row[1], "p95_ms": row[2]}
+
+    # overview -------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        row = self.cur.execute(
+            """SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM samples),
+                      (SELECT count(*) FROM models), (SELECT count(*) FROM predictions)"""
+        ).fetchone()
+        return dict(zip(("datasets", "samples", "models", "predictions"), row, strict=True))
+
+
+def _insert_arrow(cur: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
+    """One bulk insert, columns matched by name so the Arrow order need not follow the table's."""
+    cur.register("_arrow_batch", batch)
+    try:
+        cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _arrow_batch")
+    finally:
+        cur.unregister("_arrow_batch")
+
+
+def dumps_ids(ids: tuple[int, ...]) -> str:
+    return json.dumps(list(ids))

@@ -1,0 +1,114 @@
+"""Register -> challenger -> gate -> champion -> reload -> rollback, on a real MLflow store."""
+
+from dataclasses import replace
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from core.datagen import generate
+from core.errors import UserInputError
+from core.registry import version_label
+from core.runtime import Runtime
+
+
+def _aliases(rt: Runtime) -> dict[str, int]:
+    found = {}
+    for alias in ("champion", "challenger"):
+        version = rt.tracker.alias_version(alias)
+        if version is not None:
+            found[alias] = version
+    return found
+
+
+def test_version_labels_follow_the_original_style() -> None:
+    assert [version_label(v) for v in (1, 2, 11)] == ["v1.0.0", "v1.1.0", "v1.10.0"]
+
+
+def test_first_model_becomes_champion_with_a_full_mlflow_run(runtime: Runtime) -> None:
+    runtime.generate_dataset(1000, seed=1)
+    outcome = runtime.train()
+    assert outcome.label == "v1.0.0" and outcome.decision.promoted
+    record = runtime.store.model(1)
+    assert record["status"] == "champion" and record["n_train"] + record["n_holdout"] == 1000
+    assert _aliases(runtime) == {"champion": 1}
+    run = MlflowClient(runtime.settings.mlflow_tracking_uri).get_run(record["run_id"])
+    assert run.data.metrics["accuracy"] == pytest.approx(record["accuracy"])
+    assert set(run.data.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+    assert run.data.tags["n_rows"] == "1000" and run.data.tags["data_hash"] == record["data_hash"]
+    assert run.data.tags["dataset_ids"] == "[1]"
+
+
+def test_a_better_challenger_is_promoted_and_served(runtime: Runtime) -> None:
+    runtime.generate_dataset(1000, seed=1)
+    runtime.train()
+    assert runtime.predict([0.3, -1.0]).model_version == 1
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    outcome = runtime.train(window_rows=2000)
+    d = outcome.decision
+    assert d.promoted and d.challenger_score > d.champion_score + 0.2 and "promoted" in d.reason
+    assert runtime.store.model(1)["status"] == "archived" and runtime.store.model(2)["status"] == "champion"
+    assert _aliases(runtime) == {"champion": 2}
+    assert runtime.predict([0.3, -1.0]).model_version == 2  # serving reloaded
+    event = runtime.store.model_events().iloc[0]
+    assert (event["kind"], event["version"], event["previous_champion"], bool(event["promoted"])) == ("gate", 2, 1, True)
+
+
+def test_a_worse_challenger_is_rejected_with_both_scores(runtime: Runtime) -> None:
+    runtime.generate_dataset(2000, seed=1)
+    runtime.train()
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    challenger = runtime.registry.train_challenger(runtime.store.recent_window(2000), "manual")
+    # Gate on fresh stable data, where the rotated challenger is worse than the stable champion.
+    X, y = generate(600, 2, seed=3)
+    d = runtime.registry.gate(replace(challenger, X_holdout=X, y_holdout=y))
+    assert not d.promoted and "rejected" in d.reason and d.champion_score is not None
+    assert runtime.store.model(2)["status"] == "rejected" and runtime.registry.champion_version == 1
+    assert _aliases(runtime) == {"champion": 1}
+    event = runtime.store.model_events().iloc[0]
+    assert event["challenger_score"] == pytest.approx(d.challenger_score) and event["champion_score"] == pytest.approx(d.champion_score)
+
+
+def test_rollback_promotes_an_older_version(runtime: Runtime) -> None:
+    runtime.generate_dataset(1000, seed=1)
+    runtime.train()
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    runtime.train(window_rows=2000)
+    decision = runtime.rollback(1)
+    assert decision.promoted and "rollback" in decision.reason
+    assert runtime.registry.champion_version == 1 and runtime.store.champion_version() == 1
+    assert _aliases(runtime) == {"champion": 1}
+    assert runtime.predict([0.3, -1.0]).model_version == 1
+    with pytest.raises(UserInputError, match="already the champion"):
+        runtime.rollback(1)
+    with pytest.raises(UserInputError, match="not a registered version"):
+        runtime.rollback(99)
+
+
+def test_a_promotion_that_fails_midway_leaves_the_old_champion(runtime: Runtime) -> None:
+    runtime.generate_dataset(1000, seed=1)
+    runtime.train()
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    runtime.train(window_rows=2000)
+    runtime.rollback(1)
+    # Someone deletes version 2 in the MLflow UI: moving the alias to it now fails inside the promotion.
+    MlflowClient(runtime.settings.mlflow_tracking_uri).delete_model_version(runtime.settings.registered_model_name, "2")
+    with pytest.raises(MlflowException):
+        runtime.rollback(2)
+    assert runtime.registry.champion_version == 1 and runtime.store.champion_version() == 1
+    assert runtime.store.model(2)["status"] == "archived"
+    assert _aliases(runtime) == {"champion": 1}
+    assert runtime.predict([0.3, -1.0]).model_version == 1
+    assert len(runtime.store.model_events()) == 3  # the failed rollback left no event
+
+
+def test_duckdb_is_the_record_and_mlflow_alias_is_repaired_on_start(runtime: Runtime, settings) -> None:
+    runtime.generate_dataset(1000, seed=1)
+    runtime.train()
+    runtime.tracker.delete_alias("champion")
+    runtime.close()
+    again = Runtime(settings)
+    try:
+        assert again.tracker.alias_version("champion") == 1
+    finally:
+        again.close()

@@ -1,0 +1,59 @@
+import pytest
+
+from core import runtime as runtime_module
+from core.errors import UserInputError
+from core.runtime import Runtime
+from tests.conftest import make_settings
+
+
+def test_an_empty_workspace_gets_a_starter_dataset_and_v1(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    datasets = rt.store.datasets()
+    assert datasets["source"].tolist() == ["starter"] and datasets["n_rows"].tolist() == [2000]
+    models = rt.store.models()
+    assert models["label"].tolist() == ["v1.0.0"] and models["status"].tolist() == ["champion"]
+    assert 0.85 <= models["accuracy"].iloc[0] <= 0.96
+    assert rt.predict([1.5, 2.3]).prediction == 1
+
+
+def test_restart_serves_the_champion_without_retraining(tmp_path, mlflow_template) -> None:
+    settings = make_settings(tmp_path / "d", mlflow_template, starter_model=True)
+    Runtime(settings).close()
+    again = Runtime(settings)
+    try:
+        assert len(again.store.models()) == 1 and again.predict([0.0, 1.0]).model_version == 1
+    finally:
+        again.close()
+
+
+def test_starter_can_be_turned_off(runtime: Runtime) -> None:
+    assert runtime.store.counts() == {"datasets": 0, "samples": 0, "models": 0, "predictions": 0}
+
+
+def test_get_runtime_is_idempotent_and_close_releases_the_file(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = runtime_module.get_runtime(settings)
+    assert runtime_module.get_runtime() is first
+    runtime_module.close_runtime()
+    second = runtime_module.get_runtime(settings)  # the DuckDB lock was released
+    assert second is not first
+    runtime_module.close_runtime()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n_samples": 0}, "samples"),
+        ({"n_samples": 10**9}, "samples"),
+        ({"n_samples": 10, "seed": -1}, "seed"),
+        ({"n_samples": 10, "scenario": "x"}, "scenario"),
+    ],
+)
+def test_bad_generate_requests_store_nothing(runtime: Runtime, kwargs: dict, field: str) -> None:
+    with pytest.raises(UserInputError, match=field):
+        runtime.generate_dataset(**kwargs)
+    assert runtime.store.counts()["datasets"] == 0
+
+
+def test_training_with_no_data_says_what_to_do(runtime: Runtime) -> None:
+    with pytest.raises(UserInputError, match="generate or import"):
+        runtime.train()

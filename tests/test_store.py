@@ -1,0 +1,98 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from core import store as store_module
+from core.datagen import generate
+from core.errors import WorkspaceInUseError
+from core.store import MIGRATIONS, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_migrations_create_every_table_on_an_empty_file(tmp_path: Path) -> None:
+    s = Store(tmp_path / "w.duckdb", 3)
+    tables = {r[0] for r in s.cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"schema_migrations", "workspace", "datasets", "samples", "models", "model_events", "predictions"} <= tables
+    assert s.schema_version() == MIGRATIONS[-1][0]
+    assert s.features == ["feature_1", "feature_2", "feature_3"]
+    s.close()
+
+
+def test_an_older_database_upgrades_in_place_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))  # what the first build left behind: migration 1 only
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    MIGRATIONS[0][2](conn, 2)
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'core', now())")
+    conn.execute(
+        "INSERT INTO datasets (name, source, n_rows, first_sample_id, last_sample_id, created_at) VALUES ('old', 'imported', 1, 1, 1, now())"
+    )
+    conn.execute("INSERT INTO samples VALUES (1, 1, 0.5, -0.5, 1)")
+    conn.close()
+    s = Store(path, 2)
+    assert s.schema_version() == MIGRATIONS[-1][0]
+    assert s.counts()["samples"] == 1 and s.datasets()["name"].tolist() == ["old"]
+    assert s.migrate(2) == []  # idempotent: nothing left to apply
+    s.close()
+
+
+def test_reopening_keeps_data_and_the_workspace_feature_count(tmp_path: Path) -> None:
+    X, y = generate(100, 2, seed=1)
+    s = Store(tmp_path / "w.duckdb", 2)
+    info = s.insert_dataset(X, y, source="generated", name="a")
+    s.close()
+    again = Store(tmp_path / "w.duckdb", 5)  # a different IA_N_FEATURES cannot reshape an existing workspace
+    assert again.n_features == 2
+    window = again.read_samples(info.first_sample_id, info.last_sample_id)
+    assert np.array_equal(window.X, X) and np.array_equal(window.y, y)
+    again.close()
+
+
+def test_bulk_insert_assigns_dense_ids_and_recent_window_reads_the_newest(tmp_path: Path) -> None:
+    s = Store(tmp_path / "w.duckdb", 2)
+    first = s.insert_dataset(*generate(300, 2, seed=1), source="generated", name="a")
+    second = s.insert_dataset(*generate(200, 2, seed=2), source="stream", name="b")
+    assert (first.first_sample_id, first.last_sample_id, second.first_sample_id, second.last_sample_id) == (1, 300, 301, 500)
+    window = s.recent_window(250)
+    assert window.n_rows == 250 and window.dataset_ids == (first.dataset_id, second.dataset_id)
+    assert np.array_equal(window.X[-200:], generate(200, 2, seed=2)[0])
+    ref = s.sample_reference(1, 500, 100, seed=3)
+    assert ref.shape == (100, 2) and np.array_equal(ref, s.sample_reference(1, 500, 100, seed=3))
+    s.close()
+
+
+def test_a_failed_insert_stores_nothing(tmp_path: Path) -> None:
+    s = Store(tmp_path / "w.duckdb", 2)
+    X, y = generate(10, 2, seed=1)
+    with pytest.raises(duckdb.Error):
+        s.insert_dataset(X, y, source="nonsense", name="bad")  # CHECK constraint on source
+    assert s.counts() == {"datasets": 0, "samples": 0, "models": 0, "predictions": 0}
+    s.close()
+
+
+def test_a_second_process_gets_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    s = Store(path, 2)
+    code = (
+        "import sys; from pathlib import Path; from core.store import Store; from core.errors import WorkspaceInUseError\n"
+        f"try: Store(Path({str(path)!r}), 2)\nexcept WorkspaceInUseError as e: print(e); sys.exit(3)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    s.close()
+    assert done.returncode == 3, done.stderr
+    assert "in use by another process" in done.stdout and str(path) in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_lock_error_message_is_built_from_duckdbs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def locked(_path: str) -> None:
+        raise duckdb.IOException('IO Error: Could not set lock on file "x": Conflicting lock is held in /usr/bin/python3 (PID 4242)')
+
+    monkeypatch.setattr(store_module.duckdb, "connect", locked)
+    with pytest.raises(WorkspaceInUseError, match="PID 4242"):
+        store_module.connect(tmp_path / "w.duckdb")
