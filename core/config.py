@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,7 +85,7 @@ class Settings:
                 values[f.name] = overrides[f.name]
                 continue
             raw = environ.get(f.metadata["env"], "").strip() or f.metadata["default"]
-            values[f.name] = _parse(f.metadata, f.type, raw)
+            values[f.name] = parse_setting(f, raw)
         return _with_derived_paths(values)
 
     def describe(self) -> list[dict[str, str]]:
@@ -106,7 +106,9 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _parse(meta: Mapping[str, object], type_name: str, raw: str) -> object:
+def parse_setting(f: Field, raw: str) -> object:
+    """Parse and check one value against its field's type and limits."""
+    meta, type_name = f.metadata, f.type
     name = meta["env"]
     if type_name == "bool":
         if raw.lower() in _TRUE | _FALSE:

@@ -13,11 +13,15 @@ import threading
 import time
 from dataclasses import dataclass
 
-from core import datagen
+from core import controls, datagen
 from core.config import Settings
 from core.csv_import import parse_labelled_csv
 from core.errors import UserInputError
+from core.health import HealthMonitor, HealthReport
+from core.notify import Notifier
+from core.pipeline import MonitoringPipeline
 from core.registry import GateDecision, ModelRegistry, version_label
+from core.scheduler import RunNowResult, Scheduler
 from core.serving import BatchPrediction, Prediction, Predictor
 from core.store import DatasetInfo, Store
 
@@ -34,7 +38,7 @@ class TrainOutcome:
 
 
 class Runtime:
-    """Store, tracker, registry and predictor of one workspace."""
+    """Store, tracker, registry, predictor, notifier, pipeline, scheduler and health of one workspace."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -42,12 +46,12 @@ class Runtime:
         self.started_at = time.time()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.duckdb_path, self.settings.n_features)
+        self._closed = False
         try:
             self._build_services()
         except BaseException:
-            self.store.close()
+            self.close()
             raise
-        self._closed = False
 
     def _build_services(self) -> None:
         from core.tracking import Tracker  # mlflow costs seconds to import: only when a runtime is built
@@ -58,8 +62,98 @@ class Runtime:
         self.predictor = Predictor(
             self.store, self.registry, s.max_samples_per_request, s.prediction_flush_rows, s.prediction_flush_seconds
         )
+        self.notifier = Notifier(
+            self.store, s.discord_webhook_url, timeout=s.notify_timeout, retries=s.notify_retries,
+            backoff=s.notify_backoff, cooldown=s.alert_cooldown_seconds,
+        )  # fmt: skip
         if s.starter_model:
             self.ensure_starter()
+        self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s)
+        self.health = HealthMonitor(self.store, self.started_at, self._probes())
+        live = controls.effective_settings(s, self.store)
+        self.scheduler = Scheduler(
+            self.pipeline.run_cycle_locked, self.pipeline.lock, live.scheduler_interval, health=self.health.record,
+            health_interval=s.health_interval, on_error=self._worker_error, on_state=self._scheduler_state,
+        )  # fmt: skip
+        if s.scheduler_autostart:
+            self.scheduler.start()
+            if self.store.get_setting("scheduler.state") == "paused":
+                self.scheduler.pause()
+
+    # the loop ------------------------------------------------------------------
+    def live_settings(self) -> Settings:
+        """Settings with the user's run-time choices (policy, interval, stream, thresholds) applied."""
+        return controls.effective_settings(self.settings, self.store)
+
+    def set_controls(self, **changes: object) -> Settings:
+        """Change run-time controls; validated all at once, stored, the interval applied live."""
+        controls.update_controls(self.store, **changes)
+        live = self.live_settings()
+        if "scheduler_interval" in changes:
+            self.scheduler.set_interval(live.scheduler_interval)
+        return live
+
+    def set_stream_scenario(self, scenario: str, strength: float) -> controls.StreamState:
+        return controls.set_stream_scenario(self.store, scenario, strength)
+
+    def stream_state(self) -> controls.StreamState:
+        return controls.stream_state(self.store)
+
+    def start_loop(self) -> None:
+        self.scheduler.start()
+        self.store.set_setting("scheduler.state", "running")
+
+    def pause_loop(self) -> None:
+        self.scheduler.pause()
+        self.store.set_setting("scheduler.state", "paused")
+
+    def resume_loop(self) -> None:
+        self.scheduler.resume()
+        self.store.set_setting("scheduler.state", "running")
+
+    def run_cycle_now(self) -> RunNowResult:
+        return self.scheduler.run_now()
+
+    def send_test_message(self) -> int:
+        return self.notifier.send_test()
+
+    def check_health(self) -> HealthReport:
+        return self.health.check()
+
+    def _probes(self) -> dict:
+        def champion() -> tuple[bool, str]:
+            wanted = self.registry.champion_version
+            if wanted is None:
+                return False, "no champion yet: train a model"
+            version, _model = self.predictor.model()
+            return version == wanted, f"{version_label(version)} loaded"
+
+        def worker() -> tuple[bool, str]:
+            age = self.scheduler.heartbeat_age()
+            state = self.scheduler.state
+            if state == "stopped":
+                return False, "stopped"
+            fresh = age is not None and age < self.settings.stale_after_seconds
+            return fresh, f"{state}, heartbeat {age:.1f} s ago" if age is not None else state
+
+        return {
+            "duckdb": lambda: (self.store.ping(), "answers"),
+            "mlflow": lambda: (self.tracker.ping(), "answers"),
+            "champion": champion,
+            "worker": worker,
+            "webhook": lambda: (self.notifier.configured, self.notifier.masked_url),
+        }
+
+    def _worker_error(self, where: str, exc: BaseException) -> None:
+        try:
+            self.notifier.notify("worker_error", "failure", f"Worker error in {where}", f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("could not record the worker error")
+
+    def _scheduler_state(self, state: str) -> None:
+        live = self.live_settings()
+        description = f"Policy {live.policy}, every {live.scheduler_interval:g} s, stream {'on' if live.stream_enabled else 'off'}."
+        self.notifier.notify("scheduler", "info", f"Scheduler {state}", description, {"Status": state})
 
     # data ----------------------------------------------------------------------
     def generate_dataset(self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None) -> DatasetInfo:
@@ -121,11 +215,14 @@ class Runtime:
         return f'mlflow ui --backend-store-uri "{self.settings.mlflow_tracking_uri}" --port 5000'
 
     def close(self) -> None:
-        """Flush the prediction log and release the DuckDB file."""
+        """Stop the worker, drain alerts, flush the prediction log, release the DuckDB file."""
         if self._closed:
             return
         self._closed = True
-        self.predictor.close()
+        for part, action in (("scheduler", "stop"), ("notifier", "close"), ("predictor", "close")):
+            service = getattr(self, part, None)  # absent when start-up failed midway
+            if service is not None:
+                getattr(service, action)()
         self.store.close()
 
 

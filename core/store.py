@@ -83,8 +83,45 @@ def _m001_core(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
     )
 
 
+def _m002_monitoring(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    cur.execute("CREATE SEQUENCE cycle_id_seq START 1")
+    cur.execute(
+        """CREATE TABLE cycles (
+            cycle_id BIGINT PRIMARY KEY, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP NOT NULL,
+            trigger VARCHAR NOT NULL, status VARCHAR NOT NULL, rows_seen BIGINT NOT NULL, labelled BOOLEAN NOT NULL,
+            first_sample_id BIGINT, last_sample_id BIGINT, predictions_until TIMESTAMP,
+            scenario VARCHAR, strength DOUBLE, policy VARCHAR NOT NULL,
+            champion_version INTEGER, champion_holdout_accuracy DOUBLE,
+            realised_accuracy DOUBLE, realised_upper DOUBLE, estimated_accuracy DOUBLE,
+            drift_share DOUBLE, dataset_drift BOOLEAN, performance_drift BOOLEAN,
+            decision VARCHAR NOT NULL, reason VARCHAR NOT NULL, draw DOUBLE,
+            new_version INTEGER, promoted BOOLEAN, error VARCHAR, step_ms VARCHAR)"""
+    )
+    cur.execute(
+        """CREATE TABLE drift_results (
+            cycle_id BIGINT NOT NULL, feature VARCHAR NOT NULL, test VARCHAR NOT NULL, statistic DOUBLE NOT NULL,
+            p_value DOUBLE, threshold DOUBLE NOT NULL, drifted BOOLEAN NOT NULL, psi DOUBLE NOT NULL,
+            psi_status VARCHAR NOT NULL, n_reference BIGINT NOT NULL, n_current BIGINT NOT NULL)"""
+    )
+    cur.execute("CREATE SEQUENCE notification_id_seq START 1")
+    cur.execute(
+        """CREATE TABLE notifications (
+            notification_id BIGINT PRIMARY KEY DEFAULT nextval('notification_id_seq'), created_at TIMESTAMP NOT NULL,
+            kind VARCHAR NOT NULL, level VARCHAR NOT NULL, title VARCHAR NOT NULL, description VARCHAR NOT NULL,
+            payload VARCHAR NOT NULL, delivery VARCHAR NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            http_status INTEGER, error VARCHAR, sent_at TIMESTAMP)"""
+    )
+    cur.execute(
+        """CREATE TABLE health_checks (
+            ts TIMESTAMP NOT NULL, healthy BOOLEAN NOT NULL, duckdb_ok BOOLEAN NOT NULL, mlflow_ok BOOLEAN NOT NULL,
+            champion_ok BOOLEAN NOT NULL, worker_ok BOOLEAN NOT NULL, webhook_configured BOOLEAN NOT NULL,
+            latency_p50_ms DOUBLE, latency_p95_ms DOUBLE, detail VARCHAR)"""
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
+    (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
 ]
 
 
@@ -175,6 +212,12 @@ class Store:
             self._cursors.clear()
         self._conn.close()
 
+    def _one(self, sql: str, params: list | None = None) -> dict | None:
+        """One row as a dict of plain Python values (None for NULL), or None."""
+        cur = self.cur.execute(sql, params or [])
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+
     def ping(self) -> bool:
         return self.cur.execute("SELECT 1").fetchone()[0] == 1
 
@@ -250,8 +293,7 @@ class Store:
         return self.cur.execute("SELECT * FROM datasets ORDER BY dataset_id DESC").df()
 
     def dataset(self, dataset_id: int) -> dict | None:
-        df = self.cur.execute("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id]).df()
-        return None if df.empty else df.iloc[0].to_dict()
+        return self._one("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id])
 
     def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
         cols = ", ".join([*self.features, TARGET])
@@ -291,16 +333,14 @@ class Store:
 
     # models and their events -----------------------------------------------------
     def insert_model(self, record: dict) -> None:
-        cols = list(record)
         with self.transaction() as tx:
-            tx.execute(f"INSERT INTO models ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [record[c] for c in cols])
+            _insert_row(tx, "models", record)
 
     def models(self) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM models ORDER BY version DESC").df()
 
     def model(self, version: int) -> dict | None:
-        df = self.cur.execute("SELECT * FROM models WHERE version = ?", [version]).df()
-        return None if df.empty else df.iloc[0].to_dict()
+        return self._one("SELECT * FROM models WHERE version = ?", [version])
 
     def champion_version(self) -> int | None:
         row = self.cur.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
@@ -319,10 +359,7 @@ class Store:
 
     @staticmethod
     def add_model_event(tx: duckdb.DuckDBPyConnection, event: dict) -> None:
-        cols = list(event)
-        tx.execute(
-            f"INSERT INTO model_events (ts, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})", [utcnow(), *event.values()]
-        )
+        _insert_row(tx, "model_events", {"ts": utcnow(), **event})
 
     def record_model_event(self, event: dict) -> None:
         with self.transaction() as tx:
@@ -347,6 +384,75 @@ class Store:
         ).fetchone()
         return {"count": row[0], "p50_ms": row[1], "p95_ms": row[2]}
 
+    def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray:
+        """Inputs users sent for prediction in (since, until]: label-free data for drift."""
+        cols = ", ".join(self.features)
+        arrays = self.cur.execute(
+            f"SELECT {cols} FROM predictions WHERE ts > ? AND ts <= ? ORDER BY ts DESC LIMIT ?", [since, until, limit]
+        ).fetchnumpy()
+        return np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
+
+    # monitoring cycles ------------------------------------------------------------
+    def next_cycle_id(self) -> int:
+        return self.cur.execute("SELECT nextval('cycle_id_seq')").fetchone()[0]
+
+    def insert_cycle(self, record: dict, drift_rows: list[dict]) -> None:
+        """The cycle and its per-feature drift results, together."""
+        with self.transaction() as tx:
+            _insert_row(tx, "cycles", record)
+            if drift_rows:
+                _insert_arrow(tx, "drift_results", pa.Table.from_pylist([{"cycle_id": record["cycle_id"], **r} for r in drift_rows]))
+
+    def last_cycle_id(self) -> int:
+        return self.cur.execute("SELECT coalesce(max(cycle_id), 0) FROM cycles").fetchone()[0]
+
+    def last_cycle(self) -> dict | None:
+        return self._one("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT 1")
+
+    def cycles(self, limit: int = 100) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()
+
+    def recent_drift_flags(self, limit: int) -> list[tuple[int, bool, int | None, bool]]:
+        """(cycle_id, drifted, first_sample_id, promoted) of the newest cycles that saw data."""
+        return self.cur.execute(
+            """SELECT cycle_id, coalesce(dataset_drift, false) OR coalesce(performance_drift, false), first_sample_id,
+                      coalesce(promoted, false)
+               FROM cycles WHERE rows_seen > 0 ORDER BY cycle_id DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+
+    def last_retrain_cycle(self) -> int | None:
+        return self.cur.execute("SELECT max(cycle_id) FROM cycles WHERE decision = 'retrain'").fetchone()[0]
+
+    def drift_results(self, cycle_id: int | None = None) -> pd.DataFrame:
+        if cycle_id is None:
+            cycle_id = self.cur.execute("SELECT max(cycle_id) FROM drift_results").fetchone()[0]
+        return self.cur.execute("SELECT * FROM drift_results WHERE cycle_id = ? ORDER BY feature", [cycle_id]).df()
+
+    # notifications -------------------------------------------------------------------
+    def insert_notification(self, record: dict) -> int:
+        with self.transaction() as tx:
+            return _insert_row(tx, "notifications", record, returning="notification_id")
+
+    def update_notification(self, notification_id: int, **values: object) -> None:
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        with self.transaction() as tx:
+            tx.execute(f"UPDATE notifications SET {assignments} WHERE notification_id = ?", [*values.values(), notification_id])
+
+    def notifications(self, limit: int = 100) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM notifications ORDER BY notification_id DESC LIMIT ?", [limit]).df()
+
+    def notification(self, notification_id: int) -> dict | None:
+        return self._one("SELECT * FROM notifications WHERE notification_id = ?", [notification_id])
+
+    # health -----------------------------------------------------------------------------
+    def insert_health(self, record: dict) -> None:
+        with self.transaction() as tx:
+            _insert_row(tx, "health_checks", record)
+
+    def health_history(self, limit: int = 500) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM health_checks ORDER BY ts DESC LIMIT ?", [limit]).df()
+
     # overview -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         row = self.cur.execute(
@@ -356,13 +462,23 @@ class Store:
         return dict(zip(("datasets", "samples", "models", "predictions"), row, strict=True))
 
 
+def _insert_row(cur: duckdb.DuckDBPyConnection, table: str, record: dict, returning: str | None = None) -> object:
+    """One row from a dict; column names come from our own code, values are bound parameters."""
+    sql = f"INSERT INTO {table} ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})"
+    if returning:
+        return cur.execute(f"{sql} RETURNING {returning}", list(record.values())).fetchone()[0]
+    cur.execute(sql, list(record.values()))
+    return None
+
+
 def _insert_arrow(cur: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
     """One bulk insert, columns matched by name so the Arrow order need not follow the table's."""
     cur.register("_arrow_batch", batch)
     try:
         cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _arrow_batch")
     finally:
-        cur.unregister("_arrow_batch")
+        with suppress(duckdb.Error):  # an aborted transaction refuses this too; the insert's error matters
+            cur.unregister("_arrow_batch")
 
 
 def dumps_ids(ids: tuple[int, ...]) -> str:

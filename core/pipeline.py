@@ -1,0 +1,317 @@
+"""One monitoring cycle: new data -> evaluate -> test drift -> decide -> retrain -> gate -> notify.
+
+A cycle never raises: whatever fails is stored in the cycle's record with its
+traceback and announced, so the scheduler always reaches the next cycle.
+
+Retraining after drift uses only the rows that arrived since the drift began (the
+current streak of drifted cycles), the way drift detectors such as ADWIN drop the
+old regime: a window that is mostly pre-drift data would relearn the old boundary.
+Performance drift is called only when the drop is both larger than the tolerance
+and statistically credible (the accuracy's upper confidence bound is below the
+champion's holdout accuracy minus the tolerance), so a 200-row batch's sampling
+noise does not trigger retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import controls, datagen, training
+from core.config import Settings
+from core.drift import DriftReport, DriftThresholds, drift_report, wilson_upper
+from core.notify import Notifier
+from core.registry import ModelRegistry, version_label
+from core.store import Store, Window, utcnow
+
+log = logging.getLogger(__name__)
+MAX_ROWS_PER_CYCLE = 100_000
+RANDOM_POLICY_THRESHOLD = 0.5
+OPTIONAL_FIELDS = (
+    "first_sample_id", "last_sample_id", "predictions_until", "scenario", "strength", "champion_version",
+    "champion_holdout_accuracy", "realised_accuracy", "realised_upper", "estimated_accuracy", "drift_share",
+    "dataset_drift", "performance_drift", "draw", "new_version", "promoted", "error",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # retrain | none | wait | cooldown
+    reason: str
+    onset_sample_id: int | None = None
+    draw: float | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    champion: int | None
+    holdout_accuracy: float | None
+    realised: float | None
+    realised_upper: float | None
+    estimated: float | None
+    performance_drift: bool
+
+
+def thresholds_of(s: Settings) -> DriftThresholds:
+    return DriftThresholds(s.ks_alpha, s.ks_max_rows, s.wasserstein_threshold, s.psi_threshold, s.psi_warning, s.drift_share)
+
+
+class MonitoringPipeline:
+    """Runs cycles against one workspace; cycles are serialised by a lock."""
+
+    def __init__(self, store: Store, registry: ModelRegistry, notifier: Notifier, settings: Settings) -> None:
+        self.store = store
+        self.registry = registry
+        self.notifier = notifier
+        self.settings = settings
+        self.lock = threading.Lock()
+        self._reference: tuple[int, np.ndarray] | None = None
+
+    # the cycle ---------------------------------------------------------------
+    def run_cycle(self, trigger: str = "schedule") -> dict:
+        """Run one cycle and store its record; never raises. Waits for a cycle under way."""
+        with self.lock:
+            return self.run_cycle_locked(trigger)
+
+    def run_cycle_locked(self, trigger: str) -> dict:
+        """The cycle itself; the caller holds `self.lock` (the scheduler takes it without waiting)."""
+        s = controls.effective_settings(self.settings, self.store)
+        cycle_id = self.store.next_cycle_id()
+        record: dict = dict.fromkeys(OPTIONAL_FIELDS) | {
+            "cycle_id": cycle_id, "started_at": utcnow(), "trigger": trigger, "policy": s.policy, "status": "ok",
+            "rows_seen": 0, "labelled": False, "decision": "none", "reason": "",
+        }  # fmt: skip
+        steps: dict[str, float] = {}
+        report: DriftReport | None = None
+        try:
+            report = self._steps(cycle_id, s, record, steps)
+        except Exception as exc:
+            log.exception("cycle %s failed", cycle_id)
+            record.update(
+                status="error", decision="error", reason=f"cycle failed: {type(exc).__name__}: {exc}", error=traceback.format_exc()
+            )
+            self._alert("cycle_error", "failure", "Monitoring cycle failed", record["reason"], record)
+        record["ended_at"] = utcnow()
+        record["step_ms"] = json.dumps({k: round(v, 3) for k, v in steps.items()})
+        try:
+            self.store.insert_cycle(record, report.rows() if report else [])
+        except Exception as exc:  # keep the cycle on record even if its drift rows cannot be stored
+            log.exception("could not store cycle %s in full", cycle_id)
+            record.update(status="error", error=f"{record.get('error') or ''}storing the cycle failed: {type(exc).__name__}: {exc}")
+            self.store.insert_cycle(record, [])
+        return record
+
+    def _steps(self, cycle_id: int, s: Settings, record: dict, steps: dict[str, float]) -> DriftReport | None:
+        with _timed(steps, "stream"):
+            self._stream(cycle_id, s, record)
+        with _timed(steps, "read"):
+            X, y = self._new_data(record)
+        if X.shape[0] == 0:
+            record.update(status="no_data", reason=f"no new data since cycle {cycle_id - 1}: stream off and nothing added")
+            return None
+        with _timed(steps, "evaluate"):
+            measured = self._measure(X, y, s)
+        record.update(
+            champion_version=measured.champion,
+            champion_holdout_accuracy=measured.holdout_accuracy,
+            realised_accuracy=measured.realised,
+            realised_upper=measured.realised_upper,
+            estimated_accuracy=measured.estimated,
+            performance_drift=measured.performance_drift,
+        )
+        report = None
+        if measured.champion is not None:
+            with _timed(steps, "drift"):
+                report = drift_report(self._reference_for(measured.champion, s), X, self.store.features, thresholds_of(s))
+            record.update(drift_share=report.drift_share, dataset_drift=report.dataset_drift)
+        with _timed(steps, "decide"):
+            decision = self.decide(cycle_id, s, record, report, measured)
+        record.update(decision=decision.action, reason=decision.reason, draw=decision.draw)
+        if report is not None and (report.dataset_drift or measured.performance_drift):
+            self._alert("drift", "warning", "Drift detected", decision.reason, record)
+        if decision.action == "retrain":
+            with _timed(steps, "retrain"):
+                self._retrain(decision, s, record)
+        return report
+
+    # steps -------------------------------------------------------------------------
+    def _stream(self, cycle_id: int, s: Settings, record: dict) -> None:
+        if not s.stream_enabled:
+            return
+        state = controls.stream_state(self.store)
+        scenario = state.at_cycle(cycle_id)
+        X, y = datagen.generate(s.stream_batch_size, self.store.n_features, scenario, seed=s.seed * 1_000_003 + cycle_id)
+        name = f"Stream (synthetic) · cycle {cycle_id} · {datagen.SCENARIO_LABELS[scenario.name]}"
+        self.store.insert_dataset(X, y, source="stream", name=name, scenario=scenario.name, strength=scenario.strength, seed=s.seed)
+        record.update(scenario=scenario.name, strength=scenario.strength)
+
+    def _new_data(self, record: dict) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labelled samples since the last cycle; failing those, inputs users sent for prediction."""
+        previous = self.store.last_cycle()
+        if previous is not None:
+            seen_until, predictions_since = previous["last_sample_id"] or 0, previous["predictions_until"]
+        else:
+            champion = self.store.model(self.registry.champion_version) if self.registry.champion_version else None
+            seen_until, predictions_since = (int(champion["window_last_sample"]) if champion else 0), None
+        newest = self.store.max_sample_id()
+        now = utcnow()
+        record.update(last_sample_id=newest, predictions_until=now)
+        if newest > seen_until:
+            first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1)
+            window = self.store.read_samples(first, newest)
+            record.update(first_sample_id=first, rows_seen=window.n_rows, labelled=True)
+            return window.X, window.y
+        since = predictions_since or now
+        X = self.store.prediction_features_since(since, now, MAX_ROWS_PER_CYCLE)
+        record.update(rows_seen=int(X.shape[0]), labelled=False)
+        return X, None
+
+    def _measure(self, X: np.ndarray, y: np.ndarray | None, s: Settings) -> Measurement:
+        champion = self.registry.champion_version
+        if champion is None:
+            return Measurement(None, None, None, None, None, False)
+        holdout = float(self.store.model(champion)["accuracy"])
+        proba = self.registry.load(champion).predict_proba(X)[:, 1]
+        estimated = training.expected_accuracy(proba)
+        if y is None:
+            return Measurement(champion, holdout, None, None, estimated, False)
+        correct = int(np.count_nonzero((proba >= 0.5) == (y == 1)))
+        realised = correct / len(y)
+        upper = wilson_upper(correct, len(y), s.perf_confidence)
+        return Measurement(champion, holdout, realised, upper, estimated, upper < holdout - s.perf_tolerance)
+
+    def _reference_for(self, champion: int, s: Settings) -> np.ndarray:
+        """The champion's training window (a seeded sample of it), rebuilt when the champion changes."""
+        if self._reference is None or self._reference[0] != champion:
+            model = self.store.model(champion)
+            sample = self.store.sample_reference(
+                int(model["window_first_sample"]), int(model["window_last_sample"]), s.reference_max_rows, s.seed
+            )
+            self._reference = (champion, sample)
+        return self._reference[1]
+
+    # the decision ----------------------------------------------------------------------
+    def decide(self, cycle_id: int, s: Settings, record: dict, report: DriftReport | None, m: Measurement) -> Decision:
+        """Apply the policy, then the cooldown and the post-drift row minimum."""
+        if m.champion is None:
+            if record["labelled"]:
+                return Decision("retrain", "no champion yet: training the first model")
+            return Decision("none", "no champion yet and no labelled data: import or generate a dataset")
+        wanted = self._policy(cycle_id, s, record, report, m)
+        if wanted.action != "retrain":
+            return wanted
+        last = self.store.last_retrain_cycle()
+        if last is not None and cycle_id - last <= s.retrain_cooldown_cycles:
+            return Decision("cooldown", f"{wanted.reason}; but cooling down: last retrain at cycle {last}, "
+                            f"cooldown {s.retrain_cooldown_cycles} cycles", draw=wanted.draw)  # fmt: skip
+        if wanted.onset_sample_id is not None:
+            post_drift = self.store.max_sample_id() - wanted.onset_sample_id + 1
+            if post_drift < s.min_retrain_rows:
+                return Decision(
+                    "wait", f"{wanted.reason}; collecting post-drift rows ({post_drift} of {s.min_retrain_rows})", draw=wanted.draw
+                )
+        return wanted
+
+    def _policy(self, cycle_id: int, s: Settings, record: dict, report: DriftReport | None, m: Measurement) -> Decision:
+        if s.policy == "never":
+            return Decision("none", f"policy never: monitor only ({_summary(report, m)})")
+        if s.policy == "always":
+            return Decision("retrain", "policy always: retrain every cycle")
+        if s.policy == "random":
+            draw = float(np.random.default_rng([s.seed, cycle_id]).random())
+            if draw < RANDOM_POLICY_THRESHOLD:
+                return Decision("retrain", f"policy random: draw {draw:.3f} < {RANDOM_POLICY_THRESHOLD}", draw=draw)
+            return Decision("none", f"policy random: draw {draw:.3f} >= {RANDOM_POLICY_THRESHOLD}", draw=draw)
+        streak = self._drift_streak(record, report, m)
+        if m.performance_drift:
+            reason = (f"performance drift: accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) < "
+                      f"holdout {m.holdout_accuracy:.3f} - tolerance {s.perf_tolerance:g}")  # fmt: skip
+            return Decision("retrain", reason, onset_sample_id=streak[-1])
+        if report is not None and report.dataset_drift:
+            reason = f"dataset drift: {', '.join(report.drifted_features)} drifted (share {report.drift_share:.2f} >= {s.drift_share:g})"
+            if len(streak) >= s.drift_persistence:
+                return Decision("retrain", f"{reason} for {len(streak)} cycles", onset_sample_id=streak[-1])
+            return Decision("wait", f"{reason}; waiting for {s.drift_persistence} consecutive drifted cycles ({len(streak)} so far)")
+        return Decision("none", f"no drift ({_summary(report, m)})")
+
+    def _drift_streak(self, record: dict, report: DriftReport | None, m: Measurement) -> list[int]:
+        """First sample ids of the current run of drifted cycles, newest first, back to the last promotion."""
+        streak = [record["first_sample_id"]]
+        if not ((report is not None and report.dataset_drift) or m.performance_drift):
+            return streak
+        for _cycle_id, drifted, first_sample, promoted in self.store.recent_drift_flags(50):
+            if not drifted or promoted or first_sample is None:
+                break
+            streak.append(int(first_sample))
+        return streak
+
+    # retraining ------------------------------------------------------------------------------
+    def _retrain(self, decision: Decision, s: Settings, record: dict) -> None:
+        newest = self.store.max_sample_id()
+        first = max(1, newest - s.training_window + 1)
+        if decision.onset_sample_id is not None:
+            first = max(first, decision.onset_sample_id)
+        window: Window = self.store.read_samples(first, newest)
+        try:
+            challenger = self.registry.train_challenger(window, trigger="cycle")
+            gate = self.registry.gate(challenger)
+        except Exception as exc:
+            log.exception("retrain failed")
+            record.update(
+                status="error", reason=f"{record['reason']}; retrain failed: {type(exc).__name__}: {exc}", error=traceback.format_exc()
+            )
+            self._alert("retrain_failed", "failure", "Retrain failed", record["reason"], record)
+            return
+        record.update(new_version=gate.version, promoted=gate.promoted, reason=f"{record['reason']}; trained {version_label(gate.version)} "
+                      f"on {window.n_rows} rows; {gate.reason}")  # fmt: skip
+        if gate.promoted:
+            self._alert("promoted", "success", f"New champion {version_label(gate.version)}", gate.reason, record)
+        else:
+            self._alert("rejected", "warning", f"Challenger {version_label(gate.version)} rejected", gate.reason, record)
+
+    def _alert(self, kind: str, level: str, title: str, description: str, record: dict) -> None:
+        fields = {
+            "Status": record.get("status"),
+            "Model version": version_label(record.get("new_version") or record.get("champion_version")),
+            "Accuracy": _pct(record.get("realised_accuracy")),
+            "Estimated accuracy": _pct(record.get("estimated_accuracy")),
+            "Drift share": _pct(record.get("drift_share")),
+            "Decision": record.get("decision"),
+            "Cycle": record.get("cycle_id"),
+        }
+        try:
+            self.notifier.notify(kind, level, title, description, fields)
+        except Exception:
+            log.exception("could not record the %s alert", kind)
+
+
+@contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = (time.perf_counter() - start) * 1000
+
+
+def _summary(report: DriftReport | None, m: Measurement) -> str:
+    parts = []
+    if m.realised is not None:
+        parts.append(f"accuracy {m.realised:.3f} vs holdout {m.holdout_accuracy:.3f}")
+    if m.estimated is not None:
+        parts.append(f"estimated {m.estimated:.3f}")
+    if report is not None:
+        parts.append(f"drift share {report.drift_share:.2f}")
+    return ", ".join(parts) or "nothing measured"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{float(value):.1%}"

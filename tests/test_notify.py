@@ -1,0 +1,138 @@
+"""The notifier against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from core.notify import LIMITS, Notifier, build_embed, embed_length
+from core.store import Store
+from tests.discord_server import FakeDiscord
+
+SECRET = "s3cr3t-T0KEN-value"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(tmp_path / "w.duckdb", 2)
+    yield s
+    s.close()
+
+
+def notifier(store: Store, url: str, **kw: object) -> Notifier:
+    options = {"timeout": 0.5, "retries": 2, "backoff": 0.05, "cooldown": 300.0} | kw
+    return Notifier(store, url, **options)
+
+
+def test_204_is_stored_as_sent_with_the_embed(store: Store) -> None:
+    with FakeDiscord([204]) as discord:
+        n = notifier(store, discord.url)
+        nid = n.notify(
+            "promoted", "success", "New champion v1.1.0", "promoted: accuracy 0.9", {"Model version": "v1.1.0", "Accuracy": "90%"}
+        )
+        assert n.flush(5)
+        n.close()
+    row = store.notification(nid)
+    assert (row["delivery"], row["attempts"], row["http_status"], row["error"]) == ("sent", 1, 204, None)
+    embed = discord.received[0][1]["embeds"][0]
+    assert embed["title"] == "New champion v1.1.0" and embed["color"] == 0x2ECC71
+    assert {f["name"] for f in embed["fields"]} == {"Model version", "Accuracy"}
+    assert embed["timestamp"].endswith("Z") and "IA Continu" in embed["footer"]["text"]
+
+
+def test_500_then_204_is_retried_and_sent(store: Store) -> None:
+    with FakeDiscord([500, 204]) as discord:
+        n = notifier(store, discord.url)
+        nid = n.notify("drift", "warning", "Drift detected", "x")
+        assert n.flush(5)
+        n.close()
+    row = store.notification(nid)
+    assert (row["delivery"], row["attempts"], row["http_status"]) == ("sent", 2, 204)
+    assert len(discord.received) == 2
+
+
+def test_429_retry_after_is_waited_out(store: Store) -> None:
+    with FakeDiscord([("429", 0.4), 204]) as discord:
+        n = notifier(store, discord.url, backoff=0.0)
+        nid = n.notify("drift", "warning", "Drift detected", "x")
+        assert n.flush(5)
+        n.close()
+    (first, _), (second, _) = discord.received
+    assert second - first >= 0.4
+    assert store.notification(nid)["delivery"] == "sent" and store.notification(nid)["attempts"] == 2
+
+
+def test_a_server_that_never_answers_ends_failed_without_blocking_the_caller(store: Store) -> None:
+    with FakeDiscord(default="hang") as discord:
+        n = notifier(store, discord.url, timeout=0.3, retries=1)
+        start = time.monotonic()
+        nid = n.notify("cycle_error", "failure", "Monitoring cycle failed", "x")
+        assert time.monotonic() - start < 0.25  # enqueued, not sent inline (well under one timeout)
+        assert store.notification(nid)["delivery"] == "pending"
+        assert n.flush(10)
+        n.close()
+    row = store.notification(nid)
+    assert row["delivery"] == "failed" and row["attempts"] == 2 and "Timeout" in row["error"]
+
+
+def test_4xx_is_not_retried(store: Store) -> None:
+    with FakeDiscord([404]) as discord:
+        n = notifier(store, discord.url)
+        nid = n.notify("drift", "warning", "Drift detected", "x")
+        assert n.flush(5)
+        n.close()
+    assert store.notification(nid)["delivery"] == "failed" and len(discord.received) == 1
+
+
+def test_the_webhook_url_never_reaches_logs_or_stored_errors(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with FakeDiscord([500, 500, 500]) as discord:
+        n = notifier(store, discord.url)
+        n.notify("drift", "warning", "Drift detected", "x")
+        assert n.flush(5)
+        url = discord.url
+    # and a connection refused, whose exception text names the URL
+    n2 = notifier(store, url, retries=1)
+    n2.notify("drift", "warning", "Another", "x")
+    assert n2.flush(10)
+    n.close()
+    n2.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    stored = " ".join(str(e) for e in store.notifications()["error"])
+    assert "ConnectionError" in stored or "ConnectTimeout" in stored
+    assert SECRET not in logged and SECRET not in stored and "123456789" not in stored
+    assert SECRET not in n.masked_url
+
+
+def test_no_webhook_stores_not_sent(store: Store) -> None:
+    n = notifier(store, "")
+    nid = n.notify("drift", "warning", "Drift detected", "x")
+    n.close()
+    assert store.notification(nid)["delivery"] == "not_sent" and not n.configured
+
+
+def test_identical_alerts_inside_the_cooldown_are_collapsed(store: Store) -> None:
+    with FakeDiscord() as discord:
+        n = notifier(store, discord.url, cooldown=300)
+        first = n.notify("drift", "warning", "Drift detected", "share 0.5")
+        second = n.notify("drift", "warning", "Drift detected", "share 1.0")
+        other = n.notify("promoted", "success", "New champion v1.2.0", "x")
+        test = n.send_test()
+        assert n.flush(5)
+        n.close()
+    deliveries = [store.notification(i)["delivery"] for i in (first, second, other, test)]
+    assert deliveries == ["sent", "collapsed", "sent", "sent"] and len(discord.received) == 3
+
+
+def test_embeds_over_the_limits_are_truncated_to_fit() -> None:
+    fields = {f"field {i} " + "n" * 300: "v" * 2000 for i in range(40)}
+    embed = build_embed("t" * 1000, "d" * 10_000, "failure", fields)
+    assert len(embed["title"]) == LIMITS["title"] and len(embed["description"]) <= LIMITS["description"]
+    assert len(embed["fields"]) <= LIMITS["fields"]
+    assert all(len(f["name"]) <= 256 and len(f["value"]) <= 1024 for f in embed["fields"])
+    assert embed_length(embed) <= LIMITS["total"] and embed["color"] == 0xE74C3C
+    small = build_embed("ok", "fine", "info", {"a": 1})
+    assert small["title"] == "ok" and small["fields"][0]["value"] == "1"

@@ -1,0 +1,159 @@
+"""The monitoring loop on a real workspace: real DuckDB, real MLflow store, real models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import datagen, training
+from core.datagen import Scenario
+from core.runtime import Runtime
+from tests.conftest import make_settings
+
+
+def run(rt: Runtime, n: int) -> list[dict]:
+    return [rt.pipeline.run_cycle() for _ in range(n)]
+
+
+def test_stable_stream_rarely_flags_drift_and_never_retrains(trained_runtime: Runtime) -> None:
+    records = run(trained_runtime, 50)
+    flagged = sum(bool(r["dataset_drift"]) for r in records)
+    assert flagged <= 2  # at most 5 % of 50 cycles
+    assert [r["decision"] for r in records].count("retrain") == 0
+    assert all(r["rows_seen"] == 200 and r["labelled"] for r in records)
+    assert all(0.8 <= r["realised_accuracy"] <= 1.0 and 0.8 <= r["estimated_accuracy"] <= 1.0 for r in records)
+    stored = trained_runtime.store.cycles(100)
+    assert len(stored) == 50 and set(stored["status"]) == {"ok"}
+    assert len(trained_runtime.store.drift_results(50)) == 2  # one row per feature per cycle
+
+
+def test_concept_drift_is_detected_retrained_and_the_new_champion_is_better(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    run(rt, 3)
+    old = rt.registry.load(rt.registry.champion_version)
+    rt.set_stream_scenario("concept_drift", 1.0)
+    records = run(rt, 2)
+    detected = [r for r in records if r["performance_drift"] or r["dataset_drift"]]
+    assert detected, "drift not detected within 2 cycles"
+    promoted = [r for r in records if r["promoted"]]
+    assert promoted and promoted[0]["new_version"] == 2 and rt.registry.champion_version == 2
+    assert "performance drift" in promoted[0]["reason"] and "promoted" in promoted[0]["reason"]
+    X, y = datagen.generate(5000, 2, Scenario("concept_drift", 1.0), seed=999)
+    old_acc = training.evaluate(old, X, y)["accuracy"]
+    new_acc = training.evaluate(rt.registry.load(2), X, y)["accuracy"]
+    assert new_acc - old_acc >= 0.10
+    assert rt.store.model(2)["window_first_sample"] > rt.store.model(1)["window_last_sample"]  # trained on post-drift rows only
+    kinds = set(rt.store.notifications()["kind"])
+    assert {"drift", "promoted"} <= kinds
+
+
+def test_covariate_shift_flags_dataset_drift(trained_runtime: Runtime) -> None:
+    trained_runtime.set_stream_scenario("covariate_shift", 1.0)
+    records = run(trained_runtime, 2)
+    assert all(r["dataset_drift"] and r["drift_share"] == 1.0 for r in records)
+    report = trained_runtime.store.drift_results()
+    assert report["drifted"].all() and (report["psi_status"] == "drift").all()
+
+
+def test_never_policy_monitors_only(trained_runtime: Runtime) -> None:
+    trained_runtime.set_controls(policy="never")
+    trained_runtime.set_stream_scenario("concept_drift", 1.0)
+    records = run(trained_runtime, 4)
+    assert all(r["performance_drift"] for r in records)
+    assert {r["decision"] for r in records} == {"none"} and trained_runtime.registry.champion_version == 1
+
+
+def test_random_policy_retrains_exactly_on_draws_below_half(tmp_path, mlflow_template) -> None:
+    decisions = []
+    for run_no in range(2):
+        settings = make_settings(tmp_path / f"w{run_no}", mlflow_template, starter_model=True, policy="random", retrain_cooldown_cycles=0)
+        rt = Runtime(settings)
+        try:
+            decisions.append([(r["draw"], r["decision"]) for r in run(rt, 12)])
+        finally:
+            rt.close()
+    assert decisions[0] == decisions[1]  # the same seed gives the same draws
+    draws = [d for d, _ in decisions[0]]
+    assert all(0 <= d < 1 for d in draws) and any(d < 0.5 for d in draws) and any(d >= 0.5 for d in draws)
+    assert all((decision == "retrain") == (draw < 0.5) for draw, decision in decisions[0])
+
+
+def test_cooldown_holds(trained_runtime: Runtime) -> None:
+    trained_runtime.set_controls(policy="always", retrain_cooldown_cycles=2)
+    decisions = [r["decision"] for r in run(trained_runtime, 7)]
+    assert decisions == ["retrain", "cooldown", "cooldown", "retrain", "cooldown", "cooldown", "retrain"]
+
+
+def test_dataset_drift_waits_for_persistence_then_retrains(trained_runtime: Runtime) -> None:
+    trained_runtime.set_controls(drift_persistence=2, perf_tolerance=1.0)  # isolate dataset drift
+    trained_runtime.set_stream_scenario("covariate_shift", 1.0)
+    first, second = run(trained_runtime, 2)
+    assert first["decision"] == "wait" and "1 so far" in first["reason"]
+    assert second["decision"] == "retrain" and "for 2 cycles" in second["reason"]
+    assert trained_runtime.store.model(2)["n_train"] + trained_runtime.store.model(2)["n_holdout"] == 400
+
+
+def test_a_failed_retrain_is_recorded_and_the_next_cycle_runs(tmp_path, mlflow_template) -> None:
+    rt = Runtime(make_settings(tmp_path / "w", mlflow_template, training_window=100))
+    try:
+        rt.set_controls(stream_enabled=False)
+        rt.store.insert_dataset(np.zeros((50, 2)), np.ones(50, dtype=np.int8), source="imported", name="one class")
+        failed = rt.pipeline.run_cycle()  # no champion yet: it tries to train the first model, on one class
+        assert failed["status"] == "error" and "retrain failed" in failed["reason"] and "Traceback" in failed["error"]
+        assert "has 0 of class 0" in failed["reason"]
+        assert rt.store.notifications()["kind"].iloc[0] == "retrain_failed"
+        rt.set_controls(stream_enabled=True)
+        after = rt.pipeline.run_cycle()
+        assert after["status"] == "ok" and after["rows_seen"] == 200 and after["promoted"]
+        stored = rt.store.cycles()
+        assert stored["status"].tolist() == ["ok", "error"] and stored["error"].iloc[1]
+    finally:
+        rt.close()
+
+
+def test_stream_off_checks_what_users_added(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_controls(stream_enabled=False)
+    empty = rt.pipeline.run_cycle()
+    assert empty["status"] == "no_data" and empty["rows_seen"] == 0 and "no new data" in empty["reason"]
+    rt.generate_dataset(300, "covariate_shift", 1.0, seed=5)
+    labelled = rt.pipeline.run_cycle()
+    assert labelled["rows_seen"] == 300 and labelled["labelled"] and labelled["dataset_drift"]
+    for i in range(40):
+        rt.predict([float(i % 5), 1.0], source="api")
+    rt.predictor.flush()
+    unlabelled = rt.pipeline.run_cycle()
+    assert unlabelled["rows_seen"] == 40 and not unlabelled["labelled"]
+    assert unlabelled["realised_accuracy"] is None and 0.5 <= unlabelled["estimated_accuracy"] <= 1.0
+
+
+def test_restart_keeps_scenario_policy_interval_and_history(tmp_path, mlflow_template) -> None:
+    settings = make_settings(tmp_path / "w", mlflow_template, starter_model=True)
+    rt = Runtime(settings)
+    rt.set_controls(policy="never", scheduler_interval=7)
+    rt.set_stream_scenario("gradual", 0.5)
+    run(rt, 3)
+    rt.close()
+    again = Runtime(settings)
+    try:
+        assert again.live_settings().policy == "never" and again.live_settings().scheduler_interval == 7.0
+        assert again.scheduler.interval == 7.0
+        state = again.stream_state()
+        assert (state.scenario, state.strength) == ("gradual", 0.5)
+        assert len(again.store.cycles()) == 3 and len(again.store.models()) == 1
+        assert again.predict([0.1, 0.2]).model_version == 1
+        assert again.pipeline.run_cycle()["cycle_id"] == 4 and again.store.last_cycle()["scenario"] == "gradual"
+    finally:
+        again.close()
+
+
+def test_bad_controls_are_refused_and_change_nothing(trained_runtime: Runtime) -> None:
+    from core.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="scheduler_interval"):
+        trained_runtime.set_controls(policy="always", scheduler_interval=-1)
+    with pytest.raises(UserInputError, match="policy"):
+        trained_runtime.set_controls(policy="sometimes")
+    with pytest.raises(UserInputError, match="strength"):
+        trained_runtime.set_stream_scenario("concept_drift", 5.0)
+    assert trained_runtime.live_settings().policy == "drift" and trained_runtime.stream_state().scenario == "stable"

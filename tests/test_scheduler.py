@@ -1,0 +1,134 @@
+"""The worker thread: one per process, controls, no overlap, survives failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from core.runtime import Runtime
+from core.scheduler import Scheduler
+from tests.conftest import make_settings
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ia-continu-scheduler"]
+
+
+def test_many_starts_from_many_threads_make_one_worker() -> None:
+    calls: list[str] = []
+    scheduler = Scheduler(calls.append, threading.Lock(), 3600)
+    threads = [threading.Thread(target=scheduler.start) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(workers()) == 1 and scheduler.state == "running"
+    finally:
+        scheduler.stop()
+    assert workers() == [] and scheduler.state == "stopped"
+
+
+def test_interval_change_takes_effect_while_running() -> None:
+    calls: list[str] = []
+    scheduler = Scheduler(calls.append, threading.Lock(), 3600)
+    scheduler.start()
+    try:
+        assert wait_for(lambda: len(calls) == 1)  # the first cycle runs at start
+        time.sleep(0.5)
+        assert len(calls) == 1  # the next one is an hour away
+        scheduler.set_interval(1)
+        assert wait_for(lambda: len(calls) >= 3, timeout=10)
+        assert set(calls) == {"schedule"} and scheduler.interval == 1.0
+    finally:
+        scheduler.stop()
+
+
+def test_run_now_is_refused_during_a_cycle() -> None:
+    inside, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow_cycle(trigger: str) -> None:
+        calls.append(trigger)
+        inside.set()
+        release.wait(10)
+
+    scheduler = Scheduler(slow_cycle, threading.Lock(), 3600)
+    first = scheduler.run_now()
+    assert first.accepted and inside.wait(5)
+    second = scheduler.run_now()
+    assert not second.accepted and "already running" in second.reason and scheduler.running_cycle
+    release.set()
+    assert wait_for(lambda: not scheduler.running_cycle)
+    assert scheduler.run_now().accepted and wait_for(lambda: len(calls) == 2)
+    assert calls == ["manual", "manual"]
+
+
+def test_a_cycle_that_raises_is_reported_and_the_next_runs() -> None:
+    errors: list[tuple[str, str]] = []
+    calls: list[int] = []
+
+    def flaky(_trigger: str) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+
+    scheduler = Scheduler(flaky, threading.Lock(), 1, on_error=lambda where, exc: errors.append((where, str(exc))))
+    scheduler.start()
+    try:
+        assert wait_for(lambda: len(calls) >= 2)
+        assert errors == [("cycle", "boom")] and scheduler.state == "running"
+    finally:
+        scheduler.stop()
+
+
+def test_pause_stops_cycles_but_not_the_heartbeat_and_stop_joins() -> None:
+    calls: list[str] = []
+    states: list[str] = []
+    scheduler = Scheduler(calls.append, threading.Lock(), 1, on_state=states.append)
+    scheduler.start()
+    assert wait_for(lambda: len(calls) >= 1)
+    scheduler.pause()
+    time.sleep(0.3)
+    seen = len(calls)
+    beat = scheduler.heartbeat
+    time.sleep(1.6)
+    assert len(calls) == seen and scheduler.state == "paused" and scheduler.heartbeat > beat
+    scheduler.resume()
+    assert wait_for(lambda: len(calls) > seen)
+    scheduler.stop()
+    assert scheduler.state == "stopped" and workers() == [] and states == ["started", "stopped"]
+
+
+def test_the_runtime_loop_runs_real_cycles_and_stops_cleanly(tmp_path, mlflow_template) -> None:
+    settings = make_settings(tmp_path / "w", mlflow_template, starter_model=True, scheduler_autostart=True, scheduler_interval=1)
+    rt = Runtime(settings)
+    try:
+        assert wait_for(lambda: len(rt.store.cycles()) >= 2)
+        assert rt.scheduler.state == "running" and rt.check_health().checks["worker"].ok
+        refused = None
+        with rt.pipeline.lock:  # a cycle "under way"
+            refused = rt.run_cycle_now()
+        assert not refused.accepted
+        rt.pause_loop()
+        assert rt.store.get_setting("scheduler.state") == "paused"
+    finally:
+        rt.close()
+    assert workers() == []
+    again = Runtime(settings)  # paused survives a restart
+    try:
+        assert again.scheduler.state == "paused"
+        titles = again.store.notifications()["title"].tolist()
+        assert "Scheduler started" in titles and "Scheduler stopped" in titles
+    finally:
+        again.close()
