@@ -1,16 +1,25 @@
-"""IA Continu dashboard (placeholder until the multipage UI lands): the champion and a prediction form."""
+"""IA Continu: the router. Page config, the shared runtime, navigation over the pages."""
+
+import logging
 
 import streamlit as st
 
-from core.runtime import get_runtime
+from ui.state import runtime
 
-st.set_page_config(page_title="IA Continu", layout="wide")
-runtime = st.cache_resource(get_runtime)()
-st.title("IA Continu")
-champion = runtime.registry.champion_version
-st.metric("Champion", "none yet" if champion is None else f"v1.{champion - 1}.0")
-with st.form("predict"):
-    values = [st.number_input(name, value=0.0) for name in runtime.store.features]
-    if st.form_submit_button("Predict"):
-        result = runtime.predict(values, source="ui")
-        st.write(result.as_dict())
+st.set_page_config(page_title="IA Continu", page_icon=":material/autorenew:", layout="wide")
+runtime()  # one runtime (and one worker) per server process, shared by every tab
+
+pages = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("pages/predict.py", title="Predict", icon=":material/online_prediction:"),
+    st.Page("pages/drift.py", title="Drift", icon=":material/query_stats:"),
+    st.Page("pages/operations.py", title="Operations", icon=":material/settings:"),
+]
+page = st.navigation(pages)
+try:
+    page.run()
+except Exception as exc:  # Streamlit's rerun/stop signals are BaseException and pass through
+    logging.getLogger("ia_continu.ui").exception("page %s failed", page.title)
+    st.error(f"This page hit an error: {type(exc).__name__}: {exc}. The details are in the server log.")

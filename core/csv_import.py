@@ -31,29 +31,42 @@ class CsvImportError(UserInputError):
 @dataclass(frozen=True)
 class ParsedCsv:
     X: np.ndarray
-    y: np.ndarray
+    y: np.ndarray | None
 
 
 def parse_labelled_csv(data: bytes | str, n_features: int, max_rows: int) -> ParsedCsv:
     """Return the features and 0/1 targets of a CSV, or raise CsvImportError listing every problem."""
-    expected = [*feature_names(n_features), TARGET]
+    return _parse(data, n_features, max_rows, labelled=True)
+
+
+def parse_feature_csv(data: bytes | str, n_features: int, max_rows: int) -> np.ndarray:
+    """Features for batch prediction; a `target` column, if present, is ignored."""
+    return _parse(data, n_features, max_rows, labelled=False).X
+
+
+def _parse(data: bytes | str, n_features: int, max_rows: int, labelled: bool) -> ParsedCsv:
+    features = feature_names(n_features)
+    expected = [*features, TARGET] if labelled else features
     frame = _read(data, max_rows)
+    if not labelled and TARGET in frame.columns:
+        frame = frame.drop(columns=[TARGET])
     _check_columns(list(frame.columns), expected)
     if len(frame) == 0:
         raise CsvImportError(["the file has a header but no rows: add at least one sample"])
     if len(frame) > max_rows:
-        raise CsvImportError([f"more than {max_rows:,} rows: the limit per import is {max_rows:,} (IA_MAX_SAMPLES_PER_REQUEST)"])
+        raise CsvImportError([f"more than {max_rows:,} rows: the limit per file is {max_rows:,} (IA_MAX_SAMPLES_PER_REQUEST)"])
     problems: list[str] = []
     numeric = {}
     for column in expected:
         numeric[column] = _numeric_column(frame[column], column, problems)
-    target = numeric[TARGET]
-    bad_target = np.flatnonzero(np.isfinite(target) & ~np.isin(target, (0.0, 1.0)))
-    problems += [f"column {TARGET}, row {i + 2}: {frame[TARGET].iloc[i]!r} must be 0 or 1" for i in bad_target[:MAX_PROBLEMS_PER_COLUMN]]
+    target = numeric.get(TARGET)
+    if target is not None:
+        bad = np.flatnonzero(np.isfinite(target) & ~np.isin(target, (0.0, 1.0)))
+        problems += [f"column {TARGET}, row {i + 2}: {frame[TARGET].iloc[i]!r} must be 0 or 1" for i in bad[:MAX_PROBLEMS_PER_COLUMN]]
     if problems:
         raise CsvImportError(problems)
-    X = np.column_stack([numeric[c] for c in expected[:-1]])
-    return ParsedCsv(X, target.astype(np.int8))
+    X = np.column_stack([numeric[c] for c in features])
+    return ParsedCsv(X, None if target is None else target.astype(np.int8))
 
 
 def _read(data: bytes | str, max_rows: int) -> pd.DataFrame:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
 
 from core import controls, datagen
 from core.config import Settings
-from core.csv_import import parse_labelled_csv
+from core.csv_import import parse_feature_csv, parse_labelled_csv
 from core.errors import UserInputError
 from core.health import HealthMonitor, HealthReport
 from core.notify import Notifier
@@ -26,6 +30,27 @@ from core.serving import BatchPrediction, Prediction, Predictor
 from core.store import DatasetInfo, Store
 
 log = logging.getLogger(__name__)
+
+
+READS = frozenset(
+    {
+        "models", "model", "datasets", "dataset", "dataset_frame", "cycles", "notifications", "model_events", "drift_results",
+        "accuracy_history", "drift_history", "latency_history", "availability", "recent_predictions", "counts",
+        "health_history", "sample_features", "class_balance", "latency_percentiles",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Overview:
+    champion: int | None
+    champion_accuracy: float | None
+    last_cycle: dict | None
+    scheduler_state: str
+    next_run: datetime | None
+    interval: float
+    uptime_seconds: float
+    counts: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -155,6 +180,27 @@ class Runtime:
         description = f"Policy {live.policy}, every {live.scheduler_interval:g} s, stream {'on' if live.stream_enabled else 'off'}."
         self.notifier.notify("scheduler", "info", f"Scheduler {state}", description, {"Status": state})
 
+    # reads for the dashboard ----------------------------------------------------------
+    def read(self, name: str, *args: object) -> object:
+        """A named store read (the dashboard caches these by data version)."""
+        if name not in READS:
+            raise KeyError(f"{name} is not a dashboard read")
+        return getattr(self.store, name)(*args)
+
+    def overview(self) -> Overview:
+        champion = self.registry.champion_version
+        record = self.store.model(champion) if champion is not None else None
+        return Overview(
+            champion, record["accuracy"] if record else None, self.store.last_cycle(), self.scheduler.state,
+            self.scheduler.next_run, self.scheduler.interval, time.time() - self.started_at, self.store.counts(),
+        )  # fmt: skip
+
+    def champion_window(self) -> tuple[int, int] | None:
+        """Sample-id range the champion trained on: the drift reference."""
+        champion = self.registry.champion_version
+        record = self.store.model(champion) if champion is not None else None
+        return (record["window_first_sample"], record["window_last_sample"]) if record else None
+
     # data ----------------------------------------------------------------------
     def generate_dataset(self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None) -> DatasetInfo:
         limit = self.settings.max_samples_per_request
@@ -173,12 +219,17 @@ class Runtime:
         return self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=name)
 
     # models --------------------------------------------------------------------------
-    def train(self, trigger: str = "manual", window_rows: int | None = None) -> TrainOutcome:
+    def train(self, trigger: str = "manual", window_rows: int | None = None, on_step: Callable[[str], None] | None = None) -> TrainOutcome:
         """Train a challenger on the most recent samples and gate it against the champion."""
-        window = self.store.recent_window(window_rows or self.settings.training_window)
+        step = on_step or (lambda _message: None)
+        rows = window_rows or self.settings.training_window
+        step(f"Reading the newest {rows:,} labelled samples")
+        window = self.store.recent_window(rows)
         if window.n_rows == 0:
             raise UserInputError("training data", "no samples yet: generate or import a dataset first")
+        step(f"Fitting StandardScaler + LogisticRegression on {window.n_rows:,} rows and logging the run to MLflow")
         challenger = self.registry.train_challenger(window, trigger)
+        step(f"Gating {version_label(challenger.version)} against the champion on the same holdout")
         decision = self.registry.gate(challenger)
         return TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision)
 
@@ -210,6 +261,11 @@ class Runtime:
 
     def predict_batch(self, rows: object, source: str = "batch") -> BatchPrediction:
         return self.predictor.predict_batch(rows, source)
+
+    def predict_csv(self, data: bytes | str) -> pd.DataFrame:
+        """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version."""
+        X = parse_feature_csv(data, self.store.n_features, self.settings.max_samples_per_request)
+        return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
 
     def mlflow_ui_command(self) -> str:
         return f'mlflow ui --backend-store-uri "{self.settings.mlflow_tracking_uri}" --port 5000'

@@ -171,7 +171,7 @@ class Store:
         self.path = path
         self._conn = connect(path)
         self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors: dict[int, tuple[threading.Thread, duckdb.DuckDBPyConnection]] = {}
         self._cursor_lock = threading.Lock()
         self.write_lock = threading.RLock()
         self.migrate(n_features)
@@ -183,13 +183,24 @@ class Store:
     # connection plumbing -------------------------------------------------
     @property
     def cur(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor. Streamlit runs every script run on a new thread, so cursors of
+        finished threads are closed whenever a new one is made, keeping the count bounded."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._conn.cursor()
             self._local.cursor = cur
             with self._cursor_lock:
-                self._cursors.append(cur)
+                for ident, (thread, old) in list(self._cursors.items()):
+                    if not thread.is_alive():
+                        with suppress(duckdb.Error):
+                            old.close()
+                        del self._cursors[ident]
+                self._cursors[threading.get_ident()] = (threading.current_thread(), cur)
         return cur
+
+    @property
+    def open_cursors(self) -> int:
+        return len(self._cursors)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -206,7 +217,7 @@ class Store:
 
     def close(self) -> None:
         with self._cursor_lock:
-            for cur in self._cursors:
+            for _thread, cur in self._cursors.values():
                 with suppress(duckdb.Error):
                     cur.close()
             self._cursors.clear()
@@ -324,12 +335,7 @@ class Store:
 
     def sample_reference(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int) -> np.ndarray:
         """A seeded reservoir sample of a sample-id range, as a feature matrix."""
-        cols = ", ".join(self.features)
-        sql = f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ?"
-        if last_sample_id - first_sample_id + 1 > max_rows:
-            sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})"
-        arrays = self.cur.execute(sql, [first_sample_id, last_sample_id]).fetchnumpy()
-        return np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
+        return self.sample_features(first_sample_id, last_sample_id, max_rows, seed)[self.features].to_numpy(dtype=np.float64)
 
     # models and their events -----------------------------------------------------
     def insert_model(self, record: dict) -> None:
@@ -452,6 +458,77 @@ class Store:
 
     def health_history(self, limit: int = 500) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM health_checks ORDER BY ts DESC LIMIT ?", [limit]).df()
+
+    # views for the dashboard: aggregated in SQL so a chart never gets a million points ----
+    def data_version(self) -> tuple:
+        """Changes whenever the loop or a user writes something a page shows; keys the UI's caches."""
+        return self.cur.execute(
+            """SELECT (SELECT coalesce(max(cycle_id), 0) FROM cycles), (SELECT count(*) FROM models),
+                      (SELECT coalesce(max(promoted_at), TIMESTAMP '1970-01-01') FROM models),
+                      (SELECT coalesce(max(dataset_id), 0) FROM datasets), (SELECT count(*) FROM predictions),
+                      (SELECT coalesce(max(notification_id), 0) FROM notifications), (SELECT count(*) FROM health_checks)"""
+        ).fetchone()
+
+    def accuracy_history(self, max_points: int = 400) -> pd.DataFrame:
+        """Realised and estimated accuracy per cycle, averaged into at most `max_points` buckets."""
+        return self.cur.execute(
+            """WITH c AS (SELECT *, ntile(?) OVER (ORDER BY cycle_id) AS bucket FROM cycles WHERE rows_seen > 0)
+               SELECT min(started_at) AS ts, min(cycle_id) AS first_cycle, max(cycle_id) AS last_cycle, count(*) AS cycles,
+                      avg(realised_accuracy) AS realised, avg(estimated_accuracy) AS estimated,
+                      bool_or(coalesce(dataset_drift, false) OR coalesce(performance_drift, false)) AS drift,
+                      bool_or(coalesce(promoted, false)) AS promoted,
+                      bool_or(new_version IS NOT NULL AND NOT coalesce(promoted, false)) AS rejected,
+                      max(new_version) AS new_version, bool_or(status = 'error') AS error
+               FROM c GROUP BY bucket ORDER BY ts""",
+            [max_points],
+        ).df()
+
+    def drift_history(self, max_points: int = 300) -> pd.DataFrame:
+        """Each feature's statistic and threshold over time, averaged into at most `max_points` buckets."""
+        return self.cur.execute(
+            """WITH d AS (SELECT r.*, c.started_at, dense_rank() OVER (ORDER BY r.cycle_id) AS k FROM drift_results r
+                          JOIN cycles c USING (cycle_id)),
+                    n AS (SELECT max(k) AS n FROM d)
+               SELECT feature, min(started_at) AS ts, any_value(test) AS test, avg(statistic) AS statistic,
+                      avg(p_value) AS p_value, avg(threshold) AS threshold, avg(psi) AS psi, bool_or(drifted) AS drifted
+               FROM d, n GROUP BY feature, floor((k - 1) * ? / n.n) ORDER BY feature, ts""",
+            [max_points],
+        ).df()
+
+    def latency_history(self, max_points: int = 200) -> pd.DataFrame:
+        """Prediction count and latency p50/p95 per time bucket."""
+        return self.cur.execute(
+            """WITH p AS (SELECT ts, latency_ms, ntile(?) OVER (ORDER BY ts) AS bucket FROM predictions)
+               SELECT min(ts) AS ts, count(*) AS predictions, quantile_cont(latency_ms, 0.5) AS p50_ms,
+                      quantile_cont(latency_ms, 0.95) AS p95_ms
+               FROM p GROUP BY bucket ORDER BY ts""",
+            [max_points],
+        ).df()
+
+    def availability(self, max_points: int = 200) -> pd.DataFrame:
+        """Share of healthy records per time bucket."""
+        return self.cur.execute(
+            """WITH h AS (SELECT *, ntile(?) OVER (ORDER BY ts) AS bucket FROM health_checks)
+               SELECT min(ts) AS ts, avg(healthy::INTEGER) AS availability, count(*) AS checks,
+                      avg(duckdb_ok::INTEGER) AS duckdb, avg(mlflow_ok::INTEGER) AS mlflow,
+                      avg(champion_ok::INTEGER) AS champion, avg(worker_ok::INTEGER) AS worker
+               FROM h GROUP BY bucket ORDER BY ts""",
+            [max_points],
+        ).df()
+
+    def sample_features(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int = 0) -> pd.DataFrame:
+        """A seeded sample of features and target for distribution plots."""
+        cols = ", ".join([*self.features, TARGET])
+        sql = f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ?"
+        if last_sample_id - first_sample_id + 1 > max_rows:
+            sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})"
+        return self.cur.execute(sql, [first_sample_id, last_sample_id]).df()
+
+    def class_balance(self, first_sample_id: int, last_sample_id: int) -> dict[int, int]:
+        rows = self.cur.execute(
+            f"SELECT {TARGET}, count(*) FROM samples WHERE sample_id BETWEEN ? AND ? GROUP BY {TARGET}", [first_sample_id, last_sample_id]
+        ).fetchall()
+        return {int(k): int(v) for k, v in rows}
 
     # overview -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

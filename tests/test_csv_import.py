@@ -24,7 +24,7 @@ def test_a_valid_file_parses_to_arrays() -> None:
         ("feature_1,feature_2,target\n1,,0\n", "column feature_2, row 2: '' is empty or NaN"),
         ("feature_1,feature_2,target\ninf,2,0\n", "column feature_1, row 2: 'inf' is infinite"),
         ("feature_1,feature_2,target\n1,2,2\n", "column target, row 2: '2' must be 0 or 1"),
-        ("feature_1,feature_2,target\n1,2,0\n1,2,1\n1,2,0\n1,2,1\n", "limit per import is 3"),
+        ("feature_1,feature_2,target\n1,2,0\n1,2,1\n1,2,0\n1,2,1\n", "limit per file is 3"),
     ],
 )
 def test_each_problem_is_named_with_column_row_or_limit(text: str, expected: str) -> None:
@@ -45,3 +45,12 @@ def test_a_rejected_import_stores_nothing(runtime: Runtime) -> None:
     assert runtime.store.counts()["datasets"] == 0 and runtime.store.counts()["samples"] == 0
     info = runtime.import_csv(GOOD.encode(), name="mine.csv")
     assert info.n_rows == 2 and runtime.store.datasets()["source"].tolist() == ["imported"]
+
+
+def test_feature_csv_for_batch_prediction_ignores_a_target_and_checks_the_rest() -> None:
+    from core.csv_import import parse_feature_csv
+
+    assert parse_feature_csv("feature_1,feature_2\n1,2\n3,4\n", 2, 10).tolist() == [[1, 2], [3, 4]]
+    assert parse_feature_csv(GOOD, 2, 10).shape == (2, 2)
+    with pytest.raises(CsvImportError, match="column feature_1, row 3: 'x' is not a number"):
+        parse_feature_csv("feature_1,feature_2\n1,2\nx,4\n", 2, 10)

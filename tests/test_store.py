@@ -96,3 +96,15 @@ def test_lock_error_message_is_built_from_duckdbs(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(store_module.duckdb, "connect", locked)
     with pytest.raises(WorkspaceInUseError, match="PID 4242"):
         store_module.connect(tmp_path / "w.duckdb")
+
+
+def test_cursors_of_finished_threads_are_closed(tmp_path: Path) -> None:
+    import threading
+
+    s = Store(tmp_path / "w.duckdb", 2)
+    for _ in range(30):  # like Streamlit: a new thread per script run
+        t = threading.Thread(target=lambda: s.counts())
+        t.start()
+        t.join()
+    assert s.open_cursors <= 3  # this thread, the last one, and at most one more
+    s.close()

@@ -1,0 +1,46 @@
+"""Drift: the latest report, each statistic against its threshold over time, and the distributions."""
+
+import streamlit as st
+
+from ui import charts
+from ui.state import empty_state, read, runtime
+
+rt = runtime()
+st.title("Drift")
+th = rt.live_settings()
+st.caption(
+    f"Per feature: KS with Bonferroni (α {th.ks_alpha:g} / features) when the smaller sample has ≤ {th.ks_max_rows:,} rows, "
+    f"otherwise Wasserstein / reference std ≥ {th.wasserstein_threshold:g}; PSI ≥ {th.psi_threshold:g} drift, "
+    f"≥ {th.psi_warning:g} warning. Dataset drift when ≥ {th.drift_share:.0%} of features drift."
+)
+
+report = read("drift_results")
+if report.empty:
+    empty_state("No drift report yet: reports are made by each cycle once a champion exists (Operations: run a cycle now).")
+    st.stop()
+
+cycle = int(report["cycle_id"].iloc[0])
+st.subheader(f"Latest report (cycle {cycle})")
+st.dataframe(
+    report[["feature", "test", "statistic", "p_value", "threshold", "psi", "psi_status", "drifted", "n_reference", "n_current"]],
+    hide_index=True,
+    column_config={"statistic": st.column_config.NumberColumn(format="%.4f"), "p_value": st.column_config.NumberColumn(format="%.4g"),
+                   "threshold": st.column_config.NumberColumn(format="%.4g"), "psi": st.column_config.NumberColumn(format="%.3f")},
+)  # fmt: skip
+
+st.plotly_chart(charts.drift_statistics(read("drift_history", 300)), key="drift_history")
+
+history = read("accuracy_history", 400)
+st.plotly_chart(charts.accuracy_history(history), key="realised_vs_estimated")
+
+cycles = read("cycles", 1)
+window = rt.champion_window()
+latest = cycles.iloc[0] if not cycles.empty else None
+drifted = report.loc[report["drifted"], "feature"].tolist()
+if window and latest is not None and latest["first_sample_id"] == latest["first_sample_id"]:  # NaN when the batch was unlabelled
+    st.subheader("Reference vs current batch" + (f": drifted features {', '.join(drifted)}" if drifted else " (no feature drifted)"))
+    reference = read("sample_features", window[0], window[1], 20_000)
+    current = read("sample_features", int(latest["first_sample_id"]), int(latest["last_sample_id"]), 20_000)
+    cols = st.columns(2)
+    for i, feature in enumerate(drifted or rt.store.features):
+        cols[i % 2].plotly_chart(charts.distribution_overlay(reference, current, feature, "Current batch"), key=f"drift_dist_{feature}")

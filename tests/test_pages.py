@@ -1,0 +1,175 @@
+"""Every page through Streamlit's AppTest, on a real workspace (DuckDB file, MLflow store)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.runtime import close_runtime, get_runtime
+from tests.conftest import make_settings
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Environment for the app's own Settings.from_env(); caches cleared so each test gets its own runtime."""
+    data = tmp_path / "data"
+    make_settings(data, mlflow_template)  # copies the migrated MLflow template
+    monkeypatch.setenv("IA_DATA_DIR", str(data))
+    for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # mlflow.set_tracking_uri exports these
+        monkeypatch.delenv(leaked, raising=False)
+    monkeypatch.setenv("IA_SCHEDULER_AUTOSTART", "false")
+    monkeypatch.setenv("IA_PREDICTION_FLUSH_SECONDS", "0.05")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield data
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    close_runtime()
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_overview_shows_the_starter_champion(workspace: Path) -> None:
+    at = open_page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Champion"] == "v1.0.0" and metrics["Loop"] == "stopped"
+    assert metrics["Champion holdout accuracy"].endswith("%")
+
+
+def test_overview_empty_workspace_says_what_to_do(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_STARTER_MODEL", "false")
+    at = open_page()
+    assert any("No model yet: train one on the Models page" in i.value for i in at.info)
+
+
+def test_generate_adds_a_dataset(workspace: Path) -> None:
+    at = open_page("data")
+    at.number_input[0].set_value(1500)
+    at.selectbox[0].set_value("covariate_shift")
+    at.number_input[1].set_value(7)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    datasets = get_runtime().store.datasets()
+    assert datasets["n_rows"].tolist()[0] == 1500 and datasets["scenario"].tolist()[0] == "covariate_shift"
+    assert any("1,500 rows" in t.value for t in at.toast)
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_a_bad_csv_import_shows_the_problem_and_stores_nothing(workspace: Path) -> None:
+    at = open_page("data")
+    at.get("file_uploader")[0].set_value(("bad.csv", b"feature_1,feature_2,target\n1,abc,0\n", "text/csv"))
+    at.run()
+    button(at, "Import").click().run()
+    assert any("column feature_2, row 2: 'abc' is not a number" in e.value for e in at.error)
+    assert get_runtime().store.counts()["datasets"] == 1  # only the starter
+
+
+def test_a_good_csv_import_is_stored(workspace: Path) -> None:
+    at = open_page("data")
+    at.get("file_uploader")[0].set_value(("mine.csv", b"feature_1,feature_2,target\n1,2,1\n-1,-2,0\n", "text/csv"))
+    at.run()
+    button(at, "Import").click().run()
+    assert not at.error and get_runtime().store.datasets()["source"].tolist()[0] == "imported"
+
+
+def test_train_now_adds_a_version_to_the_registry(workspace: Path) -> None:
+    at = open_page("models")
+    assert len(at.dataframe[0].value) == 1
+    button(at, "Train now").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["label"].tolist()[0] == "v1.1.0" and len(table) == 2
+
+
+def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> None:
+    rt = get_runtime()
+    rt.generate_dataset(2000, "concept_drift", 1.0, seed=3)
+    rt.train(window_rows=2000)
+    assert rt.registry.champion_version == 2
+    at = open_page("models")
+    button(at, "Promote v1.0.0…").click().run()
+    assert rt.registry.champion_version == 2  # asked, not done
+    button(at, "Confirm promotion").click().run()
+    assert not at.exception and rt.registry.champion_version == 1 and rt.store.champion_version() == 1
+
+
+def test_predict_shows_the_result_with_its_version(workspace: Path) -> None:
+    at = open_page("predict")
+    at.number_input[0].set_value(1.5)
+    at.number_input[1].set_value(2.3)
+    button(at, "Predict").click().run()
+    assert not at.exception and not at.error
+    assert any("by v1.0.0" in s.value and "Class **1**" in s.value for s in at.success)
+
+
+def test_a_bad_batch_csv_shows_the_problem(workspace: Path) -> None:
+    at = open_page("predict")
+    at.get("file_uploader")[0].set_value(("b.csv", b"feature_1\n1\n", "text/csv"))
+    at.run()
+    button(at, "Predict the batch").click().run()
+    assert any("missing column(s) feature_2" in e.value for e in at.error)
+    get_runtime().predictor.flush()
+    assert get_runtime().store.counts()["predictions"] == 0
+
+
+def test_a_batch_csv_is_predicted(workspace: Path) -> None:
+    at = open_page("predict")
+    at.get("file_uploader")[0].set_value(("b.csv", b"feature_1,feature_2\n1,2\n-3,-1\n", "text/csv"))
+    at.run()
+    button(at, "Predict the batch").click().run()
+    assert not at.error
+    frame = at.dataframe[0].value
+    assert frame["prediction"].tolist() == [1, 0] and set(frame["model_version"]) == {"v1.0.0"}
+
+
+def test_scheduler_controls_change_the_worker(workspace: Path) -> None:
+    at = open_page("operations")
+    rt = get_runtime()
+    assert rt.scheduler.state == "stopped"
+    button(at, "Start").click().run()
+    assert rt.scheduler.state == "running"
+    button(at, "Pause").click().run()
+    assert rt.scheduler.state == "paused" and rt.store.get_setting("scheduler.state") == "paused"
+    at.number_input(key="interval").set_value(12.0).run()
+    assert rt.scheduler.interval == 12.0 and rt.live_settings().scheduler_interval == 12.0
+
+
+def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
+    at = open_page("operations")
+    at.selectbox[0].set_value("never")
+    button(at, "Save").click().run()
+    at.selectbox[1].set_value("concept_drift")
+    button(at, "Apply").click().run()
+    rt = get_runtime()
+    assert not at.error and rt.live_settings().policy == "never" and rt.stream_state().scenario == "concept_drift"
+
+
+def test_drift_page_shows_the_latest_report(workspace: Path) -> None:
+    get_runtime().pipeline.run_cycle()
+    at = open_page("drift")
+    report = at.dataframe[0].value
+    assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"ks"}
+
+
+def test_every_page_renders_on_an_empty_workspace(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_STARTER_MODEL", "false")
+    for page in (None, "data", "models", "predict", "drift", "operations"):
+        at = open_page(page)
+        assert not at.error, page

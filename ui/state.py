@@ -1,0 +1,76 @@
+"""The runtime as a Streamlit resource, cached reads keyed by the data version, and safe actions.
+
+One runtime per server process (`st.cache_resource`, closed on release), shared by
+every browser tab. Reads are cached by the store's data version, so a page shows new
+cycles as soon as the loop writes them, without the worker touching Streamlit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from core.errors import NoModelError, UserInputError, WorkspaceInUseError
+from core.runtime import Runtime, close_runtime, get_runtime
+
+log = logging.getLogger(__name__)
+
+
+def _close(_runtime: Runtime) -> None:
+    close_runtime()  # stops the worker and releases the DuckDB file for the next runtime
+
+
+@st.cache_resource(show_spinner="Opening the workspace…", on_release=_close)
+def _runtime() -> Runtime:
+    return get_runtime()
+
+
+def runtime() -> Runtime:
+    """The process's runtime; a workspace held by another process stops the page with a clear message."""
+    try:
+        return _runtime()
+    except WorkspaceInUseError as exc:
+        st.error(str(exc))
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+def data_version() -> tuple:
+    return runtime().store.data_version()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_read(name: str, version: tuple, *args: Any) -> Any:
+    """`Runtime.read(name, *args)`, recomputed only when the data version changes."""
+    del version  # part of the cache key only
+    return runtime().read(name, *args)
+
+
+def read(name: str, *args: Any) -> Any:
+    return cached_read(name, data_version(), *args)
+
+
+def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None) -> Any:
+    """Run a user action: user errors shown with st.error, system faults logged and summarised, never a traceback."""
+    try:
+        result = action()
+    except UserInputError as exc:
+        st.error(str(exc))
+        return None
+    except NoModelError as exc:
+        st.warning(str(exc))
+        return None
+    except Exception as exc:
+        log.exception("action failed")
+        st.error(f"That did not work: {type(exc).__name__}: {exc}. The details are in the server log.")
+        return None
+    if success:
+        st.toast(success(result) if callable(success) else success)
+    return result
+
+
+def empty_state(message: str) -> None:
+    st.info(message, icon=":material/info:")
