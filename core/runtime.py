@@ -8,6 +8,7 @@ this module.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -292,6 +293,7 @@ def get_runtime(settings: Settings | None = None) -> Runtime:
     with _runtime_lock:
         if _runtime is None:
             _runtime = Runtime(settings)
+            atexit.register(close_runtime)  # Ctrl-C on the server still flushes the prediction log
         return _runtime
 
 

@@ -166,3 +166,11 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     # the alert, in the latest alerts table (a canvas grid: its cells are attached for accessibility, not visible)
     page.get_by_text(f"New champion {after}").first.wait_for(state="attached", timeout=15_000)
     assert page.locator("[data-testid='stException']").count() == 0
+
+    # A second tab shares the runtime: the same champion, and still one worker (one "Scheduler started").
+    second = page.context.new_page()
+    _visit(second, server, "operations", "operations-second-tab")
+    assert second.get_by_text("Scheduler started", exact=True).count() == 1
+    _visit(second, server, "", "overview-second-tab")
+    assert _metric(second, "Champion") == _metric(page, "Champion")
+    second.close()

@@ -173,3 +173,23 @@ def test_every_page_renders_on_an_empty_workspace(workspace: Path, monkeypatch: 
     for page in (None, "data", "models", "predict", "drift", "operations"):
         at = open_page(page)
         assert not at.error, page
+
+
+def test_a_workspace_held_by_another_process_shows_a_clear_message(workspace: Path) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from core.store import Store; "
+         f"s = Store(Path({str(workspace / 'ia_continu.duckdb')!r}), 2); print('ready', flush=True); time.sleep(60)"],
+        cwd=Path(APP).parent, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        at = AppTest.from_file(APP, default_timeout=90)
+        at.run()
+        assert not at.exception
+        assert any("in use by another process" in e.value and f"PID {holder.pid}" in e.value for e in at.error)
+    finally:
+        holder.kill()
+        holder.wait()

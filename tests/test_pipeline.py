@@ -45,6 +45,8 @@ def test_concept_drift_is_detected_retrained_and_the_new_champion_is_better(trai
     assert rt.store.model(2)["window_first_sample"] > rt.store.model(1)["window_last_sample"]  # trained on post-drift rows only
     kinds = set(rt.store.notifications()["kind"])
     assert {"drift", "promoted"} <= kinds
+    rt.pipeline.run_cycle()  # the reference follows the new champion: its post-drift training window
+    assert set(rt.store.drift_results()["n_reference"]) == {rt.store.model(2)["n_train"] + rt.store.model(2)["n_holdout"]}
 
 
 def test_covariate_shift_flags_dataset_drift(trained_runtime: Runtime) -> None:
