@@ -35,11 +35,14 @@ st.dataframe(
 
 st.subheader("Compare two versions")
 versions = models["version"].tolist()
-left, right = st.columns(2)
-a = left.selectbox("Version A", versions, index=0, format_func=version_label)
-b = right.selectbox("Version B", versions, index=min(1, len(versions) - 1), format_func=version_label)
-record_a, record_b = (models.set_index("version").loc[v].to_dict() | {"version": v} for v in (a, b))
-st.plotly_chart(charts.compare_metrics(record_a, record_b, list(METRICS)), key="compare")
+if len(versions) < 2:
+    empty_state("One version so far: train again to compare two.")
+else:
+    left, right = st.columns(2)
+    a = left.selectbox("Version A", versions, index=0, format_func=version_label)
+    b = right.selectbox("Version B", versions, index=1, format_func=version_label)
+    record_a, record_b = (models.set_index("version").loc[v].to_dict() | {"version": v} for v in (a, b))
+    st.plotly_chart(charts.compare_metrics(record_a, record_b, list(METRICS)), key="compare")
 
 st.subheader("Promote an earlier version (rollback)")
 champion = rt.registry.champion_version

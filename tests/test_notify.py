@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.notify import LIMITS, Notifier, build_embed, embed_length
 from core.store import Store
@@ -136,3 +138,16 @@ def test_embeds_over_the_limits_are_truncated_to_fit() -> None:
     assert embed_length(embed) <= LIMITS["total"] and embed["color"] == 0xE74C3C
     small = build_embed("ok", "fine", "info", {"a": 1})
     assert small["title"] == "ok" and small["fields"][0]["value"] == "1"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    title=st.text(max_size=600),
+    description=st.text(max_size=9000),
+    fields=st.dictionaries(st.text(max_size=400), st.text(max_size=1500), max_size=40),
+)
+def test_any_embed_fits_discords_limits(title: str, description: str, fields: dict[str, str]) -> None:
+    embed = build_embed(title, description, "warning", fields)
+    assert len(embed["title"]) <= LIMITS["title"] and len(embed["description"]) <= LIMITS["description"]
+    assert len(embed["fields"]) <= LIMITS["fields"] and embed_length(embed) <= LIMITS["total"]
+    assert all(0 < len(f["name"]) <= LIMITS["field_name"] and 0 < len(f["value"]) <= LIMITS["field_value"] for f in embed["fields"])
