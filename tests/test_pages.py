@@ -193,3 +193,11 @@ def test_a_workspace_held_by_another_process_shows_a_clear_message(workspace: Pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_invalid_setting_is_named_on_the_page(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_SCHEDULER_INTERVAL", "-5")
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception
+    assert any("IA_SCHEDULER_INTERVAL='-5': must be at least 1.0" in e.value for e in at.error)

@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.config import SettingsError
 from core.errors import NoModelError, UserInputError, WorkspaceInUseError
 from core.runtime import Runtime, close_runtime, get_runtime
 
@@ -29,10 +30,10 @@ def _runtime() -> Runtime:
 
 
 def runtime() -> Runtime:
-    """The process's runtime; a workspace held by another process stops the page with a clear message."""
+    """The process's runtime; a bad setting or a workspace held by another process stops the page with a clear message."""
     try:
         return _runtime()
-    except WorkspaceInUseError as exc:
+    except (WorkspaceInUseError, SettingsError) as exc:
         st.error(str(exc))
         st.stop()
         raise  # unreachable: st.stop() raises
