@@ -102,9 +102,7 @@ class Runtime:
             health_interval=s.health_interval, on_error=self._worker_error, on_state=self._scheduler_state,
         )  # fmt: skip
         if s.scheduler_autostart:
-            self.scheduler.start()
-            if self.store.get_setting("scheduler.state") == "paused":
-                self.scheduler.pause()
+            self.scheduler.start(paused=self.store.get_setting("scheduler.state") == "paused")
 
     # the loop ------------------------------------------------------------------
     def live_settings(self) -> Settings:
@@ -201,6 +199,11 @@ class Runtime:
         champion = self.registry.champion_version
         record = self.store.model(champion) if champion is not None else None
         return (record["window_first_sample"], record["window_last_sample"]) if record else None
+
+    def latest_batch(self) -> tuple[int, int] | None:
+        """Sample-id range of the newest cycle's labelled batch, if it had one."""
+        last = self.store.last_cycle()
+        return (last["first_sample_id"], last["last_sample_id"]) if last and last["first_sample_id"] is not None else None
 
     # data ----------------------------------------------------------------------
     def generate_dataset(self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None) -> DatasetInfo:

@@ -83,14 +83,14 @@ class Scheduler:
         return None if self.heartbeat is None else time.time() - self.heartbeat
 
     # controls -------------------------------------------------------------------
-    def start(self) -> bool:
-        """Start the worker; False (and nothing done) if it is already alive."""
+    def start(self, paused: bool = False) -> bool:
+        """Start the worker (paused: heartbeat and health only); False if it was already alive."""
         with self._control:
             if self._thread is not None and self._thread.is_alive():
-                self._paused = False
+                self._paused = paused
                 return False
             self._stop.clear()
-            self._paused = False
+            self._paused = paused
             self._cycle_job.next_run = datetime.now()  # first cycle soon after start, then every interval
             self._thread = threading.Thread(target=self._loop, name="ia-continu-scheduler", daemon=True)
             self._thread.start()

@@ -109,10 +109,6 @@ class Predictor:
                 log.info("serving %s", version_label(wanted))
             return self._loaded
 
-    @property
-    def loaded_version(self) -> int | None:
-        return self._loaded[0] if self._loaded else None
-
     # predictions ---------------------------------------------------------------
     def predict_one(self, features: object, source: str = "api") -> Prediction:
         start = time.perf_counter()

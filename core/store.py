@@ -28,7 +28,6 @@ from core.features import TARGET, feature_names
 log = logging.getLogger(__name__)
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-MODEL_STATUSES = ("champion", "challenger", "archived", "rejected")
 
 
 def utcnow() -> datetime:
@@ -366,10 +365,6 @@ class Store:
     @staticmethod
     def add_model_event(tx: duckdb.DuckDBPyConnection, event: dict) -> None:
         _insert_row(tx, "model_events", {"ts": utcnow(), **event})
-
-    def record_model_event(self, event: dict) -> None:
-        with self.transaction() as tx:
-            self.add_model_event(tx, event)
 
     def model_events(self, limit: int = 200) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM model_events ORDER BY event_id DESC LIMIT ?", [limit]).df()

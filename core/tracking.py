@@ -23,10 +23,7 @@ from mlflow.models import infer_signature
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 PIP_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"]
-TrackingError = MlflowException
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,3 @@ class Tracker:
         """The store answers a query."""
         self.client.get_experiment(self.experiment_id)
         return True
-
-    def ui_command(self) -> str:
-        return f'mlflow ui --backend-store-uri "{self.tracking_uri}" --port 5000'

@@ -33,14 +33,13 @@ st.plotly_chart(charts.drift_statistics(read("drift_history", 300)), key="drift_
 history = read("accuracy_history", 400)
 st.plotly_chart(charts.accuracy_history(history), key="realised_vs_estimated")
 
-cycles = read("cycles", 1)
 window = rt.champion_window()
-latest = cycles.iloc[0] if not cycles.empty else None
+batch = rt.latest_batch()
 drifted = report.loc[report["drifted"], "feature"].tolist()
-if window and latest is not None and latest["first_sample_id"] == latest["first_sample_id"]:  # NaN when the batch was unlabelled
+if window and batch:
     st.subheader("Reference vs current batch" + (f": drifted features {', '.join(drifted)}" if drifted else " (no feature drifted)"))
     reference = read("sample_features", window[0], window[1], 20_000)
-    current = read("sample_features", int(latest["first_sample_id"]), int(latest["last_sample_id"]), 20_000)
+    current = read("sample_features", batch[0], batch[1], 20_000)
     cols = st.columns(2)
     for i, feature in enumerate(drifted or rt.store.features):
         cols[i % 2].plotly_chart(charts.distribution_overlay(reference, current, feature, "Current batch"), key=f"drift_dist_{feature}")

@@ -162,10 +162,13 @@ def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
 
 
 def test_drift_page_shows_the_latest_report(workspace: Path) -> None:
+    get_runtime().set_stream_scenario("covariate_shift", 1.0)
     get_runtime().pipeline.run_cycle()
     at = open_page("drift")
     report = at.dataframe[0].value
-    assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"ks"}
+    assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"ks"} and report["drifted"].all()
+    assert any("drifted features feature_1, feature_2" in h.value for h in at.subheader)
+    assert len(at.get("plotly_chart")) == 4  # statistics, accuracy, one overlay per drifted feature
 
 
 def test_every_page_renders_on_an_empty_workspace(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,9 +125,11 @@ def test_the_runtime_loop_runs_real_cycles_and_stops_cleanly(tmp_path, mlflow_te
     finally:
         rt.close()
     assert workers() == []
-    again = Runtime(settings)  # paused survives a restart
+    again = Runtime(settings)  # paused survives a restart, and no cycle runs on the way up
     try:
-        assert again.scheduler.state == "paused"
+        seen = len(again.store.cycles())
+        time.sleep(1.5)
+        assert again.scheduler.state == "paused" and len(again.store.cycles()) == seen
         titles = again.store.notifications()["title"].tolist()
         assert "Scheduler started" in titles and "Scheduler stopped" in titles
     finally:
