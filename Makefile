@@ -25,8 +25,10 @@ test: $(VENV)/.dev
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
-bench: $(VENV)/.app
+bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench_core
+	$(PY) -m benchmarks.bench_loop
+	$(PY) -m benchmarks.bench_ui
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

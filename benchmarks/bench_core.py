@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks.timing import compare, median_seconds, print_table
+from benchmarks.timing import compare, median_seconds, paired_medians, print_table
 from core.config import Settings
 from core.runtime import Runtime
 
@@ -46,8 +46,7 @@ def bench_generate_and_store(rt: Runtime, folder: Path) -> None:
         )
         raw.execute("INSERT INTO samples SELECT * FROM frame")
 
-    ours = median_seconds(lambda: rt.generate_dataset(MILLION, seed=1), 5)
-    base = median_seconds(baseline, 5)
+    ours, base = paired_medians(lambda: rt.generate_dataset(MILLION, seed=1), baseline, 5)
     compare("generate + store 1,000,000 rows", "datagen + store", ours, "numpy draw + one DuckDB insert", base, "ratio <= 1.5")
     raw.close()
 
@@ -90,8 +89,7 @@ def _bare_fit_and_score(X: np.ndarray, y: np.ndarray) -> None:
 
 def bench_train_large(rt: Runtime) -> None:
     window = rt.store.recent_window(MILLION)
-    ours = median_seconds(lambda: rt.train(window_rows=MILLION), 3)
-    base = median_seconds(lambda: _bare_fit_and_score(window.X, window.y), 3)
+    ours, base = paired_medians(lambda: rt.train(window_rows=MILLION), lambda: _bare_fit_and_score(window.X, window.y), 3)
     compare("train + register, 1,000,000 rows", "whole training path", ours, "bare fit + holdout scoring", base, "ratio <= 1.5")
     tracemalloc.start()
     rt.train(window_rows=MILLION)
@@ -104,13 +102,10 @@ def bench_predictions(rt: Runtime) -> None:
     _version, model = rt.predictor.model()
     row = [1.5, 2.3]
     array_row = np.array([row])
-    ours = median_seconds(lambda: rt.predict(row), 3000)
-    base = median_seconds(lambda: model.predict_proba(array_row), 3000)
+    ours, base = paired_medians(lambda: rt.predict(row), lambda: model.predict_proba(array_row), 3000)
     compare("one prediction", "serving incl. validation and logging", ours, "pipeline predict_proba on one row", base, "ratio <= 1.5")
     X = np.random.default_rng(5).standard_normal((MILLION, 2))
-    ours = median_seconds(lambda: rt.predict_batch(X), 5, setup=rt.predictor.flush)
-    rt.predictor.flush()
-    base = median_seconds(lambda: model.predict_proba(X), 5)
+    ours, base = paired_medians(lambda: rt.predict_batch(X), lambda: model.predict_proba(X), 9, setup=rt.predictor.flush)
     compare("batch of 1,000,000", "serving batch", ours, "bare predict_proba", base, "ratio <= 1.2")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from benchmarks.timing import compare, fmt, median_seconds, print_table
+from benchmarks.timing import compare, fmt, paired_medians, print_table
 from core.config import Settings
 from core.drift import DriftThresholds, drift_report
 from core.runtime import Runtime
@@ -37,8 +37,9 @@ def bench_drift(n_features: int) -> None:
     reference = rng.standard_normal((100_000, n_features))
     current = rng.standard_normal((100_000, n_features)) + 0.05
     names = [f"feature_{i}" for i in range(1, n_features + 1)]
-    ours = median_seconds(lambda: drift_report(reference, current, names, DriftThresholds()), 7)
-    base = median_seconds(lambda: bare_report(reference, current), 7)
+    ours, base = paired_medians(
+        lambda: drift_report(reference, current, names, DriftThresholds()), lambda: bare_report(reference, current), 7
+    )
     what = f"drift report, 100,000 vs 100,000 rows, {n_features} features"
     compare(what, "core.drift", ours, "bare scipy/numpy calls", base, "ratio <= 1.3")
 

@@ -21,6 +21,21 @@ def median_seconds(fn: Callable[[], object], repeat: int, setup: Callable[[], ob
     return statistics.median(times)
 
 
+def paired_medians(
+    ours: Callable[[], object], base: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None
+) -> tuple[float, float]:
+    """Medians of `ours` and `base` run alternately, so both meet the same background load."""
+    ours_times, base_times = [], []
+    for _ in range(repeat):
+        for fn, times in ((ours, ours_times), (base, base_times)):
+            if setup:
+                setup()
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(ours_times), statistics.median(base_times)
+
+
 def compare(what: str, ours_name: str, ours: float, base_name: str, base: float, target: str) -> None:
     ROWS.append((what, ours_name, ours, base_name, base, target))
     print(f"{what}: ours {fmt(ours)} | {base_name} {fmt(base)} | ratio {ours / base:.2f} | target {target}", flush=True)
