@@ -7,6 +7,7 @@ import pytest
 
 from core import datagen, training
 from core.datagen import Scenario
+from core.registry import version_label
 from core.runtime import Runtime
 from tests.conftest import make_settings
 
@@ -159,3 +160,33 @@ def test_bad_controls_are_refused_and_change_nothing(trained_runtime: Runtime) -
     with pytest.raises(UserInputError, match="strength"):
         trained_runtime.set_stream_scenario("concept_drift", 5.0)
     assert trained_runtime.live_settings().policy == "drift" and trained_runtime.stream_state().scenario == "stable"
+
+
+def test_every_gate_outcome_is_announced(trained_runtime: Runtime) -> None:
+    trained_runtime.set_controls(policy="always", retrain_cooldown_cycles=0)
+    records = run(trained_runtime, 8)
+    alerts = trained_runtime.store.notifications(100)
+    for r in records:
+        label = version_label(r["new_version"])
+        expected = f"New champion {label}" if r["promoted"] else f"Challenger {label} rejected"
+        assert expected in alerts["title"].tolist()
+    assert {True, False} <= {r["promoted"] for r in records}  # this seed exercises both branches
+    assert set(alerts["kind"]) == {"promoted", "rejected"}
+
+
+def test_a_system_fault_is_recorded_and_announced_and_the_loop_goes_on(tmp_path, mlflow_template) -> None:
+    import shutil
+
+    settings = make_settings(tmp_path / "w", mlflow_template, starter_model=True)
+    Runtime(settings).close()
+    shutil.rmtree(settings.mlflow_artifacts_dir)  # the model files are gone (a disk fault, a bad clean-up)
+    rt = Runtime(settings)
+    try:
+        first, second = run(rt, 2)
+        for record in (first, second):
+            assert record["status"] == "error" and record["reason"].startswith("cycle failed") and "Traceback" in record["error"]
+        assert rt.store.notifications()["kind"].tolist()[:2] == ["cycle_error", "cycle_error"]
+        assert not rt.check_health().checks["champion"].ok
+        assert len(rt.store.cycles()) == 2
+    finally:
+        rt.close()

@@ -110,11 +110,29 @@ def test_pause_stops_cycles_but_not_the_heartbeat_and_stop_joins() -> None:
     assert scheduler.state == "stopped" and workers() == [] and states == ["started", "stopped"]
 
 
+def test_a_stalled_worker_shows_in_its_heartbeat() -> None:
+    release = threading.Event()
+    scheduler = Scheduler(lambda _trigger: release.wait(10), threading.Lock(), 3600)
+    scheduler.start()
+    try:
+        assert wait_for(lambda: scheduler.running_cycle)
+        time.sleep(1.2)
+        assert scheduler.heartbeat_age() >= 1.0  # the worker is inside a cycle and not ticking
+        release.set()
+        assert wait_for(lambda: scheduler.heartbeat_age() < 0.5)
+    finally:
+        release.set()
+        scheduler.stop()
+
+
 def test_the_runtime_loop_runs_real_cycles_and_stops_cleanly(tmp_path, mlflow_template) -> None:
-    settings = make_settings(tmp_path / "w", mlflow_template, starter_model=True, scheduler_autostart=True, scheduler_interval=1)
+    settings = make_settings(
+        tmp_path / "w", mlflow_template, starter_model=True, scheduler_autostart=True, scheduler_interval=1, health_interval=1
+    )
     rt = Runtime(settings)
     try:
         assert wait_for(lambda: len(rt.store.cycles()) >= 2)
+        assert wait_for(lambda: len(rt.store.health_history()) >= 1)  # the periodic health record
         assert rt.scheduler.state == "running" and rt.check_health().checks["worker"].ok
         refused = None
         with rt.pipeline.lock:  # a cycle "under way"
