@@ -83,8 +83,7 @@ alerts = read("notifications", 100)
 if alerts.empty:
     empty_state("No alerts yet.")
 else:
-    st.dataframe(alerts[["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"]],
-                 hide_index=True, height=240)  # fmt: skip
+    st.dataframe(alerts[["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"]], hide_index=True)  # fmt: skip
 
 st.subheader("Health")
 health = rt.check_health()
@@ -101,8 +100,7 @@ runs = read("cycles", 200)
 if runs.empty:
     empty_state("No cycles yet.")
 else:
-    st.dataframe(runs[["cycle_id", "started_at", "trigger", "status", "rows_seen", "decision", "reason", "new_version", "promoted", "error"]],
-                 hide_index=True, height=300)  # fmt: skip
+    st.dataframe(runs[["cycle_id", "started_at", "trigger", "status", "rows_seen", "decision", "reason", "new_version", "promoted", "error"]], hide_index=True)  # fmt: skip
 
 with st.expander("Settings (environment variables)"):
     st.dataframe(pd.DataFrame(rt.settings.describe()), hide_index=True)

@@ -14,10 +14,15 @@ single, batch = st.columns(2)
 with single:
     st.subheader("One prediction")
     with st.form("predict_one"):
-        values = [st.number_input(name, value=0.0, format="%.4f", key=f"in_{name}") for name in rt.store.features]
+        defaults = [1.5, 2.3]  # the original API's example: {"features": [1.5, 2.3]}
+        values = [
+            st.number_input(name, value=defaults[i] if i < len(defaults) else 0.0, format="%.4f", key=f"in_{name}")
+            for i, name in enumerate(rt.store.features)
+        ]
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
         result = act(lambda: rt.predict(values, source="ui"))
+        rt.predictor.flush()  # show it in the log below at once; the prediction itself did not wait
         if result:
             st.success(f"Class **{result.prediction}** with {result.confidence:.1%} confidence, by {result.version_label}")
             st.plotly_chart(charts.confidence_gauge(result.confidence, result.prediction), key="gauge")
@@ -31,6 +36,7 @@ with batch:
     file = st.file_uploader("Features CSV", type=["csv"], key="batch_csv")
     if file is not None and st.button("Predict the batch", type="primary"):
         results = act(lambda: rt.predict_csv(file.getvalue()), lambda r: f"{len(r):,} predictions")
+        rt.predictor.flush()
         if results is not None:
             st.session_state["batch_results"] = results
     results = st.session_state.get("batch_results")

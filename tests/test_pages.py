@@ -110,13 +110,16 @@ def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> No
     assert not at.exception and rt.registry.champion_version == 1 and rt.store.champion_version() == 1
 
 
-def test_predict_shows_the_result_with_its_version(workspace: Path) -> None:
+def test_predict_shows_the_result_with_its_version_and_logs_it(workspace: Path) -> None:
     at = open_page("predict")
-    at.number_input[0].set_value(1.5)
-    at.number_input[1].set_value(2.3)
+    at.number_input[0].set_value(-1.5)
+    at.number_input[1].set_value(-2.3)
     button(at, "Predict").click().run()
     assert not at.exception and not at.error
-    assert any("by v1.0.0" in s.value and "Class **1**" in s.value for s in at.success)
+    assert any("by v1.0.0" in s.value and "Class **0**" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["Predictions logged"] == "1"
+    logged = at.dataframe[-1].value
+    assert logged["feature_1"].tolist() == [-1.5] and logged["source"].tolist() == ["ui"]
 
 
 def test_a_bad_batch_csv_shows_the_problem(workspace: Path) -> None:

@@ -8,13 +8,16 @@ from plotly.subplots import make_subplots
 
 from core.registry import version_label
 
-COLOURS = {"realised": "#1f77b4", "estimated": "#9467bd", "holdout": "#2ca02c", "drift": "#ff7f0e", "rejected": "#d62728"}
+COLOURS = {
+    "realised": "#1f77b4", "estimated": "#9467bd", "holdout": "#2ca02c", "drift": "#ff7f0e", "rejected": "#d62728",
+    "reference": "#7f8c8d", "current": "#ff7f0e",
+}  # fmt: skip
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
     fig.update_layout(
         title=title, xaxis_title=x, yaxis_title=y, height=height, margin={"l": 40, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.28},
     )  # fmt: skip
     return fig
 
@@ -85,9 +88,9 @@ def distribution_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature
 
 def class_balance(reference: dict[int, int], current: dict[int, int], current_name: str) -> go.Figure:
     fig = go.Figure()
-    for counts, name in ((reference, "Reference"), (current, current_name)):
+    for counts, name, colour in ((reference, "Reference", COLOURS["reference"]), (current, current_name, COLOURS["current"])):
         total = sum(counts.values()) or 1
-        fig.add_bar(x=["class 0", "class 1"], y=[counts.get(0, 0) / total, counts.get(1, 0) / total], name=name)
+        fig.add_bar(x=["class 0", "class 1"], y=[counts.get(0, 0) / total, counts.get(1, 0) / total], name=name, marker_color=colour)
     fig.update_yaxes(tickformat=".0%")
     return _layout(fig, "Class balance", "target", "share of rows", height=320)
 
