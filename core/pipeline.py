@@ -73,7 +73,7 @@ class MonitoringPipeline:
         self.notifier = notifier
         self.settings = settings
         self.lock = threading.Lock()
-        self._reference: tuple[int, np.ndarray] | None = None
+        self._reference: tuple[tuple[int, int], np.ndarray] | None = None
 
     # the cycle ---------------------------------------------------------------
     def run_cycle(self, trigger: str = "schedule") -> dict:
@@ -188,14 +188,21 @@ class MonitoringPipeline:
         upper = wilson_upper(correct, len(y), s.perf_confidence)
         return Measurement(champion, holdout, realised, upper, estimated, upper < holdout - s.perf_tolerance)
 
+    def reference_range(self, champion: int) -> tuple[int, int]:
+        """Sample ids of the champion's drift reference: its training window, unless it was moved
+        to post-drift rows on which the champion held its own against a challenger."""
+        moved = self.store.get_setting(f"reference.{champion}")
+        if moved:
+            first, last = moved.split("-")
+            return int(first), int(last)
+        model = self.store.model(champion)
+        return int(model["window_first_sample"]), int(model["window_last_sample"])
+
     def _reference_for(self, champion: int, s: Settings) -> np.ndarray:
-        """The champion's training window (a seeded sample of it), rebuilt when the champion changes."""
-        if self._reference is None or self._reference[0] != champion:
-            model = self.store.model(champion)
-            sample = self.store.sample_reference(
-                int(model["window_first_sample"]), int(model["window_last_sample"]), s.reference_max_rows, s.seed
-            )
-            self._reference = (champion, sample)
+        """A seeded sample of the reference range, rebuilt when the range changes."""
+        span = self.reference_range(champion)
+        if self._reference is None or self._reference[0] != span:
+            self._reference = (span, self.store.sample_reference(span[0], span[1], s.reference_max_rows, s.seed))
         return self._reference[1]
 
     # the decision ----------------------------------------------------------------------
@@ -274,8 +281,14 @@ class MonitoringPipeline:
                       f"on {window.n_rows} rows; {gate.reason}")  # fmt: skip
         if gate.promoted:
             self._alert("promoted", "success", f"New champion {version_label(gate.version)}", gate.reason, record)
-        else:
-            self._alert("rejected", "warning", f"Challenger {version_label(gate.version)} rejected", gate.reason, record)
+            return
+        if decision.onset_sample_id is not None and gate.champion is not None:
+            # The champion is at least as good on the post-drift rows: they are its new normal. Without
+            # this, a covariate shift the champion handles well would be retested against the old
+            # reference, flagged and retrained every cooldown, forever.
+            self.store.set_setting(f"reference.{gate.champion}", f"{window.first_sample_id}-{window.last_sample_id}")
+            record["reason"] += "; the champion holds on the post-drift rows, so they become its drift reference"
+        self._alert("rejected", "warning", f"Challenger {version_label(gate.version)} rejected", gate.reason, record)
 
     def _alert(self, kind: str, level: str, title: str, description: str, record: dict) -> None:
         fields = {

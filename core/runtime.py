@@ -194,11 +194,10 @@ class Runtime:
             self.scheduler.next_run, self.scheduler.interval, time.time() - self.started_at, self.store.counts(),
         )  # fmt: skip
 
-    def champion_window(self) -> tuple[int, int] | None:
-        """Sample-id range the champion trained on: the drift reference."""
+    def reference_window(self) -> tuple[int, int] | None:
+        """Sample-id range of the champion's drift reference (None before the first model)."""
         champion = self.registry.champion_version
-        record = self.store.model(champion) if champion is not None else None
-        return (record["window_first_sample"], record["window_last_sample"]) if record else None
+        return None if champion is None else self.pipeline.reference_range(champion)
 
     def latest_batch(self) -> tuple[int, int] | None:
         """Sample-id range of the newest cycle's labelled batch, if it had one."""

@@ -47,7 +47,7 @@ chosen = st.selectbox(
 row = datasets.set_index("dataset_id").loc[chosen]
 first, last = int(row["first_sample_id"]), int(row["last_sample_id"])
 current = read("sample_features", first, last, 20_000)
-window = rt.champion_window()
+window = rt.reference_window()
 if window is None:
     empty_state("No champion yet, so no reference to compare with: train a model on the Models page.")
     reference = current.iloc[0:0]

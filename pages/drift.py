@@ -33,7 +33,7 @@ st.plotly_chart(charts.drift_statistics(read("drift_history", 300)), key="drift_
 history = read("accuracy_history", 400)
 st.plotly_chart(charts.accuracy_history(history), key="realised_vs_estimated")
 
-window = rt.champion_window()
+window = rt.reference_window()
 batch = rt.latest_batch()
 drifted = report.loc[report["drifted"], "feature"].tolist()
 if window and batch:

@@ -190,3 +190,15 @@ def test_a_system_fault_is_recorded_and_announced_and_the_loop_goes_on(tmp_path,
         assert len(rt.store.cycles()) == 2
     finally:
         rt.close()
+
+
+def test_a_rejected_drift_retrain_moves_the_reference_so_the_loop_settles(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_controls(retrain_cooldown_cycles=0)
+    rt.set_stream_scenario("covariate_shift", 1.0)  # the boundary stays: the champion keeps doing well
+    wait, retrain, *after = run(rt, 6)
+    assert (wait["decision"], retrain["decision"]) == ("wait", "retrain")
+    assert retrain["promoted"] is False and "they become its drift reference" in retrain["reason"]
+    assert rt.registry.champion_version == 1
+    assert rt.reference_window() == (retrain["first_sample_id"] - 200, retrain["last_sample_id"])  # the two drifted batches
+    assert not any(r["dataset_drift"] for r in after) and {r["decision"] for r in after} == {"none"}
