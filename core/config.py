@@ -73,7 +73,7 @@ class Settings:
     notify_retries: int = _env("IA_NOTIFY_RETRIES", "3", "Retries after a failed Discord send", min=0, max=10)
     notify_backoff: float = _env("IA_NOTIFY_BACKOFF", "1.0", "First retry delay in seconds, doubled each retry", min=0.0)
     health_interval: float = _env("IA_HEALTH_INTERVAL", "60", "Seconds between stored health records", min=1.0)
-    heartbeat_stale_seconds: float = _env("IA_HEARTBEAT_STALE_SECONDS", "0", "Heartbeat age called stale (0 = 3 intervals)", min=0.0)
+    heartbeat_stale_seconds: float = _env("IA_HEARTBEAT_STALE_SECONDS", "0", "Heartbeat age called stale (0 = 3 intervals + 30 s)", min=0.0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
