@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 
 READS = frozenset(
     {
-        "models", "model", "datasets", "dataset", "dataset_frame", "cycles", "notifications", "model_events", "drift_results",
-        "accuracy_history", "drift_history", "latency_history", "availability", "recent_predictions", "counts",
-        "health_history", "sample_features", "class_balance", "latency_percentiles",
+        "models", "datasets", "dataset_frame", "cycles", "notifications", "model_events", "drift_results", "accuracy_history",
+        "drift_history", "latency_history", "availability", "recent_predictions", "sample_features", "class_balance",
+        "latency_percentiles",
     }
 )  # fmt: skip
 

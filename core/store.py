@@ -302,9 +302,6 @@ class Store:
     def datasets(self) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM datasets ORDER BY dataset_id DESC").df()
 
-    def dataset(self, dataset_id: int) -> dict | None:
-        return self._one("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id])
-
     def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
         cols = ", ".join([*self.features, TARGET])
         sql = f"SELECT {cols} FROM samples WHERE dataset_id = ? ORDER BY sample_id"

@@ -6,7 +6,7 @@ import streamlit as st
 from core.config import POLICIES
 from core.datagen import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
-from ui.state import act, empty_state, read, runtime
+from ui.state import act, empty_state, read, runtime, table
 
 rt = runtime()
 live = rt.live_settings()
@@ -79,11 +79,11 @@ a1, a2 = st.columns([3, 1])
 a1.write(f"Discord webhook: `{rt.notifier.masked_url}`" + ("" if rt.notifier.configured else " — set DISCORD_WEBHOOK_URL to send alerts"))
 if a2.button("Send test message"):
     act(rt.send_test_message, "Test message queued")
-alerts = read("notifications", 100)
-if alerts.empty:
-    empty_state("No alerts yet.")
-else:
-    st.dataframe(alerts[["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"]], hide_index=True)  # fmt: skip
+table(
+    read("notifications", 100),
+    ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"],
+    "No alerts yet.",
+)
 
 st.subheader("Health")
 health = rt.check_health()
@@ -96,11 +96,11 @@ else:
     st.plotly_chart(charts.availability(availability), key="availability")
 
 st.subheader("Pipeline runs")
-runs = read("cycles", 200)
-if runs.empty:
-    empty_state("No cycles yet.")
-else:
-    st.dataframe(runs[["cycle_id", "started_at", "trigger", "status", "rows_seen", "decision", "reason", "new_version", "promoted", "error"]], hide_index=True)  # fmt: skip
+table(
+    read("cycles", 200),
+    ["cycle_id", "started_at", "trigger", "status", "rows_seen", "decision", "reason", "new_version", "promoted", "error"],
+    "No cycles yet.",
+)
 
 with st.expander("Settings (environment variables)"):
     st.dataframe(pd.DataFrame(rt.settings.describe()), hide_index=True)

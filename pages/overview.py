@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.registry import version_label
 from ui import charts
-from ui.state import empty_state, read, runtime
+from ui.state import empty_state, read, runtime, table
 
 st.title("Overview")
 st.caption("Synthetic data: every figure below is measured from what is stored in this workspace.")
@@ -49,27 +49,13 @@ def live() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Latest cycles")
-        cycles = read("cycles", 10)
-        if cycles.empty:
-            empty_state("No cycles yet.")
-        else:
-            st.dataframe(
-                cycles[
-                    ["cycle_id", "started_at", "scenario", "rows_seen", "realised_accuracy", "estimated_accuracy", "decision", "reason"]
-                ],
-                hide_index=True,
-                column_config={
-                    "realised_accuracy": st.column_config.NumberColumn("realised", format="percent"),
-                    "estimated_accuracy": st.column_config.NumberColumn("estimated", format="percent"),
-                },
-            )
+        percent = {"realised_accuracy": st.column_config.NumberColumn("realised", format="percent"),
+                   "estimated_accuracy": st.column_config.NumberColumn("estimated", format="percent")}  # fmt: skip
+        columns = ["cycle_id", "started_at", "scenario", "rows_seen", "realised_accuracy", "estimated_accuracy", "decision", "reason"]
+        table(read("cycles", 10), columns, "No cycles yet.", column_config=percent)
     with right:
         st.subheader("Latest alerts")
-        alerts = read("notifications", 10)
-        if alerts.empty:
-            empty_state("No alerts yet.")
-        else:
-            st.dataframe(alerts[["created_at", "level", "title", "delivery"]], hide_index=True)
+        table(read("notifications", 10), ["created_at", "level", "title", "delivery"], "No alerts yet.")
 
 
 if runtime().registry.champion_version is None:

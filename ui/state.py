@@ -8,9 +8,12 @@ cycles as soon as the loop writes them, without the worker touching Streamlit.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from core.config import SettingsError
@@ -39,8 +42,17 @@ def runtime() -> Runtime:
         raise  # unreachable: st.stop() raises
 
 
+_run = threading.local()  # Streamlit runs each script run (and fragment run) on its own thread
+VERSION_REUSE_SECONDS = 1.0
+
+
 def data_version() -> tuple:
-    return runtime().store.data_version()
+    """The store's data version, asked once per script run rather than once per read;
+    an action in this run forgets it, so reads after the action see its effect."""
+    now = time.monotonic()
+    if getattr(_run, "expires", 0.0) < now:
+        _run.version, _run.expires = runtime().store.data_version(), now + VERSION_REUSE_SECONDS
+    return _run.version
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -56,6 +68,7 @@ def read(name: str, *args: Any) -> Any:
 
 def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None) -> Any:
     """Run a user action: user errors shown with st.error, system faults logged and summarised, never a traceback."""
+    _run.expires = 0.0
     try:
         result = action()
     except UserInputError as exc:
@@ -75,3 +88,11 @@ def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = 
 
 def empty_state(message: str) -> None:
     st.info(message, icon=":material/info:")
+
+
+def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -> None:
+    """A table of `columns`, or the empty state saying what to do next."""
+    if frame.empty:
+        empty_state(empty)
+    else:
+        st.dataframe(frame[columns], hide_index=True, **options)
