@@ -4,6 +4,7 @@ import logging
 
 import streamlit as st
 
+from core.errors import plain_fault
 from ui.state import runtime
 
 st.set_page_config(page_title="IA Continu", page_icon=":material/autorenew:", layout="wide")
@@ -22,4 +23,4 @@ try:
     page.run()
 except Exception as exc:  # Streamlit's rerun/stop signals are BaseException and pass through
     logging.getLogger("ia_continu.ui").exception("page %s failed", page.title)
-    st.error(f"This page hit an error: {type(exc).__name__}: {exc}. The details are in the server log.")
+    st.error(f"This page hit an error: {plain_fault(exc)}. The details are in the server log.")

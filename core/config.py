@@ -46,9 +46,15 @@ class Settings:
     starter_rows: int = _env("IA_STARTER_ROWS", "2000", "Rows of the starter dataset", min=100, max=1_000_000)
     training_window: int = _env("IA_TRAINING_WINDOW", "5000", "Most recent labelled samples a training uses", min=50)
     holdout_fraction: float = _env("IA_HOLDOUT_FRACTION", "0.3", "Share of the window held out for metrics", min=0.05, max=0.5)
+    feature_max_abs: float = _env(
+        "IA_FEATURE_MAX_ABS", "1e12", "Largest absolute feature value accepted (training overflows past 1e150)", min=1.0, max=1e150
+    )
     max_samples_per_request: int = _env("IA_MAX_SAMPLES_PER_REQUEST", "1000000", "Largest generate, import or batch predict", min=1)
     prediction_flush_rows: int = _env("IA_PREDICTION_FLUSH_ROWS", "500", "Buffered predictions that trigger a flush", min=1)
     prediction_flush_seconds: float = _env("IA_PREDICTION_FLUSH_SECONDS", "1.0", "Longest a prediction waits in the buffer", min=0.05)
+    prediction_fsync: bool = _env(
+        "IA_PREDICTION_FSYNC", "false", "fsync the prediction journal per prediction (survives power loss, not only kill -9)"
+    )
     gate_metric: str = _env("IA_GATE_METRIC", "accuracy", "Metric the promotion gate compares", choices=GATE_METRICS)
     gate_margin: float = _env("IA_GATE_MARGIN", "0.0", "Challenger promoted if metric >= champion's - margin", min=0.0, max=1.0)
     scheduler_interval: float = _env("IA_SCHEDULER_INTERVAL", "30", "Seconds between monitoring cycles", min=1.0)
@@ -72,6 +78,11 @@ class Settings:
     notify_timeout: float = _env("IA_NOTIFY_TIMEOUT", "5", "Discord request timeout in seconds", min=0.1)
     notify_retries: int = _env("IA_NOTIFY_RETRIES", "3", "Retries after a failed Discord send", min=0, max=10)
     notify_backoff: float = _env("IA_NOTIFY_BACKOFF", "1.0", "First retry delay in seconds, doubled each retry", min=0.0)
+    notify_deadline: float = _env("IA_NOTIFY_DEADLINE", "20", "Longest one alert may take, retries included, before it is failed", min=0.5)
+    alert_max_age_seconds: float = _env(
+        "IA_ALERT_MAX_AGE_SECONDS", "3600", "Alerts left pending by a stop are retried at start if younger, else abandoned", min=0.0
+    )
+    min_free_mb: float = _env("IA_MIN_FREE_MB", "100", "Free disk space under the data folder below which health is degraded", min=0.0)
     health_interval: float = _env("IA_HEALTH_INTERVAL", "60", "Seconds between stored health records", min=1.0)
     heartbeat_stale_seconds: float = _env("IA_HEARTBEAT_STALE_SECONDS", "0", "Heartbeat age called stale (0 = 3 intervals + 30 s)", min=0.0)
 
@@ -143,6 +154,11 @@ def _with_derived_paths(values: dict[str, object]) -> Settings:
     values["mlflow_artifacts_dir"] = Path(values["mlflow_artifacts_dir"] or data_dir / "mlartifacts").expanduser().resolve()
     values["mlflow_tracking_uri"] = values["mlflow_tracking_uri"] or f"sqlite:///{data_dir / 'mlflow.db'}"
     return Settings(**values)
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The file behind a `sqlite:///` URI, or None for a server or another store."""
+    return Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
 
 
 def mask_secret(url: str) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import validation
 from core.errors import UserInputError
 
 SCENARIOS = ("stable", "covariate_shift", "concept_drift", "gradual", "label_noise")
@@ -46,10 +47,8 @@ class Scenario:
     step: int = 0
 
     def __post_init__(self) -> None:
-        if self.name not in SCENARIOS:
-            raise UserInputError("scenario", f"{self.name!r} is not one of {', '.join(SCENARIOS)}")
-        if not 0.0 <= self.strength <= MAX_STRENGTH:
-            raise UserInputError("strength", f"{self.strength} must be between 0 and {MAX_STRENGTH}")
+        validation.choice(self.name, "scenario", SCENARIOS)
+        object.__setattr__(self, "strength", validation.number(self.strength, "strength", 0.0, MAX_STRENGTH))
 
     @property
     def rotation(self) -> float:

@@ -1,7 +1,11 @@
-"""Errors a user can cause, each naming the field and its limit.
+"""Errors a user can cause, each naming the field and its limit, and the system faults
+they may meet, described in plain words.
 
 Pages show `str(error)` as is, so the message is written for a person.
 """
+
+import errno
+from pathlib import Path
 
 
 class UserInputError(ValueError):
@@ -19,5 +23,48 @@ class NoModelError(RuntimeError):
         super().__init__("No model yet: train one first (Models page, or runtime.train()).")
 
 
-class WorkspaceInUseError(RuntimeError):
+class WorkspaceError(RuntimeError):
+    """The workspace cannot be opened as it is (held, missing, read-only); the message says what to do."""
+
+
+class WorkspaceInUseError(WorkspaceError):
     """Another process holds the DuckDB file; DuckDB allows one read-write process."""
+
+
+class StorageError(RuntimeError):
+    """A write could not be made durable (disk full, read-only folder); nothing was acknowledged."""
+
+
+_OS_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "the operation is not permitted (a read-only or immutable file?)",
+}
+
+
+def describe_os_error(exc: OSError, where: Path | str) -> str:
+    """An OS error in plain words with the path it concerns and what to do."""
+    what = _OS_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"{what} ({where}): free space or make the folder writable, then try again"
+
+
+def plain_fault(exc: BaseException) -> str:
+    """A system fault in plain words for a page, an alert or a health check; raw driver text as a last resort.
+
+    DuckDB, SQLite (through MLflow's SQLAlchemy) and the OS each word a full disk or a read-only
+    file differently; a person needs to know which of the two it is and where.
+    """
+    text = str(exc)
+    lowered = text.lower()
+    if isinstance(exc, OSError) and exc.errno in _OS_ERRORS:
+        return describe_os_error(exc, exc.filename or "the data folder")
+    if "no space left" in lowered or "database or disk is full" in lowered or "disk full" in lowered:
+        return "the disk is full: free space on the data folder's disk; nothing more can be stored until then"
+    if "readonly database" in lowered or "read-only" in lowered or "read only" in lowered or "permission denied" in lowered:
+        return "a store is read-only: make the data folder and its files writable (chmod u+w), or point IA_DATA_DIR elsewhere"
+    if "no such artifact" in lowered or ("no such file" in lowered and "artifact" in lowered):
+        return "a model's files are missing from the artifact folder (IA_MLFLOW_ARTIFACTS_DIR): restore it, or retrain"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"{type(exc).__name__}: {first[:300]}"

@@ -33,7 +33,7 @@ class HealthReport:
     checks: dict[str, Check]
     latency_p50_ms: float | None
     latency_p95_ms: float | None
-    required: tuple[str, ...] = field(default=("duckdb", "mlflow", "champion", "worker"))
+    required: tuple[str, ...] = field(default=("duckdb", "mlflow", "disk", "champion", "worker"))
 
     @property
     def healthy(self) -> bool:

@@ -68,11 +68,19 @@ class Notifier:
     """Stores and sends alerts; one sender thread per process."""
 
     def __init__(
-        self, store: Store, webhook_url: str, *, timeout: float = 5.0, retries: int = 3, backoff: float = 1.0, cooldown: float = 300.0
+        self,
+        store: Store,
+        webhook_url: str,
+        *,
+        timeout: float = 5.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        cooldown: float = 300.0,
+        deadline: float = 20.0,
     ) -> None:
         self.store = store
         self.webhook_url = webhook_url
-        self.timeout, self.retries, self.backoff, self.cooldown = timeout, retries, backoff, cooldown
+        self.timeout, self.retries, self.backoff, self.cooldown, self.deadline = timeout, retries, backoff, cooldown, deadline
         self._session = requests.Session()
         self._queue: queue.Queue[tuple[int, dict] | None] = queue.Queue()
         self._last_sent: dict[tuple[str, str], float] = {}
@@ -109,6 +117,10 @@ class Notifier:
             self._queue.put((notification_id, json.loads(record["payload"])))
         return notification_id
 
+    def resend(self, notification_id: int, payload: str) -> None:
+        """Queue a stored alert again (one a stop left pending)."""
+        self._queue.put((notification_id, json.loads(payload)))
+
     def send_test(self) -> int:
         return self.notify(
             f"test-{time.time()}", "info", "Test message", "IA Continu can reach this channel.", {"Webhook": self.masked_url}
@@ -137,12 +149,19 @@ class Notifier:
                 self._queue.task_done()
 
     def _deliver(self, notification_id: int, payload: dict) -> None:
+        """Send with retries, all inside the alert's deadline: a webhook that accepts and never
+        answers costs one deadline, not retries x timeout plus backoff."""
         attempts, status, error = 0, None, None
+        give_up = time.monotonic() + self.deadline
         while attempts <= self.retries:
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                error = f"{error or 'no answer'}; gave up at the {self.deadline:g} s deadline (IA_NOTIFY_DEADLINE)"
+                break
             attempts += 1
             delay = None
             try:
-                response = self._session.post(self.webhook_url, json=payload, timeout=self.timeout)
+                response = self._session.post(self.webhook_url, json=payload, timeout=min(self.timeout, remaining))
                 status = response.status_code
                 if 200 <= status < 300:
                     self.store.update_notification(
@@ -158,9 +177,12 @@ class Notifier:
                 status, error = None, f"{type(exc).__name__}: {self._scrub(str(exc))}"
             if attempts <= self.retries:
                 wait = delay if delay is not None else self.backoff * 2 ** (attempts - 1)
+                if time.monotonic() + wait >= give_up:
+                    error = f"{error}; gave up at the {self.deadline:g} s deadline (IA_NOTIFY_DEADLINE)"
+                    break
                 log.warning("Discord send %s failed (%s); retry %s in %.1f s", notification_id, error, attempts, wait)
                 if self._stopping.wait(wait):
-                    break
+                    return  # stays pending: retried at the next start
         log.error("Discord send %s failed after %s attempts: %s", notification_id, attempts, error)
         self.store.update_notification(notification_id, delivery="failed", attempts=attempts, http_status=status, error=error)
 

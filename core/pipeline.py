@@ -28,12 +28,14 @@ import numpy as np
 from core import controls, datagen, training
 from core.config import Settings
 from core.drift import DriftReport, DriftThresholds, drift_report, wilson_upper
+from core.faults import FaultBoard, component_of
 from core.notify import Notifier
 from core.registry import ModelRegistry, version_label
 from core.store import Store, Window, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_CYCLE = 100_000
+MAX_UNRECORDED_CYCLES = 1000
 RANDOM_POLICY_THRESHOLD = 0.5
 OPTIONAL_FIELDS = (
     "first_sample_id", "last_sample_id", "predictions_until", "scenario", "strength", "champion_version",
@@ -67,11 +69,15 @@ def thresholds_of(s: Settings) -> DriftThresholds:
 class MonitoringPipeline:
     """Runs cycles against one workspace; cycles are serialised by a lock."""
 
-    def __init__(self, store: Store, registry: ModelRegistry, notifier: Notifier, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, registry: ModelRegistry, notifier: Notifier, settings: Settings, faults: FaultBoard | None = None
+    ) -> None:
         self.store = store
         self.registry = registry
         self.notifier = notifier
         self.settings = settings
+        self.faults = faults or FaultBoard()
+        self._unrecorded: list[tuple[dict, list[dict]]] = []
         self.lock = threading.Lock()
         self._reference: tuple[tuple[int, int], np.ndarray] | None = None
 
@@ -83,10 +89,17 @@ class MonitoringPipeline:
 
     def run_cycle_locked(self, trigger: str) -> dict:
         """The cycle itself; the caller holds `self.lock` (the scheduler takes it without waiting)."""
-        s = controls.effective_settings(self.settings, self.store)
-        cycle_id = self.store.next_cycle_id()
+        started = utcnow()
+        try:
+            s = controls.effective_settings(self.settings, self.store)
+            cycle_id = self.store.next_cycle_id()
+        except Exception as exc:  # the store itself fails (disk full, read-only): nothing can be recorded now
+            fault = self.faults.failed(component_of(exc), exc)
+            log.error("cycle could not start: %s", fault.message)
+            return {"cycle_id": None, "started_at": started, "status": "error", "decision": "error", "reason": fault.message}
+        self._record_unrecorded()
         record: dict = dict.fromkeys(OPTIONAL_FIELDS) | {
-            "cycle_id": cycle_id, "started_at": utcnow(), "trigger": trigger, "policy": s.policy, "status": "ok",
+            "cycle_id": cycle_id, "started_at": started, "trigger": trigger, "policy": s.policy, "status": "ok",
             "rows_seen": 0, "labelled": False, "decision": "none", "reason": "",
         }  # fmt: skip
         steps: dict[str, float] = {}
@@ -95,19 +108,42 @@ class MonitoringPipeline:
             report = self._steps(cycle_id, s, record, steps)
         except Exception as exc:
             log.exception("cycle %s failed", cycle_id)
-            record.update(
-                status="error", decision="error", reason=f"cycle failed: {type(exc).__name__}: {exc}", error=traceback.format_exc()
-            )
+            fault = self.faults.failed(component_of(exc), exc)
+            record.update(status="error", decision="error", reason=f"cycle failed: {fault.message}", error=traceback.format_exc())
             self._alert("cycle_error", "failure", "Monitoring cycle failed", record["reason"], record)
         record["ended_at"] = utcnow()
         record["step_ms"] = json.dumps({k: round(v, 3) for k, v in steps.items()})
-        try:
-            self.store.insert_cycle(record, report.rows() if report else [])
-        except Exception as exc:  # keep the cycle on record even if its drift rows cannot be stored
-            log.exception("could not store cycle %s in full", cycle_id)
-            record.update(status="error", error=f"{record.get('error') or ''}storing the cycle failed: {type(exc).__name__}: {exc}")
-            self.store.insert_cycle(record, [])
+        self._store_cycle(record, report.rows() if report else [])
         return record
+
+    def _store_cycle(self, record: dict, drift_rows: list[dict]) -> None:
+        """Store the cycle with its drift rows; failing that, the cycle alone as an error; failing
+        that too (the disk is full), keep it to store at a later cycle and mark the store faulty."""
+        try:
+            self.store.insert_cycle(record, drift_rows)
+            self.faults.succeeded("duckdb")
+            self.faults.succeeded("disk")
+            return
+        except Exception as exc:
+            fault = self.faults.failed(component_of(exc), exc)
+            log.error("could not store cycle %s in full: %s", record["cycle_id"], fault.message)
+            record.update(status="error", error=f"{record.get('error') or ''}storing the cycle failed: {fault.message}")
+        try:
+            self.store.insert_cycle(record, [])
+        except Exception:
+            if len(self._unrecorded) < MAX_UNRECORDED_CYCLES:
+                self._unrecorded.append((record, []))
+            log.error("cycle %s kept in memory until the store accepts writes again", record["cycle_id"])
+
+    def _record_unrecorded(self) -> None:
+        while self._unrecorded:
+            record, rows = self._unrecorded[0]
+            try:
+                self.store.insert_cycle(record, rows)
+            except Exception:
+                return
+            self._unrecorded.pop(0)
+            log.info("cycle %s stored late: the store accepts writes again", record["cycle_id"])
 
     def _steps(self, cycle_id: int, s: Settings, record: dict, steps: dict[str, float]) -> DriftReport | None:
         with _timed(steps, "stream"):
@@ -272,11 +308,11 @@ class MonitoringPipeline:
             gate = self.registry.gate(challenger)
         except Exception as exc:
             log.exception("retrain failed")
-            record.update(
-                status="error", reason=f"{record['reason']}; retrain failed: {type(exc).__name__}: {exc}", error=traceback.format_exc()
-            )
+            fault = self.faults.failed(component_of(exc), exc)
+            record.update(status="error", reason=f"{record['reason']}; retrain failed: {fault.message}", error=traceback.format_exc())
             self._alert("retrain_failed", "failure", "Retrain failed", record["reason"], record)
             return
+        self.faults.succeeded("mlflow")
         record.update(new_version=gate.version, promoted=gate.promoted, reason=f"{record['reason']}; trained {version_label(gate.version)} "
                       f"on {window.n_rows} rows; {gate.reason}")  # fmt: skip
         if gate.promoted:

@@ -66,12 +66,6 @@ class ModelRegistry:
         self._lock = threading.RLock()
         self._models: OrderedDict[int, object] = OrderedDict()
         self.champion_version: int | None = store.champion_version()
-        self._reconcile_alias()
-
-    def _reconcile_alias(self) -> None:
-        if self.champion_version is not None and self.tracker.alias_version("champion") != self.champion_version:
-            log.warning("MLflow champion alias disagreed with DuckDB; set to version %s", self.champion_version)
-            self.tracker.set_alias("champion", self.champion_version)
 
     def load(self, version: int) -> object:
         """A registered model, kept in a small cache so gates and serving share loads."""

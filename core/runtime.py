@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -18,14 +19,17 @@ from datetime import datetime
 
 import pandas as pd
 
-from core import controls, datagen
-from core.config import Settings
+from core import controls, datagen, validation
+from core.config import Settings, sqlite_path
 from core.csv_import import parse_feature_csv, parse_labelled_csv
-from core.errors import UserInputError
+from core.errors import UserInputError, WorkspaceError
+from core.faults import FaultBoard
 from core.health import HealthMonitor, HealthReport
+from core.journal import Journal
 from core.notify import Notifier
 from core.pipeline import MonitoringPipeline
 from core.registry import GateDecision, ModelRegistry, version_label
+from core.repair import repair_at_start
 from core.scheduler import RunNowResult, Scheduler
 from core.serving import BatchPrediction, Prediction, Predictor
 from core.store import DatasetInfo, Store
@@ -37,7 +41,7 @@ READS = frozenset(
     {
         "models", "datasets", "dataset_frame", "cycles", "notifications", "model_events", "drift_results", "accuracy_history",
         "drift_history", "latency_history", "availability", "recent_predictions", "sample_features", "class_balance",
-        "latency_percentiles",
+        "latency_percentiles", "repairs",
     }
 )  # fmt: skip
 
@@ -70,14 +74,34 @@ class Runtime:
         self.settings = settings or Settings.from_env()
         logging.basicConfig(level=self.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.started_at = time.time()
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.faults = FaultBoard()
         self.store = Store(self.settings.duckdb_path, self.settings.n_features)
         self._closed = False
         try:
+            self._check_mlflow_files()
             self._build_services()
         except BaseException:
             self.close()
             raise
+
+    def _check_mlflow_files(self) -> None:
+        """MLflow silently creates an empty store where its file is missing; a workspace with models
+        would then fail later with "Registered Model ... not found". Say so now, with the path."""
+        models = self.store.counts()["models"]
+        path = sqlite_path(self.settings.mlflow_tracking_uri)
+        if not models or path is None:
+            return
+        what = f"but the workspace {self.settings.duckdb_path} records {models} model versions"
+        if not path.exists():
+            raise WorkspaceError(
+                f"The MLflow store {path} is missing, {what}. Restore {path.name} from a backup, or move "
+                f"{self.settings.duckdb_path.name} aside (or set IA_DATA_DIR to an empty folder) to start a fresh workspace."
+            )
+        if not self.settings.mlflow_artifacts_dir.exists():
+            raise WorkspaceError(
+                f"The model artifact folder {self.settings.mlflow_artifacts_dir} is missing, {what}. Restore the folder from a "
+                "backup, or start a fresh workspace (IA_DATA_DIR); the models cannot be loaded without it."
+            )
 
     def _build_services(self) -> None:
         from core.tracking import Tracker  # mlflow costs seconds to import: only when a runtime is built
@@ -86,15 +110,18 @@ class Runtime:
         self.tracker = Tracker(s.mlflow_tracking_uri, s.mlflow_artifacts_dir, s.experiment_name, s.registered_model_name)
         self.registry = ModelRegistry(self.store, self.tracker, s)
         self.predictor = Predictor(
-            self.store, self.registry, s.max_samples_per_request, s.prediction_flush_rows, s.prediction_flush_seconds
-        )
+            self.store, self.registry, s.max_samples_per_request, s.prediction_flush_rows, s.prediction_flush_seconds,
+            s.feature_max_abs, Journal(s.data_dir / "journal", s.prediction_fsync),
+        )  # fmt: skip
         self.notifier = Notifier(
             self.store, s.discord_webhook_url, timeout=s.notify_timeout, retries=s.notify_retries,
-            backoff=s.notify_backoff, cooldown=s.alert_cooldown_seconds,
+            backoff=s.notify_backoff, cooldown=s.alert_cooldown_seconds, deadline=s.notify_deadline,
         )  # fmt: skip
+        self.repairs = repair_at_start(self.store, self.tracker, self.notifier, self.predictor.replayed, s.alert_max_age_seconds)
+        self.registry.champion_version = self.store.champion_version()
         if s.starter_model:
             self.ensure_starter()
-        self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s)
+        self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults)
         self.health = HealthMonitor(self.store, self.started_at, self._probes())
         live = controls.effective_settings(s, self.store)
         self.scheduler = Scheduler(
@@ -160,9 +187,32 @@ class Runtime:
             fresh = age is not None and age < self.settings.stale_after_seconds
             return fresh, f"{state}, heartbeat {age:.1f} s ago" if age is not None else state
 
+        def duckdb() -> tuple[bool, str]:
+            self.store.ping()
+            fault = self.faults.get("duckdb")
+            if fault is not None:
+                return False, f"a write failed: {fault.message}"
+            if self.predictor.last_flush_error:
+                return False, f"the prediction log cannot be written (kept in the journal): {self.predictor.last_flush_error}"
+            return True, "answers, writes succeed"
+
+        def mlflow() -> tuple[bool, str]:
+            ok, detail = self.tracker.check_writable(self.settings.mlflow_artifacts_dir)
+            fault = self.faults.get("mlflow")
+            return (False, f"{detail}; last failure: {fault.message}") if fault is not None else (ok, detail)
+
+        def disk() -> tuple[bool, str]:
+            free_mb = shutil.disk_usage(self.settings.data_dir).free / 2**20
+            fault = self.faults.get("disk")
+            if fault is not None:
+                return False, f"{fault.message} ({free_mb:,.0f} MB free)"
+            low = free_mb < self.settings.min_free_mb
+            return not low, f"{free_mb:,.0f} MB free" + (f": below IA_MIN_FREE_MB={self.settings.min_free_mb:g}" if low else "")
+
         return {
-            "duckdb": lambda: (self.store.ping(), "answers"),
-            "mlflow": lambda: (self.tracker.ping(), "answers"),
+            "duckdb": duckdb,
+            "mlflow": mlflow,
+            "disk": disk,
             "champion": champion,
             "worker": worker,
             "webhook": lambda: (self.notifier.configured, self.notifier.masked_url),
@@ -206,20 +256,17 @@ class Runtime:
 
     # data ----------------------------------------------------------------------
     def generate_dataset(self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None) -> DatasetInfo:
-        limit = self.settings.max_samples_per_request
-        if not 1 <= n_samples <= limit:
-            raise UserInputError("samples", f"{n_samples:,} must be between 1 and {limit:,}")
-        seed = self.settings.seed if seed is None else seed
-        if seed < 0:
-            raise UserInputError("seed", f"{seed} must be 0 or more")
+        """Draw a synthetic dataset; every argument is checked before anything is drawn or stored."""
+        n_samples = validation.integer(n_samples, "samples", 1, self.settings.max_samples_per_request)
+        seed = self.settings.seed if seed is None else validation.seed(seed)
         spec = datagen.Scenario(scenario, strength)
         X, y = datagen.generate(n_samples, self.store.n_features, spec, seed)
         name = f"{datagen.SCENARIO_LABELS[scenario]} · {n_samples:,} rows · seed {seed}"
-        return self.store.insert_dataset(X, y, source="generated", name=name, scenario=scenario, strength=strength, seed=seed)
+        return self.store.insert_dataset(X, y, source="generated", name=name, scenario=scenario, strength=spec.strength, seed=seed)
 
     def import_csv(self, data: bytes | str, name: str = "imported.csv") -> DatasetInfo:
-        parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request)
-        return self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=name)
+        parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
+        return self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=validation.text(name, "name"))
 
     # models --------------------------------------------------------------------------
     def train(self, trigger: str = "manual", window_rows: int | None = None, on_step: Callable[[str], None] | None = None) -> TrainOutcome:
@@ -267,17 +314,20 @@ class Runtime:
 
     def predict_csv(self, data: bytes | str) -> pd.DataFrame:
         """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version."""
-        X = parse_feature_csv(data, self.store.n_features, self.settings.max_samples_per_request)
+        X = parse_feature_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
         return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
 
     def mlflow_ui_command(self) -> str:
         return f'mlflow ui --backend-store-uri "{self.settings.mlflow_tracking_uri}" --port 5000'
 
-    def close(self) -> None:
-        """Stop the worker, drain alerts, flush the prediction log, release the DuckDB file."""
+    def close(self, cycle_wait: float = 60.0) -> None:
+        """Stop the worker, wait for a cycle under way, drain alerts, flush the prediction log, release the DuckDB file."""
         if self._closed:
             return
         self._closed = True
+        pipeline = getattr(self, "pipeline", None)
+        if pipeline is not None and not pipeline.lock.acquire(timeout=cycle_wait):
+            log.error("a monitoring cycle still runs after %.0f s; closing the workspace under it", cycle_wait)
         for part, action in (("scheduler", "stop"), ("notifier", "close"), ("predictor", "close")):
             service = getattr(self, part, None)  # absent when start-up failed midway
             if service is not None:

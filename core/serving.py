@@ -2,7 +2,9 @@
 
 The champion is loaded once and reloaded only when the registry's champion pointer
 moves. Predictions are appended to an in-memory buffer that a flusher thread writes
-to DuckDB in batches, so a caller never waits on an insert.
+to DuckDB in batches, so a caller never waits on an insert; each is first appended
+to the journal (`core.journal`), so none that was answered is lost to a crash, and a
+prediction that cannot be journalled is an error, not an answer.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core.errors import NoModelError
-from core.features import as_feature_matrix
+from core.errors import NoModelError, plain_fault
+from core.journal import Entry, Journal, read_segment
 from core.registry import ModelRegistry, version_label
 from core.store import Store, utcnow
+from core.validation import feature_matrix
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +80,35 @@ class BatchPrediction:
 class Predictor:
     """Serves the champion; thread-safe; one per process (built by the runtime)."""
 
-    def __init__(self, store: Store, registry: ModelRegistry, max_rows: int, flush_rows: int, flush_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: ModelRegistry,
+        max_rows: int,
+        flush_rows: int,
+        flush_seconds: float,
+        max_abs: float = 1e12,
+        journal: Journal | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.max_rows = max_rows
+        self.max_abs = max_abs
         self.flush_rows = flush_rows
+        self.journal = journal or Journal(store.path.parent / "journal")
         self._model_lock = threading.Lock()
         self._loaded: tuple[int, object] | None = None
-        self._buffer: list[tuple] = []
+        self._buffer: list[Entry] = []
         self._buffered_rows = 0
+        self._pending: list[Entry] = []
+        self._pending_segments: list[str] = []
         self._buffer_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.flush_failures = 0
+        self.last_flush_error: str | None = None
+        self.replayed = self.replay()
         self._flusher = threading.Thread(target=self._flush_loop, args=(flush_seconds,), name="prediction-log-flusher", daemon=True)
         self._flusher.start()
 
@@ -112,7 +130,7 @@ class Predictor:
     # predictions ---------------------------------------------------------------
     def predict_one(self, features: object, source: str = "api") -> Prediction:
         start = time.perf_counter()
-        X = as_feature_matrix(features, self.store.n_features, 1)
+        X = feature_matrix(features, self.store.n_features, 1, self.max_abs)
         version, model = self.model()
         proba = model.predict_proba(X)[0]
         label = int(proba[1] >= 0.5)
@@ -123,7 +141,7 @@ class Predictor:
 
     def predict_batch(self, rows: object, source: str = "batch") -> BatchPrediction:
         start = time.perf_counter()
-        X = as_feature_matrix(rows, self.store.n_features, self.max_rows, field="batch")
+        X = feature_matrix(rows, self.store.n_features, self.max_rows, self.max_abs, field="batch")
         version, model = self.model()
         proba = model.predict_proba(X)[:, 1]
         now = utcnow()
@@ -133,8 +151,11 @@ class Predictor:
 
     # the prediction log ----------------------------------------------------------
     def _log(self, ts: datetime, version: int, X: np.ndarray, proba: np.ndarray, latency_ms: float, source: str) -> None:
+        """Journal, then buffer; raises StorageError (and buffers nothing) when the journal write fails."""
+        entry = Entry(_micros(ts), version, X, proba, latency_ms, source)
         with self._buffer_lock:
-            self._buffer.append((ts, version, X, proba, latency_ms, source))
+            self.journal.append(entry)
+            self._buffer.append(entry)
             self._buffered_rows += len(proba)
             full = self._buffered_rows >= self.flush_rows
         if full:
@@ -149,34 +170,64 @@ class Predictor:
     def flush(self) -> int:
         """Write everything buffered in one insert; returns the rows written.
 
-        Serialised, so a caller that flushes also waits for an insert already under way.
+        Serialised, so a caller that flushes also waits for an insert already under way. A failed
+        insert keeps the predictions (in memory and in their journal segments) for the next flush.
         """
         with self._flush_lock:
             with self._buffer_lock:
                 entries, self._buffer, self._buffered_rows = self._buffer, [], 0
-            if not entries:
+                self._pending_segments += self.journal.rotate()
+            self._pending += entries
+            if not self._pending:
                 return 0
-            batch = self._as_arrow(entries)
+            batch = self._as_arrow(self._pending)
             try:
-                self.store.insert_predictions(batch)
-            except Exception:
+                self.store.insert_predictions(batch, self._pending_segments)
+            except Exception as exc:
                 self.flush_failures += 1
-                log.exception("could not write %s predictions to the log", batch.num_rows)
+                self.last_flush_error = plain_fault(exc)
+                log.error("could not write %s predictions to the log (kept for the next flush): %s", batch.num_rows, exc)
                 return 0
+            self._finish_segments(self._pending_segments)
+            self._pending, self._pending_segments, self.last_flush_error = [], [], None
             return batch.num_rows
 
-    def _as_arrow(self, entries: list[tuple]) -> pa.Table:
-        sizes = [len(e[3]) for e in entries]
-        X = np.concatenate([e[2] for e in entries])
-        proba = np.concatenate([e[3] for e in entries])
+    def replay(self) -> int:
+        """At start: insert the predictions of journal segments a crash left behind; returns the rows."""
+        applied = self.store.applied_segments()
+        rows = 0
+        for path in self.journal.segments():
+            if path.name not in applied:
+                entries = read_segment(path)
+                if entries:
+                    self.store.insert_predictions(self._as_arrow(entries), [path.name])
+                    rows += sum(len(e.proba) for e in entries)
+            self._finish_segments([path.name])
+        stale = sorted(applied - {p.name for p in self.journal.segments()})
+        self.store.forget_segments(stale)
+        if rows:
+            log.warning("replayed %s acknowledged predictions from the journal (the last run stopped before writing them)", rows)
+        return rows
+
+    def _finish_segments(self, names: list[str]) -> None:
+        self.journal.remove(names)
+        try:
+            self.store.forget_segments(names)
+        except Exception:  # harmless: a stale mark is cleared at the next start
+            log.warning("could not clear journal marks %s", names)
+
+    def _as_arrow(self, entries: list[Entry]) -> pa.Table:
+        sizes = [len(e.proba) for e in entries]
+        X = np.concatenate([e.X for e in entries])
+        proba = np.concatenate([e.proba for e in entries])
         columns = {
-            "ts": pa.array(np.repeat(np.array([e[0] for e in entries], dtype="datetime64[us]"), sizes)),
-            "model_version": pa.array(np.repeat([e[1] for e in entries], sizes).astype(np.int32)),
+            "ts": pa.array(np.repeat(np.array([e.ts_us for e in entries], dtype="datetime64[us]"), sizes)),
+            "model_version": pa.array(np.repeat([e.version for e in entries], sizes).astype(np.int32)),
             **{name: pa.array(X[:, i]) for i, name in enumerate(self.store.features)},
             "prediction": pa.array(labels_of(proba)),
             "confidence": pa.array(confidence_of(proba)),
-            "latency_ms": pa.array(np.repeat([e[4] for e in entries], sizes)),
-            "source": _repeated_strings([e[5] for e in entries], sizes),
+            "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], sizes)),
+            "source": _repeated_strings([e.source for e in entries], sizes),
         }
         return pa.table(columns)
 
@@ -186,6 +237,15 @@ class Predictor:
         self._wake.set()
         self._flusher.join(timeout=10)
         self.flush()
+        self.journal.close()
+
+
+def _micros(ts: datetime) -> int:
+    """Naive UTC datetime to microseconds since the epoch, exactly (no float rounding)."""
+    return (ts - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 def labels_of(proba: np.ndarray) -> np.ndarray:

@@ -9,7 +9,10 @@ pip requirements: inferring them spawns a subprocess and costs seconds a model.
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,8 @@ import sklearn
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+
+from core.config import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +95,37 @@ class Tracker:
         """The store answers a query."""
         self.client.get_experiment(self.experiment_id)
         return True
+
+    def check_writable(self, artifacts_dir: Path) -> tuple[bool, str]:
+        """The store answers and can take a write: a local SQLite file must exist and take a write
+        lock (a read-only or immutable file refuses it), and the artifact folder must be writable."""
+        self.ping()
+        path = sqlite_path(self.tracking_uri)
+        if path is not None:
+            if not path.exists():
+                return False, f"the MLflow store {path} is missing"
+            try:
+                with closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=2)) as conn:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.rollback()
+            except sqlite3.Error as exc:
+                return False, f"the MLflow store {path} refuses writes ({exc}): make it and its folder writable"
+        if self.uses_local_artifacts and not os.access(artifacts_dir, os.W_OK):
+            state = "missing" if not artifacts_dir.exists() else "read-only"
+            return False, f"the artifact folder {artifacts_dir} is {state}: models cannot be saved"
+        return True, "answers, writable"
+
+    @property
+    def uses_local_artifacts(self) -> bool:
+        return self.client.get_experiment(self.experiment_id).artifact_location.startswith("file:")
+
+    def running_runs(self) -> list[str]:
+        """Runs of our experiment still RUNNING: at start, only a killed process leaves them so."""
+        runs = self.client.search_runs([self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)
+        return [r.info.run_id for r in runs]
+
+    def kill_run(self, run_id: str) -> None:
+        self.client.set_terminated(run_id, status="KILLED")
+
+    def registered_versions(self) -> list[int]:
+        return sorted(int(v.version) for v in self.client.search_model_versions(f"name = '{self.model_name}'", max_results=10_000))

@@ -95,6 +95,11 @@ if availability.empty:
 else:
     st.plotly_chart(charts.availability(availability), key="availability")
 
+repairs = read("repairs", 50)
+if not repairs.empty:
+    st.caption("Repairs made at start (what a stopped or killed process had left half-done):")
+    st.dataframe(repairs[["ts", "component", "action", "detail"]], hide_index=True)
+
 st.subheader("Pipeline runs")
 table(
     read("cycles", 200),

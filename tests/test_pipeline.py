@@ -179,12 +179,13 @@ def test_a_system_fault_is_recorded_and_announced_and_the_loop_goes_on(tmp_path,
 
     settings = make_settings(tmp_path / "w", mlflow_template, starter_model=True)
     Runtime(settings).close()
-    shutil.rmtree(settings.mlflow_artifacts_dir)  # the model files are gone (a disk fault, a bad clean-up)
     rt = Runtime(settings)
+    shutil.rmtree(settings.mlflow_artifacts_dir)  # the model files vanish under a running workspace (a bad clean-up)
     try:
         first, second = run(rt, 2)
         for record in (first, second):
             assert record["status"] == "error" and record["reason"].startswith("cycle failed") and "Traceback" in record["error"]
+            assert "model's files are missing from the artifact folder" in record["reason"]
         assert rt.store.notifications()["kind"].tolist()[:2] == ["cycle_error", "cycle_error"]
         assert not rt.check_health().checks["champion"].ok
         assert len(rt.store.cycles()) == 2

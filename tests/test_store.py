@@ -6,10 +6,11 @@ import duckdb
 import numpy as np
 import pytest
 
-from core import store as store_module
 from core.datagen import generate
 from core.errors import WorkspaceInUseError
-from core.store import MIGRATIONS, Store
+from core.store import Store
+from core.store import base as store_module
+from core.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 

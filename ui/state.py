@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core.config import SettingsError
-from core.errors import NoModelError, UserInputError, WorkspaceInUseError
+from core.errors import NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.runtime import Runtime, close_runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def runtime() -> Runtime:
     """The process's runtime; a bad setting or a workspace held by another process stops the page with a clear message."""
     try:
         return _runtime()
-    except (WorkspaceInUseError, SettingsError) as exc:
+    except (WorkspaceError, SettingsError) as exc:
         st.error(str(exc))
         st.stop()
         raise  # unreachable: st.stop() raises
@@ -77,9 +77,12 @@ def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = 
     except NoModelError as exc:
         st.warning(str(exc))
         return None
+    except StorageError as exc:
+        st.error(f"Not done: {exc}")
+        return None
     except Exception as exc:
         log.exception("action failed")
-        st.error(f"That did not work: {type(exc).__name__}: {exc}. The details are in the server log.")
+        st.error(f"That did not work: {plain_fault(exc)}. The details are in the server log.")
         return None
     if success:
         st.toast(success(result) if callable(success) else success)

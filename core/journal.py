@@ -1,0 +1,168 @@
+"""The prediction journal: every acknowledged prediction is on disk before its reply.
+
+The prediction log is written to DuckDB in batches so a caller never waits on an
+insert; the journal closes the window that leaves open. Each prediction is appended
+to the current segment file with one `os.write` (a few microseconds) before the
+caller gets its answer. A killed process loses nothing the kernel has accepted: the
+page cache outlives the process (with `IA_PREDICTION_FSYNC=true` a power cut does
+too, at the cost of an fsync per prediction). A write the disk refuses (full,
+read-only) raises `StorageError`, so the caller gets an error instead of a success,
+and the partial record is cut off again so the segment stays readable.
+
+A flush rotates to a new segment and inserts the closed segments' predictions into
+DuckDB in the same transaction that records their names as applied, so a replay
+after a crash between the insert and the file's deletion inserts nothing twice.
+Records are length-prefixed and checksummed: a torn tail is recognised and ignored.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import StorageError, describe_os_error
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
+_FIXED = struct.Struct("<qiiidB")  # ts (µs since epoch), version, rows, features, latency ms, source length
+SUFFIX = ".journal"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A prediction call as the predictor buffers it: one row or a batch."""
+
+    ts_us: int
+    version: int
+    X: np.ndarray
+    proba: np.ndarray
+    latency_ms: float
+    source: str
+
+
+def encode(entry: Entry) -> bytes:
+    source = entry.source.encode()[:255]
+    rows, features = entry.X.shape
+    payload = b"".join(
+        (
+            _FIXED.pack(entry.ts_us, entry.version, rows, features, entry.latency_ms, len(source)),
+            source,
+            np.ascontiguousarray(entry.X, dtype="<f8").tobytes(),
+            np.ascontiguousarray(entry.proba, dtype="<f8").tobytes(),
+        )
+    )
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def decode_all(data: bytes) -> tuple[list[Entry], int]:
+    """The complete records of a segment, and the byte offset where the readable part ends."""
+    entries, offset = [], 0
+    while offset + _HEADER.size <= len(data):
+        length, crc = _HEADER.unpack_from(data, offset)
+        payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            break  # a torn or damaged tail: the process died while writing it, before the reply
+        ts_us, version, rows, features, latency, source_len = _FIXED.unpack_from(payload)
+        at = _FIXED.size
+        source = payload[at : at + source_len].decode(errors="replace")
+        at += source_len
+        X = np.frombuffer(payload, dtype="<f8", count=rows * features, offset=at).reshape(rows, features)
+        proba = np.frombuffer(payload, dtype="<f8", count=rows, offset=at + rows * features * 8)
+        entries.append(Entry(ts_us, version, X.astype(np.float64), proba.astype(np.float64), latency, source))
+        offset += _HEADER.size + length
+    return entries, offset
+
+
+class Journal:
+    """Append-only segment files in one folder; thread-safe appends and rotation."""
+
+    def __init__(self, folder: Path, fsync: bool = False) -> None:
+        self.folder = folder
+        self.fsync = fsync
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._sequence = max((_number(p) for p in self.segments()), default=0)
+        self._fd: int | None = None
+        self._name = ""
+        self._size = 0
+        self._closed: list[str] = []
+
+    def segments(self) -> list[Path]:
+        return sorted(self.folder.glob(f"*{SUFFIX}"), key=_number)
+
+    def append(self, entry: Entry) -> None:
+        """Write one record; raise StorageError (and leave the segment whole) when the disk refuses."""
+        record = encode(entry)
+        with self._lock:
+            try:
+                if self._fd is None:
+                    self._open_next()
+                written = os.write(self._fd, record)
+                if written != len(record):
+                    raise OSError(errno.ENOSPC, "short write")
+                if self.fsync:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                self._cut_back()
+                raise StorageError(f"the prediction was not recorded: {describe_os_error(exc, self.folder)}") from exc
+            self._size += len(record)
+
+    def rotate(self) -> list[str]:
+        """Close the current segment (the next append opens a new one); the names of the segments
+        closed since the last rotation, whose records the caller now owns."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+                self._closed.append(self._name)
+            names, self._closed = self._closed, []
+            return names
+
+    def remove(self, names: list[str]) -> None:
+        for name in names:
+            (self.folder / name).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.rotate()
+
+    def _open_next(self) -> None:
+        self._sequence += 1
+        self._name = f"{self._sequence:012d}{SUFFIX}"
+        self._fd = os.open(self.folder / self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = 0
+
+    def _cut_back(self) -> None:
+        """Drop a partial record after a failed write, so later records stay reachable; if even
+        that fails, close the segment so the next append starts a fresh one."""
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:
+            os.close(self._fd)
+            self._fd = None
+            self._closed.append(self._name)
+
+
+def read_segment(path: Path) -> list[Entry]:
+    data = path.read_bytes()
+    entries, end = decode_all(data)
+    if end < len(data):
+        log.warning("journal %s: %s trailing bytes of an unfinished record ignored", path.name, len(data) - end)
+    return entries
+
+
+def _number(path: Path) -> int:
+    try:
+        return int(path.name.removesuffix(SUFFIX))
+    except ValueError:
+        return 0

@@ -1,0 +1,21 @@
+"""DuckDB storage: the schema, its migrations, and every SQL statement of the project.
+
+One module per aggregate (datasets and samples, models, predictions, cycles and
+drift, alerts, health); `Store` combines them over the one connection in `base`.
+"""
+
+from __future__ import annotations
+
+from core.store.alerts import AlertQueries
+from core.store.base import METRICS, connect, utcnow
+from core.store.cycles import CycleQueries
+from core.store.datasets import DatasetInfo, DatasetQueries, Window
+from core.store.health import HealthQueries
+from core.store.models import ModelQueries, dumps_ids
+from core.store.predictions import PredictionQueries
+
+__all__ = ["METRICS", "DatasetInfo", "Store", "Window", "connect", "dumps_ids", "utcnow"]
+
+
+class Store(DatasetQueries, ModelQueries, PredictionQueries, CycleQueries, AlertQueries, HealthQueries):
+    """The process's one DuckDB connection, one cursor per thread, and every query."""

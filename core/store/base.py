@@ -1,0 +1,208 @@
+"""The connection, per-thread cursors, transactions and migrations of the workspace file.
+
+DuckDB allows one read-write process per file, so the process holds one connection
+and hands each thread its own cursor. Every aggregate module builds on `StoreBase`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from core.errors import WorkspaceError, WorkspaceInUseError, plain_fault
+from core.features import feature_names
+
+log = logging.getLogger(__name__)
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+
+
+def utcnow() -> datetime:
+    """Naive UTC: DuckDB TIMESTAMP columns hold UTC without a zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the workspace file, turning DuckDB's lock and permission errors into ones a person can act on."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(path))
+    except (duckdb.IOException, OSError) as exc:
+        if "lock" not in str(exc).lower():
+            raise WorkspaceError(
+                f"Cannot open the workspace {path}: {plain_fault(exc)}. Make the folder writable or set IA_DATA_DIR to another folder."
+            ) from None
+        pid = re.search(r"PID (\d+)", str(exc))
+        holder = f" (PID {pid.group(1)})" if pid else ""
+        raise WorkspaceInUseError(
+            f"The workspace {path} is in use by another process{holder}. DuckDB allows one process per file: "
+            "stop the other app or point IA_DATA_DIR at another folder."
+        ) from None
+
+
+class StoreBase:
+    """The process's one DuckDB connection, one cursor per thread, and the migrations."""
+
+    def __init__(self, path: Path, n_features: int) -> None:
+        self.path = path
+        self._conn = connect(path)
+        self._local = threading.local()
+        self._cursors: dict[int, tuple[threading.Thread, duckdb.DuckDBPyConnection]] = {}
+        self._cursor_lock = threading.Lock()
+        self.write_lock = threading.RLock()
+        self.migrate(n_features)
+        self._check_writable()
+        self.n_features = int(self.get_setting("n_features"))
+        if self.n_features != n_features:
+            log.warning("IA_N_FEATURES=%s ignored: workspace %s was created with %s features", n_features, path, self.n_features)
+        self.features = feature_names(self.n_features)
+
+    def _check_writable(self) -> None:
+        """A folder that lets DuckDB open the file but not write its WAL fails at the first write:
+        find that out at start, with the path and what to do, not in the middle of a cycle."""
+        try:
+            self.set_setting("opened_at", utcnow().isoformat())
+        except (duckdb.Error, OSError) as exc:
+            self._conn.close()
+            raise WorkspaceError(
+                f"The workspace {self.path} cannot be written: {plain_fault(exc)}. "
+                "Make the data folder writable or set IA_DATA_DIR to another folder."
+            ) from None
+
+    # connection plumbing -------------------------------------------------
+    @property
+    def cur(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor. Streamlit runs every script run on a new thread, so cursors of
+        finished threads are closed whenever a new one is made, keeping the count bounded."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+            with self._cursor_lock:
+                for ident, (thread, old) in list(self._cursors.items()):
+                    if not thread.is_alive():
+                        with suppress(duckdb.Error):
+                            old.close()
+                        del self._cursors[ident]
+                self._cursors[threading.get_ident()] = (threading.current_thread(), cur)
+        return cur
+
+    @property
+    def open_cursors(self) -> int:
+        return len(self._cursors)
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing writes; the write lock keeps sample ids dense and ordered."""
+        with self.write_lock:
+            cur = self.cur
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                with suppress(duckdb.Error):  # a failed COMMIT (disk full) may have ended it already
+                    cur.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def private_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction on a cursor of its own: for background writers (the prediction flusher),
+        which must not depend on the state of their thread's shared cursor (an unfinished
+        `fetchone()` result there makes DuckDB refuse to register an Arrow table)."""
+        with self.write_lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                    cur.execute("COMMIT")
+                except BaseException:
+                    with suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        with self._cursor_lock:
+            for _thread, cur in self._cursors.values():
+                with suppress(duckdb.Error):
+                    cur.close()
+            self._cursors.clear()
+        self._conn.close()
+
+    def _one(self, sql: str, params: list | None = None) -> dict | None:
+        """One row as a dict of plain Python values (None for NULL), or None."""
+        cur = self.cur.execute(sql, params or [])
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def ping(self) -> bool:
+        return self.cur.execute("SELECT 1").fetchone()[0] == 1
+
+    # migrations ------------------------------------------------------------
+    def migrate(self, n_features: int) -> list[int]:
+        """Apply the migrations this file has not seen yet, each in its own transaction."""
+        cur = self.cur
+        cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+        done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+        if done:
+            n_features = int(cur.execute("SELECT value FROM workspace WHERE key = 'n_features'").fetchone()[0])
+        applied = []
+        from core.store.schema import MIGRATIONS  # the schema imports utcnow from here
+
+        for version, name, migration in MIGRATIONS:
+            if version in done:
+                continue
+            with self.transaction() as tx:
+                migration(tx, n_features)
+                tx.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utcnow()])
+            log.info("DuckDB migration %s applied: %s", version, name)
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        return self.cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    # workspace settings ----------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.cur.execute("SELECT value FROM workspace WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO workspace VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [key, value, utcnow()],
+            )
+
+    def settings_map(self) -> dict[str, str]:
+        return dict(self.cur.execute("SELECT key, value FROM workspace").fetchall())
+
+
+def insert_row(cur: duckdb.DuckDBPyConnection, table: str, record: dict, returning: str | None = None) -> object:
+    """One row from a dict; column names come from our own code, values are bound parameters."""
+    sql = f"INSERT INTO {table} ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})"
+    if returning:
+        return cur.execute(f"{sql} RETURNING {returning}", list(record.values())).fetchone()[0]
+    cur.execute(sql, list(record.values()))
+    return None
+
+
+def insert_arrow(cur: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:
+    """One bulk insert, columns matched by name so the Arrow order need not follow the table's."""
+    cur.register("_arrow_batch", batch)
+    try:
+        cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _arrow_batch")
+    finally:
+        with suppress(duckdb.Error):  # an aborted transaction refuses this too; the insert's error matters
+            cur.unregister("_arrow_batch")

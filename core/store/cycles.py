@@ -1,0 +1,72 @@
+"""Monitoring cycles, their per-feature drift results, and the dashboard's aggregated views."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+from core.store.base import StoreBase, insert_arrow, insert_row
+
+
+class CycleQueries(StoreBase):
+    def next_cycle_id(self) -> int:
+        return self.cur.execute("SELECT nextval('cycle_id_seq')").fetchone()[0]
+
+    def insert_cycle(self, record: dict, drift_rows: list[dict]) -> None:
+        """The cycle and its per-feature drift results, together."""
+        with self.transaction() as tx:
+            insert_row(tx, "cycles", record)
+            if drift_rows:
+                insert_arrow(tx, "drift_results", pa.Table.from_pylist([{"cycle_id": record["cycle_id"], **r} for r in drift_rows]))
+
+    def last_cycle_id(self) -> int:
+        return self.cur.execute("SELECT coalesce(max(cycle_id), 0) FROM cycles").fetchone()[0]
+
+    def last_cycle(self) -> dict | None:
+        return self._one("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT 1")
+
+    def cycles(self, limit: int = 100) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()
+
+    def recent_drift_flags(self, limit: int) -> list[tuple[int, bool, int | None, bool]]:
+        """(cycle_id, drifted, first_sample_id, promoted) of the newest cycles that saw data."""
+        return self.cur.execute(
+            """SELECT cycle_id, coalesce(dataset_drift, false) OR coalesce(performance_drift, false), first_sample_id,
+                      coalesce(promoted, false)
+               FROM cycles WHERE rows_seen > 0 ORDER BY cycle_id DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+
+    def last_retrain_cycle(self) -> int | None:
+        return self.cur.execute("SELECT max(cycle_id) FROM cycles WHERE decision = 'retrain'").fetchone()[0]
+
+    def drift_results(self, cycle_id: int | None = None) -> pd.DataFrame:
+        if cycle_id is None:
+            cycle_id = self.cur.execute("SELECT max(cycle_id) FROM drift_results").fetchone()[0]
+        return self.cur.execute("SELECT * FROM drift_results WHERE cycle_id = ? ORDER BY feature", [cycle_id]).df()
+
+    def accuracy_history(self, max_points: int = 400) -> pd.DataFrame:
+        """Realised and estimated accuracy per cycle, averaged into at most `max_points` buckets."""
+        return self.cur.execute(
+            """WITH c AS (SELECT *, ntile(?) OVER (ORDER BY cycle_id) AS bucket FROM cycles WHERE rows_seen > 0)
+               SELECT min(started_at) AS ts, min(cycle_id) AS first_cycle, max(cycle_id) AS last_cycle, count(*) AS cycles,
+                      avg(realised_accuracy) AS realised, avg(estimated_accuracy) AS estimated,
+                      bool_or(coalesce(dataset_drift, false) OR coalesce(performance_drift, false)) AS drift,
+                      bool_or(coalesce(promoted, false)) AS promoted,
+                      bool_or(new_version IS NOT NULL AND NOT coalesce(promoted, false)) AS rejected,
+                      max(new_version) AS new_version, bool_or(status = 'error') AS error
+               FROM c GROUP BY bucket ORDER BY ts""",
+            [max_points],
+        ).df()
+
+    def drift_history(self, max_points: int = 300) -> pd.DataFrame:
+        """Each feature's statistic and threshold over time, averaged into at most `max_points` buckets."""
+        return self.cur.execute(
+            """WITH d AS (SELECT r.*, c.started_at, dense_rank() OVER (ORDER BY r.cycle_id) AS k FROM drift_results r
+                          JOIN cycles c USING (cycle_id)),
+                    n AS (SELECT max(k) AS n FROM d)
+               SELECT feature, min(started_at) AS ts, any_value(test) AS test, avg(statistic) AS statistic,
+                      avg(p_value) AS p_value, avg(threshold) AS threshold, avg(psi) AS psi, bool_or(drifted) AS drifted
+               FROM d, n GROUP BY feature, floor((k - 1) * ? / n.n) ORDER BY feature, ts""",
+            [max_points],
+        ).df()

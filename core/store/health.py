@@ -1,0 +1,52 @@
+"""Health records and the workspace-wide views (counts, data version)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.store.base import StoreBase, insert_row, utcnow
+
+
+class HealthQueries(StoreBase):
+    def insert_health(self, record: dict) -> None:
+        with self.transaction() as tx:
+            insert_row(tx, "health_checks", record)
+
+    def health_history(self, limit: int = 500) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM health_checks ORDER BY ts DESC LIMIT ?", [limit]).df()
+
+    def availability(self, max_points: int = 200) -> pd.DataFrame:
+        """Share of healthy records per time bucket."""
+        return self.cur.execute(
+            """WITH h AS (SELECT *, ntile(?) OVER (ORDER BY ts) AS bucket FROM health_checks)
+               SELECT min(ts) AS ts, avg(healthy::INTEGER) AS availability, count(*) AS checks,
+                      avg(duckdb_ok::INTEGER) AS duckdb, avg(mlflow_ok::INTEGER) AS mlflow,
+                      avg(champion_ok::INTEGER) AS champion, avg(worker_ok::INTEGER) AS worker
+               FROM h GROUP BY bucket ORDER BY ts""",
+            [max_points],
+        ).df()
+
+    def data_version(self) -> tuple:
+        """Changes whenever the loop or a user writes something a page shows; keys the UI's caches."""
+        return self.cur.execute(
+            """SELECT (SELECT coalesce(max(cycle_id), 0) FROM cycles), (SELECT count(*) FROM models),
+                      (SELECT coalesce(max(promoted_at), TIMESTAMP '1970-01-01') FROM models),
+                      (SELECT coalesce(max(dataset_id), 0) FROM datasets), (SELECT count(*) FROM predictions),
+                      (SELECT coalesce(max(notification_id), 0) FROM notifications), (SELECT count(*) FROM health_checks)"""
+        ).fetchone()
+
+    # overview -------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        row = self.cur.execute(
+            """SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM samples),
+                      (SELECT count(*) FROM models), (SELECT count(*) FROM predictions)"""
+        ).fetchone()
+        return dict(zip(("datasets", "samples", "models", "predictions"), row, strict=True))
+
+    # repairs made at start ---------------------------------------------------------------
+    def add_repair(self, component: str, action: str, detail: str) -> None:
+        with self.transaction() as tx:
+            insert_row(tx, "repairs", {"ts": utcnow(), "component": component, "action": action, "detail": detail})
+
+    def repairs(self, limit: int = 100) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM repairs ORDER BY repair_id DESC LIMIT ?", [limit]).df()

@@ -1,0 +1,51 @@
+"""Model versions, their status (champion, challenger, archived, rejected) and events."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+
+from core.store.base import StoreBase, insert_row, utcnow
+
+
+class ModelQueries(StoreBase):
+    def insert_model(self, record: dict) -> None:
+        with self.transaction() as tx:
+            insert_row(tx, "models", record)
+
+    def models(self) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM models ORDER BY version DESC").df()
+
+    def model(self, version: int) -> dict | None:
+        return self._one("SELECT * FROM models WHERE version = ?", [version])
+
+    def versions_with_status(self, status: str) -> list[int]:
+        return [row[0] for row in self.cur.execute("SELECT version FROM models WHERE status = ? ORDER BY version", [status]).fetchall()]
+
+    def champion_version(self) -> int | None:
+        row = self.cur.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def set_champion(tx: duckdb.DuckDBPyConnection, version: int, previous: int | None) -> None:
+        """Inside a caller's transaction: the old champion is archived, `version` crowned."""
+        if previous is not None:
+            tx.execute("UPDATE models SET status = 'archived' WHERE version = ?", [previous])
+        tx.execute("UPDATE models SET status = 'champion', promoted_at = ? WHERE version = ?", [utcnow(), version])
+
+    @staticmethod
+    def set_status(tx: duckdb.DuckDBPyConnection, version: int, status: str) -> None:
+        tx.execute("UPDATE models SET status = ? WHERE version = ?", [status, version])
+
+    @staticmethod
+    def add_model_event(tx: duckdb.DuckDBPyConnection, event: dict) -> None:
+        insert_row(tx, "model_events", {"ts": utcnow(), **event})
+
+    def model_events(self, limit: int = 200) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM model_events ORDER BY event_id DESC LIMIT ?", [limit]).df()
+
+
+def dumps_ids(ids: tuple[int, ...]) -> str:
+    return json.dumps(list(ids))

@@ -1,0 +1,58 @@
+"""The prediction log: bulk appends from the serving flusher, latency views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from core.store.base import StoreBase, insert_arrow, utcnow
+
+
+class PredictionQueries(StoreBase):
+    def insert_predictions(self, batch: pa.Table, segments: list[str] = ()) -> None:
+        """Many predictions at once, and the journal segments they came from marked applied in the
+        same transaction, so a replay after a crash never inserts them twice."""
+        with self.private_transaction() as tx:
+            insert_arrow(tx, "predictions", batch)
+            if segments:
+                tx.executemany("INSERT INTO journal_applied VALUES (?, ?)", [[s, utcnow()] for s in segments])
+
+    def applied_segments(self) -> set[str]:
+        return {row[0] for row in self.cur.execute("SELECT segment FROM journal_applied").fetchall()}
+
+    def forget_segments(self, segments: list[str]) -> None:
+        """Once a segment's file is deleted its mark is no longer needed."""
+        if segments:
+            with self.private_transaction() as tx:
+                tx.executemany("DELETE FROM journal_applied WHERE segment = ?", [[s] for s in segments])
+
+    def recent_predictions(self, limit: int = 100) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM predictions ORDER BY ts DESC LIMIT ?", [limit]).df()
+
+    def latency_percentiles(self, since: datetime | None = None) -> dict[str, float | None]:
+        row = self.cur.execute(
+            "SELECT count(*), quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95) FROM predictions WHERE ts >= ?",
+            [since or datetime(1970, 1, 1)],
+        ).fetchone()
+        return {"count": row[0], "p50_ms": row[1], "p95_ms": row[2]}
+
+    def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray:
+        """Inputs users sent for prediction in (since, until]: label-free data for drift."""
+        cols = ", ".join(self.features)
+        arrays = self.cur.execute(
+            f"SELECT {cols} FROM predictions WHERE ts > ? AND ts <= ? ORDER BY ts DESC LIMIT ?", [since, until, limit]
+        ).fetchnumpy()
+        return np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
+
+    def latency_history(self, max_points: int = 200) -> pd.DataFrame:
+        """Prediction count and latency p50/p95 per time bucket."""
+        return self.cur.execute(
+            """WITH p AS (SELECT ts, latency_ms, ntile(?) OVER (ORDER BY ts) AS bucket FROM predictions)
+               SELECT min(ts) AS ts, count(*) AS predictions, quantile_cont(latency_ms, 0.5) AS p50_ms,
+                      quantile_cont(latency_ms, 0.95) AS p95_ms
+               FROM p GROUP BY bucket ORDER BY ts""",
+            [max_points],
+        ).df()

@@ -1,0 +1,118 @@
+"""The DuckDB schema as numbered migrations; a workspace file records which it has seen.
+
+A migration only ever adds: a workspace made by an older version opens in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from core.features import TARGET, feature_names
+from core.store.base import utcnow
+
+Migration = Callable[[duckdb.DuckDBPyConnection, int], None]
+
+
+def _m001_core(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    features = ", ".join(f"{name} DOUBLE NOT NULL" for name in feature_names(n_features))
+    cur.execute("CREATE TABLE workspace (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL)")
+    cur.execute(
+        "INSERT INTO workspace VALUES ('n_features', ?, ?), ('created_at', ?, ?)",
+        [str(n_features), utcnow(), utcnow().isoformat(), utcnow()],
+    )
+    cur.execute("CREATE SEQUENCE dataset_id_seq START 1")
+    cur.execute(
+        """CREATE TABLE datasets (
+            dataset_id INTEGER PRIMARY KEY DEFAULT nextval('dataset_id_seq'),
+            name VARCHAR NOT NULL,
+            source VARCHAR NOT NULL CHECK (source IN ('generated', 'imported', 'stream', 'starter')),
+            scenario VARCHAR, strength DOUBLE, seed BIGINT,
+            n_rows BIGINT NOT NULL, first_sample_id BIGINT NOT NULL, last_sample_id BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL)"""
+    )
+    cur.execute(f"CREATE TABLE samples (sample_id BIGINT NOT NULL, dataset_id INTEGER NOT NULL, {features}, {TARGET} TINYINT NOT NULL)")
+    cur.execute(
+        """CREATE TABLE models (
+            version INTEGER PRIMARY KEY, label VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+            n_train BIGINT NOT NULL, n_holdout BIGINT NOT NULL,
+            window_first_sample BIGINT NOT NULL, window_last_sample BIGINT NOT NULL,
+            dataset_ids VARCHAR NOT NULL, data_hash VARCHAR NOT NULL, trigger VARCHAR NOT NULL,
+            accuracy DOUBLE, precision DOUBLE, recall DOUBLE, f1 DOUBLE, roc_auc DOUBLE, log_loss DOUBLE,
+            status VARCHAR NOT NULL CHECK (status IN ('champion', 'challenger', 'archived', 'rejected')),
+            created_at TIMESTAMP NOT NULL, promoted_at TIMESTAMP)"""
+    )
+    cur.execute("CREATE SEQUENCE model_event_seq START 1")
+    cur.execute(
+        """CREATE TABLE model_events (
+            event_id BIGINT PRIMARY KEY DEFAULT nextval('model_event_seq'), ts TIMESTAMP NOT NULL,
+            kind VARCHAR NOT NULL, version INTEGER NOT NULL, previous_champion INTEGER,
+            metric VARCHAR, challenger_score DOUBLE, champion_score DOUBLE, n_rows BIGINT,
+            promoted BOOLEAN NOT NULL, reason VARCHAR NOT NULL)"""
+    )
+    cur.execute(
+        f"""CREATE TABLE predictions (
+            ts TIMESTAMP NOT NULL, model_version INTEGER NOT NULL, {features},
+            prediction TINYINT NOT NULL, confidence DOUBLE NOT NULL, latency_ms DOUBLE NOT NULL,
+            source VARCHAR NOT NULL)"""
+    )
+
+
+def _m002_monitoring(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    cur.execute("CREATE SEQUENCE cycle_id_seq START 1")
+    cur.execute(
+        """CREATE TABLE cycles (
+            cycle_id BIGINT PRIMARY KEY, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP NOT NULL,
+            trigger VARCHAR NOT NULL, status VARCHAR NOT NULL, rows_seen BIGINT NOT NULL, labelled BOOLEAN NOT NULL,
+            first_sample_id BIGINT, last_sample_id BIGINT, predictions_until TIMESTAMP,
+            scenario VARCHAR, strength DOUBLE, policy VARCHAR NOT NULL,
+            champion_version INTEGER, champion_holdout_accuracy DOUBLE,
+            realised_accuracy DOUBLE, realised_upper DOUBLE, estimated_accuracy DOUBLE,
+            drift_share DOUBLE, dataset_drift BOOLEAN, performance_drift BOOLEAN,
+            decision VARCHAR NOT NULL, reason VARCHAR NOT NULL, draw DOUBLE,
+            new_version INTEGER, promoted BOOLEAN, error VARCHAR, step_ms VARCHAR)"""
+    )
+    cur.execute(
+        """CREATE TABLE drift_results (
+            cycle_id BIGINT NOT NULL, feature VARCHAR NOT NULL, test VARCHAR NOT NULL, statistic DOUBLE NOT NULL,
+            p_value DOUBLE, threshold DOUBLE NOT NULL, drifted BOOLEAN NOT NULL, psi DOUBLE NOT NULL,
+            psi_status VARCHAR NOT NULL, n_reference BIGINT NOT NULL, n_current BIGINT NOT NULL)"""
+    )
+    cur.execute("CREATE SEQUENCE notification_id_seq START 1")
+    cur.execute(
+        """CREATE TABLE notifications (
+            notification_id BIGINT PRIMARY KEY DEFAULT nextval('notification_id_seq'), created_at TIMESTAMP NOT NULL,
+            kind VARCHAR NOT NULL, level VARCHAR NOT NULL, title VARCHAR NOT NULL, description VARCHAR NOT NULL,
+            payload VARCHAR NOT NULL, delivery VARCHAR NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            http_status INTEGER, error VARCHAR, sent_at TIMESTAMP)"""
+    )
+    cur.execute(
+        """CREATE TABLE health_checks (
+            ts TIMESTAMP NOT NULL, healthy BOOLEAN NOT NULL, duckdb_ok BOOLEAN NOT NULL, mlflow_ok BOOLEAN NOT NULL,
+            champion_ok BOOLEAN NOT NULL, worker_ok BOOLEAN NOT NULL, webhook_configured BOOLEAN NOT NULL,
+            latency_p50_ms DOUBLE, latency_p95_ms DOUBLE, detail VARCHAR)"""
+    )
+
+
+def _m003_durability(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    cur.execute("CREATE TABLE journal_applied (segment VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
+    cur.execute("CREATE SEQUENCE repair_id_seq START 1")
+    cur.execute(
+        """CREATE TABLE repairs (
+            repair_id BIGINT PRIMARY KEY DEFAULT nextval('repair_id_seq'), ts TIMESTAMP NOT NULL,
+            component VARCHAR NOT NULL, action VARCHAR NOT NULL, detail VARCHAR NOT NULL)"""
+    )
+    cur.execute(
+        """CREATE TABLE archives (
+            ts TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, n_rows BIGINT NOT NULL,
+            cutoff TIMESTAMP, detail VARCHAR)"""
+    )
+    cur.execute("ALTER TABLE models ADD COLUMN pruned_at TIMESTAMP")
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
+    (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
+    (3, "durability and retention: journal_applied, repairs, archives, models.pruned_at", _m003_durability),
+]
