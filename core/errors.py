@@ -64,6 +64,8 @@ def plain_fault(exc: BaseException) -> str:
         return "the disk is full: free space on the data folder's disk; nothing more can be stored until then"
     if "readonly database" in lowered or "read-only" in lowered or "read only" in lowered or "permission denied" in lowered:
         return "a store is read-only: make the data folder and its files writable (chmod u+w), or point IA_DATA_DIR elsewhere"
+    if "disk i/o error" in lowered:
+        return "a store cannot be written (disk I/O error): check that the data folder and its files are not read-only and the disk is not full"
     if "no such artifact" in lowered or ("no such file" in lowered and "artifact" in lowered):
         return "a model's files are missing from the artifact folder (IA_MLFLOW_ARTIFACTS_DIR): restore it, or retrain"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__

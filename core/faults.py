@@ -55,6 +55,6 @@ def component_of(exc: BaseException) -> str:
         module = type(cause).__module__ or ""
         if module.startswith(("mlflow", "sqlalchemy", "sqlite3")):
             return "mlflow"
-        if module.startswith("duckdb"):
+        if module.startswith(("duckdb", "_duckdb")):
             return "duckdb"
     return "disk" if isinstance(exc, OSError) else "pipeline"

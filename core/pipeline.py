@@ -121,8 +121,9 @@ class MonitoringPipeline:
         that too (the disk is full), keep it to store at a later cycle and mark the store faulty."""
         try:
             self.store.insert_cycle(record, drift_rows)
-            self.faults.succeeded("duckdb")
-            self.faults.succeeded("disk")
+            if record["status"] != "error":
+                self.faults.succeeded("duckdb")
+                self.faults.succeeded("disk")
             return
         except Exception as exc:
             fault = self.faults.failed(component_of(exc), exc)

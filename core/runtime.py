@@ -206,8 +206,9 @@ class Runtime:
             fault = self.faults.get("disk")
             if fault is not None:
                 return False, f"{fault.message} ({free_mb:,.0f} MB free)"
-            low = free_mb < self.settings.min_free_mb
-            return not low, f"{free_mb:,.0f} MB free" + (f": below IA_MIN_FREE_MB={self.settings.min_free_mb:g}" if low else "")
+            if free_mb < self.settings.min_free_mb:
+                return False, f"the disk is full or nearly: {free_mb:,.0f} MB free, below IA_MIN_FREE_MB={self.settings.min_free_mb:g}"
+            return True, f"{free_mb:,.0f} MB free"
 
         return {
             "duckdb": duckdb,

@@ -105,8 +105,11 @@ class Tracker:
             if not path.exists():
                 return False, f"the MLflow store {path} is missing"
             try:
+                if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+                    raise sqlite3.OperationalError("the file or its folder is read-only")
                 with closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=2)) as conn:
                     conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("CREATE TABLE _ia_continu_write_probe (x INTEGER)")  # rolled back: nothing stays
                     conn.rollback()
             except sqlite3.Error as exc:
                 return False, f"the MLflow store {path} refuses writes ({exc}): make it and its folder writable"
