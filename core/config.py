@@ -83,6 +83,14 @@ class Settings:
         "IA_ALERT_MAX_AGE_SECONDS", "3600", "Alerts left pending by a stop are retried at start if younger, else abandoned", min=0.0
     )
     min_free_mb: float = _env("IA_MIN_FREE_MB", "100", "Free disk space under the data folder below which health is degraded", min=0.0)
+    retain_stream_days: float = _env("IA_RETAIN_STREAM_DAYS", "2", "Days of simulated-stream samples kept (0 = all)", min=0.0)
+    retain_predictions_days: float = _env("IA_RETAIN_PREDICTIONS_DAYS", "7", "Days of the prediction log kept (0 = all)", min=0.0)
+    retain_cycles_days: float = _env("IA_RETAIN_CYCLES_DAYS", "14", "Days of cycles, drift results and sent alerts kept (0 = all)", min=0.0)
+    retain_health_days: float = _env("IA_RETAIN_HEALTH_DAYS", "14", "Days of health records kept (0 = all)", min=0.0)
+    keep_model_versions: int = _env(
+        "IA_KEEP_MODEL_VERSIONS", "20", "Newest versions whose artifacts are kept, besides champion and challenger (0 = all)", min=0
+    )
+    retention_interval: float = _env("IA_RETENTION_INTERVAL", "600", "Seconds between retention runs and DuckDB checkpoints", min=1.0)
     health_interval: float = _env("IA_HEALTH_INTERVAL", "60", "Seconds between stored health records", min=1.0)
     heartbeat_stale_seconds: float = _env("IA_HEARTBEAT_STALE_SECONDS", "0", "Heartbeat age called stale (0 = 3 intervals + 30 s)", min=0.0)
 

@@ -186,8 +186,8 @@ class MonitoringPipeline:
         state = controls.stream_state(self.store)
         scenario = state.at_cycle(cycle_id)
         X, y = datagen.generate(s.stream_batch_size, self.store.n_features, scenario, seed=s.seed * 1_000_003 + cycle_id)
-        name = f"Stream (synthetic) · cycle {cycle_id} · {datagen.SCENARIO_LABELS[scenario.name]}"
-        self.store.insert_dataset(X, y, source="stream", name=name, scenario=scenario.name, strength=scenario.strength, seed=s.seed)
+        name = f"Stream (synthetic) · {datagen.SCENARIO_LABELS[scenario.name]} · from cycle {cycle_id}"
+        self.store.append_stream_batch(X, y, name=name, scenario=scenario.name, strength=float(scenario.strength), seed=s.seed)
         record.update(scenario=scenario.name, strength=scenario.strength)
 
     def _new_data(self, record: dict) -> tuple[np.ndarray, np.ndarray | None]:

@@ -149,6 +149,11 @@ class ModelRegistry:
             raise UserInputError("version", f"{version} is not a registered version")
         if version == self.champion_version:
             raise UserInputError("version", f"{version_label(version)} is already the champion")
+        if record.get("pruned_at") is not None:
+            raise UserInputError(
+                "version",
+                f"{version_label(version)}'s model files were pruned by retention (IA_KEEP_MODEL_VERSIONS): it cannot serve again",
+            )
         decision = GateDecision(
             version,
             self.champion_version,

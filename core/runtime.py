@@ -23,13 +23,14 @@ from core import controls, datagen, validation
 from core.config import Settings, sqlite_path
 from core.csv_import import parse_feature_csv, parse_labelled_csv
 from core.errors import UserInputError, WorkspaceError
-from core.faults import FaultBoard
+from core.faults import FaultBoard, component_of
 from core.health import HealthMonitor, HealthReport
 from core.journal import Journal
 from core.notify import Notifier
 from core.pipeline import MonitoringPipeline
 from core.registry import GateDecision, ModelRegistry, version_label
 from core.repair import repair_at_start
+from core.retention import apply_retention
 from core.scheduler import RunNowResult, Scheduler
 from core.serving import BatchPrediction, Prediction, Predictor
 from core.store import DatasetInfo, Store
@@ -41,7 +42,7 @@ READS = frozenset(
     {
         "models", "datasets", "dataset_frame", "cycles", "notifications", "model_events", "drift_results", "accuracy_history",
         "drift_history", "latency_history", "availability", "recent_predictions", "sample_features", "class_balance",
-        "latency_percentiles", "repairs",
+        "latency_percentiles", "repairs", "archives",
     }
 )  # fmt: skip
 
@@ -126,7 +127,8 @@ class Runtime:
         live = controls.effective_settings(s, self.store)
         self.scheduler = Scheduler(
             self.pipeline.run_cycle_locked, self.pipeline.lock, live.scheduler_interval, health=self.health.record,
-            health_interval=s.health_interval, on_error=self._worker_error, on_state=self._scheduler_state,
+            health_interval=s.health_interval, maintenance=self.run_maintenance, maintenance_interval=s.retention_interval,
+            on_error=self._worker_error, on_state=self._scheduler_state,
         )  # fmt: skip
         if s.scheduler_autostart:
             self.scheduler.start(paused=self.store.get_setting("scheduler.state") == "paused")
@@ -164,6 +166,16 @@ class Runtime:
 
     def run_cycle_now(self) -> RunNowResult:
         return self.scheduler.run_now()
+
+    def run_maintenance(self) -> dict[str, int]:
+        """Retention and a checkpoint, between cycles (a cycle reads the samples retention may delete)."""
+        with self.pipeline.lock:
+            try:
+                moved = apply_retention(self.store, self.tracker, self.settings)
+            except Exception as exc:
+                self.faults.failed(component_of(exc), exc)
+                raise
+        return moved
 
     def send_test_message(self) -> int:
         return self.notifier.send_test()

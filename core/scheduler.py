@@ -43,6 +43,8 @@ class Scheduler:
         *,
         health: Callable[[], object] | None = None,
         health_interval: float = 60.0,
+        maintenance: Callable[[], object] | None = None,
+        maintenance_interval: float = 600.0,
         on_error: Callable[[str, BaseException], None] | None = None,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
@@ -63,6 +65,8 @@ class Scheduler:
         self._cycle_job = self._jobs.every(self.interval).seconds.do(self._scheduled_cycle)
         if health is not None:
             self._jobs.every(health_interval).seconds.do(self._guarded, "health", health)
+        if maintenance is not None:
+            self._jobs.every(maintenance_interval).seconds.do(self._guarded, "maintenance", maintenance)
 
     # state --------------------------------------------------------------------
     @property

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 import warnings
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import mlflow
 import mlflow.sklearn
@@ -129,6 +131,19 @@ class Tracker:
 
     def kill_run(self, run_id: str) -> None:
         self.client.set_terminated(run_id, status="KILLED")
+
+    def prune_version(self, version: int) -> str:
+        """Tag a version archived and delete its local artifact files (the registry entry and run stay,
+        so its metrics and lineage remain browsable); returns what was done."""
+        mv = self.client.get_model_version(self.model_name, str(version))
+        self.client.set_model_version_tag(self.model_name, str(version), "ia_continu.archived", "true")
+        model_id = mv.model_id or mv.source.removeprefix("models:/")
+        location = self.client.get_logged_model(model_id).artifact_location if model_id.startswith("m-") else ""
+        if location.startswith("file:"):
+            path = Path(urlsplit(location).path)
+            shutil.rmtree(path, ignore_errors=True)
+            return f"artifacts deleted from {path}"
+        return "tagged archived (artifacts are on a remote store and were left there)"
 
     def registered_versions(self) -> list[int]:
         return sorted(int(v.version) for v in self.client.search_model_versions(f"name = '{self.model_name}'", max_results=10_000))

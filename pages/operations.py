@@ -107,5 +107,15 @@ table(
     "No cycles yet.",
 )
 
+st.subheader("Retention")
+s = rt.settings
+st.caption(
+    f"Kept: stream samples {s.retain_stream_days:g} days, predictions {s.retain_predictions_days:g} days, cycles and alerts "
+    f"{s.retain_cycles_days:g} days, health records {s.retain_health_days:g} days (0 = for ever); model files of the newest "
+    f"{s.keep_model_versions} versions besides champion and challenger. Older rows are archived to Parquet under "
+    f"`{s.data_dir / 'archive'}` before they are deleted; runs every {s.retention_interval:g} s with a DuckDB checkpoint."
+)
+table(read("archives", 50), ["ts", "kind", "n_rows", "cutoff", "path"], "Nothing archived yet.")
+
 with st.expander("Settings (environment variables)"):
     st.dataframe(pd.DataFrame(rt.settings.describe()), hide_index=True)

@@ -216,11 +216,14 @@ def test_replay_after_a_crash_between_insert_and_delete_inserts_nothing_twice(tm
     store.close()
 
 
-def test_flush_from_a_thread_with_an_unfinished_result_writes_the_batch(trained_runtime: Runtime) -> None:
-    rt = trained_runtime
-    rt.store.cur.execute("SELECT * FROM range(100)").fetchone()  # this thread's cursor holds an open result
-    rt.predict([1.0, 2.0])
-    assert rt.predictor.flush() == 1 and rt.store.counts()["predictions"] == 1
+def test_flush_from_a_thread_with_an_unfinished_result_writes_the_batch(workspace: Path) -> None:
+    rt = Runtime(make_settings(workspace, workspace / "mlflow.db", prediction_flush_seconds=3600, prediction_flush_rows=10**6))
+    try:
+        rt.store.cur.execute("SELECT * FROM range(100)").fetchone()  # this thread's cursor holds an open result
+        rt.predict([1.0, 2.0])
+        assert rt.predictor.flush() == 1 and rt.store.counts()["predictions"] == 1
+    finally:
+        rt.close()
 
 
 def test_a_prediction_that_cannot_be_journalled_is_an_error_not_an_answer(trained_runtime: Runtime) -> None:

@@ -13,9 +13,10 @@ from core.store.datasets import DatasetInfo, DatasetQueries, Window
 from core.store.health import HealthQueries
 from core.store.models import ModelQueries, dumps_ids
 from core.store.predictions import PredictionQueries
+from core.store.retention import RetentionQueries
 
 __all__ = ["METRICS", "DatasetInfo", "Store", "Window", "connect", "dumps_ids", "utcnow"]
 
 
-class Store(DatasetQueries, ModelQueries, PredictionQueries, CycleQueries, AlertQueries, HealthQueries):
+class Store(DatasetQueries, ModelQueries, PredictionQueries, CycleQueries, AlertQueries, HealthQueries, RetentionQueries):
     """The process's one DuckDB connection, one cursor per thread, and every query."""

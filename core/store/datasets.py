@@ -51,20 +51,47 @@ class DatasetQueries(StoreBase):
         n = int(y.shape[0])
         with self.transaction() as tx:
             first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
-            last = first + n - 1
             dataset_id = tx.execute(
                 """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
-                [name, source, scenario, strength, seed, n, first, last, utcnow()],
+                [name, source, scenario, strength, seed, n, first, first + n - 1, utcnow()],
             ).fetchone()[0]
-            columns = {
-                "sample_id": pa.array(np.arange(first, last + 1, dtype=np.int64)),
-                "dataset_id": pa.array(np.full(n, dataset_id, dtype=np.int32)),
-            }
-            columns |= {name_: pa.array(np.ascontiguousarray(X[:, i], dtype=np.float64)) for i, name_ in enumerate(self.features)}
-            columns[TARGET] = pa.array(np.asarray(y, dtype=np.int8))
-            insert_arrow(tx, "samples", pa.table(columns))
-        return DatasetInfo(dataset_id, n, first, last)
+            self._insert_samples(tx, dataset_id, first, X, y)
+        return DatasetInfo(dataset_id, n, first, first + n - 1)
+
+    def append_stream_batch(self, X: np.ndarray, y: np.ndarray, *, name: str, scenario: str, strength: float, seed: int) -> DatasetInfo:
+        """A stream batch joins the current stream segment: one dataset per run of batches of one
+        scenario and strength (a day at 30 s used to add 2,880 datasets). A new segment starts when
+        the scenario changes or another dataset was added in between, so ids stay contiguous."""
+        n = int(y.shape[0])
+        with self.transaction() as tx:
+            first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
+            last = tx.execute(
+                "SELECT dataset_id, source, scenario, strength, last_sample_id FROM datasets ORDER BY dataset_id DESC LIMIT 1"
+            ).fetchone()
+            if last is not None and last[1:4] == ("stream", scenario, strength) and last[4] == first - 1:
+                dataset_id = last[0]
+                tx.execute(
+                    "UPDATE datasets SET n_rows = n_rows + ?, last_sample_id = ? WHERE dataset_id = ?", [n, first + n - 1, dataset_id]
+                )
+            else:
+                dataset_id = tx.execute(
+                    """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at)
+                       VALUES (?, 'stream', ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
+                    [name, scenario, strength, seed, n, first, first + n - 1, utcnow()],
+                ).fetchone()[0]
+            self._insert_samples(tx, dataset_id, first, X, y)
+        return DatasetInfo(dataset_id, n, first, first + n - 1)
+
+    def _insert_samples(self, tx: object, dataset_id: int, first: int, X: np.ndarray, y: np.ndarray) -> None:
+        n = int(y.shape[0])
+        columns = {
+            "sample_id": pa.array(np.arange(first, first + n, dtype=np.int64)),
+            "dataset_id": pa.array(np.full(n, dataset_id, dtype=np.int32)),
+        }
+        columns |= {name_: pa.array(np.ascontiguousarray(X[:, i], dtype=np.float64)) for i, name_ in enumerate(self.features)}
+        columns[TARGET] = pa.array(np.asarray(y, dtype=np.int8))
+        insert_arrow(tx, "samples", pa.table(columns))
 
     def datasets(self) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM datasets ORDER BY dataset_id DESC").df()

@@ -24,6 +24,30 @@ class ModelQueries(StoreBase):
     def versions_with_status(self, status: str) -> list[int]:
         return [row[0] for row in self.cur.execute("SELECT version FROM models WHERE status = ? ORDER BY version", [status]).fetchall()]
 
+    def prunable_versions(self, keep: int) -> list[int]:
+        """Archived or rejected versions beyond the newest `keep` versions, artifacts not yet pruned."""
+        return [
+            row[0]
+            for row in self.cur.execute(
+                """SELECT version FROM models WHERE status IN ('archived', 'rejected') AND pruned_at IS NULL
+                   AND version < (SELECT coalesce(min(version), 0) FROM (SELECT version FROM models ORDER BY version DESC LIMIT ?))
+                   ORDER BY version""",
+                [keep],
+            ).fetchall()
+        ]
+
+    def mark_pruned(self, version: int) -> None:
+        with self.transaction() as tx:
+            tx.execute("UPDATE models SET pruned_at = ? WHERE version = ?", [utcnow(), version])
+
+    def protected_ranges(self) -> list[tuple[int, int]]:
+        """Sample-id ranges that models in service still read: training windows and moved drift references."""
+        windows = self.cur.execute(
+            "SELECT window_first_sample, window_last_sample FROM models WHERE status IN ('champion', 'challenger')"
+        ).fetchall()
+        moved = self.cur.execute("SELECT value FROM workspace WHERE key LIKE 'reference.%'").fetchall()
+        return [(int(a), int(b)) for a, b in windows] + [tuple(int(x) for x in v.split("-")) for (v,) in moved]
+
     def champion_version(self) -> int | None:
         row = self.cur.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
         return row[0] if row else None
