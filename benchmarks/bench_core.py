@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import sys
 import tempfile
 import tracemalloc
 import warnings
@@ -109,19 +110,44 @@ def bench_predictions(rt: Runtime) -> None:
     compare("batch of 1,000,000", "serving batch", ours, "bare predict_proba", base, "ratio <= 1.2")
 
 
+def bench_fsync_prediction(folder: Path) -> None:
+    """The journal's durable mode: an fsync per prediction, for power loss rather than kill -9."""
+    rt = make_runtime(folder / "fsync", prediction_fsync=True, starter_model=True)
+    try:
+        _version, model = rt.predictor.model()
+        array_row = np.array([[1.5, 2.3]])
+        ours, base = paired_medians(lambda: rt.predict([1.5, 2.3]), lambda: model.predict_proba(array_row), 1000)
+        compare(
+            "one prediction, IA_PREDICTION_FSYNC=true",
+            "serving + fsync'd journal",
+            ours,
+            "pipeline predict_proba on one row",
+            base,
+            "reported",
+        )
+    finally:
+        rt.close()
+
+
 def main() -> None:
     logging.disable(logging.INFO)
+    only_predictions = "--predictions-only" in sys.argv
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, numpy {np.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rt = make_runtime(folder / "ws", training_window=MILLION, max_samples_per_request=MILLION, prediction_flush_rows=MILLION)
         try:
-            bench_generate_and_store(rt, folder)
-            bench_train_small(rt)
-            bench_train_large(rt)
+            if only_predictions:
+                rt.generate_dataset(5000, seed=1)
+                rt.train(window_rows=5000)
+            else:
+                bench_generate_and_store(rt, folder)
+                bench_train_small(rt)
+                bench_train_large(rt)
             bench_predictions(rt)
         finally:
             rt.close()
+        bench_fsync_prediction(folder)
     print_table()
 
 

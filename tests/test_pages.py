@@ -207,3 +207,14 @@ def test_an_invalid_setting_is_named_on_the_page(workspace: Path, monkeypatch: p
     at.run()
     assert not at.exception
     assert any("IA_SCHEDULER_INTERVAL='-5': must be at least 1.0" in e.value for e in at.error)
+
+
+def test_a_workspace_that_cannot_open_shows_the_reason_not_a_redacted_error(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_STARTER_MODEL", "true")
+    open_page()
+    close_runtime()
+    st.cache_resource.clear()
+    (workspace / "mlflow.db").unlink()
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception
+    assert any("mlflow.db is missing" in e.value and "Restore mlflow.db" in e.value for e in at.error)

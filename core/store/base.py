@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -25,9 +25,19 @@ log = logging.getLogger(__name__)
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 
 
+_clock_offset = timedelta(0)
+
+
 def utcnow() -> datetime:
     """Naive UTC: DuckDB TIMESTAMP columns hold UTC without a zone."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None) + _clock_offset
+
+
+def advance_clock(seconds: float) -> None:
+    """Move every timestamp of the process forward: accelerated replays (the soak benchmark) let a
+    week of cycles happen in minutes while retention still sees a week pass."""
+    global _clock_offset
+    _clock_offset += timedelta(seconds=seconds)
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
