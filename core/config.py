@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ("drift", "always", "never", "random")
+POLICIES = ("drift", "approve", "always", "never", "random")
 GATE_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall")
 
 
@@ -60,18 +60,22 @@ class Settings:
     scheduler_interval: float = _env("IA_SCHEDULER_INTERVAL", "30", "Seconds between monitoring cycles", min=1.0)
     scheduler_autostart: bool = _env("IA_SCHEDULER_AUTOSTART", "true", "Start the loop with the app")
     policy: str = _env("IA_POLICY", "drift", "Retrain policy", choices=POLICIES)
+    challenge_every: int = _env("IA_CHALLENGE_EVERY", "0", "Train a challenger on the recent window every N cycles (0 = off)", min=0)
     retrain_cooldown_cycles: int = _env("IA_RETRAIN_COOLDOWN_CYCLES", "2", "Cycles after a retrain with no retrain", min=0)
     drift_persistence: int = _env("IA_DRIFT_PERSISTENCE", "2", "Consecutive dataset-drift cycles before a retrain", min=1)
     stream_enabled: bool = _env("IA_STREAM_ENABLED", "true", "Simulated stream on at first start")
     stream_batch_size: int = _env("IA_STREAM_BATCH_SIZE", "200", "Rows the simulated stream adds per cycle", min=10, max=100_000)
     min_retrain_rows: int = _env("IA_MIN_RETRAIN_ROWS", "200", "Fewest post-drift rows a drift retrain trains on", min=20)
     reference_max_rows: int = _env("IA_REFERENCE_MAX_ROWS", "5000", "Largest drift reference (seeded sample)", min=50)
-    ks_alpha: float = _env("IA_DRIFT_KS_ALPHA", "0.05", "KS significance, Bonferroni-corrected over features", min=1e-6, max=0.5)
-    ks_max_rows: int = _env("IA_DRIFT_KS_MAX_ROWS", "1000", "KS when the smaller sample has at most this many rows", min=10)
-    wasserstein_threshold: float = _env("IA_DRIFT_WASSERSTEIN", "0.1", "Normalised Wasserstein drift threshold", min=0.0)
+    ks_alpha: float = _env(
+        "IA_DRIFT_KS_ALPHA", "0.004", "Family-wise false-alarm rate of the drift test per cycle (KS, Bonferroni)", min=1e-6, max=0.5
+    )
+    drift_window_batches: int = _env("IA_DRIFT_WINDOW_BATCHES", "3", "Newest batches pooled into the drift test's windows", min=1, max=20)
+    wasserstein_threshold: float = _env(
+        "IA_DRIFT_WASSERSTEIN", "0.1", "Effect a drifted feature must also show (Wasserstein / reference std)", min=0.0
+    )
     psi_threshold: float = _env("IA_DRIFT_PSI", "0.2", "PSI drift threshold", min=0.0)
     psi_warning: float = _env("IA_DRIFT_PSI_WARNING", "0.1", "PSI warning threshold", min=0.0)
-    drift_share: float = _env("IA_DRIFT_SHARE", "0.5", "Share of drifted features that makes dataset drift", min=0.01, max=1.0)
     perf_tolerance: float = _env("IA_PERF_TOLERANCE", "0.05", "Accuracy drop below holdout that is performance drift", min=0.0, max=1.0)
     perf_confidence: float = _env("IA_PERF_CONFIDENCE", "0.95", "Confidence the drop is real (0 = plain comparison)", min=0.0, max=0.999)
     alert_cooldown_seconds: float = _env("IA_ALERT_COOLDOWN_SECONDS", "300", "Identical alerts inside this window are collapsed", min=0.0)

@@ -26,7 +26,8 @@ CONTROLS = (
     "wasserstein_threshold",
     "psi_threshold",
     "psi_warning",
-    "drift_share",
+    "drift_window_batches",
+    "challenge_every",
     "perf_tolerance",
     "gate_margin",
 )

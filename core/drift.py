@@ -1,18 +1,23 @@
 """Statistical drift tests and drift reports (pure numpy/scipy).
 
-Per feature, following Evidently's defaults with two corrections:
+Statistics first, then thresholds. Per feature, scipy's two-sample Kolmogorov-Smirnov
+test compares the reference with the newest batch and with the newest batches pooled
+(1, 2, ... `window` batches): a subtle shift that one 200-row batch cannot show is
+plain in three of them, while a strong one is caught by the first batch alone. A
+feature drifts when its smallest p-value is below the family-wise false-alarm rate
+divided by every test made (Bonferroni over features and windows, valid whatever
+their correlation), and its effect, the Wasserstein distance in reference standard
+deviations, is at least `min_effect`: with very large samples KS finds differences
+too small to matter, and the effect floor keeps them out without a sample-size
+switch (the old rule changed test at 1,000 rows, and both error rates jumped there).
+The dataset drifts when any feature does: the family-wise test across features, so
+power grows with the number of drifted features instead of shrinking as a "half the
+features" rule with Bonferroni made it.
 
-- Kolmogorov-Smirnov when the smaller sample has at most `ks_max_rows` rows, with a
-  Bonferroni correction over the features (Evidently tests each feature at 0.05 and
-  so flags false drift on wide data).
-- Otherwise the Wasserstein distance divided by the reference standard deviation,
-  drift at >= 0.1. Evidently picks the test by the reference size alone; we pick it
-  by the smaller sample, because the distance is noisy on small batches: with a
-  200-row batch against a 2,000-row reference from the same distribution it exceeds
-  0.1 in about a third of batches, while KS at 0.05 errs in 5 % of them.
-
-PSI (10 quantile bins of the reference, empty bins floored at 1e-4) is reported
-beside the verdict: >= 0.2 drift, >= 0.1 warning.
+A constant reference column has no spread to measure in: any differing current value
+is drift with an infinite effect, an identical constant is none. PSI is reported
+beside the verdict over quantile bins of the reference that keep point masses apart,
+so a constant column gets a PSI too.
 """
 
 from __future__ import annotations
@@ -28,12 +33,10 @@ PSI_FLOOR = 1e-4
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    ks_alpha: float = 0.05
-    ks_max_rows: int = 1000
-    wasserstein: float = 0.1
+    alpha: float = 0.004
+    min_effect: float = 0.1
     psi_drift: float = 0.2
     psi_warning: float = 0.1
-    drift_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,14 @@ class FeatureDrift:
     feature: str
     test: str
     statistic: float
-    p_value: float | None
+    p_value: float
     threshold: float
+    effect: float
     drifted: bool
     psi: float
     psi_status: str
+    n_current: int
+    window_batches: int
 
 
 @dataclass(frozen=True)
@@ -55,34 +61,36 @@ class DriftReport:
     dataset_drift: bool
     n_reference: int
     n_current: int
+    alpha: float
 
     @property
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
 
     def rows(self) -> list[dict]:
-        return [{**asdict(f), "n_reference": self.n_reference, "n_current": self.n_current} for f in self.features]
-
-
-def ks_test(reference: np.ndarray, current: np.ndarray, alpha: float) -> tuple[float, float, bool]:
-    """Two-sample KS: (statistic, p-value, drifted at `alpha`)."""
-    result = stats.ks_2samp(reference, current)
-    return float(result.statistic), float(result.pvalue), bool(result.pvalue < alpha)
+        return [{**asdict(f), "n_reference": self.n_reference} for f in self.features]
 
 
 def normalised_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """Earth mover's distance in units of the reference standard deviation."""
-    scale = float(np.std(reference)) or 1.0
-    return float(stats.wasserstein_distance(reference, current)) / scale
+    """Earth mover's distance in reference standard deviations; a constant reference gives 0 or inf."""
+    distance = float(stats.wasserstein_distance(reference, current))
+    scale = float(np.std(reference))
+    if scale <= 1e-12 * max(1.0, abs(float(np.mean(reference)))):
+        return 0.0 if distance == 0 else float("inf")
+    return distance / scale
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS) -> float:
-    """Population stability index over quantile bins of the reference."""
+    """Population stability index over quantile bins of the reference. Values equal to an edge get a
+    bin of their own, so point masses (a constant column, a rounded one) are not merged away."""
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
-    ref_share = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=len(edges) + 1) / reference.shape[0]
-    cur_share = np.bincount(np.searchsorted(edges, current, side="right"), minlength=len(edges) + 1) / current.shape[0]
-    ref_share = np.maximum(ref_share, PSI_FLOOR)
-    cur_share = np.maximum(cur_share, PSI_FLOOR)
+    n_bins = 2 * len(edges) + 1
+
+    def shares(values: np.ndarray) -> np.ndarray:
+        codes = np.searchsorted(edges, values, side="left") + np.searchsorted(edges, values, side="right")
+        return np.maximum(np.bincount(codes, minlength=n_bins) / values.shape[0], PSI_FLOOR)
+
+    ref_share, cur_share = shares(reference), shares(current)
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
@@ -92,38 +100,51 @@ def psi_status(value: float, thresholds: DriftThresholds) -> str:
     return "warning" if value >= thresholds.psi_warning else "ok"
 
 
-def chosen_test(n_reference: int, n_current: int, thresholds: DriftThresholds) -> str:
-    return "ks" if min(n_reference, n_current) <= thresholds.ks_max_rows else "wasserstein"
+def drift_report(
+    reference: np.ndarray, batches: np.ndarray | list[np.ndarray], names: list[str], thresholds: DriftThresholds
+) -> DriftReport:
+    """Test every feature of the newest batch (and of the newest batches pooled) against `reference`.
 
-
-def drift_report(reference: np.ndarray, current: np.ndarray, names: list[str], thresholds: DriftThresholds) -> DriftReport:
-    """Test every feature of `current` against `reference`; dataset drift by the share drifted."""
-    n_ref, n_cur = reference.shape[0], current.shape[0]
-    test = chosen_test(n_ref, n_cur, thresholds)
-    alpha = thresholds.ks_alpha / len(names)
-    results = []
-    for i, name in enumerate(names):
-        ref, cur = reference[:, i], current[:, i]
-        if test == "ks":
-            statistic, p_value, drifted = ks_test(ref, cur, alpha)
-            threshold = alpha
-        else:
-            statistic, p_value, threshold = normalised_wasserstein(ref, cur), None, thresholds.wasserstein
-            drifted = statistic >= threshold
-        value = psi(ref, cur)
-        results.append(FeatureDrift(name, test, statistic, p_value, threshold, drifted, value, psi_status(value, thresholds)))
+    `batches` is the newest batch, or a list of batches newest first; window k pools the first k.
+    """
+    batches = [batches] if isinstance(batches, np.ndarray) else list(batches)
+    windows = [np.concatenate(batches[:k]) if k > 1 else batches[0] for k in range(1, len(batches) + 1)]
+    per_test = thresholds.alpha / (len(names) * len(windows))
+    results = [_feature(reference[:, i], [w[:, i] for w in windows], name, per_test, thresholds) for i, name in enumerate(names)]
     share = sum(r.drifted for r in results) / len(results)
-    return DriftReport(results, share, share >= thresholds.drift_share, n_ref, n_cur)
+    return DriftReport(results, share, share > 0, reference.shape[0], batches[0].shape[0], thresholds.alpha)
+
+
+def _feature(ref: np.ndarray, windows: list[np.ndarray], name: str, per_test: float, thresholds: DriftThresholds) -> FeatureDrift:
+    tests = [stats.ks_2samp(ref, w) for w in windows]
+    best = min(range(len(windows)), key=lambda k: (tests[k].pvalue, k))
+    p_value = float(tests[best].pvalue)
+    effect = normalised_wasserstein(ref, windows[best])
+    drifted = p_value < per_test and effect >= thresholds.min_effect
+    value = psi(ref, windows[0])
+    return FeatureDrift(
+        name, "ks", float(tests[best].statistic), p_value, per_test, effect, drifted, value, psi_status(value, thresholds),
+        int(windows[best].shape[0]), best + 1,
+    )  # fmt: skip
 
 
 def wilson_upper(successes: int, n: int, confidence: float) -> float:
     """One-sided upper bound of a proportion (Wilson score), used to call accuracy drops real."""
+    return _wilson(successes, n, confidence, +1)
+
+
+def wilson_lower(successes: int, n: int, confidence: float) -> float:
+    """One-sided lower bound of a proportion: what a holdout of n rows can vouch for."""
+    return _wilson(successes, n, confidence, -1)
+
+
+def _wilson(successes: int, n: int, confidence: float, sign: int) -> float:
     if n == 0:
-        return 1.0
+        return 1.0 if sign > 0 else 0.0
     if confidence <= 0:
         return successes / n
     z = float(stats.norm.ppf(confidence))
     p = successes / n
     centre = p + z * z / (2 * n)
     spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return float(min(1.0, (centre + spread) / (1 + z * z / n)))
+    return float(min(1.0, max(0.0, (centre + sign * spread) / (1 + z * z / n))))

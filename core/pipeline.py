@@ -3,13 +3,20 @@
 A cycle never raises: whatever fails is stored in the cycle's record with its
 traceback and announced, so the scheduler always reaches the next cycle.
 
-Retraining after drift uses only the rows that arrived since the drift began (the
-current streak of drifted cycles), the way drift detectors such as ADWIN drop the
-old regime: a window that is mostly pre-drift data would relearn the old boundary.
-Performance drift is called only when the drop is both larger than the tolerance
-and statistically credible (the accuracy's upper confidence bound is below the
-champion's holdout accuracy minus the tolerance), so a 200-row batch's sampling
-noise does not trigger retraining.
+A cycle reads only the loop's incoming data (the stream, datasets sent to the loop)
+or, failing that, the inputs users sent for prediction; library datasets never move
+it. Retraining after drift uses only the rows that arrived since the drift began
+(the current streak of drifted cycles), the way drift detectors such as ADWIN drop
+the old regime; once a full training window of the new regime has arrived, that
+small-window champion is retrained again through the gate. Performance drift is
+called only when the drop is larger than the tolerance and statistically credible
+(the batch accuracy's upper confidence bound is below the bar minus the tolerance);
+the bar is the champion's realised accuracy on the cycles it served once they hold
+more rows than its holdout, and the holdout accuracy before that.
+
+Each cycle stores its verdict in words: which signal fired (feature drift, a
+realised-accuracy drop, an estimated-accuracy drop), what it means and what it
+cannot see.
 """
 
 from __future__ import annotations
@@ -19,19 +26,20 @@ import logging
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from core import controls, datagen, training
+from core import controls, datagen, training, verdicts
 from core.config import Settings
 from core.drift import DriftReport, DriftThresholds, drift_report, wilson_upper
 from core.faults import FaultBoard, component_of
 from core.notify import Notifier
-from core.registry import ModelRegistry, version_label
-from core.store import Store, Window, utcnow
+from core.registry import IdenticalVersion, ModelRegistry, version_label
+from core.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_CYCLE = 100_000
@@ -40,8 +48,10 @@ RANDOM_POLICY_THRESHOLD = 0.5
 OPTIONAL_FIELDS = (
     "first_sample_id", "last_sample_id", "predictions_until", "scenario", "strength", "champion_version",
     "champion_holdout_accuracy", "realised_accuracy", "realised_upper", "estimated_accuracy", "drift_share",
-    "dataset_drift", "performance_drift", "draw", "new_version", "promoted", "error",
+    "dataset_drift", "performance_drift", "draw", "new_version", "promoted", "error", "verdict", "signals",
+    "performance_bar",
 )  # fmt: skip
+MIN_SERVED_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class Decision:
     reason: str
     onset_sample_id: int | None = None
     draw: float | None = None
+    trigger: str = "cycle"
 
 
 @dataclass(frozen=True)
@@ -60,10 +71,14 @@ class Measurement:
     realised_upper: float | None
     estimated: float | None
     performance_drift: bool
+    bar: float | None = None
+    bar_source: str = ""
+    n_rows: int = 0
+    estimated_drop: bool = False
 
 
 def thresholds_of(s: Settings) -> DriftThresholds:
-    return DriftThresholds(s.ks_alpha, s.ks_max_rows, s.wasserstein_threshold, s.psi_threshold, s.psi_warning, s.drift_share)
+    return DriftThresholds(s.ks_alpha, s.wasserstein_threshold, s.psi_threshold, s.psi_warning)
 
 
 class MonitoringPipeline:
@@ -79,7 +94,9 @@ class MonitoringPipeline:
         self.faults = faults or FaultBoard()
         self._unrecorded: list[tuple[dict, list[dict]]] = []
         self.lock = threading.Lock()
-        self._reference: tuple[tuple[int, int], np.ndarray] | None = None
+        self._reference: tuple[tuple, np.ndarray] | None = None
+        self._recent: deque[np.ndarray] = deque()
+        self._recent_key: tuple | None = None
 
     # the cycle ---------------------------------------------------------------
     def run_cycle(self, trigger: str = "schedule") -> dict:
@@ -167,13 +184,16 @@ class MonitoringPipeline:
         report = None
         if measured.champion is not None:
             with _timed(steps, "drift"):
-                report = drift_report(self._reference_for(measured.champion, s), X, self.store.features, thresholds_of(s))
+                reference = self._reference_for(measured.champion, s)
+                report = drift_report(reference, self._batches(X, y is not None, s), self.store.features, thresholds_of(s))
             record.update(drift_share=report.drift_share, dataset_drift=report.dataset_drift)
+        signals = verdicts.signals(report, measured)
+        record.update(performance_bar=measured.bar, signals=json.dumps(signals), verdict=verdicts.verdict(signals, report, measured, s))
         with _timed(steps, "decide"):
             decision = self.decide(cycle_id, s, record, report, measured)
         record.update(decision=decision.action, reason=decision.reason, draw=decision.draw)
-        if report is not None and (report.dataset_drift or measured.performance_drift):
-            self._alert("drift", "warning", "Drift detected", decision.reason, record)
+        if signals:
+            self._alert("drift", "warning", "Drift detected", f"{record['verdict']}\nDecision: {decision.reason}", record)
         if decision.action == "retrain":
             with _timed(steps, "retrain"):
                 self._retrain(decision, s, record)
@@ -191,19 +211,20 @@ class MonitoringPipeline:
         record.update(scenario=scenario.name, strength=scenario.strength)
 
     def _new_data(self, record: dict) -> tuple[np.ndarray, np.ndarray | None]:
-        """Labelled samples since the last cycle; failing those, inputs users sent for prediction."""
+        """Incoming labelled samples since the last cycle; failing those, inputs users sent for prediction.
+        Library datasets (generated or imported for training and exploration) are never read here."""
         previous = self.store.last_cycle()
         if previous is not None:
             seen_until, predictions_since = previous["last_sample_id"] or 0, previous["predictions_until"]
         else:
             champion = self.store.model(self.registry.champion_version) if self.registry.champion_version else None
             seen_until, predictions_since = (int(champion["window_last_sample"]) if champion else 0), None
-        newest = self.store.max_sample_id()
+        newest = self.store.max_incoming_sample_id()
         now = utcnow()
-        record.update(last_sample_id=newest, predictions_until=now)
+        record.update(last_sample_id=max(newest, seen_until), predictions_until=now)
         if newest > seen_until:
             first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1)
-            window = self.store.read_samples(first, newest)
+            window = self.store.read_samples(first, newest, incoming=True)
             record.update(first_sample_id=first, rows_seen=window.n_rows, labelled=True)
             return window.X, window.y
         since = predictions_since or now
@@ -215,15 +236,39 @@ class MonitoringPipeline:
         champion = self.registry.champion_version
         if champion is None:
             return Measurement(None, None, None, None, None, False)
-        holdout = float(self.store.model(champion)["accuracy"])
+        model = self.store.model(champion)
+        holdout = float(model["accuracy"])
+        bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]))
         proba = self.registry.load(champion).predict_proba(X)[:, 1]
         estimated = training.expected_accuracy(proba)
+        estimated_drop = estimated < bar - s.perf_tolerance
         if y is None:
-            return Measurement(champion, holdout, None, None, estimated, False)
+            return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, len(X), estimated_drop)
         correct = int(np.count_nonzero((proba >= 0.5) == (y == 1)))
         realised = correct / len(y)
         upper = wilson_upper(correct, len(y), s.perf_confidence)
-        return Measurement(champion, holdout, realised, upper, estimated, upper < holdout - s.perf_tolerance)
+        drop = upper < bar - s.perf_tolerance
+        return Measurement(champion, holdout, realised, upper, estimated, drop, bar, bar_source, len(y), estimated_drop)
+
+    def _bar(self, champion: int, holdout: float, n_holdout: int) -> tuple[float, str]:
+        """The accuracy a drop is measured from: the champion's realised accuracy on the cycles it
+        served once they outnumber its holdout (and MIN_SERVED_ROWS), else its holdout accuracy."""
+        correct, rows = self.store.served_accuracy(champion)
+        if rows >= max(n_holdout, MIN_SERVED_ROWS):
+            return correct / rows, f"realised on {rows:,} served rows"
+        return holdout, f"holdout of {n_holdout:,} rows"
+
+    def _batches(self, X: np.ndarray, labelled: bool, s: Settings) -> list[np.ndarray]:
+        """The newest batch and the ones before it (same reference, same kind of data), newest first,
+        for the pooled windows of the drift test."""
+        key = (self._reference[0] if self._reference else None, labelled, s.drift_window_batches)
+        if key != self._recent_key:
+            self._recent.clear()
+            self._recent_key = key
+        self._recent.appendleft(X)
+        while len(self._recent) > s.drift_window_batches:
+            self._recent.pop()
+        return list(self._recent)
 
     def reference_range(self, champion: int) -> tuple[int, int]:
         """Sample ids of the champion's drift reference: its training window, unless it was moved
@@ -236,10 +281,15 @@ class MonitoringPipeline:
         return int(model["window_first_sample"]), int(model["window_last_sample"])
 
     def _reference_for(self, champion: int, s: Settings) -> np.ndarray:
-        """A seeded sample of the reference range, rebuilt when the range changes."""
+        """A seeded sample of the champion's training rows (or of the post-drift rows it was moved to),
+        rebuilt when that changes."""
+        moved = self.store.get_setting(f"reference.{champion}")
         span = self.reference_range(champion)
-        if self._reference is None or self._reference[0] != span:
-            self._reference = (span, self.store.sample_reference(span[0], span[1], s.reference_max_rows, s.seed))
+        dataset_ids = None if moved else tuple(json.loads(self.store.model(champion)["dataset_ids"]))
+        key = (champion, span, dataset_ids)
+        if self._reference is None or self._reference[0] != key:
+            sample = self.store.sample_reference(span[0], span[1], s.reference_max_rows, s.seed, dataset_ids)
+            self._reference = (key, sample)
         return self._reference[1]
 
     # the decision ----------------------------------------------------------------------
@@ -257,7 +307,7 @@ class MonitoringPipeline:
             return Decision("cooldown", f"{wanted.reason}; but cooling down: last retrain at cycle {last}, "
                             f"cooldown {s.retrain_cooldown_cycles} cycles", draw=wanted.draw)  # fmt: skip
         if wanted.onset_sample_id is not None:
-            post_drift = self.store.max_sample_id() - wanted.onset_sample_id + 1
+            post_drift = self.store.count_incoming(wanted.onset_sample_id)
             if post_drift < s.min_retrain_rows:
                 return Decision(
                     "wait", f"{wanted.reason}; collecting post-drift rows ({post_drift} of {s.min_retrain_rows})", draw=wanted.draw
@@ -277,13 +327,30 @@ class MonitoringPipeline:
         streak = self._drift_streak(record, report, m)
         if m.performance_drift:
             reason = (f"performance drift: accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) < "
-                      f"holdout {m.holdout_accuracy:.3f} - tolerance {s.perf_tolerance:g}")  # fmt: skip
+                      f"bar {m.bar:.3f} ({m.bar_source}) - tolerance {s.perf_tolerance:g}")  # fmt: skip
             return Decision("retrain", reason, onset_sample_id=streak[-1])
         if report is not None and report.dataset_drift:
-            reason = f"dataset drift: {', '.join(report.drifted_features)} drifted (share {report.drift_share:.2f} >= {s.drift_share:g})"
+            reason = f"dataset drift: {', '.join(report.drifted_features)} drifted (KS, family-wise α {s.ks_alpha:g})"
             if len(streak) >= s.drift_persistence:
                 return Decision("retrain", f"{reason} for {len(streak)} cycles", onset_sample_id=streak[-1])
             return Decision("wait", f"{reason}; waiting for {s.drift_persistence} consecutive drifted cycles ({len(streak)} so far)")
+        return self._scheduled_challenge(cycle_id, s, record, report, m)
+
+    def _scheduled_challenge(self, cycle_id: int, s: Settings, record: dict, report: DriftReport | None, m: Measurement) -> Decision:
+        """With no drift: the follow-up retrain of a small-window champion once a full window of its
+        regime has arrived, or the periodic challenger (IA_CHALLENGE_EVERY); both go through the gate."""
+        followup = self.store.get_setting(f"followup.{m.champion}")
+        if followup and record["labelled"]:
+            onset, arrived = int(followup), self.store.count_incoming(int(followup))
+            if arrived >= s.training_window:
+                self.store.set_setting(f"followup.{m.champion}", "")
+                return Decision("retrain", f"follow-up: {version_label(m.champion)} was trained on a small post-drift window; "
+                                f"a full window of {arrived:,} rows of the new regime has arrived", onset, trigger="follow-up")  # fmt: skip
+        if s.challenge_every and record["labelled"]:
+            last = self.store.last_retrain_cycle() or 0
+            if cycle_id - last >= s.challenge_every:
+                return Decision("retrain", f"periodic challenger: {cycle_id - last} cycles since the last retrain "
+                                f"(IA_CHALLENGE_EVERY={s.challenge_every})", trigger="periodic")  # fmt: skip
         return Decision("none", f"no drift ({_summary(report, m)})")
 
     def _drift_streak(self, record: dict, report: DriftReport | None, m: Measurement) -> list[int]:
@@ -299,14 +366,15 @@ class MonitoringPipeline:
 
     # retraining ------------------------------------------------------------------------------
     def _retrain(self, decision: Decision, s: Settings, record: dict) -> None:
-        newest = self.store.max_sample_id()
-        first = max(1, newest - s.training_window + 1)
-        if decision.onset_sample_id is not None:
-            first = max(first, decision.onset_sample_id)
-        window: Window = self.store.read_samples(first, newest)
+        window = self.store.recent_window(s.training_window)
+        if decision.onset_sample_id is not None and window.first_sample_id < decision.onset_sample_id:
+            window = self.store.read_samples(decision.onset_sample_id, window.last_sample_id, incoming=True)
         try:
-            challenger = self.registry.train_challenger(window, trigger="cycle")
-            gate = self.registry.gate(challenger)
+            challenger = self.registry.train_challenger(window, trigger=decision.trigger)
+            gate = self.registry.gate(challenger, promote=s.policy != "approve")
+        except IdenticalVersion as same:
+            record["reason"] += f"; retrain skipped: {same}"
+            return
         except Exception as exc:
             log.exception("retrain failed")
             fault = self.faults.failed(component_of(exc), exc)
@@ -317,7 +385,13 @@ class MonitoringPipeline:
         record.update(new_version=gate.version, promoted=gate.promoted, reason=f"{record['reason']}; trained {version_label(gate.version)} "
                       f"on {window.n_rows} rows; {gate.reason}")  # fmt: skip
         if gate.promoted:
+            if decision.onset_sample_id is not None and window.n_rows < s.training_window:
+                self.store.set_setting(f"followup.{gate.version}", str(decision.onset_sample_id))
             self._alert("promoted", "success", f"New champion {version_label(gate.version)}", gate.reason, record)
+            return
+        if "awaiting approval" in gate.reason:
+            self._alert("awaiting", "info", f"Challenger {version_label(gate.version)} awaits approval",
+                        f"{gate.reason}. Promote or reject it on the Models page.", record)  # fmt: skip
             return
         if decision.onset_sample_id is not None and gate.champion is not None:
             # The champion is at least as good on the post-drift rows: they are its new normal. Without
@@ -355,7 +429,7 @@ def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
 def _summary(report: DriftReport | None, m: Measurement) -> str:
     parts = []
     if m.realised is not None:
-        parts.append(f"accuracy {m.realised:.3f} vs holdout {m.holdout_accuracy:.3f}")
+        parts.append(f"accuracy {m.realised:.3f} vs bar {m.bar:.3f}")
     if m.estimated is not None:
         parts.append(f"estimated {m.estimated:.3f}")
     if report is not None:

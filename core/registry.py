@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +32,14 @@ LOWER_IS_BETTER = {"log_loss"}
 def version_label(version: int | None) -> str:
     """The label users see: registry version 1 is v1.0.0, version 2 is v1.1.0, and so on."""
     return "—" if version is None else f"v1.{int(version) - 1}.0"
+
+
+class IdenticalVersion(Exception):
+    """A training whose data and parameters equal an existing version's: nothing is registered."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"nothing registered: the training data and parameters equal {version_label(version)}'s")
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,20 @@ class ModelRegistry:
             self._models.move_to_end(version)
             return self._models[version]
 
-    def train_challenger(self, window: Window, trigger: str) -> Challenger:
-        """Fit on `window`, log and register the run, mark it challenger in MLflow and DuckDB."""
-        result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed)
+    def train_challenger(self, window: Window, trigger: str, training_data: str = "loop window") -> Challenger:
+        """Fit on `window`, log and register the run, mark it challenger in MLflow and DuckDB.
+
+        Raises IdenticalVersion when a version was already trained on exactly these rows with these
+        parameters: registering it again would add a version that differs from it in name only.
+        """
         data_hash = training.data_hash(window.X, window.y)
+        params_hash = training.params_hash(self.settings.holdout_fraction, self.settings.seed)
+        same = self.store.identical_version(data_hash, params_hash)
+        if same is not None:
+            raise IdenticalVersion(same)
+        result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed)
         tags = {
+            "training_data": training_data,
             "dataset_ids": dumps_ids(window.dataset_ids),
             "n_rows": str(window.n_rows),
             "data_hash": data_hash,
@@ -104,6 +121,8 @@ class ModelRegistry:
                 "window_last_sample": window.last_sample_id,
                 "dataset_ids": tags["dataset_ids"],
                 "data_hash": data_hash,
+                "params_hash": params_hash,
+                "training_data": training_data,
                 "trigger": trigger,
                 **result.metrics,
                 "status": "challenger",
@@ -112,8 +131,9 @@ class ModelRegistry:
         )
         return Challenger(logged.version, logged.run_id, result.metrics, result.X_holdout, result.y_holdout, result.n_train)
 
-    def gate(self, challenger: Challenger) -> GateDecision:
-        """Score challenger and champion on the challenger's holdout; promote if not worse by the rule."""
+    def gate(self, challenger: Challenger, promote: bool = True) -> GateDecision:
+        """Score challenger and champion on the challenger's holdout; promote if not worse by the rule.
+        With `promote` False (the `approve` policy) a passing challenger waits for a person instead."""
         metric, margin = self.settings.gate_metric, self.settings.gate_margin
         champion = self.champion_version
         score = training.evaluate(self.load(challenger.version), challenger.X_holdout, challenger.y_holdout)[metric]
@@ -130,10 +150,41 @@ class ModelRegistry:
                 f" - margin {margin:g} on the same {n}-row holdout"
             )
             decision = GateDecision(challenger.version, champion, metric, score, champion_score, n, passed, reason)
-        if decision.promoted:
+        if decision.promoted and not promote:
+            decision = replace(decision, promoted=False, reason=f"{decision.reason}; awaiting approval (policy approve)")
+            with self.store.transaction() as tx:
+                self.store.add_model_event(tx, {**_event("gate", decision), "kind": "awaiting"})
+        elif decision.promoted:
             self.promote(challenger.version, kind="gate", decision=decision)
         else:
             self._reject(decision)
+        return decision
+
+    def approve(self, version: int) -> GateDecision:
+        """A person promotes a challenger that passed the gate and waits for approval."""
+        if version not in self.store.awaiting_approval():
+            raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
+        record = self.store.model(version)
+        decision = GateDecision(
+            version, self.champion_version, self.settings.gate_metric, float(record[self.settings.gate_metric]), None, 0, True,
+            f"approved by hand: {version_label(version)} promoted over {version_label(self.champion_version)}",
+        )  # fmt: skip
+        self.promote(version, kind="approval", decision=decision)
+        return decision
+
+    def reject(self, version: int) -> GateDecision:
+        """A person rejects a challenger awaiting approval; the champion stays."""
+        if version not in self.store.awaiting_approval():
+            raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
+        record = self.store.model(version)
+        decision = GateDecision(
+            version, self.champion_version, self.settings.gate_metric, float(record[self.settings.gate_metric]), None, 0, False,
+            f"rejected by hand: {version_label(self.champion_version)} stays champion",
+        )  # fmt: skip
+        with self.store.transaction() as tx:
+            Store.set_status(tx, version, "rejected")
+            self.store.add_model_event(tx, {**_event("gate", decision), "kind": "rejection"})
+        self.tracker.delete_alias("challenger")
         return decision
 
     def _reject(self, decision: GateDecision) -> None:

@@ -47,9 +47,11 @@ def repair_at_start(store: Store, tracker: Tracker, notifier: Notifier, replayed
 
 
 def _interrupted_challengers(store: Store) -> list[Repair]:
-    """A challenger at start is one whose gate a stop interrupted: it is rejected, with the reason."""
+    """A challenger at start whose gate a stop interrupted is rejected, with the reason; one that
+    passed the gate and waits for approval (policy `approve`) keeps waiting."""
     repairs = []
-    for version in store.versions_with_status("challenger"):
+    waiting = set(store.awaiting_approval())
+    for version in (v for v in store.versions_with_status("challenger") if v not in waiting):
         reason = f"gate interrupted: the process stopped before {version_label(version)} was gated; retrain to try again"
         with store.transaction() as tx:
             Store.set_status(tx, version, "rejected")

@@ -28,12 +28,13 @@ from core.health import HealthMonitor, HealthReport
 from core.journal import Journal
 from core.notify import Notifier
 from core.pipeline import MonitoringPipeline
-from core.registry import GateDecision, ModelRegistry, version_label
+from core.registry import GateDecision, IdenticalVersion, ModelRegistry, version_label
 from core.repair import repair_at_start
 from core.retention import apply_retention
 from core.scheduler import RunNowResult, Scheduler
 from core.serving import BatchPrediction, Prediction, Predictor
-from core.store import DatasetInfo, Store
+from core.store import METRICS, DatasetInfo, Store
+from core.store.datasets import ROLES
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ class TrainOutcome:
     label: str
     metrics: dict[str, float]
     n_rows: int
-    decision: GateDecision
+    decision: GateDecision | None
+    equal_to: int | None = None
 
 
 class Runtime:
@@ -268,33 +270,90 @@ class Runtime:
         return (last["first_sample_id"], last["last_sample_id"]) if last and last["first_sample_id"] is not None else None
 
     # data ----------------------------------------------------------------------
-    def generate_dataset(self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None) -> DatasetInfo:
-        """Draw a synthetic dataset; every argument is checked before anything is drawn or stored."""
+    def generate_dataset(
+        self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None, role: str = "library"
+    ) -> DatasetInfo:
+        """Draw a synthetic dataset: a library dataset, or incoming data sent to the loop (`role`).
+        Every argument is checked before anything is drawn or stored."""
+        role = validation.choice(role, "role", ROLES)
         n_samples = validation.integer(n_samples, "samples", 1, self.settings.max_samples_per_request)
         seed = self.settings.seed if seed is None else validation.seed(seed)
         spec = datagen.Scenario(scenario, strength)
         X, y = datagen.generate(n_samples, self.store.n_features, spec, seed)
         name = f"{datagen.SCENARIO_LABELS[scenario]} · {n_samples:,} rows · seed {seed}"
-        return self.store.insert_dataset(X, y, source="generated", name=name, scenario=scenario, strength=spec.strength, seed=seed)
+        return self.store.insert_dataset(
+            X, y, source="generated", name=name, scenario=scenario, strength=spec.strength, seed=seed, role=role
+        )
 
-    def import_csv(self, data: bytes | str, name: str = "imported.csv") -> DatasetInfo:
+    def import_csv(self, data: bytes | str, name: str = "imported.csv", role: str = "library") -> DatasetInfo:
+        role = validation.choice(role, "role", ROLES)
         parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
-        return self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=validation.text(name, "name"))
+        return self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=validation.text(name, "name"), role=role)
 
     # models --------------------------------------------------------------------------
-    def train(self, trigger: str = "manual", window_rows: int | None = None, on_step: Callable[[str], None] | None = None) -> TrainOutcome:
-        """Train a challenger on the most recent samples and gate it against the champion."""
+    def train(
+        self,
+        trigger: str = "manual",
+        window_rows: int | None = None,
+        on_step: Callable[[str], None] | None = None,
+        dataset_ids: list[int] | None = None,
+    ) -> TrainOutcome:
+        """Train a challenger and gate it against the champion: on the loop's newest incoming window
+        (the default) or on the chosen datasets; the run records which. Data and parameters equal to
+        an existing version's register nothing: the outcome names that version instead."""
         step = on_step or (lambda _message: None)
-        rows = window_rows or self.settings.training_window
-        step(f"Reading the newest {rows:,} labelled samples")
-        window = self.store.recent_window(rows)
+        if dataset_ids:
+            ids = self._dataset_ids(dataset_ids)
+            step(f"Reading datasets {', '.join(map(str, ids))}")
+            window, training_data = self.store.read_datasets(ids), f"datasets {', '.join(map(str, ids))}"
+        else:
+            rows = validation.integer(window_rows or self.settings.training_window, "window rows", 50, 10**9)
+            step(f"Reading the loop's newest {rows:,} labelled samples")
+            window, training_data = self.store.recent_window(rows), "loop window"
         if window.n_rows == 0:
-            raise UserInputError("training data", "no samples yet: generate or import a dataset first")
+            raise UserInputError(
+                "training data", "no incoming samples yet: turn the stream on, send a dataset to the loop, or pick datasets"
+            )
         step(f"Fitting StandardScaler + LogisticRegression on {window.n_rows:,} rows and logging the run to MLflow")
-        challenger = self.registry.train_challenger(window, trigger)
+        try:
+            challenger = self.registry.train_challenger(window, trigger, training_data)
+        except IdenticalVersion as same:
+            record = self.store.model(same.version)
+            metrics = {m: record[m] for m in METRICS}
+            return TrainOutcome(same.version, version_label(same.version), metrics, window.n_rows, None, equal_to=same.version)
         step(f"Gating {version_label(challenger.version)} against the champion on the same holdout")
-        decision = self.registry.gate(challenger)
+        decision = self.registry.gate(challenger, promote=self.live_settings().policy != "approve")
         return TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision)
+
+    def _dataset_ids(self, dataset_ids: list[int]) -> list[int]:
+        if not isinstance(dataset_ids, list | tuple) or len(dataset_ids) > 1000:
+            raise UserInputError("datasets", "expected a list of up to 1,000 dataset ids")
+        known = set(self.store.datasets()["dataset_id"].tolist())
+        ids = sorted({validation.integer(i, "datasets", 1, 2**31 - 1) for i in dataset_ids})
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise UserInputError("datasets", f"no dataset {', '.join(map(str, unknown[:5]))}")
+        return ids
+
+    def awaiting_approval(self) -> list[int]:
+        return self.store.awaiting_approval()
+
+    def approve(self, version: int) -> GateDecision:
+        decision = self.registry.approve(validation.integer(version, "version", 1, 2**31 - 1))
+        self.notifier.notify("promoted", "success", f"New champion {version_label(version)}", decision.reason)
+        return decision
+
+    def reject(self, version: int) -> GateDecision:
+        decision = self.registry.reject(validation.integer(version, "version", 1, 2**31 - 1))
+        self.notifier.notify("rejected", "warning", f"Challenger {version_label(version)} rejected", decision.reason)
+        return decision
+
+    def send_to_loop(self, dataset_id: int) -> DatasetInfo:
+        """Copy a library dataset into the loop's incoming data: the next cycle reads it as new data."""
+        (dataset_id,) = self._dataset_ids([dataset_id])
+        window = self.store.read_datasets([dataset_id])
+        name = self.store.datasets().set_index("dataset_id").loc[dataset_id, "name"]
+        return self.store.insert_dataset(window.X, window.y, source="imported", name=f"Sent to the loop: {name}"[:200], role="incoming")
 
     def rollback(self, version: int) -> GateDecision:
         return self.registry.rollback(version)
@@ -310,6 +369,7 @@ class Runtime:
             y,
             source="starter",
             name=f"Starter (synthetic, stable) · {s.starter_rows:,} rows",
+            role="incoming",
             scenario="stable",
             strength=0.0,
             seed=s.seed,

@@ -105,6 +105,12 @@ def expected_accuracy(proba_positive: np.ndarray) -> float:
     return float(np.mean(np.maximum(proba_positive, 1.0 - proba_positive)))
 
 
+def params_hash(holdout_fraction: float, seed: int) -> str:
+    """Fingerprint of everything besides the data that decides the fitted model."""
+    text = repr((sorted(MODEL_PARAMS.items()), "StandardScaler+LogisticRegression", float(holdout_fraction), int(seed)))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 def data_hash(X: np.ndarray, y: np.ndarray) -> str:
     """Fingerprint of exactly the rows a model saw, so a run can be traced to its data."""
     digest = hashlib.blake2b(digest_size=16)

@@ -9,7 +9,11 @@ from ui.state import act, empty_state, read, runtime
 rt = runtime()
 limit = rt.settings.max_samples_per_request
 st.title("Data")
-st.caption("Generated data is synthetic, from the seeded generator; imported data is yours.")
+st.caption(
+    "Generated data is synthetic, from the seeded generator; imported data is yours. A dataset is either in the library "
+    "(for training and exploration: the loop never reads it) or sent to the loop as incoming data, read by the next cycle."
+)
+ROLE_HELP = "Library: for training and exploration. Send to the loop: the next cycle reads it as new production data."
 
 generate, upload = st.columns(2)
 with generate, st.form("generate"):
@@ -18,10 +22,12 @@ with generate, st.form("generate"):
     scenario = st.selectbox("Scenario", list(SCENARIO_LABELS), format_func=SCENARIO_LABELS.get)
     strength = st.slider("Strength", 0.0, MAX_STRENGTH, 1.0, 0.1, help="How far the scenario moves the data")
     seed = st.number_input("Seed", min_value=0, value=rt.settings.seed, step=1)
+    to_loop = st.checkbox("Send to the loop", key="generate_to_loop", help=ROLE_HELP)
     if st.form_submit_button("Generate", type="primary"):
         with st.status(f"Generating {int(samples):,} rows…", expanded=int(samples) >= 100_000) as status:
             st.write("Drawing from the seeded generator and storing in one bulk insert")
-            info = act(lambda: rt.generate_dataset(int(samples), scenario, float(strength), int(seed)),
+            role = "incoming" if to_loop else "library"
+            info = act(lambda: rt.generate_dataset(int(samples), scenario, float(strength), int(seed), role),
                        lambda i: f"Dataset {i.dataset_id} stored: {i.n_rows:,} rows")  # fmt: skip
             status.update(label="Dataset stored" if info else "Nothing stored", state="complete" if info else "error")
 
@@ -29,8 +35,13 @@ with upload:
     st.subheader("Import a CSV")
     st.caption(f"Columns exactly: {', '.join(rt.store.features)}, target (0 or 1). At most {limit:,} rows.")
     file = st.file_uploader("Labelled CSV", type=["csv"], key="import_csv")
+    import_to_loop = st.checkbox("Send to the loop", key="import_to_loop", help=ROLE_HELP)
     if file is not None and st.button("Import", type="primary"):
-        act(lambda: rt.import_csv(file.getvalue(), name=file.name), lambda i: f"Imported {i.n_rows:,} rows as dataset {i.dataset_id}")
+        role = "incoming" if import_to_loop else "library"
+        act(
+            lambda: rt.import_csv(file.getvalue(), name=file.name, role=role),
+            lambda i: f"Imported {i.n_rows:,} rows as dataset {i.dataset_id}",
+        )
 
 st.subheader("Datasets")
 datasets = read("datasets")
@@ -38,13 +49,15 @@ if datasets.empty:
     empty_state("No datasets yet: generate one or import a CSV above.")
     st.stop()
 st.dataframe(
-    datasets[["dataset_id", "name", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True, height=240
+    datasets[["dataset_id", "name", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True, height=240
 )
 
 chosen = st.selectbox(
     "Dataset", datasets["dataset_id"].tolist(), format_func=lambda i: f"{i} · {datasets.set_index('dataset_id').loc[i, 'name']}"
 )
 row = datasets.set_index("dataset_id").loc[chosen]
+if row["role"] == "library" and st.button("Send this dataset to the loop", help=ROLE_HELP):
+    act(lambda: rt.send_to_loop(chosen), lambda i: f"Sent: dataset {i.dataset_id} holds a copy as incoming data for the next cycle")
 first, last = int(row["first_sample_id"]), int(row["last_sample_id"])
 current = read("sample_features", first, last, 20_000)
 window = rt.reference_window()

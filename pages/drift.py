@@ -9,9 +9,10 @@ rt = runtime()
 st.title("Drift")
 th = rt.live_settings()
 st.caption(
-    f"Per feature: KS with Bonferroni (α {th.ks_alpha:g} / features) when the smaller sample has ≤ {th.ks_max_rows:,} rows, "
-    f"otherwise Wasserstein / reference std ≥ {th.wasserstein_threshold:g}; PSI ≥ {th.psi_threshold:g} drift, "
-    f"≥ {th.psi_warning:g} warning. Dataset drift when ≥ {th.drift_share:.0%} of features drift."
+    f"Per feature: KS of the newest batch and of the newest {th.drift_window_batches} batches pooled against the reference. "
+    f"A feature drifts when its p-value is below the family-wise rate {th.ks_alpha:g} divided by every test made (Bonferroni) "
+    f"and its effect (Wasserstein / reference std) is at least {th.wasserstein_threshold:g}; the dataset drifts when any "
+    f"feature does. PSI ≥ {th.psi_threshold:g} drift, ≥ {th.psi_warning:g} warning, shown beside the verdict."
 )
 
 report = read("drift_results")
@@ -22,7 +23,8 @@ if report.empty:
 cycle = int(report["cycle_id"].iloc[0])
 st.subheader(f"Latest report (cycle {cycle})")
 st.dataframe(
-    report[["feature", "test", "statistic", "p_value", "threshold", "psi", "psi_status", "drifted", "n_reference", "n_current"]],
+    report[["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted",
+            "n_reference", "n_current"]],
     hide_index=True,
     column_config={"statistic": st.column_config.NumberColumn(format="%.4f"), "p_value": st.column_config.NumberColumn(format="%.4g"),
                    "threshold": st.column_config.NumberColumn(format="%.4g"), "psi": st.column_config.NumberColumn(format="%.3f")},

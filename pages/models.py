@@ -10,14 +10,47 @@ from ui.state import act, empty_state, read, runtime
 rt = runtime()
 st.title("Models")
 
-if st.button("Train now", type="primary", help=f"Trains on the newest {rt.settings.training_window:,} labelled samples, then gates"):
+datasets = read("datasets")
+source = st.radio(
+    "Training data", ["The loop's newest window", "Chosen datasets"], horizontal=True,
+    help=f"The loop's window is its newest {rt.settings.training_window:,} incoming labelled samples; or pick any datasets.",
+)  # fmt: skip
+chosen = []
+if source == "Chosen datasets":
+    names = dict(zip(datasets["dataset_id"], datasets["name"], strict=True)) if not datasets.empty else {}
+    chosen = st.multiselect("Datasets", list(names), format_func=lambda i: f"{i} · {names[i]}")
+
+
+def _train_message(o: object) -> str:
+    return f"Nothing registered: the data and parameters equal {o.label}'s" if o.equal_to else f"{o.label}: {o.decision.reason}"
+
+
+if st.button("Train now", type="primary", disabled=source == "Chosen datasets" and not chosen):
     with st.status("Training…", expanded=True) as status:
-        outcome = act(lambda: rt.train(on_step=st.write), lambda o: f"{o.label}: {o.decision.reason}")
-        if outcome:
+        outcome = act(lambda: rt.train(on_step=st.write, dataset_ids=chosen or None), _train_message)
+        if outcome and outcome.equal_to:
+            st.info(_train_message(outcome))
+            status.update(label=f"Unchanged: equals {outcome.label}", state="complete")
+        elif outcome:
             st.write(outcome.decision.reason)
-            status.update(label=f"{outcome.label} {'promoted' if outcome.decision.promoted else 'rejected'}", state="complete")
+            verb = "promoted" if outcome.decision.promoted else ("awaits approval" if "awaiting" in outcome.decision.reason else "rejected")
+            status.update(label=f"{outcome.label} {verb}", state="complete")
         else:
             status.update(label="Training did not complete", state="error")
+
+waiting = rt.awaiting_approval()
+if waiting:
+    st.subheader("Awaiting approval")
+    st.caption("Policy approve: these challengers passed the gate; a person decides.")
+    for version in waiting:
+        c1, c2, c3 = st.columns([2, 1, 1])
+        c1.write(f"**{version_label(version)}**")
+        if c2.button(f"Promote {version_label(version)}", key=f"approve_{version}", type="primary"):
+            act(lambda v=version: rt.approve(v), f"{version_label(version)} is champion")
+            st.rerun()
+        if c3.button(f"Reject {version_label(version)}", key=f"reject_{version}"):
+            act(lambda v=version: rt.reject(v), f"{version_label(version)} rejected")
+            st.rerun()
 
 models = read("models")
 if models.empty:
@@ -28,7 +61,7 @@ st.subheader("Registry")
 table = models.assign(rows=models["n_train"] + models["n_holdout"])
 table["status"] = table["status"].map({"champion": "★ champion", "challenger": "◆ challenger"}).fillna(table["status"])
 st.dataframe(
-    table[["label", "status", "created_at", "rows", *METRICS, "trigger", "run_id"]],
+    table[["label", "status", "created_at", "rows", *METRICS, "trigger", "training_data", "run_id"]],
     hide_index=True,
     column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS},
 )

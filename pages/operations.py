@@ -41,18 +41,22 @@ st.subheader("Policy and thresholds")
 with st.form("policy"):
     c1, c2, c3 = st.columns(3)
     policy = c1.selectbox(
-        "Policy", POLICIES, index=POLICIES.index(live.policy), help="drift · always · never (monitor only) · random (the original rule)"
+        "Policy",
+        POLICIES,
+        index=POLICIES.index(live.policy),
+        help="drift · approve (retrain and gate, a person promotes) · always · never (monitor only) · random (the original rule)",
     )
     cooldown = c2.number_input("Cooldown (cycles)", min_value=0, value=live.retrain_cooldown_cycles)
     persistence = c3.number_input("Dataset drift persistence (cycles)", min_value=1, value=live.drift_persistence)
     c4, c5, c6, c7 = st.columns(4)
     tolerance = c4.number_input("Accuracy tolerance", 0.0, 1.0, live.perf_tolerance, 0.01)
-    share = c5.number_input("Drift share", 0.01, 1.0, live.drift_share, 0.05)
-    alpha = c6.number_input("KS α", 0.000001, 0.5, live.ks_alpha, 0.01, format="%.4f")
-    wasserstein = c7.number_input("Wasserstein threshold", 0.0, 10.0, live.wasserstein_threshold, 0.05)
+    windows = c5.number_input("Drift window (batches)", 1, 20, live.drift_window_batches)
+    alpha = c6.number_input("Family-wise α", 0.000001, 0.5, live.ks_alpha, 0.001, format="%.4f")
+    wasserstein = c7.number_input("Minimum effect (sd)", 0.0, 10.0, live.wasserstein_threshold, 0.05)
     if st.form_submit_button("Save"):
         act(lambda: rt.set_controls(policy=policy, retrain_cooldown_cycles=int(cooldown), drift_persistence=int(persistence),
-                                    perf_tolerance=tolerance, drift_share=share, ks_alpha=alpha, wasserstein_threshold=wasserstein),
+                                    perf_tolerance=tolerance, drift_window_batches=int(windows), ks_alpha=alpha,
+                                    wasserstein_threshold=wasserstein),
             "Policy and thresholds saved")  # fmt: skip
 
 st.subheader("Simulated stream")

@@ -98,7 +98,7 @@ rt = Runtime()
 k = 0
 while True:
     k += 1
-    rt.generate_dataset(400, "concept_drift", 0.5 + (k % 3) * 0.5, seed=k)
+    rt.generate_dataset(400, "concept_drift", 0.5 + (k % 3) * 0.5, seed=k, role="incoming")
     outcome = rt.train(window_rows=400)
     print("trained", outcome.version, outcome.decision.promoted, flush=True)
 """
@@ -126,7 +126,7 @@ def test_kill9_mid_retrain_or_promotion_is_repaired_at_start(workspace: Path, de
 def test_left_over_aliases_runs_and_challengers_are_repaired_and_recorded(workspace: Path) -> None:
     settings = make_settings(workspace, workspace / "mlflow.db", starter_model=True)
     rt = Runtime(settings)
-    rt.generate_dataset(600, "concept_drift", 1.0, seed=3)
+    rt.generate_dataset(600, "concept_drift", 1.0, seed=3, role="incoming")
     outcome = rt.train(window_rows=600)
     assert outcome.decision.promoted
     # The states a kill leaves: the challenger alias still on the new champion, a run never ended,

@@ -106,7 +106,7 @@ def test_a_read_only_mlflow_store_is_degraded_in_health_and_a_retrain_fails_in_p
     rt = trained_runtime
     store = rt.settings.data_dir / "mlflow.db"
     assert rt.check_health().checks["mlflow"].ok
-    rt.generate_dataset(500, seed=2)
+    rt.generate_dataset(500, seed=2, role="incoming")
     with immutable(store):
         check = rt.check_health().checks["mlflow"]
         assert not check.ok and "refuses writes" in check.detail and str(store) in check.detail

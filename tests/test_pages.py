@@ -89,18 +89,22 @@ def test_a_good_csv_import_is_stored(workspace: Path) -> None:
     assert not at.error and get_runtime().store.datasets()["source"].tolist()[0] == "imported"
 
 
-def test_train_now_adds_a_version_to_the_registry(workspace: Path) -> None:
+def test_train_now_adds_a_version_to_the_registry_unless_nothing_changed(workspace: Path) -> None:
     at = open_page("models")
     assert len(at.dataframe[0].value) == 1
+    button(at, "Train now").click().run()  # the same loop window as v1.0.0: nothing to register
+    assert any("Nothing registered: the data and parameters equal v1.0.0's" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 1
+    get_runtime().generate_dataset(500, seed=8, role="incoming")
     button(at, "Train now").click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert table["label"].tolist()[0] == "v1.1.0" and len(table) == 2
+    assert table["label"].tolist()[0] == "v1.1.0" and len(table) == 2 and table["training_data"].tolist()[0] == "loop window"
 
 
 def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> None:
     rt = get_runtime()
-    rt.generate_dataset(2000, "concept_drift", 1.0, seed=3)
+    rt.generate_dataset(2000, "concept_drift", 1.0, seed=3, role="incoming")
     rt.train(window_rows=2000)
     assert rt.registry.champion_version == 2
     at = open_page("models")

@@ -100,7 +100,7 @@ def test_a_failed_retrain_is_recorded_and_the_next_cycle_runs(tmp_path, mlflow_t
     rt = Runtime(make_settings(tmp_path / "w", mlflow_template, training_window=100))
     try:
         rt.set_controls(stream_enabled=False)
-        rt.store.insert_dataset(np.zeros((50, 2)), np.ones(50, dtype=np.int8), source="imported", name="one class")
+        rt.store.insert_dataset(np.zeros((50, 2)), np.ones(50, dtype=np.int8), source="imported", name="one class", role="incoming")
         failed = rt.pipeline.run_cycle()  # no champion yet: it tries to train the first model, on one class
         assert failed["status"] == "error" and "retrain failed" in failed["reason"] and "Traceback" in failed["error"]
         assert "has 0 of class 0" in failed["reason"]
@@ -119,7 +119,7 @@ def test_stream_off_checks_what_users_added(trained_runtime: Runtime) -> None:
     rt.set_controls(stream_enabled=False)
     empty = rt.pipeline.run_cycle()
     assert empty["status"] == "no_data" and empty["rows_seen"] == 0 and "no new data" in empty["reason"]
-    rt.generate_dataset(300, "covariate_shift", 1.0, seed=5)
+    rt.generate_dataset(300, "covariate_shift", 1.0, seed=5, role="incoming")
     labelled = rt.pipeline.run_cycle()
     assert labelled["rows_seen"] == 300 and labelled["labelled"] and labelled["dataset_drift"]
     for i in range(40):

@@ -26,7 +26,7 @@ def test_version_labels_follow_the_original_style() -> None:
 
 
 def test_first_model_becomes_champion_with_a_full_mlflow_run(runtime: Runtime) -> None:
-    runtime.generate_dataset(1000, seed=1)
+    runtime.generate_dataset(1000, seed=1, role="incoming")
     outcome = runtime.train()
     assert outcome.label == "v1.0.0" and outcome.decision.promoted
     record = runtime.store.model(1)
@@ -40,10 +40,10 @@ def test_first_model_becomes_champion_with_a_full_mlflow_run(runtime: Runtime) -
 
 
 def test_a_better_challenger_is_promoted_and_served(runtime: Runtime) -> None:
-    runtime.generate_dataset(1000, seed=1)
+    runtime.generate_dataset(1000, seed=1, role="incoming")
     runtime.train()
     assert runtime.predict([0.3, -1.0]).model_version == 1
-    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2, role="incoming")
     outcome = runtime.train(window_rows=2000)
     d = outcome.decision
     assert d.promoted and d.challenger_score > d.champion_score + 0.2 and "promoted" in d.reason
@@ -55,9 +55,9 @@ def test_a_better_challenger_is_promoted_and_served(runtime: Runtime) -> None:
 
 
 def test_a_worse_challenger_is_rejected_with_both_scores(runtime: Runtime) -> None:
-    runtime.generate_dataset(2000, seed=1)
+    runtime.generate_dataset(2000, seed=1, role="incoming")
     runtime.train()
-    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2, role="incoming")
     challenger = runtime.registry.train_challenger(runtime.store.recent_window(2000), "manual")
     # Gate on fresh stable data, where the rotated challenger is worse than the stable champion.
     X, y = generate(600, 2, seed=3)
@@ -70,9 +70,9 @@ def test_a_worse_challenger_is_rejected_with_both_scores(runtime: Runtime) -> No
 
 
 def test_rollback_promotes_an_older_version(runtime: Runtime) -> None:
-    runtime.generate_dataset(1000, seed=1)
+    runtime.generate_dataset(1000, seed=1, role="incoming")
     runtime.train()
-    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2, role="incoming")
     runtime.train(window_rows=2000)
     decision = runtime.rollback(1)
     assert decision.promoted and "rollback" in decision.reason
@@ -86,9 +86,9 @@ def test_rollback_promotes_an_older_version(runtime: Runtime) -> None:
 
 
 def test_a_promotion_that_fails_midway_leaves_the_old_champion(runtime: Runtime) -> None:
-    runtime.generate_dataset(1000, seed=1)
+    runtime.generate_dataset(1000, seed=1, role="incoming")
     runtime.train()
-    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2)
+    runtime.generate_dataset(2000, "concept_drift", 1.0, seed=2, role="incoming")
     runtime.train(window_rows=2000)
     runtime.rollback(1)
     # Someone deletes version 2 in the MLflow UI: moving the alias to it now fails inside the promotion.
@@ -103,7 +103,7 @@ def test_a_promotion_that_fails_midway_leaves_the_old_champion(runtime: Runtime)
 
 
 def test_duckdb_is_the_record_and_mlflow_alias_is_repaired_on_start(runtime: Runtime, settings) -> None:
-    runtime.generate_dataset(1000, seed=1)
+    runtime.generate_dataset(1000, seed=1, role="incoming")
     runtime.train()
     runtime.tracker.delete_alias("champion")
     runtime.close()

@@ -75,7 +75,7 @@ def test_versions_beyond_the_kept_count_lose_their_files_and_cannot_be_rolled_ba
     rt = Runtime(make_settings(tmp_path / "d", mlflow_template, starter_model=True, keep_model_versions=1))
     try:
         for k in range(3):
-            rt.generate_dataset(600, "concept_drift", 0.5 + 0.5 * k, seed=k)
+            rt.generate_dataset(600, "concept_drift", 0.5 + 0.5 * k, seed=k, role="incoming")
             rt.train(window_rows=600)
         champion = rt.registry.champion_version
         moved = apply_retention(rt.store, rt.tracker, replace(rt.settings, retain_stream_days=0))

@@ -55,5 +55,5 @@ def test_bad_generate_requests_store_nothing(runtime: Runtime, kwargs: dict, fie
 
 
 def test_training_with_no_data_says_what_to_do(runtime: Runtime) -> None:
-    with pytest.raises(UserInputError, match="generate or import"):
+    with pytest.raises(UserInputError, match="no incoming samples yet: turn the stream on, send a dataset to the loop"):
         runtime.train()

@@ -29,7 +29,7 @@ def test_the_champion_is_loaded_once_and_reloaded_when_it_changes(trained_runtim
     first = rt.predictor.model()[1]
     rt.predict([1.0, 0.0])
     assert rt.predictor.model()[1] is first
-    rt.generate_dataset(2000, "concept_drift", 1.0, seed=4)
+    rt.generate_dataset(2000, "concept_drift", 1.0, seed=4, role="incoming")
     assert rt.train(window_rows=2000).decision.promoted
     assert rt.predict([1.0, 0.0]).model_version == 2 and rt.predictor.model()[1] is not first
 

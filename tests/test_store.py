@@ -56,14 +56,17 @@ def test_reopening_keeps_data_and_the_workspace_feature_count(tmp_path: Path) ->
 
 def test_bulk_insert_assigns_dense_ids_and_recent_window_reads_the_newest(tmp_path: Path) -> None:
     s = Store(tmp_path / "w.duckdb", 2)
-    first = s.insert_dataset(*generate(300, 2, seed=1), source="generated", name="a")
-    second = s.insert_dataset(*generate(200, 2, seed=2), source="stream", name="b")
-    assert (first.first_sample_id, first.last_sample_id, second.first_sample_id, second.last_sample_id) == (1, 300, 301, 500)
-    window = s.recent_window(250)
+    first = s.insert_dataset(*generate(300, 2, seed=1), source="generated", name="a", role="incoming")
+    library = s.insert_dataset(*generate(100, 2, seed=9), source="generated", name="mine")
+    second = s.insert_dataset(*generate(200, 2, seed=2), source="stream", name="b", role="incoming")
+    assert (first.first_sample_id, first.last_sample_id, second.first_sample_id, second.last_sample_id) == (1, 300, 401, 600)
+    window = s.recent_window(250)  # the loop's data: the library dataset in between is skipped
     assert window.n_rows == 250 and window.dataset_ids == (first.dataset_id, second.dataset_id)
     assert np.array_equal(window.X[-200:], generate(200, 2, seed=2)[0])
-    ref = s.sample_reference(1, 500, 100, seed=3)
-    assert ref.shape == (100, 2) and np.array_equal(ref, s.sample_reference(1, 500, 100, seed=3))
+    assert library.dataset_id not in s.read_samples(1, 600, incoming=True).dataset_ids
+    assert s.max_incoming_sample_id() == 600 and s.count_incoming(301) == 200
+    ref = s.sample_reference(1, 600, 100, seed=3)
+    assert ref.shape == (100, 2) and np.array_equal(ref, s.sample_reference(1, 600, 100, seed=3))
     s.close()
 
 

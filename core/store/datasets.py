@@ -35,6 +35,10 @@ class Window:
         return int(self.y.shape[0])
 
 
+INCOMING = "dataset_id IN (SELECT dataset_id FROM datasets WHERE role = 'incoming')"
+ROLES = ("incoming", "library")
+
+
 class DatasetQueries(StoreBase):
     def insert_dataset(
         self,
@@ -46,15 +50,16 @@ class DatasetQueries(StoreBase):
         scenario: str | None = None,
         strength: float | None = None,
         seed: int | None = None,
+        role: str = "library",
     ) -> DatasetInfo:
         """One dataset row and all its samples in one transaction and one bulk insert."""
         n = int(y.shape[0])
         with self.transaction() as tx:
             first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
             dataset_id = tx.execute(
-                """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
-                [name, source, scenario, strength, seed, n, first, first + n - 1, utcnow()],
+                """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at, role)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
+                [name, source, scenario, strength, seed, n, first, first + n - 1, utcnow(), role],
             ).fetchone()[0]
             self._insert_samples(tx, dataset_id, first, X, y)
         return DatasetInfo(dataset_id, n, first, first + n - 1)
@@ -76,8 +81,8 @@ class DatasetQueries(StoreBase):
                 )
             else:
                 dataset_id = tx.execute(
-                    """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at)
-                       VALUES (?, 'stream', ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
+                    """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at, role)
+                       VALUES (?, 'stream', ?, ?, ?, ?, ?, ?, ?, 'incoming') RETURNING dataset_id""",
                     [name, scenario, strength, seed, n, first, first + n - 1, utcnow()],
                 ).fetchone()[0]
             self._insert_samples(tx, dataset_id, first, X, y)
@@ -104,11 +109,36 @@ class DatasetQueries(StoreBase):
     def max_sample_id(self) -> int:
         return self.cur.execute("SELECT coalesce(max(sample_id), 0) FROM samples").fetchone()[0]
 
-    def read_samples(self, first_sample_id: int, last_sample_id: int | None = None) -> Window:
-        """Samples with ids in [first, last]; ids are dense, so a range is the recent window."""
+    def max_incoming_sample_id(self) -> int:
+        """The newest sample the loop may read: incoming data only (the stream, data sent to the loop)."""
+        return self.cur.execute(f"SELECT coalesce(max(sample_id), 0) FROM samples WHERE {INCOMING}").fetchone()[0]
+
+    def count_incoming(self, first_sample_id: int) -> int:
+        return self.cur.execute(f"SELECT count(*) FROM samples WHERE sample_id >= ? AND {INCOMING}", [first_sample_id]).fetchone()[0]
+
+    def read_samples(self, first_sample_id: int, last_sample_id: int | None = None, *, incoming: bool = False) -> Window:
+        """Samples with ids in [first, last]; `incoming` keeps only the loop's data (not library datasets)."""
         last = self.max_sample_id() if last_sample_id is None else last_sample_id
+        return self._window(
+            f"sample_id BETWEEN ? AND ?{' AND ' + INCOMING if incoming else ''}", [first_sample_id, last], first_sample_id, last
+        )
+
+    def read_datasets(self, dataset_ids: list[int]) -> Window:
+        """Every sample of the chosen datasets, for a training the user pointed at them."""
+        marks = ", ".join("?" * len(dataset_ids))
+        return self._window(f"dataset_id IN ({marks})", list(dataset_ids), 0, 0)
+
+    def recent_window(self, n_rows: int) -> Window:
+        """The loop's newest `n_rows` incoming samples: what "Train now" uses by default and retrains read."""
+        first = self.cur.execute(
+            f"SELECT coalesce(min(sample_id), 1) FROM (SELECT sample_id FROM samples WHERE {INCOMING} ORDER BY sample_id DESC LIMIT ?)",
+            [n_rows],
+        ).fetchone()[0]
+        return self.read_samples(first, incoming=True)
+
+    def _window(self, where: str, params: list, first: int, last: int) -> Window:
         cols = ", ".join(["sample_id", "dataset_id", *self.features, TARGET])
-        arrays = self.cur.execute(f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ?", [first_sample_id, last]).fetchnumpy()
+        arrays = self.cur.execute(f"SELECT {cols} FROM samples WHERE {where} ORDER BY sample_id", params).fetchnumpy()
         ids = arrays["sample_id"]
         X = (
             np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
@@ -117,15 +147,19 @@ class DatasetQueries(StoreBase):
         )
         y = np.asarray(arrays[TARGET], dtype=np.int64)
         dataset_ids = tuple(int(d) for d in np.unique(arrays["dataset_id"]))
-        return Window(X, y, int(ids.min()) if len(ids) else first_sample_id, int(ids.max()) if len(ids) else last, dataset_ids)
+        return Window(X, y, int(ids.min()) if len(ids) else first, int(ids.max()) if len(ids) else last, dataset_ids)
 
-    def recent_window(self, n_rows: int) -> Window:
-        last = self.max_sample_id()
-        return self.read_samples(max(1, last - n_rows + 1), last)
-
-    def sample_reference(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int) -> np.ndarray:
-        """A seeded reservoir sample of a sample-id range, as a feature matrix."""
-        return self.sample_features(first_sample_id, last_sample_id, max_rows, seed)[self.features].to_numpy(dtype=np.float64)
+    def sample_reference(
+        self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int, dataset_ids: tuple[int, ...] | None = None
+    ) -> np.ndarray:
+        """A seeded reservoir sample of a model's training rows (its datasets within its id range), or,
+        without `dataset_ids`, of the incoming rows of a range, as a feature matrix."""
+        cols = ", ".join(self.features)
+        where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)})" if dataset_ids else INCOMING
+        sql = f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ? AND {where}"
+        sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})"
+        frame = self.cur.execute(sql, [first_sample_id, last_sample_id]).df()
+        return frame[self.features].to_numpy(dtype=np.float64)
 
     def sample_features(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int = 0) -> pd.DataFrame:
         """A seeded sample of features and target for distribution plots."""

@@ -21,6 +21,35 @@ class ModelQueries(StoreBase):
     def model(self, version: int) -> dict | None:
         return self._one("SELECT * FROM models WHERE version = ?", [version])
 
+    def identical_version(self, data_hash: str, params_hash: str) -> int | None:
+        """A version trained on exactly these rows with exactly these parameters, if any."""
+        row = self.cur.execute(
+            "SELECT min(version) FROM models WHERE data_hash = ? AND params_hash = ?", [data_hash, params_hash]
+        ).fetchone()
+        return row[0]
+
+    def awaiting_approval(self) -> list[int]:
+        """Challengers that passed the gate under the `approve` policy and wait for a person."""
+        return [
+            row[0]
+            for row in self.cur.execute(
+                """SELECT version FROM models m WHERE status = 'challenger'
+                   AND EXISTS (SELECT 1 FROM model_events e WHERE e.version = m.version AND e.kind = 'awaiting')
+                   ORDER BY version"""
+            ).fetchall()
+        ]
+
+    def served_accuracy(self, version: int) -> tuple[int, int]:
+        """(correct, rows) the champion scored on the labelled cycles it served without a drift flag:
+        its realised accuracy, better founded than a small holdout once enough rows have passed."""
+        row = self.cur.execute(
+            """SELECT coalesce(sum(round(realised_accuracy * rows_seen)), 0), coalesce(sum(rows_seen), 0) FROM cycles
+               WHERE champion_version = ? AND labelled AND realised_accuracy IS NOT NULL
+               AND NOT coalesce(dataset_drift, false) AND NOT coalesce(performance_drift, false)""",
+            [version],
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
     def versions_with_status(self, status: str) -> list[int]:
         return [row[0] for row in self.cur.execute("SELECT version FROM models WHERE status = ? ORDER BY version", [status]).fetchall()]
 

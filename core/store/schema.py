@@ -111,8 +111,21 @@ def _m003_durability(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
     cur.execute("ALTER TABLE models ADD COLUMN pruned_at TIMESTAMP")
 
 
+def _m004_roles_and_verdicts(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    cur.execute("ALTER TABLE datasets ADD COLUMN role VARCHAR DEFAULT 'library'")
+    cur.execute("UPDATE datasets SET role = 'incoming' WHERE source IN ('stream', 'starter')")
+    cur.execute("ALTER TABLE models ADD COLUMN params_hash VARCHAR")
+    cur.execute("ALTER TABLE models ADD COLUMN training_data VARCHAR")
+    cur.execute("ALTER TABLE cycles ADD COLUMN verdict VARCHAR")
+    cur.execute("ALTER TABLE cycles ADD COLUMN signals VARCHAR")
+    cur.execute("ALTER TABLE cycles ADD COLUMN performance_bar DOUBLE")
+    cur.execute("ALTER TABLE drift_results ADD COLUMN effect DOUBLE")
+    cur.execute("ALTER TABLE drift_results ADD COLUMN window_batches INTEGER")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
     (3, "durability and retention: journal_applied, repairs, archives, models.pruned_at", _m003_durability),
+    (4, "data roles (incoming or library), identical-version check, cycle verdicts, drift effects", _m004_roles_and_verdicts),
 ]
