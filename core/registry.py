@@ -152,7 +152,13 @@ class ModelRegistry:
             decision = GateDecision(challenger.version, champion, metric, score, champion_score, n, passed, reason)
         if decision.promoted and not promote:
             decision = replace(decision, promoted=False, reason=f"{decision.reason}; awaiting approval (policy approve)")
+            superseded = self.store.awaiting_approval()
             with self.store.transaction() as tx:
+                for older in superseded:  # one challenger waits at a time: the freshest
+                    Store.set_status(tx, older, "rejected")
+                    reason = f"superseded by {version_label(challenger.version)} while awaiting approval"
+                    self.store.add_model_event(tx, {"kind": "superseded", "version": older, "previous_champion": champion,
+                                                    "promoted": False, "reason": reason})  # fmt: skip
                 self.store.add_model_event(tx, {**_event("gate", decision), "kind": "awaiting"})
         elif decision.promoted:
             self.promote(challenger.version, kind="gate", decision=decision)
@@ -184,14 +190,22 @@ class ModelRegistry:
         with self.store.transaction() as tx:
             Store.set_status(tx, version, "rejected")
             self.store.add_model_event(tx, {**_event("gate", decision), "kind": "rejection"})
-        self.tracker.delete_alias("challenger")
+        self._restore_challenger_alias()
         return decision
 
     def _reject(self, decision: GateDecision) -> None:
         with self.store.transaction() as tx:
             Store.set_status(tx, decision.version, "rejected")
             self.store.add_model_event(tx, _event("gate", decision))
-        self.tracker.delete_alias("challenger")
+        self._restore_challenger_alias()
+
+    def _restore_challenger_alias(self) -> None:
+        """The `challenger` alias follows the challenger awaiting approval, or goes."""
+        waiting = self.store.awaiting_approval()
+        if waiting:
+            self.tracker.set_alias("challenger", waiting[-1])
+        else:
+            self.tracker.delete_alias("challenger")
 
     def rollback(self, version: int) -> GateDecision:
         """Promote an earlier version back, explicitly, without a gate."""

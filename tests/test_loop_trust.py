@@ -1,0 +1,195 @@
+"""The loop in real use, on real workspaces: only its own data, false alarms and detection rates over
+seeds, no identical versions, an honest bar, the periodic challenger, the approve policy, verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import verdicts
+from core.runtime import Runtime
+from tests.conftest import make_settings
+
+SEEDS = range(1, 11)
+
+
+def run(rt: Runtime, n: int) -> list[dict]:
+    return [rt.pipeline.run_cycle("manual") for _ in range(n)]
+
+
+def workspace(tmp_path: Path, template: Path, name: str, **overrides: object) -> Runtime:
+    return Runtime(make_settings(tmp_path / name, template, starter_model=True, **overrides))
+
+
+def test_a_users_datasets_do_not_move_the_loop_until_sent_to_it(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    run(rt, 2)
+    rt.generate_dataset(3200, "concept_drift", 1.0, seed=7)  # a library dataset of another regime
+    rt.import_csv(b"feature_1,feature_2,target\n" + b"".join(b"%d,%d,1\n" % (i, -i) for i in range(50)), name="mine.csv")
+    after = run(rt, 3)
+    assert all(r["rows_seen"] == 200 for r in after)  # the stream batch only
+    assert not any(r["performance_drift"] or r["dataset_drift"] for r in after) and rt.registry.champion_version == 1
+    sent = rt.send_to_loop(int(rt.store.datasets().query("name.str.startswith('Concept')")["dataset_id"].iloc[0]))
+    record = rt.pipeline.run_cycle("manual")
+    assert record["rows_seen"] == 200 + sent.n_rows and record["performance_drift"]
+    assert rt.store.datasets().set_index("dataset_id").loc[sent.dataset_id, "role"] == "incoming"
+
+
+def test_train_now_on_chosen_datasets_records_them_and_identical_training_registers_nothing(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    mine = rt.generate_dataset(1500, "concept_drift", 1.0, seed=5)
+    first = rt.train(dataset_ids=[mine.dataset_id])
+    assert first.equal_to is None and first.n_rows == 1500
+    record = rt.store.model(first.version)
+    assert record["training_data"] == f"datasets {mine.dataset_id}" and record["dataset_ids"] == f"[{mine.dataset_id}]"
+    versions = rt.tracker.registered_versions()
+    again = rt.train(dataset_ids=[mine.dataset_id])
+    assert again.equal_to == first.version and again.decision is None
+    assert rt.tracker.registered_versions() == versions and len(rt.store.models()) == 2
+    assert rt.train().equal_to == 1  # the loop window is still the starter's: v1.0.0's data
+
+
+def test_a_loop_retrain_on_unchanged_data_registers_nothing(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_controls(policy="always", retrain_cooldown_cycles=0, stream_enabled=False)
+    rt.generate_dataset(300, seed=3, role="incoming")
+    first = run(rt, 1)[0]
+    assert first["new_version"] == 2
+    rt.generate_dataset(1, seed=4, role="library")
+    second = rt.pipeline.run_cycle("manual")
+    assert second["status"] == "no_data" or "retrain skipped" in second["reason"]
+    assert len(rt.store.models()) == 2
+
+
+def _flags_and_retrains(rt: Runtime, n: int) -> tuple[int, int]:
+    records = run(rt, n)
+    return sum(bool(r["dataset_drift"]) for r in records), sum(r["decision"] == "retrain" for r in records)
+
+
+@pytest.mark.slow
+def test_stable_streams_flag_under_one_percent_over_ten_seeds_and_never_retrain(tmp_path: Path, mlflow_template: Path) -> None:
+    rates, retrains = [], 0
+    for seed in SEEDS:
+        rt = workspace(tmp_path, mlflow_template, f"s{seed}", seed=seed)
+        try:
+            flags, retrained = _flags_and_retrains(rt, 100)
+        finally:
+            rt.close()
+        rates.append(flags / 100)
+        retrains += retrained
+    assert np.mean(rates) <= 0.01 and max(rates) <= 0.03 and retrains == 0, rates
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_features", [2, 20])
+def test_covariate_shift_and_concept_drift_are_caught_fast_over_ten_seeds(tmp_path: Path, mlflow_template: Path, n_features: int) -> None:
+    caught = {"shift 0.5 at once": 0, "shift 0.25 within 3": 0, "concept at once": 0}
+    for seed in SEEDS:
+        for name, scenario, strength, within in (
+            ("shift 0.5 at once", "covariate_shift", 0.5, 1),
+            ("shift 0.25 within 3", "covariate_shift", 0.25, 3),
+            ("concept at once", "concept_drift", 1.0, 1),
+        ):
+            rt = workspace(tmp_path, mlflow_template, f"{name}-{seed}", seed=seed, n_features=n_features, policy="never")
+            try:
+                run(rt, 3)
+                rt.set_stream_scenario(scenario, strength)
+                after = run(rt, within)
+            finally:
+                rt.close()
+            signal = "performance_drift" if scenario == "concept_drift" else "dataset_drift"
+            caught[name] += any(r[signal] for r in after)
+    assert caught["shift 0.5 at once"] >= 10 and caught["shift 0.25 within 3"] >= 9 and caught["concept at once"] == 10, caught
+
+
+def test_the_bar_after_a_small_window_retrain_and_the_follow_up_retrain(tmp_path: Path, mlflow_template: Path) -> None:
+    rt = workspace(tmp_path, mlflow_template, "w", training_window=1200, retrain_cooldown_cycles=0)
+    try:
+        rt.set_stream_scenario("concept_drift", 1.0)
+        records = run(rt, 3)
+        promoted = next(r for r in records if r["promoted"])
+        small = promoted["new_version"]
+        assert rt.store.model(small)["n_train"] + rt.store.model(small)["n_holdout"] < 1200
+        assert rt.store.get_setting(f"followup.{small}")
+        served = run(rt, 8)
+        bars = [r["performance_bar"] for r in served]
+        holdout = rt.store.model(small)["accuracy"]
+        assert bars[0] == pytest.approx(holdout) and bars[-1] != pytest.approx(holdout)  # realised once enough rows served
+        follow = [r for r in served if "follow-up" in r["reason"]]
+        assert len(follow) == 1 and follow[0]["new_version"] is not None
+        assert rt.store.model(follow[0]["new_version"])["trigger"] == "follow-up"
+    finally:
+        rt.close()
+
+
+def test_a_periodic_challenger_replaces_a_weak_champion_when_the_data_improves(tmp_path: Path, mlflow_template: Path) -> None:
+    rt = workspace(tmp_path, mlflow_template, "w", challenge_every=4, retrain_cooldown_cycles=0, training_window=800)
+    try:
+        rt.generate_dataset(400, "label_noise", 2.0, seed=1, role="incoming")  # half the labels flipped
+        weak = rt.train(window_rows=400)
+        if not weak.decision.promoted:
+            rt.rollback(weak.version)
+        assert rt.registry.champion_version == weak.version
+        records = run(rt, 8)  # the stream is clean again; the weak champion's low bar never calls a drop
+        periodic = [r for r in records if "periodic challenger" in r["reason"]]
+        assert periodic and rt.registry.champion_version != weak.version
+        assert rt.store.model(rt.registry.champion_version)["trigger"] == "periodic"
+    finally:
+        rt.close()
+
+
+def test_the_approve_policy_waits_for_a_person_end_to_end(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_controls(policy="approve", retrain_cooldown_cycles=0)
+    rt.set_stream_scenario("concept_drift", 1.0)
+    records = run(rt, 3)
+    gated = [r for r in records if r["new_version"]]
+    waiting = gated[-1]["new_version"]
+    assert all("awaiting approval" in r["reason"] for r in gated) and rt.registry.champion_version == 1
+    assert rt.awaiting_approval() == [waiting] and rt.tracker.alias_version("challenger") == waiting  # the freshest waits
+    assert all(rt.store.model(r["new_version"])["status"] == "rejected" for r in gated[:-1])
+    alerts = rt.store.notifications()
+    assert "awaiting" in alerts["kind"].tolist() and "awaits approval" in alerts.query("kind == 'awaiting'")["title"].iloc[0]
+    rt.close()
+    rt.__init__(rt.settings)  # a restart keeps the waiting challenger waiting
+    assert rt.awaiting_approval() == [waiting]
+    rt.approve(waiting)
+    assert rt.registry.champion_version == waiting and rt.tracker.alias_version("champion") == waiting
+    assert rt.tracker.alias_version("challenger") is None
+
+
+def test_a_rejected_approval_keeps_the_champion(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_controls(policy="approve")
+    rt.generate_dataset(1500, "concept_drift", 1.0, seed=2, role="incoming")
+    outcome = rt.train(window_rows=1500)
+    assert "awaiting approval" in outcome.decision.reason
+    rt.reject(outcome.version)
+    assert rt.registry.champion_version == 1 and rt.store.model(outcome.version)["status"] == "rejected"
+    assert rt.awaiting_approval() == []
+
+
+def test_each_signal_has_a_verdict_saying_what_it_cannot_see(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_controls(policy="never")
+    quiet = run(rt, 1)[0]
+    assert quiet["verdict"].startswith("No signal") and quiet["signals"] == "[]"
+    rt.set_stream_scenario("covariate_shift", 1.5)
+    shifted = run(rt, 1)[0]
+    assert verdicts.FEATURE in shifted["signals"] and "Feature drift" in shifted["verdict"]
+    assert verdicts.BLIND[verdicts.FEATURE] in shifted["verdict"]
+    rt.set_stream_scenario("concept_drift", 1.0)
+    concept = run(rt, 1)[0]
+    assert verdicts.REALISED in concept["signals"] and verdicts.ESTIMATED not in concept["signals"]
+    assert "Realised-accuracy drop" in concept["verdict"] and verdicts.BLIND[verdicts.REALISED] in concept["verdict"]
+    drift_alert = rt.store.notifications().query("kind == 'drift'")["description"].iloc[0]
+    assert "It means" in drift_alert
+    rt.set_controls(stream_enabled=False)
+    rt.set_stream_scenario("stable", 1.0)
+    rt.predict_batch(np.zeros((300, 2)))  # unlabelled inputs right on the boundary: confidence collapses
+    rt.predictor.flush()
+    unlabelled = run(rt, 1)[0]
+    assert not unlabelled["labelled"] and verdicts.ESTIMATED in unlabelled["signals"]
+    assert verdicts.BLIND[verdicts.ESTIMATED] in unlabelled["verdict"]
