@@ -259,6 +259,10 @@ class Runtime:
             self.scheduler.next_run, self.scheduler.interval, time.time() - self.started_at, self.store.counts(),
         )  # fmt: skip
 
+    def cycle_verdict(self, cycle_id: int) -> str | None:
+        """The verdict a cycle stored: which signal fired, what it means and what it cannot see."""
+        return self.store.cycle_verdict(cycle_id)
+
     def reference_window(self) -> tuple[int, int] | None:
         """Sample-id range of the champion's drift reference (None before the first model)."""
         champion = self.registry.champion_version

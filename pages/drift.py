@@ -22,6 +22,9 @@ if report.empty:
 
 cycle = int(report["cycle_id"].iloc[0])
 st.subheader(f"Latest report (cycle {cycle})")
+verdict = rt.cycle_verdict(cycle)
+if verdict:
+    st.info(verdict, icon=":material/insights:")
 st.dataframe(
     report[["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted",
             "n_reference", "n_current"]],

@@ -107,7 +107,7 @@ if not repairs.empty:
 st.subheader("Pipeline runs")
 table(
     read("cycles", 200),
-    ["cycle_id", "started_at", "trigger", "status", "rows_seen", "decision", "reason", "new_version", "promoted", "error"],
+    ["cycle_id", "started_at", "trigger", "status", "rows_seen", "decision", "verdict", "reason", "new_version", "promoted", "error"],
     "No cycles yet.",
 )
 

@@ -1,5 +1,7 @@
 """Overview: the champion, the latest cycle, the loop, and accuracy over time; refreshes itself."""
 
+import json
+
 import streamlit as st
 
 from core.registry import version_label
@@ -32,10 +34,13 @@ def live() -> None:
         "Latest realised accuracy", _pct(last.get("realised_accuracy")), help="Champion's accuracy on the newest labelled batch."
     )
     cols[3].metric("Latest estimated accuracy", _pct(last.get("estimated_accuracy")), help="Mean max(p, 1 − p): no labels needed.")
-    drift = "—" if not last else ("drift" if last.get("dataset_drift") or last.get("performance_drift") else "no drift")
-    cols[4].metric("Drift (latest cycle)", drift, help=f"Drift share {_pct(last.get('drift_share'))}")
+    fired = json.loads(last.get("signals") or "[]")
+    drift = "—" if not last else (", ".join(fired) if fired else "no signal")
+    cols[4].metric("Signals (latest cycle)", drift, help=f"Features drifted: {_pct(last.get('drift_share'))}")
     next_run = ov.next_run.strftime("%H:%M:%S") if ov.next_run else "—"
     cols[5].metric("Loop", ov.scheduler_state, help=f"Every {ov.interval:g} s; next run {next_run}")
+    if last.get("verdict"):
+        st.info(f"**Cycle {last['cycle_id']}:** {last['verdict']}", icon=":material/insights:")
     c = ov.counts
     st.caption(
         f"Uptime {_duration(ov.uptime_seconds)} · {c['datasets']:,} datasets · {c['samples']:,} samples · "

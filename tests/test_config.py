@@ -1,3 +1,4 @@
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,12 @@ def test_webhook_is_masked_in_descriptions() -> None:
     shown = next(r["value"] for r in rows if r["variable"] == "DISCORD_WEBHOOK_URL")
     assert "SECRET" not in shown and "123456789" not in shown and shown.endswith("abcd")
     assert mask_secret("") == "(not set)"
+
+
+def test_the_readme_lists_every_setting_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for f in fields(Settings):
+        name, default = f.metadata["env"], f.metadata["default"]
+        assert f"| `{name}` | " in readme, name
+        if default:
+            assert f"| `{name}` | `{default}` |" in readme, name

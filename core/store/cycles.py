@@ -19,6 +19,10 @@ class CycleQueries(StoreBase):
             if drift_rows:
                 insert_arrow(tx, "drift_results", pa.Table.from_pylist([{"cycle_id": record["cycle_id"], **r} for r in drift_rows]))
 
+    def cycle_verdict(self, cycle_id: int) -> str | None:
+        row = self.cur.execute("SELECT verdict FROM cycles WHERE cycle_id = ?", [cycle_id]).fetchone()
+        return row[0] if row else None
+
     def last_cycle_id(self) -> int:
         return self.cur.execute("SELECT coalesce(max(cycle_id), 0) FROM cycles").fetchone()[0]
 
