@@ -9,9 +9,10 @@ fresh workspace through the real loop (DuckDB, MLflow, the gate):
   loop's own policies;
 - `periodic`: a retrain every 10 cycles; `adwin`: river's ADWIN on the champion's
   per-row errors, retraining on the rows since the change it finds; `oracle`: a retrain
-  on the new regime's rows the cycle each change starts. These three drive
-  `Runtime.train` from outside with the loop monitoring only; their trainings are gated
-  like the loop's.
+  on the new regime's rows the cycle each change starts (gradual drift changes every
+  cycle for its first 10). These three drive `Runtime.train` from outside with the loop
+  monitoring only; their trainings are gated like the loop's. The baselines run with no
+  cooldown (each follows its own rule alone); ours with its defaults.
 
 Per policy, as means over 5 seeds with their range: mean served accuracy, the worst
 5-cycle window, retrains, retrains with no change point since the previous one,
@@ -34,11 +35,15 @@ from pathlib import Path
 import numpy as np
 
 from core.config import Settings
+from core.datagen import GRADUAL_STEPS
 from core.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = [("stable", 1.0, 30), ("covariate_shift", 1.0, 25), ("concept_drift", 1.0, 30), ("gradual", 1.0, 25), ("label_noise", 1.0, 25), ("stable", 1.0, 25)]  # fmt: skip
-CHANGES = list(np.cumsum([n for _s, _k, n in SCRIPT])[:-1])  # first cycle index (0-based) of each new regime
+CHANGES = [int(c) for c in np.cumsum([n for _s, _k, n in SCRIPT])[:-1]]  # first cycle (0-based) of each new regime
+GRADUAL_START = CHANGES[2]
+# Gradual drift rotates the boundary a little more each cycle for GRADUAL_STEPS cycles: each is a change.
+EVERY_CHANGE = sorted(set(CHANGES) | set(range(GRADUAL_START, GRADUAL_START + GRADUAL_STEPS)))
 STABLE_STRETCHES = [range(0, 30), range(140, 160)]
 POLICIES = ("drift", "always", "never", "random", "periodic", "adwin", "oracle")
 
@@ -61,8 +66,9 @@ def scenario_at(cycle: int) -> tuple[str, float] | None:
 
 def replay(policy: str, seed: int, folder: Path) -> Run:
     loop_policy = policy if policy in ("drift", "always", "never", "random") else "never"
+    cooldown = {"retrain_cooldown_cycles": 0} if policy != "drift" else {}  # the baselines follow their own rule alone
     settings = Settings.from_env(
-        {}, data_dir=folder / f"{policy}-{seed}", seed=seed, policy=loop_policy, scheduler_autostart=False, log_level="ERROR"
+        {}, data_dir=folder / f"{policy}-{seed}", seed=seed, policy=loop_policy, scheduler_autostart=False, log_level="ERROR", **cooldown
     )
     rt = Runtime(settings)
     outside = _outside_policy(policy, rt)
@@ -96,7 +102,7 @@ def _outside_policy(policy: str, rt: Runtime) -> Callable[[int, dict], bool] | N
     if policy == "periodic":
         return lambda cycle, _record: (cycle + 1) % 10 == 0 and train(rt.settings.training_window)
     if policy == "oracle":
-        return lambda cycle, _record: cycle in CHANGES and train(200)
+        return lambda cycle, _record: cycle in EVERY_CHANGE and train(200)
     if policy == "adwin":
         from river.drift import ADWIN
 
@@ -127,7 +133,7 @@ def summarise(runs: list[Run], oracle_means: list[float]) -> dict[str, tuple[flo
     for r in runs:
         previous, pointless = -1, 0
         for c in r.retrain_cycles:
-            pointless += not any(previous < cp <= c for cp in CHANGES)
+            pointless += not any(previous < cp <= c for cp in EVERY_CHANGE)
             previous = c
         unneeded.append(pointless)
         found = [next((c - cp for c in r.retrain_cycles if c >= cp), None) for cp in CHANGES]

@@ -35,7 +35,7 @@ import numpy as np
 
 from core import controls, datagen, training, verdicts
 from core.config import Settings
-from core.drift import DriftReport, DriftThresholds, drift_report, wilson_upper
+from core.drift import DriftReport, DriftThresholds, drift_report, wilson_lower, wilson_upper
 from core.faults import FaultBoard, component_of
 from core.notify import Notifier
 from core.registry import IdenticalVersion, ModelRegistry, version_label
@@ -238,10 +238,14 @@ class MonitoringPipeline:
             return Measurement(None, None, None, None, None, False)
         model = self.store.model(champion)
         holdout = float(model["accuracy"])
-        bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]))
-        proba = self.registry.load(champion).predict_proba(X)[:, 1]
+        bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]), s)
+        predictor = self.registry.load(champion)
+        proba = predictor.predict_proba(X)[:, 1]
         estimated = training.expected_accuracy(proba)
-        estimated_drop = estimated < bar - s.perf_tolerance
+        # The estimate is compared with itself on the reference data: a model trained on few or noisy
+        # rows is less confident everywhere, and that is no drop.
+        reference_estimate = training.expected_accuracy(predictor.predict_proba(self._reference_for(champion, s))[:, 1])
+        estimated_drop = estimated < reference_estimate - s.perf_tolerance
         if y is None:
             return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, len(X), estimated_drop)
         correct = int(np.count_nonzero((proba >= 0.5) == (y == 1)))
@@ -250,13 +254,15 @@ class MonitoringPipeline:
         drop = upper < bar - s.perf_tolerance
         return Measurement(champion, holdout, realised, upper, estimated, drop, bar, bar_source, len(y), estimated_drop)
 
-    def _bar(self, champion: int, holdout: float, n_holdout: int) -> tuple[float, str]:
+    def _bar(self, champion: int, holdout: float, n_holdout: int, s: Settings) -> tuple[float, str]:
         """The accuracy a drop is measured from: the champion's realised accuracy on the cycles it
-        served once they outnumber its holdout (and MIN_SERVED_ROWS), else its holdout accuracy."""
+        served once they outnumber its holdout (and MIN_SERVED_ROWS); before that, what its holdout
+        can vouch for (the lower confidence bound: 0.98 on 60 rows is not a promise of 0.98)."""
         correct, rows = self.store.served_accuracy(champion)
         if rows >= max(n_holdout, MIN_SERVED_ROWS):
             return correct / rows, f"realised on {rows:,} served rows"
-        return holdout, f"holdout of {n_holdout:,} rows"
+        lower = wilson_lower(round(holdout * n_holdout), n_holdout, s.perf_confidence)
+        return lower, f"holdout {holdout:.3f} on {n_holdout:,} rows, lower bound"
 
     def _batches(self, X: np.ndarray, labelled: bool, s: Settings) -> list[np.ndarray]:
         """The newest batch and the ones before it (same reference, same kind of data), newest first,
@@ -429,7 +435,7 @@ def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
 def _summary(report: DriftReport | None, m: Measurement) -> str:
     parts = []
     if m.realised is not None:
-        parts.append(f"accuracy {m.realised:.3f} vs bar {m.bar:.3f}")
+        parts.append(f"accuracy {m.realised:.3f} vs bar {m.bar:.3f}, {m.bar_source}")
     if m.estimated is not None:
         parts.append(f"estimated {m.estimated:.3f}")
     if report is not None:

@@ -68,7 +68,10 @@ def _evidence(name: str, report: DriftReport | None, m: object, s: Settings) -> 
             f"against a bar of {m.bar:.3f} ({m.bar_source}) minus {s.perf_tolerance:g}."
         )
     else:
-        what = f"Estimated-accuracy drop: {m.estimated:.3f} without labels against a bar of {m.bar:.3f} minus {s.perf_tolerance:g}."
+        what = (
+            f"Estimated-accuracy drop: {m.estimated:.3f} without labels, below the model's own estimate on its reference data "
+            f"minus {s.perf_tolerance:g}."
+        )
     return f"{what} It means {MEANS[name]}; {BLIND[name]}."
 
 
