@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.registry import version_label
 from core.runtime import close_runtime, get_runtime
 from tests.conftest import make_settings
 
@@ -222,3 +223,26 @@ def test_a_workspace_that_cannot_open_shows_the_reason_not_a_redacted_error(work
     at = AppTest.from_file(APP, default_timeout=90).run()
     assert not at.exception
     assert any("mlflow.db is missing" in e.value and "Restore mlflow.db" in e.value for e in at.error)
+
+
+def test_a_library_dataset_is_sent_to_the_loop_from_the_data_page(workspace: Path) -> None:
+    at = open_page("data")
+    at.number_input[0].set_value(300)
+    button(at, "Generate").click().run()
+    rt = get_runtime()
+    assert rt.store.datasets()["role"].tolist()[0] == "library"
+    button(at, "Send this dataset to the loop").click().run()
+    assert not at.exception and not at.error
+    datasets = rt.store.datasets()
+    assert datasets["role"].tolist()[0] == "incoming" and datasets["name"].tolist()[0].startswith("Sent to the loop")
+    assert rt.store.max_incoming_sample_id() == datasets["last_sample_id"].max()
+
+
+def test_a_challenger_awaiting_approval_is_promoted_from_the_models_page(workspace: Path) -> None:
+    rt = get_runtime()
+    rt.set_controls(policy="approve")
+    rt.generate_dataset(1500, "concept_drift", 1.0, seed=2, role="incoming")
+    waiting = rt.train(window_rows=1500).version
+    at = open_page("models")
+    button(at, f"Promote {version_label(waiting)}").click().run()
+    assert not at.exception and rt.registry.champion_version == waiting and rt.awaiting_approval() == []

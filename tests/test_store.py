@@ -42,6 +42,25 @@ def test_an_older_database_upgrades_in_place_and_keeps_its_data(tmp_path: Path) 
     s.close()
 
 
+def test_a_workspace_from_before_data_roles_gets_them_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v3.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    for version, name, migration in MIGRATIONS[:3]:
+        migration(conn, 2)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    for source in ("starter", "stream", "generated", "imported"):
+        conn.execute(
+            "INSERT INTO datasets (name, source, n_rows, first_sample_id, last_sample_id, created_at) VALUES (?, ?, 1, 1, 1, now())",
+            [source, source],
+        )
+    conn.close()
+    s = Store(path, 2)
+    roles = dict(zip(s.datasets()["source"], s.datasets()["role"], strict=True))
+    assert roles == {"starter": "incoming", "stream": "incoming", "generated": "library", "imported": "library"}
+    s.close()
+
+
 def test_reopening_keeps_data_and_the_workspace_feature_count(tmp_path: Path) -> None:
     X, y = generate(100, 2, seed=1)
     s = Store(tmp_path / "w.duckdb", 2)
