@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-API_HOST ?= 127.0.0.1
-API_PORT ?= 8501
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run api test lint bench clean
 
 $(VENV)/.app: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.app
-	$(PY) -m streamlit run app.py --server.address $(API_HOST) --server.port $(API_PORT)
+	$(PY) -m streamlit run app.py --server.address $(UI_HOST) --server.port $(UI_PORT)
+
+api: $(VENV)/.app
+	$(PY) -m core.api
 
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
@@ -29,6 +32,9 @@ bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench_core
 	$(PY) -m benchmarks.bench_loop
 	$(PY) -m benchmarks.bench_ui
+	$(PY) -m benchmarks.bench_api
+	$(PY) -m benchmarks.bench_policies
+	$(PY) -m benchmarks.bench_soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -65,7 +65,7 @@ def main() -> None:
         data = Path(tmp) / "data"
         for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
             del os.environ[key]
-        os.environ.update(IA_DATA_DIR=str(data), IA_SCHEDULER_AUTOSTART="false")
+        os.environ.update(IA_DATA_DIR=str(data), IA_SCHEDULER_AUTOSTART="false", IA_API_ENABLED="false")
         days = {f"retain_{k}_days": RETENTION_DAYS for k in ("stream", "predictions", "cycles", "health")}
         rt = get_runtime(Settings.from_env(log_level="ERROR", **days))
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)

@@ -56,7 +56,10 @@ def cold_start(script: Path, env: dict[str, str]) -> float:
 def bench_cold_start(folder: Path) -> None:
     hello = folder / "hello.py"
     hello.write_text('import streamlit as st\nst.write("hello")\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"IA_DATA_DIR": str(folder / "cold")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {
+        "IA_DATA_DIR": str(folder / "cold"),
+        "IA_API_ENABLED": "false",
+    }
     ours = statistics.median(cold_start(ROOT / "app.py", env) for _ in range(3))
     base = statistics.median(cold_start(hello, env) for _ in range(3))
     compare("cold start (streamlit run until /_stcore/health)", "app.py", ours, "hello-world Streamlit app", base, "close to 1")
@@ -83,7 +86,7 @@ def bench_render(data_dir: Path) -> None:
 
     from core.runtime import get_runtime
 
-    os.environ.update(IA_DATA_DIR=str(data_dir), IA_SCHEDULER_AUTOSTART="false")
+    os.environ.update(IA_DATA_DIR=str(data_dir), IA_SCHEDULER_AUTOSTART="false", IA_API_ENABLED="false")
     for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
         del os.environ[key]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)

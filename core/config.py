@@ -33,12 +33,16 @@ class Settings:
     data_dir: Path = _env("IA_DATA_DIR", "", "Folder for the DuckDB file, MLflow store and artifacts (default data/ beside app.py)")
     duckdb_path: Path = _env("IA_DUCKDB_PATH", "", "DuckDB file (default <data dir>/ia_continu.duckdb)")
     mlflow_tracking_uri: str = _env("MLFLOW_TRACKING_URI", "", "MLflow store (default sqlite:///<data dir>/mlflow.db)")
-    mlflow_artifacts_dir: Path = _env("IA_MLFLOW_ARTIFACTS_DIR", "", "Model artifacts (default <data dir>/mlartifacts)")
+    mlflow_artifacts_dir: Path | None = _env(
+        "IA_MLFLOW_ARTIFACTS_DIR", "", "Model artifacts (default <data dir>/mlartifacts; with an http(s) tracking URI, the server's store)"
+    )
     experiment_name: str = _env("IA_EXPERIMENT_NAME", "ia-continu", "MLflow experiment")
     registered_model_name: str = _env("IA_REGISTERED_MODEL", "ia-continu-classifier", "MLflow registered model")
     discord_webhook_url: str = _env("DISCORD_WEBHOOK_URL", "", "Discord webhook; empty = alerts stored, not sent")
-    api_host: str = _env("API_HOST", "127.0.0.1", "Address the dashboard listens on")
-    api_port: int = _env("API_PORT", "8501", "Port the dashboard listens on", min=1, max=65535)
+    api_enabled: bool = _env("IA_API_ENABLED", "true", "Start the REST API beside the dashboard")
+    api_host: str = _env("API_HOST", "127.0.0.1", "Address the REST API listens on (not loopback: IA_API_TOKEN required)")
+    api_port: int = _env("API_PORT", "8000", "Port the REST API listens on (the dashboard's is make run UI_PORT=, 8501)", min=1, max=65535)
+    api_token: str = _env("IA_API_TOKEN", "", "Bearer token every mutating API call must carry; empty = none (loopback only)")
     log_level: str = _env("LOG_LEVEL", "INFO", "Python log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     n_features: int = _env("IA_N_FEATURES", "2", "Feature columns of a new workspace", min=2, max=50)
     seed: int = _env("IA_SEED", "42", "Seed of the synthetic data, splits and the random policy", min=0)
@@ -50,6 +54,7 @@ class Settings:
         "IA_FEATURE_MAX_ABS", "1e12", "Largest absolute feature value accepted (training overflows past 1e150)", min=1.0, max=1e150
     )
     max_samples_per_request: int = _env("IA_MAX_SAMPLES_PER_REQUEST", "1000000", "Largest generate, import or batch predict", min=1)
+    max_upload_mb: float = _env("IA_MAX_UPLOAD_MB", "200", "Largest CSV upload through the API, in MB", min=0.001, max=10_000)
     prediction_flush_rows: int = _env("IA_PREDICTION_FLUSH_ROWS", "500", "Buffered predictions that trigger a flush", min=1)
     prediction_flush_seconds: float = _env("IA_PREDICTION_FLUSH_SECONDS", "1.0", "Longest a prediction waits in the buffer", min=0.05)
     prediction_fsync: bool = _env(
@@ -117,6 +122,8 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             shown = mask_secret(value) if f.name == "discord_webhook_url" else str(value)
+            if f.name == "api_token":
+                shown = "(set)" if value else "(not set)"
             rows.append({"variable": f.metadata["env"], "value": shown, "help": f.metadata["help"]})
         return rows
 
@@ -163,8 +170,12 @@ def _with_derived_paths(values: dict[str, object]) -> Settings:
     data_dir = Path(values["data_dir"] or PROJECT_ROOT / "data").expanduser().resolve()
     values["data_dir"] = data_dir
     values["duckdb_path"] = Path(values["duckdb_path"] or data_dir / "ia_continu.duckdb").expanduser().resolve()
-    values["mlflow_artifacts_dir"] = Path(values["mlflow_artifacts_dir"] or data_dir / "mlartifacts").expanduser().resolve()
     values["mlflow_tracking_uri"] = values["mlflow_tracking_uri"] or f"sqlite:///{data_dir / 'mlflow.db'}"
+    artifacts = values["mlflow_artifacts_dir"]
+    if not artifacts and values["mlflow_tracking_uri"].startswith(("http://", "https://")):
+        values["mlflow_artifacts_dir"] = None  # the tracking server's own artifact store, so replicas elsewhere can load models
+    else:
+        values["mlflow_artifacts_dir"] = Path(artifacts or data_dir / "mlartifacts").expanduser().resolve()
     return Settings(**values)
 
 

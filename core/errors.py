@@ -23,6 +23,10 @@ class NoModelError(RuntimeError):
         super().__init__("No model yet: train one first (Models page, or runtime.train()).")
 
 
+class BusyError(RuntimeError):
+    """The action conflicts with one under way (a training, a cycle); try again when it ends."""
+
+
 class WorkspaceError(RuntimeError):
     """The workspace cannot be opened as it is (held, missing, read-only); the message says what to do."""
 

@@ -97,11 +97,13 @@ class Notifier:
     def masked_url(self) -> str:
         return mask_secret(self.webhook_url)
 
-    def notify(self, kind: str, level: str, title: str, description: str, fields: dict[str, object] | None = None) -> int:
+    def notify(
+        self, kind: str, level: str, title: str, description: str, fields: dict[str, object] | None = None, collapse: bool = True
+    ) -> int:
         """Store the alert and queue it; an identical alert inside the cooldown is stored as collapsed."""
         embed = build_embed(title, description, level, fields)
         delivery = "pending" if self.configured else "not_sent"
-        if self._is_repeat(kind, title):
+        if collapse and self._is_repeat(kind, title):
             delivery = "collapsed"
         record = {
             "created_at": utcnow(),
@@ -123,7 +125,7 @@ class Notifier:
 
     def send_test(self) -> int:
         return self.notify(
-            f"test-{time.time()}", "info", "Test message", "IA Continu can reach this channel.", {"Webhook": self.masked_url}
+            "test", "info", "Test message", "IA Continu can reach this channel.", {"Webhook": self.masked_url}, collapse=False
         )
 
     def _is_repeat(self, kind: str, title: str) -> bool:

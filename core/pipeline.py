@@ -85,13 +85,20 @@ class MonitoringPipeline:
     """Runs cycles against one workspace; cycles are serialised by a lock."""
 
     def __init__(
-        self, store: Store, registry: ModelRegistry, notifier: Notifier, settings: Settings, faults: FaultBoard | None = None
+        self,
+        store: Store,
+        registry: ModelRegistry,
+        notifier: Notifier,
+        settings: Settings,
+        faults: FaultBoard | None = None,
+        training_lock: threading.Lock | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.notifier = notifier
         self.settings = settings
         self.faults = faults or FaultBoard()
+        self.training_lock = training_lock or threading.Lock()
         self._unrecorded: list[tuple[dict, list[dict]]] = []
         self.lock = threading.Lock()
         self._reference: tuple[tuple, np.ndarray] | None = None
@@ -376,8 +383,9 @@ class MonitoringPipeline:
         if decision.onset_sample_id is not None and window.first_sample_id < decision.onset_sample_id:
             window = self.store.read_samples(decision.onset_sample_id, window.last_sample_id, incoming=True)
         try:
-            challenger = self.registry.train_challenger(window, trigger=decision.trigger)
-            gate = self.registry.gate(challenger, promote=s.policy != "approve")
+            with self.training_lock:
+                challenger = self.registry.train_challenger(window, trigger=decision.trigger)
+                gate = self.registry.gate(challenger, promote=s.policy != "approve")
         except IdenticalVersion as same:
             record["reason"] += f"; retrain skipped: {same}"
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -32,6 +33,19 @@ LOWER_IS_BETTER = {"log_loss"}
 def version_label(version: int | None) -> str:
     """The label users see: registry version 1 is v1.0.0, version 2 is v1.1.0, and so on."""
     return "—" if version is None else f"v1.{int(version) - 1}.0"
+
+
+_LABEL = re.compile(r"v1\.(\d{1,9})\.0")
+
+
+def parse_version(text: str) -> int:
+    """A version as users write it: the label (v1.2.0) or the registry number (3)."""
+    found = _LABEL.fullmatch(text.strip())
+    if found:
+        return int(found.group(1)) + 1
+    if text.strip().isdigit() and 0 < int(text) < 2**31:
+        return int(text)
+    raise UserInputError("version", f"{text[:40]!r} is not a version: write it as v1.2.0 or as its registry number")
 
 
 class IdenticalVersion(Exception):

@@ -22,7 +22,7 @@ import pandas as pd
 from core import controls, datagen, validation
 from core.config import Settings, sqlite_path
 from core.csv_import import parse_feature_csv, parse_labelled_csv
-from core.errors import UserInputError, WorkspaceError
+from core.errors import BusyError, UserInputError, WorkspaceError
 from core.faults import FaultBoard, component_of
 from core.health import HealthMonitor, HealthReport
 from core.journal import Journal
@@ -78,6 +78,8 @@ class Runtime:
         logging.basicConfig(level=self.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.started_at = time.time()
         self.faults = FaultBoard()
+        self.training_lock = threading.Lock()
+        self.api_server: object | None = None
         self.store = Store(self.settings.duckdb_path, self.settings.n_features)
         self._closed = False
         try:
@@ -100,7 +102,7 @@ class Runtime:
                 f"The MLflow store {path} is missing, {what}. Restore {path.name} from a backup, or move "
                 f"{self.settings.duckdb_path.name} aside (or set IA_DATA_DIR to an empty folder) to start a fresh workspace."
             )
-        if not self.settings.mlflow_artifacts_dir.exists():
+        if self.settings.mlflow_artifacts_dir is not None and not self.settings.mlflow_artifacts_dir.exists():
             raise WorkspaceError(
                 f"The model artifact folder {self.settings.mlflow_artifacts_dir} is missing, {what}. Restore the folder from a "
                 "backup, or start a fresh workspace (IA_DATA_DIR); the models cannot be loaded without it."
@@ -124,7 +126,7 @@ class Runtime:
         self.registry.champion_version = self.store.champion_version()
         if s.starter_model:
             self.ensure_starter()
-        self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults)
+        self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults, self.training_lock)
         self.health = HealthMonitor(self.store, self.started_at, self._probes())
         live = controls.effective_settings(s, self.store)
         self.scheduler = Scheduler(
@@ -134,6 +136,10 @@ class Runtime:
         )  # fmt: skip
         if s.scheduler_autostart:
             self.scheduler.start(paused=self.store.get_setting("scheduler.state") == "paused")
+        if s.api_enabled:
+            from core.api import ApiServer  # FastAPI only where the API runs
+
+            self.api_server = ApiServer(self)
 
     # the loop ------------------------------------------------------------------
     def live_settings(self) -> Settings:
@@ -166,6 +172,53 @@ class Runtime:
         self.scheduler.resume()
         self.store.set_setting("scheduler.state", "running")
 
+    def loop_state(self) -> dict[str, object]:
+        live = self.live_settings()
+        return {
+            "state": self.scheduler.state, "interval": self.scheduler.interval, "policy": live.policy,
+            "next_run": self.scheduler.next_run.isoformat() if self.scheduler.next_run else None,
+            "thresholds": {name: getattr(live, name) for name in controls.CONTROLS if name not in ("policy", "scheduler_interval")},
+        }  # fmt: skip
+
+    def update_loop(self, state: object = None, interval: object = None, policy: object = None, thresholds: dict | None = None) -> None:
+        """Change the loop from one call: every value is validated before any is applied."""
+        changes = dict(thresholds or {})
+        if interval is not None:
+            changes["scheduler_interval"] = interval
+        if policy is not None:
+            changes["policy"] = policy
+        if state is not None:
+            validation.choice(state, "state", ("running", "paused"))
+        for name, value in changes.items():
+            if isinstance(value, bool | int | float | str) is False:
+                raise UserInputError(name, f"expected a number, a word or true/false, got {validation.shown(value)}")
+        if changes:
+            self.set_controls(**changes)
+        if state == "running":
+            self.resume_loop()
+        elif state == "paused":
+            self.pause_loop()
+
+    def stream_info(self) -> dict[str, object]:
+        live, stream = self.live_settings(), self.stream_state()
+        return {"enabled": live.stream_enabled, "scenario": stream.scenario, "strength": stream.strength,
+                "batch_size": live.stream_batch_size, "since_cycle": stream.since_cycle}  # fmt: skip
+
+    def update_stream(self, enabled: object = None, scenario: object = None, strength: object = None, batch_size: object = None) -> None:
+        current = self.stream_state()
+        changes = {k: v for k, v in (("stream_enabled", enabled), ("stream_batch_size", batch_size)) if v is not None}
+        if scenario is not None or strength is not None:
+            spec = datagen.Scenario(current.scenario if scenario is None else scenario, current.strength if strength is None else strength)
+        for name, value in changes.items():
+            if not isinstance(value, bool | int | float):
+                raise UserInputError(
+                    name, f"expected {'true or false' if name == 'stream_enabled' else 'a whole number'}, got {validation.shown(value)}"
+                )
+        if changes:
+            self.set_controls(**changes)
+        if scenario is not None or strength is not None:
+            self.set_stream_scenario(spec.name, spec.strength)
+
     def run_cycle_now(self) -> RunNowResult:
         return self.scheduler.run_now()
 
@@ -181,6 +234,19 @@ class Runtime:
 
     def send_test_message(self) -> int:
         return self.notifier.send_test()
+
+    def api_status(self) -> dict[str, object]:
+        """Where the REST API listens, for the Operations page."""
+        server = self.api_server
+        if server is None:
+            return {"running": False, "address": None, "token": False, "detail": "The REST API is off here (IA_API_ENABLED=false); "
+                    "`make api` runs it headless."}  # fmt: skip
+        if server.error:
+            return {"running": False, "address": server.address, "token": False, "detail": server.error}
+        return {"running": True, "address": server.address, "token": bool(self.settings.api_token), "detail": ""}
+
+    def check_uptime(self) -> float:
+        return time.time() - self.started_at
 
     def check_health(self) -> HealthReport:
         return self.health.check()
@@ -305,6 +371,16 @@ class Runtime:
         """Train a challenger and gate it against the champion: on the loop's newest incoming window
         (the default) or on the chosen datasets; the run records which. Data and parameters equal to
         an existing version's register nothing: the outcome names that version instead."""
+        if not self.training_lock.acquire(blocking=False):
+            raise BusyError("a training is already running: wait for it to finish")
+        try:
+            return self._train(trigger, window_rows, on_step, dataset_ids)
+        finally:
+            self.training_lock.release()
+
+    def _train(
+        self, trigger: str, window_rows: int | None, on_step: Callable[[str], None] | None, dataset_ids: list[int] | None
+    ) -> TrainOutcome:
         step = on_step or (lambda _message: None)
         if dataset_ids:
             ids = self._dataset_ids(dataset_ids)
@@ -360,7 +436,13 @@ class Runtime:
         return self.store.insert_dataset(window.X, window.y, source="imported", name=f"Sent to the loop: {name}"[:200], role="incoming")
 
     def rollback(self, version: int) -> GateDecision:
-        return self.registry.rollback(version)
+        decision = self.registry.rollback(version)
+        self.notifier.notify("rollback", "warning", f"Rollback to {version_label(version)}", decision.reason)
+        return decision
+
+    def promote(self, version: int) -> GateDecision:
+        """A person promotes a version: the approval of a waiting challenger, or a rollback."""
+        return self.approve(version) if version in self.awaiting_approval() else self.rollback(version)
 
     def ensure_starter(self) -> TrainOutcome | None:
         """An empty workspace gets a labelled starter dataset and model v1.0.0, so it works at once."""
@@ -405,7 +487,7 @@ class Runtime:
         pipeline = getattr(self, "pipeline", None)
         if pipeline is not None and not pipeline.lock.acquire(timeout=cycle_wait):
             log.error("a monitoring cycle still runs after %.0f s; closing the workspace under it", cycle_wait)
-        for part, action in (("scheduler", "stop"), ("notifier", "close"), ("predictor", "close")):
+        for part, action in (("api_server", "stop"), ("scheduler", "stop"), ("notifier", "close"), ("predictor", "close")):
             service = getattr(self, part, None)  # absent when start-up failed midway
             if service is not None:
                 getattr(service, action)()

@@ -41,6 +41,11 @@ class Prediction:
     def version_label(self) -> str:
         return version_label(self.model_version)
 
+    @property
+    def probability(self) -> float:
+        """Probability of class 1."""
+        return self.confidence if self.prediction == 1 else 1.0 - self.confidence
+
     def as_dict(self) -> dict[str, object]:
         return {
             "prediction": self.prediction,

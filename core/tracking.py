@@ -42,7 +42,7 @@ class LoggedModel:
 class Tracker:
     """One experiment and one registered model in one MLflow store."""
 
-    def __init__(self, tracking_uri: str, artifacts_dir: Path, experiment_name: str, model_name: str) -> None:
+    def __init__(self, tracking_uri: str, artifacts_dir: Path | None, experiment_name: str, model_name: str) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         mlflow.set_tracking_uri(tracking_uri)
@@ -50,10 +50,14 @@ class Tracker:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self.experiment_id = self._experiment(experiment_name, artifacts_dir)
 
-    def _experiment(self, name: str, artifacts_dir: Path) -> str:
+    def _experiment(self, name: str, artifacts_dir: Path | None) -> str:
+        """Ours, created on first use: with a local folder as its artifact location, or, with none (a
+        tracking server), the server's default, so every replica that reaches the server can load models."""
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
+        if artifacts_dir is None:
+            return self.client.create_experiment(name)
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         return self.client.create_experiment(name, artifact_location=artifacts_dir.as_uri())
 
@@ -72,6 +76,7 @@ class Tracker:
                 input_example=example,
                 pip_requirements=PIP_REQUIREMENTS,
                 registered_model_name=self.model_name,
+                pyfunc_predict_fn="predict_proba",  # a serving replica (mlflow models serve) returns probabilities too
             )
         return LoggedModel(int(info.registered_model_version), run.info.run_id)
 
@@ -98,7 +103,7 @@ class Tracker:
         self.client.get_experiment(self.experiment_id)
         return True
 
-    def check_writable(self, artifacts_dir: Path) -> tuple[bool, str]:
+    def check_writable(self, artifacts_dir: Path | None) -> tuple[bool, str]:
         """The store answers and can take a write: a local SQLite file must exist and take a write
         lock (a read-only or immutable file refuses it), and the artifact folder must be writable."""
         self.ping()
@@ -115,7 +120,7 @@ class Tracker:
                     conn.rollback()
             except sqlite3.Error as exc:
                 return False, f"the MLflow store {path} refuses writes ({exc}): make it and its folder writable"
-        if self.uses_local_artifacts and not os.access(artifacts_dir, os.W_OK):
+        if artifacts_dir is not None and self.uses_local_artifacts and not os.access(artifacts_dir, os.W_OK):
             state = "missing" if not artifacts_dir.exists() else "read-only"
             return False, f"the artifact folder {artifacts_dir} is {state}: models cannot be saved"
         return True, "answers, writable"

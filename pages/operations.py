@@ -89,6 +89,14 @@ table(
     "No alerts yet.",
 )
 
+st.subheader("REST API")
+api = rt.api_status()
+if api["running"]:
+    st.write(f"Listening on `{api['address']}`: [interactive docs]({api['address']}/docs) · `{api['address']}/openapi.json` · "
+             f"`{api['address']}/metrics`" + (" · mutating calls need the bearer token (IA_API_TOKEN)" if api["token"] else ""))  # fmt: skip
+else:
+    st.write(api["detail"])
+
 st.subheader("Health")
 health = rt.check_health()
 st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**")

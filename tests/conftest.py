@@ -29,7 +29,7 @@ def make_settings(data_dir: Path, template: Path, **overrides: object) -> Settin
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / "mlflow.db").exists():
         shutil.copy(template, data_dir / "mlflow.db")
-    defaults = {"starter_model": False, "scheduler_autostart": False, "prediction_flush_seconds": 0.05}
+    defaults = {"starter_model": False, "scheduler_autostart": False, "prediction_flush_seconds": 0.05, "api_enabled": False}
     return Settings.from_env({}, data_dir=data_dir, **{**defaults, **overrides})
 
 

@@ -25,12 +25,21 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_plain_streamlit_run_binds_loopback_only(tmp_path: Path) -> None:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_"))}
-    env |= {"IA_DATA_DIR": str(tmp_path / "data"), "IA_SCHEDULER_AUTOSTART": "false", "IA_STARTER_MODEL": "false"}
+        return s.getsockname()[1]
+
+
+def test_plain_streamlit_run_binds_loopback_only_and_so_does_its_api(tmp_path: Path) -> None:
+    port, api_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
+    env |= {
+        "IA_DATA_DIR": str(tmp_path / "data"),
+        "IA_SCHEDULER_AUTOSTART": "false",
+        "IA_STARTER_MODEL": "false",
+        "API_PORT": str(api_port),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -44,6 +53,11 @@ def test_plain_streamlit_run_binds_loopback_only(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.1)
         assert _listening_addresses(port) == {"127.0.0.1"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30):
+            pass  # the first page view builds the runtime, which starts the API
+        while time.monotonic() < deadline and not _listening_addresses(api_port):
+            time.sleep(0.2)
+        assert _listening_addresses(api_port) == {"127.0.0.1"}
     finally:
         proc.terminate()
         proc.wait(30)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_"))}
-    return env | {"IA_DATA_DIR": str(data), "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING", **extra}
+    return env | {"IA_DATA_DIR": str(data), "IA_SCHEDULER_AUTOSTART": "false", "IA_API_ENABLED": "false", "LOG_LEVEL": "WARNING", **extra}
 
 
 def _spawn(script: str, env: dict[str, str]) -> subprocess.Popen:

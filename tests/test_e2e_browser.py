@@ -57,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
     data = tmp_path_factory.mktemp("e2e") / "data"
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"IA_API_ENABLED": "false"}
     env |= {"IA_DATA_DIR": str(data), "IA_SCHEDULER_INTERVAL": "3", "IA_RETRAIN_COOLDOWN_CYCLES": "0", "LOG_LEVEL": "WARNING"}
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

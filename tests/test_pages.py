@@ -25,6 +25,7 @@ def workspace(tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyP
     for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # mlflow.set_tracking_uri exports these
         monkeypatch.delenv(leaked, raising=False)
     monkeypatch.setenv("IA_SCHEDULER_AUTOSTART", "false")
+    monkeypatch.setenv("IA_API_ENABLED", "false")
     monkeypatch.setenv("IA_PREDICTION_FLUSH_SECONDS", "0.05")
     st.cache_resource.clear()
     st.cache_data.clear()

@@ -57,3 +57,15 @@ def test_bad_generate_requests_store_nothing(runtime: Runtime, kwargs: dict, fie
 def test_training_with_no_data_says_what_to_do(runtime: Runtime) -> None:
     with pytest.raises(UserInputError, match="no incoming samples yet: turn the stream on, send a dataset to the loop"):
         runtime.train()
+
+
+def test_close_waits_for_a_cycle_started_by_run_now(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    for _ in range(3):  # a cycle with a retrain takes long enough for close() to meet it
+        rt.set_controls(policy="always", retrain_cooldown_cycles=0)
+        assert rt.run_cycle_now().accepted
+        rt.close()
+        rt.__init__(rt.settings)
+    cycles = rt.store.cycles()
+    assert len(cycles) == 3 and set(cycles["status"]) == {"ok"}
+    assert "cycle_error" not in rt.store.notifications()["kind"].tolist()

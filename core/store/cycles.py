@@ -23,6 +23,9 @@ class CycleQueries(StoreBase):
         row = self.cur.execute("SELECT verdict FROM cycles WHERE cycle_id = ?", [cycle_id]).fetchone()
         return row[0] if row else None
 
+    def cycles_page(self, limit: int, offset: int) -> pd.DataFrame:
+        return self.cur.execute("SELECT * EXCLUDE (error) FROM cycles ORDER BY cycle_id DESC LIMIT ? OFFSET ?", [limit, offset]).df()
+
     def last_cycle_id(self) -> int:
         return self.cur.execute("SELECT coalesce(max(cycle_id), 0) FROM cycles").fetchone()[0]
 

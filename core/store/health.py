@@ -50,3 +50,18 @@ class HealthQueries(StoreBase):
 
     def repairs(self, limit: int = 100) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM repairs ORDER BY repair_id DESC LIMIT ?", [limit]).df()
+
+    def metric_facts(self, latency_buckets_ms: tuple[float, ...]) -> dict:
+        """Counts for the Prometheus exposition, each read from the tables in one place."""
+        cur = self.cur
+        buckets = ", ".join(f"count(*) FILTER (WHERE latency_ms <= {float(b)})" for b in latency_buckets_ms)
+        latency = cur.execute(f"SELECT count(*), coalesce(sum(latency_ms), 0), {buckets} FROM predictions").fetchone()
+        return {
+            "cycles": cur.execute("SELECT status, decision, count(*) FROM cycles GROUP BY ALL ORDER BY ALL").fetchall(),
+            "retrains": cur.execute("SELECT count(*) FROM cycles WHERE decision = 'retrain'").fetchone()[0],
+            "promotions": cur.execute("SELECT count(*) FROM model_events WHERE promoted").fetchone()[0],
+            "predictions": latency[0],
+            "latency_sum": float(latency[1]),
+            "latency_buckets": list(zip(latency_buckets_ms, latency[2:], strict=True)),
+            "alerts": cur.execute("SELECT delivery, count(*) FROM notifications GROUP BY ALL ORDER BY ALL").fetchall(),
+        }

@@ -1,0 +1,357 @@
+"""The REST API: the original product's HTTP contract and every dashboard action, over the runtime.
+
+The second door into the same `Runtime` the dashboard uses, so the two always see the
+same models, data and loop; neither holds logic the other lacks. It runs in the
+dashboard's process (started by the runtime on API_HOST:API_PORT) or headless with
+`python -m core.api` (the API and the loop, no UI). Both bind 127.0.0.1 by default;
+with IA_API_TOKEN set every mutating call needs `Authorization: Bearer <token>`, and a
+non-loopback address without a token refuses to start.
+
+Errors: bad input is a 422 naming the field and its limit (the validation layer's
+message), no model yet a 503, a conflict (a training or a cycle under way) a 409, an
+internal error a 500 with an error id that is also in the log, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.api_schemas import (
+    BatchReply,
+    BatchRequest,
+    DatasetReply,
+    GenerateRequest,
+    HealthReply,
+    LoopUpdate,
+    PredictReply,
+    PredictRequest,
+    Problem,
+    RetrainReply,
+    RetrainRequest,
+    StreamUpdate,
+)  # fmt: skip
+from core.config import Settings, SettingsError
+from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
+from core.registry import parse_version, version_label
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ERRORS = {422: {"model": Problem}, 503: {"model": Problem}}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def package_version_text() -> str:
+    try:
+        return package_version("ia-continu")
+    except PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        return tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["version"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table as JSON-safe rows: timestamps in ISO 8601, NaN as null."""
+    return json.loads(frame.to_json(orient="records", date_format="iso")) if not frame.empty else []
+
+
+def _model_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "version": version_label(row["version"]), "registry_version": row["version"]}
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """The API over one runtime."""
+    app = FastAPI(
+        title="IA Continu", version=package_version_text(),
+        description="Continuous training workbench: predict, retrain, generate, and every dashboard action.",
+    )  # fmt: skip
+    token = rt.settings.api_token
+
+    def authorised(request: Request) -> None:
+        if not token or request.method not in MUTATING:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(401, "missing or wrong bearer token (IA_API_TOKEN)", headers={"WWW-Authenticate": "Bearer"})
+
+    _install_error_handlers(app)
+    guard = [Depends(authorised)]
+
+    @app.get("/health", response_model=HealthReply, responses={503: {"model": HealthReply}}, tags=["health"])
+    def health() -> JSONResponse:
+        """Each component checked for real; 503 when any required one fails, so an HTTP monitor needs no keyword."""
+        report = rt.check_health()
+        failing = [name for name in report.required if not report.checks[name].ok]
+        body = HealthReply(
+            status="ok" if not failing else f"degraded: {', '.join(failing)}", timestamp=_now(), version=app.version,
+            uptime_seconds=round(report.uptime_seconds, 3),
+            components={name: {"ok": c.ok, "detail": c.detail} for name, c in report.checks.items()},
+        )  # fmt: skip
+        return JSONResponse(body.model_dump(), status_code=200 if not failing else 503)
+
+    @app.get("/health/live", tags=["health"])
+    def live() -> dict[str, str]:
+        """The process answers (no component is asked)."""
+        return {"status": "alive", "timestamp": _now()}
+
+    @app.post("/predict", response_model=PredictReply, responses=ERRORS, dependencies=guard, tags=["serving"])
+    async def predict(body: PredictRequest) -> Response:
+        """One row. On the event loop, not a worker thread: the prediction itself takes microseconds and
+        never waits on I/O (the journal is one buffered write), so a thread hop would cost more than it."""
+        result = rt.predict(body.features, source="api")
+        reply = {
+            "prediction": result.prediction, "confidence": result.confidence, "probability": result.probability,
+            "model_version": result.version_label, "timestamp": result.timestamp.isoformat() + "Z",
+        }  # fmt: skip
+        return Response(json.dumps(reply), media_type="application/json")
+
+    @app.post("/predict/batch", response_model=BatchReply, responses=ERRORS, dependencies=guard, tags=["serving"])
+    def predict_batch(body: BatchRequest) -> BatchReply:
+        result = rt.predict_batch(body.rows, source="api-batch")
+        return BatchReply(
+            predictions=result.predictions.tolist(), confidences=result.confidence.tolist(), probabilities=result.proba.tolist(),
+            model_version=version_label(result.model_version), count=len(result.proba), timestamp=result.timestamp.isoformat() + "Z",
+        )  # fmt: skip
+
+    @app.post("/retrain", response_model=RetrainReply, responses={**ERRORS, 409: {"model": Problem}}, dependencies=guard, tags=["models"])
+    def retrain(body: RetrainRequest | None = None) -> RetrainReply:
+        body = body or RetrainRequest()
+        outcome = rt.train(trigger="api", window_rows=body.window_rows, dataset_ids=body.dataset_ids)
+        if outcome.equal_to:
+            status, promoted, reason = "unchanged", False, f"nothing registered: the data and parameters equal {outcome.label}'s"
+        else:
+            promoted, reason = outcome.decision.promoted, outcome.decision.reason
+            status = "promoted" if promoted else ("awaiting_approval" if "awaiting approval" in reason else "rejected")
+        return RetrainReply(
+            status=status, model_version=outcome.label, training_samples=outcome.n_rows, accuracy=outcome.metrics.get("accuracy"),
+            promoted=promoted, reason=reason, timestamp=_now(),
+        )  # fmt: skip
+
+    @app.post("/generate", response_model=DatasetReply, responses=ERRORS, dependencies=guard, tags=["data"])
+    def generate(body: GenerateRequest) -> DatasetReply:
+        info = rt.generate_dataset(body.samples, body.scenario, body.strength, body.seed, body.role)
+        return DatasetReply(
+            dataset_id=info.dataset_id, samples_created=info.n_rows, first_sample_id=info.first_sample_id,
+            last_sample_id=info.last_sample_id, timestamp=_now(),
+        )  # fmt: skip
+
+    @app.get("/models", tags=["models"])
+    def models() -> list[dict[str, Any]]:
+        return [_model_row(r) for r in _records(rt.read("models"))]
+
+    @app.get("/models/{version}", responses=ERRORS | {404: {"model": Problem}}, tags=["models"])
+    def model(version: str) -> dict[str, Any]:
+        record = rt.store.model(parse_version(version))
+        if record is None:
+            raise HTTPException(404, f"no version {version}")
+        return _model_row(_records(pd.DataFrame([record]))[0])
+
+    @app.post("/models/{version}/promote", responses=ERRORS, dependencies=guard, tags=["models"])
+    def promote(version: str) -> dict[str, Any]:
+        """Promote a version: approve a challenger waiting under the approve policy, or roll back to an earlier one."""
+        decision = rt.promote(parse_version(version))
+        return {"model_version": version_label(decision.version), "promoted": True, "reason": decision.reason}
+
+    @app.post("/models/{version}/reject", responses=ERRORS, dependencies=guard, tags=["models"])
+    def reject(version: str) -> dict[str, Any]:
+        decision = rt.reject(parse_version(version))
+        return {"model_version": version_label(decision.version), "promoted": False, "reason": decision.reason}
+
+    @app.get("/datasets", tags=["data"])
+    def datasets() -> list[dict[str, Any]]:
+        return _records(rt.read("datasets"))
+
+    @app.post("/datasets", response_model=DatasetReply, responses=ERRORS, dependencies=guard, tags=["data"])
+    def upload(
+        file: Annotated[UploadFile, File()], role: Annotated[str, Form()] = "library", name: Annotated[str | None, Form()] = None
+    ) -> DatasetReply:
+        """A labelled CSV (feature_1..feature_n, target) as a library dataset, or sent to the loop (role incoming)."""
+        limit = int(rt.settings.max_upload_mb * 2**20)
+        data = file.file.read(limit + 1)
+        if len(data) > limit:
+            raise UserInputError("file", f"larger than the limit of {rt.settings.max_upload_mb:g} MB (IA_MAX_UPLOAD_MB)")
+        info = rt.import_csv(data, name=name or file.filename or "upload.csv", role=role)
+        return DatasetReply(
+            dataset_id=info.dataset_id, samples_created=info.n_rows, first_sample_id=info.first_sample_id,
+            last_sample_id=info.last_sample_id, timestamp=_now(),
+        )  # fmt: skip
+
+    @app.get("/cycles", tags=["loop"])
+    def cycles(limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict[str, Any]:
+        """Monitoring cycles, newest first."""
+        return {"cycles": _records(rt.store.cycles_page(limit, offset)), "limit": limit, "offset": offset}
+
+    @app.post("/cycles", status_code=202, responses={409: {"model": Problem}}, dependencies=guard, tags=["loop"])
+    def run_cycle() -> dict[str, str]:
+        """Run one cycle now, in the background; 409 while one runs."""
+        outcome = rt.run_cycle_now()
+        if not outcome.accepted:
+            raise BusyError(outcome.reason)
+        return {"status": "started", "detail": outcome.reason}
+
+    @app.get("/drift/latest", tags=["loop"])
+    def drift_latest() -> dict[str, Any]:
+        report = rt.read("drift_results")
+        cycle = int(report["cycle_id"].iloc[0]) if not report.empty else None
+        return {"cycle_id": cycle, "verdict": rt.cycle_verdict(cycle) if cycle else None, "features": _records(report)}
+
+    @app.get("/loop", tags=["loop"])
+    def get_loop() -> dict[str, Any]:
+        return rt.loop_state()
+
+    @app.put("/loop", responses=ERRORS, dependencies=guard, tags=["loop"])
+    def put_loop(body: LoopUpdate) -> dict[str, Any]:
+        rt.update_loop(body.state, body.interval, body.policy, body.thresholds or {})
+        return rt.loop_state()
+
+    @app.get("/stream", tags=["loop"])
+    def get_stream() -> dict[str, Any]:
+        return rt.stream_info()
+
+    @app.put("/stream", responses=ERRORS, dependencies=guard, tags=["loop"])
+    def put_stream(body: StreamUpdate) -> dict[str, Any]:
+        rt.update_stream(body.enabled, body.scenario, body.strength, body.batch_size)
+        return rt.stream_info()
+
+    @app.get("/alerts", tags=["alerts"])
+    def alerts(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return _records(rt.read("notifications", limit))
+
+    @app.post("/alerts/test", dependencies=guard, tags=["alerts"])
+    def test_alert() -> dict[str, Any]:
+        return {"notification_id": rt.send_test_message(), "webhook": rt.notifier.masked_url}
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["health"])
+    def metrics() -> PlainTextResponse:
+        """Prometheus text format, read from the runtime at each scrape."""
+        from core.metrics import exposition
+
+        body, content_type = exposition(rt)
+        return PlainTextResponse(body, media_type=content_type)
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def problem(status: int, message: str, field: str | None = None, error_id: str | None = None) -> JSONResponse:
+        return JSONResponse({"error": message, "field": field, "error_id": error_id}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reply = problem(exc.status_code, str(exc.detail))
+        reply.headers.update(exc.headers or {})
+        return reply
+
+    @app.exception_handler(UserInputError)
+    def bad_input(_request: Request, exc: UserInputError) -> JSONResponse:
+        return problem(422, str(exc), exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid body"}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
+        return problem(422, f"{field}: {first.get('msg', 'invalid')}"[:300], field)
+
+    @app.exception_handler(NoModelError)
+    def no_model(_request: Request, exc: NoModelError) -> JSONResponse:
+        return problem(503, str(exc))
+
+    @app.exception_handler(StorageError)
+    def not_stored(_request: Request, exc: StorageError) -> JSONResponse:
+        return problem(503, str(exc))
+
+    @app.exception_handler(BusyError)
+    def busy(_request: Request, exc: BusyError) -> JSONResponse:
+        return problem(409, str(exc))
+
+    @app.exception_handler(Exception)
+    def internal(request: Request, exc: Exception) -> JSONResponse:
+        error_id = uuid.uuid4().hex[:12]
+        log.error("API error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return problem(500, f"internal error ({plain_fault(exc)[:200]}); see the server log for error id {error_id}", error_id=error_id)
+
+
+# running it ------------------------------------------------------------------------------------
+def check_binding(settings: Settings) -> None:
+    """Only loopback without a token: anyone who can reach the port could otherwise retrain or promote."""
+    if settings.api_token:
+        return
+    host = settings.api_host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SettingsError(
+            f"API_HOST={host!r}: the API would accept calls from the network with no authentication. "
+            "Set IA_API_TOKEN (every mutating call then needs 'Authorization: Bearer <token>'), or bind 127.0.0.1."
+        )
+
+
+class ApiServer:
+    """Uvicorn on a thread, for the API beside the dashboard; stopped with the runtime."""
+
+    def __init__(self, rt: Runtime) -> None:
+        import uvicorn
+
+        check_binding(rt.settings)
+        config = uvicorn.Config(create_app(rt), host=rt.settings.api_host, port=rt.settings.api_port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.address = f"http://{rt.settings.api_host}:{rt.settings.api_port}"
+        self.thread = threading.Thread(target=self._serve, name="ia-continu-api", daemon=True)
+        self.error: str | None = None
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except BaseException as exc:  # a port in use ends uvicorn with SystemExit
+            self.error = f"the API could not start on {self.address}: {exc}"
+            log.error(self.error)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def main() -> None:
+    """Headless: the API and the loop, no UI (`python -m core.api`, `make api`)."""
+    from dataclasses import replace
+
+    import uvicorn
+
+    from core.runtime import close_runtime, get_runtime
+
+    try:
+        settings = Settings.from_env()
+        check_binding(settings)
+        rt = get_runtime(replace(settings, api_enabled=False))
+    except (SettingsError, WorkspaceError) as exc:
+        raise SystemExit(f"ia-continu: {exc}") from None
+    try:
+        uvicorn.run(create_app(rt), host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower())
+    finally:
+        close_runtime()
+
+
+if __name__ == "__main__":
+    main()

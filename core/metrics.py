@@ -1,0 +1,67 @@
+"""Prometheus metrics for `/metrics`, read from the runtime at each scrape (prometheus-client).
+
+A custom collector rather than process-global counters: every value comes from the
+store or the live services when Prometheus asks, so a restart, the dashboard's
+actions and the API's all show, and there is nothing to keep in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from core.registry import version_label
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+LATENCY_BUCKETS_MS = (0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0)
+
+
+class RuntimeCollector:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Iterator[Metric]:
+        rt, facts = self.rt, self.rt.store.metric_facts(LATENCY_BUCKETS_MS)
+        champion = rt.registry.champion_version
+        info = GaugeMetricFamily("ia_continu_champion_info", "The model in service", labels=["version"])
+        if champion is not None:
+            info.add_metric([version_label(champion)], 1.0)
+        yield info
+        yield GaugeMetricFamily("ia_continu_champion_version", "Registry version number of the champion", value=champion or 0)
+        last = rt.store.last_cycle() or {}
+        for name, key, help_text in (
+            ("holdout_accuracy", "champion_holdout_accuracy", "Champion accuracy on its holdout"),
+            ("realised_accuracy", "realised_accuracy", "Champion accuracy on the newest labelled batch"),
+            ("estimated_accuracy", "estimated_accuracy", "Label-free estimate on the newest batch (mean max probability)"),
+            ("drift_share", "drift_share", "Share of features drifted in the newest cycle"),
+        ):
+            if last.get(key) is not None:
+                yield GaugeMetricFamily(f"ia_continu_{name}", help_text, value=float(last[key]))
+        cycles = CounterMetricFamily("ia_continu_cycles", "Monitoring cycles by status and decision", labels=["status", "decision"])
+        for status, decision, n in facts["cycles"]:
+            cycles.add_metric([status, decision], n)
+        yield cycles
+        yield CounterMetricFamily("ia_continu_retrains", "Retrains decided by the loop", value=facts["retrains"])
+        yield CounterMetricFamily("ia_continu_promotions", "Promotions (gate, approval, rollback)", value=facts["promotions"])
+        yield CounterMetricFamily("ia_continu_predictions", "Predictions logged", value=facts["predictions"])
+        yield HistogramMetricFamily(
+            "ia_continu_prediction_latency_ms", "Prediction latency in milliseconds (per row of a batch)",
+            buckets=[(f"{b:g}", c) for b, c in facts["latency_buckets"]] + [("+Inf", facts["predictions"])],
+            sum_value=facts["latency_sum"],
+        )  # fmt: skip
+        alerts = CounterMetricFamily("ia_continu_alerts", "Alerts by delivery status", labels=["delivery"])
+        for delivery, n in facts["alerts"]:
+            alerts.add_metric([delivery], n)
+        yield alerts
+        yield GaugeMetricFamily("ia_continu_uptime_seconds", "Seconds since the runtime started", value=rt.check_uptime())
+
+
+def exposition(rt: Runtime) -> tuple[bytes, str]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RuntimeCollector(rt))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,261 @@
+"""The REST API through FastAPI's TestClient on a real workspace, and once on a real uvicorn."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from core.api import check_binding, create_app
+from core.config import SettingsError
+from core.runtime import Runtime
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def client(trained_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(trained_runtime), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_health_is_200_with_every_component_and_503_naming_the_failing_one(client: TestClient, trained_runtime: Runtime) -> None:
+    trained_runtime.scheduler.start(paused=True)
+    reply = client.get("/health")
+    body = reply.json()
+    assert reply.status_code == 200 and body["status"] == "ok" and body["version"] == "0.1.0"
+    assert {"duckdb", "mlflow", "disk", "champion", "worker", "webhook"} <= set(body["components"])
+    assert body["timestamp"].endswith("Z")
+    trained_runtime.scheduler.stop()
+    reply = client.get("/health")
+    assert reply.status_code == 503 and reply.json()["status"] == "degraded: worker"
+    assert client.get("/health/live").json()["status"] == "alive"
+
+
+def test_predict_answers_the_original_contract_and_logs_it(client: TestClient, trained_runtime: Runtime) -> None:
+    reply = client.post("/predict", json={"features": [1.5, 2.3]})
+    body = reply.json()
+    assert reply.status_code == 200 and set(body) >= {"prediction", "model_version", "confidence", "timestamp"}
+    expected = trained_runtime.registry.load(1).predict_proba(np.array([[1.5, 2.3]]))[0]
+    assert body["prediction"] == int(expected.argmax()) and body["confidence"] == pytest.approx(expected.max())
+    assert body["model_version"] == "v1.0.0" and body["probability"] == pytest.approx(expected[1])
+    trained_runtime.predictor.flush()
+    assert trained_runtime.store.recent_predictions(5)["source"].tolist() == ["api"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"features": [1.0]}, "features", "expected 2 features per row"),
+        ({"features": [1.0, "2"]}, "features", "'2' is not a number"),
+        ({"features": [1e308, 1.0]}, "features", "beyond the limit"),
+        ({"features": [True, 1.0]}, "features", "True is not a number"),
+        ({"features": "1.5,2.3"}, "features", "expected a list"),
+        ({}, "features", "Field required"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field_and_the_limit(client: TestClient, body: dict, field: str, words: str) -> None:
+    reply = client.post("/predict", json=body)
+    assert reply.status_code == 422 and reply.json()["field"] == field and words in reply.json()["error"]
+
+
+def test_nan_and_inf_in_json_are_refused(client: TestClient) -> None:
+    for raw in (b'{"features": [NaN, 1]}', b'{"features": [Infinity, 1]}'):
+        reply = client.post("/predict", content=raw, headers={"content-type": "application/json"})
+        assert reply.status_code == 422 and "finite" in reply.json()["error"]
+
+
+def test_no_model_yet_is_a_503_saying_to_train(runtime: Runtime) -> None:
+    with TestClient(create_app(runtime)) as c:
+        reply = c.post("/predict", json={"features": [1.0, 2.0]})
+    assert reply.status_code == 503 and "train one first" in reply.json()["error"]
+
+
+def test_batch_generate_retrain_and_the_registry(client: TestClient, trained_runtime: Runtime) -> None:
+    batch = client.post("/predict/batch", json={"rows": [[1.0, 2.0], [-1.0, -2.0]]}).json()
+    assert batch["count"] == 2 and batch["model_version"] == "v1.0.0" and len(batch["probabilities"]) == 2
+    generated = client.post("/generate", json={"samples": 1500, "scenario": "concept_drift", "seed": 3, "role": "incoming"})
+    assert generated.status_code == 200 and generated.json()["samples_created"] == 1500
+    for bad, field in (({"samples": 0}, "samples"), ({"samples": 10, "scenario": "nope"}, "scenario"), ({"samples": "10"}, "samples")):
+        reply = client.post("/generate", json=bad)
+        assert reply.status_code == 422 and reply.json()["field"] == field
+    retrained = client.post("/retrain", json={"window_rows": 1500}).json()
+    assert retrained["status"] == "promoted" and retrained["model_version"] == "v1.1.0" and retrained["training_samples"] == 1500
+    assert client.post("/retrain", json={"window_rows": 1500}).json()["status"] == "unchanged"
+    assert [m["version"] for m in client.get("/models").json()] == ["v1.1.0", "v1.0.0"]
+    assert client.get("/models/v1.0.0").json()["status"] == "archived"
+    assert client.get("/models/9").status_code == 404 and client.get("/models/latest").status_code == 422
+    promoted = client.post("/models/v1.0.0/promote").json()
+    assert promoted["promoted"] and trained_runtime.registry.champion_version == 1
+    assert "rollback" in trained_runtime.store.notifications()["kind"].tolist()
+    assert client.post("/models/v1.1.0/reject").status_code == 422  # not awaiting approval
+
+
+def test_retrain_while_a_training_runs_is_a_409(client: TestClient, trained_runtime: Runtime) -> None:
+    with trained_runtime.training_lock:
+        reply = client.post("/retrain")
+    assert reply.status_code == 409 and "already running" in reply.json()["error"]
+
+
+def test_datasets_upload_with_a_role_and_a_csv_problem_named(client: TestClient, trained_runtime: Runtime) -> None:
+    good = client.post("/datasets", files={"file": ("mine.csv", b"feature_1,feature_2,target\n1,2,0\n3,4,1\n")}, data={"role": "incoming"})
+    assert good.status_code == 200 and good.json()["samples_created"] == 2
+    assert client.get("/datasets").json()[0]["role"] == "incoming"
+    bad = client.post("/datasets", files={"file": ("bad.csv", b"feature_1,feature_2,target\n1,x,0\n")})
+    assert bad.status_code == 422 and "column feature_2, row 2" in bad.json()["error"]
+    assert (
+        client.post("/datasets", files={"file": ("b.csv", b"feature_1,feature_2,target\n1,2,0\n")}, data={"role": "x"}).status_code == 422
+    )
+
+
+def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_runtime: Runtime) -> None:
+    loop = client.put("/loop", json={"state": "paused", "interval": 5, "policy": "never", "thresholds": {"ks_alpha": 0.01}}).json()
+    assert loop["interval"] == 5 and loop["policy"] == "never" and loop["thresholds"]["ks_alpha"] == 0.01
+    bad = client.put("/loop", json={"interval": 0.1})
+    assert bad.status_code == 422 and bad.json()["field"] == "scheduler_interval" and client.get("/loop").json()["interval"] == 5
+    stream = client.put("/stream", json={"scenario": "covariate_shift", "strength": 1.0, "batch_size": 100}).json()
+    assert stream["scenario"] == "covariate_shift" and stream["batch_size"] == 100
+    assert client.put("/stream", json={"strength": 5}).status_code == 422
+    started = client.post("/cycles")
+    assert started.status_code == 202
+    deadline = time.time() + 30
+    while not client.get("/cycles").json()["cycles"] and time.time() < deadline:
+        time.sleep(0.1)
+    cycles = client.get("/cycles", params={"limit": 1}).json()["cycles"]
+    assert cycles[0]["rows_seen"] == 100
+    drift = client.get("/drift/latest").json()
+    assert drift["cycle_id"] == cycles[0]["cycle_id"] and "Feature drift" in drift["verdict"]
+    assert client.post("/alerts/test").status_code == 200
+    assert any(a["kind"] == "test" for a in client.get("/alerts").json())
+
+
+def test_a_cycle_already_running_is_a_409(client: TestClient, trained_runtime: Runtime) -> None:
+    with trained_runtime.pipeline.lock:
+        reply = client.post("/cycles")
+    assert reply.status_code == 409
+
+
+def test_metrics_parse_and_match_the_store(client: TestClient, trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    for i in range(7):
+        rt.predict([float(i), 1.0])
+    rt.predictor.flush()
+    rt.pipeline.run_cycle("manual")
+    text = client.get("/metrics").text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples[("ia_continu_predictions_total", ())] == 7 == rt.store.counts()["predictions"]
+    assert samples[("ia_continu_prediction_latency_ms_count", ())] == 7
+    assert samples[("ia_continu_champion_info", (("version", "v1.0.0"),))] == 1
+    assert samples[("ia_continu_realised_accuracy", ())] == pytest.approx(rt.store.last_cycle()["realised_accuracy"])
+    assert samples[("ia_continu_cycles_total", (("decision", "none"), ("status", "ok")))] == 1
+    assert samples[("ia_continu_uptime_seconds", ())] > 0
+
+
+def test_an_internal_error_is_a_500_with_an_id_in_the_log_and_no_traceback(
+    client: TestClient, trained_runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    trained_runtime.store.close()  # the store is gone under the API: a system fault, not bad input
+    reply = client.get("/models")
+    body = reply.json()
+    assert reply.status_code == 500 and body["error_id"] and "Traceback" not in reply.text
+    assert any(body["error_id"] in r.getMessage() for r in caplog.records)
+
+
+def test_tokens_guard_every_mutating_call(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.settings = replace(rt.settings, api_token="s3cret")
+    with TestClient(create_app(rt)) as c:
+        assert c.get("/health/live").status_code == 200 and c.get("/models").status_code == 200  # reads stay open
+        assert c.post("/predict", json={"features": [1, 2]}).status_code == 401
+        assert c.post("/predict", json={"features": [1, 2]}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.post("/predict", json={"features": [1, 2]}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_a_non_loopback_address_without_a_token_refuses_to_start(trained_runtime: Runtime) -> None:
+    with pytest.raises(SettingsError, match="IA_API_TOKEN"):
+        check_binding(replace(trained_runtime.settings, api_host="0.0.0.0"))
+    check_binding(replace(trained_runtime.settings, api_host="0.0.0.0", api_token="t"))
+    check_binding(replace(trained_runtime.settings, api_host="127.0.0.1"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_runtime_starts_the_api_on_a_real_uvicorn_and_predictions_stay_consistent(tmp_path: Path, mlflow_template: Path) -> None:
+    port = _free_port()
+    rt = Runtime(make_settings(tmp_path / "d", mlflow_template, starter_model=True, api_enabled=True, api_port=port))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/health/live").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        rt.generate_dataset(1500, "concept_drift", 1.0, seed=4, role="incoming")
+        champions: list[set[int]] = []
+        replies: list[httpx.Response] = []
+
+        def call() -> None:
+            before = rt.registry.champion_version
+            with httpx.Client() as c:
+                replies.append(c.post(f"{base}/predict", json={"features": [0.3, -0.2]}))
+            champions.append({before, rt.registry.champion_version})
+
+        threads = [threading.Thread(target=call) for _ in range(50)]
+        trainer = threading.Thread(target=lambda: rt.train(window_rows=1500))
+        for t in threads[:25]:
+            t.start()
+        trainer.start()
+        for t in threads[25:]:
+            t.start()
+        for t in [*threads, trainer]:
+            t.join()
+        assert all(r.status_code == 200 for r in replies) and len(replies) == 50
+        labels = {f"v1.{v - 1}.0" for seen in champions for v in seen}
+        assert {r.json()["model_version"] for r in replies} <= labels
+        assert rt.registry.champion_version == 2
+    finally:
+        rt.close()
+
+
+def test_the_openapi_schema_fuzzed_finds_no_500_and_no_schema_violation(trained_runtime: Runtime) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+
+    trained_runtime.scheduler.start(paused=True)  # health answers 200 while the worker lives
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(trained_runtime))
+    checks = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
+    failures, calls = [], []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.method.upper() == "POST" and operation.path in ("/cycles", "/alerts/test"):
+            continue  # they start threads and send alerts; each has its own test
+
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(operation.as_strategy())
+        def check(case: object) -> None:
+            response = case.call()
+            calls.append(response.status_code)
+            case.validate_response(response, checks=checks)
+
+        try:
+            check()
+        except Exception as exc:
+            failures.append(f"{operation.method.upper()} {operation.path}: {type(exc).__name__}: {str(exc)[:600]}")
+    assert not failures, failures
+    assert len(calls) > 200 and 500 not in calls
