@@ -52,6 +52,7 @@ OPTIONAL_FIELDS = (
     "performance_bar",
 )  # fmt: skip
 MIN_SERVED_ROWS = 1000
+FOLLOW_UP_GROWTH = 5
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,9 @@ class MonitoringPipeline:
         wanted = self._policy(cycle_id, s, record, report, m)
         if wanted.action != "retrain":
             return wanted
-        last = self.store.last_retrain_cycle()
+        # A credible accuracy drop is urgent: only another accuracy-drop retrain cools it down, not a
+        # planned follow-up or a feature-drift retrain that happened to come just before it.
+        last = self.store.last_retrain_cycle(performance_only=m.performance_drift)
         if last is not None and cycle_id - last <= s.retrain_cooldown_cycles:
             return Decision("cooldown", f"{wanted.reason}; but cooling down: last retrain at cycle {last}, "
                             f"cooldown {s.retrain_cooldown_cycles} cycles", draw=wanted.draw)  # fmt: skip
@@ -350,15 +353,20 @@ class MonitoringPipeline:
         return self._scheduled_challenge(cycle_id, s, record, report, m)
 
     def _scheduled_challenge(self, cycle_id: int, s: Settings, record: dict, report: DriftReport | None, m: Measurement) -> Decision:
-        """With no drift: the follow-up retrain of a small-window champion once a full window of its
-        regime has arrived, or the periodic challenger (IA_CHALLENGE_EVERY); both go through the gate."""
+        """With no drift: the follow-up retrain of a small-window champion, or the periodic challenger
+        (IA_CHALLENGE_EVERY); both go through the gate. A champion trained on n post-drift rows is
+        challenged once FOLLOW_UP_GROWTH x n rows of its regime have arrived (200, 1,000, then the full
+        window): a model on 200 rows serves noticeably worse than one on 1,000, and waiting for the
+        full window alone would leave it in service for 25 cycles at the default sizes."""
         followup = self.store.get_setting(f"followup.{m.champion}")
         if followup and record["labelled"]:
+            model = self.store.model(m.champion)
+            target = min(s.training_window, FOLLOW_UP_GROWTH * int(model["n_train"] + model["n_holdout"]))
             onset, arrived = int(followup), self.store.count_incoming(int(followup))
-            if arrived >= s.training_window:
-                self.store.set_setting(f"followup.{m.champion}", "")
+            if arrived >= target:
+                full = "a full window" if target == s.training_window else f"{FOLLOW_UP_GROWTH}x its training rows"
                 return Decision("retrain", f"follow-up: {version_label(m.champion)} was trained on a small post-drift window; "
-                                f"a full window of {arrived:,} rows of the new regime has arrived", onset, trigger="follow-up")  # fmt: skip
+                                f"{full} ({arrived:,} rows) of the new regime has arrived", onset, trigger="follow-up")  # fmt: skip
         if s.challenge_every and record["labelled"]:
             last = self.store.last_retrain_cycle() or 0
             if cycle_id - last >= s.challenge_every:
@@ -396,6 +404,8 @@ class MonitoringPipeline:
             self._alert("retrain_failed", "failure", "Retrain failed", record["reason"], record)
             return
         self.faults.succeeded("mlflow")
+        if decision.trigger == "follow-up":  # done, whatever the gate says: the champion held or was replaced
+            self.store.set_setting(f"followup.{record['champion_version']}", "")
         record.update(new_version=gate.version, promoted=gate.promoted, reason=f"{record['reason']}; trained {version_label(gate.version)} "
                       f"on {window.n_rows} rows; {gate.reason}")  # fmt: skip
         if gate.promoted:

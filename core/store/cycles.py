@@ -44,8 +44,10 @@ class CycleQueries(StoreBase):
             [limit],
         ).fetchall()
 
-    def last_retrain_cycle(self) -> int | None:
-        return self.cur.execute("SELECT max(cycle_id) FROM cycles WHERE decision = 'retrain'").fetchone()[0]
+    def last_retrain_cycle(self, performance_only: bool = False) -> int | None:
+        """The newest cycle that retrained; with `performance_only`, the newest retrained on a performance drop."""
+        extra = " AND coalesce(performance_drift, false)" if performance_only else ""
+        return self.cur.execute(f"SELECT max(cycle_id) FROM cycles WHERE decision = 'retrain'{extra}").fetchone()[0]
 
     def drift_results(self, cycle_id: int | None = None) -> pd.DataFrame:
         if cycle_id is None:
