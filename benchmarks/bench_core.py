@@ -30,7 +30,8 @@ MILLION = 1_000_000
 
 
 def make_runtime(folder: Path, **overrides: object) -> Runtime:
-    settings = Settings.from_env({}, data_dir=folder, starter_model=False, scheduler_autostart=False, log_level="WARNING", **overrides)
+    options = {"starter_model": False, "scheduler_autostart": False, "log_level": "WARNING", "api_enabled": False, **overrides}
+    settings = Settings.from_env({}, data_dir=folder, **options)
     return Runtime(settings)
 
 

@@ -21,9 +21,10 @@ from core.runtime import Runtime
 
 
 def bare_report(reference: np.ndarray, current: np.ndarray) -> None:
-    """The same statistics with plain calls: Wasserstein / std and a histogram PSI per feature."""
+    """The same statistics with plain calls: KS, Wasserstein / std and a histogram PSI per feature."""
     for i in range(reference.shape[1]):
         ref, cur = reference[:, i], current[:, i]
+        stats.ks_2samp(ref, cur)
         stats.wasserstein_distance(ref, cur) / ref.std()
         edges = np.quantile(ref, np.linspace(0, 1, 11))
         edges[0], edges[-1] = -np.inf, np.inf
@@ -46,7 +47,9 @@ def bench_drift(n_features: int) -> None:
 
 def bench_cycle() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.from_env({}, data_dir=Path(tmp), scheduler_autostart=False, log_level="WARNING", policy="never")
+        settings = Settings.from_env(
+            {}, data_dir=Path(tmp), scheduler_autostart=False, log_level="WARNING", policy="never", api_enabled=False
+        )
         rt = Runtime(settings)
         try:
             for _ in range(3):

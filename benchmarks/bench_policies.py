@@ -68,7 +68,14 @@ def replay(policy: str, seed: int, folder: Path) -> Run:
     loop_policy = policy if policy in ("drift", "always", "never", "random") else "never"
     cooldown = {"retrain_cooldown_cycles": 0} if policy != "drift" else {}  # the baselines follow their own rule alone
     settings = Settings.from_env(
-        {}, data_dir=folder / f"{policy}-{seed}", seed=seed, policy=loop_policy, scheduler_autostart=False, log_level="ERROR", **cooldown
+        {},
+        data_dir=folder / f"{policy}-{seed}",
+        seed=seed,
+        policy=loop_policy,
+        scheduler_autostart=False,
+        log_level="ERROR",
+        api_enabled=False,
+        **cooldown,
     )
     rt = Runtime(settings)
     outside = _outside_policy(policy, rt)

@@ -66,7 +66,7 @@ def bench_cold_start(folder: Path) -> None:
 
 
 def populate(data_dir: Path) -> None:
-    settings = Settings.from_env({}, data_dir=data_dir, scheduler_autostart=False, log_level="WARNING", policy="never")
+    settings = Settings.from_env({}, data_dir=data_dir, scheduler_autostart=False, log_level="WARNING", policy="never", api_enabled=False)
     rt = Runtime(settings)
     try:
         rt.generate_dataset(1_000_000 - settings.starter_rows - 2000 * settings.stream_batch_size, seed=3)

@@ -182,30 +182,25 @@ class ModelRegistry:
 
     def approve(self, version: int) -> GateDecision:
         """A person promotes a challenger that passed the gate and waits for approval."""
-        if version not in self.store.awaiting_approval():
-            raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
-        record = self.store.model(version)
-        decision = GateDecision(
-            version, self.champion_version, self.settings.gate_metric, float(record[self.settings.gate_metric]), None, 0, True,
-            f"approved by hand: {version_label(version)} promoted over {version_label(self.champion_version)}",
-        )  # fmt: skip
+        decision = self._human_decision(version, True, f"approved by hand: {version_label(version)} promoted over "
+                                        f"{version_label(self.champion_version)}")  # fmt: skip
         self.promote(version, kind="approval", decision=decision)
         return decision
 
     def reject(self, version: int) -> GateDecision:
         """A person rejects a challenger awaiting approval; the champion stays."""
-        if version not in self.store.awaiting_approval():
-            raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
-        record = self.store.model(version)
-        decision = GateDecision(
-            version, self.champion_version, self.settings.gate_metric, float(record[self.settings.gate_metric]), None, 0, False,
-            f"rejected by hand: {version_label(self.champion_version)} stays champion",
-        )  # fmt: skip
+        decision = self._human_decision(version, False, f"rejected by hand: {version_label(self.champion_version)} stays champion")
         with self.store.transaction() as tx:
             Store.set_status(tx, version, "rejected")
             self.store.add_model_event(tx, {**_event("gate", decision), "kind": "rejection"})
         self._restore_challenger_alias()
         return decision
+
+    def _human_decision(self, version: int, promoted: bool, reason: str) -> GateDecision:
+        if version not in self.store.awaiting_approval():
+            raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
+        score = float(self.store.model(version)[self.settings.gate_metric])
+        return GateDecision(version, self.champion_version, self.settings.gate_metric, score, None, 0, promoted, reason)
 
     def _reject(self, decision: GateDecision) -> None:
         with self.store.transaction() as tx:
