@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.api import check_binding, create_app
+from core.api import FastPredict, check_binding, create_app
 from core.config import SettingsError
 from core.runtime import Runtime
 from tests.conftest import make_settings
@@ -24,6 +24,14 @@ from tests.conftest import make_settings
 @pytest.fixture
 def client(trained_runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(trained_runtime), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(params=["route", "fast path"])
+def predict_client(request: pytest.FixtureRequest, trained_runtime: Runtime) -> Iterator[TestClient]:
+    """/predict answered by the FastAPI route and by the ASGI fast path in front of it: the same contract."""
+    app = create_app(trained_runtime)
+    with TestClient(FastPredict(app, trained_runtime) if request.param == "fast path" else app, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -40,8 +48,8 @@ def test_health_is_200_with_every_component_and_503_naming_the_failing_one(clien
     assert client.get("/health/live").json()["status"] == "alive"
 
 
-def test_predict_answers_the_original_contract_and_logs_it(client: TestClient, trained_runtime: Runtime) -> None:
-    reply = client.post("/predict", json={"features": [1.5, 2.3]})
+def test_predict_answers_the_original_contract_and_logs_it(predict_client: TestClient, trained_runtime: Runtime) -> None:
+    reply = predict_client.post("/predict", json={"features": [1.5, 2.3]})
     body = reply.json()
     assert reply.status_code == 200 and set(body) >= {"prediction", "model_version", "confidence", "timestamp"}
     expected = trained_runtime.registry.load(1).predict_proba(np.array([[1.5, 2.3]]))[0]
@@ -62,21 +70,24 @@ def test_predict_answers_the_original_contract_and_logs_it(client: TestClient, t
         ({}, "features", "Field required"),
     ],
 )
-def test_bad_input_is_a_422_naming_the_field_and_the_limit(client: TestClient, body: dict, field: str, words: str) -> None:
-    reply = client.post("/predict", json=body)
+def test_bad_input_is_a_422_naming_the_field_and_the_limit(predict_client: TestClient, body: dict, field: str, words: str) -> None:
+    reply = predict_client.post("/predict", json=body)
     assert reply.status_code == 422 and reply.json()["field"] == field and words in reply.json()["error"]
 
 
-def test_nan_and_inf_in_json_are_refused(client: TestClient) -> None:
+def test_nan_and_inf_in_json_are_refused(predict_client: TestClient) -> None:
     for raw in (b'{"features": [NaN, 1]}', b'{"features": [Infinity, 1]}'):
-        reply = client.post("/predict", content=raw, headers={"content-type": "application/json"})
+        reply = predict_client.post("/predict", content=raw, headers={"content-type": "application/json"})
         assert reply.status_code == 422 and "finite" in reply.json()["error"]
+    broken = predict_client.post("/predict", content=b'{"features": [1,', headers={"content-type": "application/json"})
+    assert broken.status_code == 422 and broken.json()["field"]
 
 
 def test_no_model_yet_is_a_503_saying_to_train(runtime: Runtime) -> None:
-    with TestClient(create_app(runtime)) as c:
-        reply = c.post("/predict", json={"features": [1.0, 2.0]})
-    assert reply.status_code == 503 and "train one first" in reply.json()["error"]
+    for app in (create_app(runtime), FastPredict(create_app(runtime), runtime)):
+        with TestClient(app) as c:
+            reply = c.post("/predict", json={"features": [1.0, 2.0]})
+        assert reply.status_code == 503 and "train one first" in reply.json()["error"]
 
 
 def test_batch_generate_retrain_and_the_registry(client: TestClient, trained_runtime: Runtime) -> None:
@@ -172,11 +183,13 @@ def test_an_internal_error_is_a_500_with_an_id_in_the_log_and_no_traceback(
 def test_tokens_guard_every_mutating_call(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.settings = replace(rt.settings, api_token="s3cret")
-    with TestClient(create_app(rt)) as c:
-        assert c.get("/health/live").status_code == 200 and c.get("/models").status_code == 200  # reads stay open
-        assert c.post("/predict", json={"features": [1, 2]}).status_code == 401
-        assert c.post("/predict", json={"features": [1, 2]}, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert c.post("/predict", json={"features": [1, 2]}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    for app in (create_app(rt), FastPredict(create_app(rt), rt)):
+        with TestClient(app) as c:
+            assert c.get("/health/live").status_code == 200 and c.get("/models").status_code == 200  # reads stay open
+            assert c.post("/predict", json={"features": [1, 2]}).status_code == 401
+            assert c.post("/predict", json={"features": [1, 2]}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert c.post("/predict", json={"features": [1, 2]}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+            assert c.post("/generate", json={"samples": 10}).status_code == 401
 
 
 def test_a_non_loopback_address_without_a_token_refuses_to_start(trained_runtime: Runtime) -> None:
