@@ -48,7 +48,7 @@ def bench_generate_and_store(rt: Runtime, folder: Path) -> None:
         )
         raw.execute("INSERT INTO samples SELECT * FROM frame")
 
-    ours, base = paired_medians(lambda: rt.generate_dataset(MILLION, seed=1), baseline, 5)
+    ours, base = paired_medians(lambda: rt.generate_dataset(MILLION, seed=1, role="incoming"), baseline, 5)
     compare("generate + store 1,000,000 rows", "datagen + store", ours, "numpy draw + one DuckDB insert", base, "ratio <= 1.5")
     raw.close()
 
@@ -139,7 +139,7 @@ def main() -> None:
         rt = make_runtime(folder / "ws", training_window=MILLION, max_samples_per_request=MILLION, prediction_flush_rows=MILLION)
         try:
             if only_predictions:
-                rt.generate_dataset(5000, seed=1)
+                rt.generate_dataset(5000, seed=1, role="incoming")
                 rt.train(window_rows=5000)
             else:
                 bench_generate_and_store(rt, folder)
