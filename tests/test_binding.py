@@ -1,4 +1,4 @@
-"""A plain `streamlit run app.py` (no Makefile, no --server.address) listens on loopback only."""
+"""A plain `streamlit run app.py` (no Makefile, no --server.address) and a plain `python -m core.api` listen on loopback only."""
 
 from __future__ import annotations
 
@@ -53,11 +53,28 @@ def test_plain_streamlit_run_binds_loopback_only_and_so_does_its_api(tmp_path: P
             except OSError:
                 time.sleep(0.1)
         assert _listening_addresses(port) == {"127.0.0.1"}
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30):
-            pass  # the first page view builds the runtime, which starts the API
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_the_headless_api_binds_loopback_only(tmp_path: Path) -> None:
+    api_port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
+    env |= {
+        "IA_DATA_DIR": str(tmp_path / "data"),
+        "IA_SCHEDULER_AUTOSTART": "false",
+        "IA_STARTER_MODEL": "false",
+        "API_PORT": str(api_port),
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "core.api"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not _listening_addresses(api_port):
             time.sleep(0.2)
         assert _listening_addresses(api_port) == {"127.0.0.1"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/health/live", timeout=10) as reply:
+            assert reply.status == 200
     finally:
         proc.terminate()
         proc.wait(30)
