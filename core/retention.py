@@ -1,7 +1,8 @@
 """Retention: a workspace that runs for months stays the size its settings say.
 
 Old stream samples, predictions, cycles (with their drift rows and sent alerts) and
-health records are archived to Parquet under `<data dir>/archive/` and then deleted;
+health records are archived to Parquet under `<data dir>/archive/` and then deleted, a
+whole UTC day at a time (one file per kind and day, however often the job runs);
 model versions beyond the kept count lose their artifact files (the champion, the
 challenger and the newest IA_KEEP_MODEL_VERSIONS keep theirs); the WAL is folded into
 the database file. Library datasets (generated, imported, starter) are never pruned:
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 def apply_retention(store: Store, tracker: Tracker | None, settings: Settings, now: datetime | None = None) -> dict[str, int]:
     """One retention pass; returns the rows (or versions) moved per kind. Raises on a failed write,
     leaving the rows of that kind where they were."""
-    now = now or utcnow()
+    # Whole UTC days only: one Parquet file per kind and day, however often the job runs.
+    now = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
     folder = settings.data_dir / "archive"
     moved: dict[str, int] = {}
     if settings.retain_stream_days:
