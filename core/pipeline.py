@@ -103,6 +103,7 @@ class MonitoringPipeline:
         self._unrecorded: list[tuple[dict, list[dict]]] = []
         self.lock = threading.Lock()
         self._reference: tuple[tuple, np.ndarray] | None = None
+        self._reference_estimate: tuple[tuple, float] | None = None  # the champion's own estimate on its reference
         self._recent: deque[np.ndarray] = deque()
         self._recent_key: tuple | None = None
 
@@ -252,8 +253,10 @@ class MonitoringPipeline:
         estimated = training.expected_accuracy(proba)
         # The estimate is compared with itself on the reference data: a model trained on few or noisy
         # rows is less confident everywhere, and that is no drop.
-        reference_estimate = training.expected_accuracy(predictor.predict_proba(self._reference_for(champion, s))[:, 1])
-        estimated_drop = estimated < reference_estimate - s.perf_tolerance
+        reference = self._reference_for(champion, s)
+        if self._reference_estimate is None or self._reference_estimate[0] != self._reference[0]:
+            self._reference_estimate = (self._reference[0], training.expected_accuracy(predictor.predict_proba(reference)[:, 1]))
+        estimated_drop = estimated < self._reference_estimate[1] - s.perf_tolerance
         if y is None:
             return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, len(X), estimated_drop)
         correct = int(np.count_nonzero((proba >= 0.5) == (y == 1)))
