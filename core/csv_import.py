@@ -73,9 +73,11 @@ def _parse(data: bytes | str, n_features: int, max_rows: int, max_abs: float, la
     target = numeric.get(TARGET)
     if target is not None:
         bad = np.flatnonzero(np.isfinite(target) & ~np.isin(target, (0.0, 1.0)))
-        problems += [f"column {TARGET}, row {i + 2}: {shown(body[columns[TARGET]].iloc[i])} must be 0 or 1" for i in bad[:3]]
-        if len(bad) > 3:
-            problems.append(f"column {TARGET}: {len(bad) - 3} more rows that are not 0 or 1")
+        problems += [
+            f"column {TARGET}, row {i + 2}: {shown(body[columns[TARGET]].iloc[i])} must be 0 or 1" for i in bad[:MAX_PROBLEMS_PER_COLUMN]
+        ]
+        if len(bad) > MAX_PROBLEMS_PER_COLUMN:
+            problems.append(f"column {TARGET}: {len(bad) - MAX_PROBLEMS_PER_COLUMN} more rows that are not 0 or 1")
     if problems:
         raise CsvImportError(problems)
     X = np.column_stack([numeric[c] for c in features])

@@ -190,7 +190,7 @@ class Runtime:
         if state is not None:
             validation.choice(state, "state", ("running", "paused"))
         for name, value in changes.items():
-            if isinstance(value, bool | int | float | str) is False:
+            if not isinstance(value, bool | int | float | str):
                 raise UserInputError(name, f"expected a number, a word or true/false, got {validation.shown(value)}")
         if changes:
             self.set_controls(**changes)

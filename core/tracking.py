@@ -15,6 +15,7 @@ import sqlite3
 import warnings
 from contextlib import closing
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -125,8 +126,9 @@ class Tracker:
             return False, f"the artifact folder {artifacts_dir} is {state}: models cannot be saved"
         return True, "answers, writable"
 
-    @property
+    @cached_property
     def uses_local_artifacts(self) -> bool:
+        """The experiment's artifact location is fixed when it is created: asked once, not at every health check."""
         return self.client.get_experiment(self.experiment_id).artifact_location.startswith("file:")
 
     def running_runs(self) -> list[str]:

@@ -7,6 +7,7 @@ is made per session and copied into each test's workspace.
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +52,10 @@ def trained_runtime(tmp_path: Path, mlflow_template: Path) -> Iterator[Runtime]:
     rt = Runtime(make_settings(tmp_path / "data", mlflow_template, starter_model=True))
     yield rt
     rt.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on loopback, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.api import FastPredict, check_binding, create_app
 from core.config import SettingsError
 from core.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 
 
 @pytest.fixture
@@ -199,14 +198,8 @@ def test_a_non_loopback_address_without_a_token_refuses_to_start(trained_runtime
     check_binding(replace(trained_runtime.settings, api_host="127.0.0.1"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_runtime_starts_the_api_on_a_real_uvicorn_and_predictions_stay_consistent(tmp_path: Path, mlflow_template: Path) -> None:
-    port = _free_port()
+    port = free_port()
     rt = Runtime(make_settings(tmp_path / "d", mlflow_template, starter_model=True, api_enabled=True, api_port=port))
     try:
         base = f"http://127.0.0.1:{port}"

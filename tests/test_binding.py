@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,56 +29,31 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_plain_streamlit_run_binds_loopback_only_and_so_does_its_api(tmp_path: Path) -> None:
-    port, api_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
-    env |= {
-        "IA_DATA_DIR": str(tmp_path / "data"),
-        "IA_SCHEDULER_AUTOSTART": "false",
-        "IA_STARTER_MODEL": "false",
-        "API_PORT": str(api_port),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+@contextmanager
+def _serving(args: list[str], port: int, tmp_path: Path, **env: str) -> Iterator[None]:
+    """Start a server with no address given (its default binding), until `port` listens."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
+    base |= {"IA_DATA_DIR": str(tmp_path / "data"), "IA_SCHEDULER_AUTOSTART": "false", "IA_STARTER_MODEL": "false", **env}
+    proc = subprocess.Popen(args, cwd=ROOT, env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        assert _listening_addresses(port) == {"127.0.0.1"}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not _listening_addresses(port):
+            time.sleep(0.2)
+        yield
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_plain_streamlit_run_binds_loopback_only(tmp_path: Path) -> None:
+    port = free_port()
+    with _serving([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)], port, tmp_path):
+        assert _listening_addresses(port) == {"127.0.0.1"}
 
 
 def test_the_headless_api_binds_loopback_only(tmp_path: Path) -> None:
-    api_port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
-    env |= {
-        "IA_DATA_DIR": str(tmp_path / "data"),
-        "IA_SCHEDULER_AUTOSTART": "false",
-        "IA_STARTER_MODEL": "false",
-        "API_PORT": str(api_port),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "core.api"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not _listening_addresses(api_port):
-            time.sleep(0.2)
-        assert _listening_addresses(api_port) == {"127.0.0.1"}
-        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/health/live", timeout=10) as reply:
+    port = free_port()
+    with _serving([sys.executable, "-m", "core.api"], port, tmp_path, API_PORT=str(port)):
+        assert _listening_addresses(port) == {"127.0.0.1"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=10) as reply:
             assert reply.status == 200
-    finally:
-        proc.terminate()
-        proc.wait(30)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,9 @@ import pytest
 
 from core.config import Settings
 from core.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 
 ROWS = [[1.5, 2.3], [-0.7, 0.4], [0.05, -0.02]]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -67,7 +60,7 @@ def started() -> Iterator[list[subprocess.Popen]]:
 
 def test_mlflow_models_serve_returns_our_probabilities(trained_runtime: Runtime, started: list[subprocess.Popen]) -> None:
     rt = trained_runtime
-    port = _free_port()
+    port = free_port()
     started.append(
         subprocess.Popen(
             [
@@ -100,7 +93,7 @@ def test_mlflow_models_serve_returns_our_probabilities(trained_runtime: Runtime,
 def test_a_shared_mlflow_server_holds_the_model_files_for_every_replica(
     tmp_path: Path, mlflow_template: Path, started: list[subprocess.Popen]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server_dir = tmp_path / "server"
     server_dir.mkdir()
     started.append(
