@@ -7,18 +7,26 @@ UI_PORT ?= 8501
 
 .PHONY: run api test lint bench clean
 
+UV ?= 1
+
+# uv installs in seconds what pip takes minutes for; pip installs uv itself, so nothing is needed
+# beforehand, and plain pip takes over if uv cannot be had (or with UV=0).
+define install
+	if [ "$(UV)" = 1 ] && $(PY) -m pip install --quiet uv && $(PY) -m uv pip install --quiet --python $(PY) $(1); then :; \
+	else $(PY) -m pip install --quiet $(1); fi
+endef
+
 $(VENV)/.app: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(call install,-r requirements.txt)
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(call install,-r requirements-dev.txt)
 	touch $@
 
 run: $(VENV)/.app
-	$(PY) -m streamlit run app.py --server.address $(UI_HOST) --server.port $(UI_PORT)
+	$(PY) -m ui.launch --server.address $(UI_HOST) --server.port $(UI_PORT)
 
 api: $(VENV)/.app
 	$(PY) -m core.api

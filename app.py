@@ -8,7 +8,6 @@ from core.errors import plain_fault
 from ui.state import runtime
 
 st.set_page_config(page_title="IA Continu", page_icon=":material/autorenew:", layout="wide")
-runtime()  # one runtime (and one worker) per server process, shared by every tab
 
 pages = [
     st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
@@ -18,7 +17,13 @@ pages = [
     st.Page("pages/drift.py", title="Drift", icon=":material/query_stats:"),
     st.Page("pages/operations.py", title="Operations", icon=":material/settings:"),
 ]
-page = st.navigation(pages)
+# Our own menu (the config hides Streamlit's): drawn before the workspace opens, so the sidebar names the
+# pages from the first instant, where Streamlit's would list the raw files of pages/ until st.navigation ran.
+page = st.navigation(pages, position="hidden")
+with st.sidebar:
+    for entry in pages:
+        st.page_link(entry)
+runtime()  # one runtime (and one worker) per server process, shared by every tab; shows its start-up steps
 try:
     page.run()
 except Exception as exc:  # Streamlit's rerun/stop signals are BaseException and pass through

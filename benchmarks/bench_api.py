@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_APP = """
@@ -48,12 +49,6 @@ class Body(BaseModel):
 def predict(body: Body) -> dict:
     return {"probability": float(model.predict_proba(np.array([body.features]))[0, 1])}
 """
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(args: list[str], env: dict[str, str], ready: str, cwd: Path) -> subprocess.Popen:
@@ -97,7 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data = folder / "data"
-        ports = {name: _port() for name in ("ours", "mlflow", "bare")}
+        ports = {name: free_port() for name in ("ours", "mlflow", "bare")}
         ours_env = env | {
             "IA_DATA_DIR": str(data),
             "IA_SCHEDULER_AUTOSTART": "false",

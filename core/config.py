@@ -38,6 +38,9 @@ class Settings:
     )
     experiment_name: str = _env("IA_EXPERIMENT_NAME", "ia-continu", "MLflow experiment")
     registered_model_name: str = _env("IA_REGISTERED_MODEL", "ia-continu-classifier", "MLflow registered model")
+    mlflow_ui_url: str = _env(
+        "IA_MLFLOW_UI_URL", "", "Address of an MLflow UI on the same store (e.g. http://127.0.0.1:5000): versions link to their runs"
+    )
     discord_webhook_url: str = _env("DISCORD_WEBHOOK_URL", "", "Discord webhook; empty = alerts stored, not sent")
     api_enabled: bool = _env("IA_API_ENABLED", "true", "Start the REST API beside the dashboard")
     api_host: str = _env("API_HOST", "127.0.0.1", "Address the REST API listens on (not loopback: IA_API_TOKEN required)")
@@ -167,6 +170,8 @@ def parse_setting(f: Field, raw: str) -> object:
 
 
 def _with_derived_paths(values: dict[str, object]) -> Settings:
+    if values["mlflow_ui_url"] and not values["mlflow_ui_url"].startswith(("http://", "https://")):
+        raise SettingsError(f"IA_MLFLOW_UI_URL={values['mlflow_ui_url']!r}: must start with http:// or https://")
     data_dir = Path(values["data_dir"] or PROJECT_ROOT / "data").expanduser().resolve()
     values["data_dir"] = data_dir
     values["duckdb_path"] = Path(values["duckdb_path"] or data_dir / "ia_continu.duckdb").expanduser().resolve()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core import training
+from core import evaluation, training
 from core.config import Settings
 from core.errors import UserInputError
 from core.store import Store, Window, dumps_ids, utcnow
@@ -124,6 +124,7 @@ class ModelRegistry:
         self.tracker.set_alias("challenger", logged.version)
         with self._lock:
             self._models[logged.version] = result.model
+        scored = evaluation.evaluate_version(result.model, result.X_holdout, result.y_holdout, self.settings.seed)
         self.store.insert_model(
             {
                 "version": logged.version,
@@ -141,7 +142,8 @@ class ModelRegistry:
                 **result.metrics,
                 "status": "challenger",
                 "created_at": utcnow(),
-            }
+            },
+            scored,
         )
         return Challenger(logged.version, logged.run_id, result.metrics, result.X_holdout, result.y_holdout, result.n_train)
 

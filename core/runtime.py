@@ -9,12 +9,13 @@ this module.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pandas as pd
@@ -22,9 +23,10 @@ import pandas as pd
 from core import controls, datagen, validation
 from core.config import Settings, sqlite_path
 from core.csv_import import parse_feature_csv, parse_labelled_csv
-from core.errors import BusyError, UserInputError, WorkspaceError
+from core.errors import BusyError, NoModelError, UserInputError, WorkspaceError
 from core.faults import FaultBoard, component_of
 from core.health import HealthMonitor, HealthReport
+from core.insight import BoundaryView, CycleDetail, Insights
 from core.journal import Journal
 from core.notify import Notifier
 from core.pipeline import MonitoringPipeline
@@ -43,9 +45,10 @@ READS = frozenset(
     {
         "models", "datasets", "dataset_frame", "cycles", "notifications", "model_events", "drift_results", "accuracy_history",
         "drift_history", "latency_history", "availability", "recent_predictions", "sample_features", "class_balance",
-        "latency_percentiles", "repairs", "archives",
+        "latency_percentiles", "repairs", "archives", "cycle_ids", "dataset_summary", "evaluation",
     }
 )  # fmt: skip
+INSIGHT_READS = frozenset({"boundary", "cycle_detail"})
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,15 @@ class TrainOutcome:
 class Runtime:
     """Store, tracker, registry, predictor, notifier, pipeline, scheduler and health of one workspace."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, progress: Callable[[str], None] | None = None) -> None:
         self.settings = settings or Settings.from_env()
         logging.basicConfig(level=self.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.progress = progress or (lambda _step: None)
         self.started_at = time.time()
         self.faults = FaultBoard()
         self.training_lock = threading.Lock()
         self.api_server: object | None = None
+        self.progress(f"Opening the DuckDB workspace {self.settings.duckdb_path.name}")
         self.store = Store(self.settings.duckdb_path, self.settings.n_features)
         self._closed = False
         try:
@@ -109,6 +114,7 @@ class Runtime:
             )
 
     def _build_services(self) -> None:
+        self.progress("Opening the MLflow store")
         from core.tracking import Tracker  # mlflow costs seconds to import: only when a runtime is built
 
         s = self.settings
@@ -122,12 +128,15 @@ class Runtime:
             self.store, s.discord_webhook_url, timeout=s.notify_timeout, retries=s.notify_retries,
             backoff=s.notify_backoff, cooldown=s.alert_cooldown_seconds, deadline=s.notify_deadline,
         )  # fmt: skip
+        self.progress("Replaying the prediction journal, repairing what a stop left half-done")
         self.repairs = repair_at_start(self.store, self.tracker, self.notifier, self.predictor.replayed, s.alert_max_age_seconds)
         self.registry.champion_version = self.store.champion_version()
         if s.starter_model:
             self.ensure_starter()
         self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults, self.training_lock)
+        self.insights = Insights(self.store, self.pipeline.reference_range, s.feature_max_abs)
         self.health = HealthMonitor(self.store, self.started_at, self._probes())
+        self.progress("Starting the loop" + (" and the REST API" if s.api_enabled else ""))
         live = controls.effective_settings(s, self.store)
         self.scheduler = Scheduler(
             self.pipeline.run_cycle_locked, self.pipeline.lock, live.scheduler_interval, health=self.health.record,
@@ -313,9 +322,24 @@ class Runtime:
     # reads for the dashboard ----------------------------------------------------------
     def read(self, name: str, *args: object) -> object:
         """A named store read (the dashboard caches these by data version)."""
+        if name in INSIGHT_READS:
+            return getattr(self.insights, name)(*args)
         if name not in READS:
             raise KeyError(f"{name} is not a dashboard read")
         return getattr(self.store, name)(*args)
+
+    def boundary(self, cycle_id: int | None, x_feature: str, y_feature: str) -> BoundaryView:
+        return self.insights.boundary(cycle_id, x_feature, y_feature)
+
+    def cycle_detail(self, cycle_id: int) -> CycleDetail | None:
+        return self.insights.cycle_detail(cycle_id)
+
+    def explain(self, values: object, version: int | None = None) -> dict:
+        """Why the champion (or `version`) predicts what it does for `values`: per-feature contributions."""
+        version = self.registry.champion_version if version is None else version
+        if version is None:
+            raise NoModelError("no model yet: train one first")
+        return self.insights.explain(version, values)
 
     def overview(self) -> Overview:
         champion = self.registry.champion_version
@@ -358,7 +382,12 @@ class Runtime:
     def import_csv(self, data: bytes | str, name: str = "imported.csv", role: str = "library") -> DatasetInfo:
         role = validation.choice(role, "role", ROLES)
         parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
-        return self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=validation.text(name, "name"), role=role)
+        digest = hashlib.blake2b(data.encode() if isinstance(data, str) else bytes(data), digest_size=16).hexdigest()
+        earlier = self.store.dataset_with_hash(digest)
+        info = self.store.insert_dataset(
+            parsed.X, parsed.y, source="imported", name=validation.text(name, "name"), role=role, content_hash=digest
+        )
+        return replace(info, duplicate_of=earlier["dataset_id"]) if earlier else info
 
     # models --------------------------------------------------------------------------
     def train(
@@ -449,6 +478,7 @@ class Runtime:
         if self.store.counts()["datasets"] or self.registry.champion_version is not None:
             return None
         s = self.settings
+        self.progress(f"Generating the starter data ({s.starter_rows:,} synthetic rows)")
         X, y = datagen.generate(s.starter_rows, self.store.n_features, datagen.Scenario("stable"), s.seed)
         self.store.insert_dataset(
             X,
@@ -460,6 +490,7 @@ class Runtime:
             strength=0.0,
             seed=s.seed,
         )
+        self.progress(f"Training {version_label(1)} on the starter data")
         outcome = self.train(trigger="starter")
         log.info("starter model %s trained on %s rows", outcome.label, outcome.n_rows)
         return outcome
@@ -475,6 +506,13 @@ class Runtime:
         """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version."""
         X = parse_feature_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
         return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
+
+    def run_links(self, run_ids: list[str]) -> list[str | None]:
+        """Each run's page in the MLflow UI at IA_MLFLOW_UI_URL, or None when no UI address is set."""
+        base = self.settings.mlflow_ui_url.rstrip("/")
+        if not base:
+            return [None] * len(run_ids)
+        return [f"{base}/#/experiments/{self.tracker.experiment_id}/runs/{run_id}" for run_id in run_ids]
 
     def mlflow_ui_command(self) -> str:
         return f'mlflow ui --backend-store-uri "{self.settings.mlflow_tracking_uri}" --port 5000'
@@ -498,12 +536,12 @@ _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
 
 
-def get_runtime(settings: Settings | None = None) -> Runtime:
+def get_runtime(settings: Settings | None = None, progress: Callable[[str], None] | None = None) -> Runtime:
     """The process's runtime, built on first use; later calls return the same object."""
     global _runtime
     with _runtime_lock:
         if _runtime is None:
-            _runtime = Runtime(settings)
+            _runtime = Runtime(settings, progress)
             atexit.register(close_runtime)  # Ctrl-C on the server still flushes the prediction log
         return _runtime
 
@@ -514,3 +552,7 @@ def close_runtime() -> None:
         if _runtime is not None:
             _runtime.close()
             _runtime = None
+
+
+def is_built() -> bool:
+    return _runtime is not None

@@ -18,18 +18,20 @@ ROLE_HELP = "Library: for training and exploration. Send to the loop: the next c
 generate, upload = st.columns(2)
 with generate, st.form("generate"):
     st.subheader("Generate a dataset")
-    samples = st.number_input("Samples", min_value=1, max_value=limit, value=1000, step=1000, help=f"1 to {limit:,}")
+    samples = st.number_input("Samples", value=1000, step=1000, help=f"1 to {limit:,} (IA_MAX_SAMPLES_PER_REQUEST)")
     scenario = st.selectbox("Scenario", list(SCENARIO_LABELS), format_func=SCENARIO_LABELS.get)
     strength = st.slider("Strength", 0.0, MAX_STRENGTH, 1.0, 0.1, help="How far the scenario moves the data")
     seed = st.number_input("Seed", min_value=0, value=rt.settings.seed, step=1)
     to_loop = st.checkbox("Send to the loop", key="generate_to_loop", help=ROLE_HELP)
     if st.form_submit_button("Generate", type="primary"):
-        with st.status(f"Generating {int(samples):,} rows…", expanded=int(samples) >= 100_000) as status:
+        with st.status(f"Generating {int(samples):,} rows…", expanded=int(samples) >= 100_000) as status:  # out of range: the core says so
             st.write("Drawing from the seeded generator and storing in one bulk insert")
             role = "incoming" if to_loop else "library"
             info = act(lambda: rt.generate_dataset(int(samples), scenario, float(strength), int(seed), role),
                        lambda i: f"Dataset {i.dataset_id} stored: {i.n_rows:,} rows")  # fmt: skip
             status.update(label="Dataset stored" if info else "Nothing stored", state="complete" if info else "error")
+            if info:
+                st.session_state["dataset_pick"] = info.dataset_id  # show what was just made
 
 with upload:
     st.subheader("Import a CSV")
@@ -38,28 +40,75 @@ with upload:
     import_to_loop = st.checkbox("Send to the loop", key="import_to_loop", help=ROLE_HELP)
     if file is not None and st.button("Import", type="primary"):
         role = "incoming" if import_to_loop else "library"
-        act(
+        info = act(
             lambda: rt.import_csv(file.getvalue(), name=file.name, role=role),
             lambda i: f"Imported {i.n_rows:,} rows as dataset {i.dataset_id}",
         )
+        if info:
+            st.session_state["dataset_pick"] = info.dataset_id
+        if info and info.duplicate_of:
+            st.warning(
+                f"This file has exactly the bytes of dataset {info.duplicate_of}, imported before: dataset {info.dataset_id} is a "
+                "second copy. Delete neither if that was intended; otherwise train on one of them only.",
+                icon=":material/content_copy:",
+            )
+
+
+def _send_to_loop(dataset_id: int) -> None:
+    info = act(
+        lambda: rt.send_to_loop(dataset_id), lambda i: f"Sent: dataset {i.dataset_id} holds a copy as incoming data for the next cycle"
+    )
+    if info:
+        st.session_state["dataset_pick"] = info.dataset_id
+
 
 st.subheader("Datasets")
-datasets = read("datasets")
-if datasets.empty:
+all_datasets = read("datasets")
+if all_datasets.empty:
     empty_state("No datasets yet: generate one or import a CSV above.")
     st.stop()
+SOURCES = {"generated": "generated", "imported": "imported", "starter": "starter", "stream": "stream segments"}
+shown_sources = st.pills("Show", list(SOURCES), default=["generated", "imported", "starter"], format_func=SOURCES.get,
+                         selection_mode="multi", key="dataset_sources", help="The stream's segments are hidden by default, so "
+                         "your own datasets are easy to find.")  # fmt: skip
+datasets = all_datasets[all_datasets["source"].isin(shown_sources or [])]
+if datasets.empty:
+    empty_state(f"No dataset of these kinds ({len(all_datasets):,} in all): choose more kinds above.")
+    st.stop()
+datasets = datasets.assign(role=datasets["role"].map({"incoming": "sent to the loop", "library": "library"}))
 st.dataframe(
     datasets[["dataset_id", "name", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True, height=240
 )
 
-chosen = st.selectbox(
-    "Dataset", datasets["dataset_id"].tolist(), format_func=lambda i: f"{i} · {datasets.set_index('dataset_id').loc[i, 'name']}"
-)
+ids = datasets["dataset_id"].tolist()
+names = dict(zip(ids, datasets["name"], strict=True))
+if st.session_state.get("dataset_pick") not in ids:
+    st.session_state.pop("dataset_pick", None)  # gone or filtered out: the first shown
+chosen = st.selectbox("Dataset", ids, format_func=lambda i: f"{i} · {names[i]}", key="dataset_pick")
 row = datasets.set_index("dataset_id").loc[chosen]
-if row["role"] == "library" and st.button("Send this dataset to the loop", help=ROLE_HELP):
-    act(lambda: rt.send_to_loop(chosen), lambda i: f"Sent: dataset {i.dataset_id} holds a copy as incoming data for the next cycle")
+role_text = (
+    "the loop reads it as incoming data" if row["role"] == "sent to the loop" else "for training and exploration; the loop never reads it"
+)
+st.write(f"**Role:** {row['role']} ({role_text}).")
+if row["role"] == "library":
+    st.button("Send this dataset to the loop", help=ROLE_HELP, on_click=_send_to_loop, args=(chosen,))
+elif row["role"] != "library":
+    st.caption("Data the loop has read cannot go back to the library: its cycles and drift references were computed from it.")
+
+preview, stats = st.tabs(["First rows", "Summary statistics"])
+preview.dataframe(read("dataset_frame", chosen, 100), hide_index=True, height=240)
+stats.dataframe(read("dataset_summary", chosen), hide_index=True, column_config={
+    c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "q25", "median", "q75", "max")})  # fmt: skip
+
 first, last = int(row["first_sample_id"]), int(row["last_sample_id"])
 current = read("sample_features", first, last, 20_000)
+features = rt.store.features
+fx, fy = (features[0], features[1])
+if len(features) > 2:
+    a, b = st.columns(2)
+    fx = a.selectbox("x feature", features, index=0, key="scatter_x")
+    fy = b.selectbox("y feature", [f for f in features if f != fx], index=0, key="scatter_y")
+st.plotly_chart(charts.scatter_by_class(current, fx, fy, f"Dataset {chosen}: {fx} against {fy}, by class"), key="scatter")
 window = rt.reference_window()
 if window is None:
     empty_state("No champion yet, so no reference to compare with: train a model on the Models page.")
@@ -68,9 +117,9 @@ if window is None:
 else:
     reference = read("sample_features", window[0], window[1], 20_000)
     reference_balance = read("class_balance", window[0], window[1])
-st.caption(f"Distributions drawn from a seeded sample of at most 20,000 rows of each side ({int(row['n_rows']):,} rows in this dataset).")
-cols = st.columns(min(3, len(rt.store.features)))
-for i, feature in enumerate(rt.store.features):
+st.caption(f"Drawn from a seeded sample of at most 20,000 rows of each side ({int(row['n_rows']):,} rows in this dataset).")
+cols = st.columns(min(3, len(features)))
+for i, feature in enumerate(features):
     cols[i % len(cols)].plotly_chart(charts.distribution_overlay(reference, current, feature, "This dataset"), key=f"dist_{feature}")
 st.plotly_chart(charts.class_balance(reference_balance, read("class_balance", first, last), "This dataset"), key="balance")
 st.download_button(

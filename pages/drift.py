@@ -1,9 +1,15 @@
-"""Drift: the latest report, each statistic against its threshold over time, and the distributions."""
+"""Drift: any cycle in full (verdict, gate, alerts, per-feature tests, distributions), the tests over
+time, and the decision boundary replayed over cycles."""
+
+import json
 
 import streamlit as st
 
+from core.registry import version_label
+from core.verdicts import FEATURE
 from ui import charts
-from ui.state import empty_state, read, runtime
+from ui.report import drift_report_html
+from ui.state import empty_state, percent, read, runtime, table, version_column
 
 rt = runtime()
 st.title("Drift")
@@ -15,36 +21,95 @@ st.caption(
     f"feature does. PSI ≥ {th.psi_threshold:g} drift, ≥ {th.psi_warning:g} warning, shown beside the verdict."
 )
 
-report = read("drift_results")
-if report.empty:
-    empty_state("No drift report yet: reports are made by each cycle once a champion exists (Operations: run a cycle now).")
+cycle_ids = read("cycle_ids", 500)
+if not cycle_ids:
+    empty_state("No cycles yet: reports are made by each cycle once a champion exists (Operations: run a cycle now).")
     st.stop()
 
-cycle = int(report["cycle_id"].iloc[0])
-st.subheader(f"Latest report (cycle {cycle})")
-verdict = rt.cycle_verdict(cycle)
-if verdict:
-    st.info(verdict, icon=":material/insights:")
-st.dataframe(
-    report[["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted",
-            "n_reference", "n_current"]],
-    hide_index=True,
-    column_config={"statistic": st.column_config.NumberColumn(format="%.4f"), "p_value": st.column_config.NumberColumn(format="%.4g"),
-                   "threshold": st.column_config.NumberColumn(format="%.4g"), "psi": st.column_config.NumberColumn(format="%.3f")},
+st.subheader("A cycle in full")
+if st.session_state.get("drill_cycle") not in cycle_ids:
+    st.session_state.pop("drill_cycle", None)  # archived by retention, or a fresh session: the newest
+chosen = st.selectbox("Cycle", cycle_ids, format_func=lambda c: f"cycle {c}" + (" (newest)" if c == cycle_ids[0] else ""),
+                      key="drill_cycle", help="The newest 500 cycles; older ones are archived by retention.")  # fmt: skip
+detail = read("cycle_detail", chosen)
+if detail is None:
+    empty_state(f"Cycle {chosen} was archived by retention a moment ago: pick another.")
+    st.stop()
+cycle = detail.cycle
+fired = json.loads(cycle.get("signals") or "[]")
+st.info(cycle.get("verdict") or "No verdict stored for this cycle (made before verdicts were recorded).", icon=":material/insights:")
+if fired and FEATURE not in fired:
+    st.warning(
+        f"Trigger: **performance drift** ({', '.join(fired)}), not feature drift: the inputs' distributions did not move "
+        "enough to flag, but the champion's accuracy fell. That is what concept drift looks like.",
+        icon=":material/trending_down:",
+    )
+a, b, c, d = st.columns(4)
+a.metric("Champion then", version_label(cycle.get("champion_version")))
+b.metric("Realised accuracy", percent(cycle.get("realised_accuracy")), help="On this cycle's labelled batch.")
+c.metric("Bar", percent(cycle.get("performance_bar")), help="What the realised accuracy was held against.")
+d.metric("Decision", cycle["decision"])
+st.write(f"**What was decided:** {cycle['reason']}")
+if not detail.gate_events.empty:
+    st.caption("The gate's scores and reason")
+    events = version_column(detail.gate_events, "version", "previous_champion")
+    st.dataframe(events[["ts", "kind", "version", "previous_champion", "metric", "challenger_score", "champion_score", "n_rows", "promoted",
+                         "reason"]], hide_index=True, column_config={"previous_champion": "champion then"})  # fmt: skip
+if detail.alerts:
+    st.caption("Alerts this cycle sent, and their delivery")
+    st.dataframe([{k: a[k] for k in ("created_at", "kind", "level", "title", "delivery", "http_status", "error")} for a in detail.alerts],
+                 hide_index=True)  # fmt: skip
+table(
+    detail.drift,
+    ["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted", "n_reference",
+     "n_current"],
+    "This cycle made no drift test (no champion or no new rows).",
+    column_config={"statistic": st.column_config.NumberColumn("KS D", format="%.4f"), "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+                   "window_batches": "batches pooled", "psi_status": "PSI status", "n_reference": "reference rows",
+                   "n_current": "current rows",
+                   "threshold": st.column_config.NumberColumn("p threshold", format="%.3g"),
+                   "effect": st.column_config.NumberColumn("effect (sd)", format="%.3f"), "psi": st.column_config.NumberColumn("PSI", format="%.3f")},
 )  # fmt: skip
 
-st.plotly_chart(charts.drift_statistics(read("drift_history", 300)), key="drift_history")
+figures = []
+if detail.reference_range and detail.batch_range:
+    reference = read("sample_features", *detail.reference_range, 20_000)
+    current = read("sample_features", *detail.batch_range, 20_000)
+    if current.empty:
+        empty_state(f"Cycle {chosen}'s batch was archived by retention: its distributions are in the Parquet archive.")
+    else:
+        drifted = detail.drift.loc[detail.drift["drifted"], "feature"].tolist() if not detail.drift.empty else []
+        st.caption("Distributions this cycle compared" + (f": drifted {', '.join(drifted)}" if drifted else " (no feature drifted)"))
+        cols = st.columns(2)
+        for i, feature in enumerate(rt.store.features):
+            figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch"))
+            cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
+st.download_button("Download this report (HTML)", data=lambda: drift_report_html(detail, figures), file_name=f"drift_report_cycle_{chosen}.html",
+                   mime="text/html", icon=":material/download:")  # fmt: skip
 
-history = read("accuracy_history", 400)
-st.plotly_chart(charts.accuracy_history(history), key="realised_vs_estimated")
+st.subheader("Tests over time")
+history = read("drift_history", 300)
+if history.empty:
+    empty_state("No drift tests yet.")
+else:
+    st.plotly_chart(charts.drift_statistics(history, th.wasserstein_threshold, th.psi_threshold, th.psi_warning), key="drift_history")
+st.plotly_chart(charts.accuracy_history(read("accuracy_history", 400), read("model_events", 500)), key="realised_vs_estimated")
 
-window = rt.reference_window()
-batch = rt.latest_batch()
-drifted = report.loc[report["drifted"], "feature"].tolist()
-if window and batch:
-    st.subheader("Reference vs current batch" + (f": drifted features {', '.join(drifted)}" if drifted else " (no feature drifted)"))
-    reference = read("sample_features", window[0], window[1], 20_000)
-    current = read("sample_features", batch[0], batch[1], 20_000)
-    cols = st.columns(2)
-    for i, feature in enumerate(drifted or rt.store.features):
-        cols[i % 2].plotly_chart(charts.distribution_overlay(reference, current, feature, "Current batch"), key=f"drift_dist_{feature}")
+st.subheader("Decision boundary")
+st.caption(
+    "The champion's reference (faint circles) and a cycle's labelled batch (crosses), coloured by class, with the champion's "
+    "line and the line of the challenger that cycle trained. Concept drift: the crosses stop matching the line. A promotion: "
+    "the line turns."
+)
+features = rt.store.features
+x_feature, y_feature = features[0], features[1]
+if len(features) > 2:
+    fx, fy = st.columns(2)
+    x_feature = fx.selectbox("x feature", features, index=0, key="boundary_x")
+    y_feature = fy.selectbox("y feature", [f for f in features if f != x_feature], index=0, key="boundary_y")
+replay = sorted(cycle_ids[:200])
+at = st.select_slider("Replay cycles", replay, value=replay[-1], key="boundary_cycle") if len(replay) > 1 else replay[0]
+view = read("boundary", at, x_feature, y_feature)
+if view.note:
+    st.caption(view.note)
+st.plotly_chart(charts.decision_boundary(view), key="boundary")

@@ -6,88 +6,102 @@ import streamlit as st
 from core.config import POLICIES
 from core.datagen import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
-from ui.state import act, empty_state, read, runtime, table
+from ui.state import act, empty_state, read, runtime, table, version_column
 
 rt = runtime()
-live = rt.live_settings()
 st.title("Operations")
+
+# Every action runs as a widget callback, before the page is drawn, so each value below already
+# reflects it (drawn first and acted on after, the interval showed 30 s just after setting 5 s).
+
+
+def _start() -> None:
+    act(rt.start_loop if rt.scheduler.state == "stopped" else rt.resume_loop, "Loop started")
+
+
+def _set_interval() -> None:
+    value = st.session_state["interval"]
+    act(lambda: rt.set_controls(scheduler_interval=value), f"Interval set to {value:g} s")
+
+
+def _save_policy() -> None:
+    v = st.session_state
+    act(lambda: rt.set_controls(policy=v["policy"], retrain_cooldown_cycles=int(v["cooldown"]), drift_persistence=int(v["persistence"]),
+                                perf_tolerance=v["tolerance"], drift_window_batches=int(v["windows"]), ks_alpha=v["alpha"],
+                                wasserstein_threshold=v["min_effect"]),
+        "Policy and thresholds saved")  # fmt: skip
+
+
+def _apply_stream() -> None:
+    v = st.session_state
+
+    def apply() -> None:
+        rt.set_controls(stream_enabled=v["stream_on"], stream_batch_size=int(v["stream_batch"]))
+        rt.set_stream_scenario(v["stream_scenario"], float(v["stream_strength"]))
+
+    state = "on" if v["stream_on"] else "off"
+    act(apply, f"Stream: {SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}, {state}")
+
 
 st.subheader("Scheduler")
 sched = rt.scheduler
+b1, b2, b3, b4 = st.columns(4)
+b1.button("Start", disabled=sched.state == "running", on_click=_start)
+b2.button("Pause", disabled=sched.state != "running", on_click=lambda: act(rt.pause_loop, "Loop paused"))
+if b3.button("Run a cycle now"):
+    outcome = rt.run_cycle_now()
+    (st.toast if outcome.accepted else st.warning)(outcome.reason)
+st.session_state.setdefault("interval", float(sched.interval))
+b4.number_input("Interval (s)", min_value=1.0, step=5.0, key="interval", on_change=_set_interval)
 age = sched.heartbeat_age()
+live = rt.live_settings()
 cols = st.columns(4)
 cols[0].metric("State", sched.state)
 cols[1].metric("Interval", f"{sched.interval:g} s")
 cols[2].metric("Next run", sched.next_run.strftime("%H:%M:%S") if sched.next_run else "—")
 cols[3].metric("Heartbeat", "—" if age is None else f"{age:.1f} s ago")
-b1, b2, b3, b4 = st.columns(4)
-if b1.button("Start", disabled=sched.state == "running"):
-    if sched.state == "stopped":
-        act(rt.start_loop, "Loop started")
-    else:
-        act(rt.resume_loop, "Loop resumed")
-    st.rerun()
-if b2.button("Pause", disabled=sched.state != "running"):
-    act(rt.pause_loop, "Loop paused")
-    st.rerun()
-if b3.button("Run a cycle now"):
-    outcome = rt.run_cycle_now()
-    (st.toast if outcome.accepted else st.warning)(outcome.reason)
-interval = b4.number_input("Interval (s)", min_value=1.0, value=float(sched.interval), step=5.0, key="interval")
-if interval != sched.interval:
-    act(lambda: rt.set_controls(scheduler_interval=interval), f"Interval set to {interval:g} s")
 
 st.subheader("Policy and thresholds")
 with st.form("policy"):
     c1, c2, c3 = st.columns(3)
-    policy = c1.selectbox(
-        "Policy",
-        POLICIES,
-        index=POLICIES.index(live.policy),
+    c1.selectbox(
+        "Policy", POLICIES, index=POLICIES.index(live.policy), key="policy",
         help="drift · approve (retrain and gate, a person promotes) · always · never (monitor only) · random (the original rule)",
-    )
-    cooldown = c2.number_input("Cooldown (cycles)", min_value=0, value=live.retrain_cooldown_cycles)
-    persistence = c3.number_input("Dataset drift persistence (cycles)", min_value=1, value=live.drift_persistence)
+    )  # fmt: skip
+    c2.number_input("Cooldown (cycles)", min_value=0, value=live.retrain_cooldown_cycles, key="cooldown")
+    c3.number_input("Dataset drift persistence (cycles)", min_value=1, value=live.drift_persistence, key="persistence")
     c4, c5, c6, c7 = st.columns(4)
-    tolerance = c4.number_input("Accuracy tolerance", 0.0, 1.0, live.perf_tolerance, 0.01)
-    windows = c5.number_input("Drift window (batches)", 1, 20, live.drift_window_batches)
-    alpha = c6.number_input("Family-wise α", 0.000001, 0.5, live.ks_alpha, 0.001, format="%.4f")
-    wasserstein = c7.number_input("Minimum effect (sd)", 0.0, 10.0, live.wasserstein_threshold, 0.05)
-    if st.form_submit_button("Save"):
-        act(lambda: rt.set_controls(policy=policy, retrain_cooldown_cycles=int(cooldown), drift_persistence=int(persistence),
-                                    perf_tolerance=tolerance, drift_window_batches=int(windows), ks_alpha=alpha,
-                                    wasserstein_threshold=wasserstein),
-            "Policy and thresholds saved")  # fmt: skip
+    c4.number_input("Accuracy tolerance", 0.0, 1.0, live.perf_tolerance, 0.01, key="tolerance")
+    c5.number_input("Drift window (batches)", 1, 20, live.drift_window_batches, key="windows")
+    c6.number_input("Family-wise α", 0.000001, 0.5, live.ks_alpha, 0.001, format="%.4f", key="alpha")
+    c7.number_input("Minimum effect (sd)", 0.0, 10.0, live.wasserstein_threshold, 0.05, key="min_effect")
+    st.form_submit_button("Save", on_click=_save_policy)
 
 st.subheader("Simulated stream")
 stream = rt.stream_state()
 with st.form("stream"):
     s1, s2, s3, s4 = st.columns(4)
-    enabled = s1.toggle("Stream on", value=live.stream_enabled)
-    scenario = s2.selectbox(
-        "Scenario", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(stream.scenario), format_func=SCENARIO_LABELS.get
-    )
-    strength = s3.slider("Strength", 0.0, MAX_STRENGTH, float(stream.strength), 0.1)
-    batch = s4.number_input("Batch size", min_value=10, max_value=100_000, value=live.stream_batch_size, step=50)
-    if st.form_submit_button("Apply"):
-
-        def apply() -> None:
-            rt.set_controls(stream_enabled=enabled, stream_batch_size=int(batch))
-            rt.set_stream_scenario(scenario, float(strength))
-
-        act(apply, f"Stream: {SCENARIO_LABELS[scenario]}, strength {strength:g}, {'on' if enabled else 'off'}")
-st.caption(f"Active: {SCENARIO_LABELS[stream.scenario]}, strength {stream.strength:g}, since cycle {stream.since_cycle}.")
+    s1.toggle("Stream on", value=live.stream_enabled, key="stream_on")
+    s2.selectbox("Scenario", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(stream.scenario), format_func=SCENARIO_LABELS.get,
+                 key="stream_scenario")  # fmt: skip
+    s3.slider("Strength", 0.0, MAX_STRENGTH, float(stream.strength), 0.1, key="stream_strength")
+    s4.number_input("Batch size", min_value=10, max_value=100_000, value=live.stream_batch_size, step=50, key="stream_batch")
+    st.form_submit_button("Apply", on_click=_apply_stream)
+st.caption(
+    f"Active: {SCENARIO_LABELS[stream.scenario]}, strength {stream.strength:g}, since cycle {stream.since_cycle}; "
+    f"stream {'on' if live.stream_enabled else 'off'}, {live.stream_batch_size:,} rows per cycle."
+)
 
 st.subheader("Alerts")
 a1, a2 = st.columns([3, 1])
 a1.write(f"Discord webhook: `{rt.notifier.masked_url}`" + ("" if rt.notifier.configured else " — set DISCORD_WEBHOOK_URL to send alerts"))
 if a2.button("Send test message"):
     act(rt.send_test_message, "Test message queued")
-table(
-    read("notifications", 100),
-    ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"],
-    "No alerts yet.",
-)
+alerts = read("notifications", 100)
+table(alerts, ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"], "No alerts yet.")
+if not alerts.empty:
+    st.download_button("Download alerts (CSV)", data=lambda: read("notifications", 100_000).drop(columns=["payload"]).to_csv(index=False),
+                       file_name="alerts.csv", mime="text/csv", icon=":material/download:")  # fmt: skip
 
 st.subheader("REST API")
 api = rt.api_status()
@@ -113,11 +127,16 @@ if not repairs.empty:
     st.dataframe(repairs[["ts", "component", "action", "detail"]], hide_index=True)
 
 st.subheader("Pipeline runs")
+cycles = version_column(read("cycles", 200), "champion_version", "new_version")
 table(
-    read("cycles", 200),
-    ["cycle_id", "started_at", "trigger", "status", "rows_seen", "decision", "verdict", "reason", "new_version", "promoted", "error"],
+    cycles,
+    ["cycle_id", "started_at", "trigger", "status", "champion_version", "rows_seen", "decision", "verdict", "reason", "new_version",
+     "promoted", "error"],
     "No cycles yet.",
-)
+)  # fmt: skip
+if not cycles.empty:
+    st.download_button("Download cycles (CSV)", data=lambda: read("cycles", 1_000_000).to_csv(index=False), file_name="cycles.csv",
+                       mime="text/csv", icon=":material/download:")  # fmt: skip
 
 st.subheader("Retention")
 s = rt.settings

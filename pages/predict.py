@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import charts
-from ui.state import act, empty_state, read, runtime
+from ui.state import act, empty_state, percent, read, runtime, version_column
 
 rt = runtime()
 st.title("Predict")
@@ -11,7 +11,11 @@ if rt.registry.champion_version is None:
     empty_state("No model yet: train one on the Models page.")
 
 single, batch = st.columns(2)
-with single:
+
+
+@st.fragment
+def one_prediction() -> None:
+    """Its own fragment: a prediction reruns this form and its explanation, not the whole page."""
     st.subheader("One prediction")
     with st.form("predict_one"):
         defaults = [1.5, 2.3]  # the original API's example: {"features": [1.5, 2.3]}
@@ -20,13 +24,27 @@ with single:
             for i, name in enumerate(rt.store.features)
         ]
         submitted = st.form_submit_button("Predict", type="primary")
-    if submitted:
-        result = act(lambda: rt.predict(values, source="ui"))
-        rt.predictor.flush()  # show it in the log below at once; the prediction itself did not wait
-        if result:
-            st.success(f"Class **{result.prediction}** with {result.confidence:.1%} confidence, by {result.version_label}")
-            st.plotly_chart(charts.confidence_gauge(result.confidence, result.prediction), key="gauge")
-            st.caption(f"{result.latency_ms:.2f} ms · {result.timestamp.isoformat()}Z")
+    if not submitted:
+        return
+    result = act(lambda: rt.predict(values, source="ui"))
+    rt.predictor.flush()  # show it in the log at once; the prediction itself did not wait
+    if not result:
+        return
+    st.success(f"Class **{result.prediction}** with {percent(result.confidence)} confidence, by {result.version_label}")
+    st.caption(f"{result.latency_ms:.2f} ms · {result.timestamp.isoformat()}Z")
+    explained = act(lambda: rt.explain(values, result.model_version))
+    if explained:
+        st.plotly_chart(charts.contributions(explained), key="contributions")
+        x, y = rt.store.features[:2]
+        view = read("boundary", None, x, y)
+        point = (explained["values"][0], explained["values"][1])
+        st.plotly_chart(charts.decision_boundary(view, point), key="prediction_boundary")
+        if len(rt.store.features) > 2:
+            st.caption(f"The line is drawn in the plane of {x} and {y} with the other features at the reference's means.")
+
+
+with single:
+    one_prediction()
 
 with batch:
     st.subheader("Batch from a CSV")
@@ -52,8 +70,12 @@ if not latency["count"]:
     empty_state("No predictions yet: use the form above.")
 else:
     a, b, c = st.columns(3)
-    a.metric("Predictions logged", f"{latency['count']:,}")
-    b.metric("Latency p50", f"{latency['p50_ms']:.2f} ms")
-    c.metric("Latency p95", f"{latency['p95_ms']:.2f} ms")
-    st.plotly_chart(charts.latency(read("latency_history", 200)), key="latency")
-    st.dataframe(read("recent_predictions", 100), hide_index=True, height=260)
+    a.metric("Predictions logged", f"{latency['count']:,}", help=f"{latency['single']:,} single requests, the rest rows of batches")
+    ms = {q: "—" if latency[q] is None else f"{latency[q]:.2f} ms" for q in ("p50_ms", "p95_ms")}
+    b.metric("Latency p50 (single requests)", ms["p50_ms"], help="Batch rows are left out: each shares its batch's time.")
+    c.metric("Latency p95 (single requests)", ms["p95_ms"])
+    if latency["single"]:
+        st.plotly_chart(charts.latency(read("latency_history", 200)), key="latency")
+    log = version_column(read("recent_predictions", 100), "model_version")
+    st.dataframe(log, hide_index=True, height=260, column_config={"model_version": "version", "confidence": st.column_config.NumberColumn(
+        format="%.4f")})  # fmt: skip

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,12 +52,20 @@ def _require_browser() -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
     data = tmp_path_factory.mktemp("e2e") / "data"
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"IA_API_ENABLED": "false"}
     env |= {"IA_DATA_DIR": str(data), "IA_SCHEDULER_INTERVAL": "3", "IA_RETRAIN_COOLDOWN_CYCLES": "0", "LOG_LEVEL": "WARNING"}
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    with _launched(env, log) as url:
+        yield url
+    log.close()
+
+
+@contextmanager
+def _launched(env: dict[str, str], log: object) -> Iterator[str]:
+    """`make run`'s command (python -m ui.launch) on a free port, stopped afterwards."""
+    port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+        [sys.executable, "-m", "ui.launch", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -69,7 +78,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
-        log.close()
 
 
 def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
@@ -113,6 +121,25 @@ def _visit(page, server: str, path: str, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _shot_at(page, text: str, name: str) -> None:
+    """A screenshot with `text` scrolled to the top (Streamlit scrolls inside its own container, so a
+    full-page screenshot shows only the first screen)."""
+    target = page.get_by_text(text).first
+    target.wait_for(state="attached")
+    target.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _cut_off(page) -> list[str]:
+    """KPI labels and values whose text does not fit their box (an ellipsis on screen)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("[data-testid='stMetricLabel'], [data-testid='stMetricValue']")]
+            .filter(e => [e, ...e.querySelectorAll('*')].some(n => n.scrollWidth > n.clientWidth + 1))
+            .map(e => e.innerText)"""
+    )
+
+
 def _metric(page, label: str) -> str:
     metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
     return metric.locator("[data-testid='stMetricValue']").inner_text()
@@ -125,8 +152,14 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     for path in ("data", "models", "predict", "drift", "operations"):
         _visit(page, server, path, path)
 
+    for width in (1440, 1024):  # the KPIs fit: two rows of three
+        page.set_viewport_size({"width": width, "height": 1000})
+        _visit(page, server, "", f"overview-{width}")
+        assert _cut_off(page) == [], f"cut off at {width} px"
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
     _visit(page, server, "data", "data")
-    page.get_by_role("button", name="Generate").click()
+    page.get_by_role("button", name="Generate", exact=True).click()
     _settle(page)
     page.get_by_text("stored: 1,000 rows").first.wait_for()
 
@@ -135,11 +168,17 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     _settle(page)
     page.get_by_text(re.compile(r"v1\.\d+\.0 (promoted|rejected)")).first.wait_for()
 
+    page.get_by_text("Evaluation", exact=True).first.wait_for()
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 5  # confusion matrix, ROC, PR, calibration, coefficients
+    _shot_at(page, "Evaluation", "models-evaluation")
+    _shot_at(page, "ROC curve", "models-curves")
+
     _visit(page, server, "predict", "predict")
     page.get_by_role("button", name="Predict", exact=True).click()
     _settle(page)
     assert page.get_by_text(re.compile(r"by v1\.\d+\.0")).first.is_visible()
-    page.screenshot(path=str(ARTIFACTS / "predict-result.png"), full_page=True)
+    page.get_by_text("Why: log-odds").first.wait_for(state="attached")  # the contributions chart's title
+    _shot_at(page, "Why: log-odds", "predict-why")
 
     _visit(page, server, "", "overview")
     before = _metric(page, "Champion")
@@ -162,6 +201,13 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     page.get_by_text(f"New champion {after}").first.wait_for(state="attached", timeout=15_000)
     assert page.locator("[data-testid='stException']").count() == 0
 
+    _visit(page, server, "drift", "drift-after-drift")  # drill-down, tests over time, the boundary replay
+    for heading in ("A cycle in full", "Tests over time", "Decision boundary"):
+        page.get_by_text(heading, exact=True).first.wait_for()
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 4
+    _shot_at(page, "Drift tests per cycle", "drift-tests-over-time")
+    _shot_at(page, "Replay cycles", "drift-boundary")
+
     # A second tab shares the runtime: the same champion, and still one worker (one "Scheduler started"
     # alert in the latest alerts, whose grid cells are in the page for accessibility).
     second = page.context.new_page()
@@ -170,3 +216,26 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     second.get_by_text("Scheduler started", exact=True).first.wait_for(state="attached", timeout=15_000)
     assert second.get_by_text("Scheduler started", exact=True).count() == 1
     second.close()
+
+
+def test_the_first_page_shows_the_start_up_steps_not_a_blank_page(tmp_path: Path, page) -> None:
+    """A million-row starter keeps the build busy for seconds: the first visitor sees its steps and the
+    named pages in the sidebar (never the raw list of page files), then the Overview, without reloading.
+    (The module's browser, in a new context.)"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"IA_API_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+    env |= {"IA_DATA_DIR": str(tmp_path / "data"), "IA_STARTER_ROWS": "1000000", "IA_SCHEDULER_AUTOSTART": "false"}
+    with open(tmp_path / "streamlit.log", "w") as log, _launched(env, log) as url:
+        context = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_text("Starting IA Continu").wait_for(timeout=30_000)
+        page.get_by_text("Opening the MLflow store").wait_for(state="attached")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "startup.png"), full_page=True)
+        assert page.get_by_text("app", exact=True).count() == 0  # never the raw list of page files
+        sidebar = page.locator("[data-testid='stSidebar']")
+        assert [sidebar.get_by_text(name, exact=True).count() for name in ("Overview", "Drift", "Operations")] == [1, 1, 1]
+        page.locator("[data-testid='stMetric']").filter(has_text="Champion").first.wait_for(timeout=120_000)
+        assert _metric(page, "Champion") == "v1.0.0"
+        assert page.get_by_text("Starting IA Continu").count() == 0
+        context.close()

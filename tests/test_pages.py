@@ -52,7 +52,7 @@ def test_overview_shows_the_starter_champion(workspace: Path) -> None:
     at = open_page()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Champion"] == "v1.0.0" and metrics["Loop"] == "stopped"
-    assert metrics["Champion holdout accuracy"].endswith("%")
+    assert metrics["Holdout accuracy"].endswith(" %") and len(at.columns) >= 6  # two rows of three KPIs
 
 
 def test_overview_empty_workspace_says_what_to_do(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,10 +174,10 @@ def test_drift_page_shows_the_latest_report(workspace: Path) -> None:
     get_runtime().set_stream_scenario("covariate_shift", 1.0)
     get_runtime().pipeline.run_cycle()
     at = open_page("drift")
-    report = at.dataframe[0].value
+    report = next(df.value for df in at.dataframe if "effect" in df.value.columns)
     assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"ks"} and report["drifted"].all()
-    assert any("drifted features feature_1, feature_2" in h.value for h in at.subheader)
-    assert len(at.get("plotly_chart")) == 4  # statistics, accuracy, one overlay per drifted feature
+    assert any("drifted feature_1, feature_2" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 5  # one overlay per feature, the tests over time, accuracy, the decision boundary
 
 
 def test_every_page_renders_on_an_empty_workspace(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,13 @@
-"""Plotly figures built from the aggregated frames the store returns (already downsampled)."""
+"""Plotly figures built from the aggregated frames and stored evaluations the core returns.
+
+One palette: reference against current is always the same blue/orange pair, classes are
+always green/purple, the champion's line magenta and the challenger's dashed olive, so a
+colour means the same thing on every page and in both light and dark themes.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -9,79 +16,109 @@ from plotly.subplots import make_subplots
 from core.registry import version_label
 
 COLOURS = {
-    "realised": "#1f77b4", "estimated": "#9467bd", "holdout": "#2ca02c", "drift": "#ff7f0e", "rejected": "#d62728",
-    "reference": "#7f8c8d", "current": "#ff7f0e",
+    "realised": "#1f77b4", "estimated": "#9467bd", "drift": "#ff7f0e", "rejected": "#d62728",
+    "promotion": "#2ca02c", "rollback": "#d62728", "reference": "#4c72b0", "current": "#dd8452",
+    "class_0": "#1b9e77", "class_1": "#7570b3", "champion": "#e7298a", "challenger": "#66a61e",
 }  # fmt: skip
+VERSION_COLOURS = ("#1f77b4", "#dd8452")  # version A and version B when two are compared
+MIN_TIME_SPAN = timedelta(minutes=10)
+RANGE_BUTTONS = [
+    {"count": 1, "label": "1h", "step": "hour", "stepmode": "backward"},
+    {"count": 6, "label": "6h", "step": "hour", "stepmode": "backward"},
+    {"count": 1, "label": "1d", "step": "day", "stepmode": "backward"},
+    {"step": "all", "label": "all"},
+]
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
-    fig.update_layout(
-        title=title, xaxis_title=x, yaxis_title=y, height=height, margin={"l": 40, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.28},
-    )  # fmt: skip
+    fig.update_layout(title=title, height=height, margin={"l": 50, "r": 20, "t": 60, "b": 40}, legend={"orientation": "h", "y": -0.25})
+    if x:
+        fig.update_layout(xaxis_title=x)
+    if y:  # subplot figures name their own axes
+        fig.update_layout(yaxis_title=y)
     return fig
 
 
-def accuracy_history(history: pd.DataFrame, models: pd.DataFrame | None = None) -> go.Figure:
-    """Realised and estimated accuracy per cycle, each model's holdout accuracy, drift and promotion markers."""
+def _time_axis(fig: go.Figure, ts: pd.Series, selector: bool = False) -> None:
+    """At least ten minutes wide (one cycle no longer gives a millisecond-wide axis); range buttons on request."""
+    if ts.empty:
+        return
+    low, high = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    if high - low < MIN_TIME_SPAN:
+        middle = low + (high - low) / 2
+        fig.update_xaxes(range=[middle - MIN_TIME_SPAN / 2, middle + MIN_TIME_SPAN / 2])
+    if selector:
+        fig.update_xaxes(rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02, "x": 1, "xanchor": "right"})
+
+
+def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) -> go.Figure:
+    """Realised and estimated accuracy per cycle, drift and rejection markers, and a vertical line at each
+    promotion and rollback (when it happened, not where the accuracy dipped)."""
     fig = go.Figure()
-    fig.add_scatter(
-        x=history["ts"], y=history["realised"], name="Realised accuracy (labelled batch)", mode="lines", line_color=COLOURS["realised"]
-    )
-    fig.add_scatter(
-        x=history["ts"],
-        y=history["estimated"],
-        name="Estimated accuracy (label-free)",
-        mode="lines",
-        line={"color": COLOURS["estimated"], "dash": "dot"},
-    )
-    if models is not None and not models.empty:
-        fig.add_scatter(
-            x=models["created_at"], y=models["accuracy"], name="Model holdout accuracy", mode="markers+text",
-            text=models["label"], textposition="top center", marker={"color": COLOURS["holdout"], "size": 9, "symbol": "diamond"},
-        )  # fmt: skip
-    for column, name, colour, symbol in (("drift", "Drift detected", COLOURS["drift"], "x"), ("promoted", "Promoted", COLOURS["holdout"], "star"),
-                                         ("rejected", "Rejected", COLOURS["rejected"], "triangle-down")):  # fmt: skip
+    fig.add_scatter(x=history["ts"], y=history["realised"], name="Realised accuracy (labelled batch)", mode="lines+markers",
+                    line_color=COLOURS["realised"], marker={"size": 4})  # fmt: skip
+    fig.add_scatter(x=history["ts"], y=history["estimated"], name="Estimated accuracy (label-free)", mode="lines",
+                    line={"color": COLOURS["estimated"], "dash": "dot"})  # fmt: skip
+    for column, name, colour, symbol in (("drift", "Drift detected", COLOURS["drift"], "x"), ("rejected", "Challenger rejected",
+                                         COLOURS["rejected"], "triangle-down")):  # fmt: skip
         marked = history[history[column].fillna(False).astype(bool)]
         if not marked.empty:
             y = marked["realised"].fillna(marked["estimated"])
-            fig.add_scatter(x=marked["ts"], y=y, name=name, mode="markers", marker={"color": colour, "size": 11, "symbol": symbol})
+            fig.add_scatter(x=marked["ts"], y=y, name=name, mode="markers", marker={"color": colour, "size": 10, "symbol": symbol})
+    _model_changes(fig, events)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy")
+    _time_axis(fig, history["ts"], selector=True)
+    return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 
 
-def drift_statistics(history: pd.DataFrame) -> go.Figure:
-    """One panel per feature: the test statistic against its threshold, per cycle."""
-    features = list(dict.fromkeys(history["feature"]))
-    fig = make_subplots(rows=len(features), cols=1, shared_xaxes=True, subplot_titles=features, vertical_spacing=0.08)
-    for i, feature in enumerate(features, start=1):
-        rows = history[history["feature"] == feature]
-        test = rows["test"].iloc[-1]
-        label = "KS p-value" if test == "ks" else "normalised Wasserstein"
-        fig.add_scatter(x=rows["ts"], y=rows["statistic"] if test != "ks" else rows["p_value"], name=f"{feature}: {label}",
-                        mode="lines+markers", row=i, col=1)  # fmt: skip
-        fig.add_scatter(
-            x=rows["ts"],
-            y=rows["threshold"],
-            name=f"{feature}: threshold",
-            mode="lines",
-            line={"dash": "dash", "color": "grey"},
-            row=i,
-            col=1,
-        )
-    fig.update_yaxes(title_text="statistic")
-    fig.update_xaxes(title_text="time (UTC)", row=len(features), col=1)
-    return _layout(
-        fig, "Drift statistic against its threshold (KS: drift when the p-value is below)", "", "", height=220 * len(features) + 80
-    )
+def _model_changes(fig: go.Figure, events: pd.DataFrame | None) -> None:
+    if events is None or events.empty:
+        return
+    changes = events[events["promoted"].astype(bool)]
+    for kind, colour, name in (("rollback", COLOURS["rollback"], "Rollback"), (None, COLOURS["promotion"], "Promotion")):
+        rows = changes[changes["kind"] == kind] if kind else changes[changes["kind"] != "rollback"]
+        for i, (_, event) in enumerate(rows.iterrows()):
+            fig.add_vline(x=event["ts"], line={"color": colour, "dash": "dash", "width": 1.5})
+            fig.add_annotation(x=event["ts"], y=1.04, yref="y", text=version_label(event["version"]), showarrow=False, textangle=-90,
+                               xanchor="right", yanchor="top", font={"size": 10, "color": colour})  # fmt: skip
+            if i == 0:  # one legend entry per kind
+                fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": colour, "dash": "dash"})
+
+
+def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: float, psi_warning: float) -> go.Figure:
+    """One panel per kind of number: KS p-values (log scale) against each cycle's Bonferroni threshold,
+    the effect size against its floor, PSI against its bands. A feature drifts when it is below the
+    first line and above the second."""
+    titles = ("KS p-value (drift when below the threshold)", "Effect: Wasserstein / reference sd (drift needs it above the floor)",
+              "PSI (shown beside the verdict, not part of it)")  # fmt: skip
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
+    palette = ("#1f77b4", "#dd8452", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+    for i, feature in enumerate(dict.fromkeys(history["feature"])):
+        rows, colour = history[history["feature"] == feature], palette[i % len(palette)]
+        common = {"mode": "lines+markers", "marker": {"size": 4}, "line": {"color": colour}, "legendgroup": feature}
+        fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=1e-300), name=feature, row=1, col=1, **common)
+        fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, **common)
+        fig.add_scatter(x=rows["ts"], y=rows["psi"], name=feature, showlegend=False, row=3, col=1, **common)
+    threshold = history.groupby("ts", as_index=False)["threshold"].mean()
+    fig.add_scatter(x=threshold["ts"], y=threshold["threshold"], name="threshold (α / tests)", mode="lines", line={"dash": "dash",
+                    "color": "grey"}, row=1, col=1)  # fmt: skip
+    fig.add_hline(y=min_effect, line={"dash": "dash", "color": "grey"}, row=2, col=1, annotation_text=f"floor {min_effect:g}")
+    fig.add_hline(y=psi_threshold, line={"dash": "dash", "color": COLOURS["rejected"]}, row=3, col=1, annotation_text="drift")
+    fig.add_hline(y=psi_warning, line={"dash": "dot", "color": COLOURS["drift"]}, row=3, col=1, annotation_text="warning")
+    fig.update_yaxes(type="log", title_text="p-value", exponentformat="power", row=1, col=1)
+    fig.update_yaxes(title_text="effect (sd)", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title_text="PSI", rangemode="tozero", row=3, col=1)
+    fig.update_xaxes(title_text="time (UTC)", row=3, col=1)
+    _time_axis(fig, history["ts"])
+    return _layout(fig, "Drift tests per cycle", "", "", height=760)
 
 
 def distribution_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_histogram(
-        x=reference[feature], name="Reference (champion's training data)", histnorm="probability density", opacity=0.55, nbinsx=40
-    )
-    fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.55, nbinsx=40)
+    fig.add_histogram(x=reference[feature], name="Reference (champion's training data)", histnorm="probability density",
+                      opacity=0.6, nbinsx=40, marker_color=COLOURS["reference"])  # fmt: skip
+    fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, nbinsx=40,
+                      marker_color=COLOURS["current"])  # fmt: skip
     fig.update_layout(barmode="overlay")
     return _layout(fig, f"{feature}: reference vs {current_name.lower()}", f"{feature} (synthetic units)", "density", height=320)
 
@@ -95,31 +132,139 @@ def class_balance(reference: dict[int, int], current: dict[int, int], current_na
     return _layout(fig, "Class balance", "target", "share of rows", height=320)
 
 
+def scatter_by_class(frame: pd.DataFrame, x: str, y: str, title: str, target: str = "target") -> go.Figure:
+    """Two features, coloured by class: concept drift shows here and in no one-feature histogram."""
+    fig = go.Figure()
+    _class_points(fig, frame, x, y, target, "", "circle", 0.6)
+    return _layout(fig, title, x, y, height=420)
+
+
+def _class_points(fig: go.Figure, frame: pd.DataFrame, x: str, y: str, target: str, prefix: str, symbol: str, opacity: float) -> None:
+    for label in (0, 1):
+        rows = frame[frame[target] == label]
+        fig.add_scattergl(x=rows[x], y=rows[y], mode="markers", name=f"{prefix}class {label}",
+                          marker={"color": COLOURS[f"class_{label}"], "size": 5, "symbol": symbol, "opacity": opacity})  # fmt: skip
+
+
+def decision_boundary(view: object, point: tuple[float, float] | None = None) -> go.Figure:
+    """The reference (faint circles) and the cycle's batch (crosses) by class, the models' 0.5 lines, and
+    optionally the point being predicted."""
+    fig = go.Figure()
+    x, y = view.x_feature, view.y_feature
+    _class_points(fig, view.reference, x, y, "target", "reference · ", "circle", 0.25)
+    if not view.batch.empty:
+        _class_points(fig, view.batch, x, y, "target", f"cycle {view.cycle_id} batch · ", "x", 0.8)
+    for name, line in view.lines.items():
+        role = "challenger" if name.startswith("challenger") else "champion"
+        dash = "dash" if role == "challenger" else "solid"
+        xs, ys = line["x"], line["y"]
+        if ys is None:  # the model ignores the y feature: a vertical line
+            fig.add_vline(x=xs[0], line={"color": COLOURS[role], "dash": dash, "width": 3})
+            fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": COLOURS[role], "dash": dash})
+        else:
+            fig.add_scatter(x=xs, y=ys, mode="lines", name=name, line={"color": COLOURS[role], "dash": dash, "width": 3})
+    if point is not None:
+        fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="this prediction",
+                        marker={"symbol": "star", "size": 18, "color": "#ffbf00", "line": {"width": 1, "color": "#333"}})  # fmt: skip
+    shown = pd.concat([view.reference, view.batch]) if not view.batch.empty else view.reference
+    if not shown.empty:
+        pad_x = (shown[x].max() - shown[x].min()) * 0.05 or 1.0
+        pad_y = (shown[y].max() - shown[y].min()) * 0.05 or 1.0
+        fig.update_xaxes(range=[shown[x].min() - pad_x, shown[x].max() + pad_x])
+        fig.update_yaxes(range=[shown[y].min() - pad_y, shown[y].max() + pad_y])
+    title = f"Decision boundary at cycle {view.cycle_id}" if view.cycle_id else "Decision boundary"
+    return _layout(fig, title, x, y, height=520)
+
+
+def contributions(explained: dict) -> go.Figure:
+    """Each feature's push towards class 1 (right) or class 0 (left), in log-odds."""
+    names = [*explained["features"], "intercept"]
+    values = [*explained["contributions"], explained["intercept"]]
+    colours = [COLOURS["class_1"] if v >= 0 else COLOURS["class_0"] for v in values]
+    text = [f"{v:+.2f}" for v in values]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto"))
+    fig.add_vline(x=0, line={"color": "grey"})
+    title = f"Why: log-odds {explained['logit']:+.2f} → P(class 1) = {explained['probability']:.4f}"
+    return _layout(fig, title, "contribution to the log-odds of class 1 (weight × standardised value)", "", height=300)
+
+
 def latency(history: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=history["ts"], y=history["p50_ms"], name="p50", mode="lines+markers")
     fig.add_scatter(x=history["ts"], y=history["p95_ms"], name="p95", mode="lines+markers")
-    return _layout(fig, "Prediction latency over time", "time (UTC)", "latency (ms)", height=320)
+    _time_axis(fig, history["ts"])
+    return _layout(fig, "Single-request latency over time (batch rows excluded)", "time (UTC)", "latency (ms)", height=320)
 
 
 def availability(history: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=history["ts"], y=history["availability"], name="healthy share", mode="lines+markers", line_shape="hv")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    _time_axis(fig, history["ts"])
     return _layout(fig, "Availability (share of healthy checks)", "time (UTC)", "healthy", height=300)
 
 
-def compare_metrics(a: dict, b: dict, metrics: list[str]) -> go.Figure:
+def confusion_matrix(evaluation: dict, label: str) -> go.Figure:
+    c = evaluation["confusion"]
+    z = [[c["tn"], c["fp"]], [c["fn"], c["tp"]]]
+    n = sum(c.values()) or 1
+    text = [[f"{v:,}<br>{v / n:.1%}" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=["predicted 0", "predicted 1"], y=["actual 0", "actual 1"], text=text, texttemplate="%{text}",
+                               colorscale="Blues", showscale=False))  # fmt: skip
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, f"{label}: confusion matrix ({n:,} holdout rows)", "", "", height=320)
+
+
+def roc_curves(evaluations: dict[str, dict]) -> go.Figure:
     fig = go.Figure()
-    for record in (a, b):
-        fig.add_bar(x=metrics, y=[record[m] for m in metrics], name=version_label(record["version"]))
-    return _layout(fig, "Holdout metrics (log loss: lower is better)", "metric", "value", height=340)
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"})
+    for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
+        if ev.get("roc"):
+            fig.add_scatter(x=ev["roc"]["fpr"], y=ev["roc"]["tpr"], mode="lines", name=f"{label} · AUC {ev['roc']['auc']:.3f}",
+                            line={"color": colour})  # fmt: skip
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return _layout(fig, "ROC curve", "false positive rate", "true positive rate", height=360)
+
+
+def pr_curves(evaluations: dict[str, dict]) -> go.Figure:
+    fig = go.Figure()
+    for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
+        pr = ev.get("pr")
+        if pr:
+            fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=f"{label} · AP {pr['average_precision']:.3f}",
+                            line={"color": colour})  # fmt: skip
+            fig.add_hline(y=pr["base_rate"], line={"dash": "dot", "color": colour}, annotation_text=f"{label} base rate")
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return _layout(fig, "Precision-recall curve", "recall", "precision", height=360)
+
+
+def calibration_curves(evaluations: dict[str, dict]) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line={"dash": "dot", "color": "grey"})
+    for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
+        bins = ev["calibration"]
+        fig.add_scatter(x=[b["predicted"] for b in bins], y=[b["observed"] for b in bins], mode="lines+markers", name=label,
+                        line={"color": colour}, text=[f"{b['n']:,} rows" for b in bins],
+                        hovertemplate="predicted %{x:.2f}, observed %{y:.2f} (%{text})")  # fmt: skip
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1])
+    return _layout(fig, "Calibration (reliability)", "mean predicted P(class 1)", "observed share of class 1", height=360)
+
+
+def coefficients(evaluations: dict[str, dict], features: list[str]) -> go.Figure:
+    fig = go.Figure()
+    for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
+        fig.add_bar(x=features, y=ev["linear"]["coef"], name=label, marker_color=colour, text=[f"{v:+.2f}" for v in ev["linear"]["coef"]])
+    fig.add_hline(y=0, line={"color": "grey"})
+    return _layout(fig, "Coefficients on standardised features (sign: towards class 1)", "feature", "weight per sd", height=340)
 
 
 def confidence_gauge(confidence: float, prediction: int) -> go.Figure:
     fig = go.Figure(
         go.Indicator(
-            mode="gauge+number", value=confidence * 100, number={"suffix": " %"},
+            mode="gauge+number", value=confidence * 100, number={"suffix": " %", "valueformat": ".2f"},
             title={"text": f"Confidence in class {prediction}"},
             gauge={"axis": {"range": [50, 100]}, "bar": {"color": COLOURS["realised"]}},
         )

@@ -18,7 +18,9 @@ import streamlit as st
 
 from core.config import SettingsError
 from core.errors import NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
+from core.registry import version_label
 from core.runtime import Runtime, close_runtime, get_runtime
+from core.startup import Startup, start_in_background
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +29,37 @@ def _close(_runtime: Runtime) -> None:
     close_runtime()  # stops the worker and releases the DuckDB file for the next runtime
 
 
-@st.cache_resource(show_spinner="Opening the workspace…", on_release=_close)
+@st.cache_resource(show_spinner=False, on_release=_close)
 def _runtime() -> Runtime:
     return get_runtime()
 
 
 def runtime() -> Runtime:
-    """The process's runtime; a bad setting or a workspace held by another process stops the page with a clear message."""
-    try:
-        return _runtime()
-    except (WorkspaceError, SettingsError) as exc:
-        st.error(str(exc))
+    """The process's runtime. While it is being built (it starts with the server, see ui.launch) the
+    page shows the steps with their progress, then carries on; a bad setting or a workspace held by
+    another process stops the page with a clear message, and the next page view tries again."""
+    startup = start_in_background()
+    if not startup.finished.is_set():
+        _show_progress(startup)
+    if startup.error is not None:
+        exc = startup.error
+        st.error(str(exc) if isinstance(exc, WorkspaceError | SettingsError) else f"The workspace could not be opened: {plain_fault(exc)}")
         st.stop()
-        raise  # unreachable: st.stop() raises
+    return _runtime()
+
+
+def _show_progress(startup: Startup) -> None:
+    holder = st.empty()
+    while True:
+        with holder.container():
+            st.subheader("Starting IA Continu")
+            st.progress(startup.fraction, text=f"Opening the workspace · {time.monotonic() - startup.began:.0f} s")
+            for step in startup.steps():
+                mark = ":material/check_circle:" if step.done else ":material/progress_activity:"
+                st.markdown(f"{mark} {step.name} · {step.seconds:.1f} s")
+        if startup.finished.wait(0.25):
+            break
+    holder.empty()
 
 
 _run = threading.local()  # Streamlit runs each script run (and fragment run) on its own thread
@@ -99,3 +119,23 @@ def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -
         empty_state(empty)
     else:
         st.dataframe(frame[columns], hide_index=True, **options)
+
+
+def percent(value: float | None) -> str:
+    """A share as a percentage with as many decimals as it takes not to round to 100 % (0.9997 is 99.97 %, not 100.0 %)."""
+    if value is None or pd.isna(value):
+        return "—"
+    for decimals in range(1, 7):
+        text = f"{value * 100:.{decimals}f} %"
+        if value >= 1.0 or not text.startswith("100."):
+            return text
+    return f"{value * 100:.6f} %"
+
+
+def version_column(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Version numbers shown as their labels (v1.2.0), and "—" where there is none."""
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            out[column] = [version_label(None if pd.isna(v) else int(v)) for v in out[column]]
+    return out

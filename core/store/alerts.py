@@ -20,6 +20,10 @@ class AlertQueries(StoreBase):
     def notifications(self, limit: int = 100) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM notifications ORDER BY notification_id DESC LIMIT ?", [limit]).df()
 
+    def notifications_between(self, start: object, end: object) -> list[dict]:
+        frame = self.cur.execute("SELECT * FROM notifications WHERE created_at BETWEEN ? AND ? ORDER BY notification_id", [start, end]).df()
+        return frame.to_dict("records")
+
     def notification(self, notification_id: int) -> dict | None:
         return self._one("SELECT * FROM notifications WHERE notification_id = ?", [notification_id])
 

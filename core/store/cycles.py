@@ -29,6 +29,13 @@ class CycleQueries(StoreBase):
     def last_cycle_id(self) -> int:
         return self.cur.execute("SELECT coalesce(max(cycle_id), 0) FROM cycles").fetchone()[0]
 
+    def cycle(self, cycle_id: int) -> dict | None:
+        return self._one("SELECT * FROM cycles WHERE cycle_id = ?", [cycle_id])
+
+    def cycle_ids(self, limit: int = 500) -> list[int]:
+        """The newest cycles' ids, newest first, for pickers and sliders."""
+        return [row[0] for row in self.cur.execute("SELECT cycle_id FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).fetchall()]
+
     def last_cycle(self) -> dict | None:
         return self._one("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT 1")
 
@@ -75,7 +82,8 @@ class CycleQueries(StoreBase):
                           JOIN cycles c USING (cycle_id)),
                     n AS (SELECT max(k) AS n FROM d)
                SELECT feature, min(started_at) AS ts, any_value(test) AS test, avg(statistic) AS statistic,
-                      avg(p_value) AS p_value, avg(threshold) AS threshold, avg(psi) AS psi, bool_or(drifted) AS drifted
+                      avg(p_value) AS p_value, min(p_value) AS min_p_value, avg(threshold) AS threshold, avg(effect) AS effect,
+                      max(effect) AS max_effect, avg(psi) AS psi, bool_or(drifted) AS drifted
                FROM d, n GROUP BY feature, floor((k - 1) * ? / n.n) ORDER BY feature, ts""",
             [max_points],
         ).df()

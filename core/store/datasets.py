@@ -18,6 +18,7 @@ class DatasetInfo:
     n_rows: int
     first_sample_id: int
     last_sample_id: int
+    duplicate_of: int | None = None  # an import of a file already imported as this dataset
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,17 @@ class DatasetQueries(StoreBase):
         strength: float | None = None,
         seed: int | None = None,
         role: str = "library",
+        content_hash: str | None = None,
     ) -> DatasetInfo:
         """One dataset row and all its samples in one transaction and one bulk insert."""
         n = int(y.shape[0])
         with self.transaction() as tx:
             first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
             dataset_id = tx.execute(
-                """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at, role)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
-                [name, source, scenario, strength, seed, n, first, first + n - 1, utcnow(), role],
+                """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at,
+                                        role, content_hash)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
+                [name, source, scenario, strength, seed, n, first, first + n - 1, utcnow(), role, content_hash],
             ).fetchone()[0]
             self._insert_samples(tx, dataset_id, first, X, y)
         return DatasetInfo(dataset_id, n, first, first + n - 1)
@@ -105,6 +108,22 @@ class DatasetQueries(StoreBase):
         cols = ", ".join([*self.features, TARGET])
         sql = f"SELECT {cols} FROM samples WHERE dataset_id = ? ORDER BY sample_id"
         return self.cur.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), [dataset_id]).df()
+
+    def dataset_with_hash(self, content_hash: str) -> dict | None:
+        """The first dataset imported from a file with exactly these bytes, if any."""
+        return self._one(
+            "SELECT dataset_id, name, created_at FROM datasets WHERE content_hash = ? ORDER BY dataset_id LIMIT 1", [content_hash]
+        )
+
+    def dataset_summary(self, dataset_id: int) -> pd.DataFrame:
+        """Count, mean, std, min, quartiles and max of each column, computed in DuckDB over every row."""
+        parts = [
+            f"""SELECT '{c}' AS column, count({c}) AS count, avg({c}) AS mean, stddev_samp({c}) AS std, min({c}) AS min,
+                       quantile_cont({c}, 0.25) AS q25, median({c}) AS median, quantile_cont({c}, 0.75) AS q75, max({c}) AS max
+                FROM samples WHERE dataset_id = $id"""
+            for c in [*self.features, TARGET]
+        ]
+        return self.cur.execute(" UNION ALL ".join(parts), {"id": dataset_id}).df()
 
     def max_sample_id(self) -> int:
         return self.cur.execute("SELECT coalesce(max(sample_id), 0) FROM samples").fetchone()[0]

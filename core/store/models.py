@@ -11,9 +11,17 @@ from core.store.base import StoreBase, insert_row, utcnow
 
 
 class ModelQueries(StoreBase):
-    def insert_model(self, record: dict) -> None:
+    def insert_model(self, record: dict, evaluation: dict | None = None) -> None:
+        """The version and its evaluation, together: a version on screen always has its views."""
         with self.transaction() as tx:
             insert_row(tx, "models", record)
+            if evaluation is not None:
+                tx.execute("INSERT INTO model_evaluations VALUES (?, ?)", [record["version"], json.dumps(evaluation)])
+
+    def evaluation(self, version: int) -> dict | None:
+        """What `core.evaluation.evaluate_version` computed at training time (None for versions trained before it)."""
+        row = self.cur.execute("SELECT evaluation FROM model_evaluations WHERE version = ?", [version]).fetchone()
+        return json.loads(row[0]) if row else None
 
     def models(self) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM models ORDER BY version DESC").df()
@@ -95,6 +103,9 @@ class ModelQueries(StoreBase):
     @staticmethod
     def add_model_event(tx: duckdb.DuckDBPyConnection, event: dict) -> None:
         insert_row(tx, "model_events", {"ts": utcnow(), **event})
+
+    def model_events_of(self, version: int) -> pd.DataFrame:
+        return self.cur.execute("SELECT * FROM model_events WHERE version = ? ORDER BY event_id", [version]).df()
 
     def model_events(self, limit: int = 200) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM model_events ORDER BY event_id DESC LIMIT ?", [limit]).df()

@@ -10,6 +10,9 @@ import pyarrow as pa
 
 from core.store.base import StoreBase, insert_arrow, utcnow
 
+BATCH_SOURCES = ("batch", "api-batch")  # rows of one batch share its latency divided by its size: not a request's latency
+SINGLE = f"source NOT IN {BATCH_SOURCES!r}"
+
 
 class PredictionQueries(StoreBase):
     def insert_predictions(self, batch: pa.Table, segments: list[str] = ()) -> None:
@@ -33,11 +36,13 @@ class PredictionQueries(StoreBase):
         return self.cur.execute("SELECT * FROM predictions ORDER BY ts DESC LIMIT ?", [limit]).df()
 
     def latency_percentiles(self, since: datetime | None = None) -> dict[str, float | None]:
+        """Rows logged, and the latency percentiles of single requests only (`single` of them)."""
         row = self.cur.execute(
-            "SELECT count(*), quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95) FROM predictions WHERE ts >= ?",
+            f"""SELECT count(*), count(*) FILTER (WHERE {SINGLE}), quantile_cont(latency_ms, 0.5) FILTER (WHERE {SINGLE}),
+                       quantile_cont(latency_ms, 0.95) FILTER (WHERE {SINGLE}) FROM predictions WHERE ts >= ?""",
             [since or datetime(1970, 1, 1)],
         ).fetchone()
-        return {"count": row[0], "p50_ms": row[1], "p95_ms": row[2]}
+        return {"count": row[0], "single": row[1], "p50_ms": row[2], "p95_ms": row[3]}
 
     def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray:
         """Inputs users sent for prediction in (since, until]: label-free data for drift."""
@@ -48,9 +53,9 @@ class PredictionQueries(StoreBase):
         return np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
 
     def latency_history(self, max_points: int = 200) -> pd.DataFrame:
-        """Prediction count and latency p50/p95 per time bucket."""
+        """Single-request count and latency p50/p95 per time bucket (batch rows excluded, as above)."""
         return self.cur.execute(
-            """WITH p AS (SELECT ts, latency_ms, ntile(?) OVER (ORDER BY ts) AS bucket FROM predictions)
+            f"""WITH p AS (SELECT ts, latency_ms, ntile(?) OVER (ORDER BY ts) AS bucket FROM predictions WHERE {SINGLE})
                SELECT min(ts) AS ts, count(*) AS predictions, quantile_cont(latency_ms, 0.5) AS p50_ms,
                       quantile_cont(latency_ms, 0.95) AS p95_ms
                FROM p GROUP BY bucket ORDER BY ts""",

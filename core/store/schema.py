@@ -123,9 +123,15 @@ def _m004_roles_and_verdicts(cur: duckdb.DuckDBPyConnection, n_features: int) ->
     cur.execute("ALTER TABLE drift_results ADD COLUMN window_batches INTEGER")
 
 
+def _m005_evaluations(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    cur.execute("CREATE TABLE model_evaluations (version INTEGER PRIMARY KEY, evaluation VARCHAR NOT NULL)")
+    cur.execute("ALTER TABLE datasets ADD COLUMN content_hash VARCHAR")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
     (3, "durability and retention: journal_applied, repairs, archives, models.pruned_at", _m003_durability),
     (4, "data roles (incoming or library), identical-version check, cycle verdicts, drift effects", _m004_roles_and_verdicts),
+    (5, "model evaluations stored at training time, imported files' content hash", _m005_evaluations),
 ]

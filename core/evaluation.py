@@ -1,0 +1,192 @@
+"""A model version's evaluation, computed once at training time from its holdout predictions.
+
+Pure (arrays and a fitted pipeline in, a JSON-ready dict out) so the dashboard draws the
+confusion matrix, ROC, precision-recall and calibration curves, coefficients and confidence
+intervals from what was stored, never by re-scoring on page load. Curves are thinned to at
+most `MAX_CURVE_POINTS` so a million-row holdout stores the same few kilobytes as a small one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.pipeline import Pipeline
+
+MAX_CURVE_POINTS = 200
+CALIBRATION_BINS = 10
+Z95 = 1.959963984540054
+BOOTSTRAP_DRAWS = 2000
+
+
+def evaluate_version(model: Pipeline, X_holdout: np.ndarray, y_holdout: np.ndarray, seed: int = 0) -> dict:
+    """Everything the Models page shows for one version, from one scoring of its holdout."""
+    truth = np.asarray(y_holdout) == 1
+    proba = model.predict_proba(X_holdout)[:, 1]
+    evaluation = {"n_holdout": int(truth.shape[0]), "confusion": confusion(truth, proba), "calibration": calibration(truth, proba)}
+    evaluation["intervals"] = intervals(evaluation["confusion"], truth, proba, seed)
+    evaluation |= curves(truth, proba)
+    evaluation["linear"] = linear_terms(model)
+    return evaluation
+
+
+def confusion(truth: np.ndarray, proba: np.ndarray) -> dict[str, int]:
+    predicted = proba >= 0.5
+    return {
+        "tn": int(np.count_nonzero(~predicted & ~truth)),
+        "fp": int(np.count_nonzero(predicted & ~truth)),
+        "fn": int(np.count_nonzero(~predicted & truth)),
+        "tp": int(np.count_nonzero(predicted & truth)),
+    }
+
+
+def curves(truth: np.ndarray, proba: np.ndarray) -> dict:
+    """ROC and precision-recall curves with their areas; None where the holdout holds one class."""
+    if truth.all() or not truth.any():
+        return {"roc": None, "pr": None}
+    fpr, tpr, _ = roc_curve(truth, proba)
+    precision, recall, _ = precision_recall_curve(truth, proba)
+    return {
+        "roc": {"fpr": _thin(fpr), "tpr": _thin(tpr), "auc": float(roc_auc_score(truth, proba))},
+        "pr": {
+            "recall": _thin(recall),
+            "precision": _thin(precision),
+            "average_precision": float(average_precision_score(truth, proba)),
+            "auc": float(auc(recall, precision)),
+            "base_rate": float(truth.mean()),
+        },
+    }
+
+
+def _thin(values: np.ndarray) -> list[float]:
+    """At most MAX_CURVE_POINTS points, always keeping both ends (curves start and end somewhere meaningful)."""
+    if values.shape[0] > MAX_CURVE_POINTS:
+        values = values[np.unique(np.linspace(0, values.shape[0] - 1, MAX_CURVE_POINTS).round().astype(int))]
+    return [round(float(v), 6) for v in values]
+
+
+def calibration(truth: np.ndarray, proba: np.ndarray) -> list[dict]:
+    """Reliability bins of equal width: mean predicted probability against the observed share of class 1."""
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    index = np.clip(np.digitize(proba, edges[1:-1]), 0, CALIBRATION_BINS - 1)
+    bins = []
+    for b in range(CALIBRATION_BINS):
+        chosen = index == b
+        n = int(np.count_nonzero(chosen))
+        if n:
+            bins.append({"low": float(edges[b]), "high": float(edges[b + 1]), "n": n,
+                         "predicted": float(proba[chosen].mean()), "observed": float(truth[chosen].mean())})  # fmt: skip
+    return bins
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Two-sided Wilson score interval of a proportion; None when there is nothing to estimate from."""
+    if n <= 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def intervals(counts: dict[str, int], truth: np.ndarray, proba: np.ndarray, seed: int) -> dict[str, dict]:
+    """95 % intervals, each with the number of rows it rests on.
+
+    Accuracy, precision and recall are proportions (Wilson); F1 from a multinomial bootstrap of the
+    confusion counts (no closed form, and O(1) in the holdout size); ROC AUC by Hanley and McNeil;
+    log loss is a mean (normal interval)."""
+    tp, fp, fn, tn = counts["tp"], counts["fp"], counts["fn"], counts["tn"]
+    n = tp + fp + fn + tn
+    out = {
+        "accuracy": _interval(wilson(tp + tn, n), n),
+        "precision": _interval(wilson(tp, tp + fp), tp + fp),
+        "recall": _interval(wilson(tp, tp + fn), tp + fn),
+        "f1": _interval(_f1_bootstrap(counts, seed), n),
+        "roc_auc": _interval(_auc_interval(truth, proba), n),
+        "log_loss": _interval(_log_loss_interval(truth, proba), n),
+    }
+    return out
+
+
+def _interval(bounds: tuple[float, float] | None, n: int) -> dict:
+    return {"low": None if bounds is None else float(bounds[0]), "high": None if bounds is None else float(bounds[1]), "n": int(n)}
+
+
+def _f1_bootstrap(counts: dict[str, int], seed: int) -> tuple[float, float] | None:
+    n = sum(counts.values())
+    if n == 0:
+        return None
+    shares = np.array([counts["tp"], counts["fp"], counts["fn"], counts["tn"]], dtype=float) / n
+    draws = np.random.default_rng(seed).multinomial(n, shares, size=BOOTSTRAP_DRAWS)
+    tp, fp, fn = draws[:, 0], draws[:, 1], draws[:, 2]
+    denominator = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(BOOTSTRAP_DRAWS), where=denominator > 0)
+    low, high = np.quantile(f1, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def _auc_interval(truth: np.ndarray, proba: np.ndarray) -> tuple[float, float] | None:
+    positives, negatives = int(truth.sum()), int((~truth).sum())
+    if not positives or not negatives:
+        return None
+    a = float(roc_auc_score(truth, proba))
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    variance = (a * (1 - a) + (positives - 1) * (q1 - a * a) + (negatives - 1) * (q2 - a * a)) / (positives * negatives)
+    half = Z95 * math.sqrt(max(variance, 0.0))
+    return max(0.0, a - half), min(1.0, a + half)
+
+
+def _log_loss_interval(truth: np.ndarray, proba: np.ndarray) -> tuple[float, float] | None:
+    if truth.shape[0] < 2:
+        return None
+    eps = np.finfo(np.float64).eps
+    clipped = np.clip(proba, eps, 1 - eps)
+    losses = -np.where(truth, np.log(clipped), np.log1p(-clipped))
+    half = Z95 * float(losses.std(ddof=1)) / math.sqrt(losses.shape[0])
+    mean = float(losses.mean())
+    return max(0.0, mean - half), mean + half
+
+
+def linear_terms(model: Pipeline) -> dict:
+    """The scaler's means and scales and the logistic regression's weights on standardised inputs:
+    enough to explain a prediction and to draw the decision boundary without loading the model."""
+    scaler, classifier = model.named_steps["scaler"], model.named_steps["classifier"]
+    return {
+        "mean": [float(v) for v in scaler.mean_],
+        "scale": [float(v) for v in scaler.scale_],
+        "coef": [float(v) for v in classifier.coef_[0]],
+        "intercept": float(classifier.intercept_[0]),
+    }
+
+
+def contributions(linear: dict, values: list[float]) -> dict:
+    """Each feature's share of the log-odds: weight x standardised value; with the intercept they sum
+    to the logit, so P(class 1) = sigmoid(sum) is exactly what the model serves."""
+    x = np.asarray(values, dtype=float)
+    standardised = (x - np.asarray(linear["mean"])) / np.asarray(linear["scale"])
+    parts = np.asarray(linear["coef"]) * standardised
+    logit = float(parts.sum() + linear["intercept"])
+    return {
+        "standardised": [float(v) for v in standardised],
+        "contributions": [float(v) for v in parts],
+        "intercept": float(linear["intercept"]),
+        "logit": logit,
+        "probability": float(1.0 / (1.0 + math.exp(-logit))) if logit > -700 else 0.0,
+    }
+
+
+def boundary_line(linear: dict, x_index: int, y_index: int, fixed: list[float], x_range: tuple[float, float]) -> dict | None:
+    """The 0.5-probability line in the plane of features `x_index` and `y_index`, the others held at
+    `fixed` (the reference means): two end points over `x_range`, or a vertical line when the model
+    ignores the y feature; None when it ignores both."""
+    w = np.asarray(linear["coef"]) / np.asarray(linear["scale"])  # weights on raw inputs
+    b = linear["intercept"] - float(np.sum(w * np.asarray(linear["mean"])))
+    rest = b + sum(w[i] * fixed[i] for i in range(len(w)) if i not in (x_index, y_index))
+    wx, wy = float(w[x_index]), float(w[y_index])
+    if abs(wy) > 1e-12:
+        xs = [float(x_range[0]), float(x_range[1])]
+        return {"x": xs, "y": [-(rest + wx * x) / wy for x in xs]}
+    if abs(wx) > 1e-12:
+        return {"x": [-rest / wx] * 2, "y": None}
+    return None

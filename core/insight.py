@@ -1,0 +1,133 @@
+"""What the "show why" views need, assembled from stored facts: a version's evaluation, the
+decision boundary at any cycle, a prediction's feature contributions, one cycle in full.
+
+Nothing here re-scores a model: evaluations and linear terms were stored at training time,
+cycles and drift rows by the loop. Streamlit-free so the API could serve the same views.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from core import evaluation, validation
+from core.errors import NoModelError
+from core.features import TARGET
+from core.registry import version_label
+from core.store import Store
+
+BOUNDARY_POINTS = 1500
+
+
+@dataclass(frozen=True)
+class BoundaryView:
+    """The 2-D plane of two features at one cycle: points coloured by class, the models' lines."""
+
+    cycle_id: int | None
+    x_feature: str
+    y_feature: str
+    reference: pd.DataFrame
+    batch: pd.DataFrame
+    lines: dict[str, dict] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CycleDetail:
+    cycle: dict
+    drift: pd.DataFrame
+    gate_events: pd.DataFrame
+    alerts: list[dict]
+    reference_range: tuple[int, int] | None
+    batch_range: tuple[int, int] | None
+
+
+class Insights:
+    def __init__(self, store: Store, reference_range: object, max_abs: float) -> None:
+        self.store = store
+        self.reference_range = reference_range  # champion version -> sample-id range of its drift reference
+        self.max_abs = max_abs
+
+    def evaluation(self, version: int) -> dict | None:
+        return self.store.evaluation(validation.integer(version, "version", 1, 2**31 - 1))
+
+    def explain(self, version: int, values: object) -> dict:
+        """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order."""
+        row = validation.feature_matrix([values], self.store.n_features, 1, self.max_abs)[0]
+        stored = self.evaluation(version)
+        if stored is None:
+            raise NoModelError(f"{version_label(version)} was trained before evaluations were stored: no coefficients to explain with")
+        return {"version": version, "features": self.store.features, "values": row.tolist()} | evaluation.contributions(
+            stored["linear"], row.tolist()
+        )
+
+    def boundary(self, cycle_id: int | None, x_feature: str, y_feature: str, max_points: int = BOUNDARY_POINTS) -> BoundaryView:
+        """At `cycle_id` (None: the newest cycle, or the champion alone before any cycle): a sample of the
+        champion's reference, the cycle's labelled batch, the champion's line and the challenger's if the
+        cycle trained one. Features other than the two are held at the reference's means."""
+        features = self.store.features
+        xi, yi = (features.index(validation.choice(f, name, features)) for f, name in ((x_feature, "x feature"), (y_feature, "y feature")))
+        cycle = self.store.cycle(cycle_id) if cycle_id is not None else self.store.last_cycle()
+        champion = (cycle or {}).get("champion_version") or self.store.champion_version()
+        if champion is None:
+            empty = pd.DataFrame(columns=[*features, TARGET])
+            return BoundaryView(None, x_feature, y_feature, empty, empty, note="No champion yet: nothing to draw.")
+        first, last = self.reference_range(champion)
+        reference = self.store.sample_features(first, last, max_points)
+        batch = pd.DataFrame(columns=[*features, TARGET])
+        note = ""
+        if cycle and cycle.get("first_sample_id") is not None:
+            batch = self.store.sample_features(int(cycle["first_sample_id"]), int(cycle["last_sample_id"]), max_points)
+            if batch.empty:
+                note = f"Cycle {cycle['cycle_id']}'s batch was archived by retention: only the reference is drawn."
+        shown = pd.concat([reference, batch]) if not batch.empty else reference
+        span = _padded(shown[x_feature]) if not shown.empty else (-3.0, 3.0)
+        fixed = reference[features].mean().fillna(0.0).tolist() if not reference.empty else [0.0] * len(features)
+        lines = {}
+        versions = [("champion", champion)]
+        if cycle and cycle.get("new_version"):
+            versions.append(("challenger", int(cycle["new_version"])))
+        for role, version in versions:
+            stored = self.store.evaluation(version)
+            line = evaluation.boundary_line(stored["linear"], xi, yi, fixed, span) if stored else None
+            if line is not None:
+                promoted = role == "challenger" and bool(cycle.get("promoted"))
+                lines[f"{role} {version_label(version)}" + (" (promoted)" if promoted else "")] = line
+        return BoundaryView(cycle["cycle_id"] if cycle else None, x_feature, y_feature, reference, batch, lines, note)
+
+    def cycle_detail(self, cycle_id: int) -> CycleDetail | None:
+        """One cycle as stored: its record, drift rows, the gate's events for the version it trained, its alerts."""
+        cycle = self.store.cycle(validation.integer(cycle_id, "cycle", 1, 2**62))
+        if cycle is None:
+            return None
+        events = self.store.model_events_of(int(cycle["new_version"])) if cycle.get("new_version") else pd.DataFrame()
+        window = timedelta(seconds=5)
+        alerts = [
+            a for a in self.store.notifications_between(cycle["started_at"] - window, cycle["ended_at"] + window)
+            if _cycle_of(a["payload"]) == cycle["cycle_id"]
+        ]  # fmt: skip
+        champion = cycle.get("champion_version")
+        batch = (int(cycle["first_sample_id"]), int(cycle["last_sample_id"])) if cycle.get("first_sample_id") is not None else None
+        return CycleDetail(
+            cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, self.reference_range(champion) if champion else None, batch
+        )
+
+
+def _padded(values: pd.Series) -> tuple[float, float]:
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = (high - low) * 0.05 or 1.0
+    return low - pad, high + pad
+
+
+def _cycle_of(payload: str) -> int | None:
+    """The cycle an alert belongs to, from the "Cycle" field the loop puts in its embeds."""
+    try:
+        fields = json.loads(payload)["embeds"][0].get("fields", [])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    found = next((f["value"] for f in fields if f.get("name") == "Cycle"), None)
+    return int(found) if found is not None and str(found).isdigit() else None

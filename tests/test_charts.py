@@ -1,0 +1,74 @@
+"""The figures and formats the pages draw with: markers where events happened, readable axes, one palette."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core.runtime import Runtime
+from ui import charts
+from ui.report import drift_report_html
+from ui.state import percent
+
+T0 = pd.Timestamp("2026-11-26 12:00:00")
+
+
+def history(n: int) -> pd.DataFrame:
+    ts = [T0 + pd.Timedelta(seconds=30 * i) for i in range(n)]
+    return pd.DataFrame({"ts": ts, "realised": [0.9] * n, "estimated": [0.88] * n, "drift": [False] * n, "rejected": [False] * n})
+
+
+def events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"ts": [T0 + pd.Timedelta(minutes=5), T0 + pd.Timedelta(minutes=9), T0 + pd.Timedelta(minutes=10)],
+         "kind": ["gate", "gate", "rollback"], "version": [2, 3, 2], "promoted": [True, False, True]}
+    )  # fmt: skip
+
+
+def test_promotions_and_rollbacks_are_vertical_lines_at_their_time() -> None:
+    fig = charts.accuracy_history(history(40), events())
+    lines = [(s.x0, s.line.color) for s in fig.layout.shapes]
+    assert lines == [
+        (T0 + pd.Timedelta(minutes=10), charts.COLOURS["rollback"]),
+        (T0 + pd.Timedelta(minutes=5), charts.COLOURS["promotion"]),
+    ]
+    assert sorted(a.text for a in fig.layout.annotations) == ["v1.1.0", "v1.1.0"]  # the rejected v1.2.0 draws no line
+    assert {t.name for t in fig.data} >= {"Promotion", "Rollback"}
+    assert [b.label for b in fig.layout.xaxis.rangeselector.buttons] == ["1h", "6h", "1d", "all"]
+
+
+def test_one_cycle_gets_a_readable_time_axis() -> None:
+    for fig in (charts.accuracy_history(history(1)), charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [1.0], "p95_ms": [2.0]}))):
+        low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+        assert high - low == charts.MIN_TIME_SPAN
+
+
+def test_reference_and_current_are_the_same_distinct_pair_everywhere() -> None:
+    frame = pd.DataFrame({"feature_1": [0.0, 1.0, 2.0]})
+    overlay = charts.distribution_overlay(frame, frame, "feature_1", "Current batch")
+    balance = charts.class_balance({0: 1, 1: 1}, {0: 2, 1: 1}, "Current batch")
+    pair = [t.marker.color for t in overlay.data]
+    assert pair == [t.marker.color for t in balance.data] == [charts.COLOURS["reference"], charts.COLOURS["current"]]
+    roles = ("reference", "current", "class_0", "class_1", "champion", "challenger")
+    assert len({charts.COLOURS[r] for r in roles}) == len(roles)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0.9997, "99.97 %"), (0.5, "50.0 %"), (1.0, "100.0 %"), (0.99999, "99.999 %"), (None, "—"), (0.123, "12.3 %")]
+)
+def test_percentages_never_round_up_to_certainty(value: float | None, shown: str) -> None:
+    assert percent(value) == shown
+
+
+def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_stream_scenario("covariate_shift", 1.5)
+    cycle = rt.pipeline.run_cycle()
+    detail = rt.cycle_detail(cycle["cycle_id"])
+    reference = rt.store.sample_features(*detail.reference_range, 500)
+    current = rt.store.sample_features(*detail.batch_range, 500)
+    figures = [charts.distribution_overlay(reference, current, f, "Current batch") for f in rt.store.features]
+    page = drift_report_html(detail, figures)
+    assert page.startswith("<!doctype html>") and f"cycle {cycle['cycle_id']}" in page
+    assert cycle["verdict"].split(":")[0] in page and "feature_1" in page and "feature_2" in page
+    assert "<script src=" not in page and page.count("Plotly.newPlot") == 2 and len(page) > 1_000_000  # plotly.js inlined once

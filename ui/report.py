@@ -1,0 +1,59 @@
+"""A cycle's drift report as one self-contained HTML file (plotly.js inlined once: opens offline)."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.insight import CycleDetail
+from core.registry import version_label
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1b1f24}
+table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:right}
+th{background:#f3f6fa}.verdict{background:#eef5ff;border-left:4px solid #1f77b4;padding:.75rem 1rem}"""
+
+DRIFT_COLUMNS = ["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted",
+                 "n_reference", "n_current"]  # fmt: skip
+
+
+def drift_report_html(detail: CycleDetail, figures: list[go.Figure]) -> str:
+    c = detail.cycle
+    facts = {
+        "Started (UTC)": c["started_at"], "Trigger": c["trigger"], "Status": c["status"], "Rows seen": c["rows_seen"],
+        "Champion": version_label(c.get("champion_version")), "Realised accuracy": c.get("realised_accuracy"),
+        "Estimated accuracy": c.get("estimated_accuracy"), "Performance bar": c.get("performance_bar"),
+        "Signals": ", ".join(json.loads(c.get("signals") or "[]")) or "none", "Decision": c["decision"],
+        "New version": version_label(c.get("new_version")) if c.get("new_version") else "—", "Reason": c["reason"],
+    }  # fmt: skip
+    parts = [
+        f"<h1>IA Continu · drift report · cycle {c['cycle_id']}</h1>",
+        f"<p class='verdict'>{html.escape(str(c.get('verdict') or 'No verdict stored for this cycle.'))}</p>",
+        _table(pd.DataFrame({"": list(facts), "value": [_cell(v) for v in facts.values()]})),
+        "<h2>Per-feature tests</h2>",
+        _table(detail.drift[[col for col in DRIFT_COLUMNS if col in detail.drift]]) if not detail.drift.empty else "<p>No drift rows.</p>",
+    ]
+    if not detail.gate_events.empty:
+        events = detail.gate_events.assign(version=detail.gate_events["version"].map(version_label))
+        parts += ["<h2>Gate</h2>", _table(events[["ts", "kind", "version", "metric", "challenger_score", "champion_score", "reason"]])]
+    if detail.alerts:
+        alerts = pd.DataFrame(detail.alerts)[["created_at", "kind", "level", "title", "delivery", "http_status"]]
+        parts += ["<h2>Alerts</h2>", _table(alerts)]
+    parts.append("<h2>Distributions compared</h2>")
+    for i, figure in enumerate(figures):
+        parts.append(figure.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
+    body = "\n".join(parts)
+    title = f"IA Continu drift report, cycle {c['cycle_id']}"
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", escape=True)
+
+
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
