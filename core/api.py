@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -164,6 +165,23 @@ def create_app(rt: Runtime) -> FastAPI:
             raise HTTPException(404, f"no version {version}")
         return _model_row(_records(pd.DataFrame([record]))[0])
 
+    @app.get("/models/{version}/evaluation", responses=ERRORS | {404: {"model": Problem}}, tags=["models"])
+    def evaluation(version: str) -> dict[str, Any]:
+        """What the Models page draws: confusion counts, ROC and PR curves, calibration bins, intervals and
+        coefficients, computed from the version's holdout when it was trained."""
+        number = parse_version(version)
+        stored = rt.read("evaluation", number)
+        if stored is None:
+            raise HTTPException(404, f"no evaluation for {version}: unknown, or trained before evaluations were stored")
+        return {"model_version": version_label(number), **stored}
+
+    @app.post("/explain", responses=ERRORS, dependencies=guard, tags=["serving"])
+    def explain(body: PredictRequest, version: Annotated[str | None, Query(max_length=20)] = None) -> dict[str, Any]:
+        """Why the champion (or `version`) predicts what it does for one row: each feature's contribution to
+        the log-odds of class 1. Nothing is logged: this is not a prediction."""
+        explained = rt.explain(body.features, parse_version(version) if version else None)
+        return {**explained, "model_version": version_label(explained.pop("version"))}
+
     @app.post("/models/{version}/promote", responses=ERRORS, dependencies=guard, tags=["models"])
     def promote(version: str) -> dict[str, Any]:
         """Promote a version: approve a challenger waiting under the approve policy, or roll back to an earlier one."""
@@ -198,6 +216,16 @@ def create_app(rt: Runtime) -> FastAPI:
     def cycles(limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict[str, Any]:
         """Monitoring cycles, newest first."""
         return {"cycles": _records(rt.store.cycles_page(limit, offset)), "limit": limit, "offset": offset}
+
+    @app.get("/cycles/{cycle_id}", responses={404: {"model": Problem}}, tags=["loop"])
+    def cycle(cycle_id: Annotated[int, PathParam(ge=1, le=2**62)]) -> dict[str, Any]:
+        """One cycle in full: its record and verdict, per-feature tests, the gate's events and its alerts."""
+        detail = rt.cycle_detail(cycle_id)
+        if detail is None:
+            raise HTTPException(404, f"no cycle {cycle_id} (archived by retention, or not run yet)")
+        alerts = [{k: v for k, v in a.items() if k != "payload"} for a in detail.alerts]
+        return {"cycle": _records(pd.DataFrame([detail.cycle]))[0], "drift": _records(detail.drift),
+                "gate_events": _records(detail.gate_events), "alerts": _records(pd.DataFrame(alerts))}  # fmt: skip
 
     @app.post("/cycles", status_code=202, responses={409: {"model": Problem}}, dependencies=guard, tags=["loop"])
     def run_cycle() -> dict[str, str]:

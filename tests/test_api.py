@@ -265,3 +265,20 @@ def test_the_openapi_schema_fuzzed_finds_no_500_and_no_schema_violation(trained_
             failures.append(f"{operation.method.upper()} {operation.path}: {type(exc).__name__}: {str(exc)[:600]}")
     assert not failures, failures
     assert len(calls) > 200 and 500 not in calls
+
+
+def test_the_show_why_views_have_the_same_door_in_the_api(client: TestClient, trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    evaluation = client.get("/models/v1.0.0/evaluation").json()
+    assert evaluation["model_version"] == "v1.0.0" and evaluation == {"model_version": "v1.0.0", **rt.store.evaluation(1)}
+    assert client.get("/models/v1.7.0/evaluation").status_code == 404
+    explained = client.post("/explain", json={"features": [1.5, 2.3]}).json()
+    served = rt.predict([1.5, 2.3])
+    assert explained["model_version"] == "v1.0.0" and explained["probability"] == pytest.approx(served.probability)
+    bad = client.post("/explain", json={"features": [1.5, "x"]})
+    assert bad.status_code == 422 and "features" in bad.text
+    rt.set_stream_scenario("covariate_shift", 1.5)
+    cycle_id = rt.pipeline.run_cycle()["cycle_id"]
+    detail = client.get(f"/cycles/{cycle_id}").json()
+    assert detail["cycle"]["cycle_id"] == cycle_id and [d["feature"] for d in detail["drift"]] == ["feature_1", "feature_2"]
+    assert client.get("/cycles/999").status_code == 404 and client.get("/cycles/0").status_code == 422

@@ -259,15 +259,3 @@ def coefficients(evaluations: dict[str, dict], features: list[str]) -> go.Figure
         fig.add_bar(x=features, y=ev["linear"]["coef"], name=label, marker_color=colour, text=[f"{v:+.2f}" for v in ev["linear"]["coef"]])
     fig.add_hline(y=0, line={"color": "grey"})
     return _layout(fig, "Coefficients on standardised features (sign: towards class 1)", "feature", "weight per sd", height=340)
-
-
-def confidence_gauge(confidence: float, prediction: int) -> go.Figure:
-    fig = go.Figure(
-        go.Indicator(
-            mode="gauge+number", value=confidence * 100, number={"suffix": " %", "valueformat": ".2f"},
-            title={"text": f"Confidence in class {prediction}"},
-            gauge={"axis": {"range": [50, 100]}, "bar": {"color": COLOURS["realised"]}},
-        )
-    )  # fmt: skip
-    fig.update_layout(height=250, margin={"l": 20, "r": 20, "t": 60, "b": 10})
-    return fig
