@@ -8,6 +8,7 @@ put back.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -146,6 +147,31 @@ class ModelRegistry:
             scored,
         )
         return Challenger(logged.version, logged.run_id, result.metrics, result.X_holdout, result.y_holdout, result.n_train)
+
+    def backfill_evaluations(self) -> list[int]:
+        """Versions registered before evaluations were stored get theirs, from the very holdout they were
+        scored on: their training rows re-read and checked against the stored data hash, and split with
+        the same seeded rule, under the same parameters. A version whose rows were archived or whose
+        parameters differ is left alone (the page says it has no evaluation)."""
+        s, done = self.settings, []
+        for version in self.store.versions_without_evaluation():
+            record = self.store.model(version)
+            if record["params_hash"] != training.params_hash(s.holdout_fraction, s.seed):
+                continue
+            try:
+                ids = json.loads(record["dataset_ids"])
+                loop = record["training_data"] in (None, "loop window")
+                rows = (self.store.read_samples(record["window_first_sample"], record["window_last_sample"], incoming=True) if loop
+                        else self.store.read_datasets(ids))  # fmt: skip
+                if rows.n_rows == 0 or training.data_hash(rows.X, rows.y) != record["data_hash"]:
+                    continue
+                holdout = training.stratified_holdout_mask(rows.y, s.holdout_fraction, s.seed)
+                scored = evaluation.evaluate_version(self.load(version), rows.X[holdout], rows.y[holdout], s.seed)
+                self.store.insert_evaluation(version, scored)
+                done.append(version)
+            except Exception:
+                log.exception("could not evaluate %s after the fact; it stays without an evaluation", version_label(version))
+        return done
 
     def gate(self, challenger: Challenger, promote: bool = True) -> GateDecision:
         """Score challenger and champion on the challenger's holdout; promote if not worse by the rule.

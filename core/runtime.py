@@ -131,6 +131,11 @@ class Runtime:
         self.progress("Replaying the prediction journal, repairing what a stop left half-done")
         self.repairs = repair_at_start(self.store, self.tracker, self.notifier, self.predictor.replayed, s.alert_max_age_seconds)
         self.registry.champion_version = self.store.champion_version()
+        if self.store.versions_without_evaluation():
+            self.progress("Evaluating versions trained before evaluations were stored")
+            backfilled = self.registry.backfill_evaluations()
+            if backfilled:
+                log.info("stored the evaluations of %s", ", ".join(map(version_label, backfilled)))
         if s.starter_model:
             self.ensure_starter()
         self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults, self.training_lock)

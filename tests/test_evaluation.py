@@ -3,6 +3,8 @@ the served model on a real workspace."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
@@ -11,6 +13,7 @@ from core import datagen, evaluation, training
 from core.registry import version_label
 from core.runtime import Runtime
 from core.store.predictions import BATCH_SOURCES
+from tests.conftest import make_settings
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +124,21 @@ def test_single_request_latency_leaves_batch_rows_out(trained_runtime: Runtime) 
     latency = rt.store.latency_percentiles()
     assert latency["count"] == 52 and latency["single"] == 2 and latency["p50_ms"] > 0
     assert "batch" in BATCH_SOURCES and len(rt.store.latency_history(10)) >= 1
+
+
+def test_versions_from_before_evaluations_get_theirs_back_at_start(tmp_path: Path, mlflow_template: Path) -> None:
+    settings = make_settings(tmp_path / "data", mlflow_template, starter_model=True)
+    rt = Runtime(settings)
+    library = rt.generate_dataset(900, "covariate_shift", 1.0, seed=3).dataset_id
+    rt.train(dataset_ids=[library])
+    originals = {v: rt.store.evaluation(v) for v in (1, 2)}
+    with rt.store.transaction() as tx:  # a workspace as migration 5 found it: versions, no evaluations
+        tx.execute("DELETE FROM model_evaluations")
+        tx.execute("DELETE FROM samples WHERE dataset_id = ?", [library])  # v1.1.0's rows are gone
+    rt.close()
+    rt = Runtime(settings)
+    try:
+        assert rt.store.evaluation(1) == originals[1]  # the same holdout, scored the same way
+        assert rt.store.evaluation(2) is None and rt.store.versions_without_evaluation() == [2]
+    finally:
+        rt.close()

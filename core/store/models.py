@@ -18,6 +18,20 @@ class ModelQueries(StoreBase):
             if evaluation is not None:
                 tx.execute("INSERT INTO model_evaluations VALUES (?, ?)", [record["version"], json.dumps(evaluation)])
 
+    def insert_evaluation(self, version: int, evaluation: dict) -> None:
+        with self.transaction() as tx:
+            tx.execute("INSERT OR REPLACE INTO model_evaluations VALUES (?, ?)", [version, json.dumps(evaluation)])
+
+    def versions_without_evaluation(self) -> list[int]:
+        """Versions whose model files still exist and that have no stored evaluation (trained before migration 5)."""
+        return [
+            row[0]
+            for row in self.cur.execute(
+                """SELECT version FROM models m WHERE pruned_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM model_evaluations e WHERE e.version = m.version) ORDER BY version"""
+            ).fetchall()
+        ]
+
     def evaluation(self, version: int) -> dict | None:
         """What `core.evaluation.evaluate_version` computed at training time (None for versions trained before it)."""
         row = self.cur.execute("SELECT evaluation FROM model_evaluations WHERE version = ?", [version]).fetchone()
