@@ -13,25 +13,13 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from benchmarks.timing import compare, print_table
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 900.0
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True  # any answer: the server is up
-    except OSError:
-        return False
 
 
 def first_run(folder: Path, uv: bool) -> tuple[float, float]:
@@ -46,22 +34,14 @@ def first_run(folder: Path, uv: bool) -> tuple[float, float]:
         ["make", "run", f"UV={int(uv)}", f"UI_PORT={ui_port}"], cwd=clone, env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    healthy = built = None
     try:
-        while built is None and time.perf_counter() - start < TIMEOUT:
-            if process.poll() is not None:
-                raise RuntimeError(f"make run exited with {process.returncode} ({'uv' if uv else 'pip'})")
-            if healthy is None and _answers(f"http://127.0.0.1:{ui_port}/_stcore/health"):
-                healthy = time.perf_counter() - start
-            if healthy is not None and _answers(f"http://127.0.0.1:{api_port}/health"):
-                built = time.perf_counter() - start
-            time.sleep(0.2)
+        wait_for_url(f"http://127.0.0.1:{ui_port}/_stcore/health", process, TIMEOUT)
+        healthy = time.perf_counter() - start
+        wait_for_url(f"http://127.0.0.1:{api_port}/health", process, TIMEOUT, any_status=True)  # a 503 still means it is up
+        return healthy, time.perf_counter() - start
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(60)
-    if built is None:
-        raise TimeoutError(f"no built runtime within {TIMEOUT:.0f} s")
-    return healthy, built
 
 
 def main() -> None:

@@ -15,8 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ import numpy as np
 from benchmarks.timing import compare, fmt, median_seconds, print_table
 from core.config import Settings
 from core.runtime import Runtime
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,16 +36,9 @@ def cold_start(command: list[str], env: dict[str, str], ready: str = "/_stcore/h
         [*command, "--server.port", str(port), "--server.headless", "true"], cwd=ROOT, stdout=subprocess.DEVNULL,
         env=env | {"API_PORT": str(api_port), "IA_API_ENABLED": "true" if api else "false"}, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{api_port if api else port}{ready}"
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=1):
-                    return time.perf_counter() - start
-            except urllib.error.HTTPError:  # answered: a 503 still means the runtime is up
-                return time.perf_counter() - start
-            except OSError:
-                time.sleep(0.05)
+        wait_for_url(f"http://127.0.0.1:{api_port if api else port}{ready}", process, timeout=300, any_status=api)  # a 503: up
+        return time.perf_counter() - start
     finally:
         process.terminate()
         process.wait(30)

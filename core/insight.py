@@ -34,6 +34,8 @@ class BoundaryView:
     batch: pd.DataFrame
     lines: dict[str, dict] = field(default_factory=dict)
     note: str = ""
+    x_range: tuple[float, float] = (-3.0, 3.0)  # the points' span, padded: the lines end there, the axes show it
+    y_range: tuple[float, float] = (-3.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,10 @@ class Insights:
         self.reference_range = reference_range  # champion version -> sample-id range of its drift reference
         self.max_abs = max_abs
 
-    def evaluation(self, version: int) -> dict | None:
-        return self.store.evaluation(validation.integer(version, "version", 1, 2**31 - 1))
-
     def explain(self, version: int, values: object) -> dict:
         """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order."""
         row = validation.feature_matrix([values], self.store.n_features, 1, self.max_abs)[0]
-        stored = self.evaluation(version)
+        stored = self.store.evaluation(version)
         if stored is None:
             raise NoModelError(f"{version_label(version)} was trained before evaluations were stored: no coefficients to explain with")
         return {"version": version, "features": self.store.features, "values": row.tolist()} | evaluation.contributions(
@@ -85,7 +84,7 @@ class Insights:
             if batch.empty:
                 note = f"Cycle {cycle['cycle_id']}'s batch was archived by retention: only the reference is drawn."
         shown = pd.concat([reference, batch]) if not batch.empty else reference
-        span = _padded(shown[x_feature]) if not shown.empty else (-3.0, 3.0)
+        x_range, y_range = (_padded(shown[f]) if not shown.empty else (-3.0, 3.0) for f in (x_feature, y_feature))
         fixed = reference[features].mean().fillna(0.0).tolist() if not reference.empty else [0.0] * len(features)
         lines = {}
         versions = [("champion", champion)]
@@ -93,11 +92,12 @@ class Insights:
             versions.append(("challenger", int(cycle["new_version"])))
         for role, version in versions:
             stored = self.store.evaluation(version)
-            line = evaluation.boundary_line(stored["linear"], xi, yi, fixed, span) if stored else None
+            line = evaluation.boundary_line(stored["linear"], xi, yi, fixed, x_range) if stored else None
             if line is not None:
                 promoted = role == "challenger" and bool(cycle.get("promoted"))
                 lines[f"{role} {version_label(version)}" + (" (promoted)" if promoted else "")] = line
-        return BoundaryView(cycle["cycle_id"] if cycle else None, x_feature, y_feature, reference, batch, lines, note)
+        cycle_id = cycle["cycle_id"] if cycle else None
+        return BoundaryView(cycle_id, x_feature, y_feature, reference, batch, lines, note, x_range, y_range)
 
     def cycle_detail(self, cycle_id: int) -> CycleDetail | None:
         """One cycle as stored: its record, drift rows, the gate's events for the version it trained, its alerts."""

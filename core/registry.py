@@ -148,13 +148,13 @@ class ModelRegistry:
         )
         return Challenger(logged.version, logged.run_id, result.metrics, result.X_holdout, result.y_holdout, result.n_train)
 
-    def backfill_evaluations(self) -> list[int]:
+    def backfill_evaluations(self, versions: list[int]) -> list[int]:
         """Versions registered before evaluations were stored get theirs, from the very holdout they were
         scored on: their training rows re-read and checked against the stored data hash, and split with
         the same seeded rule, under the same parameters. A version whose rows were archived or whose
         parameters differ is left alone (the page says it has no evaluation)."""
         s, done = self.settings, []
-        for version in self.store.versions_without_evaluation():
+        for version in versions:
             record = self.store.model(version)
             if record["params_hash"] != training.params_hash(s.holdout_fraction, s.seed):
                 continue

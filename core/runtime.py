@@ -131,9 +131,10 @@ class Runtime:
         self.progress("Replaying the prediction journal, repairing what a stop left half-done")
         self.repairs = repair_at_start(self.store, self.tracker, self.notifier, self.predictor.replayed, s.alert_max_age_seconds)
         self.registry.champion_version = self.store.champion_version()
-        if self.store.versions_without_evaluation():
+        missing = self.store.versions_without_evaluation()
+        if missing:
             self.progress("Evaluating versions trained before evaluations were stored")
-            backfilled = self.registry.backfill_evaluations()
+            backfilled = self.registry.backfill_evaluations(missing)
             if backfilled:
                 log.info("stored the evaluations of %s", ", ".join(map(version_label, backfilled)))
         if s.starter_model:

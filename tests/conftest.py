@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +56,27 @@ def trained_runtime(tmp_path: Path, mlflow_template: Path) -> Iterator[Runtime]:
     rt = Runtime(make_settings(tmp_path / "data", mlflow_template, starter_model=True))
     yield rt
     rt.close()
+
+
+def wait_for_url(url: str, process: subprocess.Popen | None = None, timeout: float = 90.0, any_status: bool = False) -> None:
+    """Return once `url` answers 200 (with `any_status`, any HTTP answer: the server is up); fail at once,
+    with the tail of its stderr when piped, if `process` ends first, and after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = process.stderr.read()[-3000:] if process.stderr else ""
+            raise AssertionError(f"{process.args[:4]} ended with {process.returncode} before {url} answered {tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200 or any_status:
+                    return
+        except urllib.error.HTTPError:
+            if any_status:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer within {timeout:g} s")
 
 
 def free_port() -> int:

@@ -223,3 +223,15 @@ def test_operations_exports_cycles_and_alerts() -> None:
 def test_the_theme_is_the_users_choice() -> None:
     config = (Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text()
     assert "base =" not in config and 'toolbarMode = "viewer"' in config and "showSidebarNavigation = false" in config
+
+
+def test_with_more_features_the_boundary_plane_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_N_FEATURES", "3")
+    get_runtime().pipeline.run_cycle()
+    at = open_page("drift")
+    at.selectbox(key="boundary_x").set_value("feature_2").run()
+    at.selectbox(key="boundary_y").set_value("feature_3").run()
+    assert not at.exception and not at.error
+    boundary = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Decision boundary"))
+    assert boundary["layout"]["xaxis"]["title"]["text"] == "feature_2" and boundary["layout"]["yaxis"]["title"]["text"] == "feature_3"
+    assert any(t.get("name") == "champion v1.0.0" and t.get("mode") == "lines" for t in boundary["data"])

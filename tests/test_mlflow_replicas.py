@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,22 +21,9 @@ import pytest
 
 from core.config import Settings
 from core.runtime import Runtime
-from tests.conftest import free_port, make_settings
+from tests.conftest import free_port, make_settings, wait_for_url
 
 ROWS = [[1.5, 2.3], [-0.7, 0.4], [0.05, -0.02]]
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{proc.args[:4]} ended: {proc.stderr.read()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -84,7 +70,7 @@ def test_mlflow_models_serve_returns_our_probabilities(trained_runtime: Runtime,
             text=True,
         )
     )
-    _wait(f"http://127.0.0.1:{port}/ping", started[0])
+    wait_for_url(f"http://127.0.0.1:{port}/ping", started[0], timeout=120)
     served = httpx.post(f"http://127.0.0.1:{port}/invocations", json={"inputs": ROWS}, timeout=30).json()["predictions"]
     ours = [rt.predict(row).probability for row in ROWS]
     assert np.allclose(np.asarray(served)[:, 1], ours, rtol=0, atol=1e-12)
@@ -122,7 +108,7 @@ def test_a_shared_mlflow_server_holds_the_model_files_for_every_replica(
         )
     )
     uri = f"http://127.0.0.1:{port}"
-    _wait(f"{uri}/health", started[0])
+    wait_for_url(f"{uri}/health", started[0], timeout=120)
     settings = make_settings(tmp_path / "workbench", mlflow_template, starter_model=True, mlflow_tracking_uri=uri)
     settings = Settings.from_env({}, **{f: getattr(settings, f) for f in ("data_dir", "starter_model", "scheduler_autostart", "api_enabled")},
                                  mlflow_tracking_uri=uri)  # fmt: skip

@@ -166,12 +166,8 @@ def decision_boundary(view: object, point: tuple[float, float] | None = None) ->
     if point is not None:
         fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="this prediction",
                         marker={"symbol": "star", "size": 18, "color": "#ffbf00", "line": {"width": 1, "color": "#333"}})  # fmt: skip
-    shown = pd.concat([view.reference, view.batch]) if not view.batch.empty else view.reference
-    if not shown.empty:
-        pad_x = (shown[x].max() - shown[x].min()) * 0.05 or 1.0
-        pad_y = (shown[y].max() - shown[y].min()) * 0.05 or 1.0
-        fig.update_xaxes(range=[shown[x].min() - pad_x, shown[x].max() + pad_x])
-        fig.update_yaxes(range=[shown[y].min() - pad_y, shown[y].max() + pad_y])
+    fig.update_xaxes(range=list(view.x_range))
+    fig.update_yaxes(range=list(view.y_range))
     title = f"Decision boundary at cycle {view.cycle_id}" if view.cycle_id else "Decision boundary"
     return _layout(fig, title, x, y, height=520)
 

@@ -16,11 +16,15 @@ class ModelQueries(StoreBase):
         with self.transaction() as tx:
             insert_row(tx, "models", record)
             if evaluation is not None:
-                tx.execute("INSERT INTO model_evaluations VALUES (?, ?)", [record["version"], json.dumps(evaluation)])
+                self._put_evaluation(tx, record["version"], evaluation)
 
     def insert_evaluation(self, version: int, evaluation: dict) -> None:
         with self.transaction() as tx:
-            tx.execute("INSERT OR REPLACE INTO model_evaluations VALUES (?, ?)", [version, json.dumps(evaluation)])
+            self._put_evaluation(tx, version, evaluation)
+
+    @staticmethod
+    def _put_evaluation(tx: duckdb.DuckDBPyConnection, version: int, evaluation: dict) -> None:
+        tx.execute("INSERT OR REPLACE INTO model_evaluations VALUES (?, ?)", [version, json.dumps(evaluation)])
 
     def versions_without_evaluation(self) -> list[int]:
         """Versions whose model files still exist and that have no stored evaluation (trained before migration 5)."""
