@@ -50,6 +50,7 @@ from core.config import Settings, SettingsError
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.registry import parse_version, version_label
 from core.runtime import Runtime
+from core.training import TrainingOptions
 
 log = logging.getLogger(__name__)
 ERRORS = {422: {"model": Problem}, 503: {"model": Problem}}
@@ -135,12 +136,17 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.post("/retrain", response_model=RetrainReply, responses={**ERRORS, 409: {"model": Problem}}, dependencies=guard, tags=["models"])
     def retrain(body: RetrainRequest | None = None) -> RetrainReply:
         body = body or RetrainRequest()
-        outcome = rt.train(trigger="api", window_rows=body.window_rows, dataset_ids=body.dataset_ids)
+        if not isinstance(body.promote, bool):
+            raise UserInputError("promote", f"expected true or false, got {str(body.promote)[:40]}")
+        options = TrainingOptions(body.C, body.class_weight)
+        outcome = rt.train(trigger="api", window_rows=body.window_rows, dataset_ids=body.dataset_ids, options=options, promote=body.promote)
         if outcome.equal_to:
             status, promoted, reason = "unchanged", False, f"nothing registered: the data and parameters equal {outcome.label}'s"
         else:
             promoted, reason = outcome.decision.promoted, outcome.decision.reason
-            status = "promoted" if promoted else ("awaiting_approval" if "awaiting approval" in reason else "rejected")
+            status = {"awaiting": "awaiting_approval", "candidate": "candidate"}.get(
+                outcome.decision.outcome, "promoted" if promoted else "rejected"
+            )
         return RetrainReply(
             status=status, model_version=outcome.label, training_samples=outcome.n_rows, accuracy=outcome.metrics.get("accuracy"),
             promoted=promoted, reason=reason, timestamp=_now(),

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
 
 
-class PredictRequest(BaseModel):
+class Body(BaseModel):
+    """A request body: a field the API does not know is refused (422 naming it), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PredictRequest(Body):
     features: Any = Field(
         ..., description="One row: a number per feature, in order (feature_1, feature_2, ...)", examples=[[1.5, 2.3]],
         json_schema_extra=NUMBER_LIST,
@@ -32,7 +38,7 @@ class PredictReply(BaseModel):
     timestamp: str = Field(description="ISO 8601 UTC", examples=["2026-11-26T14:07:04.123456Z"])
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(Body):
     rows: Any = Field(
         ..., description="Rows of features, at most IA_MAX_SAMPLES_PER_REQUEST", examples=[[[1.5, 2.3], [-0.4, 0.2]]],
         json_schema_extra={"type": "array", "items": NUMBER_LIST},
@@ -48,13 +54,18 @@ class BatchReply(BaseModel):
     timestamp: str
 
 
-class RetrainRequest(BaseModel):
+class RetrainRequest(Body):
     dataset_ids: Any = Field(None, description="Train on these datasets instead of the loop's newest window", examples=[[3, 5]])
     window_rows: Any = Field(None, description="Rows of the loop's newest window (default IA_TRAINING_WINDOW)", examples=[2000])
+    C: Any = Field(1.0, description="Inverse regularisation strength of the logistic regression, 0.0001 to 10000", examples=[1.0])
+    class_weight: Any = Field("none", description="none, or balanced (weights inversely proportional to class frequencies)")
+    promote: Any = Field(True, description="false: register and score the version as a candidate, never promote it")
 
 
 class RetrainReply(BaseModel):
-    status: str = Field(description="promoted, rejected, awaiting_approval, or unchanged (identical data and parameters)")
+    status: str = Field(
+        description="promoted, rejected, awaiting_approval, candidate (not promoted), or unchanged (identical data and parameters)"
+    )
     model_version: str
     training_samples: int
     accuracy: float | None
@@ -63,7 +74,7 @@ class RetrainReply(BaseModel):
     timestamp: str
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(Body):
     samples: Any = Field(..., description="Rows to draw, 1 to IA_MAX_SAMPLES_PER_REQUEST", examples=[1000])
     scenario: Any = Field("stable", description="stable, covariate_shift, concept_drift, gradual or label_noise")
     strength: Any = Field(1.0, description="0 to 2", examples=[1.0])
@@ -92,7 +103,7 @@ class HealthReply(BaseModel):
     components: dict[str, Check]
 
 
-class LoopUpdate(BaseModel):
+class LoopUpdate(Body):
     state: Any = Field(None, description="running or paused")
     interval: Any = Field(None, description="Seconds between cycles (IA_SCHEDULER_INTERVAL limits)")
     policy: Any = Field(None, description="drift, approve, always, never or random")
@@ -102,7 +113,7 @@ class LoopUpdate(BaseModel):
     )  # fmt: skip
 
 
-class StreamUpdate(BaseModel):
+class StreamUpdate(Body):
     enabled: Any = Field(None, description="true or false")
     scenario: Any = Field(None, description="stable, covariate_shift, concept_drift, gradual or label_noise")
     strength: Any = Field(None, description="0 to 2")

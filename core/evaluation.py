@@ -27,12 +27,29 @@ def evaluate_version(model: Pipeline, X_holdout: np.ndarray, y_holdout: np.ndarr
     evaluation = {"n_holdout": int(truth.shape[0]), "confusion": confusion(truth, proba), "calibration": calibration(truth, proba)}
     evaluation["intervals"] = intervals(evaluation["confusion"], truth, proba, seed)
     evaluation |= curves(truth, proba)
+    evaluation["thresholds"] = by_threshold(truth, proba)
     evaluation["linear"] = linear_terms(model)
     return evaluation
 
 
-def confusion(truth: np.ndarray, proba: np.ndarray) -> dict[str, int]:
-    predicted = proba >= 0.5
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
+
+
+def by_threshold(truth: np.ndarray, proba: np.ndarray) -> list[dict]:
+    """Confusion counts, precision and recall if class 1 were predicted from P >= t, for t in 0.05..0.95:
+    what moving the decision threshold would trade, from the same holdout."""
+    rows = []
+    for t in THRESHOLDS:
+        counts = confusion(truth, proba, t)
+        predicted, positives = counts["tp"] + counts["fp"], counts["tp"] + counts["fn"]
+        rows.append({"threshold": t, **counts, "precision": counts["tp"] / predicted if predicted else None,
+                     "recall": counts["tp"] / positives if positives else None,
+                     "accuracy": (counts["tp"] + counts["tn"]) / max(truth.shape[0], 1)})  # fmt: skip
+    return rows
+
+
+def confusion(truth: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> dict[str, int]:
+    predicted = proba >= threshold
     return {
         "tn": int(np.count_nonzero(~predicted & ~truth)),
         "fp": int(np.count_nonzero(predicted & ~truth)),

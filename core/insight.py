@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 from core import evaluation, validation
+from core.config import Settings
 from core.errors import NoModelError
 from core.features import TARGET
+from core.reference import Reference, read_reference, reference_of
 from core.registry import version_label
 from core.store import Store
 
@@ -44,15 +46,35 @@ class CycleDetail:
     drift: pd.DataFrame
     gate_events: pd.DataFrame
     alerts: list[dict]
-    reference_range: tuple[int, int] | None
+    reference: Reference | None
     batch_range: tuple[int, int] | None
 
 
 class Insights:
-    def __init__(self, store: Store, reference_range: object, max_abs: float) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
-        self.reference_range = reference_range  # champion version -> sample-id range of its drift reference
-        self.max_abs = max_abs
+        self.settings = settings
+        self.max_abs = settings.feature_max_abs
+
+    def reference_of_cycle(self, cycle: dict | None) -> Reference | None:
+        """The reference a cycle's drift test used (stored with the cycle); for a cycle stored before
+        references were, or with no cycle, the champion's reference in force now."""
+        if cycle and cycle.get("reference"):
+            return Reference.from_json(cycle["reference"])
+        champion = (cycle or {}).get("champion_version") or self.store.champion_version()
+        return reference_of(self.store, int(champion)) if champion else None
+
+    def reference_sample(self, cycle_id: int | None = None) -> tuple[Reference | None, pd.DataFrame]:
+        """Exactly the rows the drift test of `cycle_id` (None: the champion's next test) compares with."""
+        cycle = self.store.cycle(cycle_id) if cycle_id is not None else None
+        ref = self.reference_of_cycle(cycle)
+        if ref is None:
+            return None, pd.DataFrame(columns=[*self.store.features, TARGET])
+        return ref, read_reference(self.store, ref, self.settings.reference_max_rows, self.settings.seed)
+
+    def batch_sample(self, first_sample_id: int, last_sample_id: int, max_rows: int = 20_000) -> pd.DataFrame:
+        """A cycle's batch: the loop's incoming rows of its range (library data stored in between left out)."""
+        return self.store.incoming_rows(first_sample_id, last_sample_id, max_rows)
 
     def explain(self, version: int, values: object) -> dict:
         """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order."""
@@ -75,12 +97,14 @@ class Insights:
         if champion is None:
             empty = pd.DataFrame(columns=[*features, TARGET])
             return BoundaryView(None, x_feature, y_feature, empty, empty, note="No champion yet: nothing to draw.")
-        first, last = self.reference_range(champion)
-        reference = self.store.sample_features(first, last, max_points)
+        ref = self.reference_of_cycle(cycle) if cycle else reference_of(self.store, champion)
+        reference = read_reference(self.store, ref, self.settings.reference_max_rows, self.settings.seed)
+        if len(reference) > max_points:  # a fixed subset of the very rows the drift test used
+            reference = reference.sample(n=max_points, random_state=0).sort_index()
         batch = pd.DataFrame(columns=[*features, TARGET])
         note = ""
         if cycle and cycle.get("first_sample_id") is not None:
-            batch = self.store.sample_features(int(cycle["first_sample_id"]), int(cycle["last_sample_id"]), max_points)
+            batch = self.batch_sample(int(cycle["first_sample_id"]), int(cycle["last_sample_id"]), max_points)
             if batch.empty:
                 note = f"Cycle {cycle['cycle_id']}'s batch was archived by retention: only the reference is drawn."
         shown = pd.concat([reference, batch]) if not batch.empty else reference
@@ -110,11 +134,9 @@ class Insights:
             a for a in self.store.notifications_between(cycle["started_at"] - window, cycle["ended_at"] + window)
             if _cycle_of(a["payload"]) == cycle["cycle_id"]
         ]  # fmt: skip
-        champion = cycle.get("champion_version")
         batch = (int(cycle["first_sample_id"]), int(cycle["last_sample_id"])) if cycle.get("first_sample_id") is not None else None
-        return CycleDetail(
-            cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, self.reference_range(champion) if champion else None, batch
-        )
+        reference = self.reference_of_cycle(cycle) if cycle.get("champion_version") else None
+        return CycleDetail(cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, reference, batch)
 
 
 def _padded(values: pd.Series) -> tuple[float, float]:

@@ -38,6 +38,7 @@ from core.config import Settings
 from core.drift import DriftReport, DriftThresholds, drift_report, wilson_lower, wilson_upper
 from core.faults import FaultBoard, component_of
 from core.notify import Notifier
+from core.reference import Reference, move_reference, read_reference, reference_of
 from core.registry import IdenticalVersion, ModelRegistry, version_label
 from core.store import Store, utcnow
 
@@ -49,7 +50,7 @@ OPTIONAL_FIELDS = (
     "first_sample_id", "last_sample_id", "predictions_until", "scenario", "strength", "champion_version",
     "champion_holdout_accuracy", "realised_accuracy", "realised_upper", "estimated_accuracy", "drift_share",
     "dataset_drift", "performance_drift", "draw", "new_version", "promoted", "error", "verdict", "signals",
-    "performance_bar",
+    "performance_bar", "reference",
 )  # fmt: skip
 MIN_SERVED_ROWS = 1000
 FOLLOW_UP_GROWTH = 5
@@ -194,6 +195,7 @@ class MonitoringPipeline:
         if measured.champion is not None:
             with _timed(steps, "drift"):
                 reference = self._reference_for(measured.champion, s)
+                record["reference"] = self._reference[0][0].to_json()
                 report = drift_report(reference, self._batches(X, y is not None, s), self.store.features, thresholds_of(s))
             record.update(drift_share=report.drift_share, dataset_drift=report.dataset_drift)
         signals = verdicts.signals(report, measured)
@@ -287,26 +289,17 @@ class MonitoringPipeline:
             self._recent.pop()
         return list(self._recent)
 
-    def reference_range(self, champion: int) -> tuple[int, int]:
-        """Sample ids of the champion's drift reference: its training window, unless it was moved
-        to post-drift rows on which the champion held its own against a challenger."""
-        moved = self.store.get_setting(f"reference.{champion}")
-        if moved:
-            first, last = moved.split("-")
-            return int(first), int(last)
-        model = self.store.model(champion)
-        return int(model["window_first_sample"]), int(model["window_last_sample"])
+    def reference(self, champion: int) -> Reference:
+        """The champion's drift reference in force (core.reference owns what that is)."""
+        return reference_of(self.store, champion)
 
     def _reference_for(self, champion: int, s: Settings) -> np.ndarray:
-        """A seeded sample of the champion's training rows (or of the post-drift rows it was moved to),
-        rebuilt when that changes."""
-        moved = self.store.get_setting(f"reference.{champion}")
-        span = self.reference_range(champion)
-        dataset_ids = None if moved else tuple(json.loads(self.store.model(champion)["dataset_ids"]))
-        key = (champion, span, dataset_ids)
+        """The reference's rows as a feature matrix, read again only when the reference changes."""
+        ref = self.reference(champion)
+        key = (ref, s.reference_max_rows, s.seed)
         if self._reference is None or self._reference[0] != key:
-            sample = self.store.sample_reference(span[0], span[1], s.reference_max_rows, s.seed, dataset_ids)
-            self._reference = (key, sample)
+            rows = read_reference(self.store, ref, s.reference_max_rows, s.seed)
+            self._reference = (key, rows[self.store.features].to_numpy(dtype=np.float64))
         return self._reference[1]
 
     # the decision ----------------------------------------------------------------------
@@ -400,6 +393,13 @@ class MonitoringPipeline:
         except IdenticalVersion as same:
             record["reason"] += f"; retrain skipped: {same}"
             return
+        except training.NotEnoughRows as few:
+            # A verdict, not a fault: a strong shift can leave the post-drift rows almost all one class.
+            detail = str(few).split(": ", 1)[-1]
+            record.update(
+                decision="wait", reason=f"{record['reason']}; waiting for more rows: a training {detail} (window of {window.n_rows:,} rows)"
+            )
+            return
         except Exception as exc:
             log.exception("retrain failed")
             fault = self.faults.failed(component_of(exc), exc)
@@ -416,7 +416,7 @@ class MonitoringPipeline:
                 self.store.set_setting(f"followup.{gate.version}", str(decision.onset_sample_id))
             self._alert("promoted", "success", f"New champion {version_label(gate.version)}", gate.reason, record)
             return
-        if "awaiting approval" in gate.reason:
+        if gate.awaiting_approval:
             self._alert("awaiting", "info", f"Challenger {version_label(gate.version)} awaits approval",
                         f"{gate.reason}. Promote or reject it on the Models page.", record)  # fmt: skip
             return
@@ -424,7 +424,7 @@ class MonitoringPipeline:
             # The champion is at least as good on the post-drift rows: they are its new normal. Without
             # this, a covariate shift the champion handles well would be retested against the old
             # reference, flagged and retrained every cooldown, forever.
-            self.store.set_setting(f"reference.{gate.champion}", f"{window.first_sample_id}-{window.last_sample_id}")
+            move_reference(self.store, gate.champion, window.first_sample_id, window.last_sample_id)
             record["reason"] += "; the champion holds on the post-drift rows, so they become its drift reference"
         self._alert("rejected", "warning", f"Challenger {version_label(gate.version)} rejected", gate.reason, record)
 

@@ -65,6 +65,17 @@ class Challenger:
     X_holdout: np.ndarray
     y_holdout: np.ndarray
     n_train: int
+    from_loop: bool = True  # trained on the loop's incoming window (False: on datasets a user chose)
+    dataset_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateSet:
+    """The rows a gate scores both models on: what the winner will serve (the loop's recent traffic)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    description: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,15 @@ class GateDecision:
     n_rows: int
     promoted: bool
     reason: str
+    gate_set: str = ""
+    own_challenger_score: float | None = None  # both models on the challenger's own holdout, shown beside
+    own_champion_score: float | None = None
+    own_n_rows: int | None = None
+    outcome: str = ""  # promoted | rejected | awaiting | candidate | first | rollback | approval
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.outcome == "awaiting"
 
 
 class ModelRegistry:
@@ -100,18 +120,20 @@ class ModelRegistry:
             self._models.move_to_end(version)
             return self._models[version]
 
-    def train_challenger(self, window: Window, trigger: str, training_data: str = "loop window") -> Challenger:
+    def train_challenger(
+        self, window: Window, trigger: str, training_data: str = "loop window", options: training.TrainingOptions = training.DEFAULT_OPTIONS
+    ) -> Challenger:
         """Fit on `window`, log and register the run, mark it challenger in MLflow and DuckDB.
 
         Raises IdenticalVersion when a version was already trained on exactly these rows with these
         parameters: registering it again would add a version that differs from it in name only.
         """
         data_hash = training.data_hash(window.X, window.y)
-        params_hash = training.params_hash(self.settings.holdout_fraction, self.settings.seed)
+        params_hash = training.params_hash(self.settings.holdout_fraction, self.settings.seed, options)
         same = self.store.identical_version(data_hash, params_hash)
         if same is not None:
             raise IdenticalVersion(same)
-        result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed)
+        result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed, options)
         tags = {
             "training_data": training_data,
             "dataset_ids": dumps_ids(window.dataset_ids),
@@ -146,7 +168,8 @@ class ModelRegistry:
             },
             scored,
         )
-        return Challenger(logged.version, logged.run_id, result.metrics, result.X_holdout, result.y_holdout, result.n_train)
+        return Challenger(logged.version, logged.run_id, result.metrics, result.X_holdout, result.y_holdout, result.n_train,
+                          training_data == "loop window", window.dataset_ids)  # fmt: skip
 
     def backfill_evaluations(self, versions: list[int]) -> list[int]:
         """Versions registered before evaluations were stored get theirs, from the very holdout they were
@@ -173,27 +196,67 @@ class ModelRegistry:
                 log.exception("could not evaluate %s after the fact; it stays without an evaluation", version_label(version))
         return done
 
-    def gate(self, challenger: Challenger, promote: bool = True) -> GateDecision:
-        """Score challenger and champion on the challenger's holdout; promote if not worse by the rule.
-        With `promote` False (the `approve` policy) a passing challenger waits for a person instead."""
+    def gate_set(self, challenger: Challenger) -> GateSet | None:
+        """What the gate scores on. A challenger trained on the loop's window is judged on its own holdout,
+        which is the loop's recent traffic it never saw. One trained on chosen datasets is judged on the
+        loop's newest incoming rows outside those datasets: its own holdout only says it fits its own data
+        (a covariate-shift dataset's holdout promoted a model the stable stream then looked drifted
+        against). None when the loop has no such rows with both classes: nothing to judge on."""
+        if challenger.from_loop:
+            n = int(challenger.y_holdout.shape[0])
+            return GateSet(
+                challenger.X_holdout, challenger.y_holdout, f"the challenger's holdout: {n:,} of the loop's newest incoming rows"
+            )
+        wanted = max(int(challenger.y_holdout.shape[0]), round(self.settings.training_window * self.settings.holdout_fraction))
+        rows = self.store.recent_window(wanted, exclude_datasets=challenger.dataset_ids)
+        if rows.n_rows == 0 or len(np.unique(rows.y)) < 2:
+            return None
+        return GateSet(rows.X, rows.y, f"the loop's newest {rows.n_rows:,} incoming rows (sample ids {rows.first_sample_id:,}–"
+                       f"{rows.last_sample_id:,}), none of them in the training datasets")  # fmt: skip
+
+    def gate(self, challenger: Challenger, promote: bool = True, candidate: bool = False) -> GateDecision:
+        """Score challenger and champion on the gate set (see `gate_set`), and on the challenger's own
+        holdout beside it; promote if not worse by the rule. With `promote` False (the `approve` policy) a
+        passing challenger waits for a person; with `candidate` the user asked to train without promoting."""
         metric, margin = self.settings.gate_metric, self.settings.gate_margin
         champion = self.champion_version
-        score = training.evaluate(self.load(challenger.version), challenger.X_holdout, challenger.y_holdout)[metric]
-        n = int(challenger.y_holdout.shape[0])
+        own_n = int(challenger.y_holdout.shape[0])
+        own = training.evaluate(self.load(challenger.version), challenger.X_holdout, challenger.y_holdout)[metric]
+        own_champion = (
+            None if champion is None else training.evaluate(self.load(champion), challenger.X_holdout, challenger.y_holdout)[metric]
+        )
+        beside = {"own_challenger_score": own, "own_champion_score": own_champion, "own_n_rows": own_n}
+        fresh = self.gate_set(challenger)
         if champion is None:
-            decision = GateDecision(challenger.version, None, metric, score, None, n, True, "first model: no champion to compare with")
+            decision = GateDecision(challenger.version, None, metric, own, None, own_n, True, "first model: no champion to compare with",
+                                    gate_set="its own holdout", outcome="first", **beside)  # fmt: skip
+        elif fresh is None:
+            reason = (f"kept as a candidate: the loop has no recent incoming rows outside its training datasets to judge it on "
+                      f"(on its own holdout: {metric} {own:.4f} vs champion {version_label(champion)}'s {own_champion:.4f})")  # fmt: skip
+            decision = GateDecision(challenger.version, champion, metric, own, own_champion, own_n, False, reason, gate_set="none",
+                                    outcome="candidate", **beside)  # fmt: skip
         else:
-            champion_score = training.evaluate(self.load(champion), challenger.X_holdout, challenger.y_holdout)[metric]
+            score = training.evaluate(self.load(challenger.version), fresh.X, fresh.y)[metric]
+            champion_score = training.evaluate(self.load(champion), fresh.X, fresh.y)[metric]
             passed = _not_worse(metric, score, champion_score, margin)
-            verb = "promoted" if passed else "rejected"
-            relation = ">=" if passed else "<"
+            n = int(fresh.y.shape[0])
+            aside = "" if challenger.from_loop else f"; on its own holdout ({own_n:,} rows): {own:.4f} vs {own_champion:.4f}"
             reason = (
-                f"{verb}: {metric} {score:.4f} {relation} champion {version_label(champion)}'s {champion_score:.4f}"
-                f" - margin {margin:g} on the same {n}-row holdout"
+                f"{'promoted' if passed else 'rejected'}: {metric} {score:.4f} {'>=' if passed else '<'} champion "
+                f"{version_label(champion)}'s {champion_score:.4f} - margin {margin:g} on the same {n:,} rows: {fresh.description}{aside}"
             )
-            decision = GateDecision(challenger.version, champion, metric, score, champion_score, n, passed, reason)
-        if decision.promoted and not promote:
-            decision = replace(decision, promoted=False, reason=f"{decision.reason}; awaiting approval (policy approve)")
+            decision = GateDecision(challenger.version, champion, metric, score, champion_score, n, passed, reason,
+                                    gate_set=fresh.description, outcome="promoted" if passed else "rejected", **beside)  # fmt: skip
+        if candidate and champion is not None and decision.outcome != "candidate":
+            verdict = "it would have passed the gate" if decision.promoted else "it would not have passed the gate"
+            decision = replace(decision, promoted=False, outcome="candidate",
+                               reason=f"kept as a candidate (trained without promoting); {verdict}: {decision.reason}")  # fmt: skip
+        if decision.outcome == "candidate":
+            self._keep_candidate(decision)
+        elif decision.promoted and not promote:
+            decision = replace(
+                decision, promoted=False, outcome="awaiting", reason=f"{decision.reason}; awaiting approval (policy approve)"
+            )
             superseded = self.store.awaiting_approval()
             with self.store.transaction() as tx:
                 for older in superseded:  # one challenger waits at a time: the freshest
@@ -208,10 +271,17 @@ class ModelRegistry:
             self._reject(decision)
         return decision
 
+    def _keep_candidate(self, decision: GateDecision) -> None:
+        """Registered and scored, not in service: a person may promote it later (Models page)."""
+        with self.store.transaction() as tx:
+            Store.set_status(tx, decision.version, "candidate")
+            self.store.add_model_event(tx, {**_event("gate", decision), "kind": "candidate"})
+        self._restore_challenger_alias()
+
     def approve(self, version: int) -> GateDecision:
         """A person promotes a challenger that passed the gate and waits for approval."""
-        decision = self._human_decision(version, True, f"approved by hand: {version_label(version)} promoted over "
-                                        f"{version_label(self.champion_version)}")  # fmt: skip
+        decision = replace(self._human_decision(version, True, f"approved by hand: {version_label(version)} promoted over "
+                                                f"{version_label(self.champion_version)}"), outcome="approval")  # fmt: skip
         self.promote(version, kind="approval", decision=decision)
         return decision
 
@@ -251,6 +321,9 @@ class ModelRegistry:
             raise UserInputError("version", f"{version} is not a registered version")
         if version == self.champion_version:
             raise UserInputError("version", f"{version_label(version)} is already the champion")
+        if record["status"] == "rejected":
+            raise UserInputError("version", f"{version_label(version)} was rejected by the gate and never served: train again, or "
+                                 "promote a former champion or a candidate")  # fmt: skip
         if record.get("pruned_at") is not None:
             raise UserInputError(
                 "version",
@@ -265,6 +338,7 @@ class ModelRegistry:
             0,
             True,
             f"rollback: {version_label(version)} promoted by hand over {version_label(self.champion_version)}",
+            outcome="rollback",
         )
         self.promote(version, kind="rollback", decision=decision)
         return decision
@@ -309,4 +383,8 @@ def _event(kind: str, decision: GateDecision) -> dict:
         "n_rows": decision.n_rows,
         "promoted": decision.promoted,
         "reason": decision.reason,
+        "gate_set": decision.gate_set or None,
+        "own_challenger_score": decision.own_challenger_score,
+        "own_champion_score": decision.own_champion_score,
+        "own_n_rows": decision.own_n_rows,
     }

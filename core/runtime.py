@@ -20,7 +20,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from core import controls, datagen, validation
+from core import controls, datagen, evaluation, training, validation
 from core.config import Settings, sqlite_path
 from core.csv_import import parse_feature_csv, parse_labelled_csv
 from core.errors import BusyError, NoModelError, UserInputError, WorkspaceError
@@ -30,6 +30,7 @@ from core.insight import BoundaryView, CycleDetail, Insights
 from core.journal import Journal
 from core.notify import Notifier
 from core.pipeline import MonitoringPipeline
+from core.reference import Reference
 from core.registry import GateDecision, IdenticalVersion, ModelRegistry, version_label
 from core.repair import repair_at_start
 from core.retention import apply_retention
@@ -48,7 +49,7 @@ READS = frozenset(
         "latency_percentiles", "repairs", "archives", "cycle_ids", "dataset_summary", "evaluation",
     }
 )  # fmt: skip
-INSIGHT_READS = frozenset({"boundary", "cycle_detail"})
+INSIGHT_READS = frozenset({"boundary", "cycle_detail", "reference_sample", "batch_sample"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,16 @@ class Overview:
     interval: float
     uptime_seconds: float
     counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Versions scored on one shared set of rows, with what that set is and how much of it each trained on."""
+
+    evaluations: dict[str, dict]  # label -> evaluation (as stored at training time) plus "metrics"
+    description: str
+    n_rows: int
+    seen: dict[str, int]  # label -> rows of the set inside that version's training data
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,7 @@ class Runtime:
         if s.starter_model:
             self.ensure_starter()
         self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults, self.training_lock)
-        self.insights = Insights(self.store, self.pipeline.reference_range, s.feature_max_abs)
+        self.insights = Insights(self.store, s)
         self.health = HealthMonitor(self.store, self.started_at, self._probes())
         self.progress("Starting the loop" + (" and the REST API" if s.api_enabled else ""))
         live = controls.effective_settings(s, self.store)
@@ -330,6 +341,8 @@ class Runtime:
         """A named store read (the dashboard caches these by data version)."""
         if name in INSIGHT_READS:
             return getattr(self.insights, name)(*args)
+        if name == "comparison":
+            return self.compare_versions(*args)
         if name not in READS:
             raise KeyError(f"{name} is not a dashboard read")
         return getattr(self.store, name)(*args)
@@ -359,15 +372,36 @@ class Runtime:
         """The verdict a cycle stored: which signal fired, what it means and what it cannot see."""
         return self.store.cycle_verdict(cycle_id)
 
-    def reference_window(self) -> tuple[int, int] | None:
-        """Sample-id range of the champion's drift reference (None before the first model)."""
+    def reference(self) -> Reference | None:
+        """The champion's drift reference in force (None before the first model)."""
         champion = self.registry.champion_version
-        return None if champion is None else self.pipeline.reference_range(champion)
+        return None if champion is None else self.pipeline.reference(champion)
 
-    def latest_batch(self) -> tuple[int, int] | None:
-        """Sample-id range of the newest cycle's labelled batch, if it had one."""
-        last = self.store.last_cycle()
-        return (last["first_sample_id"], last["last_sample_id"]) if last and last["first_sample_id"] is not None else None
+    def compare_versions(self, versions: tuple[int, ...], dataset_id: int | None = None) -> Comparison:
+        """Score `versions` on the same rows: the loop's newest incoming window (a holdout's worth), or
+        one dataset. Versions scored on their own holdouts are not comparable (one 90 % class 1, the
+        other 51 %); rows a version trained on are counted, so a flattering figure says so."""
+        labels = {validation.integer(v, "version", 1, 2**31 - 1): None for v in versions}
+        for v in labels:
+            if self.store.model(v) is None:
+                raise UserInputError("version", f"no version {v}")
+        if dataset_id is None:
+            wanted = round(self.settings.training_window * self.settings.holdout_fraction)
+            rows = self.store.recent_window(wanted)
+            description = f"the loop's newest {rows.n_rows:,} incoming rows (sample ids {rows.first_sample_id:,}–{rows.last_sample_id:,})"
+        else:
+            (dataset_id,) = self._dataset_ids([dataset_id])
+            rows = self.store.read_datasets([dataset_id])
+            description = f"dataset {dataset_id} ({rows.n_rows:,} rows)"
+        if rows.n_rows == 0:
+            raise UserInputError("comparison set", "no rows to score on: the loop has no incoming data yet, or the dataset is empty")
+        evaluations, seen = {}, {}
+        for version in labels:
+            model, label = self.registry.load(version), version_label(version)
+            evaluations[label] = evaluation.evaluate_version(model, rows.X, rows.y, self.settings.seed) | {
+                "metrics": training.evaluate(model, rows.X, rows.y)}  # fmt: skip
+            seen[label] = self.store.rows_trained_on(version, rows.first_sample_id, rows.last_sample_id, rows.dataset_ids)
+        return Comparison(evaluations, description, rows.n_rows, seen)
 
     # data ----------------------------------------------------------------------
     def generate_dataset(
@@ -402,20 +436,25 @@ class Runtime:
         window_rows: int | None = None,
         on_step: Callable[[str], None] | None = None,
         dataset_ids: list[int] | None = None,
+        options: training.TrainingOptions | None = None,
+        promote: bool = True,
     ) -> TrainOutcome:
         """Train a challenger and gate it against the champion: on the loop's newest incoming window
-        (the default) or on the chosen datasets; the run records which. Data and parameters equal to
-        an existing version's register nothing: the outcome names that version instead."""
+        (the default) or on the chosen datasets; the run records which. `promote` False keeps it as a
+        candidate whatever the gate says. Data and parameters equal to an existing version's register
+        nothing: the outcome names that version instead."""
+        options = options or training.DEFAULT_OPTIONS
         if not self.training_lock.acquire(blocking=False):
             raise BusyError("a training is already running: wait for it to finish")
         try:
-            return self._train(trigger, window_rows, on_step, dataset_ids)
+            return self._train(trigger, window_rows, on_step, dataset_ids, options, bool(promote))
         finally:
             self.training_lock.release()
 
     def _train(
-        self, trigger: str, window_rows: int | None, on_step: Callable[[str], None] | None, dataset_ids: list[int] | None
-    ) -> TrainOutcome:
+        self, trigger: str, window_rows: int | None, on_step: Callable[[str], None] | None, dataset_ids: list[int] | None,
+        options: training.TrainingOptions, promote: bool,
+    ) -> TrainOutcome:  # fmt: skip
         step = on_step or (lambda _message: None)
         if dataset_ids:
             ids = self._dataset_ids(dataset_ids)
@@ -429,16 +468,25 @@ class Runtime:
             raise UserInputError(
                 "training data", "no incoming samples yet: turn the stream on, send a dataset to the loop, or pick datasets"
             )
-        step(f"Fitting StandardScaler + LogisticRegression on {window.n_rows:,} rows and logging the run to MLflow")
+        weights = "" if options.class_weight == "none" else f", class weights {options.class_weight}"
+        step(
+            f"Fitting StandardScaler + LogisticRegression (C={options.C:g}{weights}) on {window.n_rows:,} rows and logging the run to MLflow"
+        )
         try:
-            challenger = self.registry.train_challenger(window, trigger, training_data)
+            challenger = self.registry.train_challenger(window, trigger, training_data, options)
         except IdenticalVersion as same:
             record = self.store.model(same.version)
             metrics = {m: record[m] for m in METRICS}
             return TrainOutcome(same.version, version_label(same.version), metrics, window.n_rows, None, equal_to=same.version)
-        step(f"Gating {version_label(challenger.version)} against the champion on the same holdout")
-        decision = self.registry.gate(challenger, promote=self.live_settings().policy != "approve")
+        step(f"Gating {version_label(challenger.version)} against the champion on the loop's recent incoming data")
+        decision = self.registry.gate(challenger, promote=self.live_settings().policy != "approve", candidate=not promote)
+        self._announce(decision)
         return TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision)
+
+    def _announce(self, decision: GateDecision) -> None:
+        """A new champion from a manual training is announced like one from the loop."""
+        if decision.promoted and decision.champion is not None:
+            self.notifier.notify("promoted", "success", f"New champion {version_label(decision.version)}", decision.reason)
 
     def _dataset_ids(self, dataset_ids: list[int]) -> list[int]:
         if not isinstance(dataset_ids, list | tuple) or len(dataset_ids) > 1000:
@@ -449,6 +497,9 @@ class Runtime:
         if unknown:
             raise UserInputError("datasets", f"no dataset {', '.join(map(str, unknown[:5]))}")
         return ids
+
+    def promotable_versions(self) -> list[int]:
+        return self.store.promotable_versions()
 
     def awaiting_approval(self) -> list[int]:
         return self.store.awaiting_approval()

@@ -19,6 +19,32 @@ from core.errors import UserInputError
 
 MIN_ROWS_PER_CLASS = 5
 MODEL_PARAMS = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs"}
+CLASS_WEIGHTS = ("none", "balanced")
+C_LIMITS = (1e-4, 1e4)
+
+
+class NotEnoughRows(UserInputError):
+    """A window with too few rows of a class to split and fit: for the loop a reason to wait, not a fault."""
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What a user may set for one training; recorded as MLflow params and in the parameters' hash."""
+
+    C: float = 1.0
+    class_weight: str = "none"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.C, int | float) or isinstance(self.C, bool) or not C_LIMITS[0] <= float(self.C) <= C_LIMITS[1]:
+            raise UserInputError("C", f"expected a number from {C_LIMITS[0]:g} to {C_LIMITS[1]:g}, got {str(self.C)[:40]}")
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise UserInputError("class_weight", f"expected one of {', '.join(CLASS_WEIGHTS)}, got {str(self.class_weight)[:40]}")
+
+    def model_params(self) -> dict[str, object]:
+        return {**MODEL_PARAMS, "C": float(self.C), "class_weight": None if self.class_weight == "none" else self.class_weight}
+
+
+DEFAULT_OPTIONS = TrainingOptions()
 
 
 @dataclass(frozen=True)
@@ -31,17 +57,20 @@ class TrainResult:
     params: dict[str, object]
 
 
-def build_pipeline() -> Pipeline:
-    return Pipeline([("scaler", StandardScaler()), ("classifier", LogisticRegression(**MODEL_PARAMS))])
+def build_pipeline(options: TrainingOptions = DEFAULT_OPTIONS) -> Pipeline:
+    return Pipeline([("scaler", StandardScaler()), ("classifier", LogisticRegression(**options.model_params()))])
 
 
-def fit(X: np.ndarray, y: np.ndarray, holdout_fraction: float = 0.3, seed: int = 0) -> TrainResult:
+def fit(
+    X: np.ndarray, y: np.ndarray, holdout_fraction: float = 0.3, seed: int = 0, options: TrainingOptions = DEFAULT_OPTIONS
+) -> TrainResult:
     """Stratified seeded split, fit on the train part, metrics on the holdout."""
     check_trainable(y, holdout_fraction)
     holdout = stratified_holdout_mask(y, holdout_fraction, seed)
     X_train, X_hold, y_train, y_hold = X[~holdout], X[holdout], y[~holdout], y[holdout]
-    model = build_pipeline().fit(X_train, y_train)
-    params = {**MODEL_PARAMS, "model": "StandardScaler+LogisticRegression", "holdout_fraction": holdout_fraction, "seed": seed}
+    model = build_pipeline(options).fit(X_train, y_train)
+    params = {**MODEL_PARAMS, "C": float(options.C), "class_weight": options.class_weight, "model": "StandardScaler+LogisticRegression",
+              "holdout_fraction": holdout_fraction, "seed": seed}  # fmt: skip
     return TrainResult(model, evaluate(model, X_hold, y_hold), X_hold, y_hold, int(y_train.shape[0]), params)
 
 
@@ -68,7 +97,7 @@ def check_trainable(y: np.ndarray, holdout_fraction: float) -> None:
         raise UserInputError("target", "labels must be 0 or 1")
     needed = int(np.ceil(MIN_ROWS_PER_CLASS / min(holdout_fraction, 1 - holdout_fraction)))
     if counts.min() < needed:
-        raise UserInputError(
+        raise NotEnoughRows(
             "training data", f"needs at least {needed} rows of each class, has {counts[0]} of class 0 and {counts[1]} of class 1"
         )
 
@@ -105,9 +134,11 @@ def expected_accuracy(proba_positive: np.ndarray) -> float:
     return float(np.mean(np.maximum(proba_positive, 1.0 - proba_positive)))
 
 
-def params_hash(holdout_fraction: float, seed: int) -> str:
-    """Fingerprint of everything besides the data that decides the fitted model."""
-    text = repr((sorted(MODEL_PARAMS.items()), "StandardScaler+LogisticRegression", float(holdout_fraction), int(seed)))
+def params_hash(holdout_fraction: float, seed: int, options: TrainingOptions = DEFAULT_OPTIONS) -> str:
+    """Fingerprint of everything besides the data that decides the fitted model (default options hash as
+    they did before options existed, so earlier versions still match)."""
+    extra = () if options == DEFAULT_OPTIONS else (float(options.C), options.class_weight)
+    text = repr((sorted(MODEL_PARAMS.items()), "StandardScaler+LogisticRegression", float(holdout_fraction), int(seed), *extra))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 

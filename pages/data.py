@@ -109,18 +109,18 @@ if len(features) > 2:
     fx = a.selectbox("x feature", features, index=0, key="scatter_x")
     fy = b.selectbox("y feature", [f for f in features if f != fx], index=0, key="scatter_y")
 st.plotly_chart(charts.scatter_by_class(current, fx, fy, f"Dataset {chosen}: {fx} against {fy}, by class"), key="scatter")
-window = rt.reference_window()
-if window is None:
+ref, reference = read("reference_sample")
+if ref is None:
     empty_state("No champion yet, so no reference to compare with: train a model on the Models page.")
-    reference = current.iloc[0:0]
-    reference_balance = {}
 else:
-    reference = read("sample_features", window[0], window[1], 20_000)
-    reference_balance = read("class_balance", window[0], window[1])
-st.caption(f"Drawn from a seeded sample of at most 20,000 rows of each side ({int(row['n_rows']):,} rows in this dataset).")
+    st.caption(f"Reference: {ref.describe()}: the {len(reference):,} rows the champion's drift tests compare with. "
+               f"This dataset: a seeded sample of at most 20,000 of its {int(row['n_rows']):,} rows.")  # fmt: skip
+reference_balance = reference["target"].value_counts().to_dict()
 cols = st.columns(min(3, len(features)))
 for i, feature in enumerate(features):
-    cols[i % len(cols)].plotly_chart(charts.distribution_overlay(reference, current, feature, "This dataset"), key=f"dist_{feature}")
+    cols[i % len(cols)].plotly_chart(
+        charts.distribution_overlay(reference, current, feature, "This dataset", ref.legend if ref else "Reference"), key=f"dist_{feature}"
+    )
 st.plotly_chart(charts.class_balance(reference_balance, read("class_balance", first, last), "This dataset"), key="balance")
 st.download_button(
     "Download as CSV", data=lambda: read("dataset_frame", chosen).to_csv(index=False), file_name=f"dataset_{chosen}.csv", mime="text/csv"

@@ -72,17 +72,18 @@ table(
 )  # fmt: skip
 
 figures = []
-if detail.reference_range and detail.batch_range:
-    reference = read("sample_features", *detail.reference_range, 20_000)
-    current = read("sample_features", *detail.batch_range, 20_000)
+if detail.reference is not None and detail.batch_range:
+    _ref, reference = read("reference_sample", chosen)
+    current = read("batch_sample", *detail.batch_range)
     if current.empty:
         empty_state(f"Cycle {chosen}'s batch was archived by retention: its distributions are in the Parquet archive.")
     else:
         drifted = detail.drift.loc[detail.drift["drifted"], "feature"].tolist() if not detail.drift.empty else []
-        st.caption("Distributions this cycle compared" + (f": drifted {', '.join(drifted)}" if drifted else " (no feature drifted)"))
+        st.caption("Distributions this cycle compared" + (f": drifted {', '.join(drifted)}" if drifted else " (no feature drifted)")
+                   + f". Reference: {detail.reference.describe()}, the {len(reference):,} rows the test used.")  # fmt: skip
         cols = st.columns(2)
         for i, feature in enumerate(rt.store.features):
-            figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch"))
+            figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch", detail.reference.legend))
             cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
 st.download_button("Download this report (HTML)", data=lambda: drift_report_html(detail, figures), file_name=f"drift_report_cycle_{chosen}.html",
                    mime="text/html", icon=":material/download:")  # fmt: skip

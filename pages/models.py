@@ -5,32 +5,48 @@ import streamlit as st
 
 from core.registry import version_label
 from core.store import METRICS
+from core.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from ui import charts
-from ui.state import act, empty_state, read, runtime, version_column
+from ui.state import act, empty_state, percent, read, runtime, version_column
 
 rt = runtime()
 st.title("Models")
+flash = st.session_state.pop("models_flash", None)  # a message from before a rerun (a promotion, a rollback)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
 
 datasets = read("datasets")
 source = st.radio(
     "Training data", ["The loop's newest window", "Chosen datasets"], horizontal=True,
-    help=f"The loop's window is its newest {rt.settings.training_window:,} incoming labelled samples; or pick any datasets.",
+    help=f"The loop's window is its newest {rt.settings.training_window:,} incoming labelled samples; or pick any datasets. "
+    "Either way the gate judges the challenger on the loop's recent incoming data, the traffic it would serve.",
 )  # fmt: skip
 chosen = []
 if source == "Chosen datasets":
     names = dict(zip(datasets["dataset_id"], datasets["name"], strict=True)) if not datasets.empty else {}
     chosen = st.multiselect("Datasets", list(names), format_func=lambda i: f"{i} · {names[i]}")
+with st.expander("Training options (recorded in MLflow)"):
+    o1, o2, o3 = st.columns(3)
+    c_value = o1.number_input("C (inverse regularisation)", min_value=C_LIMITS[0], max_value=C_LIMITS[1], value=1.0, format="%.4g",
+                              key="train_c", help="Smaller C: stronger regularisation, a simpler model.")  # fmt: skip
+    weights = o2.selectbox("Class weights", CLASS_WEIGHTS, key="train_weights", help="balanced: rare classes weigh more.")
+    hold = o3.checkbox("Train without promoting", key="train_hold", help="Register and score it as a candidate; promote it later by hand.")
 
 
-def metric_table(record: object, evaluation: dict) -> pd.DataFrame:
-    """Each holdout metric with its 95 % interval and the rows it rests on."""
+def metric_table(metrics: dict, evaluation: dict) -> pd.DataFrame:
+    """Each metric with its 95 % interval and the rows it rests on."""
     rows = []
     for metric in METRICS:
         interval = evaluation["intervals"].get(metric, {})
         low, high = interval.get("low"), interval.get("high")
-        rows.append({"metric": metric, "value": record[metric], "95 % interval": "—" if low is None else f"{low:.4f} – {high:.4f}",
+        rows.append({"metric": metric, "value": metrics[metric], "95 % interval": "—" if low is None else f"{low:.4f} – {high:.4f}",
                      "rows": interval.get("n")})  # fmt: skip
     return pd.DataFrame(rows).astype({"value": float})
+
+
+STATUS_LABELS = {"champion": "★ champion", "challenger": "◆ challenger", "archived": "former champion", "candidate": "candidate",
+                 "rejected": "rejected"}  # fmt: skip
+VERBS = {"awaiting": "awaits approval", "candidate": "kept as a candidate", "rejected": "rejected"}
 
 
 def _train_message(o: object) -> str:
@@ -39,14 +55,18 @@ def _train_message(o: object) -> str:
 
 if st.button("Train now", type="primary", disabled=source == "Chosen datasets" and not chosen):
     with st.status("Training…", expanded=True) as status:
-        outcome = act(lambda: rt.train(on_step=st.write, dataset_ids=chosen or None), _train_message)
+        options = act(lambda: TrainingOptions(float(c_value), weights))
+        outcome = options and act(lambda: rt.train(on_step=st.write, dataset_ids=chosen or None, options=options, promote=not hold),
+                                  _train_message)  # fmt: skip
         if outcome and outcome.equal_to:
             st.info(_train_message(outcome))
             status.update(label=f"Unchanged: equals {outcome.label}", state="complete")
         elif outcome:
             st.write(outcome.decision.reason)
-            verb = "promoted" if outcome.decision.promoted else ("awaits approval" if "awaiting" in outcome.decision.reason else "rejected")
+            verb = "promoted" if outcome.decision.promoted else VERBS.get(outcome.decision.outcome, "rejected")
             status.update(label=f"{outcome.label} {verb}", state="complete")
+            st.session_state["eval_version"] = outcome.version  # the evaluation below shows what was just trained
+            st.session_state.pop("eval_compare", None)
         else:
             status.update(label="Training did not complete", state="error")
 
@@ -58,10 +78,12 @@ if waiting:
         c1, c2, c3 = st.columns([2, 1, 1])
         c1.write(f"**{version_label(version)}**")
         if c2.button(f"Promote {version_label(version)}", key=f"approve_{version}", type="primary"):
-            act(lambda v=version: rt.approve(v), f"{version_label(version)} is champion")
+            if act(lambda v=version: rt.approve(v)):
+                st.session_state["models_flash"] = f"{version_label(version)} is champion"
             st.rerun()
         if c3.button(f"Reject {version_label(version)}", key=f"reject_{version}"):
-            act(lambda v=version: rt.reject(v), f"{version_label(version)} rejected")
+            if act(lambda v=version: rt.reject(v)):
+                st.session_state["models_flash"] = f"{version_label(version)} rejected; {version_label(rt.registry.champion_version)} stays"
             st.rerun()
 
 models = read("models")
@@ -71,7 +93,7 @@ if models.empty:
 
 st.subheader("Registry")
 table = models.assign(rows=models["n_train"] + models["n_holdout"], mlflow_run=rt.run_links(models["run_id"].tolist()))
-table["status"] = table["status"].map({"champion": "★ champion", "challenger": "◆ challenger"}).fillna(table["status"])
+table["status"] = table["status"].map(STATUS_LABELS).fillna(table["status"])
 links = {"mlflow_run": st.column_config.LinkColumn("MLflow run", display_text="open run")} if rt.settings.mlflow_ui_url else {}
 st.dataframe(
     table[["label", "status", "created_at", "rows", *METRICS, "trigger", "training_data", "run_id", *(["mlflow_run"] if links else [])]],
@@ -82,43 +104,93 @@ if not links:
     st.caption("Set IA_MLFLOW_UI_URL (e.g. http://127.0.0.1:5000) to link each version to its run in the MLflow UI.")
 
 st.subheader("Evaluation")
-st.caption(
-    "From each version's own holdout, scored once when it was trained and stored: nothing is recomputed here. "
-    "Intervals are 95 %: Wilson for proportions, a bootstrap of the confusion counts for F1, Hanley-McNeil for ROC AUC."
-)
 versions = models["version"].tolist()
 champion = rt.registry.champion_version
 left, right = st.columns(2)
-first = left.selectbox("Version", versions, index=versions.index(champion) if champion in versions else 0, format_func=version_label,
-                       key="eval_version")  # fmt: skip
+if st.session_state.get("eval_version") not in versions:
+    st.session_state["eval_version"] = champion if champion in versions else versions[0]
+first = left.selectbox("Version", versions, format_func=version_label, key="eval_version")
+
+
+def _compare_on_shared_set() -> None:
+    """Two versions on their own holdouts are not comparable: picking a second one switches to a shared set."""
+    if st.session_state.get("eval_compare") is not None and st.session_state.get("eval_basis") == "own":
+        st.session_state["eval_basis"] = "loop"
+
+
 second = right.selectbox("Compare with", [None, *[v for v in versions if v != first]], format_func=lambda v: "—" if v is None else
-                         version_label(v), key="eval_compare")  # fmt: skip
+                         version_label(v), key="eval_compare", on_change=_compare_on_shared_set)  # fmt: skip
 chosen = [v for v in (first, second) if v is not None]
-evaluations = {version_label(v): read("evaluation", v) for v in chosen}
-missing = [label for label, ev in evaluations.items() if ev is None]
-if missing:
-    st.info(f"{', '.join(missing)}: trained before evaluations were stored, so only the registry metrics above exist.")
-evaluations = {label: ev for label, ev in evaluations.items() if ev is not None}
+SHARED = {"loop": "the loop's newest incoming rows", "dataset": "a dataset I pick", "own": "each version's own holdout"}
+st.session_state.setdefault("eval_basis", "loop" if second else "own")
+basis = st.radio("Scored on", list(SHARED), format_func=SHARED.get, horizontal=True, key="eval_basis",
+                 help="One shared set makes two versions comparable; each version's own holdout is what it was scored on when "
+                 "trained (stored then, not recomputed).")  # fmt: skip
+evaluations: dict[str, dict] = {}
+metrics: dict[str, dict] = {}
+if basis == "own":
+    st.caption("Each version on its own holdout, scored once when it was trained. Two holdouts differ (their class mix, "
+               "their rows): compare on a shared set instead. Intervals are 95 %: Wilson for proportions, a bootstrap "
+               "of the confusion counts for F1, Hanley-McNeil for ROC AUC.")  # fmt: skip
+    for v in chosen:
+        ev = read("evaluation", v)
+        if ev is None:
+            st.info(f"{version_label(v)}: trained before evaluations were stored, so only the registry metrics above exist.")
+            continue
+        evaluations[version_label(v)] = ev
+        metrics[version_label(v)] = models.set_index("version").loc[v, list(METRICS)].to_dict()
+    set_names = {label: f"own holdout, {ev['n_holdout']:,} rows" for label, ev in evaluations.items()}
+else:
+    dataset = None
+    if basis == "dataset":
+        ids = datasets["dataset_id"].tolist()
+        names = dict(zip(ids, datasets["name"], strict=True))
+        dataset = st.selectbox("Dataset", ids, format_func=lambda i: f"{i} · {names[i]}", key="eval_dataset")
+    comparison = act(lambda: read("comparison", tuple(chosen), dataset))
+    if comparison:
+        seen = "; ".join(f"{label} trained on {n:,} of them" for label, n in comparison.seen.items() if n)
+        st.caption(f"Every figure below rests on the same {comparison.n_rows:,} rows: {comparison.description}."
+                   + (f" Careful: {seen} (its figures flatter it)." if seen else " No version trained on any of them."))  # fmt: skip
+        evaluations = comparison.evaluations
+        metrics = {label: ev["metrics"] for label, ev in evaluations.items()}
+        set_names = dict.fromkeys(evaluations, f"shared set, {comparison.n_rows:,} rows")
 if evaluations:
     columns = st.columns(len(evaluations))
     for column, (label, ev) in zip(columns, evaluations.items(), strict=True):
         record = models.set_index("version").loc[next(v for v in chosen if version_label(v) == label)]
         with column:
-            st.markdown(f"**{label}** · trained on {int(record['n_train']):,} rows · holdout {ev['n_holdout']:,} rows")
-            st.dataframe(metric_table(record, ev), hide_index=True)
+            st.markdown(f"**{label}** · trained on {int(record['n_train']):,} rows · scored on {set_names[label]}")
+            st.dataframe(metric_table(metrics[label], ev), hide_index=True)
             st.plotly_chart(charts.confusion_matrix(ev, label), key=f"confusion_{label}")
     a, b = st.columns(2)
     a.plotly_chart(charts.roc_curves(evaluations), key="roc")
     b.plotly_chart(charts.pr_curves(evaluations), key="pr")
     a.plotly_chart(charts.calibration_curves(evaluations), key="calibration")
     b.plotly_chart(charts.coefficients(evaluations, rt.store.features), key="coefficients")
+    label, ev = next(iter(evaluations.items()))
+    st.markdown(f"**Decision threshold** · {label}")
+    if not ev.get("thresholds"):
+        st.caption(f"{label} was trained before per-threshold counts were stored: score it on a shared set to see them.")
+    else:
+        by_t = {row["threshold"]: row for row in ev["thresholds"]}
+        t = st.select_slider("Predict class 1 when P(class 1) ≥", list(by_t), value=0.5, key="eval_threshold")
+        row = by_t[t]
+        k1, k2, k3 = st.columns(3)
+        k1.metric("Precision", percent(row["precision"]))
+        k2.metric("Recall", percent(row["recall"]))
+        k3.metric("Accuracy", percent(row["accuracy"]))
+        st.plotly_chart(charts.confusion_matrix({"confusion": {k: row[k] for k in ("tn", "fp", "fn", "tp")}}, f"{label} at {t:.2f}"),
+                        key="confusion_threshold")  # fmt: skip
 
 st.subheader("Promote an earlier version (rollback)")
-others = [v for v in versions if v != champion]
+events = read("model_events", 500)
+others = rt.promotable_versions()
 if not others:
-    empty_state("Only one version so far: nothing to roll back to.")
+    empty_state("No earlier champion or candidate to promote: rejected challengers cannot serve.")
 else:
-    target = st.selectbox("Version to promote", others, format_func=version_label, key="rollback_target")
+    kinds = models.set_index("version")["status"].map(STATUS_LABELS).to_dict()
+    target = st.selectbox("Version to promote", others, format_func=lambda v: f"{version_label(v)} · {kinds.get(v, '')}",
+                          key="rollback_target", help="Former champions (newest first) and candidates trained without promoting.")  # fmt: skip
     if st.button(f"Promote {version_label(target)}…", key="rollback_ask"):
         st.session_state["rollback_pending"] = target
     if st.session_state.get("rollback_pending") == target:
@@ -126,19 +198,28 @@ else:
         yes, no = st.columns(2)
         if yes.button("Confirm promotion", type="primary", key="rollback_confirm"):
             st.session_state.pop("rollback_pending")
-            if act(lambda: rt.rollback(target), f"{version_label(target)} is champion"):
+            if act(lambda: rt.promote(target)):
+                st.session_state["models_flash"] = (
+                    f"{version_label(target)} is champion again; {version_label(champion)} is a former champion"
+                )
                 st.rerun()
         if no.button("Cancel", key="rollback_cancel"):
             st.session_state.pop("rollback_pending")
             st.rerun()
 
 st.subheader("Gate decisions")
-events = version_column(read("model_events", 50), "version", "previous_champion")
+st.caption("Scores on the gate's set (the loop's recent incoming data the challenger will serve), and beside them on the "
+           "challenger's own holdout.")  # fmt: skip
+gate_events = version_column(events.head(50), "version", "previous_champion")
+score = st.column_config.NumberColumn(format="%.4f")
 st.dataframe(
-    events[["ts", "kind", "version", "previous_champion", "promoted", "metric", "challenger_score", "champion_score", "n_rows", "reason"]],
+    gate_events[["ts", "kind", "version", "previous_champion", "promoted", "metric", "challenger_score", "champion_score", "n_rows",
+                 "gate_set", "own_challenger_score", "own_champion_score", "own_n_rows", "reason"]],
     hide_index=True, height=220,
-    column_config={"previous_champion": "champion then", "challenger_score": st.column_config.NumberColumn(format="%.4f"),
-                   "champion_score": st.column_config.NumberColumn(format="%.4f")},
+    column_config={"previous_champion": "champion then", "challenger_score": score, "champion_score": score, "n_rows": "gate rows",
+                   "gate_set": "gate set", "own_challenger_score": st.column_config.NumberColumn("challenger (own holdout)", format="%.4f"),
+                   "own_champion_score": st.column_config.NumberColumn("champion (own holdout)", format="%.4f"),
+                   "own_n_rows": "own holdout rows"},
 )  # fmt: skip
 
 with st.expander("Open the MLflow UI on the same store"):

@@ -65,8 +65,8 @@ def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -
     rt.set_stream_scenario("covariate_shift", 1.5)
     cycle = rt.pipeline.run_cycle()
     detail = rt.cycle_detail(cycle["cycle_id"])
-    reference = rt.store.sample_features(*detail.reference_range, 500)
-    current = rt.store.sample_features(*detail.batch_range, 500)
+    _ref, reference = rt.read("reference_sample", cycle["cycle_id"])
+    current = rt.read("batch_sample", *detail.batch_range)
     figures = [charts.distribution_overlay(reference, current, f, "Current batch") for f in rt.store.features]
     page = drift_report_html(detail, figures)
     assert page.startswith("<!doctype html>") and f"cycle {cycle['cycle_id']}" in page

@@ -42,16 +42,43 @@ def test_models_page_shows_the_stored_evaluation_and_compares_two_versions() -> 
     at.selectbox(key="eval_version").set_value(2).run()
     at.selectbox(key="eval_compare").set_value(1).run()
     assert not at.exception and not at.error
+    assert at.radio(key="eval_basis").value == "loop"  # a second version switches to one shared set
     shown = titles(at)
-    assert "v1.1.0: confusion matrix (" in " ".join(shown) and "v1.0.0: confusion matrix (" in " ".join(shown)
+    assert "v1.1.0 · 1,500 rows" in shown and "v1.0.0 · 1,500 rows" in shown  # the same rows under both
+    assert any("the same 1,500 rows: the loop's newest 1,500 incoming rows" in c.value for c in at.caption)
+    assert any("v1.1.0 trained on 1,500 of them" in c.value for c in at.caption)  # a flattering figure says so
     for title in ("ROC curve", "Precision-recall curve", "Calibration (reliability)", "Coefficients on standardised features"):
         assert any(t.startswith(title) for t in shown), title
     roc = next(c for c in charts(at) if c["layout"]["title"]["text"] == "ROC curve")
     assert [t["name"].split(" ·")[0] for t in roc["data"][1:]] == ["v1.1.0", "v1.0.0"]
     metrics = next(df.value for df in at.dataframe if "95 % interval" in df.value.columns)
-    stored = rt.store.evaluation(2)
     accuracy = metrics.set_index("metric").loc["accuracy"]
-    assert accuracy["rows"] == stored["n_holdout"] and accuracy["95 % interval"].count("–") == 1
+    assert accuracy["rows"] == 1500 and accuracy["95 % interval"].count("–") == 1
+    at.radio(key="eval_basis").set_value("own").run()  # each on its own holdout: labelled as such
+    shown = titles(at)
+    assert (
+        f"v1.1.0 · {rt.store.evaluation(2)['n_holdout']:,} rows" in shown
+        and f"v1.0.0 · {rt.store.evaluation(1)['n_holdout']:,} rows" in shown
+    )
+    assert any("own holdout" in m.value for m in at.markdown)
+
+
+def test_models_page_compares_on_a_dataset_the_user_picks_and_moves_the_threshold() -> None:
+    rt = get_runtime()
+    picked = rt.generate_dataset(800, "covariate_shift", 1.0, seed=7)
+    rt.generate_dataset(1500, "concept_drift", 1.0, seed=4, role="incoming")
+    rt.train(window_rows=1500)
+    at = open_page("models")
+    at.selectbox(key="eval_compare").set_value(1).run()
+    at.radio(key="eval_basis").set_value("dataset").run()
+    at.selectbox(key="eval_dataset").set_value(picked.dataset_id).run()
+    assert not at.exception and not at.error
+    assert {"v1.1.0 · 800 rows", "v1.0.0 · 800 rows"} <= set(titles(at))
+    assert any(f"dataset {picked.dataset_id} (800 rows)" in c.value and "No version trained on any of them" in c.value for c in at.caption)
+    strict = {m.label: m.value for m in at.select_slider(key="eval_threshold").set_value(0.9).run().metric}
+    loose = {m.label: m.value for m in at.select_slider(key="eval_threshold").set_value(0.1).run().metric}
+    as_float = lambda text: float(text.rstrip(" %"))  # noqa: E731
+    assert as_float(strict["Recall"]) < as_float(loose["Recall"])
 
 
 def test_gate_table_and_registry_show_version_labels() -> None:

@@ -102,6 +102,22 @@ def test_train_now_adds_a_version_to_the_registry_unless_nothing_changed(workspa
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert table["label"].tolist()[0] == "v1.1.0" and len(table) == 2 and table["training_data"].tolist()[0] == "loop window"
+    assert at.selectbox(key="eval_version").value == 2  # the evaluation shows what was just trained, not the old champion
+
+
+def test_train_without_promoting_with_options_keeps_a_candidate(workspace: Path) -> None:
+    rt = get_runtime()
+    rt.generate_dataset(500, seed=8, role="incoming")
+    at = open_page("models")
+    at.number_input(key="train_c").set_value(0.25)
+    at.selectbox(key="train_weights").set_value("balanced")
+    at.checkbox(key="train_hold").check()
+    button(at, "Train now").click().run()
+    assert not at.exception and not at.error
+    assert rt.registry.champion_version == 1 and rt.store.model(2)["status"] == "candidate"
+    params = rt.tracker.client.get_run(rt.store.model(2)["run_id"]).data.params
+    assert (params["C"], params["class_weight"]) == ("0.25", "balanced")
+    assert at.dataframe[0].value["status"].tolist() == ["candidate", "★ champion"]
 
 
 def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> None:
@@ -114,6 +130,8 @@ def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> No
     assert rt.registry.champion_version == 2  # asked, not done
     button(at, "Confirm promotion").click().run()
     assert not at.exception and rt.registry.champion_version == 1 and rt.store.champion_version() == 1
+    assert any("v1.0.0 is champion again" in s.value for s in at.success)  # said after the rerun, not lost with it
+    assert at.dataframe[0].value["status"].tolist() == ["former champion", "★ champion"]
 
 
 def test_predict_shows_the_result_with_its_version_and_logs_it(workspace: Path) -> None:

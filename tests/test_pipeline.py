@@ -96,20 +96,21 @@ def test_dataset_drift_waits_for_persistence_then_retrains(trained_runtime: Runt
     assert trained_runtime.store.model(2)["n_train"] + trained_runtime.store.model(2)["n_holdout"] == 400
 
 
-def test_a_failed_retrain_is_recorded_and_the_next_cycle_runs(tmp_path, mlflow_template) -> None:
+def test_a_window_with_too_few_rows_of_a_class_is_a_wait_verdict_not_an_error(tmp_path, mlflow_template) -> None:
     rt = Runtime(make_settings(tmp_path / "w", mlflow_template, training_window=100))
     try:
         rt.set_controls(stream_enabled=False)
         rt.store.insert_dataset(np.zeros((50, 2)), np.ones(50, dtype=np.int8), source="imported", name="one class", role="incoming")
-        failed = rt.pipeline.run_cycle()  # no champion yet: it tries to train the first model, on one class
-        assert failed["status"] == "error" and "retrain failed" in failed["reason"] and "Traceback" in failed["error"]
-        assert "has 0 of class 0" in failed["reason"]
-        assert rt.store.notifications()["kind"].iloc[0] == "retrain_failed"
+        waiting = rt.pipeline.run_cycle()  # no champion yet: it tries to train the first model, on one class
+        assert waiting["status"] == "ok" and waiting["decision"] == "wait" and waiting["error"] is None
+        assert "waiting for more rows" in waiting["reason"] and "has 0 of class 0" in waiting["reason"]
+        assert "retrain_failed" not in rt.store.notifications()["kind"].tolist()
+        assert rt.faults.get("mlflow") is None and rt.faults.get("duckdb") is None
         rt.set_controls(stream_enabled=True)
         after = rt.pipeline.run_cycle()
         assert after["status"] == "ok" and after["rows_seen"] == 200 and after["promoted"]
         stored = rt.store.cycles()
-        assert stored["status"].tolist() == ["ok", "error"] and stored["error"].iloc[1]
+        assert stored["status"].tolist() == ["ok", "ok"] and stored["decision"].tolist() == ["retrain", "wait"]
     finally:
         rt.close()
 
@@ -201,5 +202,6 @@ def test_a_rejected_drift_retrain_moves_the_reference_so_the_loop_settles(traine
     assert (wait["decision"], retrain["decision"]) == ("wait", "retrain")
     assert retrain["promoted"] is False and "they become its drift reference" in retrain["reason"]
     assert rt.registry.champion_version == 1
-    assert rt.reference_window() == (retrain["first_sample_id"] - 200, retrain["last_sample_id"])  # the two drifted batches
+    ref = rt.reference()
+    assert ref.moved and (ref.first_sample_id, ref.last_sample_id) == (retrain["first_sample_id"] - 200, retrain["last_sample_id"])
     assert not any(r["dataset_drift"] for r in after) and {r["decision"] for r in after} == {"none"}

@@ -10,6 +10,7 @@ from core.datagen import generate
 from core.errors import UserInputError
 from core.registry import version_label
 from core.runtime import Runtime
+from tests.conftest import make_settings
 
 
 def _aliases(rt: Runtime) -> dict[str, int]:
@@ -112,3 +113,26 @@ def test_duckdb_is_the_record_and_mlflow_alias_is_repaired_on_start(runtime: Run
         assert again.tracker.alias_version("champion") == 1
     finally:
         again.close()
+
+
+def test_only_former_champions_and_candidates_can_be_promoted_back(tmp_path, mlflow_template) -> None:
+    rt = Runtime(make_settings(tmp_path / "w", mlflow_template, starter_model=True, gate_margin=1.0))  # every challenger passes
+    try:
+        rt.pipeline.run_cycle()
+        second = rt.train()  # promoted: v1.0.0 becomes a former champion
+        rt.pipeline.run_cycle()
+        third = rt.train()  # promoted: v1.1.0 becomes a former champion, replaced last
+        rt.pipeline.run_cycle()
+        candidate = rt.train(promote=False)
+        rt.set_controls(policy="approve")
+        rt.pipeline.run_cycle()
+        refused = rt.train()
+        rt.reject(refused.version)
+        assert rt.registry.champion_version == third.version
+        assert rt.promotable_versions() == [second.version, 1, candidate.version]
+        with pytest.raises(UserInputError, match="rejected by the gate"):
+            rt.rollback(refused.version)
+        rt.promote(1)
+        assert rt.promotable_versions()[0] == third.version
+    finally:
+        rt.close()

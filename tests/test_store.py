@@ -84,8 +84,11 @@ def test_bulk_insert_assigns_dense_ids_and_recent_window_reads_the_newest(tmp_pa
     assert np.array_equal(window.X[-200:], generate(200, 2, seed=2)[0])
     assert library.dataset_id not in s.read_samples(1, 600, incoming=True).dataset_ids
     assert s.max_incoming_sample_id() == 600 and s.count_incoming(301) == 200
-    ref = s.sample_reference(1, 600, 100, seed=3)
-    assert ref.shape == (100, 2) and np.array_equal(ref, s.sample_reference(1, 600, 100, seed=3))
+    ref = s.reference_rows(1, 600, None, 100, seed=3)  # incoming rows of the range: the library dataset left out
+    assert ref.shape == (100, 3) and ref.equals(s.reference_rows(1, 600, None, 100, seed=3))
+    assert not ref.equals(s.reference_rows(1, 600, None, 100, seed=4))
+    everything = s.reference_rows(1, 600, None, 10_000, seed=3)
+    assert len(everything) == 500 and len(s.reference_rows(1, 600, (first.dataset_id,), 10_000, seed=3)) == 300
     s.close()
 
 
@@ -130,4 +133,28 @@ def test_cursors_of_finished_threads_are_closed(tmp_path: Path) -> None:
         t.start()
         t.join()
     assert s.open_cursors <= 3  # this thread, the last one, and at most one more
+    s.close()
+
+
+def test_a_cycle_id_taken_on_one_thread_does_not_block_a_checkpoint_on_another(tmp_path: Path) -> None:
+    """The soak's day-2 crash: nextval read with fetchone left a write transaction open on the loop's cursor."""
+    import threading
+
+    s = Store(tmp_path / "w.duckdb", 2)
+    taken = threading.Thread(target=s.next_cycle_id)
+    taken.start()
+    taken.join()
+    assert s.checkpoint(attempts=1) is True
+    s.close()
+
+
+def test_a_checkpoint_that_cannot_run_is_deferred_not_raised(tmp_path: Path) -> None:
+    s = Store(tmp_path / "w.duckdb", 2)
+    other = s._conn.cursor()  # a writer outside our lock, holding a catalog write open
+    other.execute("BEGIN TRANSACTION")
+    other.execute("CREATE TABLE scratch (x INTEGER)")
+    assert s.checkpoint(attempts=2, pause=0.01) is False
+    other.execute("ROLLBACK")
+    assert s.checkpoint(attempts=1) is True
+    other.close()
     s.close()

@@ -113,9 +113,11 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     return _layout(fig, "Drift tests per cycle", "", "", height=760)
 
 
-def distribution_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str) -> go.Figure:
+def distribution_overlay(
+    reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str = "Reference"
+) -> go.Figure:
     fig = go.Figure()
-    fig.add_histogram(x=reference[feature], name="Reference (champion's training data)", histnorm="probability density",
+    fig.add_histogram(x=reference[feature], name=reference_name, histnorm="probability density",
                       opacity=0.6, nbinsx=40, marker_color=COLOURS["reference"])  # fmt: skip
     fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, nbinsx=40,
                       marker_color=COLOURS["current"])  # fmt: skip
@@ -208,7 +210,7 @@ def confusion_matrix(evaluation: dict, label: str) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=z, x=["predicted 0", "predicted 1"], y=["actual 0", "actual 1"], text=text, texttemplate="%{text}",
                                colorscale="Blues", showscale=False))  # fmt: skip
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, f"{label}: confusion matrix ({n:,} holdout rows)", "", "", height=320)
+    return _layout(fig, f"{label} · {n:,} rows", "", "", height=320)  # short: the page says which rows, and it fits at 1024 px
 
 
 def roc_curves(evaluations: dict[str, dict]) -> go.Figure:

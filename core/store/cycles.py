@@ -10,7 +10,9 @@ from core.store.base import StoreBase, insert_arrow, insert_row
 
 class CycleQueries(StoreBase):
     def next_cycle_id(self) -> int:
-        return self.cur.execute("SELECT nextval('cycle_id_seq')").fetchone()[0]
+        # fetchall, not fetchone: a half-read result keeps its autocommit transaction open, and one that
+        # moved a sequence is a write transaction that makes every CHECKPOINT fail until the next query.
+        return self.cur.execute("SELECT nextval('cycle_id_seq')").fetchall()[0][0]
 
     def insert_cycle(self, record: dict, drift_rows: list[dict]) -> None:
         """The cycle and its per-feature drift results, together."""

@@ -147,13 +147,17 @@ class DatasetQueries(StoreBase):
         marks = ", ".join("?" * len(dataset_ids))
         return self._window(f"dataset_id IN ({marks})", list(dataset_ids), 0, 0)
 
-    def recent_window(self, n_rows: int) -> Window:
-        """The loop's newest `n_rows` incoming samples: what "Train now" uses by default and retrains read."""
+    def recent_window(self, n_rows: int, exclude_datasets: tuple[int, ...] = ()) -> Window:
+        """The loop's newest `n_rows` incoming samples: what "Train now" uses by default and retrains read;
+        `exclude_datasets` leaves out rows a model was trained on (the gate's fresh set)."""
+        where = INCOMING + "".join(f" AND dataset_id <> {int(d)}" for d in exclude_datasets)
         first = self.cur.execute(
-            f"SELECT coalesce(min(sample_id), 1) FROM (SELECT sample_id FROM samples WHERE {INCOMING} ORDER BY sample_id DESC LIMIT ?)",
+            f"SELECT coalesce(min(sample_id), 1) FROM (SELECT sample_id FROM samples WHERE {where} ORDER BY sample_id DESC LIMIT ?)",
             [n_rows],
         ).fetchone()[0]
-        return self.read_samples(first, incoming=True)
+        if not exclude_datasets:
+            return self.read_samples(first, incoming=True)
+        return self._window(f"sample_id >= ? AND {where}", [first], first, first)
 
     def _window(self, where: str, params: list, first: int, last: int) -> Window:
         cols = ", ".join(["sample_id", "dataset_id", *self.features, TARGET])
@@ -168,17 +172,22 @@ class DatasetQueries(StoreBase):
         dataset_ids = tuple(int(d) for d in np.unique(arrays["dataset_id"]))
         return Window(X, y, int(ids.min()) if len(ids) else first, int(ids.max()) if len(ids) else last, dataset_ids)
 
-    def sample_reference(
-        self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int, dataset_ids: tuple[int, ...] | None = None
-    ) -> np.ndarray:
-        """A seeded reservoir sample of a model's training rows (its datasets within its id range), or,
-        without `dataset_ids`, of the incoming rows of a range, as a feature matrix."""
-        cols = ", ".join(self.features)
+    def reference_rows(
+        self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int
+    ) -> pd.DataFrame:
+        """Features and target of a drift reference: a model's training rows (its datasets within its id
+        range) or, without `dataset_ids`, the incoming rows of a range; at most `max_rows`, chosen by a
+        seeded hash of the sample id, so every reader (the drift test, each chart) gets the same rows."""
+        cols = ", ".join([*self.features, TARGET])
         where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)})" if dataset_ids else INCOMING
-        sql = f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ? AND {where}"
-        sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})"
-        frame = self.cur.execute(sql, [first_sample_id, last_sample_id]).df()
-        return frame[self.features].to_numpy(dtype=np.float64)
+        sql = f"""SELECT {cols} FROM (SELECT * FROM samples WHERE sample_id BETWEEN ? AND ? AND {where}
+                  ORDER BY hash(sample_id, ?) LIMIT ?) ORDER BY sample_id"""
+        return self.cur.execute(sql, [first_sample_id, last_sample_id, int(seed), int(max_rows)]).df()
+
+    def incoming_rows(self, first_sample_id: int, last_sample_id: int, max_rows: int) -> pd.DataFrame:
+        """Features and target of the loop's incoming rows in a range (a cycle's batch, never a library
+        dataset stored in between), at most `max_rows` (the same seeded hash choice)."""
+        return self.reference_rows(first_sample_id, last_sample_id, None, max_rows, 0)
 
     def sample_features(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int = 0) -> pd.DataFrame:
         """A seeded sample of features and target for distribution plots."""

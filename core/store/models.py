@@ -76,6 +76,30 @@ class ModelQueries(StoreBase):
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def rows_trained_on(self, version: int, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...]) -> int:
+        """How many samples of [first, last] in `dataset_ids` lie inside `version`'s training data (its
+        datasets within its window; the holdout part included: an upper bound on what it saw)."""
+        model = self.model(version)
+        trained = set(json.loads(model["dataset_ids"] or "[]")) & {int(d) for d in dataset_ids}
+        if not trained:
+            return 0
+        marks = ", ".join(str(int(d)) for d in trained)
+        low, high = max(first_sample_id, int(model["window_first_sample"])), min(last_sample_id, int(model["window_last_sample"]))
+        return self.cur.execute(
+            f"SELECT count(*) FROM samples WHERE sample_id BETWEEN ? AND ? AND dataset_id IN ({marks})", [low, high]
+        ).fetchall()[0][0]
+
+    def promotable_versions(self) -> list[int]:
+        """What a person may promote back: former champions, the most recently replaced first, then candidates
+        trained without promoting; never a rejected challenger, nor a version whose files were pruned."""
+        return [
+            row[0]
+            for row in self.cur.execute(
+                """SELECT version FROM models WHERE status IN ('archived', 'candidate') AND pruned_at IS NULL
+                   ORDER BY status = 'archived' DESC, promoted_at DESC NULLS LAST, version DESC"""
+            ).fetchall()
+        ]
+
     def versions_with_status(self, status: str) -> list[int]:
         return [row[0] for row in self.cur.execute("SELECT version FROM models WHERE status = ? ORDER BY version", [status]).fetchall()]
 
@@ -84,7 +108,7 @@ class ModelQueries(StoreBase):
         return [
             row[0]
             for row in self.cur.execute(
-                """SELECT version FROM models WHERE status IN ('archived', 'rejected') AND pruned_at IS NULL
+                """SELECT version FROM models WHERE status IN ('archived', 'rejected', 'candidate') AND pruned_at IS NULL
                    AND version < (SELECT coalesce(min(version), 0) FROM (SELECT version FROM models ORDER BY version DESC LIMIT ?))
                    ORDER BY version""",
                 [keep],

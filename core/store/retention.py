@@ -6,12 +6,18 @@ same transaction, so a failure (a full disk) leaves the rows where they were.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
+from core.errors import plain_fault
 from core.store.base import StoreBase, insert_row, utcnow
+
+log = logging.getLogger(__name__)
 
 # table -> (timestamp column, extra condition); the condition keeps undelivered alerts.
 AGED = {
@@ -76,10 +82,24 @@ class RetentionQueries(StoreBase):
     def archives(self, limit: int = 100) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM archives ORDER BY ts DESC LIMIT ?", [limit]).df()
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the database file so it does not grow between DuckDB's own checkpoints."""
-        with self.write_lock:
-            self.cur.execute("CHECKPOINT")
+    def checkpoint(self, attempts: int = 5, pause: float = 0.2) -> bool:
+        """Fold the WAL into the database file so it does not grow between DuckDB's own checkpoints.
+
+        DuckDB refuses a CHECKPOINT while another write transaction is open. Our writers hold the
+        write lock, which this takes too, but a transaction can still be open elsewhere (a caller's
+        half-read result); the checkpoint then waits a little and tries again, and if it still cannot
+        run it is left to the next pass (DuckDB also checkpoints on its own): False, never an error."""
+        for attempt in range(attempts):
+            with self.write_lock:
+                try:
+                    self.cur.execute("CHECKPOINT")
+                    return True
+                except duckdb.TransactionException as exc:
+                    reason = plain_fault(exc)
+            if attempt + 1 < attempts:
+                time.sleep(pause * 2**attempt)
+        log.info("checkpoint deferred to the next retention pass: %s", reason)
+        return False
 
     def file_sizes(self) -> dict[str, int]:
         wal = self.path.with_name(self.path.name + ".wal")

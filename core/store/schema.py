@@ -128,10 +128,32 @@ def _m005_evaluations(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
     cur.execute("ALTER TABLE datasets ADD COLUMN content_hash VARCHAR")
 
 
+def _m006_references_and_episodes(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    cur.execute("ALTER TABLE cycles ADD COLUMN reference VARCHAR")  # core.reference.Reference as JSON: what the drift test used
+    cur.execute("ALTER TABLE notifications ADD COLUMN cycle_id BIGINT")
+    for column in ("gate_set VARCHAR", "own_challenger_score DOUBLE", "own_champion_score DOUBLE", "own_n_rows INTEGER"):
+        cur.execute(f"ALTER TABLE model_events ADD COLUMN {column}")
+    # A new status, 'candidate' (trained without promoting): DuckDB cannot alter a CHECK, so the table is rebuilt.
+    cur.execute("ALTER TABLE models RENAME TO models_before_6")
+    cur.execute(
+        """CREATE TABLE models (
+            version INTEGER PRIMARY KEY, label VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+            n_train BIGINT NOT NULL, n_holdout BIGINT NOT NULL,
+            window_first_sample BIGINT NOT NULL, window_last_sample BIGINT NOT NULL,
+            dataset_ids VARCHAR NOT NULL, data_hash VARCHAR NOT NULL, trigger VARCHAR NOT NULL,
+            accuracy DOUBLE, precision DOUBLE, recall DOUBLE, f1 DOUBLE, roc_auc DOUBLE, log_loss DOUBLE,
+            status VARCHAR NOT NULL CHECK (status IN ('champion', 'challenger', 'archived', 'rejected', 'candidate')),
+            created_at TIMESTAMP NOT NULL, promoted_at TIMESTAMP, pruned_at TIMESTAMP, params_hash VARCHAR, training_data VARCHAR)"""
+    )
+    cur.execute("INSERT INTO models BY NAME SELECT * FROM models_before_6")
+    cur.execute("DROP TABLE models_before_6")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
     (3, "durability and retention: journal_applied, repairs, archives, models.pruned_at", _m003_durability),
     (4, "data roles (incoming or library), identical-version check, cycle verdicts, drift effects", _m004_roles_and_verdicts),
     (5, "model evaluations stored at training time, imported files' content hash", _m005_evaluations),
+    (6, "each cycle's drift reference, alerts tied to their cycle, the gate's set beside the own holdout", _m006_references_and_episodes),
 ]
