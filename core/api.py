@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -32,10 +33,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.api_gate import MUTATING, RequestGate, problem, reply
 from core.api_schemas import (
+    VERSION_PATTERN,
     BatchReply,
     BatchRequest,
     DatasetReply,
+    DatasetUpdate,
     GenerateRequest,
     HealthReply,
     LoopUpdate,
@@ -45,16 +49,17 @@ from core.api_schemas import (
     RetrainReply,
     RetrainRequest,
     StreamUpdate,
+    stated_limits,
 )  # fmt: skip
 from core.config import Settings, SettingsError
-from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
+from core.errors import BusyError, NoModelError, RateLimited, StorageError, UserInputError, WorkspaceError, plain_fault
+from core.faults import component_of
 from core.registry import parse_version, version_label
 from core.runtime import Runtime
 from core.training import TrainingOptions
 
 log = logging.getLogger(__name__)
-ERRORS = {422: {"model": Problem}, 503: {"model": Problem}}
-MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+ERRORS = {401: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}}
 
 
 def package_version_text() -> str:
@@ -65,6 +70,9 @@ def package_version_text() -> str:
         from pathlib import Path
 
         return tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["version"]
+
+
+VersionPath = Annotated[str, PathParam(pattern=VERSION_PATTERN, max_length=12, description="v1.2.0 or a registry number")]
 
 
 def _now() -> str:
@@ -89,13 +97,16 @@ def create_app(rt: Runtime) -> FastAPI:
     token = rt.settings.api_token
 
     def authorised(request: Request) -> None:
+        """Checked before any body is read by `RequestGate`; here again so /docs shows which routes need it."""
         if not token or request.method not in MUTATING:
             return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        given = request.headers.getlist("authorization")
+        if len(given) != 1 or not hmac.compare_digest(given[0].encode(), f"Bearer {token}".encode()):
             raise HTTPException(401, "missing or wrong bearer token (IA_API_TOKEN)", headers={"WWW-Authenticate": "Bearer"})
 
     _install_error_handlers(app)
+    app.add_middleware(RequestGate, token=token, router=app.router)
+    _state_limits(app, rt)
     guard = [Depends(authorised)]
 
     @app.get("/health", response_model=HealthReply, responses={503: {"model": HealthReply}}, tags=["health"])
@@ -133,7 +144,8 @@ def create_app(rt: Runtime) -> FastAPI:
             model_version=version_label(result.model_version), count=len(result.proba), timestamp=result.timestamp.isoformat() + "Z",
         )  # fmt: skip
 
-    @app.post("/retrain", response_model=RetrainReply, responses={**ERRORS, 409: {"model": Problem}}, dependencies=guard, tags=["models"])
+    @app.post("/retrain", response_model=RetrainReply, responses={**ERRORS, 409: {"model": Problem}, 429: {"model": Problem}},
+              dependencies=guard, tags=["models"])  # fmt: skip
     def retrain(body: RetrainRequest | None = None) -> RetrainReply:
         body = body or RetrainRequest()
         if not isinstance(body.promote, bool):
@@ -165,14 +177,14 @@ def create_app(rt: Runtime) -> FastAPI:
         return [_model_row(r) for r in _records(rt.read("models"))]
 
     @app.get("/models/{version}", responses=ERRORS | {404: {"model": Problem}}, tags=["models"])
-    def model(version: str) -> dict[str, Any]:
+    def model(version: VersionPath) -> dict[str, Any]:
         record = rt.store.model(parse_version(version))
         if record is None:
             raise HTTPException(404, f"no version {version}")
         return _model_row(_records(pd.DataFrame([record]))[0])
 
     @app.get("/models/{version}/evaluation", responses=ERRORS | {404: {"model": Problem}}, tags=["models"])
-    def evaluation(version: str) -> dict[str, Any]:
+    def evaluation(version: VersionPath) -> dict[str, Any]:
         """What the Models page draws: confusion counts, ROC and PR curves, calibration bins, intervals and
         coefficients, computed from the version's holdout when it was trained."""
         number = parse_version(version)
@@ -182,20 +194,22 @@ def create_app(rt: Runtime) -> FastAPI:
         return {"model_version": version_label(number), **stored}
 
     @app.post("/explain", responses=ERRORS, dependencies=guard, tags=["serving"])
-    def explain(body: PredictRequest, version: Annotated[str | None, Query(max_length=20)] = None) -> dict[str, Any]:
+    def explain(
+        body: PredictRequest, version: Annotated[str | None, Query(pattern=VERSION_PATTERN, max_length=12)] = None
+    ) -> dict[str, Any]:
         """Why the champion (or `version`) predicts what it does for one row: each feature's contribution to
         the log-odds of class 1. Nothing is logged: this is not a prediction."""
         explained = rt.explain(body.features, parse_version(version) if version else None)
         return {**explained, "model_version": version_label(explained.pop("version"))}
 
     @app.post("/models/{version}/promote", responses=ERRORS, dependencies=guard, tags=["models"])
-    def promote(version: str) -> dict[str, Any]:
+    def promote(version: VersionPath) -> dict[str, Any]:
         """Promote a version: approve a challenger waiting under the approve policy, or roll back to an earlier one."""
         decision = rt.promote(parse_version(version))
         return {"model_version": version_label(decision.version), "promoted": True, "reason": decision.reason}
 
     @app.post("/models/{version}/reject", responses=ERRORS, dependencies=guard, tags=["models"])
-    def reject(version: str) -> dict[str, Any]:
+    def reject(version: VersionPath) -> dict[str, Any]:
         decision = rt.reject(parse_version(version))
         return {"model_version": version_label(decision.version), "promoted": False, "reason": decision.reason}
 
@@ -217,6 +231,16 @@ def create_app(rt: Runtime) -> FastAPI:
             dataset_id=info.dataset_id, samples_created=info.n_rows, first_sample_id=info.first_sample_id,
             last_sample_id=info.last_sample_id, timestamp=_now(),
         )  # fmt: skip
+
+    @app.patch("/datasets/{dataset_id}", responses=ERRORS, dependencies=guard, tags=["data"])
+    def update_dataset(dataset_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], body: DatasetUpdate) -> dict[str, Any]:
+        """Rename or tag a dataset."""
+        return _records(pd.DataFrame([rt.update_dataset(dataset_id, body.name, body.tags)]))[0]
+
+    @app.delete("/datasets/{dataset_id}", responses=ERRORS, dependencies=guard, tags=["data"])
+    def delete_dataset(dataset_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
+        """Delete a library dataset; 422 with the reason for data the loop read or a model was trained on."""
+        return {"dataset_id": dataset_id, "deleted_rows": rt.delete_dataset(dataset_id)}
 
     @app.get("/cycles", tags=["loop"])
     def cycles(limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict[str, Any]:
@@ -284,34 +308,81 @@ def create_app(rt: Runtime) -> FastAPI:
     return app
 
 
+def _state_limits(app: FastAPI, rt: Runtime) -> None:
+    """The OpenAPI document with every bound the validation layer enforces for this workspace's settings."""
+    from fastapi.openapi.utils import get_openapi
+
+    from core.controls import CONTROLS
+    from core.datagen import SCENARIO_LABELS
+    from core.store.datasets import ROLES
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            limits = stated_limits(rt.settings, rt.store.n_features, CONTROLS, list(SCENARIO_LABELS), ROLES)
+            for name, properties in limits.items():
+                body = schema["components"]["schemas"][name]
+                for prop, stated in properties.items():
+                    body["properties"][prop] = {**{k: v for k, v in body["properties"][prop].items() if k in ("description", "examples",
+                                                                                                           "title")}, **stated}  # fmt: skip
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def problem_of(exc: BaseException, where: str = "") -> tuple[int, dict[str, Any]]:
-    """The status and body for an error: one mapping for every route and for the /predict fast path."""
+    """The status and body for an error: one mapping for every route and for the /predict fast path. A
+    store that cannot be written (MLflow's or DuckDB's: read-only, full) is a 503, like a missing model."""
     if isinstance(exc, UserInputError):
         return 422, {"error": str(exc), "field": exc.field, "error_id": None}
-    status = 503 if isinstance(exc, NoModelError | StorageError) else 409 if isinstance(exc, BusyError) else 500
-    if status < 500 or isinstance(exc, NoModelError | StorageError):
-        return status, {"error": str(exc), "field": None, "error_id": None}
+    if isinstance(exc, RateLimited):
+        return 429, {"error": str(exc), "field": None, "error_id": None}
+    if isinstance(exc, BusyError):
+        return 409, {"error": str(exc), "field": None, "error_id": None}
+    if isinstance(exc, NoModelError | StorageError) or _storage_fault(exc):
+        return 503, {
+            "error": str(exc) if isinstance(exc, NoModelError | StorageError) else plain_fault(exc),
+            "field": None,
+            "error_id": None,
+        }
     error_id = uuid.uuid4().hex[:12]
     log.error("API error %s on %s", error_id, where, exc_info=exc)
     message = f"internal error ({plain_fault(exc)[:200]}); see the server log for error id {error_id}"
     return 500, {"error": message, "field": None, "error_id": error_id}
 
 
+def _storage_fault(exc: BaseException) -> bool:
+    """A write refused by a store (read-only, full, an I/O error): the service is unavailable, not broken."""
+    lowered = plain_fault(exc).lower()
+    return component_of(exc) in ("mlflow", "duckdb", "disk") and any(
+        word in lowered for word in ("read-only", "disk is full", "cannot be written", "quota", "permission")
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = {"error": str(exc.detail), "field": None, "error_id": None}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # Starlette's word for a body that is not UTF-8
+            return JSONResponse(problem("body: not valid JSON (not UTF-8 text)", "body"), status_code=422)
+        return JSONResponse(problem(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid body"}
+        if first.get("type") == "json_invalid":  # its loc holds a character offset, not a field
+            at = first.get("loc", (None, None))[1]
+            detail = (first.get("ctx") or {}).get("error", "JSON decode error")
+            return JSONResponse(problem(f"body: not valid JSON at character {at}: {detail}"[:300], "body"), status_code=422)
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
-        return JSONResponse({"error": f"{field}: {first.get('msg', 'invalid')}"[:300], "field": field, "error_id": None}, status_code=422)
+        if first.get("type") == "extra_forbidden":
+            return JSONResponse(problem(f"{field}: unknown field: the API does not take it", field), status_code=422)
+        return JSONResponse(problem(f"{field}: {first.get('msg', 'invalid')}"[:300], field), status_code=422)
 
     def known(request: Request, exc: Exception) -> JSONResponse:
         status, body = problem_of(exc, f"{request.method} {request.url.path}")
-        return JSONResponse(body, status_code=status)
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if isinstance(exc, RateLimited) else None
+        return JSONResponse(body, status_code=status, headers=headers)
 
     for kind in (UserInputError, NoModelError, StorageError, BusyError, Exception):
         app.add_exception_handler(kind, known)
@@ -329,38 +400,35 @@ class FastPredict:
 
     def __init__(self, app: Any, rt: Runtime) -> None:
         self.app, self.rt = app, rt
-        self.token = f"Bearer {rt.settings.api_token}".encode() if rt.settings.api_token else None
+        self.gate = RequestGate(app, rt.settings.api_token, app.router)  # the same checks, in the same order, as every route
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        refused = self.gate.refusal(scope)  # token, then content type: before the body is read
+        if refused is not None:
+            await reply(send, *refused)
+            return
         body, more = b"", True
         while more and len(body) <= self.MAX_BODY:
             message = await receive()
             body, more = body + message.get("body", b""), message.get("more_body", False)
-        status, reply, headers = self._answer(dict(scope["headers"]), body)
-        payload = json.dumps(reply).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers]})  # fmt: skip
-        await send({"type": "http.response.body", "body": payload})
+        await reply(send, *self._answer(body))
 
-    def _answer(self, headers: dict[bytes, bytes], body: bytes) -> tuple[int, dict[str, Any], list]:
-        if self.token and not hmac.compare_digest(headers.get(b"authorization", b""), self.token):
-            return (
-                401,
-                {"error": "missing or wrong bearer token (IA_API_TOKEN)", "field": None, "error_id": None},
-                [(b"www-authenticate", b"Bearer")],
-            )
+    def _answer(self, body: bytes) -> tuple[int, dict[str, Any], list]:
         try:
             if len(body) > self.MAX_BODY:
                 raise UserInputError("body", f"larger than {self.MAX_BODY:,} bytes: send one row of features")
             try:
                 data = json.loads(body)
-            except ValueError:
+            except ValueError:  # a UnicodeDecodeError too
                 raise UserInputError("body", 'not valid JSON: expected {"features": [1.5, 2.3]}') from None
             if not isinstance(data, dict) or "features" not in data:
                 raise UserInputError("features", 'Field required: expected {"features": [1.5, 2.3]}')
+            unknown = sorted(set(data) - {"features"})
+            if unknown:
+                raise UserInputError(unknown[0], f"unknown field: the API does not take it (only features); got {', '.join(unknown)[:100]}")
             result = self.rt.predict(data["features"], source="api")
         except Exception as exc:
             status, reply = problem_of(exc, "POST /predict")

@@ -82,6 +82,13 @@ class GenerateRequest(Body):
     role: Any = Field("library", description="library (for training and exploration) or incoming (sent to the loop)")
 
 
+class DatasetUpdate(Body):
+    name: Any = Field(None, description="1 to 200 printable characters")
+    tags: Any = Field(
+        None, description="Up to 10 tags of at most 40 characters (letters, digits, spaces, - _ . :)", examples=[["baseline"]]
+    )
+
+
 class DatasetReply(BaseModel):
     dataset_id: int
     samples_created: int
@@ -124,3 +131,76 @@ class Problem(BaseModel):
     error: str = Field(description="What went wrong, for a person")
     field: str | None = Field(None, description="The field at fault, for bad input")
     error_id: str | None = Field(None, description="For a 500: the id of the log line with the details")
+
+
+# the limits the validation layer enforces, stated in the schema ------------------------------------
+VERSION_PATTERN = r"^(v1\.\d{1,8}\.0|[1-9]\d{0,8})$"  # a label (v1.2.0) or a registry number (3); see registry.parse_version
+TAG_PATTERN = r"^[A-Za-z0-9 _.:-]{1,40}$"
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _setting(settings_fields: dict, name: str) -> dict:
+    """A run-time control's JSON schema from the same Settings metadata its validation reads."""
+    field = settings_fields[name]
+    meta, kind = field.metadata, str(field.type)
+    if "choices" in meta:
+        return {"type": "string", "enum": list(meta["choices"])}
+    if kind == "bool":
+        return {"type": "boolean"}
+    schema: dict = {"type": "integer" if kind == "int" else "number"}
+    for bound, key in (("min", "minimum"), ("max", "maximum")):
+        if bound in meta:
+            schema[key] = meta[bound]
+    return schema
+
+
+def stated_limits(settings: Any, n_features: int, controls: tuple[str, ...], scenarios: list[str], roles: tuple[str, ...]) -> dict:
+    """Per body schema, per property: what a request must hold to be accepted, so generated clients and
+    fuzzers agree with the server (before, `{"features": [0]}` was valid by the schema and refused)."""
+    from dataclasses import fields
+
+    from core.datagen import MAX_STRENGTH
+    from core.training import C_LIMITS, CLASS_WEIGHTS
+
+    all_fields = {f.name: f for f in fields(type(settings))}
+    number = {"type": "number", "minimum": -settings.feature_max_abs, "maximum": settings.feature_max_abs}
+    row = {"type": "array", "items": number, "minItems": n_features, "maxItems": n_features}
+    most = settings.max_samples_per_request
+    thresholds = {name: _setting(all_fields, name) for name in controls if name not in ("policy", "scheduler_interval")}
+    return {
+        "PredictRequest": {"features": row},
+        "BatchRequest": {"rows": {"type": "array", "items": row, "minItems": 1, "maxItems": most}},
+        "GenerateRequest": {
+            "samples": {"type": "integer", "minimum": 1, "maximum": most},
+            "scenario": {"type": "string", "enum": scenarios, "default": "stable"},
+            "strength": {"type": "number", "minimum": 0, "maximum": MAX_STRENGTH, "default": 1.0},
+            "seed": _nullable({"type": "integer", "minimum": 0, "maximum": 2**32 - 1}),
+            "role": {"type": "string", "enum": list(roles), "default": "library"},
+        },
+        "RetrainRequest": {
+            "dataset_ids": _nullable({"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "maxItems": 1000}),
+            "window_rows": _nullable({"type": "integer", "minimum": 50, "maximum": 10**9}),
+            "C": {"type": "number", "minimum": C_LIMITS[0], "maximum": C_LIMITS[1], "default": 1.0},
+            "class_weight": {"type": "string", "enum": list(CLASS_WEIGHTS), "default": "none"},
+            "promote": {"type": "boolean", "default": True},
+        },
+        "LoopUpdate": {
+            "state": _nullable({"type": "string", "enum": ["running", "paused"]}),
+            "interval": _nullable(_setting(all_fields, "scheduler_interval")),
+            "policy": _nullable(_setting(all_fields, "policy")),
+            "thresholds": _nullable({"type": "object", "properties": thresholds, "additionalProperties": False}),
+        },
+        "StreamUpdate": {
+            "enabled": _nullable({"type": "boolean"}),
+            "scenario": _nullable({"type": "string", "enum": scenarios}),
+            "strength": _nullable({"type": "number", "minimum": 0, "maximum": MAX_STRENGTH}),
+            "batch_size": _nullable(_setting(all_fields, "stream_batch_size")),
+        },
+        "DatasetUpdate": {
+            "name": _nullable({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^\S(.*\S)?$"}),
+            "tags": _nullable({"type": "array", "items": {"type": "string", "pattern": TAG_PATTERN}, "maxItems": 10}),
+        },
+    }

@@ -52,6 +52,10 @@ class Settings:
     starter_model: bool = _env("IA_STARTER_MODEL", "true", "Create a starter dataset and model v1.0.0 in an empty workspace")
     starter_rows: int = _env("IA_STARTER_ROWS", "2000", "Rows of the starter dataset", min=100, max=1_000_000)
     training_window: int = _env("IA_TRAINING_WINDOW", "5000", "Most recent labelled samples a training uses", min=50)
+    trainings_per_minute: int = _env(
+        "IA_TRAININGS_PER_MINUTE", "6", "Trainings people and API clients may start per minute (the loop's own are bounded by the cooldown)",
+        min=1, max=10_000,
+    )  # fmt: skip
     holdout_fraction: float = _env("IA_HOLDOUT_FRACTION", "0.3", "Share of the window held out for metrics", min=0.05, max=0.5)
     feature_max_abs: float = _env(
         "IA_FEATURE_MAX_ABS", "1e12", "Largest absolute feature value accepted (training overflows past 1e150)", min=1.0, max=1e150
@@ -65,12 +69,14 @@ class Settings:
     )
     gate_metric: str = _env("IA_GATE_METRIC", "accuracy", "Metric the promotion gate compares", choices=GATE_METRICS)
     gate_margin: float = _env("IA_GATE_MARGIN", "0.0", "Challenger promoted if metric >= champion's - margin", min=0.0, max=1.0)
-    scheduler_interval: float = _env("IA_SCHEDULER_INTERVAL", "30", "Seconds between monitoring cycles", min=1.0)
+    scheduler_interval: float = _env("IA_SCHEDULER_INTERVAL", "30", "Seconds between monitoring cycles", min=1.0, max=86_400.0)
     scheduler_autostart: bool = _env("IA_SCHEDULER_AUTOSTART", "true", "Start the loop with the app")
     policy: str = _env("IA_POLICY", "drift", "Retrain policy", choices=POLICIES)
-    challenge_every: int = _env("IA_CHALLENGE_EVERY", "0", "Train a challenger on the recent window every N cycles (0 = off)", min=0)
-    retrain_cooldown_cycles: int = _env("IA_RETRAIN_COOLDOWN_CYCLES", "2", "Cycles after a retrain with no retrain", min=0)
-    drift_persistence: int = _env("IA_DRIFT_PERSISTENCE", "2", "Consecutive dataset-drift cycles before a retrain", min=1)
+    challenge_every: int = _env(
+        "IA_CHALLENGE_EVERY", "0", "Train a challenger on the recent window every N cycles (0 = off)", min=0, max=1_000_000
+    )
+    retrain_cooldown_cycles: int = _env("IA_RETRAIN_COOLDOWN_CYCLES", "2", "Cycles after a retrain with no retrain", min=0, max=1_000_000)
+    drift_persistence: int = _env("IA_DRIFT_PERSISTENCE", "2", "Consecutive dataset-drift cycles before a retrain", min=1, max=10_000)
     stream_enabled: bool = _env("IA_STREAM_ENABLED", "true", "Simulated stream on at first start")
     stream_batch_size: int = _env("IA_STREAM_BATCH_SIZE", "200", "Rows the simulated stream adds per cycle", min=10, max=100_000)
     min_retrain_rows: int = _env("IA_MIN_RETRAIN_ROWS", "200", "Fewest post-drift rows a drift retrain trains on", min=20)
@@ -80,10 +86,10 @@ class Settings:
     )
     drift_window_batches: int = _env("IA_DRIFT_WINDOW_BATCHES", "3", "Newest batches pooled into the drift test's windows", min=1, max=20)
     wasserstein_threshold: float = _env(
-        "IA_DRIFT_WASSERSTEIN", "0.1", "Effect a drifted feature must also show (Wasserstein / reference std)", min=0.0
+        "IA_DRIFT_WASSERSTEIN", "0.1", "Effect a drifted feature must also show (Wasserstein / reference std)", min=0.0, max=100.0
     )
-    psi_threshold: float = _env("IA_DRIFT_PSI", "0.2", "PSI drift threshold", min=0.0)
-    psi_warning: float = _env("IA_DRIFT_PSI_WARNING", "0.1", "PSI warning threshold", min=0.0)
+    psi_threshold: float = _env("IA_DRIFT_PSI", "0.2", "PSI drift threshold", min=0.0, max=100.0)
+    psi_warning: float = _env("IA_DRIFT_PSI_WARNING", "0.1", "PSI warning threshold", min=0.0, max=100.0)
     perf_tolerance: float = _env("IA_PERF_TOLERANCE", "0.05", "Accuracy drop below holdout that is performance drift", min=0.0, max=1.0)
     perf_confidence: float = _env("IA_PERF_CONFIDENCE", "0.95", "Confidence the drop is real (0 = plain comparison)", min=0.0, max=0.999)
     alert_cooldown_seconds: float = _env("IA_ALERT_COOLDOWN_SECONDS", "300", "Identical alerts inside this window are collapsed", min=0.0)

@@ -19,12 +19,20 @@ class UserInputError(ValueError):
 class NoModelError(RuntimeError):
     """Serving was asked for a prediction before any model was trained."""
 
-    def __init__(self) -> None:
-        super().__init__("No model yet: train one first (Models page, or runtime.train()).")
+    def __init__(self, message: str = "No model yet: train one first (Models page, or runtime.train()).") -> None:
+        super().__init__(message)
 
 
 class BusyError(RuntimeError):
     """The action conflicts with one under way (a training, a cycle); try again when it ends."""
+
+
+class RateLimited(BusyError):
+    """Too many trainings asked for in a minute (a script in a loop, a fuzzer): try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WorkspaceError(RuntimeError):

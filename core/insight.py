@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,18 @@ class CycleDetail:
     batch_range: tuple[int, int] | None
 
 
+@dataclass(frozen=True)
+class Event:
+    """The last thing worth seeing (drift detected, a retrain, a promotion, a rollback): it stays on the
+    Overview until another replaces it, where the newest cycle is replaced every few seconds."""
+
+    kind: str  # drift | promoted | rejected | awaiting | rollback | approval
+    title: str
+    detail: str
+    at: datetime
+    cycle_id: int | None
+
+
 class Insights:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -85,6 +97,27 @@ class Insights:
         return {"version": version, "features": self.store.features, "values": row.tolist()} | evaluation.contributions(
             stored["linear"], row.tolist()
         )
+
+    def last_event(self) -> Event | None:
+        """The newest significant event of the loop or of a person, from the stored cycles and model events."""
+        cycle, manual = self.store.last_event_cycle(), self.store.last_manual_change()
+        if manual is not None and (cycle is None or manual["ts"] >= cycle["started_at"]):
+            kind = manual["kind"]
+            title = f"{'Rollback to' if kind == 'rollback' else 'Approved:'} {version_label(manual['version'])}"
+            return Event(kind, title, manual["reason"], manual["ts"], None)
+        if cycle is None:
+            return None
+        new = cycle.get("new_version")
+        if new and cycle.get("promoted"):
+            kind, title = "promoted", f"New champion {version_label(new)}"
+        elif new and "awaiting" in set(self.store.model_events_of(int(new))["kind"]):
+            kind, title = "awaiting", f"Challenger {version_label(new)} awaits approval"
+        elif new:
+            kind, title = "rejected", f"Challenger {version_label(new)} rejected; {version_label(cycle.get('champion_version'))} stays"
+        else:
+            kind, title = "drift", f"Drift detected: {', '.join(json.loads(cycle['signals']))}"
+        detail = cycle.get("verdict") if kind == "drift" else cycle["reason"]  # a retrain is told by its decision and gate
+        return Event(kind, title, detail or cycle["reason"], cycle["started_at"], int(cycle["cycle_id"]))
 
     def boundary(self, cycle_id: int | None, x_feature: str, y_feature: str, max_points: int = BOUNDARY_POINTS) -> BoundaryView:
         """At `cycle_id` (None: the newest cycle, or the champion alone before any cycle): a sample of the
@@ -129,10 +162,10 @@ class Insights:
         if cycle is None:
             return None
         events = self.store.model_events_of(int(cycle["new_version"])) if cycle.get("new_version") else pd.DataFrame()
-        window = timedelta(seconds=5)
+        window = timedelta(seconds=5)  # alerts stored before they carried their cycle id are matched by their embed
         alerts = [
-            a for a in self.store.notifications_between(cycle["started_at"] - window, cycle["ended_at"] + window)
-            if _cycle_of(a["payload"]) == cycle["cycle_id"]
+            a for a in self.store.cycle_notifications(cycle["cycle_id"], cycle["started_at"] - window, cycle["ended_at"] + window)
+            if a["cycle_id"] == cycle["cycle_id"] or _cycle_of(a["payload"]) == cycle["cycle_id"]
         ]  # fmt: skip
         batch = (int(cycle["first_sample_id"]), int(cycle["last_sample_id"])) if cycle.get("first_sample_id") is not None else None
         reference = self.reference_of_cycle(cycle) if cycle.get("champion_version") else None

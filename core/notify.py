@@ -83,7 +83,7 @@ class Notifier:
         self.timeout, self.retries, self.backoff, self.cooldown, self.deadline = timeout, retries, backoff, cooldown, deadline
         self._session = requests.Session()
         self._queue: queue.Queue[tuple[int, dict] | None] = queue.Queue()
-        self._last_sent: dict[tuple[str, str], float] = {}
+        self._last_sent: dict[tuple[str, str], tuple[float, object]] = {}
         self._dedupe_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="discord-notifier", daemon=True)
@@ -98,12 +98,23 @@ class Notifier:
         return mask_secret(self.webhook_url)
 
     def notify(
-        self, kind: str, level: str, title: str, description: str, fields: dict[str, object] | None = None, collapse: bool = True
+        self,
+        kind: str,
+        level: str,
+        title: str,
+        description: str,
+        fields: dict[str, object] | None = None,
+        collapse: bool = True,
+        *,
+        cycle_id: int | None = None,
+        episode: object = None,
     ) -> int:
-        """Store the alert and queue it; an identical alert inside the cooldown is stored as collapsed."""
+        """Store the alert and queue it. A repeat of the same alert in the same episode (a drift episode
+        starts at its first drifted cycle) inside the cooldown is stored as collapsed; a new episode is
+        news, however soon it follows the last one."""
         embed = build_embed(title, description, level, fields)
         delivery = "pending" if self.configured else "not_sent"
-        if collapse and self._is_repeat(kind, title):
+        if collapse and self._is_repeat(kind, title, episode):
             delivery = "collapsed"
         record = {
             "created_at": utcnow(),
@@ -113,6 +124,7 @@ class Notifier:
             "description": embed["description"],
             "payload": json.dumps({"username": "IA Continu", "embeds": [embed]}),
             "delivery": delivery,
+            "cycle_id": cycle_id,
         }
         notification_id = self.store.insert_notification(record)
         if delivery == "pending":
@@ -128,13 +140,14 @@ class Notifier:
             "test", "info", "Test message", "IA Continu can reach this channel.", {"Webhook": self.masked_url}, collapse=False
         )
 
-    def _is_repeat(self, kind: str, title: str) -> bool:
+    def _is_repeat(self, kind: str, title: str, episode: object) -> bool:
         now = time.monotonic()
+        key = (kind, title)
         with self._dedupe_lock:
-            last = self._last_sent.get((kind, title))
-            if last is not None and now - last < self.cooldown:
+            last = self._last_sent.get(key)
+            if last is not None and last[1] == episode and now - last[0] < self.cooldown:
                 return True
-            self._last_sent[(kind, title)] = now
+            self._last_sent[key] = (now, episode)
             return False
 
     # the sender thread --------------------------------------------------------

@@ -204,7 +204,8 @@ class MonitoringPipeline:
             decision = self.decide(cycle_id, s, record, report, measured)
         record.update(decision=decision.action, reason=decision.reason, draw=decision.draw)
         if signals:
-            self._alert("drift", "warning", "Drift detected", f"{record['verdict']}\nDecision: {decision.reason}", record)
+            onset = self._drift_streak(record, report, measured)[-1]  # one episode: the run of drifted cycles since its onset
+            self._alert("drift", "warning", "Drift detected", f"{record['verdict']}\nDecision: {decision.reason}", record, episode=onset)
         if decision.action == "retrain":
             with _timed(steps, "retrain"):
                 self._retrain(decision, s, record)
@@ -428,7 +429,7 @@ class MonitoringPipeline:
             record["reason"] += "; the champion holds on the post-drift rows, so they become its drift reference"
         self._alert("rejected", "warning", f"Challenger {version_label(gate.version)} rejected", gate.reason, record)
 
-    def _alert(self, kind: str, level: str, title: str, description: str, record: dict) -> None:
+    def _alert(self, kind: str, level: str, title: str, description: str, record: dict, episode: object = None) -> None:
         fields = {
             "Status": record.get("status"),
             "Model version": version_label(record.get("new_version") or record.get("champion_version")),
@@ -439,7 +440,7 @@ class MonitoringPipeline:
             "Cycle": record.get("cycle_id"),
         }
         try:
-            self.notifier.notify(kind, level, title, description, fields)
+            self.notifier.notify(kind, level, title, description, fields, cycle_id=record.get("cycle_id"), episode=episode)
         except Exception:
             log.exception("could not record the %s alert", kind)
 

@@ -36,7 +36,7 @@ def version_label(version: int | None) -> str:
     return "—" if version is None else f"v1.{int(version) - 1}.0"
 
 
-_LABEL = re.compile(r"v1\.(\d{1,9})\.0")
+_LABEL = re.compile(r"v1\.(\d{1,8})\.0")
 
 
 def parse_version(text: str) -> int:
@@ -44,7 +44,7 @@ def parse_version(text: str) -> int:
     found = _LABEL.fullmatch(text.strip())
     if found:
         return int(found.group(1)) + 1
-    if text.strip().isdigit() and 0 < int(text) < 2**31:
+    if text.strip().isdigit() and 0 < int(text) < 10**9:  # the API's VERSION_PATTERN states the same bounds
         return int(text)
     raise UserInputError("version", f"{text[:40]!r} is not a version: write it as v1.2.0 or as its registry number")
 

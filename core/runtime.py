@@ -14,6 +14,7 @@ import logging
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,7 +24,7 @@ import pandas as pd
 from core import controls, datagen, evaluation, training, validation
 from core.config import Settings, sqlite_path
 from core.csv_import import parse_feature_csv, parse_labelled_csv
-from core.errors import BusyError, NoModelError, UserInputError, WorkspaceError
+from core.errors import BusyError, NoModelError, RateLimited, UserInputError, WorkspaceError
 from core.faults import FaultBoard, component_of
 from core.health import HealthMonitor, HealthReport
 from core.insight import BoundaryView, CycleDetail, Insights
@@ -49,7 +50,8 @@ READS = frozenset(
         "latency_percentiles", "repairs", "archives", "cycle_ids", "dataset_summary", "evaluation",
     }
 )  # fmt: skip
-INSIGHT_READS = frozenset({"boundary", "cycle_detail", "reference_sample", "batch_sample"})
+WEBHOOK_FAILURES = 3
+INSIGHT_READS = frozenset({"boundary", "cycle_detail", "reference_sample", "batch_sample", "last_event"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class Runtime:
         self.started_at = time.time()
         self.faults = FaultBoard()
         self.training_lock = threading.Lock()
+        self._training_times: deque[float] = deque()
+        self._training_times_lock = threading.Lock()
         self.api_server: object | None = None
         self.progress(f"Opening the DuckDB workspace {self.settings.duckdb_path.name}")
         self.store = Store(self.settings.duckdb_path, self.settings.n_features)
@@ -316,13 +320,22 @@ class Runtime:
                 return False, f"the disk is full or nearly: {free_mb:,.0f} MB free, below IA_MIN_FREE_MB={self.settings.min_free_mb:g}"
             return True, f"{free_mb:,.0f} MB free"
 
+        def webhook() -> tuple[bool, str]:
+            """Configured, and not refusing: the newest WEBHOOK_FAILURES deliveries all failing is a fault to show."""
+            if not self.notifier.configured:
+                return False, "not set: alerts are stored, not sent (DISCORD_WEBHOOK_URL)"
+            recent = self.store.recent_deliveries(WEBHOOK_FAILURES)
+            if len(recent) == WEBHOOK_FAILURES and all(delivery == "failed" for delivery, _status, _error in recent):
+                return False, f"{self.notifier.masked_url}: the last {WEBHOOK_FAILURES} alerts failed ({recent[0][2] or 'no answer'})"
+            return True, self.notifier.masked_url
+
         return {
             "duckdb": duckdb,
             "mlflow": mlflow,
             "disk": disk,
             "champion": champion,
             "worker": worker,
-            "webhook": lambda: (self.notifier.configured, self.notifier.masked_url),
+            "webhook": webhook,
         }
 
     def _worker_error(self, where: str, exc: BaseException) -> None:
@@ -358,6 +371,8 @@ class Runtime:
         version = self.registry.champion_version if version is None else version
         if version is None:
             raise NoModelError("no model yet: train one first")
+        if self.store.model(version) is None:
+            raise UserInputError("version", f"no version {version_label(version)}")
         return self.insights.explain(version, values)
 
     def overview(self) -> Overview:
@@ -444,6 +459,8 @@ class Runtime:
         candidate whatever the gate says. Data and parameters equal to an existing version's register
         nothing: the outcome names that version instead."""
         options = options or training.DEFAULT_OPTIONS
+        if trigger in ("manual", "api"):
+            self._count_training()
         if not self.training_lock.acquire(blocking=False):
             raise BusyError("a training is already running: wait for it to finish")
         try:
@@ -483,6 +500,19 @@ class Runtime:
         self._announce(decision)
         return TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision)
 
+    def _count_training(self) -> None:
+        """At most IA_TRAININGS_PER_MINUTE asked-for trainings in any minute: each registers a version for good."""
+        now, limit = time.monotonic(), self.settings.trainings_per_minute
+        with self._training_times_lock:
+            while self._training_times and now - self._training_times[0] >= 60:
+                self._training_times.popleft()
+            if len(self._training_times) >= limit:
+                wait = 60 - (now - self._training_times[0])
+                raise RateLimited(
+                    f"{limit} trainings in the last minute already (IA_TRAININGS_PER_MINUTE): try again in {wait:.0f} s", wait
+                )
+            self._training_times.append(now)
+
     def _announce(self, decision: GateDecision) -> None:
         """A new champion from a manual training is announced like one from the loop."""
         if decision.promoted and decision.champion is not None:
@@ -513,6 +543,28 @@ class Runtime:
         decision = self.registry.reject(validation.integer(version, "version", 1, 2**31 - 1))
         self.notifier.notify("rejected", "warning", f"Challenger {version_label(version)} rejected", decision.reason)
         return decision
+
+    def update_dataset(self, dataset_id: object, name: object = None, tags: object = None) -> dict:
+        """Rename or tag a dataset; both checked before either is stored."""
+        (dataset_id,) = self._dataset_ids([dataset_id])
+        new_name = None if name is None else validation.text(name, "name")
+        new_tags = None if tags is None else validation.tags(tags)
+        self.store.update_dataset(dataset_id, new_name, new_tags)
+        return self.store.dataset(dataset_id)
+
+    def delete_dataset(self, dataset_id: object) -> int:
+        """Delete a library dataset no model was trained on; refused, with the reason, for data something needs."""
+        (dataset_id,) = self._dataset_ids([dataset_id])
+        record = self.store.dataset(dataset_id)
+        if record["role"] == "incoming":
+            raise UserInputError("dataset", f"dataset {dataset_id} was sent to the loop: its cycles, drift references and served "
+                                 "accuracy rest on these rows, so it stays (retention archives old stream data)")  # fmt: skip
+        versions = self.store.versions_trained_on(dataset_id)
+        if versions:
+            labels = ", ".join(map(version_label, versions))
+            raise UserInputError("dataset", f"dataset {dataset_id} is the training data of {labels}: their holdouts, evaluations and "
+                                 "drift references are its rows, so it stays")  # fmt: skip
+        return self.store.delete_dataset(dataset_id)
 
     def send_to_loop(self, dataset_id: int) -> DatasetInfo:
         """Copy a library dataset into the loop's incoming data: the next cycle reads it as new data."""

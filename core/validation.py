@@ -85,6 +85,25 @@ def text(value: object, field: str, max_length: int = 200) -> str:
 
 
 # feature matrices ------------------------------------------------------------------------
+MAX_TAGS = 10
+
+
+def tags(value: object, field: str = "tags") -> list[str]:
+    """Up to MAX_TAGS short labels (letters, digits, spaces, - _ . :), each at most 40 characters; duplicates dropped."""
+    if not isinstance(value, list | tuple):
+        raise UserInputError(field, f"expected a list of up to {MAX_TAGS} words, got {shown(value)}")
+    if len(value) > MAX_TAGS:
+        raise UserInputError(field, f"at most {MAX_TAGS} tags, got {len(value)}")
+    cleaned = []
+    for item in value:
+        tag = text(item, field, 40)
+        if not all(c.isalnum() or c in " -_.:" for c in tag):
+            raise UserInputError(field, f"{tag!r}: use letters, digits, spaces and - _ . : only")
+        if tag and tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
 def feature_matrix(rows: object, n_features: int, max_rows: int, max_abs: float, field: str = "features") -> np.ndarray:
     """One row or a batch as a finite float64 (n, n_features) matrix within ±max_abs, or a clear refusal."""
     matrix = _to_float_matrix(rows, n_features, field)

@@ -1,10 +1,12 @@
 """Data: generate or import datasets, browse them, compare their distributions with the reference."""
 
+import json
+
 import streamlit as st
 
 from core.datagen import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
-from ui.state import act, empty_state, read, runtime
+from ui.state import act, empty_state, plural, read, runtime
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
@@ -36,7 +38,8 @@ with generate, st.form("generate"):
 with upload:
     st.subheader("Import a CSV")
     st.caption(f"Columns exactly: {', '.join(rt.store.features)}, target (0 or 1). At most {limit:,} rows.")
-    file = st.file_uploader("Labelled CSV", type=["csv"], key="import_csv")
+    uploads = st.session_state.setdefault("import_round", 0)  # a new key empties the uploader once a file is stored
+    file = st.file_uploader("Labelled CSV", type=["csv"], key=f"import_csv_{uploads}")
     import_to_loop = st.checkbox("Send to the loop", key="import_to_loop", help=ROLE_HELP)
     if file is not None and st.button("Import", type="primary"):
         role = "incoming" if import_to_loop else "library"
@@ -46,10 +49,16 @@ with upload:
         )
         if info:
             st.session_state["dataset_pick"] = info.dataset_id
-        if info and info.duplicate_of:
+            st.session_state["import_round"] = uploads + 1
+            st.session_state["import_done"] = info
+            st.rerun()
+    done = st.session_state.pop("import_done", None)
+    if done is not None:
+        st.success(f"Imported {done.n_rows:,} rows as dataset {done.dataset_id}", icon=":material/check_circle:")
+        if done.duplicate_of:
             st.warning(
-                f"This file has exactly the bytes of dataset {info.duplicate_of}, imported before: dataset {info.dataset_id} is a "
-                "second copy. Delete neither if that was intended; otherwise train on one of them only.",
+                f"This file has exactly the bytes of dataset {done.duplicate_of}, imported before: dataset {done.dataset_id} is a "
+                "second copy. Keep it if that was intended; otherwise delete it below (Rename, tag or delete).",
                 icon=":material/content_copy:",
             )
 
@@ -75,10 +84,16 @@ datasets = all_datasets[all_datasets["source"].isin(shown_sources or [])]
 if datasets.empty:
     empty_state(f"No dataset of these kinds ({len(all_datasets):,} in all): choose more kinds above.")
     st.stop()
-datasets = datasets.assign(role=datasets["role"].map({"incoming": "sent to the loop", "library": "library"}))
+datasets = datasets.assign(role=datasets["role"].map({"incoming": "sent to the loop", "library": "library"}),
+                           tags=datasets["tags"].map(lambda t: ", ".join(json.loads(t or "[]"))))  # fmt: skip
 st.dataframe(
-    datasets[["dataset_id", "name", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True, height=240
-)
+    datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
+    height=min(240, 35 * (len(datasets) + 1) + 3),  # no empty rows under a short list
+    column_config={"dataset_id": st.column_config.NumberColumn("id", width="small")},
+)  # fmt: skip
+hidden = len(all_datasets) - len(datasets)
+if hidden:
+    st.caption(f"{plural(hidden, 'dataset')} of other kinds hidden (ids are shared by every kind): choose more kinds above to see them.")
 
 ids = datasets["dataset_id"].tolist()
 names = dict(zip(ids, datasets["name"], strict=True))
@@ -94,6 +109,26 @@ if row["role"] == "library":
     st.button("Send this dataset to the loop", help=ROLE_HELP, on_click=_send_to_loop, args=(chosen,))
 elif row["role"] != "library":
     st.caption("Data the loop has read cannot go back to the library: its cycles and drift references were computed from it.")
+
+
+def _save_dataset(dataset_id: int) -> None:
+    v = st.session_state
+    tags = [t.strip() for t in v["dataset_tags"].split(",") if t.strip()]
+    act(lambda: rt.update_dataset(dataset_id, v["dataset_name"], tags), f"Dataset {dataset_id} saved")
+
+
+def _delete_dataset(dataset_id: int) -> None:
+    if act(lambda: rt.delete_dataset(dataset_id), lambda n: f"Dataset {dataset_id} deleted ({n:,} rows)") is not None:
+        st.session_state.pop("dataset_pick", None)
+
+
+with st.expander("Rename, tag or delete"):
+    with st.form(f"dataset_edit_{chosen}"):
+        st.text_input("Name", value=row["name"], key="dataset_name", max_chars=200)
+        st.text_input("Tags (comma-separated)", value=row["tags"], key="dataset_tags")
+        st.form_submit_button("Save", on_click=_save_dataset, args=(chosen,))
+    st.button(f"Delete dataset {chosen}", on_click=_delete_dataset, args=(chosen,), help="Refused, with the reason, for data "
+              "the loop read or a model was trained on.")  # fmt: skip
 
 preview, stats = st.tabs(["First rows", "Summary statistics"])
 preview.dataframe(read("dataset_frame", chosen, 100), hide_index=True, height=240)

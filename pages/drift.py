@@ -9,7 +9,7 @@ from core.registry import version_label
 from core.verdicts import FEATURE
 from ui import charts
 from ui.report import drift_report_html
-from ui.state import empty_state, percent, read, runtime, table, version_column
+from ui.state import choice_from_url, empty_state, keep_in_url, percent, read, runtime, table, version_column
 
 rt = runtime()
 st.title("Drift")
@@ -29,8 +29,10 @@ if not cycle_ids:
 st.subheader("A cycle in full")
 if st.session_state.get("drill_cycle") not in cycle_ids:
     st.session_state.pop("drill_cycle", None)  # archived by retention, or a fresh session: the newest
+choice_from_url("cycle", "drill_cycle", cycle_ids, int)
 chosen = st.selectbox("Cycle", cycle_ids, format_func=lambda c: f"cycle {c}" + (" (newest)" if c == cycle_ids[0] else ""),
                       key="drill_cycle", help="The newest 500 cycles; older ones are archived by retention.")  # fmt: skip
+keep_in_url("cycle", str(chosen))
 detail = read("cycle_detail", chosen)
 if detail is None:
     empty_state(f"Cycle {chosen} was archived by retention a moment ago: pick another.")
@@ -85,8 +87,17 @@ if detail.reference is not None and detail.batch_range:
         for i, feature in enumerate(rt.store.features):
             figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch", detail.reference.legend))
             cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
-st.download_button("Download this report (HTML)", data=lambda: drift_report_html(detail, figures), file_name=f"drift_report_cycle_{chosen}.html",
-                   mime="text/html", icon=":material/download:")  # fmt: skip
+features = rt.store.features
+
+
+def _report() -> str:
+    """The cycle in one file, with its decision boundary: for concept drift the distributions say "no drift"."""
+    boundary = charts.decision_boundary(read("boundary", chosen, features[0], features[1]))
+    return drift_report_html(detail, figures, boundary)
+
+
+st.download_button("Download this report (HTML)", data=_report, file_name=f"drift_report_cycle_{chosen}.html", mime="text/html",
+                   icon=":material/download:")  # fmt: skip
 
 st.subheader("Tests over time")
 history = read("drift_history", 300)
@@ -98,18 +109,22 @@ st.plotly_chart(charts.accuracy_history(read("accuracy_history", 400), read("mod
 
 st.subheader("Decision boundary")
 st.caption(
-    "The champion's reference (faint circles) and a cycle's labelled batch (crosses), coloured by class, with the champion's "
+    "The champion's reference (open rings) and a cycle's labelled batch (crosses), coloured by class, with the champion's "
     "line and the line of the challenger that cycle trained. Concept drift: the crosses stop matching the line. A promotion: "
     "the line turns."
 )
-features = rt.store.features
 x_feature, y_feature = features[0], features[1]
 if len(features) > 2:
     fx, fy = st.columns(2)
     x_feature = fx.selectbox("x feature", features, index=0, key="boundary_x")
     y_feature = fy.selectbox("y feature", [f for f in features if f != x_feature], index=0, key="boundary_y")
 replay = sorted(cycle_ids[:200])
-at = st.select_slider("Replay cycles", replay, value=replay[-1], key="boundary_cycle") if len(replay) > 1 else replay[0]
+if st.session_state.get("_boundary_follows") != chosen:  # a cycle picked above (or by a link): the replay starts there
+    st.session_state["_boundary_follows"] = chosen
+    st.session_state["boundary_cycle"] = chosen if chosen in replay else replay[-1]
+if st.session_state.get("boundary_cycle") not in replay:
+    st.session_state["boundary_cycle"] = replay[-1]
+at = st.select_slider("Replay cycles", replay, key="boundary_cycle") if len(replay) > 1 else replay[0]
 view = read("boundary", at, x_feature, y_feature)
 if view.note:
     st.caption(view.note)

@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core.registry import version_label
+from core.registry import parse_version, version_label
 from core.store import METRICS
 from core.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from ui import charts
-from ui.state import act, empty_state, percent, read, runtime, version_column
+from ui.state import act, choice_from_url, empty_state, keep_in_url, percent, read, runtime, version_column
 
 rt = runtime()
 st.title("Models")
@@ -109,7 +109,9 @@ champion = rt.registry.champion_version
 left, right = st.columns(2)
 if st.session_state.get("eval_version") not in versions:
     st.session_state["eval_version"] = champion if champion in versions else versions[0]
+choice_from_url("version", "eval_version", versions, parse_version)
 first = left.selectbox("Version", versions, format_func=version_label, key="eval_version")
+keep_in_url("version", version_label(first))
 
 
 def _compare_on_shared_set() -> None:

@@ -5,17 +5,30 @@ import json
 import streamlit as st
 
 from core.registry import version_label
+from core.store import utcnow
 from ui import charts
-from ui.state import empty_state, percent, read, runtime, table, version_column
+from ui.state import empty_state, percent, plural, read, runtime, table, version_column
+
+EVENT_BOXES = {"drift": st.warning, "rejected": st.warning, "promoted": st.success, "approval": st.success, "rollback": st.info}
+EVENT_ICONS = {"drift": ":material/warning:", "rejected": ":material/block:", "promoted": ":material/workspace_premium:",
+               "approval": ":material/workspace_premium:", "rollback": ":material/undo:", "awaiting": ":material/hourglass_top:"}  # fmt: skip
 
 st.title("Overview")
-st.caption("Synthetic data: every figure below is measured from what is stored in this workspace.")
+st.caption("Every figure below is measured from what is stored in this workspace (generated data comes from the seeded generator).")
 
 
 def _duration(seconds: float) -> str:
     minutes, sec = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {sec:02d}s"
+
+
+def _open_clicked() -> None:
+    """Runs before the rerun a click causes: the clicked point's cycle is kept for the page to open."""
+    points = st.session_state["accuracy_history"].selection.points
+    cycles = [p["customdata"] for p in points if p.get("customdata") is not None]
+    if cycles:
+        st.session_state["open_cycle"] = int(cycles[0])
 
 
 @st.fragment(run_every=5)
@@ -35,29 +48,50 @@ def live() -> None:
     fired = json.loads(last.get("signals") or "[]")
     drift = "—" if not last else (", ".join(fired) if fired else "no signal")
     bottom[2].metric("Signals (latest cycle)", drift, help=f"Features drifted: {percent(last.get('drift_share'))}")
-    if last.get("verdict"):
-        st.info(f"**Cycle {last['cycle_id']}:** {last['verdict']}", icon=":material/insights:")
+    event = read("last_event")
+    if event is not None:
+        show = EVENT_BOXES.get(event.kind, st.info)
+        when = f"{event.at:%H:%M:%S} UTC, {_duration((utcnow() - event.at).total_seconds())} ago"
+        show(f"**Last event · {event.title}** · {when}  \n{event.detail}", icon=EVENT_ICONS.get(event.kind, ":material/info:"))
+        if event.cycle_id is not None:
+            st.page_link("pages/drift.py", label=f"Open cycle {event.cycle_id} in full", icon=":material/arrow_forward:",
+                         query_params={"cycle": str(event.cycle_id)})  # fmt: skip
+    if last.get("verdict") and (event is None or event.cycle_id != last["cycle_id"]):
+        st.caption(f"Latest cycle {last['cycle_id']}: {last['verdict']}")
     c = ov.counts
     st.caption(
-        f"Uptime {_duration(ov.uptime_seconds)} · {c['datasets']:,} datasets · {c['samples']:,} samples · "
-        f"{c['models']:,} models · {c['predictions']:,} predictions · next cycle {next_run}"
+        f"Uptime {_duration(ov.uptime_seconds)} · {plural(c['datasets'], 'dataset')} · {plural(c['samples'], 'sample')} · "
+        f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} · next cycle {next_run}"
     )
     history = read("accuracy_history", 400)
     if history.empty:
         empty_state("No cycles yet: the loop runs its first cycle shortly after start (Operations page to start it or run one now).")
     else:
-        st.plotly_chart(charts.accuracy_history(history, read("model_events", 500)), key="accuracy_history")
+        st.plotly_chart(charts.accuracy_history(history, read("model_events", 500)), key="accuracy_history", on_select=_open_clicked,
+                        selection_mode="points")  # fmt: skip
+        if "open_cycle" in st.session_state:  # a point or a marker was clicked: open its cycle in full
+            st.switch_page("pages/drift.py", query_params={"cycle": str(st.session_state.pop("open_cycle"))})
+        st.caption("Click a point or a drift marker to open that cycle in full.")
     left, right = st.columns(2)
     with left:
         st.subheader("Latest cycles")
         shares = {"realised_accuracy": st.column_config.NumberColumn("realised", format="percent"),
                    "estimated_accuracy": st.column_config.NumberColumn("estimated", format="percent")}  # fmt: skip
-        columns = ["cycle_id", "started_at", "scenario", "champion_version", "rows_seen", "realised_accuracy", "estimated_accuracy",
-                   "decision", "reason"]  # fmt: skip
-        table(version_column(read("cycles", 10), "champion_version"), columns, "No cycles yet.", column_config=shares)
+        columns = ["cycle_id", "started_at", "champion_version", "realised_accuracy", "estimated_accuracy", "decision", "verdict"]
+        labels = {"cycle_id": st.column_config.NumberColumn("cycle", width="small"), "champion_version": "champion",
+                  "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss"),
+                  "decision": st.column_config.TextColumn("decision", width="small"),
+                  "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip
+        cycles = version_column(read("cycles", 10), "champion_version").fillna({"verdict": "—"})
+        table(cycles, columns, "No cycles yet.", column_config=shares | labels)
     with right:
         st.subheader("Latest alerts")
-        table(read("notifications", 10), ["created_at", "level", "title", "delivery"], "No alerts yet.")
+        table(
+            read("notifications", 10),
+            ["created_at", "level", "title", "delivery"],
+            "No alerts yet.",
+            column_config={"created_at": st.column_config.DatetimeColumn("sent (UTC)", format="HH:mm:ss")},
+        )
 
 
 if runtime().registry.champion_version is None:

@@ -5,6 +5,13 @@ import streamlit as st
 from ui import charts
 from ui.state import act, empty_state, percent, read, runtime, version_column
 
+LOG_COLUMNS = {
+    "model_version": "version", "confidence": st.column_config.TextColumn("confidence", help="Never rounded up to 100 %."),
+    "ts": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
+    "timestamp": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
+    "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.2f"),
+}  # fmt: skip
+
 rt = runtime()
 st.title("Predict")
 if rt.registry.champion_version is None:
@@ -24,12 +31,16 @@ def one_prediction() -> None:
             for i, name in enumerate(rt.store.features)
         ]
         submitted = st.form_submit_button("Predict", type="primary")
-    if not submitted:
+    if submitted:
+        result = act(lambda: rt.predict(values, source="ui"))
+        if result:
+            rt.predictor.flush()  # in the log at once; the prediction itself did not wait
+            st.session_state["last_prediction"] = (result, values)
+            st.rerun(scope="app")  # the log below is outside this fragment: redraw it with the new row
         return
-    result = act(lambda: rt.predict(values, source="ui"))
-    rt.predictor.flush()  # show it in the log at once; the prediction itself did not wait
-    if not result:
+    if "last_prediction" not in st.session_state:
         return
+    result, values = st.session_state["last_prediction"]
     st.success(f"Class **{result.prediction}** with {percent(result.confidence)} confidence, by {result.version_label}")
     st.caption(f"{result.latency_ms:.2f} ms · {result.timestamp.isoformat()}Z")
     explained = act(lambda: rt.explain(values, result.model_version))
@@ -59,7 +70,8 @@ with batch:
             st.session_state["batch_results"] = results
     results = st.session_state.get("batch_results")
     if results is not None:
-        st.dataframe(results.head(200), hide_index=True, height=240)
+        shown = results.head(200)
+        st.dataframe(shown.assign(confidence=shown["confidence"].map(percent)), hide_index=True, height=240, column_config=LOG_COLUMNS)
         st.download_button(
             "Download the predictions", data=lambda: results.to_csv(index=False), file_name="predictions.csv", mime="text/csv"
         )
@@ -77,5 +89,5 @@ else:
     if latency["single"]:
         st.plotly_chart(charts.latency(read("latency_history", 200)), key="latency")
     log = version_column(read("recent_predictions", 100), "model_version")
-    st.dataframe(log, hide_index=True, height=260, column_config={"model_version": "version", "confidence": st.column_config.NumberColumn(
-        format="%.4f")})  # fmt: skip
+    log["confidence"] = log["confidence"].map(percent)
+    st.dataframe(log, hide_index=True, height=260, column_config=LOG_COLUMNS)

@@ -282,3 +282,109 @@ def test_the_show_why_views_have_the_same_door_in_the_api(client: TestClient, tr
     detail = client.get(f"/cycles/{cycle_id}").json()
     assert detail["cycle"]["cycle_id"] == cycle_id and [d["feature"] for d in detail["drift"]] == ["feature_1", "feature_2"]
     assert client.get("/cycles/999").status_code == 404 and client.get("/cycles/0").status_code == 422
+
+
+def test_unknown_fields_are_refused_by_name_and_store_nothing(predict_client: TestClient, trained_runtime: Runtime) -> None:
+    reply = predict_client.post("/predict", json={"features": [1, 2], "colour": "red"})
+    assert reply.status_code == 422 and reply.json()["field"] == "colour" and "unknown field" in reply.json()["error"]
+    with TestClient(create_app(trained_runtime), raise_server_exceptions=False) as c:
+        reply = c.post("/generate", json={"samples": 100, "colour": "red"})
+        assert reply.status_code == 422 and reply.json()["field"] == "colour"
+    trained_runtime.predictor.flush()
+    assert trained_runtime.store.counts()["datasets"] == 1 and trained_runtime.store.counts()["predictions"] == 0
+
+
+def test_a_wrong_content_type_is_a_415_naming_it_on_every_json_route(predict_client: TestClient) -> None:
+    for path in ("/predict", "/predict/batch", "/generate"):
+        reply = predict_client.post(path, content=b'{"features": [1, 2]}', headers={"Content-Type": "text/plain"})
+        assert reply.status_code == 415, path
+        assert (
+            reply.json()["field"] == "Content-Type"
+            and "text/plain" in reply.json()["error"]
+            and "application/json" in reply.json()["error"]
+        )
+
+
+def test_malformed_and_non_utf8_bodies_name_the_body_in_the_error_shape(predict_client: TestClient) -> None:
+    for path in ("/predict", "/generate"):
+        for body in (b'{"features": [1, 2', b'{"features": [\xff]}'):
+            reply = predict_client.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert reply.status_code == 422 and reply.json()["field"] == "body", (path, body, reply.text)
+            assert set(reply.json()) == {"error", "field", "error_id"} and "not valid JSON" in reply.json()["error"]
+
+
+def test_the_token_is_checked_before_the_body_and_read_once(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.settings = replace(rt.settings, api_token="s3cret")
+    for app in (create_app(rt), FastPredict(create_app(rt), rt)):
+        with TestClient(app) as c:
+            for path in ("/predict", "/generate"):
+                assert c.post(path, content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 401
+            two = httpx.Headers([("Authorization", "Bearer wrong"), ("Authorization", "Bearer s3cret")])
+            for order in (two, httpx.Headers(list(reversed(two.multi_items())))):
+                reply = c.post("/predict", json={"features": [1, 2]}, headers=order)
+                assert reply.status_code == 401 and reply.json()["field"] == "Authorization"
+
+
+def test_options_and_wrong_methods_list_every_method_of_the_path(client: TestClient) -> None:
+    reply = client.options("/loop")
+    assert reply.status_code == 204 and set(reply.headers["allow"].split(", ")) == {"GET", "PUT", "OPTIONS"}
+    reply = client.delete("/loop")
+    assert reply.status_code == 405 and set(reply.headers["allow"].split(", ")) == {"GET", "PUT", "OPTIONS"}
+    assert reply.json()["field"] == "method"
+    assert set(client.options("/datasets/1").headers["allow"].split(", ")) == {"PATCH", "DELETE", "OPTIONS"}
+
+
+def test_the_schema_states_the_limits_the_api_enforces(client: TestClient, trained_runtime: Runtime) -> None:
+    schema = client.get("/openapi.json").json()
+    parts = schema["components"]["schemas"]
+    features = parts["PredictRequest"]["properties"]["features"]
+    assert features["minItems"] == features["maxItems"] == 2
+    assert features["items"]["maximum"] == trained_runtime.settings.feature_max_abs
+    generate = parts["GenerateRequest"]["properties"]
+    assert generate["samples"]["minimum"] == 1 and generate["samples"]["maximum"] == trained_runtime.settings.max_samples_per_request
+    assert set(generate["scenario"]["enum"]) == {"stable", "covariate_shift", "concept_drift", "gradual", "label_noise"}
+    assert parts["PredictRequest"]["additionalProperties"] is False
+    version = next(p for p in schema["paths"]["/models/{version}"]["get"]["parameters"] if p["name"] == "version")
+    assert version["schema"]["pattern"]
+    import re
+
+    assert not re.fullmatch(version["schema"]["pattern"], "0") and re.fullmatch(version["schema"]["pattern"], "v1.2.0")
+
+
+def test_trainings_are_rate_limited_with_a_429_and_retry_after(tmp_path: Path, mlflow_template: Path) -> None:
+    rt = Runtime(make_settings(tmp_path / "w", mlflow_template, starter_model=True, trainings_per_minute=2))
+    try:
+        with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+            codes = [c.post("/retrain", json={"window_rows": 100 + i}).status_code for i in range(3)]
+            reply = c.post("/retrain", json={"window_rows": 500})
+        assert codes[:2] != [429, 429] and codes[2] == 429 and reply.status_code == 429
+        assert 1 <= int(reply.headers["retry-after"]) <= 60 and "IA_TRAININGS_PER_MINUTE" in reply.json()["error"]
+        assert rt.store.counts()["models"] <= 3
+    finally:
+        rt.close()
+
+
+def test_a_read_only_mlflow_store_makes_retrain_a_503(client: TestClient, trained_runtime: Runtime) -> None:
+    from tests.test_faults import immutable
+
+    trained_runtime.generate_dataset(500, seed=2, role="incoming")
+    with immutable(trained_runtime.settings.data_dir / "mlflow.db"):
+        reply = client.post("/retrain", json={"window_rows": 500})
+    assert reply.status_code == 503 and "read-only" in reply.json()["error"]
+
+
+def test_a_webhook_refusing_every_alert_shows_in_health(tmp_path: Path, mlflow_template: Path) -> None:
+    from tests.discord_server import FakeDiscord
+
+    with FakeDiscord(default=401) as discord:
+        rt = Runtime(make_settings(tmp_path / "w", mlflow_template, discord_webhook_url=discord.url, notify_retries=0))
+        try:
+            assert rt.check_health().checks["webhook"].ok
+            for _ in range(3):
+                rt.send_test_message()
+            assert rt.notifier.flush(10)
+            check = rt.check_health().checks["webhook"]
+            assert not check.ok and "the last 3 alerts failed" in check.detail and "HTTP 401" in check.detail
+        finally:
+            rt.close()

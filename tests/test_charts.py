@@ -29,12 +29,29 @@ def test_promotions_and_rollbacks_are_vertical_lines_at_their_time() -> None:
     fig = charts.accuracy_history(history(40), events())
     lines = [(s.x0, s.line.color) for s in fig.layout.shapes]
     assert lines == [
-        (T0 + pd.Timedelta(minutes=10), charts.COLOURS["rollback"]),
         (T0 + pd.Timedelta(minutes=5), charts.COLOURS["promotion"]),
+        (T0 + pd.Timedelta(minutes=10), charts.COLOURS["rollback"]),
     ]
     assert sorted(a.text for a in fig.layout.annotations) == ["v1.1.0", "v1.1.0"]  # the rejected v1.2.0 draws no line
     assert {t.name for t in fig.data} >= {"Promotion", "Rollback"}
     assert [b.label for b in fig.layout.xaxis.rangeselector.buttons] == ["1h", "6h", "1d", "all"]
+
+
+def test_version_labels_of_close_promotions_do_not_share_a_place() -> None:
+    close = pd.DataFrame({"ts": [T0 + pd.Timedelta(seconds=s) for s in (0, 5, 10)], "kind": ["gate"] * 3, "version": [2, 3, 4],
+                          "promoted": [True] * 3})  # fmt: skip
+    fig = charts.accuracy_history(history(40), close)
+    places = [(a.y, a.xanchor) for a in fig.layout.annotations]
+    assert len(set(places)) == 3
+
+
+def test_one_cycle_shows_both_accuracies_and_markers_carry_their_cycle() -> None:
+    one = history(1).assign(drift=[True], first_cycle=[7], marked_cycle=[7])
+    fig = charts.accuracy_history(one)
+    modes = {t.name: t.mode for t in fig.data}
+    assert "markers" in modes["Estimated accuracy (label-free)"]  # one point of a dotted line alone is invisible
+    drift = next(t for t in fig.data if t.name == "Drift detected")
+    assert list(drift.customdata) == [7]
 
 
 def test_one_cycle_gets_a_readable_time_axis() -> None:

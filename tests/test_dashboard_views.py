@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runtime import get_runtime
-from tests.test_pages import button, open_page, workspace  # noqa: F401 - the fixture is used by name
+from tests.test_pages import APP, button, open_page, workspace  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.usefixtures("workspace")  # a fresh app workspace for every test here
 CSV = b"feature_1,feature_2,target\n1,2,1\n-1,-2,0\n0.5,1,1\n"
@@ -106,7 +106,7 @@ def test_why_this_prediction_shows_contributions_and_the_point() -> None:
     at.number_input[1].set_value(-1.0)
     button(at, "Predict").click().run()
     assert not at.exception and not at.error
-    why = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Why: log-odds"))
+    why = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Why: P(class 1)"))
     explained = get_runtime().explain([2.0, -1.0])
     bars = why["data"][0]
     assert bars["y"] == ["feature_1", "feature_2", "intercept"]
@@ -146,6 +146,49 @@ def test_drift_page_drills_into_any_cycle_and_exports_it() -> None:
     assert tests["feature"].tolist() == ["feature_1", "feature_2"]
     assert sum(t.startswith("feature_") and f"cycle {promoted['cycle_id']} batch" in t for t in titles(at)) == 2
     assert any(b.label == "Download this report (HTML)" for b in at.get("download_button"))
+
+
+def test_the_replay_follows_the_chosen_cycle_and_the_url_names_it() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    first = min(rt.store.cycle_ids())
+    at = open_page("drift")
+    at.selectbox(key="drill_cycle").set_value(first).run()
+    assert at.select_slider(key="boundary_cycle").value == first  # not left at the newest cycle
+    assert at.query_params["cycle"] in (str(first), [str(first)])
+    link = AppTest.from_file(APP, default_timeout=90)
+    link.query_params["cycle"] = str(first + 1)  # a link to another cycle opens that cycle
+    link.run()
+    link.switch_page("pages/drift.py").run()
+    assert link.selectbox(key="drill_cycle").value == first + 1 and link.select_slider(key="boundary_cycle").value == first + 1
+
+
+def test_the_report_carries_the_cycles_decision_boundary() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    promoted = next(c for c in rt.store.cycles(10).to_dict("records") if c["promoted"])
+    detail = rt.cycle_detail(promoted["cycle_id"])
+    from ui import charts as ui_charts
+    from ui.report import drift_report_html
+
+    page = drift_report_html(detail, [], ui_charts.decision_boundary(rt.read("boundary", promoted["cycle_id"], "feature_1", "feature_2")))
+    assert "Decision boundary at this cycle" in page and f"Decision boundary at cycle {promoted['cycle_id']}" in page
+    assert "challenger v1." in page and "(promoted)" in page
+
+
+def test_the_last_event_stays_on_the_overview_with_a_link_to_its_cycle() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    rt.set_controls(policy="never")
+    quiet = [rt.pipeline.run_cycle() for _ in range(3)]  # the new champion fits the new regime: nothing fires
+    assert not any(json.loads(c["signals"]) for c in quiet)
+    event_cycle = max(c["cycle_id"] for c in rt.store.cycles(20).to_dict("records") if c["promoted"] or json.loads(c["signals"] or "[]"))
+    event = rt.read("last_event")
+    assert event.cycle_id == event_cycle < quiet[-1]["cycle_id"]
+    at = open_page()
+    assert any(event.title in box.value and "Last event" in box.value for box in [*at.warning, *at.success])
+    links = [link for link in at.get("page_link") if link.proto.label == f"Open cycle {event_cycle} in full"]
+    assert links and "cycle=" + str(event_cycle) in links[0].proto.query_string
 
 
 def test_drift_chart_has_one_panel_per_kind_of_number() -> None:
@@ -262,3 +305,23 @@ def test_with_more_features_the_boundary_plane_is_chosen(monkeypatch: pytest.Mon
     boundary = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Decision boundary"))
     assert boundary["layout"]["xaxis"]["title"]["text"] == "feature_2" and boundary["layout"]["yaxis"]["title"]["text"] == "feature_3"
     assert any(t.get("name") == "champion v1.0.0" and t.get("mode") == "lines" for t in boundary["data"])
+
+
+def test_an_import_empties_the_uploader_and_a_copy_can_be_deleted_from_the_page() -> None:
+    at = open_page("data")
+    at.get("file_uploader")[0].set_value(("mine.csv", CSV, "text/csv"))
+    at.run()
+    button(at, "Import").click().run()
+    assert not at.get("file_uploader")[0].value  # stored once: a second click cannot store a copy
+    assert not any(b.label == "Import" for b in at.button)
+    rt = get_runtime()
+    assert rt.store.counts()["datasets"] == 2 and at.selectbox(key="dataset_pick").value == 2
+    at.text_input(key="dataset_name").set_value("my table")
+    at.text_input(key="dataset_tags").set_value("mine, q3")
+    button(at, "Save").click().run()
+    assert rt.store.dataset(2)["name"] == "my table" and "mine, q3" in at.dataframe[0].value["tags"].tolist()
+    button(at, "Delete dataset 2").click().run()
+    assert rt.store.dataset(2) is None and not at.exception
+    at.selectbox(key="dataset_pick").set_value(1).run()
+    button(at, "Delete dataset 1").click().run()
+    assert any("sent to the loop" in e.value for e in at.error) and rt.store.dataset(1) is not None

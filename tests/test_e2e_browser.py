@@ -162,8 +162,8 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     page.get_by_role("button", name="Predict", exact=True).click()
     _settle(page)
     assert page.get_by_text(re.compile(r"by v1\.\d+\.0")).first.is_visible()
-    page.get_by_text("Why: log-odds").first.wait_for(state="attached")  # the contributions chart's title
-    _shot_at(page, "Why: log-odds", "predict-why")
+    page.get_by_text("Why: P(class 1)").first.wait_for(state="attached")  # the contributions chart's title
+    _shot_at(page, "Why: P(class 1)", "predict-why")
 
     _visit(page, server, "", "overview")
     before = _metric(page, "Champion")

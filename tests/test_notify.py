@@ -129,6 +129,16 @@ def test_identical_alerts_inside_the_cooldown_are_collapsed(store: Store) -> Non
     assert deliveries == ["sent", "collapsed", "sent", "sent"] and len(discord.received) == 3
 
 
+def test_only_repeats_of_the_same_drift_episode_are_collapsed(store: Store) -> None:
+    n = notifier(store, "", cooldown=300)
+    first = n.notify("drift", "warning", "Drift detected", "a", episode=401, cycle_id=3)
+    repeat = n.notify("drift", "warning", "Drift detected", "a again", episode=401, cycle_id=4)
+    another = n.notify("drift", "warning", "Drift detected", "b", episode=1201, cycle_id=9)  # a later, different episode
+    n.close()
+    assert [store.notification(i)["delivery"] for i in (first, repeat, another)] == ["not_sent", "collapsed", "not_sent"]
+    assert [store.notification(i)["cycle_id"] for i in (first, repeat, another)] == [3, 4, 9]
+
+
 def test_embeds_over_the_limits_are_truncated_to_fit() -> None:
     fields = {f"field {i} " + "n" * 300: "v" * 2000 for i in range(40)}
     embed = build_embed("t" * 1000, "d" * 10_000, "failure", fields)

@@ -141,7 +141,8 @@ def test_predict_shows_the_result_with_its_version_and_logs_it(workspace: Path) 
     button(at, "Predict").click().run()
     assert not at.exception and not at.error
     assert any("by v1.0.0" in s.value and "Class **0**" in s.value for s in at.success)
-    assert {m.label: m.value for m in at.metric}["Predictions logged"] == "1"
+    assert {m.label: m.value for m in at.metric}["Predictions logged"] == "1"  # in the same run: the log is redrawn
+    assert not any("No predictions yet" in i.value for i in at.info)
     logged = at.dataframe[-1].value
     assert logged["feature_1"].tolist() == [-1.5] and logged["source"].tolist() == ["ui"]
 
@@ -164,6 +165,7 @@ def test_a_batch_csv_is_predicted(workspace: Path) -> None:
     assert not at.error
     frame = at.dataframe[0].value
     assert frame["prediction"].tolist() == [1, 0] and set(frame["model_version"]) == {"v1.0.0"}
+    assert all(c.endswith(" %") and not c.startswith("100") for c in frame["confidence"])  # a share, never rounded up to 100 %
 
 
 def test_scheduler_controls_change_the_worker(workspace: Path) -> None:

@@ -205,3 +205,20 @@ def test_a_rejected_drift_retrain_moves_the_reference_so_the_loop_settles(traine
     ref = rt.reference()
     assert ref.moved and (ref.first_sample_id, ref.last_sample_id) == (retrain["first_sample_id"] - 200, retrain["last_sample_id"])
     assert not any(r["dataset_drift"] for r in after) and {r["decision"] for r in after} == {"none"}
+
+
+def test_a_new_drift_episode_alerts_even_inside_the_cooldown_of_the_last(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.set_controls(policy="never", drift_window_batches=1)  # monitor only: the reference stays, every shifted cycle drifts
+    rt.set_stream_scenario("covariate_shift", 1.5)
+    first, repeat = rt.pipeline.run_cycle(), rt.pipeline.run_cycle()
+    rt.set_stream_scenario("stable", 0.0)
+    calm = rt.pipeline.run_cycle()
+    rt.set_stream_scenario("covariate_shift", 1.5)
+    again = rt.pipeline.run_cycle()
+    assert first["dataset_drift"] and repeat["dataset_drift"] and not calm["dataset_drift"] and again["dataset_drift"]
+    alerts = rt.store.notifications().query("kind == 'drift'").sort_values("notification_id")
+    assert alerts["cycle_id"].tolist() == [first["cycle_id"], repeat["cycle_id"], again["cycle_id"]]
+    assert alerts["delivery"].tolist() == ["not_sent", "collapsed", "not_sent"]
+    detail = rt.cycle_detail(again["cycle_id"])
+    assert [a["kind"] for a in detail.alerts] == ["drift"]

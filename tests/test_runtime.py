@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from core import runtime as runtime_module
@@ -69,3 +71,25 @@ def test_close_waits_for_a_cycle_started_by_run_now(trained_runtime: Runtime) ->
     cycles = rt.store.cycles()
     assert len(cycles) == 3 and set(cycles["status"]) == {"ok"}
     assert "cycle_error" not in rt.store.notifications()["kind"].tolist()
+
+
+def test_datasets_are_renamed_tagged_and_deleted_unless_something_needs_them(trained_runtime) -> None:
+    rt = trained_runtime
+    spare = rt.generate_dataset(300, seed=4)
+    used = rt.generate_dataset(400, seed=5)
+    rt.train(dataset_ids=[used.dataset_id])
+    saved = rt.update_dataset(spare.dataset_id, "  spare rows ", ["baseline", "q3"])
+    assert saved["name"] == "spare rows" and json.loads(saved["tags"]) == ["baseline", "q3"]
+    for bad, field in ((dict(name=""), "name"), (dict(tags="a,b"), "tags"), (dict(tags=["x"] * 11), "tags"), (dict(tags=["a/b"]), "tags")):
+        with pytest.raises(UserInputError) as raised:
+            rt.update_dataset(spare.dataset_id, **bad)
+        assert raised.value.field == field
+    assert rt.store.dataset(spare.dataset_id)["name"] == "spare rows"  # nothing changed by the refusals
+    with pytest.raises(UserInputError, match="sent to the loop"):
+        rt.delete_dataset(1)  # the starter: incoming
+    with pytest.raises(UserInputError, match=r"training data of v1\.1\.0"):
+        rt.delete_dataset(used.dataset_id)
+    assert rt.delete_dataset(spare.dataset_id) == 300
+    assert rt.store.dataset(spare.dataset_id) is None and rt.store.counts()["samples"] == 2000 + 400
+    with pytest.raises(UserInputError, match="no dataset"):
+        rt.delete_dataset(spare.dataset_id)

@@ -158,3 +158,15 @@ def test_a_checkpoint_that_cannot_run_is_deferred_not_raised(tmp_path: Path) -> 
     assert s.checkpoint(attempts=1) is True
     other.close()
     s.close()
+
+
+def test_a_finished_threads_half_read_result_does_not_block_a_checkpoint(tmp_path: Path) -> None:
+    """A page run ends with its last result half-read; its cursor's transaction made every CHECKPOINT fail."""
+    import threading
+
+    s = Store(tmp_path / "w.duckdb", 2)
+    page_run = threading.Thread(target=lambda: s.cur.execute("SELECT nextval('cycle_id_seq') FROM range(3)").fetchone())
+    page_run.start()
+    page_run.join()
+    assert s.checkpoint(attempts=1) is True
+    s.close()

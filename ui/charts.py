@@ -30,8 +30,10 @@ RANGE_BUTTONS = [
 ]
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin={"l": 50, "r": 20, "t": 60, "b": 40}, legend={"orientation": "h", "y": -0.25})
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380, top: int = 60) -> go.Figure:
+    # The modebar stands upright in the right margin: lying along the top it covered the ends of titles at 1024 px.
+    fig.update_layout(title=title, height=height, margin={"l": 50, "r": 40, "t": top, "b": 40}, legend={"orientation": "h", "y": -0.25},
+                      modebar={"orientation": "v"})  # fmt: skip
     if x:
         fig.update_layout(xaxis_title=x)
     if y:  # subplot figures name their own axes
@@ -55,16 +57,21 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     """Realised and estimated accuracy per cycle, drift and rejection markers, and a vertical line at each
     promotion and rollback (when it happened, not where the accuracy dipped)."""
     fig = go.Figure()
+    # Every point carries the cycle a click opens: the bucket's marked cycle (drift, a retrain), else its newest.
+    opens = history["marked_cycle"].fillna(history["last_cycle"]) if {"marked_cycle", "last_cycle"} <= set(history) else None
+    hover = {"customdata": opens, "hovertemplate": "%{y:.1%} · cycle %{customdata}: click to open it"} if opens is not None else {}
     fig.add_scatter(x=history["ts"], y=history["realised"], name="Realised accuracy (labelled batch)", mode="lines+markers",
-                    line_color=COLOURS["realised"], marker={"size": 4})  # fmt: skip
-    fig.add_scatter(x=history["ts"], y=history["estimated"], name="Estimated accuracy (label-free)", mode="lines",
-                    line={"color": COLOURS["estimated"], "dash": "dot"})  # fmt: skip
+                    line_color=COLOURS["realised"], marker={"size": 4}, **hover)  # fmt: skip
+    fig.add_scatter(x=history["ts"], y=history["estimated"], name="Estimated accuracy (label-free)", mode="lines+markers",
+                    line={"color": COLOURS["estimated"], "dash": "dot"}, marker={"size": 4}, **hover)  # fmt: skip
     for column, name, colour, symbol in (("drift", "Drift detected", COLOURS["drift"], "x"), ("rejected", "Challenger rejected",
                                          COLOURS["rejected"], "triangle-down")):  # fmt: skip
         marked = history[history[column].fillna(False).astype(bool)]
         if not marked.empty:
             y = marked["realised"].fillna(marked["estimated"])
-            fig.add_scatter(x=marked["ts"], y=y, name=name, mode="markers", marker={"color": colour, "size": 10, "symbol": symbol})
+            cycle = marked["marked_cycle"] if "marked_cycle" in marked else marked["first_cycle"]
+            fig.add_scatter(x=marked["ts"], y=y, name=name, mode="markers", marker={"color": colour, "size": 12, "symbol": symbol},
+                            customdata=cycle, hovertemplate="cycle %{customdata}: click to open it<extra>" + name + "</extra>")  # fmt: skip
     _model_changes(fig, events)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     _time_axis(fig, history["ts"], selector=True)
@@ -74,15 +81,17 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
 def _model_changes(fig: go.Figure, events: pd.DataFrame | None) -> None:
     if events is None or events.empty:
         return
-    changes = events[events["promoted"].astype(bool)]
-    for kind, colour, name in (("rollback", COLOURS["rollback"], "Rollback"), (None, COLOURS["promotion"], "Promotion")):
-        rows = changes[changes["kind"] == kind] if kind else changes[changes["kind"] != "rollback"]
-        for i, (_, event) in enumerate(rows.iterrows()):
-            fig.add_vline(x=event["ts"], line={"color": colour, "dash": "dash", "width": 1.5})
-            fig.add_annotation(x=event["ts"], y=1.04, yref="y", text=version_label(event["version"]), showarrow=False, textangle=-90,
-                               xanchor="right", yanchor="top", font={"size": 10, "color": colour})  # fmt: skip
-            if i == 0:  # one legend entry per kind
-                fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": colour, "dash": "dash"})
+    changes = events[events["promoted"].astype(bool)].sort_values("ts")
+    legend: set[str] = set()
+    for i, (_, event) in enumerate(changes.iterrows()):
+        name, colour = ("Rollback", COLOURS["rollback"]) if event["kind"] == "rollback" else ("Promotion", COLOURS["promotion"])
+        fig.add_vline(x=event["ts"], line={"color": colour, "dash": "dash", "width": 1.5})
+        # Staggered in height and side: promotions seconds apart would otherwise print their labels on top of each other.
+        fig.add_annotation(x=event["ts"], y=1.04 - 0.22 * (i % 3), yref="y", text=version_label(event["version"]), showarrow=False,
+                           textangle=-90, xanchor="right" if i % 2 == 0 else "left", yanchor="top", font={"size": 10, "color": colour})  # fmt: skip
+        if name not in legend:  # one legend entry per kind
+            legend.add(name)
+            fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": colour, "dash": "dash"})
 
 
 def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: float, psi_warning: float) -> go.Figure:
@@ -122,7 +131,7 @@ def distribution_overlay(
     fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, nbinsx=40,
                       marker_color=COLOURS["current"])  # fmt: skip
     fig.update_layout(barmode="overlay")
-    return _layout(fig, f"{feature}: reference vs {current_name.lower()}", f"{feature} (synthetic units)", "density", height=320)
+    return _layout(fig, f"{feature}: reference vs {current_name.lower()}", feature, "density", height=320)
 
 
 def class_balance(reference: dict[int, int], current: dict[int, int], current_name: str) -> go.Figure:
@@ -149,11 +158,12 @@ def _class_points(fig: go.Figure, frame: pd.DataFrame, x: str, y: str, target: s
 
 
 def decision_boundary(view: object, point: tuple[float, float] | None = None) -> go.Figure:
-    """The reference (faint circles) and the cycle's batch (crosses) by class, the models' 0.5 lines, and
+    """The reference (open rings) and the cycle's batch (crosses) by class, the models' 0.5 lines, and
     optionally the point being predicted."""
     fig = go.Figure()
     x, y = view.x_feature, view.y_feature
-    _class_points(fig, view.reference, x, y, "target", "reference · ", "circle", 0.25)
+    # Open rings at a middle opacity: faint filled dots vanished on the dark theme's background.
+    _class_points(fig, view.reference, x, y, "target", "reference · ", "circle-open", 0.55)
     if not view.batch.empty:
         _class_points(fig, view.batch, x, y, "target", f"cycle {view.cycle_id} batch · ", "x", 0.8)
     for name, line in view.lines.items():
@@ -182,8 +192,9 @@ def contributions(explained: dict) -> go.Figure:
     text = [f"{v:+.2f}" for v in values]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto"))
     fig.add_vline(x=0, line={"color": "grey"})
-    title = f"Why: log-odds {explained['logit']:+.2f} → P(class 1) = {explained['probability']:.4f}"
-    return _layout(fig, title, "contribution to the log-odds of class 1 (weight × standardised value)", "", height=300)
+    title = f"Why: P(class 1) = {explained['probability']:.4f}<br>log-odds {explained['logit']:+.2f}"  # two short lines fit a column
+    fig.update_xaxes(title_text="contribution to the log-odds", hoverformat="+.3f")
+    return _layout(fig, title, "", "", height=320, top=80)
 
 
 def latency(history: pd.DataFrame) -> go.Figure:
@@ -191,7 +202,7 @@ def latency(history: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=history["ts"], y=history["p50_ms"], name="p50", mode="lines+markers")
     fig.add_scatter(x=history["ts"], y=history["p95_ms"], name="p95", mode="lines+markers")
     _time_axis(fig, history["ts"])
-    return _layout(fig, "Single-request latency over time (batch rows excluded)", "time (UTC)", "latency (ms)", height=320)
+    return _layout(fig, "Single-request latency (batch rows excluded)", "time (UTC)", "latency (ms)", height=320)
 
 
 def availability(history: pd.DataFrame) -> go.Figure:

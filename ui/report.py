@@ -19,7 +19,7 @@ DRIFT_COLUMNS = ["feature", "test", "statistic", "p_value", "threshold", "effect
                  "n_reference", "n_current"]  # fmt: skip
 
 
-def drift_report_html(detail: CycleDetail, figures: list[go.Figure]) -> str:
+def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: go.Figure | None = None) -> str:
     c = detail.cycle
     facts = {
         "Started (UTC)": c["started_at"], "Trigger": c["trigger"], "Status": c["status"], "Rows seen": c["rows_seen"],
@@ -41,9 +41,10 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure]) -> str:
     if detail.alerts:
         alerts = pd.DataFrame(detail.alerts)[["created_at", "kind", "level", "title", "delivery", "http_status"]]
         parts += ["<h2>Alerts</h2>", _table(alerts)]
-    parts.append("<h2>Distributions compared</h2>")
-    for i, figure in enumerate(figures):
-        parts.append(figure.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
+    drawn = [("<h2>Decision boundary at this cycle</h2>", boundary)] if boundary is not None else []
+    drawn += [("<h2>Distributions compared</h2>" if i == 0 else "", figure) for i, figure in enumerate(figures)]
+    for i, (heading, figure) in enumerate(drawn):
+        parts += [heading, figure.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)]
     body = "\n".join(parts)
     title = f"IA Continu drift report, cycle {c['cycle_id']}"
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style></head><body>{body}</body></html>"

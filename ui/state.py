@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core.config import SettingsError
-from core.errors import NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
+from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.registry import version_label
 from core.runtime import Runtime, close_runtime, get_runtime
 from core.startup import Startup, start_in_background
@@ -94,7 +94,7 @@ def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = 
     except UserInputError as exc:
         st.error(str(exc))
         return None
-    except NoModelError as exc:
+    except (NoModelError, BusyError) as exc:
         st.warning(str(exc))
         return None
     except StorageError as exc:
@@ -130,6 +130,33 @@ def percent(value: float | None) -> str:
         if value >= 1.0 or not text.startswith("100."):
             return text
     return f"{value * 100:.6f} %"
+
+
+def choice_from_url(param: str, key: str, options: list, parse: Callable[[str], Any]) -> None:
+    """A link names a view (?cycle=12, ?version=v1.2.0): when the URL's value is new, it picks the widget
+    `key` (called before the widget is drawn). A value that does not parse or is not offered is ignored."""
+    raw = st.query_params.get(param)
+    if raw is None or raw == st.session_state.get(f"_url_{param}"):
+        return
+    st.session_state[f"_url_{param}"] = raw
+    try:
+        value = parse(raw)
+    except (ValueError, UserInputError):
+        return
+    if value in options:
+        st.session_state[key] = value
+
+
+def keep_in_url(param: str, text: str) -> None:
+    """Write the view's choice into the URL, so the address bar is a link to this very view."""
+    if st.query_params.get(param) != text:
+        st.query_params[param] = text
+    st.session_state[f"_url_{param}"] = text
+
+
+def plural(n: int, noun: str) -> str:
+    """ "1 model", "2 models": a count a person reads."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def version_column(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:

@@ -20,8 +20,22 @@ class AlertQueries(StoreBase):
     def notifications(self, limit: int = 100) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM notifications ORDER BY notification_id DESC LIMIT ?", [limit]).df()
 
-    def notifications_between(self, start: object, end: object) -> list[dict]:
-        frame = self.cur.execute("SELECT * FROM notifications WHERE created_at BETWEEN ? AND ? ORDER BY notification_id", [start, end]).df()
+    def recent_deliveries(self, limit: int) -> list[tuple[str, int | None, str | None]]:
+        """(delivery, http_status, error) of the newest alerts that were sent or failed, newest first."""
+        return self.cur.execute(
+            """SELECT delivery, http_status, error FROM notifications WHERE delivery IN ('sent', 'failed')
+               ORDER BY notification_id DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+
+    def cycle_notifications(self, cycle_id: int, start: object, end: object) -> list[dict]:
+        """The alerts a cycle sent, by their cycle id; alerts stored before they carried one (cycle_id NULL)
+        that were created while the cycle ran come too, for the caller to match by their embed."""
+        frame = self.cur.execute(
+            """SELECT * FROM notifications WHERE cycle_id = ? OR (cycle_id IS NULL AND created_at BETWEEN ? AND ?)
+               ORDER BY notification_id""",
+            [cycle_id, start, end],
+        ).df()
         return frame.to_dict("records")
 
     def notification(self, notification_id: int) -> dict | None:

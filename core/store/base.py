@@ -96,14 +96,20 @@ class StoreBase:
         if cur is None:
             cur = self._conn.cursor()
             self._local.cursor = cur
+            self.close_finished_cursors()
             with self._cursor_lock:
-                for ident, (thread, old) in list(self._cursors.items()):
-                    if not thread.is_alive():
-                        with suppress(duckdb.Error):
-                            old.close()
-                        del self._cursors[ident]
                 self._cursors[threading.get_ident()] = (threading.current_thread(), cur)
         return cur
+
+    def close_finished_cursors(self) -> None:
+        """Close the cursors of threads that ended. A finished page run's cursor can hold its last result
+        half-read, and with it a transaction that makes every CHECKPOINT fail until the cursor closes."""
+        with self._cursor_lock:
+            for ident, (thread, old) in list(self._cursors.items()):
+                if not thread.is_alive():
+                    with suppress(duckdb.Error):
+                        old.close()
+                    del self._cursors[ident]
 
     @property
     def open_cursors(self) -> int:
@@ -153,8 +159,8 @@ class StoreBase:
     def _one(self, sql: str, params: list | None = None) -> dict | None:
         """One row as a dict of plain Python values (None for NULL), or None."""
         cur = self.cur.execute(sql, params or [])
-        row = cur.fetchone()
-        return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+        rows = cur.fetchall()  # all of it: a half-read result keeps its transaction open
+        return None if not rows else dict(zip([d[0] for d in cur.description], rows[0], strict=True))
 
     def ping(self) -> bool:
         return self.cur.execute("SELECT 1").fetchone()[0] == 1
@@ -185,8 +191,8 @@ class StoreBase:
 
     # workspace settings ----------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
-        row = self.cur.execute("SELECT value FROM workspace WHERE key = ?", [key]).fetchone()
-        return row[0] if row else default
+        rows = self.cur.execute("SELECT value FROM workspace WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else default
 
     def set_setting(self, key: str, value: str) -> None:
         with self.transaction() as tx:

@@ -44,6 +44,13 @@ class CycleQueries(StoreBase):
     def cycles(self, limit: int = 100) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()
 
+    def last_event_cycle(self) -> dict | None:
+        """The newest cycle that did something worth seeing: a signal fired, or it retrained."""
+        return self._one(
+            """SELECT cycle_id, started_at, signals, verdict, decision, reason, new_version, promoted, champion_version FROM cycles
+               WHERE (signals IS NOT NULL AND signals <> '[]') OR new_version IS NOT NULL ORDER BY cycle_id DESC LIMIT 1"""
+        )
+
     def recent_drift_flags(self, limit: int) -> list[tuple[int, bool, int | None, bool]]:
         """(cycle_id, drifted, first_sample_id, promoted) of the newest cycles that saw data."""
         return self.cur.execute(
@@ -72,7 +79,9 @@ class CycleQueries(StoreBase):
                       bool_or(coalesce(dataset_drift, false) OR coalesce(performance_drift, false)) AS drift,
                       bool_or(coalesce(promoted, false)) AS promoted,
                       bool_or(new_version IS NOT NULL AND NOT coalesce(promoted, false)) AS rejected,
-                      max(new_version) AS new_version, bool_or(status = 'error') AS error
+                      max(new_version) AS new_version, bool_or(status = 'error') AS error,
+                      max(CASE WHEN coalesce(dataset_drift, false) OR coalesce(performance_drift, false) OR new_version IS NOT NULL
+                               THEN cycle_id END) AS marked_cycle
                FROM c GROUP BY bucket ORDER BY ts""",
             [max_points],
         ).df()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,29 @@ class DatasetQueries(StoreBase):
         columns |= {name_: pa.array(np.ascontiguousarray(X[:, i], dtype=np.float64)) for i, name_ in enumerate(self.features)}
         columns[TARGET] = pa.array(np.asarray(y, dtype=np.int8))
         insert_arrow(tx, "samples", pa.table(columns))
+
+    def dataset(self, dataset_id: int) -> dict | None:
+        return self._one("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id])
+
+    def update_dataset(self, dataset_id: int, name: str | None = None, tags: list[str] | None = None) -> None:
+        with self.transaction() as tx:
+            if name is not None:
+                tx.execute("UPDATE datasets SET name = ? WHERE dataset_id = ?", [name, dataset_id])
+            if tags is not None:
+                tx.execute("UPDATE datasets SET tags = ? WHERE dataset_id = ?", [json.dumps(tags), dataset_id])
+
+    def versions_trained_on(self, dataset_id: int) -> list[int]:
+        """Versions whose training data includes the dataset (their holdout, evaluation and drift reference are its rows)."""
+        rows = self.cur.execute("SELECT version, dataset_ids FROM models ORDER BY version").fetchall()
+        return [version for version, ids in rows if dataset_id in json.loads(ids or "[]")]
+
+    def delete_dataset(self, dataset_id: int) -> int:
+        """The dataset and its samples, in one transaction; the caller has checked nothing needs them."""
+        with self.transaction() as tx:
+            n = tx.execute("SELECT count(*) FROM samples WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
+            tx.execute("DELETE FROM samples WHERE dataset_id = ?", [dataset_id])
+            tx.execute("DELETE FROM datasets WHERE dataset_id = ?", [dataset_id])
+        return int(n)
 
     def datasets(self) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM datasets ORDER BY dataset_id DESC").df()

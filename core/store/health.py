@@ -32,6 +32,7 @@ class HealthQueries(StoreBase):
             """SELECT (SELECT coalesce(max(cycle_id), 0) FROM cycles), (SELECT count(*) FROM models),
                       (SELECT coalesce(max(promoted_at), TIMESTAMP '1970-01-01') FROM models),
                       (SELECT coalesce(max(dataset_id), 0) FROM datasets), (SELECT count(*) FROM predictions),
+                      (SELECT coalesce(sum(hash(dataset_id, name, tags)), 0) FROM datasets WHERE source <> 'stream'),
                       (SELECT coalesce(max(notification_id), 0) FROM notifications), (SELECT count(*) FROM health_checks)"""
         ).fetchone()
 

@@ -38,8 +38,8 @@ class ModelQueries(StoreBase):
 
     def evaluation(self, version: int) -> dict | None:
         """What `core.evaluation.evaluate_version` computed at training time (None for versions trained before it)."""
-        row = self.cur.execute("SELECT evaluation FROM model_evaluations WHERE version = ?", [version]).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self.cur.execute("SELECT evaluation FROM model_evaluations WHERE version = ?", [version]).fetchall()
+        return json.loads(rows[0][0]) if rows else None
 
     def models(self) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM models ORDER BY version DESC").df()
@@ -148,6 +148,10 @@ class ModelQueries(StoreBase):
 
     def model_events_of(self, version: int) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM model_events WHERE version = ? ORDER BY event_id", [version]).df()
+
+    def last_manual_change(self) -> dict | None:
+        """The newest champion change a person made (a rollback, an approval, a candidate put in service)."""
+        return self._one("SELECT * FROM model_events WHERE kind IN ('rollback', 'approval') ORDER BY event_id DESC LIMIT 1")
 
     def model_events(self, limit: int = 200) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM model_events ORDER BY event_id DESC LIMIT ?", [limit]).df()

@@ -90,6 +90,7 @@ class RetentionQueries(StoreBase):
         half-read result); the checkpoint then waits a little and tries again, and if it still cannot
         run it is left to the next pass (DuckDB also checkpoints on its own): False, never an error."""
         for attempt in range(attempts):
+            self.close_finished_cursors()
             with self.write_lock:
                 try:
                     self.cur.execute("CHECKPOINT")

@@ -131,6 +131,7 @@ def _m005_evaluations(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
 def _m006_references_and_episodes(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
     cur.execute("ALTER TABLE cycles ADD COLUMN reference VARCHAR")  # core.reference.Reference as JSON: what the drift test used
     cur.execute("ALTER TABLE notifications ADD COLUMN cycle_id BIGINT")
+    cur.execute("ALTER TABLE datasets ADD COLUMN tags VARCHAR DEFAULT '[]'")
     for column in ("gate_set VARCHAR", "own_challenger_score DOUBLE", "own_champion_score DOUBLE", "own_n_rows INTEGER"):
         cur.execute(f"ALTER TABLE model_events ADD COLUMN {column}")
     # A new status, 'candidate' (trained without promoting): DuckDB cannot alter a CHECK, so the table is rebuilt.
@@ -155,5 +156,9 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (3, "durability and retention: journal_applied, repairs, archives, models.pruned_at", _m003_durability),
     (4, "data roles (incoming or library), identical-version check, cycle verdicts, drift effects", _m004_roles_and_verdicts),
     (5, "model evaluations stored at training time, imported files' content hash", _m005_evaluations),
-    (6, "each cycle's drift reference, alerts tied to their cycle, the gate's set beside the own holdout", _m006_references_and_episodes),
+    (
+        6,
+        "each cycle's drift reference, alerts tied to their cycle, the gate's set beside the own holdout, candidates, dataset tags",
+        _m006_references_and_episodes,
+    ),
 ]
