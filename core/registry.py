@@ -236,8 +236,11 @@ class ModelRegistry:
             decision = GateDecision(challenger.version, champion, metric, own, own_champion, own_n, False, reason, gate_set="none",
                                     outcome="candidate", **beside)  # fmt: skip
         else:
-            score = training.evaluate(self.load(challenger.version), fresh.X, fresh.y)[metric]
-            champion_score = training.evaluate(self.load(champion), fresh.X, fresh.y)[metric]
+            if challenger.from_loop:  # the gate's set is the own holdout: already scored
+                score, champion_score = own, own_champion
+            else:
+                score = training.evaluate(self.load(challenger.version), fresh.X, fresh.y)[metric]
+                champion_score = training.evaluate(self.load(champion), fresh.X, fresh.y)[metric]
             passed = _not_worse(metric, score, champion_score, margin)
             n = int(fresh.y.shape[0])
             aside = "" if challenger.from_loop else f"; on its own holdout ({own_n:,} rows): {own:.4f} vs {own_champion:.4f}"

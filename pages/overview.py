@@ -75,15 +75,17 @@ def live() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Latest cycles")
-        shares = {"realised_accuracy": st.column_config.NumberColumn("realised", format="percent"),
-                   "estimated_accuracy": st.column_config.NumberColumn("estimated", format="percent")}  # fmt: skip
         columns = ["cycle_id", "started_at", "champion_version", "realised_accuracy", "estimated_accuracy", "decision", "verdict"]
         labels = {"cycle_id": st.column_config.NumberColumn("cycle", width="small"), "champion_version": "champion",
                   "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss"),
+                  "realised_accuracy": "realised", "estimated_accuracy": "estimated",
                   "decision": st.column_config.TextColumn("decision", width="small"),
                   "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip
-        cycles = version_column(read("cycles", 10), "champion_version").fillna({"verdict": "—"})
-        table(cycles, columns, "No cycles yet.", column_config=shares | labels)
+        cycles = version_column(read("cycles", 10), "champion_version")
+        if not cycles.empty:  # shares as percentages, and a dash where a cycle had none (no labels, no verdict)
+            cycles = cycles.assign(realised_accuracy=cycles["realised_accuracy"].map(percent),
+                                   estimated_accuracy=cycles["estimated_accuracy"].map(percent), verdict=cycles["verdict"].fillna("—"))  # fmt: skip
+        table(cycles, columns, "No cycles yet.", column_config=labels)
     with right:
         st.subheader("Latest alerts")
         table(

@@ -84,8 +84,8 @@ else:
     a, b, c = st.columns(3)
     a.metric("Predictions logged", f"{latency['count']:,}", help=f"{latency['single']:,} single requests, the rest rows of batches")
     ms = {q: "—" if latency[q] is None else f"{latency[q]:.2f} ms" for q in ("p50_ms", "p95_ms")}
-    b.metric("Latency p50 (single requests)", ms["p50_ms"], help="Batch rows are left out: each shares its batch's time.")
-    c.metric("Latency p95 (single requests)", ms["p95_ms"])
+    b.metric("Latency p50", ms["p50_ms"], help="Single requests only: batch rows are left out, each shares its batch's time.")
+    c.metric("Latency p95", ms["p95_ms"], help="Single requests only.")
     if latency["single"]:
         st.plotly_chart(charts.latency(read("latency_history", 200)), key="latency")
     log = version_column(read("recent_predictions", 100), "model_version")

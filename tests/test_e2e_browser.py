@@ -161,14 +161,19 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     _visit(page, server, "predict", "predict")
     page.get_by_role("button", name="Predict", exact=True).click()
     _settle(page)
-    assert page.get_by_text(re.compile(r"by v1\.\d+\.0")).first.is_visible()
+    page.get_by_text(re.compile(r"by v1\.\d+\.0")).first.wait_for()  # after the page's redraw that shows the log
     page.get_by_text("Why: P(class 1)").first.wait_for(state="attached")  # the contributions chart's title
     _shot_at(page, "Why: P(class 1)", "predict-why")
 
     _visit(page, server, "", "overview")
     before = _metric(page, "Champion")
     _visit(page, server, "operations", "operations")
+    runs = [_metric(page, "Next run (UTC)")]
+    page.wait_for_timeout(4000)  # the loop runs every 3 s: its next run moves on with no click
+    runs.append(_metric(page, "Next run (UTC)"))
+    assert runs[0] != runs[1], runs
     stream_form = page.locator("[data-testid='stForm']").filter(has_text="Stream on")
+    stream_form.evaluate("e => e.scrollIntoView({block: 'center'})")  # a select at the window's bottom edge does not open
     stream_form.locator("[data-testid='stSelectbox']").click()
     page.get_by_role("option", name="Concept drift (boundary rotates)").click()
     stream_form.get_by_role("button", name="Apply").click()

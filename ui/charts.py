@@ -30,9 +30,29 @@ RANGE_BUTTONS = [
 ]
 
 
+TITLE_LINE = 34  # characters: what fits beside the modebar in a half-width column at 1024 px
+
+
+def _wrapped(title: str) -> tuple[str, int]:
+    """The title in lines of at most TITLE_LINE characters (a chart cannot shrink its title), and their count."""
+    if "<br>" in title:
+        return title, title.count("<br>") + 1
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= TITLE_LINE:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines), len(lines)
+
+
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380, top: int = 60) -> go.Figure:
-    # The modebar stands upright in the right margin: lying along the top it covered the ends of titles at 1024 px.
-    fig.update_layout(title=title, height=height, margin={"l": 50, "r": 40, "t": top, "b": 40}, legend={"orientation": "h", "y": -0.25},
+    # The modebar stands upright in the right margin, and long titles wrap: lying along the top, the modebar
+    # covered the ends of titles at 1024 px, and long titles ran past their charts.
+    text, lines = _wrapped(title)
+    top = max(top, 44 + 20 * lines)
+    fig.update_layout(title={"text": text, "y": 1 - 12 / (height or 380), "yanchor": "top"}, height=height + 20 * (lines - 1),
+                      margin={"l": 50, "r": 40, "t": top, "b": 40}, legend={"orientation": "h", "y": -0.25},
                       modebar={"orientation": "v"})  # fmt: skip
     if x:
         fig.update_layout(xaxis_title=x)
@@ -267,4 +287,4 @@ def coefficients(evaluations: dict[str, dict], features: list[str]) -> go.Figure
     for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
         fig.add_bar(x=features, y=ev["linear"]["coef"], name=label, marker_color=colour, text=[f"{v:+.2f}" for v in ev["linear"]["coef"]])
     fig.add_hline(y=0, line={"color": "grey"})
-    return _layout(fig, "Coefficients on standardised features (sign: towards class 1)", "feature", "weight per sd", height=340)
+    return _layout(fig, "Coefficients (per sd; + is towards class 1)", "feature", "weight per sd", height=340)

@@ -1,0 +1,165 @@
+"""What a live demo showed, checked where a person sees it: in Chromium, on a workspace with a drift story.
+
+The workspace is made first with a real runtime (starter, concept drift until a promotion, a
+prediction), closed, then served by `python -m ui.launch` with the loop stopped, so every page
+shows the same cycles while the browser looks at them: the theme choice and the dark theme,
+nothing cut at 1024x768, the last event's link into its cycle, the prediction log after a
+prediction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.runtime import Runtime
+from tests.conftest import make_settings
+from tests.test_e2e_browser import ARTIFACTS, CHROMIUM_ARGS, _cut_off, _launched, _metric, _require_browser, _settle
+
+pytestmark = pytest.mark.browser
+
+TITLES_AND_MODEBAR = """() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+    const title = plot.querySelector('.gtitle'), svg = plot.querySelector('.main-svg');
+    if (!title || !svg || !title.textContent) return null;
+    const t = title.getBoundingClientRect(), s = svg.getBoundingClientRect();
+    return {text: title.textContent, inside: t.left >= s.left - 1 && t.right <= s.right + 1};
+}).filter(Boolean)"""
+
+MODEBAR_OVER_TITLE = """(plot) => {
+    const title = plot.querySelector('.gtitle'), bar = plot.querySelector('.modebar-container .modebar');
+    if (!title || !bar) return false;
+    const t = title.getBoundingClientRect(), b = bar.getBoundingClientRect();
+    return b.width > 0 && !(b.right <= t.left || b.left >= t.right || b.bottom <= t.top || b.top >= t.bottom);
+}"""
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[tuple[str, int]]:
+    """A served workspace with concept drift and a promotion; yields its URL and the last event's cycle."""
+    _require_browser()
+    data = tmp_path_factory.mktemp("demo") / "data"
+    rt = Runtime(make_settings(data, mlflow_template, starter_model=True))
+    rt.set_controls(retrain_cooldown_cycles=0, drift_persistence=1, stream_batch_size=1000)
+    rt.set_stream_scenario("concept_drift", 1.0)
+    for _ in range(4):
+        rt.pipeline.run_cycle()
+    assert rt.registry.champion_version != 1, "concept drift must have promoted a challenger"
+    rt.generate_dataset(500, "covariate_shift", 1.0, seed=3)
+    event = rt.read("last_event")
+    rt.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env |= {"IA_DATA_DIR": str(data), "IA_API_ENABLED": "false", "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}
+    with open(tmp_path_factory.mktemp("demo-log") / "streamlit.log", "w") as log, _launched(env, log) as url:
+        yield url, event.cycle_id
+
+
+@pytest.fixture(scope="module")
+def browser(story: tuple[str, int]):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=_require_browser(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url: str, **context: object):
+    page = browser.new_context(**{"viewport": {"width": 1024, "height": 768}, **context}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    _settle(page)
+    return page
+
+
+def _background_luminance(page) -> float:
+    rgb = page.evaluate("getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
+    r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def test_light_dark_and_the_systems_theme_can_be_chosen(story: tuple[str, int], browser) -> None:
+    url, _cycle = story
+    page = _open(browser, url, color_scheme="dark")
+    assert _background_luminance(page) < 0.3  # the system's dark preference is followed
+    page.locator("[data-testid='stMainMenu']").click()
+    for choice in ("System", "Light", "Dark"):
+        page.locator(f"[data-testid='stMainMenuItem-theme-{choice}']").wait_for()
+    page.locator("[data-testid='stMainMenuItem-theme-Light']").click()
+    page.wait_for_timeout(500)
+    assert _background_luminance(page) > 0.8
+    page.context.close()
+
+
+def test_in_dark_mode_the_reference_cloud_stays_visible(story: tuple[str, int], browser) -> None:
+    url, cycle = story
+    page = _open(browser, f"{url}/drift?cycle={cycle}", color_scheme="dark")
+    page.get_by_text("Replay cycles").first.wait_for()
+    page.get_by_text(f"Decision boundary at cycle {cycle}").first.wait_for(state="attached")
+    markers = page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => p.data || [])
+            .filter(t => (t.name || '').startsWith('reference · ')).map(t => [t.marker.symbol, t.marker.opacity])"""
+    )
+    assert markers and all(symbol == "circle-open" and opacity >= 0.5 for symbol, opacity in markers), markers
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.get_by_text("Replay cycles").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "drift-boundary-dark.png"))
+    page.context.close()
+
+
+@pytest.mark.parametrize("path", ["", "data", "models", "predict", "drift", "operations"])
+def test_at_1024_px_no_chart_title_metric_or_value_is_cut(story: tuple[str, int], browser, path: str) -> None:
+    url, _cycle = story
+    page = _open(browser, f"{url}/{path}")
+    if path == "predict":
+        page.get_by_role("button", name="Predict", exact=True).click()
+        _settle(page)
+        page.get_by_text("Why: P(class 1)").first.wait_for(state="attached")
+    if path == "models":
+        page.get_by_text("ROC curve").first.wait_for(state="attached")
+    if path != "operations":  # its one chart needs health records, which a stopped loop does not write
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .gtitle').length > 0")
+    page.wait_for_timeout(800)
+    assert _cut_off(page) == [], f"metrics cut on /{path}"
+    titles = page.evaluate(TITLES_AND_MODEBAR)
+    assert [t["text"] for t in titles if not t["inside"]] == [], f"chart titles cut on /{path}"
+    for plot in page.locator(".js-plotly-plot").all():
+        plot.scroll_into_view_if_needed()
+        plot.hover()
+        page.wait_for_timeout(150)
+        assert not plot.evaluate(MODEBAR_OVER_TITLE), f"the toolbar covers a chart title on /{path}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{path or 'overview'}-1024.png"))
+    page.context.close()
+
+
+def test_the_last_event_stays_on_the_overview_and_opens_its_cycle(story: tuple[str, int], browser) -> None:
+    url, cycle = story
+    page = _open(browser, url)
+    page.get_by_text("Last event").first.wait_for()
+    page.get_by_text(f"Open cycle {cycle} in full").click()
+    page.wait_for_url(re.compile(rf"/drift\?cycle={cycle}$"))
+    _settle(page)
+    picked = page.locator("[data-testid='stSelectbox']").filter(has_text="Cycle").first
+    assert picked.locator("input").input_value().startswith(f"cycle {cycle}")
+    replay = page.locator("[data-testid='stSlider']").filter(has_text="Replay cycles").first
+    assert replay.locator("[data-testid='stSliderThumbValue']").inner_text().strip() == str(cycle)  # the replay starts there
+    page.context.close()
+
+
+def test_a_prediction_is_in_the_log_at_once(story: tuple[str, int], browser) -> None:
+    url, _cycle = story
+    page = _open(browser, f"{url}/predict", viewport={"width": 1400, "height": 1000})
+    page.get_by_text(re.compile("Predictions logged|No predictions yet")).first.wait_for()
+    before = int(_metric(page, "Predictions logged").replace(",", "")) if page.get_by_text("Predictions logged").count() else 0
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.get_by_text(re.compile(r"by v1\.\d+\.0")).first.wait_for()  # the result, drawn after the page's redraw
+    _settle(page)
+    logged = page.locator("[data-testid='stMetric']").filter(has_text="Predictions logged").locator("[data-testid='stMetricValue']")
+    logged.filter(has_text=re.compile(rf"^{before + 1}$")).wait_for(timeout=15_000)  # the log below the form, redrawn at once
+    assert page.get_by_text("No predictions yet").count() == 0
+    page.context.close()
