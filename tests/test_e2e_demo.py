@@ -163,3 +163,34 @@ def test_a_prediction_is_in_the_log_at_once(story: tuple[str, int], browser) -> 
     logged.filter(has_text=re.compile(rf"^{before + 1}$")).wait_for(timeout=15_000)  # the log below the form, redrawn at once
     assert page.get_by_text("No predictions yet").count() == 0
     page.context.close()
+
+
+def test_a_click_on_the_accuracy_chart_opens_that_cycle(story: tuple[str, int], browser) -> None:
+    url, _cycle = story
+    page = _open(browser, url, viewport={"width": 1400, "height": 1000})
+    page.get_by_text("Accuracy over time").first.wait_for(state="attached")
+    plot = page.locator(".js-plotly-plot").filter(has_text="Accuracy over time").first
+    plot.scroll_into_view_if_needed()
+    wanted = plot.evaluate("gd => gd._fullData[0].customdata[1]")  # the realised line's second point carries its cycle (decoded)
+    for _attempt in range(3):  # a click that lands while the 5 s refresh redraws the chart is lost; a person clicks again
+        point = plot.locator(".scatterlayer .trace").first.locator("path.point").nth(1)
+        box = point.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        try:
+            page.wait_for_url(re.compile(rf"/drift\?cycle={int(wanted)}$"), timeout=8_000)
+            break
+        except Exception:
+            continue
+    assert page.url.endswith(f"/drift?cycle={int(wanted)}")
+    _settle(page)
+    assert (
+        page.locator("[data-testid='stSelectbox']")
+        .filter(has_text="Cycle")
+        .first.locator("input")
+        .input_value()
+        .startswith(f"cycle {int(wanted)}")
+    )
+    page.context.close()
