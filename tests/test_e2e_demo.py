@@ -37,6 +37,32 @@ MODEBAR_OVER_TITLE = """(plot) => {
 }"""
 
 
+# st.dataframe draws on a canvas (glide-data-grid): its cells' text is in an accessibility table, the widths it
+# draws with are in the grid's React props. A short text (a scenario, a decision, a version: at most 30 characters)
+# must fit its column; long free text (names, verdicts, reasons) is cut by design and shown whole on hover. The
+# accessibility text of a number or a time is its raw value, not the formatted one drawn, so those are left out.
+CUT_CELLS = """(root) => {
+  const canvas = root.querySelector('canvas');
+  if (!canvas) return [];
+  const key = Object.keys(canvas).find(k => k.startsWith('__reactFiber'));
+  let fiber = canvas[key], columns = null;
+  for (let i = 0; fiber && i < 80 && !columns; i++, fiber = fiber.return) {
+    const p = fiber.memoizedProps;
+    if (p && Array.isArray(p.columns) && p.columns.length && p.columns[0].width !== undefined) columns = p.columns;
+  }
+  if (!columns) return ['(no column widths found in the grid)'];
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = '14px ' + getComputedStyle(root).fontFamily;
+  const cut = [];
+  for (const cell of root.querySelectorAll('td[role=gridcell]')) {
+    const text = cell.textContent.trim(), column = columns[Number(cell.getAttribute('aria-colindex')) - 1];
+    if (!column || !text || text.length > 30 || /^[-+\\d.,eE%]+$/.test(text) || /^\\d{4}-\\d\\d-\\d\\d/.test(text)) continue;
+    if (ctx.measureText(text).width > column.width - 16) cut.push(column.title + ': ' + text);
+  }
+  return cut;
+}"""
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[tuple[str, int]]:
     """A served workspace with concept drift and a promotion; yields its URL and the last event's cycle."""
@@ -125,6 +151,8 @@ def test_at_1024_px_no_chart_title_metric_or_value_is_cut(story: tuple[str, int]
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .gtitle').length > 0")
     page.wait_for_timeout(800)
     assert _cut_off(page) == [], f"metrics cut on /{path}"
+    cells = [cut for table in page.locator("[data-testid='stDataFrame']").all() for cut in table.evaluate(CUT_CELLS)]
+    assert cells == [], f"table cells cut on /{path}"
     titles = page.evaluate(TITLES_AND_MODEBAR)
     assert [t["text"] for t in titles if not t["inside"]] == [], f"chart titles cut on /{path}"
     for plot in page.locator(".js-plotly-plot").all():
