@@ -29,7 +29,7 @@ from scipy import stats
 
 from core.config import Settings
 from core.runtime import get_runtime
-from core.store.base import advance_clock
+from core.store.clock import advance_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 RETENTION_DAYS = 1.0

@@ -20,6 +20,7 @@ from fastapi.params import File, Form
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = "application/json"
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+MAX_REMEMBERED_PATHS = 256
 
 Refusal = tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]
 
@@ -36,6 +37,7 @@ class RequestGate:
         self.router = router
         self.expected = f"Bearer {token}".encode() if token else None
         self._routes: list[tuple[Any, frozenset[str], tuple[str, ...]]] | None = None
+        self._allowed: dict[str, frozenset[str]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -69,11 +71,17 @@ class RequestGate:
         return None
 
     def allowed(self, path: str) -> frozenset[str]:
-        methods: set[str] = set()
-        for regex, route_methods, _types in self.routes():
-            if regex.match(path):
-                methods |= route_methods
-        return frozenset(methods - {"HEAD"})
+        """The methods of every route on `path`, remembered per path: /predict asks on every request."""
+        known = self._allowed.get(path)
+        if known is None:
+            methods: set[str] = set()
+            for regex, route_methods, _types in self.routes():
+                if regex.match(path):
+                    methods |= route_methods
+            known = frozenset(methods - {"HEAD"})
+            if len(self._allowed) < MAX_REMEMBERED_PATHS:  # ids in paths make them many; the hot ones come first
+                self._allowed[path] = known
+        return known
 
     def content_types(self, path: str, method: str) -> tuple[str, ...]:
         for regex, route_methods, types in self.routes():

@@ -11,7 +11,6 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,25 +18,12 @@ import pyarrow as pa
 
 from core.errors import WorkspaceError, WorkspaceInUseError, plain_fault
 from core.features import feature_names
+from core.store.clock import utcnow
+from core.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-
-
-_clock_offset = timedelta(0)
-
-
-def utcnow() -> datetime:
-    """Naive UTC: DuckDB TIMESTAMP columns hold UTC without a zone."""
-    return datetime.now(UTC).replace(tzinfo=None) + _clock_offset
-
-
-def advance_clock(seconds: float) -> None:
-    """Move every timestamp of the process forward: accelerated replays (the soak benchmark) let a
-    week of cycles happen in minutes while retention still sees a week pass."""
-    global _clock_offset
-    _clock_offset += timedelta(seconds=seconds)
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -174,8 +160,6 @@ class StoreBase:
         if done:
             n_features = int(cur.execute("SELECT value FROM workspace WHERE key = 'n_features'").fetchone()[0])
         applied = []
-        from core.store.schema import MIGRATIONS  # the schema imports utcnow from here
-
         for version, name, migration in MIGRATIONS:
             if version in done:
                 continue

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import duckdb
 
 from core.features import TARGET, feature_names
-from core.store.base import utcnow
+from core.store.clock import utcnow
 
 Migration = Callable[[duckdb.DuckDBPyConnection, int], None]
 
