@@ -53,12 +53,12 @@ def bench_cycle() -> None:
         rt = Runtime(settings)
         try:
             for _ in range(3):
-                rt.pipeline.run_cycle()  # warm: reference sampled, model loaded
-            records = [rt.pipeline.run_cycle() for _ in range(30)]
+                rt.run_cycle()  # warm: reference sampled, model loaded
+            records = [rt.run_cycle() for _ in range(30)]
         finally:
             rt.close()
-    totals = [(r["ended_at"] - r["started_at"]).total_seconds() for r in records]
-    steps = [json.loads(r["step_ms"]) for r in records]
+    totals = [(r.ended_at - r.started_at).total_seconds() for r in records]
+    steps = [json.loads(r.step_ms) for r in records]
     split = ", ".join(f"{name} {statistics.median(s[name] for s in steps):.1f} ms" for name in steps[0])
     print(f"full cycle (200-row batch, no retrain): median {fmt(statistics.median(totals))}; by step: {split}", flush=True)
 

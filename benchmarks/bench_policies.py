@@ -36,6 +36,7 @@ import numpy as np
 
 from core.config import Settings
 from core.datagen import GRADUAL_STEPS
+from core.outcomes import CycleRecord
 from core.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,9 +86,9 @@ def replay(policy: str, seed: int, folder: Path) -> Run:
             switch = scenario_at(cycle)
             if switch:
                 rt.set_stream_scenario(*switch)
-            record = rt.pipeline.run_cycle("schedule")
-            run.accuracy.append(record["realised_accuracy"])
-            if record["decision"] == "retrain" and record["new_version"] is not None:
+            record = rt.run_cycle("schedule")
+            run.accuracy.append(record.realised_accuracy)
+            if record.decision == "retrain" and record.new_version is not None:
                 run.retrain_cycles.append(cycle)
             if outside is not None and outside(cycle, record):
                 run.retrain_cycles.append(cycle)
@@ -96,7 +97,7 @@ def replay(policy: str, seed: int, folder: Path) -> Run:
     return run
 
 
-def _outside_policy(policy: str, rt: Runtime) -> Callable[[int, dict], bool] | None:
+def _outside_policy(policy: str, rt: Runtime) -> Callable[[int, CycleRecord], bool] | None:
     """Retrain rules driven from outside the loop; each returns True when it trained a version."""
 
     def train(rows: int) -> bool:
@@ -115,9 +116,9 @@ def _outside_policy(policy: str, rt: Runtime) -> Callable[[int, dict], bool] | N
 
         detector = ADWIN()
 
-        def adwin(_cycle: int, record: dict) -> bool:
-            model = rt.registry.load(record["champion_version"])
-            window = rt.store.read_samples(record["first_sample_id"], record["last_sample_id"], incoming=True)
+        def adwin(_cycle: int, record: CycleRecord) -> bool:
+            model = rt.registry.load(record.champion_version)
+            window = rt.store.read_samples(record.first_sample_id, record.last_sample_id, incoming=True)
             errors = (model.predict_proba(window.X)[:, 1] >= 0.5) != (window.y == 1)
             changed = False
             for error in errors:

@@ -82,9 +82,9 @@ def main() -> None:
             for i in range(args.cycles_per_day):
                 advance_clock(30.0)
                 start = time.perf_counter()
-                record = rt.pipeline.run_cycle("schedule")
+                record = rt.run_cycle("schedule")
                 cycle_ms.append((time.perf_counter() - start) * 1000)
-                errors += record["status"] == "error"
+                errors += record.status == "error"
                 start = time.perf_counter()
                 for feature in range(rt.store.n_features):
                     stats.ks_2samp(reference, rng.standard_normal(200) + feature)
@@ -92,10 +92,10 @@ def main() -> None:
                 for k in range(10):
                     rt.predict([float(k % 5), float(i % 3)])
                 if i % 2 == 0:
-                    rt.health.record()
+                    rt.record_health()
                 if i % 20 == 0:  # every 600 simulated seconds, as IA_RETENTION_INTERVAL
                     rt.run_maintenance()
-            rt.predictor.flush()
+            rt.flush_predictions()
             gc.collect()
             overview, drift = render_seconds(at, "overview"), render_seconds(at, "drift")
             sizes = rt.store.file_sizes()

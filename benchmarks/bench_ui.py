@@ -71,10 +71,10 @@ def populate(data_dir: Path) -> None:
         for i in range(2000):
             if i == 1000:
                 rt.set_stream_scenario("covariate_shift", 0.5)
-            rt.pipeline.run_cycle()
+            rt.run_cycle()
         rt.train(window_rows=20_000)  # a second version, so Models compares two stored evaluations
         rt.predict_batch(np.random.default_rng(1).standard_normal((100_000, 2)))
-        rt.predictor.flush()
+        rt.flush_predictions()
         print(f"workspace: {rt.store.counts()}, {len(rt.store.cycles(5000))} cycles", flush=True)
     finally:
         rt.close()
@@ -95,7 +95,7 @@ def bench_render(data_dir: Path) -> None:
     def new_data() -> None:
         """One more logged prediction moves the data version, so every cached read misses."""
         rt.predict([0.0, 0.0])
-        rt.predictor.flush()
+        rt.flush_predictions()
 
     at.switch_page("pages/models.py").run()
     at.selectbox(key="eval_compare").set_value(1).run()  # Models renders two evaluations side by side from here on

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import auc, precision_recall_curve, roc_auc_score, roc_curve
 from sklearn.pipeline import Pipeline
 
 MAX_CURVE_POINTS = 200
@@ -64,12 +64,14 @@ def curves(truth: np.ndarray, proba: np.ndarray) -> dict:
         return {"roc": None, "pr": None}
     fpr, tpr, _ = roc_curve(truth, proba)
     precision, recall, _ = precision_recall_curve(truth, proba)
+    # roc_auc_score and average_precision_score are these two sums over the same curves (sklearn computes
+    # them so): taken from the curves, a million-row holdout is sorted twice instead of four times.
     return {
-        "roc": {"fpr": _thin(fpr), "tpr": _thin(tpr), "auc": float(roc_auc_score(truth, proba))},
+        "roc": {"fpr": _thin(fpr), "tpr": _thin(tpr), "auc": float(auc(fpr, tpr))},
         "pr": {
             "recall": _thin(recall),
             "precision": _thin(precision),
-            "average_precision": float(average_precision_score(truth, proba)),
+            "average_precision": float(-np.sum(np.diff(recall) * precision[:-1])),
             "auc": float(auc(recall, precision)),
             "base_rate": float(truth.mean()),
         },

@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from core.faults import FaultBoard
+from core.outcomes import version_label
 from core.store import Store, utcnow
+
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.notify import Notifier
+    from core.registry import ModelRegistry
+    from core.scheduler import Scheduler
+    from core.serving import Predictor
+    from core.tracking import Tracker
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = timedelta(hours=1)
+WEBHOOK_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -79,3 +92,66 @@ def _run_probe(probe: Callable[[], tuple[bool, str]]) -> Check:
         return Check(ok, detail)
     except Exception as exc:
         return Check(False, f"{type(exc).__name__}: {exc}"[:300])
+
+
+def component_probes(
+    settings: Settings, store: Store, registry: ModelRegistry, predictor: Predictor, scheduler: Scheduler, tracker: Tracker,
+    notifier: Notifier, faults: FaultBoard,
+) -> dict[str, Callable[[], tuple[bool, str]]]:  # fmt: skip
+    """Each component asked for real: a query, the MLflow store written, the loaded champion, the heartbeat."""
+
+    def champion() -> tuple[bool, str]:
+        wanted = registry.champion_version
+        if wanted is None:
+            return False, "no champion yet: train a model"
+        version, _model = predictor.model()
+        return version == wanted, f"{version_label(version)} loaded"
+
+    def worker() -> tuple[bool, str]:
+        age = scheduler.heartbeat_age()
+        state = scheduler.state
+        if state == "stopped":
+            return False, "stopped"
+        fresh = age is not None and age < settings.stale_after_seconds
+        return fresh, f"{state}, heartbeat {age:.1f} s ago" if age is not None else state
+
+    def duckdb() -> tuple[bool, str]:
+        store.ping()
+        fault = faults.get("duckdb")
+        if fault is not None:
+            return False, f"a write failed: {fault.message}"
+        if predictor.last_flush_error:
+            return False, f"the prediction log cannot be written (kept in the journal): {predictor.last_flush_error}"
+        return True, "answers, writes succeed"
+
+    def mlflow() -> tuple[bool, str]:
+        ok, detail = tracker.check_writable(settings.mlflow_artifacts_dir)
+        fault = faults.get("mlflow")
+        return (False, f"{detail}; last failure: {fault.message}") if fault is not None else (ok, detail)
+
+    def disk() -> tuple[bool, str]:
+        free_mb = shutil.disk_usage(settings.data_dir).free / 2**20
+        fault = faults.get("disk")
+        if fault is not None:
+            return False, f"{fault.message} ({free_mb:,.0f} MB free)"
+        if free_mb < settings.min_free_mb:
+            return False, f"the disk is full or nearly: {free_mb:,.0f} MB free, below IA_MIN_FREE_MB={settings.min_free_mb:g}"
+        return True, f"{free_mb:,.0f} MB free"
+
+    def webhook() -> tuple[bool, str]:
+        """Configured, and not refusing: the newest WEBHOOK_FAILURES deliveries all failing is a fault to show."""
+        if not notifier.configured:
+            return False, "not set: alerts are stored, not sent (DISCORD_WEBHOOK_URL)"
+        recent = store.recent_deliveries(WEBHOOK_FAILURES)
+        if len(recent) == WEBHOOK_FAILURES and all(delivery == "failed" for delivery, _status, _error in recent):
+            return False, f"{notifier.masked_url}: the last {WEBHOOK_FAILURES} alerts failed ({recent[0][2] or 'no answer'})"
+        return True, notifier.masked_url
+
+    return {
+        "duckdb": duckdb,
+        "mlflow": mlflow,
+        "disk": disk,
+        "champion": champion,
+        "worker": worker,
+        "webhook": webhook,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,8 @@ from core import evaluation, validation
 from core.config import Settings
 from core.errors import NoModelError
 from core.features import TARGET
+from core.outcomes import version_label
 from core.reference import Reference, read_reference, reference_of
-from core.registry import version_label
 from core.store import Store
 
 BOUNDARY_POINTS = 1500
@@ -110,7 +110,7 @@ class Insights:
         new = cycle.get("new_version")
         if new and cycle.get("promoted"):
             kind, title = "promoted", f"New champion {version_label(new)}"
-        elif new and "awaiting" in set(self.store.model_events_of(int(new))["kind"]):
+        elif new and cycle.get("gate_outcome") == "awaiting":
             kind, title = "awaiting", f"Challenger {version_label(new)} awaits approval"
         elif new:
             kind, title = "rejected", f"Challenger {version_label(new)} rejected; {version_label(cycle.get('champion_version'))} stays"
@@ -162,11 +162,7 @@ class Insights:
         if cycle is None:
             return None
         events = self.store.model_events_of(int(cycle["new_version"])) if cycle.get("new_version") else pd.DataFrame()
-        window = timedelta(seconds=5)  # alerts stored before they carried their cycle id are matched by their embed
-        alerts = [
-            a for a in self.store.cycle_notifications(cycle["cycle_id"], cycle["started_at"] - window, cycle["ended_at"] + window)
-            if a["cycle_id"] == cycle["cycle_id"] or _cycle_of(a["payload"]) == cycle["cycle_id"]
-        ]  # fmt: skip
+        alerts = self.store.cycle_notifications(cycle["cycle_id"])
         batch = (int(cycle["first_sample_id"]), int(cycle["last_sample_id"])) if cycle.get("first_sample_id") is not None else None
         reference = self.reference_of_cycle(cycle) if cycle.get("champion_version") else None
         return CycleDetail(cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, reference, batch)
@@ -176,13 +172,3 @@ def _padded(values: pd.Series) -> tuple[float, float]:
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     pad = (high - low) * 0.05 or 1.0
     return low - pad, high + pad
-
-
-def _cycle_of(payload: str) -> int | None:
-    """The cycle an alert belongs to, from the "Cycle" field the loop puts in its embeds."""
-    try:
-        fields = json.loads(payload)["embeds"][0].get("fields", [])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
-    found = next((f["value"] for f in fields if f.get("name") == "Cycle"), None)
-    return int(found) if found is not None and str(found).isdigit() else None

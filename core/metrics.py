@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from core.registry import version_label
+from core.outcomes import version_label
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -26,14 +26,14 @@ class RuntimeCollector:
         self.rt = rt
 
     def collect(self) -> Iterator[Metric]:
-        rt, facts = self.rt, self.rt.store.metric_facts(LATENCY_BUCKETS_MS)
-        champion = rt.registry.champion_version
+        rt, facts = self.rt, self.rt.read("metric_facts", LATENCY_BUCKETS_MS)
+        champion = rt.champion_version
         info = GaugeMetricFamily("ia_continu_champion_info", "The model in service", labels=["version"])
         if champion is not None:
             info.add_metric([version_label(champion)], 1.0)
         yield info
         yield GaugeMetricFamily("ia_continu_champion_version", "Registry version number of the champion", value=champion or 0)
-        last = rt.store.last_cycle() or {}
+        last = rt.read("last_cycle") or {}
         for name, key, help_text in (
             ("holdout_accuracy", "champion_holdout_accuracy", "Champion accuracy on its holdout"),
             ("realised_accuracy", "realised_accuracy", "Champion accuracy on the newest labelled batch"),

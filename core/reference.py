@@ -16,8 +16,6 @@ import pandas as pd
 
 from core.store import Store
 
-MOVED_KEY = "reference.{version}"
-
 
 @dataclass(frozen=True)
 class Reference:
@@ -55,10 +53,9 @@ class Reference:
 
 def reference_of(store: Store, version: int) -> Reference:
     """The reference in force for `version` now."""
-    moved = store.get_setting(MOVED_KEY.format(version=version))
-    if moved:
-        first, last = moved.split("-")
-        return Reference(version, int(first), int(last), None)
+    moved = store.moved_reference(version)
+    if moved is not None:
+        return Reference(version, moved[0], moved[1], None)
     model = store.model(version)
     ids = tuple(int(i) for i in json.loads(model["dataset_ids"] or "[]"))
     return Reference(version, int(model["window_first_sample"]), int(model["window_last_sample"]), ids or None)
@@ -66,7 +63,7 @@ def reference_of(store: Store, version: int) -> Reference:
 
 def move_reference(store: Store, version: int, first_sample_id: int, last_sample_id: int) -> Reference:
     """The champion held on post-drift rows: they become its reference (see the pipeline's retrain step)."""
-    store.set_setting(MOVED_KEY.format(version=version), f"{first_sample_id}-{last_sample_id}")
+    store.move_reference(version, first_sample_id, last_sample_id)
     return Reference(version, first_sample_id, last_sample_id, None)
 
 

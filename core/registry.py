@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ import numpy as np
 from core import evaluation, training
 from core.config import Settings
 from core.errors import UserInputError
+from core.outcomes import GateOutcome, version_label
 from core.store import Store, Window, dumps_ids, utcnow
 
 if TYPE_CHECKING:
@@ -29,24 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"log_loss"}
-
-
-def version_label(version: int | None) -> str:
-    """The label users see: registry version 1 is v1.0.0, version 2 is v1.1.0, and so on."""
-    return "—" if version is None else f"v1.{int(version) - 1}.0"
-
-
-_LABEL = re.compile(r"v1\.(\d{1,8})\.0")
-
-
-def parse_version(text: str) -> int:
-    """A version as users write it: the label (v1.2.0) or the registry number (3)."""
-    found = _LABEL.fullmatch(text.strip())
-    if found:
-        return int(found.group(1)) + 1
-    if text.strip().isdigit() and 0 < int(text) < 10**9:  # the API's VERSION_PATTERN states the same bounds
-        return int(text)
-    raise UserInputError("version", f"{text[:40]!r} is not a version: write it as v1.2.0 or as its registry number")
 
 
 class IdenticalVersion(Exception):
@@ -92,7 +74,7 @@ class GateDecision:
     own_challenger_score: float | None = None  # both models on the challenger's own holdout, shown beside
     own_champion_score: float | None = None
     own_n_rows: int | None = None
-    outcome: str = ""  # promoted | rejected | awaiting | candidate | first | rollback | approval
+    outcome: GateOutcome = "rejected"
 
     @property
     def awaiting_approval(self) -> bool:
@@ -221,7 +203,7 @@ class ModelRegistry:
         metric, margin = self.settings.gate_metric, self.settings.gate_margin
         champion = self.champion_version
         own_n = int(challenger.y_holdout.shape[0])
-        own = training.evaluate(self.load(challenger.version), challenger.X_holdout, challenger.y_holdout)[metric]
+        own = challenger.metrics[metric]  # scored on exactly this holdout when it was fitted
         own_champion = (
             None if champion is None else training.evaluate(self.load(champion), challenger.X_holdout, challenger.y_holdout)[metric]
         )
@@ -283,8 +265,8 @@ class ModelRegistry:
 
     def approve(self, version: int) -> GateDecision:
         """A person promotes a challenger that passed the gate and waits for approval."""
-        decision = replace(self._human_decision(version, True, f"approved by hand: {version_label(version)} promoted over "
-                                                f"{version_label(self.champion_version)}"), outcome="approval")  # fmt: skip
+        decision = self._human_decision(version, True, f"approved by hand: {version_label(version)} promoted over "
+                                        f"{version_label(self.champion_version)}")  # fmt: skip
         self.promote(version, kind="approval", decision=decision)
         return decision
 
@@ -301,7 +283,8 @@ class ModelRegistry:
         if version not in self.store.awaiting_approval():
             raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
         score = float(self.store.model(version)[self.settings.gate_metric])
-        return GateDecision(version, self.champion_version, self.settings.gate_metric, score, None, 0, promoted, reason)
+        return GateDecision(version, self.champion_version, self.settings.gate_metric, score, None, 0, promoted, reason,
+                            outcome="approval" if promoted else "rejected")  # fmt: skip
 
     def _reject(self, decision: GateDecision) -> None:
         with self.store.transaction() as tx:

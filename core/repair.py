@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from core.registry import version_label
+from core.outcomes import version_label
 from core.store import Store, utcnow
 
 if TYPE_CHECKING:

@@ -29,6 +29,14 @@ class RunNowResult:
     reason: str
 
 
+@dataclass(frozen=True)
+class SchedulerStatus:
+    state: str
+    interval: float
+    next_run: datetime | None
+    heartbeat_age: float | None
+
+
 class Scheduler:
     """Start, pause, resume, stop, change the interval, run now. Thread-safe; one thread at most.
 
@@ -87,6 +95,9 @@ class Scheduler:
         return None if self.heartbeat is None else time.time() - self.heartbeat
 
     # controls -------------------------------------------------------------------
+    def status(self) -> SchedulerStatus:
+        return SchedulerStatus(self.state, self.interval, self.next_run, self.heartbeat_age())
+
     def start(self, paused: bool = False) -> bool:
         """Start the worker (paused: heartbeat and health only); False if it was already alive."""
         with self._control:

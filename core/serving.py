@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from core.errors import NoModelError, plain_fault
 from core.journal import Entry, Journal, read_segment
-from core.registry import ModelRegistry, version_label
+from core.outcomes import version_label
+from core.registry import ModelRegistry
 from core.store import Store, utcnow
 from core.validation import feature_matrix
 

@@ -1,6 +1,7 @@
 """Build the runtime on a background thread as soon as the server starts, with its steps readable.
 
-Opening a workspace takes seconds (importing MLflow, replaying the journal, training the starter
+This is the dashboard's launcher: it builds the runtime, then starts the REST API beside it when
+IA_API_ENABLED (a runtime built anywhere else opens no port). Opening a workspace takes seconds (importing MLflow, replaying the journal, training the starter
 model). Started here, that work runs while the browser is still connecting, and every page can
 show which step it is on instead of a blank screen. A failed build is kept for the page to show;
 the next call starts a new attempt (the other process may have let go of the file by then).
@@ -18,7 +19,7 @@ from core.config import Settings
 
 log = logging.getLogger(__name__)
 
-EXPECTED_STEPS = 6  # DuckDB, MLflow, repairs, starter data, starter training, loop: for the progress bar only
+EXPECTED_STEPS = 7  # DuckDB, MLflow, repairs, starter data, starter training, loop, API: for the progress bar only
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,19 @@ def start_in_background(settings: Settings | None = None) -> Startup:
 
 def _build(settings: Settings | None, startup: Startup) -> None:
     try:
-        runtime_module.get_runtime(settings, startup.begin)
+        rt = runtime_module.get_runtime(settings, startup.begin)
+        if rt.settings.api_enabled and rt.api_server is None:
+            startup.begin("Starting the REST API")
+            start_api(rt)
     except BaseException as exc:  # shown by the page that waits for it; the next page view retries
         log.warning("the workspace could not be opened: %s", exc)
         startup.finish(exc)
     else:
         startup.finish()
+
+
+def start_api(rt: runtime_module.Runtime) -> None:
+    """The REST API beside the dashboard, on a thread; the runtime stops it when it closes."""
+    from core.api import ApiServer  # FastAPI only where the API runs
+
+    rt.attach_server(ApiServer(rt))

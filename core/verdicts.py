@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.drift import DriftReport
+from core.outcomes import Measurement
 
 FEATURE = "feature drift"
 REALISED = "realised-accuracy drop"
@@ -33,20 +34,20 @@ BLIND = {
 }
 
 
-def signals(report: DriftReport | None, measured: object) -> list[str]:
+def signals(report: DriftReport | None, measured: Measurement) -> list[str]:
     fired = []
     if report is not None and report.dataset_drift:
         fired.append(FEATURE)
-    if getattr(measured, "performance_drift", False):
+    if measured.performance_drift:
         fired.append(REALISED)
-    if getattr(measured, "estimated_drop", False):
+    if measured.estimated_drop:
         fired.append(ESTIMATED)
     return fired
 
 
-def verdict(fired: list[str], report: DriftReport | None, m: object, s: Settings) -> str:
+def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Settings) -> str:
     """Sentences for a person: the evidence of each fired signal, or what the quiet signals do not cover."""
-    if getattr(m, "champion", None) is None:
+    if m.champion is None:
         return "No champion yet: nothing to judge."
     parts = [_evidence(name, report, m, s) for name in fired]
     if not fired:
@@ -54,7 +55,7 @@ def verdict(fired: list[str], report: DriftReport | None, m: object, s: Settings
     return " ".join(parts)
 
 
-def _evidence(name: str, report: DriftReport | None, m: object, s: Settings) -> str:
+def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings) -> str:
     if name == FEATURE and report is not None:
         worst = ", ".join(
             f"{f.feature} (p={f.p_value:.1e}, effect {f.effect:.2f} sd over {f.window_batches} batch{'es' if f.window_batches > 1 else ''})"
@@ -75,13 +76,13 @@ def _evidence(name: str, report: DriftReport | None, m: object, s: Settings) -> 
     return f"{what} It means {MEANS[name]}; {BLIND[name]}."
 
 
-def _quiet(report: DriftReport | None, m: object) -> str:
+def _quiet(report: DriftReport | None, m: Measurement) -> str:
     watched = []
     if report is not None:
         watched.append("the inputs match the reference")
-    if getattr(m, "realised", None) is not None:
+    if m.realised is not None:
         watched.append(f"accuracy {m.realised:.3f} holds against its bar {m.bar:.3f}")
         return f"No signal: {' and '.join(watched)}."
-    if getattr(m, "estimated", None) is not None:
+    if m.estimated is not None:
         watched.append(f"estimated accuracy {m.estimated:.3f} holds")
     return f"No signal: {' and '.join(watched)}. These inputs carry no labels, so concept drift could not show here."

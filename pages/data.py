@@ -37,7 +37,7 @@ with generate, st.form("generate"):
 
 with upload:
     st.subheader("Import a CSV")
-    st.caption(f"Columns exactly: {', '.join(rt.store.features)}, target (0 or 1). At most {limit:,} rows.")
+    st.caption(f"Columns exactly: {', '.join(rt.features)}, target (0 or 1). At most {limit:,} rows.")
     uploads = st.session_state.setdefault("import_round", 0)  # a new key empties the uploader once a file is stored
     file = st.file_uploader("Labelled CSV", type=["csv"], key=f"import_csv_{uploads}")
     import_to_loop = st.checkbox("Send to the loop", key="import_to_loop", help=ROLE_HELP)
@@ -137,7 +137,7 @@ stats.dataframe(read("dataset_summary", chosen), hide_index=True, column_config=
 
 first, last = int(row["first_sample_id"]), int(row["last_sample_id"])
 current = read("sample_features", first, last, 20_000)
-features = rt.store.features
+features = rt.features
 fx, fy = (features[0], features[1])
 if len(features) > 2:
     a, b = st.columns(2)

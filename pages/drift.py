@@ -5,7 +5,7 @@ import json
 
 import streamlit as st
 
-from core.registry import version_label
+from core.outcomes import version_label
 from core.verdicts import FEATURE
 from ui import charts
 from ui.report import drift_report_html
@@ -84,10 +84,10 @@ if detail.reference is not None and detail.batch_range:
         st.caption("Distributions this cycle compared" + (f": drifted {', '.join(drifted)}" if drifted else " (no feature drifted)")
                    + f". Reference: {detail.reference.describe()}, the {len(reference):,} rows the test used.")  # fmt: skip
         cols = st.columns(2)
-        for i, feature in enumerate(rt.store.features):
+        for i, feature in enumerate(rt.features):
             figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch", detail.reference.legend))
             cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
-features = rt.store.features
+features = rt.features
 
 
 def _report() -> str:

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.registry import parse_version, version_label
-from core.store import METRICS
+from core.outcomes import METRICS, RetrainStatus, parse_version, version_label
+from core.runtime import TrainOutcome
 from core.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from ui import charts
 from ui.state import act, choice_from_url, empty_state, keep_in_url, percent, read, runtime, version_column
@@ -46,11 +46,12 @@ def metric_table(metrics: dict, evaluation: dict) -> pd.DataFrame:
 
 STATUS_LABELS = {"champion": "★ champion", "challenger": "◆ challenger", "archived": "former champion", "candidate": "candidate",
                  "rejected": "rejected"}  # fmt: skip
-VERBS = {"awaiting": "awaits approval", "candidate": "kept as a candidate", "rejected": "rejected"}
+VERBS: dict[RetrainStatus, str] = {"promoted": "promoted", "awaiting_approval": "awaits approval", "candidate": "kept as a candidate",
+                                   "rejected": "rejected", "unchanged": "unchanged"}  # fmt: skip
 
 
-def _train_message(o: object) -> str:
-    return f"Nothing registered: the data and parameters equal {o.label}'s" if o.equal_to else f"{o.label}: {o.decision.reason}"
+def _train_message(o: TrainOutcome) -> str:
+    return f"{o.label}: {o.reason}"
 
 
 if st.button("Train now", type="primary", disabled=source == "Chosen datasets" and not chosen):
@@ -58,13 +59,12 @@ if st.button("Train now", type="primary", disabled=source == "Chosen datasets" a
         options = act(lambda: TrainingOptions(float(c_value), weights))
         outcome = options and act(lambda: rt.train(on_step=st.write, dataset_ids=chosen or None, options=options, promote=not hold),
                                   _train_message)  # fmt: skip
-        if outcome and outcome.equal_to:
-            st.info(_train_message(outcome))
+        if outcome and outcome.status == "unchanged":
+            st.info(outcome.reason[:1].upper() + outcome.reason[1:])
             status.update(label=f"Unchanged: equals {outcome.label}", state="complete")
         elif outcome:
-            st.write(outcome.decision.reason)
-            verb = "promoted" if outcome.decision.promoted else VERBS.get(outcome.decision.outcome, "rejected")
-            status.update(label=f"{outcome.label} {verb}", state="complete")
+            st.write(outcome.reason)
+            status.update(label=f"{outcome.label} {VERBS[outcome.status]}", state="complete")
             st.session_state["eval_version"] = outcome.version  # the evaluation below shows what was just trained
             st.session_state.pop("eval_compare", None)
         else:
@@ -83,7 +83,7 @@ if waiting:
             st.rerun()
         if c3.button(f"Reject {version_label(version)}", key=f"reject_{version}"):
             if act(lambda v=version: rt.reject(v)):
-                st.session_state["models_flash"] = f"{version_label(version)} rejected; {version_label(rt.registry.champion_version)} stays"
+                st.session_state["models_flash"] = f"{version_label(version)} rejected; {version_label(rt.champion_version)} stays"
             st.rerun()
 
 models = read("models")
@@ -105,7 +105,7 @@ if not links:
 
 st.subheader("Evaluation")
 versions = models["version"].tolist()
-champion = rt.registry.champion_version
+champion = rt.champion_version
 left, right = st.columns(2)
 if st.session_state.get("eval_version") not in versions:
     st.session_state["eval_version"] = champion if champion in versions else versions[0]
@@ -168,7 +168,7 @@ if evaluations:
     a.plotly_chart(charts.roc_curves(evaluations), key="roc")
     b.plotly_chart(charts.pr_curves(evaluations), key="pr")
     a.plotly_chart(charts.calibration_curves(evaluations), key="calibration")
-    b.plotly_chart(charts.coefficients(evaluations, rt.store.features), key="coefficients")
+    b.plotly_chart(charts.coefficients(evaluations, rt.features), key="coefficients")
     label, ev = next(iter(evaluations.items()))
     st.markdown(f"**Decision threshold** · {label}")
     if not ev.get("thresholds"):

@@ -16,7 +16,7 @@ st.title("Operations")
 
 
 def _start() -> None:
-    act(rt.start_loop if rt.scheduler.state == "stopped" else rt.resume_loop, "Loop started")
+    act(rt.start_loop if rt.scheduler_status().state == "stopped" else rt.resume_loop, "Loop started")
 
 
 def _set_interval() -> None:
@@ -44,7 +44,7 @@ def _apply_stream() -> None:
 
 
 st.subheader("Scheduler")
-sched = rt.scheduler
+sched = rt.scheduler_status()
 b1, b2, b3, b4 = st.columns(4)
 b1.button("Start", disabled=sched.state == "running", on_click=_start)
 b2.button("Pause", disabled=sched.state != "running", on_click=lambda: act(rt.pause_loop, "Loop paused"))
@@ -59,7 +59,8 @@ live = rt.live_settings()
 @st.fragment(run_every=2)
 def scheduler_state() -> None:
     """Redrawn every 2 s on its own: "next run" and the heartbeat's age change while nobody clicks."""
-    age = sched.heartbeat_age()
+    sched = rt.scheduler_status()
+    age = sched.heartbeat_age
     top, bottom = st.columns(2), st.columns(2)  # two rows of two: the values fit at 1024 px
     top[0].metric("State", sched.state)
     top[1].metric("Interval", f"{sched.interval:g} s")
@@ -102,7 +103,8 @@ st.caption(
 )
 
 st.subheader("Alerts")
-st.write(f"Discord webhook: `{rt.notifier.masked_url}`" + ("" if rt.notifier.configured else " — set DISCORD_WEBHOOK_URL to send alerts"))
+webhook, configured = rt.webhook()
+st.write(f"Discord webhook: `{webhook}`" + ("" if configured else " — set DISCORD_WEBHOOK_URL to send alerts"))
 if st.button("Send test message"):
     act(rt.send_test_message, "Test message queued")
 alerts = read("notifications", 100)

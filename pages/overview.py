@@ -4,8 +4,8 @@ import json
 
 import streamlit as st
 
-from core.registry import version_label
-from core.store import utcnow
+from core.outcomes import version_label
+from core.store.clock import utcnow
 from ui import charts
 from ui.state import empty_state, percent, plural, read, runtime, table, version_column
 
@@ -96,6 +96,6 @@ def live() -> None:
         )
 
 
-if runtime().registry.champion_version is None:
+if runtime().champion_version is None:
     empty_state("No model yet: train one on the Models page.")
 live()

@@ -14,7 +14,7 @@ LOG_COLUMNS = {
 
 rt = runtime()
 st.title("Predict")
-if rt.registry.champion_version is None:
+if rt.champion_version is None:
     empty_state("No model yet: train one on the Models page.")
 
 single, batch = st.columns(2)
@@ -28,13 +28,13 @@ def one_prediction() -> None:
         defaults = [1.5, 2.3]  # the original API's example: {"features": [1.5, 2.3]}
         values = [
             st.number_input(name, value=defaults[i] if i < len(defaults) else 0.0, format="%.4f", key=f"in_{name}")
-            for i, name in enumerate(rt.store.features)
+            for i, name in enumerate(rt.features)
         ]
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
         result = act(lambda: rt.predict(values, source="ui"))
         if result:
-            rt.predictor.flush()  # in the log at once; the prediction itself did not wait
+            rt.flush_predictions()  # in the log at once; the prediction itself did not wait
             st.session_state["last_prediction"] = (result, values)
             st.rerun(scope="app")  # the log below is outside this fragment: redraw it with the new row
         return
@@ -46,11 +46,11 @@ def one_prediction() -> None:
     explained = act(lambda: rt.explain(values, result.model_version))
     if explained:
         st.plotly_chart(charts.contributions(explained), key="contributions")
-        x, y = rt.store.features[:2]
+        x, y = rt.features[:2]
         view = read("boundary", None, x, y)
         point = (explained["values"][0], explained["values"][1])
         st.plotly_chart(charts.decision_boundary(view, point), key="prediction_boundary")
-        if len(rt.store.features) > 2:
+        if len(rt.features) > 2:
             st.caption(f"The line is drawn in the plane of {x} and {y} with the other features at the reference's means.")
 
 
@@ -59,13 +59,11 @@ with single:
 
 with batch:
     st.subheader("Batch from a CSV")
-    st.caption(
-        f"Columns: {', '.join(rt.store.features)} (a target column is ignored). At most {rt.settings.max_samples_per_request:,} rows."
-    )
+    st.caption(f"Columns: {', '.join(rt.features)} (a target column is ignored). At most {rt.settings.max_samples_per_request:,} rows.")
     file = st.file_uploader("Features CSV", type=["csv"], key="batch_csv")
     if file is not None and st.button("Predict the batch", type="primary"):
         results = act(lambda: rt.predict_csv(file.getvalue()), lambda r: f"{len(r):,} predictions")
-        rt.predictor.flush()
+        rt.flush_predictions()
         if results is not None:
             st.session_state["batch_results"] = results
     results = st.session_state.get("batch_results")

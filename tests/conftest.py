@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 
 from core.config import Settings
 from core.runtime import Runtime
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -61,22 +61,20 @@ def trained_runtime(tmp_path: Path, mlflow_template: Path) -> Iterator[Runtime]:
 def wait_for_url(url: str, process: subprocess.Popen | None = None, timeout: float = 90.0, any_status: bool = False) -> None:
     """Return once `url` answers 200 (with `any_status`, any HTTP answer: the server is up); fail at once,
     with the tail of its stderr when piped, if `process` ends first, and after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answered() -> bool:
         if process is not None and process.poll() is not None:
             tail = process.stderr.read()[-3000:] if process.stderr else ""
             raise AssertionError(f"{process.args[:4]} ended with {process.returncode} before {url} answered {tail}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200 or any_status:
-                    return
+                return response.status == 200 or any_status
         except urllib.error.HTTPError:
-            if any_status:
-                return
+            return any_status
         except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer within {timeout:g} s")
+            return False
+
+    wait_until(answered, timeout, what=f"an answer from {url}")
 
 
 def free_port() -> int:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.api import FastPredict, check_binding, create_app
 from core.config import SettingsError
 from core.runtime import Runtime
+from core.startup import start_api
 from tests.conftest import free_port, make_settings
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -136,9 +138,7 @@ def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_run
     assert client.put("/stream", json={"strength": 5}).status_code == 422
     started = client.post("/cycles")
     assert started.status_code == 202
-    deadline = time.time() + 30
-    while not client.get("/cycles").json()["cycles"] and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: client.get("/cycles").json()["cycles"], what="the cycle started over the API")
     cycles = client.get("/cycles", params={"limit": 1}).json()["cycles"]
     assert cycles[0]["rows_seen"] == 100
     drift = client.get("/drift/latest").json()
@@ -158,7 +158,7 @@ def test_metrics_parse_and_match_the_store(client: TestClient, trained_runtime: 
     for i in range(7):
         rt.predict([float(i), 1.0])
     rt.predictor.flush()
-    rt.pipeline.run_cycle("manual")
+    rt.run_cycle("manual")
     text = client.get("/metrics").text
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}
     assert samples[("ia_continu_predictions_total", ())] == 7 == rt.store.counts()["predictions"]
@@ -198,18 +198,17 @@ def test_a_non_loopback_address_without_a_token_refuses_to_start(trained_runtime
     check_binding(replace(trained_runtime.settings, api_host="127.0.0.1"))
 
 
-def test_the_runtime_starts_the_api_on_a_real_uvicorn_and_predictions_stay_consistent(tmp_path: Path, mlflow_template: Path) -> None:
+def test_a_runtime_opens_no_port_and_the_launcher_starts_the_api_on_a_real_uvicorn(tmp_path: Path, mlflow_template: Path) -> None:
     port = free_port()
     rt = Runtime(make_settings(tmp_path / "d", mlflow_template, starter_model=True, api_enabled=True, api_port=port))
     try:
+        with socket.socket() as probe:  # a script or a notebook that builds a runtime serves nothing
+            probe.bind(("127.0.0.1", port))
+        assert not rt.api_status()["running"]
+        start_api(rt)  # what the dashboard's launcher does once the runtime is built
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/health/live").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until(lambda: httpx.get(f"{base}/health/live").status_code == 200, ignore=(httpx.HTTPError,), what="the API's answer")
+        assert rt.api_status() == {"running": True, "address": base, "token": False, "detail": ""}
         rt.generate_dataset(1500, "concept_drift", 1.0, seed=4, role="incoming")
         champions: list[set[int]] = []
         replies: list[httpx.Response] = []
@@ -280,7 +279,7 @@ def test_the_show_why_views_have_the_same_door_in_the_api(client: TestClient, tr
     bad = client.post("/explain", json={"features": [1.5, "x"]})
     assert bad.status_code == 422 and "features" in bad.text
     rt.set_stream_scenario("covariate_shift", 1.5)
-    cycle_id = rt.pipeline.run_cycle()["cycle_id"]
+    cycle_id = rt.run_cycle().cycle_id
     detail = client.get(f"/cycles/{cycle_id}").json()
     assert detail["cycle"]["cycle_id"] == cycle_id and [d["feature"] for d in detail["drift"]] == ["feature_1", "feature_2"]
     assert client.get("/cycles/999").status_code == 404 and client.get("/cycles/0").status_code == 422

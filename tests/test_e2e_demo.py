@@ -72,7 +72,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> It
     rt.set_controls(retrain_cooldown_cycles=0, drift_persistence=1, stream_batch_size=1000)
     rt.set_stream_scenario("concept_drift", 1.0)
     for _ in range(4):
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
     assert rt.registry.champion_version != 1, "concept drift must have promoted a challenger"
     rt.generate_dataset(500, "covariate_shift", 1.0, seed=3)
     event = rt.read("last_event")

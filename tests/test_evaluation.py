@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
 from core import datagen, evaluation, training
-from core.registry import version_label
+from core.outcomes import version_label
 from core.runtime import Runtime
 from core.store.predictions import BATCH_SOURCES
 from tests.conftest import make_settings
@@ -100,18 +100,18 @@ def test_the_boundary_view_at_a_promotion_draws_both_lines(trained_runtime: Runt
     rt.set_stream_scenario("concept_drift", 1.0)
     promoted = None
     for _ in range(6):
-        cycle = rt.pipeline.run_cycle()
-        if cycle.get("promoted"):
+        cycle = rt.run_cycle()
+        if cycle.promoted:
             promoted = cycle
             break
     assert promoted is not None, "concept drift must lead to a promotion"
-    view = rt.boundary(promoted["cycle_id"], "feature_1", "feature_2")
-    assert set(view.lines) == {"champion v1.0.0", f"challenger {version_label(promoted['new_version'])} (promoted)"}
+    view = rt.read("boundary", promoted.cycle_id, "feature_1", "feature_2")
+    assert set(view.lines) == {"champion v1.0.0", f"challenger {version_label(promoted.new_version)} (promoted)"}
     assert len(view.batch) == 1000 and set(view.batch["target"]) == {0, 1} and not view.reference.empty
     slopes = [np.diff(line["y"])[0] / np.diff(line["x"])[0] for line in view.lines.values()]
     assert abs(slopes[0] - slopes[1]) > 0.3  # the line turns
-    detail = rt.cycle_detail(promoted["cycle_id"])
-    assert "gate" in set(detail.gate_events["kind"]) and detail.batch_range == (promoted["first_sample_id"], promoted["last_sample_id"])
+    detail = rt.read("cycle_detail", promoted.cycle_id)
+    assert "gate" in set(detail.gate_events["kind"]) and detail.batch_range == (promoted.first_sample_id, promoted.last_sample_id)
     assert "promoted" in [a["kind"] for a in detail.alerts]
 
 

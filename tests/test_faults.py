@@ -82,8 +82,8 @@ def test_a_full_disk_refuses_new_predictions_loses_none_acknowledged_and_shows_i
                 refused += 1
                 assert "the disk is full" in str(exc)
         rt.predictor.flush()
-        failed = rt.pipeline.run_cycle("manual")
-        assert refused > 0 and failed["status"] == "error"
+        failed = rt.run_cycle("manual")
+        assert refused > 0 and failed.status == "error"
         health = rt.check_health()
         assert not health.healthy
         assert not health.checks["disk"].ok and "the disk is full" in health.checks["disk"].detail
@@ -93,8 +93,8 @@ def test_a_full_disk_refuses_new_predictions_loses_none_acknowledged_and_shows_i
         filler.unlink()
         rt.predictor.flush()
         assert rt.store.counts()["predictions"] == acked
-        ok = rt.pipeline.run_cycle("manual")
-        assert ok["status"] == "ok"
+        ok = rt.run_cycle("manual")
+        assert ok.status == "ok"
         statuses = rt.store.cycles()["status"].tolist()
         assert "error" in statuses and statuses[0] == "ok"  # the failed cycle was stored once writes came back
         assert rt.check_health().checks["duckdb"].ok
@@ -120,11 +120,11 @@ def test_a_loop_retrain_against_a_read_only_store_marks_mlflow_degraded_until_it
     rt = trained_runtime
     rt.set_controls(policy="always", retrain_cooldown_cycles=0)
     with immutable(rt.settings.data_dir / "mlflow.db"):
-        record = rt.pipeline.run_cycle("manual")
-        assert record["status"] == "error" and "retrain failed" in record["reason"] and "read-only" in record["reason"]
+        record = rt.run_cycle("manual")
+        assert record.status == "error" and "retrain failed" in record.reason and "read-only" in record.reason
         assert not rt.check_health().checks["mlflow"].ok
-    record = rt.pipeline.run_cycle("manual")
-    assert record["status"] == "ok" and rt.check_health().checks["mlflow"].ok
+    record = rt.run_cycle("manual")
+    assert record.status == "ok" and rt.check_health().checks["mlflow"].ok
 
 
 def test_a_missing_mlflow_store_at_start_names_the_path_and_what_to_do(tmp_path: Path, mlflow_template: Path) -> None:

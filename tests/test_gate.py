@@ -43,7 +43,7 @@ def test_a_dataset_challenger_with_no_loop_rows_to_judge_on_is_kept_as_a_candida
 def test_train_without_promoting_keeps_a_candidate_that_can_be_promoted_later(tmp_path: Path, mlflow_template: Path) -> None:
     rt = Runtime(make_settings(tmp_path / "w", mlflow_template, starter_model=True, gate_margin=1.0))  # any challenger passes
     try:
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
         held = rt.train(promote=False, options=training.TrainingOptions(C=0.5, class_weight="balanced"))
         assert held.decision.outcome == "candidate" and "it would have passed the gate" in held.decision.reason
         assert rt.registry.champion_version == 1 and rt.store.model(held.version)["status"] == "candidate"
@@ -51,7 +51,7 @@ def test_train_without_promoting_keeps_a_candidate_that_can_be_promoted_later(tm
         assert (params["C"], params["class_weight"]) == ("0.5", "balanced")
         rt.promote(held.version)
         assert rt.registry.champion_version == held.version
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
         promoted = rt.train()
         assert promoted.decision.promoted
         titles = rt.store.notifications()["title"].tolist()
@@ -75,3 +75,25 @@ def test_options_change_the_fitted_model_and_its_parameters_hash() -> None:
     weighted = training.fit(X, y, 0.3, 0, training.TrainingOptions(class_weight="balanced"))
     assert plain.metrics["recall"] < weighted.metrics["recall"]
     assert training.params_hash(0.3, 0) != training.params_hash(0.3, 0, training.TrainingOptions(C=2.0))
+
+
+def test_every_training_sends_the_gates_alert_whoever_asked_for_it(trained_runtime: Runtime) -> None:
+    """ "Train now" and the API go through the loop's own train_and_gate: a new champion is announced
+    from either, a rejected challenger too, each with the version it names."""
+    from fastapi.testclient import TestClient
+
+    from core.api import create_app
+
+    rt = trained_runtime
+    assert rt.store.notifications().empty  # the starter model comes with the workspace: no alert
+    rt.generate_dataset(1500, "concept_drift", 1.0, seed=4, role="incoming")
+    manual = rt.train(window_rows=1500)
+    assert manual.status == "promoted"
+    alerts = rt.store.notifications()
+    assert alerts[["kind", "title"]].values.tolist() == [["promoted", f"New champion {manual.label}"]]
+    assert alerts["description"].iloc[0] == manual.reason and alerts["cycle_id"].isna().all()  # no cycle asked for it
+    with TestClient(create_app(rt)) as client:  # the same rows, regularised to a near-constant model: worse than the champion
+        reply = client.post("/retrain", json={"window_rows": 1500, "C": 0.0001}).json()
+    assert reply["status"] == "rejected" and not reply["promoted"]
+    newest = rt.store.notifications().iloc[0]
+    assert (newest["kind"], newest["title"]) == ("rejected", f"Challenger {reply['model_version']} rejected")

@@ -17,7 +17,7 @@ SEEDS = range(1, 11)
 
 
 def run(rt: Runtime, n: int) -> list[dict]:
-    return [rt.pipeline.run_cycle("manual") for _ in range(n)]
+    return [rt.run_cycle("manual") for _ in range(n)]
 
 
 def workspace(tmp_path: Path, template: Path, name: str, **overrides: object) -> Runtime:
@@ -30,11 +30,11 @@ def test_a_users_datasets_do_not_move_the_loop_until_sent_to_it(trained_runtime:
     rt.generate_dataset(3200, "concept_drift", 1.0, seed=7)  # a library dataset of another regime
     rt.import_csv(b"feature_1,feature_2,target\n" + b"".join(b"%d,%d,1\n" % (i, -i) for i in range(50)), name="mine.csv")
     after = run(rt, 3)
-    assert all(r["rows_seen"] == 200 for r in after)  # the stream batch only
-    assert not any(r["performance_drift"] or r["dataset_drift"] for r in after) and rt.registry.champion_version == 1
+    assert all(r.rows_seen == 200 for r in after)  # the stream batch only
+    assert not any(r.performance_drift or r.dataset_drift for r in after) and rt.registry.champion_version == 1
     sent = rt.send_to_loop(int(rt.store.datasets().query("name.str.startswith('Concept')")["dataset_id"].iloc[0]))
-    record = rt.pipeline.run_cycle("manual")
-    assert record["rows_seen"] == 200 + sent.n_rows and record["performance_drift"]
+    record = rt.run_cycle("manual")
+    assert record.rows_seen == 200 + sent.n_rows and record.performance_drift
     assert rt.store.datasets().set_index("dataset_id").loc[sent.dataset_id, "role"] == "incoming"
 
 
@@ -57,16 +57,19 @@ def test_a_loop_retrain_on_unchanged_data_registers_nothing(trained_runtime: Run
     rt.set_controls(policy="always", retrain_cooldown_cycles=0, stream_enabled=False)
     rt.generate_dataset(300, seed=3, role="incoming")
     first = run(rt, 1)[0]
-    assert first["new_version"] == 2
-    rt.generate_dataset(1, seed=4, role="library")
-    second = rt.pipeline.run_cycle("manual")
-    assert second["status"] == "no_data" or "retrain skipped" in second["reason"]
+    assert first.new_version == 2
+    rt.generate_dataset(1, seed=4, role="library")  # library data moves nothing
+    rt.predict_batch([[0.1, 0.2], [0.3, -0.4], [1.0, 1.0]])  # unlabelled inputs: a cycle, but the same training window
+    rt.flush_predictions()
+    second = rt.run_cycle("manual")
+    assert second.status == "ok" and second.rows_seen == 3 and not second.labelled and second.decision == "retrain"
+    assert second.new_version is None and "retrain skipped: nothing registered" in second.reason and "v1.1.0" in second.reason
     assert len(rt.store.models()) == 2
 
 
 def _flags_and_retrains(rt: Runtime, n: int) -> tuple[int, int]:
     records = run(rt, n)
-    return sum(bool(r["dataset_drift"]) for r in records), sum(r["decision"] == "retrain" for r in records)
+    return sum(bool(r.dataset_drift) for r in records), sum(r.decision == "retrain" for r in records)
 
 
 @pytest.mark.slow
@@ -101,7 +104,7 @@ def test_covariate_shift_and_concept_drift_are_caught_fast_over_ten_seeds(tmp_pa
             finally:
                 rt.close()
             signal = "performance_drift" if scenario == "concept_drift" else "dataset_drift"
-            caught[name] += any(r[signal] for r in after)
+            caught[name] += any(getattr(r, signal) for r in after)
     assert caught["shift 0.5 at once"] >= 10 and caught["shift 0.25 within 3"] >= 9 and caught["concept at once"] == 10, caught
 
 
@@ -110,21 +113,21 @@ def test_the_bar_after_a_small_window_retrain_and_the_follow_up_retrain(tmp_path
     try:
         rt.set_stream_scenario("concept_drift", 1.0)
         records = run(rt, 3)
-        promoted = next(r for r in records if r["promoted"])
-        small = promoted["new_version"]
+        promoted = next(r for r in records if r.promoted)
+        small = promoted.new_version
         assert rt.store.model(small)["n_train"] + rt.store.model(small)["n_holdout"] < 1200
-        assert rt.store.get_setting(f"followup.{small}")
+        assert rt.store.followup_onset(small) is not None  # a follow-up is owed from the drift onset
         served = run(rt, 8)
-        bars = [r["performance_bar"] for r in served]
+        bars = [r.performance_bar for r in served]
         model = rt.store.model(small)
         lower = wilson_lower(round(model["accuracy"] * model["n_holdout"]), model["n_holdout"], rt.settings.perf_confidence)
         assert bars[0] == pytest.approx(lower) and lower < model["accuracy"]  # what a small holdout can vouch for
-        assert bars[-1] != pytest.approx(lower) and "served rows" in served[-1]["reason"] + served[-1]["verdict"]
-        follow = [r for r in served if r["reason"].startswith("follow-up")]
-        assert follow and all(r["new_version"] is not None for r in follow)  # through the gate, whatever it decided
-        assert "5x its training rows" in follow[0]["reason"] or "a full window" in follow[0]["reason"]
-        assert rt.store.model(follow[0]["new_version"])["trigger"] == "follow-up"
-        assert [r["new_version"] for r in follow] == sorted(r["new_version"] for r in follow)
+        assert bars[-1] != pytest.approx(lower) and "served rows" in served[-1].reason + served[-1].verdict
+        follow = [r for r in served if r.reason.startswith("follow-up")]
+        assert follow and all(r.new_version is not None for r in follow)  # through the gate, whatever it decided
+        assert "5x its training rows" in follow[0].reason or "a full window" in follow[0].reason
+        assert rt.store.model(follow[0].new_version)["trigger"] == "follow-up"
+        assert [r.new_version for r in follow] == sorted(r.new_version for r in follow)
     finally:
         rt.close()
 
@@ -137,8 +140,8 @@ def test_a_periodic_challenger_replaces_a_weak_champion_when_the_data_improves(t
         rt.promote(weak.version)
         assert rt.registry.champion_version == weak.version
         records = run(rt, 8)  # the stream is clean again; the weak champion's low bar never calls a drop
-        periodic = [r for r in records if "periodic challenger" in r["reason"]]
-        assert periodic and rt.registry.champion_version != weak.version
+        periodic = [r for r in records if r.new_version and rt.store.model(r.new_version)["trigger"] == "periodic"]
+        assert periodic and periodic[0].gate_outcome == "promoted" and rt.registry.champion_version != weak.version
         assert rt.store.model(rt.registry.champion_version)["trigger"] == "periodic"
     finally:
         rt.close()
@@ -149,11 +152,11 @@ def test_the_approve_policy_waits_for_a_person_end_to_end(trained_runtime: Runti
     rt.set_controls(policy="approve", retrain_cooldown_cycles=0)
     rt.set_stream_scenario("concept_drift", 1.0)
     records = run(rt, 3)
-    gated = [r for r in records if r["new_version"]]
-    waiting = gated[-1]["new_version"]
-    assert all("awaiting approval" in r["reason"] for r in gated) and rt.registry.champion_version == 1
+    gated = [r for r in records if r.new_version]
+    waiting = gated[-1].new_version
+    assert {r.gate_outcome for r in gated} == {"awaiting"} and rt.registry.champion_version == 1
     assert rt.awaiting_approval() == [waiting] and rt.tracker.alias_version("challenger") == waiting  # the freshest waits
-    assert all(rt.store.model(r["new_version"])["status"] == "rejected" for r in gated[:-1])
+    assert all(rt.store.model(r.new_version)["status"] == "rejected" for r in gated[:-1])
     alerts = rt.store.notifications()
     assert "awaiting" in alerts["kind"].tolist() and "awaits approval" in alerts.query("kind == 'awaiting'")["title"].iloc[0]
     rt.close()
@@ -169,7 +172,7 @@ def test_a_rejected_approval_keeps_the_champion(trained_runtime: Runtime) -> Non
     rt.set_controls(policy="approve")
     rt.generate_dataset(1500, "concept_drift", 1.0, seed=2, role="incoming")
     outcome = rt.train(window_rows=1500)
-    assert "awaiting approval" in outcome.decision.reason
+    assert outcome.decision.outcome == "awaiting" and outcome.status == "awaiting_approval"
     rt.reject(outcome.version)
     assert rt.registry.champion_version == 1 and rt.store.model(outcome.version)["status"] == "rejected"
     assert rt.awaiting_approval() == []
@@ -179,15 +182,15 @@ def test_each_signal_has_a_verdict_saying_what_it_cannot_see(trained_runtime: Ru
     rt = trained_runtime
     rt.set_controls(policy="never")
     quiet = run(rt, 1)[0]
-    assert quiet["verdict"].startswith("No signal") and quiet["signals"] == "[]"
+    assert quiet.verdict.startswith("No signal") and quiet.signals == "[]"
     rt.set_stream_scenario("covariate_shift", 1.5)
     shifted = run(rt, 1)[0]
-    assert verdicts.FEATURE in shifted["signals"] and "Feature drift" in shifted["verdict"]
-    assert verdicts.BLIND[verdicts.FEATURE] in shifted["verdict"]
+    assert verdicts.FEATURE in shifted.signals and "Feature drift" in shifted.verdict
+    assert verdicts.BLIND[verdicts.FEATURE] in shifted.verdict
     rt.set_stream_scenario("concept_drift", 1.0)
     concept = run(rt, 1)[0]
-    assert verdicts.REALISED in concept["signals"] and verdicts.ESTIMATED not in concept["signals"]
-    assert "Realised-accuracy drop" in concept["verdict"] and verdicts.BLIND[verdicts.REALISED] in concept["verdict"]
+    assert verdicts.REALISED in concept.signals and verdicts.ESTIMATED not in concept.signals
+    assert "Realised-accuracy drop" in concept.verdict and verdicts.BLIND[verdicts.REALISED] in concept.verdict
     drift_alert = rt.store.notifications().query("kind == 'drift'")["description"].iloc[0]
     assert "It means" in drift_alert
     rt.set_controls(stream_enabled=False)
@@ -195,5 +198,5 @@ def test_each_signal_has_a_verdict_saying_what_it_cannot_see(trained_runtime: Ru
     rt.predict_batch(np.zeros((300, 2)))  # unlabelled inputs right on the boundary: confidence collapses
     rt.predictor.flush()
     unlabelled = run(rt, 1)[0]
-    assert not unlabelled["labelled"] and verdicts.ESTIMATED in unlabelled["signals"]
-    assert verdicts.BLIND[verdicts.ESTIMATED] in unlabelled["verdict"]
+    assert not unlabelled.labelled and verdicts.ESTIMATED in unlabelled.signals
+    assert verdicts.BLIND[verdicts.ESTIMATED] in unlabelled.verdict

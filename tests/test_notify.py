@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -63,17 +62,15 @@ def test_429_retry_after_is_waited_out(store: Store) -> None:
         assert n.flush(5)
         n.close()
     (first, _), (second, _) = discord.received
-    assert second - first >= 0.4
+    assert second - first >= 0.4  # a lower bound, the wait Discord asked for: load can only lengthen it
     assert store.notification(nid)["delivery"] == "sent" and store.notification(nid)["attempts"] == 2
 
 
 def test_a_server_that_never_answers_ends_failed_without_blocking_the_caller(store: Store) -> None:
     with FakeDiscord(default="hang") as discord:
-        n = notifier(store, discord.url, timeout=0.3, retries=1)
-        start = time.monotonic()
+        n = notifier(store, discord.url, timeout=2.0, retries=1)
         nid = n.notify("cycle_error", "failure", "Monitoring cycle failed", "x")
-        assert time.monotonic() - start < 0.25  # enqueued, not sent inline (well under one timeout)
-        assert store.notification(nid)["delivery"] == "pending"
+        assert store.notification(nid)["delivery"] == "pending"  # enqueued, not sent inline: sending takes 2 timeouts
         assert n.flush(10)
         n.close()
     row = store.notification(nid)

@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.registry import version_label
+from core.outcomes import version_label
 from core.runtime import close_runtime, get_runtime
 from tests.conftest import make_settings
 
@@ -192,7 +192,7 @@ def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
 
 def test_drift_page_shows_the_latest_report(workspace: Path) -> None:
     get_runtime().set_stream_scenario("covariate_shift", 1.0)
-    get_runtime().pipeline.run_cycle()
+    get_runtime().run_cycle()
     at = open_page("drift")
     report = next(df.value for df in at.dataframe if "effect" in df.value.columns)
     assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"ks"} and report["drifted"].all()

@@ -7,22 +7,22 @@ import pytest
 
 from core import datagen, training
 from core.datagen import Scenario
-from core.registry import version_label
+from core.outcomes import version_label
 from core.runtime import Runtime
 from tests.conftest import make_settings
 
 
 def run(rt: Runtime, n: int) -> list[dict]:
-    return [rt.pipeline.run_cycle() for _ in range(n)]
+    return [rt.run_cycle() for _ in range(n)]
 
 
 def test_stable_stream_rarely_flags_drift_and_never_retrains(trained_runtime: Runtime) -> None:
     records = run(trained_runtime, 50)
-    flagged = sum(bool(r["dataset_drift"]) for r in records)
+    flagged = sum(bool(r.dataset_drift) for r in records)
     assert flagged <= 2  # at most 5 % of 50 cycles
-    assert [r["decision"] for r in records].count("retrain") == 0
-    assert all(r["rows_seen"] == 200 and r["labelled"] for r in records)
-    assert all(0.8 <= r["realised_accuracy"] <= 1.0 and 0.8 <= r["estimated_accuracy"] <= 1.0 for r in records)
+    assert [r.decision for r in records].count("retrain") == 0
+    assert all(r.rows_seen == 200 and r.labelled for r in records)
+    assert all(0.8 <= r.realised_accuracy <= 1.0 and 0.8 <= r.estimated_accuracy <= 1.0 for r in records)
     stored = trained_runtime.store.cycles(100)
     assert len(stored) == 50 and set(stored["status"]) == {"ok"}
     assert len(trained_runtime.store.drift_results(50)) == 2  # one row per feature per cycle
@@ -34,11 +34,11 @@ def test_concept_drift_is_detected_retrained_and_the_new_champion_is_better(trai
     old = rt.registry.load(rt.registry.champion_version)
     rt.set_stream_scenario("concept_drift", 1.0)
     records = run(rt, 2)
-    detected = [r for r in records if r["performance_drift"] or r["dataset_drift"]]
+    detected = [r for r in records if r.performance_drift or r.dataset_drift]
     assert detected, "drift not detected within 2 cycles"
-    promoted = [r for r in records if r["promoted"]]
-    assert promoted and promoted[0]["new_version"] == 2 and rt.registry.champion_version == 2
-    assert "performance drift" in promoted[0]["reason"] and "promoted" in promoted[0]["reason"]
+    promoted = [r for r in records if r.promoted]
+    assert promoted and promoted[0].new_version == 2 and rt.registry.champion_version == 2
+    assert promoted[0].performance_drift and promoted[0].gate_outcome == "promoted" and promoted[0].decision == "retrain"
     X, y = datagen.generate(5000, 2, Scenario("concept_drift", 1.0), seed=999)
     old_acc = training.evaluate(old, X, y)["accuracy"]
     new_acc = training.evaluate(rt.registry.load(2), X, y)["accuracy"]
@@ -46,14 +46,14 @@ def test_concept_drift_is_detected_retrained_and_the_new_champion_is_better(trai
     assert rt.store.model(2)["window_first_sample"] > rt.store.model(1)["window_last_sample"]  # trained on post-drift rows only
     kinds = set(rt.store.notifications()["kind"])
     assert {"drift", "promoted"} <= kinds
-    rt.pipeline.run_cycle()  # the reference follows the new champion: its post-drift training window
+    rt.run_cycle()  # the reference follows the new champion: its post-drift training window
     assert set(rt.store.drift_results()["n_reference"]) == {rt.store.model(2)["n_train"] + rt.store.model(2)["n_holdout"]}
 
 
 def test_covariate_shift_flags_dataset_drift(trained_runtime: Runtime) -> None:
     trained_runtime.set_stream_scenario("covariate_shift", 1.0)
     records = run(trained_runtime, 2)
-    assert all(r["dataset_drift"] and r["drift_share"] == 1.0 for r in records)
+    assert all(r.dataset_drift and r.drift_share == 1.0 for r in records)
     report = trained_runtime.store.drift_results()
     assert report["drifted"].all() and (report["psi_status"] == "drift").all()
 
@@ -62,8 +62,8 @@ def test_never_policy_monitors_only(trained_runtime: Runtime) -> None:
     trained_runtime.set_controls(policy="never")
     trained_runtime.set_stream_scenario("concept_drift", 1.0)
     records = run(trained_runtime, 4)
-    assert all(r["performance_drift"] for r in records)
-    assert {r["decision"] for r in records} == {"none"} and trained_runtime.registry.champion_version == 1
+    assert all(r.performance_drift for r in records)
+    assert {r.decision for r in records} == {"none"} and trained_runtime.registry.champion_version == 1
 
 
 def test_random_policy_retrains_exactly_on_draws_below_half(tmp_path, mlflow_template) -> None:
@@ -72,7 +72,7 @@ def test_random_policy_retrains_exactly_on_draws_below_half(tmp_path, mlflow_tem
         settings = make_settings(tmp_path / f"w{run_no}", mlflow_template, starter_model=True, policy="random", retrain_cooldown_cycles=0)
         rt = Runtime(settings)
         try:
-            decisions.append([(r["draw"], r["decision"]) for r in run(rt, 12)])
+            decisions.append([(r.draw, r.decision) for r in run(rt, 12)])
         finally:
             rt.close()
     assert decisions[0] == decisions[1]  # the same seed gives the same draws
@@ -83,7 +83,7 @@ def test_random_policy_retrains_exactly_on_draws_below_half(tmp_path, mlflow_tem
 
 def test_cooldown_holds(trained_runtime: Runtime) -> None:
     trained_runtime.set_controls(policy="always", retrain_cooldown_cycles=2)
-    decisions = [r["decision"] for r in run(trained_runtime, 7)]
+    decisions = [r.decision for r in run(trained_runtime, 7)]
     assert decisions == ["retrain", "cooldown", "cooldown", "retrain", "cooldown", "cooldown", "retrain"]
 
 
@@ -91,8 +91,8 @@ def test_dataset_drift_waits_for_persistence_then_retrains(trained_runtime: Runt
     trained_runtime.set_controls(drift_persistence=2, perf_tolerance=1.0)  # isolate dataset drift
     trained_runtime.set_stream_scenario("covariate_shift", 1.0)
     first, second = run(trained_runtime, 2)
-    assert first["decision"] == "wait" and "1 so far" in first["reason"]
-    assert second["decision"] == "retrain" and "for 2 cycles" in second["reason"]
+    assert first.decision == "wait" and "1 so far" in first.reason
+    assert second.decision == "retrain" and "for 2 cycles" in second.reason
     assert trained_runtime.store.model(2)["n_train"] + trained_runtime.store.model(2)["n_holdout"] == 400
 
 
@@ -101,14 +101,14 @@ def test_a_window_with_too_few_rows_of_a_class_is_a_wait_verdict_not_an_error(tm
     try:
         rt.set_controls(stream_enabled=False)
         rt.store.insert_dataset(np.zeros((50, 2)), np.ones(50, dtype=np.int8), source="imported", name="one class", role="incoming")
-        waiting = rt.pipeline.run_cycle()  # no champion yet: it tries to train the first model, on one class
-        assert waiting["status"] == "ok" and waiting["decision"] == "wait" and waiting["error"] is None
-        assert "waiting for more rows" in waiting["reason"] and "has 0 of class 0" in waiting["reason"]
+        waiting = rt.run_cycle()  # no champion yet: it tries to train the first model, on one class
+        assert waiting.status == "ok" and waiting.decision == "wait" and waiting.error is None
+        assert "waiting for more rows" in waiting.reason and "has 0 of class 0" in waiting.reason
         assert "retrain_failed" not in rt.store.notifications()["kind"].tolist()
         assert rt.faults.get("mlflow") is None and rt.faults.get("duckdb") is None
         rt.set_controls(stream_enabled=True)
-        after = rt.pipeline.run_cycle()
-        assert after["status"] == "ok" and after["rows_seen"] == 200 and after["promoted"]
+        after = rt.run_cycle()
+        assert after.status == "ok" and after.rows_seen == 200 and after.promoted
         stored = rt.store.cycles()
         assert stored["status"].tolist() == ["ok", "ok"] and stored["decision"].tolist() == ["retrain", "wait"]
     finally:
@@ -118,17 +118,17 @@ def test_a_window_with_too_few_rows_of_a_class_is_a_wait_verdict_not_an_error(tm
 def test_stream_off_checks_what_users_added(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.set_controls(stream_enabled=False)
-    empty = rt.pipeline.run_cycle()
-    assert empty["status"] == "no_data" and empty["rows_seen"] == 0 and "no new data" in empty["reason"]
+    empty = rt.run_cycle()
+    assert empty.status == "no_data" and empty.rows_seen == 0 and "no new data" in empty.reason
     rt.generate_dataset(300, "covariate_shift", 1.0, seed=5, role="incoming")
-    labelled = rt.pipeline.run_cycle()
-    assert labelled["rows_seen"] == 300 and labelled["labelled"] and labelled["dataset_drift"]
+    labelled = rt.run_cycle()
+    assert labelled.rows_seen == 300 and labelled.labelled and labelled.dataset_drift
     for i in range(40):
         rt.predict([float(i % 5), 1.0], source="api")
     rt.predictor.flush()
-    unlabelled = rt.pipeline.run_cycle()
-    assert unlabelled["rows_seen"] == 40 and not unlabelled["labelled"]
-    assert unlabelled["realised_accuracy"] is None and 0.5 <= unlabelled["estimated_accuracy"] <= 1.0
+    unlabelled = rt.run_cycle()
+    assert unlabelled.rows_seen == 40 and not unlabelled.labelled
+    assert unlabelled.realised_accuracy is None and 0.5 <= unlabelled.estimated_accuracy <= 1.0
 
 
 def test_restart_keeps_scenario_policy_interval_and_history(tmp_path, mlflow_template) -> None:
@@ -146,7 +146,7 @@ def test_restart_keeps_scenario_policy_interval_and_history(tmp_path, mlflow_tem
         assert (state.scenario, state.strength) == ("gradual", 0.5)
         assert len(again.store.cycles()) == 3 and len(again.store.models()) == 1
         assert again.predict([0.1, 0.2]).model_version == 1
-        assert again.pipeline.run_cycle()["cycle_id"] == 4 and again.store.last_cycle()["scenario"] == "gradual"
+        assert again.run_cycle().cycle_id == 4 and again.store.last_cycle()["scenario"] == "gradual"
     finally:
         again.close()
 
@@ -168,10 +168,10 @@ def test_every_gate_outcome_is_announced(trained_runtime: Runtime) -> None:
     records = run(trained_runtime, 8)
     alerts = trained_runtime.store.notifications(100)
     for r in records:
-        label = version_label(r["new_version"])
-        expected = f"New champion {label}" if r["promoted"] else f"Challenger {label} rejected"
+        label = version_label(r.new_version)
+        expected = f"New champion {label}" if r.promoted else f"Challenger {label} rejected"
         assert expected in alerts["title"].tolist()
-    assert {True, False} <= {r["promoted"] for r in records}  # this seed exercises both branches
+    assert {True, False} <= {r.promoted for r in records}  # this seed exercises both branches
     assert set(alerts["kind"]) == {"promoted", "rejected"}
 
 
@@ -185,8 +185,8 @@ def test_a_system_fault_is_recorded_and_announced_and_the_loop_goes_on(tmp_path,
     try:
         first, second = run(rt, 2)
         for record in (first, second):
-            assert record["status"] == "error" and record["reason"].startswith("cycle failed") and "Traceback" in record["error"]
-            assert "model's files are missing from the artifact folder" in record["reason"]
+            assert record.status == "error" and record.reason.startswith("cycle failed") and "Traceback" in record.error
+            assert "model's files are missing from the artifact folder" in record.reason
         assert rt.store.notifications()["kind"].tolist()[:2] == ["cycle_error", "cycle_error"]
         assert not rt.check_health().checks["champion"].ok
         assert len(rt.store.cycles()) == 2
@@ -199,26 +199,26 @@ def test_a_rejected_drift_retrain_moves_the_reference_so_the_loop_settles(traine
     rt.set_controls(retrain_cooldown_cycles=0)
     rt.set_stream_scenario("covariate_shift", 1.0)  # the boundary stays: the champion keeps doing well
     wait, retrain, *after = run(rt, 6)
-    assert (wait["decision"], retrain["decision"]) == ("wait", "retrain")
-    assert retrain["promoted"] is False and "they become its drift reference" in retrain["reason"]
+    assert (wait.decision, retrain.decision) == ("wait", "retrain")
+    assert retrain.promoted is False and retrain.gate_outcome == "rejected"
     assert rt.registry.champion_version == 1
     ref = rt.reference()
-    assert ref.moved and (ref.first_sample_id, ref.last_sample_id) == (retrain["first_sample_id"] - 200, retrain["last_sample_id"])
-    assert not any(r["dataset_drift"] for r in after) and {r["decision"] for r in after} == {"none"}
+    assert ref.moved and (ref.first_sample_id, ref.last_sample_id) == (retrain.first_sample_id - 200, retrain.last_sample_id)
+    assert not any(r.dataset_drift for r in after) and {r.decision for r in after} == {"none"}
 
 
 def test_a_new_drift_episode_alerts_even_inside_the_cooldown_of_the_last(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.set_controls(policy="never", drift_window_batches=1)  # monitor only: the reference stays, every shifted cycle drifts
     rt.set_stream_scenario("covariate_shift", 1.5)
-    first, repeat = rt.pipeline.run_cycle(), rt.pipeline.run_cycle()
+    first, repeat = rt.run_cycle(), rt.run_cycle()
     rt.set_stream_scenario("stable", 0.0)
-    calm = rt.pipeline.run_cycle()
+    calm = rt.run_cycle()
     rt.set_stream_scenario("covariate_shift", 1.5)
-    again = rt.pipeline.run_cycle()
-    assert first["dataset_drift"] and repeat["dataset_drift"] and not calm["dataset_drift"] and again["dataset_drift"]
+    again = rt.run_cycle()
+    assert first.dataset_drift and repeat.dataset_drift and not calm.dataset_drift and again.dataset_drift
     alerts = rt.store.notifications().query("kind == 'drift'").sort_values("notification_id")
-    assert alerts["cycle_id"].tolist() == [first["cycle_id"], repeat["cycle_id"], again["cycle_id"]]
+    assert alerts["cycle_id"].tolist() == [first.cycle_id, repeat.cycle_id, again.cycle_id]
     assert alerts["delivery"].tolist() == ["not_sent", "collapsed", "not_sent"]
-    detail = rt.cycle_detail(again["cycle_id"])
+    detail = rt.read("cycle_detail", again.cycle_id)
     assert [a["kind"] for a in detail.alerts] == ["drift"]

@@ -6,9 +6,10 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from core import training
 from core.datagen import generate
 from core.errors import UserInputError
-from core.registry import version_label
+from core.outcomes import version_label
 from core.runtime import Runtime
 from tests.conftest import make_settings
 
@@ -62,7 +63,8 @@ def test_a_worse_challenger_is_rejected_with_both_scores(runtime: Runtime) -> No
     challenger = runtime.registry.train_challenger(runtime.store.recent_window(2000), "manual")
     # Gate on fresh stable data, where the rotated challenger is worse than the stable champion.
     X, y = generate(600, 2, seed=3)
-    d = runtime.registry.gate(replace(challenger, X_holdout=X, y_holdout=y))
+    metrics = training.evaluate(runtime.registry.load(challenger.version), X, y)  # a challenger's metrics are its holdout's
+    d = runtime.registry.gate(replace(challenger, X_holdout=X, y_holdout=y, metrics=metrics))
     assert not d.promoted and "rejected" in d.reason and d.champion_score is not None
     assert runtime.store.model(2)["status"] == "rejected" and runtime.registry.champion_version == 1
     assert _aliases(runtime) == {"champion": 1}
@@ -118,14 +120,14 @@ def test_duckdb_is_the_record_and_mlflow_alias_is_repaired_on_start(runtime: Run
 def test_only_former_champions_and_candidates_can_be_promoted_back(tmp_path, mlflow_template) -> None:
     rt = Runtime(make_settings(tmp_path / "w", mlflow_template, starter_model=True, gate_margin=1.0))  # every challenger passes
     try:
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
         second = rt.train()  # promoted: v1.0.0 becomes a former champion
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
         third = rt.train()  # promoted: v1.1.0 becomes a former champion, replaced last
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
         candidate = rt.train(promote=False)
         rt.set_controls(policy="approve")
-        rt.pipeline.run_cycle()
+        rt.run_cycle()
         refused = rt.train()
         rt.reject(refused.version)
         assert rt.registry.champion_version == third.version

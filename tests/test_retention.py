@@ -17,7 +17,7 @@ from tests.conftest import make_settings
 
 
 def run(rt: Runtime, n: int) -> list[dict]:
-    return [rt.pipeline.run_cycle("manual") for _ in range(n)]
+    return [rt.run_cycle("manual") for _ in range(n)]
 
 
 def test_stream_batches_join_one_dataset_per_scenario_segment(trained_runtime: Runtime) -> None:
@@ -55,7 +55,7 @@ def test_old_rows_are_archived_to_parquet_then_deleted_and_the_loop_goes_on(trai
         path = archives[archives["kind"] == kind]["path"].iloc[0]
         assert duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0] == n
     assert rt.store.datasets().query("source == 'stream'").empty
-    assert {r["status"] for r in run(rt, 2)} == {"ok"}  # the loop reads on as before
+    assert {r.status for r in run(rt, 2)} == {"ok"}  # the loop reads on as before
 
 
 def test_samples_that_models_in_service_read_are_kept(trained_runtime: Runtime) -> None:
@@ -63,12 +63,12 @@ def test_samples_that_models_in_service_read_are_kept(trained_runtime: Runtime) 
     rt.set_controls(retrain_cooldown_cycles=0)
     rt.set_stream_scenario("concept_drift", 1.0)
     records = run(rt, 4)
-    assert any(r["promoted"] for r in records)
+    assert any(r.promoted for r in records)
     champion = rt.store.model(rt.registry.champion_version)
     apply_retention(rt.store, rt.tracker, rt.settings, now=utcnow() + timedelta(days=30))
     window = rt.store.read_samples(int(champion["window_first_sample"]), int(champion["window_last_sample"]))
     assert window.n_rows == champion["window_last_sample"] - champion["window_first_sample"] + 1
-    assert run(rt, 1)[0]["status"] == "ok"
+    assert run(rt, 1)[0].status == "ok"
 
 
 def test_versions_beyond_the_kept_count_lose_their_files_and_cannot_be_rolled_back(tmp_path: Path, mlflow_template: Path) -> None:

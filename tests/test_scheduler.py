@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 from core.runtime import Runtime
 from core.scheduler import Scheduler
 from tests.conftest import make_settings
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.waiting import wait_until
 
 
 def workers() -> list[threading.Thread]:
@@ -44,11 +34,12 @@ def test_interval_change_takes_effect_while_running() -> None:
     scheduler = Scheduler(calls.append, threading.Lock(), 3600)
     scheduler.start()
     try:
-        assert wait_for(lambda: len(calls) == 1)  # the first cycle runs at start
-        time.sleep(0.5)
+        wait_until(lambda: len(calls) == 1)  # the first cycle runs at start
+        ticked = scheduler.heartbeat
+        wait_until(lambda: scheduler.heartbeat > ticked)  # the worker looked at its jobs again
         assert len(calls) == 1  # the next one is an hour away
         scheduler.set_interval(1)
-        assert wait_for(lambda: len(calls) >= 3, timeout=10)
+        wait_until(lambda: len(calls) >= 3, timeout=10)
         assert set(calls) == {"schedule"} and scheduler.interval == 1.0
     finally:
         scheduler.stop()
@@ -69,8 +60,9 @@ def test_run_now_is_refused_during_a_cycle() -> None:
     second = scheduler.run_now()
     assert not second.accepted and "already running" in second.reason and scheduler.running_cycle
     release.set()
-    assert wait_for(lambda: not scheduler.running_cycle)
-    assert scheduler.run_now().accepted and wait_for(lambda: len(calls) == 2)
+    wait_until(lambda: not scheduler.running_cycle)
+    assert scheduler.run_now().accepted
+    wait_until(lambda: len(calls) == 2)
     assert calls == ["manual", "manual"]
 
 
@@ -86,7 +78,7 @@ def test_a_cycle_that_raises_is_reported_and_the_next_runs() -> None:
     scheduler = Scheduler(flaky, threading.Lock(), 1, on_error=lambda where, exc: errors.append((where, str(exc))))
     scheduler.start()
     try:
-        assert wait_for(lambda: len(calls) >= 2)
+        wait_until(lambda: len(calls) >= 2)
         assert errors == [("cycle", "boom")] and scheduler.state == "running"
     finally:
         scheduler.stop()
@@ -97,15 +89,15 @@ def test_pause_stops_cycles_but_not_the_heartbeat_and_stop_joins() -> None:
     states: list[str] = []
     scheduler = Scheduler(calls.append, threading.Lock(), 1, on_state=states.append)
     scheduler.start()
-    assert wait_for(lambda: len(calls) >= 1)
+    wait_until(lambda: len(calls) >= 1)
     scheduler.pause()
-    time.sleep(0.3)
+    wait_until(lambda: not scheduler.running_cycle)
     seen = len(calls)
     beat = scheduler.heartbeat
-    time.sleep(1.6)
-    assert len(calls) == seen and scheduler.state == "paused" and scheduler.heartbeat > beat
+    wait_until(lambda: scheduler.heartbeat > beat + 1.5)  # ticks over more than an interval: the cycle fell due, paused
+    assert len(calls) == seen and scheduler.state == "paused"
     scheduler.resume()
-    assert wait_for(lambda: len(calls) > seen)
+    wait_until(lambda: len(calls) > seen)
     scheduler.stop()
     assert scheduler.state == "stopped" and workers() == [] and states == ["started", "stopped"]
 
@@ -115,11 +107,12 @@ def test_a_stalled_worker_shows_in_its_heartbeat() -> None:
     scheduler = Scheduler(lambda _trigger: release.wait(10), threading.Lock(), 3600)
     scheduler.start()
     try:
-        assert wait_for(lambda: scheduler.running_cycle)
-        time.sleep(1.2)
-        assert scheduler.heartbeat_age() >= 1.0  # the worker is inside a cycle and not ticking
+        wait_until(lambda: scheduler.running_cycle)
+        stalled_at = scheduler.heartbeat
+        wait_until(lambda: scheduler.heartbeat_age() >= 1.0)  # inside a cycle, the worker does not tick
+        assert scheduler.heartbeat == stalled_at
         release.set()
-        assert wait_for(lambda: scheduler.heartbeat_age() < 0.5)
+        wait_until(lambda: scheduler.heartbeat > stalled_at)  # and ticks again once the cycle ends
     finally:
         release.set()
         scheduler.stop()
@@ -131,8 +124,8 @@ def test_the_runtime_loop_runs_real_cycles_and_stops_cleanly(tmp_path, mlflow_te
     )
     rt = Runtime(settings)
     try:
-        assert wait_for(lambda: len(rt.store.cycles()) >= 2)
-        assert wait_for(lambda: len(rt.store.health_history()) >= 1)  # the periodic health record
+        wait_until(lambda: len(rt.store.cycles()) >= 2)
+        wait_until(lambda: len(rt.store.health_history()) >= 1)  # the periodic health record
         assert rt.scheduler.state == "running" and rt.check_health().checks["worker"].ok
         refused = None
         with rt.pipeline.lock:  # a cycle "under way"
@@ -146,8 +139,9 @@ def test_the_runtime_loop_runs_real_cycles_and_stops_cleanly(tmp_path, mlflow_te
     again = Runtime(settings)  # paused survives a restart, and no cycle runs on the way up
     try:
         seen = len(again.store.cycles())
-        time.sleep(1.5)
-        assert again.scheduler.state == "paused" and len(again.store.cycles()) == seen
+        beat = again.scheduler.heartbeat
+        wait_until(lambda: again.scheduler.heartbeat is not None and again.scheduler.heartbeat > (beat or 0) + 1.5)
+        assert again.scheduler.state == "paused" and len(again.store.cycles()) == seen  # > 1 interval of ticks, no cycle
         titles = again.store.notifications()["title"].tolist()
         assert "Scheduler started" in titles and "Scheduler stopped" in titles
     finally:

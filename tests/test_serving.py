@@ -1,5 +1,4 @@
 import math
-import time
 
 import mlflow.sklearn
 import numpy as np
@@ -8,6 +7,7 @@ import pytest
 from core.datagen import generate
 from core.errors import NoModelError, UserInputError
 from core.runtime import Runtime
+from tests.waiting import wait_until
 
 
 def test_serving_equals_the_registered_models_predict_proba(trained_runtime: Runtime) -> None:
@@ -89,9 +89,7 @@ def test_predictions_are_logged_in_batches_with_latency(trained_runtime: Runtime
     for i in range(5):
         rt.predict([float(i), 1.0])
     rt.predict_batch(np.zeros((10, 2)))
-    deadline = time.time() + 5
-    while rt.store.counts()["predictions"] < 15 and time.time() < deadline:
-        time.sleep(0.02)  # the flusher thread writes on its own schedule
+    wait_until(lambda: rt.store.counts()["predictions"] >= 15, what="the flusher's write")  # it writes on its own schedule
     logged = rt.store.recent_predictions(100)
     assert len(logged) == 15
     assert set(logged["source"]) == {"api", "batch"} and (logged["latency_ms"] > 0).all()

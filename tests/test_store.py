@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -42,13 +43,19 @@ def test_an_older_database_upgrades_in_place_and_keeps_its_data(tmp_path: Path) 
     s.close()
 
 
-def test_a_workspace_from_before_data_roles_gets_them_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "v3.duckdb"
+def workspace_at(path: Path, version: int) -> duckdb.DuckDBPyConnection:
+    """A workspace file as a build that knew migrations 1..`version` left it, open for the test to fill."""
     conn = duckdb.connect(str(path))
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
-    for version, name, migration in MIGRATIONS[:3]:
+    for number, name, migration in MIGRATIONS[:version]:
         migration(conn, 2)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    return conn
+
+
+def test_a_workspace_from_before_data_roles_gets_them_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v3.duckdb"
+    conn = workspace_at(path, 3)
     for source in ("starter", "stream", "generated", "imported"):
         conn.execute(
             "INSERT INTO datasets (name, source, n_rows, first_sample_id, last_sample_id, created_at) VALUES (?, ?, 1, 1, 1, now())",
@@ -170,3 +177,33 @@ def test_a_finished_threads_half_read_result_does_not_block_a_checkpoint(tmp_pat
     page_run.join()
     assert s.checkpoint(attempts=1) is True
     s.close()
+
+
+def test_a_workspace_from_before_the_monitor_state_columns_keeps_its_references_follow_ups_and_alert_cycles(tmp_path: Path) -> None:
+    path = tmp_path / "v6.duckdb"
+    conn = workspace_at(path, 6)
+    conn.executemany("INSERT INTO workspace VALUES (?, ?, now())", [["reference.2", "10-20"], ["followup.3", "15"], ["followup.4", ""]])
+    embed = {"embeds": [{"title": "Drift detected", "fields": [{"name": "Decision", "value": "wait"}, {"name": "Cycle", "value": "7"}]}]}
+    for payload, cycle_id in ((embed, None), ({"embeds": [{"title": "Scheduler started"}]}, None), (embed, 9)):
+        conn.execute(
+            """INSERT INTO notifications (created_at, kind, level, title, description, payload, delivery, cycle_id)
+               VALUES (now(), 'drift', 'warning', 't', 'd', ?, 'sent', ?)""",
+            [json.dumps(payload), cycle_id],
+        )
+    conn.execute("INSERT INTO model_events (ts, kind, version, promoted, reason) VALUES (now(), 'awaiting', 5, false, 'passed')")
+    for cycle_id, new_version, promoted in ((1, None, None), (2, 4, True), (3, 5, False), (4, 6, False)):
+        conn.execute(
+            """INSERT INTO cycles (cycle_id, started_at, ended_at, trigger, status, rows_seen, labelled, policy, decision, reason,
+                                   new_version, promoted) VALUES (?, now(), now(), 'schedule', 'ok', 1, true, 'drift', 'none', '', ?, ?)""",
+            [cycle_id, new_version, promoted],
+        )
+    conn.close()
+    s = Store(path, 2)
+    try:
+        assert s.moved_reference(2) == (10, 20) and s.moved_reference(3) is None and (10, 20) in s.protected_ranges()
+        assert s.followup_onset(3) == 15 and s.followup_onset(4) is None and s.followup_onset(2) is None
+        assert not [k for k in s.settings_map() if k.startswith(("reference.", "followup."))]
+        assert s.notifications()["cycle_id"].astype(object).where(lambda c: c.notna(), None).tolist()[::-1] == [7, None, 9]  # oldest first
+        assert [s.cycle(c)["gate_outcome"] for c in (1, 2, 3, 4)] == [None, "promoted", "awaiting", "rejected"]
+    finally:
+        s.close()

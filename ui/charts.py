@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.registry import version_label
+from core.outcomes import version_label
 
 COLOURS = {
     "realised": "#1f77b4", "estimated": "#9467bd", "drift": "#ff7f0e", "rejected": "#d62728",

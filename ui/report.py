@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import json
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.insight import CycleDetail
-from core.registry import version_label
+from core.outcomes import version_label
+
+if TYPE_CHECKING:
+    from core.insight import CycleDetail
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1b1f24}
 table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:right}

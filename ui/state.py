@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.config import SettingsError
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
-from core.registry import version_label
+from core.outcomes import version_label
 from core.runtime import Runtime, close_runtime, get_runtime
 from core.startup import Startup, start_in_background
 
@@ -71,7 +71,7 @@ def data_version() -> tuple:
     an action in this run forgets it, so reads after the action see its effect."""
     now = time.monotonic()
     if getattr(_run, "expires", 0.0) < now:
-        _run.version, _run.expires = runtime().store.data_version(), now + VERSION_REUSE_SECONDS
+        _run.version, _run.expires = runtime().data_version(), now + VERSION_REUSE_SECONDS
     return _run.version
 
 

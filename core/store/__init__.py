@@ -6,8 +6,9 @@ drift, alerts, health); `Store` combines them over the one connection in `base`.
 
 from __future__ import annotations
 
+from core.outcomes import METRICS
 from core.store.alerts import AlertQueries
-from core.store.base import METRICS, connect, utcnow
+from core.store.base import connect, utcnow
 from core.store.cycles import CycleQueries
 from core.store.datasets import DatasetInfo, DatasetQueries, Window
 from core.store.health import HealthQueries

@@ -28,15 +28,11 @@ class AlertQueries(StoreBase):
             [limit],
         ).fetchall()
 
-    def cycle_notifications(self, cycle_id: int, start: object, end: object) -> list[dict]:
-        """The alerts a cycle sent, by their cycle id; alerts stored before they carried one (cycle_id NULL)
-        that were created while the cycle ran come too, for the caller to match by their embed."""
-        frame = self.cur.execute(
-            """SELECT * FROM notifications WHERE cycle_id = ? OR (cycle_id IS NULL AND created_at BETWEEN ? AND ?)
-               ORDER BY notification_id""",
-            [cycle_id, start, end],
-        ).df()
-        return frame.to_dict("records")
+    def cycle_notifications(self, cycle_id: int) -> list[dict]:
+        """The alerts a cycle sent (migration 7 gave older alerts their cycle id from their embed)."""
+        return (
+            self.cur.execute("SELECT * FROM notifications WHERE cycle_id = ? ORDER BY notification_id", [cycle_id]).df().to_dict("records")
+        )
 
     def notification(self, notification_id: int) -> dict | None:
         return self._one("SELECT * FROM notifications WHERE notification_id = ?", [notification_id])

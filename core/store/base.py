@@ -23,8 +23,6 @@ from core.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the workspace file, turning DuckDB's lock and permission errors into ones a person can act on."""

@@ -47,7 +47,7 @@ class CycleQueries(StoreBase):
     def last_event_cycle(self) -> dict | None:
         """The newest cycle that did something worth seeing: a signal fired, or it retrained."""
         return self._one(
-            """SELECT cycle_id, started_at, signals, verdict, decision, reason, new_version, promoted, champion_version FROM cycles
+            """SELECT cycle_id, started_at, signals, verdict, decision, reason, new_version, promoted, gate_outcome, champion_version FROM cycles
                WHERE (signals IS NOT NULL AND signals <> '[]') OR new_version IS NOT NULL ORDER BY cycle_id DESC LIMIT 1"""
         )
 

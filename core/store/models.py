@@ -124,8 +124,46 @@ class ModelQueries(StoreBase):
         windows = self.cur.execute(
             "SELECT window_first_sample, window_last_sample FROM models WHERE status IN ('champion', 'challenger')"
         ).fetchall()
-        moved = self.cur.execute("SELECT value FROM workspace WHERE key LIKE 'reference.%'").fetchall()
-        return [(int(a), int(b)) for a, b in windows] + [tuple(int(x) for x in v.split("-")) for (v,) in moved]
+        moved = self.cur.execute(
+            "SELECT moved_first_sample, moved_last_sample FROM model_monitoring WHERE moved_first_sample IS NOT NULL"
+        ).fetchall()
+        return [(int(a), int(b)) for a, b in [*windows, *moved]]
+
+    # the drift monitor's state per version ----------------------------------------------
+    def moved_reference(self, version: int) -> tuple[int, int] | None:
+        """The post-drift sample-id range `version`'s reference was moved to, if it was."""
+        rows = self.cur.execute(
+            "SELECT moved_first_sample, moved_last_sample FROM model_monitoring WHERE version = ? AND moved_first_sample IS NOT NULL",
+            [version],
+        ).fetchall()
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def move_reference(self, version: int, first_sample_id: int, last_sample_id: int) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                """INSERT INTO model_monitoring (version, moved_first_sample, moved_last_sample) VALUES (?, ?, ?)
+                   ON CONFLICT (version) DO UPDATE SET moved_first_sample = excluded.moved_first_sample,
+                                                       moved_last_sample = excluded.moved_last_sample""",
+                [version, first_sample_id, last_sample_id],
+            )
+
+    def followup_onset(self, version: int) -> int | None:
+        """The drift onset a champion trained on a small post-drift window still owes a follow-up from."""
+        rows = self.cur.execute("SELECT followup_onset_sample FROM model_monitoring WHERE version = ?", [version]).fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def set_followup(self, version: int, onset_sample_id: int | None) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                """INSERT INTO model_monitoring (version, followup_onset_sample) VALUES (?, ?)
+                   ON CONFLICT (version) DO UPDATE SET followup_onset_sample = excluded.followup_onset_sample""",
+                [version, onset_sample_id],
+            )
+
+    def training_rows(self, version: int) -> int:
+        """Rows `version` was trained and scored on (its training split and holdout)."""
+        rows = self.cur.execute("SELECT n_train + n_holdout FROM models WHERE version = ?", [version]).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def champion_version(self) -> int | None:
         row = self.cur.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()

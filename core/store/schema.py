@@ -5,6 +5,7 @@ A migration only ever adds: a workspace made by an older version opens in place.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import duckdb
@@ -150,6 +151,53 @@ def _m006_references_and_episodes(cur: duckdb.DuckDBPyConnection, n_features: in
     cur.execute("DROP TABLE models_before_6")
 
 
+def _m007_monitoring_state(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+    """The drift monitor's state per version as columns (it was `reference.{v}` and `followup.{v}` strings in
+    `workspace`), and the cycle of alerts stored before they carried one, read once from their embed."""
+    cur.execute(
+        """CREATE TABLE model_monitoring (
+            version INTEGER PRIMARY KEY, moved_first_sample BIGINT, moved_last_sample BIGINT, followup_onset_sample BIGINT,
+            CHECK ((moved_first_sample IS NULL) = (moved_last_sample IS NULL)))"""
+    )
+    cur.execute(
+        """INSERT INTO model_monitoring (version, moved_first_sample, moved_last_sample)
+           SELECT CAST(split_part(key, '.', 2) AS INTEGER), CAST(split_part(value, '-', 1) AS BIGINT),
+                  CAST(split_part(value, '-', 2) AS BIGINT)
+           FROM workspace WHERE key LIKE 'reference.%' AND value LIKE '%-%'"""
+    )
+    cur.execute(
+        """INSERT INTO model_monitoring (version, followup_onset_sample)
+           SELECT CAST(split_part(key, '.', 2) AS INTEGER), CAST(value AS BIGINT) FROM workspace
+           WHERE key LIKE 'followup.%' AND value <> ''
+           ON CONFLICT (version) DO UPDATE SET followup_onset_sample = excluded.followup_onset_sample"""
+    )
+    cur.execute("DELETE FROM workspace WHERE key LIKE 'reference.%' OR key LIKE 'followup.%'")
+    cur.execute("ALTER TABLE cycles ADD COLUMN gate_outcome VARCHAR")  # core.outcomes.GateOutcome of the version it trained
+    cur.execute(
+        """UPDATE cycles SET gate_outcome = CASE
+               WHEN coalesce(promoted, false) THEN 'promoted'
+               WHEN EXISTS (SELECT 1 FROM model_events e WHERE e.version = cycles.new_version AND e.kind = 'awaiting') THEN 'awaiting'
+               ELSE 'rejected' END
+           WHERE new_version IS NOT NULL"""
+    )
+    for notification_id, payload in cur.execute(
+        "SELECT notification_id, payload FROM notifications WHERE cycle_id IS NULL AND payload LIKE '%\"Cycle\"%'"
+    ).fetchall():
+        cycle_id = _embed_cycle(payload)
+        if cycle_id is not None:
+            cur.execute("UPDATE notifications SET cycle_id = ? WHERE notification_id = ?", [cycle_id, notification_id])
+
+
+def _embed_cycle(payload: str) -> int | None:
+    """The "Cycle" field the loop put in its embeds before alerts carried their cycle id."""
+    try:
+        fields = json.loads(payload)["embeds"][0].get("fields", [])
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    found = next((f.get("value") for f in fields if isinstance(f, dict) and f.get("name") == "Cycle"), None)
+    return int(found) if found is not None and str(found).isdigit() else None
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -160,5 +208,10 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         6,
         "each cycle's drift reference, alerts tied to their cycle, the gate's set beside the own holdout, candidates, dataset tags",
         _m006_references_and_episodes,
+    ),
+    (
+        7,
+        "the drift monitor's moved reference and follow-up onset as columns, each cycle's gate outcome, every alert tied to its cycle",
+        _m007_monitoring_state,
     ),
 ]

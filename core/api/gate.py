@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.params import File, Form
@@ -32,9 +33,9 @@ def problem(message: str, field: str | None = None) -> dict[str, Any]:
 class RequestGate:
     """Pure ASGI middleware (no body is read here); `refusal` is also called by the /predict fast path."""
 
-    def __init__(self, app: Any, token: str | None, router: Any) -> None:
+    def __init__(self, app: Any, token: str | None, routes: Sequence[Any]) -> None:
         self.app = app
-        self.router = router
+        self.api_routes = routes
         self.expected = f"Bearer {token}".encode() if token else None
         self._routes: list[tuple[Any, frozenset[str], tuple[str, ...]]] | None = None
         self._allowed: dict[str, frozenset[str]] = {}
@@ -90,9 +91,9 @@ class RequestGate:
         return ()
 
     def routes(self) -> list[tuple[Any, frozenset[str], tuple[str, ...]]]:
-        """Each route's path pattern, methods and the content types its body takes (read once, after startup)."""
+        """Each route's path pattern, methods and the content types its body takes (read once, at the first request)."""
         if self._routes is None:
-            self._routes = [(r.path_regex, frozenset(r.methods or ()), _body_types(r)) for r in self.router.routes if hasattr(r, "methods")]
+            self._routes = [(r.path_regex, frozenset(r.methods or ()), _body_types(r)) for r in self.api_routes if hasattr(r, "methods")]
         return self._routes
 
 

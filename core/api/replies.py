@@ -1,0 +1,41 @@
+"""Reply bodies built once, for the routes and for the /predict fast path alike."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from core.api.schemas import DatasetReply
+from core.outcomes import version_label
+from core.serving import Prediction
+from core.store import DatasetInfo
+
+
+def prediction(result: Prediction) -> dict[str, Any]:
+    """The PredictReply body."""
+    return {
+        "prediction": result.prediction, "confidence": result.confidence, "probability": result.probability,
+        "model_version": result.version_label, "timestamp": result.timestamp.isoformat() + "Z",
+    }  # fmt: skip
+
+
+def dataset(info: DatasetInfo, timestamp: str) -> DatasetReply:
+    return DatasetReply(
+        dataset_id=info.dataset_id, samples_created=info.n_rows, first_sample_id=info.first_sample_id,
+        last_sample_id=info.last_sample_id, timestamp=timestamp,
+    )  # fmt: skip
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table as JSON-safe rows: timestamps in ISO 8601, NaN as null."""
+    return json.loads(frame.to_json(orient="records", date_format="iso")) if not frame.empty else []
+
+
+def record(row: dict[str, Any]) -> dict[str, Any]:
+    return records(pd.DataFrame([row]))[0]
+
+
+def model_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "version": version_label(row["version"]), "registry_version": row["version"]}

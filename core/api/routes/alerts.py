@@ -1,0 +1,23 @@
+"""The alert log and a test message to the webhook."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from core.api import replies
+from core.api.deps import GUARD, RuntimeDep
+
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/alerts")
+def alerts(rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    return replies.records(rt.read("notifications", limit))
+
+
+@router.post("/alerts/test", dependencies=GUARD)
+def test_alert(rt: RuntimeDep) -> dict[str, Any]:
+    masked_url, _configured = rt.webhook()
+    return {"notification_id": rt.send_test_message(), "webhook": masked_url}

@@ -1,0 +1,39 @@
+"""Health for monitors and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from core.api.deps import RuntimeDep, now
+from core.api.schemas import HealthReply
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthReply, responses={503: {"model": HealthReply}})
+def health(rt: RuntimeDep, request: Request) -> JSONResponse:
+    """Each component checked for real; 503 when any required one fails, so an HTTP monitor needs no keyword."""
+    report = rt.check_health()
+    failing = [name for name in report.required if not report.checks[name].ok]
+    body = HealthReply(
+        status="ok" if not failing else f"degraded: {', '.join(failing)}", timestamp=now(), version=request.app.version,
+        uptime_seconds=round(report.uptime_seconds, 3),
+        components={name: {"ok": c.ok, "detail": c.detail} for name, c in report.checks.items()},
+    )  # fmt: skip
+    return JSONResponse(body.model_dump(), status_code=200 if not failing else 503)
+
+
+@router.get("/health/live")
+def live() -> dict[str, str]:
+    """The process answers (no component is asked)."""
+    return {"status": "alive", "timestamp": now()}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(rt: RuntimeDep) -> PlainTextResponse:
+    """Prometheus text format, read from the runtime at each scrape."""
+    from core.metrics import exposition
+
+    body, content_type = exposition(rt)
+    return PlainTextResponse(body, media_type=content_type)

@@ -1,0 +1,72 @@
+"""The loop: its cycles, the latest drift tests, its state and controls, the stream."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi import Path as PathParam
+
+from core.api import replies
+from core.api.deps import ERRORS, GUARD, RuntimeDep
+from core.api.schemas import LoopUpdate, Problem, StreamUpdate
+from core.errors import BusyError
+
+router = APIRouter(tags=["loop"])
+
+
+@router.get("/cycles")
+def cycles(
+    rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0
+) -> dict[str, Any]:
+    """Monitoring cycles, newest first."""
+    return {"cycles": replies.records(rt.read("cycles_page", limit, offset)), "limit": limit, "offset": offset}
+
+
+@router.get("/cycles/{cycle_id}", responses={404: {"model": Problem}})
+def cycle(rt: RuntimeDep, cycle_id: Annotated[int, PathParam(ge=1, le=2**62)]) -> dict[str, Any]:
+    """One cycle in full: its record and verdict, per-feature tests, the gate's events and its alerts."""
+    detail = rt.read("cycle_detail", cycle_id)
+    if detail is None:
+        raise HTTPException(404, f"no cycle {cycle_id} (archived by retention, or not run yet)")
+    alerts = [{k: v for k, v in a.items() if k != "payload"} for a in detail.alerts]
+    return {"cycle": replies.record(detail.cycle), "drift": replies.records(detail.drift),
+            "gate_events": replies.records(detail.gate_events), "alerts": [replies.record(a) for a in alerts]}  # fmt: skip
+
+
+@router.post("/cycles", status_code=202, responses={409: {"model": Problem}}, dependencies=GUARD)
+def run_cycle(rt: RuntimeDep) -> dict[str, str]:
+    """Run one cycle now, in the background; 409 while one runs."""
+    outcome = rt.run_cycle_now()
+    if not outcome.accepted:
+        raise BusyError(outcome.reason)
+    return {"status": "started", "detail": outcome.reason}
+
+
+@router.get("/drift/latest")
+def drift_latest(rt: RuntimeDep) -> dict[str, Any]:
+    report = rt.read("drift_results")
+    cycle_id = int(report["cycle_id"].iloc[0]) if not report.empty else None
+    return {"cycle_id": cycle_id, "verdict": rt.cycle_verdict(cycle_id) if cycle_id else None, "features": replies.records(report)}
+
+
+@router.get("/loop")
+def get_loop(rt: RuntimeDep) -> dict[str, Any]:
+    return rt.loop_state()
+
+
+@router.put("/loop", responses=ERRORS, dependencies=GUARD)
+def put_loop(rt: RuntimeDep, body: LoopUpdate) -> dict[str, Any]:
+    rt.update_loop(body.state, body.interval, body.policy, body.thresholds or {})
+    return rt.loop_state()
+
+
+@router.get("/stream")
+def get_stream(rt: RuntimeDep) -> dict[str, Any]:
+    return rt.stream_info()
+
+
+@router.put("/stream", responses=ERRORS, dependencies=GUARD)
+def put_stream(rt: RuntimeDep, body: StreamUpdate) -> dict[str, Any]:
+    rt.update_stream(body.enabled, body.scenario, body.strength, body.batch_size)
+    return rt.stream_info()

@@ -1,0 +1,67 @@
+"""The registry: list, inspect, train, promote, reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from core.api import replies
+from core.api.deps import ERRORS, GUARD, NOT_FOUND, RuntimeDep, VersionPath, now
+from core.api.schemas import Problem, RetrainReply, RetrainRequest
+from core.errors import UserInputError
+from core.outcomes import parse_version, version_label
+from core.training import TrainingOptions
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/models")
+def models(rt: RuntimeDep) -> list[dict[str, Any]]:
+    return [replies.model_row(r) for r in replies.records(rt.read("models"))]
+
+
+@router.get("/models/{version}", responses=NOT_FOUND)
+def model(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
+    found = rt.read("model", parse_version(version))
+    if found is None:
+        raise HTTPException(404, f"no version {version}")
+    return replies.model_row(replies.record(found))
+
+
+@router.get("/models/{version}/evaluation", responses=NOT_FOUND)
+def evaluation(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
+    """What the Models page draws: confusion counts, ROC and PR curves, calibration bins, intervals and
+    coefficients, computed from the version's holdout when it was trained."""
+    number = parse_version(version)
+    stored = rt.read("evaluation", number)
+    if stored is None:
+        raise HTTPException(404, f"no evaluation for {version}: unknown, or trained before evaluations were stored")
+    return {"model_version": version_label(number), **stored}
+
+
+@router.post("/retrain", response_model=RetrainReply, responses={**ERRORS, 409: {"model": Problem}, 429: {"model": Problem}},
+             dependencies=GUARD)  # fmt: skip
+def retrain(rt: RuntimeDep, body: RetrainRequest | None = None) -> RetrainReply:
+    body = body or RetrainRequest()
+    if not isinstance(body.promote, bool):
+        raise UserInputError("promote", f"expected true or false, got {str(body.promote)[:40]}")
+    options = TrainingOptions(body.C, body.class_weight)
+    outcome = rt.train(trigger="api", window_rows=body.window_rows, dataset_ids=body.dataset_ids, options=options, promote=body.promote)
+    return RetrainReply(
+        status=outcome.status, model_version=outcome.label, training_samples=outcome.n_rows, accuracy=outcome.metrics.get("accuracy"),
+        promoted=outcome.decision is not None and outcome.decision.promoted, reason=outcome.reason, timestamp=now(),
+    )  # fmt: skip
+
+
+@router.post("/models/{version}/promote", responses=ERRORS, dependencies=GUARD)
+def promote(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
+    """Promote a version: approve a challenger waiting under the approve policy, or roll back to an earlier one."""
+    decision = rt.promote(parse_version(version))
+    return {"model_version": version_label(decision.version), "promoted": True, "reason": decision.reason}
+
+
+@router.post("/models/{version}/reject", responses=ERRORS, dependencies=GUARD)
+def reject(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
+    decision = rt.reject(parse_version(version))
+    return {"model_version": version_label(decision.version), "promoted": False, "reason": decision.reason}

@@ -1,0 +1,40 @@
+"""Predictions and explanations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from core.api import replies
+from core.api.deps import ERRORS, GUARD, RuntimeDep
+from core.api.schemas import VERSION_PATTERN, BatchReply, BatchRequest, PredictReply, PredictRequest
+from core.outcomes import parse_version, version_label
+
+router = APIRouter(tags=["serving"])
+
+
+@router.post("/predict", response_model=PredictReply, responses=ERRORS, dependencies=GUARD)
+def predict(rt: RuntimeDep, body: PredictRequest) -> dict[str, Any]:
+    """One row. Served by `FastPredict` in front of the app (same runtime call, same reply, same errors);
+    this route documents it and answers when the app is used without the fast path."""
+    return replies.prediction(rt.predict(body.features, source="api"))
+
+
+@router.post("/predict/batch", response_model=BatchReply, responses=ERRORS, dependencies=GUARD)
+def predict_batch(rt: RuntimeDep, body: BatchRequest) -> BatchReply:
+    result = rt.predict_batch(body.rows, source="api-batch")
+    return BatchReply(
+        predictions=result.predictions.tolist(), confidences=result.confidence.tolist(), probabilities=result.proba.tolist(),
+        model_version=version_label(result.model_version), count=len(result.proba), timestamp=result.timestamp.isoformat() + "Z",
+    )  # fmt: skip
+
+
+@router.post("/explain", responses=ERRORS, dependencies=GUARD)
+def explain(
+    rt: RuntimeDep, body: PredictRequest, version: Annotated[str | None, Query(pattern=VERSION_PATTERN, max_length=12)] = None
+) -> dict[str, Any]:
+    """Why the champion (or `version`) predicts what it does for one row: each feature's contribution to
+    the log-odds of class 1. Nothing is logged: this is not a prediction."""
+    explained = rt.explain(body.features, parse_version(version) if version else None)
+    return {**explained, "model_version": version_label(explained.pop("version"))}

@@ -1,0 +1,139 @@
+"""The loop's outcomes as typed values: what a gate decided, what a cycle decided, and a cycle's record.
+
+One module that the gate, the policy, the pipeline, the verdicts, the API and the pages share, so a
+status is a field compared with a name from here, never a phrase looked for in a reason meant for
+people. Pure: it imports nothing from the rest of `core`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Literal, get_args
+
+from core.errors import UserInputError
+
+GateOutcome = Literal["promoted", "rejected", "awaiting", "candidate", "first", "rollback", "approval"]
+Action = Literal["retrain", "none", "wait", "cooldown", "error"]
+CycleStatus = Literal["ok", "no_data", "error"]
+Trigger = Literal["cycle", "follow-up", "periodic"]
+RetrainStatus = Literal["promoted", "rejected", "awaiting_approval", "candidate", "unchanged"]
+
+GATE_OUTCOMES: tuple[str, ...] = get_args(GateOutcome)
+ACTIONS: tuple[str, ...] = get_args(Action)
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")  # a version's holdout metrics, in table order
+PROMOTING: frozenset[str] = frozenset({"promoted", "first", "rollback", "approval"})
+
+
+def retrain_status(outcome: GateOutcome | None) -> RetrainStatus:
+    """What a training asked for over the API came to; None when nothing was registered (identical)."""
+    if outcome is None:
+        return "unchanged"
+    if outcome == "awaiting":
+        return "awaiting_approval"
+    if outcome == "candidate":
+        return "candidate"
+    return "promoted" if outcome in PROMOTING else "rejected"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The champion measured on one cycle's new data: realised accuracy where labels came, the
+    label-free estimate always, and the bar a drop is measured from."""
+
+    champion: int | None
+    holdout_accuracy: float | None
+    realised: float | None
+    realised_upper: float | None
+    estimated: float | None
+    performance_drift: bool
+    bar: float | None = None
+    bar_source: str = ""
+    n_rows: int = 0
+    estimated_drop: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy decided for a cycle, and why (in words for people: never parsed)."""
+
+    action: Action
+    reason: str
+    onset_sample_id: int | None = None  # first row of the drift episode a retrain should learn from
+    draw: float | None = None  # the `random` policy's draw, stored so a run can be replayed
+    trigger: Trigger = "cycle"
+
+
+@dataclass
+class CycleRecord:
+    """One monitoring cycle as the `cycles` table stores it; the store maps it to its row by field name."""
+
+    cycle_id: int | None
+    started_at: datetime
+    trigger: str = "schedule"
+    policy: str = ""
+    status: CycleStatus = "ok"
+    rows_seen: int = 0
+    labelled: bool = False
+    decision: Action = "none"
+    reason: str = ""
+    ended_at: datetime | None = None
+    step_ms: str | None = None
+    first_sample_id: int | None = None
+    last_sample_id: int | None = None
+    predictions_until: datetime | None = None
+    scenario: str | None = None
+    strength: float | None = None
+    champion_version: int | None = None
+    champion_holdout_accuracy: float | None = None
+    realised_accuracy: float | None = None
+    realised_upper: float | None = None
+    estimated_accuracy: float | None = None
+    drift_share: float | None = None
+    dataset_drift: bool | None = None
+    performance_drift: bool | None = None
+    draw: float | None = None
+    new_version: int | None = None
+    promoted: bool | None = None
+    error: str | None = None
+    verdict: str | None = None
+    signals: str | None = None
+    performance_bar: float | None = None
+    reference: str | None = None  # core.reference.Reference as JSON: the rows the drift test used
+    gate_outcome: GateOutcome | None = None  # what the gate decided for `new_version`
+
+    def row(self) -> dict:
+        """The table row: every stored field by its column name."""
+        return asdict(self)
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def measured(self, m: Measurement) -> None:
+        self.champion_version = m.champion
+        self.champion_holdout_accuracy = m.holdout_accuracy
+        self.realised_accuracy = m.realised
+        self.realised_upper = m.realised_upper
+        self.estimated_accuracy = m.estimated
+        self.performance_drift = m.performance_drift
+        self.performance_bar = m.bar
+
+
+def version_label(version: int | None) -> str:
+    """The label users see: registry version 1 is v1.0.0, version 2 is v1.1.0, and so on."""
+    return "—" if version is None else f"v1.{int(version) - 1}.0"
+
+
+_LABEL = re.compile(r"v1\.(\d{1,8})\.0")
+
+
+def parse_version(text: str) -> int:
+    """A version as users write it: the label (v1.2.0) or the registry number (3)."""
+    found = _LABEL.fullmatch(text.strip())
+    if found:
+        return int(found.group(1)) + 1
+    if text.strip().isdigit() and 0 < int(text) < 10**9:  # the API's VERSION_PATTERN states the same bounds
+        return int(text)
+    raise UserInputError("version", f"{text[:40]!r} is not a version: write it as v1.2.0 or as its registry number")
