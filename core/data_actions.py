@@ -30,9 +30,6 @@ class DataActions:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
 
-    def dataset_ids(self, dataset_ids: object) -> list[int]:
-        return checked_dataset_ids(self.store, dataset_ids)
-
     def generate(
         self, n_samples: int, scenario: str = "stable", strength: float = 1.0, seed: int | None = None, role: str = "library"
     ) -> DatasetInfo:
@@ -68,7 +65,7 @@ class DataActions:
 
     def update(self, dataset_id: object, name: object = None, tags: object = None) -> dict:
         """Rename or tag a dataset; both checked before either is stored."""
-        (dataset_id,) = self.dataset_ids([dataset_id])
+        (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
         new_name = None if name is None else validation.text(name, "name")
         new_tags = None if tags is None else validation.tags(tags)
         self.store.update_dataset(dataset_id, new_name, new_tags)
@@ -76,7 +73,7 @@ class DataActions:
 
     def delete(self, dataset_id: object) -> int:
         """Delete a library dataset no model was trained on; refused, with the reason, for data something needs."""
-        (dataset_id,) = self.dataset_ids([dataset_id])
+        (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
         record = self.store.dataset(dataset_id)
         if record["role"] == "incoming":
             raise UserInputError("dataset", f"dataset {dataset_id} was sent to the loop: its cycles, drift references and served "
@@ -90,7 +87,7 @@ class DataActions:
 
     def send_to_loop(self, dataset_id: int) -> DatasetInfo:
         """Copy a library dataset into the loop's incoming data: the next cycle reads it as new data."""
-        (dataset_id,) = self.dataset_ids([dataset_id])
+        (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
         window = self.store.read_datasets([dataset_id])
         name = self.store.dataset(dataset_id)["name"]
         return self.store.insert_dataset(window.X, window.y, source="imported", name=f"Sent to the loop: {name}"[:200], role="incoming")

@@ -43,7 +43,7 @@ class TrainOutcome:
     @property
     def reason(self) -> str:
         if self.decision is None:
-            return f"nothing registered: the data and parameters equal {self.label}'s"
+            return str(IdenticalVersion(self.version))
         return self.decision.reason
 
 

@@ -8,7 +8,7 @@ people. Pure: it imports nothing from the rest of `core`.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -20,7 +20,6 @@ CycleStatus = Literal["ok", "no_data", "error"]
 Trigger = Literal["cycle", "follow-up", "periodic"]
 RetrainStatus = Literal["promoted", "rejected", "awaiting_approval", "candidate", "unchanged"]
 
-GATE_OUTCOMES: tuple[str, ...] = get_args(GateOutcome)
 ACTIONS: tuple[str, ...] = get_args(Action)
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")  # a version's holdout metrics, in table order
 PROMOTING: frozenset[str] = frozenset({"promoted", "first", "rollback", "approval"})
@@ -63,6 +62,7 @@ class Decision:
     onset_sample_id: int | None = None  # first row of the drift episode a retrain should learn from
     draw: float | None = None  # the `random` policy's draw, stored so a run can be replayed
     trigger: Trigger = "cycle"
+    episode_onset: int | None = None  # first row of the run of drifted cycles this one belongs to (alerts collapse by it)
 
 
 @dataclass
@@ -106,10 +106,6 @@ class CycleRecord:
     def row(self) -> dict:
         """The table row: every stored field by its column name."""
         return asdict(self)
-
-    @classmethod
-    def columns(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
 
     def measured(self, m: Measurement) -> None:
         self.champion_version = m.champion

@@ -164,8 +164,14 @@ class MonitoringPipeline:
             decision = policy.decide(facts, report, measured, self.store)
         record.decision, record.reason, record.draw = decision.action, decision.reason, decision.draw
         if signals:
-            onset = policy.drift_streak(facts, report, measured, self.store)[-1]  # one episode: the drifted cycles since its onset
-            self._alert("drift", "warning", "Drift detected", f"{record.verdict}\nDecision: {decision.reason}", record, episode=onset)
+            self._alert(
+                "drift",
+                "warning",
+                "Drift detected",
+                f"{record.verdict}\nDecision: {decision.reason}",
+                record,
+                episode=decision.episode_onset,
+            )  # one episode: the drifted cycles since its onset
         if decision.action == "retrain":
             with _timed(steps, "retrain"):
                 self._retrain(decision, s, record)

@@ -15,7 +15,7 @@ cooled down only by another one) and, after drift, for `min_retrain_rows` post-d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -61,12 +61,17 @@ class RetrainPolicy:
         self.s = settings
 
     def decide(self, cycle: CycleFacts, report: DriftReport | None, m: Measurement, history: History) -> Decision:
-        """Apply the policy, then the cooldown and the post-drift row minimum."""
+        """Apply the policy, then the cooldown and the post-drift row minimum; the decision carries the
+        drift episode's onset (the history is read once for both)."""
+        streak = self.drift_streak(cycle, report, m, history)
+        return replace(self._decide(cycle, report, m, history, streak), episode_onset=streak[-1])
+
+    def _decide(self, cycle: CycleFacts, report: DriftReport | None, m: Measurement, history: History, streak: list[int]) -> Decision:
         if m.champion is None:
             if cycle.labelled:
                 return Decision("retrain", "no champion yet: training the first model")
             return Decision("none", "no champion yet and no labelled data: import or generate a dataset")
-        wanted = self._wanted(cycle, report, m, history)
+        wanted = self._wanted(cycle, report, m, history, streak)
         if wanted.action != "retrain":
             return wanted
         s = self.s
@@ -96,7 +101,7 @@ class RetrainPolicy:
             streak.append(int(first_sample))
         return streak
 
-    def _wanted(self, cycle: CycleFacts, report: DriftReport | None, m: Measurement, history: History) -> Decision:
+    def _wanted(self, cycle: CycleFacts, report: DriftReport | None, m: Measurement, history: History, streak: list[int]) -> Decision:
         s = self.s
         if s.policy == "never":
             return Decision("none", f"policy never: monitor only ({summary(report, m)})")
@@ -107,7 +112,6 @@ class RetrainPolicy:
             if draw < RANDOM_POLICY_THRESHOLD:
                 return Decision("retrain", f"policy random: draw {draw:.3f} < {RANDOM_POLICY_THRESHOLD}", draw=draw)
             return Decision("none", f"policy random: draw {draw:.3f} >= {RANDOM_POLICY_THRESHOLD}", draw=draw)
-        streak = self.drift_streak(cycle, report, m, history)
         if m.performance_drift:
             reason = (f"performance drift: accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) < "
                       f"bar {m.bar:.3f} ({m.bar_source}) - tolerance {s.perf_tolerance:g}")  # fmt: skip

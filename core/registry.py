@@ -35,7 +35,7 @@ class IdenticalVersion(Exception):
     """A training whose data and parameters equal an existing version's: nothing is registered."""
 
     def __init__(self, version: int) -> None:
-        super().__init__(f"nothing registered: the training data and parameters equal {version_label(version)}'s")
+        super().__init__(f"nothing registered: the data and parameters equal {version_label(version)}'s")
         self.version = version
 
 

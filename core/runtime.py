@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
-from core import controls, training
+from core import controls
 from core.config import Settings, sqlite_path
 from core.csv_import import parse_feature_csv
 from core.data_actions import DataActions
@@ -333,17 +333,10 @@ class Runtime:
         return self.data.send_to_loop(dataset_id)
 
     # models --------------------------------------------------------------------------
-    def train(
-        self,
-        trigger: str = "manual",
-        window_rows: int | None = None,
-        on_step: Callable[[str], None] | None = None,
-        dataset_ids: list[int] | None = None,
-        options: training.TrainingOptions | None = None,
-        promote: bool = True,
-    ) -> TrainOutcome:
-        """Train and gate (see ModelActions.train); the gate's alert is sent as the loop's would be."""
-        return self.models.train(trigger, window_rows, on_step, dataset_ids, options, promote)
+    def train(self, trigger: str = "manual", **request: Any) -> TrainOutcome:
+        """Train and gate; `request` is ModelActions.train's (window_rows, on_step, dataset_ids, options, promote).
+        The gate's alert is sent as the loop's would be."""
+        return self.models.train(trigger, **request)
 
     def promotable_versions(self) -> list[int]:
         return self.store.promotable_versions()

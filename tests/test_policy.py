@@ -108,6 +108,7 @@ def test_a_retrain_learns_from_the_onset_of_its_drift_episode() -> None:
     decisions = feed(RetrainPolicy(settings(drift_persistence=3)), past, list("..ddd"))
     assert decisions[-1].action == "retrain" and decisions[-1].onset_sample_id == 2 * BATCH + 1  # the first drifted batch
     assert "for 3 cycles" in decisions[-1].reason
+    assert [d.episode_onset for d in decisions] == [1, BATCH + 1, 2 * BATCH + 1, 2 * BATCH + 1, 2 * BATCH + 1]  # alerts collapse by it
 
 
 def test_the_cooldown_holds_feature_drift_but_not_a_first_accuracy_drop() -> None:
