@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 8501
 
-.PHONY: run api test lint bench clean
+.PHONY: run api test lint bench clean workspace
+
+# make run WORKSPACE=name (or make api WORKSPACE=name) opens a workspace made by make workspace.
+WORKSPACE ?=
+export IA_WORKSPACE ?= $(WORKSPACE)
 
 UV ?= 1
 
@@ -30,6 +34,12 @@ run: $(VENV)/.app
 
 api: $(VENV)/.app
 	$(PY) -m core.api
+
+# make workspace FILE=path.csv NAME=name TARGET=column [CATEGORICAL=a,b] [NUMERIC=c] [IGNORE=d] [TIME=column] [ID=column]
+workspace: $(VENV)/.app
+	@test -n "$(FILE)" -a -n "$(NAME)" -a -n "$(TARGET)" || { echo "usage: make workspace FILE=path NAME=name TARGET=column"; exit 2; }
+	$(PY) -m core.workspaces "$(FILE)" --name "$(NAME)" --target "$(TARGET)" --categorical "$(CATEGORICAL)" --numeric "$(NUMERIC)" \
+		--ignore "$(IGNORE)" $(if $(TIME),--time-column "$(TIME)") $(if $(ID),--id-column "$(ID)")
 
 test: $(VENV)/.dev
 	$(PY) -m ruff check .

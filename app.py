@@ -5,7 +5,7 @@ import logging
 import streamlit as st
 
 from core.errors import plain_fault
-from ui.state import runtime
+from ui.state import runtime, workspace_switcher
 
 st.set_page_config(page_title="IA Continu", page_icon=":material/autorenew:", layout="wide")
 
@@ -24,6 +24,8 @@ with st.sidebar:
     for entry in pages:
         st.page_link(entry)
 runtime()  # one runtime (and one worker) per server process, shared by every tab; shows its start-up steps
+with st.sidebar:
+    workspace_switcher()
 try:
     page.run()
 except Exception as exc:  # Streamlit's rerun/stop signals are BaseException and pass through

@@ -8,12 +8,16 @@ start with a message naming the variable and its limit.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WORKSPACES_DIR = PROJECT_ROOT / "data" / "workspaces"
+WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+WORKSPACE_RULE = "a workspace name is 1 to 64 letters, digits, - or _, starting with a letter or digit"
 POLICIES = ("drift", "approve", "always", "never", "random")
 GATE_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall")
 
@@ -30,7 +34,15 @@ def _env(name: str, default: str, help_text: str, **limits: object) -> object:
 class Settings:
     """Workbench configuration. Field metadata holds the variable name and limits."""
 
-    data_dir: Path = _env("IA_DATA_DIR", "", "Folder for the DuckDB file, MLflow store and artifacts (default data/ beside app.py)")
+    workspace: str = _env(
+        "IA_WORKSPACE", "", "Workspace to open: a folder under data/workspaces/ made by make workspace (empty = the demo in data/)"
+    )
+    workspaces_dir: Path = _env(
+        "IA_WORKSPACES_DIR", "", "Folder of the named workspaces (default data/workspaces, or <IA_DATA_DIR>/workspaces)"
+    )
+    data_dir: Path = _env(
+        "IA_DATA_DIR", "", "Folder for the DuckDB file, MLflow store and artifacts (default data/, or data/workspaces/<IA_WORKSPACE>)"
+    )
     duckdb_path: Path = _env("IA_DUCKDB_PATH", "", "DuckDB file (default <data dir>/ia_continu.duckdb)")
     mlflow_tracking_uri: str = _env("MLFLOW_TRACKING_URI", "", "MLflow store (default sqlite:///<data dir>/mlflow.db)")
     mlflow_artifacts_dir: Path | None = _env(
@@ -178,7 +190,14 @@ def parse_setting(f: Field, raw: str) -> object:
 def _with_derived_paths(values: dict[str, object]) -> Settings:
     if values["mlflow_ui_url"] and not values["mlflow_ui_url"].startswith(("http://", "https://")):
         raise SettingsError(f"IA_MLFLOW_UI_URL={values['mlflow_ui_url']!r}: must start with http:// or https://")
-    data_dir = Path(values["data_dir"] or PROJECT_ROOT / "data").expanduser().resolve()
+    workspace = values["workspace"]
+    if workspace and not WORKSPACE_NAME.fullmatch(workspace):
+        raise SettingsError(f"IA_WORKSPACE={workspace!r}: {WORKSPACE_RULE}")
+    given = values["data_dir"]
+    workspaces = values["workspaces_dir"] or (Path(given) / "workspaces" if given and not workspace else WORKSPACES_DIR)
+    values["workspaces_dir"] = Path(workspaces).expanduser().resolve()
+    default_dir = values["workspaces_dir"] / workspace if workspace else PROJECT_ROOT / "data"
+    data_dir = Path(given or default_dir).expanduser().resolve()
     values["data_dir"] = data_dir
     values["duckdb_path"] = Path(values["duckdb_path"] or data_dir / "ia_continu.duckdb").expanduser().resolve()
     values["mlflow_tracking_uri"] = values["mlflow_tracking_uri"] or f"sqlite:///{data_dir / 'mlflow.db'}"

@@ -12,6 +12,8 @@ from core.errors import UserInputError
 from core.outcomes import version_label
 from core.store import DatasetInfo, Store
 from core.store.datasets import ROLES
+from core.table_files import read_table
+from core.tables import Encoded, encode
 
 
 def checked_dataset_ids(store: Store, dataset_ids: object) -> list[int]:
@@ -35,6 +37,7 @@ class DataActions:
     ) -> DatasetInfo:
         """Draw a synthetic dataset: a library dataset, or incoming data sent to the loop (`role`)."""
         role = validation.choice(role, "role", ROLES)
+        self._require_synthetic()
         n_samples = validation.integer(n_samples, "samples", 1, self.settings.max_samples_per_request)
         seed = self.settings.seed if seed is None else validation.seed(seed)
         spec = datagen.Scenario(scenario, strength)
@@ -46,22 +49,48 @@ class DataActions:
 
     def generate_starter(self, n_rows: int, seed: int) -> DatasetInfo:
         """The labelled rows an empty workspace starts from, as incoming data the first model trains on."""
+        self._require_synthetic()
         X, y = datagen.generate(n_rows, self.store.n_features, datagen.Scenario("stable"), seed)
         return self.store.insert_dataset(
             X, y, source="starter", name=f"Starter (synthetic, stable) · {n_rows:,} rows", role="incoming", scenario="stable",
             strength=0.0, seed=seed,
         )  # fmt: skip
 
+    def _require_synthetic(self) -> None:
+        if not self.store.schema.plain:
+            raise UserInputError(
+                "scenario", f"the generator makes the demo's columns (feature_1 …); this workspace has its own "
+                f"({', '.join(self.store.schema.names[:6])}…): import a file of them instead",
+            )  # fmt: skip
+
     def import_csv(self, data: bytes | str, name: str = "imported.csv", role: str = "library") -> DatasetInfo:
-        """A labelled CSV as a dataset; a file imported before is stored again and named as a duplicate."""
+        """A labelled CSV (or, in a workspace with its own schema, a CSV or Parquet file) as a dataset, its
+        columns checked by name against the schema; a file imported before is stored again and named as a duplicate."""
         role = validation.choice(role, "role", ROLES)
-        parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
-        digest = hashlib.blake2b(data.encode() if isinstance(data, str) else bytes(data), digest_size=16).hexdigest()
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        name = validation.text(name, "name")
+        if self.store.schema.plain:
+            parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
+            X, y = parsed.X, parsed.y
+        else:
+            frame = read_table(raw, name, self.settings.max_samples_per_request)
+            found = encode(self._in_time_order(frame), self.store.schema, labelled=True)
+            X, y = found.X, found.y
         earlier = self.store.dataset_with_hash(digest)
-        info = self.store.insert_dataset(
-            parsed.X, parsed.y, source="imported", name=validation.text(name, "name"), role=role, content_hash=digest
-        )
+        info = self.store.insert_dataset(X, y, source="imported", name=name, role=role, content_hash=digest)
         return replace(info, duplicate_of=earlier["dataset_id"]) if earlier else info
+
+    def _in_time_order(self, frame: object) -> object:
+        column = self.store.schema.time_column
+        if column is None or column not in frame.columns:
+            return frame
+        return frame.sort_values(column, kind="stable", na_position="first").reset_index(drop=True)
+
+    def import_encoded(self, encoded: Encoded, name: str, role: str = "library") -> DatasetInfo:
+        """Rows already checked against this workspace's schema (a new workspace's first file)."""
+        role = validation.choice(role, "role", ROLES)
+        return self.store.insert_dataset(encoded.X, encoded.y, source="imported", name=validation.text(name, "name"), role=role)
 
     def update(self, dataset_id: object, name: object = None, tags: object = None) -> dict:
         """Rename or tag a dataset; both checked before either is stored."""

@@ -25,10 +25,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from core.schema import Schema
 
 PSI_BINS = 10
 PSI_FLOOR = 1e-4
+JS_FLOOR = 0.1  # Evidently's and NannyML's default effect for categories
+MISSING_FLOOR = 0.05  # a missing-value rate must move by 5 points to count
+UNSEEN = "(unseen)"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class FeatureDrift:
     psi_status: str
     n_current: int
     window_batches: int
+    unseen_share: float | None = None  # categorical columns: the share of values the reference never had
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,113 @@ def _feature(ref: np.ndarray, windows: list[np.ndarray], name: str, per_test: fl
         name, "ks", float(tests[best].statistic), p_value, per_test, effect, drifted, value, psi_status(value, thresholds),
         int(windows[best].shape[0]), best + 1,
     )  # fmt: skip
+
+
+def table_report(reference: pd.DataFrame, batches: list[pd.DataFrame], schema: Schema, thresholds: DriftThresholds) -> DriftReport:
+    """The drift family of a user's table: per numeric column the KS test above (on the values present),
+    per categorical column a chi-square test on category counts (categories the reference never had
+    pooled into one cell) with a Jensen-Shannon effect floor, and per column that allows missing values
+    a test of its missing-value rate. One Bonferroni family over every test and window, as above.
+
+    Each batch is summarised once (its values present, its category counts, its missing count) and the
+    windows add the summaries up, so pooling three batches costs no copy of a table."""
+    n_windows = len(batches)
+    tests = [(c, "distribution") for c in schema.features] + [(c, "missing") for c in schema.features if c.missing]
+    per_test = thresholds.alpha / (len(tests) * n_windows)
+    results = []
+    for column, kind in tests:
+        ref = reference[column.name]
+        current = [b[column.name] for b in batches]
+        if kind == "missing":
+            results.append(_missing(ref, current, column.name, per_test))
+        elif column.kind == "numeric":
+            results.append(_numeric_present(ref, current, column.name, per_test, thresholds))
+        else:
+            results.append(_categorical(ref, current, column.name, per_test, thresholds))
+    share = sum(r.drifted for r in results) / len(results)
+    return DriftReport(results, share, share > 0, len(reference), len(batches[0]), thresholds.alpha)
+
+
+def _present(values: pd.Series) -> np.ndarray:
+    numbers = values.to_numpy(dtype=np.float64)
+    return numbers[~np.isnan(numbers)]
+
+
+def _numeric_present(ref: pd.Series, current: list[pd.Series], name: str, per_test: float, thresholds: DriftThresholds) -> FeatureDrift:
+    ref_values = _present(ref)
+    parts = [_present(c) for c in current]
+    windows = [np.concatenate(parts[:k]) if k > 1 else parts[0] for k in range(1, len(parts) + 1)]
+    if len(ref_values) == 0 or any(len(w) == 0 for w in windows):
+        return FeatureDrift(name, "ks", 0.0, 1.0, per_test, 0.0, False, 0.0, "ok", len(windows[0]), 1)
+    return _feature(ref_values, windows, name, per_test, thresholds)
+
+
+def category_shares(values: pd.Series, categories: list[str]) -> np.ndarray:
+    """Counts of each reference category, then one cell for every value the reference never had."""
+    counts = values.value_counts()
+    known = np.array([counts.get(c, 0) for c in categories], dtype=np.float64)
+    return np.append(known, float(counts.sum()) - known.sum())
+
+
+def _categorical(ref: pd.Series, current: list[pd.Series], name: str, per_test: float, thresholds: DriftThresholds) -> FeatureDrift:
+    ref_counts_all = ref.value_counts()
+    categories = sorted(ref_counts_all.index)
+    ref_counts = category_shares(ref, categories)
+    batch_counts = [category_shares(c, categories) for c in current]
+    outcomes = []
+    for counts in np.cumsum(batch_counts, axis=0):
+        table = np.vstack([ref_counts, counts])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2 or counts.sum() == 0:
+            outcomes.append((1.0, 0.0, 0.0, counts))
+            continue
+        chi2, p_value = chi_square(table)
+        outcomes.append((p_value, chi2, float(jensenshannon(ref_counts, counts)), counts))
+    best = min(range(len(current)), key=lambda k: (outcomes[k][0], k))
+    p_value, chi2, effect, counts = outcomes[best]
+    value = float(np.sum(_psi_terms(ref_counts, batch_counts[0])))
+    drifted = p_value < per_test and effect >= JS_FLOOR
+    unseen_share = float(counts[-1] / counts.sum()) if counts.sum() else 0.0
+    return FeatureDrift(
+        name, "chi2", chi2, p_value, per_test, effect, drifted, value, psi_status(value, thresholds), int(counts.sum()), best + 1,
+        unseen_share,
+    )  # fmt: skip
+
+
+def chi_square(table: np.ndarray) -> tuple[float, float]:
+    """Pearson's chi-square test of independence (scipy's chi2_contingency without Yates' correction),
+    in a few numpy operations: scipy's wrapper costs more than the arithmetic on a 2 x k table."""
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    chi2 = float(np.sum((table - expected) ** 2 / expected))
+    dof = (table.shape[0] - 1) * (table.shape[1] - 1)
+    return chi2, float(stats.chi2.sf(chi2, dof))
+
+
+def _psi_terms(ref_counts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    ref_share = np.maximum(ref_counts / max(ref_counts.sum(), 1), PSI_FLOOR)
+    cur_share = np.maximum(counts / max(counts.sum(), 1), PSI_FLOOR)
+    return (cur_share - ref_share) * np.log(cur_share / ref_share)
+
+
+def _missing(ref: pd.Series, current: list[pd.Series], name: str, per_test: float) -> FeatureDrift:
+    """The share of missing values against the reference's: a 2 x 2 chi-square test, and a move of at
+    least MISSING_FLOOR (a rate going from 1 % to 1.5 % on a million rows is significant and harmless)."""
+    ref_missing, ref_n = int(ref.isna().sum()), len(ref)
+    missing = np.cumsum([int(c.isna().sum()) for c in current])
+    sizes = np.cumsum([len(c) for c in current])
+    outcomes = []
+    for m, n in zip(missing, sizes, strict=True):
+        table = np.array([[ref_missing, ref_n - ref_missing], [m, n - m]], dtype=np.float64)
+        effect = abs(m / max(n, 1) - ref_missing / max(ref_n, 1))
+        if (table.sum(axis=0) == 0).any():
+            outcomes.append((1.0, 0.0, effect, int(n)))
+            continue
+        chi2, p_value = chi_square(table)
+        outcomes.append((p_value, chi2, effect, int(n)))
+    best = min(range(len(current)), key=lambda k: (outcomes[k][0], k))
+    p_value, chi2, effect, n = outcomes[best]
+    drifted = p_value < per_test and effect >= MISSING_FLOOR
+    return FeatureDrift(f"{name} · missing rate", "missing", chi2, p_value, per_test, effect, drifted, 0.0, "ok", n, best + 1)
 
 
 def wilson_upper(successes: int, n: int, confidence: float) -> float:

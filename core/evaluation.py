@@ -20,10 +20,13 @@ Z95 = 1.959963984540054
 BOOTSTRAP_DRAWS = 2000
 
 
-def evaluate_version(model: Pipeline, X_holdout: np.ndarray, y_holdout: np.ndarray, seed: int = 0) -> dict:
+def evaluate_version(model: Pipeline, X_holdout: object, y_holdout: np.ndarray, seed: int = 0) -> dict:
     """Everything the Models page shows for one version, from one scoring of its holdout."""
+    scores = model.predict_proba(X_holdout)
+    if scores.shape[1] > 2:
+        return multiclass_evaluation(model, scores, np.asarray(y_holdout, dtype=np.int64), seed)
     truth = np.asarray(y_holdout) == 1
-    proba = model.predict_proba(X_holdout)[:, 1]
+    proba = scores[:, 1]
     evaluation = {"n_holdout": int(truth.shape[0]), "confusion": confusion(truth, proba), "calibration": calibration(truth, proba)}
     evaluation["intervals"] = intervals(evaluation["confusion"], truth, proba, seed)
     evaluation |= curves(truth, proba)
@@ -167,9 +170,83 @@ def _log_loss_interval(truth: np.ndarray, proba: np.ndarray) -> tuple[float, flo
     return max(0.0, mean - half), mean + half
 
 
+def multiclass_evaluation(model: Pipeline, proba: np.ndarray, y: np.ndarray, seed: int) -> dict:
+    """With more than two classes: the k x k confusion matrix, one-vs-rest ROC and precision-recall curves
+    per class, the calibration of the served confidence (the top class's probability against how often
+    it was right), 95 % intervals and the coefficients per class."""
+    k, n = proba.shape[1], y.shape[0]
+    predicted = proba.argmax(axis=1)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (y, predicted), 1)
+    per_class = [curves(y == c, proba[:, c]) for c in range(k)]
+    correct = predicted == y
+    return {
+        "n_holdout": int(n),
+        "classes": k,
+        "confusion_matrix": matrix.tolist(),
+        "per_class": per_class,
+        "calibration": calibration(correct, proba.max(axis=1)),
+        "intervals": multiclass_intervals(matrix, y, proba, seed),
+        "linear": linear_terms(model),
+    }
+
+
+def multiclass_intervals(matrix: np.ndarray, y: np.ndarray, proba: np.ndarray, seed: int) -> dict[str, dict]:
+    """Accuracy by Wilson; macro precision, recall and F1 by a multinomial bootstrap of the confusion
+    matrix (O(1) in the holdout); ROC AUC by a bootstrap of at most 2,000 rows; log loss as a mean."""
+    n, k = int(matrix.sum()), matrix.shape[0]
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, (matrix / max(n, 1)).ravel(), size=BOOTSTRAP_DRAWS).reshape(-1, k, k)
+    tp = np.diagonal(draws, axis1=1, axis2=2).astype(float)
+    predicted, actual = draws.sum(axis=1), draws.sum(axis=2)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0).mean(axis=1)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0).mean(axis=1)
+    f1 = np.divide(2 * tp, predicted + actual, out=np.zeros_like(tp), where=(predicted + actual) > 0).mean(axis=1)
+    eps = np.finfo(np.float64).eps
+    losses = -np.log(np.clip(proba[np.arange(n), y], eps, 1.0))
+    log_loss = None
+    if n >= 2:
+        half = Z95 * float(losses.std(ddof=1)) / math.sqrt(n)
+        log_loss = (max(0.0, float(losses.mean()) - half), float(losses.mean()) + half)
+    return {
+        "accuracy": _interval(wilson(int(np.trace(matrix)), n), n),
+        "precision": _interval(_quantiles(precision) if n else None, n),
+        "recall": _interval(_quantiles(recall) if n else None, n),
+        "f1": _interval(_quantiles(f1) if n else None, n),
+        "roc_auc": _interval(_auc_bootstrap(y, proba, rng), n),
+        "log_loss": _interval(log_loss, n),
+    }
+
+
+def _quantiles(values: np.ndarray) -> tuple[float, float]:
+    low, high = np.quantile(values, [0.025, 0.975])
+    return float(low), float(high)
+
+
+AUC_BOOTSTRAP_ROWS, AUC_BOOTSTRAP_DRAWS = 2000, 200
+
+
+def _auc_bootstrap(y: np.ndarray, proba: np.ndarray, rng: np.random.Generator) -> tuple[float, float] | None:
+    k = proba.shape[1]
+    if len(np.unique(y)) < k:
+        return None
+    chosen = rng.choice(y.shape[0], min(y.shape[0], AUC_BOOTSTRAP_ROWS), replace=False)
+    y, proba = y[chosen], proba[chosen]
+    values = []
+    for _ in range(AUC_BOOTSTRAP_DRAWS):
+        rows = rng.integers(0, y.shape[0], y.shape[0])
+        if len(np.unique(y[rows])) == k:
+            values.append(roc_auc_score(y[rows], proba[rows], multi_class="ovr", labels=list(range(k))))
+    return _quantiles(np.asarray(values)) if values else None
+
+
 def linear_terms(model: Pipeline) -> dict:
     """The scaler's means and scales and the logistic regression's weights on standardised inputs:
-    enough to explain a prediction and to draw the decision boundary without loading the model."""
+    enough to explain a prediction and to draw the decision boundary without loading the model.
+    For a user's table, the weights of every encoded input, named by their column (and category),
+    one row per class (one row in all with two classes)."""
+    if "preprocess" in model.named_steps:
+        return encoded_terms(model)
     scaler, classifier = model.named_steps["scaler"], model.named_steps["classifier"]
     return {
         "mean": [float(v) for v in scaler.mean_],
@@ -177,6 +254,36 @@ def linear_terms(model: Pipeline) -> dict:
         "coef": [float(v) for v in classifier.coef_[0]],
         "intercept": float(classifier.intercept_[0]),
     }
+
+
+def encoded_terms(model: Pipeline) -> dict:
+    """The weights of a table pipeline by encoded input: `sources` names each input's column, `names` the
+    column or "column = category" (or "column = (infrequent)")."""
+    preprocess, classifier = model.named_steps["preprocess"], model.named_steps["classifier"]
+    names, sources = [], []
+    for part, transformer, columns in preprocess.transformers_:
+        if part == "numeric":
+            names += list(columns)
+            sources += list(columns)
+        elif part == "categorical":
+            for column, categories, infrequent in zip(columns, transformer.categories_, _infrequent(transformer), strict=True):
+                kept = [c for c in categories if infrequent is None or c not in set(infrequent)]
+                labels = [f"{column} = {'(missing)' if not isinstance(c, str) else c}" for c in kept]
+                if infrequent is not None:
+                    labels.append(f"{column} = (infrequent)")
+                names += labels
+                sources += [column] * len(labels)
+    return {
+        "names": names,
+        "sources": sources,
+        "coef": [[float(v) for v in row] for row in classifier.coef_],
+        "intercept": [float(v) for v in classifier.intercept_],
+    }
+
+
+def _infrequent(encoder: object) -> list:
+    found = getattr(encoder, "infrequent_categories_", None)
+    return list(found) if found is not None else [None] * len(encoder.categories_)
 
 
 def contributions(linear: dict, values: list[float]) -> dict:
@@ -193,6 +300,36 @@ def contributions(linear: dict, values: list[float]) -> dict:
         "logit": logit,
         "probability": float(1.0 / (1.0 + math.exp(-logit))) if logit > -700 else 0.0,
     }
+
+
+def table_contributions(model: Pipeline, row: object, classes: tuple) -> dict:
+    """A table row's explanation: each encoded input's weight x its encoded value, added up per original
+    column (a one-hot column's category, a number's standardised value). With the intercept each class's
+    parts sum to that class's logit, so the served probabilities are exactly sigmoid (two classes) or the
+    softmax of the logits (more). The predicted class's parts are shown; every class's are returned."""
+    linear = encoded_terms(model)
+    encoded = np.asarray(model.named_steps["preprocess"].transform(row), dtype=np.float64)[0]
+    sources = linear["sources"]
+    columns = list(dict.fromkeys(sources))
+    per_class = []
+    for coef, intercept in zip(linear["coef"], linear["intercept"], strict=True):
+        parts = np.asarray(coef) * encoded
+        grouped = [float(parts[[i for i, s in enumerate(sources) if s == c]].sum()) for c in columns]
+        per_class.append({"contributions": grouped, "intercept": float(intercept), "logit": float(parts.sum() + intercept)})
+    if len(per_class) == 1:  # two classes: one logit, towards the second class
+        logit = per_class[0]["logit"]
+        probability = float(1.0 / (1.0 + math.exp(-logit))) if logit > -700 else 0.0
+        shown, towards = per_class[0], classes[1]
+    else:
+        logits = np.array([p["logit"] for p in per_class])
+        soft = np.exp(logits - logits.max())
+        soft /= soft.sum()
+        best = int(soft.argmax())
+        shown, towards, probability = per_class[best], classes[best], float(soft[best])
+        for p, c, value in zip(per_class, classes, soft, strict=True):
+            p |= {"class": c, "probability": float(value)}
+    return {"features": columns, "contributions": shown["contributions"], "intercept": shown["intercept"], "logit": shown["logit"],
+            "probability": probability, "towards": towards, "per_class": per_class}  # fmt: skip
 
 
 def boundary_line(linear: dict, x_index: int, y_index: int, fixed: list[float], x_range: tuple[float, float]) -> dict | None:

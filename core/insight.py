@@ -21,6 +21,7 @@ from core.features import TARGET
 from core.outcomes import version_label
 from core.reference import Reference, read_reference, reference_of
 from core.store import Store
+from core.tables import named_rows
 
 BOUNDARY_POINTS = 1500
 
@@ -88,8 +89,15 @@ class Insights:
         """A cycle's batch: the loop's incoming rows of its range (library data stored in between left out)."""
         return self.store.incoming_rows(first_sample_id, last_sample_id, max_rows)
 
-    def explain(self, version: int, values: object) -> dict:
-        """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order."""
+    def explain(self, version: int, values: object, model: object = None) -> dict:
+        """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order;
+        for a workspace's own table, per original column, from `model` (the version's pipeline)."""
+        schema = self.store.schema
+        if not schema.plain:
+            row = named_rows(values, schema, 1, self.max_abs)
+            explained = evaluation.table_contributions(model, row, schema.classes)
+            shown = [None if isinstance(v, float) and np.isnan(v) else v for v in row.iloc[0].tolist()]
+            return {"version": version, "values": shown} | explained
         row = validation.feature_matrix([values], self.store.n_features, 1, self.max_abs)[0]
         stored = self.store.evaluation(version)
         if stored is None:

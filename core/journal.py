@@ -18,6 +18,7 @@ Records are length-prefixed and checksummed: a torn tail is recognised and ignor
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import struct
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
 _FIXED = struct.Struct("<qiiidB")  # ts (µs since epoch), version, rows, features, latency ms, source length
+_TABLE = struct.Struct("<iI")  # a table row's record (features < 0): classes, length of the categories' JSON
 SUFFIX = ".journal"
 
 
@@ -43,10 +45,11 @@ class Entry:
 
     ts_us: int
     version: int
-    X: np.ndarray
-    proba: np.ndarray
+    X: np.ndarray  # numbers: every feature (the synthetic schema), or a table's numeric columns
+    proba: np.ndarray  # class 1's probability per row, or (a table's rows) every class's
     latency_ms: float
     source: str
+    text: list[list[str | None]] | None = None  # a table's categorical columns, one list per column
 
 
 def record_parts(entry: Entry) -> list[bytes | memoryview]:
@@ -54,8 +57,13 @@ def record_parts(entry: Entry) -> list[bytes | memoryview]:
     copied (a million-row batch is 24 MB, and copies of it cost more than the write)."""
     source = entry.source.encode()[:255]
     rows, features = entry.X.shape
+    head = _FIXED.pack(entry.ts_us, entry.version, rows, features, entry.latency_ms, len(source)) + source
+    if entry.text is not None:  # a table's rows: the feature count is stored negative to tell the reader
+        text = json.dumps(entry.text).encode()
+        head = _FIXED.pack(entry.ts_us, entry.version, rows, -features - 1, entry.latency_ms, len(source)) + source
+        head += _TABLE.pack(entry.proba.shape[1], len(text)) + text
     parts: list[bytes | memoryview] = [
-        _FIXED.pack(entry.ts_us, entry.version, rows, features, entry.latency_ms, len(source)) + source,
+        head,
         memoryview(np.ascontiguousarray(entry.X, dtype="<f8")).cast("B"),
         memoryview(np.ascontiguousarray(entry.proba, dtype="<f8")).cast("B"),
     ]
@@ -81,9 +89,17 @@ def decode_all(data: bytes) -> tuple[list[Entry], int]:
         at = _FIXED.size
         source = payload[at : at + source_len].decode(errors="replace")
         at += source_len
+        text, classes = None, 1
+        if features < 0:
+            features = -features - 1
+            classes, text_len = _TABLE.unpack_from(payload, at)
+            at += _TABLE.size
+            text = json.loads(payload[at : at + text_len])
+            at += text_len
         X = np.frombuffer(payload, dtype="<f8", count=rows * features, offset=at).reshape(rows, features)
-        proba = np.frombuffer(payload, dtype="<f8", count=rows, offset=at + rows * features * 8)
-        entries.append(Entry(ts_us, version, X.astype(np.float64), proba.astype(np.float64), latency, source))
+        proba = np.frombuffer(payload, dtype="<f8", count=rows * classes, offset=at + rows * features * 8)
+        proba = proba.reshape(rows, classes) if text is not None else proba
+        entries.append(Entry(ts_us, version, X.astype(np.float64), proba.astype(np.float64), latency, source, text))
         offset += _HEADER.size + length
     return entries, offset
 

@@ -13,17 +13,19 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from core import training
-from core.drift import DriftReport, DriftThresholds, drift_report
+from core.drift import DriftReport, DriftThresholds, drift_report, table_report
 from core.reference import Reference, move_reference, read_reference, reference_of
 from core.store import Store
+from core.tables import model_input
 
 
 @dataclass(frozen=True)
 class Fitted:
     reference: Reference
-    rows: np.ndarray
+    rows: np.ndarray | pd.DataFrame  # as the model takes them: float rows, or the user's table
     key: tuple
 
 
@@ -32,7 +34,7 @@ class DriftMonitor:
         self.store = store
         self._fitted: Fitted | None = None
         self._estimate: tuple[tuple, float] | None = None
-        self._batches: deque[np.ndarray] = deque()
+        self._batches: deque[np.ndarray | pd.DataFrame] = deque()
         self._batches_key: tuple | None = None
 
     def fit(self, champion: int, max_rows: int, seed: int) -> Fitted:
@@ -41,7 +43,8 @@ class DriftMonitor:
         key = (reference, max_rows, seed)
         if self._fitted is None or self._fitted.key != key:
             rows = read_reference(self.store, reference, max_rows, seed)
-            self._fitted = Fitted(reference, rows[self.store.features].to_numpy(dtype=np.float64), key)
+            schema = self.store.schema
+            self._fitted = Fitted(reference, model_input(rows, schema, schema.names), key)
         return self._fitted
 
     @property
@@ -53,10 +56,12 @@ class DriftMonitor:
         confident everywhere, and that is no drop. Call after `fit`."""
         fitted = self._require_fitted()
         if self._estimate is None or self._estimate[0] != fitted.key:
-            self._estimate = (fitted.key, training.expected_accuracy(model.predict_proba(fitted.rows)[:, 1]))
+            self._estimate = (fitted.key, training.expected_accuracy(model.predict_proba(fitted.rows)))
         return self._estimate[1]
 
-    def update(self, X: np.ndarray, labelled: bool, window_batches: int, features: list[str], thresholds: DriftThresholds) -> DriftReport:
+    def update(
+        self, X: np.ndarray | pd.DataFrame, labelled: bool, window_batches: int, features: list[str], thresholds: DriftThresholds
+    ) -> DriftReport:
         """Add the newest batch and test it, alone and pooled with the ones before it, against the reference."""
         fitted = self._require_fitted()
         key = (fitted.key, labelled, window_batches)
@@ -66,6 +71,8 @@ class DriftMonitor:
         self._batches.appendleft(X)
         while len(self._batches) > window_batches:
             self._batches.pop()
+        if isinstance(fitted.rows, pd.DataFrame):
+            return table_report(fitted.rows, list(self._batches), self.store.schema, thresholds)
         return drift_report(fitted.rows, list(self._batches), features, thresholds)
 
     def move_reference(self, champion: int, first_sample_id: int, last_sample_id: int) -> Reference:

@@ -145,7 +145,7 @@ class MonitoringPipeline:
             self._stream(s, record)
         with _timed(steps, "read"):
             X, y = self._new_data(record)
-        if X.shape[0] == 0:
+        if len(X) == 0:
             record.status, record.reason = "no_data", f"no new data since cycle {record.cycle_id - 1}: stream off and nothing added"
             return None
         with _timed(steps, "evaluate"):
@@ -179,7 +179,7 @@ class MonitoringPipeline:
 
     # steps -------------------------------------------------------------------------
     def _stream(self, s: Settings, record: CycleRecord) -> None:
-        if not s.stream_enabled:
+        if not s.stream_enabled or not self.store.schema.plain:  # the simulator makes the synthetic schema's rows only
             return
         state = controls.stream_state(self.store)
         scenario = state.at_cycle(record.cycle_id)
@@ -207,7 +207,7 @@ class MonitoringPipeline:
             return window.X, window.y
         since = predictions_since or now
         X = self.store.prediction_features_since(since, now, MAX_ROWS_PER_CYCLE)
-        record.rows_seen, record.labelled = int(X.shape[0]), False
+        record.rows_seen, record.labelled = len(X), False
         return X, None
 
     def _measure(self, X: np.ndarray, y: np.ndarray | None, s: Settings) -> Measurement:
@@ -218,13 +218,13 @@ class MonitoringPipeline:
         holdout = float(model["accuracy"])
         bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]), s)
         predictor = self.registry.load(champion)
-        proba = predictor.predict_proba(X)[:, 1]
-        estimated = training.expected_accuracy(proba)
+        scores = predictor.predict_proba(X)
+        estimated = training.expected_accuracy(scores)
         self.monitor.fit(champion, s.reference_max_rows, s.seed)
         estimated_drop = estimated < self.monitor.reference_estimate(predictor) - s.perf_tolerance
         if y is None:
             return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, len(X), estimated_drop)
-        correct = int(np.count_nonzero((proba >= 0.5) == (y == 1)))
+        correct = int(np.count_nonzero(training.predicted_class(scores) == y))
         realised = correct / len(y)
         upper = wilson_upper(correct, len(y), s.perf_confidence)
         drop = upper < bar - s.perf_tolerance

@@ -44,7 +44,7 @@ class Challenger:
     version: int
     run_id: str
     metrics: dict[str, float]
-    X_holdout: np.ndarray
+    X_holdout: training.Features
     y_holdout: np.ndarray
     n_train: int
     from_loop: bool = True  # trained on the loop's incoming window (False: on datasets a user chose)
@@ -55,7 +55,7 @@ class Challenger:
 class GateSet:
     """The rows a gate scores both models on: what the winner will serve (the loop's recent traffic)."""
 
-    X: np.ndarray
+    X: training.Features
     y: np.ndarray
     description: str
 
@@ -111,11 +111,12 @@ class ModelRegistry:
         parameters: registering it again would add a version that differs from it in name only.
         """
         data_hash = training.data_hash(window.X, window.y)
-        params_hash = training.params_hash(self.settings.holdout_fraction, self.settings.seed, options)
+        schema = self.store.schema
+        params_hash = training.params_hash(self.settings.holdout_fraction, self.settings.seed, options, schema)
         same = self.store.identical_version(data_hash, params_hash)
         if same is not None:
             raise IdenticalVersion(same)
-        result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed, options)
+        result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed, options, schema)
         tags = {
             "training_data": training_data,
             "dataset_ids": dumps_ids(window.dataset_ids),
@@ -125,7 +126,7 @@ class ModelRegistry:
             "sample_id_range": f"{window.first_sample_id}-{window.last_sample_id}",
         }
         params = {**result.params, "n_train": result.n_train, "n_holdout": int(result.y_holdout.shape[0])}
-        logged = self.tracker.log_model(result.model, params, result.metrics, tags, window.X)
+        logged = self.tracker.log_model(result.model, params, result.metrics | result.extra_metrics, tags, window.X)
         self.tracker.set_alias("challenger", logged.version)
         with self._lock:
             self._models[logged.version] = result.model

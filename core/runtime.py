@@ -41,8 +41,11 @@ from core.registry import GateDecision, ModelRegistry
 from core.repair import repair_at_start
 from core.retention import apply_retention
 from core.scheduler import RunNowResult, Scheduler, SchedulerStatus
+from core.schema import Schema
 from core.serving import BatchPrediction, Prediction, Predictor
 from core.store import DatasetInfo, Store
+from core.table_files import read_table
+from core.tables import encode
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +282,11 @@ class Runtime:
 
     @property
     def features(self) -> list[str]:
-        return self.store.features
+        """The feature columns by the names the user gave them (feature_1 … in the demo)."""
+        return self.store.schema.names
+
+    def schema(self) -> Schema:
+        return self.store.schema
 
     @property
     def champion_version(self) -> int | None:
@@ -292,7 +299,8 @@ class Runtime:
             raise NoModelError("no model yet: train one first")
         if self.store.model(version) is None:
             raise UserInputError("version", f"no version {version_label(version)}")
-        return self.insights.explain(version, values)
+        model = None if self.store.schema.plain else self.registry.load(version)
+        return self.insights.explain(version, values, model)
 
     def overview(self) -> Overview:
         champion = self.registry.champion_version
@@ -358,7 +366,7 @@ class Runtime:
 
     def ensure_starter(self) -> TrainOutcome | None:
         """An empty workspace gets a labelled starter dataset and model v1.0.0, so it works at once."""
-        if self.store.counts()["datasets"] or self.registry.champion_version is not None:
+        if self.store.counts()["datasets"] or self.registry.champion_version is not None or not self.store.schema.plain:
             return None
         s = self.settings
         self.progress(f"Generating the starter data ({s.starter_rows:,} synthetic rows)")
@@ -376,7 +384,12 @@ class Runtime:
         return self.predictor.predict_batch(rows, source)
 
     def predict_csv(self, data: bytes | str) -> pd.DataFrame:
-        """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version."""
+        """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version.
+        A workspace with its own schema takes its columns by name (a CSV or Parquet file), checked by the schema."""
+        if not self.store.schema.plain:
+            frame = read_table(bytes(data.encode() if isinstance(data, str) else data), "batch.csv", self.settings.max_samples_per_request)
+            X = encode(frame, self.store.schema, labelled=False, field="batch").X
+            return self.predict_batch(X, source="batch").to_frame(X, self.features)
         X = parse_feature_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
         return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
 

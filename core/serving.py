@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core.errors import NoModelError, plain_fault
+from core.errors import NoModelError, UserInputError, plain_fault
 from core.journal import Entry, Journal, read_segment
 from core.outcomes import version_label
 from core.registry import ModelRegistry
+from core.schema import ClassLabel, Schema
 from core.store import Store, utcnow
+from core.tables import named_rows
 from core.validation import feature_matrix
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    prediction: int
+    prediction: int  # the class's index
     confidence: float
     model_version: int
     timestamp: datetime
     latency_ms: float
+    label: ClassLabel | None = None  # the class as the user wrote it (the index itself for the demo's 0/1)
+    probabilities: tuple[float, ...] = ()  # every class's, in the schema's order
+    classes: tuple[ClassLabel, ...] = (0, 1)
 
     @property
     def version_label(self) -> str:
@@ -49,7 +54,7 @@ class Prediction:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "prediction": self.prediction,
+            "prediction": self.prediction if self.label is None else self.label,
             "confidence": self.confidence,
             "model_version": self.version_label,
             "timestamp": self.timestamp.isoformat() + "Z",
@@ -61,10 +66,11 @@ class Prediction:
 class BatchPrediction:
     """Class-1 probabilities; labels and confidence are derived when asked for, off the request path."""
 
-    proba: np.ndarray
+    proba: np.ndarray  # class 1's probability per row, or every class's (a table with more than two classes)
     model_version: int
     timestamp: datetime
     latency_ms: float
+    classes: tuple[ClassLabel, ...] = (0, 1)
 
     @cached_property
     def predictions(self) -> np.ndarray:
@@ -74,9 +80,13 @@ class BatchPrediction:
     def confidence(self) -> np.ndarray:
         return confidence_of(self.proba)
 
-    def to_frame(self, X: np.ndarray, feature_columns: list[str]) -> pd.DataFrame:
-        frame = pd.DataFrame(X, columns=feature_columns)
-        frame["prediction"] = self.predictions
+    @property
+    def labels(self) -> list[ClassLabel]:
+        return [self.classes[i] for i in self.predictions]
+
+    def to_frame(self, X: np.ndarray | pd.DataFrame, feature_columns: list[str]) -> pd.DataFrame:
+        frame = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=feature_columns)
+        frame["prediction"] = self.labels
         frame["confidence"] = self.confidence
         frame["model_version"] = version_label(self.model_version)
         frame["timestamp"] = self.timestamp
@@ -136,29 +146,50 @@ class Predictor:
     # predictions ---------------------------------------------------------------
     def predict_one(self, features: object, source: str = "api") -> Prediction:
         start = time.perf_counter()
-        X = feature_matrix(features, self.store.n_features, 1, self.max_abs)
+        schema = self.store.schema
+        X = self._rows(features, 1, "features")
         version, model = self.model()
         proba = model.predict_proba(X)[0]
-        label = int(proba[1] >= 0.5)
+        index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
-        self._log(now, version, X, proba[1:], latency, source)
-        return Prediction(label, float(proba[label]), version, now, latency)
+        self._log(now, version, X, proba[1:] if schema.plain else proba.reshape(1, -1), latency, source)
+        return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
+                          schema.classes)  # fmt: skip
 
     def predict_batch(self, rows: object, source: str = "batch") -> BatchPrediction:
         start = time.perf_counter()
-        X = feature_matrix(rows, self.store.n_features, self.max_rows, self.max_abs, field="batch")
+        schema = self.store.schema
+        X = self._rows(rows, self.max_rows, "batch")
         version, model = self.model()
-        proba = model.predict_proba(X)[:, 1]
+        scores = model.predict_proba(X)
+        proba = scores[:, 1] if scores.shape[1] == 2 else scores
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
-        self._log(now, version, X, proba, latency / len(proba), source)
-        return BatchPrediction(proba, version, now, latency)
+        self._log(now, version, X, proba if schema.plain else scores, latency / len(proba), source)
+        return BatchPrediction(proba, version, now, latency, schema.classes)
+
+    def _rows(self, rows: object, max_rows: int, field: str) -> np.ndarray | pd.DataFrame:
+        """Float rows for the synthetic schema (a list, or named values), or a table checked by the schema."""
+        schema = self.store.schema
+        if not schema.plain:
+            if isinstance(rows, pd.DataFrame):  # a file already checked by the schema (core.tables.encode)
+                if len(rows) > max_rows:
+                    raise UserInputError(field, f"{len(rows):,} rows is more than the limit of {max_rows:,} per request")
+                return rows
+            return named_rows(rows, schema, max_rows, self.max_abs, field)
+        if isinstance(rows, dict) or (isinstance(rows, list) and rows and isinstance(rows[0], dict)):
+            table = named_rows(rows, schema, max_rows, self.max_abs, field)
+            return table.to_numpy(dtype=np.float64)
+        return feature_matrix(rows, self.store.n_features, max_rows, self.max_abs, field=field)
 
     # the prediction log ----------------------------------------------------------
-    def _log(self, ts: datetime, version: int, X: np.ndarray, proba: np.ndarray, latency_ms: float, source: str) -> None:
+    def _log(self, ts: datetime, version: int, X: np.ndarray | pd.DataFrame, proba: np.ndarray, latency_ms: float, source: str) -> None:
         """Journal, then buffer; raises StorageError (and buffers nothing) when the journal write fails."""
-        entry = Entry(_micros(ts), version, X, proba, latency_ms, source)
+        if isinstance(X, pd.DataFrame):
+            entry = table_entry(_micros(ts), version, X, proba, latency_ms, source, self.store.schema)
+        else:
+            entry = Entry(_micros(ts), version, X, proba, latency_ms, source)
         with self._buffer_lock:
             self.journal.append(entry)
             self._buffer.append(entry)
@@ -224,18 +255,28 @@ class Predictor:
 
     def _as_arrow(self, entries: list[Entry]) -> pa.Table:
         sizes = [len(e.proba) for e in entries]
-        X = np.concatenate([e.X for e in entries])
         proba = np.concatenate([e.proba for e in entries])
         columns = {
             "ts": pa.array(np.repeat(np.array([e.ts_us for e in entries], dtype="datetime64[us]"), sizes)),
             "model_version": pa.array(np.repeat([e.version for e in entries], sizes).astype(np.int32)),
-            **{name: pa.array(X[:, i]) for i, name in enumerate(self.store.features)},
+            **self._feature_columns(entries),
             "prediction": pa.array(labels_of(proba)),
             "confidence": pa.array(confidence_of(proba)),
             "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], sizes)),
             "source": _repeated_strings([e.source for e in entries], sizes),
         }
         return pa.table(columns)
+
+    def _feature_columns(self, entries: list[Entry]) -> dict[str, pa.Array]:
+        schema = self.store.schema
+        if schema.plain:
+            X = np.concatenate([e.X for e in entries])
+            return {name: pa.array(X[:, i]) for i, name in enumerate(self.store.features)}
+        numbers = np.concatenate([e.X for e in entries])
+        texts = [[v for e in entries for v in e.text[i]] for i in range(len(schema.categorical))]
+        table = {name: numbers[:, i] for i, name in enumerate(schema.numeric)}
+        table |= {name: np.array([np.nan if v is None else v for v in texts[i]], dtype=object) for i, name in enumerate(schema.categorical)}
+        return self.store.feature_arrays(pd.DataFrame(table, columns=schema.names))
 
     def close(self) -> None:
         """Stop the flusher and write what is left."""
@@ -255,12 +296,22 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def labels_of(proba: np.ndarray) -> np.ndarray:
+    """Class indices from class 1's probability, or from every class's (more than two classes)."""
+    if proba.ndim == 2:
+        return (proba[:, 1] >= 0.5).astype(np.int8) if proba.shape[1] == 2 else proba.argmax(axis=1).astype(np.int8)
     return (proba >= 0.5).astype(np.int8)
 
 
 def confidence_of(proba: np.ndarray) -> np.ndarray:
     """The max class probability."""
-    return np.maximum(proba, 1.0 - proba)
+    return proba.max(axis=1) if proba.ndim == 2 else np.maximum(proba, 1.0 - proba)
+
+
+def table_entry(ts_us: int, version: int, X: pd.DataFrame, proba: np.ndarray, latency_ms: float, source: str, schema: Schema) -> Entry:
+    """A table's rows as a journal entry: its numeric columns as floats, its categories as text."""
+    numbers = X[schema.numeric].to_numpy(dtype=np.float64) if schema.numeric else np.empty((len(X), 0))
+    text = [[v if isinstance(v, str) else None for v in X[name]] for name in schema.categorical]
+    return Entry(ts_us, version, numbers, proba, latency_ms, source, text)
 
 
 def _repeated_strings(values: list[str], sizes: list[int]) -> pa.Array:

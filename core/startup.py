@@ -10,6 +10,7 @@ the next call starts a new attempt (the other process may have let go of the fil
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class Startup:
 
 
 _startup: Startup | None = None
+_chosen: Settings | None = None  # the workspace a user switched to (None: the one the environment names)
 _lock = threading.Lock()
 
 
@@ -81,8 +83,34 @@ def start_in_background(settings: Settings | None = None) -> Startup:
         if _startup is not None and (not _startup.finished.is_set() or (_startup.error is None and runtime_module.is_built())):
             return _startup
         _startup = Startup()
-        threading.Thread(target=_build, args=(settings, _startup), name="runtime-build", daemon=True).start()
+        threading.Thread(target=_build, args=(settings or _chosen, _startup), name="runtime-build", daemon=True).start()
         return _startup
+
+
+def workspace_names(settings: Settings) -> list[str]:
+    """ "demo" (the data folder itself) and every workspace made from a file, for the switcher."""
+    from core.workspaces import list_workspaces
+
+    return ["demo", *list_workspaces(settings.workspaces_dir)]
+
+
+def switch_workspace(current: Settings, name: str) -> Settings:
+    """Serve another workspace: the running one closes (its loop stops, its DuckDB file is released, its
+    API stops) and the next page view opens `name`. One process serves one workspace at a time."""
+    global _chosen
+    from core.workspaces import checked_name
+
+    environ = {**os.environ, "IA_WORKSPACES_DIR": str(current.workspaces_dir)}
+    if name == "demo":
+        chosen = Settings.from_env({**environ, "IA_WORKSPACE": ""}) if current.workspace else current
+    else:
+        checked_name(name)
+        paths = {"IA_DATA_DIR": "", "IA_DUCKDB_PATH": "", "MLFLOW_TRACKING_URI": "", "IA_MLFLOW_ARTIFACTS_DIR": ""}
+        chosen = Settings.from_env({**environ, **paths, "IA_WORKSPACE": name})
+    with _lock:
+        _chosen = chosen
+    runtime_module.close_runtime()
+    return chosen
 
 
 def _build(settings: Settings | None, startup: Startup) -> None:

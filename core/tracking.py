@@ -31,6 +31,8 @@ from core.config import sqlite_path
 
 log = logging.getLogger(__name__)
 
+# skops (MLflow's safe format) refuses types it does not know; a table pipeline's one-hot encoder keeps its output dtype.
+SKOPS_TRUSTED = ["numpy.dtype"]
 PIP_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"]
 
 
@@ -78,6 +80,7 @@ class Tracker:
                 pip_requirements=PIP_REQUIREMENTS,
                 registered_model_name=self.model_name,
                 pyfunc_predict_fn="predict_proba",  # a serving replica (mlflow models serve) returns probabilities too
+                skops_trusted_types=SKOPS_TRUSTED,
             )
         return LoggedModel(int(info.registered_model_version), run.info.run_id)
 

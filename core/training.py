@@ -10,14 +10,20 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from core.errors import UserInputError
+from core.schema import Schema
 
 MIN_ROWS_PER_CLASS = 5
+MIN_CATEGORY_ROWS = 5  # categories rarer than this in a training window share one "infrequent" column
+TABULAR_MODEL = "Impute+Scale+OneHot+LogisticRegression"
 MODEL_PARAMS = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs"}
 CLASS_WEIGHTS = ("none", "balanced")
 C_LIMITS = (1e-4, 1e4)
@@ -47,34 +53,58 @@ class TrainingOptions:
 DEFAULT_OPTIONS = TrainingOptions()
 
 
+Features = np.ndarray | pd.DataFrame  # float rows (the synthetic schema) or a table by the user's column names
+
+
 @dataclass(frozen=True)
 class TrainResult:
     model: Pipeline
     metrics: dict[str, float]
-    X_holdout: np.ndarray
+    X_holdout: Features
     y_holdout: np.ndarray
     n_train: int
     params: dict[str, object]
+    extra_metrics: dict[str, float]  # weighted precision, recall and F1 with more than two classes (logged to MLflow)
 
 
-def build_pipeline(options: TrainingOptions = DEFAULT_OPTIONS) -> Pipeline:
-    return Pipeline([("scaler", StandardScaler()), ("classifier", LogisticRegression(**options.model_params()))])
+def build_pipeline(options: TrainingOptions = DEFAULT_OPTIONS, schema: Schema | None = None) -> Pipeline:
+    """The synthetic schema's scaler and logistic regression; for a user's table, one scikit-learn pipeline
+    that takes it as it is: numbers imputed (median) and scaled, categories one-hot encoded with the rare
+    ones in an "infrequent" column and unseen ones mapped there (or to zeros), missing as its own category."""
+    classifier = LogisticRegression(**options.model_params())
+    if schema is None or schema.plain:
+        return Pipeline([("scaler", StandardScaler()), ("classifier", classifier)])
+    parts = []
+    if schema.numeric:
+        parts.append(("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), schema.numeric))
+    if schema.categorical:
+        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=MIN_CATEGORY_ROWS, sparse_output=False)
+        parts.append(("categorical", encoder, schema.categorical))
+    return Pipeline([("preprocess", ColumnTransformer(parts, verbose_feature_names_out=True)), ("classifier", classifier)])
 
 
 def fit(
-    X: np.ndarray, y: np.ndarray, holdout_fraction: float = 0.3, seed: int = 0, options: TrainingOptions = DEFAULT_OPTIONS
+    X: Features,
+    y: np.ndarray,
+    holdout_fraction: float = 0.3,
+    seed: int = 0,
+    options: TrainingOptions = DEFAULT_OPTIONS,
+    schema: Schema | None = None,
 ) -> TrainResult:
     """Stratified seeded split, fit on the train part, metrics on the holdout."""
-    check_trainable(y, holdout_fraction)
-    holdout = stratified_holdout_mask(y, holdout_fraction, seed)
+    classes = schema.classes if schema is not None else (0, 1)
+    check_trainable(y, holdout_fraction, classes)
+    holdout = stratified_holdout_mask(y, holdout_fraction, seed, len(classes))
     X_train, X_hold, y_train, y_hold = X[~holdout], X[holdout], y[~holdout], y[holdout]
-    model = build_pipeline(options).fit(X_train, y_train)
-    params = {**MODEL_PARAMS, "C": float(options.C), "class_weight": options.class_weight, "model": "StandardScaler+LogisticRegression",
+    model = build_pipeline(options, schema).fit(X_train, y_train)
+    params = {**MODEL_PARAMS, "C": float(options.C), "class_weight": options.class_weight, "model": model_name(schema),
               "holdout_fraction": holdout_fraction, "seed": seed}  # fmt: skip
-    return TrainResult(model, evaluate(model, X_hold, y_hold), X_hold, y_hold, int(y_train.shape[0]), params)
+    metrics = evaluate(model, X_hold, y_hold)
+    extra = weighted_metrics(y_hold, model.predict_proba(X_hold)) if len(classes) > 2 else {}
+    return TrainResult(model, metrics, X_hold, y_hold, int(y_train.shape[0]), params, extra)
 
 
-def stratified_holdout_mask(y: np.ndarray, holdout_fraction: float, seed: int) -> np.ndarray:
+def stratified_holdout_mask(y: np.ndarray, holdout_fraction: float, seed: int, n_classes: int = 2) -> np.ndarray:
     """Seeded stratified split as a boolean mask: the same share of each class held out.
 
     Vectorised (one permutation, one stable sort) because sklearn's splitter costs a
@@ -83,7 +113,7 @@ def stratified_holdout_mask(y: np.ndarray, holdout_fraction: float, seed: int) -
     rng = np.random.default_rng(seed)
     order = rng.permutation(y.shape[0])
     by_class = order[np.argsort(y[order], kind="stable")]
-    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=2)
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     mask = np.zeros(y.shape[0], dtype=bool)
     for start, count in zip(starts, counts, strict=True):
@@ -91,21 +121,49 @@ def stratified_holdout_mask(y: np.ndarray, holdout_fraction: float, seed: int) -
     return mask
 
 
-def check_trainable(y: np.ndarray, holdout_fraction: float) -> None:
-    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=2)
-    if len(counts) > 2:
-        raise UserInputError("target", "labels must be 0 or 1")
+def check_trainable(y: np.ndarray, holdout_fraction: float, classes: tuple = (0, 1)) -> None:
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(classes))
+    if len(counts) > len(classes):
+        raise UserInputError("target", f"labels must be one of {', '.join(map(str, classes))}")
     needed = int(np.ceil(MIN_ROWS_PER_CLASS / min(holdout_fraction, 1 - holdout_fraction)))
     if counts.min() < needed:
-        raise NotEnoughRows(
-            "training data", f"needs at least {needed} rows of each class, has {counts[0]} of class 0 and {counts[1]} of class 1"
-        )
+        parts = [f"{n} of class {c}" for c, n in zip(classes, counts, strict=True)]
+        held = ", ".join(parts[:-1]) + " and " + parts[-1]
+        raise NotEnoughRows("training data", f"needs at least {needed} rows of each class, has {held}")
 
 
-def evaluate(model: Pipeline, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """The six holdout metrics; ROC AUC is undefined (NaN) when the batch holds one class."""
-    proba = model.predict_proba(X)[:, 1]
-    return metrics_from_proba(np.asarray(y) == 1, proba)
+def evaluate(model: Pipeline, X: Features, y: np.ndarray) -> dict[str, float]:
+    """The six holdout metrics; ROC AUC is undefined (NaN) when the batch holds one class. With more than
+    two classes, precision, recall and F1 are macro averages and ROC AUC is one-vs-rest (macro)."""
+    proba = model.predict_proba(X)
+    if proba.shape[1] == 2:
+        return metrics_from_proba(np.asarray(y) == 1, proba[:, 1])
+    return multiclass_metrics(np.asarray(y, dtype=np.int64), proba)
+
+
+def multiclass_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    k = proba.shape[1]
+    predicted = proba.argmax(axis=1)
+    labels = list(range(k))
+    present = np.unique(y)
+    eps = np.finfo(np.float64).eps
+    return {
+        "accuracy": float(np.mean(predicted == y)),
+        "precision": float(precision_score(y, predicted, labels=labels, average="macro", zero_division=0)),
+        "recall": float(recall_score(y, predicted, labels=labels, average="macro", zero_division=0)),
+        "f1": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
+        "roc_auc": float(roc_auc_score(y, proba, multi_class="ovr", labels=labels)) if len(present) == k else float("nan"),
+        "log_loss": float(-np.mean(np.log(np.clip(proba[np.arange(y.shape[0]), y], eps, 1.0)))),
+    }
+
+
+def weighted_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 weighted by each class's share: beside the macro ones when classes are unbalanced."""
+    predicted, labels = proba.argmax(axis=1), list(range(proba.shape[1]))
+    return {
+        f"{name}_weighted": float(score(y, predicted, labels=labels, average="weighted", zero_division=0))
+        for name, score in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score))
+    }
 
 
 def metrics_from_proba(truth: np.ndarray, proba: np.ndarray) -> dict[str, float]:
@@ -129,22 +187,41 @@ def metrics_from_proba(truth: np.ndarray, proba: np.ndarray) -> dict[str, float]
     }
 
 
-def expected_accuracy(proba_positive: np.ndarray) -> float:
-    """Label-free estimate: a calibrated classifier is right with probability max(p, 1 - p) (CBPE)."""
-    return float(np.mean(np.maximum(proba_positive, 1.0 - proba_positive)))
+def predicted_class(proba: np.ndarray) -> np.ndarray:
+    """The served class of each row: class 1 from P >= 0.5 with two classes (as the metrics above count it),
+    else the most probable."""
+    if proba.shape[1] == 2:
+        return (proba[:, 1] >= 0.5).astype(np.int64)
+    return proba.argmax(axis=1)
 
 
-def params_hash(holdout_fraction: float, seed: int, options: TrainingOptions = DEFAULT_OPTIONS) -> str:
+def expected_accuracy(proba: np.ndarray) -> float:
+    """Label-free estimate: a calibrated classifier is right with probability max over classes (CBPE);
+    `proba` is every class's probability, or class 1's alone with two classes."""
+    if proba.ndim == 2:
+        return float(np.mean(proba.max(axis=1)))
+    return float(np.mean(np.maximum(proba, 1.0 - proba)))
+
+
+def model_name(schema: Schema | None) -> str:
+    return "StandardScaler+LogisticRegression" if schema is None or schema.plain else TABULAR_MODEL
+
+
+def params_hash(holdout_fraction: float, seed: int, options: TrainingOptions = DEFAULT_OPTIONS, schema: Schema | None = None) -> str:
     """Fingerprint of everything besides the data that decides the fitted model (default options hash as
     they did before options existed, so earlier versions still match)."""
     extra = () if options == DEFAULT_OPTIONS else (float(options.C), options.class_weight)
-    text = repr((sorted(MODEL_PARAMS.items()), "StandardScaler+LogisticRegression", float(holdout_fraction), int(seed), *extra))
+    text = repr((sorted(MODEL_PARAMS.items()), model_name(schema), float(holdout_fraction), int(seed), *extra))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def data_hash(X: np.ndarray, y: np.ndarray) -> str:
+def data_hash(X: Features, y: np.ndarray) -> str:
     """Fingerprint of exactly the rows a model saw, so a run can be traced to its data."""
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    if isinstance(X, pd.DataFrame):
+        digest.update(repr(list(X.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    else:
+        digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
     digest.update(np.ascontiguousarray(y, dtype=np.int8).tobytes())
     return digest.hexdigest()

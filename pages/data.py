@@ -2,14 +2,17 @@
 
 import json
 
+import pandas as pd
 import streamlit as st
 
 from core.datagen import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
+from ui.own_data import start_from_your_own_data
 from ui.state import act, empty_state, plural, read, runtime
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
+schema = rt.schema()
 st.title("Data")
 st.caption(
     "Generated data is synthetic, from the seeded generator; imported data is yours. A dataset is either in the library "
@@ -17,7 +20,31 @@ st.caption(
 )
 ROLE_HELP = "Library: for training and exploration. Send to the loop: the next cycle reads it as new production data."
 
+with st.expander(f"Schema of this workspace ({rt.settings.workspace or 'demo'}): {len(schema.features)} feature columns, "
+                 f"target {schema.target} with {len(schema.classes)} classes"):  # fmt: skip
+    st.table(
+        pd.DataFrame(
+            [
+                {
+                    "column": c.name,
+                    "kind": c.kind,
+                    "missing allowed": "yes" if c.missing else "no",
+                    "categories": ", ".join(c.categories[:12]) + (" …" if len(c.categories) > 12 else ""),
+                    "why": c.note or "—",
+                }
+                for c in schema.columns
+            ]
+        ).set_index("column")
+    )
+    extra = [f"time column `{schema.time_column}`"] if schema.time_column else []
+    extra += [f"id column `{schema.id_column}`"] if schema.id_column else []
+    st.caption(f"Target `{schema.target}`, classes {', '.join(map(str, schema.classes))}" + (f"; {', '.join(extra)}" if extra else "")
+               + (". The synthetic generator's schema." if schema.synthetic else ". Inferred from the first file and reviewed."))  # fmt: skip
+
 generate, upload = st.columns(2)
+if not schema.plain:
+    generate.info("The generator makes the demo's columns (feature_1 …): this workspace takes files of its own columns.",
+                  icon=":material/info:")  # fmt: skip
 with generate, st.form("generate"):
     st.subheader("Generate a dataset")
     samples = st.number_input("Samples", value=1000, step=1000, help=f"1 to {limit:,} (IA_MAX_SAMPLES_PER_REQUEST)")
@@ -25,7 +52,7 @@ with generate, st.form("generate"):
     strength = st.slider("Strength", 0.0, MAX_STRENGTH, 1.0, 0.1, help="How far the scenario moves the data")
     seed = st.number_input("Seed", min_value=0, value=rt.settings.seed, step=1)
     to_loop = st.checkbox("Send to the loop", key="generate_to_loop", help=ROLE_HELP)
-    if st.form_submit_button("Generate", type="primary"):
+    if st.form_submit_button("Generate", type="primary", disabled=not schema.plain):
         with st.status(f"Generating {int(samples):,} rows…", expanded=int(samples) >= 100_000) as status:  # out of range: the core says so
             st.write("Drawing from the seeded generator and storing in one bulk insert")
             role = "incoming" if to_loop else "library"
@@ -36,10 +63,15 @@ with generate, st.form("generate"):
                 st.session_state["dataset_pick"] = info.dataset_id  # show what was just made
 
 with upload:
-    st.subheader("Import a CSV")
-    st.caption(f"Columns exactly: {', '.join(rt.features)}, target (0 or 1). At most {limit:,} rows.")
+    st.subheader("Import a CSV" if schema.plain else "Import a file")
+    if schema.plain:
+        st.caption(f"Columns exactly: {', '.join(rt.features)}, target (0 or 1). At most {limit:,} rows.")
+    else:
+        st.caption(f"Columns by name, in any order: {', '.join(rt.features)} and {schema.target} "
+                   f"({', '.join(map(str, schema.classes))}). At most {limit:,} rows.")  # fmt: skip
     uploads = st.session_state.setdefault("import_round", 0)  # a new key empties the uploader once a file is stored
-    file = st.file_uploader("Labelled CSV", type=["csv"], key=f"import_csv_{uploads}")
+    file = st.file_uploader("Labelled CSV" if schema.plain else "Labelled CSV or Parquet", type=["csv"] if schema.plain else ["csv", "parquet"],
+                            key=f"import_csv_{uploads}")  # fmt: skip
     import_to_loop = st.checkbox("Send to the loop", key="import_to_loop", help=ROLE_HELP)
     if file is not None and st.button("Import", type="primary"):
         role = "incoming" if import_to_loop else "library"
@@ -61,6 +93,10 @@ with upload:
                 "second copy. Keep it if that was intended; otherwise delete it below (Rename, tag or delete).",
                 icon=":material/content_copy:",
             )
+
+
+with st.expander("Start from your own data", icon=":material/upload_file:"):
+    start_from_your_own_data()
 
 
 def _send_to_loop(dataset_id: int) -> None:
@@ -134,16 +170,21 @@ preview, stats = st.tabs(["First rows", "Summary statistics"])
 preview.dataframe(read("dataset_frame", chosen, 100), hide_index=True, height=240)
 stats.dataframe(read("dataset_summary", chosen), hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "q25", "median", "q75", "max")})  # fmt: skip
+if not schema.plain:
+    stats.caption("Numbers: mean, spread and quartiles of the values present. Categories: distinct values and the most frequent.")
 
 first, last = int(row["first_sample_id"]), int(row["last_sample_id"])
 current = read("sample_features", first, last, 20_000)
 features = rt.features
-fx, fy = (features[0], features[1])
-if len(features) > 2:
-    a, b = st.columns(2)
-    fx = a.selectbox("x feature", features, index=0, key="scatter_x")
-    fy = b.selectbox("y feature", [f for f in features if f != fx], index=0, key="scatter_y")
-st.plotly_chart(charts.scatter_by_class(current, fx, fy, f"Dataset {chosen}: {fx} against {fy}, by class"), key="scatter")
+numeric = schema.numeric
+if len(numeric) >= 2:
+    fx, fy = (numeric[0], numeric[1])
+    if len(numeric) > 2:
+        a, b = st.columns(2)
+        fx = a.selectbox("x feature", numeric, index=0, key="scatter_x")
+        fy = b.selectbox("y feature", [f for f in numeric if f != fx], index=0, key="scatter_y")
+    st.plotly_chart(charts.scatter_by_class(current, fx, fy, f"Dataset {chosen}: {fx} against {fy}, by class", classes=schema.classes),
+                    key="scatter")  # fmt: skip
 ref, reference = read("reference_sample")
 if ref is None:
     empty_state("No champion yet, so no reference to compare with: train a model on the Models page.")
@@ -156,7 +197,7 @@ for i, feature in enumerate(features):
     cols[i % len(cols)].plotly_chart(
         charts.distribution_overlay(reference, current, feature, "This dataset", ref.legend if ref else "Reference"), key=f"dist_{feature}"
     )
-st.plotly_chart(charts.class_balance(reference_balance, read("class_balance", first, last), "This dataset"), key="balance")
+st.plotly_chart(charts.class_balance(reference_balance, read("class_balance", first, last), "This dataset", schema.classes), key="balance")
 st.download_button(
     "Download as CSV", data=lambda: read("dataset_frame", chosen).to_csv(index=False), file_name=f"dataset_{chosen}.csv", mime="text/csv"
 )

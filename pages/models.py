@@ -130,6 +130,7 @@ basis = st.radio("Scored on", list(SHARED), format_func=SHARED.get, horizontal=T
                  "trained (stored then, not recomputed).")  # fmt: skip
 evaluations: dict[str, dict] = {}
 metrics: dict[str, dict] = {}
+classes = rt.schema().classes
 if basis == "own":
     st.caption("Each version on its own holdout, scored once when it was trained. Two holdouts differ (their class mix, "
                "their rows): compare on a shared set instead. Intervals are 95 %: Wilson for proportions, a bootstrap "
@@ -163,15 +164,21 @@ if evaluations:
         with column:
             st.markdown(f"**{label}** · trained on {int(record['n_train']):,} rows · scored on {set_names[label]}")
             st.dataframe(metric_table(metrics[label], ev), hide_index=True)
-            st.plotly_chart(charts.confusion_matrix(ev, label), key=f"confusion_{label}")
+            st.plotly_chart(charts.confusion_matrix(ev, label, classes), key=f"confusion_{label}")
     a, b = st.columns(2)
-    a.plotly_chart(charts.roc_curves(evaluations), key="roc")
-    b.plotly_chart(charts.pr_curves(evaluations), key="pr")
-    a.plotly_chart(charts.calibration_curves(evaluations), key="calibration")
-    b.plotly_chart(charts.coefficients(evaluations, rt.features), key="coefficients")
     label, ev = next(iter(evaluations.items()))
+    if "per_class" in ev:  # more than two classes: each class against the rest, for the first version
+        a.plotly_chart(charts.one_vs_rest(ev, classes, "roc"), key="roc")
+        b.plotly_chart(charts.one_vs_rest(ev, classes, "pr"), key="pr")
+    else:
+        a.plotly_chart(charts.roc_curves(evaluations), key="roc")
+        b.plotly_chart(charts.pr_curves(evaluations), key="pr")
+    a.plotly_chart(charts.calibration_curves(evaluations), key="calibration")
+    b.plotly_chart(charts.coefficients(evaluations, rt.features, classes), key="coefficients")
     st.markdown(f"**Decision threshold** · {label}")
-    if not ev.get("thresholds"):
+    if "per_class" in ev:
+        st.caption(f"With {len(classes)} classes the served class is the most probable one: there is no single threshold to move.")
+    elif not ev.get("thresholds"):
         st.caption(f"{label} was trained before per-threshold counts were stored: score it on a shared set to see them.")
     else:
         by_t = {row["threshold"]: row for row in ev["thresholds"]}

@@ -13,6 +13,8 @@ LOG_COLUMNS = {
 }  # fmt: skip
 
 rt = runtime()
+schema = rt.schema()
+OTHER, MISSING = "other…", "(missing)"
 st.title("Predict")
 if rt.champion_version is None:
     empty_state("No model yet: train one on the Models page.")
@@ -20,16 +22,37 @@ if rt.champion_version is None:
 single, batch = st.columns(2)
 
 
+def _plain_inputs() -> list[float]:
+    defaults = [1.5, 2.3]  # the original API's example: {"features": [1.5, 2.3]}
+    return [
+        st.number_input(name, value=defaults[i] if i < len(defaults) else 0.0, format="%.4f", key=f"in_{name}")
+        for i, name in enumerate(rt.features)
+    ]
+
+
+def _table_inputs() -> dict[str, object]:
+    """A field per column: numbers (empty where missing is allowed), a known category or another one."""
+    values: dict[str, object] = {}
+    for column in schema.features:
+        key = f"in_{schema.names.index(column.name)}"
+        if column.kind == "numeric":
+            values[column.name] = st.number_input(column.name, value=None if column.missing else 0.0, format="%.4f", key=key,
+                                                  placeholder="empty: missing" if column.missing else None)  # fmt: skip
+            continue
+        options = [*column.categories, OTHER, *([MISSING] if column.missing else [])]
+        picked = st.selectbox(column.name, options, key=key)
+        if picked == OTHER:
+            picked = st.text_input(f"{column.name}: another category", key=f"{key}_other", max_chars=200) or None
+        values[column.name] = None if picked == MISSING else picked
+    return values
+
+
 @st.fragment
 def one_prediction() -> None:
     """Its own fragment: a prediction reruns this form and its explanation, not the whole page."""
     st.subheader("One prediction")
     with st.form("predict_one"):
-        defaults = [1.5, 2.3]  # the original API's example: {"features": [1.5, 2.3]}
-        values = [
-            st.number_input(name, value=defaults[i] if i < len(defaults) else 0.0, format="%.4f", key=f"in_{name}")
-            for i, name in enumerate(rt.features)
-        ]
+        values = _plain_inputs() if schema.plain else _table_inputs()
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
         result = act(lambda: rt.predict(values, source="ui"))
@@ -41,11 +64,16 @@ def one_prediction() -> None:
     if "last_prediction" not in st.session_state:
         return
     result, values = st.session_state["last_prediction"]
-    st.success(f"Class **{result.prediction}** with {percent(result.confidence)} confidence, by {result.version_label}")
+    label = result.prediction if result.label is None else result.label
+    st.success(f"Class **{label}** with {percent(result.confidence)} confidence, by {result.version_label}")
     st.caption(f"{result.latency_ms:.2f} ms · {result.timestamp.isoformat()}Z")
     explained = act(lambda: rt.explain(values, result.model_version))
     if explained:
         st.plotly_chart(charts.contributions(explained), key="contributions")
+        if not schema.plain:
+            st.caption("Each column's part adds up its inputs (a number's standardised value, a category's one-hot column) times "
+                       "their weights; with the intercept they sum to the served log-odds.")  # fmt: skip
+            return
         x, y = rt.features[:2]
         view = read("boundary", None, x, y)
         point = (explained["values"][0], explained["values"][1])
@@ -59,7 +87,8 @@ with single:
 
 with batch:
     st.subheader("Batch from a CSV")
-    st.caption(f"Columns: {', '.join(rt.features)} (a target column is ignored). At most {rt.settings.max_samples_per_request:,} rows.")
+    st.caption(f"Columns{' by name' if not schema.plain else ''}: {', '.join(rt.features)} (a target column is ignored). "
+               f"At most {rt.settings.max_samples_per_request:,} rows.")  # fmt: skip
     file = st.file_uploader("Features CSV", type=["csv"], key="batch_csv")
     if file is not None and st.button("Predict the batch", type="primary"):
         results = act(lambda: rt.predict_csv(file.getvalue()), lambda r: f"{len(r):,} predictions")

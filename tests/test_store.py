@@ -9,6 +9,7 @@ import pytest
 
 from core.datagen import generate
 from core.errors import WorkspaceInUseError
+from core.schema import Schema
 from core.store import Store
 from core.store import base as store_module
 from core.store.schema import MIGRATIONS
@@ -29,7 +30,7 @@ def test_an_older_database_upgrades_in_place_and_keeps_its_data(tmp_path: Path) 
     path = tmp_path / "old.duckdb"
     conn = duckdb.connect(str(path))  # what the first build left behind: migration 1 only
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
-    MIGRATIONS[0][2](conn, 2)
+    MIGRATIONS[0][2](conn, Schema.demo(2))
     conn.execute("INSERT INTO schema_migrations VALUES (1, 'core', now())")
     conn.execute(
         "INSERT INTO datasets (name, source, n_rows, first_sample_id, last_sample_id, created_at) VALUES ('old', 'imported', 1, 1, 1, now())"
@@ -39,7 +40,8 @@ def test_an_older_database_upgrades_in_place_and_keeps_its_data(tmp_path: Path) 
     s = Store(path, 2)
     assert s.schema_version() == MIGRATIONS[-1][0]
     assert s.counts()["samples"] == 1 and s.datasets()["name"].tolist() == ["old"]
-    assert s.migrate(2) == []  # idempotent: nothing left to apply
+    assert s.migrate(Schema.demo(2)) == []  # idempotent: nothing left to apply
+    assert s.schema == Schema.demo(2)  # migration 8 gave it the synthetic schema
     s.close()
 
 
@@ -48,7 +50,7 @@ def workspace_at(path: Path, version: int) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(str(path))
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
     for number, name, migration in MIGRATIONS[:version]:
-        migration(conn, 2)
+        migration(conn, Schema.demo(2))
         conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
     return conn
 

@@ -20,6 +20,7 @@ COLOURS = {
     "promotion": "#2ca02c", "rollback": "#d62728", "reference": "#4c72b0", "current": "#dd8452",
     "class_0": "#1b9e77", "class_1": "#7570b3", "champion": "#e7298a", "challenger": "#66a61e",
 }  # fmt: skip
+CLASS_COLOURS = ("#1b9e77", "#7570b3", "#d95f02", "#e6ab02", "#66a61e", "#a6761d", "#666666", "#e7298a")  # the first two: class_0/1
 VERSION_COLOURS = ("#1f77b4", "#dd8452")  # version A and version B when two are compared
 MIN_TIME_SPAN = timedelta(minutes=10)
 RANGE_BUTTONS = [
@@ -145,6 +146,8 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
 def distribution_overlay(
     reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str = "Reference"
 ) -> go.Figure:
+    if not pd.api.types.is_numeric_dtype(reference[feature]) or not pd.api.types.is_numeric_dtype(current[feature]):
+        return category_overlay(reference, current, feature, current_name, reference_name)
     fig = go.Figure()
     fig.add_histogram(x=reference[feature], name=reference_name, histnorm="probability density",
                       opacity=0.6, nbinsx=40, marker_color=COLOURS["reference"])  # fmt: skip
@@ -154,27 +157,43 @@ def distribution_overlay(
     return _layout(fig, f"{feature}: reference vs {current_name.lower()}", feature, "density", height=320)
 
 
-def class_balance(reference: dict[int, int], current: dict[int, int], current_name: str) -> go.Figure:
+def category_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str) -> go.Figure:
+    """A categorical column's share of each category (and of missing values), reference beside current."""
+    fig = go.Figure()
+    shares = [frame[feature].astype(object).where(frame[feature].notna(), "(missing)").value_counts(normalize=True)
+              for frame in (reference, current)]  # fmt: skip
+    order = list(shares[0].index) + [c for c in shares[1].index if c not in shares[0].index]
+    for share, name, colour in zip(shares, (reference_name, current_name), (COLOURS["reference"], COLOURS["current"]), strict=True):
+        fig.add_bar(x=[str(c) for c in order], y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour)
+    fig.update_yaxes(tickformat=".0%")
+    return _layout(fig, f"{feature}: reference vs {current_name.lower()}", feature, "share of rows", height=320)
+
+
+def class_balance(reference: dict[int, int], current: dict[int, int], current_name: str, classes: tuple = (0, 1)) -> go.Figure:
     fig = go.Figure()
     for counts, name, colour in ((reference, "Reference", COLOURS["reference"]), (current, current_name, COLOURS["current"])):
         total = sum(counts.values()) or 1
-        fig.add_bar(x=["class 0", "class 1"], y=[counts.get(0, 0) / total, counts.get(1, 0) / total], name=name, marker_color=colour)
+        fig.add_bar(x=[f"class {c}" for c in classes], y=[counts.get(i, 0) / total for i in range(len(classes))], name=name,
+                    marker_color=colour)  # fmt: skip
     fig.update_yaxes(tickformat=".0%")
     return _layout(fig, "Class balance", "target", "share of rows", height=320)
 
 
-def scatter_by_class(frame: pd.DataFrame, x: str, y: str, title: str, target: str = "target") -> go.Figure:
+def scatter_by_class(frame: pd.DataFrame, x: str, y: str, title: str, target: str = "target", classes: tuple = (0, 1)) -> go.Figure:
     """Two features, coloured by class: concept drift shows here and in no one-feature histogram."""
     fig = go.Figure()
-    _class_points(fig, frame, x, y, target, "", "circle", 0.6)
+    _class_points(fig, frame, x, y, target, "", "circle", 0.6, classes)
     return _layout(fig, title, x, y, height=420)
 
 
-def _class_points(fig: go.Figure, frame: pd.DataFrame, x: str, y: str, target: str, prefix: str, symbol: str, opacity: float) -> None:
-    for label in (0, 1):
-        rows = frame[frame[target] == label]
+def _class_points(
+    fig: go.Figure, frame: pd.DataFrame, x: str, y: str, target: str, prefix: str, symbol: str, opacity: float, classes: tuple = (0, 1)
+) -> None:
+    for index, label in enumerate(classes):
+        rows = frame[frame[target] == index]
         fig.add_scattergl(x=rows[x], y=rows[y], mode="markers", name=f"{prefix}class {label}",
-                          marker={"color": COLOURS[f"class_{label}"], "size": 5, "symbol": symbol, "opacity": opacity})  # fmt: skip
+                          marker={"color": CLASS_COLOURS[index % len(CLASS_COLOURS)], "size": 5, "symbol": symbol,
+                                  "opacity": opacity})  # fmt: skip
 
 
 def decision_boundary(view: object, point: tuple[float, float] | None = None) -> go.Figure:
@@ -212,7 +231,10 @@ def contributions(explained: dict) -> go.Figure:
     text = [f"{v:+.2f}" for v in values]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto"))
     fig.add_vline(x=0, line={"color": "grey"})
-    title = f"Why: P(class 1) = {explained['probability']:.4f}<br>log-odds {explained['logit']:+.2f}"  # two short lines fit a column
+    towards = explained.get("towards", 1)
+    title = (
+        f"Why: P(class {towards}) = {explained['probability']:.4f}<br>log-odds {explained['logit']:+.2f}"  # two short lines fit a column
+    )
     fig.update_xaxes(title_text="contribution to the log-odds", hoverformat="+.3f")
     return _layout(fig, title, "", "", height=320, top=80)
 
@@ -233,7 +255,9 @@ def availability(history: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Availability (share of healthy checks)", "time (UTC)", "healthy", height=300)
 
 
-def confusion_matrix(evaluation: dict, label: str) -> go.Figure:
+def confusion_matrix(evaluation: dict, label: str, classes: tuple = (0, 1)) -> go.Figure:
+    if "confusion_matrix" in evaluation:
+        return _confusion_k(evaluation["confusion_matrix"], label, classes)
     c = evaluation["confusion"]
     z = [[c["tn"], c["fp"]], [c["fn"], c["tp"]]]
     n = sum(c.values()) or 1
@@ -242,6 +266,36 @@ def confusion_matrix(evaluation: dict, label: str) -> go.Figure:
                                colorscale="Blues", showscale=False))  # fmt: skip
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, f"{label} · {n:,} rows", "", "", height=320)  # short: the page says which rows, and it fits at 1024 px
+
+
+def _confusion_k(z: list[list[int]], label: str, classes: tuple) -> go.Figure:
+    n = sum(map(sum, z)) or 1
+    text = [[f"{v:,}<br>{v / n:.1%}" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"predicted {c}" for c in classes], y=[f"actual {c}" for c in classes], text=text,
+                               texttemplate="%{text}", colorscale="Blues", showscale=False))  # fmt: skip
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, f"{label} · {n:,} rows", "", "", height=320 + 20 * max(0, len(classes) - 3))
+
+
+def one_vs_rest(evaluation: dict, classes: tuple, kind: str) -> go.Figure:
+    """ROC ("roc") or precision-recall ("pr") curves of one version, one line per class against the rest."""
+    fig = go.Figure()
+    if kind == "roc":
+        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"})
+    for index, (label, curves) in enumerate(zip(classes, evaluation["per_class"], strict=True)):
+        curve = curves.get(kind)
+        if not curve:
+            continue
+        colour = CLASS_COLOURS[index % len(CLASS_COLOURS)]
+        if kind == "roc":
+            fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{label} · AUC {curve['auc']:.3f}", line={"color": colour})
+        else:
+            fig.add_scatter(x=curve["recall"], y=curve["precision"], mode="lines", name=f"{label} · AP {curve['average_precision']:.3f}",
+                            line={"color": colour})  # fmt: skip
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    axes = ("false positive rate", "true positive rate") if kind == "roc" else ("recall", "precision")
+    return _layout(fig, f"{'ROC' if kind == 'roc' else 'Precision-recall'} curves, each class against the rest", *axes, height=360)
 
 
 def roc_curves(evaluations: dict[str, dict]) -> go.Figure:
@@ -282,9 +336,31 @@ def calibration_curves(evaluations: dict[str, dict]) -> go.Figure:
     return _layout(fig, "Calibration (reliability)", "mean predicted P(class 1)", "observed share of class 1", height=360)
 
 
-def coefficients(evaluations: dict[str, dict], features: list[str]) -> go.Figure:
+def coefficients(evaluations: dict[str, dict], features: list[str], classes: tuple = (0, 1)) -> go.Figure:
+    first = next(iter(evaluations.values()), {})
+    if "names" in first.get("linear", {}):
+        return encoded_coefficients(evaluations, classes)
     fig = go.Figure()
     for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
         fig.add_bar(x=features, y=ev["linear"]["coef"], name=label, marker_color=colour, text=[f"{v:+.2f}" for v in ev["linear"]["coef"]])
     fig.add_hline(y=0, line={"color": "grey"})
     return _layout(fig, "Coefficients (per sd; + is towards class 1)", "feature", "weight per sd", height=340)
+
+
+def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Figure:
+    """A table pipeline's weights by encoded input ("plan = gold"): one bar group per version with two classes
+    (towards the second class), one per class of the first version shown with more."""
+    fig = go.Figure()
+    label, ev = next(iter(evaluations.items()))
+    linear = ev["linear"]
+    if len(linear["coef"]) == 1:
+        for (name, ev2), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
+            terms = ev2["linear"]
+            fig.add_bar(x=terms["names"], y=terms["coef"][0], name=name, marker_color=colour)
+        title = f"Coefficients (per sd or per category; + is towards class {classes[-1]})"
+    else:
+        for index, (cls, row) in enumerate(zip(classes, linear["coef"], strict=True)):
+            fig.add_bar(x=linear["names"], y=row, name=f"class {cls}", marker_color=CLASS_COLOURS[index % len(CLASS_COLOURS)])
+        title = f"{label}: coefficients per class (per sd or per category)"
+    fig.add_hline(y=0, line={"color": "grey"})
+    return _layout(fig, title, "input", "weight", height=380)

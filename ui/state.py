@@ -20,7 +20,7 @@ from core.config import SettingsError
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.outcomes import version_label
 from core.runtime import Runtime, close_runtime, get_runtime
-from core.startup import Startup, start_in_background
+from core.startup import Startup, start_in_background, switch_workspace, workspace_names
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,26 @@ def _show_progress(startup: Startup) -> None:
         if startup.finished.wait(0.25):
             break
     holder.empty()
+
+
+def switch_to(name: str) -> None:
+    """Serve workspace `name`: this one's loop stops and its file is released; every cached read is dropped
+    (two workspaces may share a data version)."""
+    switch_workspace(runtime().settings, name)
+    _runtime.clear()
+    cached_read.clear()
+
+
+def workspace_switcher() -> None:
+    """The sidebar's choice of workspace: the demo and every workspace made from a file."""
+    rt = runtime()
+    names = workspace_names(rt.settings)
+    current = rt.settings.workspace or "demo"
+    if current not in names:
+        names.append(current)
+    st.selectbox("Workspace", names, index=names.index(current), key=f"workspace_{current}", help="One workspace is served at a time: "
+                 "switching stops this one's loop. Make a new one on the Data page (Start from your own data).",
+                 on_change=lambda: switch_to(st.session_state[f"workspace_{current}"]))  # fmt: skip
 
 
 _run = threading.local()  # Streamlit runs each script run (and fragment run) on its own thread

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from core.api.errors import install_error_handlers
 from core.api.gate import RequestGate
-from core.api.routes import alerts, data, health, loop, models, serving
+from core.api.routes import alerts, data, health, loop, models, serving, workspaces
 from core.api.schemas import stated_limits
 from core.runtime import Runtime
 
@@ -34,7 +34,7 @@ def create_app(rt: Runtime) -> FastAPI:
     )  # fmt: skip
     app.state.runtime = rt
     install_error_handlers(app)
-    routers = [module.router for module in (health, serving, models, data, loop, alerts)]
+    routers = [module.router for module in (health, serving, models, data, loop, alerts, workspaces)]
     for router in routers:
         app.include_router(router)
     # Every route with its path pattern, for the gate: FastAPI (0.16x) keeps included routers as lazy entries.
@@ -62,7 +62,7 @@ def state_limits(app: FastAPI, rt: Runtime) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            limits = stated_limits(rt.settings, len(rt.features), CONTROLS, list(SCENARIO_LABELS), ROLES)
+            limits = stated_limits(rt.settings, rt.schema(), CONTROLS, list(SCENARIO_LABELS), ROLES)
             for name, properties in limits.items():
                 body = schema["components"]["schemas"][name]
                 for prop, stated in properties.items():

@@ -15,8 +15,11 @@ from core.store import DatasetInfo
 
 def prediction(result: Prediction) -> dict[str, Any]:
     """The PredictReply body."""
+    two = len(result.probabilities) <= 2
     return {
-        "prediction": result.prediction, "confidence": result.confidence, "probability": result.probability,
+        "prediction": result.prediction if result.label is None else result.label, "confidence": result.confidence,
+        "probability": result.probability if two else None,
+        "probabilities": {str(c): p for c, p in zip(result.classes, result.probabilities, strict=True)},
         "model_version": result.version_label, "timestamp": result.timestamp.isoformat() + "Z",
     }  # fmt: skip
 

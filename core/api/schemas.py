@@ -25,15 +25,19 @@ class Body(BaseModel):
 
 class PredictRequest(Body):
     features: Any = Field(
-        ..., description="One row: a number per feature, in order (feature_1, feature_2, ...)", examples=[[1.5, 2.3]],
+        ..., description="One row: in the demo, a number per feature in order (feature_1, feature_2, ...); in a workspace "
+        "built from a table, an object of values by column name (GET /schema)", examples=[[1.5, 2.3]],
         json_schema_extra=NUMBER_LIST,
     )  # fmt: skip
 
 
 class PredictReply(BaseModel):
-    prediction: int = Field(description="Predicted class, 0 or 1", examples=[1])
+    prediction: int | str = Field(description="Predicted class, as the workspace's target writes it (0 or 1 in the demo)", examples=[1])
     confidence: float = Field(description="Probability of the predicted class (max class probability)", examples=[0.93])
-    probability: float = Field(description="Probability of class 1", examples=[0.93])
+    probability: float | None = Field(
+        description="Probability of the second class (class 1) with two classes; null with more", examples=[0.93]
+    )
+    probabilities: dict[str, float] = Field(description="Every class's probability, by class", examples=[{"0": 0.07, "1": 0.93}])
     model_version: str = Field(description="The champion that answered", examples=["v1.2.0"])
     timestamp: str = Field(description="ISO 8601 UTC", examples=["2026-11-26T14:07:04.123456Z"])
 
@@ -46,9 +50,11 @@ class BatchRequest(Body):
 
 
 class BatchReply(BaseModel):
-    predictions: list[int]
+    predictions: list[int | str]
     confidences: list[float]
-    probabilities: list[float]
+    probabilities: list[float] | list[list[float]] = Field(
+        description="Class 1's probability per row with two classes; every class's (in the schema's order) with more"
+    )
     model_version: str
     count: int
     timestamp: str
@@ -157,7 +163,25 @@ def _setting(settings_fields: dict, name: str) -> dict:
     return schema
 
 
-def stated_limits(settings: Any, n_features: int, controls: tuple[str, ...], scenarios: list[str], roles: tuple[str, ...]) -> dict:
+def feature_row(schema: Any, max_abs: float) -> dict:
+    """One row as the workspace takes it: a list of numbers (the demo's schema), or an object by column name
+    (numbers within ±max_abs, categories as text; null or absent only where missing values are allowed)."""
+    number = {"type": "number", "minimum": -max_abs, "maximum": max_abs}
+    if schema.plain:
+        return {"type": "array", "items": number, "minItems": len(schema.names), "maxItems": len(schema.names)}
+    properties = {}
+    for column in schema.features:
+        stated = dict(number) if column.kind == "numeric" else {"type": "string", "minLength": 1, "maxLength": 200}
+        if column.kind == "categorical" and column.categories:
+            shown = ", ".join(column.categories[:20]) + (" …" if len(column.categories) > 20 else "")
+            stated["description"] = f"a category: {shown} (others are accepted and counted as unseen)"
+            stated["examples"] = list(column.categories[:3])
+        properties[column.name] = _nullable(stated) if column.missing else stated
+    required = [c.name for c in schema.features if not c.missing]
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def stated_limits(settings: Any, schema: Any, controls: tuple[str, ...], scenarios: list[str], roles: tuple[str, ...]) -> dict:
     """Per body schema, per property: what a request must hold to be accepted, so generated clients and
     fuzzers agree with the server (before, `{"features": [0]}` was valid by the schema and refused)."""
     from dataclasses import fields
@@ -166,8 +190,7 @@ def stated_limits(settings: Any, n_features: int, controls: tuple[str, ...], sce
     from core.training import C_LIMITS, CLASS_WEIGHTS
 
     all_fields = {f.name: f for f in fields(type(settings))}
-    number = {"type": "number", "minimum": -settings.feature_max_abs, "maximum": settings.feature_max_abs}
-    row = {"type": "array", "items": number, "minItems": n_features, "maxItems": n_features}
+    row = feature_row(schema, settings.feature_max_abs)
     most = settings.max_samples_per_request
     thresholds = {name: _setting(all_fields, name) for name in controls if name not in ("policy", "scheduler_interval")}
     return {

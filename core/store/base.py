@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from core.errors import WorkspaceError, WorkspaceInUseError, plain_fault
-from core.features import feature_names
+from core.errors import UserInputError, WorkspaceError, WorkspaceInUseError, plain_fault
+from core.schema import Schema
 from core.store.clock import utcnow
 from core.store.schema import MIGRATIONS
 
@@ -45,19 +45,26 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
 class StoreBase:
     """The process's one DuckDB connection, one cursor per thread, and the migrations."""
 
-    def __init__(self, path: Path, n_features: int) -> None:
+    def __init__(self, path: Path, shape: int | Schema) -> None:
+        """`shape` is the schema of a new workspace (a count of features: the synthetic one); an existing
+        workspace keeps its own, and a different schema asked of one that has data is refused."""
         self.path = path
         self._conn = connect(path)
         self._local = threading.local()
         self._cursors: dict[int, tuple[threading.Thread, duckdb.DuckDBPyConnection]] = {}
         self._cursor_lock = threading.Lock()
         self.write_lock = threading.RLock()
-        self.migrate(n_features)
+        asked = Schema.demo(shape) if isinstance(shape, int) else shape
+        self.migrate(asked)
         self._check_writable()
-        self.n_features = int(self.get_setting("n_features"))
-        if self.n_features != n_features:
-            log.warning("IA_N_FEATURES=%s ignored: workspace %s was created with %s features", n_features, path, self.n_features)
-        self.features = feature_names(self.n_features)
+        self.schema = Schema.from_json(self.get_setting("schema"))
+        self.n_features = len(self.schema.features)
+        self.features = self.schema.storage
+        if isinstance(shape, int) and self.schema.plain and self.n_features != shape:
+            log.warning("IA_N_FEATURES=%s ignored: workspace %s was created with %s features", shape, path, self.n_features)
+        elif not isinstance(shape, int) and shape != self.schema:
+            self._conn.close()
+            raise UserInputError("schema", f"the workspace {path} already has a schema and data: its columns cannot change")
 
     def _check_writable(self) -> None:
         """A folder that lets DuckDB open the file but not write its WAL fails at the first write:
@@ -150,19 +157,20 @@ class StoreBase:
         return self.cur.execute("SELECT 1").fetchone()[0] == 1
 
     # migrations ------------------------------------------------------------
-    def migrate(self, n_features: int) -> list[int]:
+    def migrate(self, schema: Schema) -> list[int]:
         """Apply the migrations this file has not seen yet, each in its own transaction."""
         cur = self.cur
         cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
         done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
         if done:
-            n_features = int(cur.execute("SELECT value FROM workspace WHERE key = 'n_features'").fetchone()[0])
+            stored = dict(cur.execute("SELECT key, value FROM workspace WHERE key IN ('schema', 'n_features')").fetchall())
+            schema = Schema.from_json(stored["schema"]) if "schema" in stored else Schema.demo(int(stored["n_features"]))
         applied = []
         for version, name, migration in MIGRATIONS:
             if version in done:
                 continue
             with self.transaction() as tx:
-                migration(tx, n_features)
+                migration(tx, schema)
                 tx.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utcnow()])
             log.info("DuckDB migration %s applied: %s", version, name)
             applied.append(version)
@@ -185,6 +193,11 @@ class StoreBase:
 
     def settings_map(self) -> dict[str, str]:
         return dict(self.cur.execute("SELECT key, value FROM workspace").fetchall())
+
+
+def quoted(name: str) -> str:
+    """A user's column name as a SQL identifier (double quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def insert_row(cur: duckdb.DuckDBPyConnection, table: str, record: dict, returning: str | None = None) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 
 from core.features import TARGET
-from core.store.base import StoreBase, insert_arrow, utcnow
+from core.store.base import StoreBase, insert_arrow, quoted, utcnow
+from core.tables import model_input
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class DatasetInfo:
 class Window:
     """Labelled samples read for training or evaluation, with where they came from."""
 
-    X: np.ndarray
+    X: np.ndarray | pd.DataFrame  # float rows for the synthetic schema, else a table by the user's column names
     y: np.ndarray
     first_sample_id: int
     last_sample_id: int
@@ -98,9 +100,32 @@ class DatasetQueries(StoreBase):
             "sample_id": pa.array(np.arange(first, first + n, dtype=np.int64)),
             "dataset_id": pa.array(np.full(n, dataset_id, dtype=np.int32)),
         }
-        columns |= {name_: pa.array(np.ascontiguousarray(X[:, i], dtype=np.float64)) for i, name_ in enumerate(self.features)}
+        columns |= self.feature_arrays(X)
         columns[TARGET] = pa.array(np.asarray(y, dtype=np.int8))
         insert_arrow(tx, "samples", pa.table(columns))
+
+    def feature_arrays(self, X: np.ndarray | pd.DataFrame) -> dict[str, pa.Array]:
+        """The feature columns as Arrow arrays under their storage names: floats (NULL where NaN in a
+        user's table) or text."""
+        if isinstance(X, np.ndarray):
+            return {name: pa.array(np.ascontiguousarray(X[:, i], dtype=np.float64)) for i, name in enumerate(self.features)}
+        arrays = {}
+        for column, storage in zip(self.schema.features, self.features, strict=True):
+            values = X[column.name]
+            if column.kind == "numeric":
+                numbers = values.to_numpy(dtype=np.float64)
+                arrays[storage] = pa.array(numbers, mask=np.isnan(numbers))
+            else:
+                arrays[storage] = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+        return arrays
+
+    def as_features(self, columns: Mapping[str, object]) -> np.ndarray | pd.DataFrame:
+        """Stored feature columns (a DataFrame or DuckDB's `fetchnumpy`, under storage names) as the model takes them."""
+        return model_input(columns, self.schema, self.features)
+
+    def named_columns(self) -> str:
+        """The features and the target, each under the name the user gave it (SQL select list)."""
+        return ", ".join([*(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True)), TARGET])
 
     def dataset(self, dataset_id: int) -> dict | None:
         return self._one("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id])
@@ -129,9 +154,15 @@ class DatasetQueries(StoreBase):
         return self.cur.execute("SELECT * FROM datasets ORDER BY dataset_id DESC").df()
 
     def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
-        cols = ", ".join([*self.features, TARGET])
+        """The dataset as the user's table: their column names, and the target's classes as written."""
+        cols = self.named_columns()
         sql = f"SELECT {cols} FROM samples WHERE dataset_id = ? ORDER BY sample_id"
-        return self.cur.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), [dataset_id]).df()
+        frame = self.cur.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), [dataset_id]).df()
+        if not self.schema.plain:
+            labels = np.array(self.schema.classes, dtype=object)
+            frame[TARGET] = labels[frame[TARGET].to_numpy(dtype=np.int64)]
+            frame = frame.rename(columns={TARGET: self.schema.target})
+        return frame
 
     def dataset_with_hash(self, content_hash: str) -> dict | None:
         """The first dataset imported from a file with exactly these bytes, if any."""
@@ -140,14 +171,32 @@ class DatasetQueries(StoreBase):
         )
 
     def dataset_summary(self, dataset_id: int) -> pd.DataFrame:
-        """Count, mean, std, min, quartiles and max of each column, computed in DuckDB over every row."""
-        parts = [
-            f"""SELECT '{c}' AS column, count({c}) AS count, avg({c}) AS mean, stddev_samp({c}) AS std, min({c}) AS min,
-                       quantile_cont({c}, 0.25) AS q25, median({c}) AS median, quantile_cont({c}, 0.75) AS q75, max({c}) AS max
-                FROM samples WHERE dataset_id = $id"""
-            for c in [*self.features, TARGET]
-        ]
-        return self.cur.execute(" UNION ALL ".join(parts), {"id": dataset_id}).df()
+        """Per column, computed in DuckDB over every row: count, missing values and distinct values; for numbers
+        mean, std, min, quartiles and max; for categories the most frequent one. The target's classes as written."""
+        columns = [(s, c.name, c.kind) for s, c in zip(self.features, self.schema.features, strict=True)]
+        parts = []
+        for storage, name, kind in [*columns, (TARGET, self.schema.target, "target")]:
+            label = name.replace("'", "''")
+            numeric = kind == "numeric" or (kind == "target" and self.schema.plain)
+            stats = (
+                f"avg({storage}), stddev_samp({storage}), min({storage}), quantile_cont({storage}, 0.25), median({storage}), "
+                f"quantile_cont({storage}, 0.75), max({storage})"
+                if numeric
+                else ", ".join(["CAST(NULL AS DOUBLE)"] * 7)
+            )
+            top = "CAST(NULL AS VARCHAR)" if numeric else f"CAST(mode({storage}) AS VARCHAR)"
+            parts.append(
+                f"""SELECT '{label}' AS column, '{kind}' AS kind, count({storage}) AS count, count(*) - count({storage}) AS missing,
+                       count(DISTINCT {storage}) AS distinct_values, {top} AS top, {stats} FROM samples WHERE dataset_id = $id"""
+            )
+        frame = self.cur.execute(" UNION ALL ".join(parts), {"id": dataset_id}).df()
+        frame.columns = ["column", "kind", "count", "missing", "distinct", "top", "mean", "std", "min", "q25", "median", "q75", "max"]
+        if not self.schema.plain:
+            classes = self.schema.classes
+            frame.loc[frame["kind"] == "target", "top"] = [
+                None if pd.isna(t) else str(classes[int(t)]) for t in frame.loc[frame["kind"] == "target", "top"]
+            ]
+        return frame
 
     def max_sample_id(self) -> int:
         return self.cur.execute("SELECT coalesce(max(sample_id), 0) FROM samples").fetchone()[0]
@@ -187,11 +236,7 @@ class DatasetQueries(StoreBase):
         cols = ", ".join(["sample_id", "dataset_id", *self.features, TARGET])
         arrays = self.cur.execute(f"SELECT {cols} FROM samples WHERE {where} ORDER BY sample_id", params).fetchnumpy()
         ids = arrays["sample_id"]
-        X = (
-            np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
-            if len(ids)
-            else np.empty((0, self.n_features))
-        )
+        X = self.as_features(arrays)
         y = np.asarray(arrays[TARGET], dtype=np.int64)
         dataset_ids = tuple(int(d) for d in np.unique(arrays["dataset_id"]))
         return Window(X, y, int(ids.min()) if len(ids) else first, int(ids.max()) if len(ids) else last, dataset_ids)
@@ -202,7 +247,7 @@ class DatasetQueries(StoreBase):
         """Features and target of a drift reference: a model's training rows (its datasets within its id
         range) or, without `dataset_ids`, the incoming rows of a range; at most `max_rows`, chosen by a
         seeded hash of the sample id, so every reader (the drift test, each chart) gets the same rows."""
-        cols = ", ".join([*self.features, TARGET])
+        cols = self.named_columns()
         where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)})" if dataset_ids else INCOMING
         sql = f"""SELECT {cols} FROM (SELECT * FROM samples WHERE sample_id BETWEEN ? AND ? AND {where}
                   ORDER BY hash(sample_id, ?) LIMIT ?) ORDER BY sample_id"""
@@ -215,7 +260,7 @@ class DatasetQueries(StoreBase):
 
     def sample_features(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int = 0) -> pd.DataFrame:
         """A seeded sample of features and target for distribution plots."""
-        cols = ", ".join([*self.features, TARGET])
+        cols = self.named_columns()
         sql = f"SELECT {cols} FROM samples WHERE sample_id BETWEEN ? AND ?"
         if last_sample_id - first_sample_id + 1 > max_rows:
             sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})"

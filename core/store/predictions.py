@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.store.base import StoreBase, insert_arrow, utcnow
+from core.tables import model_input
 
 BATCH_SOURCES = ("batch", "api-batch")  # rows of one batch share its latency divided by its size: not a request's latency
 SINGLE = f"source NOT IN {BATCH_SOURCES!r}"
@@ -44,13 +45,13 @@ class PredictionQueries(StoreBase):
         ).fetchone()
         return {"count": row[0], "single": row[1], "p50_ms": row[2], "p95_ms": row[3]}
 
-    def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray:
+    def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray | pd.DataFrame:
         """Inputs users sent for prediction in (since, until]: label-free data for drift."""
         cols = ", ".join(self.features)
         arrays = self.cur.execute(
             f"SELECT {cols} FROM predictions WHERE ts > ? AND ts <= ? ORDER BY ts DESC LIMIT ?", [since, until, limit]
         ).fetchnumpy()
-        return np.column_stack([np.asarray(arrays[c], dtype=np.float64) for c in self.features])
+        return model_input(arrays, self.schema, self.features)
 
     def latency_history(self, max_points: int = 200) -> pd.DataFrame:
         """Single-request count and latency p50/p95 per time bucket (batch rows excluded, as above)."""

@@ -10,14 +10,16 @@ from collections.abc import Callable
 
 import duckdb
 
-from core.features import TARGET, feature_names
+from core.features import TARGET
+from core.schema import Schema
 from core.store.clock import utcnow
 
-Migration = Callable[[duckdb.DuckDBPyConnection, int], None]
+Migration = Callable[[duckdb.DuckDBPyConnection, Schema], None]
 
 
-def _m001_core(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
-    features = ", ".join(f"{name} DOUBLE NOT NULL" for name in feature_names(n_features))
+def _m001_core(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    n_features = len(schema.features)
+    features = ", ".join(f"{name} {sql_type}" for name, sql_type in schema.storage_sql_types())
     cur.execute("CREATE TABLE workspace (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL)")
     cur.execute(
         "INSERT INTO workspace VALUES ('n_features', ?, ?), ('created_at', ?, ?)",
@@ -60,7 +62,7 @@ def _m001_core(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
     )
 
 
-def _m002_monitoring(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+def _m002_monitoring(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     cur.execute("CREATE SEQUENCE cycle_id_seq START 1")
     cur.execute(
         """CREATE TABLE cycles (
@@ -96,7 +98,7 @@ def _m002_monitoring(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
     )
 
 
-def _m003_durability(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+def _m003_durability(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     cur.execute("CREATE TABLE journal_applied (segment VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
     cur.execute("CREATE SEQUENCE repair_id_seq START 1")
     cur.execute(
@@ -112,7 +114,7 @@ def _m003_durability(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
     cur.execute("ALTER TABLE models ADD COLUMN pruned_at TIMESTAMP")
 
 
-def _m004_roles_and_verdicts(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+def _m004_roles_and_verdicts(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     cur.execute("ALTER TABLE datasets ADD COLUMN role VARCHAR DEFAULT 'library'")
     cur.execute("UPDATE datasets SET role = 'incoming' WHERE source IN ('stream', 'starter')")
     cur.execute("ALTER TABLE models ADD COLUMN params_hash VARCHAR")
@@ -124,12 +126,12 @@ def _m004_roles_and_verdicts(cur: duckdb.DuckDBPyConnection, n_features: int) ->
     cur.execute("ALTER TABLE drift_results ADD COLUMN window_batches INTEGER")
 
 
-def _m005_evaluations(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+def _m005_evaluations(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     cur.execute("CREATE TABLE model_evaluations (version INTEGER PRIMARY KEY, evaluation VARCHAR NOT NULL)")
     cur.execute("ALTER TABLE datasets ADD COLUMN content_hash VARCHAR")
 
 
-def _m006_references_and_episodes(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+def _m006_references_and_episodes(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     cur.execute("ALTER TABLE cycles ADD COLUMN reference VARCHAR")  # core.reference.Reference as JSON: what the drift test used
     cur.execute("ALTER TABLE notifications ADD COLUMN cycle_id BIGINT")
     cur.execute("ALTER TABLE datasets ADD COLUMN tags VARCHAR DEFAULT '[]'")
@@ -151,7 +153,7 @@ def _m006_references_and_episodes(cur: duckdb.DuckDBPyConnection, n_features: in
     cur.execute("DROP TABLE models_before_6")
 
 
-def _m007_monitoring_state(cur: duckdb.DuckDBPyConnection, n_features: int) -> None:
+def _m007_monitoring_state(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     """The drift monitor's state per version as columns (it was `reference.{v}` and `followup.{v}` strings in
     `workspace`), and the cycle of alerts stored before they carried one, read once from their embed."""
     cur.execute(
@@ -198,6 +200,12 @@ def _embed_cycle(payload: str) -> int | None:
     return int(found) if found is not None and str(found).isdigit() else None
 
 
+def _m008_schema(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """The workspace's schema (core.schema.Schema as JSON): a workspace from before it has the synthetic one."""
+    cur.execute("INSERT INTO workspace VALUES ('schema', ?, ?) ON CONFLICT (key) DO NOTHING", [schema.to_json(), utcnow()])
+    cur.execute("ALTER TABLE drift_results ADD COLUMN unseen_share DOUBLE")  # categories: share of values the reference never had
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -214,4 +222,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         "the drift monitor's moved reference and follow-up onset as columns, each cycle's gate outcome, every alert tied to its cycle",
         _m007_monitoring_state,
     ),
+    (8, "the workspace's schema: named numeric and categorical columns, missing values, the target's classes", _m008_schema),
 ]

@@ -19,6 +19,13 @@ def generate(rt: RuntimeDep, body: GenerateRequest) -> DatasetReply:
     return replies.dataset(rt.generate_dataset(body.samples, body.scenario, body.strength, body.seed, body.role), now())
 
 
+@router.get("/schema")
+def schema(rt: RuntimeDep) -> dict[str, Any]:
+    """The workspace's columns (numeric, categorical or ignored; missing values allowed or not; the known
+    categories), its target and classes, and its time and id columns: what /predict and imports take."""
+    return rt.schema().document()
+
+
 @router.get("/datasets")
 def datasets(rt: RuntimeDep) -> list[dict[str, Any]]:
     return replies.records(rt.read("datasets"))

@@ -25,7 +25,7 @@ def predict(rt: RuntimeDep, body: PredictRequest) -> dict[str, Any]:
 def predict_batch(rt: RuntimeDep, body: BatchRequest) -> BatchReply:
     result = rt.predict_batch(body.rows, source="api-batch")
     return BatchReply(
-        predictions=result.predictions.tolist(), confidences=result.confidence.tolist(), probabilities=result.proba.tolist(),
+        predictions=result.labels, confidences=result.confidence.tolist(), probabilities=result.proba.tolist(),
         model_version=version_label(result.model_version), count=len(result.proba), timestamp=result.timestamp.isoformat() + "Z",
     )  # fmt: skip
 

@@ -1,0 +1,89 @@
+"""Read a user's CSV or Parquet file into a DataFrame, with DuckDB's reader, refusing what cannot be a table.
+
+DuckDB's CSV sniffer finds the delimiter, the quoting and each column's type in one pass and reads a
+million rows in about a second; pandas' reader takes several times as long on mixed columns. What the
+sniffer would quietly repair (a missing header, two columns of one name) is refused here instead,
+because a table read wrong trains a model on the wrong columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from core.errors import UserInputError
+from core.validation import shown
+
+# No BOOLEAN: DuckDB would read yes/no as true/false, and labels are kept as the user wrote them.
+TYPES = ["BIGINT", "DOUBLE", "TIMESTAMP", "DATE", "VARCHAR"]
+NULL_TEXTS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def read_table(source: Path | bytes, filename: str = "", max_rows: int | None = None) -> pd.DataFrame:
+    """The file's rows with typed columns (numbers, booleans, text; None or NaN where a value is missing)."""
+    parquet = filename.lower().endswith(".parquet") or (isinstance(source, Path) and source.suffix.lower() == ".parquet")
+    if isinstance(source, bytes):
+        with tempfile.NamedTemporaryFile(suffix=".parquet" if parquet else ".csv") as handle:
+            handle.write(source)
+            handle.flush()
+            return read_table(Path(handle.name), filename or handle.name, max_rows)
+    if not source.is_file():
+        raise UserInputError("file", f"{source} is not a file")
+    if parquet:
+        return _read_parquet(source, max_rows)
+    _check_header(source)
+    try:
+        relation = duckdb.read_csv(str(source), header=True, na_values=NULL_TEXTS, sample_size=-1, auto_type_candidates=TYPES)
+        frame = (relation.limit(max_rows + 1) if max_rows else relation).df()
+    except duckdb.Error as exc:
+        raise UserInputError("file", f"not a readable CSV: {shown(str(exc).splitlines()[0])}") from None
+    return _checked(frame, max_rows)
+
+
+def _read_parquet(path: Path, max_rows: int | None) -> pd.DataFrame:
+    try:
+        relation = duckdb.read_parquet(str(path))
+        names = relation.columns
+        frame = (relation.limit(max_rows + 1) if max_rows else relation).df()
+    except duckdb.Error as exc:
+        raise UserInputError("file", f"not a readable Parquet file: {shown(str(exc).splitlines()[0])}") from None
+    _check_names(list(names))
+    return _checked(frame, max_rows)
+
+
+def _check_header(path: Path) -> None:
+    """The first line must name every column, once each."""
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise UserInputError("file", "the file is empty or its first line is blank: expected a header line naming the columns")
+    dialect = csv.Sniffer().sniff(first, delimiters=",;\t|") if any(d in first for d in ",;\t|") else csv.excel
+    names = next(csv.reader(io.StringIO(first), dialect))
+    _check_names([n.strip() for n in names])
+
+
+def _check_names(names: list[str]) -> None:
+    if names and all(_NUMBER.match(n) for n in names if n):
+        raise UserInputError("file", f"the first line holds values ({shown(', '.join(names[:4]))}), not column names: add a header line")
+    blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
+    if blank:
+        raise UserInputError("file", f"column {blank[0]} has no name in the header: every column needs one")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserInputError("file", f"duplicate column name(s) {', '.join(map(repr, duplicates))}: every column needs its own name")
+
+
+def _checked(frame: pd.DataFrame, max_rows: int | None) -> pd.DataFrame:
+    if max_rows is not None and len(frame) > max_rows:
+        raise UserInputError("file", f"more than {max_rows:,} rows: the limit per file is {max_rows:,} (IA_MAX_SAMPLES_PER_REQUEST)")
+    if len(frame) == 0:
+        raise UserInputError("file", "the file has a header but no rows: add at least one row")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame

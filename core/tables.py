@@ -1,0 +1,311 @@
+"""A user's table against a schema: infer one from a first file, then check every later table by it.
+
+The inference rule (the README states it): numbers are numeric, except whole numbers with at most
+`LOW_CARDINALITY` distinct values; text and booleans are categorical; a text column whose every value
+differs is an identifier and ignored. The user reviews and overrides it. A table is then turned into
+what training, drift and serving take: the features by the user's names (floats, NaN where missing;
+text, None where missing) and the class index of each label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import UserInputError
+from core.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
+from core.validation import shown, summarise
+
+LOW_CARDINALITY = 10
+SHOWN_ROWS = 3
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A table as the model takes it: the features by name and the labels as class indices (or None)."""
+
+    X: pd.DataFrame
+    y: np.ndarray | None
+    unseen: dict[str, int]  # per categorical column, values never seen in the first data
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.X)
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    target: str,
+    kinds: dict[str, Kind] | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> Schema:
+    """The schema a first file suggests, with the user's overrides applied, or a refusal naming the column."""
+    kinds = dict(kinds or {})
+    names = [str(c) for c in frame.columns]
+    for role, name in (("target", target), ("time_column", time_column), ("id_column", id_column), *(("columns", k) for k in kinds)):
+        if name is not None and name not in names:
+            raise UserInputError(role, f"no column named {name!r} in the file (its columns: {summarise([repr(n) for n in names], 12)})")
+    if len(frame) == 0:
+        raise UserInputError("file", "the file has a header but no rows: add at least one row")
+    for name in (time_column, id_column):
+        if name is not None:
+            kinds[name] = "ignored"
+    columns = tuple(_infer_column(frame[name], name, kinds.get(name)) for name in names if name != target)
+    classes = infer_classes(frame[target], target)
+    return Schema(columns, target, classes, time_column, id_column)
+
+
+def _infer_column(values: pd.Series, name: str, kind: Kind | None) -> Column:
+    present = values.dropna()
+    missing = len(present) < len(values)
+    if kind == "ignored":
+        return Column(name, "ignored", missing, note="ignored by choice")
+    if len(present) == 0:
+        raise UserInputError(name, "every value is missing: fill the column or ignore it")
+    numeric_dtype = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if not numeric_dtype and not pd.api.types.is_bool_dtype(values):
+        _refuse_mixed(present, name, kind)
+    distinct = present.nunique()
+    if kind is None:
+        kind, note = _suggested_kind(present, numeric_dtype, distinct)
+        if kind == "ignored":
+            return Column(name, "ignored", missing, note=note)
+    else:
+        note = "set by choice"
+    if kind == "numeric":
+        if not numeric_dtype:
+            example = present.iloc[0]
+            raise UserInputError(name, f"cannot be numeric: it holds text such as {shown(example)}")
+        return Column(name, "numeric", missing, note=note)
+    if distinct > MAX_CATEGORIES:
+        raise UserInputError(
+            name, f"{distinct:,} distinct values is more than the {MAX_CATEGORIES:,} categories a column may have: ignore it "
+            "(an identifier or free text) or, if it holds numbers, make it numeric",
+        )  # fmt: skip
+    categories = tuple(category_text(present).value_counts(sort=True).index)
+    return Column(name, "categorical", missing, categories, note)
+
+
+def _suggested_kind(present: pd.Series, numeric_dtype: bool, distinct: int) -> tuple[Kind, str]:
+    if numeric_dtype:
+        whole = bool(np.all(np.mod(present.to_numpy(dtype=np.float64), 1) == 0))
+        if whole and distinct <= LOW_CARDINALITY:
+            return "categorical", f"whole numbers with {distinct} distinct values"
+        return "numeric", "numbers"
+    if pd.api.types.is_bool_dtype(present):
+        return "categorical", "true or false"
+    if pd.api.types.is_datetime64_any_dtype(present):
+        return "ignored", "a date or time: choose it as the time column"
+    if distinct == len(present) and distinct > LOW_CARDINALITY and distinct > MAX_CATEGORIES // 10:
+        return "ignored", f"an identifier or free text: all {distinct:,} values differ"
+    return "categorical", "text"
+
+
+def _refuse_mixed(present: pd.Series, name: str, kind: Kind | None) -> None:
+    """Text columns whose values are mostly numbers, with some that are not, are a broken file, not categories."""
+    as_numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    numbers = int(as_numbers.notna().sum())
+    if 0 < numbers < len(present) and (numbers * 2 > len(present) or kind == "numeric"):
+        bad = present[as_numbers.isna()]
+        rows = ", ".join(f"row {int(i) + 2}: {shown(v)}" for i, v in bad.head(SHOWN_ROWS).items())
+        raise UserInputError(name, f"mixes numbers and text ({len(bad):,} of {len(present):,} values are not numbers; {rows})")
+
+
+def infer_classes(values: pd.Series, target: str) -> tuple[ClassLabel, ...]:
+    """The target's classes as written: whole numbers as ints, anything else as text, sorted."""
+    missing = int(values.isna().sum())
+    if missing:
+        first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
+        raise UserInputError(target, f"{missing:,} rows have no label (the first is row {first}): every row needs one")
+    distinct = pd.unique(values)
+    if len(distinct) > MAX_CLASSES:
+        raise UserInputError(target, f"{len(distinct):,} distinct labels is more than the {MAX_CLASSES} classes a model may have")
+    if len(distinct) < 2:
+        raise UserInputError(target, f"one class only ({shown(distinct[0]) if len(distinct) else 'none'}): a model needs at least two")
+    labels = [_label(v) for v in distinct]
+    if all(isinstance(v, int) for v in labels):
+        return tuple(sorted(labels))
+    return tuple(sorted(str(v) for v in labels))
+
+
+def _label(value: object) -> ClassLabel:
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return str(value)
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """Categories as text, the way they were written: 3 not 3.0, True not 1."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if bool(np.all(np.mod(whole.to_numpy(), 1) == 0)):
+            return values.map(lambda v: None if pd.isna(v) else str(int(v)))
+    return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
+def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "file") -> Encoded:
+    """Check a table by name against the schema and return what the model takes, or refuse naming the columns.
+
+    Columns are matched by name in any order; the target (when `labelled`) must be there; ignored,
+    time and id columns may be. Categories never seen in the first data are accepted and counted."""
+    names = [str(c) for c in frame.columns]
+    _check_columns(names, schema, labelled, field)
+    problems: list[str] = []
+    data: dict[str, object] = {}
+    unseen: dict[str, int] = {}
+    for column in schema.features:
+        values = frame[column.name]
+        if column.kind == "numeric":
+            data[column.name] = _numbers(values, column, problems)
+        else:
+            text = category_text(values)
+            data[column.name] = text.astype(object).where(text.notna(), np.nan)
+            known = set(column.categories)
+            unseen[column.name] = int((~text.isin(known) & text.notna()).sum())
+        if not column.missing:
+            empty = np.flatnonzero(pd.isna(frame[column.name]).to_numpy())
+            if len(empty):
+                problems.append(
+                    f"column {column.name}: {len(empty):,} missing value(s), first at row {int(empty[0]) + 2}; this column allows none"
+                )
+    y = _labels(frame[schema.target], schema, problems) if labelled else None
+    if problems:
+        raise UserInputError(field, summarise(problems))
+    return Encoded(pd.DataFrame(data, index=range(len(frame))), y, unseen)
+
+
+def _check_columns(names: list[str], schema: Schema, labelled: bool, field: str) -> None:
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserInputError(field, f"duplicate column name(s) {', '.join(map(repr, duplicates))}")
+    expected = [*schema.names, *([schema.target] if labelled else [])]
+    optional = {c.name for c in schema.columns if c.kind == "ignored"} | {schema.time_column, schema.id_column} - {None}
+    if not labelled:
+        optional.add(schema.target)
+    missing = [n for n in expected if n not in names]
+    extra = [n for n in names if n not in expected and n not in optional]
+    if missing or extra:
+        parts = [f"missing column(s) {', '.join(map(repr, missing))}"] if missing else []
+        parts += [f"unexpected column(s) {', '.join(map(repr, extra[:10]))}{' and more' if len(extra) > 10 else ''}"] if extra else []
+        raise UserInputError(field, "; ".join(parts) + f"; expected: {', '.join(expected)}")
+
+
+def _numbers(values: pd.Series, column: Column, problems: list[str]) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(values):
+        problems.append(f"column {column.name}: expected numbers, got true/false values")
+        return np.zeros(len(values))
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(numbers) & values.notna().to_numpy())
+    if len(bad):
+        problems.append(
+            f"column {column.name}, row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a number ({len(bad):,} such rows)"
+        )
+    infinite = np.flatnonzero(np.isinf(numbers))
+    if len(infinite):
+        problems.append(f"column {column.name}, row {int(infinite[0]) + 2}: values must be finite numbers")
+    return numbers
+
+
+def _labels(values: pd.Series, schema: Schema, problems: list[str]) -> np.ndarray:
+    lookup = {str(c): i for i, c in enumerate(schema.classes)}
+    text = values.map(lambda v: None if pd.isna(v) else str(_label(v)))
+    index = text.map(lookup)
+    bad = np.flatnonzero(index.isna().to_numpy())
+    if len(bad):
+        first = values.iloc[bad[0]]
+        what = "is missing" if pd.isna(first) else f"{shown(first)} is not a known class"
+        problems.append(
+            f"column {schema.target}, row {int(bad[0]) + 2}: {what} ({len(bad):,} such rows); the classes are "
+            f"{', '.join(map(str, schema.classes))}"
+        )
+        return np.zeros(len(values), dtype=np.int8)
+    return index.to_numpy(dtype=np.int8)
+
+
+def model_input(columns: Mapping[str, object], schema: Schema, keys: list[str]) -> np.ndarray | pd.DataFrame:
+    """Feature columns read under `keys` (storage or user names, in the schema's order) as the model takes
+    them: float rows for the synthetic schema, else the table by the user's names, with floats (NaN where
+    missing) and text (NaN where missing: scikit-learn's encoders and the drift tests read it as missing)."""
+    if schema.plain:
+        if not len(columns[keys[0]]):
+            return np.empty((0, len(keys)))
+        return np.column_stack([np.asarray(columns[k], dtype=np.float64) for k in keys])
+    table = {}
+    for column, key in zip(schema.features, keys, strict=True):
+        values = columns[key]
+        if column.kind == "numeric":
+            table[column.name] = np.ma.filled(np.ma.asarray(values, dtype=np.float64), np.nan)
+        else:
+            table[column.name] = np.array([v if isinstance(v, str) else np.nan for v in values], dtype=object)
+    return pd.DataFrame(table, columns=schema.names)
+
+
+MAX_TEXT = 200
+
+
+def named_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> pd.DataFrame:
+    """One row (a mapping of column to value) or a batch (a list of them), checked against the schema, as
+    the model's input table. Numbers must be finite numbers within ±max_abs; categories text (whole
+    numbers are read as their text); null, or leaving the column out, only where missing is allowed.
+    A category never seen in training is accepted (the model maps it to its infrequent column)."""
+    batch = [rows] if isinstance(rows, Mapping) else rows
+    if isinstance(batch, str | bytes) or not isinstance(batch, list | tuple):
+        raise UserInputError(field, f"expected an object of {len(schema.names)} named values, or a list of such objects, got {shown(rows)}")
+    if not batch:
+        raise UserInputError(field, "the batch is empty: send at least one row")
+    if not isinstance(batch[0], Mapping):
+        raise UserInputError(
+            field, f"expected an object of {len(schema.names)} named values ({', '.join(schema.names[:8])}"
+            f"{', …' if len(schema.names) > 8 else ''}), got {shown(rows)}",
+        )  # fmt: skip
+    if len(batch) > max_rows:
+        raise UserInputError(field, f"{len(batch):,} rows is more than the limit of {max_rows:,} per request")
+    known, columns = set(schema.names), {c.name: c for c in schema.features}
+    values: dict[str, list] = {name: [] for name in schema.names}
+    for index, row in enumerate(batch):
+        where = f"row {index + 1}: " if len(batch) > 1 else ""
+        if not isinstance(row, Mapping):
+            raise UserInputError(field, f"{where}expected an object of named values, got {shown(row)}")
+        unknown = [str(k) for k in row if k not in known]
+        if unknown:
+            raise UserInputError(
+                field, f"{where}unknown column(s) {', '.join(map(repr, unknown[:5]))}; the columns are {', '.join(schema.names)}"
+            )
+        for name, column in columns.items():
+            values[name].append(_value(row.get(name), name in row, column, max_abs, f"{field}.{name}", where))
+    table = {c.name: np.asarray(values[c.name], dtype=np.float64 if c.kind == "numeric" else object) for c in schema.features}
+    return pd.DataFrame(table, columns=schema.names)
+
+
+def _value(value: object, given: bool, column: Column, max_abs: float, field: str, where: str) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value) and column.kind == "categorical"):
+        if not column.missing:
+            what = "is missing" if not given else "is null"
+            raise UserInputError(field, f"{where}{what}: this column allows no missing value")
+        return np.nan
+    if column.kind == "numeric":
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise UserInputError(field, f"{where}expected a number, got {shown(value)}")
+        number = float(value)
+        if not np.isfinite(number) or abs(number) > max_abs:
+            raise UserInputError(field, f"{where}{shown(value)} must be a finite number within ±{max_abs:g} (IA_FEATURE_MAX_ABS)")
+        return number
+    if isinstance(value, bool) or not isinstance(value, str | int | np.integer):
+        raise UserInputError(field, f"{where}expected a category (text), got {shown(value)}")
+    text = str(value)
+    if not text or len(text) > MAX_TEXT:
+        raise UserInputError(field, f"{where}expected 1 to {MAX_TEXT} characters, got {shown(value)}")
+    return text
+
+
+def unseen_counts(X: pd.DataFrame, schema: Schema) -> dict[str, int]:
+    """Per categorical column, the values that are not among the categories of the workspace's first data."""
+    return {c.name: int((~X[c.name].isin(c.categories) & X[c.name].notna()).sum()) for c in schema.features if c.kind == "categorical"}

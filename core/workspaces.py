@@ -1,0 +1,233 @@
+"""Workspaces built from a user's own table: preview the schema a file suggests, then create the folder.
+
+A workspace is a folder (DuckDB file, MLflow store, artifacts): the demo lives in `data/`, the ones
+made from a file in `data/workspaces/<name>/`. Creating one checks everything before the folder
+exists (the file reads, the schema holds, every class has rows enough to train), so a refusal leaves
+nothing behind; then the file becomes the workspace's first incoming data and model v1.0.0 is
+trained on it. One process serves one workspace; this module opens the new one only to fill it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from core import training
+from core.config import PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, Settings
+from core.errors import UserInputError, WorkspaceError
+from core.schema import Kind, Schema
+from core.table_files import read_table
+from core.tables import Encoded, encode, infer_schema
+
+PREVIEW_ROWS = 20
+
+
+@dataclass(frozen=True)
+class TableChoice:
+    """What a user chooses about a file: the column to predict, kinds overriding the inferred ones, and the
+    optional time and id columns."""
+
+    target: str
+    kinds: dict[str, Kind] = field(default_factory=dict)
+    time_column: str | None = None
+    id_column: str | None = None
+
+    def arguments(self) -> list[str]:
+        """The command-line options that say the same (`python -m core.workspaces`)."""
+        args = ["--target", self.target]
+        for option, kind in (("--numeric", "numeric"), ("--categorical", "categorical"), ("--ignore", "ignored")):
+            chosen = [c for c, k in self.kinds.items() if k == kind]
+            args += [option, ",".join(chosen)] if chosen else []
+        args += ["--time-column", self.time_column] if self.time_column else []
+        return args + (["--id-column", self.id_column] if self.id_column else [])
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a file would become, before anything is stored."""
+
+    schema: Schema
+    n_rows: int
+    head: pd.DataFrame
+    class_counts: dict[str, int]
+    unseen: dict[str, int]
+
+    def document(self) -> dict[str, object]:
+        return {"schema": self.schema.document(), "n_rows": self.n_rows, "class_counts": self.class_counts}
+
+
+@dataclass(frozen=True)
+class Created:
+    name: str
+    folder: Path
+    schema: Schema
+    n_rows: int
+    dataset_id: int
+    champion: str
+    metrics: dict[str, float]
+
+
+def checked_name(name: object) -> str:
+    if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
+        raise UserInputError("name", f"{WORKSPACE_RULE}, got {str(name)[:70]!r}")
+    return name
+
+
+def list_workspaces(root: Path) -> list[str]:
+    """The named workspaces under the data folder (each holds a DuckDB file)."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "ia_continu.duckdb").is_file() and WORKSPACE_NAME.fullmatch(p.name))
+
+
+def table_columns(source: Path | bytes, filename: str) -> list[str]:
+    """The file's column names, for choosing the target before anything is inferred."""
+    return list(read_table(source, filename).columns)
+
+
+def preview(
+    source: Path | bytes, filename: str, choice: TableChoice, max_rows: int | None = None, holdout_fraction: float = 0.3
+) -> tuple[Preview, Encoded]:
+    """Read the file, infer its schema with the user's overrides, check it trains: nothing is stored."""
+    frame = read_table(source, filename, max_rows)
+    schema = infer_schema(frame, choice.target, choice.kinds, choice.time_column, choice.id_column)
+    if choice.time_column is not None:
+        frame = frame.sort_values(choice.time_column, kind="stable", na_position="first").reset_index(drop=True)
+    encoded = encode(frame, schema, labelled=True)
+    training.check_trainable(encoded.y, holdout_fraction, schema.classes)
+    counts = pd.Series(encoded.y).value_counts()
+    class_counts = {str(c): int(counts.get(i, 0)) for i, c in enumerate(schema.classes)}
+    return Preview(schema, len(frame), frame.head(PREVIEW_ROWS), class_counts, encoded.unseen), encoded
+
+
+def create(
+    base: Settings, name: str, source: Path | bytes, filename: str, choice: TableChoice, progress: Callable[[str], None] | None = None
+) -> Created:
+    """A new workspace from a file: checked in full first, then the folder, the data and model v1.0.0."""
+    step = progress or (lambda _message: None)
+    name = checked_name(name)
+    folder = base.workspaces_dir / name
+    if folder.exists() and any(folder.iterdir()):
+        raise UserInputError("name", f"a workspace named {name!r} exists already ({folder}): choose another name")
+    step(f"Reading {filename} and inferring its schema")
+    found, encoded = preview(source, filename, choice, base.max_samples_per_request, base.holdout_fraction)
+    settings = workspace_settings(base, folder)
+    try:
+        step(f"Creating the workspace {name} with {len(found.schema.features)} feature columns")
+        _open_store(settings, found.schema)
+        from core.runtime import Runtime  # MLflow is imported only once the file is known to be good
+
+        rt = Runtime(settings, progress=step)
+        try:
+            step(f"Storing {found.n_rows:,} rows as the first incoming data")
+            info = rt.data.import_encoded(encoded, name=filename, role="incoming")
+            step(f"Training v1.0.0 on all {found.n_rows:,} rows")
+            outcome = rt.train(trigger="starter", dataset_ids=[info.dataset_id])
+            return Created(name, folder, found.schema, found.n_rows, info.dataset_id, outcome.label, outcome.metrics)
+        finally:
+            rt.close()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def workspace_settings(base: Settings, folder: Path) -> Settings:
+    """The base settings pointed at `folder`, with nothing started: no starter, no stream, no loop, no API."""
+    return replace(
+        Settings.from_env({"IA_DATA_DIR": str(folder)}, **_carried(base)),
+        starter_model=False, stream_enabled=False, scheduler_autostart=False, api_enabled=False,
+    )  # fmt: skip
+
+
+def _carried(base: Settings) -> dict[str, object]:
+    """Everything but the paths, which follow the new folder."""
+    paths = {"workspace", "data_dir", "duckdb_path", "mlflow_tracking_uri", "mlflow_artifacts_dir"}  # workspaces_dir is kept
+    return {k: v for k, v in vars(base).items() if k not in paths}
+
+
+def _open_store(settings: Settings, schema: Schema) -> None:
+    from core.store import Store
+
+    Store(settings.duckdb_path, schema).close()
+
+
+def create_in_subprocess(
+    base: Settings, name: str, path: Path, filename: str, choice: TableChoice, progress: Callable[[str], None] | None = None
+) -> str:
+    """`create` in a child process, for a running workbench: MLflow's tracking URI is process-wide, and
+    the new workspace's store must not become the one the running loop logs to. Returns the last line."""
+    step = progress or (lambda _message: None)
+    args = [sys.executable, "-m", "core.workspaces", str(path), "--name", checked_name(name), "--filename", filename, *choice.arguments()]
+    paths = ("IA_WORKSPACE", "IA_DATA_DIR", "IA_DUCKDB_PATH", "MLFLOW_TRACKING_URI", "IA_MLFLOW_ARTIFACTS_DIR")
+    env = {**{k: v for k, v in os.environ.items() if k not in paths}, "IA_WORKSPACES_DIR": str(base.workspaces_dir)}
+    # One stream: a child that logs much to stderr while nobody reads it would block on a full pipe.
+    child = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in child.stdout:
+        lines.append(line.rstrip())
+        if line.startswith("· "):
+            step(line[2:].strip())
+    if child.wait() != 0:
+        message = next((line[len("error: ") :] for line in lines if line.startswith("error: ")), "")
+        if message:
+            field_name, _, text = message.partition(": ")
+            raise UserInputError(field_name, text)
+        raise RuntimeError(f"creating the workspace {name} failed: {lines[-1] if lines else 'no output'}")
+    return next((line for line in reversed(lines) if line.startswith("Workspace ")), lines[-1] if lines else "")
+
+
+def create_from_upload(
+    base: Settings, name: str, data: bytes, filename: str, choice: TableChoice, progress: Callable[[str], None] | None = None
+) -> str:
+    """An uploaded file (the dashboard's, the API's) checked in this process, then created by a child."""
+    checked_name(name)
+    preview(data, filename, choice, base.max_samples_per_request, base.holdout_fraction)
+    suffix = ".parquet" if filename.lower().endswith(".parquet") else ".csv"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(data)
+        return create_in_subprocess(base, name, path, filename, choice, progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m core.workspaces FILE --name NAME --target COLUMN [...]` (what `make workspace` runs)."""
+    parser = argparse.ArgumentParser(prog="make workspace", description="Create a workspace from a CSV or Parquet file.")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--target", required=True)
+    for kind in ("numeric", "categorical", "ignore"):
+        parser.add_argument(f"--{kind}", default="", help=f"comma-separated columns to treat as {kind}")
+    parser.add_argument("--time-column")
+    parser.add_argument("--id-column")
+    parser.add_argument("--filename", help="the file's name as the user gave it (an upload's temporary file has another)")
+    args = parser.parse_args(argv)
+    kinds: dict[str, Kind] = {}
+    for option, kind in (("numeric", "numeric"), ("categorical", "categorical"), ("ignore", "ignored")):
+        kinds |= {c.strip(): kind for c in getattr(args, option).split(",") if c.strip()}
+    try:
+        choice = TableChoice(args.target, kinds, args.time_column, args.id_column)
+        created = create(Settings.from_env(), args.name, args.file, args.filename or args.file.name, choice,
+                         progress=lambda message: print(f"· {message}", flush=True))  # fmt: skip
+    except UserInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except WorkspaceError as exc:
+        print(f"error: workspace: {exc}", file=sys.stderr)
+        return 2
+    accuracy = created.metrics.get("accuracy", float("nan"))
+    print(f"Workspace {created.name} created in {created.folder}: {created.n_rows:,} rows, champion {created.champion} "
+          f"(holdout accuracy {accuracy:.3f}). Open it with: make run WORKSPACE={created.name}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Drift on a mixed table, in one Bonferroni family: KS on numbers, chi-square with a Jensen-Shannon floor on
+categories, the missing-value rate; the false-alarm and detection rates the README states, on their seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from core.drift import JS_FLOOR, DriftThresholds, table_report
+from core.tablegen import generate_table
+from core.tables import encode, infer_schema
+
+T = DriftThresholds()
+SCHEMA = infer_schema(generate_table(2000, seed=0), "outcome")
+
+
+def _rows(n: int, scenario: str, seed: int, strength: float = 1.0) -> pd.DataFrame:
+    return encode(generate_table(n, scenario, strength, seed=seed), SCHEMA, labelled=False).X
+
+
+def _flags(seed: int, scenario: str, cycles: int, onset: int = 0, strength: float = 1.0) -> list[bool]:
+    """The loop's test on a mixed stream, without storage: a 2,000-row reference, 200-row batches, 3 pooled."""
+    reference = _rows(2000, "stable", seed)
+    recent: list[pd.DataFrame] = []
+    flags = []
+    for c in range(1, cycles + 1):
+        batch = _rows(200, scenario if c > onset else "stable", seed * 1_000_003 + c, strength)
+        recent = [batch, *recent[:2]]
+        flags.append(table_report(reference, recent, SCHEMA, T).dataset_drift)
+    return flags
+
+
+def test_every_column_kind_has_its_test_in_one_family() -> None:
+    report = table_report(_rows(2000, "stable", 1), [_rows(200, "stable", 2)], SCHEMA, T)
+    tests = {f.feature: f.test for f in report.features}
+    assert tests["monthly_fee"] == "ks" and tests["plan"] == "chi2" and tests["support_calls"] == "chi2"
+    assert tests["tenure_months · missing rate"] == "missing" and tests["channel · missing rate"] == "missing"
+    assert all(f.threshold == pytest.approx(T.alpha / len(report.features)) for f in report.features)  # Bonferroni over all
+
+
+def test_the_category_test_is_scipy_s_chi_square_with_unseen_values_pooled() -> None:
+    reference, current = _rows(2000, "stable", 1), _rows(300, "new_category", 2)
+    plan = next(f for f in table_report(reference, [current], SCHEMA, T).features if f.feature == "plan")
+    categories = sorted(reference["plan"].unique())
+    counts = [[int((frame["plan"] == c).sum()) for c in categories] for frame in (reference, current)]
+    counts[0].append(0)
+    counts[1].append(int((~current["plan"].isin(categories)).sum()))
+    chi2, p_value, _, _ = stats.chi2_contingency(np.array(counts), correction=False)
+    assert plan.statistic == pytest.approx(chi2) and plan.p_value == pytest.approx(p_value)
+    assert plan.effect == pytest.approx(jensenshannon(counts[0], counts[1]))
+    assert plan.unseen_share == pytest.approx(counts[1][-1] / 300)
+
+
+def test_a_significant_but_tiny_category_move_is_not_drift() -> None:
+    reference = _rows(2000, "stable", 1)
+    huge = _rows(200_000, "category_shift", 2, strength=0.1)  # pro from 20 % to 21.5 %: significant on 200,000 rows, tiny
+    plan = next(f for f in table_report(reference, [huge], SCHEMA, T).features if f.feature == "plan")
+    assert plan.effect < JS_FLOOR and not plan.drifted
+
+
+@pytest.mark.slow
+def test_false_alarms_on_a_stable_mixed_stream_under_one_percent_on_average_and_three_for_any_seed() -> None:
+    rates = [np.mean(_flags(seed, "stable", 100)) for seed in range(1, 11)]
+    assert np.mean(rates) <= 0.01 and max(rates) <= 0.03, rates
+
+
+def test_a_category_share_from_20_to_35_percent_is_flagged_within_three_cycles() -> None:
+    caught = [any(_flags(seed, "category_shift", 3)) for seed in range(1, 21)]
+    assert np.mean(caught) >= 0.9, caught
+
+
+def test_a_new_category_at_a_ten_percent_share_is_flagged_in_the_first_cycle() -> None:
+    first = [_flags(seed, "new_category", 1)[0] for seed in range(1, 21)]
+    assert np.mean(first) >= 0.9, first
+
+
+def test_a_change_in_the_missing_value_rate_is_flagged() -> None:
+    report = table_report(_rows(2000, "stable", 1), [_rows(200, "missing_rate", 2)], SCHEMA, T)
+    rows = {f.feature: f for f in report.features}
+    assert rows["tenure_months · missing rate"].drifted and rows["tenure_months · missing rate"].effect > 0.1
+    assert not rows["channel · missing rate"].drifted

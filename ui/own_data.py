@@ -1,0 +1,84 @@
+"""The Data page's "Start from your own data": a file, the inferred schema to review, then a new workspace."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import workspaces
+from core.schema import KINDS
+from ui.state import act, runtime, switch_to
+
+
+def start_from_your_own_data() -> None:
+    rt = runtime()
+    st.caption(
+        "A CSV or Parquet file with a header row becomes a workspace of its own: its columns (numbers, categories, missing "
+        "values), its target with two or more classes, and model v1.0.0 trained on it. Nothing is stored before you create it."
+    )
+    file = st.file_uploader("Your table", type=["csv", "parquet"], key="own_file")
+    if file is None:
+        return
+    data, filename = file.getvalue(), file.name
+    columns = act(lambda: _columns(data, filename))
+    if not columns:
+        return
+    a, b, c = st.columns(3)
+    target = a.selectbox("Target (the column to predict)", columns, index=len(columns) - 1, key="own_target")
+    others = [None, *[col for col in columns if col != target]]
+    time_column = b.selectbox("Time column (optional)", others, format_func=lambda v: "—" if v is None else v, key="own_time")
+    id_column = c.selectbox("Id column (optional)", others, format_func=lambda v: "—" if v is None else v, key="own_id")
+    inferred = act(lambda: _preview(data, filename, target, {}, time_column, id_column))
+    if inferred is None:
+        return
+    st.markdown(f"**Inferred schema** · {inferred.n_rows:,} rows · review the kinds, then create")
+    table = pd.DataFrame(
+        [
+            {"column": c.name, "kind": c.kind, "missing allowed": c.missing, "categories": len(c.categories) or None, "why": c.note}
+            for c in inferred.schema.columns
+        ]
+    )
+    edited = st.data_editor(
+        table, hide_index=True, disabled=["column", "missing allowed", "categories", "why"], key=f"own_kinds_{target}",
+        column_config={"kind": st.column_config.SelectboxColumn("kind", options=list(KINDS), required=True)},
+    )  # fmt: skip
+    kinds = {row["column"]: row["kind"] for _, row in edited.iterrows() if row["kind"] != inferred.schema.column(row["column"]).kind}
+    found = act(lambda: _preview(data, filename, target, kinds, time_column, id_column)) if kinds else inferred
+    if found is None:
+        return
+    classes = ", ".join(f"{label} ({n:,})" for label, n in found.class_counts.items())
+    st.write(f"**Target** `{target}`: {len(found.class_counts)} classes: {classes}.")
+    st.dataframe(found.head, hide_index=True, height=200)
+    name = st.text_input("Workspace name", value=_suggested_name(filename), max_chars=64, key="own_name",
+                         help="Letters, digits, - and _: the folder data/workspaces/<name>")  # fmt: skip
+    if st.button("Create the workspace", type="primary", key="own_create"):
+        with st.status(f"Creating {name}…", expanded=True) as status:
+            choice = workspaces.TableChoice(target, kinds, time_column, id_column)
+            summary = act(lambda: workspaces.create_from_upload(rt.settings, name, data, filename, choice, st.write))
+            status.update(label=f"Workspace {name} created" if summary else "Nothing created", state="complete" if summary else "error")
+        if summary:
+            st.session_state["own_created"] = (name, summary)
+    created = st.session_state.get("own_created")
+    if created:
+        st.success(created[1], icon=":material/check_circle:")
+        st.button(f"Open {created[0]} now", type="primary", key="own_open", on_click=_open, args=(created[0],))
+
+
+def _open(name: str) -> None:
+    st.session_state.pop("own_created", None)
+    switch_to(name)
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the file")
+def _columns(data: bytes, filename: str) -> list[str]:
+    return workspaces.table_columns(data, filename)
+
+
+@st.cache_data(max_entries=8, show_spinner="Inferring the schema")
+def _preview(data: bytes, filename: str, target: str, kinds: dict, time_column: str | None, id_column: str | None) -> workspaces.Preview:
+    return workspaces.preview(data, filename, workspaces.TableChoice(target, kinds, time_column, id_column))[0]
+
+
+def _suggested_name(filename: str) -> str:
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in filename.rsplit(".", 1)[0]).strip("-_")
+    return (stem or "my-data")[:64]
