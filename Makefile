@@ -48,6 +48,7 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench_core
+	$(PY) -m benchmarks.bench_tables
 	$(PY) -m benchmarks.bench_loop
 	$(PY) -m benchmarks.bench_ui
 	$(PY) -m benchmarks.bench_api

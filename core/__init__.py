@@ -18,7 +18,7 @@ notebooks import by path (`core.drift`, `core.training`); the map below says it 
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "pure": ("config", "errors", "features", "outcomes", "drift", "evaluation", "training", "validation", "verdicts", "policy",
-             "datagen", "csv_import", "faults", "store.clock", "schema", "tables", "tablegen"),
+             "datagen", "csv_import", "faults", "store.clock", "schema", "tables", "tablegen", "row_model"),
     "io": ("table_files", "store", "tracking", "notify", "journal", "reference", "controls", "retention", "repair", "registry", "serving",
            "insight", "health"),
     "loop": ("monitor", "pipeline", "scheduler", "model_actions", "data_actions", "loop_control", "runtime"),

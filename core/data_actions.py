@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 from core import datagen, validation
 from core.config import Settings
@@ -12,8 +14,8 @@ from core.errors import UserInputError
 from core.outcomes import version_label
 from core.store import DatasetInfo, Store
 from core.store.datasets import ROLES
-from core.table_files import read_table
-from core.tables import Encoded, encode
+from core.table_files import checked_source
+from core.tables import Encoded
 
 
 def checked_dataset_ids(store: Store, dataset_ids: object) -> list[int]:
@@ -70,22 +72,19 @@ class DataActions:
         raw = data.encode() if isinstance(data, str) else bytes(data)
         digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
         name = validation.text(name, "name")
+        earlier = self.store.dataset_with_hash(digest)
         if self.store.schema.plain:
             parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
-            X, y = parsed.X, parsed.y
+            info = self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=name, role=role, content_hash=digest)
         else:
-            frame = read_table(raw, name, self.settings.max_samples_per_request)
-            found = encode(self._in_time_order(frame), self.store.schema, labelled=True)
-            X, y = found.X, found.y
-        earlier = self.store.dataset_with_hash(digest)
-        info = self.store.insert_dataset(X, y, source="imported", name=name, role=role, content_hash=digest)
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / ("upload.parquet" if name.lower().endswith(".parquet") else "upload.csv")
+                path.write_bytes(raw)
+                source = checked_source(path, name)
+                info = self.store.import_file(
+                    source, name=name, role=role, content_hash=digest, max_rows=self.settings.max_samples_per_request
+                )
         return replace(info, duplicate_of=earlier["dataset_id"]) if earlier else info
-
-    def _in_time_order(self, frame: object) -> object:
-        column = self.store.schema.time_column
-        if column is None or column not in frame.columns:
-            return frame
-        return frame.sort_values(column, kind="stable", na_position="first").reset_index(drop=True)
 
     def import_encoded(self, encoded: Encoded, name: str, role: str = "library") -> DatasetInfo:
         """Rows already checked against this workspace's schema (a new workspace's first file)."""

@@ -79,24 +79,30 @@ class DriftReport:
         return [{**asdict(f), "n_reference": self.n_reference} for f in self.features]
 
 
-def normalised_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
+def normalised_wasserstein(reference: np.ndarray, current: np.ndarray, distance: float | None = None) -> float:
     """Earth mover's distance in reference standard deviations; a constant reference gives 0 or inf."""
-    distance = float(stats.wasserstein_distance(reference, current))
+    distance = float(stats.wasserstein_distance(reference, current)) if distance is None else distance
     scale = float(np.std(reference))
     if scale <= 1e-12 * max(1.0, abs(float(np.mean(reference)))):
         return 0.0 if distance == 0 else float("inf")
     return distance / scale
 
 
-def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS) -> float:
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS, presorted: bool = False) -> float:
     """Population stability index over quantile bins of the reference. Values equal to an edge get a
-    bin of their own, so point masses (a constant column, a rounded one) are not merged away."""
+    bin of their own, so point masses (a constant column, a rounded one) are not merged away.
+    `presorted`: both arrays are sorted, and each bin is counted by two binary searches per edge."""
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
     n_bins = 2 * len(edges) + 1
 
     def shares(values: np.ndarray) -> np.ndarray:
-        codes = np.searchsorted(edges, values, side="left") + np.searchsorted(edges, values, side="right")
-        return np.maximum(np.bincount(codes, minlength=n_bins) / values.shape[0], PSI_FLOOR)
+        if presorted:  # below the first edge, at it, between it and the next, ..., above the last
+            bounds = np.column_stack([np.searchsorted(values, edges, "left"), np.searchsorted(values, edges, "right")]).ravel()
+            counts = np.diff(np.concatenate([[0], bounds, [values.shape[0]]]))
+        else:
+            codes = np.searchsorted(edges, values, side="left") + np.searchsorted(edges, values, side="right")
+            counts = np.bincount(codes, minlength=n_bins)
+        return np.maximum(counts / values.shape[0], PSI_FLOOR)
 
     ref_share, cur_share = shares(reference), shares(current)
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
@@ -123,30 +129,67 @@ def drift_report(
     return DriftReport(results, share, share > 0, reference.shape[0], batches[0].shape[0], thresholds.alpha)
 
 
+KS_EXACT_MAX = 10_000  # scipy's ks_2samp is exact up to this many rows a side, asymptotic beyond
+
+
 def _feature(ref: np.ndarray, windows: list[np.ndarray], name: str, per_test: float, thresholds: DriftThresholds) -> FeatureDrift:
-    tests = [stats.ks_2samp(ref, w) for w in windows]
-    best = min(range(len(windows)), key=lambda k: (tests[k].pvalue, k))
-    p_value = float(tests[best].pvalue)
-    effect = normalised_wasserstein(ref, windows[best])
+    large = max(ref.shape[0], *(w.shape[0] for w in windows)) > KS_EXACT_MAX
+    ref_sorted = np.sort(ref) if large else ref
+    sorted_windows = [np.sort(w) for w in windows] if large else windows
+    tests = [ks_and_wasserstein(ref_sorted, w) if large else (*_scipy_ks(ref, w), None) for w in sorted_windows]
+    best = min(range(len(windows)), key=lambda k: (tests[k][1], k))
+    statistic, p_value, distance = tests[best]
+    effect = normalised_wasserstein(ref, windows[best], distance)
     drifted = p_value < per_test and effect >= thresholds.min_effect
-    value = psi(ref, windows[0])
+    value = psi(ref_sorted, sorted_windows[0], presorted=True) if large else psi(ref, windows[0])
     return FeatureDrift(
-        name, "ks", float(tests[best].statistic), p_value, per_test, effect, drifted, value, psi_status(value, thresholds),
-        int(windows[best].shape[0]), best + 1,
+        name, "ks", statistic, p_value, per_test, effect, drifted, value, psi_status(value, thresholds), int(windows[best].shape[0]),
+        best + 1,
     )  # fmt: skip
 
 
-def table_report(reference: pd.DataFrame, batches: list[pd.DataFrame], schema: Schema, thresholds: DriftThresholds) -> DriftReport:
+def _scipy_ks(ref: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    result = stats.ks_2samp(ref, current)
+    return float(result.statistic), float(result.pvalue)
+
+
+def ks_and_wasserstein(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[float, float, float]:
+    """The two-sample KS statistic and its asymptotic p-value (scipy's ks_2samp beyond KS_EXACT_MAX rows, to
+    the last bit) and the Wasserstein distance, from one pass over the two empirical CDFs: scipy sorts and
+    searches the same arrays once for each, which made the effect cost twice the test on large tables.
+    Both arrays come sorted (the caller sorts each once for this and for PSI)."""
+    n1, n2 = ref_sorted.shape[0], cur_sorted.shape[0]
+    merged = np.sort(np.concatenate([ref_sorted, cur_sorted]), kind="stable")  # two sorted runs: merged in one pass
+    cdf1 = np.searchsorted(ref_sorted, merged, side="right") / n1
+    cdf2 = np.searchsorted(cur_sorted, merged, side="right") / n2
+    differences = cdf1 - cdf2
+    statistic = float(max(differences.max(), np.clip(-differences.min(), 0, 1)))
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    p_value = float(stats.kstwo.sf(statistic, np.round(m * n / (m + n))))
+    distance = float(np.sum(np.abs(differences[:-1]) * np.diff(merged)))
+    return statistic, min(max(p_value, 0.0), 1.0), distance
+
+
+def table_report(
+    reference: pd.DataFrame,
+    batches: list[pd.DataFrame],
+    schema: Schema,
+    thresholds: DriftThresholds,
+    outputs: dict[str, tuple[pd.Series, list[pd.Series]]] | None = None,
+) -> DriftReport:
     """The drift family of a user's table: per numeric column the KS test above (on the values present),
     per categorical column a chi-square test on category counts (categories the reference never had
     pooled into one cell) with a Jensen-Shannon effect floor, and per column that allows missing values
     a test of its missing-value rate. One Bonferroni family over every test and window, as above.
+    `outputs` adds distributions that are not columns, tested as categories in the same family: the
+    champion's predicted classes, and the labels when the batch has them.
 
     Each batch is summarised once (its values present, its category counts, its missing count) and the
     windows add the summaries up, so pooling three batches costs no copy of a table."""
     n_windows = len(batches)
+    outputs = outputs or {}
     tests = [(c, "distribution") for c in schema.features] + [(c, "missing") for c in schema.features if c.missing]
-    per_test = thresholds.alpha / (len(tests) * n_windows)
+    per_test = thresholds.alpha / ((len(tests) + len(outputs)) * n_windows)
     results = []
     for column, kind in tests:
         ref = reference[column.name]
@@ -157,6 +200,8 @@ def table_report(reference: pd.DataFrame, batches: list[pd.DataFrame], schema: S
             results.append(_numeric_present(ref, current, column.name, per_test, thresholds))
         else:
             results.append(_categorical(ref, current, column.name, per_test, thresholds))
+    for name, (ref, current) in outputs.items():
+        results.append(_categorical(ref, current, name, per_test, thresholds))
     share = sum(r.drifted for r in results) / len(results)
     return DriftReport(results, share, share > 0, len(reference), len(batches[0]), thresholds.alpha)
 
@@ -175,17 +220,18 @@ def _numeric_present(ref: pd.Series, current: list[pd.Series], name: str, per_te
     return _feature(ref_values, windows, name, per_test, thresholds)
 
 
-def category_shares(values: pd.Series, categories: list[str]) -> np.ndarray:
-    """Counts of each reference category, then one cell for every value the reference never had."""
-    counts = values.value_counts()
-    known = np.array([counts.get(c, 0) for c in categories], dtype=np.float64)
+def category_shares(values: pd.Series | None, categories: list[str], counts: pd.Series | None = None) -> np.ndarray:
+    """Counts of each reference category, then one cell for every value the reference never had
+    (`counts`: the values' counts, when the caller has them already)."""
+    counts = values.value_counts() if counts is None else counts
+    known = counts.reindex(categories, fill_value=0).to_numpy(dtype=np.float64)
     return np.append(known, float(counts.sum()) - known.sum())
 
 
 def _categorical(ref: pd.Series, current: list[pd.Series], name: str, per_test: float, thresholds: DriftThresholds) -> FeatureDrift:
     ref_counts_all = ref.value_counts()
     categories = sorted(ref_counts_all.index)
-    ref_counts = category_shares(ref, categories)
+    ref_counts = category_shares(None, categories, ref_counts_all)
     batch_counts = [category_shares(c, categories) for c in current]
     outcomes = []
     for counts in np.cumsum(batch_counts, axis=0):

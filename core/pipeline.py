@@ -154,7 +154,8 @@ class MonitoringPipeline:
         report = None
         if measured.champion is not None:
             with _timed(steps, "drift"):
-                report = self.monitor.update(X, y is not None, s.drift_window_batches, self.store.features, thresholds_of(s))
+                model = self.registry.load(measured.champion)
+                report = self.monitor.update(X, y is not None, s.drift_window_batches, self.store.features, thresholds_of(s), model, y)
                 record.reference = self.monitor.reference.to_json()
             record.drift_share, record.dataset_drift = report.drift_share, report.dataset_drift
         signals = verdicts.signals(report, measured)

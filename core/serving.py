@@ -24,9 +24,10 @@ from core.errors import NoModelError, UserInputError, plain_fault
 from core.journal import Entry, Journal, read_segment
 from core.outcomes import version_label
 from core.registry import ModelRegistry
+from core.row_model import RowModel
 from core.schema import ClassLabel, Schema
 from core.store import Store, utcnow
-from core.tables import named_rows
+from core.tables import checked_rows, named_rows
 from core.validation import feature_matrix
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class Predictor:
         self.journal = journal or Journal(store.path.parent / "journal")
         self._model_lock = threading.Lock()
         self._loaded: tuple[int, object] | None = None
+        self._row_models: dict[int, RowModel | None] = {}
         self._buffer: list[Entry] = []
         self._buffered_rows = 0
         self._pending: list[Entry] = []
@@ -147,6 +149,8 @@ class Predictor:
     def predict_one(self, features: object, source: str = "api") -> Prediction:
         start = time.perf_counter()
         schema = self.store.schema
+        if not schema.plain:
+            return self._predict_table_row(features, source, start)
         X = self._rows(features, 1, "features")
         version, model = self.model()
         proba = model.predict_proba(X)[0]
@@ -154,6 +158,25 @@ class Predictor:
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
         self._log(now, version, X, proba[1:] if schema.plain else proba.reshape(1, -1), latency, source)
+        return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
+                          schema.classes)  # fmt: skip
+
+    def _predict_table_row(self, features: object, source: str, start: float) -> Prediction:
+        """One row of a table, scored from the pipeline's arrays (`core.row_model`): no one-row DataFrame."""
+        schema = self.store.schema
+        values = {name: column[0] for name, column in checked_rows(features, schema, 1, self.max_abs).items()}
+        version, model = self.model()
+        row_model = self._row_models.get(version)
+        if row_model is None:
+            row_model = self._row_models.setdefault(version, RowModel.of(model, schema))
+        proba = row_model.proba(values)
+        index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
+        now = utcnow()
+        latency = (time.perf_counter() - start) * 1000
+        numbers = np.array([[values[name] for name in schema.numeric]], dtype=np.float64)
+        text = [[values[name] if isinstance(values[name], str) else None] for name in schema.categorical]
+        entry = Entry(_micros(now), version, numbers, proba.reshape(1, -1), latency, source, text)
+        self._append(entry, 1)
         return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
                           schema.classes)  # fmt: skip
 
@@ -190,10 +213,13 @@ class Predictor:
             entry = table_entry(_micros(ts), version, X, proba, latency_ms, source, self.store.schema)
         else:
             entry = Entry(_micros(ts), version, X, proba, latency_ms, source)
+        self._append(entry, len(proba))
+
+    def _append(self, entry: Entry, rows: int) -> None:
         with self._buffer_lock:
             self.journal.append(entry)
             self._buffer.append(entry)
-            self._buffered_rows += len(proba)
+            self._buffered_rows += rows
             full = self._buffered_rows >= self.flush_rows
         if full:
             self._wake.set()

@@ -47,6 +47,22 @@ def read_table(source: Path | bytes, filename: str = "", max_rows: int | None = 
     return _checked(frame, max_rows)
 
 
+def checked_source(path: Path, filename: str) -> str:
+    """A file as a DuckDB table expression for a bulk import, every column as text (the schema decides
+    what each must hold), after the header checks `read_table` makes: `read_csv(...)` or `read_parquet(...)`."""
+    literal = "'" + str(path).replace("'", "''") + "'"
+    if filename.lower().endswith(".parquet") or path.suffix.lower() == ".parquet":
+        try:
+            names = duckdb.read_parquet(str(path)).columns
+        except duckdb.Error as exc:
+            raise UserInputError("file", f"not a readable Parquet file: {shown(str(exc).splitlines()[0])}") from None
+        _check_names(list(names))
+        return f"read_parquet({literal})"
+    _check_header(path)
+    nulls = ", ".join("'" + n.replace("'", "''") + "'" for n in NULL_TEXTS)
+    return f"read_csv({literal}, header = true, all_varchar = true, nullstr = [{nulls}])"
+
+
 def _read_parquet(path: Path, max_rows: int | None) -> pd.DataFrame:
     try:
         relation = duckdb.read_parquet(str(path))

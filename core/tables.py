@@ -143,12 +143,37 @@ def _label(value: object) -> ClassLabel:
 
 
 def category_text(values: pd.Series) -> pd.Series:
-    """Categories as text, the way they were written: 3 not 3.0, True not 1."""
-    if pd.api.types.is_float_dtype(values):
-        whole = values.dropna()
-        if bool(np.all(np.mod(whole.to_numpy(), 1) == 0)):
-            return values.map(lambda v: None if pd.isna(v) else str(int(v)))
-    return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    """Categories as text, the way they were written (3 not 3.0, true not True), NaN where missing; vectorised
+    over the distinct values, so a million rows cost a factorisation, not a million str() calls."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([_as_text(u) for u in uniques] + [np.nan], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype=object)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# One wording for each refusal, whether pandas (a row, a first file) or DuckDB (a bulk import) found it.
+def not_a_number(column: str, row: int, value: object, count: int) -> str:
+    return f"column {column}, row {row}: {shown(value)} is not a number ({count:,} such rows)"
+
+
+def not_finite(column: str, row: int) -> str:
+    return f"column {column}, row {row}: values must be finite numbers"
+
+
+def missing_not_allowed(column: str, count: int, row: int) -> str:
+    return f"column {column}: {count:,} missing value(s), first at row {row}; this column allows none"
+
+
+def unknown_label(schema: Schema, row: int, value: object, count: int) -> str:
+    what = "is missing" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{shown(value)} is not a known class"
+    return f"column {schema.target}, row {row}: {what} ({count:,} such rows); the classes are {', '.join(map(str, schema.classes))}"
 
 
 def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "file") -> Encoded:
@@ -157,7 +182,7 @@ def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "fi
     Columns are matched by name in any order; the target (when `labelled`) must be there; ignored,
     time and id columns may be. Categories never seen in the first data are accepted and counted."""
     names = [str(c) for c in frame.columns]
-    _check_columns(names, schema, labelled, field)
+    check_columns(names, schema, labelled, field)
     problems: list[str] = []
     data: dict[str, object] = {}
     unseen: dict[str, int] = {}
@@ -167,9 +192,8 @@ def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "fi
             data[column.name] = _numbers(values, column, problems)
         else:
             text = category_text(values)
-            data[column.name] = text.astype(object).where(text.notna(), np.nan)
-            known = set(column.categories)
-            unseen[column.name] = int((~text.isin(known) & text.notna()).sum())
+            data[column.name] = text
+            unseen[column.name] = int((~text.isin(column.categories) & text.notna()).sum())
         if not column.missing:
             empty = np.flatnonzero(pd.isna(frame[column.name]).to_numpy())
             if len(empty):
@@ -182,7 +206,9 @@ def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "fi
     return Encoded(pd.DataFrame(data, index=range(len(frame))), y, unseen)
 
 
-def _check_columns(names: list[str], schema: Schema, labelled: bool, field: str) -> None:
+def check_columns(names: list[str], schema: Schema, labelled: bool, field: str) -> None:
+    """The columns a table must have by name (any order): the features, the target when labelled; ignored,
+    time and id columns may be there. Refused with what is missing and what is extra."""
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise UserInputError(field, f"duplicate column name(s) {', '.join(map(repr, duplicates))}")
@@ -216,18 +242,15 @@ def _numbers(values: pd.Series, column: Column, problems: list[str]) -> np.ndarr
 
 def _labels(values: pd.Series, schema: Schema, problems: list[str]) -> np.ndarray:
     lookup = {str(c): i for i, c in enumerate(schema.classes)}
-    text = values.map(lambda v: None if pd.isna(v) else str(_label(v)))
-    index = text.map(lookup)
-    bad = np.flatnonzero(index.isna().to_numpy())
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    per_unique = np.array([lookup.get(str(_label(u)), -1) for u in uniques] + [-1], dtype=np.int64)
+    found = per_unique[codes]
+    bad = np.flatnonzero(found < 0)
     if len(bad):
         first = values.iloc[bad[0]]
-        what = "is missing" if pd.isna(first) else f"{shown(first)} is not a known class"
-        problems.append(
-            f"column {schema.target}, row {int(bad[0]) + 2}: {what} ({len(bad):,} such rows); the classes are "
-            f"{', '.join(map(str, schema.classes))}"
-        )
+        problems.append(unknown_label(schema, int(bad[0]) + 2, None if pd.isna(first) else first, len(bad)))
         return np.zeros(len(values), dtype=np.int8)
-    return index.to_numpy(dtype=np.int8)
+    return found.astype(np.int8)
 
 
 def model_input(columns: Mapping[str, object], schema: Schema, keys: list[str]) -> np.ndarray | pd.DataFrame:
@@ -244,7 +267,8 @@ def model_input(columns: Mapping[str, object], schema: Schema, keys: list[str]) 
         if column.kind == "numeric":
             table[column.name] = np.ma.filled(np.ma.asarray(values, dtype=np.float64), np.nan)
         else:
-            table[column.name] = np.array([v if isinstance(v, str) else np.nan for v in values], dtype=object)
+            text = np.ma.filled(np.ma.asarray(values, dtype=object), np.nan) if isinstance(values, np.ma.MaskedArray) else values
+            table[column.name] = pd.Series(text, dtype=object).where(pd.notna(text), np.nan).to_numpy(dtype=object)
     return pd.DataFrame(table, columns=schema.names)
 
 
@@ -252,8 +276,15 @@ MAX_TEXT = 200
 
 
 def named_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> pd.DataFrame:
+    """`checked_rows` as the model's input table."""
+    values = checked_rows(rows, schema, max_rows, max_abs, field)
+    table = {c.name: np.asarray(values[c.name], dtype=np.float64 if c.kind == "numeric" else object) for c in schema.features}
+    return pd.DataFrame(table, columns=schema.names)
+
+
+def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> dict[str, list]:
     """One row (a mapping of column to value) or a batch (a list of them), checked against the schema, as
-    the model's input table. Numbers must be finite numbers within ±max_abs; categories text (whole
+    each column's values (floats, NaN where missing; text or NaN). Numbers must be finite numbers within ±max_abs; categories text (whole
     numbers are read as their text); null, or leaving the column out, only where missing is allowed.
     A category never seen in training is accepted (the model maps it to its infrequent column)."""
     batch = [rows] if isinstance(rows, Mapping) else rows
@@ -281,8 +312,7 @@ def named_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fiel
             )
         for name, column in columns.items():
             values[name].append(_value(row.get(name), name in row, column, max_abs, f"{field}.{name}", where))
-    table = {c.name: np.asarray(values[c.name], dtype=np.float64 if c.kind == "numeric" else object) for c in schema.features}
-    return pd.DataFrame(table, columns=schema.names)
+    return values
 
 
 def _value(value: object, given: bool, column: Column, max_abs: float, field: str, where: str) -> object:

@@ -99,8 +99,9 @@ def fit(
     model = build_pipeline(options, schema).fit(X_train, y_train)
     params = {**MODEL_PARAMS, "C": float(options.C), "class_weight": options.class_weight, "model": model_name(schema),
               "holdout_fraction": holdout_fraction, "seed": seed}  # fmt: skip
-    metrics = evaluate(model, X_hold, y_hold)
-    extra = weighted_metrics(y_hold, model.predict_proba(X_hold)) if len(classes) > 2 else {}
+    proba = model.predict_proba(X_hold)
+    metrics = metrics_of(proba, y_hold)
+    extra = weighted_metrics(y_hold, proba) if len(classes) > 2 else {}
     return TrainResult(model, metrics, X_hold, y_hold, int(y_train.shape[0]), params, extra)
 
 
@@ -135,7 +136,10 @@ def check_trainable(y: np.ndarray, holdout_fraction: float, classes: tuple = (0,
 def evaluate(model: Pipeline, X: Features, y: np.ndarray) -> dict[str, float]:
     """The six holdout metrics; ROC AUC is undefined (NaN) when the batch holds one class. With more than
     two classes, precision, recall and F1 are macro averages and ROC AUC is one-vs-rest (macro)."""
-    proba = model.predict_proba(X)
+    return metrics_of(model.predict_proba(X), y)
+
+
+def metrics_of(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
     if proba.shape[1] == 2:
         return metrics_from_proba(np.asarray(y) == 1, proba[:, 1])
     return multiclass_metrics(np.asarray(y, dtype=np.int64), proba)

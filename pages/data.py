@@ -95,7 +95,7 @@ with upload:
             )
 
 
-with st.expander("Start from your own data", icon=":material/upload_file:"):
+with st.expander("Start from your own data", icon=":material/upload_file:", expanded=st.session_state.get("own_file") is not None):
     start_from_your_own_data()
 
 

@@ -66,11 +66,11 @@ table(
     ["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted", "n_reference",
      "n_current"],
     "This cycle made no drift test (no champion or no new rows).",
-    column_config={"statistic": st.column_config.NumberColumn("KS D", format="%.4f"), "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+    column_config={"statistic": st.column_config.NumberColumn("statistic", format="%.4f", help="KS D for numbers, chi-square for categories and missing rates"), "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
                    "window_batches": "batches pooled", "psi_status": "PSI status", "n_reference": "reference rows",
                    "n_current": "current rows",
                    "threshold": st.column_config.NumberColumn("p threshold", format="%.3g"),
-                   "effect": st.column_config.NumberColumn("effect (sd)", format="%.3f"), "psi": st.column_config.NumberColumn("PSI", format="%.3f")},
+                   "effect": st.column_config.NumberColumn("effect", format="%.3f", help="Wasserstein in reference sd (numbers), Jensen-Shannon distance (categories), change in the missing share"), "psi": st.column_config.NumberColumn("PSI", format="%.3f")},
 )  # fmt: skip
 
 figures = []
@@ -92,7 +92,7 @@ features = rt.features
 
 def _report() -> str:
     """The cycle in one file, with its decision boundary: for concept drift the distributions say "no drift"."""
-    boundary = charts.decision_boundary(read("boundary", chosen, features[0], features[1]))
+    boundary = charts.decision_boundary(read("boundary", chosen, features[0], features[1])) if rt.schema().plain else None
     return drift_report_html(detail, figures, boundary)
 
 
@@ -108,6 +108,10 @@ else:
 st.plotly_chart(charts.accuracy_history(read("accuracy_history", 400), read("model_events", 500)), key="realised_vs_estimated")
 
 st.subheader("Decision boundary")
+if not rt.schema().plain:
+    empty_state("The boundary view draws the demo's two-feature plane; for a workspace's own table it is not drawn yet: "
+                "the distributions above and the coefficients on the Models page show what the model uses.")  # fmt: skip
+    st.stop()
 st.caption(
     "The champion's reference (open rings) and a cycle's labelled batch (crosses), coloured by class, with the champion's "
     "line and the line of the challenger that cycle trained. Concept drift: the crosses stop matching the line. A promotion: "

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import f1_score, log_loss, precision_score, roc_auc_score
 
 from core import evaluation, training
+from core.row_model import RowModel
 from core.tablegen import generate_table
 from core.tables import encode, infer_schema, named_rows
 
@@ -92,3 +93,17 @@ def test_a_class_with_too_few_rows_is_a_clear_refusal_naming_every_class() -> No
     y[:3] = 0
     with pytest.raises(training.NotEnoughRows, match=r"has 3 of class downgrades, \d+ of class leaves and \d+ of class stays"):
         training.fit(data.X, y, 0.3, 0, schema=schema)
+
+
+@pytest.mark.parametrize(("n_classes", "rows"), [(2, 800), (3, 3000)])
+def test_one_row_scored_from_the_pipeline_s_arrays_gets_the_pipeline_s_probabilities(n_classes: int, rows: int) -> None:
+    schema, _, result = _fitted(n_classes, rows=rows)  # 800 rows: rare regions share the infrequent column
+    later = generate_table(200, "new_category", 1.0, seed=9, n_classes=n_classes)
+    later.loc[::7, "channel"] = None
+    later.loc[::5, "region"] = "region_99"  # never seen: the infrequent column, or none
+    table = encode(later, schema, labelled=False).X
+    row_model = RowModel.of(result.model, schema)
+    expected = result.model.predict_proba(table)
+    for i in range(len(table)):
+        values = {name: table[name].iloc[i] for name in schema.names}
+        assert row_model.proba(values) == pytest.approx(expected[i], abs=1e-12), i

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import workspaces
 from core.schema import KINDS
+from core.tablegen import generate_table
 from ui.state import act, runtime, switch_to
 
 
@@ -18,8 +19,15 @@ def start_from_your_own_data() -> None:
     )
     file = st.file_uploader("Your table", type=["csv", "parquet"], key="own_file")
     if file is None:
-        return
-    data, filename = file.getvalue(), file.name
+        st.caption("No file at hand? The generator's realistic mode makes one: a subscription table with numbers, categories "
+                   "(one of 50 regions), missing values and three classes, labelled as synthetic.")  # fmt: skip
+        if st.button("Use a generated mixed table", key="own_generated"):
+            st.session_state["own_sample"] = True
+        if not st.session_state.get("own_sample"):
+            return
+        data, filename = _generated_table(), "synthetic-subscriptions.csv"
+    else:
+        data, filename = file.getvalue(), file.name
     columns = act(lambda: _columns(data, filename))
     if not columns:
         return
@@ -67,6 +75,11 @@ def start_from_your_own_data() -> None:
 def _open(name: str) -> None:
     st.session_state.pop("own_created", None)
     switch_to(name)
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def _generated_table() -> bytes:
+    return generate_table(5000, seed=runtime().settings.seed, n_classes=3).to_csv(index=False).encode()
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the file")

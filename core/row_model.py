@@ -1,0 +1,82 @@
+"""A fitted table pipeline read out into plain arrays, to score one row without pandas.
+
+scikit-learn's ColumnTransformer takes a DataFrame, and building a one-row DataFrame and passing it
+through the transformers costs several times the arithmetic of a logistic regression. For one row
+the same arithmetic is a few array operations: the median where a number is missing, standardise,
+one-hot by a dictionary (rare and unknown categories to the "infrequent" column, or none), then
+the logits and the sigmoid or softmax. The probabilities are the pipeline's, to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from core.schema import Schema
+
+MISSING = ("missing",)  # a dictionary key for NaN and None, which no category (text) can equal
+
+
+@dataclass(frozen=True)
+class RowModel:
+    numeric: list[str]
+    fill: np.ndarray  # medians, for missing numbers
+    mean: np.ndarray
+    scale: np.ndarray
+    categorical: list[tuple[str, dict[object, int], int | None]]  # column, category -> output index, the infrequent index
+    width: int
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    @classmethod
+    def of(cls, pipeline: Pipeline, schema: Schema) -> RowModel | None:
+        """The arrays of a table pipeline built by `core.training.build_pipeline`; None for the demo's."""
+        if schema.plain or "preprocess" not in pipeline.named_steps:
+            return None
+        numeric, fill, mean, scale, categorical, offset = [], np.empty(0), np.empty(0), np.empty(0), [], 0
+        for part, transformer, columns in pipeline.named_steps["preprocess"].transformers_:
+            if part == "numeric":
+                numeric = list(columns)
+                fill = transformer.named_steps["impute"].statistics_
+                mean, scale = transformer.named_steps["scale"].mean_, transformer.named_steps["scale"].scale_
+                offset += len(columns)
+            elif part == "categorical":
+                rare_lists = getattr(transformer, "infrequent_categories_", None) or [None] * len(columns)
+                for column, categories, rare in zip(columns, transformer.categories_, rare_lists, strict=True):
+                    rare_set = {_key(c) for c in rare} if rare is not None else set()
+                    kept = [c for c in categories if _key(c) not in rare_set]
+                    index = {_key(c): offset + i for i, c in enumerate(kept)}
+                    infrequent = offset + len(kept) if rare_set else None
+                    categorical.append((column, index, infrequent))
+                    offset += len(kept) + (1 if rare_set else 0)
+        classifier = pipeline.named_steps["classifier"]
+        return cls(numeric, np.asarray(fill, float), np.asarray(mean, float), np.asarray(scale, float), categorical, offset,
+                   np.asarray(classifier.coef_, float), np.asarray(classifier.intercept_, float))  # fmt: skip
+
+    def proba(self, values: dict[str, object]) -> np.ndarray:
+        """Every class's probability for one row (numbers as floats, NaN where missing; categories as text or NaN)."""
+        encoded = np.zeros(self.width)
+        if self.numeric:
+            x = np.array([values[name] for name in self.numeric], dtype=np.float64)
+            x = np.where(np.isnan(x), self.fill, x)
+            encoded[: len(self.numeric)] = (x - self.mean) / self.scale
+        for column, index, infrequent in self.categorical:
+            at = index.get(_key(values[column]), infrequent)
+            if at is not None:
+                encoded[at] = 1.0
+        logits = self.coef @ encoded + self.intercept
+        if logits.shape[0] == 1:  # two classes: one logit, towards the second
+            p = 1.0 / (1.0 + math.exp(-logits[0])) if logits[0] > -700 else 0.0
+            return np.array([1.0 - p, p])
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+
+def _key(value: object) -> object:
+    """Missing values (NaN, None) are one key: NaN is not equal to itself, so it cannot be a dictionary key as is."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return value

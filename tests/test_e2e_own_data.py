@@ -1,0 +1,72 @@
+"""In a real Chromium: a workspace made from the weather file through the dashboard ("Start from your own
+data"), opened, then a prediction from the form built from its schema and its model's evaluation."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.test_e2e_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _launched, _require_browser, _settle, _visit
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _require_browser()
+    folder = tmp_path_factory.mktemp("own")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_WORKSPACE"))}
+    env |= {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(folder / "data"), "IA_WORKSPACES_DIR": str(folder / "workspaces"),
+            "IA_STARTER_MODEL": "false", "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    with _launched(env, log) as url:
+        yield url
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def test_a_workspace_from_the_weather_file_through_the_dashboard(server: str, page) -> None:
+    _visit(page, server, "data", "own-data-demo")
+    own = page.locator("[data-testid='stExpander']").filter(has_text="Start from your own data")
+    own.get_by_text("Start from your own data").click()
+    began = time.monotonic()
+    own.locator("input[type='file']").set_input_files(str(ROOT / "examples" / "weather.csv"))
+    _settle(page)
+    own.get_by_text("Inferred schema").first.wait_for()
+    own.get_by_text("18,159 rows").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "own-data-preview.png"), full_page=True)
+    own.get_by_role("button", name="Create the workspace").click()
+    own.get_by_text("Training v1.0.0 on all 18,159 rows").first.wait_for(timeout=120_000)  # each step shown as it runs
+    own.get_by_text("Workspace weather created").first.wait_for(timeout=120_000)
+    print(f"upload to a trained champion on screen: {time.monotonic() - began:.1f} s")
+    own.get_by_role("button", name="Open weather now").click()
+    _settle(page)
+    page.get_by_text("Schema of this workspace (weather)").first.wait_for(timeout=90_000)  # the Data page, now of weather
+
+    _visit(page, server, "predict", "own-data-predict")
+    page.get_by_label("temperature").first.wait_for()
+    page.get_by_label("temperature").first.fill("25.5")
+    page.get_by_role("button", name="Predict", exact=True).click()
+    _settle(page)
+    page.get_by_text("by v1.0.0").first.wait_for()
+    page.get_by_text("Why: P(class 1)").first.wait_for(state="attached")
+    assert page.locator("[data-testid='stException']").count() == 0
+
+    _visit(page, server, "models", "own-data-models")
+    page.get_by_text("Evaluation", exact=True).first.wait_for()
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 5  # confusion matrix, ROC, PR, calibration, coefficients
+    page.screenshot(path=str(ARTIFACTS / "own-data-models.png"), full_page=True)
