@@ -8,6 +8,7 @@ cycles and drift rows by the loop. Streamlit-free so the API could serve the sam
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from core.features import TARGET
 from core.outcomes import version_label
 from core.reference import Reference, read_reference, reference_of
 from core.store import Store
-from core.tables import named_rows
+from core.tables import model_input, named_rows
 
 BOUNDARY_POINTS = 1500
 
@@ -39,6 +40,8 @@ class BoundaryView:
     note: str = ""
     x_range: tuple[float, float] = (-3.0, 3.0)  # the points' span, padded: the lines end there, the axes show it
     y_range: tuple[float, float] = (-3.0, 3.0)
+    regions: dict | None = None  # a table's champion: the class it predicts over a grid of the plane (x, y, z, classes)
+    classes: tuple = (0, 1)
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,15 @@ class Event:
     cycle_id: int | None
 
 
+GRID = 60  # points a side of a table's boundary grid: 3,600 rows scored once per view
+
+
 class Insights:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, load_model: Callable[[int], object] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.max_abs = settings.feature_max_abs
+        self.load_model = load_model
 
     def reference_of_cycle(self, cycle: dict | None) -> Reference | None:
         """The reference a cycle's drift test used (stored with the cycle); for a cycle stored before
@@ -130,7 +137,11 @@ class Insights:
     def boundary(self, cycle_id: int | None, x_feature: str, y_feature: str, max_points: int = BOUNDARY_POINTS) -> BoundaryView:
         """At `cycle_id` (None: the newest cycle, or the champion alone before any cycle): a sample of the
         champion's reference, the cycle's labelled batch, the champion's line and the challenger's if the
-        cycle trained one. Features other than the two are held at the reference's means."""
+        cycle trained one. Features other than the two are held at the reference's means.
+        For a workspace's own table: two numeric columns, the others at the reference's mean or most
+        frequent category, and the champion's predicted class over a grid of the plane (class regions)."""
+        if not self.store.schema.plain:
+            return self._table_boundary(cycle_id, x_feature, y_feature, max_points)
         features = self.store.features
         xi, yi = (features.index(validation.choice(f, name, features)) for f, name in ((x_feature, "x feature"), (y_feature, "y feature")))
         cycle = self.store.cycle(cycle_id) if cycle_id is not None else self.store.last_cycle()
@@ -164,6 +175,34 @@ class Insights:
         cycle_id = cycle["cycle_id"] if cycle else None
         return BoundaryView(cycle_id, x_feature, y_feature, reference, batch, lines, note, x_range, y_range)
 
+    def _table_boundary(self, cycle_id: int | None, x_feature: str, y_feature: str, max_points: int) -> BoundaryView:
+        schema = self.store.schema
+        numeric = schema.numeric
+        for f, name in ((x_feature, "x feature"), (y_feature, "y feature")):
+            validation.choice(f, name, numeric)
+        cycle = self.store.cycle(cycle_id) if cycle_id is not None else self.store.last_cycle()
+        champion = (cycle or {}).get("champion_version") or self.store.champion_version()
+        empty = pd.DataFrame(columns=[*schema.names, TARGET])
+        if champion is None or self.load_model is None:
+            return BoundaryView(None, x_feature, y_feature, empty, empty, note="No champion yet: nothing to draw.", classes=schema.classes)
+        ref = self.reference_of_cycle(cycle) if cycle else reference_of(self.store, champion)
+        reference = read_reference(self.store, ref, self.settings.reference_max_rows, self.settings.seed)
+        if len(reference) > max_points:
+            reference = reference.sample(n=max_points, random_state=0).sort_index()
+        batch = empty
+        if cycle and cycle.get("first_sample_id") is not None:
+            batch = self.batch_sample(int(cycle["first_sample_id"]), int(cycle["last_sample_id"]), max_points)
+        shown = pd.concat([reference, batch]) if not batch.empty else reference
+        x_range, y_range = (_padded(shown[f].dropna()) if shown[f].notna().any() else (-3.0, 3.0) for f in (x_feature, y_feature))
+        xs, ys = np.linspace(*x_range, GRID), np.linspace(*y_range, GRID)
+        grid = pd.DataFrame({c.name: [_typical(reference[c.name], c.kind)] * GRID * GRID for c in schema.features}, columns=schema.names)
+        grid[x_feature], grid[y_feature] = np.tile(xs, GRID), np.repeat(ys, GRID)
+        predicted = self.load_model(int(champion)).predict_proba(model_input(grid, schema, schema.names)).argmax(axis=1)
+        regions = {"x": xs.tolist(), "y": ys.tolist(), "z": predicted.reshape(GRID, GRID).tolist(), "version": version_label(int(champion))}
+        note = f"Other columns held at the reference's mean or most frequent category; regions: {version_label(int(champion))}'s class."
+        return BoundaryView(cycle["cycle_id"] if cycle else None, x_feature, y_feature, reference, batch, {}, note, x_range, y_range,
+                            regions, schema.classes)  # fmt: skip
+
     def cycle_detail(self, cycle_id: int) -> CycleDetail | None:
         """One cycle as stored: its record, drift rows, the gate's events for the version it trained, its alerts."""
         cycle = self.store.cycle(validation.integer(cycle_id, "cycle", 1, 2**62))
@@ -174,6 +213,14 @@ class Insights:
         batch = (int(cycle["first_sample_id"]), int(cycle["last_sample_id"])) if cycle.get("first_sample_id") is not None else None
         reference = self.reference_of_cycle(cycle) if cycle.get("champion_version") else None
         return CycleDetail(cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, reference, batch)
+
+
+def _typical(values: pd.Series, kind: str) -> object:
+    """A column held fixed in the boundary's plane: the mean of a number, the most frequent category."""
+    present = values.dropna()
+    if present.empty:
+        return np.nan
+    return float(present.astype(float).mean()) if kind == "numeric" else present.astype(str).value_counts().index[0]
 
 
 def _padded(values: pd.Series) -> tuple[float, float]:

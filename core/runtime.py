@@ -152,7 +152,7 @@ class Runtime:
         if s.starter_model:
             self.ensure_starter()
         self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults, self.training_lock)
-        self.insights = Insights(self.store, s)
+        self.insights = Insights(self.store, s, self.registry.load)
         self.progress("Starting the loop")
         live = controls.effective_settings(s, self.store)
         self.scheduler = Scheduler(

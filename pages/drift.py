@@ -92,7 +92,8 @@ features = rt.features
 
 def _report() -> str:
     """The cycle in one file, with its decision boundary: for concept drift the distributions say "no drift"."""
-    boundary = charts.decision_boundary(read("boundary", chosen, features[0], features[1])) if rt.schema().plain else None
+    plane = features if rt.schema().plain else rt.schema().numeric
+    boundary = charts.decision_boundary(read("boundary", chosen, plane[0], plane[1])) if len(plane) >= 2 else None
     return drift_report_html(detail, figures, boundary)
 
 
@@ -108,20 +109,27 @@ else:
 st.plotly_chart(charts.accuracy_history(read("accuracy_history", 400), read("model_events", 500)), key="realised_vs_estimated")
 
 st.subheader("Decision boundary")
-if not rt.schema().plain:
-    empty_state("The boundary view draws the demo's two-feature plane; for a workspace's own table it is not drawn yet: "
-                "the distributions above and the coefficients on the Models page show what the model uses.")  # fmt: skip
+plane = features if rt.schema().plain else rt.schema().numeric
+if len(plane) < 2:
+    empty_state("The boundary is drawn in the plane of two numeric columns, and this table has fewer.")
     st.stop()
-st.caption(
-    "The champion's reference (open rings) and a cycle's labelled batch (crosses), coloured by class, with the champion's "
-    "line and the line of the challenger that cycle trained. Concept drift: the crosses stop matching the line. A promotion: "
-    "the line turns."
-)
-x_feature, y_feature = features[0], features[1]
-if len(features) > 2:
+if rt.schema().plain:
+    st.caption(
+        "The champion's reference (open rings) and a cycle's labelled batch (crosses), coloured by class, with the champion's "
+        "line and the line of the challenger that cycle trained. Concept drift: the crosses stop matching the line. A promotion: "
+        "the line turns."
+    )
+else:
+    st.caption(
+        "Two numeric columns: the champion's reference (open rings) and a cycle's labelled batch (crosses), coloured by class, "
+        "over the class the champion predicts in each part of the plane (shaded), the other columns held at the reference's "
+        "mean or most frequent category."
+    )
+x_feature, y_feature = plane[0], plane[1]
+if len(plane) > 2:
     fx, fy = st.columns(2)
-    x_feature = fx.selectbox("x feature", features, index=0, key="boundary_x")
-    y_feature = fy.selectbox("y feature", [f for f in features if f != x_feature], index=0, key="boundary_y")
+    x_feature = fx.selectbox("x feature", plane, index=0, key="boundary_x")
+    y_feature = fy.selectbox("y feature", [f for f in plane if f != x_feature], index=0, key="boundary_y")
 replay = sorted(cycle_ids[:200])
 if st.session_state.get("_boundary_follows") != chosen:  # a cycle picked above (or by a link): the replay starts there
     st.session_state["_boundary_follows"] = chosen

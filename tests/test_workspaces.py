@@ -266,3 +266,16 @@ def test_an_import_into_a_workspace_with_a_time_column_is_stored_in_time_order(b
         assert stored["monthly_fee"].tolist() == later["monthly_fee"].iloc[::-1].tolist()  # oldest day first
     finally:
         rt.close()
+
+
+def test_the_boundary_of_a_table_shades_the_champion_s_class_over_two_numeric_columns(weather_runtime: Runtime) -> None:
+    view = weather_runtime.read("boundary", None, "temperature", "dew_point")
+    z = np.array(view.regions["z"])
+    assert z.shape == (60, 60) and set(np.unique(z)) <= {0, 1} and len(np.unique(z)) == 2  # both classes somewhere in the plane
+    model = weather_runtime.registry.load(weather_runtime.champion_version)
+    reference = view.reference
+    point = {c: float(reference[c].mean()) for c in weather_runtime.schema().names}
+    point |= {"temperature": view.regions["x"][7], "dew_point": view.regions["y"][41]}
+    assert z[41, 7] == int(model.predict(pd.DataFrame([point]))[0])  # row = y, column = x, as the chart reads it
+    with pytest.raises(UserInputError, match="x feature"):
+        weather_runtime.read("boundary", None, "rain", "dew_point")

@@ -201,10 +201,13 @@ def decision_boundary(view: object, point: tuple[float, float] | None = None) ->
     optionally the point being predicted."""
     fig = go.Figure()
     x, y = view.x_feature, view.y_feature
+    classes = getattr(view, "classes", (0, 1))
+    if getattr(view, "regions", None):
+        _class_regions(fig, view.regions, classes)
     # Open rings at a middle opacity: faint filled dots vanished on the dark theme's background.
-    _class_points(fig, view.reference, x, y, "target", "reference · ", "circle-open", 0.55)
+    _class_points(fig, view.reference, x, y, "target", "reference · ", "circle-open", 0.55, classes)
     if not view.batch.empty:
-        _class_points(fig, view.batch, x, y, "target", f"cycle {view.cycle_id} batch · ", "x", 0.8)
+        _class_points(fig, view.batch, x, y, "target", f"cycle {view.cycle_id} batch · ", "x", 0.8, classes)
     for name, line in view.lines.items():
         role = "challenger" if name.startswith("challenger") else "champion"
         dash = "dash" if role == "challenger" else "solid"
@@ -221,6 +224,17 @@ def decision_boundary(view: object, point: tuple[float, float] | None = None) ->
     fig.update_yaxes(range=list(view.y_range))
     title = f"Decision boundary at cycle {view.cycle_id}" if view.cycle_id else "Decision boundary"
     return _layout(fig, title, x, y, height=520)
+
+
+def _class_regions(fig: go.Figure, regions: dict, classes: tuple) -> None:
+    """The class a model predicts over the plane, in each class's colour, faint under the points."""
+    k = len(classes)
+    scale = []
+    for i in range(k):
+        colour = CLASS_COLOURS[i % len(CLASS_COLOURS)]
+        scale += [[i / k, colour], [(i + 1) / k, colour]]
+    fig.add_heatmap(x=regions["x"], y=regions["y"], z=regions["z"], zmin=-0.5, zmax=k - 0.5, colorscale=scale, opacity=0.22,
+                    showscale=False, hoverinfo="skip", name=f"{regions.get('version', 'champion')} regions")  # fmt: skip
 
 
 def contributions(explained: dict) -> go.Figure:
