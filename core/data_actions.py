@@ -14,7 +14,7 @@ from core.errors import UserInputError
 from core.outcomes import version_label
 from core.store import DatasetInfo, Store
 from core.store.datasets import ROLES
-from core.table_files import checked_source
+from core.table_files import checked_sources
 from core.tables import Encoded
 
 
@@ -80,9 +80,9 @@ class DataActions:
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / ("upload.parquet" if name.lower().endswith(".parquet") else "upload.csv")
                 path.write_bytes(raw)
-                source = checked_source(path, name)
+                sources = checked_sources(path, name, self.store.schema.numeric)
                 info = self.store.import_file(
-                    source, name=name, role=role, content_hash=digest, max_rows=self.settings.max_samples_per_request
+                    sources, name=name, role=role, content_hash=digest, max_rows=self.settings.max_samples_per_request
                 )
         return replace(info, duplicate_of=earlier["dataset_id"]) if earlier else info
 

@@ -108,17 +108,22 @@ class DatasetQueries(StoreBase):
         columns[TARGET] = pa.array(np.asarray(y, dtype=np.int8))
         insert_arrow(tx, "samples", pa.table(columns))
 
-    def import_file(self, source: str, *, name: str, role: str, content_hash: str | None, max_rows: int) -> DatasetInfo:
+    def import_file(self, sources: tuple[str, str], *, name: str, role: str, content_hash: str | None, max_rows: int) -> DatasetInfo:
         """A labelled file of this workspace's own schema, stored by DuckDB without a round trip through Python:
         read once into a temporary table, checked there with `core.tables`' rules and wording (columns by name,
         numbers, missing values, known labels, the row limit), then inserted in the time column's order.
-        Nothing is stored when a check fails."""
+        `sources` is the file read typed, then as text: a value that is not a number stops the typed read,
+        and the text read finds and names every problem. Nothing is stored when a check fails."""
         schema = self.schema
         cur = self.cur
-        try:
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE _import AS SELECT * FROM {source}")
-        except duckdb.Error as exc:
-            raise UserInputError("file", f"not a readable file: {shown(str(exc).splitlines()[0])}") from None
+        for source in sources:
+            try:
+                cur.execute(f"CREATE OR REPLACE TEMP TABLE _import AS SELECT * FROM {source}")
+                break
+            except duckdb.ConversionException:
+                continue  # the text read names the values
+            except duckdb.Error as exc:
+                raise UserInputError("file", f"not a readable file: {shown(str(exc).splitlines()[0])}") from None
         try:
             names = [row[0] for row in cur.execute("DESCRIBE _import").fetchall()]
             check_columns(names, schema, True, "file")
@@ -146,37 +151,32 @@ class DatasetQueries(StoreBase):
 
     @staticmethod
     def _check_import(cur: duckdb.DuckDBPyConnection, schema: Schema, max_rows: int) -> None:
-        """Every rule in one scan of the temporary table; the first problems named like `core.tables.encode` names them
-        (row numbers as a spreadsheet shows them: the header is row 1, so a row is its rowid + 2)."""
-        checks = ["count(*)"]
+        """Every rule, counted in one scan of the temporary table; where a count is not zero, a second query
+        finds the first row and value, named like `core.tables.encode` names them (rows as a spreadsheet
+        shows them: the header is row 1, so a row is its rowid + 2)."""
+        types = dict(cur.execute("SELECT column_name, column_type FROM (DESCRIBE _import)").fetchall())
+        rules: list[tuple[str, str, str]] = []  # (what, column, condition)
         for c in schema.features:
             column = quoted(c.name)
             if c.kind == "numeric":
-                bad = f"{column} IS NOT NULL AND TRY_CAST({column} AS DOUBLE) IS NULL"
-                checks += [f"count(*) FILTER ({bad})", f"arg_min(CAST({column} AS VARCHAR), rowid) FILTER ({bad})", f"min(rowid) FILTER ({bad}) + 2",
-                           f"min(rowid) FILTER (isinf(TRY_CAST({column} AS DOUBLE))) + 2"]  # fmt: skip
+                if types.get(c.name) != "DOUBLE":
+                    rules.append(("number", c.name, f"{column} IS NOT NULL AND TRY_CAST({column} AS DOUBLE) IS NULL"))
+                rules.append(("finite", c.name, f"isinf(TRY_CAST({column} AS DOUBLE))"))
             if not c.missing:
-                checks += [f"count(*) FILTER ({column} IS NULL)", f"min(rowid) FILTER ({column} IS NULL) + 2"]
-        unknown = f"({_class_index(schema)}) IS NULL"
-        target = quoted(schema.target)
-        checks += [f"count(*) FILTER ({unknown})", f"arg_min(CAST({target} AS VARCHAR), rowid) FILTER ({unknown})",
-                   f"min(rowid) FILTER ({unknown}) + 2"]  # fmt: skip
-        found = list(cur.execute(f"SELECT {', '.join(checks)} FROM _import").fetchone())
-        n, problems = found.pop(0), []
+                rules.append(("missing", c.name, f"{column} IS NULL"))
+        rules.append(("label", schema.target, f"({_class_index(schema)}) IS NULL"))
+        counts = cur.execute(f"SELECT count(*), {', '.join(f'count(*) FILTER ({rule})' for _, _, rule in rules)} FROM _import").fetchone()
+        n, failing = counts[0], [(rule, count) for rule, count in zip(rules, counts[1:], strict=True) if count]
         if n == 0:
             raise UserInputError("file", "the file has a header but no rows: add at least one row")
         if n > max_rows:
             raise UserInputError("file", f"more than {max_rows:,} rows: the limit per file is {max_rows:,} (IA_MAX_SAMPLES_PER_REQUEST)")
-        for c in schema.features:
-            if c.kind == "numeric":
-                count, value, row, infinite = (found.pop(0) for _ in range(4))
-                problems += [not_a_number(c.name, row, value, count)] if count else []
-                problems += [not_finite(c.name, infinite)] if infinite is not None else []
-            if not c.missing:
-                count, row = found.pop(0), found.pop(0)
-                problems += [missing_not_allowed(c.name, count, row)] if count else []
-        count, value, row = found
-        problems += [unknown_label(schema, row, value, count)] if count else []
+        problems = []
+        for (what, name, rule), count in failing:
+            row, value = cur.execute(
+                f"SELECT rowid + 2, CAST({quoted(name)} AS VARCHAR) FROM _import WHERE {rule} ORDER BY rowid LIMIT 1"
+            ).fetchone()
+            problems.append(_problem(what, schema, name, row, value, count))
         if problems:
             raise UserInputError("file", summarise(problems))
 
@@ -347,6 +347,16 @@ class DatasetQueries(StoreBase):
             f"SELECT {TARGET}, count(*) FROM samples WHERE sample_id BETWEEN ? AND ? GROUP BY {TARGET}", [first_sample_id, last_sample_id]
         ).fetchall()
         return {int(k): int(v) for k, v in rows}
+
+
+def _problem(what: str, schema: Schema, column: str, row: int, value: object, count: int) -> str:
+    if what == "number":
+        return not_a_number(column, row, value, count)
+    if what == "finite":
+        return not_finite(column, row)
+    if what == "missing":
+        return missing_not_allowed(column, count, row)
+    return unknown_label(schema, row, value, count)
 
 
 def _class_index(schema: Schema) -> str:
