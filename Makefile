@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 8501
 
-.PHONY: run api test lint bench clean workspace
+.PHONY: run api test lint bench bench-evidently clean workspace
 
 # make run WORKSPACE=name (or make api WORKSPACE=name) opens a workspace made by make workspace.
 WORKSPACE ?=
@@ -55,5 +55,14 @@ bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench_policies
 	$(PY) -m benchmarks.bench_soak
 
+# Our drift report beside Evidently's, in a venv of its own (Evidently 0.7 needs pandas 2).
+.venv-bench/.done: requirements-bench.txt requirements.txt
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet uv && .venv-bench/bin/python -m uv pip install --quiet --python .venv-bench/bin/python -r requirements-bench.txt
+	touch $@
+
+bench-evidently: .venv-bench/.done
+	.venv-bench/bin/python -m benchmarks.bench_evidently
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache

@@ -69,6 +69,8 @@ def test_the_predict_form_is_built_from_the_schema_and_serves_a_class_as_written
     button(at, "Predict").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(f"Class **{c}**" in s.value for s in at.success for c in ("stays", "leaves", "downgrades"))
+    log = at.dataframe[-1].value  # the prediction log: the user's column names, the class as written
+    assert "plan" in log.columns and "feature_1" not in log.columns and set(log["prediction"]) <= {"stays", "leaves", "downgrades"}
 
 
 def test_the_models_page_shows_a_three_by_three_matrix_and_no_threshold(served: Settings) -> None:

@@ -279,3 +279,10 @@ def test_the_boundary_of_a_table_shades_the_champion_s_class_over_two_numeric_co
     assert z[41, 7] == int(model.predict(pd.DataFrame([point]))[0])  # row = y, column = x, as the chart reads it
     with pytest.raises(UserInputError, match="x feature"):
         weather_runtime.read("boundary", None, "rain", "dew_point")
+
+
+def test_the_same_table_file_imported_twice_is_named_a_duplicate_of_the_first(weather_runtime: Runtime) -> None:
+    data = pd.read_csv(EXAMPLES / "weather.csv").iloc[1000:1100].to_csv(index=False).encode()
+    first = weather_runtime.import_csv(data, name="slice.csv", role="library")
+    second = weather_runtime.import_csv(data, name="slice again.csv", role="library")
+    assert first.duplicate_of is None and second.duplicate_of == first.dataset_id

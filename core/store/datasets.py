@@ -240,6 +240,10 @@ class DatasetQueries(StoreBase):
             frame = frame.rename(columns={TARGET: self.schema.target})
         return frame
 
+    def set_content_hash(self, dataset_id: int, content_hash: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("UPDATE datasets SET content_hash = ? WHERE dataset_id = ?", [content_hash, dataset_id])
+
     def dataset_with_hash(self, content_hash: str) -> dict | None:
         """The first dataset imported from a file with exactly these bytes, if any."""
         return self._one(

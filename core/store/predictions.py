@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core.store.base import StoreBase, insert_arrow, utcnow
+from core.store.base import StoreBase, insert_arrow, quoted, utcnow
 from core.tables import model_input
 
 BATCH_SOURCES = ("batch", "api-batch")  # rows of one batch share its latency divided by its size: not a request's latency
@@ -34,7 +34,17 @@ class PredictionQueries(StoreBase):
                 tx.executemany("DELETE FROM journal_applied WHERE segment = ?", [[s] for s in segments])
 
     def recent_predictions(self, limit: int = 100) -> pd.DataFrame:
-        return self.cur.execute("SELECT * FROM predictions ORDER BY ts DESC LIMIT ?", [limit]).df()
+        """The newest logged predictions, their inputs under the names the user gave the columns and the class
+        as written."""
+        features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True))
+        frame = self.cur.execute(
+            f"""SELECT ts, model_version, {features}, prediction, confidence, latency_ms, source
+                FROM predictions ORDER BY ts DESC LIMIT ?""",
+            [limit],
+        ).df()
+        if not self.schema.plain:
+            frame["prediction"] = np.array(self.schema.classes, dtype=object)[frame["prediction"].to_numpy(dtype=np.int64)]
+        return frame
 
     def latency_percentiles(self, since: datetime | None = None) -> dict[str, float | None]:
         """Rows logged, and the latency percentiles of single requests only (`single` of them)."""
