@@ -7,9 +7,11 @@ UI_PORT ?= 8501
 
 .PHONY: run api test lint bench bench-evidently clean workspace
 
-# make run WORKSPACE=name (or make api WORKSPACE=name) opens a workspace made by make workspace.
-WORKSPACE ?=
-export IA_WORKSPACE ?= $(WORKSPACE)
+# make run WORKSPACE=name (or make api WORKSPACE=name) opens a workspace made by make workspace. Only a WORKSPACE given on
+# make's command line counts: an environment variable of that name (Jenkins sets one to its build folder) is not ours.
+ifeq ($(origin WORKSPACE),command line)
+export IA_WORKSPACE := $(WORKSPACE)
+endif
 
 UV ?= 1
 
