@@ -220,10 +220,8 @@ def _numeric_present(ref: pd.Series, current: list[pd.Series], name: str, per_te
     return _feature(ref_values, windows, name, per_test, thresholds)
 
 
-def category_shares(values: pd.Series | None, categories: list[str], counts: pd.Series | None = None) -> np.ndarray:
-    """Counts of each reference category, then one cell for every value the reference never had
-    (`counts`: the values' counts, when the caller has them already)."""
-    counts = values.value_counts() if counts is None else counts
+def category_shares(counts: pd.Series, categories: list[str]) -> np.ndarray:
+    """From a column's value counts: each reference category's, then one cell for every value the reference never had."""
     known = counts.reindex(categories, fill_value=0).to_numpy(dtype=np.float64)
     return np.append(known, float(counts.sum()) - known.sum())
 
@@ -231,8 +229,8 @@ def category_shares(values: pd.Series | None, categories: list[str], counts: pd.
 def _categorical(ref: pd.Series, current: list[pd.Series], name: str, per_test: float, thresholds: DriftThresholds) -> FeatureDrift:
     ref_counts_all = ref.value_counts()
     categories = sorted(ref_counts_all.index)
-    ref_counts = category_shares(None, categories, ref_counts_all)
-    batch_counts = [category_shares(c, categories) for c in current]
+    ref_counts = category_shares(ref_counts_all, categories)
+    batch_counts = [category_shares(c.value_counts(), categories) for c in current]
     outcomes = []
     for counts in np.cumsum(batch_counts, axis=0):
         table = np.vstack([ref_counts, counts])

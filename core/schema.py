@@ -5,14 +5,14 @@ doors check values against it, and none of that needs a database to be tested.
 
 Every stored feature column is named `feature_{i}` inside the DuckDB file, whatever the
 user called it, so a user's column may be called `source` or `target` without meeting one
-of ours; `storage_name` maps one to the other. Classes are stored as their index in
+of ours (`storage` lists them in the order of `names`). Classes are stored as their index in
 `classes` (an int8), so every metric works on 0..k-1 and shows the class as written.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from core.errors import UserInputError
@@ -53,7 +53,6 @@ class Schema:
     time_column: str | None = None
     id_column: str | None = None
     synthetic: bool = False  # the generator's feature_1..n schema, served as plain float rows
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         check(self)
@@ -80,9 +79,6 @@ class Schema:
         """The DuckDB columns of the features, in the same order as `names`."""
         return feature_names(len(self.features))
 
-    def storage_name(self, name: str) -> str:
-        return self.storage[self.names.index(name)]
-
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:
@@ -93,13 +89,6 @@ class Schema:
     def plain(self) -> bool:
         """Rows are float vectors (the synthetic schema): the fast paths of the demo stay as they were."""
         return self.synthetic
-
-    def class_index(self, label: object) -> int | None:
-        """The stored index of a label as a user may send it (1 or "1" for a class written 1)."""
-        for i, known in enumerate(self.classes):
-            if (label == known and not isinstance(label, bool)) or str(label) == str(known):
-                return i
-        return None
 
     def storage_sql_types(self) -> list[tuple[str, str]]:
         """(DuckDB column, type) of each feature: numbers as DOUBLE, categories as text; NOT NULL unless missing is allowed."""

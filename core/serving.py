@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -154,17 +155,18 @@ class Predictor:
         X = self._rows(features, 1, "features")
         version, model = self.model()
         proba = model.predict_proba(X)[0]
-        index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
+        index = int(proba[1] >= 0.5)  # the demo's two classes; a table's rows take _predict_table_row
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
-        self._log(now, version, X, proba[1:] if schema.plain else proba.reshape(1, -1), latency, source)
+        self._log(now, version, X, proba[1:], latency, source)
         return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
                           schema.classes)  # fmt: skip
 
     def _predict_table_row(self, features: object, source: str, start: float) -> Prediction:
         """One row of a table, scored from the pipeline's arrays (`core.row_model`): no one-row DataFrame."""
         schema = self.store.schema
-        values = {name: column[0] for name, column in checked_rows(features, schema, 1, self.max_abs).items()}
+        columns = checked_rows(features, schema, 1, self.max_abs)
+        values = {name: column[0] for name, column in columns.items()}
         version, model = self.model()
         row_model = self._row_models.get(version)
         if row_model is None:
@@ -173,10 +175,7 @@ class Predictor:
         index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
-        numbers = np.array([[values[name] for name in schema.numeric]], dtype=np.float64)
-        text = [[values[name] if isinstance(values[name], str) else None] for name in schema.categorical]
-        entry = Entry(_micros(now), version, numbers, proba.reshape(1, -1), latency, source, text)
-        self._append(entry, 1)
+        self._append(table_entry(_micros(now), version, columns, proba.reshape(1, -1), latency, source, schema), 1)
         return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
                           schema.classes)  # fmt: skip
 
@@ -333,10 +332,14 @@ def confidence_of(proba: np.ndarray) -> np.ndarray:
     return proba.max(axis=1) if proba.ndim == 2 else np.maximum(proba, 1.0 - proba)
 
 
-def table_entry(ts_us: int, version: int, X: pd.DataFrame, proba: np.ndarray, latency_ms: float, source: str, schema: Schema) -> Entry:
-    """A table's rows as a journal entry: its numeric columns as floats, its categories as text."""
-    numbers = X[schema.numeric].to_numpy(dtype=np.float64) if schema.numeric else np.empty((len(X), 0))
-    text = [[v if isinstance(v, str) else None for v in X[name]] for name in schema.categorical]
+def table_entry(
+    ts_us: int, version: int, columns: Mapping[str, Sequence], proba: np.ndarray, latency_ms: float, source: str, schema: Schema
+) -> Entry:
+    """A table's rows (a DataFrame, or each column's values) as a journal entry: its numeric columns as floats,
+    its categories as text."""
+    rows = proba.shape[0]
+    numbers = np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in schema.numeric]) if schema.numeric else np.empty((rows, 0))
+    text = [[v if isinstance(v, str) else None for v in columns[name]] for name in schema.categorical]
     return Entry(ts_us, version, numbers, proba, latency_ms, source, text)
 
 

@@ -133,8 +133,9 @@ def infer_classes(values: pd.Series, target: str) -> tuple[ClassLabel, ...]:
 
 
 def _label(value: object) -> ClassLabel:
+    """A value as written: whole numbers as ints (3, not 3.0), booleans as true/false, anything else as text."""
     if isinstance(value, bool | np.bool_):
-        return str(bool(value))
+        return str(bool(value)).lower()
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating) and float(value).is_integer():
@@ -146,16 +147,8 @@ def category_text(values: pd.Series) -> pd.Series:
     """Categories as text, the way they were written (3 not 3.0, true not True), NaN where missing; vectorised
     over the distinct values, so a million rows cost a factorisation, not a million str() calls."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.array([_as_text(u) for u in uniques] + [np.nan], dtype=object)
+    texts = np.array([str(_label(u)) for u in uniques] + [np.nan], dtype=object)
     return pd.Series(texts[codes], index=values.index, dtype=object)
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value)).lower()
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 # One wording for each refusal, whether pandas (a row, a first file) or DuckDB (a bulk import) found it.
@@ -334,8 +327,3 @@ def _value(value: object, given: bool, column: Column, max_abs: float, field: st
     if not text or len(text) > MAX_TEXT:
         raise UserInputError(field, f"{where}expected 1 to {MAX_TEXT} characters, got {shown(value)}")
     return text
-
-
-def unseen_counts(X: pd.DataFrame, schema: Schema) -> dict[str, int]:
-    """Per categorical column, the values that are not among the categories of the workspace's first data."""
-    return {c.name: int((~X[c.name].isin(c.categories) & X[c.name].notna()).sum()) for c in schema.features if c.kind == "categorical"}

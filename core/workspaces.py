@@ -59,7 +59,6 @@ class Preview:
     n_rows: int
     head: pd.DataFrame
     class_counts: dict[str, int]
-    unseen: dict[str, int]
 
     def document(self) -> dict[str, object]:
         return {"schema": self.schema.document(), "n_rows": self.n_rows, "class_counts": self.class_counts}
@@ -106,7 +105,7 @@ def preview(
     training.check_trainable(encoded.y, holdout_fraction, schema.classes)
     counts = pd.Series(encoded.y).value_counts()
     class_counts = {str(c): int(counts.get(i, 0)) for i, c in enumerate(schema.classes)}
-    return Preview(schema, len(frame), frame.head(PREVIEW_ROWS), class_counts, encoded.unseen), encoded
+    return Preview(schema, len(frame), frame.head(PREVIEW_ROWS), class_counts), encoded
 
 
 def create(
