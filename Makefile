@@ -41,7 +41,7 @@ api: $(VENV)/.app
 workspace: $(VENV)/.app
 	@test -n "$(FILE)" -a -n "$(NAME)" -a -n "$(TARGET)" || { echo "usage: make workspace FILE=path NAME=name TARGET=column"; exit 2; }
 	$(PY) -m core.workspaces "$(FILE)" --name "$(NAME)" --target "$(TARGET)" --categorical "$(CATEGORICAL)" --numeric "$(NUMERIC)" \
-		--ignore "$(IGNORE)" $(if $(TIME),--time-column "$(TIME)") $(if $(ID),--id-column "$(ID)")
+		--ignore "$(IGNORE)" $(if $(TIME),--time-column "$(TIME)") $(if $(ID),--id-column "$(ID)") $(if $(INITIAL),--initial-rows "$(INITIAL)")
 
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
@@ -55,6 +55,8 @@ bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench_ui
 	$(PY) -m benchmarks.bench_api
 	$(PY) -m benchmarks.bench_policies
+	$(PY) -m benchmarks.bench_replay examples/weather.csv --target rain
+	$(PY) -m benchmarks.bench_replay --synthetic
 	$(PY) -m benchmarks.bench_soak
 
 # Our drift report beside Evidently's, in a venv of its own (Evidently 0.7 needs pandas 2).

@@ -18,10 +18,11 @@ notebooks import by path (`core.drift`, `core.training`); the map below says it 
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "pure": ("config", "errors", "features", "outcomes", "drift", "evaluation", "training", "validation", "verdicts", "policy",
-             "datagen", "csv_import", "faults", "store.clock", "schema", "tables", "tablegen", "row_model"),
+             "datagen", "csv_import", "faults", "store.clock", "schema", "tables", "tablegen", "row_model",
+             "prediction_ids", "new_data", "window_choice"),
     "io": ("table_files", "store", "tracking", "notify", "journal", "reference", "controls", "retention", "repair", "registry", "serving",
            "insight", "health"),
-    "loop": ("monitor", "pipeline", "scheduler", "model_actions", "data_actions", "loop_control", "runtime"),
+    "loop": ("monitor", "pipeline", "scheduler", "model_actions", "data_actions", "loop_control", "runtime", "feedback", "stream_source"),
     "doors": ("api", "metrics", "startup", "workspaces"),
 }  # fmt: skip
 ORDER = ("pure", "io", "loop", "doors")

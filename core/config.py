@@ -90,7 +90,16 @@ class Settings:
     retrain_cooldown_cycles: int = _env("IA_RETRAIN_COOLDOWN_CYCLES", "2", "Cycles after a retrain with no retrain", min=0, max=1_000_000)
     drift_persistence: int = _env("IA_DRIFT_PERSISTENCE", "2", "Consecutive dataset-drift cycles before a retrain", min=1, max=10_000)
     stream_enabled: bool = _env("IA_STREAM_ENABLED", "true", "Simulated stream on at first start")
-    stream_batch_size: int = _env("IA_STREAM_BATCH_SIZE", "200", "Rows the simulated stream adds per cycle", min=10, max=100_000)
+    stream_batch_size: int = _env(
+        "IA_STREAM_BATCH_SIZE", "200", "Rows the stream adds per cycle (simulated, or replayed from a dataset)", min=10, max=100_000
+    )
+    label_delay_cycles: int = _env(
+        "IA_LABEL_DELAY_CYCLES", "0", "Cycles the simulated stream's labels arrive after its predictions (0 = with the rows)",
+        min=0, max=1000,
+    )  # fmt: skip
+    max_labels_per_request: int = _env(
+        "IA_MAX_LABELS_PER_REQUEST", "100000", "Most labels one feedback request or labels file may carry", min=1, max=1_000_000
+    )
     min_retrain_rows: int = _env("IA_MIN_RETRAIN_ROWS", "200", "Fewest post-drift rows a drift retrain trains on", min=20)
     reference_max_rows: int = _env("IA_REFERENCE_MAX_ROWS", "5000", "Largest drift reference (seeded sample)", min=50)
     ks_alpha: float = _env(

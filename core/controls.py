@@ -28,6 +28,7 @@ CONTROLS = (
     "psi_warning",
     "drift_window_batches",
     "challenge_every",
+    "label_delay_cycles",
     "perf_tolerance",
     "gate_margin",
 )
@@ -59,6 +60,12 @@ def effective_settings(settings: Settings, store: Store) -> Settings:
 
 def update_controls(store: Store, **changes: object) -> None:
     """Validate every change first, then store them; a bad value changes nothing."""
+    for name, value in check_controls(**changes).items():
+        store.set_setting(_PREFIX + name, str(value).lower() if isinstance(value, bool) else str(value))
+
+
+def check_controls(**changes: object) -> dict[str, object]:
+    """The changes parsed and checked against their Settings field's limits, naming the first bad one."""
     parsed = {}
     for name, value in changes.items():
         if name not in CONTROLS:
@@ -68,8 +75,7 @@ def update_controls(store: Store, **changes: object) -> None:
             parsed[name] = parse_setting(_FIELDS[name], raw)
         except SettingsError as exc:
             raise UserInputError(name, str(exc).split(": ", 1)[-1]) from None
-    for name, value in parsed.items():
-        store.set_setting(_PREFIX + name, str(value).lower() if isinstance(value, bool) else str(value))
+    return parsed
 
 
 def stream_state(store: Store) -> StreamState:

@@ -100,7 +100,9 @@ class DataActions:
     def import_encoded(self, encoded: Encoded, name: str, role: str = "library") -> DatasetInfo:
         """Rows already checked against this workspace's schema (a new workspace's first file)."""
         role = validation.choice(role, "role", ROLES)
-        return self.store.insert_dataset(encoded.X, encoded.y, source="imported", name=validation.text(name, "name"), role=role)
+        return self.store.insert_dataset(
+            encoded.X, encoded.y, source="imported", name=validation.text(name, "name"), role=role, times=encoded.times
+        )
 
     def update(self, dataset_id: object, name: object = None, tags: object = None) -> dict:
         """Rename or tag a dataset; both checked before either is stored."""

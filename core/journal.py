@@ -30,12 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import StorageError, describe_os_error
+from core.prediction_ids import row_id
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
 _FIXED = struct.Struct("<qiiidB")  # ts (µs since epoch), version, rows, features, latency ms, source length
 _TABLE = struct.Struct("<iI")  # a table row's record (features < 0): classes, length of the categories' JSON
+_IDS = struct.Struct("<I")  # a record with prediction ids (rows < 0): length of their JSON
 SUFFIX = ".journal"
 
 
@@ -50,6 +52,12 @@ class Entry:
     latency_ms: float
     source: str
     text: list[list[str | None]] | None = None  # a table's categorical columns, one list per column
+    ids: list[str] | str | None = None  # each row's prediction id, or a batch's made id (rows are `<id>-<row>`)
+
+    def prediction_ids(self) -> list[str]:
+        if isinstance(self.ids, str):
+            return [row_id(self.ids, i) for i in range(self.proba.shape[0])]
+        return list(self.ids or [None] * self.proba.shape[0])
 
 
 def record_parts(entry: Entry) -> list[bytes | memoryview]:
@@ -57,11 +65,15 @@ def record_parts(entry: Entry) -> list[bytes | memoryview]:
     copied (a million-row batch is 24 MB, and copies of it cost more than the write)."""
     source = entry.source.encode()[:255]
     rows, features = entry.X.shape
-    head = _FIXED.pack(entry.ts_us, entry.version, rows, features, entry.latency_ms, len(source)) + source
-    if entry.text is not None:  # a table's rows: the feature count is stored negative to tell the reader
+    stored_rows = rows if entry.ids is None else -rows - 1  # negative: the prediction ids follow
+    stored_features = features if entry.text is None else -features - 1  # negative: a table's rows
+    head = _FIXED.pack(entry.ts_us, entry.version, stored_rows, stored_features, entry.latency_ms, len(source)) + source
+    if entry.text is not None:
         text = json.dumps(entry.text).encode()
-        head = _FIXED.pack(entry.ts_us, entry.version, rows, -features - 1, entry.latency_ms, len(source)) + source
         head += _TABLE.pack(entry.proba.shape[1], len(text)) + text
+    if entry.ids is not None:
+        ids = json.dumps(entry.ids).encode()
+        head += _IDS.pack(len(ids)) + ids
     parts: list[bytes | memoryview] = [
         head,
         memoryview(np.ascontiguousarray(entry.X, dtype="<f8")).cast("B"),
@@ -96,10 +108,17 @@ def decode_all(data: bytes) -> tuple[list[Entry], int]:
             at += _TABLE.size
             text = json.loads(payload[at : at + text_len])
             at += text_len
+        ids = None
+        if rows < 0:
+            rows = -rows - 1
+            (ids_len,) = _IDS.unpack_from(payload, at)
+            at += _IDS.size
+            ids = json.loads(payload[at : at + ids_len])
+            at += ids_len
         X = np.frombuffer(payload, dtype="<f8", count=rows * features, offset=at).reshape(rows, features)
         proba = np.frombuffer(payload, dtype="<f8", count=rows * classes, offset=at + rows * features * 8)
         proba = proba.reshape(rows, classes) if text is not None else proba
-        entries.append(Entry(ts_us, version, X.astype(np.float64), proba.astype(np.float64), latency, source, text))
+        entries.append(Entry(ts_us, version, X.astype(np.float64), proba.astype(np.float64), latency, source, text, ids))
         offset += _HEADER.size + length
     return entries, offset
 

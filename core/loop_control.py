@@ -11,6 +11,7 @@ from core.config import Settings
 from core.errors import UserInputError
 from core.scheduler import Scheduler
 from core.store import Store
+from core.stream_source import check_stream_source, set_stream_source, stream_source
 
 
 class LoopControl:
@@ -69,13 +70,23 @@ class LoopControl:
             self.pause()
 
     def stream_info(self) -> dict[str, object]:
+        """The stream as GET /stream and the Operations page show it: the simulator's scenario, or the replay's
+        source and position, and the labels' delay."""
         live, stream = self.live_settings(), controls.stream_state(self.store)
+        source = stream_source(self.store, live.stream_batch_size)
         return {"enabled": live.stream_enabled, "scenario": stream.scenario, "strength": stream.strength,
-                "batch_size": live.stream_batch_size, "since_cycle": stream.since_cycle}  # fmt: skip
+                "batch_size": live.stream_batch_size, "since_cycle": stream.since_cycle,
+                "label_delay_cycles": live.label_delay_cycles, **source.as_dict()}  # fmt: skip
 
-    def update_stream(self, enabled: object = None, scenario: object = None, strength: object = None, batch_size: object = None) -> None:
+    def update_stream(
+        self, enabled: object = None, scenario: object = None, strength: object = None, batch_size: object = None,
+        label_delay_cycles: object = None, source: object = None, position: object = None, at_end: object = None,
+    ) -> None:  # fmt: skip
+        """Every change validated before any is stored (the replay's source, position and end rule last, as they are
+        checked against the datasets)."""
         current = controls.stream_state(self.store)
-        changes = {k: v for k, v in (("stream_enabled", enabled), ("stream_batch_size", batch_size)) if v is not None}
+        changes = {k: v for k, v in (("stream_enabled", enabled), ("stream_batch_size", batch_size),
+                                     ("label_delay_cycles", label_delay_cycles)) if v is not None}  # fmt: skip
         if scenario is not None or strength is not None:
             spec = datagen.Scenario(current.scenario if scenario is None else scenario, current.strength if strength is None else strength)
         for name, value in changes.items():
@@ -83,7 +94,12 @@ class LoopControl:
                 raise UserInputError(
                     name, f"expected {'true or false' if name == 'stream_enabled' else 'a whole number'}, got {validation.shown(value)}"
                 )
+        controls.check_controls(**changes)
+        if source is not None or position is not None or at_end is not None:
+            check_stream_source(self.store, source, position, at_end)
         if changes:
             self.set_controls(**changes)
         if scenario is not None or strength is not None:
             controls.set_stream_scenario(self.store, spec.name, spec.strength)
+        if source is not None or position is not None or at_end is not None:
+            set_stream_source(self.store, self.live_settings().stream_batch_size, source, position, at_end)

@@ -39,6 +39,10 @@ class RuntimeCollector:
             ("realised_accuracy", "realised_accuracy", "Champion accuracy on the newest labelled batch"),
             ("estimated_accuracy", "estimated_accuracy", "Label-free estimate on the newest batch (mean max probability)"),
             ("drift_share", "drift_share", "Share of features drifted in the newest cycle"),
+            ("labelled_rows", "labelled_rows", "Labels the newest cycle's realised accuracy rests on"),
+            ("label_coverage", "label_coverage", "Labels that arrived per row served in the newest cycle"),
+            ("label_delay_p50_seconds", "label_delay_p50_s", "Median delay of the labels of served predictions, newest cycle"),
+            ("label_delay_p90_seconds", "label_delay_p90_s", "90th percentile of that delay, newest cycle"),
         ):
             if last.get(key) is not None:
                 yield GaugeMetricFamily(f"ia_continu_{name}", help_text, value=float(last[key]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from core.errors import UserInputError
 
@@ -65,6 +65,15 @@ class Decision:
     episode_onset: int | None = None  # first row of the run of drifted cycles this one belongs to (alerts collapse by it)
 
 
+class Arrival(Protocol):
+    n_rows: int
+    n_labelled: int
+    served_rows: int
+    coverage: float | None
+
+    def delay_seconds(self, quantile: float) -> float | None: ...
+
+
 @dataclass
 class CycleRecord:
     """One monitoring cycle as the `cycles` table stores it; the store maps it to its row by field name."""
@@ -102,10 +111,21 @@ class CycleRecord:
     performance_bar: float | None = None
     reference: str | None = None  # core.reference.Reference as JSON: the rows the drift test used
     gate_outcome: GateOutcome | None = None  # what the gate decided for `new_version`
+    served_rows: int | None = None  # predictions logged and stream rows scored since the last cycle
+    labelled_rows: int | None = None  # labels that arrived since the last cycle: what the realised accuracy rests on
+    label_coverage: float | None = None  # labelled_rows / served_rows
+    label_delay_p50_s: float | None = None  # how late the labels of served predictions came (None: none came)
+    label_delay_p90_s: float | None = None
 
     def row(self) -> dict:
         """The table row: every stored field by its column name."""
         return asdict(self)
+
+    def arrived(self, new: Arrival) -> None:
+        """What the cycle reads (core.new_data.NewData): its rows, labels, coverage and label delay."""
+        self.rows_seen, self.labelled = new.n_rows, new.n_labelled > 0
+        self.served_rows, self.labelled_rows, self.label_coverage = new.served_rows, new.n_labelled, new.coverage
+        self.label_delay_p50_s, self.label_delay_p90_s = new.delay_seconds(0.5), new.delay_seconds(0.9)
 
     def measured(self, m: Measurement) -> None:
         self.champion_version = m.champion

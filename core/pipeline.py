@@ -3,12 +3,13 @@
 A cycle never raises: whatever fails is stored in the cycle's record with its
 traceback and announced, so the scheduler always reaches the next cycle.
 
-A cycle reads only the loop's incoming data (the stream, datasets sent to the loop)
-or, failing that, the inputs users sent for prediction; library datasets never move
-it. Retraining after drift uses only the rows that arrived since the drift began
-(the current streak of drifted cycles), the way drift detectors such as ADWIN drop
-the old regime; once a full training window of the new regime has arrived, that
-small-window champion is retrained again through the gate. Performance drift is
+A cycle reads only what arrived since the last one: the loop's incoming labelled rows (the
+stream, simulated or replayed, datasets sent to the loop, labels of served predictions) and
+the predictions whose labels have not come (`core.new_data`); library datasets never move it.
+Retraining after drift learns from the rows since the drift began (the current streak of
+drifted cycles), the way drift detectors such as ADWIN drop the old regime, unless a longer
+window scores as well on the newest of those rows (`core.window_choice`); once a full training
+window of the new regime has arrived, a small-window champion is retrained again through the gate. Performance drift is
 called only when the drop is larger than the tolerance and statistically credible
 (the batch accuracy's upper confidence bound is below the bar minus the tolerance);
 the bar is the champion's realised accuracy on the cycles it served once they hold
@@ -35,14 +36,18 @@ from core import controls, datagen, training, verdicts
 from core.config import Settings
 from core.drift import DriftReport, DriftThresholds, wilson_lower, wilson_upper
 from core.faults import FaultBoard, component_of
+from core.feedback import FeedbackActions
 from core.model_actions import TrainOutcome, train_and_gate
 from core.monitor import DriftMonitor
+from core.new_data import NewData
 from core.notify import Notifier
 from core.outcomes import CycleRecord, Decision, Measurement, version_label
 from core.policy import CycleFacts, RetrainPolicy
 from core.reference import Reference, reference_of
 from core.registry import ModelRegistry
 from core.store import Store, utcnow
+from core.stream_source import replay_batch, stream_source
+from core.window_choice import choose_window, tail
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_CYCLE = 100_000
@@ -66,8 +71,10 @@ class MonitoringPipeline:
         settings: Settings,
         faults: FaultBoard | None = None,
         training_lock: threading.Lock | None = None,
+        feedback: FeedbackActions | None = None,
     ) -> None:
         self.store = store
+        self.feedback = feedback  # labels of served predictions; without it, the loop reads labelled rows only
         self.registry = registry
         self.notifier = notifier
         self.settings = settings
@@ -144,18 +151,21 @@ class MonitoringPipeline:
         with _timed(steps, "stream"):
             self._stream(s, record)
         with _timed(steps, "read"):
-            X, y = self._new_data(record)
-        if len(X) == 0:
-            record.status, record.reason = "no_data", f"no new data since cycle {record.cycle_id - 1}: stream off and nothing added"
+            new = self._new_data(record)
+        record.arrived(new)
+        if new.n_rows == 0:
+            record.status, record.reason = "no_data", f"no new data since cycle {record.cycle_id - 1}: {self._why_no_data(s)}"
             return None
+        X, y = new.features, new.labelled.y if new.labelled is not None and not len(new.unlabelled) else None
         with _timed(steps, "evaluate"):
-            measured = self._measure(X, y, s)
+            measured = self._measure(new, s)
         record.measured(measured)
         report = None
         if measured.champion is not None:
             with _timed(steps, "drift"):
                 model = self.registry.load(measured.champion)
-                report = self.monitor.update(X, y is not None, s.drift_window_batches, self.store.features, thresholds_of(s), model, y)
+                labelled = new.labelled is not None
+                report = self.monitor.update(X, labelled, s.drift_window_batches, self.store.features, thresholds_of(s), model, y)
                 record.reference = self.monitor.reference.to_json()
             record.drift_share, record.dataset_drift = report.drift_share, report.dataset_drift
         signals = verdicts.signals(report, measured)
@@ -180,38 +190,67 @@ class MonitoringPipeline:
 
     # steps -------------------------------------------------------------------------
     def _stream(self, s: Settings, record: CycleRecord) -> None:
-        if not s.stream_enabled or not self.store.schema.plain:  # the simulator makes the synthetic schema's rows only
+        """The stream's batch for this cycle: the replayed dataset's next rows, or the simulator's (the synthetic
+        schema only), whose labels may be held back IA_LABEL_DELAY_CYCLES cycles; then any labels now due."""
+        if not s.stream_enabled:
             return
+        source = stream_source(self.store, s.stream_batch_size)
+        if source.replaying:
+            batch = replay_batch(self.store, source)
+            record.scenario = "replay" if batch is not None else None
+        elif self.store.schema.plain:
+            self._simulate(s, record)
+        if self.feedback is not None:  # labels held back earlier are still sent if the delay was since set to 0
+            ids, labels = self.store.due_labels(record.cycle_id)
+            if ids:
+                self.feedback.apply(ids, labels)
+                self.store.forget_due_labels(record.cycle_id)
+
+    def _simulate(self, s: Settings, record: CycleRecord) -> None:
         state = controls.stream_state(self.store)
         scenario = state.at_cycle(record.cycle_id)
         X, y = datagen.generate(s.stream_batch_size, self.store.n_features, scenario, seed=s.seed * 1_000_003 + record.cycle_id)
+        record.scenario, record.strength = scenario.name, scenario.strength
+        if s.label_delay_cycles and self.feedback is not None and self.registry.champion_version is not None:
+            served = self.feedback.predictor.predict_batch(X, source="stream")  # served now, its labels sent later
+            self.store.queue_labels(record.cycle_id + s.label_delay_cycles, served.prediction_ids, y)
+            return
         name = f"Stream (synthetic) · {datagen.SCENARIO_LABELS[scenario.name]} · from cycle {record.cycle_id}"
         self.store.append_stream_batch(X, y, name=name, scenario=scenario.name, strength=float(scenario.strength), seed=s.seed)
-        record.scenario, record.strength = scenario.name, scenario.strength
 
-    def _new_data(self, record: CycleRecord) -> tuple[np.ndarray, np.ndarray | None]:
-        """Incoming labelled samples since the last cycle; failing those, inputs users sent for prediction.
-        Library datasets (generated or imported for training and exploration) are never read here."""
+    def _why_no_data(self, s: Settings) -> str:
+        source = stream_source(self.store, s.stream_batch_size)
+        if s.stream_enabled and source.finished:
+            return (
+                f"the replay of dataset {source.dataset_id} has ended ({source.total:,} rows); set it to start over or pick another source"
+            )
+        return "stream off and nothing added"
+
+    def _new_data(self, record: CycleRecord) -> NewData:
+        """What arrived since the last cycle: incoming labelled rows (stream batches, data sent to the loop, labels of
+        served predictions) and the predictions still without a label. Library datasets are never read here."""
         previous = self.store.last_cycle()
         if previous is not None:
             seen_until, predictions_since = previous["last_sample_id"] or 0, previous["predictions_until"]
         else:
             champion = self.store.model(self.registry.champion_version) if self.registry.champion_version else None
             seen_until, predictions_since = (int(champion["window_last_sample"]) if champion else 0), None
+        if self.feedback is not None:
+            self.feedback.predictor.flush()  # the predictions served so far are read from DuckDB
         newest = self.store.max_incoming_sample_id()
         now = utcnow()
         record.last_sample_id, record.predictions_until = max(newest, seen_until), now
-        if newest > seen_until:
-            first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1)
-            window = self.store.read_samples(first, newest, incoming=True)
-            record.first_sample_id, record.rows_seen, record.labelled = first, window.n_rows, True
-            return window.X, window.y
-        since = predictions_since or now
-        X = self.store.prediction_features_since(since, now, MAX_ROWS_PER_CYCLE)
-        record.rows_seen, record.labelled = len(X), False
-        return X, None
+        since = predictions_since or record.started_at  # a first cycle reads what was served during it (the simulator's batch)
+        unlabelled = self.store.prediction_features_since(since, now, MAX_ROWS_PER_CYCLE, unlabelled=True)
+        served = self.store.served_count(since, now)
+        if newest <= seen_until:
+            return NewData(None, unlabelled, None, served)
+        first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1)
+        window = self.store.read_samples(first, newest, incoming=True)
+        record.first_sample_id = first
+        return NewData(window, unlabelled, self.store.arrived_labels(first, newest), served)
 
-    def _measure(self, X: np.ndarray, y: np.ndarray | None, s: Settings) -> Measurement:
+    def _measure(self, new: NewData, s: Settings) -> Measurement:
         champion = self.registry.champion_version
         if champion is None:
             return Measurement(None, None, None, None, None, False)
@@ -219,13 +258,14 @@ class MonitoringPipeline:
         holdout = float(model["accuracy"])
         bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]), s)
         predictor = self.registry.load(champion)
-        scores = predictor.predict_proba(X)
+        scores = predictor.predict_proba(new.features)
         estimated = training.expected_accuracy(scores)
         self.monitor.fit(champion, s.reference_max_rows, s.seed)
         estimated_drop = estimated < self.monitor.reference_estimate(predictor) - s.perf_tolerance
-        if y is None:
-            return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, len(X), estimated_drop)
-        correct = int(np.count_nonzero(training.predicted_class(scores) == y))
+        if new.labelled is None:
+            return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, new.n_rows, estimated_drop)
+        y = new.labelled.y
+        correct = int(np.count_nonzero(new.served_classes(training.predicted_class(scores[: len(y)])) == y))
         realised = correct / len(y)
         upper = wilson_upper(correct, len(y), s.perf_confidence)
         drop = upper < bar - s.perf_tolerance
@@ -249,7 +289,11 @@ class MonitoringPipeline:
     def _retrain(self, decision: Decision, s: Settings, record: CycleRecord) -> None:
         window = self.store.recent_window(s.training_window)
         if decision.onset_sample_id is not None and window.first_sample_id < decision.onset_sample_id:
-            window = self.store.read_samples(decision.onset_sample_id, window.last_sample_id, incoming=True)
+            post_drift = int(np.count_nonzero(window.sample_ids >= decision.onset_sample_id))
+            choice = choose_window(window, post_drift, self.store.schema, s.holdout_fraction)
+            window = choice.window if choice is not None else tail(window, post_drift)
+            if choice is not None:
+                record.reason += f"; {choice.describe()}"
         try:
             with self.training_lock:
                 outcome = train_and_gate(
@@ -269,10 +313,14 @@ class MonitoringPipeline:
             record.error = traceback.format_exc()
             self._alert("retrain_failed", "failure", "Retrain failed", record.reason, record)
             return
-        self._after_gate(outcome, decision, s, record, window.first_sample_id, window.last_sample_id)
+        first = window.first_sample_id if decision.onset_sample_id is None else max(window.first_sample_id, decision.onset_sample_id)
+        self._after_gate(outcome, decision, s, record, first, window.last_sample_id, window.first_sample_id < first)
 
-    def _after_gate(self, outcome: TrainOutcome, decision: Decision, s: Settings, record: CycleRecord, first: int, last: int) -> None:
-        """The cycle's record, the follow-up owed and the reference moved, from what the gate decided."""
+    def _after_gate(
+        self, outcome: TrainOutcome, decision: Decision, s: Settings, record: CycleRecord, first: int, last: int, mixed: bool = False
+    ) -> None:
+        """The cycle's record, the follow-up owed and the reference moved, from what the gate decided. `first` to `last`
+        are the post-drift rows; `mixed` says the training window reached back before them."""
         if outcome.decision is None:
             record.reason += f"; retrain skipped: {outcome.reason}"
             return
@@ -285,6 +333,9 @@ class MonitoringPipeline:
         if gate.promoted:
             if decision.onset_sample_id is not None and outcome.n_rows < s.training_window:
                 self.store.set_followup(gate.version, decision.onset_sample_id)
+            if mixed:  # it learnt from older rows too, but what it must now look like is the new regime
+                self.monitor.move_reference(gate.version, first, last)
+                record.reason += "; its drift reference is the post-drift rows"
         elif gate.outcome == "rejected" and decision.onset_sample_id is not None and gate.champion is not None:
             # The champion is at least as good on the post-drift rows: they are its new normal. Without
             # this, a covariate shift the champion handles well would be retested against the old

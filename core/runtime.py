@@ -28,6 +28,7 @@ from core.csv_import import parse_feature_csv
 from core.data_actions import DataActions
 from core.errors import NoModelError, UserInputError, WorkspaceError
 from core.faults import FaultBoard, component_of
+from core.feedback import FeedbackActions, FeedbackReply
 from core.health import HealthMonitor, HealthReport, component_probes
 from core.insight import Insights
 from core.journal import Journal
@@ -151,7 +152,8 @@ class Runtime:
         self.models = ModelActions(self.store, self.registry, self.notifier, s, self.training_lock, self.live_settings)
         if s.starter_model:
             self.ensure_starter()
-        self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults, self.training_lock)
+        self.feedback = FeedbackActions(self.store, self.predictor, s)
+        self.pipeline = MonitoringPipeline(self.store, self.registry, self.notifier, s, self.faults, self.training_lock, self.feedback)
         self.insights = Insights(self.store, s, self.registry.load)
         self.progress("Starting the loop")
         live = controls.effective_settings(s, self.store)
@@ -202,8 +204,9 @@ class Runtime:
     def stream_info(self) -> dict[str, object]:
         return self.loop.stream_info()
 
-    def update_stream(self, enabled: object = None, scenario: object = None, strength: object = None, batch_size: object = None) -> None:
-        self.loop.update_stream(enabled, scenario, strength, batch_size)
+    def update_stream(self, **changes: object) -> None:
+        """Any of enabled, scenario, strength, batch_size, label_delay_cycles, source, position, at_end (LoopControl.update_stream)."""
+        self.loop.update_stream(**changes)
 
     def run_cycle(self, trigger: str = "manual") -> CycleRecord:
         """One cycle now, on the caller's thread, after any cycle under way (scripts, notebooks, tests)."""
@@ -377,11 +380,19 @@ class Runtime:
         return outcome
 
     # predictions -------------------------------------------------------------------------
-    def predict(self, features: object, source: str = "api") -> Prediction:
-        return self.predictor.predict_one(features, source)
+    def predict(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
+        return self.predictor.predict_one(features, source, prediction_id)
 
-    def predict_batch(self, rows: object, source: str = "batch") -> BatchPrediction:
-        return self.predictor.predict_batch(rows, source)
+    def predict_batch(self, rows: object, source: str = "batch", prediction_ids: object = None) -> BatchPrediction:
+        return self.predictor.predict_batch(rows, source, prediction_ids)
+
+    def send_feedback(self, labels: object, correct: object = False) -> FeedbackReply:
+        """Labels for served predictions by id; each becomes an incoming labelled row of the loop."""
+        return self.feedback.send(labels, correct)
+
+    def send_feedback_csv(self, data: bytes | str, correct: bool = False) -> FeedbackReply:
+        """A labels file (prediction_id,label), as the Predict page uploads it."""
+        return self.feedback.send_csv(data, correct)
 
     def predict_csv(self, data: bytes | str) -> pd.DataFrame:
         """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version.

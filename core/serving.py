@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -20,16 +21,18 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.errors import NoModelError, UserInputError, plain_fault
 from core.journal import Entry, Journal, read_segment
 from core.outcomes import version_label
+from core.prediction_ids import checked_id, checked_ids, new_id, row_id
 from core.registry import ModelRegistry
 from core.row_model import RowModel
 from core.schema import ClassLabel, Schema
 from core.store import Store, utcnow
 from core.tables import checked_rows, named_rows
-from core.validation import feature_matrix
+from core.validation import feature_matrix, shown
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Prediction:
     label: ClassLabel | None = None  # the class as the user wrote it (the index itself for the demo's 0/1)
     probabilities: tuple[float, ...] = ()  # every class's, in the schema's order
     classes: tuple[ClassLabel, ...] = (0, 1)
+    prediction_id: str = ""
 
     @property
     def version_label(self) -> str:
@@ -61,6 +65,7 @@ class Prediction:
             "model_version": self.version_label,
             "timestamp": self.timestamp.isoformat() + "Z",
             "latency_ms": self.latency_ms,
+            "prediction_id": self.prediction_id,
         }
 
 
@@ -73,6 +78,13 @@ class BatchPrediction:
     timestamp: datetime
     latency_ms: float
     classes: tuple[ClassLabel, ...] = (0, 1)
+    ids: list[str] | str = ""  # each row's id, or the batch's made id (rows are `<id>-<row>`)
+
+    @cached_property
+    def prediction_ids(self) -> list[str]:
+        if isinstance(self.ids, str):
+            return [row_id(self.ids, i) for i in range(len(self.proba))]
+        return self.ids
 
     @cached_property
     def predictions(self) -> np.ndarray:
@@ -92,6 +104,7 @@ class BatchPrediction:
         frame["confidence"] = self.confidence
         frame["model_version"] = version_label(self.model_version)
         frame["timestamp"] = self.timestamp
+        frame["prediction_id"] = self.prediction_ids
         return frame
 
 
@@ -122,6 +135,8 @@ class Predictor:
         self._pending: list[Entry] = []
         self._pending_segments: list[str] = []
         self._buffer_lock = threading.Lock()
+        self._ids_lock = threading.Lock()
+        self._client_ids: set[str] = set()  # clients' own ids not yet in DuckDB (their uniqueness is checked here)
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -147,22 +162,25 @@ class Predictor:
             return self._loaded
 
     # predictions ---------------------------------------------------------------
-    def predict_one(self, features: object, source: str = "api") -> Prediction:
+    def predict_one(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
+        """One row; `prediction_id` is the client's own id for it (unique in the workspace), else one is made."""
         start = time.perf_counter()
         schema = self.store.schema
+        given = None if prediction_id is None else checked_id(prediction_id)
         if not schema.plain:
-            return self._predict_table_row(features, source, start)
+            return self._predict_table_row(features, source, start, given)
         X = self._rows(features, 1, "features")
         version, model = self.model()
         proba = model.predict_proba(X)[0]
         index = int(proba[1] >= 0.5)  # the demo's two classes; a table's rows take _predict_table_row
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
-        self._log(now, version, X, proba[1:], latency, source)
+        ids = [given] if given else [new_id()]
+        self._log(now, version, X, proba[1:], latency, source, ids, claimed=given is not None)
         return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
-                          schema.classes)  # fmt: skip
+                          schema.classes, ids[0])  # fmt: skip
 
-    def _predict_table_row(self, features: object, source: str, start: float) -> Prediction:
+    def _predict_table_row(self, features: object, source: str, start: float, given: str | None) -> Prediction:
         """One row of a table, scored from the pipeline's arrays (`core.row_model`): no one-row DataFrame."""
         schema = self.store.schema
         columns = checked_rows(features, schema, 1, self.max_abs)
@@ -175,21 +193,26 @@ class Predictor:
         index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
-        self._append(table_entry(_micros(now), version, columns, proba.reshape(1, -1), latency, source, schema), 1)
+        ids = [given] if given else [new_id()]
+        entry = table_entry(_micros(now), version, columns, proba.reshape(1, -1), latency, source, schema, ids)
+        self._append(entry, 1, ids if given else None)
         return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
-                          schema.classes)  # fmt: skip
+                          schema.classes, ids[0])  # fmt: skip
 
-    def predict_batch(self, rows: object, source: str = "batch") -> BatchPrediction:
+    def predict_batch(self, rows: object, source: str = "batch", prediction_ids: object = None) -> BatchPrediction:
+        """Many rows; `prediction_ids` are the client's own, one per row, else the batch gets a made id."""
         start = time.perf_counter()
         schema = self.store.schema
         X = self._rows(rows, self.max_rows, "batch")
+        given = None if prediction_ids is None else checked_ids(prediction_ids, len(X))
         version, model = self.model()
         scores = model.predict_proba(X)
         proba = scores[:, 1] if scores.shape[1] == 2 else scores
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
-        self._log(now, version, X, proba if schema.plain else scores, latency / len(proba), source)
-        return BatchPrediction(proba, version, now, latency, schema.classes)
+        ids = given if given is not None else new_id()
+        self._log(now, version, X, proba if schema.plain else scores, latency / len(proba), source, ids, claimed=given is not None)
+        return BatchPrediction(proba, version, now, latency, schema.classes, ids)
 
     def _rows(self, rows: object, max_rows: int, field: str) -> np.ndarray | pd.DataFrame:
         """Float rows for the synthetic schema (a list, or named values), or a table checked by the schema."""
@@ -206,22 +229,37 @@ class Predictor:
         return feature_matrix(rows, self.store.n_features, max_rows, self.max_abs, field=field)
 
     # the prediction log ----------------------------------------------------------
-    def _log(self, ts: datetime, version: int, X: np.ndarray | pd.DataFrame, proba: np.ndarray, latency_ms: float, source: str) -> None:
+    def _log(
+        self, ts: datetime, version: int, X: np.ndarray | pd.DataFrame, proba: np.ndarray, latency_ms: float, source: str,
+        ids: list[str] | str, claimed: bool = False,
+    ) -> None:  # fmt: skip
         """Journal, then buffer; raises StorageError (and buffers nothing) when the journal write fails."""
         if isinstance(X, pd.DataFrame):
-            entry = table_entry(_micros(ts), version, X, proba, latency_ms, source, self.store.schema)
+            entry = table_entry(_micros(ts), version, X, proba, latency_ms, source, self.store.schema, ids)
         else:
-            entry = Entry(_micros(ts), version, X, proba, latency_ms, source)
-        self._append(entry, len(proba))
+            entry = Entry(_micros(ts), version, X, proba, latency_ms, source, ids=ids)
+        self._append(entry, len(proba), ids if claimed else None)
 
-    def _append(self, entry: Entry, rows: int) -> None:
-        with self._buffer_lock:
-            self.journal.append(entry)
-            self._buffer.append(entry)
-            self._buffered_rows += rows
-            full = self._buffered_rows >= self.flush_rows
+    def _append(self, entry: Entry, rows: int, client_ids: list[str] | None = None) -> None:
+        """Journal and buffer; a client's own ids are checked unique and held until the flush writes them."""
+        with self._ids_lock if client_ids else nullcontext():
+            if client_ids:
+                self._refuse_taken(client_ids)
+            with self._buffer_lock:
+                self.journal.append(entry)
+                self._buffer.append(entry)
+                self._buffered_rows += rows
+                full = self._buffered_rows >= self.flush_rows
+                if client_ids:
+                    self._client_ids.update(client_ids)
         if full:
             self._wake.set()
+
+    def _refuse_taken(self, ids: list[str]) -> None:
+        taken = [i for i in ids if i in self._client_ids] or self.store.taken_prediction_ids(ids)
+        if taken:
+            field = "prediction_id" if len(ids) == 1 else "prediction_ids"
+            raise UserInputError(field, f"{shown(taken[0])} is already the id of a prediction in this workspace: ids must be unique")
 
     def _flush_loop(self, interval: float) -> None:
         while not self._stopping.is_set():
@@ -251,6 +289,9 @@ class Predictor:
                 log.error("could not write %s predictions to the log (kept for the next flush): %s", batch.num_rows, exc)
                 return 0
             self._finish_segments(self._pending_segments)
+            written = {i for e in self._pending if isinstance(e.ids, list) for i in e.ids}
+            with self._buffer_lock:
+                self._client_ids -= written
             self._pending, self._pending_segments, self.last_flush_error = [], [], None
             return batch.num_rows
 
@@ -289,6 +330,7 @@ class Predictor:
             "confidence": pa.array(confidence_of(proba)),
             "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], sizes)),
             "source": _repeated_strings([e.source for e in entries], sizes),
+            "prediction_id": _prediction_ids(entries),
         }
         return pa.table(columns)
 
@@ -333,14 +375,29 @@ def confidence_of(proba: np.ndarray) -> np.ndarray:
 
 
 def table_entry(
-    ts_us: int, version: int, columns: Mapping[str, Sequence], proba: np.ndarray, latency_ms: float, source: str, schema: Schema
-) -> Entry:
+    ts_us: int, version: int, columns: Mapping[str, Sequence], proba: np.ndarray, latency_ms: float, source: str, schema: Schema,
+    ids: list[str] | str | None = None,
+) -> Entry:  # fmt: skip
     """A table's rows (a DataFrame, or each column's values) as a journal entry: its numeric columns as floats,
     its categories as text."""
     rows = proba.shape[0]
     numbers = np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in schema.numeric]) if schema.numeric else np.empty((rows, 0))
     text = [[v if isinstance(v, str) else None for v in columns[name]] for name in schema.categorical]
-    return Entry(ts_us, version, numbers, proba, latency_ms, source, text)
+    return Entry(ts_us, version, numbers, proba, latency_ms, source, text, ids)
+
+
+def _prediction_ids(entries: list[Entry]) -> pa.Array:
+    """Every row's id: a client's as given; a made batch id expanded to `<id>-<row>` in Arrow, not in Python."""
+    parts = []
+    for e in entries:
+        if isinstance(e.ids, str) and e.proba.shape[0] > 1:
+            rows = pc.cast(pa.array(np.arange(e.proba.shape[0])), pa.string())
+            parts.append(pc.binary_join_element_wise(e.ids, rows, "-"))
+        elif isinstance(e.ids, str):
+            parts.append(pa.array([row_id(e.ids, 0)]))
+        else:
+            parts.append(pa.array(e.prediction_ids(), type=pa.string()))
+    return pa.concat_arrays([p.cast(pa.string()) for p in parts])
 
 
 def _repeated_strings(values: list[str], sizes: list[int]) -> pa.Array:

@@ -30,6 +30,7 @@ class Encoded:
     X: pd.DataFrame
     y: np.ndarray | None
     unseen: dict[str, int]  # per categorical column, values never seen in the first data
+    times: np.ndarray | None = None  # the time column's values (datetime64), where it holds dates and times
 
     @property
     def n_rows(self) -> int:
@@ -126,13 +127,13 @@ def infer_classes(values: pd.Series, target: str) -> tuple[ClassLabel, ...]:
         raise UserInputError(target, f"{len(distinct):,} distinct labels is more than the {MAX_CLASSES} classes a model may have")
     if len(distinct) < 2:
         raise UserInputError(target, f"one class only ({shown(distinct[0]) if len(distinct) else 'none'}): a model needs at least two")
-    labels = [_label(v) for v in distinct]
+    labels = [as_written(v) for v in distinct]
     if all(isinstance(v, int) for v in labels):
         return tuple(sorted(labels))
     return tuple(sorted(str(v) for v in labels))
 
 
-def _label(value: object) -> ClassLabel:
+def as_written(value: object) -> ClassLabel:
     """A value as written: whole numbers as ints (3, not 3.0), booleans as true/false, anything else as text."""
     if isinstance(value, bool | np.bool_):
         return str(bool(value)).lower()
@@ -147,8 +148,32 @@ def category_text(values: pd.Series) -> pd.Series:
     """Categories as text, the way they were written (3 not 3.0, true not True), NaN where missing; vectorised
     over the distinct values, so a million rows cost a factorisation, not a million str() calls."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.array([str(_label(u)) for u in uniques] + [np.nan], dtype=object)
+    texts = np.array([str(as_written(u)) for u in uniques] + [np.nan], dtype=object)
     return pd.Series(texts[codes], index=values.index, dtype=object)
+
+
+def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows in the time column's order (stable: rows with the same time keep the file's order). Numbers (a
+    year, seconds since the epoch) order as numbers, text as dates and times; a value that is neither is refused,
+    naming its row, since sorting it as text would put 10 May before 9 May. Also the times themselves in that
+    order (naive UTC datetime64), or None for numbers."""
+    values = frame[column]
+    if values.isna().any():
+        first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
+        raise UserInputError(column, f"the time column has {int(values.isna().sum()):,} missing value(s), first at row {first}: "
+                             "every row needs a time to be replayed in order")  # fmt: skip
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.to_datetime(values, utc=True)
+    elif not pd.api.types.is_numeric_dtype(values):
+        parsed = pd.to_datetime(values.astype(str), errors="coerce", format="mixed", utc=True)
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        if len(bad):
+            raise UserInputError(column, f"row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a date or time "
+                                 f"({len(bad):,} such rows); write times as 2024-05-09 or 2024-05-09T14:30:00")  # fmt: skip
+        values = parsed
+    order = np.argsort(values.to_numpy(), kind="stable")
+    times = None if pd.api.types.is_numeric_dtype(values) else values.dt.tz_convert(None).to_numpy()[order]
+    return frame.iloc[order].reset_index(drop=True), times
 
 
 # One wording for each refusal, whether pandas (a row, a first file) or DuckDB (a bulk import) found it.
@@ -236,7 +261,7 @@ def _numbers(values: pd.Series, column: Column, problems: list[str]) -> np.ndarr
 def _labels(values: pd.Series, schema: Schema, problems: list[str]) -> np.ndarray:
     lookup = {str(c): i for i, c in enumerate(schema.classes)}
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    per_unique = np.array([lookup.get(str(_label(u)), -1) for u in uniques] + [-1], dtype=np.int64)
+    per_unique = np.array([lookup.get(str(as_written(u)), -1) for u in uniques] + [-1], dtype=np.int64)
     found = per_unique[codes]
     bad = np.flatnonzero(found < 0)
     if len(bad):

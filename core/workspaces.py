@@ -26,9 +26,17 @@ from core.config import PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, Settings
 from core.errors import UserInputError, WorkspaceError
 from core.schema import Kind, Schema
 from core.table_files import read_table
-from core.tables import Encoded, encode, infer_schema
+from core.tables import Encoded, encode, infer_schema, ordered_by_time
+from core.validation import integer
 
 PREVIEW_ROWS = 20
+MLFLOW_TEMPLATE = ".mlflow-template.db"  # a migrated, empty MLflow store each new workspace starts from
+MIN_INITIAL_ROWS = 50
+
+
+def rows_of(encoded: Encoded, start: int, stop: int) -> Encoded:
+    times = None if encoded.times is None else encoded.times[start:stop]
+    return Encoded(encoded.X.iloc[start:stop].reset_index(drop=True), encoded.y[start:stop], encoded.unseen, times)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class TableChoice:
     kinds: dict[str, Kind] = field(default_factory=dict)
     time_column: str | None = None
     id_column: str | None = None
+    initial_rows: int | None = None  # train v1 on these first rows and replay the rest as the stream
 
     def arguments(self) -> list[str]:
         """The command-line options that say the same (`python -m core.workspaces`)."""
@@ -48,6 +57,7 @@ class TableChoice:
             chosen = [c for c, k in self.kinds.items() if k == kind]
             args += [option, ",".join(chosen)] if chosen else []
         args += ["--time-column", self.time_column] if self.time_column else []
+        args += ["--initial-rows", str(self.initial_rows)] if self.initial_rows else []
         return args + (["--id-column", self.id_column] if self.id_column else [])
 
 
@@ -73,6 +83,7 @@ class Created:
     dataset_id: int
     champion: str
     metrics: dict[str, float]
+    replay_dataset_id: int | None = None  # the rows after `initial_rows`, the stream's source
 
 
 def checked_name(name: object) -> str:
@@ -99,9 +110,13 @@ def preview(
     """Read the file, infer its schema with the user's overrides, check it trains: nothing is stored."""
     frame = read_table(source, filename, max_rows)
     schema = infer_schema(frame, choice.target, choice.kinds, choice.time_column, choice.id_column)
+    times = None
     if choice.time_column is not None:
-        frame = frame.sort_values(choice.time_column, kind="stable", na_position="first").reset_index(drop=True)
-    encoded = encode(frame, schema, labelled=True)
+        frame, times = ordered_by_time(frame, choice.time_column)
+    encoded = replace(encode(frame, schema, labelled=True), times=times)
+    if choice.initial_rows is not None:
+        integer(choice.initial_rows, "initial_rows", MIN_INITIAL_ROWS, max(MIN_INITIAL_ROWS, len(frame) - 1))
+        training.check_trainable(encoded.y[: choice.initial_rows], holdout_fraction, schema.classes)
     training.check_trainable(encoded.y, holdout_fraction, schema.classes)
     counts = pd.Series(encoded.y).value_counts()
     class_counts = {str(c): int(counts.get(i, 0)) for i, c in enumerate(schema.classes)}
@@ -124,14 +139,25 @@ def create(
         step(f"Creating the workspace {name} with {len(found.schema.features)} feature columns")
         _open_store(settings, found.schema)
         from core.runtime import Runtime  # MLflow is imported only once the file is known to be good
+        from core.tracking import seed_store
+
+        seed_store(settings.mlflow_tracking_uri, base.workspaces_dir / MLFLOW_TEMPLATE)
 
         rt = Runtime(settings, progress=step)
         try:
-            step(f"Storing {found.n_rows:,} rows as the first incoming data")
-            info = rt.data.import_encoded(encoded, name=filename, role="incoming")
-            step(f"Training v1.0.0 on all {found.n_rows:,} rows")
+            first = choice.initial_rows or found.n_rows
+            step(f"Storing {first:,} rows as the first incoming data")
+            info = rt.data.import_encoded(rows_of(encoded, 0, first), name=filename, role="incoming")
+            step(f"Training v1.0.0 on {'all ' if first == found.n_rows else 'the first '}{first:,} rows")
             outcome = rt.train(trigger="starter", dataset_ids=[info.dataset_id])
-            return Created(name, folder, found.schema, found.n_rows, info.dataset_id, outcome.label, outcome.metrics)
+            replay = None
+            if first < found.n_rows:
+                step(f"Storing the other {found.n_rows - first:,} rows to replay as the stream, a batch per cycle")
+                rest = rows_of(encoded, first, found.n_rows)
+                replay = rt.data.import_encoded(rest, name=f"{filename} · rows {first + 1:,} to {found.n_rows:,}", role="library")
+                rt.update_stream(source=replay.dataset_id, at_end="stop")
+            return Created(name, folder, found.schema, found.n_rows, info.dataset_id, outcome.label, outcome.metrics,
+                           None if replay is None else replay.dataset_id)  # fmt: skip
         finally:
             rt.close()
     except BaseException:
@@ -207,13 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{kind}", default="", help=f"comma-separated columns to treat as {kind}")
     parser.add_argument("--time-column")
     parser.add_argument("--id-column")
+    parser.add_argument("--initial-rows", type=int, help="train v1.0.0 on the first N rows; the rest are replayed as the stream")
     parser.add_argument("--filename", help="the file's name as the user gave it (an upload's temporary file has another)")
     args = parser.parse_args(argv)
     kinds: dict[str, Kind] = {}
     for option, kind in (("numeric", "numeric"), ("categorical", "categorical"), ("ignore", "ignored")):
         kinds |= {c.strip(): kind for c in getattr(args, option).split(",") if c.strip()}
     try:
-        choice = TableChoice(args.target, kinds, args.time_column, args.id_column)
+        choice = TableChoice(args.target, kinds, args.time_column, args.id_column, args.initial_rows)
         created = create(Settings.from_env(), args.name, args.file, args.filename or args.file.name, choice,
                          progress=lambda message: print(f"· {message}", flush=True))  # fmt: skip
     except UserInputError as exc:

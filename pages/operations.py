@@ -34,13 +34,20 @@ def _save_policy() -> None:
 
 def _apply_stream() -> None:
     v = st.session_state
+    info = rt.stream_info()
+    moved = int(v["stream_position"]) != info["position"] and v["stream_source"] == info["source"]
 
     def apply() -> None:
-        rt.set_controls(stream_enabled=v["stream_on"], stream_batch_size=int(v["stream_batch"]))
+        rt.update_stream(
+            enabled=v["stream_on"], batch_size=int(v["stream_batch"]), label_delay_cycles=int(v["stream_delay"]),
+            source=v["stream_source"], at_end=v["stream_at_end"], position=int(v["stream_position"]) if moved else None,
+        )  # fmt: skip
         rt.set_stream_scenario(v["stream_scenario"], float(v["stream_strength"]))
 
     state = "on" if v["stream_on"] else "off"
-    act(apply, f"Stream: {SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}, {state}")
+    what = (f"{SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}" if v["stream_source"] == "simulator"
+            else f"replay of dataset {v['stream_source']}")  # fmt: skip
+    act(apply, f"Stream: {what}, {state}")
 
 
 st.subheader("Scheduler")
@@ -87,20 +94,46 @@ with st.form("policy"):
     c7.number_input("Minimum effect (sd)", 0.0, 10.0, live.wasserstein_threshold, 0.05, key="min_effect")
     st.form_submit_button("Save", on_click=_save_policy)
 
-st.subheader("Simulated stream")
-stream = rt.stream_state()
+st.subheader("Stream")
+stream, info = rt.stream_state(), rt.stream_info()
+library = read("datasets").query("role == 'library'")
+sources = ["simulator", *library["dataset_id"].tolist()]
+names = dict(zip(library["dataset_id"], library["name"], strict=True))
 with st.form("stream"):
-    s1, s2, s3, s4 = st.columns(4)
+    s1, s2, s3 = st.columns(3)
     s1.toggle("Stream on", value=live.stream_enabled, key="stream_on")
-    s2.selectbox("Scenario", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(stream.scenario), format_func=SCENARIO_LABELS.get,
-                 key="stream_scenario")  # fmt: skip
-    s3.slider("Strength", 0.0, MAX_STRENGTH, float(stream.strength), 0.1, key="stream_strength")
-    s4.number_input("Batch size", min_value=10, max_value=100_000, value=live.stream_batch_size, step=50, key="stream_batch")
+    s2.selectbox(
+        "Source", sources, index=sources.index(info["source"]) if info["source"] in sources else 0, key="stream_source",
+        format_func=lambda v: "Simulator (synthetic)" if v == "simulator" else f"Replay {v}: {names.get(v, '')}",
+        help="The simulator draws synthetic rows (the demo's columns); a library dataset is replayed a batch per cycle, in its "
+        "row order (its time column's, when the workspace has one).",
+    )  # fmt: skip
+    s3.number_input("Batch size", min_value=10, max_value=100_000, value=live.stream_batch_size, step=50, key="stream_batch")
+    s4, s5, s6 = st.columns(3)
+    s4.selectbox("Scenario (simulator)", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(stream.scenario),
+                 format_func=SCENARIO_LABELS.get, key="stream_scenario")  # fmt: skip
+    s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(stream.strength), 0.1, key="stream_strength")
+    s6.number_input("Label delay (cycles)", min_value=0, max_value=1000, value=live.label_delay_cycles, key="stream_delay",
+                    help="The simulator serves each batch's predictions first and sends their labels this many cycles later, "
+                    "through the same feedback path as POST /feedback (0: the rows arrive labelled).")  # fmt: skip
+    s7, s8 = st.columns(2)
+    s7.radio("At the end of a replay", ["stop", "restart"], index=["stop", "restart"].index(info["at_end"]), key="stream_at_end",
+             horizontal=True)  # fmt: skip
+    s8.number_input("Replay position (rows replayed)", min_value=0, value=int(info["position"]), key="stream_position",
+                    help="Set 0 to start the replay over.")  # fmt: skip
     st.form_submit_button("Apply", on_click=_apply_stream)
-st.caption(
-    f"Active: {SCENARIO_LABELS[stream.scenario]}, strength {stream.strength:g}, since cycle {stream.since_cycle}; "
-    f"stream {'on' if live.stream_enabled else 'off'}, {live.stream_batch_size:,} rows per cycle."
-)
+if info["source"] == "simulator":
+    delay = f"labels {live.label_delay_cycles} cycles after the predictions" if live.label_delay_cycles else "labelled rows"
+    st.caption(
+        f"Active: the simulator, {SCENARIO_LABELS[stream.scenario]}, strength {stream.strength:g}, since cycle {stream.since_cycle}; "
+        f"stream {'on' if live.stream_enabled else 'off'}, {live.stream_batch_size:,} rows per cycle, {delay}."
+    )
+else:
+    total, position = info["total_rows"] or 0, min(info["position"], info["total_rows"] or 0)
+    st.progress(position / total if total else 0.0, text=f"Replaying dataset {info['source']} ({info['dataset_name']}): {position:,} of "
+                f"{total:,} rows{', up to ' + info['time_reached'] if info['time_reached'] else ''}, {info['batches_left']:,} batches of "
+                f"{live.stream_batch_size:,} left; at the end: {info['at_end']}"
+                + (" (finished)" if info["finished"] else ""))  # fmt: skip
 
 st.subheader("Alerts")
 webhook, configured = rt.webhook()
@@ -140,8 +173,8 @@ st.subheader("Pipeline runs")
 cycles = version_column(read("cycles", 200), "champion_version", "new_version")
 table(
     cycles,
-    ["cycle_id", "started_at", "trigger", "status", "champion_version", "rows_seen", "decision", "verdict", "reason", "new_version",
-     "promoted", "error"],
+    ["cycle_id", "started_at", "trigger", "status", "champion_version", "rows_seen", "labelled_rows", "label_coverage", "decision",
+     "verdict", "reason", "new_version", "promoted", "error"],
     "No cycles yet.",
 )  # fmt: skip
 if not cycles.empty:

@@ -7,7 +7,7 @@ import streamlit as st
 from core.outcomes import version_label
 from core.store.clock import utcnow
 from ui import charts
-from ui.state import empty_state, percent, plural, read, runtime, table, version_column
+from ui.state import empty_state, label_facts, percent, plural, read, runtime, table, version_column
 
 EVENT_BOXES = {"drift": st.warning, "rejected": st.warning, "promoted": st.success, "approval": st.success, "rollback": st.info}
 EVENT_ICONS = {"drift": ":material/warning:", "rejected": ":material/block:", "promoted": ":material/workspace_premium:",
@@ -42,8 +42,10 @@ def live() -> None:
     top[1].metric("Holdout accuracy", percent(ov.champion_accuracy), help="The champion's accuracy on its own holdout.")
     top[2].metric("Loop", ov.scheduler_state, help=f"Every {ov.interval:g} s; next run {next_run}")
     bottom[0].metric(
-        "Realised accuracy", percent(last.get("realised_accuracy")), help="The champion's accuracy on the newest labelled batch."
-    )
+        "Realised accuracy", percent(last.get("realised_accuracy")), delta=label_facts(last), delta_color="off", delta_arrow="off",
+        help="The served classes against the labels that arrived since the previous cycle (labels per row served: the coverage; "
+        "how late they came: the delay). A figure on a few labels moves a lot: read it with its count.",
+    )  # fmt: skip
     bottom[1].metric("Estimated accuracy", percent(last.get("estimated_accuracy")), help="Mean max(p, 1 − p): no labels needed (CBPE).")
     fired = json.loads(last.get("signals") or "[]")
     drift = "—" if not last else (", ".join(fired) if fired else "no signal")
@@ -75,10 +77,12 @@ def live() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Latest cycles")
-        columns = ["cycle_id", "started_at", "champion_version", "realised_accuracy", "estimated_accuracy", "decision", "verdict"]
+        columns = ["cycle_id", "started_at", "champion_version", "realised_accuracy", "labelled_rows", "estimated_accuracy", "decision",
+                   "verdict"]  # fmt: skip
         labels = {"cycle_id": st.column_config.NumberColumn("cycle", width="small"), "champion_version": "champion",
                   "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss"),
                   "realised_accuracy": "realised", "estimated_accuracy": "estimated",
+                  "labelled_rows": st.column_config.NumberColumn("labels", help="Labels the realised accuracy rests on"),
                   "decision": st.column_config.TextColumn("decision", width="small"),
                   "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip
         cycles = version_column(read("cycles", 10), "champion_version")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import charts
-from ui.state import act, empty_state, percent, read, runtime, version_column
+from ui.state import act, empty_state, percent, plural, read, runtime, version_column
 
 LOG_COLUMNS = {
     "model_version": "version", "confidence": st.column_config.TextColumn("confidence", help="Never rounded up to 100 %."),
@@ -67,6 +67,8 @@ def one_prediction() -> None:
     label = result.prediction if result.label is None else result.label
     st.success(f"Class **{label}** with {percent(result.confidence)} confidence, by {result.version_label}")
     st.caption(f"{result.latency_ms:.2f} ms · {result.timestamp.isoformat()}Z")
+    st.code(result.prediction_id, language=None)
+    st.caption("The prediction's id: send its true label later (labels file below, or POST /feedback) and the loop learns from it.")
     explained = act(lambda: rt.explain(values, result.model_version))
     if explained:
         st.plotly_chart(charts.contributions(explained), key="contributions")
@@ -102,6 +104,27 @@ with batch:
         st.download_button(
             "Download the predictions", data=lambda: results.to_csv(index=False), file_name="predictions.csv", mime="text/csv"
         )
+
+st.subheader("Labels that came later")
+st.caption(
+    "A CSV of `prediction_id,label` rows: each label joins its served prediction, and the prediction becomes a labelled row of "
+    f"the loop (its realised accuracy, label coverage and delay). At most {rt.settings.max_labels_per_request:,} labels per file; "
+    f"the classes are {', '.join(map(str, schema.classes))}."
+)
+labels_file = st.file_uploader("Labels CSV", type=["csv"], key="labels_csv")
+correct = st.checkbox("Replace labels already given (corrections)", key="labels_correct")
+if labels_file is not None and st.button("Send the labels", type="primary"):
+    reply = act(lambda: rt.send_feedback_csv(labels_file.getvalue(), correct))
+    if reply is not None:
+        st.session_state["labels_reply"] = reply
+reply = st.session_state.get("labels_reply")
+if reply is not None:
+    st.success(f"{plural(reply.stored, 'label')} stored, {reply.corrected:,} corrected, of {reply.received:,} received "
+               f"({plural(reply.matched, 'id')} matched).")  # fmt: skip
+    for ids, what in ((reply.unknown, "unknown (no such prediction)"), (reply.expired, "older than the prediction log's retention"),
+                      (reply.already_labelled, "already labelled (tick the box to replace)")):  # fmt: skip
+        if ids:
+            st.warning(f"{plural(len(ids), 'id')} {what}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
 
 st.subheader("Recent predictions")
 latency = read("latency_percentiles")

@@ -34,6 +34,10 @@ def make_settings(data_dir: Path, template: Path, **overrides: object) -> Settin
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / "mlflow.db").exists():
         shutil.copy(template, data_dir / "mlflow.db")
+    seeded = data_dir / "workspaces" / ".mlflow-template.db"  # what `workspaces.create` copies, made once per session here
+    if not seeded.exists():
+        seeded.parent.mkdir(exist_ok=True)
+        shutil.copy(template, seeded)
     defaults = {"starter_model": False, "scheduler_autostart": False, "prediction_flush_seconds": 0.05, "api_enabled": False}
     return Settings.from_env({}, data_dir=data_dir, **{**defaults, **overrides})
 

@@ -54,6 +54,19 @@ def test_one_cycle_shows_both_accuracies_and_markers_carry_their_cycle() -> None
     assert list(drift.customdata) == [7]
 
 
+def test_the_realised_accuracy_says_what_it_rests_on_and_its_size_is_the_label_coverage() -> None:
+    late = history(3).assign(
+        last_cycle=[1, 2, 3], marked_cycle=[None] * 3, labelled=[0, 20, 200], served=[200, 200, 200], coverage=[0.0, 0.1, 1.0],
+        delay_p50=[None, 30.0, 65.0], realised=[None, 0.7, 0.8],
+    )  # fmt: skip
+    realised = next(t for t in charts.accuracy_history(late).data if t.name == "Realised accuracy (labels that arrived)")
+    assert realised.text[2] == "on 200 labels for 200 rows served (coverage 100%, label delay p50 65 s)" and realised.customdata[2] == 3
+    assert realised.text[1] == "on 20 labels for 200 rows served (coverage 10%, label delay p50 30 s)"
+    assert list(realised.marker.size) == pytest.approx([3.0, 3.7, 10.0])
+    plain = next(t for t in charts.accuracy_history(history(3)).data if t.name == "Realised accuracy (labels that arrived)")
+    assert plain.marker.size == 4 and plain.text is None  # cycles stored before label counts existed
+
+
 def test_one_cycle_gets_a_readable_time_axis() -> None:
     for fig in (charts.accuracy_history(history(1)), charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [1.0], "p95_ms": [2.0]}))):
         low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)

@@ -282,7 +282,7 @@ def test_operations_values_reflect_the_action_just_taken() -> None:
     assert {m.label: m.value for m in at.metric}["State"] == "running"
     at.selectbox(key="stream_scenario").set_value("concept_drift")
     button(at, "Apply").click().run()
-    assert any(c.value.startswith("Active: Concept drift") for c in at.caption), [c.value for c in at.caption]
+    assert any(c.value.startswith("Active: the simulator, Concept drift") for c in at.caption), [c.value for c in at.caption]
     button(at, "Pause").click().run()
     assert {m.label: m.value for m in at.metric}["State"] == "paused"
 

@@ -163,6 +163,8 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     _settle(page)
     page.get_by_text(re.compile(r"by v1\.\d+\.0")).first.wait_for()  # after the page's redraw that shows the log
     page.get_by_text("Why: P(class 1)").first.wait_for(state="attached")  # the contributions chart's title
+    shown_id = page.locator("[data-testid='stCode']").first.inner_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", shown_id), shown_id  # the id its label is sent back with
     _shot_at(page, "Why: P(class 1)", "predict-why")
 
     _visit(page, server, "", "overview")
@@ -174,7 +176,7 @@ def test_every_page_and_the_whole_loop_in_a_browser(server: str, page) -> None:
     assert runs[0] != runs[1], runs
     stream_form = page.locator("[data-testid='stForm']").filter(has_text="Stream on")
     stream_form.evaluate("e => e.scrollIntoView({block: 'center'})")  # a select at the window's bottom edge does not open
-    stream_form.locator("[data-testid='stSelectbox']").click()
+    stream_form.locator("[data-testid='stSelectbox']").filter(has_text="Scenario (simulator)").click()
     page.get_by_role("option", name="Concept drift (boundary rotates)").click()
     stream_form.get_by_role("button", name="Apply").click()
     _settle(page)

@@ -199,7 +199,7 @@ def test_a_click_on_the_accuracy_chart_opens_that_cycle(story: tuple[str, int], 
     page.get_by_text("Accuracy over time").first.wait_for(state="attached")
     plot = page.locator(".js-plotly-plot").filter(has_text="Accuracy over time").first
     plot.scroll_into_view_if_needed()
-    wanted = plot.evaluate("gd => gd._fullData[0].customdata[1]")  # the realised line's second point carries its cycle (decoded)
+    wanted = plot.evaluate("gd => gd._fullData.find(t => t.name.startsWith('Realised')).customdata[1]")  # its second point's cycle
     for _attempt in range(3):  # a click that lands while the 5 s refresh redraws the chart is lost; a person clicks again
         point = plot.locator(".scatterlayer .trace").first.locator("path.point").nth(1)
         box = point.bounding_box()

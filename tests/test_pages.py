@@ -184,10 +184,50 @@ def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
     at = open_page("operations")
     at.selectbox[0].set_value("never")
     button(at, "Save").click().run()
-    at.selectbox[1].set_value("concept_drift")
+    at.selectbox(key="stream_scenario").set_value("concept_drift")
     button(at, "Apply").click().run()
     rt = get_runtime()
     assert not at.error and rt.live_settings().policy == "never" and rt.stream_state().scenario == "concept_drift"
+
+
+def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(workspace: Path) -> None:
+    at = open_page("operations")
+    rt = get_runtime()
+    library = rt.generate_dataset(500, "covariate_shift", seed=3)
+    at.run()
+    at.selectbox(key="stream_source").set_value(library.dataset_id)
+    at.number_input(key="stream_batch").set_value(200)
+    at.number_input(key="stream_delay").set_value(0)
+    at.radio(key="stream_at_end").set_value("restart")
+    button(at, "Apply").click().run()
+    assert not at.error and rt.stream_info()["source"] == library.dataset_id and rt.stream_info()["at_end"] == "restart"
+    rt.run_cycle()
+    at.run()
+    texts = [p.proto.text for p in at.get("progress")]
+    assert texts == [f"Replaying dataset {library.dataset_id} (Covariate shift (means move) · 500 rows · seed 3): 200 of 500 rows, "
+                     "2 batches of 200 left; at the end: restart"]  # fmt: skip
+    at.number_input(key="stream_position").set_value(0)
+    button(at, "Apply").click().run()
+    assert rt.stream_info()["position"] == 0  # started over
+
+
+def test_predict_shows_the_id_and_takes_a_labels_file(workspace: Path) -> None:
+    at = open_page("predict")
+    button(at, "Predict").click().run()
+    rt = get_runtime()
+    rt.flush_predictions()
+    served = rt.store.recent_predictions(1)
+    pid = served["prediction_id"].iloc[0]
+    assert [c.value for c in at.code] == [pid]
+    at.get("file_uploader")[1].set_value(("labels.csv", f"prediction_id,label\n{pid},1\nghost,0\n".encode(), "text/csv"))
+    at.run()
+    button(at, "Send the labels").click().run()
+    assert not at.error
+    assert any("1 label stored, 0 corrected, of 2 received (1 id matched)" in s.value for s in at.success)
+    assert any("1 id unknown" in w.value and "ghost" in w.value for w in at.warning)
+    assert rt.store.feedback_count() == 1
+    log = at.dataframe[-1].value
+    assert log.loc[log["prediction_id"] == pid, "true_label"].tolist() == [1]
 
 
 def test_drift_page_shows_the_latest_report(workspace: Path) -> None:

@@ -93,7 +93,9 @@ def test_dataset_drift_waits_for_persistence_then_retrains(trained_runtime: Runt
     first, second = run(trained_runtime, 2)
     assert first.decision == "wait" and "1 so far" in first.reason
     assert second.decision == "retrain" and "for 2 cycles" in second.reason
-    assert trained_runtime.store.model(2)["n_train"] + trained_runtime.store.model(2)["n_holdout"] == 400
+    # A covariate shift leaves the boundary where it was: the older rows still help, and the window choice keeps them.
+    assert "window of 2,400 rows chosen on the newest 120 post-drift rows (400 rows" in second.reason
+    assert trained_runtime.store.model(2)["n_train"] + trained_runtime.store.model(2)["n_holdout"] == 2400
 
 
 def test_a_window_with_too_few_rows_of_a_class_is_a_wait_verdict_not_an_error(tmp_path, mlflow_template) -> None:
@@ -194,14 +196,15 @@ def test_a_system_fault_is_recorded_and_announced_and_the_loop_goes_on(tmp_path,
         rt.close()
 
 
-def test_a_rejected_drift_retrain_moves_the_reference_so_the_loop_settles(trained_runtime: Runtime) -> None:
+def test_after_a_drift_retrain_the_reference_is_the_post_drift_rows_so_the_loop_settles(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.set_controls(retrain_cooldown_cycles=0)
     rt.set_stream_scenario("covariate_shift", 1.0)  # the boundary stays: the champion keeps doing well
     wait, retrain, *after = run(rt, 6)
     assert (wait.decision, retrain.decision) == ("wait", "retrain")
-    assert retrain.promoted is False and retrain.gate_outcome == "rejected"
-    assert rt.registry.champion_version == 1
+    # Whichever model serves next (the champion holding, or one that also learnt the older rows), its drift
+    # reference is the post-drift rows: what the loop must now look like.
+    assert retrain.gate_outcome in ("rejected", "promoted") and rt.registry.champion_version == (2 if retrain.promoted else 1)
     ref = rt.reference()
     assert ref.moved and (ref.first_sample_id, ref.last_sample_id) == (retrain.first_sample_id - 200, retrain.last_sample_id)
     assert not any(r.dataset_drift for r in after) and {r.decision for r in after} == {"none"}
@@ -222,3 +225,20 @@ def test_a_new_drift_episode_alerts_even_inside_the_cooldown_of_the_last(trained
     assert alerts["delivery"].tolist() == ["not_sent", "collapsed", "not_sent"]
     detail = rt.read("cycle_detail", again.cycle_id)
     assert [a["kind"] for a in detail.alerts] == ["drift"]
+
+
+def test_a_rejected_drift_retrain_makes_the_post_drift_rows_the_champions_reference(trained_runtime: Runtime) -> None:
+    from core.model_actions import TrainOutcome
+    from core.outcomes import CycleRecord, Decision
+    from core.registry import GateDecision
+    from core.store import utcnow
+
+    rt = trained_runtime
+    rt.run_cycle()
+    rejected = GateDecision(2, 1, "accuracy", 0.8, 0.9, 100, False, "worse", outcome="rejected")
+    record = CycleRecord(9, utcnow(), champion_version=1, reason="dataset drift")
+    decision = Decision("retrain", "dataset drift", onset_sample_id=2001)
+    rt.pipeline._after_gate(TrainOutcome(2, "v1.1.0", {}, 300, rejected), decision, rt.live_settings(), record, 2001, 2200, True)
+    ref = rt.reference()
+    assert ref.moved and (ref.first_sample_id, ref.last_sample_id) == (2001, 2200)
+    assert record.reason.endswith("the champion holds on the post-drift rows, so they become its drift reference")

@@ -38,14 +38,15 @@ def test_old_rows_are_archived_to_parquet_then_deleted_and_the_loop_goes_on(trai
     rt = trained_runtime
     user = rt.generate_dataset(300, seed=9)
     run(rt, 5)
-    for i in range(30):
-        rt.predict([float(i), 0.0])
+    served = [rt.predict([float(i), 0.0]).prediction_id for i in range(30)]
+    rt.send_feedback([{"prediction_id": p, "label": 1} for p in served[:4]])
     rt.predictor.flush()
     rt.health.record()
     before = rt.store.counts()
     cycles_before = len(rt.store.cycles(1000))
     moved = apply_retention(rt.store, rt.tracker, rt.settings, now=utcnow() + timedelta(days=30))
     assert moved["samples"] == 5 * 200 and moved["predictions"] == 30 and moved["cycles"] == cycles_before
+    assert moved["feedback"] == 4 and rt.store.feedback_count() == 0  # a label goes with its prediction (its row, unread, stays)
     assert moved["health_checks"] >= 1
     after = rt.store.counts()
     assert after["predictions"] == 0 and after["samples"] == before["samples"] - 1000
@@ -54,7 +55,7 @@ def test_old_rows_are_archived_to_parquet_then_deleted_and_the_loop_goes_on(trai
     for kind, n in (("samples", 1000), ("predictions", 30)):
         path = archives[archives["kind"] == kind]["path"].iloc[0]
         assert duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0] == n
-    assert rt.store.datasets().query("source == 'stream'").empty
+    assert rt.store.datasets().query("source == 'stream'")["scenario"].tolist() == ["feedback"]  # only the unread labels' rows
     assert {r.status for r in run(rt, 2)} == {"ok"}  # the loop reads on as before
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -81,8 +82,18 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     # Every point carries the cycle a click opens: the bucket's marked cycle (drift, a retrain), else its newest.
     opens = history["marked_cycle"].fillna(history["last_cycle"]) if {"marked_cycle", "last_cycle"} <= set(history) else None
     hover = {"customdata": opens, "hovertemplate": "%{y:.1%} · cycle %{customdata}: click to open it"} if opens is not None else {}
-    fig.add_scatter(x=history["ts"], y=history["realised"], name="Realised accuracy (labelled batch)", mode="lines+markers",
-                    line_color=COLOURS["realised"], marker={"size": 4}, **hover)  # fmt: skip
+    realised_hover, marker = hover, {"size": 4}
+    if "coverage" in history and history["coverage"].notna().any() and opens is not None:
+        delay = history["delay_p50"] if "delay_p50" in history else pd.Series(np.nan, index=history.index)
+        rests_on = [f"on {int(n):,} labels for {int(s):,} rows served (coverage {f:.0%}, "
+                    + (f"label delay p50 {_seconds(d)})" if pd.notna(d) else "labels came with the rows)")
+                    for n, s, f, d in zip(history["labelled"].fillna(0), history["served"].fillna(0), history["coverage"].fillna(0),
+                                          delay, strict=True)]  # fmt: skip
+        realised_hover = {**hover, "text": rests_on, "hovertemplate": "%{y:.1%} %{text} · cycle %{customdata}: click to open it"}
+        # A point's size is its label coverage: a figure on a few labels is a dot, one on every row served a full marker.
+        marker = {"size": (3 + 7 * history["coverage"].fillna(0).clip(0, 1)).tolist(), "sizemode": "diameter"}
+    fig.add_scatter(x=history["ts"], y=history["realised"], name="Realised accuracy (labels that arrived)", mode="lines+markers",
+                    line_color=COLOURS["realised"], marker=marker, **realised_hover)  # fmt: skip
     fig.add_scatter(x=history["ts"], y=history["estimated"], name="Estimated accuracy (label-free)", mode="lines+markers",
                     line={"color": COLOURS["estimated"], "dash": "dot"}, marker={"size": 4}, **hover)  # fmt: skip
     for column, name, colour, symbol in (("drift", "Drift detected", COLOURS["drift"], "x"), ("rejected", "Challenger rejected",
@@ -97,6 +108,10 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     _time_axis(fig, history["ts"], selector=True)
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
 def _model_changes(fig: go.Figure, events: pd.DataFrame | None) -> None:

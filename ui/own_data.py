@@ -59,9 +59,17 @@ def start_from_your_own_data() -> None:
     st.dataframe(found.head, hide_index=True, height=200)
     name = st.text_input("Workspace name", value=_suggested_name(filename), max_chars=64, key="own_name",
                          help="Letters, digits, - and _: the folder data/workspaces/<name>")  # fmt: skip
+    replay = st.toggle("Train on the first rows and replay the rest as the stream", key="own_replay",
+                       help="The first model learns the first rows only; the loop then receives the other rows a batch per cycle, in "
+                       "the file's order (the time column's, when one is chosen), as a real stream would bring them.")  # fmt: skip
+    initial = None
+    if replay:
+        most = max(workspaces.MIN_INITIAL_ROWS, found.n_rows - 1)
+        initial = int(st.number_input("Rows for the first model", workspaces.MIN_INITIAL_ROWS, most, min(2000, most), step=100,
+                                      key="own_initial"))  # fmt: skip
     if st.button("Create the workspace", type="primary", key="own_create"):
         with st.status(f"Creating {name}…", expanded=True) as status:
-            choice = workspaces.TableChoice(target, kinds, time_column, id_column)
+            choice = workspaces.TableChoice(target, kinds, time_column, id_column, initial)
             summary = act(lambda: workspaces.create_from_upload(rt.settings, name, data, filename, choice, st.write))
             status.update(label=f"Workspace {name} created" if summary else "Nothing created", state="complete" if summary else "error")
         if summary:

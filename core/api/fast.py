@@ -52,10 +52,12 @@ class FastPredict:
                 raise UserInputError("body", 'not valid JSON: expected {"features": [1.5, 2.3]}') from None
             if not isinstance(data, dict) or "features" not in data:
                 raise UserInputError("features", 'Field required: expected {"features": [1.5, 2.3]}')
-            unknown = sorted(set(data) - {"features"})
+            unknown = sorted(set(data) - {"features", "prediction_id"})
             if unknown:
-                raise UserInputError(unknown[0], f"unknown field: the API does not take it (only features); got {', '.join(unknown)[:100]}")
-            result = self.rt.predict(data["features"], source="api")
+                raise UserInputError(
+                    unknown[0], f"unknown field: the API does not take it (only features and prediction_id); got {', '.join(unknown)[:100]}"
+                )
+            result = self.rt.predict(data["features"], source="api", prediction_id=data.get("prediction_id"))
         except Exception as exc:
             status, body = problem_of(exc, "POST /predict")
             return status, body, []

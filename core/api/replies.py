@@ -20,7 +20,7 @@ def prediction(result: Prediction) -> dict[str, Any]:
         "prediction": result.prediction if result.label is None else result.label, "confidence": result.confidence,
         "probability": result.probability if two else None,
         "probabilities": {str(c): p for c, p in zip(result.classes, result.probabilities, strict=True)},
-        "model_version": result.version_label, "timestamp": result.timestamp.isoformat() + "Z",
+        "model_version": result.version_label, "timestamp": result.timestamp.isoformat() + "Z", "prediction_id": result.prediction_id,
     }  # fmt: skip
 
 

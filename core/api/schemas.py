@@ -29,6 +29,10 @@ class PredictRequest(Body):
         "built from a table, an object of values by column name (GET /schema)", examples=[[1.5, 2.3]],
         json_schema_extra=NUMBER_LIST,
     )  # fmt: skip
+    prediction_id: Any = Field(
+        None, description="Your own id for this prediction (unique in the workspace, 1 to 128 printable characters without spaces); "
+        "one is made when absent. Send its label later to POST /feedback", examples=["order-1842"],
+    )  # fmt: skip
 
 
 class PredictReply(BaseModel):
@@ -40,6 +44,7 @@ class PredictReply(BaseModel):
     probabilities: dict[str, float] = Field(description="Every class's probability, by class", examples=[{"0": 0.07, "1": 0.93}])
     model_version: str = Field(description="The champion that answered", examples=["v1.2.0"])
     timestamp: str = Field(description="ISO 8601 UTC", examples=["2026-11-26T14:07:04.123456Z"])
+    prediction_id: str = Field(description="The prediction's id: yours, or the one made for it; its label goes to POST /feedback")
 
 
 class BatchRequest(Body):
@@ -47,6 +52,7 @@ class BatchRequest(Body):
         ..., description="Rows of features, at most IA_MAX_SAMPLES_PER_REQUEST", examples=[[[1.5, 2.3], [-0.4, 0.2]]],
         json_schema_extra={"type": "array", "items": NUMBER_LIST},
     )  # fmt: skip
+    prediction_ids: Any = Field(None, description="Your own id per row (unique, 1 to 128 characters each); made when absent")
 
 
 class BatchReply(BaseModel):
@@ -58,6 +64,25 @@ class BatchReply(BaseModel):
     model_version: str
     count: int
     timestamp: str
+    prediction_ids: list[str] = Field(description="Each row's prediction id, for POST /feedback")
+
+
+class FeedbackRequest(Body):
+    labels: Any = Field(
+        ..., description="1 to IA_MAX_LABELS_PER_REQUEST labels, one per prediction id", examples=[[{"prediction_id": "order-1842", "label": 1}]],
+        json_schema_extra={"type": "array", "items": {"type": "object"}},
+    )  # fmt: skip
+    correct: Any = Field(False, description="true: replace labels already given for these ids (otherwise they are refused)")
+
+
+class FeedbackReply(BaseModel):
+    received: int = Field(description="Labels in the request")
+    matched: int = Field(description="Ids found in the prediction log")
+    stored: int = Field(description="New labels stored (each an incoming labelled row for the loop)")
+    corrected: int = Field(description="Labels replaced (correct: true)")
+    unknown: list[str] = Field(description="Ids the prediction log does not hold")
+    expired: list[str] = Field(description="Ids issued before the prediction log's retention (IA_RETAIN_PREDICTIONS_DAYS) began")
+    already_labelled: list[str] = Field(description="Ids with a label already, left as they were (send correct: true to replace)")
 
 
 class RetrainRequest(Body):
@@ -131,6 +156,10 @@ class StreamUpdate(Body):
     scenario: Any = Field(None, description="stable, covariate_shift, concept_drift, gradual or label_noise")
     strength: Any = Field(None, description="0 to 2")
     batch_size: Any = Field(None, description="Rows per cycle (IA_STREAM_BATCH_SIZE limits)")
+    label_delay_cycles: Any = Field(None, description="Cycles the simulator's labels arrive after its predictions (0: with the rows)")
+    source: Any = Field(None, description='"simulator", or the id of a library dataset to replay a batch per cycle', examples=[3])
+    position: Any = Field(None, description="Rows of the replayed dataset already replayed (0 starts it over)")
+    at_end: Any = Field(None, description="What the replay does after its last row: stop, or restart")
 
 
 class Problem(BaseModel):
@@ -142,6 +171,7 @@ class Problem(BaseModel):
 # the limits the validation layer enforces, stated in the schema ------------------------------------
 VERSION_PATTERN = r"^(v1\.\d{1,8}\.0|[1-9]\d{0,8})$"  # a label (v1.2.0) or a registry number (3); see registry.parse_version
 TAG_PATTERN = r"^[A-Za-z0-9 _.:-]{1,40}$"
+ID_SCHEMA = {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$", "minLength": 1, "maxLength": 128}
 
 
 def _nullable(schema: dict) -> dict:
@@ -193,9 +223,11 @@ def stated_limits(settings: Any, schema: Any, controls: tuple[str, ...], scenari
     row = feature_row(schema, settings.feature_max_abs)
     most = settings.max_samples_per_request
     thresholds = {name: _setting(all_fields, name) for name in controls if name not in ("policy", "scheduler_interval")}
+    label_item = {
+        "type": "object", "properties": {"prediction_id": ID_SCHEMA, "label": {"enum": list(schema.classes)}},
+        "required": ["prediction_id", "label"], "additionalProperties": False,
+    }  # fmt: skip
     return {
-        "PredictRequest": {"features": row},
-        "BatchRequest": {"rows": {"type": "array", "items": row, "minItems": 1, "maxItems": most}},
         "GenerateRequest": {
             "samples": {"type": "integer", "minimum": 1, "maximum": most},
             "scenario": {"type": "string", "enum": scenarios, "default": "stable"},
@@ -221,6 +253,21 @@ def stated_limits(settings: Any, schema: Any, controls: tuple[str, ...], scenari
             "scenario": _nullable({"type": "string", "enum": scenarios}),
             "strength": _nullable({"type": "number", "minimum": 0, "maximum": MAX_STRENGTH}),
             "batch_size": _nullable(_setting(all_fields, "stream_batch_size")),
+            "label_delay_cycles": _nullable(_setting(all_fields, "label_delay_cycles")),
+            "source": _nullable(
+                {"anyOf": [{"type": "string", "enum": ["simulator"]}, {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}]}
+            ),
+            "position": _nullable({"type": "integer", "minimum": 0, "maximum": 2**31 - 1}),
+            "at_end": _nullable({"type": "string", "enum": ["stop", "restart"]}),
+        },
+        "PredictRequest": {"features": row, "prediction_id": _nullable(ID_SCHEMA)},
+        "BatchRequest": {
+            "rows": {"type": "array", "items": row, "minItems": 1, "maxItems": most},
+            "prediction_ids": _nullable({"type": "array", "items": ID_SCHEMA, "minItems": 1, "maxItems": most, "uniqueItems": True}),
+        },
+        "FeedbackRequest": {
+            "labels": {"type": "array", "items": label_item, "minItems": 1, "maxItems": settings.max_labels_per_request},
+            "correct": {"type": "boolean", "default": False},
         },
         "DatasetUpdate": {
             "name": _nullable({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^\S(.*\S)?$"}),

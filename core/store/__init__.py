@@ -11,13 +11,14 @@ from core.store.alerts import AlertQueries
 from core.store.base import connect, utcnow
 from core.store.cycles import CycleQueries
 from core.store.datasets import DatasetInfo, DatasetQueries, Window
+from core.store.feedback import ArrivedLabels, FeedbackQueries, FeedbackResult
 from core.store.health import HealthQueries
 from core.store.models import ModelQueries, dumps_ids
 from core.store.predictions import PredictionQueries
 from core.store.retention import RetentionQueries
 
-__all__ = ["METRICS", "DatasetInfo", "Store", "Window", "connect", "dumps_ids", "utcnow"]
+__all__ = ["METRICS", "ArrivedLabels", "DatasetInfo", "FeedbackResult", "Store", "Window", "connect", "dumps_ids", "utcnow"]
 
 
-class Store(DatasetQueries, ModelQueries, PredictionQueries, CycleQueries, AlertQueries, HealthQueries, RetentionQueries):
+class Store(DatasetQueries, FeedbackQueries, ModelQueries, PredictionQueries, CycleQueries, AlertQueries, HealthQueries, RetentionQueries):
     """The process's one DuckDB connection, one cursor per thread, and every query."""

@@ -76,6 +76,8 @@ class CycleQueries(StoreBase):
             """WITH c AS (SELECT *, ntile(?) OVER (ORDER BY cycle_id) AS bucket FROM cycles WHERE rows_seen > 0)
                SELECT min(started_at) AS ts, min(cycle_id) AS first_cycle, max(cycle_id) AS last_cycle, count(*) AS cycles,
                       avg(realised_accuracy) AS realised, avg(estimated_accuracy) AS estimated,
+                      sum(labelled_rows) AS labelled, sum(served_rows) AS served,
+                      sum(labelled_rows) / nullif(sum(served_rows), 0) AS coverage, median(label_delay_p50_s) AS delay_p50,
                       bool_or(coalesce(dataset_drift, false) OR coalesce(performance_drift, false)) AS drift,
                       bool_or(coalesce(promoted, false)) AS promoted,
                       bool_or(new_version IS NOT NULL AND NOT coalesce(promoted, false)) AS rejected,

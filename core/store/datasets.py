@@ -37,6 +37,7 @@ class Window:
     first_sample_id: int
     last_sample_id: int
     dataset_ids: tuple[int, ...]
+    sample_ids: np.ndarray | None = None  # each row's, in order
 
     @property
     def n_rows(self) -> int:
@@ -60,8 +61,10 @@ class DatasetQueries(StoreBase):
         seed: int | None = None,
         role: str = "library",
         content_hash: str | None = None,
+        times: np.ndarray | None = None,
     ) -> DatasetInfo:
-        """One dataset row and all its samples in one transaction and one bulk insert."""
+        """One dataset row and all its samples in one transaction and one bulk insert; `times` are the rows'
+        values of the workspace's time column (datetime64), kept to say how far a replay has got."""
         n = int(y.shape[0])
         with self.transaction() as tx:
             first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
@@ -71,34 +74,44 @@ class DatasetQueries(StoreBase):
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
                 [name, source, scenario, strength, seed, n, first, first + n - 1, utcnow(), role, content_hash],
             ).fetchone()[0]
-            self._insert_samples(tx, dataset_id, first, X, y)
+            self._insert_samples(tx, dataset_id, first, X, y, times)
         return DatasetInfo(dataset_id, n, first, first + n - 1)
 
     def append_stream_batch(self, X: np.ndarray, y: np.ndarray, *, name: str, scenario: str, strength: float, seed: int) -> DatasetInfo:
-        """A stream batch joins the current stream segment: one dataset per run of batches of one
-        scenario and strength (a day at 30 s used to add 2,880 datasets). A new segment starts when
-        the scenario changes or another dataset was added in between, so ids stay contiguous."""
+        """A stream batch joins the current stream segment (`stream_segment`)."""
         n = int(y.shape[0])
         with self.transaction() as tx:
-            first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
-            last = tx.execute(
-                "SELECT dataset_id, source, scenario, strength, last_sample_id FROM datasets ORDER BY dataset_id DESC LIMIT 1"
-            ).fetchone()
-            if last is not None and last[1:4] == ("stream", scenario, strength) and last[4] == first - 1:
-                dataset_id = last[0]
-                tx.execute(
-                    "UPDATE datasets SET n_rows = n_rows + ?, last_sample_id = ? WHERE dataset_id = ?", [n, first + n - 1, dataset_id]
-                )
-            else:
-                dataset_id = tx.execute(
-                    """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at, role)
-                       VALUES (?, 'stream', ?, ?, ?, ?, ?, ?, ?, 'incoming') RETURNING dataset_id""",
-                    [name, scenario, strength, seed, n, first, first + n - 1, utcnow()],
-                ).fetchone()[0]
+            dataset_id, first = stream_segment(tx, n, name=name, scenario=scenario, strength=strength, seed=seed)
             self._insert_samples(tx, dataset_id, first, X, y)
         return DatasetInfo(dataset_id, n, first, first + n - 1)
 
-    def _insert_samples(self, tx: object, dataset_id: int, first: int, X: np.ndarray, y: np.ndarray) -> None:
+    def append_replay_batch(self, source: int, offset: int, n_rows: int, *, name: str, position_key: str) -> DatasetInfo:
+        """The rows `offset` to `offset + n_rows - 1` of dataset `source` (in its sample order) as a stream batch,
+        copied inside DuckDB, and the stream's new position stored in the same transaction: a restart neither
+        replays a batch twice nor skips one."""
+        cols = ", ".join([*self.features, TARGET, "event_time"])
+        with self.transaction() as tx:
+            start = tx.execute("SELECT first_sample_id FROM datasets WHERE dataset_id = ?", [source]).fetchall()[0][0]
+            n = tx.execute(
+                "SELECT count(*) FROM samples WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ?",
+                [source, start + offset, start + offset + n_rows],
+            ).fetchall()[0][0]
+            dataset_id, first = stream_segment(tx, n, name=name, scenario="replay", strength=float(source), seed=None)
+            tx.execute(
+                f"""INSERT INTO samples (sample_id, dataset_id, {cols})
+                    SELECT ? + row_number() OVER (ORDER BY sample_id) - 1, ?, {cols} FROM samples
+                    WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ?""",
+                [first, dataset_id, source, start + offset, start + offset + n_rows],
+            )
+            tx.execute(
+                "INSERT INTO workspace VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [position_key, str(offset + n), utcnow()],
+            )
+        return DatasetInfo(dataset_id, n, first, first + n - 1)
+
+    def _insert_samples(
+        self, tx: object, dataset_id: int, first: int, X: np.ndarray, y: np.ndarray, times: np.ndarray | None = None
+    ) -> None:
         n = int(y.shape[0])
         columns = {
             "sample_id": pa.array(np.arange(first, first + n, dtype=np.int64)),
@@ -106,6 +119,8 @@ class DatasetQueries(StoreBase):
         }
         columns |= self.feature_arrays(X)
         columns[TARGET] = pa.array(np.asarray(y, dtype=np.int8))
+        if times is not None:
+            columns["event_time"] = pa.array(np.asarray(times, dtype="datetime64[us]"))
         insert_arrow(tx, "samples", pa.table(columns))
 
     def import_file(self, sources: tuple[str, str], *, name: str, role: str, content_hash: str | None, max_rows: int) -> DatasetInfo:
@@ -278,6 +293,14 @@ class DatasetQueries(StoreBase):
             ]
         return frame
 
+    def event_time_at(self, dataset_id: int, offset: int) -> object:
+        """The time column's value of a dataset's row `offset` (in sample order), or None."""
+        rows = self.cur.execute(
+            "SELECT s.event_time FROM samples s JOIN datasets d USING (dataset_id) WHERE d.dataset_id = ? AND s.sample_id = d.first_sample_id + ?",
+            [dataset_id, offset],
+        ).fetchall()
+        return rows[0][0] if rows else None
+
     def max_sample_id(self) -> int:
         return self.cur.execute("SELECT coalesce(max(sample_id), 0) FROM samples").fetchone()[0]
 
@@ -319,7 +342,7 @@ class DatasetQueries(StoreBase):
         X = self.as_features(arrays)
         y = np.asarray(arrays[TARGET], dtype=np.int64)
         dataset_ids = tuple(int(d) for d in np.unique(arrays["dataset_id"]))
-        return Window(X, y, int(ids.min()) if len(ids) else first, int(ids.max()) if len(ids) else last, dataset_ids)
+        return Window(X, y, int(ids.min()) if len(ids) else first, int(ids.max()) if len(ids) else last, dataset_ids, np.asarray(ids))
 
     def reference_rows(
         self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int
@@ -351,6 +374,29 @@ class DatasetQueries(StoreBase):
             f"SELECT {TARGET}, count(*) FROM samples WHERE sample_id BETWEEN ? AND ? GROUP BY {TARGET}", [first_sample_id, last_sample_id]
         ).fetchall()
         return {int(k): int(v) for k, v in rows}
+
+
+def stream_segment(
+    tx: duckdb.DuckDBPyConnection, n: int, *, name: str, scenario: str, strength: float, seed: int | None
+) -> tuple[int, int]:
+    """The dataset and first sample id for `n` incoming rows of the stream (simulated, replayed, or labels that
+    came back): one dataset per run of batches of one scenario and strength (a day at 30 s used to add 2,880
+    datasets). A new segment starts when the scenario changes or another dataset was added in between, so ids
+    stay contiguous."""
+    first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchall()[0][0]
+    last = tx.execute(
+        "SELECT dataset_id, source, scenario, strength, last_sample_id FROM datasets ORDER BY dataset_id DESC LIMIT 1"
+    ).fetchall()
+    if last and last[0][1:4] == ("stream", scenario, strength) and last[0][4] == first - 1:
+        dataset_id = last[0][0]
+        tx.execute("UPDATE datasets SET n_rows = n_rows + ?, last_sample_id = ? WHERE dataset_id = ?", [n, first + n - 1, dataset_id])
+        return dataset_id, first
+    dataset_id = tx.execute(
+        """INSERT INTO datasets (name, source, scenario, strength, seed, n_rows, first_sample_id, last_sample_id, created_at, role)
+           VALUES (?, 'stream', ?, ?, ?, ?, ?, ?, ?, 'incoming') RETURNING dataset_id""",
+        [name, scenario, strength, seed, n, first, first + n - 1, utcnow()],
+    ).fetchall()[0][0]
+    return dataset_id, first
 
 
 def _problem(what: str, schema: Schema, column: str, row: int, value: object, count: int) -> str:

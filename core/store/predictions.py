@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime
 
 import numpy as np
@@ -11,7 +12,7 @@ import pyarrow as pa
 from core.store.base import StoreBase, insert_arrow, quoted, utcnow
 from core.tables import model_input
 
-BATCH_SOURCES = ("batch", "api-batch")  # rows of one batch share its latency divided by its size: not a request's latency
+BATCH_SOURCES = ("batch", "api-batch", "stream")  # rows of one batch share its latency divided by its size: not a request's latency
 SINGLE = f"source NOT IN {BATCH_SOURCES!r}"
 
 
@@ -23,6 +24,14 @@ class PredictionQueries(StoreBase):
             insert_arrow(tx, "predictions", batch)
             if segments:
                 tx.executemany("INSERT INTO journal_applied VALUES (?, ?)", [[s, utcnow()] for s in segments])
+
+    def taken_prediction_ids(self, ids: list[str]) -> list[str]:
+        """Which of `ids` the prediction log already holds."""
+        table = pa.table({"prediction_id": pa.array(ids, type=pa.string())})
+        with closing(self._conn.cursor()) as cur:  # its own cursor: registering on a busy shared one fails
+            cur.register("_ids", table)
+            sql = "SELECT prediction_id FROM predictions WHERE prediction_id IN (SELECT prediction_id FROM _ids)"
+            return [row[0] for row in cur.execute(sql).fetchall()]
 
     def applied_segments(self) -> set[str]:
         return {row[0] for row in self.cur.execute("SELECT segment FROM journal_applied").fetchall()}
@@ -38,12 +47,16 @@ class PredictionQueries(StoreBase):
         as written."""
         features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True))
         frame = self.cur.execute(
-            f"""SELECT ts, model_version, {features}, prediction, confidence, latency_ms, source
-                FROM predictions ORDER BY ts DESC LIMIT ?""",
+            f"""SELECT p.ts, p.model_version, {features}, p.prediction, p.confidence, f.label AS true_label, p.latency_ms, p.source,
+                       p.prediction_id
+                FROM (SELECT * FROM predictions ORDER BY ts DESC LIMIT ?) p LEFT JOIN feedback f USING (prediction_id)
+                ORDER BY p.ts DESC""",
             [limit],
         ).df()
-        if not self.schema.plain:
-            frame["prediction"] = np.array(self.schema.classes, dtype=object)[frame["prediction"].to_numpy(dtype=np.int64)]
+        classes = np.array(self.schema.classes, dtype=object)
+        frame["prediction"] = classes[frame["prediction"].to_numpy(dtype=np.int64)]
+        labelled = frame["true_label"].notna().to_numpy()
+        frame["true_label"] = np.where(labelled, classes[np.where(labelled, frame["true_label"].fillna(0), 0).astype(np.int64)], None)
         return frame
 
     def latency_percentiles(self, since: datetime | None = None) -> dict[str, float | None]:
@@ -55,11 +68,15 @@ class PredictionQueries(StoreBase):
         ).fetchone()
         return {"count": row[0], "single": row[1], "p50_ms": row[2], "p95_ms": row[3]}
 
-    def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray | pd.DataFrame:
-        """Inputs users sent for prediction in (since, until]: label-free data for drift."""
+    def prediction_features_since(
+        self, since: datetime, until: datetime, limit: int, unlabelled: bool = False
+    ) -> np.ndarray | pd.DataFrame:
+        """Inputs users sent for prediction in (since, until]: label-free data for drift; `unlabelled` leaves out
+        those whose label came back (they are read as labelled rows)."""
         cols = ", ".join(self.features)
+        without = " AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = predictions.prediction_id)" if unlabelled else ""
         arrays = self.cur.execute(
-            f"SELECT {cols} FROM predictions WHERE ts > ? AND ts <= ? ORDER BY ts DESC LIMIT ?", [since, until, limit]
+            f"SELECT {cols} FROM predictions WHERE ts > ? AND ts <= ?{without} ORDER BY ts DESC LIMIT ?", [since, until, limit]
         ).fetchnumpy()
         return model_input(arrays, self.schema, self.features)
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # table -> (timestamp column, extra condition); the condition keeps undelivered alerts.
 AGED = {
     "predictions": ("ts", ""),
+    "feedback": ("predicted_at", ""),  # a label goes with its prediction: a later one for it is answered "expired"
     "health_checks": ("ts", ""),
     "notifications": ("created_at", " AND delivery <> 'pending'"),
 }

@@ -206,6 +206,21 @@ def _m008_schema(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     cur.execute("ALTER TABLE drift_results ADD COLUMN unseen_share DOUBLE")  # categories: share of values the reference never had
 
 
+def _m009_feedback(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """Prediction ids, labels that arrive later, and each cycle's label coverage and delay."""
+    cur.execute("ALTER TABLE predictions ADD COLUMN prediction_id VARCHAR")
+    cur.execute(
+        """CREATE TABLE feedback (
+            prediction_id VARCHAR PRIMARY KEY, label TINYINT NOT NULL, served TINYINT NOT NULL, model_version INTEGER NOT NULL,
+            predicted_at TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL, corrected_at TIMESTAMP, sample_id BIGINT NOT NULL)"""
+    )
+    cur.execute("ALTER TABLE samples ADD COLUMN event_time TIMESTAMP")  # the time column's value, where the workspace has one
+    cur.execute("CREATE TABLE pending_labels (due_cycle BIGINT NOT NULL, prediction_id VARCHAR NOT NULL, label TINYINT NOT NULL)")
+    for column in ("served_rows BIGINT", "labelled_rows BIGINT", "label_coverage DOUBLE", "label_delay_p50_s DOUBLE",
+                   "label_delay_p90_s DOUBLE"):  # fmt: skip
+        cur.execute(f"ALTER TABLE cycles ADD COLUMN {column}")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -223,4 +238,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         _m007_monitoring_state,
     ),
     (8, "the workspace's schema: named numeric and categorical columns, missing values, the target's classes", _m008_schema),
+    (9, "prediction ids, late labels (feedback, pending simulated labels), each cycle's label coverage and delay", _m009_feedback),
 ]

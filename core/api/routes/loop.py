@@ -68,5 +68,5 @@ def get_stream(rt: RuntimeDep) -> dict[str, Any]:
 
 @router.put("/stream", responses=ERRORS, dependencies=GUARD)
 def put_stream(rt: RuntimeDep, body: StreamUpdate) -> dict[str, Any]:
-    rt.update_stream(body.enabled, body.scenario, body.strength, body.batch_size)
+    rt.update_stream(**body.model_dump(exclude_none=True))
     return rt.stream_info()

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query
 
 from core.api import replies
 from core.api.deps import ERRORS, GUARD, RuntimeDep
-from core.api.schemas import VERSION_PATTERN, BatchReply, BatchRequest, PredictReply, PredictRequest
+from core.api.schemas import (
+    VERSION_PATTERN,
+    BatchReply,
+    BatchRequest,
+    FeedbackReply,
+    FeedbackRequest,
+    PredictReply,
+    PredictRequest,
+)
 from core.outcomes import parse_version, version_label
 
 router = APIRouter(tags=["serving"])
@@ -18,16 +26,25 @@ router = APIRouter(tags=["serving"])
 def predict(rt: RuntimeDep, body: PredictRequest) -> dict[str, Any]:
     """One row. Served by `FastPredict` in front of the app (same runtime call, same reply, same errors);
     this route documents it and answers when the app is used without the fast path."""
-    return replies.prediction(rt.predict(body.features, source="api"))
+    return replies.prediction(rt.predict(body.features, source="api", prediction_id=body.prediction_id))
 
 
 @router.post("/predict/batch", response_model=BatchReply, responses=ERRORS, dependencies=GUARD)
 def predict_batch(rt: RuntimeDep, body: BatchRequest) -> BatchReply:
-    result = rt.predict_batch(body.rows, source="api-batch")
+    result = rt.predict_batch(body.rows, source="api-batch", prediction_ids=body.prediction_ids)
     return BatchReply(
         predictions=result.labels, confidences=result.confidence.tolist(), probabilities=result.proba.tolist(),
         model_version=version_label(result.model_version), count=len(result.proba), timestamp=result.timestamp.isoformat() + "Z",
+        prediction_ids=result.prediction_ids,
     )  # fmt: skip
+
+
+@router.post("/feedback", response_model=FeedbackReply, responses=ERRORS, dependencies=GUARD)
+def feedback(rt: RuntimeDep, body: FeedbackRequest) -> dict[str, Any]:
+    """Labels for served predictions, by prediction id. Each new label becomes an incoming labelled row of the
+    loop (the next cycle's realised accuracy, coverage and delay rest on it), stored before the reply. Unknown
+    ids, ids whose prediction was archived (expired) and ids already labelled are listed, not stored; the rest are."""
+    return rt.send_feedback(body.labels, body.correct).as_dict()
 
 
 @router.post("/explain", responses=ERRORS, dependencies=GUARD)

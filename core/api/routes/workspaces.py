@@ -48,11 +48,14 @@ def create(
     kinds: Annotated[str | None, Form(description='JSON object of column kinds to override, e.g. {"plan": "categorical"}')] = None,
     time_column: Annotated[str | None, Form()] = None,
     id_column: Annotated[str | None, Form()] = None,
+    initial_rows: Annotated[
+        int | None, Form(description="Train v1.0.0 on the first N rows and replay the rest as the stream (default: all rows)")
+    ] = None,
 ) -> dict[str, Any]:
     """A new workspace from the file, trained (v1.0.0) and ready to serve with `make run WORKSPACE=name`.
     This process keeps serving its own workspace."""
     steps: list[str] = []
-    choice = workspaces.TableChoice(target, _kinds(kinds), time_column or None, id_column or None)
+    choice = workspaces.TableChoice(target, _kinds(kinds), time_column or None, id_column or None, initial_rows)
     summary = workspaces.create_from_upload(rt.settings, name, _upload(rt, file), file.filename or "upload.csv", choice, steps.append)
     return {"name": name, "steps": steps, "summary": summary, "workspaces": workspaces.list_workspaces(rt.settings.workspaces_dir)}
 

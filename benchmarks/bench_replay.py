@@ -1,0 +1,280 @@
+"""Replay a real labelled file through the real loop, prequentially, against the published baselines.
+
+    .venv/bin/python -m benchmarks.bench_replay FILE --target COL [--time-column C] [--initial 2000] [--batch 200]
+                                                 [--policies drift,always,never] [--json out.json]
+    .venv/bin/python -m benchmarks.bench_replay --synthetic [--rows 45000]   (a generated mixed table with drifts)
+
+Each policy gets a fresh workspace built from the file the way a user builds one (`core.workspaces.create`
+with `initial_rows`: v1.0.0 trained on the first rows, the rest stored and replayed as the stream), then its
+cycles run back to back until the replay ends. A cycle scores its batch with the champion in service before
+anything can learn from it, so the mean of the cycles' realised accuracies (weighted by rows) is the served
+accuracy. In the same process, on the same rows and batches, the baselines: a model trained once on the
+initial rows; our pipeline retrained after every batch, and every 5 batches, on the newest 1,000 / 2,000 /
+5,000 rows (and the best window in hindsight); River's online logistic regression and adaptive random forest,
+each batch's labels learnt only after the whole batch was predicted; and the last known label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import training
+from core.config import Settings
+from core.schema import Schema
+from core.table_files import read_table
+from core.tablegen import generate_table
+from core.tables import encode, infer_schema, ordered_by_time
+
+WINDOWS = (1000, 2000, 5000)
+EVERY = 5
+DEFAULT_POLICIES = ("drift", "always", "never")
+
+
+@dataclass
+class Result:
+    name: str
+    kind: str  # "policy" or "baseline"
+    default: bool
+    served_accuracy: float
+    retrains: int
+    seconds: float
+    rows: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else float("nan")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The file as every contender sees it: features by name, labels as class indices, batch bounds."""
+
+    raw: bytes
+    filename: str
+    schema: Schema
+    X: pd.DataFrame
+    y: np.ndarray
+    initial: int
+    batch: int
+
+    @property
+    def bounds(self) -> list[tuple[int, int]]:
+        return [(start, min(start + self.batch, len(self.y))) for start in range(self.initial, len(self.y), self.batch)]
+
+    @property
+    def replayed_rows(self) -> int:
+        return len(self.y) - self.initial
+
+
+def load(path: Path, target: str, time_column: str | None, initial: int, batch: int) -> Stream:
+    raw = path.read_bytes()
+    frame = read_table(raw, path.name)
+    schema = infer_schema(frame, target, {}, time_column, None)
+    if time_column:
+        frame, _times = ordered_by_time(frame, time_column)
+    encoded = encode(frame, schema, labelled=True)
+    if not 50 <= initial < len(frame) - batch:
+        raise SystemExit(f"--initial must leave at least one batch: the file has {len(frame):,} rows")
+    return Stream(raw, path.name, schema, encoded.X, encoded.y, initial, batch)
+
+
+# our loop, under one policy ------------------------------------------------------------------------------
+def run_policy(stream: Stream, policy: str, target: str, time_column: str | None, default: bool) -> Result:
+    from core.runtime import Runtime
+    from core.workspaces import TableChoice, create, workspace_settings
+
+    with tempfile.TemporaryDirectory() as folder:
+        base = Settings.from_env(None, data_dir=Path(folder) / "base", log_level="ERROR", api_enabled=False, scheduler_autostart=False)
+        choice = TableChoice(target, {}, time_column, None, stream.initial)
+        created = create(base, f"replay-{policy}", stream.raw, stream.filename, choice)
+        settings = replace(workspace_settings(base, created.folder), policy=policy, stream_enabled=True, stream_batch_size=stream.batch)
+        rt = Runtime(settings)
+        correct = rows = retrains = 0
+        start = time.perf_counter()
+        try:
+            while True:
+                record = rt.run_cycle("replay")
+                if record.status == "no_data":
+                    break
+                if record.status == "error":
+                    raise RuntimeError(f"cycle {record.cycle_id} failed: {record.reason}")
+                correct += round((record.realised_accuracy or 0.0) * (record.labelled_rows or 0))
+                rows += record.labelled_rows or 0
+                retrains += record.new_version is not None
+        finally:
+            rt.close()
+        seconds = time.perf_counter() - start
+    if rows != stream.replayed_rows:
+        raise RuntimeError(f"policy {policy} scored {rows:,} rows of {stream.replayed_rows:,}")
+    return Result(f"ours: {policy}", "policy", default, correct / rows, retrains, seconds, rows)
+
+
+# baselines, in the same process ----------------------------------------------------------------------
+def prequential(stream: Stream, name: str, predict_batch: Callable[[int, int], np.ndarray], retrains: Callable[[], int]) -> Result:
+    """Each batch predicted before its labels are known; `predict_batch` learns what it may from the rows before it."""
+    start, correct = time.perf_counter(), 0
+    for lo, hi in stream.bounds:
+        correct += int(np.count_nonzero(predict_batch(lo, hi) == stream.y[lo:hi]))
+    return Result(name, "baseline", False, correct / stream.replayed_rows, retrains(), time.perf_counter() - start, stream.replayed_rows)
+
+
+def fitted(stream: Stream, lo: int, hi: int) -> object:
+    model = training.build_pipeline(training.DEFAULT_OPTIONS, stream.schema)
+    X, y = stream.X.iloc[lo:hi], stream.y[lo:hi]
+    if len(np.unique(y)) < 2:
+        return None
+    return model.fit(X, y)
+
+
+def windowed(stream: Stream, window: int | None, every: int | None) -> Result:
+    """Our pipeline on the newest `window` rows, retrained every `every` batches (None: trained once)."""
+    state: dict[str, object] = {"model": fitted(stream, 0, stream.initial), "count": 0, "fits": 0}
+
+    def predict(lo: int, hi: int) -> np.ndarray:
+        if every is not None and state["count"] and state["count"] % every == 0:
+            model = fitted(stream, max(0, lo - window), lo)
+            if model is not None:
+                state["model"], state["fits"] = model, state["fits"] + 1
+        state["count"] += 1
+        return training.predicted_class(state["model"].predict_proba(stream.X.iloc[lo:hi]))
+
+    if every is None:
+        name = "trained once on the initial rows"
+    else:
+        name = f"retrained {'after every batch' if every == 1 else f'every {every} batches'} on the newest {window:,}"
+    return prequential(stream, name, predict, lambda: int(state["fits"]))
+
+
+def river_rows(stream: Stream) -> list[dict[str, object]]:
+    """The rows as River takes them: numbers as floats (a missing one left out), categories as text (a missing one as
+    its own category, as our pipeline does)."""
+    rows = []
+    columns = [(c.name, c.kind == "numeric") for c in stream.schema.features]
+    for values in stream.X.itertuples(index=False, name=None):
+        row = {}
+        for (name, numeric), value in zip(columns, values, strict=True):
+            missing = value is None or (isinstance(value, float) and np.isnan(value))
+            if numeric and not missing:
+                row[name] = float(value)
+            elif not numeric:
+                row[name] = "(missing)" if missing else str(value)
+        rows.append(row)
+    return rows
+
+
+def river_model(kind: str, stream: Stream) -> object:
+    from river import compose, forest, linear_model, multiclass, preprocessing
+
+    if kind == "arf":
+        return forest.ARFClassifier(seed=42)
+    numeric = [c.name for c in stream.schema.features if c.kind == "numeric"]
+    categorical = [c.name for c in stream.schema.features if c.kind == "categorical"]
+    numbers = compose.FuncTransformer(lambda x: {k: x[k] for k in numeric if k in x})  # Select fails on an absent key
+    features = numbers | preprocessing.StandardScaler()
+    if categorical:
+        features = features + (compose.Select(*categorical) | preprocessing.OneHotEncoder())
+    classifier = linear_model.LogisticRegression()
+    if len(stream.schema.classes) > 2:
+        classifier = multiclass.OneVsRestClassifier(classifier)
+    return features | classifier
+
+
+def river(stream: Stream, kind: str) -> Result:
+    """River's online learner: the initial rows learnt one by one, then each batch predicted, then learnt."""
+    rows, model = river_rows(stream), river_model(kind, stream)
+    for row, label in zip(rows[: stream.initial], stream.y[: stream.initial], strict=True):
+        model.learn_one(row, int(label))
+
+    def predict(lo: int, hi: int) -> np.ndarray:
+        guesses = [model.predict_one(row) for row in rows[lo:hi]]
+        for row, label in zip(rows[lo:hi], stream.y[lo:hi], strict=True):
+            model.learn_one(row, int(label))
+        return np.array([-1 if g is None else int(g) for g in guesses])
+
+    name = "River adaptive random forest" if kind == "arf" else "River online logistic regression"
+    return prequential(stream, name, predict, lambda: 0)
+
+
+def last_label(stream: Stream) -> Result:
+    return prequential(stream, "the last known label", lambda lo, hi: np.full(hi - lo, stream.y[lo - 1]), lambda: 0)
+
+
+def baselines(stream: Stream) -> list[Result]:
+    results = [windowed(stream, None, None)]
+    for every in (1, EVERY):
+        batch = [windowed(stream, w, every) for w in WINDOWS]
+        best = max(batch, key=lambda r: r.served_accuracy)
+        results += [*batch, replace(best, name=f"{best.name} (best window in hindsight, every {every})")]
+    return [*results, river(stream, "lr"), river(stream, "arf"), last_label(stream)]
+
+
+# the synthetic stream ---------------------------------------------------------------------------------
+SYNTHETIC = (("stable", 0.0), ("category_shift", 1.0), ("concept_drift", 1.0))
+
+
+def synthetic_file(folder: Path, rows: int, seed: int = 7) -> Path:
+    """A mixed table (numbers, categories, missing values) whose thirds are stable, then a category shift, then
+    a concept drift: `core.tablegen`'s scenarios one after another."""
+    part = rows // len(SYNTHETIC)
+    frame = pd.concat([generate_table(part, name, strength, seed + i) for i, (name, strength) in enumerate(SYNTHETIC)], ignore_index=True)
+    path = folder / "synthetic-stream.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def report(results: list[Result], stream: Stream) -> str:
+    lines = [
+        f"{stream.filename}: {len(stream.y):,} rows, {stream.initial:,} initial, then {len(stream.bounds)} batches of {stream.batch}",
+        "| contender | served accuracy | retrains | seconds | rows/s |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        name = f"**{r.name} (default)**" if r.default else r.name
+        lines.append(f"| {name} | {r.served_accuracy:.3f} | {r.retrains} | {r.seconds:.1f} | {r.rows_per_second:,.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    parser = argparse.ArgumentParser(prog="bench_replay", description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", type=Path, nargs="?")
+    parser.add_argument("--target")
+    parser.add_argument("--time-column")
+    parser.add_argument("--initial", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--policies", default=",".join(DEFAULT_POLICIES))
+    parser.add_argument("--synthetic", action="store_true", help="replay a generated mixed table with drifts instead of FILE")
+    parser.add_argument("--rows", type=int, default=45_000, help="rows of the synthetic stream")
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    with tempfile.TemporaryDirectory() as folder:
+        path, target = (synthetic_file(Path(folder), args.rows), "outcome") if args.synthetic else (args.file, args.target)
+        if path is None or not target:
+            parser.error("FILE and --target, or --synthetic")
+        stream = load(path, target, args.time_column, args.initial, args.batch)
+    default_policy = Settings.from_env({}).policy
+    results = [run_policy(stream, p, target, args.time_column, p == default_policy) for p in args.policies.split(",") if p]
+    if not args.no_baselines:
+        results += baselines(stream)
+    print(report(results, stream))
+    if args.json:
+        fields = ("name", "kind", "default", "served_accuracy", "retrains", "seconds")
+        args.json.write_text(json.dumps([{k: v for k, v in asdict(r).items() if k in fields} for r in results], indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
