@@ -90,14 +90,18 @@ def load(path: Path, target: str, time_column: str | None, initial: int, batch: 
 
 
 # our loop, under one policy ------------------------------------------------------------------------------
-def run_policy(stream: Stream, policy: str, target: str, time_column: str | None, default: bool) -> Result:
+def run_policy(stream: Stream, policy: str, target: str, time_column: str | None, default: bool, root: Path) -> Result:
+    """`root` holds every policy's workspace, so the migrated MLflow store a workspace starts from is made once."""
     from core.runtime import Runtime
     from core.workspaces import TableChoice, create, workspace_settings
 
-    with tempfile.TemporaryDirectory() as folder:
-        base = Settings.from_env(None, data_dir=Path(folder) / "base", log_level="ERROR", api_enabled=False, scheduler_autostart=False)
+    with tempfile.TemporaryDirectory(dir=root) as folder:
+        base = Settings.from_env(
+            None, data_dir=Path(folder) / "base", workspaces_dir=root / "workspaces", log_level="ERROR", api_enabled=False,
+            scheduler_autostart=False,
+        )  # fmt: skip
         choice = TableChoice(target, {}, time_column, None, stream.initial)
-        created = create(base, f"replay-{policy}", stream.raw, stream.filename, choice)
+        created = create(base, f"replay-{policy}-{Path(folder).name}", stream.raw, stream.filename, choice)
         settings = replace(workspace_settings(base, created.folder), policy=policy, stream_enabled=True, stream_batch_size=stream.batch)
         rt = Runtime(settings)
         correct = rows = retrains = 0
@@ -266,7 +270,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
             parser.error("FILE and --target, or --synthetic")
         stream = load(path, target, args.time_column, args.initial, args.batch)
     default_policy = Settings.from_env({}).policy
-    results = [run_policy(stream, p, target, args.time_column, p == default_policy) for p in args.policies.split(",") if p]
+    with tempfile.TemporaryDirectory() as root:
+        policies = [p for p in args.policies.split(",") if p]
+        results = [run_policy(stream, p, target, args.time_column, p == default_policy, Path(root)) for p in policies]
     if not args.no_baselines:
         results += baselines(stream)
     print(report(results, stream))

@@ -15,6 +15,7 @@ from core.errors import UserInputError
 from core.outcomes import version_label
 from core.store import DatasetInfo, Store
 from core.store.datasets import ROLES
+from core.stream_source import stream_source
 from core.table_files import checked_sources
 from core.tables import Encoded
 
@@ -119,6 +120,9 @@ class DataActions:
         if record["role"] == "incoming":
             raise UserInputError("dataset", f"dataset {dataset_id} was sent to the loop: its cycles, drift references and served "
                                  "accuracy rest on these rows, so it stays (retention archives old stream data)")  # fmt: skip
+        if stream_source(self.store, 1).dataset_id == dataset_id:
+            raise UserInputError("dataset", f"dataset {dataset_id} is the stream's source (being replayed): set another source "
+                                 "on the Operations page (or PUT /stream) first")  # fmt: skip
         versions = self.store.versions_trained_on(dataset_id)
         if versions:
             labels = ", ".join(map(version_label, versions))

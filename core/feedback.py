@@ -10,6 +10,7 @@ label can follow its prediction at once.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,7 +48,7 @@ class FeedbackReply:
         }  # fmt: skip
 
 
-def label_indices(values: list[object], schema: Schema, field_of: callable) -> np.ndarray:
+def label_indices(values: list[object], schema: Schema, field_of: Callable[[int], str]) -> np.ndarray:
     """Each label as its class's index, read as written (3 and 3.0 are the class 3); unknown ones refused."""
     lookup = {str(c): i for i, c in enumerate(schema.classes)}
     found, problems = np.empty(len(values), dtype=np.int8), []

@@ -67,10 +67,13 @@ def test_feedback_matches_ids_reports_the_rest_and_corrects_only_when_asked(clie
     body = reply.json()
     assert reply.status_code == 200
     assert (body["matched"], body["stored"], body["unknown"], body["already_labelled"]) == (2, 2, ["never-served"], [])
+    version = trained_runtime.data_version()  # the pages' caches follow every label, even one added to the same segment
     second = client.post("/feedback", json={"labels": [{"prediction_id": ids[0], "label": 0}, {"prediction_id": ids[2], "label": 1}]})
     assert second.json()["already_labelled"] == [ids[0]] and second.json()["stored"] == 1
+    assert trained_runtime.data_version() != version
+    version = trained_runtime.data_version()
     fixed = client.post("/feedback", json={"labels": [{"prediction_id": ids[0], "label": 0}], "correct": True}).json()
-    assert fixed["corrected"] == 1 and fixed["stored"] == 0
+    assert fixed["corrected"] == 1 and fixed["stored"] == 0 and trained_runtime.data_version() != version
     log = trained_runtime.store.recent_predictions(10).set_index("prediction_id")
     assert log.loc[ids[0], "true_label"] == 0 and log.loc[ids[1], "true_label"] == 0 and log.loc[ids[2], "true_label"] == 1
     # Each label became one incoming row with the prediction's inputs, the correction included.

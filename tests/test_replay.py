@@ -82,7 +82,10 @@ def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) 
             assert refused.status_code == 422 and refused.json()["field"] == field, (bad, refused.text)
         after = client.get("/stream").json()
         assert (after["position"], after["at_end"], after["batch_size"]) == (200, "restart", 100)  # nothing half-applied
+        refused = client.delete(f"/datasets/{library.dataset_id}")  # the loop reads it: it stays while it is the source
+        assert refused.status_code == 422 and "stream's source" in refused.json()["error"]
         assert client.put("/stream", json={"source": "simulator"}).json()["source"] == "simulator"
+        assert client.delete(f"/datasets/{library.dataset_id}").status_code == 200
 
 
 def test_a_workspace_from_a_file_replays_the_rows_after_its_first_ones(tmp_path: Path, mlflow_template: Path) -> None:
