@@ -32,9 +32,8 @@ import pandas as pd
 from core import training
 from core.config import Settings
 from core.schema import Schema
-from core.table_files import read_table
 from core.tablegen import generate_table
-from core.tables import encode, infer_schema, ordered_by_time
+from core.workspaces import TableChoice, create, preview, workspace_settings
 
 WINDOWS = (1000, 2000, 5000)
 EVERY = 5
@@ -78,22 +77,18 @@ class Stream:
 
 
 def load(path: Path, target: str, time_column: str | None, initial: int, batch: int) -> Stream:
+    """The file read, typed and ordered exactly as `core.workspaces` reads it for the loop's workspace."""
     raw = path.read_bytes()
-    frame = read_table(raw, path.name)
-    schema = infer_schema(frame, target, {}, time_column, None)
-    if time_column:
-        frame, _times = ordered_by_time(frame, time_column)
-    encoded = encode(frame, schema, labelled=True)
-    if not 50 <= initial < len(frame) - batch:
-        raise SystemExit(f"--initial must leave at least one batch: the file has {len(frame):,} rows")
-    return Stream(raw, path.name, schema, encoded.X, encoded.y, initial, batch)
+    found, encoded = preview(raw, path.name, TableChoice(target, time_column=time_column))
+    if not 50 <= initial < found.n_rows - batch:
+        raise SystemExit(f"--initial must leave at least one batch: the file has {found.n_rows:,} rows")
+    return Stream(raw, path.name, found.schema, encoded.X, encoded.y, initial, batch)
 
 
 # our loop, under one policy ------------------------------------------------------------------------------
 def run_policy(stream: Stream, policy: str, target: str, time_column: str | None, default: bool, root: Path) -> Result:
     """`root` holds every policy's workspace, so the migrated MLflow store a workspace starts from is made once."""
     from core.runtime import Runtime
-    from core.workspaces import TableChoice, create, workspace_settings
 
     with tempfile.TemporaryDirectory(dir=root) as folder:
         base = Settings.from_env(

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import StorageError, describe_os_error
-from core.prediction_ids import row_id
+from core.prediction_ids import expand_ids
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,8 @@ class Entry:
     text: list[list[str | None]] | None = None  # a table's categorical columns, one list per column
     ids: list[str] | str | None = None  # each row's prediction id, or a batch's made id (rows are `<id>-<row>`)
 
-    def prediction_ids(self) -> list[str]:
-        if isinstance(self.ids, str):
-            return [row_id(self.ids, i) for i in range(self.proba.shape[0])]
-        return list(self.ids or [None] * self.proba.shape[0])
+    def prediction_ids(self) -> list[str | None]:
+        return expand_ids(self.ids, self.proba.shape[0])
 
 
 def record_parts(entry: Entry) -> list[bytes | memoryview]:

@@ -11,7 +11,7 @@ from core.config import Settings
 from core.errors import UserInputError
 from core.scheduler import Scheduler
 from core.store import Store
-from core.stream_source import check_stream_source, set_stream_source, stream_source
+from core.stream_source import check_stream_source, store_stream_source, stream_source
 
 
 class LoopControl:
@@ -95,11 +95,11 @@ class LoopControl:
                     name, f"expected {'true or false' if name == 'stream_enabled' else 'a whole number'}, got {validation.shown(value)}"
                 )
         controls.check_controls(**changes)
-        if source is not None or position is not None or at_end is not None:
-            check_stream_source(self.store, source, position, at_end)
+        replay = source is not None or position is not None or at_end is not None
+        checked = check_stream_source(self.store, source, position, at_end) if replay else None
         if changes:
             self.set_controls(**changes)
         if scenario is not None or strength is not None:
             controls.set_stream_scenario(self.store, spec.name, spec.strength)
-        if source is not None or position is not None or at_end is not None:
-            set_stream_source(self.store, self.live_settings().stream_batch_size, source, position, at_end)
+        if checked is not None:
+            store_stream_source(self.store, *checked, at_end)

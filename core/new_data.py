@@ -9,6 +9,7 @@ predictions took (rows that arrive labelled, like a stream batch, have none to w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,9 +38,10 @@ class NewData:
     def n_feedback(self) -> int:
         return 0 if self.arrived is None else len(self.arrived.sample_ids)
 
-    @property
+    @cached_property
     def features(self) -> np.ndarray | pd.DataFrame:
-        """The labelled rows, then the unlabelled ones: every input the champion met since the last cycle."""
+        """The labelled rows, then the unlabelled ones: every input the champion met since the last cycle
+        (joined once: the estimate and the drift tests both read it)."""
         if self.labelled is None:
             return self.unlabelled
         if not len(self.unlabelled):
@@ -53,11 +55,8 @@ class NewData:
         champion's for a row that arrived labelled."""
         served = np.asarray(champion_classes).copy()
         if self.n_feedback and self.labelled is not None and self.labelled.sample_ids is not None:
-            at = np.searchsorted(self.labelled.sample_ids, self.arrived.sample_ids)
-            found = (at < len(self.labelled.sample_ids)) & (
-                self.labelled.sample_ids[np.minimum(at, len(served) - 1)] == self.arrived.sample_ids
-            )
-            served[at[found]] = self.arrived.served[found]
+            rows, labels = self.labelled.sample_ids, self.arrived.sample_ids  # both in sample order
+            served[np.isin(rows, labels)] = self.arrived.served[np.isin(labels, rows)]
         return served
 
     @property

@@ -17,7 +17,8 @@ from core.errors import UserInputError
 from core.validation import shown
 
 MAX_ID_LENGTH = 128
-_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces: ids travel in CSV files and URLs
+CLIENT_ID_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_ID_LENGTH}}}$"  # printable ASCII, no spaces: ids travel in CSV files and URLs
+_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 _MADE = re.compile(r"([0-9a-f]{12})[0-9a-f]{20}(-\d+)?")
 _EPOCH = datetime(1970, 1, 1)
 
@@ -28,6 +29,13 @@ def new_id() -> str:
 
 def row_id(batch_id: str, row: int) -> str:
     return f"{batch_id}-{row}"
+
+
+def expand_ids(ids: list[str] | str | None, n_rows: int) -> list[str | None]:
+    """Each row's id from what a prediction carries: the ids themselves, a batch's made id, or none (older logs)."""
+    if isinstance(ids, str):
+        return [row_id(ids, i) for i in range(n_rows)]
+    return list(ids) if ids is not None else [None] * n_rows
 
 
 def issued_at(prediction_id: str) -> datetime | None:

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from core.errors import NoModelError, UserInputError, plain_fault
 from core.journal import Entry, Journal, read_segment
 from core.outcomes import version_label
-from core.prediction_ids import checked_id, checked_ids, new_id, row_id
+from core.prediction_ids import checked_id, checked_ids, expand_ids, new_id
 from core.registry import ModelRegistry
 from core.row_model import RowModel
 from core.schema import ClassLabel, Schema
@@ -82,9 +82,7 @@ class BatchPrediction:
 
     @cached_property
     def prediction_ids(self) -> list[str]:
-        if isinstance(self.ids, str):
-            return [row_id(self.ids, i) for i in range(len(self.proba))]
-        return self.ids
+        return expand_ids(self.ids, len(self.proba))
 
     @cached_property
     def predictions(self) -> np.ndarray:
@@ -289,9 +287,10 @@ class Predictor:
                 log.error("could not write %s predictions to the log (kept for the next flush): %s", batch.num_rows, exc)
                 return 0
             self._finish_segments(self._pending_segments)
-            written = {i for e in self._pending if isinstance(e.ids, list) for i in e.ids}
-            with self._buffer_lock:
-                self._client_ids -= written
+            if self._client_ids:  # clients' own ids are in DuckDB now: its lookup answers for them
+                written = {i for e in self._pending if isinstance(e.ids, list) for i in e.ids}
+                with self._buffer_lock:
+                    self._client_ids -= written
             self._pending, self._pending_segments, self.last_flush_error = [], [], None
             return batch.num_rows
 
@@ -390,14 +389,12 @@ def _prediction_ids(entries: list[Entry]) -> pa.Array:
     """Every row's id: a client's as given; a made batch id expanded to `<id>-<row>` in Arrow, not in Python."""
     parts = []
     for e in entries:
-        if isinstance(e.ids, str) and e.proba.shape[0] > 1:
+        if isinstance(e.ids, str):  # the same ids as `expand_ids`, joined by Arrow
             rows = pc.cast(pa.array(np.arange(e.proba.shape[0])), pa.string())
             parts.append(pc.binary_join_element_wise(e.ids, rows, "-"))
-        elif isinstance(e.ids, str):
-            parts.append(pa.array([row_id(e.ids, 0)]))
         else:
             parts.append(pa.array(e.prediction_ids(), type=pa.string()))
-    return pa.concat_arrays([p.cast(pa.string()) for p in parts])
+    return pa.concat_arrays(parts)
 
 
 def _repeated_strings(values: list[str], sizes: list[int]) -> pa.Array:

@@ -84,14 +84,10 @@ def check_stream_source(store: Store, source: object = None, position: object = 
     return dataset_id, new_position
 
 
-def set_stream_source(store: Store, batch_size: int, source: object = None, position: object = None, at_end: object = None) -> StreamSource:
-    """Validate every change, then store them."""
-    dataset_id, new_position = check_stream_source(store, source, position, at_end)
-    store.set_setting(_SOURCE, SIMULATOR if dataset_id is None else str(dataset_id))
-    store.set_setting(_POSITION, str(new_position))
-    if at_end is not None:
-        store.set_setting(_AT_END, str(at_end))
-    return stream_source(store, batch_size)
+def store_stream_source(store: Store, dataset_id: int | None, position: int, at_end: str | None = None) -> None:
+    """Changes `check_stream_source` returned, stored together."""
+    values = {_SOURCE: SIMULATOR if dataset_id is None else str(dataset_id), _POSITION: str(position)}
+    store.set_settings(values | ({_AT_END: at_end} if at_end is not None else {}))
 
 
 def _checked_source(store: Store, source: object) -> int | None:

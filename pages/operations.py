@@ -95,7 +95,7 @@ with st.form("policy"):
     st.form_submit_button("Save", on_click=_save_policy)
 
 st.subheader("Stream")
-stream, info = rt.stream_state(), rt.stream_info()
+info = rt.stream_info()
 library = read("datasets").query("role == 'library'")
 sources = ["simulator", *library["dataset_id"].tolist()]
 names = dict(zip(library["dataset_id"], library["name"], strict=True))
@@ -110,9 +110,9 @@ with st.form("stream"):
     )  # fmt: skip
     s3.number_input("Batch size", min_value=10, max_value=100_000, value=live.stream_batch_size, step=50, key="stream_batch")
     s4, s5, s6 = st.columns(3)
-    s4.selectbox("Scenario (simulator)", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(stream.scenario),
+    s4.selectbox("Scenario (simulator)", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(info["scenario"]),
                  format_func=SCENARIO_LABELS.get, key="stream_scenario")  # fmt: skip
-    s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(stream.strength), 0.1, key="stream_strength")
+    s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(info["strength"]), 0.1, key="stream_strength")
     s6.number_input("Label delay (cycles)", min_value=0, max_value=1000, value=live.label_delay_cycles, key="stream_delay",
                     help="The simulator serves each batch's predictions first and sends their labels this many cycles later, "
                     "through the same feedback path as POST /feedback (0: the rows arrive labelled).")  # fmt: skip
@@ -125,11 +125,11 @@ with st.form("stream"):
 if info["source"] == "simulator":
     delay = f"labels {live.label_delay_cycles} cycles after the predictions" if live.label_delay_cycles else "labelled rows"
     st.caption(
-        f"Active: the simulator, {SCENARIO_LABELS[stream.scenario]}, strength {stream.strength:g}, since cycle {stream.since_cycle}; "
+        f"Active: the simulator, {SCENARIO_LABELS[info['scenario']]}, strength {info['strength']:g}, since cycle {info['since_cycle']}; "
         f"stream {'on' if live.stream_enabled else 'off'}, {live.stream_batch_size:,} rows per cycle, {delay}."
     )
 else:
-    total, position = info["total_rows"] or 0, min(info["position"], info["total_rows"] or 0)
+    total, position = info["total_rows"], info["position"]
     st.progress(position / total if total else 0.0, text=f"Replaying dataset {info['source']} ({info['dataset_name']}): {position:,} of "
                 f"{total:,} rows{', up to ' + info['time_reached'] if info['time_reached'] else ''}, {info['batches_left']:,} batches of "
                 f"{live.stream_batch_size:,} left; at the end: {info['at_end']}"

@@ -7,7 +7,7 @@ import streamlit as st
 from core.outcomes import version_label
 from core.store.clock import utcnow
 from ui import charts
-from ui.state import empty_state, label_facts, percent, plural, read, runtime, table, version_column
+from ui.state import empty_state, percent, plural, read, runtime, table, version_column
 
 EVENT_BOXES = {"drift": st.warning, "rejected": st.warning, "promoted": st.success, "approval": st.success, "rollback": st.info}
 EVENT_ICONS = {"drift": ":material/warning:", "rejected": ":material/block:", "promoted": ":material/workspace_premium:",
@@ -42,7 +42,7 @@ def live() -> None:
     top[1].metric("Holdout accuracy", percent(ov.champion_accuracy), help="The champion's accuracy on its own holdout.")
     top[2].metric("Loop", ov.scheduler_state, help=f"Every {ov.interval:g} s; next run {next_run}")
     bottom[0].metric(
-        "Realised accuracy", percent(last.get("realised_accuracy")), delta=label_facts(last), delta_color="off", delta_arrow="off",
+        "Realised accuracy", percent(last.get("realised_accuracy")), delta=charts.label_facts(last), delta_color="off", delta_arrow="off",
         help="The served classes against the labels that arrived since the previous cycle (labels per row served: the coverage; "
         "how late they came: the delay). A figure on a few labels moves a lot: read it with its count.",
     )  # fmt: skip

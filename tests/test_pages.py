@@ -55,6 +55,15 @@ def test_overview_shows_the_starter_champion(workspace: Path) -> None:
     assert metrics["Holdout accuracy"].endswith(" %") and len(at.columns) >= 6  # two rows of three KPIs
 
 
+def test_overview_says_what_the_realised_accuracy_rests_on(workspace: Path) -> None:
+    open_page()
+    get_runtime().run_cycle()  # the stream's 200 labelled rows, scored as they arrived
+    at = open_page()
+    realised = next(m for m in at.metric if m.label == "Realised accuracy")
+    assert realised.value.endswith(" %")
+    assert realised.proto.delta == "on 200 labels for 200 rows served (coverage 100%, labels came with the rows)"
+
+
 def test_overview_empty_workspace_says_what_to_do(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IA_STARTER_MODEL", "false")
     at = open_page()
@@ -165,6 +174,7 @@ def test_a_batch_csv_is_predicted(workspace: Path) -> None:
     assert not at.error
     frame = at.dataframe[0].value
     assert frame["prediction"].tolist() == [1, 0] and set(frame["model_version"]) == {"v1.0.0"}
+    assert frame["prediction_id"].str.fullmatch(r"[0-9a-f]{32}-[01]").all()  # each row's id, for its label later
     assert all(c.endswith(" %") and not c.startswith("100") for c in frame["confidence"])  # a share, never rounded up to 100 %
 
 

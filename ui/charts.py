@@ -85,11 +85,9 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     realised_hover, marker = hover, {"size": 4}
     if "coverage" in history and history["coverage"].notna().any() and opens is not None:
         delay = history["delay_p50"] if "delay_p50" in history else pd.Series(np.nan, index=history.index)
-        rests_on = [f"on {int(n):,} labels for {int(s):,} rows served (coverage {f:.0%}, "
-                    + (f"label delay p50 {_seconds(d)})" if pd.notna(d) else "labels came with the rows)")
-                    for n, s, f, d in zip(history["labelled"].fillna(0), history["served"].fillna(0), history["coverage"].fillna(0),
-                                          delay, strict=True)]  # fmt: skip
-        realised_hover = {**hover, "text": rests_on, "hovertemplate": "%{y:.1%} %{text} · cycle %{customdata}: click to open it"}
+        texts = [rests_on(n, s, f, d) for n, s, f, d in zip(history["labelled"].fillna(0), history["served"].fillna(0),
+                                                            history["coverage"].fillna(0), delay, strict=True)]  # fmt: skip
+        realised_hover = {**hover, "text": texts, "hovertemplate": "%{y:.1%} %{text} · cycle %{customdata}: click to open it"}
         # A point's size is its label coverage: a figure on a few labels is a dot, one on every row served a full marker.
         marker = {"size": (3 + 7 * history["coverage"].fillna(0).clip(0, 1)).tolist(), "sizemode": "diameter"}
     fig.add_scatter(x=history["ts"], y=history["realised"], name="Realised accuracy (labels that arrived)", mode="lines+markers",
@@ -110,8 +108,28 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+def rests_on(labelled: float, served: float, coverage: float | None, delay_p50: float | None) -> str:
+    """What a realised accuracy rests on, in the words the chart's hover and the Overview's figure share."""
+    delay = f"label delay p50 {seconds(delay_p50)}" if delay_p50 is not None and pd.notna(delay_p50) else "labels came with the rows"
+    share = "—" if coverage is None or pd.isna(coverage) else f"{coverage:.0%}"
+    return f"on {int(labelled):,} labels for {int(served):,} rows served (coverage {share}, {delay})"
+
+
+def label_facts(cycle: dict) -> str | None:
+    """`rests_on` for a stored cycle; None for cycles stored before label counts existed."""
+    labelled = cycle.get("labelled_rows")
+    if labelled is None or pd.isna(labelled):
+        return None
+    return rests_on(labelled, cycle.get("served_rows") or 0, cycle.get("label_coverage"), cycle.get("label_delay_p50_s"))
+
+
+def seconds(value: float) -> str:
+    """A duration as people read it: 850 ms, 42 s, 3.5 min, 2.0 h."""
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.0f} s"
+    return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
 
 
 def _model_changes(fig: go.Figure, events: pd.DataFrame | None) -> None:

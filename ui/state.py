@@ -152,30 +152,6 @@ def percent(value: float | None) -> str:
     return f"{value * 100:.6f} %"
 
 
-def label_facts(cycle: dict) -> str | None:
-    """What a cycle's realised accuracy rests on, in a few words: its labels, their coverage and delay."""
-    labelled = cycle.get("labelled_rows")
-    if labelled is None or pd.isna(labelled):
-        return None
-    parts = [f"on {int(labelled):,} label{'s' if labelled != 1 else ''}"]
-    coverage = cycle.get("label_coverage")
-    if coverage is not None and not pd.isna(coverage):
-        parts.append(f"coverage {coverage:.0%}")
-    delay = cycle.get("label_delay_p50_s")
-    if delay is not None and not pd.isna(delay):
-        parts.append(f"delay p50 {seconds(delay)}, p90 {seconds(cycle.get('label_delay_p90_s') or delay)}")
-    return " · ".join(parts)
-
-
-def seconds(value: float) -> str:
-    """A duration as people read it: 850 ms, 42 s, 3.5 min, 2.0 h."""
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.0f} s"
-    return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
-
-
 def choice_from_url(param: str, key: str, options: list, parse: Callable[[str], Any]) -> None:
     """A link names a view (?cycle=12, ?version=v1.2.0): when the URL's value is new, it picks the widget
     `key` (called before the widget is drawn). A value that does not parse or is not offered is ignored."""

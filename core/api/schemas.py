@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.prediction_ids import CLIENT_ID_PATTERN, MAX_ID_LENGTH
+
 NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
 
 
@@ -171,7 +173,7 @@ class Problem(BaseModel):
 # the limits the validation layer enforces, stated in the schema ------------------------------------
 VERSION_PATTERN = r"^(v1\.\d{1,8}\.0|[1-9]\d{0,8})$"  # a label (v1.2.0) or a registry number (3); see registry.parse_version
 TAG_PATTERN = r"^[A-Za-z0-9 _.:-]{1,40}$"
-ID_SCHEMA = {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$", "minLength": 1, "maxLength": 128}
+ID_SCHEMA = {"type": "string", "pattern": CLIENT_ID_PATTERN, "minLength": 1, "maxLength": MAX_ID_LENGTH}
 
 
 def _nullable(schema: dict) -> dict:

@@ -185,14 +185,23 @@ class StoreBase:
         return rows[0][0] if rows else default
 
     def set_setting(self, key: str, value: str) -> None:
+        self.set_settings({key: value})
+
+    def set_settings(self, values: dict[str, str]) -> None:
+        """Several settings in one transaction: all of them or none."""
         with self.transaction() as tx:
-            tx.execute(
-                "INSERT INTO workspace VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                [key, value, utcnow()],
-            )
+            for key, value in values.items():
+                upsert_setting(tx, key, value)
 
     def settings_map(self) -> dict[str, str]:
         return dict(self.cur.execute("SELECT key, value FROM workspace").fetchall())
+
+
+def upsert_setting(tx: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    tx.execute(
+        "INSERT INTO workspace VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [key, value, utcnow()],
+    )
 
 
 def quoted(name: str) -> str:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from core.errors import UserInputError
 from core.features import TARGET
 from core.schema import Schema
-from core.store.base import StoreBase, insert_arrow, quoted, utcnow
+from core.store.base import StoreBase, insert_arrow, quoted, upsert_setting, utcnow
 from core.tables import check_columns, missing_not_allowed, model_input, not_a_number, not_finite, unknown_label
 from core.validation import shown, summarise
 
@@ -91,11 +91,8 @@ class DatasetQueries(StoreBase):
         replays a batch twice nor skips one."""
         cols = ", ".join([*self.features, TARGET, "event_time"])
         with self.transaction() as tx:
-            start = tx.execute("SELECT first_sample_id FROM datasets WHERE dataset_id = ?", [source]).fetchall()[0][0]
-            n = tx.execute(
-                "SELECT count(*) FROM samples WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ?",
-                [source, start + offset, start + offset + n_rows],
-            ).fetchall()[0][0]
+            start, total = tx.execute("SELECT first_sample_id, n_rows FROM datasets WHERE dataset_id = ?", [source]).fetchall()[0]
+            n = max(0, min(n_rows, total - offset))  # a stored dataset's sample ids are contiguous
             dataset_id, first = stream_segment(tx, n, name=name, scenario="replay", strength=float(source), seed=None)
             tx.execute(
                 f"""INSERT INTO samples (sample_id, dataset_id, {cols})
@@ -103,10 +100,7 @@ class DatasetQueries(StoreBase):
                     WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ?""",
                 [first, dataset_id, source, start + offset, start + offset + n_rows],
             )
-            tx.execute(
-                "INSERT INTO workspace VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                [position_key, str(offset + n), utcnow()],
-            )
+            upsert_setting(tx, position_key, str(offset + n))
         return DatasetInfo(dataset_id, n, first, first + n - 1)
 
     def _insert_samples(

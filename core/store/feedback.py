@@ -7,7 +7,6 @@ DuckDB acknowledged survives a kill (its WAL).
 
 from __future__ import annotations
 
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -130,10 +129,9 @@ class FeedbackQueries(StoreBase):
             insert_arrow(tx, "pending_labels", table)
 
     def due_labels(self, cycle_id: int) -> tuple[list[str], np.ndarray]:
-        with closing(self._conn.cursor()) as cur:
-            rows = cur.execute(
-                "SELECT prediction_id, label FROM pending_labels WHERE due_cycle <= ? ORDER BY due_cycle, prediction_id", [cycle_id]
-            ).fetchnumpy()
+        rows = self.cur.execute(
+            "SELECT prediction_id, label FROM pending_labels WHERE due_cycle <= ? ORDER BY due_cycle, prediction_id", [cycle_id]
+        ).fetchnumpy()
         return [str(i) for i in rows["prediction_id"]], np.asarray(rows["label"], dtype=np.int8)
 
     def forget_due_labels(self, cycle_id: int) -> None:
