@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 8501
 
-.PHONY: run api test lint bench bench-evidently clean workspace
+.PHONY: run api serve image test lint bench bench-evidently clean workspace
 
 # make run WORKSPACE=name (or make api WORKSPACE=name) opens a workspace made by make workspace. Only a WORKSPACE given on
 # make's command line counts: an environment variable of that name (Jenkins sets one to its build folder) is not ours.
@@ -36,6 +36,18 @@ run: $(VENV)/.app
 
 api: $(VENV)/.app
 	$(PY) -m core.api
+
+# A serving replica of the registry's @champion (MLFLOW_TRACKING_URI), forwarding its predictions to IA_WORKBENCH_URL.
+serve: $(VENV)/.app
+	$(PY) -m core.serve
+
+# The container image (Containerfile) with podman, or docker when podman is missing. BASE=, and BUILD_FLAGS= for a
+# network that needs its certificate bundle mounted (.ci/run shows how).
+ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE ?= localhost/ia-continu:latest
+BASE ?= python:3.12-slim
+image:
+	$(ENGINE) build $(if $(findstring podman,$(ENGINE)),--format docker) $(BUILD_FLAGS) --build-arg BASE=$(BASE) -t $(IMAGE) -f Containerfile .
 
 # make workspace FILE=path.csv NAME=name TARGET=column [CATEGORICAL=a,b] [NUMERIC=c] [IGNORE=d] [TIME=column] [ID=column]
 workspace: $(VENV)/.app

@@ -58,6 +58,14 @@ class Settings:
     api_host: str = _env("API_HOST", "127.0.0.1", "Address the REST API listens on (not loopback: IA_API_TOKEN required)")
     api_port: int = _env("API_PORT", "8000", "Port the REST API listens on (the dashboard's is make run UI_PORT=, 8501)", min=1, max=65535)
     api_token: str = _env("IA_API_TOKEN", "", "Bearer token every mutating API call must carry; empty = none (loopback only)")
+    replica_poll_seconds: float = _env(
+        "IA_REPLICA_POLL_SECONDS", "5", "How often a serving replica (make serve) checks the registry's @champion", min=0.2, max=3600.0
+    )
+    workbench_url: str = _env(
+        "IA_WORKBENCH_URL", "", "Workbench API a replica forwards its prediction log to (e.g. http://workbench:8000; empty = not kept)"
+    )
+    workbench_token: str = _env("IA_WORKBENCH_TOKEN", "", "The workbench's IA_API_TOKEN, for a replica's forwarding (default IA_API_TOKEN)")
+    replica_name: str = _env("IA_REPLICA_NAME", "", "A replica's name on the rows it forwards (default the host name)")
     log_level: str = _env("LOG_LEVEL", "INFO", "Python log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     n_features: int = _env("IA_N_FEATURES", "2", "Feature columns of a new workspace", min=2, max=50)
     seed: int = _env("IA_SEED", "42", "Seed of the synthetic data, splits and the random policy", min=0)
@@ -152,7 +160,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             shown = mask_secret(value) if f.name == "discord_webhook_url" else str(value)
-            if f.name == "api_token":
+            if f.name in ("api_token", "workbench_token"):
                 shown = "(set)" if value else "(not set)"
             rows.append({"variable": f.metadata["env"], "value": shown, "help": f.metadata["help"]})
         return rows
@@ -199,6 +207,8 @@ def parse_setting(f: Field, raw: str) -> object:
 def _with_derived_paths(values: dict[str, object]) -> Settings:
     if values["mlflow_ui_url"] and not values["mlflow_ui_url"].startswith(("http://", "https://")):
         raise SettingsError(f"IA_MLFLOW_UI_URL={values['mlflow_ui_url']!r}: must start with http:// or https://")
+    if values["workbench_url"] and not values["workbench_url"].startswith(("http://", "https://")):
+        raise SettingsError(f"IA_WORKBENCH_URL={values['workbench_url']!r}: must start with http:// or https://")
     workspace = values["workspace"]
     if workspace and not WORKSPACE_NAME.fullmatch(workspace):
         raise SettingsError(f"IA_WORKSPACE={workspace!r}: {WORKSPACE_RULE}")

@@ -111,6 +111,8 @@ def component_probes(
         age = scheduler.heartbeat_age()
         state = scheduler.state
         if state == "stopped":
+            if not settings.scheduler_autostart:  # cycles come from POST /cycles: an orchestrator (orchestration/flow.py) or a script
+                return True, "not started (IA_SCHEDULER_AUTOSTART=false): cycles run when asked, POST /cycles"
             return False, "stopped"
         fresh = age is not None and age < settings.stale_after_seconds
         return fresh, f"{state}, heartbeat {age:.1f} s ago" if age is not None else state

@@ -23,6 +23,7 @@ import logging
 import os
 import struct
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,8 +176,10 @@ class Journal:
         self.rotate()
 
     def _open_next(self) -> None:
-        self._sequence += 1
-        self._name = f"{self._sequence:012d}{SUFFIX}"
+        # Numbered by the clock (µs), never below the last: a name is not used twice by this folder, even after its
+        # files are gone, so a replica's forwarded segment names stay unique across its restarts.
+        self._sequence = max(self._sequence + 1, time.time_ns() // 1000)
+        self._name = f"{self._sequence:017d}{SUFFIX}"
         self._fd = os.open(self.folder / self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = 0
 

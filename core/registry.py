@@ -126,7 +126,7 @@ class ModelRegistry:
             "sample_id_range": f"{window.first_sample_id}-{window.last_sample_id}",
         }
         params = {**result.params, "n_train": result.n_train, "n_holdout": int(result.y_holdout.shape[0])}
-        logged = self.tracker.log_model(result.model, params, result.metrics | result.extra_metrics, tags, window.X)
+        logged = self.tracker.log_model(result.model, params, result.metrics | result.extra_metrics, tags, window.X, schema.to_json())
         self.tracker.set_alias("challenger", logged.version)
         with self._lock:
             self._models[logged.version] = result.model

@@ -36,7 +36,7 @@ def apply_retention(store: Store, tracker: Tracker | None, settings: Settings, n
         last = store.stream_cutoff_sample(cutoff)
         moved["samples"] = store.archive_stream_samples(last, store.protected_ranges(), cutoff, folder) if last else 0
     for table, days in (("predictions", settings.retain_predictions_days), ("feedback", settings.retain_predictions_days),
-                        ("health_checks", settings.retain_health_days)):  # fmt: skip
+                        ("forwarded_batches", settings.retain_predictions_days), ("health_checks", settings.retain_health_days)):  # fmt: skip
         if days:
             moved[table] = store.archive_aged(table, now - timedelta(days=days), folder)
     if settings.retain_cycles_days:

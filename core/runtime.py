@@ -30,6 +30,7 @@ from core.errors import NoModelError, UserInputError, WorkspaceError
 from core.faults import FaultBoard, component_of
 from core.feedback import FeedbackActions, FeedbackReply
 from core.health import HealthMonitor, HealthReport, component_probes
+from core.ingest import BATCH_HEADER, REPLICA_HEADER, checked_name, read_batch
 from core.insight import Insights
 from core.journal import Journal
 from core.loop_control import LoopControl
@@ -57,7 +58,7 @@ READS = frozenset(
         "models", "datasets", "dataset_frame", "cycles", "notifications", "model_events", "drift_results", "accuracy_history",
         "drift_history", "latency_history", "availability", "recent_predictions", "sample_features", "class_balance",
         "latency_percentiles", "repairs", "archives", "cycle_ids", "dataset_summary", "evaluation", "cycles_page", "model",
-        "metric_facts", "last_cycle",
+        "metric_facts", "last_cycle", "replica_traffic",
     }
 )  # fmt: skip
 INSIGHT_READS = frozenset({"boundary", "cycle_detail", "reference_sample", "batch_sample", "last_event"})
@@ -385,6 +386,14 @@ class Runtime:
 
     def predict_batch(self, rows: object, source: str = "batch", prediction_ids: object = None) -> BatchPrediction:
         return self.predictor.predict_batch(rows, source, prediction_ids)
+
+    def ingest_forwarded(self, replica: str | None, batch_id: str | None, body: bytes) -> dict[str, object]:
+        """A serving replica's prediction batch (`core.ingest`), stored once with the replica named on each row: the
+        drift tests, feedback and charts then see that traffic as if it had been served here."""
+        replica, batch_id = checked_name(replica, REPLICA_HEADER), checked_name(batch_id, BATCH_HEADER)
+        batch = read_batch(body, self.store.schema, self.settings.max_samples_per_request)
+        stored = self.store.insert_forwarded(replica, batch_id, batch)
+        return {"replica": replica, "batch": batch_id, "rows": batch.num_rows, "stored": stored}
 
     def send_feedback(self, labels: object, correct: object = False) -> FeedbackReply:
         """Labels for served predictions by id; each becomes an incoming labelled row of the loop."""

@@ -1,10 +1,11 @@
 """The predictor: the cached champion, input validation, predictions and their log.
 
 The champion is loaded once and reloaded only when the registry's champion pointer
-moves. Predictions are appended to an in-memory buffer that a flusher thread writes
-to DuckDB in batches, so a caller never waits on an insert; each is first appended
-to the journal (`core.journal`), so none that was answered is lost to a crash, and a
-prediction that cannot be journalled is an error, not an answer.
+moves. Predictions are appended to an in-memory buffer that a flusher thread hands,
+in batches, to a log writer (the workbench's DuckDB, `StoreLog`, or a replica's
+forwarder, `core.replica.forwarder`), so a caller never waits on an insert; each is
+first appended to the journal (`core.journal`), so none that was answered is lost to
+a crash, and a prediction that cannot be journalled is an error, not an answer.
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from core.errors import NoModelError, UserInputError, plain_fault
 from core.journal import Entry, Journal, read_segment
 from core.outcomes import version_label
 from core.prediction_ids import checked_id, checked_ids, expand_ids, new_id
-from core.registry import ModelRegistry
+from core.prediction_log import confidence_of, entries_table, labels_of
 from core.row_model import RowModel
 from core.schema import ClassLabel, Schema
 from core.store import Store, utcnow
@@ -106,25 +106,88 @@ class BatchPrediction:
         return frame
 
 
+class Workspace(Protocol):
+    """What serving needs of the workspace it serves: its schema (a `Store`, or a replica's follower)."""
+
+    schema: Schema
+
+
+class Champion(Protocol):
+    """The version to serve and its model (the workbench's `ModelRegistry`, or a replica's follower)."""
+
+    champion_version: int | None
+
+    def load(self, version: int) -> object: ...
+
+
+class LogWriter(Protocol):
+    """Where flushed predictions go. `write` owns the entries' journal segments once it returns (a raise keeps
+    both for the next flush); `replay` takes the segments a stop left behind; `taken_ids` says which
+    client ids are already stored."""
+
+    def write(self, entries: list[Entry], segments: list[str]) -> None: ...
+
+    def replay(self) -> int: ...
+
+    def taken_ids(self, ids: list[str]) -> list[str]: ...
+
+
+class StoreLog:
+    """The workbench's writer: each flush is one DuckDB insert that also marks its segments applied, so a replay
+    after a crash between the insert and the files' deletion inserts nothing twice."""
+
+    def __init__(self, store: Store, journal: Journal) -> None:
+        self.store, self.journal = store, journal
+
+    def write(self, entries: list[Entry], segments: list[str]) -> None:
+        self.store.insert_predictions(entries_table(entries, self.store.schema), segments)
+        self._finish(segments)
+
+    def replay(self) -> int:
+        applied = self.store.applied_segments()
+        rows = 0
+        for path in self.journal.segments():
+            if path.name not in applied:
+                entries = read_segment(path)
+                if entries:
+                    self.store.insert_predictions(entries_table(entries, self.store.schema), [path.name])
+                    rows += sum(len(e.proba) for e in entries)
+            self._finish([path.name])
+        self.store.forget_segments(sorted(applied - {p.name for p in self.journal.segments()}))
+        return rows
+
+    def taken_ids(self, ids: list[str]) -> list[str]:
+        return self.store.taken_prediction_ids(ids)
+
+    def _finish(self, names: list[str]) -> None:
+        self.journal.remove(names)
+        try:
+            self.store.forget_segments(names)
+        except Exception:  # harmless: a stale mark is cleared at the next start
+            log.warning("could not clear journal marks %s", names)
+
+
 class Predictor:
-    """Serves the champion; thread-safe; one per process (built by the runtime)."""
+    """Serves the champion; thread-safe; one per process (built by the runtime, or a replica)."""
 
     def __init__(
         self,
-        store: Store,
-        registry: ModelRegistry,
+        workspace: Workspace,
+        registry: Champion,
         max_rows: int,
         flush_rows: int,
         flush_seconds: float,
         max_abs: float = 1e12,
         journal: Journal | None = None,
+        writer: LogWriter | None = None,
     ) -> None:
-        self.store = store
+        self.store = workspace
         self.registry = registry
         self.max_rows = max_rows
         self.max_abs = max_abs
         self.flush_rows = flush_rows
-        self.journal = journal or Journal(store.path.parent / "journal")
+        self.journal = journal or Journal(workspace.path.parent / "journal")
+        self.writer = writer or StoreLog(workspace, self.journal)
         self._model_lock = threading.Lock()
         self._loaded: tuple[int, object] | None = None
         self._row_models: dict[int, RowModel | None] = {}
@@ -134,7 +197,7 @@ class Predictor:
         self._pending_segments: list[str] = []
         self._buffer_lock = threading.Lock()
         self._ids_lock = threading.Lock()
-        self._client_ids: set[str] = set()  # clients' own ids not yet in DuckDB (their uniqueness is checked here)
+        self._client_ids: set[str] = set()  # clients' own ids not yet written (their uniqueness is checked here)
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -224,7 +287,7 @@ class Predictor:
         if isinstance(rows, dict) or (isinstance(rows, list) and rows and isinstance(rows[0], dict)):
             table = named_rows(rows, schema, max_rows, self.max_abs, field)
             return table.to_numpy(dtype=np.float64)
-        return feature_matrix(rows, self.store.n_features, max_rows, self.max_abs, field=field)
+        return feature_matrix(rows, len(schema.features), max_rows, self.max_abs, field=field)
 
     # the prediction log ----------------------------------------------------------
     def _log(
@@ -254,7 +317,7 @@ class Predictor:
             self._wake.set()
 
     def _refuse_taken(self, ids: list[str]) -> None:
-        taken = [i for i in ids if i in self._client_ids] or self.store.taken_prediction_ids(ids)
+        taken = [i for i in ids if i in self._client_ids] or self.writer.taken_ids(ids)
         if taken:
             field = "prediction_id" if len(ids) == 1 else "prediction_ids"
             raise UserInputError(field, f"{shown(taken[0])} is already the id of a prediction in this workspace: ids must be unique")
@@ -278,71 +341,27 @@ class Predictor:
             self._pending += entries
             if not self._pending:
                 return 0
-            batch = self._as_arrow(self._pending)
+            rows = sum(len(e.proba) for e in self._pending)
             try:
-                self.store.insert_predictions(batch, self._pending_segments)
+                self.writer.write(self._pending, self._pending_segments)
             except Exception as exc:
                 self.flush_failures += 1
                 self.last_flush_error = plain_fault(exc)
-                log.error("could not write %s predictions to the log (kept for the next flush): %s", batch.num_rows, exc)
+                log.error("could not write %s predictions to the log (kept for the next flush): %s", rows, exc)
                 return 0
-            self._finish_segments(self._pending_segments)
-            if self._client_ids:  # clients' own ids are in DuckDB now: its lookup answers for them
+            if self._client_ids:  # clients' own ids are written now: the writer's lookup answers for them
                 written = {i for e in self._pending if isinstance(e.ids, list) for i in e.ids}
                 with self._buffer_lock:
                     self._client_ids -= written
             self._pending, self._pending_segments, self.last_flush_error = [], [], None
-            return batch.num_rows
+            return rows
 
     def replay(self) -> int:
-        """At start: insert the predictions of journal segments a crash left behind; returns the rows."""
-        applied = self.store.applied_segments()
-        rows = 0
-        for path in self.journal.segments():
-            if path.name not in applied:
-                entries = read_segment(path)
-                if entries:
-                    self.store.insert_predictions(self._as_arrow(entries), [path.name])
-                    rows += sum(len(e.proba) for e in entries)
-            self._finish_segments([path.name])
-        stale = sorted(applied - {p.name for p in self.journal.segments()})
-        self.store.forget_segments(stale)
+        """At start: the predictions of journal segments a stop left behind, handed to the writer; returns the rows."""
+        rows = self.writer.replay()
         if rows:
             log.warning("replayed %s acknowledged predictions from the journal (the last run stopped before writing them)", rows)
         return rows
-
-    def _finish_segments(self, names: list[str]) -> None:
-        self.journal.remove(names)
-        try:
-            self.store.forget_segments(names)
-        except Exception:  # harmless: a stale mark is cleared at the next start
-            log.warning("could not clear journal marks %s", names)
-
-    def _as_arrow(self, entries: list[Entry]) -> pa.Table:
-        sizes = [len(e.proba) for e in entries]
-        proba = np.concatenate([e.proba for e in entries])
-        columns = {
-            "ts": pa.array(np.repeat(np.array([e.ts_us for e in entries], dtype="datetime64[us]"), sizes)),
-            "model_version": pa.array(np.repeat([e.version for e in entries], sizes).astype(np.int32)),
-            **self._feature_columns(entries),
-            "prediction": pa.array(labels_of(proba)),
-            "confidence": pa.array(confidence_of(proba)),
-            "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], sizes)),
-            "source": _repeated_strings([e.source for e in entries], sizes),
-            "prediction_id": _prediction_ids(entries),
-        }
-        return pa.table(columns)
-
-    def _feature_columns(self, entries: list[Entry]) -> dict[str, pa.Array]:
-        schema = self.store.schema
-        if schema.plain:
-            X = np.concatenate([e.X for e in entries])
-            return {name: pa.array(X[:, i]) for i, name in enumerate(self.store.features)}
-        numbers = np.concatenate([e.X for e in entries])
-        texts = [[v for e in entries for v in e.text[i]] for i in range(len(schema.categorical))]
-        table = {name: numbers[:, i] for i, name in enumerate(schema.numeric)}
-        table |= {name: np.array([np.nan if v is None else v for v in texts[i]], dtype=object) for i, name in enumerate(schema.categorical)}
-        return self.store.feature_arrays(pd.DataFrame(table, columns=schema.names))
 
     def close(self) -> None:
         """Stop the flusher and write what is left."""
@@ -361,18 +380,6 @@ def _micros(ts: datetime) -> int:
 _EPOCH = datetime(1970, 1, 1)
 
 
-def labels_of(proba: np.ndarray) -> np.ndarray:
-    """Class indices from class 1's probability, or from every class's (more than two classes)."""
-    if proba.ndim == 2:
-        return (proba[:, 1] >= 0.5).astype(np.int8) if proba.shape[1] == 2 else proba.argmax(axis=1).astype(np.int8)
-    return (proba >= 0.5).astype(np.int8)
-
-
-def confidence_of(proba: np.ndarray) -> np.ndarray:
-    """The max class probability."""
-    return proba.max(axis=1) if proba.ndim == 2 else np.maximum(proba, 1.0 - proba)
-
-
 def table_entry(
     ts_us: int, version: int, columns: Mapping[str, Sequence], proba: np.ndarray, latency_ms: float, source: str, schema: Schema,
     ids: list[str] | str | None = None,
@@ -383,22 +390,3 @@ def table_entry(
     numbers = np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in schema.numeric]) if schema.numeric else np.empty((rows, 0))
     text = [[v if isinstance(v, str) else None for v in columns[name]] for name in schema.categorical]
     return Entry(ts_us, version, numbers, proba, latency_ms, source, text, ids)
-
-
-def _prediction_ids(entries: list[Entry]) -> pa.Array:
-    """Every row's id: a client's as given; a made batch id expanded to `<id>-<row>` in Arrow, not in Python."""
-    parts = []
-    for e in entries:
-        if isinstance(e.ids, str):  # the same ids as `expand_ids`, joined by Arrow
-            rows = pc.cast(pa.array(np.arange(e.proba.shape[0])), pa.string())
-            parts.append(pc.binary_join_element_wise(e.ids, rows, "-"))
-        else:
-            parts.append(pa.array(e.prediction_ids(), type=pa.string()))
-    return pa.concat_arrays(parts)
-
-
-def _repeated_strings(values: list[str], sizes: list[int]) -> pa.Array:
-    """Dictionary-encoded, so a million-row batch costs one index array, not a million strings."""
-    names = sorted(set(values))
-    codes = np.repeat([names.index(v) for v in values], sizes).astype(np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names))

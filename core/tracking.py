@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # skops (MLflow's safe format) refuses types it does not know; a table pipeline's one-hot encoder keeps its output dtype.
 SKOPS_TRUSTED = ["numpy.dtype"]
+SCHEMA_ARTIFACT = "ia_continu_schema.json"  # the workspace's schema beside each model, so a replica serves it without the workspace
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # MLflow's codes for a model or an alias that is not there
 PIP_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"]
 
 
@@ -64,14 +66,18 @@ class Tracker:
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         return self.client.create_experiment(name, artifact_location=artifacts_dir.as_uri())
 
-    def log_model(self, model: object, params: dict, metrics: dict[str, float], tags: dict[str, str], X_example: np.ndarray) -> LoggedModel:
-        """One run with params, metrics and tags; the model registered as a new version."""
+    def log_model(
+        self, model: object, params: dict, metrics: dict[str, float], tags: dict[str, str], X_example: np.ndarray, schema_json: str = ""
+    ) -> LoggedModel:
+        """One run with params, metrics and tags, and the workspace's schema as an artifact; the model registered as a new version."""
         example = X_example[:5]
         signature = infer_signature(example, model.predict_proba(example))
         with warnings.catch_warnings(), mlflow.start_run(experiment_id=self.experiment_id, tags=tags) as run:
             warnings.simplefilter("ignore")
             mlflow.log_params(params)
             mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+            if schema_json:
+                mlflow.log_text(schema_json, SCHEMA_ARTIFACT)
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -94,10 +100,7 @@ class Tracker:
             log.debug("alias %s was not set", alias)
 
     def alias_version(self, alias: str) -> int | None:
-        try:
-            return int(self.client.get_model_version_by_alias(self.model_name, alias).version)
-        except MlflowException:
-            return None
+        return alias_version(self.client, self.model_name, alias)
 
     def load_model(self, version: int) -> object:
         return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
@@ -157,6 +160,43 @@ class Tracker:
 
     def registered_versions(self) -> list[int]:
         return sorted(int(v.version) for v in self.client.search_model_versions(f"name = '{self.model_name}'", max_results=10_000))
+
+
+def alias_version(client: MlflowClient, model_name: str, alias: str) -> int | None:
+    """The version behind `alias`, None when the model or the alias does not exist; a store that does not answer raises."""
+    try:
+        return int(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in NOT_FOUND:
+            return None
+        raise
+
+
+class RegistryReader:
+    """A serving replica's read-only view of the registry: it creates no experiment and writes nothing.
+
+    MLflow retries a request to a tracking server that does not answer for minutes by default; a replica
+    polls every few seconds and must say at once that the server is down, so its requests are not retried.
+    """
+
+    def __init__(self, tracking_uri: str, model_name: str, timeout: float = 10.0) -> None:
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout)))
+        self.tracking_uri, self.model_name = tracking_uri, model_name
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def alias_version(self, alias: str) -> int | None:
+        return alias_version(self.client, self.model_name, alias)
+
+    def load(self, version: int) -> tuple[object, str | None]:
+        """The version's model and its workspace schema (JSON; None for a version logged before schemas were)."""
+        mv = self.client.get_model_version(self.model_name, str(version))
+        model = mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
+        try:
+            schema = mlflow.artifacts.load_text(f"runs:/{mv.run_id}/{SCHEMA_ARTIFACT}")
+        except (MlflowException, OSError):
+            schema = None
+        return model, schema
 
 
 def seed_store(tracking_uri: str, template: Path) -> bool:

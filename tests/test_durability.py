@@ -22,8 +22,9 @@ import pytest
 
 from core.journal import Entry, Journal, decode_all, encode, read_segment
 from core.notify import Notifier
+from core.prediction_log import entries_table
 from core.runtime import Runtime
-from core.serving import Predictor
+from core.serving import StoreLog
 from core.store import Store, utcnow
 from tests.conftest import make_settings
 from tests.discord_server import FakeDiscord
@@ -205,11 +206,10 @@ def test_replay_after_a_crash_between_insert_and_delete_inserts_nothing_twice(tm
     for i in range(3):
         journal.append(Entry(1_700_000_000_000_000 + i, 1, np.array([[i, 1.0]]), np.array([0.9]), 0.2, "api"))
     (name,) = journal.rotate()
-    predictor = Predictor.__new__(Predictor)  # only the log half: no model is needed to write the log
-    predictor.store, predictor.journal = store, journal
-    store.insert_predictions(predictor._as_arrow(read_segment(journal.folder / name)), [name])  # the insert committed...
+    log = StoreLog(store, journal)  # the log half only: no model is needed to write the log
+    store.insert_predictions(entries_table(read_segment(journal.folder / name), store.schema), [name])  # the insert committed...
     assert store.counts()["predictions"] == 3  # ...and the process died before deleting the segment
-    assert predictor.replay() == 0 and store.counts()["predictions"] == 3
+    assert log.replay() == 0 and store.counts()["predictions"] == 3
     assert list(journal.folder.iterdir()) == [] and store.applied_segments() == set()
     store.close()
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from core.api.errors import install_error_handlers
 from core.api.gate import RequestGate
-from core.api.routes import alerts, data, health, loop, models, serving, workspaces
+from core.api.routes import alerts, data, health, loop, models, replicas, serving, workspaces
 from core.api.schemas import stated_limits
 from core.runtime import Runtime
 
@@ -34,7 +34,7 @@ def create_app(rt: Runtime) -> FastAPI:
     )  # fmt: skip
     app.state.runtime = rt
     install_error_handlers(app)
-    routers = [module.router for module in (health, serving, models, data, loop, alerts, workspaces)]
+    routers = [serving.predict_router, *(module.router for module in (health, serving, models, data, loop, alerts, workspaces, replicas))]
     for router in routers:
         app.include_router(router)
     # Every route with its path pattern, for the gate: FastAPI (0.16x) keeps included routers as lazy entries.

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from core.errors import UserInputError
 from core.features import TARGET
+from core.prediction_log import feature_arrays
 from core.schema import Schema
 from core.store.base import StoreBase, insert_arrow, quoted, upsert_setting, utcnow
 from core.tables import check_columns, missing_not_allowed, model_input, not_a_number, not_finite, unknown_label
@@ -190,19 +191,7 @@ class DatasetQueries(StoreBase):
             raise UserInputError("file", summarise(problems))
 
     def feature_arrays(self, X: np.ndarray | pd.DataFrame) -> dict[str, pa.Array]:
-        """The feature columns as Arrow arrays under their storage names: floats (NULL where NaN in a
-        user's table) or text."""
-        if isinstance(X, np.ndarray):
-            return {name: pa.array(np.ascontiguousarray(X[:, i], dtype=np.float64)) for i, name in enumerate(self.features)}
-        arrays = {}
-        for column, storage in zip(self.schema.features, self.features, strict=True):
-            values = X[column.name]
-            if column.kind == "numeric":
-                numbers = values.to_numpy(dtype=np.float64)
-                arrays[storage] = pa.array(numbers, mask=np.isnan(numbers))
-            else:
-                arrays[storage] = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)  # NaN is null
-        return arrays
+        return feature_arrays(X, self.schema)
 
     def as_features(self, columns: Mapping[str, object]) -> np.ndarray | pd.DataFrame:
         """Stored feature columns (a DataFrame or DuckDB's `fetchnumpy`, under storage names) as the model takes them."""

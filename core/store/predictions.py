@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.store.base import StoreBase, insert_arrow, quoted, utcnow
 from core.tables import model_input
@@ -24,6 +25,27 @@ class PredictionQueries(StoreBase):
             insert_arrow(tx, "predictions", batch)
             if segments:
                 tx.executemany("INSERT INTO journal_applied VALUES (?, ?)", [[s, utcnow()] for s in segments])
+
+    def insert_forwarded(self, replica: str, batch_id: str, batch: pa.Table) -> bool:
+        """A replica's batch, stored with the replica named on each row, once: False when this replica's batch of
+        that id was stored before (a resend after a lost reply), and nothing is written."""
+        with self.private_transaction() as tx:
+            if tx.execute("SELECT 1 FROM forwarded_batches WHERE replica = ? AND batch = ?", [replica, batch_id]).fetchone():
+                return False
+            insert_arrow(tx, "predictions", batch.append_column("replica", pa.array([replica] * batch.num_rows, pa.string())))
+            ts = batch.column("ts")
+            tx.execute(
+                "INSERT INTO forwarded_batches VALUES (?, ?, ?, ?, ?, ?)",
+                [replica, batch_id, batch.num_rows, pc.min(ts).as_py(), pc.max(ts).as_py(), utcnow()],
+            )
+        return True
+
+    def replica_traffic(self) -> pd.DataFrame:
+        """Per replica: the batches and predictions it forwarded (those still kept) and when it last did."""
+        return self.cur.execute(
+            """SELECT replica, count(*) AS batches, sum(n_rows)::BIGINT AS predictions, max(last_ts) AS last_prediction,
+                      max(received_at) AS last_received FROM forwarded_batches GROUP BY replica ORDER BY replica"""
+        ).df()
 
     def taken_prediction_ids(self, ids: list[str]) -> list[str]:
         """Which of `ids` the prediction log already holds."""
@@ -48,7 +70,7 @@ class PredictionQueries(StoreBase):
         features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True))
         frame = self.cur.execute(
             f"""SELECT p.ts, p.model_version, {features}, p.prediction, p.confidence, f.label AS true_label, p.latency_ms, p.source,
-                       p.prediction_id
+                       p.replica, p.prediction_id
                 FROM (SELECT * FROM predictions ORDER BY ts DESC LIMIT ?) p LEFT JOIN feedback f USING (prediction_id)
                 ORDER BY p.ts DESC""",
             [limit],

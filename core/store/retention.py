@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 AGED = {
     "predictions": ("ts", ""),
     "feedback": ("predicted_at", ""),  # a label goes with its prediction: a later one for it is answered "expired"
+    "forwarded_batches": ("received_at", ""),  # a replica's resend of a batch is answered from here while its rows are kept
     "health_checks": ("ts", ""),
     "notifications": ("created_at", " AND delivery <> 'pending'"),
 }

@@ -221,6 +221,16 @@ def _m009_feedback(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
         cur.execute(f"ALTER TABLE cycles ADD COLUMN {column}")
 
 
+def _m010_replicas(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """Serving replicas' forwarded predictions: the replica named on each row, and each batch received once."""
+    cur.execute("ALTER TABLE predictions ADD COLUMN replica VARCHAR")  # NULL: served by the workbench itself
+    cur.execute(
+        """CREATE TABLE forwarded_batches (
+            replica VARCHAR NOT NULL, batch VARCHAR NOT NULL, n_rows BIGINT NOT NULL, first_ts TIMESTAMP, last_ts TIMESTAMP,
+            received_at TIMESTAMP NOT NULL, PRIMARY KEY (replica, batch))"""
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -239,4 +249,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     ),
     (8, "the workspace's schema: named numeric and categorical columns, missing values, the target's classes", _m008_schema),
     (9, "prediction ids, late labels (feedback, pending simulated labels), each cycle's label coverage and delay", _m009_feedback),
+    (10, "serving replicas: the replica on each forwarded prediction, each forwarded batch received once", _m010_replicas),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi import Path as PathParam
 
 from core.api import replies
@@ -34,13 +34,30 @@ def cycle(rt: RuntimeDep, cycle_id: Annotated[int, PathParam(ge=1, le=2**62)]) -
             "gate_events": replies.records(detail.gate_events), "alerts": [replies.record(a) for a in alerts]}  # fmt: skip
 
 
-@router.post("/cycles", status_code=202, responses={409: {"model": Problem}}, dependencies=GUARD)
-def run_cycle(rt: RuntimeDep) -> dict[str, str]:
-    """Run one cycle now, in the background; 409 while one runs."""
+@router.post("/cycles", status_code=202, responses={200: {"description": "The cycle ran (wait=true)"}, 409: {"model": Problem}},
+             dependencies=GUARD)  # fmt: skip
+def run_cycle(
+    rt: RuntimeDep,
+    response: Response,
+    wait: Annotated[bool, Query(description="Run the cycle in this request (after one under way) and answer with its record")] = False,
+) -> dict[str, Any]:
+    """Run one cycle now, in the background (202; 409 while one runs); with `wait=true`, in this request, answering
+    200 with the cycle's status (`ok` or `error`) and record: what an orchestrator (`orchestration/flow.py`) calls."""
+    if wait:
+        record = rt.run_cycle("orchestrator")
+        response.status_code = 200
+        return {"status": record.status, "cycle": replies.record(record.row())}
     outcome = rt.run_cycle_now()
     if not outcome.accepted:
         raise BusyError(outcome.reason)
     return {"status": "started", "detail": outcome.reason}
+
+
+@router.post("/maintenance", responses=ERRORS, dependencies=GUARD)
+def maintenance(rt: RuntimeDep) -> dict[str, Any]:
+    """Retention (archive to Parquet, then delete) and a DuckDB checkpoint, between cycles: what the in-process worker does
+    every IA_RETENTION_INTERVAL, for a workbench whose cycles an orchestrator runs (IA_SCHEDULER_AUTOSTART=false)."""
+    return {"moved": rt.run_maintenance()}
 
 
 @router.get("/drift/latest")

@@ -1,4 +1,4 @@
-"""Predictions and explanations."""
+"""Predictions (`predict_router`, which serving replicas mount too), labels for them and explanations."""
 
 from __future__ import annotations
 
@@ -20,16 +20,17 @@ from core.api.schemas import (
 from core.outcomes import parse_version, version_label
 
 router = APIRouter(tags=["serving"])
+predict_router = APIRouter(tags=["serving"])
 
 
-@router.post("/predict", response_model=PredictReply, responses=ERRORS, dependencies=GUARD)
+@predict_router.post("/predict", response_model=PredictReply, responses=ERRORS, dependencies=GUARD)
 def predict(rt: RuntimeDep, body: PredictRequest) -> dict[str, Any]:
     """One row. Served by `FastPredict` in front of the app (same runtime call, same reply, same errors);
     this route documents it and answers when the app is used without the fast path."""
     return replies.prediction(rt.predict(body.features, source="api", prediction_id=body.prediction_id))
 
 
-@router.post("/predict/batch", response_model=BatchReply, responses=ERRORS, dependencies=GUARD)
+@predict_router.post("/predict/batch", response_model=BatchReply, responses=ERRORS, dependencies=GUARD)
 def predict_batch(rt: RuntimeDep, body: BatchRequest) -> BatchReply:
     result = rt.predict_batch(body.rows, source="api-batch", prediction_ids=body.prediction_ids)
     return BatchReply(
