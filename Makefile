@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 8501
 
-.PHONY: run api serve image test lint bench bench-evidently clean workspace
+.PHONY: run api serve image orchestrate test lint bench bench-evidently clean workspace
 
 # make run WORKSPACE=name (or make api WORKSPACE=name) opens a workspace made by make workspace. Only a WORKSPACE given on
 # make's command line counts: an environment variable of that name (Jenkins sets one to its build folder) is not ours.
@@ -55,7 +55,21 @@ workspace: $(VENV)/.app
 	$(PY) -m core.workspaces "$(FILE)" --name "$(NAME)" --target "$(TARGET)" --categorical "$(CATEGORICAL)" --numeric "$(NUMERIC)" \
 		--ignore "$(IGNORE)" $(if $(TIME),--time-column "$(TIME)") $(if $(ID),--id-column "$(ID)") $(if $(INITIAL),--initial-rows "$(INITIAL)")
 
-test: $(VENV)/.dev
+# Prefect, for orchestration/flow.py only, in a venv of its own: the app does not carry it.
+ORCH_VENV ?= .venv-orchestrate
+$(ORCH_VENV)/.done: requirements-orchestrate.txt
+	$(PYTHON) -m venv $(ORCH_VENV)
+	if [ "$(UV)" = 1 ] && $(ORCH_VENV)/bin/python -m pip install --quiet uv && $(ORCH_VENV)/bin/python -m uv pip install --quiet \
+		--python $(ORCH_VENV)/bin/python -r requirements-orchestrate.txt; then :; \
+	else $(ORCH_VENV)/bin/python -m pip install --quiet -r requirements-orchestrate.txt; fi
+	touch $@
+
+# make orchestrate [INTERVAL=30]: the loop's cycles from Prefect (flow.serve) instead of the in-process scheduler.
+INTERVAL ?= 30
+orchestrate: $(ORCH_VENV)/.done
+	$(ORCH_VENV)/bin/python -m orchestration.flow serve $(INTERVAL)
+
+test: $(VENV)/.dev $(ORCH_VENV)/.done
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
@@ -81,4 +95,4 @@ bench-evidently: .venv-bench/.done
 	.venv-bench/bin/python -m benchmarks.bench_evidently
 
 clean:
-	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench $(ORCH_VENV) .pytest_cache .ruff_cache

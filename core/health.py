@@ -111,7 +111,7 @@ def component_probes(
         age = scheduler.heartbeat_age()
         state = scheduler.state
         if state == "stopped":
-            if not settings.scheduler_autostart:  # cycles come from POST /cycles: an orchestrator (orchestration/flow.py) or a script
+            if not settings.scheduler_autostart and age is None:  # never started: cycles come from POST /cycles (an orchestrator)
                 return True, "not started (IA_SCHEDULER_AUTOSTART=false): cycles run when asked, POST /cycles"
             return False, "stopped"
         fresh = age is not None and age < settings.stale_after_seconds

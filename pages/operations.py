@@ -154,6 +154,13 @@ if api["running"]:
 else:
     st.write(api["detail"])
 
+st.subheader("Serving replicas")
+table(
+    read("replica_traffic"), ["replica", "predictions", "batches", "last_prediction", "last_received"],
+    "No replica has forwarded predictions yet: a replica (make serve, or the compose stack) sends its log to this workbench's "
+    "POST /ingest/predictions, and its rows then count in the drift tests and charts like the ones served here.",
+)  # fmt: skip
+
 st.subheader("Health")
 health = rt.check_health()
 st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**")

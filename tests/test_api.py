@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.api import FastPredict, check_binding, create_app
 from core.config import SettingsError
+from core.ingest import ARROW_STREAM
 from core.runtime import Runtime
 from core.startup import start_api
 from tests.conftest import free_port, make_settings
@@ -243,6 +244,7 @@ def test_the_openapi_schema_fuzzed_finds_no_500_and_no_schema_violation(trained_
     from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
     trained_runtime.scheduler.start(paused=True)  # health answers 200 while the worker lives
+    schemathesis.serializer.alias(ARROW_STREAM, "application/octet-stream")  # a replica's batch: random bytes, refused as not Arrow
     # The schema states the workspace's own limits, so a fuzzer draws valid sizes up to them: keep them small here.
     trained_runtime.settings = replace(trained_runtime.settings, max_samples_per_request=2000)
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(trained_runtime))
@@ -250,8 +252,8 @@ def test_the_openapi_schema_fuzzed_finds_no_500_and_no_schema_violation(trained_
     failures, calls = [], []
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.method.upper() == "POST" and operation.path in ("/cycles", "/alerts/test"):
-            continue  # they start threads and send alerts; each has its own test
+        if operation.method.upper() == "POST" and operation.path in ("/cycles", "/alerts/test", "/maintenance"):
+            continue  # they start threads, send alerts or archive; each has its own test
 
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(operation.as_strategy())
@@ -389,3 +391,15 @@ def test_a_webhook_refusing_every_alert_shows_in_health(tmp_path: Path, mlflow_t
             assert not check.ok and "the last 3 alerts failed" in check.detail and "HTTP 401" in check.detail
         finally:
             rt.close()
+
+
+def test_a_cycle_can_be_waited_for_and_maintenance_run_on_request(client: TestClient, trained_runtime: Runtime) -> None:
+    """What an orchestrator calls when the in-process scheduler is off: the cycle's outcome in the reply, and retention."""
+    reply = client.post("/cycles", params={"wait": "true"})
+    body = reply.json()
+    assert reply.status_code == 200 and body["status"] == "ok"
+    stored = trained_runtime.store.cycles()
+    assert body["cycle"]["cycle_id"] == int(stored["cycle_id"].iloc[0]) and stored["trigger"].iloc[0] == "orchestrator"
+    assert client.post("/cycles").status_code == 202  # without wait: started in the background, as before
+    moved = client.post("/maintenance").json()["moved"]
+    assert {"predictions", "feedback", "forwarded_batches", "health_checks"} <= set(moved)

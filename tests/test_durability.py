@@ -81,6 +81,7 @@ def test_kill9_loses_no_acknowledged_prediction(workspace: Path, flush_rows: str
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    acked += sum(line.startswith("ack") for line in proc.stdout.read().splitlines())  # answered before the kill, read after it
     rt = Runtime(make_settings(workspace, workspace / "mlflow.db", starter_model=True))
     try:
         logged = rt.store.counts()["predictions"]

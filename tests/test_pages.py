@@ -317,3 +317,28 @@ def test_a_challenger_awaiting_approval_is_promoted_from_the_models_page(workspa
     at = open_page("models")
     button(at, f"Promote {version_label(waiting)}").click().run()
     assert not at.exception and rt.registry.champion_version == waiting and rt.awaiting_approval() == []
+
+
+def test_operations_lists_the_replicas_whose_predictions_reached_the_workbench(workspace: Path) -> None:
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+
+    from core.journal import Entry
+    from core.prediction_log import entries_table
+
+    at = open_page("operations")
+    assert "No replica has forwarded predictions yet" in " ".join(i.value for i in at.info)
+    rt = get_runtime()
+    entry = Entry(
+        1_800_000_000_000_000, 1, np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]), np.array([0.9, 0.2, 0.6]), 1.0, "api", ids="a" * 32
+    )
+    sink = io.BytesIO()
+    table = entries_table([entry], rt.schema())
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    assert rt.ingest_forwarded("replica-7", "00001", sink.getvalue())["stored"]
+    at.run()
+    shown = next(d.value for d in at.dataframe if "replica" in d.value.columns)
+    assert shown["replica"].tolist() == ["replica-7"] and shown["predictions"].tolist() == [3]

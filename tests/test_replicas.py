@@ -281,13 +281,13 @@ def test_kill_9_of_the_workbench_during_load_loses_no_replica_prediction_and_sto
     wb = _process("core.api", wb_env)
     replica = None
     try:
-        wait_for_url(f"http://127.0.0.1:{api_port}/health", wb, timeout=120)
+        wait_for_url(f"http://127.0.0.1:{api_port}/health", wb, timeout=300)
         replica = _process("core.serve", {
             "IA_DATA_DIR": str(tmp_path / "replica"), "MLFLOW_TRACKING_URI": f"sqlite:///{data / 'mlflow.db'}", "API_PORT": str(replica_port),
             "IA_WORKBENCH_URL": f"http://127.0.0.1:{api_port}", "IA_API_TOKEN": TOKEN, "IA_REPLICA_NAME": "killer-test",
             "IA_PREDICTION_FLUSH_SECONDS": "0.1", "LOG_LEVEL": "WARNING",
         })  # fmt: skip
-        wait_for_url(f"http://127.0.0.1:{replica_port}/health", replica, timeout=120)
+        wait_for_url(f"http://127.0.0.1:{replica_port}/health", replica, timeout=300)
         acknowledged: list[str] = []
         failures: list[str] = []
         stop = threading.Event()
@@ -314,7 +314,7 @@ def test_kill_9_of_the_workbench_during_load_loses_no_replica_prediction_and_sto
             health = c.get(f"http://127.0.0.1:{replica_port}/health").json()
         assert not health["components"]["forwarding"]["ok"]
         wb = _process("core.api", wb_env)
-        wait_for_url(f"http://127.0.0.1:{api_port}/health", wb, timeout=120)
+        wait_for_url(f"http://127.0.0.1:{api_port}/health", wb, timeout=300)
         time.sleep(1.0)
         stop.set()
         loader.join(10)
