@@ -80,6 +80,7 @@ bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench_loop
 	$(PY) -m benchmarks.bench_ui
 	$(PY) -m benchmarks.bench_api
+	$(PY) -m benchmarks.bench_replicas
 	$(PY) -m benchmarks.bench_policies
 	$(PY) -m benchmarks.bench_replay examples/weather.csv --target rain
 	$(PY) -m benchmarks.bench_replay --synthetic

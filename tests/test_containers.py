@@ -34,7 +34,7 @@ POLL = 2.0  # the replicas' IA_REPLICA_POLL_SECONDS in the stack
 
 def podman_env(tmp: Path) -> dict[str, str]:
     """This sandbox refuses setrlimit: a containers.conf with no default ulimits (harmless elsewhere)."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}  # compose interpolates from here
     if "CONTAINERS_CONF" not in env:
         conf = tmp / "containers.conf"
         conf.write_text("[containers]\ndefault_ulimits = []\n")

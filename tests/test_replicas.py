@@ -262,12 +262,21 @@ def test_the_ingest_route_refuses_what_is_not_a_batch_of_this_workspace_and_stor
     assert traffic.loc["r9", "predictions"] == 2 and traffic.loc["r9", "batches"] == 1
 
 
-WORKBENCH_ENV = {"IA_SCHEDULER_AUTOSTART": "false", "IA_STREAM_ENABLED": "false", "IA_API_TOKEN": TOKEN, "LOG_LEVEL": "WARNING"}
+WORKBENCH_ENV = {
+    "IA_SCHEDULER_AUTOSTART": "false",
+    "IA_STREAM_ENABLED": "false",
+    "IA_API_TOKEN": TOKEN,
+    "LOG_LEVEL": "WARNING",
+    "IA_STARTER_ROWS": "500",
+}
 
 
 def _process(module: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    """A server process with only the settings given: MLflow sets MLFLOW_TRACKING_URI in this process's environment
+    for the store other tests opened, which a child would inherit."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
+    return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=clean | env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
 
 
 def test_kill_9_of_the_workbench_during_load_loses_no_replica_prediction_and_stores_none_twice(
