@@ -33,6 +33,7 @@ from core.schema import Schema
 log = logging.getLogger(__name__)
 
 FIRST_PAUSE, LONGEST_PAUSE = 0.5, 30.0
+MAX_CACHED_SEGMENTS = 64  # a flush's entries kept in memory for its send; beyond this (a long outage) they are read back from disk
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Forwarder:
             self.session.headers["Authorization"] = f"Bearer {token}"
         self.refused = journal.folder / "refused"
         self._queue: list[str] = []
+        self._cached: dict[str, list[Entry]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -74,6 +76,8 @@ class Forwarder:
     def write(self, entries: list[Entry], segments: list[str]) -> None:
         with self._lock:
             self._queue += segments
+            if len(segments) == 1 and len(self._cached) < MAX_CACHED_SEGMENTS:  # one flush, one segment: its entries are these
+                self._cached[segments[0]] = entries
         self._wake.set()
 
     def replay(self) -> int:
@@ -137,11 +141,11 @@ class Forwarder:
     def _send(self, name: str) -> bool:
         """One segment to the workbench; True when it is off our hands (stored, already stored, or set aside)."""
         path = self.journal.folder / name
-        entries = read_segment(path) if path.exists() else []
+        with self._lock:
+            cached = self._cached.pop(name, None)
+        readable = self.target and path.exists()  # no target: the log is not kept (IA_WORKBENCH_URL empty)
+        entries = (cached if cached is not None else read_segment(path)) if readable else []
         if not entries:
-            self.journal.remove([name])
-            return True
-        if not self.target:  # nowhere to send: the log is not kept (IA_WORKBENCH_URL empty)
             self.journal.remove([name])
             return True
         try:
