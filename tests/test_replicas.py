@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import numpy as np
 import pyarrow as pa
 import pytest
 import uvicorn
@@ -100,6 +101,12 @@ def test_a_replica_serves_the_champion_as_the_workbench_does_and_its_traffic_rea
     assert traffic["replica"].tolist() == ["replica-a"] and int(traffic["predictions"].iloc[0]) == 6
     own = workbench.read("recent_predictions", 100)
     assert own["replica"].isna().sum() == 3  # the workbench's own predictions name no replica
+
+    labelled = workbench.send_feedback([{"prediction_id": ours[0].prediction_id, "label": 1 - ours[0].prediction}])
+    assert labelled.stored == 1 and labelled.unknown == []  # a replica's prediction takes its label on the workbench
+    assert (
+        workbench.read("recent_predictions", 100).set_index("prediction_id").loc[ours[0].prediction_id, "true_label"] == 1 - ours[0].label
+    )
 
     health = replica.check_health()
     assert health.healthy and health.checks["champion"].detail == "serving v1.0.0"
@@ -219,13 +226,11 @@ def _arrow(table: pa.Table) -> bytes:
 
 
 def test_the_ingest_route_refuses_what_is_not_a_batch_of_this_workspace_and_stores_nothing(workbench: Runtime, replica: Replica) -> None:
+    from core.journal import Entry
     from core.prediction_log import entries_table
 
-    replica.predict([0.3, 0.3])
-    replica.predict([0.6, -0.3])
-    with replica.predictor._buffer_lock:
-        entries = list(replica.predictor._buffer)
-    good = entries_table(entries, replica.follower.schema)
+    entry = Entry(1_800_000_000_000_000, 1, np.array([[0.3, 0.3], [0.6, -0.3]]), np.array([0.8, 0.3]), 1.2, "api", ids="b" * 32)
+    good = entries_table([entry], replica.follower.schema)  # two rows as a replica's journal holds them
     url = f"http://127.0.0.1:{workbench.settings.api_port}/ingest/predictions"
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": ARROW_STREAM, "X-IA-Replica": "r9", "X-IA-Batch": "b1"}
 
@@ -344,3 +349,47 @@ def test_kill_9_of_the_workbench_during_load_loses_no_replica_prediction_and_sto
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 proc.wait(30)
+
+
+def test_a_replica_serves_a_table_workspace_from_the_schema_logged_beside_its_model(tmp_path: Path, mlflow_template: Path) -> None:
+    """Named columns, categories and missing values: the replica knows them from the model's schema artifact alone, serves
+    what the workbench serves, and its rows (text categories, NULLs) pass the workbench's ingest checks."""
+    from core.prediction_log import entries_table
+    from core.tablegen import generate_table
+    from core.workspaces import TableChoice, create, workspace_settings
+
+    frame = generate_table(1500, seed=1)
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    base = make_settings(tmp_path / "data", mlflow_template)
+    create(base, "table", path, "table.csv", TableChoice(target="outcome"))
+    rt = Runtime(workspace_settings(base, base.workspaces_dir / "table"))
+    replica = Replica(
+        replica_settings(
+            tmp_path / "replica",
+            None,
+            rt.settings.mlflow_tracking_uri,
+            replica_name="tables",
+            prediction_flush_seconds=3600,
+            prediction_flush_rows=10**6,
+        )
+    )  # its rows stay in the buffer
+    try:
+        rows = [{k: (None if v != v else v) for k, v in row.items()} for row in frame.drop(columns=["outcome"]).head(20).to_dict("records")]
+        ours = [replica.predict(row) for row in rows]
+        theirs = [rt.predict(row) for row in rows]
+        assert [(p.label, round(p.confidence, 12)) for p in ours] == [(p.label, round(p.confidence, 12)) for p in theirs]
+        assert replica.follower.schema == rt.schema()
+        with replica.predictor._buffer_lock:
+            entries = list(replica.predictor._buffer)
+        body = io.BytesIO()
+        table = entries_table(entries, replica.follower.schema)
+        with pa.ipc.new_stream(body, table.schema) as writer:
+            writer.write_table(table)
+        assert rt.ingest_forwarded("tables", "00001", body.getvalue())["rows"] == 20
+        log = rt.read("recent_predictions", 100)
+        mine = log[log["replica"] == "tables"]
+        assert len(mine) == 20 and set(mine["prediction"]) <= set(rt.schema().classes)
+    finally:
+        replica.close()
+        rt.close()
