@@ -319,11 +319,11 @@ def test_kill_9_of_the_workbench_during_load_loses_no_replica_prediction_and_sto
 
         loader = threading.Thread(target=load)
         loader.start()
-        wait_until(lambda: len(acknowledged) > 300, 60, what="load")
+        wait_until(lambda: len(acknowledged) > 150, 60, what="load")
         wb.send_signal(signal.SIGKILL)
         wb.wait(10)
         during = len(acknowledged)
-        wait_until(lambda: len(acknowledged) > during + 300, 60, what="serving while the workbench is down")
+        wait_until(lambda: len(acknowledged) > during + 150, 60, what="serving while the workbench is down")
         with httpx.Client(timeout=10) as c:
             health = c.get(f"http://127.0.0.1:{replica_port}/health").json()
         assert not health["components"]["forwarding"]["ok"]
