@@ -29,7 +29,7 @@ IMAGE = os.environ.get("IA_TEST_IMAGE", "localhost/ia-continu:test")
 REQUIRED = os.environ.get("IA_REQUIRE_CONTAINERS") == "1"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 TOKEN = "container-test-token"
-POLL = 2.0  # the replicas' IA_REPLICA_POLL_SECONDS in the stack
+POLL = 5.0  # the replicas' IA_REPLICA_POLL_SECONDS in the stack: the default
 
 
 def podman_env(tmp: Path) -> dict[str, str]:
