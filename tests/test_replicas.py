@@ -393,3 +393,22 @@ def test_a_replica_serves_a_table_workspace_from_the_schema_logged_beside_its_mo
     finally:
         replica.close()
         rt.close()
+
+
+def test_a_batch_the_workbench_refuses_is_set_aside_and_said_and_the_ones_behind_it_still_flow(
+    workbench: Runtime, replica: Replica
+) -> None:
+    from core.journal import Entry, Journal
+
+    broken = Journal(replica.journal.folder)  # a segment whose confidence is not a number: the workbench answers 422
+    broken.append(Entry(1_800_000_000_000_000, 1, np.array([[0.1, 0.2]]), np.array([float("nan")]), 1.0, "api", ids=["broken-1"]))
+    (name,) = broken.rotate()
+    replica.forwarder.write([], [name])
+    good = replica.predict([0.5, 0.5])
+    ids = forwarded(workbench, replica)
+    assert ids == [good.prediction_id]  # the good one behind it arrived; the broken one was not stored
+    assert (replica.journal.folder / "refused" / name).exists()  # kept, not lost
+    forwarding = replica.check_health().checks["forwarding"]
+    assert not forwarding.ok and "refused" in forwarding.detail and "confidence" in forwarding.detail
+    metrics = _client(replica).get("/metrics").text
+    assert "ia_continu_forward_refused_batches 1.0" in metrics and "ia_continu_forwarded_rows_total 1.0" in metrics

@@ -45,6 +45,7 @@ class ForwardState:
     duplicates: int
     failures: int
     refused_segments: int
+    last_refusal: str | None  # why the workbench refused the last batch it refused (kept in `refused/`)
     last_sent_at: float | None
     error: str | None  # why the last send failed; None once one succeeds
 
@@ -69,6 +70,7 @@ class Forwarder:
         self.sent_batches = self.sent_rows = self.duplicates = self.failures = 0
         self.last_sent_at: float | None = None
         self.error: str | None = None
+        self.last_refusal: str | None = None
         self._thread = threading.Thread(target=self._run, name="log-forwarder", daemon=True)
         self._thread.start()
 
@@ -98,7 +100,7 @@ class Forwarder:
             waiting = len(self._queue)
         refused = len(list(self.refused.glob("*"))) if self.refused.exists() else 0
         return ForwardState(self.target, waiting, self.sent_batches, self.sent_rows, self.duplicates, self.failures, refused,
-                            self.last_sent_at, self.error)  # fmt: skip
+                            self.last_refusal, self.last_sent_at, self.error)  # fmt: skip
 
     def drain(self, timeout: float) -> bool:
         """Wait until every queued segment is sent (or `timeout`); True when none is left."""
@@ -144,7 +146,7 @@ class Forwarder:
         with self._lock:
             cached = self._cached.pop(name, None)
         readable = self.target and path.exists()  # no target: the log is not kept (IA_WORKBENCH_URL empty)
-        entries = (cached if cached is not None else read_segment(path)) if readable else []
+        entries = (cached or read_segment(path)) if readable else []
         if not entries:
             self.journal.remove([name])
             return True
@@ -156,7 +158,8 @@ class Forwarder:
         if reply.status_code == 422:
             self.refused.mkdir(exist_ok=True)
             shutil.move(path, self.refused / name)
-            return self._failed(name, f"the workbench refused {name} as malformed (kept in {self.refused}): {reply.text[:300]}", True)
+            self.last_refusal = f"the workbench refused {name} as malformed (kept in {self.refused}): {reply.text[:300]}"
+            return self._failed(name, self.last_refusal, True)
         if reply.status_code != 200:
             return self._failed(name, f"the workbench answered {reply.status_code}: {reply.text[:300]}")
         stored = reply.json().get("stored", True)

@@ -83,4 +83,6 @@ def _forwarding(sent: object) -> Check:
         return Check(True, "not forwarded (IA_WORKBENCH_URL is empty): the workbench does not see this replica's traffic")
     if sent.error:
         return Check(False, f"{sent.error}; {sent.waiting_segments} batch(es) kept in the journal and retried")
+    if sent.refused_segments:  # set aside, not lost: said until someone looks at them
+        return Check(False, f"{sent.refused_segments} batch(es) set aside; the last: {sent.last_refusal or 'refused at an earlier run'}")
     return Check(True, f"{sent.sent_rows:,} predictions in {sent.sent_batches:,} batch(es) sent; {sent.waiting_segments} waiting")
