@@ -5,7 +5,7 @@ Four processes on loopback, on one MLflow store: the workbench (`python -m core.
 champion and receives the forwarded log; a replica forwarding to it (`python -m core.serve`); the same replica
 with forwarding off (IA_WORKBENCH_URL empty: it still journals every prediction); and MLflow's scoring server on
 `models:/...@champion`. wrk (Debian's package) drives each with 1, 8 and 32 keep-alive connections, the servers
-taking turns at each level so they meet the same background load. After the runs, the workbench must hold every
+taking turns at each level (three rounds by default: medians) so they meet the same background load. After the runs, the workbench must hold every
 prediction the forwarding replica answered, once.
 
 Run: apt-get install wrk; .venv/bin/python -m benchmarks.bench_replicas [--seconds 8] [--json]   (about three minutes)
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -71,6 +72,7 @@ def _served(url: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="turns of every server at every level; medians are reported")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
@@ -81,12 +83,18 @@ def main() -> None:
         procs, targets, workbench = _servers(folder, env)
         try:
             for clients in (1, 8, 32):
-                for name, url in targets.items():
-                    path = "/invocations" if name.startswith("mlflow") else "/predict"
-                    body = {"inputs": [BODY["features"]]} if name.startswith("mlflow") else BODY
-                    rps, p50, p99 = _load(url + path, body, clients, args.seconds, folder)
-                    rows.append({"clients": clients, "server": name, "rps": rps, "p50_ms": p50, "p99_ms": p99})
-                    print(f"{clients:>2} clients  {name:<26} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms", flush=True)
+                runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+                for _round in range(args.rounds):
+                    for name, url in targets.items():
+                        path = "/invocations" if name.startswith("mlflow") else "/predict"
+                        body = {"inputs": [BODY["features"]]} if name.startswith("mlflow") else BODY
+                        runs[name].append(_load(url + path, body, clients, args.seconds, folder))
+                for name, measured in runs.items():
+                    rps, p50, p99 = (statistics.median(m[i] for m in measured) for i in range(3))
+                    rows.append({"clients": clients, "server": name, "rps": rps, "p50_ms": p50, "p99_ms": p99,
+                                 "rps_runs": [round(m[0]) for m in measured]})  # fmt: skip
+                    print(f"{clients:>2} clients  {name:<26} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
+                          f"(runs {', '.join(str(round(m[0])) for m in measured)})", flush=True)  # fmt: skip
             served = _served(targets["replica, forwarding"])
             deadline = time.monotonic() + 120
             while _held(workbench, "bench-forwarding") < served and time.monotonic() < deadline:
@@ -96,7 +104,7 @@ def main() -> None:
             for proc in procs:
                 proc.terminate()
                 proc.wait(30)
-    print("\n| clients | server | requests/s | p50 | p99 |\n|---|---|---|---|---|")
+    print("\n| clients | server | requests/s (median) | p50 | p99 |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['clients']} | {r['server']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms |")
     by = {(r["clients"], r["server"]): r for r in rows}
