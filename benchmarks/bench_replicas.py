@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.bench_api import _load, _start
-from tests.conftest import free_port
+from tests.conftest import clean_environ, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = {"features": [1.5, 2.3]}
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="turns of every server at every level; medians are reported")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
+    env = clean_environ()
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

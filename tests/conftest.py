@@ -6,6 +6,7 @@ is made per session and copied into each test's workspace.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -79,6 +80,12 @@ def wait_for_url(url: str, process: subprocess.Popen | None = None, timeout: flo
             return False
 
     wait_until(answered, timeout, what=f"an answer from {url}")
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without our settings and MLflow's, for a server a test starts: MLflow's
+    `set_tracking_uri` exports MLFLOW_TRACKING_URI here for whatever store another test opened."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import clean_environ, free_port
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +31,7 @@ def _listening_addresses(port: int) -> set[str]:
 @contextmanager
 def _serving(args: list[str], port: int, tmp_path: Path, **env: str) -> Iterator[None]:
     """Start a server with no address given (its default binding), until `port` listens."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
+    base = clean_environ()
     base |= {"IA_DATA_DIR": str(tmp_path / "data"), "IA_SCHEDULER_AUTOSTART": "false", "IA_STARTER_MODEL": "false", **env}
     proc = subprocess.Popen(args, cwd=ROOT, env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -22,7 +22,7 @@ import duckdb
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for_url, wait_until
+from tests.conftest import clean_environ, free_port, wait_for_url, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = os.environ.get("IA_TEST_IMAGE", "localhost/ia-continu:test")
@@ -34,7 +34,7 @@ POLL = 5.0  # the replicas' IA_REPLICA_POLL_SECONDS in the stack: the default
 
 def podman_env(tmp: Path) -> dict[str, str]:
     """This sandbox refuses setrlimit: a containers.conf with no default ulimits (harmless elsewhere)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}  # compose interpolates from here
+    env = clean_environ()  # compose interpolates from here
     if "CONTAINERS_CONF" not in env:
         conf = tmp / "containers.conf"
         conf.write_text("[containers]\ndefault_ulimits = []\n")

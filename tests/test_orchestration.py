@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for_url
+from tests.conftest import clean_environ, free_port, wait_for_url
 from tests.test_faults import IS_ROOT, _fill
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,8 +74,7 @@ def test_the_flow_runs_cycles_on_the_workbench_and_fails_on_a_failed_cycle_or_an
     shutil.copy(mlflow_template, data / "mlflow.db")
     port = free_port()
     api = f"http://127.0.0.1:{port}"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}  # MLflow sets MLFLOW_TRACKING_URI here
-    env = {**clean, "IA_DATA_DIR": str(data), "API_PORT": str(port), "IA_API_TOKEN": TOKEN, "IA_SCHEDULER_AUTOSTART": "false",
+    env = {**clean_environ(), "IA_DATA_DIR": str(data), "API_PORT": str(port), "IA_API_TOKEN": TOKEN, "IA_SCHEDULER_AUTOSTART": "false",
            "IA_DUCKDB_PATH": str((small_disk or data) / "ia_continu.duckdb"), "LOG_LEVEL": "WARNING", "IA_STARTER_ROWS": "500"}  # fmt: skip
     workbench = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "core.api"], cwd=ROOT, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip

@@ -8,7 +8,6 @@ one MLflow sqlite store (a tracking server is what the compose test in test_cont
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from core.ingest import ARROW_STREAM
 from core.replica.app import replica_app
 from core.replica.service import Replica
 from core.runtime import Runtime
-from tests.conftest import free_port, make_settings, wait_for_url, wait_until
+from tests.conftest import clean_environ, free_port, make_settings, wait_for_url, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "replica-test-token"
@@ -279,8 +278,7 @@ WORKBENCH_ENV = {
 def _process(module: str, env: dict[str, str]) -> subprocess.Popen:
     """A server process with only the settings given: MLflow sets MLFLOW_TRACKING_URI in this process's environment
     for the store other tests opened, which a child would inherit."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
-    return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=clean | env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=clean_environ() | env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
 
 

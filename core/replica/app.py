@@ -13,6 +13,7 @@ from core.api.deps import now
 from core.api.errors import install_error_handlers
 from core.api.fast import FastPredict
 from core.api.gate import RequestGate
+from core.api.routes.health import health_response
 from core.api.routes.serving import predict_router
 from core.api.schemas import HealthReply
 from core.replica.service import Replica
@@ -29,13 +30,8 @@ def replica_app(replica: Replica) -> Any:
     def health(request: Request) -> JSONResponse:
         """503 while there is no champion to serve; the registry and forwarding are said whatever they are."""
         report = replica.check_health()
-        failing = [name for name, check in report.checks.items() if not check.ok]
-        body = HealthReply(
-            status="ok" if not failing else f"degraded: {', '.join(failing)}", timestamp=now(), version=request.app.version,
-            uptime_seconds=round(report.uptime_seconds, 3),
-            components={name: {"ok": c.ok, "detail": c.detail} for name, c in report.checks.items()},
-        )  # fmt: skip
-        return JSONResponse(body.model_dump() | {"replica": replica.name}, status_code=200 if report.healthy else 503)
+        failing = [name for name, check in report.checks.items() if not check.ok]  # all said; only the required make it 503
+        return health_response(report, failing, request.app.version, replica=replica.name)
 
     @app.get("/health/live", tags=["health"])
     def live() -> dict[str, str]:

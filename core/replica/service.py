@@ -18,7 +18,7 @@ from core.ingest import checked_name
 from core.journal import Journal
 from core.outcomes import version_label
 from core.replica.follower import ChampionFollower
-from core.replica.forwarder import Forwarder
+from core.replica.forwarder import Forwarder, ForwardState
 from core.serving import BatchPrediction, Prediction, Predictor
 
 
@@ -78,7 +78,7 @@ class Replica:
         self.forwarder.close()
 
 
-def _forwarding(sent: object) -> Check:
+def _forwarding(sent: ForwardState) -> Check:
     if not sent.target:
         return Check(True, "not forwarded (IA_WORKBENCH_URL is empty): the workbench does not see this replica's traffic")
     if sent.error:

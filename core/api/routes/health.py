@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from core.api.deps import RuntimeDep, now
 from core.api.schemas import HealthReply
+from core.health import HealthReport
 
 router = APIRouter(tags=["health"])
 
@@ -15,13 +16,17 @@ router = APIRouter(tags=["health"])
 def health(rt: RuntimeDep, request: Request) -> JSONResponse:
     """Each component checked for real; 503 when any required one fails, so an HTTP monitor needs no keyword."""
     report = rt.check_health()
-    failing = [name for name in report.required if not report.checks[name].ok]
+    return health_response(report, [name for name in report.required if not report.checks[name].ok], request.app.version)
+
+
+def health_response(report: HealthReport, failing: list[str], version: str, **extra: str) -> JSONResponse:
+    """The /health body, for the workbench and a replica alike: 503 when a required component fails."""
     body = HealthReply(
-        status="ok" if not failing else f"degraded: {', '.join(failing)}", timestamp=now(), version=request.app.version,
+        status="ok" if not failing else f"degraded: {', '.join(failing)}", timestamp=now(), version=version,
         uptime_seconds=round(report.uptime_seconds, 3),
         components={name: {"ok": c.ok, "detail": c.detail} for name, c in report.checks.items()},
     )  # fmt: skip
-    return JSONResponse(body.model_dump(), status_code=200 if not failing else 503)
+    return JSONResponse(body.model_dump() | extra, status_code=200 if report.healthy else 503)
 
 
 @router.get("/health/live")
