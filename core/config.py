@@ -66,6 +66,13 @@ class Settings:
     )
     workbench_token: str = _env("IA_WORKBENCH_TOKEN", "", "The workbench's IA_API_TOKEN, for a replica's forwarding (default IA_API_TOKEN)")
     replica_name: str = _env("IA_REPLICA_NAME", "", "A replica's name on the rows it forwards (default the host name)")
+    replica_batch_rows: int = _env(
+        "IA_REPLICA_BATCH_ROWS",
+        "10000",
+        "Predictions a replica gathers into one forwarded batch (or fewer, every IA_PREDICTION_FLUSH_SECONDS)",
+        min=1,
+        max=1_000_000,
+    )
     log_level: str = _env("LOG_LEVEL", "INFO", "Python log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     n_features: int = _env("IA_N_FEATURES", "2", "Feature columns of a new workspace", min=2, max=50)
     seed: int = _env("IA_SEED", "42", "Seed of the synthetic data, splits and the random policy", min=0)

@@ -79,19 +79,27 @@ def _feature_columns(entries: list[Entry], schema: Schema) -> dict[str, pa.Array
 
 
 def _prediction_ids(entries: list[Entry]) -> pa.Array:
-    """Every row's id: a client's as given; a made batch id expanded to `<id>-<row>` in Arrow, not in Python."""
-    parts = []
+    """Every row's id: a client's or a single row's as given, gathered into one array (a flush of one-row
+    predictions is thousands of entries); a made batch id expanded to `<id>-<row>` in Arrow, not in Python."""
+    parts: list[pa.Array] = []
+    given: list[str | None] = []
     for e in entries:
         if isinstance(e.ids, str):  # the same ids as `expand_ids`, joined by Arrow
+            if given:
+                parts.append(pa.array(given, type=pa.string()))
+                given = []
             rows = pc.cast(pa.array(np.arange(e.proba.shape[0])), pa.string())
             parts.append(pc.binary_join_element_wise(e.ids, rows, "-"))
         else:
-            parts.append(pa.array(e.prediction_ids(), type=pa.string()))
-    return pa.concat_arrays(parts)
+            given += e.prediction_ids()
+    if given or not parts:
+        parts.append(pa.array(given, type=pa.string()))
+    return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
 
 def _repeated_strings(values: list[str], sizes: list[int]) -> pa.Array:
     """Dictionary-encoded, so a million-row batch costs one index array, not a million strings."""
     names = sorted(set(values))
-    codes = np.repeat([names.index(v) for v in values], sizes).astype(np.int32)
+    code = {name: i for i, name in enumerate(names)}
+    codes = np.repeat(np.fromiter((code[v] for v in values), np.int32, len(values)), sizes)
     return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names))

@@ -1,10 +1,12 @@
-"""A fitted table pipeline read out into plain arrays, to score one row without pandas.
+"""A fitted pipeline read out into plain arrays, to score one row without scikit-learn's per-call checks.
 
 scikit-learn's ColumnTransformer takes a DataFrame, and building a one-row DataFrame and passing it
-through the transformers costs several times the arithmetic of a logistic regression. For one row
-the same arithmetic is a few array operations: the median where a number is missing, standardise,
-one-hot by a dictionary (rare and unknown categories to the "infrequent" column, or none), then
-the logits and the sigmoid or softmax. The probabilities are the pipeline's, to rounding.
+through the transformers costs several times the arithmetic of a logistic regression. Even the
+demo's scaler and logistic regression spend most of a one-row `predict_proba` validating the input
+(dataframe detection, finiteness, feature names), which the serving path has already checked. For
+one row the same arithmetic is a few array operations: the median where a number is missing,
+standardise, one-hot by a dictionary (rare and unknown categories to the "infrequent" column, or
+none), then the logits and the sigmoid or softmax. The probabilities are the pipeline's, to rounding.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from core.schema import Schema
 
@@ -32,9 +37,14 @@ class RowModel:
     intercept: np.ndarray
 
     @classmethod
-    def of(cls, pipeline: Pipeline, schema: Schema) -> RowModel | None:
-        """The arrays of a table pipeline built by `core.training.build_pipeline`; None for the demo's."""
-        if schema.plain or "preprocess" not in pipeline.named_steps:
+    def of(cls, pipeline: object, schema: Schema) -> RowModel | None:
+        """The arrays of a pipeline built by `core.training.build_pipeline`; None for any other model (it is
+        scored by its own `predict_proba`)."""
+        if not isinstance(pipeline, Pipeline) or not isinstance(pipeline.steps[-1][1], LogisticRegression):
+            return None
+        if schema.plain:
+            return cls._of_scaled(pipeline, schema)
+        if "preprocess" not in pipeline.named_steps:
             return None
         numeric, fill, mean, scale, categorical, offset = [], np.empty(0), np.empty(0), np.empty(0), [], 0
         for part, transformer, columns in pipeline.named_steps["preprocess"].transformers_:
@@ -56,6 +66,24 @@ class RowModel:
         return cls(numeric, np.asarray(fill, float), np.asarray(mean, float), np.asarray(scale, float), categorical, offset,
                    np.asarray(classifier.coef_, float), np.asarray(classifier.intercept_, float))  # fmt: skip
 
+    @classmethod
+    def _of_scaled(cls, pipeline: Pipeline, schema: Schema) -> RowModel | None:
+        """The demo's scaler and logistic regression, on float rows in the schema's order."""
+        if [name for name, _ in pipeline.steps] != ["scaler", "classifier"]:
+            return None
+        scaler, classifier = pipeline.named_steps["scaler"], pipeline.named_steps["classifier"]
+        width = len(schema.features)
+        if not isinstance(scaler, StandardScaler) or scaler.n_features_in_ != width:
+            return None
+        mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(width)
+        scale = scaler.scale_ if scaler.scale_ is not None else np.ones(width)
+        return cls(list(schema.names), np.full(width, np.nan), np.asarray(mean, float), np.asarray(scale, float), [], width,
+                   np.asarray(classifier.coef_, float), np.asarray(classifier.intercept_, float))  # fmt: skip
+
+    def proba_of_numbers(self, x: np.ndarray) -> np.ndarray:
+        """Every class's probability for one row of checked floats (the demo's schema: no missing values)."""
+        return self._probabilities((x - self.mean) / self.scale)
+
     def proba(self, values: dict[str, object]) -> np.ndarray:
         """Every class's probability for one row (numbers as floats, NaN where missing; categories as text or NaN)."""
         encoded = np.zeros(self.width)
@@ -67,9 +95,12 @@ class RowModel:
             at = index.get(_key(values[column]), infrequent)
             if at is not None:
                 encoded[at] = 1.0
-        logits = self.coef @ encoded + self.intercept
+        return self._probabilities(encoded)
+
+    def _probabilities(self, encoded: np.ndarray) -> np.ndarray:
+        logits = encoded @ self.coef.T + self.intercept  # scikit-learn's order of operations, so its rounding too
         if logits.shape[0] == 1:  # two classes: one logit, towards the second
-            p = 1.0 / (1.0 + math.exp(-logits[0])) if logits[0] > -700 else 0.0
+            p = expit(logits[0])
             return np.array([1.0 - p, p])
         exp = np.exp(logits - logits.max())
         return exp / exp.sum()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from core.api.server import check_binding
+from core.api.server import check_binding, freeze_startup_heap
 from core.config import Settings, SettingsError
 
 
@@ -22,6 +22,7 @@ def main() -> None:
         replica = Replica(settings)
     except SettingsError as exc:
         raise SystemExit(f"ia-continu replica: {exc}") from None
+    freeze_startup_heap()
     try:
         uvicorn.run(replica_app(replica), host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower())
     finally:

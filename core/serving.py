@@ -190,7 +190,7 @@ class Predictor:
         self.writer = writer or StoreLog(workspace, self.journal)
         self._model_lock = threading.Lock()
         self._loaded: tuple[int, object] | None = None
-        self._row_models: dict[int, RowModel | None] = {}
+        self._row_model: tuple[object, RowModel | None] | None = None  # the loaded model and its arrays
         self._buffer: list[Entry] = []
         self._buffered_rows = 0
         self._pending: list[Entry] = []
@@ -222,6 +222,15 @@ class Predictor:
                 log.info("serving %s", version_label(wanted))
             return self._loaded
 
+    def _row_model_of(self, model: object) -> RowModel | None:
+        """The model's arrays for one-row scoring, made once per loaded model (by identity, so a version
+        number reused by a new workspace cannot pick up the old arrays)."""
+        cached = self._row_model
+        if cached is None or cached[0] is not model:
+            cached = (model, RowModel.of(model, self.store.schema))
+            self._row_model = cached
+        return cached[1]
+
     # predictions ---------------------------------------------------------------
     def predict_one(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
         """One row; `prediction_id` is the client's own id for it (unique in the workspace), else one is made."""
@@ -232,7 +241,8 @@ class Predictor:
             return self._predict_table_row(features, source, start, given)
         X = self._rows(features, 1, "features")
         version, model = self.model()
-        proba = model.predict_proba(X)[0]
+        row_model = self._row_model_of(model)
+        proba = row_model.proba_of_numbers(X[0]) if row_model is not None else model.predict_proba(X)[0]
         index = int(proba[1] >= 0.5)  # the demo's two classes; a table's rows take _predict_table_row
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
@@ -247,10 +257,11 @@ class Predictor:
         columns = checked_rows(features, schema, 1, self.max_abs)
         values = {name: column[0] for name, column in columns.items()}
         version, model = self.model()
-        row_model = self._row_models.get(version)
-        if row_model is None:
-            row_model = self._row_models.setdefault(version, RowModel.of(model, schema))
-        proba = row_model.proba(values)
+        row_model = self._row_model_of(model)
+        if row_model is not None:
+            proba = row_model.proba(values)
+        else:  # a model not built by core.training (one registered by hand): its own pipeline, on a one-row frame
+            proba = model.predict_proba(pd.DataFrame({name: [values[name]] for name in schema.names}))[0]
         index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000

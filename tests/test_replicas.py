@@ -410,3 +410,36 @@ def test_a_batch_the_workbench_refuses_is_set_aside_and_said_and_the_ones_behind
     assert not forwarding.ok and "refused" in forwarding.detail and "confidence" in forwarding.detail
     metrics = _client(replica).get("/metrics").text
     assert "ia_continu_forward_refused_batches 1.0" in metrics and "ia_continu_forwarded_rows_total 1.0" in metrics
+
+
+def test_a_champion_registered_by_hand_is_served_by_its_own_predict_proba(tmp_path: Path, mlflow_template: Path) -> None:
+    """A model not built by core.training (here a random forest someone registered and aliased in MLflow) has no
+    one-row arrays (core.row_model): the replica scores it with the model itself, and says its answers are that model's."""
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.ensemble import RandomForestClassifier
+
+    from core.datagen import generate
+
+    settings = make_settings(tmp_path / "wb", mlflow_template)
+    X, y = generate(600, 2, seed=2)
+    forest = RandomForestClassifier(n_estimators=7, random_state=0).fit(X, y)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)  # a workbench earlier in this process set both to its own store
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(
+            forest, name="model", registered_model_name=settings.registered_model_name, skops_trusted_types=["sklearn.tree._tree.Tree"]
+        )
+    mlflow.MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri).set_registered_model_alias(
+        settings.registered_model_name, "champion", info.registered_model_version
+    )
+    replica = Replica(replica_settings(tmp_path / "replica", None, settings.mlflow_tracking_uri, replica_name="by-hand"))
+    try:
+        wait_until(lambda: replica.check_health().healthy, 20, what="the replica to load the hand-registered champion")
+        rows, _ = generate(30, 2, seed=5)
+        expected = forest.predict_proba(rows)
+        for x, proba in zip(rows, expected, strict=True):
+            served = replica.predict(list(x))
+            assert served.prediction == int(proba.argmax()) and served.confidence == pytest.approx(proba.max(), abs=1e-12)
+    finally:
+        replica.close()

@@ -1,9 +1,15 @@
 import numpy as np
 import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from core import training
 from core.datagen import generate
 from core.errors import UserInputError
+from core.row_model import RowModel
+from core.schema import Schema
 
 
 def test_metrics_match_their_definitions_on_known_data() -> None:
@@ -73,3 +79,22 @@ def test_holdout_mask_holds_out_the_same_share_of_each_class() -> None:
     mask = training.stratified_holdout_mask(y, 0.2, seed=1)
     assert mask[:700].sum() == 140 and mask[700:].sum() == 60
     assert not np.array_equal(mask, training.stratified_holdout_mask(y, 0.2, seed=2))
+
+
+@pytest.mark.parametrize("n_features", [2, 5])
+def test_one_demo_row_scored_from_the_pipeline_s_arrays_is_exactly_what_the_pipeline_gives(n_features: int) -> None:
+    X, y = generate(3000, n_features, seed=1)
+    result = training.fit(X, y, 0.2, seed=0)
+    row_model = RowModel.of(result.model, Schema.demo(n_features))
+    rows, _ = generate(300, n_features, seed=3)
+    rows = np.vstack([rows * 5, np.full((1, n_features), 1e6), np.full((1, n_features), -1e6)])  # saturated sigmoids too
+    for x in rows:
+        assert np.array_equal(row_model.proba_of_numbers(x), result.model.predict_proba(x.reshape(1, -1))[0]), x
+
+
+def test_a_model_not_built_by_training_has_no_row_arrays() -> None:
+    X, y = generate(500, 2, seed=1)
+    schema = Schema.demo(2)
+    assert RowModel.of(Pipeline([("scaler", StandardScaler()), ("classifier", RandomForestClassifier(5))]).fit(X, y), schema) is None
+    assert RowModel.of(LogisticRegression().fit(X, y), schema) is None  # no scaler: not the demo's pipeline
+    assert RowModel.of(training.fit(X, y, 0.2, seed=0).model, Schema.demo(3)) is None  # another width

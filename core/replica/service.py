@@ -43,7 +43,7 @@ class Replica:
         self.forwarder = Forwarder(self.journal, settings.workbench_url, token, self.name, lambda: self.follower.schema)
         self.follower.start()
         self.predictor = Predictor(
-            self.follower, self.follower, settings.max_samples_per_request, settings.prediction_flush_rows,
+            self.follower, self.follower, settings.max_samples_per_request, settings.replica_batch_rows,
             settings.prediction_flush_seconds, settings.feature_max_abs, journal=self.journal, writer=self.forwarder,
         )  # fmt: skip
         self.served_rows = 0
