@@ -71,8 +71,8 @@ def live() -> None:
     else:
         st.plotly_chart(charts.accuracy_history(history, read("model_events", 500)), key="accuracy_history", on_select=_open_clicked,
                         selection_mode="points")  # fmt: skip
-        if "open_cycle" in st.session_state:  # a point or a marker was clicked: open its cycle in full
-            st.switch_page("pages/drift.py", query_params={"cycle": str(st.session_state.pop("open_cycle"))})
+        if "open_cycle" in st.session_state:  # a point or a marker was clicked: the whole page reruns and opens it (below)
+            st.rerun(scope="app")
         st.caption("Click a point or a drift marker to open that cycle in full.")
     left, right = st.columns(2)
     with left:
@@ -100,6 +100,11 @@ def live() -> None:
         )
 
 
+if "open_cycle" in st.session_state:
+    # A click on the chart, switched to its cycle from a whole-page run rather than from the timed fragment: a switch from
+    # inside the fragment left its 5 s timer armed in the browser until the new page arrived, and a tick in that window
+    # reran the old fragment over the Drift page's first run, leaving it blank. A whole-page run clears the timer first.
+    st.switch_page("pages/drift.py", query_params={"cycle": str(st.session_state.pop("open_cycle"))})
 if runtime().champion_version is None:
     empty_state("No model yet: train one on the Models page.")
 live()

@@ -61,18 +61,29 @@ def run(env: dict[str, str], *args: str, check: bool = True, timeout: float = 12
     return done
 
 
+def build_flags() -> str:
+    """podman build flags for this machine: the host network, and the machine's certificate bundle for package
+    downloads when it has one (containers.md)."""
+    flags = "--network host"
+    if HOST_CA.exists():
+        flags += f" --volume {HOST_CA}:/etc/ssl/certs/host-ca.crt:ro --build-arg PIP_CERT=/etc/ssl/certs/host-ca.crt"
+        flags += " --build-arg SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt"
+    return flags
+
+
+def make_image(env: dict[str, str], image: str, extra_flags: str = "") -> subprocess.CompletedProcess:
+    """`make image` of this checkout, on `IA_TEST_IMAGE_BASE` when that names a local base."""
+    args = ["make", "-s", "image", f"ENGINE={' '.join(PODMAN)}", f"IMAGE={image}", f"BUILD_FLAGS={build_flags()} {extra_flags}".strip()]
+    if os.environ.get("IA_TEST_IMAGE_BASE"):
+        args.append(f"BASE={os.environ['IA_TEST_IMAGE_BASE']}")
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+
+
 @pytest.fixture(scope="module")
 def image(env: dict[str, str]) -> str:
     """The image built from this checkout's Containerfile by `make image` (layers cached by podman between runs)."""
-    flags = "--network host"
-    if HOST_CA.exists():  # packages reach the build through the machine's own certificate bundle (containers.md)
-        flags += f" --volume {HOST_CA}:/etc/ssl/certs/host-ca.crt:ro --build-arg PIP_CERT=/etc/ssl/certs/host-ca.crt"
-        flags += " --build-arg SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt"
-    args = ["make", "-s", "image", f"ENGINE={' '.join(PODMAN)}", f"IMAGE={IMAGE}", f"BUILD_FLAGS={flags}"]
-    if os.environ.get("IA_TEST_IMAGE_BASE"):
-        args.append(f"BASE={os.environ['IA_TEST_IMAGE_BASE']}")
     started = time.monotonic()
-    built = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    built = make_image(env, IMAGE)
     assert built.returncode == 0, f"make image failed: {built.stdout[-1500:]} {built.stderr[-3000:]}"
     print(f"image {IMAGE} built in {time.monotonic() - started:.0f} s")
     return IMAGE
@@ -114,6 +125,8 @@ def test_the_image_serves_the_dashboard_and_the_api_and_keeps_its_workspace_acro
 
     assert exec_in(env, name, "id -u") == "10001"  # not root
     assert exec_in(env, name, "command -v gcc cc uv pytest ruff; ls /root/.cache /opt/venv/lib/python3*/site-packages/uv 2>/dev/null") == ""
+    loaded_compiled = "import os, mlflow, sklearn, streamlit, core.runtime as r; print(all(os.path.exists(m.__cached__) for m in (mlflow, sklearn, streamlit, r)))"
+    assert exec_in(env, name, f"python3 -c '{loaded_compiled}'") == "True"  # bytecode in the image: a start compiles nothing
 
     trained = httpx.post(f"{api}/retrain", json={"window_rows": 700, "promote": False}, headers=auth, timeout=120).json()
     promoted = httpx.post(f"{api}/models/{trained['model_version']}/promote", headers=auth, timeout=60)

@@ -215,13 +215,6 @@ def test_a_click_on_the_accuracy_chart_opens_that_cycle(story: tuple[str, int], 
     assert page.url.endswith(f"/drift?cycle={int(wanted)}")
     _settle(page)
     cycle_box = page.locator("[data-testid='stSelectbox']").filter(has_text="Cycle").first
-    try:
-        cycle_box.wait_for(state="attached", timeout=20_000)
-    except Exception:
-        # Streamlit's own race (streamlit#9080): the Overview fragment's 5 s timer can fire just after the switch and cut the
-        # Drift page's first run short, leaving it blank. What a person does then, reload, must open the same cycle.
-        print("the Drift page came up blank after the switch (streamlit#9080); reloading it")
-        page.reload()
-        _settle(page)
+    cycle_box.wait_for(state="attached", timeout=20_000)  # no blank page: the Overview's timer does not rerun over it
     assert cycle_box.locator("input").input_value().startswith(f"cycle {int(wanted)}")
     page.context.close()
