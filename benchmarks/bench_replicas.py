@@ -56,6 +56,20 @@ def _servers(folder: Path, env: dict[str, str]) -> tuple[list, dict[str, str], s
     return procs, targets, workbench
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc), every thread counted."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(url: str, body: dict, clients: int, seconds: int, folder: Path, server: int, workbench: int) -> tuple[tuple, tuple]:
+    """One wrk run, and the CPU milliseconds the server and the workbench spent per 1,000 answered predictions."""
+    before = _cpu_seconds(server), _cpu_seconds(workbench)
+    result = _load(url, body, clients, seconds, folder)
+    per_thousand = 1e6 / (result[0] * seconds)
+    return result, ((_cpu_seconds(server) - before[0]) * per_thousand, (_cpu_seconds(workbench) - before[1]) * per_thousand)
+
+
 def _held(workbench: str, replica: str) -> int:
     rows = httpx.get(f"{workbench}/replicas", timeout=30).json()["replicas"]
     return sum(r["predictions"] for r in rows if r["replica"] == replica)
@@ -84,15 +98,20 @@ def main() -> None:
         try:
             for clients in (1, 8, 32):
                 runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+                cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
                 for _round in range(args.rounds):
-                    for name, url in targets.items():
+                    for (name, url), server in zip(targets.items(), procs[1:], strict=True):
                         path = "/invocations" if name.startswith("mlflow") else "/predict"
                         body = {"inputs": [BODY["features"]]} if name.startswith("mlflow") else BODY
-                        runs[name].append(_load(url + path, body, clients, args.seconds, folder))
+                        result, spent = _measured(url + path, body, clients, args.seconds, folder, server.pid, procs[0].pid)
+                        runs[name].append(result)
+                        cpu[name].append(spent)
                 for name, measured in runs.items():
                     rps, p50, p99 = (statistics.median(m[i] for m in measured) for i in range(3))
+                    server_cpu, workbench_cpu = (statistics.median(c[i] for c in cpu[name]) for i in range(2))
                     rows.append({"clients": clients, "server": name, "rps": rps, "p50_ms": p50, "p99_ms": p99,
-                                 "rps_runs": [round(m[0]) for m in measured]})  # fmt: skip
+                                 "rps_runs": [round(m[0]) for m in measured], "cpu_ms_per_1000": server_cpu,
+                                 "workbench_cpu_ms_per_1000": workbench_cpu})  # fmt: skip
                     print(f"{clients:>2} clients  {name:<26} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
                           f"(runs {', '.join(str(round(m[0])) for m in measured)})", flush=True)  # fmt: skip
             served = _served(targets["replica, forwarding"])
@@ -110,6 +129,8 @@ def main() -> None:
     by = {(r["clients"], r["server"]): r for r in rows}
     for clients in (1, 8, 32):
         fwd, local, ml = (by[(clients, name)] for name in targets)
+        print(f"{clients} clients: CPU per 1,000 predictions: replica forwarding {fwd['cpu_ms_per_1000']:.0f} ms + workbench "
+              f"{fwd['workbench_cpu_ms_per_1000']:.1f} ms ingesting; replica not forwarding {local['cpu_ms_per_1000']:.0f} ms")  # fmt: skip
         print(f"{clients} clients: throughput replica/mlflow {fwd['rps'] / ml['rps']:.2f}x (target >= 2), p99 replica/mlflow "
               f"{fwd['p99_ms'] / ml['p99_ms']:.2f}x; forwarding/not forwarding {fwd['rps'] / local['rps']:.2f}x (target >= 0.9)")  # fmt: skip
     print(f"forwarded: the workbench holds {held:,} of the {served:,} predictions the forwarding replica answered")
