@@ -426,7 +426,8 @@ def test_a_champion_registered_by_hand_is_served_by_its_own_predict_proba(tmp_pa
     forest = RandomForestClassifier(n_estimators=7, random_state=0).fit(X, y)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)  # a workbench earlier in this process set both to its own store
-    with mlflow.start_run():
+    experiment = mlflow.create_experiment("by-hand", artifact_location=(tmp_path / "artifacts").as_uri())  # not ./mlruns
+    with mlflow.start_run(experiment_id=experiment):
         info = mlflow.sklearn.log_model(
             forest, name="model", registered_model_name=settings.registered_model_name, skops_trusted_types=["sklearn.tree._tree.Tree"]
         )

@@ -85,9 +85,15 @@ class Forwarder:
     def replay(self) -> int:
         """Segments a stop left unsent: queued again, under their own names (the workbench drops any it holds)."""
         names = [p.name for p in self.journal.segments()]
-        rows = sum(len(e.proba) for name in names for e in read_segment(self.journal.folder / name))
+        rows, read = 0, {}
+        for name in names:  # read once: counted for the log, and kept (up to the cache's bound) for the send
+            entries = read_segment(self.journal.folder / name)
+            rows += sum(len(e.proba) for e in entries)
+            if len(read) < MAX_CACHED_SEGMENTS:
+                read[name] = entries
         with self._lock:
             self._queue = names + [n for n in self._queue if n not in names]
+            self._cached.update(read)
         self._wake.set()
         return rows
 

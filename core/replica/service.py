@@ -9,6 +9,7 @@ workbench through the forwarder. It has the two methods the prediction routes ca
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 from core.config import Settings, SettingsError
@@ -47,15 +48,18 @@ class Replica:
             settings.prediction_flush_seconds, settings.feature_max_abs, journal=self.journal, writer=self.forwarder,
         )  # fmt: skip
         self.served_rows = 0
+        self._served_lock = threading.Lock()  # single rows on the event loop, batches on the thread pool
 
     def predict(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
         result = self.predictor.predict_one(features, source, prediction_id)
-        self.served_rows += 1
+        with self._served_lock:
+            self.served_rows += 1
         return result
 
     def predict_batch(self, rows: object, source: str = "api-batch", prediction_ids: object = None) -> BatchPrediction:
         result = self.predictor.predict_batch(rows, source, prediction_ids)
-        self.served_rows += len(result.proba)
+        with self._served_lock:
+            self.served_rows += len(result.proba)
         return result
 
     def check_health(self) -> HealthReport:
