@@ -5,10 +5,10 @@ Four processes on loopback, on one MLflow store: the workbench (`python -m core.
 champion and receives the forwarded log; a replica forwarding to it (`python -m core.serve`); the same replica
 with forwarding off (IA_WORKBENCH_URL empty: it still journals every prediction); and MLflow's scoring server on
 `models:/...@champion`. wrk (Debian's package) drives each with 1, 8 and 32 keep-alive connections, the servers
-taking turns at each level (three rounds by default: medians) so they meet the same background load. After the runs, the workbench must hold every
+taking turns at each level (five rounds by default: medians) so they meet the same background load. After the runs, the workbench must hold every
 prediction the forwarding replica answered, once.
 
-Run: apt-get install wrk; .venv/bin/python -m benchmarks.bench_replicas [--seconds 8] [--json]   (about three minutes)
+Run: apt-get install wrk; .venv/bin/python -m benchmarks.bench_replicas [--seconds 8] [--json]   (about six minutes)
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _served(url: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="turns of every server at every level; medians are reported")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of every server at every level; medians are reported")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args()
     env = clean_environ()
