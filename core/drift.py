@@ -22,6 +22,7 @@ so a constant column gets a PSI too.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -130,6 +131,10 @@ def drift_report(
 
 
 KS_EXACT_MAX = 10_000  # scipy's ks_2samp is exact up to this many rows a side, asymptotic beyond
+# scipy's ks_2samp without its axis and NaN-policy decorator: the samples here are 1-D and finite (checked features, or a
+# column's values present), and the decorator's own work was 60 % of a call at the loop's sizes (2,000 against 600 rows:
+# 1.46 ms against 0.59). The results are scipy's to the bit (tested).
+_KS_2SAMP = inspect.unwrap(stats.ks_2samp)
 
 
 def _feature(ref: np.ndarray, windows: list[np.ndarray], name: str, per_test: float, thresholds: DriftThresholds) -> FeatureDrift:
@@ -149,7 +154,7 @@ def _feature(ref: np.ndarray, windows: list[np.ndarray], name: str, per_test: fl
 
 
 def _scipy_ks(ref: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    result = stats.ks_2samp(ref, current)
+    result = _KS_2SAMP(ref, current)
     return float(result.statistic), float(result.pvalue)
 
 

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from core import datagen
-from core.drift import DriftThresholds, drift_report, normalised_wasserstein, psi, wilson_lower, wilson_upper
+from core.drift import _KS_2SAMP, DriftThresholds, drift_report, normalised_wasserstein, psi, wilson_lower, wilson_upper
 
 T = DriftThresholds()
 
@@ -27,6 +27,23 @@ def test_the_statistics_are_scipys() -> None:
     assert feature.statistic == pytest.approx(expected.statistic) and feature.p_value == pytest.approx(expected.pvalue)
     assert feature.effect == pytest.approx(stats.wasserstein_distance(ref[:, 0], cur[:, 0]) / np.std(ref[:, 0]))
     assert feature.drifted and feature.window_batches == 1
+
+
+@pytest.mark.parametrize(
+    ("n", "m", "ties"), [(2000, 600, False), (2000, 200, True), (50, 7, False), (9000, 9000, False), (3000, 900, True)]
+)
+def test_the_small_sample_ks_test_is_scipys_decorated_ks_2samp_to_the_bit(n: int, m: int, ties: bool) -> None:
+    """The drift test calls scipy's ks_2samp without its axis/NaN-policy decorator (core.drift._KS_2SAMP): the same
+    statistic and p-value, exact and asymptotic, with ties, as the public function."""
+    rng = np.random.default_rng(n + m)
+    ref, cur = rng.normal(size=n), rng.normal(0.1, 1.2, size=m)
+    if ties:
+        ref, cur = np.round(ref, 1), np.round(cur, 1)
+    for method in ("auto", "exact", "asymp"):
+        ours, public = _KS_2SAMP(ref, cur, method=method), stats.ks_2samp(ref, cur, method=method)
+        assert (ours.statistic, ours.pvalue) == (public.statistic, public.pvalue), method
+    feature = drift_report(ref.reshape(-1, 1), cur.reshape(-1, 1), ["a"], T).features[0]
+    assert (feature.statistic, feature.p_value) == (stats.ks_2samp(ref, cur).statistic, stats.ks_2samp(ref, cur).pvalue)
 
 
 def test_a_subtle_shift_shows_in_the_pooled_window_that_one_batch_cannot() -> None:
