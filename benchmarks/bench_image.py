@@ -24,9 +24,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_url
 from tests.test_containers import PODMAN, build_flags, make_image, podman_env, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,31 +45,18 @@ def _timed(action: Callable[[], object]) -> float:
     return time.monotonic() - started
 
 
-def _wait(url: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
-
-
 def _build(env: dict[str, str], folder: Path) -> dict[str, float]:
-    ours = _timed(lambda: _checked(make_image(env, IMAGE, "--no-cache")))
+    started = time.monotonic()
+    built = make_image(env, IMAGE, "--no-cache")
+    ours = time.monotonic() - started
+    if built.returncode:
+        raise RuntimeError(f"make image failed: {built.stderr[-2000:]}")
     (folder / "Containerfile").write_text(BARE_CONTAINERFILE)
     (folder / "requirements.txt").write_bytes((ROOT / "requirements.txt").read_bytes())
     base = [f"--build-arg=BASE={os.environ['IA_TEST_IMAGE_BASE']}"] if os.environ.get("IA_TEST_IMAGE_BASE") else []
     command = ["build", "--no-cache", *build_flags().split(), *base, "-t", BARE, str(folder)]
     bare = _timed(lambda: run(env, *command, timeout=1800))
     return {"ours": ours, "bare": bare}
-
-
-def _checked(built: object) -> None:
-    if built.returncode:
-        raise RuntimeError(f"make image failed: {built.stderr[-2000:]}")
 
 
 def _size_mb(env: dict[str, str], image: str) -> float:
@@ -88,9 +73,9 @@ def _starts(env: dict[str, str]) -> tuple[float, float]:
     name, volume, api, ui = f"ia-bench-{uuid.uuid4().hex[:8]}", f"ia-bench-{uuid.uuid4().hex[:8]}", free_port(), free_port()
     try:
         cold = _timed(lambda: (run(env, "run", "-d", "--name", name, "--network", "host", "-e", f"API_PORT={api}", "-e", f"UI_PORT={ui}",
-                                   "-v", f"{volume}:/data", IMAGE), _wait(f"http://127.0.0.1:{api}/health")))  # fmt: skip
+                                   "-v", f"{volume}:/data", IMAGE), wait_for_url(f"http://127.0.0.1:{api}/health")))  # fmt: skip
         run(env, "stop", "-t", "30", name)
-        warm = _timed(lambda: (run(env, "start", name), _wait(f"http://127.0.0.1:{api}/health")))
+        warm = _timed(lambda: (run(env, "start", name), wait_for_url(f"http://127.0.0.1:{api}/health")))
         return cold, warm
     finally:
         run(env, "rm", "-f", name, check=False)
@@ -101,7 +86,7 @@ def _bare_start(env: dict[str, str]) -> float:
     name, port = f"ia-bench-bare-{uuid.uuid4().hex[:8]}", free_port()
     try:
         return _timed(lambda: (run(env, "run", "-d", "--name", name, "--network", "host", "--entrypoint", "python3", IMAGE,
-                                   "-m", "http.server", str(port)), _wait(f"http://127.0.0.1:{port}/")))  # fmt: skip
+                                   "-m", "http.server", str(port)), wait_for_url(f"http://127.0.0.1:{port}/")))  # fmt: skip
     finally:
         run(env, "rm", "-f", name, check=False)
 

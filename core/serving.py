@@ -257,11 +257,7 @@ class Predictor:
         columns = checked_rows(features, schema, 1, self.max_abs)
         values = {name: column[0] for name, column in columns.items()}
         version, model = self.model()
-        row_model = self._row_model_of(model)
-        if row_model is not None:
-            proba = row_model.proba(values)
-        else:  # a model not built by core.training (one registered by hand): its own pipeline, on a one-row frame
-            proba = model.predict_proba(pd.DataFrame({name: [values[name]] for name in schema.names}))[0]
+        proba = self._row_model_of(model).proba(values)  # a table's models are build_pipeline's: never without arrays
         index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
