@@ -89,7 +89,8 @@ class DataActions:
                 hashing = pool.submit(_digest, raw)
                 path = Path(folder) / ("upload.parquet" if name.lower().endswith(".parquet") else "upload.csv")
                 path.write_bytes(raw)
-                sources = checked_sources(path, name, self.store.schema.numeric)
+                schema = self.store.schema
+                sources = checked_sources(path, name, schema.numeric, [*schema.categorical, schema.target])
                 info = self.store.import_file(
                     sources, name=name, role=role, content_hash=None, max_rows=self.settings.max_samples_per_request
                 )

@@ -23,6 +23,7 @@ so a constant column gets a PSI too.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -76,8 +77,48 @@ class DriftReport:
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
 
+    def drifted_by_test(self) -> str:
+        """The drifted columns, each with the test that flagged it: "island (chi-square), age (KS)"."""
+        return ", ".join(f"{f.feature} ({named_test(f.test)})" for f in self.features if f.drifted)
+
     def rows(self) -> list[dict]:
         return [{**asdict(f), "n_reference": self.n_reference} for f in self.features]
+
+
+# Each test in its own words and unit: the KS statistic and the shift in reference standard deviations for numbers,
+# the Jensen-Shannon distance (and the share of values the reference never had) for categories, points of missing rate.
+TEST_NAMES = {"ks": "KS", "chi2": "chi-square", "missing": "chi-square"}
+
+
+def named_test(test: str) -> str:
+    return TEST_NAMES.get(test, test)
+
+
+def measured(test: str, statistic: float, effect: float, unseen_share: float | None = None) -> str:
+    """What one test measured, in its unit: what a verdict, a reason, a report and the Drift page all say."""
+    if test == "ks":
+        shift = "a constant column moved" if math.isinf(effect) else f"shift {effect:.2f} sd"
+        return f"KS statistic {statistic:.2f}, {shift}"
+    if test == "missing":
+        return f"missing rate moved {effect * 100:.0f} points"
+    unseen = f", {unseen_share:.0%} unseen" if unseen_share else ""
+    return f"Jensen-Shannon distance {effect:.2f}{unseen}"
+
+
+def evidence(f: FeatureDrift) -> str:
+    """One drifted test for a person: the column, the test by name, its p-value and what it measured."""
+    batches = f"{f.window_batches} batch{'es' if f.window_batches > 1 else ''}"
+    return f"{f.feature} ({named_test(f.test)} p={f.p_value:.1e}; {measured(f.test, f.statistic, f.effect, f.unseen_share)}; {batches})"
+
+
+def described(rows: pd.DataFrame) -> pd.DataFrame:
+    """Stored drift rows with each test named and a `measured` column in words (the effect's own unit)."""
+    if rows.empty:
+        return rows.assign(measured=pd.Series(dtype=object))
+    unseen = rows["unseen_share"] if "unseen_share" in rows else pd.Series(None, index=rows.index, dtype=object)
+    words = [measured(t, s, e, None if pd.isna(u) else u)
+             for t, s, e, u in zip(rows["test"], rows["statistic"], rows["effect"], unseen, strict=True)]  # fmt: skip
+    return rows.assign(test=rows["test"].map(named_test), measured=words)
 
 
 def normalised_wasserstein(reference: np.ndarray, current: np.ndarray, distance: float | None = None) -> float:

@@ -310,7 +310,7 @@ def table_contributions(model: Pipeline, row: object, classes: tuple) -> dict:
     linear = encoded_terms(model)
     encoded = np.asarray(model.named_steps["preprocess"].transform(row), dtype=np.float64)[0]
     sources = linear["sources"]
-    columns = list(dict.fromkeys(sources))
+    columns = [c for c in row.columns if c in sources]  # the row's order (the schema's), not the encoder's
     per_class = []
     for coef, intercept in zip(linear["coef"], linear["intercept"], strict=True):
         parts = np.asarray(coef) * encoded

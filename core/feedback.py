@@ -23,7 +23,7 @@ from core.prediction_ids import checked_id, first_repeat, issued_at
 from core.schema import Schema
 from core.serving import Predictor
 from core.store import FeedbackResult, Store, utcnow
-from core.tables import as_written
+from core.tables import class_index, class_lookup
 from core.validation import shown, summarise
 
 FIELDS = ("prediction_id", "label")
@@ -49,11 +49,11 @@ class FeedbackReply:
 
 
 def label_indices(values: list[object], schema: Schema, field_of: Callable[[int], str]) -> np.ndarray:
-    """Each label as its class's index, read as written (3 and 3.0 are the class 3); unknown ones refused."""
-    lookup = {str(c): i for i, c in enumerate(schema.classes)}
+    """Each label as its class's index, by its canonical text (3, 3.0 and "3.0" are the class 3); unknown ones refused."""
+    lookup = class_lookup(schema)
     found, problems = np.empty(len(values), dtype=np.int8), []
     for i, value in enumerate(values):
-        index = None if value is None or isinstance(value, list | dict) else lookup.get(str(as_written(value)))
+        index = class_index(value, lookup)
         if index is None:
             problems.append(f"{field_of(i)}: {shown(value)} is not a class; the classes are {', '.join(map(str, schema.classes))}")
             continue

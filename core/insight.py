@@ -19,8 +19,9 @@ from core import evaluation, validation
 from core.config import Settings
 from core.errors import NoModelError
 from core.features import TARGET
-from core.outcomes import version_label
+from core.outcomes import manual_title, version_label
 from core.reference import Reference, read_reference, reference_of
+from core.row_model import RowModel
 from core.store import Store
 from core.tables import model_input, named_rows
 
@@ -59,7 +60,7 @@ class Event:
     """The last thing worth seeing (drift detected, a retrain, a promotion, a rollback): it stays on the
     Overview until another replaces it, where the newest cycle is replaced every few seconds."""
 
-    kind: str  # drift | promoted | rejected | awaiting | rollback | approval
+    kind: str  # drift | promoted | rejected | awaiting | rollback | by_hand | approval
     title: str
     detail: str
     at: datetime
@@ -98,13 +99,19 @@ class Insights:
 
     def explain(self, version: int, values: object, model: object = None) -> dict:
         """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order;
-        for a workspace's own table, per original column, from `model` (the version's pipeline)."""
+        for a workspace's own table, from `model` (the version's pipeline), one entry per schema column in the
+        schema's order (`columns`: its value as checked, its one-hot parts added up, whether training never saw
+        its category), and `features`, `values` and `contributions` as parallel lists in that same order."""
         schema = self.store.schema
         if not schema.plain:
             row = named_rows(values, schema, 1, self.max_abs)
             explained = evaluation.table_contributions(model, row, schema.classes)
             shown = [None if isinstance(v, float) and np.isnan(v) else v for v in row.iloc[0].tolist()]
-            return {"version": version, "values": shown} | explained
+            row_model = RowModel.of(model, schema)
+            unseen = row_model.unseen(dict(zip(schema.names, shown, strict=True))) if row_model is not None else []
+            columns = [{"column": name, "value": value, "contribution": part, "unseen": name in unseen}
+                       for name, value, part in zip(explained["features"], shown, explained["contributions"], strict=True)]  # fmt: skip
+            return {"version": version, "values": shown, "columns": columns, "unseen": unseen} | explained
         row = validation.feature_matrix([values], self.store.n_features, 1, self.max_abs)[0]
         stored = self.store.evaluation(version)
         if stored is None:
@@ -118,7 +125,7 @@ class Insights:
         cycle, manual = self.store.last_event_cycle(), self.store.last_manual_change()
         if manual is not None and (cycle is None or manual["ts"] >= cycle["started_at"]):
             kind = manual["kind"]
-            title = f"{'Rollback to' if kind == 'rollback' else 'Approved:'} {version_label(manual['version'])}"
+            title = manual_title(kind, manual["version"])
             return Event(kind, title, manual["reason"], manual["ts"], None)
         if cycle is None:
             return None

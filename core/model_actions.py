@@ -19,7 +19,7 @@ from core.config import Settings
 from core.data_actions import checked_dataset_ids
 from core.errors import BusyError, RateLimited, UserInputError
 from core.notify import Notifier
-from core.outcomes import METRICS, RetrainStatus, retrain_status, version_label
+from core.outcomes import METRICS, RetrainStatus, manual_title, retrain_status, version_label
 from core.registry import GateDecision, IdenticalVersion, ModelRegistry
 from core.store import Store, Window
 
@@ -189,11 +189,12 @@ class ModelActions:
 
     def rollback(self, version: int) -> GateDecision:
         decision = self.registry.rollback(version)
-        self.notifier.notify("rollback", "warning", f"Rollback to {version_label(version)}", decision.reason)
+        self.notifier.notify(decision.outcome, "warning", manual_title(decision.outcome, version), decision.reason)
         return decision
 
     def promote(self, version: int) -> GateDecision:
-        """A person promotes a version: the approval of a waiting challenger, or a rollback."""
+        """A person promotes a version: the approval of a waiting challenger, else a rollback (an older version)
+        or a promotion by hand (a newer one)."""
         return self.approve(version) if version in self.store.awaiting_approval() else self.rollback(version)
 
     def compare(self, versions: tuple[int, ...], dataset_id: int | None = None) -> Comparison:

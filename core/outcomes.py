@@ -14,7 +14,7 @@ from typing import Literal, Protocol, get_args
 
 from core.errors import UserInputError
 
-GateOutcome = Literal["promoted", "rejected", "awaiting", "candidate", "first", "rollback", "approval"]
+GateOutcome = Literal["promoted", "rejected", "awaiting", "candidate", "first", "rollback", "by_hand", "approval"]
 Action = Literal["retrain", "none", "wait", "cooldown", "error"]
 CycleStatus = Literal["ok", "no_data", "error"]
 Trigger = Literal["cycle", "follow-up", "periodic"]
@@ -22,7 +22,20 @@ RetrainStatus = Literal["promoted", "rejected", "awaiting_approval", "candidate"
 
 ACTIONS: tuple[str, ...] = get_args(Action)
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")  # a version's holdout metrics, in table order
-PROMOTING: frozenset[str] = frozenset({"promoted", "first", "rollback", "approval"})
+PROMOTING: frozenset[str] = frozenset({"promoted", "first", "rollback", "by_hand", "approval"})
+# A person's change of champion, by its event kind: an older version put back is a rollback, any other
+# version put in service is a promotion by hand, a waiting challenger let through is an approval.
+_MANUAL_TITLES = {"rollback": "Rollback to", "by_hand": "Promoted by hand:", "approval": "Approved:"}
+
+
+def manual_title(kind: str, version: int | None) -> str:
+    """The title of a person's change of champion (an alert's, the Overview's last event)."""
+    return f"{_MANUAL_TITLES[kind]} {version_label(version)}"
+
+
+def manual_kind(version: int, champion: int | None) -> str:
+    """A version put in service by hand: a rollback when it is older than the champion, else a promotion by hand."""
+    return "rollback" if champion is not None and version < champion else "by_hand"
 
 
 def retrain_status(outcome: GateOutcome | None) -> RetrainStatus:

@@ -117,7 +117,7 @@ class RetrainPolicy:
                       f"bar {m.bar:.3f} ({m.bar_source}) - tolerance {s.perf_tolerance:g}")  # fmt: skip
             return Decision("retrain", reason, onset_sample_id=streak[-1])
         if report is not None and report.dataset_drift:
-            reason = f"dataset drift: {', '.join(report.drifted_features)} drifted (KS, family-wise α {s.ks_alpha:g})"
+            reason = f"dataset drift: {report.drifted_by_test()} drifted (family-wise α {s.ks_alpha:g})"
             if len(streak) >= s.drift_persistence:
                 return Decision("retrain", f"{reason} for {len(streak)} cycles", onset_sample_id=streak[-1])
             return Decision("wait", f"{reason}; waiting for {s.drift_persistence} consecutive drifted cycles ({len(streak)} so far)")

@@ -21,7 +21,7 @@ import numpy as np
 from core import evaluation, training
 from core.config import Settings
 from core.errors import UserInputError
-from core.outcomes import GateOutcome, version_label
+from core.outcomes import GateOutcome, manual_kind, version_label
 from core.store import Store, Window, dumps_ids, utcnow
 
 if TYPE_CHECKING:
@@ -302,7 +302,8 @@ class ModelRegistry:
             self.tracker.delete_alias("challenger")
 
     def rollback(self, version: int) -> GateDecision:
-        """Promote an earlier version back, explicitly, without a gate."""
+        """Put a version in service by hand, without a gate: a rollback when it is older than the champion, a
+        promotion by hand when it is newer (a candidate trained without promoting) or when there is no champion."""
         record = self.store.model(version)
         if record is None:
             raise UserInputError("version", f"{version} is not a registered version")
@@ -316,6 +317,7 @@ class ModelRegistry:
                 "version",
                 f"{version_label(version)}'s model files were pruned by retention (IA_KEEP_MODEL_VERSIONS): it cannot serve again",
             )
+        kind = manual_kind(version, self.champion_version)
         decision = GateDecision(
             version,
             self.champion_version,
@@ -324,10 +326,10 @@ class ModelRegistry:
             None,
             0,
             True,
-            f"rollback: {version_label(version)} promoted by hand over {version_label(self.champion_version)}",
-            outcome="rollback",
+            _by_hand_reason(kind, version, self.champion_version),
+            outcome=kind,
         )
-        self.promote(version, kind="rollback", decision=decision)
+        self.promote(version, kind=kind, decision=decision)
         return decision
 
     def promote(self, version: int, *, kind: str, decision: GateDecision) -> None:
@@ -349,6 +351,13 @@ class ModelRegistry:
             self.champion_version = version
         if self.tracker.alias_version("challenger") == version:
             self.tracker.delete_alias("challenger")
+
+
+def _by_hand_reason(kind: str, version: int, champion: int | None) -> str:
+    over = f"over {version_label(champion)}" if champion is not None else "with no champion in service"
+    if kind == "rollback":
+        return f"rollback: {version_label(version)}, older than the champion, put back in service by hand {over}"
+    return f"promotion by hand: {version_label(version)} put in service by a person, without the gate, {over}"
 
 
 def _not_worse(metric: str, challenger: float, champion: float, margin: float) -> bool:

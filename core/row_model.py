@@ -12,9 +12,11 @@ none), then the logits and the sigmoid or softmax. The probabilities are the pip
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -35,6 +37,21 @@ class RowModel:
     width: int
     coef: np.ndarray
     intercept: np.ndarray
+    seen: dict[str, frozenset] = field(default_factory=dict)  # per categorical column, every category training saw
+
+    def unseen(self, values: Mapping[str, object]) -> list[str]:
+        """The columns of one row whose value training never saw (missing is not unseen: it is missing)."""
+        keys = {c: _key(values[c]) for c in self.seen}
+        return [c for c, key in keys.items() if key is not MISSING and key not in self.seen[c]]
+
+    def unseen_rows(self, table: pd.DataFrame) -> list[list[str]]:
+        """`unseen` of every row of a table, a column at a time."""
+        flags = {c: (table[c].notna() & ~table[c].isin(known)).to_numpy() for c, known in self.seen.items()}
+        hits = np.flatnonzero(np.logical_or.reduce(list(flags.values()))) if flags else []
+        rows: list[list[str]] = [[] for _ in range(len(table))]
+        for i in hits:
+            rows[i] = [c for c, flagged in flags.items() if flagged[i]]
+        return rows
 
     @classmethod
     def of(cls, pipeline: object, schema: Schema) -> RowModel | None:
@@ -46,7 +63,7 @@ class RowModel:
             return cls._of_scaled(pipeline, schema)
         if "preprocess" not in pipeline.named_steps:
             return None
-        numeric, fill, mean, scale, categorical, offset = [], np.empty(0), np.empty(0), np.empty(0), [], 0
+        numeric, fill, mean, scale, categorical, offset, seen = [], np.empty(0), np.empty(0), np.empty(0), [], 0, {}
         for part, transformer, columns in pipeline.named_steps["preprocess"].transformers_:
             if part == "numeric":
                 numeric = list(columns)
@@ -61,10 +78,11 @@ class RowModel:
                     index = {_key(c): offset + i for i, c in enumerate(kept)}
                     infrequent = offset + len(kept) if rare_set else None
                     categorical.append((column, index, infrequent))
+                    seen[column] = frozenset(_key(c) for c in categories) - {MISSING}
                     offset += len(kept) + (1 if rare_set else 0)
         classifier = pipeline.named_steps["classifier"]
         return cls(numeric, np.asarray(fill, float), np.asarray(mean, float), np.asarray(scale, float), categorical, offset,
-                   np.asarray(classifier.coef_, float), np.asarray(classifier.intercept_, float))  # fmt: skip
+                   np.asarray(classifier.coef_, float), np.asarray(classifier.intercept_, float), seen)  # fmt: skip
 
     @classmethod
     def _of_scaled(cls, pipeline: Pipeline, schema: Schema) -> RowModel | None:

@@ -97,6 +97,17 @@ class Schema:
             for s, c in zip(self.storage, self.features, strict=True)
         ]
 
+    def signature_inputs(self) -> list[dict[str, object]] | None:
+        """The MLflow signature's inputs as data, for the tracker to build its ColSpecs from (only core.tracking
+        imports mlflow): per feature column its name, MLflow type (double or string) and whether it is required.
+        Every column is: a missing value is sent as null (accepted by MLflow's enforcement and imputed by the
+        pipeline), and a column left out is refused at every door (`core.tables.checked_rows`), as MLflow then
+        refuses it, naming it, where an optional column would reach the pipeline and fail there. None for the
+        synthetic schema, whose float rows have no names to state."""
+        if self.plain:
+            return None
+        return [{"name": c.name, "type": "double" if c.kind == "numeric" else "string", "required": True} for c in self.features]
+
     # JSON --------------------------------------------------------------------
     def to_json(self) -> str:
         return json.dumps(self.document())

@@ -48,6 +48,7 @@ class Prediction:
     probabilities: tuple[float, ...] = ()  # every class's, in the schema's order
     classes: tuple[ClassLabel, ...] = (0, 1)
     prediction_id: str = ""
+    unseen: tuple[str, ...] = ()  # the columns whose category the model never saw in training
 
     @property
     def version_label(self) -> str:
@@ -79,6 +80,7 @@ class BatchPrediction:
     latency_ms: float
     classes: tuple[ClassLabel, ...] = (0, 1)
     ids: list[str] | str = ""  # each row's id, or the batch's made id (rows are `<id>-<row>`)
+    unseen: list[list[str]] | None = None  # per row, the columns whose category the model never saw in training
 
     @cached_property
     def prediction_ids(self) -> list[str]:
@@ -257,7 +259,8 @@ class Predictor:
         columns = checked_rows(features, schema, 1, self.max_abs)
         values = {name: column[0] for name, column in columns.items()}
         version, model = self.model()
-        proba = self._row_model_of(model).proba(values)  # a table's models are build_pipeline's: never without arrays
+        row_model = self._row_model_of(model)  # a table's models are build_pipeline's: never without arrays
+        proba = row_model.proba(values)
         index = int(proba[1] >= 0.5) if proba.shape[0] == 2 else int(proba.argmax())
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
@@ -265,7 +268,7 @@ class Predictor:
         entry = table_entry(_micros(now), version, columns, proba.reshape(1, -1), latency, source, schema, ids)
         self._append(entry, 1, ids if given else None)
         return Prediction(index, float(proba[index]), version, now, latency, schema.classes[index], tuple(float(p) for p in proba),
-                          schema.classes, ids[0])  # fmt: skip
+                          schema.classes, ids[0], tuple(row_model.unseen(values)))  # fmt: skip
 
     def predict_batch(self, rows: object, source: str = "batch", prediction_ids: object = None) -> BatchPrediction:
         """Many rows; `prediction_ids` are the client's own, one per row, else the batch gets a made id."""
@@ -280,7 +283,9 @@ class Predictor:
         latency = (time.perf_counter() - start) * 1000
         ids = given if given is not None else new_id()
         self._log(now, version, X, proba if schema.plain else scores, latency / len(proba), source, ids, claimed=given is not None)
-        return BatchPrediction(proba, version, now, latency, schema.classes, ids)
+        row_model = None if schema.plain else self._row_model_of(model)
+        unseen = row_model.unseen_rows(X) if row_model is not None else [[] for _ in range(len(proba))]
+        return BatchPrediction(proba, version, now, latency, schema.classes, ids, unseen)
 
     def _rows(self, rows: object, max_rows: int, field: str) -> np.ndarray | pd.DataFrame:
         """Float rows for the synthetic schema (a list, or named values), or a table checked by the schema."""

@@ -12,13 +12,15 @@ import csv
 import io
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from core.errors import UserInputError
-from core.validation import shown
+from core.store.base import quoted
+from core.validation import EXACT_INTEGERS, INTEGER_TEXT, NUMBER_TEXT, shown
 
 # No BOOLEAN: DuckDB would read yes/no as true/false, and labels are kept as the user wrote them.
 TYPES = ["BIGINT", "DOUBLE", "TIMESTAMP", "DATE", "VARCHAR"]
@@ -47,10 +49,12 @@ def read_table(source: Path | bytes, filename: str = "", max_rows: int | None = 
     return _checked(frame, max_rows)
 
 
-def checked_sources(path: Path, filename: str, numeric: list[str]) -> tuple[str, str]:
+def checked_sources(path: Path, filename: str, numeric: list[str], categories: Sequence[str] = ()) -> tuple[str, str]:
     """A file as two DuckDB table expressions for a bulk import, after the header checks `read_table` makes:
     typed (the `numeric` columns as DOUBLE, every other one as text: one fast read that fails on the first
-    value that is not a number) and all text (slower, for naming every problem when the typed read fails)."""
+    value that is not a number) and all text (slower, for naming every problem when the typed read fails).
+    The `categories` columns (the categorical features and the target) come as their canonical text
+    (`validation.category`), as every other door writes them."""
     literal = "'" + str(path).replace("'", "''") + "'"
     if filename.lower().endswith(".parquet") or path.suffix.lower() == ".parquet":
         try:
@@ -58,12 +62,38 @@ def checked_sources(path: Path, filename: str, numeric: list[str]) -> tuple[str,
         except duckdb.Error as exc:
             raise UserInputError("file", f"not a readable Parquet file: {shown(str(exc).splitlines()[0])}") from None
         _check_names(list(names))
-        return f"read_parquet({literal})", f"read_parquet({literal})"
+        source = _canonical(f"read_parquet({literal})", [n for n in categories if n in names])
+        return source, source
     names = _check_header(path)
     nulls = ", ".join("'" + n.replace("'", "''") + "'" for n in NULL_TEXTS)
     types = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': '{'DOUBLE' if n in numeric else 'VARCHAR'}'" for n in names)
     common = f"{literal}, header = true, nullstr = [{nulls}]"
-    return f"read_csv({common}, types = {{{types}}})", f"read_csv({common}, all_varchar = true)"
+    wanted = [n for n in categories if n in names]
+    return (_canonical(f"read_csv({common}, types = {{{types}}})", wanted),
+            _canonical(f"read_csv({common}, all_varchar = true)", wanted))  # fmt: skip
+
+
+def _canonical(source: str, columns: list[str]) -> str:
+    if not columns:
+        return source
+    replaced = ", ".join(f"{category_sql(quoted(n))} AS {quoted(n)}" for n in columns)
+    return f"(SELECT * REPLACE ({replaced}) FROM {source})"
+
+
+def category_sql(expression: str) -> str:
+    """`validation.category` in DuckDB's SQL, for a value of any type (NULL stays NULL): the bulk import writes
+    categories as the row-by-row doors do. The same grammar (NUMBER_TEXT, INTEGER_TEXT) and the same float text
+    (DuckDB's shortest round-trip text of a double is Python's repr: tested)."""
+    text = f"CAST({expression} AS VARCHAR)"
+    trimmed = f"trim({text})"
+    number = f"CAST({trimmed} AS DOUBLE)"
+    whole = f"isfinite({number}) AND {number} = trunc({number}) AND abs({number}) < {EXACT_INTEGERS}"
+    as_float = f"CASE WHEN {whole} THEN CAST(CAST({number} AS BIGINT) AS VARCHAR) ELSE CAST({number} AS VARCHAR) END"
+    as_integer = f"CASE WHEN {trimmed} = '-0' THEN '0' ELSE {trimmed} END"  # no leading zero: the digits are canonical
+    return (
+        f"CASE WHEN NOT regexp_full_match({trimmed}, '{NUMBER_TEXT}') THEN {text} "
+        f"WHEN regexp_full_match({trimmed}, '{INTEGER_TEXT}') THEN {as_integer} ELSE {as_float} END"
+    )
 
 
 def _read_parquet(path: Path, max_rows: int | None) -> pd.DataFrame:

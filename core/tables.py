@@ -9,6 +9,7 @@ text, None where missing) and the class index of each label.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,9 +18,10 @@ import pandas as pd
 
 from core.errors import UserInputError
 from core.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
-from core.validation import shown, summarise
+from core.validation import INTEGER_TEXT, category, shown, summarise
 
 LOW_CARDINALITY = 10
+_INTEGER = re.compile(INTEGER_TEXT, re.ASCII)
 SHOWN_ROWS = 3
 
 
@@ -70,7 +72,7 @@ def _infer_column(values: pd.Series, name: str, kind: Kind | None) -> Column:
     numeric_dtype = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if not numeric_dtype and not pd.api.types.is_bool_dtype(values):
         _refuse_mixed(present, name, kind)
-    distinct = present.nunique()
+    distinct = present.nunique() if numeric_dtype else category_text(present).nunique()
     if kind is None:
         kind, note = _suggested_kind(present, numeric_dtype, distinct)
         if kind == "ignored":
@@ -122,33 +124,45 @@ def infer_classes(values: pd.Series, target: str) -> tuple[ClassLabel, ...]:
     if missing:
         first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
         raise UserInputError(target, f"{missing:,} rows have no label (the first is row {first}): every row needs one")
-    distinct = pd.unique(values)
-    if len(distinct) > MAX_CLASSES:
-        raise UserInputError(target, f"{len(distinct):,} distinct labels is more than the {MAX_CLASSES} classes a model may have")
-    if len(distinct) < 2:
-        raise UserInputError(target, f"one class only ({shown(distinct[0]) if len(distinct) else 'none'}): a model needs at least two")
-    labels = [as_written(v) for v in distinct]
+    labels = list(dict.fromkeys(as_written(v) for v in pd.unique(values)))  # 1 and 1.0 are one class
+    if len(labels) > MAX_CLASSES:
+        raise UserInputError(target, f"{len(labels):,} distinct labels is more than the {MAX_CLASSES} classes a model may have")
+    if len(labels) < 2:
+        raise UserInputError(target, f"one class only ({shown(labels[0]) if labels else 'none'}): a model needs at least two")
     if all(isinstance(v, int) for v in labels):
         return tuple(sorted(labels))
     return tuple(sorted(str(v) for v in labels))
 
 
 def as_written(value: object) -> ClassLabel:
-    """A value as written: whole numbers as ints (3, not 3.0), booleans as true/false, anything else as text."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value)).lower()
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value)
-    return str(value)
+    """A class as written, by the one rule of `validation.category`: whole numbers as ints (3, not 3.0 or "3.0"),
+    booleans as true/false, anything else as its canonical text."""
+    text = category(value)
+    if text is not None and _INTEGER.fullmatch(text):
+        return int(text)
+    return str(value) if text is None else text
+
+
+def class_lookup(schema: Schema) -> dict[str, int]:
+    """Each class's index by its canonical text: a label written 1, 1.0 or "1.0" finds the class 1, and a class
+    stored in another spelling ("1.0") is found by its canonical text too."""
+    return {category(c) or str(c): i for i, c in enumerate(schema.classes)}
+
+
+def class_index(value: object, lookup: dict[str, int]) -> int | None:
+    """A label's class index, or None for a value that is not one of the classes (or not a single value)."""
+    if value is None or isinstance(value, list | dict | tuple):
+        return None
+    text = category(value)
+    return None if text is None else lookup.get(text)
 
 
 def category_text(values: pd.Series) -> pd.Series:
-    """Categories as text, the way they were written (3 not 3.0, true not True), NaN where missing; vectorised
-    over the distinct values, so a million rows cost a factorisation, not a million str() calls."""
+    """Categories as their canonical text (`validation.category`: 3 not 3.0, true not True), NaN where missing;
+    vectorised over the distinct values, so a million rows cost a factorisation, not a million conversions."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.array([str(as_written(u)) for u in uniques] + [np.nan], dtype=object)
+    texts = np.array([category(u) for u in uniques] + [np.nan], dtype=object)
+    texts[pd.isna(texts)] = np.nan
     return pd.Series(texts[codes], index=values.index, dtype=object)
 
 
@@ -259,9 +273,9 @@ def _numbers(values: pd.Series, column: Column, problems: list[str]) -> np.ndarr
 
 
 def _labels(values: pd.Series, schema: Schema, problems: list[str]) -> np.ndarray:
-    lookup = {str(c): i for i, c in enumerate(schema.classes)}
+    lookup = class_lookup(schema)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    per_unique = np.array([lookup.get(str(as_written(u)), -1) for u in uniques] + [-1], dtype=np.int64)
+    per_unique = np.array([-1 if (i := class_index(u, lookup)) is None else i for u in uniques] + [-1], dtype=np.int64)
     found = per_unique[codes]
     bad = np.flatnonzero(found < 0)
     if len(bad):
@@ -302,9 +316,12 @@ def named_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fiel
 
 def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> dict[str, list]:
     """One row (a mapping of column to value) or a batch (a list of them), checked against the schema, as
-    each column's values (floats, NaN where missing; text or NaN). Numbers must be finite numbers within ±max_abs; categories text (whole
-    numbers are read as their text); null, or leaving the column out, only where missing is allowed.
-    A category never seen in training is accepted (the model maps it to its infrequent column)."""
+    each column's values (floats, NaN where missing; text or NaN). Numbers must be finite numbers within ±max_abs.
+    A category is text, a number or true/false, kept as its canonical text (`validation.category`: 3, 3.0 and
+    "3.0" are the category "3"). Every column must be sent, as a file must hold every column: a missing value
+    is null, accepted where the schema allows missing values; a column left out is refused, so a client that
+    forgot one is told, not served an imputed value (and the MLflow signature requires every column too).
+    A category never seen in training is accepted: the model scores it as `core.training.build_pipeline` says."""
     batch = [rows] if isinstance(rows, Mapping) else rows
     if isinstance(batch, str | bytes) or not isinstance(batch, list | tuple):
         raise UserInputError(field, f"expected an object of {len(schema.names)} named values, or a list of such objects, got {shown(rows)}")
@@ -334,10 +351,12 @@ def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fi
 
 
 def _value(value: object, given: bool, column: Column, max_abs: float, field: str, where: str) -> object:
+    if not given:
+        allowed = "send null for a missing value" if column.missing else "this column allows no missing value"
+        raise UserInputError(field, f"{where}is missing: send every column ({allowed})")
     if value is None or (isinstance(value, float) and np.isnan(value) and column.kind == "categorical"):
         if not column.missing:
-            what = "is missing" if not given else "is null"
-            raise UserInputError(field, f"{where}{what}: this column allows no missing value")
+            raise UserInputError(field, f"{where}is null: this column allows no missing value")
         return np.nan
     if column.kind == "numeric":
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
@@ -346,9 +365,11 @@ def _value(value: object, given: bool, column: Column, max_abs: float, field: st
         if not np.isfinite(number) or abs(number) > max_abs:
             raise UserInputError(field, f"{where}{shown(value)} must be a finite number within ±{max_abs:g} (IA_FEATURE_MAX_ABS)")
         return number
-    if isinstance(value, bool) or not isinstance(value, str | int | np.integer):
-        raise UserInputError(field, f"{where}expected a category (text), got {shown(value)}")
-    text = str(value)
+    if not isinstance(value, str | int | float | np.integer | np.floating | np.bool_):
+        raise UserInputError(field, f"{where}expected a category (text, a number or true/false), got {shown(value)}")
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        raise UserInputError(field, f"{where}{shown(value)} is not a category: a number used as one must be finite")
+    text = category(value)
     if not text or len(text) > MAX_TEXT:
         raise UserInputError(field, f"{where}expected 1 to {MAX_TEXT} characters, got {shown(value)}")
     return text

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from core.errors import UserInputError
 from core.features import feature_names
@@ -68,6 +70,52 @@ def choice(value: object, field: str, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise UserInputError(field, f"{shown(value)} is not one of {', '.join(choices)}")
     return value
+
+
+# categories --------------------------------------------------------------------------------
+# A number written in text: JSON's grammar, plus "3." and ".5" (which DuckDB's CSV reader reads as numbers too).
+# A sign is "-" only and the integer part has no leading zero, so "+3", "007" and "01" stay text: codes whose
+# zeros carry meaning. Written for Python's `re` and RE2 (DuckDB's regexp_full_match) alike: one grammar for both.
+NUMBER_TEXT = r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+INTEGER_TEXT = r"-?[0-9]+"
+EXACT_INTEGERS = 2**53  # below this, every whole float is exact: written as the integer it is
+_NUMBER_TEXT, _INTEGER_TEXT = re.compile(NUMBER_TEXT, re.ASCII), re.compile(INTEGER_TEXT, re.ASCII)
+
+
+def category(value: object) -> str | None:
+    """The canonical text of a category, so one value is one category however a door wrote it; None where missing.
+
+    - missing (None, NaN, pandas' NA) is None;
+    - true and false (a JSON or Parquet boolean) are "true" and "false";
+    - a whole number is written as the integer: 3, 3.0, "3.0", 3e0, "3e0" and "-0" are "3" (or "0"); 1e3 is "1000".
+      A float beyond ±2**53 (where whole floats stop being exact) keeps its float form ("1e+20"), as a
+      number with a fraction does: the shortest text that reads back as the same float (2.50 is "2.5");
+    - text is a number when it is one by NUMBER_TEXT (surrounding spaces aside): "2007.0" is "2007".
+      Other text stays as written, case and spaces included ("01", "+3", "True", " a" are themselves).
+
+    The bulk import applies the same rule in SQL (`core.table_files.category_sql`); a test holds the two equal.
+    """
+    if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return _float_text(float(value))
+    text = str(value)
+    stripped = text.strip()
+    if not _NUMBER_TEXT.fullmatch(stripped):
+        return text
+    if _INTEGER_TEXT.fullmatch(stripped):
+        return str(int(stripped))
+    return _float_text(float(stripped))
+
+
+def _float_text(number: float) -> str:
+    if number.is_integer() and abs(number) < EXACT_INTEGERS:
+        return str(int(number))
+    return repr(number)
 
 
 def seed(value: object, field: str = "seed") -> int:

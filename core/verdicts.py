@@ -3,7 +3,7 @@
 Three signals watch a model, and each is blind to something. Saying so on every cycle
 (and in every alert) keeps a quiet screen from being read as "all is well":
 
-- feature drift (KS on the inputs) sees the inputs move, with or without labels, but
+- feature drift (KS on numbers, chi-square on categories and missing rates) sees the inputs move, with or without labels, but
   not whether the model is now wrong: a shift along the boundary leaves it right;
 - a realised-accuracy drop sees the model being wrong, including concept drift, but
   only where labels arrive;
@@ -15,7 +15,7 @@ Three signals watch a model, and each is blind to something. Saying so on every 
 from __future__ import annotations
 
 from core.config import Settings
-from core.drift import DriftReport
+from core.drift import DriftReport, evidence
 from core.outcomes import Measurement
 
 FEATURE = "feature drift"
@@ -57,11 +57,7 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
 
 def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings) -> str:
     if name == FEATURE and report is not None:
-        worst = ", ".join(
-            f"{f.feature} (p={f.p_value:.1e}, effect {f.effect:.2f} sd over {f.window_batches} batch{'es' if f.window_batches > 1 else ''})"
-            for f in report.features
-            if f.drifted
-        )
+        worst = ", ".join(evidence(f) for f in report.features if f.drifted)
         what = f"Feature drift: {worst}, against a family-wise false-alarm rate of {s.ks_alpha:g}."
     elif name == REALISED:
         what = (

@@ -5,6 +5,7 @@ import json
 
 import streamlit as st
 
+from core.drift import JS_FLOOR, MISSING_FLOOR, described
 from core.outcomes import version_label
 from core.verdicts import FEATURE
 from ui import charts
@@ -20,6 +21,10 @@ st.caption(
     f"and its effect (Wasserstein / reference std) is at least {th.wasserstein_threshold:g}; the dataset drifts when any "
     f"feature does. PSI ≥ {th.psi_threshold:g} drift, ≥ {th.psi_warning:g} warning, shown beside the verdict."
 )
+if not rt.schema().plain:
+    st.caption(f"In a table, the same family also tests each category column by chi-square (drift needs a Jensen-Shannon distance "
+               f"of at least {JS_FLOOR:g}) and each missing-value rate by chi-square (drift needs a move of at least "
+               f"{MISSING_FLOOR * 100:.0f} points).")  # fmt: skip
 
 cycle_ids = read("cycle_ids", 500)
 if not cycle_ids:
@@ -62,9 +67,9 @@ if detail.alerts:
     st.dataframe([{k: a[k] for k in ("created_at", "kind", "level", "title", "delivery", "http_status", "error")} for a in detail.alerts],
                  hide_index=True)  # fmt: skip
 table(
-    detail.drift,
-    ["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted", "n_reference",
-     "n_current"],
+    described(detail.drift),
+    ["feature", "test", "statistic", "p_value", "threshold", "measured", "effect", "window_batches", "psi", "psi_status", "drifted",
+     "n_reference", "n_current"],
     "This cycle made no drift test (no champion or no new rows).",
     column_config={"statistic": st.column_config.NumberColumn("statistic", format="%.4f", help="KS D for numbers, chi-square for categories and missing rates"), "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
                    "window_batches": "batches pooled", "psi_status": "PSI status", "n_reference": "reference rows",

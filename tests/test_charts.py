@@ -101,4 +101,5 @@ def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -
     page = drift_report_html(detail, figures)
     assert page.startswith("<!doctype html>") and f"cycle {cycle.cycle_id}" in page
     assert cycle.verdict.split(":")[0] in page and "feature_1" in page and "feature_2" in page
+    assert "<th>measured</th>" in page and "KS statistic" in page and "<td>KS</td>" in page  # each test named, in its unit
     assert "<script src=" not in page and page.count("Plotly.newPlot") == 2 and len(page) > 1_000_000  # plotly.js inlined once

@@ -245,7 +245,8 @@ def test_drift_page_shows_the_latest_report(workspace: Path) -> None:
     get_runtime().run_cycle()
     at = open_page("drift")
     report = next(df.value for df in at.dataframe if "effect" in df.value.columns)
-    assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"ks"} and report["drifted"].all()
+    assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"KS"} and report["drifted"].all()
+    assert report["measured"].str.fullmatch(r"KS statistic \d\.\d\d, shift \d+\.\d\d sd").all()  # the test in its own unit
     assert any("drifted feature_1, feature_2" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 5  # one overlay per feature, the tests over time, accuracy, the decision boundary
 

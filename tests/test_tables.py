@@ -121,7 +121,8 @@ def test_one_row_by_name_is_checked_field_by_field() -> None:
         "features: unknown column(s) 'colour'": {**row, "colour": "red"},
         "features.monthly_fee: expected a number": {**row, "monthly_fee": "30"},
         "features.monthly_fee: is null": {**row, "monthly_fee": None},
-        "features.plan: expected a category": {**row, "plan": 1.5},
+        "features.plan: expected a category": {**row, "plan": ["pro"]},
+        "features.plan: inf is not a category": {**row, "plan": float("inf")},
         "features.monthly_fee: 1e+200 must be a finite number": {**row, "monthly_fee": 1e200},
     }
     for message, bad in refusals.items():

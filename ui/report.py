@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.drift import described
 from core.outcomes import version_label
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100
 table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:right}
 th{background:#f3f6fa}.verdict{background:#eef5ff;border-left:4px solid #1f77b4;padding:.75rem 1rem}"""
 
-DRIFT_COLUMNS = ["feature", "test", "statistic", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "drifted",
+DRIFT_COLUMNS = ["feature", "test", "statistic", "p_value", "threshold", "measured", "window_batches", "psi", "psi_status", "drifted",
                  "n_reference", "n_current"]  # fmt: skip
 
 
@@ -36,7 +37,7 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
         f"<p class='verdict'>{html.escape(str(c.get('verdict') or 'No verdict stored for this cycle.'))}</p>",
         _table(pd.DataFrame({"": list(facts), "value": [_cell(v) for v in facts.values()]})),
         "<h2>Per-feature tests</h2>",
-        _table(detail.drift[[col for col in DRIFT_COLUMNS if col in detail.drift]]) if not detail.drift.empty else "<p>No drift rows.</p>",
+        _table(_drift_rows(detail.drift)) if not detail.drift.empty else "<p>No drift rows.</p>",
     ]
     if not detail.gate_events.empty:
         events = detail.gate_events.assign(version=detail.gate_events["version"].map(version_label))
@@ -51,6 +52,12 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
     body = "\n".join(parts)
     title = f"IA Continu drift report, cycle {c['cycle_id']}"
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+
+
+def _drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each test by name, with what it measured in its own unit (the raw effect has a different unit per test)."""
+    shown = described(rows)
+    return shown[[col for col in DRIFT_COLUMNS if col in shown]]
 
 
 def _table(frame: pd.DataFrame) -> str:

@@ -21,6 +21,7 @@ def prediction(result: Prediction) -> dict[str, Any]:
         "probability": result.probability if two else None,
         "probabilities": {str(c): p for c, p in zip(result.classes, result.probabilities, strict=True)},
         "model_version": result.version_label, "timestamp": result.timestamp.isoformat() + "Z", "prediction_id": result.prediction_id,
+        "unseen": list(result.unseen),
     }  # fmt: skip
 
 

@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.prediction_ids import CLIENT_ID_PATTERN, MAX_ID_LENGTH
 
 NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
+UNSEEN_TEXT = (
+    "The columns whose category the model never saw in training (empty when it saw every one). Such a value is "
+    'scored through the column\'s "infrequent" bucket when training had rare categories, and otherwise adds '
+    "nothing to the log-odds (its one-hot columns are all zero); POST /explain shows each column's part"
+)
 
 
 class Body(BaseModel):
@@ -28,7 +33,9 @@ class Body(BaseModel):
 class PredictRequest(Body):
     features: Any = Field(
         ..., description="One row: in the demo, a number per feature in order (feature_1, feature_2, ...); in a workspace "
-        "built from a table, an object of values by column name (GET /schema)", examples=[[1.5, 2.3]],
+        "built from a table, an object of every column's value by name (GET /schema): null for a missing value where the "
+        "column allows one, a column left out is refused; a category is one however it is written (3 = 3.0 = \"3\")",
+        examples=[[1.5, 2.3]],
         json_schema_extra=NUMBER_LIST,
     )  # fmt: skip
     prediction_id: Any = Field(
@@ -47,6 +54,9 @@ class PredictReply(BaseModel):
     model_version: str = Field(description="The champion that answered", examples=["v1.2.0"])
     timestamp: str = Field(description="ISO 8601 UTC", examples=["2026-11-26T14:07:04.123456Z"])
     prediction_id: str = Field(description="The prediction's id: yours, or the one made for it; its label goes to POST /feedback")
+    unseen: list[str] = Field(
+        description=UNSEEN_TEXT, examples=[["island"]],
+    )  # fmt: skip
 
 
 class BatchRequest(Body):
@@ -67,6 +77,8 @@ class BatchReply(BaseModel):
     count: int
     timestamp: str
     prediction_ids: list[str] = Field(description="Each row's prediction id, for POST /feedback")
+    unseen: list[list[str]] = Field(description=f"Per row (in the rows' order): {UNSEEN_TEXT[0].lower()}{UNSEEN_TEXT[1:]}",
+                                    examples=[[[], ["island"]]])  # fmt: skip
 
 
 class FeedbackRequest(Body):
@@ -195,22 +207,42 @@ def _setting(settings_fields: dict, name: str) -> dict:
     return schema
 
 
+MISSING_TEXT = "null for a missing value (imputed by the model); the column must still be sent: left out, it is refused"
+CATEGORY_TEXT = ("a category: text, a number or true/false, one category however it is written (3, 3.0 and \"3.0\" are "
+                 "the category \"3\"; true is \"true\")")  # fmt: skip
+
+
 def feature_row(schema: Any, max_abs: float) -> dict:
     """One row as the workspace takes it: a list of numbers (the demo's schema), or an object by column name
-    (numbers within ±max_abs, categories as text; null or absent only where missing values are allowed)."""
+    (numbers within ±max_abs, categories as `core.tables.checked_rows` takes them): every column is required, and
+    one that allows missing values may be null."""
     number = {"type": "number", "minimum": -max_abs, "maximum": max_abs}
     if schema.plain:
         return {"type": "array", "items": number, "minItems": len(schema.names), "maxItems": len(schema.names)}
     properties = {}
     for column in schema.features:
-        stated = dict(number) if column.kind == "numeric" else {"type": "string", "minLength": 1, "maxLength": 200}
-        if column.kind == "categorical" and column.categories:
-            shown = ", ".join(column.categories[:20]) + (" …" if len(column.categories) > 20 else "")
-            stated["description"] = f"a category: {shown} (others are accepted and counted as unseen)"
-            stated["examples"] = list(column.categories[:3])
-        properties[column.name] = _nullable(stated) if column.missing else stated
-    required = [c.name for c in schema.features if not c.missing]
-    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+        stated = dict(number) if column.kind == "numeric" else _category(column)
+        if column.missing:
+            described = stated.pop("description", "a number")
+            stated = {**_nullable(stated), "description": f"{described}; {MISSING_TEXT}"}
+        properties[column.name] = stated
+    return {"type": "object", "properties": properties, "required": list(schema.names), "additionalProperties": False}
+
+
+def _category(column: Any) -> dict:
+    stated: dict = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "number"}, {"type": "boolean"}],
+                    "description": CATEGORY_TEXT}  # fmt: skip
+    if column.categories:
+        shown = ", ".join(column.categories[:20]) + (" …" if len(column.categories) > 20 else "")
+        stated["description"] += f"; seen in the first data: {shown} (others are accepted, scored and named in `unseen`)"
+        stated["examples"] = list(column.categories[:3])
+    return stated
+
+
+def _class_label(classes: tuple) -> dict:
+    """A label: a class as a number or as its text; 1, 1.0 and "1" are the class 1 (`core.tables.class_index`)."""
+    texts = [str(c) for c in classes if not isinstance(c, str)]
+    return {"enum": [*classes, *texts], "description": 'a class; a number and its text are one class (1, 1.0 and "1" are 1)'}
 
 
 def stated_limits(settings: Any, schema: Any, controls: tuple[str, ...], scenarios: list[str], roles: tuple[str, ...]) -> dict:
@@ -226,7 +258,7 @@ def stated_limits(settings: Any, schema: Any, controls: tuple[str, ...], scenari
     most = settings.max_samples_per_request
     thresholds = {name: _setting(all_fields, name) for name in controls if name not in ("policy", "scheduler_interval")}
     label_item = {
-        "type": "object", "properties": {"prediction_id": ID_SCHEMA, "label": {"enum": list(schema.classes)}},
+        "type": "object", "properties": {"prediction_id": ID_SCHEMA, "label": _class_label(schema.classes)},
         "required": ["prediction_id", "label"], "additionalProperties": False,
     }  # fmt: skip
     return {

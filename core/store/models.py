@@ -189,7 +189,7 @@ class ModelQueries(StoreBase):
 
     def last_manual_change(self) -> dict | None:
         """The newest champion change a person made (a rollback, an approval, a candidate put in service)."""
-        return self._one("SELECT * FROM model_events WHERE kind IN ('rollback', 'approval') ORDER BY event_id DESC LIMIT 1")
+        return self._one("SELECT * FROM model_events WHERE kind IN ('rollback', 'by_hand', 'approval') ORDER BY event_id DESC LIMIT 1")
 
     def model_events(self, limit: int = 200) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM model_events ORDER BY event_id DESC LIMIT ?", [limit]).df()

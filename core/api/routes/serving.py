@@ -36,7 +36,7 @@ def predict_batch(rt: RuntimeDep, body: BatchRequest) -> BatchReply:
     return BatchReply(
         predictions=result.labels, confidences=result.confidence.tolist(), probabilities=result.proba.tolist(),
         model_version=version_label(result.model_version), count=len(result.proba), timestamp=result.timestamp.isoformat() + "Z",
-        prediction_ids=result.prediction_ids,
+        prediction_ids=result.prediction_ids, unseen=result.unseen or [[] for _ in result.prediction_ids],
     )  # fmt: skip
 
 

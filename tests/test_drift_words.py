@@ -1,0 +1,118 @@
+"""Drift in the right words: each test named, each effect in its own unit, in the verdict, the policy's reason,
+the HTML report and the Drift page's table; and a version put in service by hand called what it is."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.config import Settings
+from core.drift import DriftReport, DriftThresholds, described, table_report
+from core.outcomes import Measurement
+from core.policy import CycleFacts, RetrainPolicy
+from core.runtime import Runtime
+from core.schema import Column, Schema
+from core.verdicts import FEATURE, verdict
+from tests.conftest import make_settings
+
+SCHEMA = Schema(
+    (Column("island", "categorical", categories=("Biscoe", "Dream", "Torgersen")), Column("bill", "numeric"),
+     Column("sex", "categorical", missing=True, categories=("male", "female"))),
+    "species", ("a", "b"),
+)  # fmt: skip
+
+
+def _table(n: int, seed: int, island_p: tuple[float, float, float], bill_shift: float, sex_missing: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["male", "female"], n).astype(object)
+    sex[rng.random(n) < sex_missing] = np.nan
+    return pd.DataFrame({"island": rng.choice(["Biscoe", "Dream", "Torgersen"], n, p=island_p),
+                         "bill": rng.normal(44 + bill_shift * 5, 5, n), "sex": sex})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report() -> DriftReport:
+    """Every kind of test drifted: islands reshuffled, the bill 0.6 sd longer, sex missing in a third of the rows, not 5 %."""
+    reference = _table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05)
+    batch = _table(600, 2, (0.15, 0.25, 0.6), 0.6, 0.36)
+    found = table_report(reference, [batch], SCHEMA, DriftThresholds())
+    assert {f.feature: f.drifted for f in found.features} == {"island": True, "bill": True, "sex": False, "sex · missing rate": True}
+    return found
+
+
+def test_the_verdict_names_each_test_and_speaks_in_its_unit(report: DriftReport) -> None:
+    m = Measurement(1, 0.9, None, None, 0.9, False)
+    text = verdict([FEATURE], report, m, Settings.from_env({}))
+    by = {f.feature: f for f in report.features}
+    island, bill, missing = by["island"], by["bill"], by["sex · missing rate"]
+    assert f"island (chi-square p={island.p_value:.1e}; Jensen-Shannon distance {island.effect:.2f}; 1 batch)" in text
+    assert f"bill (KS p={bill.p_value:.1e}; KS statistic {bill.statistic:.2f}, shift {bill.effect:.2f} sd; 1 batch)" in text
+    assert f"sex · missing rate (chi-square p={missing.p_value:.1e}; missing rate moved {missing.effect * 100:.0f} points; 1 batch)" in text
+    assert "missing rate moved 28 points" in text  # 5 % missing in the reference, 33 % in the batch
+    assert text.count(" sd") == 1  # the bill's shift only: a distance between shares and a rate are not standard deviations
+
+
+def test_the_policy_s_reason_names_the_test_that_fired(report: DriftReport) -> None:
+    settings = replace(Settings.from_env({}), drift_persistence=2)
+    m = Measurement(1, 0.9, None, None, 0.9, False)
+
+    class Quiet:  # no past: the first drifted cycle
+        def last_retrain_cycle(self, performance_only: bool = False) -> None:
+            return None
+
+        def count_incoming(self, since_sample_id: int) -> int:
+            return 0
+
+        def recent_drift_flags(self, limit: int) -> list:
+            return []
+
+        def followup_onset(self, version: int) -> None:
+            return None
+
+        def training_rows(self, version: int) -> int:
+            return 1000
+
+    decision = RetrainPolicy(settings).decide(CycleFacts(5, True, 1), report, m, Quiet())
+    assert decision.reason.startswith(
+        "dataset drift: island (chi-square), bill (KS), sex · missing rate (chi-square) drifted (family-wise α"
+    )
+    assert "(KS, family-wise" not in decision.reason
+
+
+def test_the_report_and_the_drift_page_table_say_what_each_test_measured(report: DriftReport) -> None:
+    rows = described(pd.DataFrame(report.rows()))
+    words = dict(zip(rows["feature"], rows["measured"], strict=True))
+    assert words["island"].startswith("Jensen-Shannon distance") and words["bill"].startswith("KS statistic")
+    assert words["sex · missing rate"].startswith("missing rate moved") and words["sex"].startswith("Jensen-Shannon distance")
+    assert dict(zip(rows["feature"], rows["test"], strict=True)) == {"island": "chi-square", "bill": "KS", "sex": "chi-square",
+                                                                     "sex · missing rate": "chi-square"}  # fmt: skip
+    unseen = table_report(
+        _table(3000, 1, (0.5, 0.5, 0.0), 0.0, 0.05), [_table(600, 3, (0.4, 0.3, 0.3), 0.0, 0.05)], SCHEMA, DriftThresholds()
+    )
+    share = next(f.unseen_share for f in unseen.features if f.feature == "island")  # Torgersen: never in the reference
+    assert described(pd.DataFrame(unseen.rows())).set_index("feature").loc["island", "measured"].endswith(f", {share:.0%} unseen")
+
+
+# a promotion by hand is not a rollback -----------------------------------------------------------------------
+def test_a_newer_version_put_in_service_by_hand_is_a_promotion_by_hand_and_an_older_one_a_rollback(tmp_path, mlflow_template) -> None:
+    rt = Runtime(make_settings(tmp_path / "w", mlflow_template))
+    try:
+        rt.generate_dataset(1000, seed=1, role="incoming")
+        rt.train()
+        rt.generate_dataset(2000, "concept_drift", 1.0, seed=2, role="incoming")
+        candidate = rt.train(window_rows=2000, promote=False)
+        newer = rt.promote(candidate.version)
+        assert newer.outcome == "by_hand" and newer.reason.startswith("promotion by hand: v1.1.0")
+        assert rt.insights.last_event().title == "Promoted by hand: v1.1.0"
+        older = rt.promote(1)
+        assert older.outcome == "rollback" and older.reason.startswith("rollback: v1.0.0")
+        assert rt.insights.last_event().title == "Rollback to v1.0.0"
+        assert rt.store.model_events()["kind"].tolist()[:2] == ["rollback", "by_hand"]  # newest first
+        alerts = rt.store.notifications()
+        assert alerts[["kind", "title"]].head(2).values.tolist() == [["rollback", "Rollback to v1.0.0"],
+                                                                     ["by_hand", "Promoted by hand: v1.1.0"]]  # fmt: skip
+    finally:
+        rt.close()
