@@ -17,6 +17,7 @@ from core.runtime import Runtime
 from core.schema import Column, Schema
 from core.verdicts import FEATURE, verdict
 from tests.conftest import make_settings
+from ui import charts
 
 SCHEMA = Schema(
     (Column("island", "categorical", categories=("Biscoe", "Dream", "Torgersen")), Column("bill", "numeric"),
@@ -94,6 +95,16 @@ def test_the_report_and_the_drift_page_table_say_what_each_test_measured(report:
     )
     share = next(f.unseen_share for f in unseen.features if f.feature == "island")  # Torgersen: never in the reference
     assert described(pd.DataFrame(unseen.rows())).set_index("feature").loc["island", "measured"].endswith(f", {share:.0%} unseen")
+
+
+def test_the_drift_chart_of_a_table_does_not_call_every_effect_a_standard_deviation(report: DriftReport) -> None:
+    history = pd.DataFrame(report.rows()).assign(ts=pd.Timestamp("2026-01-01"))
+    figure = charts.drift_statistics(history, 0.1, 0.2, 0.1)
+    titles = [a.text for a in figure.layout.annotations]
+    assert any(t.startswith("Effect in each test's unit: sd (KS), Jensen-Shannon distance") for t in titles)
+    assert figure.layout.yaxis2.title.text == "effect"
+    hovers = {trace.name: trace.customdata[0] for trace in figure.data if trace.customdata is not None}
+    assert hovers["island"].startswith("Jensen-Shannon distance") and hovers["sex · missing rate"].startswith("missing rate moved")
 
 
 # a promotion by hand is not a rollback -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.drift import JS_FLOOR, MISSING_FLOOR, described
 from core.outcomes import version_label
 
 COLOURS = {
@@ -152,24 +153,33 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     """One panel per kind of number: KS p-values (log scale) against each cycle's Bonferroni threshold,
     the effect size against its floor, PSI against its bands. A feature drifts when it is below the
     first line and above the second."""
-    titles = ("KS p-value (drift when below the threshold)", "Effect: Wasserstein / reference sd (drift needs it above the floor)",
-              "PSI (shown beside the verdict, not part of it)")  # fmt: skip
+    mixed = set(history["test"]) - {"ks"}  # a table: chi-square tests too, whose effects are not in sd
+    effect = ("Effect in each test's unit: sd (KS), Jensen-Shannon distance (categories), share of rows (missing rate)" if mixed
+              else "Effect: Wasserstein / reference sd (drift needs it above the floor)")  # fmt: skip
+    titles = ("p-value (drift when below the threshold)", effect, "PSI (shown beside the verdict, not part of it)")
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
     palette = ("#1f77b4", "#dd8452", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
     for i, feature in enumerate(dict.fromkeys(history["feature"])):
         rows, colour = history[history["feature"] == feature], palette[i % len(palette)]
         common = {"mode": "lines+markers", "marker": {"size": 4}, "line": {"color": colour}, "legendgroup": feature}
         fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=1e-300), name=feature, row=1, col=1, **common)
-        fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, **common)
+        fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, customdata=described(rows)["measured"],
+                        hovertemplate="%{customdata}<extra>" + feature + "</extra>", **common)  # fmt: skip
         fig.add_scatter(x=rows["ts"], y=rows["psi"], name=feature, showlegend=False, row=3, col=1, **common)
     threshold = history.groupby("ts", as_index=False)["threshold"].mean()
     fig.add_scatter(x=threshold["ts"], y=threshold["threshold"], name="threshold (α / tests)", mode="lines", line={"dash": "dash",
                     "color": "grey"}, row=1, col=1)  # fmt: skip
-    fig.add_hline(y=min_effect, line={"dash": "dash", "color": "grey"}, row=2, col=1, annotation_text=f"floor {min_effect:g}")
+    fig.add_hline(
+        y=min_effect,
+        line={"dash": "dash", "color": "grey"},
+        row=2,
+        col=1,
+        annotation_text=f"floor {min_effect:g}" + (f" (KS; {JS_FLOOR:g} Jensen-Shannon, {MISSING_FLOOR:g} missing rate)" if mixed else ""),
+    )
     fig.add_hline(y=psi_threshold, line={"dash": "dash", "color": COLOURS["rejected"]}, row=3, col=1, annotation_text="drift")
     fig.add_hline(y=psi_warning, line={"dash": "dot", "color": COLOURS["drift"]}, row=3, col=1, annotation_text="warning")
     fig.update_yaxes(type="log", title_text="p-value", exponentformat="power", row=1, col=1)
-    fig.update_yaxes(title_text="effect (sd)", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title_text="effect" if mixed else "effect (sd)", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="PSI", rangemode="tozero", row=3, col=1)
     fig.update_xaxes(title_text="time (UTC)", row=3, col=1)
     _time_axis(fig, history["ts"])

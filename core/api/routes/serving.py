@@ -53,6 +53,9 @@ def explain(
     rt: RuntimeDep, body: PredictRequest, version: Annotated[str | None, Query(pattern=VERSION_PATTERN, max_length=12)] = None
 ) -> dict[str, Any]:
     """Why the champion (or `version`) predicts what it does for one row: each feature's contribution to
-    the log-odds of class 1. Nothing is logged: this is not a prediction."""
+    the log-odds of class 1. In a workspace built from a table, `columns` holds one entry per schema column, in
+    the schema's order: its value as checked, its contribution (its one-hot parts added up) and whether the model
+    never saw its category (`unseen`); `features`, `values` and `contributions` are the same, as parallel lists.
+    Nothing is logged: this is not a prediction."""
     explained = rt.explain(body.features, parse_version(version) if version else None)
     return {**explained, "model_version": version_label(explained.pop("version"))}
