@@ -150,6 +150,9 @@ def test_labels_count_for_the_version_that_served_them(trained_runtime: Runtime)
     confidence = rt.live_settings().perf_confidence
     assert record.realised_upper == pytest.approx(wilson_upper(28, 40, confidence))  # the drop test: v1.1.0's own labels only
     with TestClient(create_app(rt)) as client:
+        scraped = _scrape(client)
+        assert (scraped["ia_continu_realised_accuracy"], scraped["ia_continu_realised_rows"]) == (pytest.approx(0.7), 40.0)
+        assert scraped["ia_continu_labelled_rows"] == 60.0
         assert client.get("/models/v1.1.0").json()["realised"] == {"labels": 40, "accuracy": pytest.approx(0.70)}
         assert client.get("/models/v1.0.0").json()["realised"] == {"labels": 20, "accuracy": 1.0}
         rt.generate_dataset(800, seed=9, role="incoming")
