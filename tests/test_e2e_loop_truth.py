@@ -18,7 +18,7 @@ import pytest
 
 from core.runtime import Runtime
 from tests.conftest import make_settings
-from tests.test_e2e_browser import ARTIFACTS, _launched, _metric, _require_browser, _settle, _shot_at, _visit, chromium_page
+from tests.test_e2e_browser import ARTIFACTS, _cut_off, _launched, _metric, _require_browser, _settle, _shot_at, _visit, chromium_page
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -118,6 +118,10 @@ def test_a_failing_loop_shows_on_the_overview_the_drift_page_and_the_models_page
     page.screenshot(path=str(ARTIFACTS / "failing-overview.png"), full_page=True)
     assert re.match(r"since \d\d:\d\d UTC: cycle failed: .*model's files are missing", _delta(page, "Loop")), _delta(page, "Loop")
     assert _metric(page, "Signals (latest cycle)") == "cycle failed"
+    page.set_viewport_size({"width": 1024, "height": 1000})
+    page.wait_for_timeout(500)
+    assert _cut_off(page) == [], "cut off at 1024 px"
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_text(re.compile(r"Last event · Loop failing since \d\d:\d\d UTC")).first.wait_for()
     assert page.get_by_text("No cycles yet").count() == 0
     page.get_by_text("Cycle failed", exact=True).first.wait_for(state="attached")  # the chart's marks of failed cycles
