@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from core.faults import FaultBoard
-from core.outcomes import version_label
+from core.outcomes import LoopState, version_label
 from core.store import Store, utcnow
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class HealthReport:
     checks: dict[str, Check]
     latency_p50_ms: float | None
     latency_p95_ms: float | None
-    required: tuple[str, ...] = field(default=("duckdb", "mlflow", "disk", "champion", "worker"))
+    required: tuple[str, ...] = field(default=("duckdb", "mlflow", "disk", "champion", "worker", "loop"))
 
     @property
     def healthy(self) -> bool:
@@ -86,6 +86,12 @@ class HealthMonitor:
         return report
 
 
+def loop_state(store: Store, worker: str, unstored: int = 0) -> LoopState:
+    """The loop's state, computed once for every door (the Overview's tile, /health, /metrics): the worker's state
+    and the stored cycles that failed in a row up to the newest (with the cycles the store refused)."""
+    return LoopState(worker, store.failing_streak(), unstored)
+
+
 def _run_probe(probe: Callable[[], tuple[bool, str]]) -> Check:
     try:
         ok, detail = probe()
@@ -96,9 +102,10 @@ def _run_probe(probe: Callable[[], tuple[bool, str]]) -> Check:
 
 def component_probes(
     settings: Settings, store: Store, registry: ModelRegistry, predictor: Predictor, scheduler: Scheduler, tracker: Tracker,
-    notifier: Notifier, faults: FaultBoard,
+    notifier: Notifier, faults: FaultBoard, loop: Callable[[], LoopState],
 ) -> dict[str, Callable[[], tuple[bool, str]]]:  # fmt: skip
-    """Each component asked for real: a query, the MLflow store written, the loaded champion, the heartbeat."""
+    """Each component asked for real: a query, the MLflow store written, the loaded champion, the heartbeat, the
+    newest cycles (`loop`: the loop's state as every door reads it)."""
 
     def champion() -> tuple[bool, str]:
         wanted = registry.champion_version
@@ -149,11 +156,16 @@ def component_probes(
             return False, f"{notifier.masked_url}: the last {WEBHOOK_FAILURES} alerts failed ({recent[0][2] or 'no answer'})"
         return True, notifier.masked_url
 
+    def cycles() -> tuple[bool, str]:
+        state = loop()
+        return state.ok, state.describe()
+
     return {
         "duckdb": duckdb,
         "mlflow": mlflow,
         "disk": disk,
         "champion": champion,
         "worker": worker,
+        "loop": cycles,
         "webhook": webhook,
     }

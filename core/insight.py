@@ -60,7 +60,7 @@ class Event:
     """The last thing worth seeing (drift detected, a retrain, a promotion, a rollback): it stays on the
     Overview until another replaces it, where the newest cycle is replaced every few seconds."""
 
-    kind: str  # drift | promoted | rejected | awaiting | rollback | by_hand | approval
+    kind: str  # drift | promoted | rejected | awaiting | rollback | by_hand | approval | failure
     title: str
     detail: str
     at: datetime
@@ -130,6 +130,8 @@ class Insights:
         if cycle is None:
             return None
         new = cycle.get("new_version")
+        if cycle.get("status") == "error":
+            return self._failure(cycle)
         if new and cycle.get("promoted"):
             kind, title = "promoted", f"New champion {version_label(new)}"
         elif new and cycle.get("gate_outcome") == "awaiting":
@@ -140,6 +142,16 @@ class Insights:
             kind, title = "drift", f"Drift detected: {', '.join(json.loads(cycle['signals']))}"
         detail = cycle.get("verdict") if kind == "drift" else cycle["reason"]  # a retrain is told by its decision and gate
         return Event(kind, title, detail or cycle["reason"], cycle["started_at"], int(cycle["cycle_id"]))
+
+    def _failure(self, cycle: dict) -> Event:
+        """A failed cycle: the episode it belongs to when the loop is still failing, else that one cycle."""
+        streak = self.store.failing_streak()
+        if streak is not None and streak.first_cycle <= cycle["cycle_id"] <= streak.last_cycle:
+            runs = "" if streak.cycles == 1 else f", {streak.cycles:,} cycles in a row"
+            title = f"Loop failing since {streak.since:%H:%M} UTC (cycle {streak.last_cycle} failed{runs})"
+        else:
+            title = f"Cycle {cycle['cycle_id']} failed (the loop has run since)"
+        return Event("failure", title, cycle["reason"], cycle["started_at"], int(cycle["cycle_id"]))
 
     def boundary(self, cycle_id: int | None, x_feature: str, y_feature: str, max_points: int = BOUNDARY_POINTS) -> BoundaryView:
         """At `cycle_id` (None: the newest cycle, or the champion alone before any cycle): a sample of the

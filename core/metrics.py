@@ -8,12 +8,13 @@ actions and the API's all show, and there is nothing to keep in step.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from core.outcomes import version_label
+from core.outcomes import LoopState, version_label
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -39,13 +40,15 @@ class RuntimeCollector:
             ("realised_accuracy", "realised_accuracy", "Champion accuracy on the newest labelled batch"),
             ("estimated_accuracy", "estimated_accuracy", "Label-free estimate on the newest batch (mean max probability)"),
             ("drift_share", "drift_share", "Share of features drifted in the newest cycle"),
-            ("labelled_rows", "labelled_rows", "Labels the newest cycle's realised accuracy rests on"),
+            ("labelled_rows", "labelled_rows", "Labels that arrived in the newest cycle, of every version's predictions"),
+            ("realised_rows", "realised_rows", "Labels the newest cycle's realised accuracy rests on (the champion's own)"),
             ("label_coverage", "label_coverage", "Labels that arrived per row served in the newest cycle"),
             ("label_delay_p50_seconds", "label_delay_p50_s", "Median delay of the labels of served predictions, newest cycle"),
             ("label_delay_p90_seconds", "label_delay_p90_s", "90th percentile of that delay, newest cycle"),
         ):
             if last.get(key) is not None:
                 yield GaugeMetricFamily(f"ia_continu_{name}", help_text, value=float(last[key]))
+        yield from _loop_metrics(rt.loop_status())
         cycles = CounterMetricFamily("ia_continu_cycles", "Monitoring cycles by status and decision", labels=["status", "decision"])
         for status, decision, n in facts["cycles"]:
             cycles.add_metric([status, decision], n)
@@ -63,6 +66,20 @@ class RuntimeCollector:
             alerts.add_metric([delivery], n)
         yield alerts
         yield GaugeMetricFamily("ia_continu_uptime_seconds", "Seconds since the runtime started", value=rt.check_uptime())
+
+
+def _loop_metrics(state: LoopState) -> Iterator[Metric]:
+    """What a Prometheus user alerts on (`ia_continu_loop_failing == 1`), from the state every door reads."""
+    streak = state.failing
+    yield GaugeMetricFamily("ia_continu_loop_failing", "1 while the newest cycles fail (or cannot be stored), else 0",
+                            value=0.0 if state.ok else 1.0)  # fmt: skip
+    yield GaugeMetricFamily("ia_continu_loop_failed_cycles_in_a_row", "Cycles that failed in a row up to the newest",
+                            value=streak.cycles if streak else 0)  # fmt: skip
+    yield GaugeMetricFamily("ia_continu_loop_unstored_cycles", "Cycles kept in memory because the store refuses writes",
+                            value=state.unstored)  # fmt: skip
+    if streak is not None:
+        yield GaugeMetricFamily("ia_continu_loop_failing_since_seconds", "Unix time of the first failed cycle of the current streak",
+                                value=streak.since.replace(tzinfo=UTC).timestamp())  # fmt: skip
 
 
 def exposition(rt: Runtime) -> tuple[bytes, str]:

@@ -53,11 +53,20 @@ class NewData:
     def served_classes(self, champion_classes: np.ndarray) -> np.ndarray:
         """Per labelled row, the class it was served: the logged prediction for a label that came back, the
         champion's for a row that arrived labelled."""
-        served = np.asarray(champion_classes).copy()
+        return self._per_row(np.asarray(champion_classes).copy(), self.arrived.served if self.arrived is not None else None)
+
+    def served_versions(self, champion: int) -> np.ndarray:
+        """Per labelled row, the version that served it: the logged prediction's for a label that came back, the
+        champion's for a row that arrived labelled (it scores those now)."""
+        versions = np.full(self.n_labelled, champion, dtype=np.int64)
+        return self._per_row(versions, self.arrived.versions if self.arrived is not None else None)
+
+    def _per_row(self, values: np.ndarray, served: np.ndarray | None) -> np.ndarray:
+        """`values` with the labelled rows that are labels of served predictions set from `served`."""
         if self.n_feedback and self.labelled is not None and self.labelled.sample_ids is not None:
             rows, labels = self.labelled.sample_ids, self.arrived.sample_ids  # both in sample order
-            served[np.isin(rows, labels)] = self.arrived.served[np.isin(labels, rows)]
-        return served
+            values[np.isin(rows, labels)] = served[np.isin(labels, rows)]
+        return values
 
     @property
     def served_rows(self) -> int:

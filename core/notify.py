@@ -225,6 +225,27 @@ class Notifier:
         self._session.close()
 
 
+class HeldAlerts:
+    """A cycle's alerts, held until the cycle they name is stored: an alert never points at a cycle the store
+    does not have. It takes `notify` calls as a `Notifier` does (the gate's announcements go through it too)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self._held: list[tuple[tuple, dict]] = []
+
+    def notify(self, *args: object, **kwargs: object) -> None:
+        self._held.append((args, kwargs))
+
+    def release(self) -> None:
+        """Store and send every held alert, in the order they were raised; one that cannot be stored is logged."""
+        held, self._held = self._held, []
+        for args, kwargs in held:
+            try:
+                self.notifier.notify(*args, **kwargs)
+            except Exception:
+                log.exception("could not record the %s alert", args[0] if args else "cycle's")
+
+
 def _retry_after(response: requests.Response) -> float:
     """Discord's 429 carries retry_after (seconds) in the JSON body and a Retry-After header."""
     try:

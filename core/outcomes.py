@@ -7,6 +7,7 @@ people. Pure: it imports nothing from the rest of `core`.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -50,9 +51,27 @@ def retrain_status(outcome: GateOutcome | None) -> RetrainStatus:
 
 
 @dataclass(frozen=True)
+class VersionLabels:
+    """Labels that came back for one version's served predictions: they count for that version, never for the
+    champion that happens to serve when they arrive."""
+
+    version: int
+    labels: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labels if self.labels else None
+
+    def describe(self) -> str:
+        return f"{version_label(self.version)} {self.correct:,} of {self.labels:,} right ({self.accuracy:.3f})"
+
+
+@dataclass(frozen=True)
 class Measurement:
-    """The champion measured on one cycle's new data: realised accuracy where labels came, the
-    label-free estimate always, and the bar a drop is measured from."""
+    """The champion measured on one cycle's new data: realised accuracy where labels came (its own predictions'
+    labels and the stream rows it scored; `others`: labels of other versions' predictions, counted for them),
+    the label-free estimate always, and the bar a drop is measured from."""
 
     champion: int | None
     holdout_accuracy: float | None
@@ -64,6 +83,48 @@ class Measurement:
     bar_source: str = ""
     n_rows: int = 0
     estimated_drop: bool = False
+    others: tuple[VersionLabels, ...] = ()
+
+
+@dataclass(frozen=True)
+class FailingStreak:
+    """The cycles that failed in a row up to the newest: when it began, how many, and the newest reason."""
+
+    cycles: int
+    first_cycle: int
+    last_cycle: int
+    since: datetime
+    reason: str
+    last_at: datetime | None = None
+
+    def describe(self) -> str:
+        runs = "the newest cycle" if self.cycles == 1 else f"{self.cycles:,} cycles in a row"
+        return f"failing since {self.since:%H:%M} UTC ({runs}, from cycle {self.first_cycle}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class LoopState:
+    """The loop as every door shows it (the Overview, /health, /metrics, the last event): the worker's state, and
+    whether its cycles fail, since when and why. A failing loop is failing whatever the worker's state."""
+
+    worker: str  # running | paused | stopped
+    failing: FailingStreak | None = None
+    unstored: int = 0  # cycles kept in memory because the store refuses writes
+
+    @property
+    def ok(self) -> bool:
+        return self.failing is None and not self.unstored
+
+    @property
+    def headline(self) -> str:
+        return "failing" if not self.ok else self.worker
+
+    def describe(self) -> str:
+        """In words, for a tile, a health check and an alert."""
+        parts = [self.failing.describe()] if self.failing is not None else []
+        if self.unstored:
+            parts.append(f"{self.unstored:,} cycles could not be stored: the store refuses writes (kept in memory until it accepts them)")
+        return "; ".join(parts) or f"{self.worker}, not failing"
 
 
 @dataclass(frozen=True)
@@ -129,6 +190,8 @@ class CycleRecord:
     label_coverage: float | None = None  # labelled_rows / served_rows
     label_delay_p50_s: float | None = None  # how late the labels of served predictions came (None: none came)
     label_delay_p90_s: float | None = None
+    realised_rows: int | None = None  # labels the champion's realised accuracy rests on: its own predictions' and stream rows
+    realised_versions: str | None = None  # JSON: labels of other versions' predictions, per version (they count for those)
 
     def row(self) -> dict:
         """The table row: every stored field by its column name."""
@@ -148,6 +211,9 @@ class CycleRecord:
         self.estimated_accuracy = m.estimated
         self.performance_drift = m.performance_drift
         self.performance_bar = m.bar
+        self.realised_rows = m.n_rows if m.realised is not None else None
+        if m.others:
+            self.realised_versions = json.dumps([asdict(o) for o in m.others])
 
 
 def version_label(version: int | None) -> str:

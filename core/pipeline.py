@@ -17,7 +17,16 @@ more rows than its holdout, and the holdout accuracy before that.
 
 Each cycle stores its verdict in words: which signal fired (feature drift, a
 realised-accuracy drop, an estimated-accuracy drop), what it means and what it
-cannot see.
+cannot see; a cycle with no new data or that failed says so in its verdict too.
+
+Labels count for the version that served them: a label of a prediction served before a promotion
+is stored with the cycle under that version, and the champion's realised accuracy (and its
+drop test) rests on its own predictions' labels and the stream rows it scored.
+
+A failing cycle is a fact every door shows (`core.health.loop_state`). It is stored, with how far it
+read, so the next cycle moves on rather than failing on the same rows for ever; its alerts are held
+until it is stored, so none names a cycle the store lacks. A failing episode is announced once, and
+its recovery once, not every failed cycle.
 """
 
 from __future__ import annotations
@@ -40,8 +49,8 @@ from core.feedback import FeedbackActions
 from core.model_actions import TrainOutcome, train_and_gate
 from core.monitor import DriftMonitor
 from core.new_data import NewData
-from core.notify import Notifier
-from core.outcomes import CycleRecord, Decision, Measurement, version_label
+from core.notify import HeldAlerts, Notifier
+from core.outcomes import Action, CycleRecord, Decision, FailingStreak, Measurement, VersionLabels, version_label
 from core.policy import CycleFacts, RetrainPolicy
 from core.reference import Reference, reference_of
 from core.registry import ModelRegistry
@@ -81,8 +90,13 @@ class MonitoringPipeline:
         self.faults = faults or FaultBoard()
         self.training_lock = training_lock or threading.Lock()
         self.monitor = DriftMonitor(store)
-        self._unrecorded: list[CycleRecord] = []
+        self._unrecorded: list[tuple[CycleRecord, HeldAlerts]] = []
         self.lock = threading.Lock()
+
+    @property
+    def unstored(self) -> int:
+        """Cycles kept in memory because the store refused them."""
+        return len(self._unrecorded)
 
     # the cycle ---------------------------------------------------------------
     def run_cycle(self, trigger: str = "schedule") -> CycleRecord:
@@ -96,65 +110,98 @@ class MonitoringPipeline:
         try:
             s = controls.effective_settings(self.settings, self.store)
             cycle_id = self.store.next_cycle_id()
+            self._record_unrecorded()
+            streak = self.store.failing_streak()
         except Exception as exc:  # the store itself fails (disk full, read-only): nothing can be recorded now
             fault = self.faults.failed(component_of(exc), exc)
             log.error("cycle could not start: %s", fault.message)
             return CycleRecord(None, started, trigger, status="error", decision="error", reason=fault.message, ended_at=utcnow())
-        self._record_unrecorded()
-        record = CycleRecord(cycle_id, started, trigger, policy=s.policy)
+        record = CycleRecord(cycle_id, started, trigger, policy=s.policy, champion_version=self.registry.champion_version)
+        alerts = HeldAlerts(self.notifier)
         steps: dict[str, float] = {}
         report: DriftReport | None = None
         try:
-            report = self._steps(s, record, steps)
+            report = self._steps(s, record, steps, alerts)
         except Exception as exc:
             log.exception("cycle %s failed", cycle_id)
             fault = self.faults.failed(component_of(exc), exc)
-            record.status, record.decision, record.reason = "error", "error", f"cycle failed: {fault.message}"
-            record.error = traceback.format_exc()
-            self._alert("cycle_error", "failure", "Monitoring cycle failed", record.reason, record)
+            self._failed(record, f"cycle failed: {fault.message}; {_skipped(record)}")
         record.ended_at = utcnow()
         record.step_ms = json.dumps({k: round(v, 3) for k, v in steps.items()})
-        self._store_cycle(record, report.rows() if report else [])
+        held = bool(self._unrecorded)  # failed cycles the store still refuses: the loop was failing before this one
+        stored = self._store_cycle(record, report.rows() if report else [])
+        self._announce_episode(record, streak, held, alerts)
+        if stored:
+            alerts.release()
+        elif len(self._unrecorded) < MAX_UNRECORDED_CYCLES:
+            self._unrecorded.append((record, alerts))
+            log.error("cycle %s kept in memory until the store accepts writes again", record.cycle_id)
         return record
 
-    def _store_cycle(self, record: CycleRecord, drift_rows: list[dict]) -> None:
-        """Store the cycle with its drift rows; failing that, the cycle alone as an error; failing
-        that too (the disk is full), keep it to store at a later cycle and mark the store faulty."""
+    @staticmethod
+    def _failed(record: CycleRecord, reason: str, decision: Action = "error") -> None:
+        """The cycle ends in an error: its reason, traceback and a verdict that says it could not judge (or, when
+        the failure came after the verdict, that it failed then)."""
+        record.status, record.decision, record.reason = "error", decision, reason
+        record.error = traceback.format_exc()
+        record.verdict = f"{record.verdict} The cycle then failed: {reason}." if record.verdict else f"No verdict: {reason}."
+
+    def _store_cycle(self, record: CycleRecord, drift_rows: list[dict]) -> bool:
+        """Store the cycle with its drift rows; failing that, the cycle alone as an error; False when that
+        fails too (the disk is full): the caller keeps it to store at a later cycle, the store marked faulty."""
         try:
             self.store.insert_cycle(record.row(), drift_rows)
             if record.status != "error":
                 self.faults.succeeded("duckdb")
                 self.faults.succeeded("disk")
-            return
+            return True
         except Exception as exc:
             fault = self.faults.failed(component_of(exc), exc)
             log.error("could not store cycle %s in full: %s", record.cycle_id, fault.message)
             record.status, record.error = "error", f"{record.error or ''}storing the cycle failed: {fault.message}"
+            record.reason = f"{record.reason}; its drift results could not be stored: {fault.message}"
         try:
             self.store.insert_cycle(record.row(), [])
+            return True
         except Exception:
-            if len(self._unrecorded) < MAX_UNRECORDED_CYCLES:
-                self._unrecorded.append(record)
-            log.error("cycle %s kept in memory until the store accepts writes again", record.cycle_id)
+            return False
 
     def _record_unrecorded(self) -> None:
+        """Cycles the store refused, stored once it accepts writes, then their alerts (held until then)."""
         while self._unrecorded:
-            record = self._unrecorded[0]
+            record, alerts = self._unrecorded[0]
             try:
                 self.store.insert_cycle(record.row(), [])
             except Exception:
                 return
             self._unrecorded.pop(0)
+            alerts.release()
             log.info("cycle %s stored late: the store accepts writes again", record.cycle_id)
 
-    def _steps(self, s: Settings, record: CycleRecord, steps: dict[str, float]) -> DriftReport | None:
+    def _announce_episode(self, record: CycleRecord, before: FailingStreak | None, held: bool, alerts: HeldAlerts) -> None:
+        """One alert when the loop starts failing, one when it recovers: a loop failing every 30 s for an hour
+        is one fact, not 120 alerts (each failed cycle is stored, with its reason). `before`: the stored cycles
+        failing up to this one; `held`: failed cycles the store refused, kept in memory."""
+        fields = _fields(record)
+        if record.status == "error" and before is None and not held:
+            alerts.notify("loop_failing", "failure", "Monitoring loop failing",
+                          f"Cycle {record.cycle_id} failed: {record.reason}\nThe loop goes on; the next alert says when it recovers.",
+                          fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
+        elif record.status != "error" and (before is not None or held):
+            after = f"{before.cycles:,} failed cycles ({before.describe()})" if before else "cycles the store refused"
+            alerts.notify("loop_recovered", "success", "Monitoring loop recovered", f"Cycle {record.cycle_id} ran after {after}.",
+                          fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
+
+    def _steps(self, s: Settings, record: CycleRecord, steps: dict[str, float], alerts: HeldAlerts) -> DriftReport | None:
         with _timed(steps, "stream"):
             self._stream(s, record)
         with _timed(steps, "read"):
             new = self._new_data(record)
         record.arrived(new)
         if new.n_rows == 0:
-            record.status, record.reason = "no_data", f"no new data since cycle {record.cycle_id - 1}: {self._why_no_data(s)}"
+            why = self._why_no_data(s)
+            record.status, record.reason = "no_data", f"no new data since cycle {record.cycle_id - 1}: {why}"
+            record.verdict = f"No verdict: no new data since cycle {record.cycle_id - 1}, so nothing was measured ({why})."
             return None
         X, y = new.features, new.labelled.y if new.labelled is not None and not len(new.unlabelled) else None
         with _timed(steps, "evaluate"):
@@ -169,23 +216,17 @@ class MonitoringPipeline:
                 record.reference = self.monitor.reference.to_json()
             record.drift_share, record.dataset_drift = report.drift_share, report.dataset_drift
         signals = verdicts.signals(report, measured)
-        record.signals, record.verdict = json.dumps(signals), verdicts.verdict(signals, report, measured, s)
+        record.signals, record.verdict = json.dumps(signals), verdicts.verdict(signals, report, measured, s) + _others(measured)
         policy, facts = RetrainPolicy(s), CycleFacts(record.cycle_id, record.labelled, record.first_sample_id)
         with _timed(steps, "decide"):
             decision = policy.decide(facts, report, measured, self.store)
         record.decision, record.reason, record.draw = decision.action, decision.reason, decision.draw
-        if signals:
-            self._alert(
-                "drift",
-                "warning",
-                "Drift detected",
-                f"{record.verdict}\nDecision: {decision.reason}",
-                record,
-                episode=decision.episode_onset,
-            )  # one episode: the drifted cycles since its onset
+        if signals:  # one episode: the drifted cycles since its onset
+            alerts.notify("drift", "warning", "Drift detected", f"{record.verdict}\nDecision: {decision.reason}", _fields(record),
+                          cycle_id=record.cycle_id, episode=decision.episode_onset)  # fmt: skip
         if decision.action == "retrain":
             with _timed(steps, "retrain"):
-                self._retrain(decision, s, record)
+                self._retrain(decision, s, record, alerts)
         return report
 
     # steps -------------------------------------------------------------------------
@@ -229,7 +270,7 @@ class MonitoringPipeline:
     def _new_data(self, record: CycleRecord) -> NewData:
         """What arrived since the last cycle: incoming labelled rows (stream batches, data sent to the loop, labels of
         served predictions) and the predictions still without a label. Library datasets are never read here."""
-        previous = self.store.last_cycle()
+        previous = self._read_position()
         if previous is not None:
             seen_until, predictions_since = previous["last_sample_id"] or 0, previous["predictions_until"]
         else:
@@ -240,15 +281,23 @@ class MonitoringPipeline:
         newest = self.store.max_incoming_sample_id()
         now = utcnow()
         record.last_sample_id, record.predictions_until = max(newest, seen_until), now
+        first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1) if newest > seen_until else None
+        record.first_sample_id = first  # how far this cycle reads, recorded before it reads: a failure skips these rows
         since = predictions_since or record.started_at  # a first cycle reads what was served during it (the simulator's batch)
         unlabelled = self.store.prediction_features_since(since, now, MAX_ROWS_PER_CYCLE, unlabelled=True)
-        served = self.store.served_count(since, now)
-        if newest <= seen_until:
+        served = self.store.served_count(predictions_since, now)  # a first cycle counts every prediction served before it
+        if first is None:
             return NewData(None, unlabelled, None, served)
-        first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1)
         window = self.store.read_samples(first, newest, incoming=True)
-        record.first_sample_id = first
         return NewData(window, unlabelled, self.store.arrived_labels(first, newest), served)
+
+    def _read_position(self) -> dict | None:
+        """Where the last cycle that read stopped: stored, or kept in memory while the store refuses writes."""
+        position = self.store.read_position()
+        held = next((r for r, _alerts in reversed(self._unrecorded) if r.predictions_until is not None), None)
+        if held is not None and (position is None or held.cycle_id > position["cycle_id"]):
+            return {"cycle_id": held.cycle_id, "last_sample_id": held.last_sample_id, "predictions_until": held.predictions_until}
+        return position
 
     def _measure(self, new: NewData, s: Settings) -> Measurement:
         champion = self.registry.champion_version
@@ -265,11 +314,20 @@ class MonitoringPipeline:
         if new.labelled is None:
             return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, new.n_rows, estimated_drop)
         y = new.labelled.y
-        correct = int(np.count_nonzero(new.served_classes(training.predicted_class(scores[: len(y)])) == y))
-        realised = correct / len(y)
-        upper = wilson_upper(correct, len(y), s.perf_confidence)
+        right = new.served_classes(training.predicted_class(scores[: len(y)])) == y
+        versions = new.served_versions(champion)
+        own = versions == champion
+        others = tuple(
+            VersionLabels(int(v), int(np.count_nonzero(versions == v)), int(np.count_nonzero(right[versions == v])))
+            for v in sorted(set(versions[~own].tolist()), reverse=True)
+        )
+        n = int(np.count_nonzero(own))
+        if n == 0:  # every label was of another version's predictions: nothing to hold the champion to
+            return Measurement(champion, holdout, None, None, estimated, False, bar, bar_source, 0, estimated_drop, others)
+        correct = int(np.count_nonzero(right[own]))
+        upper = wilson_upper(correct, n, s.perf_confidence)
         drop = upper < bar - s.perf_tolerance
-        return Measurement(champion, holdout, realised, upper, estimated, drop, bar, bar_source, len(y), estimated_drop)
+        return Measurement(champion, holdout, correct / n, upper, estimated, drop, bar, bar_source, n, estimated_drop, others)
 
     def _bar(self, champion: int, holdout: float, n_holdout: int, s: Settings) -> tuple[float, str]:
         """The accuracy a drop is measured from: the champion's realised accuracy on the cycles it
@@ -286,7 +344,7 @@ class MonitoringPipeline:
         return reference_of(self.store, champion)
 
     # retraining ------------------------------------------------------------------------------
-    def _retrain(self, decision: Decision, s: Settings, record: CycleRecord) -> None:
+    def _retrain(self, decision: Decision, s: Settings, record: CycleRecord, alerts: HeldAlerts) -> None:
         window = self.store.recent_window(s.training_window)
         if decision.onset_sample_id is not None and window.first_sample_id < decision.onset_sample_id:
             post_drift = int(np.count_nonzero(window.sample_ids >= decision.onset_sample_id))
@@ -297,7 +355,7 @@ class MonitoringPipeline:
         try:
             with self.training_lock:
                 outcome = train_and_gate(
-                    self.registry, self.notifier, window, decision.trigger, approve=s.policy == "approve", cycle_id=record.cycle_id,
+                    self.registry, alerts, window, decision.trigger, approve=s.policy == "approve", cycle_id=record.cycle_id,
                     fields=_fields(record),
                 )  # fmt: skip
         except training.NotEnoughRows as few:
@@ -309,9 +367,7 @@ class MonitoringPipeline:
         except Exception as exc:
             log.exception("retrain failed")
             fault = self.faults.failed(component_of(exc), exc)
-            record.status, record.reason = "error", f"{record.reason}; retrain failed: {fault.message}"
-            record.error = traceback.format_exc()
-            self._alert("retrain_failed", "failure", "Retrain failed", record.reason, record)
+            self._failed(record, f"{record.reason}; retrain failed: {fault.message}", decision="retrain")
             return
         first = window.first_sample_id if decision.onset_sample_id is None else max(window.first_sample_id, decision.onset_sample_id)
         self._after_gate(outcome, decision, s, record, first, window.last_sample_id, window.first_sample_id < first)
@@ -343,12 +399,6 @@ class MonitoringPipeline:
             self.monitor.move_reference(gate.champion, first, last)
             record.reason += "; the champion holds on the post-drift rows, so they become its drift reference"
 
-    def _alert(self, kind: str, level: str, title: str, description: str, record: CycleRecord, episode: object = None) -> None:
-        try:
-            self.notifier.notify(kind, level, title, description, _fields(record), cycle_id=record.cycle_id, episode=episode)
-        except Exception:
-            log.exception("could not record the %s alert", kind)
-
 
 def _fields(record: CycleRecord) -> dict[str, object]:
     """The cycle's figures an alert carries (Discord embed fields)."""
@@ -361,6 +411,26 @@ def _fields(record: CycleRecord) -> dict[str, object]:
         "Decision": record.decision,
         "Cycle": record.cycle_id,
     }
+
+
+def _skipped(record: CycleRecord) -> str:
+    """What a failed cycle leaves behind: the rows it had begun to read are not read again (the next cycle moves
+    on rather than failing on them for ever), or nothing, when it failed before reading."""
+    if record.predictions_until is None:
+        return "it failed before reading, so the next cycle reads what had arrived"
+    rows = f"samples {record.first_sample_id:,}–{record.last_sample_id:,} and " if record.first_sample_id is not None else ""
+    return f"skipped: {rows}the predictions served until {record.predictions_until:%H:%M:%S} UTC are not read again"
+
+
+def _others(m: Measurement) -> str:
+    """The labels of other versions' predictions a cycle received, said beside the champion's verdict."""
+    if not m.others:
+        return ""
+    each = "; ".join(o.describe() for o in m.others)
+    return (
+        f" Labels also came back for predictions other versions served: {each}. They count for those versions, "
+        f"not for {version_label(m.champion)}'s realised accuracy."
+    )
 
 
 @contextmanager

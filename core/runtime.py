@@ -29,14 +29,14 @@ from core.data_actions import DataActions
 from core.errors import NoModelError, UserInputError, WorkspaceError
 from core.faults import FaultBoard, component_of
 from core.feedback import FeedbackActions, FeedbackReply
-from core.health import HealthMonitor, HealthReport, component_probes
+from core.health import HealthMonitor, HealthReport, component_probes, loop_state
 from core.ingest import BATCH_HEADER, REPLICA_HEADER, checked_name, read_batch
 from core.insight import Insights
 from core.journal import Journal
 from core.loop_control import LoopControl
 from core.model_actions import Comparison, ModelActions, TrainOutcome
 from core.notify import Notifier
-from core.outcomes import CycleRecord, version_label
+from core.outcomes import CycleRecord, LoopState, VersionLabels, version_label
 from core.pipeline import MonitoringPipeline
 from core.reference import Reference
 from core.registry import GateDecision, ModelRegistry
@@ -58,7 +58,7 @@ READS = frozenset(
         "models", "datasets", "dataset_frame", "cycles", "notifications", "model_events", "drift_results", "accuracy_history",
         "drift_history", "latency_history", "availability", "recent_predictions", "sample_features", "class_balance",
         "latency_percentiles", "repairs", "archives", "cycle_ids", "dataset_summary", "evaluation", "cycles_page", "model",
-        "metric_facts", "last_cycle", "replica_traffic",
+        "metric_facts", "last_cycle", "replica_traffic", "realised_by_version",
     }
 )  # fmt: skip
 INSIGHT_READS = frozenset({"boundary", "cycle_detail", "reference_sample", "batch_sample", "last_event"})
@@ -83,6 +83,8 @@ class Overview:
     interval: float
     uptime_seconds: float
     counts: dict[str, int]
+    loop: LoopState
+    realised: dict | None = None  # the newest cycle that measured a realised accuracy (it stays until a newer one)
 
 
 class Runtime:
@@ -164,7 +166,8 @@ class Runtime:
             on_error=self._worker_error, on_state=self._scheduler_state,
         )  # fmt: skip
         self.health = HealthMonitor(self.store, self.started_at, component_probes(
-            s, self.store, self.registry, self.predictor, self.scheduler, self.tracker, self.notifier, self.faults))  # fmt: skip
+            s, self.store, self.registry, self.predictor, self.scheduler, self.tracker, self.notifier, self.faults,
+            self.loop_status))  # fmt: skip
         self.loop = LoopControl(self.store, self.scheduler, s)
         if s.scheduler_autostart:
             self.scheduler.start(paused=self.store.get_setting("scheduler.state") == "paused")
@@ -219,6 +222,10 @@ class Runtime:
 
     def scheduler_status(self) -> SchedulerStatus:
         return self.scheduler.status()
+
+    def loop_status(self) -> LoopState:
+        """The loop as every door shows it: the worker's state, and whether its cycles fail, since when and why."""
+        return loop_state(self.store, self.scheduler.state, self.pipeline.unstored)
 
     def run_maintenance(self) -> dict[str, int]:
         """Retention and a checkpoint, between cycles (a cycle reads the samples retention may delete)."""
@@ -312,7 +319,13 @@ class Runtime:
         return Overview(
             champion, record["accuracy"] if record else None, self.store.last_cycle(), self.scheduler.state,
             self.scheduler.next_run, self.scheduler.interval, time.time() - self.started_at, self.store.counts(),
+            self.loop_status(), self.store.last_realised(),
         )  # fmt: skip
+
+    def realised_of(self, version: int) -> VersionLabels:
+        """Every label received for `version`'s served predictions and how many it got right (none: 0 labels)."""
+        found = self.store.realised_by_version(version)
+        return found[0] if found else VersionLabels(version, 0, 0)
 
     def cycle_verdict(self, cycle_id: int) -> str | None:
         """The verdict a cycle stored: which signal fired, what it means and what it cannot see."""

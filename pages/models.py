@@ -7,7 +7,7 @@ from core.outcomes import METRICS, RetrainStatus, parse_version, version_label
 from core.runtime import TrainOutcome
 from core.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from ui import charts
-from ui.state import act, choice_from_url, empty_state, keep_in_url, percent, read, runtime, version_column
+from ui.state import act, choice_from_url, empty_state, keep_in_url, percent, plural, read, runtime, version_column
 
 rt = runtime()
 st.title("Models")
@@ -92,14 +92,19 @@ if models.empty:
     st.stop()
 
 st.subheader("Registry")
-table = models.assign(rows=models["n_train"] + models["n_holdout"], mlflow_run=rt.run_links(models["run_id"].tolist()))
+realised = {v.version: f"{percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in read("realised_by_version")}
+table = models.assign(rows=models["n_train"] + models["n_holdout"], mlflow_run=rt.run_links(models["run_id"].tolist()),
+                      realised=[realised.get(v, "no labels yet") for v in models["version"]])  # fmt: skip
 table["status"] = table["status"].map(STATUS_LABELS).fillna(table["status"])
 links = {"mlflow_run": st.column_config.LinkColumn("MLflow run", display_text="open run")} if rt.settings.mlflow_ui_url else {}
 st.dataframe(
-    table[["label", "status", "created_at", "rows", *METRICS, "trigger", "training_data", "run_id", *(["mlflow_run"] if links else [])]],
+    table[["label", "status", "realised", "created_at", "rows", *METRICS, "trigger", "training_data", "run_id",
+           *(["mlflow_run"] if links else [])]],
     hide_index=True,
-    column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS} | links,
-)
+    column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS} | links | {"realised": st.column_config.TextColumn(
+        "realised (served)", help="Every label received for the predictions this version served, whoever served when they came: "
+        "its accuracy in service, beside the holdout metrics.")},
+)  # fmt: skip
 if not links:
     st.caption("Set IA_MLFLOW_UI_URL (e.g. http://127.0.0.1:5000) to link each version to its run in the MLflow UI.")
 

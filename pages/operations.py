@@ -69,7 +69,9 @@ def scheduler_state() -> None:
     sched = rt.scheduler_status()
     age = sched.heartbeat_age
     top, bottom = st.columns(2), st.columns(2)  # two rows of two: the values fit at 1024 px
-    top[0].metric("State", sched.state)
+    loop = rt.loop_status()
+    top[0].metric("State", sched.state, delta=None if loop.ok else "cycles failing", delta_color="inverse", delta_arrow="off",
+                  help=f"The worker's state; its cycles: {loop.describe()}")  # fmt: skip
     top[1].metric("Interval", f"{sched.interval:g} s")
     bottom[0].metric("Next run (UTC)", sched.next_run.strftime("%H:%M:%S") if sched.next_run else "—")
     bottom[1].metric("Heartbeat age", "—" if age is None else f"{age:.1f} s", help="Seconds since the worker last reported alive.")

@@ -343,5 +343,5 @@ def test_overview_reads_well_with_unlabelled_cycles() -> None:
     at = open_page()
     cycles = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
     assert cycles["realised_accuracy"].tolist() == ["—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")
-    assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0", "—"]
+    assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0", "v1.0.0"]
     assert any("· 1 model ·" in c.value and "· 1 prediction ·" in c.value for c in at.caption)

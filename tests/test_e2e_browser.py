@@ -79,17 +79,25 @@ def _launched(env: dict[str, str], log: object) -> Iterator[str]:
             process.kill()
 
 
-@pytest.fixture(scope="module")
-def page(server: str):
+@contextmanager
+def chromium_page() -> Iterator[object]:
+    """A page of a headless Chromium, 1400 x 1000, closed with its browser."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.set_default_timeout(60_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: str):
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def _settle(page) -> None:

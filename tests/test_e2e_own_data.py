@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.test_e2e_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _launched, _require_browser, _settle, _visit
+from tests.test_e2e_browser import ARTIFACTS, ROOT, _launched, _require_browser, _settle, _visit, chromium_page
 
 pytestmark = pytest.mark.browser
 
@@ -29,14 +29,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def page(server: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        page.set_default_timeout(60_000)
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def test_a_workspace_from_the_weather_file_through_the_dashboard(server: str, page) -> None:

@@ -95,8 +95,12 @@ def test_a_full_disk_refuses_new_predictions_loses_none_acknowledged_and_shows_i
         assert rt.store.counts()["predictions"] == acked
         ok = rt.run_cycle("manual")
         assert ok.status == "ok"
-        statuses = rt.store.cycles()["status"].tolist()
+        cycles = rt.store.cycles()
+        statuses = cycles["status"].tolist()
         assert "error" in statuses and statuses[0] == "ok"  # the failed cycle was stored once writes came back
+        alerts = rt.store.notifications()  # held with the cycle they name, stored after it
+        assert set(alerts["cycle_id"].dropna()) <= set(cycles["cycle_id"])
+        assert alerts.query("kind == 'loop_failing'")["cycle_id"].tolist() == [failed.cycle_id]
         assert rt.check_health().checks["duckdb"].ok
     finally:
         rt.close()

@@ -55,13 +55,21 @@ def test_overview_shows_the_starter_champion(workspace: Path) -> None:
     assert metrics["Holdout accuracy"].endswith(" %") and len(at.columns) >= 6  # two rows of three KPIs
 
 
-def test_overview_says_what_the_realised_accuracy_rests_on(workspace: Path) -> None:
+def test_overview_says_what_the_realised_accuracy_rests_on_and_keeps_it_until_a_newer_one(workspace: Path) -> None:
     open_page()
-    get_runtime().run_cycle()  # the stream's 200 labelled rows, scored as they arrived
+    rt = get_runtime()
+    first = rt.run_cycle()  # the stream's 200 labelled rows, scored as they arrived
     at = open_page()
     realised = next(m for m in at.metric if m.label == "Realised accuracy")
     assert realised.value.endswith(" %")
-    assert realised.proto.delta == "on 200 labels for 200 rows served (coverage 100%, labels came with the rows)"
+    assert realised.proto.delta == f"as of cycle 1, {first.started_at:%H:%M} UTC, on 200 labels"
+    assert "on 200 labels for 200 rows served (coverage 100%, labels came with the rows)" in realised.proto.help
+    rt.set_controls(stream_enabled=False)
+    rt.run_cycle()  # nothing new: no labels, and nothing false said about them
+    at = open_page()
+    kept = next(m for m in at.metric if m.label == "Realised accuracy")
+    assert (kept.value, kept.proto.delta) == (realised.value, realised.proto.delta)
+    assert "That cycle: on 200 labels for 200 rows served" in kept.proto.help
 
 
 def test_overview_empty_workspace_says_what_to_do(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

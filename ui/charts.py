@@ -20,7 +20,7 @@ from core.outcomes import version_label
 COLOURS = {
     "realised": "#1f77b4", "estimated": "#9467bd", "drift": "#ff7f0e", "rejected": "#d62728",
     "promotion": "#2ca02c", "rollback": "#d62728", "reference": "#4c72b0", "current": "#dd8452",
-    "class_0": "#1b9e77", "class_1": "#7570b3", "champion": "#e7298a", "challenger": "#66a61e",
+    "class_0": "#1b9e77", "class_1": "#7570b3", "champion": "#e7298a", "challenger": "#66a61e", "error": "#8b0000",
 }  # fmt: skip
 CLASS_COLOURS = ("#1b9e77", "#7570b3", "#d95f02", "#e6ab02", "#66a61e", "#a6761d", "#666666", "#e7298a")  # the first two: class_0/1
 VERSION_COLOURS = ("#1f77b4", "#dd8452")  # version A and version B when two are compared
@@ -96,10 +96,14 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     fig.add_scatter(x=history["ts"], y=history["estimated"], name="Estimated accuracy (label-free)", mode="lines+markers",
                     line={"color": COLOURS["estimated"], "dash": "dot"}, marker={"size": 4}, **hover)  # fmt: skip
     for column, name, colour, symbol in (("drift", "Drift detected", COLOURS["drift"], "x"), ("rejected", "Challenger rejected",
-                                         COLOURS["rejected"], "triangle-down")):  # fmt: skip
+                                         COLOURS["rejected"], "triangle-down"), ("error", "Cycle failed", COLOURS["error"], "square")):  # fmt: skip
+        if column not in history:
+            continue
         marked = history[history[column].fillna(False).astype(bool)]
         if not marked.empty:
             y = marked["realised"].fillna(marked["estimated"])
+            if column == "error":  # a failed cycle measured nothing: its mark sits on the axis, where a failing loop shows
+                y = y.fillna(0.0)
             cycle = marked["marked_cycle"] if "marked_cycle" in marked else marked["first_cycle"]
             fig.add_scatter(x=marked["ts"], y=y, name=name, mode="markers", marker={"color": colour, "size": 12, "symbol": symbol},
                             customdata=cycle, hovertemplate="cycle %{customdata}: click to open it<extra>" + name + "</extra>")  # fmt: skip
@@ -110,16 +114,20 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
 
 
 def rests_on(labelled: float, served: float, coverage: float | None, delay_p50: float | None) -> str:
-    """What a realised accuracy rests on, in the words the chart's hover and the Overview's figure share."""
+    """What a realised accuracy rests on, in the words the chart's hover and the Overview's figure share; with no
+    labels, only that (nothing about coverage or how labels came, since none did)."""
+    if not labelled:
+        return f"no labels for {int(served):,} rows served" if served else "no labels and no rows served"
     delay = f"label delay p50 {seconds(delay_p50)}" if delay_p50 is not None and pd.notna(delay_p50) else "labels came with the rows"
     share = "—" if coverage is None or pd.isna(coverage) else f"{coverage:.0%}"
     return f"on {int(labelled):,} labels for {int(served):,} rows served (coverage {share}, {delay})"
 
 
 def label_facts(cycle: dict) -> str | None:
-    """`rests_on` for a stored cycle; None for cycles stored before label counts existed."""
-    labelled = cycle.get("labelled_rows")
-    if labelled is None or pd.isna(labelled):
+    """`rests_on` for a stored cycle: the labels its realised accuracy rests on (`realised_on`, the champion's own;
+    every label that arrived for a cycle read without it); None for cycles stored before label counts existed."""
+    labelled = next((v for v in (cycle.get("realised_on"), cycle.get("labelled_rows")) if v is not None and pd.notna(v)), None)
+    if labelled is None:
         return None
     return rests_on(labelled, cycle.get("served_rows") or 0, cycle.get("label_coverage"), cycle.get("label_delay_p50_s"))
 

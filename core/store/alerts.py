@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.store.base import StoreBase, insert_row
+from core.store.base import StoreBase, insert_row, plain
 
 
 class AlertQueries(StoreBase):
@@ -15,7 +15,7 @@ class AlertQueries(StoreBase):
     def update_notification(self, notification_id: int, **values: object) -> None:
         assignments = ", ".join(f"{k} = ?" for k in values)
         with self.transaction() as tx:
-            tx.execute(f"UPDATE notifications SET {assignments} WHERE notification_id = ?", [*values.values(), notification_id])
+            tx.execute(f"UPDATE notifications SET {assignments} WHERE notification_id = ?", [*map(plain, values.values()), notification_id])
 
     def notifications(self, limit: int = 100) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM notifications ORDER BY notification_id DESC LIMIT ?", [limit]).df()

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from core.errors import UserInputError, WorkspaceError, WorkspaceInUseError, plain_fault
@@ -209,13 +211,43 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def insert_row(cur: duckdb.DuckDBPyConnection, table: str, record: dict, returning: str | None = None) -> object:
-    """One row from a dict; column names come from our own code, values are bound parameters."""
+def plain(value: object) -> object:
+    """A value as DuckDB binds it: numpy and pandas scalars become Python's (a `numpy.bool` from a drift test
+    is refused by DuckDB's binder, and Arrow makes a column of it an object), pandas' missing markers (NaT,
+    pd.NA) become NULL. Every record a query takes as a dict passes through here, so no computation upstream
+    needs to remember it."""
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, pd.Timedelta):
+        return value.to_pytimedelta()
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return None if np.isnat(value) else plain(pd.Timestamp(value) if isinstance(value, np.datetime64) else pd.Timedelta(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def plain_record(record: Mapping[str, object]) -> dict[str, object]:
+    return {key: plain(value) for key, value in record.items()}
+
+
+def insert_row(cur: duckdb.DuckDBPyConnection, table: str, record: Mapping[str, object], returning: str | None = None) -> object:
+    """One row from a dict; column names come from our own code, values are bound parameters (made plain)."""
+    values = list(plain_record(record).values())
     sql = f"INSERT INTO {table} ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})"
     if returning:
-        return cur.execute(f"{sql} RETURNING {returning}", list(record.values())).fetchone()[0]
-    cur.execute(sql, list(record.values()))
+        return cur.execute(f"{sql} RETURNING {returning}", values).fetchone()[0]
+    cur.execute(sql, values)
     return None
+
+
+def insert_records(cur: duckdb.DuckDBPyConnection, table: str, records: Iterable[Mapping[str, object]]) -> None:
+    """Many rows from dicts in one bulk insert, each value made plain first."""
+    rows = [plain_record(r) for r in records]
+    if rows:
+        insert_arrow(cur, table, pa.Table.from_pylist(rows))
 
 
 def insert_arrow(cur: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> None:

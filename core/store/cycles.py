@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow as pa
 
-from core.store.base import StoreBase, insert_arrow, insert_row
+from core.outcomes import FailingStreak
+from core.store.base import StoreBase, insert_records, insert_row
+
+# The labels a cycle's realised accuracy rests on: the champion's own predictions' and the stream rows it scored (a cycle
+# stored before these were counted apart: every label that arrived, or every row before labels were counted).
+REALISED_ON = "coalesce(realised_rows, CASE WHEN realised_accuracy IS NOT NULL THEN coalesce(labelled_rows, rows_seen) END)"
 
 
 class CycleQueries(StoreBase):
@@ -18,8 +22,7 @@ class CycleQueries(StoreBase):
         """The cycle and its per-feature drift results, together."""
         with self.transaction() as tx:
             insert_row(tx, "cycles", record)
-            if drift_rows:
-                insert_arrow(tx, "drift_results", pa.Table.from_pylist([{"cycle_id": record["cycle_id"], **r} for r in drift_rows]))
+            insert_records(tx, "drift_results", ({"cycle_id": record["cycle_id"], **r} for r in drift_rows))
 
     def cycle_verdict(self, cycle_id: int) -> str | None:
         row = self.cur.execute("SELECT verdict FROM cycles WHERE cycle_id = ?", [cycle_id]).fetchone()
@@ -41,14 +44,39 @@ class CycleQueries(StoreBase):
     def last_cycle(self) -> dict | None:
         return self._one("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT 1")
 
+    def read_position(self) -> dict | None:
+        """How far the loop has read: the newest cycle that got as far as reading (a cycle that failed before it
+        leaves the position where it was), with its last sample id and the time its predictions were read to."""
+        return self._one(
+            "SELECT cycle_id, last_sample_id, predictions_until FROM cycles WHERE predictions_until IS NOT NULL ORDER BY cycle_id DESC LIMIT 1"
+        )
+
+    def failing_streak(self) -> FailingStreak | None:
+        """The cycles that failed in a row up to the newest one, or None when the newest did not fail."""
+        row = self._one(
+            """WITH settled AS (SELECT coalesce(max(cycle_id), 0) AS cycle_id FROM cycles WHERE status <> 'error')
+               SELECT count(*) AS cycles, min(c.cycle_id) AS first_cycle, max(c.cycle_id) AS last_cycle, min(c.started_at) AS since,
+                      arg_max(c.reason, c.cycle_id) AS reason, max(c.ended_at) AS last_at
+               FROM cycles c, settled WHERE c.status = 'error' AND c.cycle_id > settled.cycle_id"""
+        )
+        return FailingStreak(**row) if row and row["cycles"] else None
+
+    def last_realised(self) -> dict | None:
+        """The newest cycle that measured a realised accuracy: the figure stays true until a newer one exists."""
+        return self._one(
+            f"SELECT *, {REALISED_ON} AS realised_on FROM cycles WHERE realised_accuracy IS NOT NULL ORDER BY cycle_id DESC LIMIT 1"
+        )
+
     def cycles(self, limit: int = 100) -> pd.DataFrame:
-        return self.cur.execute("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()
+        """The newest cycles, each with `realised_on`: the labels its realised accuracy rests on."""
+        return self.cur.execute(f"SELECT *, {REALISED_ON} AS realised_on FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()
 
     def last_event_cycle(self) -> dict | None:
-        """The newest cycle that did something worth seeing: a signal fired, or it retrained."""
+        """The newest cycle that did something worth seeing: a signal fired, it retrained, or it failed."""
         return self._one(
-            """SELECT cycle_id, started_at, signals, verdict, decision, reason, new_version, promoted, gate_outcome, champion_version FROM cycles
-               WHERE (signals IS NOT NULL AND signals <> '[]') OR new_version IS NOT NULL ORDER BY cycle_id DESC LIMIT 1"""
+            """SELECT cycle_id, started_at, status, signals, verdict, decision, reason, new_version, promoted, gate_outcome, champion_version
+               FROM cycles WHERE (signals IS NOT NULL AND signals <> '[]') OR new_version IS NOT NULL OR status = 'error'
+               ORDER BY cycle_id DESC LIMIT 1"""
         )
 
     def recent_drift_flags(self, limit: int) -> list[tuple[int, bool, int | None, bool]]:
@@ -71,19 +99,21 @@ class CycleQueries(StoreBase):
         return self.cur.execute("SELECT * FROM drift_results WHERE cycle_id = ? ORDER BY feature", [cycle_id]).df()
 
     def accuracy_history(self, max_points: int = 400) -> pd.DataFrame:
-        """Realised and estimated accuracy per cycle, averaged into at most `max_points` buckets."""
+        """Realised and estimated accuracy per cycle, averaged into at most `max_points` buckets; the cycles that read
+        data and the ones that failed (a failing loop shows on the chart, it does not just stop)."""
         return self.cur.execute(
-            """WITH c AS (SELECT *, ntile(?) OVER (ORDER BY cycle_id) AS bucket FROM cycles WHERE rows_seen > 0)
+            f"""WITH c AS (SELECT *, {REALISED_ON} AS realised_on, ntile(?) OVER (ORDER BY cycle_id) AS bucket FROM cycles
+                           WHERE rows_seen > 0 OR status = 'error')
                SELECT min(started_at) AS ts, min(cycle_id) AS first_cycle, max(cycle_id) AS last_cycle, count(*) AS cycles,
                       avg(realised_accuracy) AS realised, avg(estimated_accuracy) AS estimated,
-                      sum(labelled_rows) AS labelled, sum(served_rows) AS served,
+                      sum(realised_on) AS labelled, sum(served_rows) AS served,
                       sum(labelled_rows) / nullif(sum(served_rows), 0) AS coverage, median(label_delay_p50_s) AS delay_p50,
                       bool_or(coalesce(dataset_drift, false) OR coalesce(performance_drift, false)) AS drift,
                       bool_or(coalesce(promoted, false)) AS promoted,
                       bool_or(new_version IS NOT NULL AND NOT coalesce(promoted, false)) AS rejected,
                       max(new_version) AS new_version, bool_or(status = 'error') AS error,
                       max(CASE WHEN coalesce(dataset_drift, false) OR coalesce(performance_drift, false) OR new_version IS NOT NULL
-                               THEN cycle_id END) AS marked_cycle
+                               OR status = 'error' THEN cycle_id END) AS marked_cycle
                FROM c GROUP BY bucket ORDER BY ts""",
             [max_points],
         ).df()

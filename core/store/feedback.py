@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from core.features import TARGET
+from core.outcomes import VersionLabels
 from core.store.base import StoreBase, insert_arrow
 from core.store.datasets import stream_segment
 
@@ -38,6 +39,7 @@ class ArrivedLabels:
     sample_ids: np.ndarray
     served: np.ndarray
     delay_seconds: np.ndarray
+    versions: np.ndarray  # the version that served each prediction
 
 
 class FeedbackQueries(StoreBase):
@@ -101,14 +103,25 @@ class FeedbackQueries(StoreBase):
     def arrived_labels(self, first_sample_id: int, last_sample_id: int) -> ArrivedLabels:
         """Rows in a range that are labels of served predictions: the served class and the label's delay."""
         arrays = self.cur.execute(
-            """SELECT sample_id, served, epoch(received_at) - epoch(predicted_at) AS delay FROM feedback
+            """SELECT sample_id, served, epoch(received_at) - epoch(predicted_at) AS delay, model_version FROM feedback
                WHERE sample_id BETWEEN ? AND ? ORDER BY sample_id""",
             [first_sample_id, last_sample_id],
         ).fetchnumpy()
         return ArrivedLabels(
             np.asarray(arrays["sample_id"], dtype=np.int64), np.asarray(arrays["served"], dtype=np.int64),
-            np.asarray(arrays["delay"], dtype=np.float64),
+            np.asarray(arrays["delay"], dtype=np.float64), np.asarray(arrays["model_version"], dtype=np.int64),
         )  # fmt: skip
+
+    def realised_by_version(self, version: int | None = None) -> list[VersionLabels]:
+        """Per version (or for `version` alone), every label received for its served predictions and how many
+        it got right: the realised accuracy of what each version served, whoever serves now."""
+        where, params = ("WHERE model_version = ?", [version]) if version is not None else ("", [])
+        rows = self.cur.execute(
+            f"""SELECT model_version, count(*), count(*) FILTER (WHERE label = served) FROM feedback {where}
+                GROUP BY model_version ORDER BY model_version DESC""",
+            params,
+        ).fetchall()
+        return [VersionLabels(int(v), int(n), int(right)) for v, n, right in rows]
 
     def served_count(self, since: datetime | None, until: datetime) -> int:
         """Predictions logged in (since, until]."""

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from core.store.base import StoreBase, insert_row, utcnow
+from core.store.cycles import REALISED_ON
 
 
 class ModelQueries(StoreBase):
@@ -66,12 +67,14 @@ class ModelQueries(StoreBase):
         ]
 
     def served_accuracy(self, version: int) -> tuple[int, int]:
-        """(correct, rows) the champion scored on the labelled cycles it served without a drift flag:
-        its realised accuracy, better founded than a small holdout once enough rows have passed."""
+        """(correct, rows) the champion scored on the labelled cycles it served without a drift flag, on the labels
+        its realised accuracy rested on (its own predictions' and the stream rows it scored; never another
+        version's): better founded than a small holdout once enough rows have passed."""
         row = self.cur.execute(
-            """SELECT coalesce(sum(round(realised_accuracy * rows_seen)), 0), coalesce(sum(rows_seen), 0) FROM cycles
-               WHERE champion_version = ? AND labelled AND realised_accuracy IS NOT NULL
-               AND NOT coalesce(dataset_drift, false) AND NOT coalesce(performance_drift, false)""",
+            f"""WITH c AS (SELECT realised_accuracy, {REALISED_ON} AS n FROM cycles
+                          WHERE champion_version = ? AND labelled AND realised_accuracy IS NOT NULL
+                          AND NOT coalesce(dataset_drift, false) AND NOT coalesce(performance_drift, false))
+               SELECT coalesce(sum(round(realised_accuracy * n)), 0), coalesce(sum(n), 0) FROM c""",
             [version],
         ).fetchone()
         return int(row[0]), int(row[1])

@@ -231,6 +231,13 @@ def _m010_replicas(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     )
 
 
+def _m011_realised_per_version(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """The labels a champion's realised accuracy rests on (its own predictions' and the stream rows it scored), and
+    the labels of other versions' predictions a cycle received, per version (JSON), counted for those versions."""
+    cur.execute("ALTER TABLE cycles ADD COLUMN realised_rows BIGINT")
+    cur.execute("ALTER TABLE cycles ADD COLUMN realised_versions VARCHAR")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -250,4 +257,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "the workspace's schema: named numeric and categorical columns, missing values, the target's classes", _m008_schema),
     (9, "prediction ids, late labels (feedback, pending simulated labels), each cycle's label coverage and delay", _m009_feedback),
     (10, "serving replicas: the replica on each forwarded prediction, each forwarded batch received once", _m010_replicas),
+    (11, "each cycle's realised accuracy per served version, the champion's own apart", _m011_realised_per_version),
 ]

@@ -23,10 +23,14 @@ def models(rt: RuntimeDep) -> list[dict[str, Any]]:
 
 @router.get("/models/{version}", responses=NOT_FOUND)
 def model(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
-    found = rt.read("model", parse_version(version))
+    """The version's record, and its realised accuracy: every label received for the predictions it served
+    (whoever served when the labels came), `accuracy` null when none came."""
+    number = parse_version(version)
+    found = rt.read("model", number)
     if found is None:
         raise HTTPException(404, f"no version {version}")
-    return replies.model_row(replies.record(found))
+    realised = rt.realised_of(number)
+    return replies.model_row(replies.record(found)) | {"realised": {"labels": realised.labels, "accuracy": realised.accuracy}}
 
 
 @router.get("/models/{version}/evaluation", responses=NOT_FOUND)
