@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 8501
 
-.PHONY: run api serve image orchestrate test lint bench bench-evidently clean workspace
+.PHONY: run api serve image orchestrate test screenshot lint bench bench-evidently bench-estimate clean workspace
 
 # make run WORKSPACE=name (or make api WORKSPACE=name) opens a workspace made by make workspace. Only a WORKSPACE given on
 # make's command line counts: an environment variable of that name (Jenkins sets one to its build folder) is not ours.
@@ -74,9 +74,15 @@ test: $(VENV)/.dev $(ORCH_VENV)/.done
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
+# The README's picture, docs/overview.png: the Overview at 1280 x 800 after a concept drift and a promotion, taken by
+# the whole-loop browser test (Chromium needed). A plain test run leaves the tracked file alone.
+screenshot: $(VENV)/.dev
+	IA_SAVE_SCREENSHOT=1 $(PY) -m pytest -n 0 -p no:cacheprovider tests/e2e/test_e2e_browser.py::test_every_page_and_the_whole_loop_in_a_browser
+
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.bench_core
 	$(PY) -m benchmarks.bench_tables
+	$(PY) -m benchmarks.bench_upload
 	$(PY) -m benchmarks.bench_loop
 	$(PY) -m benchmarks.bench_ui
 	$(PY) -m benchmarks.bench_api
@@ -94,6 +100,9 @@ bench: $(VENV)/.dev
 
 bench-evidently: .venv-bench/.done
 	.venv-bench/bin/python -m benchmarks.bench_evidently
+
+bench-estimate: .venv-bench/.done
+	.venv-bench/bin/python -m benchmarks.bench_estimate
 
 clean:
 	rm -rf $(VENV) .venv-bench $(ORCH_VENV) .pytest_cache .ruff_cache

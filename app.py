@@ -6,26 +6,33 @@ import streamlit as st
 
 from core.errors import plain_fault
 from ui.state import runtime, workspace_switcher
+from ui.theme import keep_theme_across_pages
 
 st.set_page_config(page_title="IA Continu", page_icon=":material/autorenew:", layout="wide")
 
-pages = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/database:"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
-    st.Page("pages/predict.py", title="Predict", icon=":material/online_prediction:"),
-    st.Page("pages/drift.py", title="Drift", icon=":material/query_stats:"),
-    st.Page("pages/operations.py", title="Operations", icon=":material/settings:"),
-]
+PAGES = {  # each page's file under pages/ (its URL path too), title and icon; the first is the default
+    "overview": ("Overview", ":material/monitoring:"),
+    "data": ("Data", ":material/database:"),
+    "models": ("Models", ":material/model_training:"),
+    "predict": ("Predict", ":material/online_prediction:"),
+    "drift": ("Drift", ":material/query_stats:"),
+    "operations": ("Operations", ":material/settings:"),
+}
+pages = [st.Page(f"pages/{name}.py", title=title, icon=icon, default=name == "overview") for name, (title, icon) in PAGES.items()]
+# The default page is served at "/" only (Streamlit gives it the empty path): the same file again, hidden from the
+# menu, answers at /overview as every other page answers at its name.
+at_its_name = st.Page("pages/overview.py", title="Overview", icon=PAGES["overview"][1], url_path="overview", visibility="hidden")
+pages[0] = st.Page("pages/overview.py", title="Overview", icon=PAGES["overview"][1], url_path="home", default=True)
 # Our own menu (the config hides Streamlit's): drawn before the workspace opens, so the sidebar names the
 # pages from the first instant, where Streamlit's would list the raw files of pages/ until st.navigation ran.
-page = st.navigation(pages, position="hidden")
+page = st.navigation([*pages, at_its_name], position="hidden")
 with st.sidebar:
     for entry in pages:
         st.page_link(entry)
 runtime()  # one runtime (and one worker) per server process, shared by every tab; shows its start-up steps
 with st.sidebar:
     workspace_switcher()
+    keep_theme_across_pages(list(PAGES))  # the Settings menu's light or dark, for a page opened by its URL too
 try:
     page.run()
 except Exception as exc:  # Streamlit's rerun/stop signals are BaseException and pass through

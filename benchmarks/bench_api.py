@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_APP = """

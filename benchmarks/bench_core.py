@@ -25,8 +25,8 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmarks.timing import compare, median_seconds, paired_medians, print_table
 from core.config import Settings
+from core.ml.training import TrainingOptions
 from core.runtime import Runtime
-from core.training import TrainingOptions
 
 MILLION = 1_000_000
 
@@ -52,7 +52,7 @@ def bench_generate_and_store(rt: Runtime, folder: Path) -> None:
         )
         raw.execute("INSERT INTO samples SELECT * FROM frame")
 
-    ours, base = paired_medians(lambda: rt.generate_dataset(MILLION, seed=1, role="incoming"), baseline, 5)
+    ours, base = paired_medians(lambda: rt.data.generate(MILLION, seed=1, role="incoming"), baseline, 5)
     compare("generate + store 1,000,000 rows", "datagen + store", ours, "numpy draw + one DuckDB insert", base, "ratio <= 1.5")
     raw.close()
 
@@ -63,7 +63,7 @@ _runs = itertools.count(1)
 def _train_anew(rt: Runtime, rows: int) -> None:
     """A real training each call: the same rows with the same parameters register nothing (an identical
     version is found by its data and parameters hash), so C moves by a negligible amount each time."""
-    rt.train(window_rows=rows, options=TrainingOptions(C=1.0 + next(_runs) * 1e-9))
+    rt.models.train(window_rows=rows, options=TrainingOptions(C=1.0 + next(_runs) * 1e-9))
 
 
 def bench_train_small(rt: Runtime) -> None:
@@ -71,6 +71,7 @@ def bench_train_small(rt: Runtime) -> None:
     import mlflow.sklearn
 
     _train_anew(rt, 1000)  # warm: imports, experiment, registered model exist
+    mlflow.set_tracking_uri(rt.settings.mlflow_tracking_uri)  # the bare baseline uses MLflow's process-wide store; ours names it
     X, y = rt.store.recent_window(1000).X, rt.store.recent_window(1000).y
 
     def naive() -> None:
@@ -117,10 +118,10 @@ def bench_predictions(rt: Runtime) -> None:
     _version, model = rt.predictor.model()
     row = [1.5, 2.3]
     array_row = np.array([row])
-    ours, base = paired_medians(lambda: rt.predict(row), lambda: model.predict_proba(array_row), 3000)
+    ours, base = paired_medians(lambda: rt.serving.predict(row), lambda: model.predict_proba(array_row), 3000)
     compare("one prediction", "serving incl. validation and logging", ours, "pipeline predict_proba on one row", base, "ratio <= 1.5")
     X = np.random.default_rng(5).standard_normal((MILLION, 2))
-    ours, base = paired_medians(lambda: rt.predict_batch(X), lambda: model.predict_proba(X), 9, setup=rt.flush_predictions)
+    ours, base = paired_medians(lambda: rt.serving.predict_batch(X), lambda: model.predict_proba(X), 9, setup=rt.serving.flush)
     compare("batch of 1,000,000", "serving batch", ours, "bare predict_proba", base, "ratio <= 1.2")
 
 
@@ -130,7 +131,7 @@ def bench_fsync_prediction(folder: Path) -> None:
     try:
         _version, model = rt.predictor.model()
         array_row = np.array([[1.5, 2.3]])
-        ours, base = paired_medians(lambda: rt.predict([1.5, 2.3]), lambda: model.predict_proba(array_row), 1000)
+        ours, base = paired_medians(lambda: rt.serving.predict([1.5, 2.3]), lambda: model.predict_proba(array_row), 1000)
         compare(
             "one prediction, IA_PREDICTION_FSYNC=true",
             "serving + fsync'd journal",
@@ -152,8 +153,8 @@ def main() -> None:
         rt = make_runtime(folder / "ws", training_window=MILLION, max_samples_per_request=MILLION, prediction_flush_rows=MILLION)
         try:
             if only_predictions:
-                rt.generate_dataset(5000, seed=1, role="incoming")
-                rt.train(window_rows=5000)
+                rt.data.generate(5000, seed=1, role="incoming")
+                rt.models.train(window_rows=5000)
             else:
                 bench_generate_and_store(rt, folder)
                 bench_train_small(rt)

@@ -11,8 +11,8 @@ import warnings
 
 from benchmarks.bench_tables import CATEGORICAL, NUMERIC, mixed_table
 from benchmarks.timing import compare, paired_medians, print_table
-from core.drift import DriftThresholds, table_report
-from core.tables import encode, infer_schema
+from core.data.table_check import encode, infer_schema
+from core.stats.drift import DriftThresholds, table_report
 
 SIZES = (10_000, 100_000)
 

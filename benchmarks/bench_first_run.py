@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.timing import compare, print_table
-from tests.conftest import free_port, wait_for_url
+from tests.servers import free_port, wait_for_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 900.0

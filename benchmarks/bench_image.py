@@ -8,7 +8,7 @@ Our path against a bare baseline on the same base, in the same run:
   training v1.0.0), the same container stopped and started again, against the same image running a bare
   `python3 -m http.server` (what a container and a Python process cost before any of our code).
 
-Podman, as in tests/test_containers.py (`IA_TEST_IMAGE_BASE` names a local base where no registry is reachable).
+Podman, as in tests/deploy/test_containers.py (`IA_TEST_IMAGE_BASE` names a local base where no registry is reachable).
 Run: .venv/bin/python -m benchmarks.bench_image [--rounds 3] [--json]   (about six minutes)
 """
 
@@ -24,8 +24,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import free_port, wait_for_url
-from tests.test_containers import PODMAN, build_flags, make_image, podman_env, run
+from tests.deploy.test_containers import PODMAN, build_flags, make_image, podman_env, run
+from tests.servers import free_port, wait_for_url
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE, BARE = "localhost/ia-continu:bench", "localhost/ia-continu-bare:bench"

@@ -16,8 +16,8 @@ from scipy import stats
 
 from benchmarks.timing import compare, fmt, paired_medians, print_table
 from core.config import Settings
-from core.drift import DriftThresholds, drift_report
 from core.runtime import Runtime
+from core.stats.drift import DriftThresholds, drift_report
 
 
 def bare_report(reference: np.ndarray, current: np.ndarray) -> None:
@@ -42,7 +42,7 @@ def bench_drift(n_features: int) -> None:
         lambda: drift_report(reference, current, names, DriftThresholds()), lambda: bare_report(reference, current), 7
     )
     what = f"drift report, 100,000 vs 100,000 rows, {n_features} features"
-    compare(what, "core.drift", ours, "bare scipy/numpy calls", base, "ratio <= 1.3")
+    compare(what, "core.stats.drift", ours, "bare scipy/numpy calls", base, "ratio <= 1.3")
 
 
 def bench_cycle() -> None:
@@ -53,8 +53,8 @@ def bench_cycle() -> None:
         rt = Runtime(settings)
         try:
             for _ in range(3):
-                rt.run_cycle()  # warm: reference sampled, model loaded
-            records = [rt.run_cycle() for _ in range(30)]
+                rt.loop.run_cycle()  # warm: reference sampled, model loaded
+            records = [rt.loop.run_cycle() for _ in range(30)]
         finally:
             rt.close()
     totals = [(r.ended_at - r.started_at).total_seconds() for r in records]

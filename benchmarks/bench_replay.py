@@ -1,8 +1,9 @@
 """Replay a real labelled file through the real loop, prequentially, against the published baselines.
 
     .venv/bin/python -m benchmarks.bench_replay FILE --target COL [--time-column C] [--initial 2000] [--batch 200]
-                                                 [--policies drift,always,never] [--json out.json]
+                                                 [--policies challenge,drift,always,never] [--json out.json]
     .venv/bin/python -m benchmarks.bench_replay --synthetic [--rows 45000]   (a generated mixed table with drifts)
+    .venv/bin/python -m benchmarks.bench_replay --river sea|agrawal|hyperplane [--rows 40000]   (River's concept-drift streams)
 
 Each policy gets a fresh workspace built from the file the way a user builds one (`core.workspaces.create`
 with `initial_rows`: v1.0.0 trained on the first rows, the rest stored and replayed as the stream), then its
@@ -12,6 +13,15 @@ accuracy. In the same process, on the same rows and batches, the baselines: a mo
 initial rows; our pipeline retrained after every batch, and every 5 batches, on the newest 1,000 / 2,000 /
 5,000 rows (and the best window in hindsight); River's online logistic regression and adaptive random forest,
 each batch's labels learnt only after the whole batch was predicted; and the last known label.
+
+Per policy, what a user would feel besides the accuracy: the cycles run, the alerts raised for Discord (performance
+drops, retrain outcomes, promotions, a failing loop), the informational ones kept apart (drift with no performance
+consequence), and the label-free estimate's mean absolute error against the realised accuracy per cycle.
+
+`--river` writes one of River's synthetic streams (`river.datasets.synth`, seeded, no download) to a CSV and replays
+it: `sea` (SEA's four variants one after another, abrupt, inputs unchanged: a concept change only labels show),
+`agrawal` (four of Agrawal's classification functions one after another) and `hyperplane` (a rotating hyperplane,
+gradual drift).
 """
 
 from __future__ import annotations
@@ -29,15 +39,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import training
 from core.config import Settings
-from core.schema import Schema
-from core.tablegen import generate_table
+from core.data.synthetic_table import generate_table
+from core.domain.deliveries import INFO_DELIVERY
+from core.domain.schema import Schema
+from core.ml import training
 from core.workspaces import TableChoice, create, preview, workspace_settings
 
 WINDOWS = (1000, 2000, 5000)
 EVERY = 5
-DEFAULT_POLICIES = ("drift", "always", "never")
+DEFAULT_POLICIES = ("challenge", "drift", "always", "never")
 
 
 @dataclass
@@ -49,6 +60,10 @@ class Result:
     retrains: int
     seconds: float
     rows: int
+    cycles: int | None = None
+    alerts: int | None = None  # for Discord: drops, retrain outcomes, promotions, rollbacks, a failing loop
+    info_alerts: int | None = None  # stored and shown, not sent: drift with no performance consequence
+    estimate_mae: float | None = None  # label-free estimate vs realised accuracy, mean absolute error per cycle
 
     @property
     def rows_per_second(self) -> float:
@@ -99,24 +114,37 @@ def run_policy(stream: Stream, policy: str, target: str, time_column: str | None
         created = create(base, f"replay-{policy}-{Path(folder).name}", stream.raw, stream.filename, choice)
         settings = replace(workspace_settings(base, created.folder), policy=policy, stream_enabled=True, stream_batch_size=stream.batch)
         rt = Runtime(settings)
-        correct = rows = retrains = 0
+        correct = rows = retrains = cycles = 0
+        errors: list[float] = []
         start = time.perf_counter()
         try:
             while True:
-                record = rt.run_cycle("replay")
+                record = rt.loop.run_cycle("replay")
                 if record.status == "no_data":
                     break
                 if record.status == "error":
                     raise RuntimeError(f"cycle {record.cycle_id} failed: {record.reason}")
+                cycles += 1
                 correct += round((record.realised_accuracy or 0.0) * (record.labelled_rows or 0))
                 rows += record.labelled_rows or 0
                 retrains += record.new_version is not None
+                if record.realised_accuracy is not None and record.estimated_accuracy is not None:
+                    errors.append(abs(record.estimated_accuracy - record.realised_accuracy))
+            alerts, info = alert_counts(rt.store)
         finally:
             rt.close()
         seconds = time.perf_counter() - start
     if rows != stream.replayed_rows:
         raise RuntimeError(f"policy {policy} scored {rows:,} rows of {stream.replayed_rows:,}")
-    return Result(f"ours: {policy}", "policy", default, correct / rows, retrains, seconds, rows)
+    mae = float(np.mean(errors)) if errors else None
+    return Result(f"ours: {policy}", "policy", default, correct / rows, retrains, seconds, rows, cycles, alerts, info, mae)
+
+
+def alert_counts(store: object) -> tuple[int, int]:
+    """Alerts meant for Discord (whether or not a webhook is set) and informational ones, as the store keeps them."""
+    kept = store.notifications(limit=1_000_000)
+    info = int((kept["delivery"] == INFO_DELIVERY).sum())
+    return int((~kept["delivery"].isin([INFO_DELIVERY, "collapsed"])).sum()), info
 
 
 # baselines, in the same process ----------------------------------------------------------------------
@@ -224,7 +252,7 @@ SYNTHETIC = (("stable", 0.0), ("category_shift", 1.0), ("concept_drift", 1.0))
 
 def synthetic_file(folder: Path, rows: int, seed: int = 7) -> Path:
     """A mixed table (numbers, categories, missing values) whose thirds are stable, then a category shift, then
-    a concept drift: `core.tablegen`'s scenarios one after another."""
+    a concept drift: `core.data.synthetic_table`'s scenarios one after another."""
     part = rows // len(SYNTHETIC)
     frame = pd.concat([generate_table(part, name, strength, seed + i) for i, (name, strength) in enumerate(SYNTHETIC)], ignore_index=True)
     path = folder / "synthetic-stream.csv"
@@ -232,16 +260,48 @@ def synthetic_file(folder: Path, rows: int, seed: int = 7) -> Path:
     return path
 
 
+RIVER_STREAMS = ("sea", "agrawal", "hyperplane")
+
+
+def river_file(folder: Path, name: str, rows: int, seed: int = 7) -> Path:
+    """One of River's concept-drift streams, seeded, as a CSV with a `target` column: four regimes of equal length
+    joined by abrupt switches (over about 100 rows; `sea`, `agrawal`), or one hyperplane turning all along (`hyperplane`)."""
+    from river.datasets import synth
+
+    if name == "hyperplane":
+        stream = synth.Hyperplane(seed=seed, n_features=10, n_drift_features=4, mag_change=0.001, noise_percentage=0.05, sigma=0.1)
+    else:
+        regimes = [synth.SEA(variant=v, noise=0.1, seed=seed + v) for v in range(4)] if name == "sea" else [
+            synth.Agrawal(classification_function=f, seed=seed + f, balance_classes=False, perturbation=0.05) for f in (0, 2, 4, 6)]  # fmt: skip
+        part = rows // len(regimes)
+        stream = regimes[-1]
+        for i in range(len(regimes) - 2, -1, -1):  # nested: regime i, then (from `part` rows later) what follows it
+            stream = synth.ConceptDriftStream(regimes[i], stream, position=part, width=100, seed=seed)  # a switch over ~100 rows
+    frame = pd.DataFrame(
+        [{(f"x{k}" if isinstance(k, int) else k): v for k, v in x.items()} | {"target": int(y)} for x, y in stream.take(rows)]
+    )
+    path = folder / f"river-{name}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
 def report(results: list[Result], stream: Stream) -> str:
     lines = [
         f"{stream.filename}: {len(stream.y):,} rows, {stream.initial:,} initial, then {len(stream.bounds)} batches of {stream.batch}",
-        "| contender | served accuracy | retrains | seconds | rows/s |",
-        "|---|---|---|---|---|",
+        "| contender | served accuracy | retrains | cycles | alerts | info alerts | estimate MAE | seconds | rows/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         name = f"**{r.name} (default)**" if r.default else r.name
-        lines.append(f"| {name} | {r.served_accuracy:.3f} | {r.retrains} | {r.seconds:.1f} | {r.rows_per_second:,.0f} |")
+        extra = [_cell(r.cycles), _cell(r.alerts), _cell(r.info_alerts), "—" if r.estimate_mae is None else f"{r.estimate_mae:.3f}"]
+        lines.append(
+            f"| {name} | {r.served_accuracy:.3f} | {r.retrains} | {' | '.join(extra)} | {r.seconds:.1f} | {r.rows_per_second:,.0f} |"
+        )
     return "\n".join(lines)
+
+
+def _cell(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def main(argv: list[str] | None = None) -> list[Result]:
@@ -253,16 +313,22 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--policies", default=",".join(DEFAULT_POLICIES))
     parser.add_argument("--synthetic", action="store_true", help="replay a generated mixed table with drifts instead of FILE")
-    parser.add_argument("--rows", type=int, default=45_000, help="rows of the synthetic stream")
+    parser.add_argument("--river", choices=RIVER_STREAMS, help="replay one of River's synthetic concept-drift streams instead of FILE")
+    parser.add_argument("--rows", type=int, help="rows of the synthetic stream (45,000) or River's (40,000)")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     with tempfile.TemporaryDirectory() as folder:
-        path, target = (synthetic_file(Path(folder), args.rows), "outcome") if args.synthetic else (args.file, args.target)
+        if args.synthetic:
+            path, target = synthetic_file(Path(folder), args.rows or 45_000), "outcome"
+        elif args.river:
+            path, target = river_file(Path(folder), args.river, args.rows or 40_000), "target"
+        else:
+            path, target = args.file, args.target
         if path is None or not target:
-            parser.error("FILE and --target, or --synthetic")
+            parser.error("FILE and --target, --synthetic or --river")
         stream = load(path, target, args.time_column, args.initial, args.batch)
     default_policy = Settings.from_env({}).policy
     with tempfile.TemporaryDirectory() as root:
@@ -272,7 +338,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
         results += baselines(stream)
     print(report(results, stream))
     if args.json:
-        fields = ("name", "kind", "default", "served_accuracy", "retrains", "seconds")
+        fields = ("name", "kind", "default", "served_accuracy", "retrains", "seconds", "cycles", "alerts", "info_alerts", "estimate_mae")
         args.json.write_text(json.dumps([{k: v for k, v in asdict(r).items() if k in fields} for r in results], indent=2))
     return results
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.bench_api import _load, _start
-from tests.conftest import clean_environ, free_port
+from tests.servers import clean_environ, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = {"features": [1.5, 2.3]}

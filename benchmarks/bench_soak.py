@@ -28,8 +28,8 @@ import numpy as np
 from scipy import stats
 
 from core.config import Settings
+from core.domain.clock import advance_clock
 from core.runtime import get_runtime
-from core.store.clock import advance_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 RETENTION_DAYS = 1.0
@@ -82,7 +82,7 @@ def main() -> None:
             for i in range(args.cycles_per_day):
                 advance_clock(30.0)
                 start = time.perf_counter()
-                record = rt.run_cycle("schedule")
+                record = rt.loop.run_cycle("schedule")
                 cycle_ms.append((time.perf_counter() - start) * 1000)
                 errors += record.status == "error"
                 start = time.perf_counter()
@@ -90,12 +90,12 @@ def main() -> None:
                     stats.ks_2samp(reference, rng.standard_normal(200) + feature)
                 bare_ms.append((time.perf_counter() - start) * 1000)
                 for k in range(10):
-                    rt.predict([float(k % 5), float(i % 3)])
+                    rt.serving.predict([float(k % 5), float(i % 3)])
                 if i % 2 == 0:
-                    rt.record_health()
+                    rt.health.record()
                 if i % 20 == 0:  # every 600 simulated seconds, as IA_RETENTION_INTERVAL
-                    rt.run_maintenance()
-            rt.flush_predictions()
+                    rt.loop.run_maintenance()
+            rt.serving.flush()
             gc.collect()
             overview, drift = render_seconds(at, "overview"), render_seconds(at, "drift")
             sizes = rt.store.file_sizes()

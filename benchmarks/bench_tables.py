@@ -22,11 +22,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from benchmarks.timing import compare, paired_medians, print_table
-from core import training, workspaces
+from core import workspaces
 from core.config import Settings
-from core.drift import DriftThresholds, table_report
+from core.data.table_check import encode
+from core.ml import training
 from core.runtime import Runtime
-from core.tables import encode
+from core.stats.drift import DriftThresholds, table_report
 
 MILLION = 1_000_000
 TRAIN_ROWS = 200_000
@@ -66,7 +67,7 @@ def bench_import(rt: Runtime, folder: Path) -> None:
     def baseline() -> None:
         raw.execute(f"CREATE TABLE t{next(tables)} AS SELECT * FROM read_csv('{path}')")
 
-    ours, base = paired_medians(lambda: rt.import_csv(data, name="million.csv", role="library"), baseline, 3)
+    ours, base = paired_medians(lambda: rt.data.import_csv(data, name="million.csv", role="library"), baseline, 3)
     compare("import a 1,000,000-row mixed CSV", "read, check by schema, store", ours, "DuckDB read_csv into a table", base, "ratio <= 1.5")
     raw.close()
 
@@ -91,10 +92,10 @@ def bench_training(schema: object) -> None:
 def bench_prediction(rt: Runtime) -> None:
     frame = mixed_table(1, 3)
     row = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in frame.drop(columns=["label"]).iloc[0].items()}
-    model = rt.registry.load(rt.champion_version)
+    model = rt.registry.load(rt.models.champion_version)
     one = pd.DataFrame([row])
 
-    ours, base = paired_medians(lambda: rt.predict(row, source="bench"), lambda: model.predict_proba(one), 300)
+    ours, base = paired_medians(lambda: rt.serving.predict(row, source="bench"), lambda: model.predict_proba(one), 300)
     compare("one prediction, named features", "check, predict, journal", ours, "pipeline.predict_proba on a one-row DataFrame", base,
             "ratio <= 1.0")  # fmt: skip
 

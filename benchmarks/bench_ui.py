@@ -22,7 +22,7 @@ import numpy as np
 from benchmarks.timing import compare, fmt, median_seconds, print_table
 from core.config import Settings
 from core.runtime import Runtime
-from tests.conftest import free_port, wait_for_url
+from tests.servers import free_port, wait_for_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,14 +67,14 @@ def populate(data_dir: Path) -> None:
     settings = Settings.from_env({}, data_dir=data_dir, scheduler_autostart=False, log_level="WARNING", policy="never", api_enabled=False)
     rt = Runtime(settings)
     try:
-        rt.generate_dataset(1_000_000 - settings.starter_rows - 2000 * settings.stream_batch_size, seed=3)
+        rt.data.generate(1_000_000 - settings.starter_rows - 2000 * settings.stream_batch_size, seed=3)
         for i in range(2000):
             if i == 1000:
-                rt.set_stream_scenario("covariate_shift", 0.5)
-            rt.run_cycle()
-        rt.train(window_rows=20_000)  # a second version, so Models compares two stored evaluations
-        rt.predict_batch(np.random.default_rng(1).standard_normal((100_000, 2)))
-        rt.flush_predictions()
+                rt.loop.set_stream_scenario("covariate_shift", 0.5)
+            rt.loop.run_cycle()
+        rt.models.train(window_rows=20_000)  # a second version, so Models compares two stored evaluations
+        rt.serving.predict_batch(np.random.default_rng(1).standard_normal((100_000, 2)))
+        rt.serving.flush()
         print(f"workspace: {rt.store.counts()}, {len(rt.store.cycles(5000))} cycles", flush=True)
     finally:
         rt.close()
@@ -94,8 +94,8 @@ def bench_render(data_dir: Path) -> None:
 
     def new_data() -> None:
         """One more logged prediction moves the data version, so every cached read misses."""
-        rt.predict([0.0, 0.0])
-        rt.flush_predictions()
+        rt.serving.predict([0.0, 0.0])
+        rt.serving.flush()
 
     at.switch_page("pages/models.py").run()
     at.selectbox(key="eval_compare").set_value(1).run()  # Models renders two evaluations side by side from here on

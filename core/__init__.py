@@ -1,31 +1,36 @@
-"""IA Continu's core: everything but the dashboard, in four layers that import only downwards.
+"""IA Continu's core: everything but the dashboard. Each folder is a layer, and a module imports only
+from its own layer or the ones before it (tests/core/test_layers.py reads the layer off the path).
 
-A module's layer says what it may touch; tests/test_layers.py holds every module to it and finds
-no import circle. Read a module's layer before adding an import to it.
+Lowest first:
 
-- pure: computation with no outside world, testable on arrays and lists (the drift tests, training
-  and evaluation, the verdicts, validation, the retrain policy, the typed outcomes, settings);
-- io: what touches the outside, the DuckDB store, MLflow, Discord, the journal, and the services
-  built straight on them (registry, serving, insights, health);
-- loop: what runs the loop and the use cases: the drift monitor, the pipeline, the scheduler, the
-  model, data and loop actions, and the runtime that builds and closes all of it; a serving
-  replica's services (`replica`) are built the same way;
-- doors: what callers reach it by: the REST API, Prometheus metrics, the launcher, a replica's HTTP
-  door (`replica.app`, `serve`). The dashboard
-  (`ui/`, `pages/`) is a door outside this package.
-
-Subpackages would say the same in the file tree, but would move modules that scripts and pickled
-notebooks import by path (`core.drift`, `core.training`); the map below says it without moving them.
+- `config`, `errors`: settings and the errors everything raises;
+- `domain/`: the vocabulary (the feature contract, a workspace's schema, validation, typed outcomes, ids, clock);
+- `data/`: tables and streams as frames (a user's table checked against its schema, the generators);
+- `stats/`: the drift tests and a version's evaluation;
+- `ml/`: training, row scoring, the choice of a training window;
+- `rules/`: the retrain policy and a cycle's verdict in words;
+  (everything so far is pure: no store, no MLflow, no network, testable on arrays)
+- `store/`: the DuckDB file and the prediction journal, the only SQL;
+- `io/`: the rest of the outside world: MLflow (`io.tracking`, the only module importing mlflow), Discord, files;
+- `services/`: what is built on them: registry, predictor, insights, health, reference, retention, the stream;
+- `actions/`: the use cases people and the loop run: models, data, labels;
+- `loop/`: the drift monitor, one cycle's pipeline, the scheduler and its controls;
+- `runtime`: wires one workspace's services together and hands the doors its use cases;
+- doors: `api/` (REST, metrics), `startup`, `workspaces`; then `replica/` and `serve`, a serving-only
+  process that reuses the API's prediction routes. The dashboard (`ui/`, `pages/`) is a door outside.
 """
 
-LAYERS: dict[str, tuple[str, ...]] = {
-    "pure": ("config", "errors", "features", "outcomes", "drift", "evaluation", "training", "validation", "verdicts", "policy",
-             "datagen", "csv_import", "faults", "store.clock", "schema", "tables", "tablegen", "row_model",
-             "prediction_ids", "new_data", "window_choice"),
-    "io": ("table_files", "store", "tracking", "notify", "journal", "reference", "controls", "retention", "repair", "registry", "serving",
-           "insight", "health", "prediction_log", "ingest"),
-    "loop": ("monitor", "pipeline", "scheduler", "model_actions", "data_actions", "loop_control", "runtime", "feedback", "stream_source",
-             "replica"),
-    "doors": ("api", "metrics", "startup", "workspaces", "replica.app", "serve"),
-}  # fmt: skip
-ORDER = ("pure", "io", "loop", "doors")
+ORDER = ("base", "domain", "data", "stats", "ml", "rules", "store", "io", "services", "actions", "loop", "wiring", "doors", "replica")
+PURE = frozenset({"base", "domain", "data", "stats", "ml", "rules"})
+_TOP_LEVEL = {"config": "base", "errors": "base", "runtime": "wiring", "api": "doors", "startup": "doors", "workspaces": "doors",
+              "serve": "replica"}  # fmt: skip
+
+
+def layer_of(module: str) -> str:
+    """A module's layer, from its path: its folder under `core`, or for the few modules directly in `core`, theirs.
+
+    >>> layer_of("core.stats.drift"), layer_of("core.config"), layer_of("core.api.routes.models")
+    ('stats', 'base', 'doors')
+    """
+    first = module.removeprefix("core.").split(".")[0]
+    return _TOP_LEVEL.get(first, first)

@@ -1,6 +1,6 @@
 """One frozen Settings object, built from environment variables with defaults.
 
-Every tunable of the workbench is read here and nowhere else, so the README table,
+Every tunable of the workbench is read here and nowhere else, so docs/settings.md,
 the validation messages and the code cannot drift apart. Invalid values fail at
 start with a message naming the variable and its limit.
 """
@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKSPACES_DIR = PROJECT_ROOT / "data" / "workspaces"
 WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+DEMO_WORKSPACE = "demo"  # the data folder itself, as the switcher, the API and the alerts name it
 WORKSPACE_RULE = "a workspace name is 1 to 64 letters, digits, - or _, starting with a letter or digit"
-POLICIES = ("drift", "approve", "always", "never", "random")
+POLICIES = ("challenge", "approve", "drift", "always", "never", "random")
 GATE_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall")
 
 
@@ -98,7 +99,10 @@ class Settings:
     gate_margin: float = _env("IA_GATE_MARGIN", "0.0", "Challenger promoted if metric >= champion's - margin", min=0.0, max=1.0)
     scheduler_interval: float = _env("IA_SCHEDULER_INTERVAL", "30", "Seconds between monitoring cycles", min=1.0, max=86_400.0)
     scheduler_autostart: bool = _env("IA_SCHEDULER_AUTOSTART", "true", "Start the loop with the app")
-    policy: str = _env("IA_POLICY", "drift", "Retrain policy", choices=POLICIES)
+    policy: str = _env(
+        "IA_POLICY", "challenge", "Retrain policy: challenge (a challenger every labelled cycle, promoted when it is credibly better), "
+        "approve (the same, a person promotes), drift (retrain on persistent drift), always, never, random", choices=POLICIES,
+    )  # fmt: skip
     challenge_every: int = _env(
         "IA_CHALLENGE_EVERY", "0", "Train a challenger on the recent window every N cycles (0 = off)", min=0, max=1_000_000
     )
@@ -121,6 +125,9 @@ class Settings:
         "IA_DRIFT_KS_ALPHA", "0.004", "Family-wise false-alarm rate of the drift test per cycle (KS, Bonferroni)", min=1e-6, max=0.5
     )
     drift_window_batches: int = _env("IA_DRIFT_WINDOW_BATCHES", "3", "Newest batches pooled into the drift test's windows", min=1, max=20)
+    drift_min_rows: int = _env(
+        "IA_DRIFT_MIN_ROWS", "30", "Fewest rows a cycle must read to test drift; below it no test is made", min=2, max=100_000
+    )
     wasserstein_threshold: float = _env(
         "IA_DRIFT_WASSERSTEIN", "0.1", "Effect a drifted feature must also show (Wasserstein / reference std)", min=0.0, max=100.0
     )
@@ -162,7 +169,7 @@ class Settings:
         return _with_derived_paths(values)
 
     def describe(self) -> list[dict[str, str]]:
-        """Rows for the README and the Operations page: variable, value, help. Secrets masked."""
+        """Rows for the Operations page: variable, value, help. Secrets masked."""
         rows = []
         for f in fields(self):
             value = getattr(self, f.name)
@@ -171,6 +178,11 @@ class Settings:
                 shown = "(set)" if value else "(not set)"
             rows.append({"variable": f.metadata["env"], "value": shown, "help": f.metadata["help"]})
         return rows
+
+    @property
+    def workspace_name(self) -> str:
+        """The workspace as people name it: its folder's name, or "demo" for the data folder itself."""
+        return self.workspace or DEMO_WORKSPACE
 
     @property
     def stale_after_seconds(self) -> float:

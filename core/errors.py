@@ -5,6 +5,7 @@ Pages show `str(error)` as is, so the message is written for a person.
 """
 
 import errno
+import re
 from pathlib import Path
 
 
@@ -16,10 +17,14 @@ class UserInputError(ValueError):
         self.field = field
 
 
+class ConflictError(UserInputError):
+    """The input names something that exists already or is being made (a workspace's name): nothing was changed."""
+
+
 class NoModelError(RuntimeError):
     """Serving was asked for a prediction before any model was trained."""
 
-    def __init__(self, message: str = "No model yet: train one first (Models page, or runtime.train()).") -> None:
+    def __init__(self, message: str = "No model yet: train one first (Models page, or runtime.models.train()).") -> None:
         super().__init__(message)
 
 
@@ -80,5 +85,8 @@ def plain_fault(exc: BaseException) -> str:
         return "a store cannot be written (disk I/O error): check that the data folder and its files are not read-only and the disk is not full"
     if "no such artifact" in lowered or ("no such file" in lowered and "artifact" in lowered):
         return "a model's files are missing from the artifact folder (IA_MLFLOW_ARTIFACTS_DIR): restore it, or retrain"
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = _NUMPY_SCALAR.sub(r"\1", text.strip().splitlines()[0]) if text.strip() else type(exc).__name__
     return f"{type(exc).__name__}: {first[:300]}"
+
+
+_NUMPY_SCALAR = re.compile(r"\bnp\.[a-z_]+\d*\(([^()]*)\)")  # numpy 2's np.int64(1) in a library's message, where a person reads 1

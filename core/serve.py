@@ -13,7 +13,7 @@ def main() -> None:
     import uvicorn
 
     from core.replica.app import replica_app
-    from core.replica.service import Replica
+    from core.replica.wiring import Replica
 
     try:
         settings = Settings.from_env()

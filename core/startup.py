@@ -13,10 +13,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from core import runtime as runtime_module
-from core.config import Settings
+from core.config import DEMO_WORKSPACE, Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,26 @@ class Startup:
         return min(done / EXPECTED_STEPS, 0.95)
 
 
+# The environment as the process started it (this module is imported before any workspace opens): what a switch
+# back to the demo reads, never os.environ as it is later, where a library may have written a previous workspace's paths.
+LAUNCH_ENVIRON: Mapping[str, str] = MappingProxyType(dict(os.environ))
+PROCESS_STARTED = time.time()
+
 _startup: Startup | None = None
 _chosen: Settings | None = None  # the workspace a user switched to (None: the one the environment names)
+_demo: Settings | None = None  # the demo as this process opened it, once a user switched away from it
 _lock = threading.Lock()
+
+
+def process_uptime() -> float:
+    """Seconds since this process started (the launcher imports this module first); a workspace's own time
+    open is its runtime's (`HealthMonitor.uptime`), which a switch starts again."""
+    return time.time() - PROCESS_STARTED
+
+
+def chosen_settings() -> Settings | None:
+    """The workspace a user switched to, or None for the one the launch environment names."""
+    return _chosen
 
 
 def start_in_background(settings: Settings | None = None) -> Startup:
@@ -91,26 +110,35 @@ def workspace_names(settings: Settings) -> list[str]:
     """ "demo" (the data folder itself) and every workspace made from a file, for the switcher."""
     from core.workspaces import list_workspaces
 
-    return ["demo", *list_workspaces(settings.workspaces_dir)]
+    return [DEMO_WORKSPACE, *list_workspaces(settings.workspaces_dir)]
 
 
 def switch_workspace(current: Settings, name: str) -> Settings:
-    """Serve another workspace: the running one closes (its loop stops, its DuckDB file is released, its
-    API stops) and the next page view opens `name`. One process serves one workspace at a time."""
-    global _chosen
-    from core.workspaces import checked_name
+    """Serve another workspace: the running one closes (its API stops, its loop and notifier threads end, its
+    journal is flushed, its DuckDB file is released) and the next page view opens `name`, with everything of
+    `current` but the paths. One process serves one workspace at a time, and nothing of one reaches the next."""
+    global _chosen, _demo
+    from core.workspaces import checked_name, served_settings
 
-    environ = {**os.environ, "IA_WORKSPACES_DIR": str(current.workspaces_dir)}
-    if name == "demo":
-        chosen = Settings.from_env({**environ, "IA_WORKSPACE": ""}) if current.workspace else current
-    else:
-        checked_name(name)
-        paths = {"IA_DATA_DIR": "", "IA_DUCKDB_PATH": "", "MLFLOW_TRACKING_URI": "", "IA_MLFLOW_ARTIFACTS_DIR": ""}
-        chosen = Settings.from_env({**environ, **paths, "IA_WORKSPACE": name})
+    chosen = demo_settings(current) if name == DEMO_WORKSPACE else served_settings(current, checked_name(name))
     with _lock:
+        if not current.workspace:
+            _demo = current
         _chosen = chosen
-    runtime_module.close_runtime()
+        runtime_module.close_runtime()
     return chosen
+
+
+def demo_settings(current: Settings) -> Settings:
+    """The demo (data/ itself): as this process opened it, or, for a process started on a named workspace, as the
+    launch environment places it, with the rest of `current`'s settings."""
+    if not current.workspace:
+        return current
+    if _demo is not None:
+        return _demo
+    from core.workspaces import carried
+
+    return Settings.from_env({**LAUNCH_ENVIRON, "IA_WORKSPACE": ""}, **carried(current))
 
 
 def _build(settings: Settings | None, startup: Startup) -> None:
@@ -118,7 +146,9 @@ def _build(settings: Settings | None, startup: Startup) -> None:
         rt = runtime_module.get_runtime(settings, startup.begin)
         if rt.settings.api_enabled and rt.api_server is None:
             startup.begin("Starting the REST API")
-            start_api(rt)
+            with _lock:  # a switch closes the runtime under this lock: no API starts over a closed one
+                if not rt.closed:
+                    start_api(rt)
     except BaseException as exc:  # shown by the page that waits for it; the next page view retries
         log.warning("the workspace could not be opened: %s", exc)
         startup.finish(exc)

@@ -10,28 +10,36 @@ trained on it. One process serves one workspace; this module opens the new one o
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from core import training
 from core.config import PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, Settings
-from core.errors import UserInputError, WorkspaceError
-from core.schema import Kind, Schema
-from core.table_files import read_table
-from core.tables import Encoded, encode, infer_schema, ordered_by_time
-from core.validation import integer
+from core.data.table_check import Encoded, encode, infer_schema, ordered_by_time
+from core.domain.schema import Kind, Schema
+from core.domain.validation import integer
+from core.errors import ConflictError, UserInputError, WorkspaceError
+from core.io.table_files import read_table
+from core.ml import training
 
 PREVIEW_ROWS = 20
 MLFLOW_TEMPLATE = ".mlflow-template.db"  # a migrated, empty MLflow store each new workspace starts from
 MIN_INITIAL_ROWS = 50
+PREVIEW_IN_PROCESS_BYTES = 16 * 2**20  # larger files are previewed by a child process (Parquet past an eighth of it: it compresses)
+LOCKS = ".locks"  # under the workspaces folder: one lock file per name being created
+NAME_TAKEN = 3  # the exit code of `python -m core.workspaces` when the name is taken
+# A server's child runs `main` imported, not as __main__, so what it pickles (a preview) names this module's classes.
+CHILD = "import sys; from core.workspaces import main; sys.exit(main())"
 
 
 def rows_of(encoded: Encoded, start: int, stop: int) -> Encoded:
@@ -129,17 +137,45 @@ def create(
     """A new workspace from a file: checked in full first, then the folder, the data and model v1.0.0."""
     step = progress or (lambda _message: None)
     name = checked_name(name)
-    folder = base.workspaces_dir / name
+    with claimed(base.workspaces_dir, name):
+        check_free(base.workspaces_dir, name)
+        step(f"Reading {filename} and inferring its schema")
+        found, encoded = preview(source, filename, choice, base.max_samples_per_request, base.holdout_fraction)
+        return _filled(base, name, found, encoded, filename, choice, step)
+
+
+def check_free(root: Path, name: str) -> None:
+    """Refuse a name an existing workspace has (an empty folder of that name may be taken)."""
+    folder = root / name
     if folder.exists() and any(folder.iterdir()):
-        raise UserInputError("name", f"a workspace named {name!r} exists already ({folder}): choose another name")
-    step(f"Reading {filename} and inferring its schema")
-    found, encoded = preview(source, filename, choice, base.max_samples_per_request, base.holdout_fraction)
+        raise ConflictError("name", f"a workspace named {name!r} exists already ({folder}): choose another name")
+
+
+@contextmanager
+def claimed(root: Path, name: str) -> Iterator[None]:
+    """`name` held for one creation: another creation of the same name, in this process or another, is refused at
+    once and changes nothing. An OS lock on a file of its own, so a creator that dies (even killed) lets go of it."""
+    locks = root / LOCKS
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / name).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError("name", f"a workspace named {name!r} is being created by another request: choose another name") from None
+        yield
+
+
+def _filled(
+    base: Settings, name: str, found: Preview, encoded: Encoded, filename: str, choice: TableChoice, step: Callable[[str], None]
+) -> Created:
+    """The workspace's folder, its data and model v1.0.0; the folder is removed again if any of it fails."""
+    folder = base.workspaces_dir / name
     settings = workspace_settings(base, folder)
     try:
         step(f"Creating the workspace {name} with {len(found.schema.features)} feature columns")
         _open_store(settings, found.schema)
+        from core.io.tracking import seed_store
         from core.runtime import Runtime  # MLflow is imported only once the file is known to be good
-        from core.tracking import seed_store
 
         seed_store(settings.mlflow_tracking_uri, base.workspaces_dir / MLFLOW_TEMPLATE)
 
@@ -149,13 +185,13 @@ def create(
             step(f"Storing {first:,} rows as the first incoming data")
             info = rt.data.import_encoded(rows_of(encoded, 0, first), name=filename, role="incoming")
             step(f"Training v1.0.0 on {'all ' if first == found.n_rows else 'the first '}{first:,} rows")
-            outcome = rt.train(trigger="starter", dataset_ids=[info.dataset_id])
+            outcome = rt.models.train(trigger="starter", dataset_ids=[info.dataset_id])
             replay = None
             if first < found.n_rows:
                 step(f"Storing the other {found.n_rows - first:,} rows to replay as the stream, a batch per cycle")
                 rest = rows_of(encoded, first, found.n_rows)
                 replay = rt.data.import_encoded(rest, name=f"{filename} · rows {first + 1:,} to {found.n_rows:,}", role="library")
-                rt.update_stream(source=replay.dataset_id, at_end="stop")
+                rt.loop.update_stream(source=replay.dataset_id, at_end="stop")
             return Created(name, folder, found.schema, found.n_rows, info.dataset_id, outcome.label, outcome.metrics,
                            None if replay is None else replay.dataset_id)  # fmt: skip
         finally:
@@ -168,12 +204,18 @@ def create(
 def workspace_settings(base: Settings, folder: Path) -> Settings:
     """The base settings pointed at `folder`, with nothing started: no starter, no stream, no loop, no API."""
     return replace(
-        Settings.from_env({"IA_DATA_DIR": str(folder)}, **_carried(base)),
+        Settings.from_env({"IA_DATA_DIR": str(folder)}, **carried(base)),
         starter_model=False, stream_enabled=False, scheduler_autostart=False, api_enabled=False,
     )  # fmt: skip
 
 
-def _carried(base: Settings) -> dict[str, object]:
+def served_settings(base: Settings, name: str) -> Settings:
+    """The settings that serve workspace `name` in place of `base`'s: its folder's paths, everything else as `base`
+    has it. Built from `base`, never from the process's environment, where a library may have left another's paths."""
+    return Settings.from_env({"IA_WORKSPACE": checked_name(name)}, **carried(base))
+
+
+def carried(base: Settings) -> dict[str, object]:
     """Everything but the paths, which follow the new folder."""
     paths = {"workspace", "data_dir", "duckdb_path", "mlflow_tracking_uri", "mlflow_artifacts_dir"}  # workspaces_dir is kept
     return {k: v for k, v in vars(base).items() if k not in paths}
@@ -188,12 +230,48 @@ def _open_store(settings: Settings, schema: Schema) -> None:
 def create_in_subprocess(
     base: Settings, name: str, path: Path, filename: str, choice: TableChoice, progress: Callable[[str], None] | None = None
 ) -> str:
-    """`create` in a child process, for a running workbench: MLflow's tracking URI is process-wide, and
-    the new workspace's store must not become the one the running loop logs to. Returns the last line."""
+    """`create` in a child process, for a running workbench: reading a large file and training on it grow the child,
+    whose memory goes back to the system when it ends, never the server's. Returns the child's last line."""
+    lines = _in_child(base, [str(path), "--name", checked_name(name), "--filename", filename, *choice.arguments()], progress)
+    return next((line for line in reversed(lines) if line.startswith("Workspace ")), lines[-1] if lines else "")
+
+
+def create_from_upload(
+    base: Settings, name: str, source: Path | bytes, filename: str, choice: TableChoice, progress: Callable[[str], None] | None = None
+) -> str:
+    """An uploaded file (the dashboard's bytes, or the path the API streamed it to) made a workspace by a child process,
+    which checks it in full before anything exists: this process does not read the table. A name taken is refused here
+    at once (and by the child, which holds the name while it creates, if two requests race for it)."""
+    check_free(base.workspaces_dir, checked_name(name))
+    if isinstance(source, Path):
+        return create_in_subprocess(base, name, source, filename, choice, progress)
+    suffix = ".parquet" if filename.lower().endswith(".parquet") else ".csv"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(source)
+        return create_in_subprocess(base, name, path, filename, choice, progress)
+
+
+def preview_file(base: Settings, path: Path, filename: str, choice: TableChoice) -> Preview:
+    """`preview` of a file on disk: in this process when it is small, in a child process past PREVIEW_IN_PROCESS_BYTES,
+    so a server does not grow by a large file's table (pandas holds it at several times its size on disk)."""
+    parquet = filename.lower().endswith(".parquet") or path.suffix.lower() == ".parquet"
+    if path.stat().st_size * (8 if parquet else 1) <= PREVIEW_IN_PROCESS_BYTES:
+        return preview(path, filename, choice, base.max_samples_per_request, base.holdout_fraction)[0]
+    with tempfile.TemporaryDirectory(prefix="ia-continu-preview-") as folder:
+        result = Path(folder) / "preview.pickle"
+        _in_child(base, [str(path), "--filename", filename, "--preview-to", str(result), *choice.arguments()])
+        return pickle.loads(result.read_bytes())  # written just now by our own child, in a folder of ours
+
+
+def _in_child(base: Settings, arguments: list[str], progress: Callable[[str], None] | None = None) -> list[str]:
+    """`main(ARGUMENTS)` in a child process with `base`'s settings (its workspaces folder, and no workspace paths from
+    this process's environment), its steps passed to `progress`; its refusal raised here as the same error."""
     step = progress or (lambda _message: None)
-    args = [sys.executable, "-m", "core.workspaces", str(path), "--name", checked_name(name), "--filename", filename, *choice.arguments()]
-    paths = ("IA_WORKSPACE", "IA_DATA_DIR", "IA_DUCKDB_PATH", "MLFLOW_TRACKING_URI", "IA_MLFLOW_ARTIFACTS_DIR")
-    env = {**{k: v for k, v in os.environ.items() if k not in paths}, "IA_WORKSPACES_DIR": str(base.workspaces_dir)}
+    args = [sys.executable, "-c", CHILD, *arguments]
+    paths = ("IA_WORKSPACE", "IA_DATA_DIR", "IA_DUCKDB_PATH", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "IA_MLFLOW_ARTIFACTS_DIR")
+    env = {**{k: v for k, v in os.environ.items() if k not in paths}, "IA_WORKSPACES_DIR": str(base.workspaces_dir),
+           "IA_MAX_SAMPLES_PER_REQUEST": str(base.max_samples_per_request), "IA_HOLDOUT_FRACTION": str(base.holdout_fraction)}  # fmt: skip
     # One stream: a child that logs much to stderr while nobody reads it would block on a full pipe.
     child = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
@@ -201,33 +279,21 @@ def create_in_subprocess(
         lines.append(line.rstrip())
         if line.startswith("· "):
             step(line[2:].strip())
-    if child.wait() != 0:
+    code = child.wait()
+    if code != 0:
         message = next((line[len("error: ") :] for line in lines if line.startswith("error: ")), "")
         if message:
             field_name, _, text = message.partition(": ")
-            raise UserInputError(field_name, text)
-        raise RuntimeError(f"creating the workspace {name} failed: {lines[-1] if lines else 'no output'}")
-    return next((line for line in reversed(lines) if line.startswith("Workspace ")), lines[-1] if lines else "")
-
-
-def create_from_upload(
-    base: Settings, name: str, data: bytes, filename: str, choice: TableChoice, progress: Callable[[str], None] | None = None
-) -> str:
-    """An uploaded file (the dashboard's, the API's) checked in this process, then created by a child."""
-    checked_name(name)
-    preview(data, filename, choice, base.max_samples_per_request, base.holdout_fraction)
-    suffix = ".parquet" if filename.lower().endswith(".parquet") else ".csv"
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(data)
-        return create_in_subprocess(base, name, path, filename, choice, progress)
+            raise (ConflictError if code == NAME_TAKEN else UserInputError)(field_name, text)
+        raise RuntimeError(f"the workspace child process failed: {lines[-1] if lines else 'no output'}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m core.workspaces FILE --name NAME --target COLUMN [...]` (what `make workspace` runs)."""
     parser = argparse.ArgumentParser(prog="make workspace", description="Create a workspace from a CSV or Parquet file.")
     parser.add_argument("file", type=Path)
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--name")
     parser.add_argument("--target", required=True)
     for kind in ("numeric", "categorical", "ignore"):
         parser.add_argument(f"--{kind}", default="", help=f"comma-separated columns to treat as {kind}")
@@ -235,14 +301,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id-column")
     parser.add_argument("--initial-rows", type=int, help="train v1.0.0 on the first N rows; the rest are replayed as the stream")
     parser.add_argument("--filename", help="the file's name as the user gave it (an upload's temporary file has another)")
+    parser.add_argument("--preview-to", type=Path, help="only preview the file, its result pickled to this path (a server's child)")
     args = parser.parse_args(argv)
+    if args.name is None and args.preview_to is None:
+        parser.error("--name is required")
     kinds: dict[str, Kind] = {}
     for option, kind in (("numeric", "numeric"), ("categorical", "categorical"), ("ignore", "ignored")):
         kinds |= {c.strip(): kind for c in getattr(args, option).split(",") if c.strip()}
     try:
         choice = TableChoice(args.target, kinds, args.time_column, args.id_column, args.initial_rows)
-        created = create(Settings.from_env(), args.name, args.file, args.filename or args.file.name, choice,
-                         progress=lambda message: print(f"· {message}", flush=True))  # fmt: skip
+        settings, filename = Settings.from_env(), args.filename or args.file.name
+        if args.preview_to is not None:
+            found, _ = preview(args.file, filename, choice, settings.max_samples_per_request, settings.holdout_fraction)
+            args.preview_to.write_bytes(pickle.dumps(found))
+            return 0
+        created = create(settings, args.name, args.file, filename, choice, progress=lambda message: print(f"· {message}", flush=True))
+    except ConflictError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return NAME_TAKEN
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,18 +5,19 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.datagen import MAX_STRENGTH, SCENARIO_LABELS
+from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
-from ui.own_data import start_from_your_own_data
-from ui.state import act, empty_state, plural, read, runtime
+from ui.own_data import in_progress, start_from_your_own_data
+from ui.state import act, cached, empty_state, plural, runtime
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
-schema = rt.schema()
+schema = rt.schema
 st.title("Data")
 st.caption(
-    "Generated data is synthetic, from the seeded generator; imported data is yours. A dataset is either in the library "
-    "(for training and exploration: the loop never reads it) or sent to the loop as incoming data, read by the next cycle."
+    ("Generated data is synthetic, from the seeded generator; imported data is yours. " if schema.plain else "")
+    + "A dataset is either in the library (for training and exploration: the loop never reads it) or sent to the loop as "
+    "incoming data, read by the next cycle."
 )
 ROLE_HELP = "Library: for training and exploration. Send to the loop: the next cycle reads it as new production data."
 
@@ -41,33 +42,43 @@ with st.expander(f"Schema of this workspace ({rt.settings.workspace or 'demo'}):
     st.caption(f"Target `{schema.target}`, classes {', '.join(map(str, schema.classes))}" + (f"; {', '.join(extra)}" if extra else "")
                + (". The synthetic generator's schema." if schema.synthetic else ". Inferred from the first file and reviewed."))  # fmt: skip
 
+
+def _generate_form() -> None:
+    with st.form("generate"):
+        st.subheader("Generate a dataset")
+        samples = st.number_input("Samples", value=1000, step=1000, help=f"1 to {limit:,} (IA_MAX_SAMPLES_PER_REQUEST)")
+        scenario = st.selectbox("Scenario", list(SCENARIO_LABELS), format_func=SCENARIO_LABELS.get)
+        strength = st.slider("Strength", 0.0, MAX_STRENGTH, 1.0, 0.1, help="How far the scenario moves the data")
+        seed = st.number_input("Seed", min_value=0, value=rt.settings.seed, step=1)
+        to_loop = st.checkbox("Send to the loop", key="generate_to_loop", help=ROLE_HELP)
+        if st.form_submit_button("Generate", type="primary"):
+            big = int(samples) >= 100_000  # out of range: the core says so
+            with st.status(f"Generating {int(samples):,} rows…", expanded=big) as status:
+                st.write("Drawing from the seeded generator and storing in one bulk insert")
+                role = "incoming" if to_loop else "library"
+                info = act(lambda: rt.data.generate(int(samples), scenario, float(strength), int(seed), role),
+                           lambda i: f"Dataset {i.dataset_id} stored: {i.n_rows:,} rows")  # fmt: skip
+                status.update(label="Dataset stored" if info else "Nothing stored", state="complete" if info else "error")
+                if info:
+                    st.session_state["dataset_pick"] = info.dataset_id  # show what was just made
+
+
 generate, upload = st.columns(2)
-if not schema.plain:
-    generate.info("The generator makes the demo's columns (feature_1 …): this workspace takes files of its own columns.",
+if schema.plain:
+    with generate:
+        _generate_form()
+else:  # the generator draws the demo's columns only: no form this workspace could not use
+    generate.subheader("Generate a dataset")
+    generate.info(f"The generator makes the demo's columns (feature_1 …): this workspace takes files of its own columns "
+                  f"({', '.join(rt.schema.names[:4])}{' …' if len(rt.schema.names) > 4 else ''}): import one under Import a file.",
                   icon=":material/info:")  # fmt: skip
-with generate, st.form("generate"):
-    st.subheader("Generate a dataset")
-    samples = st.number_input("Samples", value=1000, step=1000, help=f"1 to {limit:,} (IA_MAX_SAMPLES_PER_REQUEST)")
-    scenario = st.selectbox("Scenario", list(SCENARIO_LABELS), format_func=SCENARIO_LABELS.get)
-    strength = st.slider("Strength", 0.0, MAX_STRENGTH, 1.0, 0.1, help="How far the scenario moves the data")
-    seed = st.number_input("Seed", min_value=0, value=rt.settings.seed, step=1)
-    to_loop = st.checkbox("Send to the loop", key="generate_to_loop", help=ROLE_HELP)
-    if st.form_submit_button("Generate", type="primary", disabled=not schema.plain):
-        with st.status(f"Generating {int(samples):,} rows…", expanded=int(samples) >= 100_000) as status:  # out of range: the core says so
-            st.write("Drawing from the seeded generator and storing in one bulk insert")
-            role = "incoming" if to_loop else "library"
-            info = act(lambda: rt.generate_dataset(int(samples), scenario, float(strength), int(seed), role),
-                       lambda i: f"Dataset {i.dataset_id} stored: {i.n_rows:,} rows")  # fmt: skip
-            status.update(label="Dataset stored" if info else "Nothing stored", state="complete" if info else "error")
-            if info:
-                st.session_state["dataset_pick"] = info.dataset_id  # show what was just made
 
 with upload:
     st.subheader("Import a CSV" if schema.plain else "Import a file")
     if schema.plain:
-        st.caption(f"Columns exactly: {', '.join(rt.features)}, target (0 or 1). At most {limit:,} rows.")
+        st.caption(f"Columns exactly: {', '.join(rt.schema.names)}, target (0 or 1). At most {limit:,} rows.")
     else:
-        st.caption(f"Columns by name, in any order: {', '.join(rt.features)} and {schema.target} "
+        st.caption(f"Columns by name, in any order: {', '.join(rt.schema.names)} and {schema.target} "
                    f"({', '.join(map(str, schema.classes))}). At most {limit:,} rows.")  # fmt: skip
     uploads = st.session_state.setdefault("import_round", 0)  # a new key empties the uploader once a file is stored
     file = st.file_uploader("Labelled CSV" if schema.plain else "Labelled CSV or Parquet", type=["csv"] if schema.plain else ["csv", "parquet"],
@@ -76,7 +87,7 @@ with upload:
     if file is not None and st.button("Import", type="primary"):
         role = "incoming" if import_to_loop else "library"
         info = act(
-            lambda: rt.import_csv(file.getvalue(), name=file.name, role=role),
+            lambda: rt.data.import_csv(file.getvalue(), name=file.name, role=role),
             lambda i: f"Imported {i.n_rows:,} rows as dataset {i.dataset_id}",
         )
         if info:
@@ -95,22 +106,22 @@ with upload:
             )
 
 
-with st.expander("Start from your own data", icon=":material/upload_file:", expanded=st.session_state.get("own_file") is not None):
+with st.expander("Start from your own data", icon=":material/upload_file:", expanded=in_progress()):
     start_from_your_own_data()
 
 
 def _send_to_loop(dataset_id: int) -> None:
     info = act(
-        lambda: rt.send_to_loop(dataset_id), lambda i: f"Sent: dataset {i.dataset_id} holds a copy as incoming data for the next cycle"
+        lambda: rt.data.send_to_loop(dataset_id), lambda i: f"Sent: dataset {i.dataset_id} holds a copy as incoming data for the next cycle"
     )
     if info:
         st.session_state["dataset_pick"] = info.dataset_id
 
 
 st.subheader("Datasets")
-all_datasets = read("datasets")
+all_datasets = cached.insights.datasets()
 if all_datasets.empty:
-    empty_state("No datasets yet: generate one or import a CSV above.")
+    empty_state("No datasets yet: generate one or import a CSV above." if schema.plain else "No datasets yet: import a file above.")
     st.stop()
 SOURCES = {"generated": "generated", "imported": "imported", "starter": "starter", "stream": "stream segments"}
 shown_sources = st.pills("Show", list(SOURCES), default=["generated", "imported", "starter"], format_func=SOURCES.get,
@@ -150,11 +161,11 @@ elif row["role"] != "library":
 def _save_dataset(dataset_id: int) -> None:
     v = st.session_state
     tags = [t.strip() for t in v["dataset_tags"].split(",") if t.strip()]
-    act(lambda: rt.update_dataset(dataset_id, v["dataset_name"], tags), f"Dataset {dataset_id} saved")
+    act(lambda: rt.data.update(dataset_id, v["dataset_name"], tags), f"Dataset {dataset_id} saved")
 
 
 def _delete_dataset(dataset_id: int) -> None:
-    if act(lambda: rt.delete_dataset(dataset_id), lambda n: f"Dataset {dataset_id} deleted ({n:,} rows)") is not None:
+    if act(lambda: rt.data.delete(dataset_id), lambda n: f"Dataset {dataset_id} deleted ({n:,} rows)") is not None:
         st.session_state.pop("dataset_pick", None)
 
 
@@ -167,15 +178,15 @@ with st.expander("Rename, tag or delete"):
               "the loop read or a model was trained on.")  # fmt: skip
 
 preview, stats = st.tabs(["First rows", "Summary statistics"])
-preview.dataframe(read("dataset_frame", chosen, 100), hide_index=True, height=240)
-stats.dataframe(read("dataset_summary", chosen), hide_index=True, column_config={
+preview.dataframe(cached.insights.dataset_frame(chosen, 100), hide_index=True, height=240)
+stats.dataframe(cached.insights.dataset_summary(chosen), hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "q25", "median", "q75", "max")})  # fmt: skip
 if not schema.plain:
     stats.caption("Numbers: mean, spread and quartiles of the values present. Categories: distinct values and the most frequent.")
 
 first, last = int(row["first_sample_id"]), int(row["last_sample_id"])
-current = read("sample_features", first, last, 20_000)
-features = rt.features
+current = cached.insights.sample_features(first, last, 20_000)
+features = rt.schema.names
 numeric = schema.numeric
 if len(numeric) >= 2:
     fx, fy = (numeric[0], numeric[1])
@@ -185,19 +196,24 @@ if len(numeric) >= 2:
         fy = b.selectbox("y feature", [f for f in numeric if f != fx], index=0, key="scatter_y")
     st.plotly_chart(charts.scatter_by_class(current, fx, fy, f"Dataset {chosen}: {fx} against {fy}, by class", classes=schema.classes),
                     key="scatter")  # fmt: skip
-ref, reference = read("reference_sample")
+ref, reference = cached.insights.reference_sample()
 if ref is None:
     empty_state("No champion yet, so no reference to compare with: train a model on the Models page.")
 else:
     st.caption(f"Reference: {ref.describe()}: the {len(reference):,} rows the champion's drift tests compare with. "
                f"This dataset: a seeded sample of at most 20,000 of its {int(row['n_rows']):,} rows.")  # fmt: skip
 reference_balance = reference["target"].value_counts().to_dict()
-cols = st.columns(min(3, len(features)))
+cols = st.columns(2)  # two per row, as on the Drift page: three cut titles, legends and category names at 1024 px
 for i, feature in enumerate(features):
-    cols[i % len(cols)].plotly_chart(
+    cols[i % 2].plotly_chart(
         charts.distribution_overlay(reference, current, feature, "This dataset", ref.legend if ref else "Reference"), key=f"dist_{feature}"
     )
-st.plotly_chart(charts.class_balance(reference_balance, read("class_balance", first, last), "This dataset", schema.classes), key="balance")
+st.plotly_chart(
+    charts.class_balance(reference_balance, cached.insights.class_balance(first, last), "This dataset", schema.classes), key="balance"
+)
 st.download_button(
-    "Download as CSV", data=lambda: read("dataset_frame", chosen).to_csv(index=False), file_name=f"dataset_{chosen}.csv", mime="text/csv"
+    "Download as CSV",
+    data=lambda: cached.insights.dataset_frame(chosen).to_csv(index=False),
+    file_name=f"dataset_{chosen}.csv",
+    mime="text/csv",
 )

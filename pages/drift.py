@@ -3,42 +3,48 @@ time, and the decision boundary replayed over cycles."""
 
 import json
 
+import pandas as pd
 import streamlit as st
 
-from core.drift import JS_FLOOR, MISSING_FLOOR, described
-from core.outcomes import version_label
-from core.verdicts import FEATURE
+from core.domain.outcomes import version_label
+from core.rules.verdicts import FEATURE
+from core.stats.drift import JS_FLOOR, MISSING_FLOOR, described
 from ui import charts
 from ui.report import drift_report_html
-from ui.state import choice_from_url, empty_state, keep_in_url, percent, read, runtime, table, version_column
+from ui.state import cached, choice_from_url, decision_of, deliveries, empty_state, keep_in_url, percent, runtime, table, version_column
 
 rt = runtime()
 st.title("Drift")
-th = rt.live_settings()
+th = rt.loop.live_settings()
 st.caption(
     f"Per feature: KS of the newest batch and of the newest {th.drift_window_batches} batches pooled against the reference. "
     f"A feature drifts when its p-value is below the family-wise rate {th.ks_alpha:g} divided by every test made (Bonferroni) "
     f"and its effect (Wasserstein / reference std) is at least {th.wasserstein_threshold:g}; the dataset drifts when any "
     f"feature does. PSI ≥ {th.psi_threshold:g} drift, ≥ {th.psi_warning:g} warning, shown beside the verdict."
 )
-if not rt.schema().plain:
-    st.caption(f"In a table, the same family also tests each category column by chi-square (drift needs a Jensen-Shannon distance "
-               f"of at least {JS_FLOOR:g}) and each missing-value rate by chi-square (drift needs a move of at least "
-               f"{MISSING_FLOOR * 100:.0f} points).")  # fmt: skip
+also = [f"each category column by chi-square (drift needs a Jensen-Shannon distance of at least {JS_FLOOR:g})"] if any(
+    c.kind != "numeric" for c in rt.schema.features) else []  # fmt: skip
+also += [f"each missing-value rate by chi-square (drift needs a move of at least {MISSING_FLOOR * 100:.0f} points)"] if any(
+    c.missing for c in rt.schema.features) else []  # fmt: skip
+if also:  # said only where this workspace has such columns
+    st.caption(f"In this table, the same family also tests {' and '.join(also)}.")
 
-cycle_ids = read("cycle_ids", 500)
+cycle_ids = cached.insights.cycle_ids(500)
 if not cycle_ids:
     empty_state("No cycles yet: reports are made by each cycle once a champion exists (Operations: run a cycle now).")
     st.stop()
 
 st.subheader("A cycle in full")
-if st.session_state.get("drill_cycle") not in cycle_ids:
-    st.session_state.pop("drill_cycle", None)  # archived by retention, or a fresh session: the newest
+if st.session_state.get("drill_cycle") not in cycle_ids:  # archived by retention, or a fresh session: the newest cycle that
+    tested = cached.insights.drift_results()  # made a drift test (a cycle that read nothing has nothing to show)
+    st.session_state["drill_cycle"] = (
+        int(tested["cycle_id"].iloc[0]) if not tested.empty and tested["cycle_id"].iloc[0] in cycle_ids else cycle_ids[0]
+    )
 choice_from_url("cycle", "drill_cycle", cycle_ids, int)
 chosen = st.selectbox("Cycle", cycle_ids, format_func=lambda c: f"cycle {c}" + (" (newest)" if c == cycle_ids[0] else ""),
                       key="drill_cycle", help="The newest 500 cycles; older ones are archived by retention.")  # fmt: skip
 keep_in_url("cycle", str(chosen))
-detail = read("cycle_detail", chosen)
+detail = cached.insights.cycle_detail(chosen)
 if detail is None:
     empty_state(f"Cycle {chosen} was archived by retention a moment ago: pick another.")
     st.stop()
@@ -51,27 +57,33 @@ if fired and FEATURE not in fired:
         "enough to flag, but the champion's accuracy fell. That is what concept drift looks like.",
         icon=":material/trending_down:",
     )
-a, b, c, d = st.columns(4)
-a.metric("Champion then", version_label(cycle.get("champion_version")))
-b.metric("Realised accuracy", percent(cycle.get("realised_accuracy")), help="On this cycle's labelled batch.")
-c.metric("Bar", percent(cycle.get("performance_bar")), help="What the realised accuracy was held against.")
-d.metric("Decision", cycle["decision"])
-st.write(f"**What was decided:** {cycle['reason']}")
+top, bottom = st.columns(3), st.columns(3)  # two rows of three: each value fits at 1024 px
+top[0].metric("Champion then", version_label(cycle.get("champion_version")))
+top[1].metric("Realised accuracy", percent(cycle.get("realised_accuracy")), help="On this cycle's labelled batch.")
+top[2].metric("Estimated accuracy", percent(cycle.get("estimated_accuracy")), delta=charts.estimate_band(cycle), delta_color="off",
+              delta_arrow="off", help="Without labels, from the champion's calibrated confidence on this batch; the band is where "
+              "the realised accuracy should fall, 95 % of the time.")  # fmt: skip
+bottom[0].metric("Bar", percent(cycle.get("performance_bar")), help="A drop is called only when the realised accuracy's "
+                 "upper confidence bound (IA_PERF_CONFIDENCE) falls below this bar minus the tolerance (IA_PERF_TOLERANCE).")  # fmt: skip
+bottom[1].metric("New version", version_label(cycle.get("new_version")), help="The version this cycle registered, if any.")
+bottom[2].metric("Signals", str(len(fired)), help=", ".join(fired) or "No signal fired in this cycle.")
+st.write(f"**Decision: {decision_of(cycle)}.** {cycle['reason']}")
 if not detail.gate_events.empty:
     st.caption("The gate's scores and reason")
     events = version_column(detail.gate_events, "version", "previous_champion")
     st.dataframe(events[["ts", "kind", "version", "previous_champion", "metric", "challenger_score", "champion_score", "n_rows", "promoted",
                          "reason"]], hide_index=True, column_config={"previous_champion": "champion then"})  # fmt: skip
 if detail.alerts:
-    st.caption("Alerts this cycle sent, and their delivery")
-    st.dataframe([{k: a[k] for k in ("created_at", "kind", "level", "title", "delivery", "http_status", "error")} for a in detail.alerts],
+    st.caption("Alerts this cycle raised, and where each went (an informational one is shown here, never sent)")
+    st.dataframe(deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status", "error"]],
                  hide_index=True)  # fmt: skip
 table(
     described(detail.drift),
-    ["feature", "test", "statistic", "p_value", "threshold", "measured", "effect", "window_batches", "psi", "psi_status", "drifted",
-     "n_reference", "n_current"],
+    # Which feature drifted first, then why in words; the raw statistic is in the report (`measured` says it here).
+    ["feature", "test", "drifted", "measured", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "n_reference",
+     "n_current"],
     "This cycle made no drift test (no champion or no new rows).",
-    column_config={"statistic": st.column_config.NumberColumn("statistic", format="%.4f", help="KS D for numbers, chi-square for categories and missing rates"), "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+    column_config={"p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
                    "window_batches": "batches pooled", "psi_status": "PSI status", "n_reference": "reference rows",
                    "n_current": "current rows",
                    "threshold": st.column_config.NumberColumn("p threshold", format="%.3g"),
@@ -80,25 +92,26 @@ table(
 
 figures = []
 if detail.reference is not None and detail.batch_range:
-    _ref, reference = read("reference_sample", chosen)
-    current = read("batch_sample", *detail.batch_range)
+    _ref, reference = cached.insights.reference_sample(chosen)
+    current = cached.insights.batch_sample(*detail.batch_range)
     if current.empty:
         empty_state(f"Cycle {chosen}'s batch was archived by retention: its distributions are in the Parquet archive.")
     else:
         drifted = detail.drift.loc[detail.drift["drifted"], "feature"].tolist() if not detail.drift.empty else []
-        st.caption("Distributions this cycle compared" + (f": drifted {', '.join(drifted)}" if drifted else " (no feature drifted)")
+        tested = " (no feature drifted)" if not detail.drift.empty else " (no drift test finished in this cycle)"
+        st.caption("Distributions this cycle compared" + (f": drifted {', '.join(drifted)}" if drifted else tested)
                    + f". Reference: {detail.reference.describe()}, the {len(reference):,} rows the test used.")  # fmt: skip
         cols = st.columns(2)
-        for i, feature in enumerate(rt.features):
+        for i, feature in enumerate(rt.schema.names):
             figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch", detail.reference.legend))
             cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
-features = rt.features
+features = rt.schema.names
 
 
 def _report() -> str:
     """The cycle in one file, with its decision boundary: for concept drift the distributions say "no drift"."""
-    plane = features if rt.schema().plain else rt.schema().numeric
-    boundary = charts.decision_boundary(read("boundary", chosen, plane[0], plane[1])) if len(plane) >= 2 else None
+    plane = features if rt.schema.plain else rt.schema.numeric
+    boundary = charts.decision_boundary(cached.insights.boundary(chosen, plane[0], plane[1])) if len(plane) >= 2 else None
     return drift_report_html(detail, figures, boundary)
 
 
@@ -106,19 +119,21 @@ st.download_button("Download this report (HTML)", data=_report, file_name=f"drif
                    icon=":material/download:")  # fmt: skip
 
 st.subheader("Tests over time")
-history = read("drift_history", 300)
+history = cached.insights.drift_history(300)
 if history.empty:
     empty_state("No drift tests yet.")
 else:
     st.plotly_chart(charts.drift_statistics(history, th.wasserstein_threshold, th.psi_threshold, th.psi_warning), key="drift_history")
-st.plotly_chart(charts.accuracy_history(read("accuracy_history", 400), read("model_events", 500)), key="realised_vs_estimated")
+st.plotly_chart(
+    charts.accuracy_history(cached.insights.accuracy_history(400), cached.insights.model_events(500)), key="realised_vs_estimated"
+)
 
 st.subheader("Decision boundary")
-plane = features if rt.schema().plain else rt.schema().numeric
+plane = features if rt.schema.plain else rt.schema.numeric
 if len(plane) < 2:
     empty_state("The boundary is drawn in the plane of two numeric columns, and this table has fewer.")
     st.stop()
-if rt.schema().plain:
+if rt.schema.plain:
     st.caption(
         "The champion's reference (open rings) and a cycle's labelled batch (crosses), coloured by class, with the champion's "
         "line and the line of the challenger that cycle trained. Concept drift: the crosses stop matching the line. A promotion: "
@@ -128,7 +143,7 @@ else:
     st.caption(
         "Two numeric columns: the champion's reference (open rings) and a cycle's labelled batch (crosses), coloured by class, "
         "over the class the champion predicts in each part of the plane (shaded), the other columns held at the reference's "
-        "mean or most frequent category."
+        "median or most frequent category."
     )
 x_feature, y_feature = plane[0], plane[1]
 if len(plane) > 2:
@@ -142,7 +157,7 @@ if st.session_state.get("_boundary_follows") != chosen:  # a cycle picked above 
 if st.session_state.get("boundary_cycle") not in replay:
     st.session_state["boundary_cycle"] = replay[-1]
 at = st.select_slider("Replay cycles", replay, key="boundary_cycle") if len(replay) > 1 else replay[0]
-view = read("boundary", at, x_feature, y_feature)
+view = cached.insights.boundary(at, x_feature, y_feature)
 if view.note:
     st.caption(view.note)
 st.plotly_chart(charts.decision_boundary(view), key="boundary")

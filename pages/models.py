@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core.outcomes import METRICS, RetrainStatus, parse_version, version_label
+from core.domain.outcomes import METRICS, RetrainStatus, manual_kind, parse_version, version_label
+from core.ml.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from core.runtime import TrainOutcome
-from core.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from ui import charts
-from ui.state import act, choice_from_url, empty_state, keep_in_url, percent, plural, read, runtime, version_column
+from ui.state import act, cached, choice_from_url, empty_state, keep_in_url, percent, plural, runtime, version_column
 
 rt = runtime()
 st.title("Models")
@@ -15,7 +15,7 @@ flash = st.session_state.pop("models_flash", None)  # a message from before a re
 if flash:
     st.success(flash, icon=":material/check_circle:")
 
-datasets = read("datasets")
+datasets = cached.insights.datasets()
 source = st.radio(
     "Training data", ["The loop's newest window", "Chosen datasets"], horizontal=True,
     help=f"The loop's window is its newest {rt.settings.training_window:,} incoming labelled samples; or pick any datasets. "
@@ -57,7 +57,7 @@ def _train_message(o: TrainOutcome) -> str:
 if st.button("Train now", type="primary", disabled=source == "Chosen datasets" and not chosen):
     with st.status("Training…", expanded=True) as status:
         options = act(lambda: TrainingOptions(float(c_value), weights))
-        outcome = options and act(lambda: rt.train(on_step=st.write, dataset_ids=chosen or None, options=options, promote=not hold),
+        outcome = options and act(lambda: rt.models.train(on_step=st.write, dataset_ids=chosen or None, options=options, promote=not hold),
                                   _train_message)  # fmt: skip
         if outcome and outcome.status == "unchanged":
             st.info(outcome.reason[:1].upper() + outcome.reason[1:])
@@ -70,7 +70,7 @@ if st.button("Train now", type="primary", disabled=source == "Chosen datasets" a
         else:
             status.update(label="Training did not complete", state="error")
 
-waiting = rt.awaiting_approval()
+waiting = rt.models.awaiting_approval()
 if waiting:
     st.subheader("Awaiting approval")
     st.caption("Policy approve: these challengers passed the gate; a person decides.")
@@ -78,22 +78,22 @@ if waiting:
         c1, c2, c3 = st.columns([2, 1, 1])
         c1.write(f"**{version_label(version)}**")
         if c2.button(f"Promote {version_label(version)}", key=f"approve_{version}", type="primary"):
-            if act(lambda v=version: rt.approve(v)):
+            if act(lambda v=version: rt.models.approve(v)):
                 st.session_state["models_flash"] = f"{version_label(version)} is champion"
             st.rerun()
         if c3.button(f"Reject {version_label(version)}", key=f"reject_{version}"):
-            if act(lambda v=version: rt.reject(v)):
-                st.session_state["models_flash"] = f"{version_label(version)} rejected; {version_label(rt.champion_version)} stays"
+            if act(lambda v=version: rt.models.reject(v)):
+                st.session_state["models_flash"] = f"{version_label(version)} rejected; {version_label(rt.models.champion_version)} stays"
             st.rerun()
 
-models = read("models")
+models = cached.insights.models()
 if models.empty:
     empty_state("No model yet: generate or import data on the Data page, then train.")
     st.stop()
 
 st.subheader("Registry")
-realised = {v.version: f"{percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in read("realised_by_version")}
-table = models.assign(rows=models["n_train"] + models["n_holdout"], mlflow_run=rt.run_links(models["run_id"].tolist()),
+realised = {v.version: f"{percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in cached.insights.realised_by_version()}
+table = models.assign(rows=models["n_train"] + models["n_holdout"], mlflow_run=rt.models.run_links(models["run_id"].tolist()),
                       realised=[realised.get(v, "no labels yet") for v in models["version"]])  # fmt: skip
 table["status"] = table["status"].map(STATUS_LABELS).fillna(table["status"])
 links = {"mlflow_run": st.column_config.LinkColumn("MLflow run", display_text="open run")} if rt.settings.mlflow_ui_url else {}
@@ -110,7 +110,7 @@ if not links:
 
 st.subheader("Evaluation")
 versions = models["version"].tolist()
-champion = rt.champion_version
+champion = rt.models.champion_version
 left, right = st.columns(2)
 if st.session_state.get("eval_version") not in versions:
     st.session_state["eval_version"] = champion if champion in versions else versions[0]
@@ -135,13 +135,13 @@ basis = st.radio("Scored on", list(SHARED), format_func=SHARED.get, horizontal=T
                  "trained (stored then, not recomputed).")  # fmt: skip
 evaluations: dict[str, dict] = {}
 metrics: dict[str, dict] = {}
-classes = rt.schema().classes
+classes = rt.schema.classes
 if basis == "own":
     st.caption("Each version on its own holdout, scored once when it was trained. Two holdouts differ (their class mix, "
                "their rows): compare on a shared set instead. Intervals are 95 %: Wilson for proportions, a bootstrap "
                "of the confusion counts for F1, Hanley-McNeil for ROC AUC.")  # fmt: skip
     for v in chosen:
-        ev = read("evaluation", v)
+        ev = cached.insights.evaluation(v)
         if ev is None:
             st.info(f"{version_label(v)}: trained before evaluations were stored, so only the registry metrics above exist.")
             continue
@@ -154,7 +154,7 @@ else:
         ids = datasets["dataset_id"].tolist()
         names = dict(zip(ids, datasets["name"], strict=True))
         dataset = st.selectbox("Dataset", ids, format_func=lambda i: f"{i} · {names[i]}", key="eval_dataset")
-    comparison = act(lambda: read("comparison", tuple(chosen), dataset))
+    comparison = act(lambda: cached.models.compare(tuple(chosen), dataset))
     if comparison:
         seen = "; ".join(f"{label} trained on {n:,} of them" for label, n in comparison.seen.items() if n)
         st.caption(f"Every figure below rests on the same {comparison.n_rows:,} rows: {comparison.description}."
@@ -179,7 +179,7 @@ if evaluations:
         a.plotly_chart(charts.roc_curves(evaluations), key="roc")
         b.plotly_chart(charts.pr_curves(evaluations), key="pr")
     a.plotly_chart(charts.calibration_curves(evaluations), key="calibration")
-    b.plotly_chart(charts.coefficients(evaluations, rt.features, classes), key="coefficients")
+    b.plotly_chart(charts.coefficients(evaluations, rt.schema.names, classes), key="coefficients")
     st.markdown(f"**Decision threshold** · {label}")
     if "per_class" in ev:
         st.caption(f"With {len(classes)} classes the served class is the most probable one: there is no single threshold to move.")
@@ -196,9 +196,10 @@ if evaluations:
         st.plotly_chart(charts.confusion_matrix({"confusion": {k: row[k] for k in ("tn", "fp", "fn", "tp")}}, f"{label} at {t:.2f}"),
                         key="confusion_threshold")  # fmt: skip
 
-st.subheader("Promote an earlier version (rollback)")
-events = read("model_events", 500)
-others = rt.promotable_versions()
+st.subheader("Promote another version")
+st.caption("An older version put back is a rollback; a newer candidate put in service is a promotion by hand.")
+events = cached.insights.model_events(500)
+others = rt.models.promotable_versions()
 if not others:
     empty_state("No earlier champion or candidate to promote: rejected challengers cannot serve.")
 else:
@@ -212,9 +213,10 @@ else:
         yes, no = st.columns(2)
         if yes.button("Confirm promotion", type="primary", key="rollback_confirm"):
             st.session_state.pop("rollback_pending")
-            if act(lambda: rt.promote(target)):
+            if act(lambda: rt.models.promote(target)):
+                done = "rolled back to" if manual_kind(target, champion) == "rollback" else "promoted by hand:"
                 st.session_state["models_flash"] = (
-                    f"{version_label(target)} is champion again; {version_label(champion)} is a former champion"
+                    f"Champion {done} {version_label(target)}; {version_label(champion)} is a former champion"
                 )
                 st.rerun()
         if no.button("Cancel", key="rollback_cancel"):
@@ -236,7 +238,18 @@ st.dataframe(
                    "own_n_rows": "own holdout rows"},
 )  # fmt: skip
 
+kept = cached.insights.cycles(100)
+kept = kept[(kept["decision"] == "challenge") & kept["new_version"].isna()] if not kept.empty else kept
+st.caption("A challenger that was not credibly better than the champion is never registered, so it is no gate decision: "
+           + (f"the newest {plural(len(kept), 'such challenge')} of the last 100 cycles, each with its figures in words."
+              if not kept.empty else "none in the last 100 cycles."))  # fmt: skip
+if not kept.empty:
+    kept = version_column(kept, "champion_version")
+    st.dataframe(kept[["cycle_id", "started_at", "champion_version", "reason"]].head(20), hide_index=True, height=220,
+                 column_config={"cycle_id": "cycle", "champion_version": "champion kept",
+                                "reason": st.column_config.TextColumn("why (hover for the whole)", width="large")})  # fmt: skip
+
 with st.expander("Open the MLflow UI on the same store"):
     st.write("Runs, metrics, artifacts and the registry (aliases `champion` and `challenger`) are in MLflow. In a second terminal:")
-    st.code(f".venv/bin/{rt.mlflow_ui_command()}", language="bash")
+    st.code(f".venv/bin/{rt.models.mlflow_ui_command()}", language="bash")
     st.write("then open http://127.0.0.1:5000.")

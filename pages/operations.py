@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from core.config import POLICIES
-from core.datagen import MAX_STRENGTH, SCENARIO_LABELS
+from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
+from core.domain.pace import replay_time
 from ui import charts
-from ui.state import act, empty_state, read, runtime, table, version_column
+from ui.state import act, cached, decisions, deliveries, empty_state, runtime, table, version_column
 
 rt = runtime()
 st.title("Operations")
@@ -16,17 +17,17 @@ st.title("Operations")
 
 
 def _start() -> None:
-    act(rt.start_loop if rt.scheduler_status().state == "stopped" else rt.resume_loop, "Loop started")
+    act(rt.loop.start if rt.loop.worker_status().state == "stopped" else rt.loop.resume, "Loop started")
 
 
 def _set_interval() -> None:
     value = st.session_state["interval"]
-    act(lambda: rt.set_controls(scheduler_interval=value), f"Interval set to {value:g} s")
+    act(lambda: rt.loop.set_controls(scheduler_interval=value), f"Interval set to {value:g} s")
 
 
 def _save_policy() -> None:
     v = st.session_state
-    act(lambda: rt.set_controls(policy=v["policy"], retrain_cooldown_cycles=int(v["cooldown"]), drift_persistence=int(v["persistence"]),
+    act(lambda: rt.loop.set_controls(policy=v["policy"], retrain_cooldown_cycles=int(v["cooldown"]), drift_persistence=int(v["persistence"]),
                                 perf_tolerance=v["tolerance"], drift_window_batches=int(v["windows"]), ks_alpha=v["alpha"],
                                 wasserstein_threshold=v["min_effect"]),
         "Policy and thresholds saved")  # fmt: skip
@@ -34,15 +35,15 @@ def _save_policy() -> None:
 
 def _apply_stream() -> None:
     v = st.session_state
-    info = rt.stream_info()
+    info = rt.loop.stream_info()
     moved = int(v["stream_position"]) != info["position"] and v["stream_source"] == info["source"]
 
     def apply() -> None:
-        rt.update_stream(
+        rt.loop.update_stream(
             enabled=v["stream_on"], batch_size=int(v["stream_batch"]), label_delay_cycles=int(v["stream_delay"]),
             source=v["stream_source"], at_end=v["stream_at_end"], position=int(v["stream_position"]) if moved else None,
         )  # fmt: skip
-        rt.set_stream_scenario(v["stream_scenario"], float(v["stream_strength"]))
+        rt.loop.set_stream_scenario(v["stream_scenario"], float(v["stream_strength"]))
 
     state = "on" if v["stream_on"] else "off"
     what = (f"{SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}" if v["stream_source"] == "simulator"
@@ -51,25 +52,25 @@ def _apply_stream() -> None:
 
 
 st.subheader("Scheduler")
-sched = rt.scheduler_status()
+sched = rt.loop.worker_status()
 b1, b2, b3, b4 = st.columns(4)
 b1.button("Start", disabled=sched.state == "running", on_click=_start)
-b2.button("Pause", disabled=sched.state != "running", on_click=lambda: act(rt.pause_loop, "Loop paused"))
+b2.button("Pause", disabled=sched.state != "running", on_click=lambda: act(rt.loop.pause, "Loop paused"))
 if b3.button("Run a cycle now"):
-    outcome = rt.run_cycle_now()
+    outcome = rt.loop.run_now()
     (st.toast if outcome.accepted else st.warning)(outcome.reason)
 st.session_state.setdefault("interval", float(sched.interval))
 b4.number_input("Interval (s)", min_value=1.0, step=5.0, key="interval", on_change=_set_interval)
-live = rt.live_settings()
+live = rt.loop.live_settings()
 
 
 @st.fragment(run_every=2)
 def scheduler_state() -> None:
     """Redrawn every 2 s on its own: "next run" and the heartbeat's age change while nobody clicks."""
-    sched = rt.scheduler_status()
+    sched = rt.loop.worker_status()
     age = sched.heartbeat_age
     top, bottom = st.columns(2), st.columns(2)  # two rows of two: the values fit at 1024 px
-    loop = rt.loop_status()
+    loop = rt.loop.status()
     top[0].metric("State", sched.state, delta=None if loop.ok else "cycles failing", delta_color="inverse", delta_arrow="off",
                   help=f"The worker's state; its cycles: {loop.describe()}")  # fmt: skip
     top[1].metric("Interval", f"{sched.interval:g} s")
@@ -84,7 +85,9 @@ with st.form("policy"):
     c1, c2, c3 = st.columns(3)
     c1.selectbox(
         "Policy", POLICIES, index=POLICIES.index(live.policy), key="policy",
-        help="drift · approve (retrain and gate, a person promotes) · always · never (monitor only) · random (the original rule)",
+        help="challenge (a challenger every labelled cycle, promoted when credibly better on the newest labels; a credible "
+        "drop retrains at once) · approve (the same, a person promotes) · drift (retrain on a drop or persistent feature "
+        "drift) · always · never (monitor only) · random (the original rule)",
     )  # fmt: skip
     c2.number_input("Cooldown (cycles)", min_value=0, value=live.retrain_cooldown_cycles, key="cooldown")
     c3.number_input("Dataset drift persistence (cycles)", min_value=1, value=live.drift_persistence, key="persistence")
@@ -97,8 +100,8 @@ with st.form("policy"):
     st.form_submit_button("Save", on_click=_save_policy)
 
 st.subheader("Stream")
-info = rt.stream_info()
-library = read("datasets").query("role == 'library'")
+info = rt.loop.stream_info()
+library = cached.insights.datasets().query("role == 'library'")
 sources = ["simulator", *library["dataset_id"].tolist()]
 names = dict(zip(library["dataset_id"], library["name"], strict=True))
 with st.form("stream"):
@@ -133,23 +136,23 @@ if info["source"] == "simulator":
 else:
     total, position = info["total_rows"], info["position"]
     st.progress(position / total if total else 0.0, text=f"Replaying dataset {info['source']} ({info['dataset_name']}): {position:,} of "
-                f"{total:,} rows{', up to ' + info['time_reached'] if info['time_reached'] else ''}, {info['batches_left']:,} batches of "
-                f"{live.stream_batch_size:,} left; at the end: {info['at_end']}"
+                f"{total:,} rows{', up to ' + info['time_reached'] if info['time_reached'] else ''}; left: "
+                f"{replay_time(total - position, live.stream_batch_size, sched.interval)}; at the end: {info['at_end']}"
                 + (" (finished)" if info["finished"] else ""))  # fmt: skip
 
 st.subheader("Alerts")
-webhook, configured = rt.webhook()
+webhook, configured = rt.health.webhook()
 st.write(f"Discord webhook: `{webhook}`" + ("" if configured else " — set DISCORD_WEBHOOK_URL to send alerts"))
 if st.button("Send test message"):
-    act(rt.send_test_message, "Test message queued")
-alerts = read("notifications", 100)
+    act(rt.health.send_test_message, "Test message queued")
+alerts = deliveries(cached.insights.notifications(100))
 table(alerts, ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"], "No alerts yet.")
 if not alerts.empty:
-    st.download_button("Download alerts (CSV)", data=lambda: read("notifications", 100_000).drop(columns=["payload"]).to_csv(index=False),
+    st.download_button("Download alerts (CSV)", data=lambda: cached.insights.notifications(100_000).drop(columns=["payload"]).to_csv(index=False),
                        file_name="alerts.csv", mime="text/csv", icon=":material/download:")  # fmt: skip
 
 st.subheader("REST API")
-api = rt.api_status()
+api = rt.health.api_status()
 if api["running"]:
     st.write(f"Listening on `{api['address']}`: [interactive docs]({api['address']}/docs) · `{api['address']}/openapi.json` · "
              f"`{api['address']}/metrics`" + (" · mutating calls need the bearer token (IA_API_TOKEN)" if api["token"] else ""))  # fmt: skip
@@ -158,28 +161,28 @@ else:
 
 st.subheader("Serving replicas")
 table(
-    read("replica_traffic"), ["replica", "predictions", "batches", "last_prediction", "last_received"],
+    cached.insights.replica_traffic(), ["replica", "predictions", "batches", "last_prediction", "last_received"],
     "No replica has forwarded predictions yet: a replica (make serve, or the compose stack) sends its log to this workbench's "
     "POST /ingest/predictions, and its rows then count in the drift tests and charts like the ones served here.",
 )  # fmt: skip
 
 st.subheader("Health")
-health = rt.check_health()
+health = rt.health.check()
 st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**")
 st.dataframe(pd.DataFrame([{"component": k, "ok": v.ok, "detail": v.detail} for k, v in health.checks.items()]), hide_index=True)
-availability = read("availability", 200)
+availability = cached.insights.availability(200)
 if availability.empty:
     empty_state(f"No health records yet: the worker stores one every {rt.settings.health_interval:g} s.")
 else:
     st.plotly_chart(charts.availability(availability), key="availability")
 
-repairs = read("repairs", 50)
+repairs = cached.insights.repairs(50)
 if not repairs.empty:
     st.caption("Repairs made at start (what a stopped or killed process had left half-done):")
     st.dataframe(repairs[["ts", "component", "action", "detail"]], hide_index=True)
 
 st.subheader("Pipeline runs")
-cycles = version_column(read("cycles", 200), "champion_version", "new_version")
+cycles = version_column(decisions(cached.insights.cycles(200)), "champion_version", "new_version")
 table(
     cycles,
     ["cycle_id", "started_at", "trigger", "status", "champion_version", "rows_seen", "labelled_rows", "label_coverage", "decision",
@@ -187,7 +190,7 @@ table(
     "No cycles yet.",
 )  # fmt: skip
 if not cycles.empty:
-    st.download_button("Download cycles (CSV)", data=lambda: read("cycles", 1_000_000).to_csv(index=False), file_name="cycles.csv",
+    st.download_button("Download cycles (CSV)", data=lambda: cached.insights.cycles(1_000_000).to_csv(index=False), file_name="cycles.csv",
                        mime="text/csv", icon=":material/download:")  # fmt: skip
 
 st.subheader("Retention")
@@ -198,7 +201,7 @@ st.caption(
     f"{s.keep_model_versions} versions besides champion and challenger. Older rows are archived to Parquet under "
     f"`{s.data_dir / 'archive'}` before they are deleted; runs every {s.retention_interval:g} s with a DuckDB checkpoint."
 )
-table(read("archives", 50), ["ts", "kind", "n_rows", "cutoff", "path"], "Nothing archived yet.")
+table(cached.insights.archives(50), ["ts", "kind", "n_rows", "cutoff", "path"], "Nothing archived yet.")
 
 with st.expander("Settings (environment variables)"):
     st.dataframe(pd.DataFrame(rt.settings.describe()), hide_index=True)

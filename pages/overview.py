@@ -4,20 +4,30 @@ import json
 
 import streamlit as st
 
-from core.outcomes import version_label
-from core.store.clock import utcnow
+from core.domain.clock import utcnow
+from core.domain.outcomes import version_label
+from core.startup import process_uptime
 from ui import charts
-from ui.state import empty_state, percent, plural, read, runtime, table, version_column
+from ui.state import cached, decisions, deliveries, empty_state, percent, plural, runtime, table, version_column
 
-EVENT_BOXES = {"drift": st.warning, "rejected": st.warning, "promoted": st.success, "approval": st.success, "rollback": st.info,
-               "failure": st.error}  # fmt: skip
-EVENT_ICONS = {"drift": ":material/warning:", "rejected": ":material/block:", "promoted": ":material/workspace_premium:",
-               "approval": ":material/workspace_premium:", "rollback": ":material/undo:", "awaiting": ":material/hourglass_top:",
-               "failure": ":material/error:"}  # fmt: skip
-SIGNALS_OF = {"error": "cycle failed", "no_data": "no new data"}  # a cycle that judged nothing says why, not "no signal"
+EVENT_BOXES = {"drift": st.warning, "info": st.info, "rejected": st.warning, "promoted": st.success, "approval": st.success,
+               "rollback": st.info, "by_hand": st.success, "failure": st.error}  # fmt: skip
+EVENT_ICONS = {"drift": ":material/warning:", "info": ":material/info:", "rejected": ":material/block:",
+               "promoted": ":material/workspace_premium:", "approval": ":material/workspace_premium:", "rollback": ":material/undo:",
+               "awaiting": ":material/hourglass_top:", "by_hand": ":material/workspace_premium:", "failure": ":material/error:"}  # fmt: skip
+# A cycle that judged nothing says so in a word that fits the tile at 1024 px, and why in the tile's help.
+SIGNALS_OF = {"error": ("failed", "The latest cycle failed, so it judged nothing"),
+              "no_data": ("no data", "The latest cycle found no new data, so it judged nothing")}  # fmt: skip
 
 st.title("Overview")
-st.caption("Every figure below is measured from what is stored in this workspace (generated data comes from the seeded generator).")
+st.caption(
+    "Every figure below is measured from what is stored in this workspace"
+    + (
+        " (generated data comes from the seeded generator)."
+        if runtime().schema.synthetic
+        else " (built from your own file: nothing here is generated)."
+    )
+)
 
 
 def _duration(seconds: float) -> str:
@@ -35,19 +45,19 @@ def _open_clicked() -> None:
 
 
 def _as_of(realised: dict, champion: int | None) -> str | None:
-    """When and on how many labels the realised figure shown was measured, and by whom if not today's champion."""
+    """The cycle and the labels the realised figure shown rests on, and whose they were if not today's champion's: short
+    enough for the line beneath a tile at 1280 px (the cycle's time is in the tile's help)."""
     if not realised:
         return None
     served = realised.get("champion_version")
     by = "" if served == champion else f" of {version_label(served)}"
-    return (f"as of cycle {realised['cycle_id']}, {realised['started_at']:%H:%M} UTC, on "
-            f"{plural(int(realised['realised_on']), 'label')}{by}")  # fmt: skip
+    return f"cycle {realised['cycle_id']} · {plural(int(realised['realised_on']), 'label')}{by}"
 
 
 @st.fragment(run_every=5)
 def live() -> None:
     rt = runtime()
-    ov = rt.overview()
+    ov = rt.insights.overview()
     last = ov.last_cycle or {}
     next_run = ov.next_run.strftime("%H:%M:%S") if ov.next_run else "—"
     top, bottom = st.columns(3), st.columns(3)  # two rows of three: labels and values fit at 1024 px
@@ -58,21 +68,32 @@ def live() -> None:
     top[2].metric("Loop", loop.headline, delta=failing, delta_color="inverse", delta_arrow="off",
                   help=f"Worker {loop.worker}, every {ov.interval:g} s; next run {next_run}. {loop.describe()}")  # fmt: skip
     realised = ov.realised or {}
+    measured = (f"Cycle {realised['cycle_id']} at {realised['started_at']:%H:%M} UTC: {charts.label_facts(realised)}." if realised
+                else "No cycle has measured one yet.")  # fmt: skip
     bottom[0].metric(
         "Realised accuracy", percent(realised.get("realised_accuracy")), delta=_as_of(realised, ov.champion), delta_color="off",
         delta_arrow="off", help="The served classes against the labels that arrived for the champion's own predictions and the "
         "stream rows it scored; it stays until a newer cycle measures one. A figure on a few labels moves a lot: read it with its "
-        f"count. {'That cycle: ' + charts.label_facts(realised) + '.' if realised else 'No cycle has measured one yet.'}",
+        f"count. {measured}",
     )  # fmt: skip
-    bottom[1].metric("Estimated accuracy", percent(last.get("estimated_accuracy")), help="Mean max(p, 1 − p): no labels needed (CBPE).")
+    band = charts.estimate_band(last)
+    bottom[1].metric("Estimated accuracy", percent(last.get("estimated_accuracy")), delta=band, delta_color="off", delta_arrow="off",
+                     help="No labels needed: the mean probability that the served class is right, calibrated on the champion's "
+                     "holdout (CBPE). The band is where the realised accuracy of these rows should fall, 95 % of the time.")  # fmt: skip
     fired = json.loads(last.get("signals") or "[]")
-    drift = "—" if not last else SIGNALS_OF.get(last.get("status"), ", ".join(fired) if fired else "no signal")
-    bottom[2].metric("Signals (latest cycle)", drift, help=f"Features drifted: {percent(last.get('drift_share'))}")
-    per_version = read("realised_by_version")
+    # The count in the tile and the names beneath it: a name ("realised-accuracy drop") is wider than a tile at 1280 px.
+    said = "—" if not last else plural(len(fired), "signal") if fired else "no signal"
+    why = f"{', '.join(fired) or 'No signal'}. Features drifted: {percent(last.get('drift_share'))}"
+    if last.get("status") in SIGNALS_OF:
+        said, reason = SIGNALS_OF[last["status"]]
+        why = f"{reason} (cycle {last['cycle_id']}: {last['reason']})."
+    bottom[2].metric("Signals (latest cycle)", said, delta=", ".join(fired) or None, delta_color="inverse", delta_arrow="off",
+                     help=why)  # fmt: skip
+    per_version = cached.insights.realised_by_version()
     if per_version:
-        st.caption("Realised accuracy per served version (every label received for its predictions): " + " · ".join(
+        st.caption("Realised accuracy per served version (every label received for the rows it served): " + " · ".join(
             f"{version_label(v.version)} {percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in per_version))  # fmt: skip
-    event = read("last_event")
+    event = cached.insights.last_event()
     if event is not None:
         show = EVENT_BOXES.get(event.kind, st.info)
         when = f"{event.at:%H:%M:%S} UTC, {_duration((utcnow() - event.at).total_seconds())} ago"
@@ -84,46 +105,47 @@ def live() -> None:
         st.caption(f"Latest cycle {last['cycle_id']}: {last['verdict']}")
     c = ov.counts
     st.caption(
-        f"Uptime {_duration(ov.uptime_seconds)} · {plural(c['datasets'], 'dataset')} · {plural(c['samples'], 'sample')} · "
+        f"Server up {_duration(process_uptime())} · workspace open {_duration(ov.uptime_seconds)} · received by the loop: "
+        f"{plural(c['incoming_datasets'], 'dataset')}, {plural(c['incoming_samples'], 'sample')} · in the library: "
+        f"{plural(c['datasets'] - c['incoming_datasets'], 'dataset')}, {plural(c['samples'] - c['incoming_samples'], 'sample')} · "
         f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} · next cycle {next_run}"
     )
-    history = read("accuracy_history", 400)
+    history = cached.insights.accuracy_history(400)
     if history.empty and last:
         empty_state(f"No cycle has read data yet: the newest, cycle {last['cycle_id']} at {last['started_at']:%H:%M:%S} UTC, found "
                     f"{last['reason']}.")  # fmt: skip
     elif history.empty:
         empty_state("No cycles yet: the loop runs its first cycle shortly after start (Operations page to start it or run one now).")
     else:
-        st.plotly_chart(charts.accuracy_history(history, read("model_events", 500)), key="accuracy_history", on_select=_open_clicked,
+        st.plotly_chart(charts.accuracy_history(history, cached.insights.model_events(500)), key="accuracy_history", on_select=_open_clicked,
                         selection_mode="points")  # fmt: skip
         if "open_cycle" in st.session_state:  # a point or a marker was clicked: the whole page reruns and opens it (below)
             st.rerun(scope="app")
         st.caption("Click a point or a drift marker to open that cycle in full.")
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Latest cycles")
-        columns = ["cycle_id", "started_at", "champion_version", "realised_accuracy", "realised_on", "estimated_accuracy", "decision",
-                   "verdict"]  # fmt: skip
-        labels = {"cycle_id": st.column_config.NumberColumn("cycle", width="small"), "champion_version": "champion",
-                  "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss"),
-                  "realised_accuracy": "realised", "estimated_accuracy": "estimated",
-                  "realised_on": st.column_config.NumberColumn("labels", help="Labels the realised accuracy rests on: the "
-                                                               "champion's own predictions' and the stream rows it scored"),
-                  "decision": st.column_config.TextColumn("decision", width="small"),
-                  "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip
-        cycles = version_column(read("cycles", 10), "champion_version")
-        if not cycles.empty:  # shares as percentages, and a dash where a cycle had none (no labels, no verdict)
-            cycles = cycles.assign(realised_accuracy=cycles["realised_accuracy"].map(percent),
-                                   estimated_accuracy=cycles["estimated_accuracy"].map(percent), verdict=cycles["verdict"].fillna("—"))  # fmt: skip
-        table(cycles, columns, "No cycles yet.", column_config=labels)
-    with right:
-        st.subheader("Latest alerts")
-        table(
-            read("notifications", 10),
-            ["created_at", "level", "title", "delivery"],
-            "No alerts yet.",
-            column_config={"created_at": st.column_config.DatetimeColumn("sent (UTC)", format="HH:mm:ss")},
-        )
+    # One table above the other, each the page's width, the decision next to the cycle: side by side, a cycle's decision
+    # and an alert's delivery needed a horizontal scroll at 1280 px. The labels a figure rests on are in the Realised tile.
+    st.subheader("Latest cycles")
+    small = {"width": "small"}
+    columns = ["cycle_id", "started_at", "decision", "champion_version", "realised_accuracy", "estimated_accuracy", "verdict"]
+    labels = {"cycle_id": st.column_config.NumberColumn("cycle", **small), "champion_version": st.column_config.TextColumn("champion", **small),
+              "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss", **small),
+              "realised_accuracy": st.column_config.TextColumn("realised", **small),
+              "estimated_accuracy": st.column_config.TextColumn("estimated", **small),
+              "decision": st.column_config.TextColumn("decision", width="medium", help="A challenge says whether its "
+                                                      "challenger won; a retrain, what the gate made of it"),
+              "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip
+    cycles = version_column(decisions(cached.insights.cycles(10)), "champion_version")
+    if not cycles.empty:  # shares as percentages, and a dash where a cycle had none (no labels, no verdict)
+        cycles = cycles.assign(realised_accuracy=cycles["realised_accuracy"].map(percent),
+                               estimated_accuracy=cycles["estimated_accuracy"].map(percent), verdict=cycles["verdict"].fillna("—"))  # fmt: skip
+    table(cycles, columns, "No cycles yet.", column_config=labels)
+    st.subheader("Latest alerts")
+    table(
+        deliveries(cached.insights.notifications(10)),
+        ["created_at", "level", "title", "delivery"],
+        "No alerts yet.",
+        column_config={"created_at": st.column_config.DatetimeColumn("raised (UTC)", format="HH:mm:ss")},
+    )
 
 
 if "open_cycle" in st.session_state:
@@ -131,6 +153,6 @@ if "open_cycle" in st.session_state:
     # inside the fragment left its 5 s timer armed in the browser until the new page arrived, and a tick in that window
     # reran the old fragment over the Drift page's first run, leaving it blank. A whole-page run clears the timer first.
     st.switch_page("pages/drift.py", query_params={"cycle": str(st.session_state.pop("open_cycle"))})
-if runtime().champion_version is None:
+if runtime().models.champion_version is None:
     empty_state("No model yet: train one on the Models page.")
 live()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import charts
-from ui.state import act, empty_state, percent, plural, read, runtime, version_column
+from ui.state import act, cached, empty_state, percent, plural, runtime, version_column
 
 LOG_COLUMNS = {
     "model_version": "version", "confidence": st.column_config.TextColumn("confidence", help="Never rounded up to 100 %."),
@@ -13,34 +13,42 @@ LOG_COLUMNS = {
 }  # fmt: skip
 
 rt = runtime()
-schema = rt.schema()
+schema = rt.schema
 OTHER, MISSING = "other…", "(missing)"
 st.title("Predict")
-if rt.champion_version is None:
+if rt.models.champion_version is None:
     empty_state("No model yet: train one on the Models page.")
 
 single, batch = st.columns(2)
 
 
+def _key(name: str) -> str:
+    """A field's widget key, by workspace and column: a value typed in one workspace never fills another's form."""
+    return f"in_{rt.settings.workspace or 'demo'}_{name}"
+
+
 def _plain_inputs() -> list[float]:
     defaults = [1.5, 2.3]  # the original API's example: {"features": [1.5, 2.3]}
     return [
-        st.number_input(name, value=defaults[i] if i < len(defaults) else 0.0, format="%.4f", key=f"in_{name}")
-        for i, name in enumerate(rt.features)
+        st.number_input(name, value=defaults[i] if i < len(defaults) else 0.0, format="%.4f", key=_key(name))
+        for i, name in enumerate(rt.schema.names)
     ]
 
 
 def _table_inputs() -> dict[str, object]:
-    """A field per column: numbers (empty where missing is allowed), a known category or another one."""
+    """A field per column, starting at the reference's typical row (a number's median, the most frequent category):
+    numbers (emptied where missing is allowed), a known category or another one."""
+    typical = cached.insights.typical_row() if rt.models.champion_version is not None else {}
     values: dict[str, object] = {}
     for column in schema.features:
-        key = f"in_{schema.names.index(column.name)}"
+        key, usual = _key(column.name), typical.get(column.name)
         if column.kind == "numeric":
-            values[column.name] = st.number_input(column.name, value=None if column.missing else 0.0, format="%.4f", key=key,
+            start = usual if usual is not None else (None if column.missing else 0.0)
+            values[column.name] = st.number_input(column.name, value=start, format="%.4f", key=key,
                                                   placeholder="empty: missing" if column.missing else None)  # fmt: skip
             continue
         options = [*column.categories, OTHER, *([MISSING] if column.missing else [])]
-        picked = st.selectbox(column.name, options, key=key)
+        picked = st.selectbox(column.name, options, index=options.index(usual) if usual in column.categories else 0, key=key)
         if picked == OTHER:
             picked = st.text_input(f"{column.name}: another category", key=f"{key}_other", max_chars=200) or None
         values[column.name] = None if picked == MISSING else picked
@@ -55,9 +63,9 @@ def one_prediction() -> None:
         values = _plain_inputs() if schema.plain else _table_inputs()
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
-        result = act(lambda: rt.predict(values, source="ui"))
+        result = act(lambda: rt.serving.predict(values, source="ui"))
         if result:
-            rt.flush_predictions()  # in the log at once; the prediction itself did not wait
+            rt.serving.flush()  # in the log at once; the prediction itself did not wait
             st.session_state["last_prediction"] = (result, values)
             st.rerun(scope="app")  # the log below is outside this fragment: redraw it with the new row
         return
@@ -69,18 +77,18 @@ def one_prediction() -> None:
     st.caption(f"{result.latency_ms:.2f} ms · {result.timestamp.isoformat()}Z")
     st.code(result.prediction_id, language=None)
     st.caption("The prediction's id: send its true label later (labels file below, or POST /feedback) and the loop learns from it.")
-    explained = act(lambda: rt.explain(values, result.model_version))
+    explained = act(lambda: rt.insights.explain(values, result.model_version))
     if explained:
         st.plotly_chart(charts.contributions(explained), key="contributions")
         if not schema.plain:
             st.caption("Each column's part adds up its inputs (a number's standardised value, a category's one-hot column) times "
                        "their weights; with the intercept they sum to the served log-odds.")  # fmt: skip
             return
-        x, y = rt.features[:2]
-        view = read("boundary", None, x, y)
+        x, y = rt.schema.names[:2]
+        view = cached.insights.boundary(None, x, y)
         point = (explained["values"][0], explained["values"][1])
         st.plotly_chart(charts.decision_boundary(view, point), key="prediction_boundary")
-        if len(rt.features) > 2:
+        if len(rt.schema.names) > 2:
             st.caption(f"The line is drawn in the plane of {x} and {y} with the other features at the reference's means.")
 
 
@@ -89,12 +97,12 @@ with single:
 
 with batch:
     st.subheader("Batch from a CSV")
-    st.caption(f"Columns{' by name' if not schema.plain else ''}: {', '.join(rt.features)} (a target column is ignored). "
+    st.caption(f"Columns{' by name' if not schema.plain else ''}: {', '.join(rt.schema.names)} (a target column is ignored). "
                f"At most {rt.settings.max_samples_per_request:,} rows.")  # fmt: skip
     file = st.file_uploader("Features CSV", type=["csv"], key="batch_csv")
     if file is not None and st.button("Predict the batch", type="primary"):
-        results = act(lambda: rt.predict_csv(file.getvalue()), lambda r: f"{len(r):,} predictions")
-        rt.flush_predictions()
+        results = act(lambda: rt.serving.predict_csv(file.getvalue()), lambda r: f"{len(r):,} predictions")
+        rt.serving.flush()
         if results is not None:
             st.session_state["batch_results"] = results
     results = st.session_state.get("batch_results")
@@ -114,7 +122,7 @@ st.caption(
 labels_file = st.file_uploader("Labels CSV", type=["csv"], key="labels_csv")
 correct = st.checkbox("Replace labels already given (corrections)", key="labels_correct")
 if labels_file is not None and st.button("Send the labels", type="primary"):
-    reply = act(lambda: rt.send_feedback_csv(labels_file.getvalue(), correct))
+    reply = act(lambda: rt.feedback.send_csv(labels_file.getvalue(), correct))
     if reply is not None:
         st.session_state["labels_reply"] = reply
 reply = st.session_state.get("labels_reply")
@@ -127,7 +135,7 @@ if reply is not None:
             st.warning(f"{plural(len(ids), 'id')} {what}: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}")
 
 st.subheader("Recent predictions")
-latency = read("latency_percentiles")
+latency = cached.insights.latency_percentiles()
 if not latency["count"]:
     empty_state("No predictions yet: use the form above.")
 else:
@@ -137,7 +145,7 @@ else:
     b.metric("Latency p50", ms["p50_ms"], help="Single requests only: batch rows are left out, each shares its batch's time.")
     c.metric("Latency p95", ms["p95_ms"], help="Single requests only.")
     if latency["single"]:
-        st.plotly_chart(charts.latency(read("latency_history", 200)), key="latency")
-    log = version_column(read("recent_predictions", 100), "model_version")
+        st.plotly_chart(charts.latency(cached.insights.latency_history(200)), key="latency")
+    log = version_column(cached.insights.recent_predictions(100), "model_version")
     log["confidence"] = log["confidence"].map(percent)
     st.dataframe(log, hide_index=True, height=260, column_config=LOG_COLUMNS)

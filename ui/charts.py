@@ -14,8 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.drift import JS_FLOOR, MISSING_FLOOR, described
-from core.outcomes import version_label
+from core.domain.outcomes import version_label
+from core.stats.drift import JS_FLOOR, MISSING_FLOOR, described
 
 COLOURS = {
     "realised": "#1f77b4", "estimated": "#9467bd", "drift": "#ff7f0e", "rejected": "#d62728",
@@ -31,6 +31,7 @@ RANGE_BUTTONS = [
     {"count": 1, "label": "1d", "step": "day", "stepmode": "backward"},
     {"step": "all", "label": "all"},
 ]
+BAND_FILL = "rgba(148, 103, 189, 0.18)"  # the estimate's colour, faint
 
 
 TITLE_LINE = 34  # characters: what fits beside the modebar in a half-width column at 1024 px
@@ -54,9 +55,13 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380, top: 
     # covered the ends of titles at 1024 px, and long titles ran past their charts.
     text, lines = _wrapped(title)
     top = max(top, 44 + 20 * lines)
+    # The legend lies between the title and the plot, where margins grow to hold it: below the plot it ran over the
+    # x-axis title and slanted tick labels of a half-width chart. Axes take the room their labels need (automargin).
     fig.update_layout(title={"text": text, "y": 1 - 12 / (height or 380), "yanchor": "top"}, height=height + 20 * (lines - 1),
-                      margin={"l": 50, "r": 40, "t": top, "b": 40}, legend={"orientation": "h", "y": -0.25},
-                      modebar={"orientation": "v"})  # fmt: skip
+                      margin={"l": 50, "r": 40, "t": top, "b": 40}, modebar={"orientation": "v"},
+                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.06, "yanchor": "bottom"})  # fmt: skip
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     if x:
         fig.update_layout(xaxis_title=x)
     if y:  # subplot figures name their own axes
@@ -93,6 +98,12 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
         marker = {"size": (3 + 7 * history["coverage"].fillna(0).clip(0, 1)).tolist(), "sizemode": "diameter"}
     fig.add_scatter(x=history["ts"], y=history["realised"], name="Realised accuracy (labels that arrived)", mode="lines+markers",
                     line_color=COLOURS["realised"], marker=marker, **realised_hover)  # fmt: skip
+    if {"estimated_low", "estimated_high"} <= set(history) and history["estimated_high"].notna().any():
+        # The estimate's 95 % sampling band: a realised accuracy inside it is chunk noise, not a drop.
+        fig.add_scatter(x=history["ts"], y=history["estimated_high"], mode="lines", line={"width": 0}, showlegend=False,
+                        hoverinfo="skip", connectgaps=False)  # fmt: skip
+        fig.add_scatter(x=history["ts"], y=history["estimated_low"], name="Estimate's 95 % band", mode="lines", line={"width": 0},
+                        fill="tonexty", fillcolor=BAND_FILL, hoverinfo="skip")  # fmt: skip
     fig.add_scatter(x=history["ts"], y=history["estimated"], name="Estimated accuracy (label-free)", mode="lines+markers",
                     line={"color": COLOURS["estimated"], "dash": "dot"}, marker={"size": 4}, **hover)  # fmt: skip
     for column, name, colour, symbol in (("drift", "Drift detected", COLOURS["drift"], "x"), ("rejected", "Challenger rejected",
@@ -111,6 +122,14 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     _time_axis(fig, history["ts"], selector=True)
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
+
+
+def estimate_band(cycle: dict) -> str | None:
+    """The estimate's 95 % band in words, for a tile and a table; None when the cycle has none."""
+    low, high = cycle.get("estimated_low"), cycle.get("estimated_high")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return f"95 % band {float(low):.1%}–{float(high):.1%}"
 
 
 def rests_on(labelled: float, served: float, coverage: float | None, delay_p50: float | None) -> str:
@@ -205,7 +224,7 @@ def distribution_overlay(
     fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, nbinsx=40,
                       marker_color=COLOURS["current"])  # fmt: skip
     fig.update_layout(barmode="overlay")
-    return _layout(fig, f"{feature}: reference vs {current_name.lower()}", feature, "density", height=320)
+    return _layout(fig, _overlay_title(feature, current_name), feature, "density", height=320)
 
 
 def category_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str) -> go.Figure:
@@ -217,7 +236,13 @@ def category_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: st
     for share, name, colour in zip(shares, (reference_name, current_name), (COLOURS["reference"], COLOURS["current"]), strict=True):
         fig.add_bar(x=[str(c) for c in order], y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour)
     fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, f"{feature}: reference vs {current_name.lower()}", feature, "share of rows", height=320)
+    return _layout(fig, _overlay_title(feature, current_name), feature, "share of rows", height=320)
+
+
+def _overlay_title(feature: str, current_name: str) -> str:
+    """The column on a line of its own: with "reference vs cycle 12 batch" beside it, a long column name ran under the
+    modebar of a half-width chart at 1024 px."""
+    return f"{feature}<br>reference vs {current_name.lower()}"
 
 
 def class_balance(reference: dict[int, int], current: dict[int, int], current_name: str, classes: tuple = (0, 1)) -> go.Figure:
@@ -389,6 +414,8 @@ def pr_curves(evaluations: dict[str, dict]) -> go.Figure:
 
 
 def calibration_curves(evaluations: dict[str, dict]) -> go.Figure:
+    """With two classes, P(class 1) against how often class 1 was the truth; with more, there is no one class to
+    follow: the top-label calibration core.stats.evaluation computes, the served confidence against how often it was right."""
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line={"dash": "dot", "color": "grey"})
     for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
@@ -398,7 +425,9 @@ def calibration_curves(evaluations: dict[str, dict]) -> go.Figure:
                         hovertemplate="predicted %{x:.2f}, observed %{y:.2f} (%{text})")  # fmt: skip
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Calibration (reliability)", "mean predicted P(class 1)", "observed share of class 1", height=360)
+    if any("per_class" in ev for ev in evaluations.values()):
+        return _layout(fig, "Calibration of the confidence (top label)", "confidence in the top class", "share right", height=360)
+    return _layout(fig, "Calibration (reliability)", "predicted P(class 1)", "share of class 1", height=360)
 
 
 def coefficients(evaluations: dict[str, dict], features: list[str], classes: tuple = (0, 1)) -> go.Figure:

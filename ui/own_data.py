@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core import workspaces
-from core.schema import KINDS
-from core.tablegen import generate_table
+from core.data.synthetic_table import generate_table
+from core.domain.pace import replay_time
+from core.domain.schema import KINDS, Column
 from ui.state import act, runtime, switch_to
 
 
@@ -17,12 +18,11 @@ def start_from_your_own_data() -> None:
         "A CSV or Parquet file with a header row becomes a workspace of its own: its columns (numbers, categories, missing "
         "values), its target with two or more classes, and model v1.0.0 trained on it. Nothing is stored before you create it."
     )
-    file = st.file_uploader("Your table", type=["csv", "parquet"], key="own_file")
+    file = st.file_uploader("Your table", type=["csv", "parquet"], key=uploader_key())
     if file is None:
         st.caption("No file at hand? The generator's realistic mode makes one: a subscription table with numbers, categories "
                    "(one of 50 regions), missing values and three classes, labelled as synthetic.")  # fmt: skip
-        if st.button("Use a generated mixed table", key="own_generated"):
-            st.session_state["own_sample"] = True
+        st.button("Use a generated mixed table", key="own_generated", on_click=st.session_state.update, kwargs={"own_sample": True})
         if not st.session_state.get("own_sample"):
             return
         data, filename = _generated_table(), "synthetic-subscriptions.csv"
@@ -32,7 +32,10 @@ def start_from_your_own_data() -> None:
     if not columns:
         return
     a, b, c = st.columns(3)
-    target = a.selectbox("Target (the column to predict)", columns, index=len(columns) - 1, key="own_target")
+    target = a.selectbox("Target (the column to predict)", columns, index=None, placeholder="Choose a column", key="own_target")
+    if target is None:  # no column is the target by its place: the user names it
+        st.info("Choose the column the model is to predict: its values are the classes.", icon=":material/ads_click:")
+        return
     others = [None, *[col for col in columns if col != target]]
     time_column = b.selectbox("Time column (optional)", others, format_func=lambda v: "—" if v is None else v, key="own_time")
     id_column = c.selectbox("Id column (optional)", others, format_func=lambda v: "—" if v is None else v, key="own_id")
@@ -42,14 +45,15 @@ def start_from_your_own_data() -> None:
     st.markdown(f"**Inferred schema** · {inferred.n_rows:,} rows · review the kinds, then create")
     table = pd.DataFrame(
         [
-            {"column": c.name, "kind": c.kind, "missing allowed": c.missing, "categories": len(c.categories) or None, "why": c.note}
+            {"column": c.name, "kind": c.kind, "missing allowed": c.missing, "categories": len(c.categories) or None}
             for c in inferred.schema.columns
         ]
     )
     edited = st.data_editor(
-        table, hide_index=True, disabled=["column", "missing allowed", "categories", "why"], key=f"own_kinds_{target}",
+        table, hide_index=True, disabled=["column", "missing allowed", "categories"], key=f"own_kinds_{target}",
         column_config={"kind": st.column_config.SelectboxColumn("kind", options=list(KINDS), required=True)},
     )  # fmt: skip
+    st.caption(_reasons(inferred.schema.columns))
     kinds = {row["column"]: row["kind"] for _, row in edited.iterrows() if row["kind"] != inferred.schema.column(row["column"]).kind}
     found = act(lambda: _preview(data, filename, target, kinds, time_column, id_column)) if kinds else inferred
     if found is None:
@@ -67,6 +71,9 @@ def start_from_your_own_data() -> None:
         most = max(workspaces.MIN_INITIAL_ROWS, found.n_rows - 1)
         initial = int(st.number_input("Rows for the first model", workspaces.MIN_INITIAL_ROWS, most, min(2000, most), step=100,
                                       key="own_initial"))  # fmt: skip
+        batch, interval = rt.settings.stream_batch_size, rt.settings.scheduler_interval
+        st.caption(f"The other {max(0, found.n_rows - initial):,} rows come as the stream: {replay_time(found.n_rows - initial, batch, interval)} "
+                   "(IA_STREAM_BATCH_SIZE and IA_SCHEDULER_INTERVAL; the Operations page changes both).")  # fmt: skip
     if st.button("Create the workspace", type="primary", key="own_create"):
         with st.status(f"Creating {name}…", expanded=True) as status:
             choice = workspaces.TableChoice(target, kinds, time_column, id_column, initial)
@@ -77,12 +84,37 @@ def start_from_your_own_data() -> None:
     created = st.session_state.get("own_created")
     if created:
         st.success(created[1], icon=":material/check_circle:")
-        st.button(f"Open {created[0]} now", type="primary", key="own_open", on_click=_open, args=(created[0],))
+        if st.button(f"Open {created[0]} now", type="primary", key="own_open"):
+            _open(created[0])
+
+
+def _reasons(columns: tuple[Column, ...]) -> str:
+    """Why each column got its kind, grouped by reason, as a caption: it wraps at any width, where a grid's cell
+    cut the longer reasons off at 1024 px."""
+    by_reason: dict[str, list[str]] = {}
+    for column in columns:
+        by_reason.setdefault(column.note or column.kind, []).append(column.name)
+    return "Why these kinds: " + "; ".join(f"{reason}: {', '.join(names)}" for reason, names in by_reason.items()) + "."
+
+
+def uploader_key() -> str:
+    """The file uploader's key: a new one empties it (a file uploader's value cannot be set)."""
+    return f"own_file_{st.session_state.get('own_round', 0)}"
+
+
+def in_progress() -> bool:
+    """A file, or the generated table, is being turned into a workspace: its section stays open across reruns."""
+    return st.session_state.get(uploader_key()) is not None or bool(st.session_state.get("own_sample"))
 
 
 def _open(name: str) -> None:
-    st.session_state.pop("own_created", None)
+    """Serve the new workspace and show its Overview, the form emptied for the next file."""
+    round_ = st.session_state.get("own_round", 0) + 1
+    for key in [k for k in st.session_state if str(k).startswith("own_")]:
+        del st.session_state[key]
+    st.session_state["own_round"] = round_
     switch_to(name)
+    st.switch_page("pages/overview.py")
 
 
 @st.cache_data(max_entries=1, show_spinner=False)

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.drift import described
-from core.outcomes import version_label
+from core.domain.outcomes import version_label
+from core.stats.drift import described
+from ui.charts import estimate_band
+from ui.state import decision_of, deliveries
 
 if TYPE_CHECKING:
-    from core.insight import CycleDetail
+    from core.services.insights import CycleDetail
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1b1f24}
 table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:right}
@@ -28,8 +30,9 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
     facts = {
         "Started (UTC)": c["started_at"], "Trigger": c["trigger"], "Status": c["status"], "Rows seen": c["rows_seen"],
         "Champion": version_label(c.get("champion_version")), "Realised accuracy": c.get("realised_accuracy"),
-        "Estimated accuracy": c.get("estimated_accuracy"), "Performance bar": c.get("performance_bar"),
-        "Signals": ", ".join(json.loads(c.get("signals") or "[]")) or "none", "Decision": c["decision"],
+        "Estimated accuracy": c.get("estimated_accuracy"), "Estimate's band": estimate_band(c),
+        "Performance bar": c.get("performance_bar"),
+        "Signals": ", ".join(json.loads(c.get("signals") or "[]")) or "none", "Decision": decision_of(c),
         "New version": version_label(c.get("new_version")) if c.get("new_version") else "—", "Reason": c["reason"],
     }  # fmt: skip
     parts = [
@@ -43,7 +46,7 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
         events = detail.gate_events.assign(version=detail.gate_events["version"].map(version_label))
         parts += ["<h2>Gate</h2>", _table(events[["ts", "kind", "version", "metric", "challenger_score", "champion_score", "reason"]])]
     if detail.alerts:
-        alerts = pd.DataFrame(detail.alerts)[["created_at", "kind", "level", "title", "delivery", "http_status"]]
+        alerts = deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status"]]
         parts += ["<h2>Alerts</h2>", _table(alerts)]
     drawn = [("<h2>Decision boundary at this cycle</h2>", boundary)] if boundary is not None else []
     drawn += [("<h2>Distributions compared</h2>" if i == 0 else "", figure) for i, figure in enumerate(figures)]

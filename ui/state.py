@@ -1,8 +1,10 @@
 """The runtime as a Streamlit resource, cached reads keyed by the data version, and safe actions.
 
 One runtime per server process (`st.cache_resource`, closed on release), shared by
-every browser tab. Reads are cached by the store's data version, so a page shows new
-cycles as soon as the loop writes them, without the worker touching Streamlit.
+every browser tab. Reads are cached by the workspace and the store's data version, so a
+page shows new cycles as soon as the loop writes them, without the worker touching
+Streamlit, and never shows one workspace's rows in another (two workspaces can share a
+data version).
 """
 
 from __future__ import annotations
@@ -11,27 +13,33 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import streamlit as st
 
 from core.config import SettingsError
+from core.domain.deliveries import DELIVERY_WORDS
+from core.domain.outcomes import version_label
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
-from core.outcomes import version_label
+from core.rules.verdicts import decision_words
 from core.runtime import Runtime, close_runtime, get_runtime
-from core.startup import Startup, start_in_background, switch_workspace, workspace_names
+from core.startup import Startup, chosen_settings, start_in_background, switch_workspace, workspace_names
+
+if TYPE_CHECKING:
+    from core.actions.models import ModelActions
+    from core.services.insights import Insights
 
 log = logging.getLogger(__name__)
 
 
-def _close(_runtime: Runtime) -> None:
-    close_runtime()  # stops the worker and releases the DuckDB file for the next runtime
+def _close(released: Runtime) -> None:
+    close_runtime(released)  # stops the worker and releases the DuckDB file, unless a switch replaced it already
 
 
 @st.cache_resource(show_spinner=False, on_release=_close)
 def _runtime() -> Runtime:
-    return get_runtime()
+    return get_runtime(chosen_settings())
 
 
 def runtime() -> Runtime:
@@ -45,7 +53,11 @@ def runtime() -> Runtime:
         exc = startup.error
         st.error(str(exc) if isinstance(exc, WorkspaceError | SettingsError) else f"The workspace could not be opened: {plain_fault(exc)}")
         st.stop()
-    return _runtime()
+    rt = _runtime()
+    if rt.closed:  # a switch in another tab closed it: this run starts again on the workspace opening now
+        _runtime.clear()
+        st.rerun()
+    return rt
 
 
 def _show_progress(startup: Startup) -> None:
@@ -63,11 +75,11 @@ def _show_progress(startup: Startup) -> None:
 
 
 def switch_to(name: str) -> None:
-    """Serve workspace `name`: this one's loop stops and its file is released; every cached read is dropped
-    (two workspaces may share a data version)."""
+    """Serve workspace `name`: this one's loop stops and its file is released; every cached read is dropped."""
     switch_workspace(runtime().settings, name)
     _runtime.clear()
     cached_read.clear()
+    _run.expires = 0.0
 
 
 def workspace_switcher() -> None:
@@ -87,23 +99,46 @@ VERSION_REUSE_SECONDS = 1.0
 
 
 def data_version() -> tuple:
-    """The store's data version, asked once per script run rather than once per read;
-    an action in this run forgets it, so reads after the action see its effect."""
-    now = time.monotonic()
-    if getattr(_run, "expires", 0.0) < now:
-        _run.version, _run.expires = runtime().data_version(), now + VERSION_REUSE_SECONDS
+    """The workspace served and its store's data version, asked once per script run rather than once per
+    read; an action in this run forgets it, so reads after the action see its effect."""
+    now, rt = time.monotonic(), runtime()
+    workspace = (str(rt.settings.duckdb_path), rt.started_at)  # this opening of this workspace
+    if getattr(_run, "expires", 0.0) < now or _run.version[:2] != workspace:
+        _run.version, _run.expires = (*workspace, *rt.insights.data_version()), now + VERSION_REUSE_SECONDS
     return _run.version
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_read(name: str, version: tuple, *args: Any) -> Any:
-    """`Runtime.read(name, *args)`, recomputed only when the data version changes."""
+def cached_read(owner: str, name: str, version: tuple, *args: Any) -> Any:
+    """`runtime().<owner>.<name>(*args)`, recomputed only when the workspace or its data version changes."""
     del version  # part of the cache key only
-    return runtime().read(name, *args)
+    return getattr(getattr(runtime(), owner), name)(*args)
 
 
-def read(name: str, *args: Any) -> Any:
-    return cached_read(name, data_version(), *args)
+class _Cached:
+    """One use case of the runtime whose every method is read through `cached_read`."""
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        return lambda *args: cached_read(self._owner, name, data_version(), *args)
+
+
+class CachedReads:
+    """The runtime's reads as pages show them: `cached.insights.cycles(10)` is `runtime().insights.cycles(10)`,
+    read once per data version (typed as the use case itself, so a misspelt read fails in the editor)."""
+
+    @property
+    def insights(self) -> Insights:
+        return cast("Insights", _Cached("insights"))
+
+    @property
+    def models(self) -> ModelActions:
+        return cast("ModelActions", _Cached("models"))
+
+
+cached = CachedReads()
 
 
 def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None) -> Any:
@@ -186,3 +221,23 @@ def version_column(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
         if column in out:
             out[column] = [version_label(None if pd.isna(v) else int(v)) for v in out[column]]
     return out
+
+
+def decision_of(cycle: dict) -> str:
+    """A stored cycle's decision in words (`core.rules.verdicts.decision_words`), from a row that may hold NaN."""
+    new, promoted, outcome = (None if pd.isna(cycle.get(k)) else cycle.get(k) for k in ("new_version", "promoted", "gate_outcome"))
+    return decision_words(cycle["decision"], None if new is None else int(new), promoted, outcome)
+
+
+def decisions(cycles: pd.DataFrame) -> pd.DataFrame:
+    """Cycles with their decisions in words; call before `version_column` turns the versions into labels."""
+    if cycles.empty:
+        return cycles
+    return cycles.assign(decision=[decision_of(row) for row in cycles.to_dict("records")])
+
+
+def deliveries(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Alerts with their delivery in words: an informational alert is never read as sent to Discord."""
+    if alerts.empty:
+        return alerts
+    return alerts.assign(delivery=alerts["delivery"].map(lambda d: DELIVERY_WORDS.get(d, d)))

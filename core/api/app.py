@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from core.api.errors import install_error_handlers
-from core.api.gate import RequestGate
+from core.api.request_guard import RequestGate
 from core.api.routes import alerts, data, health, loop, models, replicas, serving, workspaces
 from core.api.schemas import stated_limits
 from core.runtime import Runtime
@@ -55,14 +55,14 @@ def state_limits(app: FastAPI, rt: Runtime) -> None:
     """The OpenAPI document with every bound the validation layer enforces for this workspace's settings."""
     from fastapi.openapi.utils import get_openapi
 
-    from core.controls import CONTROLS
-    from core.datagen import SCENARIO_LABELS
+    from core.data.synthetic_stream import SCENARIO_LABELS
+    from core.services.controls import CONTROLS
     from core.store.datasets import ROLES
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            limits = stated_limits(rt.settings, rt.schema(), CONTROLS, list(SCENARIO_LABELS), ROLES)
+            limits = stated_limits(rt.settings, rt.schema, CONTROLS, list(SCENARIO_LABELS), ROLES)
             for name, properties in limits.items():
                 body = schema["components"]["schemas"][name]
                 for prop, stated in properties.items():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi import Path as PathParam
 
-from core.api.gate import MUTATING
+from core.api.request_guard import MUTATING, token_refusal
 from core.api.schemas import VERSION_PATTERN, Problem
 from core.runtime import Runtime
 
@@ -27,9 +26,9 @@ def authorised(request: Request) -> None:
     token = current_runtime(request).settings.api_token
     if not token or request.method not in MUTATING:
         return
-    given = request.headers.getlist("authorization")
-    if len(given) != 1 or not hmac.compare_digest(given[0].encode(), f"Bearer {token}".encode()):
-        raise HTTPException(401, "missing or wrong bearer token (IA_API_TOKEN)", headers={"WWW-Authenticate": "Bearer"})
+    why = token_refusal([v.encode("latin-1") for v in request.headers.getlist("authorization")], token.encode())
+    if why:
+        raise HTTPException(401, why, headers={"WWW-Authenticate": "Bearer"})
 
 
 RuntimeDep = Annotated[Runtime, Depends(current_runtime)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from typing import Any
 
@@ -11,10 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
-from core.api.gate import problem
-from core.errors import BusyError, NoModelError, RateLimited, StorageError, UserInputError, plain_fault
-from core.faults import component_of
+from core.api.request_guard import TOO_DEEP, problem
+from core.domain.faults import component_of
+from core.errors import BusyError, ConflictError, NoModelError, RateLimited, StorageError, UserInputError, plain_fault
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +25,45 @@ def problem_of(exc: BaseException, where: str = "") -> tuple[int, dict[str, Any]
     """The status and body for an error: one mapping for every route and for the /predict fast path. A
     store that cannot be written (MLflow's or DuckDB's: read-only, full) is a 503, like a missing model."""
     if isinstance(exc, UserInputError):
-        return 422, {"error": str(exc), "field": exc.field, "error_id": None}
+        return 409 if isinstance(exc, ConflictError) else 422, {"error": without_paths(str(exc)), "field": exc.field, "error_id": None}
     if isinstance(exc, RateLimited):
         return 429, {"error": str(exc), "field": None, "error_id": None}
     if isinstance(exc, BusyError):
         return 409, {"error": str(exc), "field": None, "error_id": None}
     if isinstance(exc, NoModelError | StorageError) or _storage_fault(exc):
-        return 503, {
-            "error": str(exc) if isinstance(exc, NoModelError | StorageError) else plain_fault(exc),
-            "field": None,
-            "error_id": None,
-        }
+        said = str(exc) if isinstance(exc, NoModelError | StorageError) else plain_fault(exc)
+        return 503, {"error": without_paths(said), "field": None, "error_id": None}
     error_id = uuid.uuid4().hex[:12]
     log.error("API error %s on %s", error_id, where, exc_info=exc)
-    message = f"internal error ({plain_fault(exc)[:200]}); see the server log for error id {error_id}"
+    message = f"internal error ({without_paths(plain_fault(exc))[:200]}); see the server log for error id {error_id}"
     return 500, {"error": message, "field": None, "error_id": error_id}
+
+
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s/()'\"]+/)+([^\s/()'\"]+)")
+
+
+def without_paths(message: str) -> str:
+    """A message for a caller, without the server's folders: an absolute path is cut to its last part
+    (`…/journal`). The server log and the dashboard, which are the operator's, keep the whole path."""
+    return _SERVER_PATH.sub(r"…/\1", message)
+
+
+def unreadable_body(exc: StarletteHTTPException) -> dict[str, Any] | None:
+    """A 400 that Starlette or FastAPI raised for a body they could not read, as our 422 on the field `body`
+    saying why: a multipart form that does not parse, JSON nested too deep for the parser, bytes that are not
+    UTF-8 text. None for any other 400."""
+    if exc.status_code != 400:
+        return None
+    if isinstance(exc.__context__, MultiPartException):
+        return problem(f"body: not a readable multipart form ({exc.detail}): send the file as multipart/form-data", "body")
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return problem(f"body: {TOO_DEEP}", "body")
+    if isinstance(cause, UnicodeDecodeError):
+        return problem("body: not valid JSON (not UTF-8 text)", "body")
+    if cause is not None and "parsing the body" in str(exc.detail):
+        return problem(f"body: not readable ({type(cause).__name__})", "body")
+    return None
 
 
 def _storage_fault(exc: BaseException) -> bool:
@@ -51,9 +77,10 @@ def _storage_fault(exc: BaseException) -> bool:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # Starlette's word for a body that is not UTF-8
-            return JSONResponse(problem("body: not valid JSON (not UTF-8 text)", "body"), status_code=422)
-        return JSONResponse(problem(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+        unreadable = unreadable_body(exc)
+        if unreadable is not None:
+            return JSONResponse(unreadable, status_code=422)
+        return JSONResponse(problem(without_paths(str(exc.detail))), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.api import replies
 from core.api.errors import problem_of
-from core.api.gate import RequestGate, reply
+from core.api.request_guard import TOO_DEEP, RequestGate, reply
 from core.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ class FastPredict:
     """POST /predict as plain ASGI in front of FastAPI: the one call load tests hammer.
 
     FastAPI's routing, dependency injection and body model cost several times the prediction
-    itself; this path parses the JSON, checks the token, calls the same `Runtime.predict` and
+    itself; this path parses the JSON, checks the token, calls the same `Serving.predict` and
     maps errors with the same `problem_of`. The FastAPI route stays for /docs and the schema.
     """
 
@@ -50,6 +50,8 @@ class FastPredict:
                 data = json.loads(body)
             except ValueError:  # a UnicodeDecodeError too
                 raise UserInputError("body", 'not valid JSON: expected {"features": [1.5, 2.3]}') from None
+            except RecursionError:
+                raise UserInputError("body", TOO_DEEP) from None
             if not isinstance(data, dict) or "features" not in data:
                 raise UserInputError("features", 'Field required: expected {"features": [1.5, 2.3]}')
             unknown = sorted(set(data) - {"features", "prediction_id"})
@@ -57,7 +59,7 @@ class FastPredict:
                 raise UserInputError(
                     unknown[0], f"unknown field: the API does not take it (only features and prediction_id); got {', '.join(unknown)[:100]}"
                 )
-            result = self.rt.predict(data["features"], source="api", prediction_id=data.get("prediction_id"))
+            result = self.rt.serving.predict(data["features"], source="api", prediction_id=data.get("prediction_id"))
         except Exception as exc:
             status, body = problem_of(exc, "POST /predict")
             return status, body, []

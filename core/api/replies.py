@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 
 from core.api.schemas import DatasetReply
-from core.outcomes import version_label
-from core.serving import Prediction
+from core.domain.outcomes import version_label
+from core.services.predictor import Prediction
 from core.store import DatasetInfo
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.prediction_ids import CLIENT_ID_PATTERN, MAX_ID_LENGTH
+from core.domain.prediction_ids import CLIENT_ID_PATTERN, MAX_ID_LENGTH
 
 NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
 UNSEEN_TEXT = (
@@ -214,7 +214,7 @@ CATEGORY_TEXT = ("a category: text, a number or true/false, one category however
 
 def feature_row(schema: Any, max_abs: float) -> dict:
     """One row as the workspace takes it: a list of numbers (the demo's schema), or an object by column name
-    (numbers within ±max_abs, categories as `core.tables.checked_rows` takes them): every column is required, and
+    (numbers within ±max_abs, categories as `core.data.table_check.checked_rows` takes them): every column is required, and
     one that allows missing values may be null."""
     number = {"type": "number", "minimum": -max_abs, "maximum": max_abs}
     if schema.plain:
@@ -240,7 +240,7 @@ def _category(column: Any) -> dict:
 
 
 def _class_label(classes: tuple) -> dict:
-    """A label: a class as a number or as its text; 1, 1.0 and "1" are the class 1 (`core.tables.class_index`)."""
+    """A label: a class as a number or as its text; 1, 1.0 and "1" are the class 1 (`core.data.table_check.class_index`)."""
     texts = [str(c) for c in classes if not isinstance(c, str)]
     return {"enum": [*classes, *texts], "description": 'a class; a number and its text are one class (1, 1.0 and "1" are 1)'}
 
@@ -250,8 +250,8 @@ def stated_limits(settings: Any, schema: Any, controls: tuple[str, ...], scenari
     fuzzers agree with the server (before, `{"features": [0]}` was valid by the schema and refused)."""
     from dataclasses import fields
 
-    from core.datagen import MAX_STRENGTH
-    from core.training import C_LIMITS, CLASS_WEIGHTS
+    from core.data.synthetic_stream import MAX_STRENGTH
+    from core.ml.training import C_LIMITS, CLASS_WEIGHTS
 
     all_fields = {f.name: f for f in fields(type(settings))}
     row = feature_row(schema, settings.feature_max_abs)

@@ -12,11 +12,11 @@ from core.api.app import package_version_text
 from core.api.deps import now
 from core.api.errors import install_error_handlers
 from core.api.fast import FastPredict
-from core.api.gate import RequestGate
+from core.api.request_guard import RequestGate, routes_of
 from core.api.routes.health import health_response
 from core.api.routes.serving import predict_router
 from core.api.schemas import HealthReply
-from core.replica.service import Replica
+from core.replica.wiring import Replica
 
 
 def replica_app(replica: Replica) -> Any:
@@ -47,6 +47,6 @@ def replica_app(replica: Replica) -> Any:
         registry.register(ReplicaCollector(replica))
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.state.api_routes = [r for r in app.router.routes if hasattr(r, "path_regex")]
+    app.state.api_routes = routes_of(app)
     app.add_middleware(RequestGate, token=replica.settings.api_token, routes=app.state.api_routes)
     return FastPredict(app, replica)

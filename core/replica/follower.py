@@ -15,15 +15,15 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.domain.outcomes import version_label
+from core.domain.schema import Schema
 from core.errors import NoModelError, plain_fault
-from core.outcomes import version_label
-from core.schema import Schema
 
 log = logging.getLogger(__name__)
 
 
 class Registry(Protocol):
-    """What the follower asks of the registry (`core.tracking.RegistryReader`)."""
+    """What the follower asks of the registry (`core.io.tracking.RegistryReader`)."""
 
     def alias_version(self, alias: str) -> int | None: ...
 
@@ -40,7 +40,7 @@ class FollowState:
 
 
 class ChampionFollower:
-    """The model and schema in service; `champion_version` and `load` are what the predictor asks (`core.serving.Champion`)."""
+    """The model and schema in service; `champion_version` and `load` are what the predictor asks (`core.services.predictor.Champion`)."""
 
     def __init__(self, registry: Registry, poll_seconds: float, alias: str = "champion") -> None:
         self.registry, self.poll_seconds, self.alias = registry, poll_seconds, alias

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 import requests
 
+from core.domain.schema import Schema
 from core.errors import plain_fault
-from core.ingest import ARROW_STREAM, BATCH_HEADER, REPLICA_HEADER
-from core.journal import Entry, Journal, read_segment
-from core.prediction_log import entries_table
-from core.schema import Schema
+from core.services.ingest import ARROW_STREAM, BATCH_HEADER, REPLICA_HEADER
+from core.store.journal import Entry, Journal, read_segment
+from core.store.prediction_rows import entries_table
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ForwardState:
 
 
 class Forwarder:
-    """The replica's `core.serving.LogWriter`: `write` hands closed segments to the sending thread."""
+    """The replica's `core.services.predictor.LogWriter`: `write` hands closed segments to the sending thread."""
 
     def __init__(self, journal: Journal, url: str, token: str, replica: str, schema: Callable[[], Schema], timeout: float = 30.0) -> None:
         self.journal, self.replica, self.schema = journal, replica, schema
@@ -139,12 +139,19 @@ class Forwarder:
                     name = self._queue[0] if self._queue else None
                 if name is None:
                     break
-                if not self._send(name):
+                if not self._attempt(name):
                     retry_at, pause = time.monotonic() + pause, min(pause * 2, LONGEST_PAUSE)
                     break
                 pause = FIRST_PAUSE
                 with self._lock:
                     self._queue.remove(name)
+
+    def _attempt(self, name: str) -> bool:
+        """`_send`, with any fault (a folder that refuses a move) a failed send to try again: the thread never ends on one."""
+        try:
+            return self._send(name)
+        except Exception as exc:
+            return self._failed(name, f"could not forward {name}: {plain_fault(exc)[:300]}")
 
     def _send(self, name: str) -> bool:
         """One segment to the workbench; True when it is off our hands (stored, already stored, or set aside)."""

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a replica, read from its services at each scrape (as `core.metrics` does for the workbench)."""
+"""Prometheus metrics of a replica, read from its services at each scrape (as `core.api.metrics` does for the workbench)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from core.outcomes import version_label
+from core.domain.outcomes import version_label
 
 if TYPE_CHECKING:
-    from core.replica.service import Replica
+    from core.replica.wiring import Replica
 
 
 class ReplicaCollector:

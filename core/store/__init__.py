@@ -6,7 +6,7 @@ drift, alerts, health); `Store` combines them over the one connection in `base`.
 
 from __future__ import annotations
 
-from core.outcomes import METRICS
+from core.domain.outcomes import METRICS
 from core.store.alerts import AlertQueries
 from core.store.base import connect, utcnow
 from core.store.cycles import CycleQueries

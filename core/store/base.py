@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.domain.clock import utcnow
+from core.domain.schema import Schema
 from core.errors import UserInputError, WorkspaceError, WorkspaceInUseError, plain_fault
-from core.schema import Schema
-from core.store.clock import utcnow
-from core.store.schema import MIGRATIONS
+from core.store.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.outcomes import FailingStreak
+from core.domain.outcomes import FailingStreak
 from core.store.base import StoreBase, insert_records, insert_row
-
-# The labels a cycle's realised accuracy rests on: the champion's own predictions' and the stream rows it scored (a cycle
-# stored before these were counted apart: every label that arrived, or every row before labels were counted).
-REALISED_ON = "coalesce(realised_rows, CASE WHEN realised_accuracy IS NOT NULL THEN coalesce(labelled_rows, rows_seen) END)"
+from core.store.migrations import REALISED_ON
 
 
 class CycleQueries(StoreBase):
@@ -74,7 +71,8 @@ class CycleQueries(StoreBase):
     def last_event_cycle(self) -> dict | None:
         """The newest cycle that did something worth seeing: a signal fired, it retrained, or it failed."""
         return self._one(
-            """SELECT cycle_id, started_at, status, signals, verdict, decision, reason, new_version, promoted, gate_outcome, champion_version
+            """SELECT cycle_id, started_at, status, policy, signals, verdict, decision, reason, new_version, promoted, gate_outcome,
+                      champion_version
                FROM cycles WHERE (signals IS NOT NULL AND signals <> '[]') OR new_version IS NOT NULL OR status = 'error'
                ORDER BY cycle_id DESC LIMIT 1"""
         )
@@ -106,6 +104,7 @@ class CycleQueries(StoreBase):
                            WHERE rows_seen > 0 OR status = 'error')
                SELECT min(started_at) AS ts, min(cycle_id) AS first_cycle, max(cycle_id) AS last_cycle, count(*) AS cycles,
                       avg(realised_accuracy) AS realised, avg(estimated_accuracy) AS estimated,
+                      avg(estimated_low) AS estimated_low, avg(estimated_high) AS estimated_high,
                       sum(realised_on) AS labelled, sum(served_rows) AS served,
                       sum(labelled_rows) / nullif(sum(served_rows), 0) AS coverage, median(label_delay_p50_s) AS delay_p50,
                       bool_or(coalesce(dataset_drift, false) OR coalesce(performance_drift, false)) AS drift,

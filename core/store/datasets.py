@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.data.table_check import check_columns, missing_not_allowed, model_input, not_a_number, not_finite, unknown_label
+from core.domain.features import TARGET
+from core.domain.schema import Schema
+from core.domain.validation import shown, summarise
 from core.errors import UserInputError
-from core.features import TARGET
-from core.prediction_log import feature_arrays
-from core.schema import Schema
 from core.store.base import StoreBase, insert_arrow, quoted, upsert_setting, utcnow
-from core.tables import check_columns, missing_not_allowed, model_input, not_a_number, not_finite, unknown_label
-from core.validation import shown, summarise
+from core.store.prediction_rows import feature_arrays
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class DatasetQueries(StoreBase):
 
     def import_file(self, sources: tuple[str, str], *, name: str, role: str, content_hash: str | None, max_rows: int) -> DatasetInfo:
         """A labelled file of this workspace's own schema, stored by DuckDB without a round trip through Python:
-        read once into a temporary table, checked there with `core.tables`' rules and wording (columns by name,
+        read once into a temporary table, checked there with `core.data.table_check`' rules and wording (columns by name,
         numbers, missing values, known labels, the row limit), then inserted in the time column's order.
         `sources` is the file read typed, then as text: a value that is not a number stops the typed read,
         and the text read finds and names every problem. Nothing is stored when a check fails."""
@@ -162,7 +162,7 @@ class DatasetQueries(StoreBase):
     @staticmethod
     def _check_import(cur: duckdb.DuckDBPyConnection, schema: Schema, max_rows: int) -> None:
         """Every rule, counted in one scan of the temporary table; where a count is not zero, a second query
-        finds the first row and value, named like `core.tables.encode` names them (rows as a spreadsheet
+        finds the first row and value, named like `core.data.table_check.encode` names them (rows as a spreadsheet
         shows them: the header is row 1, so a row is its rowid + 2)."""
         types = dict(cur.execute("SELECT column_name, column_type FROM (DESCRIBE _import)").fetchall())
         rules: list[tuple[str, str, str]] = []  # (what, column, condition)
@@ -327,6 +327,16 @@ class DatasetQueries(StoreBase):
         dataset_ids = tuple(int(d) for d in np.unique(arrays["dataset_id"]))
         return Window(X, y, int(ids.min()) if len(ids) else first, int(ids.max()) if len(ids) else last, dataset_ids, np.asarray(ids))
 
+    def datasets_holding(self, dataset_ids: tuple[int, ...], first_sample_id: int, last_sample_id: int) -> tuple[int, ...]:
+        """Those of `dataset_ids` with rows in [first, last] (a dataset's samples are one run of ids)."""
+        marks = ", ".join(str(int(d)) for d in dataset_ids) or "NULL"
+        rows = self.cur.execute(
+            f"""SELECT dataset_id FROM datasets WHERE dataset_id IN ({marks}) AND first_sample_id <= ? AND last_sample_id >= ?
+                ORDER BY dataset_id""",
+            [last_sample_id, first_sample_id],
+        ).fetchall()
+        return tuple(int(r[0]) for r in rows)
+
     def reference_rows(
         self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int
     ) -> pd.DataFrame:
@@ -363,8 +373,8 @@ def stream_segment(
     tx: duckdb.DuckDBPyConnection, n: int, *, name: str, scenario: str, strength: float, seed: int | None
 ) -> tuple[int, int]:
     """The dataset and first sample id for `n` incoming rows of the stream (simulated, replayed, or labels that
-    came back): one dataset per run of batches of one scenario and strength (a day at 30 s used to add 2,880
-    datasets). A new segment starts when the scenario changes or another dataset was added in between, so ids
+    came back): one dataset per run of batches of one scenario and strength (not one per batch: a day at 30 s would
+    add 2,880 datasets). A new segment starts when the scenario changes or another dataset was added in between, so ids
     stay contiguous."""
     first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchall()[0][0]
     last = tx.execute(

@@ -13,8 +13,8 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from core.features import TARGET
-from core.outcomes import VersionLabels
+from core.domain.features import TARGET
+from core.domain.outcomes import VersionLabels
 from core.store.base import StoreBase, insert_arrow
 from core.store.datasets import stream_segment
 
@@ -113,12 +113,19 @@ class FeedbackQueries(StoreBase):
         )  # fmt: skip
 
     def realised_by_version(self, version: int | None = None) -> list[VersionLabels]:
-        """Per version (or for `version` alone), every label received for its served predictions and how many
-        it got right: the realised accuracy of what each version served, whoever serves now."""
-        where, params = ("WHERE model_version = ?", [version]) if version is not None else ("", [])
+        """Per version (or for `version` alone), every label received for the rows it served and how many it got
+        right: the labels of its logged predictions (joined by prediction id) and the rows that came labelled while
+        it was champion (scored on arrival, counted by their cycle). Never the same row twice: a label of a
+        prediction is a feedback row, never a row scored on arrival. Whoever serves now does not matter."""
+        where, params = ("WHERE version = ?", [version]) if version is not None else ("", [])
         rows = self.cur.execute(
-            f"""SELECT model_version, count(*), count(*) FILTER (WHERE label = served) FROM feedback {where}
-                GROUP BY model_version ORDER BY model_version DESC""",
+            f"""WITH labels AS (
+                    SELECT model_version AS version, count(*) AS n, count(*) FILTER (WHERE label = served) AS hits
+                    FROM feedback GROUP BY model_version
+                    UNION ALL
+                    SELECT champion_version, sum(scored_rows), sum(scored_correct) FROM cycles
+                    WHERE scored_rows > 0 AND champion_version IS NOT NULL GROUP BY champion_version)
+                SELECT version, sum(n), sum(hits) FROM labels {where} GROUP BY version ORDER BY version DESC""",
             params,
         ).fetchall()
         return [VersionLabels(int(v), int(n), int(right)) for v, n, right in rows]

@@ -39,11 +39,16 @@ class HealthQueries(StoreBase):
 
     # overview -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        """What is stored, with the incoming part of datasets and samples: a replay's rows are counted twice (its
+        library source, and the incoming copies the stream made of them), and a user reconciles the two by role."""
         row = self.cur.execute(
             """SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM samples),
-                      (SELECT count(*) FROM models), (SELECT count(*) FROM predictions)"""
+                      (SELECT count(*) FROM models), (SELECT count(*) FROM predictions),
+                      (SELECT count(*) FROM datasets WHERE role = 'incoming'),
+                      (SELECT count(*) FROM samples WHERE dataset_id IN (SELECT dataset_id FROM datasets WHERE role = 'incoming'))"""
         ).fetchone()
-        return dict(zip(("datasets", "samples", "models", "predictions"), row, strict=True))
+        names = ("datasets", "samples", "models", "predictions", "incoming_datasets", "incoming_samples")
+        return dict(zip(names, row, strict=True))
 
     # repairs made at start ---------------------------------------------------------------
     def add_repair(self, component: str, action: str, detail: str) -> None:

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from core.store.base import StoreBase, insert_row, utcnow
-from core.store.cycles import REALISED_ON
+from core.store.migrations import REALISED_ON
 
 
 class ModelQueries(StoreBase):
@@ -27,6 +27,15 @@ class ModelQueries(StoreBase):
     def _put_evaluation(tx: duckdb.DuckDBPyConnection, version: int, evaluation: dict) -> None:
         tx.execute("INSERT OR REPLACE INTO model_evaluations VALUES (?, ?)", [version, json.dumps(evaluation)])
 
+    def estimator(self, version: int) -> dict | None:
+        """The version's stored `core.stats.estimate.AccuracyEstimator` (as its dict), None when it has none yet."""
+        row = self.cur.execute("SELECT estimator FROM models WHERE version = ?", [version]).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def set_estimator(self, version: int, estimator: dict) -> None:
+        with self.transaction() as tx:
+            tx.execute("UPDATE models SET estimator = ? WHERE version = ?", [json.dumps(estimator), version])
+
     def versions_without_evaluation(self) -> list[int]:
         """Versions whose model files still exist and that have no stored evaluation (trained before migration 5)."""
         return [
@@ -38,15 +47,15 @@ class ModelQueries(StoreBase):
         ]
 
     def evaluation(self, version: int) -> dict | None:
-        """What `core.evaluation.evaluate_version` computed at training time (None for versions trained before it)."""
+        """What `core.stats.evaluation.evaluate_version` computed at training time (None for versions trained before it)."""
         rows = self.cur.execute("SELECT evaluation FROM model_evaluations WHERE version = ?", [version]).fetchall()
         return json.loads(rows[0][0]) if rows else None
 
     def models(self) -> pd.DataFrame:
-        return self.cur.execute("SELECT * FROM models ORDER BY version DESC").df()
+        return self.cur.execute("SELECT * EXCLUDE (estimator) FROM models ORDER BY version DESC").df()
 
     def model(self, version: int) -> dict | None:
-        return self._one("SELECT * FROM models WHERE version = ?", [version])
+        return self._one("SELECT * EXCLUDE (estimator) FROM models WHERE version = ?", [version])
 
     def identical_version(self, data_hash: str, params_hash: str) -> int | None:
         """A version trained on exactly these rows with exactly these parameters, if any."""

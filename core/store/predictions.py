@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.data.table_check import model_input
 from core.store.base import StoreBase, insert_arrow, quoted, utcnow
-from core.tables import model_input
 
 BATCH_SOURCES = ("batch", "api-batch", "stream")  # rows of one batch share its latency divided by its size: not a request's latency
 SINGLE = f"source NOT IN {BATCH_SOURCES!r}"

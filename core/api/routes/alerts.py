@@ -14,10 +14,10 @@ router = APIRouter(tags=["alerts"])
 
 @router.get("/alerts")
 def alerts(rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    return replies.records(rt.read("notifications", limit))
+    return replies.records(rt.insights.notifications(limit))
 
 
 @router.post("/alerts/test", dependencies=GUARD)
 def test_alert(rt: RuntimeDep) -> dict[str, Any]:
-    masked_url, _configured = rt.webhook()
-    return {"notification_id": rt.send_test_message(), "webhook": masked_url}
+    masked_url, _configured = rt.health.webhook()
+    return {"notification_id": rt.health.send_test_message(), "webhook": masked_url}

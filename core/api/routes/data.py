@@ -16,19 +16,19 @@ router = APIRouter(tags=["data"])
 
 @router.post("/generate", response_model=DatasetReply, responses=ERRORS, dependencies=GUARD)
 def generate(rt: RuntimeDep, body: GenerateRequest) -> DatasetReply:
-    return replies.dataset(rt.generate_dataset(body.samples, body.scenario, body.strength, body.seed, body.role), now())
+    return replies.dataset(rt.data.generate(body.samples, body.scenario, body.strength, body.seed, body.role), now())
 
 
 @router.get("/schema")
 def schema(rt: RuntimeDep) -> dict[str, Any]:
     """The workspace's columns (numeric, categorical or ignored; missing values allowed or not; the known
     categories), its target and classes, and its time and id columns: what /predict and imports take."""
-    return rt.schema().document()
+    return rt.schema.document()
 
 
 @router.get("/datasets")
 def datasets(rt: RuntimeDep) -> list[dict[str, Any]]:
-    return replies.records(rt.read("datasets"))
+    return replies.records(rt.insights.datasets())
 
 
 @router.post("/datasets", response_model=DatasetReply, responses=ERRORS, dependencies=GUARD)
@@ -43,16 +43,16 @@ def upload(
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise UserInputError("file", f"larger than the limit of {rt.settings.max_upload_mb:g} MB (IA_MAX_UPLOAD_MB)")
-    return replies.dataset(rt.import_csv(data, name=name or file.filename or "upload.csv", role=role), now())
+    return replies.dataset(rt.data.import_csv(data, name=name or file.filename or "upload.csv", role=role), now())
 
 
 @router.patch("/datasets/{dataset_id}", responses=ERRORS, dependencies=GUARD)
 def update_dataset(rt: RuntimeDep, dataset_id: DatasetIdPath, body: DatasetUpdate) -> dict[str, Any]:
     """Rename or tag a dataset."""
-    return replies.record(rt.update_dataset(dataset_id, body.name, body.tags))
+    return replies.record(rt.data.update(dataset_id, body.name, body.tags))
 
 
 @router.delete("/datasets/{dataset_id}", responses=ERRORS, dependencies=GUARD)
 def delete_dataset(rt: RuntimeDep, dataset_id: DatasetIdPath) -> dict[str, Any]:
     """Delete a library dataset; 422 with the reason for data the loop read or a model was trained on."""
-    return {"dataset_id": dataset_id, "deleted_rows": rt.delete_dataset(dataset_id)}
+    return {"dataset_id": dataset_id, "deleted_rows": rt.data.delete(dataset_id)}

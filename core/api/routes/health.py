@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from core.api.deps import RuntimeDep, now
 from core.api.schemas import HealthReply
-from core.health import HealthReport
+from core.services.health import HealthReport
 
 router = APIRouter(tags=["health"])
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health", response_model=HealthReply, responses={503: {"model": HealthReply}})
 def health(rt: RuntimeDep, request: Request) -> JSONResponse:
     """Each component checked for real; 503 when any required one fails, so an HTTP monitor needs no keyword."""
-    report = rt.check_health()
+    report = rt.health.check()
     return health_response(report, [name for name in report.required if not report.checks[name].ok], request.app.version)
 
 
@@ -38,7 +38,7 @@ def live() -> dict[str, str]:
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(rt: RuntimeDep) -> PlainTextResponse:
     """Prometheus text format, read from the runtime at each scrape."""
-    from core.metrics import exposition
+    from core.api.metrics import exposition
 
     body, content_type = exposition(rt)
     return PlainTextResponse(body, media_type=content_type)

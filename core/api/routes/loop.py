@@ -20,13 +20,13 @@ def cycles(
     rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0
 ) -> dict[str, Any]:
     """Monitoring cycles, newest first."""
-    return {"cycles": replies.records(rt.read("cycles_page", limit, offset)), "limit": limit, "offset": offset}
+    return {"cycles": replies.records(rt.insights.cycles_page(limit, offset)), "limit": limit, "offset": offset}
 
 
 @router.get("/cycles/{cycle_id}", responses={404: {"model": Problem}})
 def cycle(rt: RuntimeDep, cycle_id: Annotated[int, PathParam(ge=1, le=2**62)]) -> dict[str, Any]:
     """One cycle in full: its record and verdict, per-feature tests, the gate's events and its alerts."""
-    detail = rt.read("cycle_detail", cycle_id)
+    detail = rt.insights.cycle_detail(cycle_id)
     if detail is None:
         raise HTTPException(404, f"no cycle {cycle_id} (archived by retention, or not run yet)")
     alerts = [{k: v for k, v in a.items() if k != "payload"} for a in detail.alerts]
@@ -44,10 +44,10 @@ def run_cycle(
     """Run one cycle now, in the background (202; 409 while one runs); with `wait=true`, in this request, answering
     200 with the cycle's status (`ok` or `error`) and record: what an orchestrator (`orchestration/flow.py`) calls."""
     if wait:
-        record = rt.run_cycle("orchestrator")
+        record = rt.loop.run_cycle("orchestrator")
         response.status_code = 200
         return {"status": record.status, "cycle": replies.record(record.row())}
-    outcome = rt.run_cycle_now()
+    outcome = rt.loop.run_now()
     if not outcome.accepted:
         raise BusyError(outcome.reason)
     return {"status": "started", "detail": outcome.reason}
@@ -57,33 +57,33 @@ def run_cycle(
 def maintenance(rt: RuntimeDep) -> dict[str, Any]:
     """Retention (archive to Parquet, then delete) and a DuckDB checkpoint, between cycles: what the in-process worker does
     every IA_RETENTION_INTERVAL, for a workbench whose cycles an orchestrator runs (IA_SCHEDULER_AUTOSTART=false)."""
-    return {"moved": rt.run_maintenance()}
+    return {"moved": rt.loop.run_maintenance()}
 
 
 @router.get("/drift/latest")
 def drift_latest(rt: RuntimeDep) -> dict[str, Any]:
-    report = rt.read("drift_results")
+    report = rt.insights.drift_results()
     cycle_id = int(report["cycle_id"].iloc[0]) if not report.empty else None
-    return {"cycle_id": cycle_id, "verdict": rt.cycle_verdict(cycle_id) if cycle_id else None, "features": replies.records(report)}
+    return {"cycle_id": cycle_id, "verdict": rt.insights.cycle_verdict(cycle_id) if cycle_id else None, "features": replies.records(report)}
 
 
 @router.get("/loop")
 def get_loop(rt: RuntimeDep) -> dict[str, Any]:
-    return rt.loop_state()
+    return rt.loop.state()
 
 
 @router.put("/loop", responses=ERRORS, dependencies=GUARD)
 def put_loop(rt: RuntimeDep, body: LoopUpdate) -> dict[str, Any]:
-    rt.update_loop(body.state, body.interval, body.policy, body.thresholds or {})
-    return rt.loop_state()
+    rt.loop.update(body.state, body.interval, body.policy, body.thresholds or {})
+    return rt.loop.state()
 
 
 @router.get("/stream")
 def get_stream(rt: RuntimeDep) -> dict[str, Any]:
-    return rt.stream_info()
+    return rt.loop.stream_info()
 
 
 @router.put("/stream", responses=ERRORS, dependencies=GUARD)
 def put_stream(rt: RuntimeDep, body: StreamUpdate) -> dict[str, Any]:
-    rt.update_stream(**body.model_dump(exclude_none=True))
-    return rt.stream_info()
+    rt.loop.update_stream(**body.model_dump(exclude_none=True))
+    return rt.loop.stream_info()

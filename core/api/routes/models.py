@@ -9,16 +9,16 @@ from fastapi import APIRouter, HTTPException
 from core.api import replies
 from core.api.deps import ERRORS, GUARD, NOT_FOUND, RuntimeDep, VersionPath, now
 from core.api.schemas import Problem, RetrainReply, RetrainRequest
+from core.domain.outcomes import parse_version, version_label
 from core.errors import UserInputError
-from core.outcomes import parse_version, version_label
-from core.training import TrainingOptions
+from core.ml.training import TrainingOptions
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/models")
 def models(rt: RuntimeDep) -> list[dict[str, Any]]:
-    return [replies.model_row(r) for r in replies.records(rt.read("models"))]
+    return [replies.model_row(r) for r in replies.records(rt.insights.models())]
 
 
 @router.get("/models/{version}", responses=NOT_FOUND)
@@ -26,10 +26,10 @@ def model(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
     """The version's record, and its realised accuracy: every label received for the predictions it served
     (whoever served when the labels came), `accuracy` null when none came."""
     number = parse_version(version)
-    found = rt.read("model", number)
+    found = rt.insights.model(number)
     if found is None:
         raise HTTPException(404, f"no version {version}")
-    realised = rt.realised_of(number)
+    realised = rt.insights.realised_of(number)
     return replies.model_row(replies.record(found)) | {"realised": {"labels": realised.labels, "accuracy": realised.accuracy}}
 
 
@@ -38,7 +38,7 @@ def evaluation(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
     """What the Models page draws: confusion counts, ROC and PR curves, calibration bins, intervals and
     coefficients, computed from the version's holdout when it was trained."""
     number = parse_version(version)
-    stored = rt.read("evaluation", number)
+    stored = rt.insights.evaluation(number)
     if stored is None:
         raise HTTPException(404, f"no evaluation for {version}: unknown, or trained before evaluations were stored")
     return {"model_version": version_label(number), **stored}
@@ -51,7 +51,9 @@ def retrain(rt: RuntimeDep, body: RetrainRequest | None = None) -> RetrainReply:
     if not isinstance(body.promote, bool):
         raise UserInputError("promote", f"expected true or false, got {str(body.promote)[:40]}")
     options = TrainingOptions(body.C, body.class_weight)
-    outcome = rt.train(trigger="api", window_rows=body.window_rows, dataset_ids=body.dataset_ids, options=options, promote=body.promote)
+    outcome = rt.models.train(
+        trigger="api", window_rows=body.window_rows, dataset_ids=body.dataset_ids, options=options, promote=body.promote
+    )
     return RetrainReply(
         status=outcome.status, model_version=outcome.label, training_samples=outcome.n_rows, accuracy=outcome.metrics.get("accuracy"),
         promoted=outcome.decision is not None and outcome.decision.promoted, reason=outcome.reason, timestamp=now(),
@@ -61,11 +63,11 @@ def retrain(rt: RuntimeDep, body: RetrainRequest | None = None) -> RetrainReply:
 @router.post("/models/{version}/promote", responses=ERRORS, dependencies=GUARD)
 def promote(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
     """Promote a version: approve a challenger waiting under the approve policy, or roll back to an earlier one."""
-    decision = rt.promote(parse_version(version))
+    decision = rt.models.promote(parse_version(version))
     return {"model_version": version_label(decision.version), "promoted": True, "reason": decision.reason}
 
 
 @router.post("/models/{version}/reject", responses=ERRORS, dependencies=GUARD)
 def reject(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
-    decision = rt.reject(parse_version(version))
+    decision = rt.models.reject(parse_version(version))
     return {"model_version": version_label(decision.version), "promoted": False, "reason": decision.reason}

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 
 from core.api import replies
 from core.api.deps import ERRORS, GUARD, RuntimeDep
-from core.api.gate import problem
+from core.api.request_guard import problem
 from core.errors import UserInputError
-from core.ingest import ARROW_STREAM, BATCH_HEADER, REPLICA_HEADER
+from core.services.ingest import ARROW_STREAM, BATCH_HEADER, REPLICA_HEADER
 
 router = APIRouter(tags=["replicas"])
 
@@ -37,10 +37,10 @@ async def ingest_predictions(
         body += chunk
         if len(body) > limit:
             raise UserInputError("body", f"larger than the limit of {rt.settings.max_upload_mb:g} MB (IA_MAX_UPLOAD_MB)")
-    return await run_in_threadpool(rt.ingest_forwarded, replica, batch, bytes(body))
+    return await run_in_threadpool(rt.serving.ingest_forwarded, replica, batch, bytes(body))
 
 
 @router.get("/replicas")
 def replicas(rt: RuntimeDep) -> dict[str, Any]:
     """Each replica that forwarded predictions: its batches and rows still kept, and when it last sent."""
-    return {"replicas": replies.records(rt.read("replica_traffic"))}
+    return {"replicas": replies.records(rt.insights.replica_traffic())}

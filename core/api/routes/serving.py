@@ -17,7 +17,8 @@ from core.api.schemas import (
     PredictReply,
     PredictRequest,
 )
-from core.outcomes import parse_version, version_label
+from core.domain.outcomes import parse_version, version_label
+from core.domain.prediction_ids import checked_id
 
 router = APIRouter(tags=["serving"])
 predict_router = APIRouter(tags=["serving"])
@@ -27,12 +28,12 @@ predict_router = APIRouter(tags=["serving"])
 def predict(rt: RuntimeDep, body: PredictRequest) -> dict[str, Any]:
     """One row. Served by `FastPredict` in front of the app (same runtime call, same reply, same errors);
     this route documents it and answers when the app is used without the fast path."""
-    return replies.prediction(rt.predict(body.features, source="api", prediction_id=body.prediction_id))
+    return replies.prediction(rt.serving.predict(body.features, source="api", prediction_id=body.prediction_id))
 
 
 @predict_router.post("/predict/batch", response_model=BatchReply, responses=ERRORS, dependencies=GUARD)
 def predict_batch(rt: RuntimeDep, body: BatchRequest) -> BatchReply:
-    result = rt.predict_batch(body.rows, source="api-batch", prediction_ids=body.prediction_ids)
+    result = rt.serving.predict_batch(body.rows, source="api-batch", prediction_ids=body.prediction_ids)
     return BatchReply(
         predictions=result.labels, confidences=result.confidence.tolist(), probabilities=result.proba.tolist(),
         model_version=version_label(result.model_version), count=len(result.proba), timestamp=result.timestamp.isoformat() + "Z",
@@ -45,7 +46,7 @@ def feedback(rt: RuntimeDep, body: FeedbackRequest) -> dict[str, Any]:
     """Labels for served predictions, by prediction id. Each new label becomes an incoming labelled row of the
     loop (the next cycle's realised accuracy, coverage and delay rest on it), stored before the reply. Unknown
     ids, ids whose prediction was archived (expired) and ids already labelled are listed, not stored; the rest are."""
-    return rt.send_feedback(body.labels, body.correct).as_dict()
+    return rt.feedback.send(body.labels, body.correct).as_dict()
 
 
 @router.post("/explain", responses=ERRORS, dependencies=GUARD)
@@ -57,5 +58,7 @@ def explain(
     the schema's order: its value as checked, its contribution (its one-hot parts added up) and whether the model
     never saw its category (`unseen`); `features`, `values` and `contributions` are the same, as parallel lists.
     Nothing is logged: this is not a prediction."""
-    explained = rt.explain(body.features, parse_version(version) if version else None)
+    if body.prediction_id is not None:  # the body is /predict's: an id in it is held to the same rule
+        checked_id(body.prediction_id)
+    explained = rt.insights.explain(body.features, parse_version(version) if version else None)
     return {**explained, "model_version": version_label(explained.pop("version"))}

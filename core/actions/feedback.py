@@ -1,0 +1,136 @@
+"""Labels for served predictions, by prediction id: checked whole, joined to the log, stored at once.
+
+Every door (`POST /feedback`, the Predict page's labels file, the simulator's late labels) comes
+through `FeedbackActions`. A request is refused whole for bad input (an id too long or sent twice, a
+label that is not a class, too many labels); ids the log does not hold, or already labelled, are
+answered id by id while the rest are stored. The buffered prediction log is flushed first, so a
+label can follow its prediction at once.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from core.config import Settings
+from core.data.table_check import class_index, class_lookup
+from core.domain.prediction_ids import checked_id, first_repeat, issued_at
+from core.domain.schema import Schema
+from core.domain.validation import shown, summarise
+from core.errors import StorageError, UserInputError
+from core.services.predictor import Predictor
+from core.store import FeedbackResult, Store, utcnow
+
+FIELDS = ("prediction_id", "label")
+
+
+@dataclass(frozen=True)
+class FeedbackReply:
+    """A request's answer: how many ids matched and what became of each of the rest."""
+
+    received: int
+    matched: int
+    stored: int
+    corrected: int
+    unknown: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)  # made ids older than the prediction log's retention
+    already_labelled: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "received": self.received, "matched": self.matched, "stored": self.stored, "corrected": self.corrected,
+            "unknown": self.unknown, "expired": self.expired, "already_labelled": self.already_labelled,
+        }  # fmt: skip
+
+
+def label_indices(values: list[object], schema: Schema, field_of: Callable[[int], str]) -> np.ndarray:
+    """Each label as its class's index, by its canonical text (3, 3.0 and "3.0" are the class 3); unknown ones refused."""
+    lookup = class_lookup(schema)
+    found, problems = np.empty(len(values), dtype=np.int8), []
+    for i, value in enumerate(values):
+        index = class_index(value, lookup)
+        if index is None:
+            problems.append(f"{field_of(i)}: {shown(value)} is not a class; the classes are {', '.join(map(str, schema.classes))}")
+            continue
+        found[i] = index
+    if problems:
+        raise UserInputError(field_of(0).split("[")[0], summarise(problems))
+    return found
+
+
+class FeedbackActions:
+    def __init__(self, store: Store, predictor: Predictor, settings: Settings) -> None:
+        self.store, self.predictor, self.settings = store, predictor, settings
+
+    def send(self, labels: object, correct: object = False) -> FeedbackReply:
+        """Labels as a list of {"prediction_id", "label"} objects; `correct` replaces labels already given."""
+        limit = self.settings.max_labels_per_request
+        if not isinstance(labels, list) or not labels:
+            raise UserInputError("labels", f'expected a list of 1 to {limit:,} objects {{"prediction_id": ..., "label": ...}}')
+        if len(labels) > limit:
+            raise UserInputError(
+                "labels", f"{len(labels):,} labels is more than the limit of {limit:,} per request (IA_MAX_LABELS_PER_REQUEST)"
+            )
+        if not isinstance(correct, bool):
+            raise UserInputError("correct", f"expected true or false, got {shown(correct)}")
+        ids, values = [], []
+        for i, item in enumerate(labels):
+            where = f"labels[{i}]"
+            if not isinstance(item, dict):
+                raise UserInputError(where, f'expected an object {{"prediction_id": ..., "label": ...}}, got {shown(item)}')
+            unknown = sorted(set(item) - set(FIELDS))
+            missing = [f for f in FIELDS if f not in item]
+            if unknown or missing:
+                what = f"unknown field {shown(unknown[0])}" if unknown else f"missing {missing[0]}"
+                raise UserInputError(where, f"{what}: each label is exactly prediction_id and label")
+            ids.append(checked_id(item["prediction_id"], f"{where}.prediction_id"))
+            values.append(item["label"])
+        indices = label_indices(values, self.store.schema, lambda i: f"labels[{i}].label")
+        return self.apply(ids, indices, correct)
+
+    def send_csv(self, data: bytes | str, correct: bool = False) -> FeedbackReply:
+        """A labels file: columns prediction_id and label (a header row, comma-separated)."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        try:
+            frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=True)
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise UserInputError("file", f"not a readable CSV: {shown(str(exc).splitlines()[0])}") from None
+        columns = [str(c).strip() for c in frame.columns]
+        if sorted(columns) != sorted(FIELDS):
+            raise UserInputError("file", f"expected the columns prediction_id,label; got {shown(','.join(columns))}")
+        frame.columns = columns
+        limit = self.settings.max_labels_per_request
+        if frame.empty:
+            raise UserInputError("file", "the file has a header but no rows: add at least one label")
+        if len(frame) > limit:
+            raise UserInputError("file", f"{len(frame):,} labels is more than the limit of {limit:,} per file (IA_MAX_LABELS_PER_REQUEST)")
+        ids = [checked_id(v, f"prediction_id, row {i + 2}") for i, v in enumerate(frame["prediction_id"])]
+        indices = label_indices(list(frame["label"]), self.store.schema, lambda i: f"label, row {i + 2}")
+        return self.apply(ids, indices, correct)
+
+    def apply(self, ids: list[str], indices: np.ndarray, correct: bool = False) -> FeedbackReply:
+        """Checked ids and class indices: join them to the log and store them (the simulator comes in here)."""
+        repeated = first_repeat(ids)
+        if repeated is not None:
+            raise UserInputError("prediction_id", f"{shown(repeated)} appears more than once in the request: send one label per id")
+        self.predictor.flush()
+        if self.predictor.last_flush_error:
+            raise StorageError(f"the prediction log cannot be written now ({self.predictor.last_flush_error}); send the labels again later")
+        now = utcnow()
+        result = self.store.apply_feedback(ids, indices, correct, now)
+        unknown, expired = self._expired(result, now)
+        return FeedbackReply(len(ids), result.matched, result.stored, result.corrected, unknown, expired, result.already_labelled)
+
+    def _expired(self, result: FeedbackResult, now: datetime) -> tuple[list[str], list[str]]:
+        """Split the unknown ids: made ids issued before the log's retention cut-off were archived, not invented."""
+        days = self.settings.retain_predictions_days
+        if not days:
+            return result.unknown, []
+        cutoff = now - timedelta(days=days)
+        expired = [i for i in result.unknown if (issued_at(i) or cutoff) < cutoff]
+        return [i for i in result.unknown if i not in set(expired)], expired

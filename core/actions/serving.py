@@ -1,0 +1,47 @@
+"""Predictions people and programs ask for: one row, a batch, a file of rows, and the batches replicas forward.
+
+The predictor (`core.services.predictor`) scores and logs; this is what the doors call, so a CSV is read
+and checked here once for the Predict page and any script alike.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.config import Settings
+from core.data.csv_import import parse_feature_csv
+from core.data.table_check import encode
+from core.io.table_files import read_table
+from core.services.ingest import store_forwarded
+from core.services.predictor import BatchPrediction, Prediction, Predictor
+from core.store import Store
+
+
+class Serving:
+    def __init__(self, store: Store, predictor: Predictor, settings: Settings) -> None:
+        self.store, self.predictor, self.settings = store, predictor, settings
+
+    def predict(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
+        return self.predictor.predict_one(features, source, prediction_id)
+
+    def predict_batch(self, rows: object, source: str = "batch", prediction_ids: object = None) -> BatchPrediction:
+        return self.predictor.predict_batch(rows, source, prediction_ids)
+
+    def predict_csv(self, data: bytes | str) -> pd.DataFrame:
+        """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version.
+        A workspace with its own schema takes its columns by name (a CSV or Parquet file), checked by the schema."""
+        schema, limit = self.store.schema, self.settings.max_samples_per_request
+        if not schema.plain:
+            frame = read_table(bytes(data.encode() if isinstance(data, str) else data), "batch.csv", limit)
+            X = encode(frame, schema, labelled=False, field="batch").X
+            return self.predict_batch(X, source="batch").to_frame(X, schema.names)
+        X = parse_feature_csv(data, self.store.n_features, limit, self.settings.feature_max_abs)
+        return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
+
+    def flush(self) -> int:
+        """Write the logged predictions to DuckDB now (they are journalled already): a page shows its own at once."""
+        return self.predictor.flush()
+
+    def ingest_forwarded(self, replica: str | None, batch_id: str | None, body: bytes) -> dict[str, object]:
+        """A serving replica's prediction batch (`core.services.ingest`), stored as if it had been served here."""
+        return store_forwarded(self.store, self.settings.max_samples_per_request, replica, batch_id, body)

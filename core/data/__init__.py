@@ -1,0 +1,1 @@
+"""Tables and streams as frames: a user's table checked against its schema, the synthetic generators, CSV rows."""

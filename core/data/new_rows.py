@@ -1,0 +1,89 @@
+"""What a cycle reads: the labelled rows that arrived since the last one and the predictions still unlabelled.
+
+Pure: the pipeline reads the parts from the store; this says what they add up to. The realised accuracy
+of a served prediction is the class that was served (not what today's champion would say), the label
+coverage is the labels that arrived per row served, and the label delay is how long the labels of served
+predictions took (rows that arrive labelled, like a stream batch, have none to wait for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from core.store import ArrivedLabels, Window
+
+
+@dataclass(frozen=True)
+class NewData:
+    labelled: Window | None
+    unlabelled: np.ndarray | pd.DataFrame
+    arrived: ArrivedLabels | None  # which labelled rows are labels of served predictions
+    predictions_served: int  # predictions logged since the last cycle
+
+    @property
+    def n_labelled(self) -> int:
+        return 0 if self.labelled is None else self.labelled.n_rows
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_labelled + len(self.unlabelled)
+
+    @property
+    def n_feedback(self) -> int:
+        return 0 if self.arrived is None else len(self.arrived.sample_ids)
+
+    @cached_property
+    def features(self) -> np.ndarray | pd.DataFrame:
+        """The labelled rows, then the unlabelled ones: every input the champion met since the last cycle
+        (joined once: the estimate and the drift tests both read it)."""
+        if self.labelled is None:
+            return self.unlabelled
+        if not len(self.unlabelled):
+            return self.labelled.X
+        if isinstance(self.labelled.X, pd.DataFrame):
+            return pd.concat([self.labelled.X, self.unlabelled], ignore_index=True)
+        return np.vstack([self.labelled.X, self.unlabelled])
+
+    def served_classes(self, champion_classes: np.ndarray) -> np.ndarray:
+        """Per labelled row, the class it was served: the logged prediction for a label that came back, the
+        champion's for a row that arrived labelled."""
+        return self._per_row(np.asarray(champion_classes).copy(), self.arrived.served if self.arrived is not None else None)
+
+    def served_versions(self, champion: int) -> np.ndarray:
+        """Per labelled row, the version that served it: the logged prediction's for a label that came back, the
+        champion's for a row that arrived labelled (it scores those now)."""
+        versions = np.full(self.n_labelled, champion, dtype=np.int64)
+        return self._per_row(versions, self.arrived.versions if self.arrived is not None else None)
+
+    def came_labelled(self) -> np.ndarray:
+        """Per labelled row, whether it arrived with its label (a stream batch, data sent to the loop): the champion
+        scores it now, and its label is known at once, so no logged prediction is there to join it later."""
+        return self._per_row(np.ones(self.n_labelled, dtype=bool), np.zeros(self.n_feedback, dtype=bool))
+
+    def _per_row(self, values: np.ndarray, served: np.ndarray | None) -> np.ndarray:
+        """`values` with the labelled rows that are labels of served predictions set from `served`."""
+        if self.n_feedback and self.labelled is not None and self.labelled.sample_ids is not None:
+            rows, labels = self.labelled.sample_ids, self.arrived.sample_ids  # both in sample order
+            values[np.isin(rows, labels)] = served[np.isin(labels, rows)]
+        return values
+
+    @property
+    def served_rows(self) -> int:
+        """Rows the champion served since the last cycle: predictions, and stream rows it scored as they arrived."""
+        return self.predictions_served + self.n_labelled - self.n_feedback
+
+    @property
+    def coverage(self) -> float | None:
+        """Labels that arrived per row served (above 1 when a backlog of labels comes in at once)."""
+        return None if self.served_rows == 0 else self.n_labelled / self.served_rows
+
+    def delay_seconds(self, quantile: float) -> float | None:
+        if not self.n_feedback:
+            return None
+        return float(np.quantile(self.arrived.delay_seconds, quantile))

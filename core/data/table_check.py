@@ -1,0 +1,375 @@
+"""A user's table against a schema: infer one from a first file, then check every later table by it.
+
+The inference rule (docs/own-data.md states it): numbers are numeric, except whole numbers with at most
+`LOW_CARDINALITY` distinct values; text and booleans are categorical; a text column whose every value
+differs is an identifier and ignored. The user reviews and overrides it. A table is then turned into
+what training, drift and serving take: the features by the user's names (floats, NaN where missing;
+text, None where missing) and the class index of each label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import UserInputError
+from core.domain.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
+from core.domain.validation import INTEGER_TEXT, category, shown, summarise
+
+LOW_CARDINALITY = 10
+_INTEGER = re.compile(INTEGER_TEXT, re.ASCII)
+SHOWN_ROWS = 3
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A table as the model takes it: the features by name and the labels as class indices (or None)."""
+
+    X: pd.DataFrame
+    y: np.ndarray | None
+    unseen: dict[str, int]  # per categorical column, values never seen in the first data
+    times: np.ndarray | None = None  # the time column's values (datetime64), where it holds dates and times
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.X)
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    target: str,
+    kinds: dict[str, Kind] | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+) -> Schema:
+    """The schema a first file suggests, with the user's overrides applied, or a refusal naming the column."""
+    kinds = dict(kinds or {})
+    names = [str(c) for c in frame.columns]
+    for role, name in (("target", target), ("time_column", time_column), ("id_column", id_column), *(("columns", k) for k in kinds)):
+        if name is not None and name not in names:
+            raise UserInputError(role, f"no column named {name!r} in the file (its columns: {summarise([repr(n) for n in names], 12)})")
+    if len(frame) == 0:
+        raise UserInputError("file", "the file has a header but no rows: add at least one row")
+    for name in (time_column, id_column):
+        if name is not None:
+            kinds[name] = "ignored"
+    columns = tuple(_infer_column(frame[name], name, kinds.get(name)) for name in names if name != target)
+    classes = infer_classes(frame[target], target)
+    return Schema(columns, target, classes, time_column, id_column)
+
+
+def _infer_column(values: pd.Series, name: str, kind: Kind | None) -> Column:
+    present = values.dropna()
+    missing = len(present) < len(values)
+    if kind == "ignored":
+        return Column(name, "ignored", missing, note="ignored by choice")
+    if len(present) == 0:
+        raise UserInputError(name, "every value is missing: fill the column or ignore it")
+    numeric_dtype = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if not numeric_dtype and not pd.api.types.is_bool_dtype(values):
+        _refuse_mixed(present, name, kind)
+    distinct = present.nunique() if numeric_dtype else category_text(present).nunique()
+    if kind is None:
+        kind, note = _suggested_kind(present, numeric_dtype, distinct)
+        if kind == "ignored":
+            return Column(name, "ignored", missing, note=note)
+    else:
+        note = "set by choice"
+    if kind == "numeric":
+        if not numeric_dtype:
+            example = present.iloc[0]
+            raise UserInputError(name, f"cannot be numeric: it holds text such as {shown(example)}")
+        return Column(name, "numeric", missing, note=note)
+    if distinct > MAX_CATEGORIES:
+        raise UserInputError(
+            name, f"{distinct:,} distinct values is more than the {MAX_CATEGORIES:,} categories a column may have: ignore it "
+            "(an identifier or free text) or, if it holds numbers, make it numeric",
+        )  # fmt: skip
+    categories = tuple(category_text(present).value_counts(sort=True).index)
+    return Column(name, "categorical", missing, categories, note)
+
+
+def _suggested_kind(present: pd.Series, numeric_dtype: bool, distinct: int) -> tuple[Kind, str]:
+    if numeric_dtype:
+        whole = bool(np.all(np.mod(present.to_numpy(dtype=np.float64), 1) == 0))
+        if whole and distinct <= LOW_CARDINALITY:
+            return "categorical", f"whole numbers with {distinct} distinct values"
+        return "numeric", "numbers"
+    if pd.api.types.is_bool_dtype(present):
+        return "categorical", "true or false"
+    if pd.api.types.is_datetime64_any_dtype(present):
+        return "ignored", "a date or time: choose it as the time column"
+    if distinct == len(present) and distinct > LOW_CARDINALITY and distinct > MAX_CATEGORIES // 10:
+        return "ignored", f"an identifier or free text: all {distinct:,} values differ"
+    return "categorical", "text"
+
+
+def _refuse_mixed(present: pd.Series, name: str, kind: Kind | None) -> None:
+    """Text columns whose values are mostly numbers, with some that are not, are a broken file, not categories."""
+    as_numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    numbers = int(as_numbers.notna().sum())
+    if 0 < numbers < len(present) and (numbers * 2 > len(present) or kind == "numeric"):
+        bad = present[as_numbers.isna()]
+        rows = ", ".join(f"row {int(i) + 2}: {shown(v)}" for i, v in bad.head(SHOWN_ROWS).items())
+        raise UserInputError(name, f"mixes numbers and text ({len(bad):,} of {len(present):,} values are not numbers; {rows})")
+
+
+def infer_classes(values: pd.Series, target: str) -> tuple[ClassLabel, ...]:
+    """The target's classes as written: whole numbers as ints, anything else as text, sorted."""
+    missing = int(values.isna().sum())
+    if missing:
+        first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
+        raise UserInputError(target, f"{missing:,} rows have no label (the first is row {first}): every row needs one")
+    labels = list(dict.fromkeys(as_written(v) for v in pd.unique(values)))  # 1 and 1.0 are one class
+    if len(labels) > MAX_CLASSES:
+        raise UserInputError(target, f"{len(labels):,} distinct labels is more than the {MAX_CLASSES} classes a model may have")
+    if len(labels) < 2:
+        raise UserInputError(target, f"one class only ({shown(labels[0]) if labels else 'none'}): a model needs at least two")
+    if all(isinstance(v, int) for v in labels):
+        return tuple(sorted(labels))
+    return tuple(sorted(str(v) for v in labels))
+
+
+def as_written(value: object) -> ClassLabel:
+    """A class as written, by the one rule of `validation.category`: whole numbers as ints (3, not 3.0 or "3.0"),
+    booleans as true/false, anything else as its canonical text."""
+    text = category(value)
+    if text is not None and _INTEGER.fullmatch(text):
+        return int(text)
+    return str(value) if text is None else text
+
+
+def class_lookup(schema: Schema) -> dict[str, int]:
+    """Each class's index by its canonical text: a label written 1, 1.0 or "1.0" finds the class 1, and a class
+    stored in another spelling ("1.0") is found by its canonical text too."""
+    return {category(c) or str(c): i for i, c in enumerate(schema.classes)}
+
+
+def class_index(value: object, lookup: dict[str, int]) -> int | None:
+    """A label's class index, or None for a value that is not one of the classes (or not a single value)."""
+    if value is None or isinstance(value, list | dict | tuple):
+        return None
+    text = category(value)
+    return None if text is None else lookup.get(text)
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """Categories as their canonical text (`validation.category`: 3 not 3.0, true not True), NaN where missing;
+    vectorised over the distinct values, so a million rows cost a factorisation, not a million conversions."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([category(u) for u in uniques] + [np.nan], dtype=object)
+    texts[pd.isna(texts)] = np.nan
+    return pd.Series(texts[codes], index=values.index, dtype=object)
+
+
+def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows in the time column's order (stable: rows with the same time keep the file's order). Numbers (a
+    year, seconds since the epoch) order as numbers, text as dates and times; a value that is neither is refused,
+    naming its row, since sorting it as text would put 10 May before 9 May. Also the times themselves in that
+    order (naive UTC datetime64), or None for numbers."""
+    values = frame[column]
+    if values.isna().any():
+        first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
+        raise UserInputError(column, f"the time column has {int(values.isna().sum()):,} missing value(s), first at row {first}: "
+                             "every row needs a time to be replayed in order")  # fmt: skip
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.to_datetime(values, utc=True)
+    elif not pd.api.types.is_numeric_dtype(values):
+        parsed = pd.to_datetime(values.astype(str), errors="coerce", format="mixed", utc=True)
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        if len(bad):
+            raise UserInputError(column, f"row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a date or time "
+                                 f"({len(bad):,} such rows); write times as 2024-05-09 or 2024-05-09T14:30:00")  # fmt: skip
+        values = parsed
+    order = np.argsort(values.to_numpy(), kind="stable")
+    times = None if pd.api.types.is_numeric_dtype(values) else values.dt.tz_convert(None).to_numpy()[order]
+    return frame.iloc[order].reset_index(drop=True), times
+
+
+# One wording for each refusal, whether pandas (a row, a first file) or DuckDB (a bulk import) found it.
+def not_a_number(column: str, row: int, value: object, count: int) -> str:
+    return f"column {column}, row {row}: {shown(value)} is not a number ({count:,} such rows)"
+
+
+def not_finite(column: str, row: int) -> str:
+    return f"column {column}, row {row}: values must be finite numbers"
+
+
+def missing_not_allowed(column: str, count: int, row: int) -> str:
+    return f"column {column}: {count:,} missing value(s), first at row {row}; this column allows none"
+
+
+def unknown_label(schema: Schema, row: int, value: object, count: int) -> str:
+    what = "is missing" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{shown(value)} is not a known class"
+    return f"column {schema.target}, row {row}: {what} ({count:,} such rows); the classes are {', '.join(map(str, schema.classes))}"
+
+
+def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "file") -> Encoded:
+    """Check a table by name against the schema and return what the model takes, or refuse naming the columns.
+
+    Columns are matched by name in any order; the target (when `labelled`) must be there; ignored,
+    time and id columns may be. Categories never seen in the first data are accepted and counted."""
+    names = [str(c) for c in frame.columns]
+    check_columns(names, schema, labelled, field)
+    problems: list[str] = []
+    data: dict[str, object] = {}
+    unseen: dict[str, int] = {}
+    for column in schema.features:
+        values = frame[column.name]
+        if column.kind == "numeric":
+            data[column.name] = _numbers(values, column, problems)
+        else:
+            text = category_text(values)
+            data[column.name] = text
+            unseen[column.name] = int((~text.isin(column.categories) & text.notna()).sum())
+        if not column.missing:
+            empty = np.flatnonzero(pd.isna(frame[column.name]).to_numpy())
+            if len(empty):
+                problems.append(
+                    f"column {column.name}: {len(empty):,} missing value(s), first at row {int(empty[0]) + 2}; this column allows none"
+                )
+    y = _labels(frame[schema.target], schema, problems) if labelled else None
+    if problems:
+        raise UserInputError(field, summarise(problems))
+    return Encoded(pd.DataFrame(data, index=range(len(frame))), y, unseen)
+
+
+def check_columns(names: list[str], schema: Schema, labelled: bool, field: str) -> None:
+    """The columns a table must have by name (any order): the features, the target when labelled; ignored,
+    time and id columns may be there. Refused with what is missing and what is extra."""
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserInputError(field, f"duplicate column name(s) {', '.join(map(repr, duplicates))}")
+    expected = [*schema.names, *([schema.target] if labelled else [])]
+    optional = {c.name for c in schema.columns if c.kind == "ignored"} | {schema.time_column, schema.id_column} - {None}
+    if not labelled:
+        optional.add(schema.target)
+    missing = [n for n in expected if n not in names]
+    extra = [n for n in names if n not in expected and n not in optional]
+    if missing or extra:
+        parts = [f"missing column(s) {', '.join(map(repr, missing))}"] if missing else []
+        parts += [f"unexpected column(s) {', '.join(map(repr, extra[:10]))}{' and more' if len(extra) > 10 else ''}"] if extra else []
+        raise UserInputError(field, "; ".join(parts) + f"; expected: {', '.join(expected)}")
+
+
+def _numbers(values: pd.Series, column: Column, problems: list[str]) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(values):
+        problems.append(f"column {column.name}: expected numbers, got true/false values")
+        return np.zeros(len(values))
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(numbers) & values.notna().to_numpy())
+    if len(bad):
+        problems.append(
+            f"column {column.name}, row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a number ({len(bad):,} such rows)"
+        )
+    infinite = np.flatnonzero(np.isinf(numbers))
+    if len(infinite):
+        problems.append(f"column {column.name}, row {int(infinite[0]) + 2}: values must be finite numbers")
+    return numbers
+
+
+def _labels(values: pd.Series, schema: Schema, problems: list[str]) -> np.ndarray:
+    lookup = class_lookup(schema)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    per_unique = np.array([-1 if (i := class_index(u, lookup)) is None else i for u in uniques] + [-1], dtype=np.int64)
+    found = per_unique[codes]
+    bad = np.flatnonzero(found < 0)
+    if len(bad):
+        first = values.iloc[bad[0]]
+        problems.append(unknown_label(schema, int(bad[0]) + 2, None if pd.isna(first) else first, len(bad)))
+        return np.zeros(len(values), dtype=np.int8)
+    return found.astype(np.int8)
+
+
+def model_input(columns: Mapping[str, object], schema: Schema, keys: list[str]) -> np.ndarray | pd.DataFrame:
+    """Feature columns read under `keys` (storage or user names, in the schema's order) as the model takes
+    them: float rows for the synthetic schema, else the table by the user's names, with floats (NaN where
+    missing) and text (NaN where missing: scikit-learn's encoders and the drift tests read it as missing)."""
+    if schema.plain:
+        if not len(columns[keys[0]]):
+            return np.empty((0, len(keys)))
+        return np.column_stack([np.asarray(columns[k], dtype=np.float64) for k in keys])
+    table = {}
+    for column, key in zip(schema.features, keys, strict=True):
+        values = columns[key]
+        if column.kind == "numeric":
+            table[column.name] = np.ma.filled(np.ma.asarray(values, dtype=np.float64), np.nan)
+        else:
+            text = np.ma.filled(np.ma.asarray(values, dtype=object), np.nan) if isinstance(values, np.ma.MaskedArray) else values
+            table[column.name] = pd.Series(text, dtype=object).where(pd.notna(text), np.nan).to_numpy(dtype=object)
+    return pd.DataFrame(table, columns=schema.names)
+
+
+MAX_TEXT = 200
+
+
+def named_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> pd.DataFrame:
+    """`checked_rows` as the model's input table."""
+    values = checked_rows(rows, schema, max_rows, max_abs, field)
+    table = {c.name: np.asarray(values[c.name], dtype=np.float64 if c.kind == "numeric" else object) for c in schema.features}
+    return pd.DataFrame(table, columns=schema.names)
+
+
+def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> dict[str, list]:
+    """One row (a mapping of column to value) or a batch (a list of them), checked against the schema, as
+    each column's values (floats, NaN where missing; text or NaN). Numbers must be finite numbers within ±max_abs.
+    A category is text, a number or true/false, kept as its canonical text (`validation.category`: 3, 3.0 and
+    "3.0" are the category "3"). Every column must be sent, as a file must hold every column: a missing value
+    is null, accepted where the schema allows missing values; a column left out is refused, so a client that
+    forgot one is told, not served an imputed value (and the MLflow signature requires every column too).
+    A category never seen in training is accepted: the model scores it as `core.ml.training.build_pipeline` says."""
+    batch = [rows] if isinstance(rows, Mapping) else rows
+    if isinstance(batch, str | bytes) or not isinstance(batch, list | tuple):
+        raise UserInputError(field, f"expected an object of {len(schema.names)} named values, or a list of such objects, got {shown(rows)}")
+    if not batch:
+        raise UserInputError(field, "the batch is empty: send at least one row")
+    if not isinstance(batch[0], Mapping):
+        raise UserInputError(
+            field, f"expected an object of {len(schema.names)} named values ({', '.join(schema.names[:8])}"
+            f"{', …' if len(schema.names) > 8 else ''}), got {shown(rows)}",
+        )  # fmt: skip
+    if len(batch) > max_rows:
+        raise UserInputError(field, f"{len(batch):,} rows is more than the limit of {max_rows:,} per request")
+    known, columns = set(schema.names), {c.name: c for c in schema.features}
+    values: dict[str, list] = {name: [] for name in schema.names}
+    for index, row in enumerate(batch):
+        where = f"row {index + 1}: " if len(batch) > 1 else ""
+        if not isinstance(row, Mapping):
+            raise UserInputError(field, f"{where}expected an object of named values, got {shown(row)}")
+        unknown = [str(k) for k in row if k not in known]
+        if unknown:
+            raise UserInputError(
+                field, f"{where}unknown column(s) {', '.join(map(repr, unknown[:5]))}; the columns are {', '.join(schema.names)}"
+            )
+        for name, column in columns.items():
+            values[name].append(_value(row.get(name), name in row, column, max_abs, f"{field}.{name}", where))
+    return values
+
+
+def _value(value: object, given: bool, column: Column, max_abs: float, field: str, where: str) -> object:
+    if not given:
+        allowed = "send null for a missing value" if column.missing else "this column allows no missing value"
+        raise UserInputError(field, f"{where}is missing: send every column ({allowed})")
+    if value is None or (isinstance(value, float) and np.isnan(value) and column.kind == "categorical"):
+        if not column.missing:
+            raise UserInputError(field, f"{where}is null: this column allows no missing value")
+        return np.nan
+    if column.kind == "numeric":
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise UserInputError(field, f"{where}expected a number, got {shown(value)}")
+        number = float(value)
+        if not np.isfinite(number) or abs(number) > max_abs:
+            raise UserInputError(field, f"{where}{shown(value)} must be a finite number within ±{max_abs:g} (IA_FEATURE_MAX_ABS)")
+        return number
+    if not isinstance(value, str | int | float | np.integer | np.floating | np.bool_):
+        raise UserInputError(field, f"{where}expected a category (text, a number or true/false), got {shown(value)}")
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        raise UserInputError(field, f"{where}{shown(value)} is not a category: a number used as one must be finite")
+    text = category(value)
+    if not text or len(text) > MAX_TEXT:
+        raise UserInputError(field, f"{where}expected 1 to {MAX_TEXT} characters, got {shown(value)}")
+    return text

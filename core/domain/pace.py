@@ -1,0 +1,24 @@
+"""How long the loop takes to go through rows it receives a batch a cycle: a replay, or any stream."""
+
+from __future__ import annotations
+
+
+def batches(rows: int, batch_size: int) -> int:
+    """The cycles `rows` take at `batch_size` a cycle (the last batch may be short)."""
+    return -(-max(0, rows) // batch_size)
+
+
+def replay_time(rows: int, batch_size: int, interval: float) -> str:
+    """How long a replay of `rows` takes, one batch of `batch_size` a cycle every `interval` seconds, in words:
+    the batches (rows / batch size, rounded up) times the interval."""
+    count = batches(rows, batch_size)
+    minutes = count * interval / 60
+    if minutes < 1.5:
+        length = f"{count * interval:,.0f} s"
+    elif minutes < 90:
+        length = f"{minutes:,.0f} min"
+    elif minutes < 48 * 60:
+        length = f"{int(minutes // 60)} h {int(minutes % 60):02d} min"
+    else:
+        length = f"{minutes / 1440:,.1f} days"
+    return f"{count:,} batch{'' if count == 1 else 'es'} of {batch_size:,}, about {length} at one every {interval:g} s"

@@ -1,0 +1,224 @@
+"""The one validation layer: every value that comes in (forms, CSV files, core calls,
+API bodies) is checked here, and every refusal is a `UserInputError` naming the
+field and its limit, short enough to read.
+
+Doors (the pages, `Runtime`, the REST API) call these functions; none keeps rules of
+its own. Values are checked strictly: a string is not a number and True is not 1,
+because a lenient parse is how wrong data gets stored silently.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.domain.features import feature_names
+from core.errors import UserInputError
+
+MAX_MESSAGE_PROBLEMS = 8
+MAX_SHOWN_VALUE = 40
+SEED_MAX = 2**32 - 1
+# Training squares deviations and sums them over up to a million rows; values beyond
+# this make StandardScaler's variance overflow to inf, so the next training fails.
+FEATURE_ABS_CEILING = 1e150
+
+
+def shown(value: object) -> str:
+    """A value as it appears in a message, cut so one huge value cannot flood it."""
+    text = repr(value.item() if isinstance(value, np.generic) else value)  # 1, not numpy 2's np.int64(1)
+    return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 1] + "…"
+
+
+def summarise(problems: Sequence[str], limit: int = MAX_MESSAGE_PROBLEMS) -> str:
+    """The first problems, then "and N more": a message stays readable whatever the input."""
+    head = "; ".join(problems[:limit])
+    return head + (f"; and {len(problems) - limit} more" if len(problems) > limit else "")
+
+
+# scalars -------------------------------------------------------------------------------
+def integer(value: object, field: str, minimum: int, maximum: int) -> int:
+    """A whole number in [minimum, maximum]; floats with a fraction, strings and bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral | float | np.floating):
+        raise UserInputError(field, f"expected a whole number from {minimum:,} to {maximum:,}, got {shown(value)}")
+    if isinstance(value, float | np.floating) and (not math.isfinite(value) or value != int(value)):
+        raise UserInputError(field, f"expected a whole number from {minimum:,} to {maximum:,}, got {shown(value)}")
+    number = int(value)
+    if not minimum <= number <= maximum:
+        raise UserInputError(field, f"{shown(number)} is out of range: must be from {minimum:,} to {maximum:,}")
+    return number
+
+
+def number(value: object, field: str, minimum: float, maximum: float) -> float:
+    """A finite real number in [minimum, maximum]; strings and bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UserInputError(field, f"expected a number from {minimum:g} to {maximum:g}, got {shown(value)}")
+    try:
+        result = float(value)
+    except OverflowError:
+        raise UserInputError(field, f"{shown(value)} is out of range: must be from {minimum:g} to {maximum:g}") from None
+    if not math.isfinite(result) or not minimum <= result <= maximum:
+        raise UserInputError(field, f"{shown(value)} is out of range: must be a finite number from {minimum:g} to {maximum:g}")
+    return result
+
+
+def choice(value: object, field: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise UserInputError(field, f"{shown(value)} is not one of {', '.join(choices)}")
+    return value
+
+
+# categories --------------------------------------------------------------------------------
+# A number written in text: JSON's grammar, plus "3." and ".5" (which DuckDB's CSV reader reads as numbers too).
+# A sign is "-" only and the integer part has no leading zero, so "+3", "007" and "01" stay text: codes whose
+# zeros carry meaning. Written for Python's `re` and RE2 (DuckDB's regexp_full_match) alike: one grammar for both.
+NUMBER_TEXT = r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+INTEGER_TEXT = r"-?[0-9]+"
+EXACT_INTEGERS = 2**53  # below this, every whole float is exact: written as the integer it is
+_NUMBER_TEXT, _INTEGER_TEXT = re.compile(NUMBER_TEXT, re.ASCII), re.compile(INTEGER_TEXT, re.ASCII)
+
+
+def category(value: object) -> str | None:
+    """The canonical text of a category, so one value is one category however a door wrote it; None where missing.
+
+    - missing (None, NaN, pandas' NA) is None;
+    - true and false (a JSON or Parquet boolean) are "true" and "false";
+    - a whole number is written as the integer: 3, 3.0, "3.0", 3e0, "3e0" and "-0" are "3" (or "0"); 1e3 is "1000".
+      A float beyond ±2**53 (where whole floats stop being exact) keeps its float form ("1e+20"), as a
+      number with a fraction does: the shortest text that reads back as the same float (2.50 is "2.5");
+    - text is a number when it is one by NUMBER_TEXT (surrounding spaces aside): "2007.0" is "2007".
+      Other text stays as written, case and spaces included ("01", "+3", "True", " a" are themselves).
+
+    The bulk import applies the same rule in SQL (`core.io.table_files.category_sql`); a test holds the two equal.
+    """
+    if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return _float_text(float(value))
+    text = str(value)
+    stripped = text.strip()
+    if not _NUMBER_TEXT.fullmatch(stripped):
+        return text
+    if _INTEGER_TEXT.fullmatch(stripped):
+        return str(int(stripped))
+    return _float_text(float(stripped))
+
+
+def _float_text(number: float) -> str:
+    if number.is_integer() and abs(number) < EXACT_INTEGERS:
+        return str(int(number))
+    return repr(number)
+
+
+def seed(value: object, field: str = "seed") -> int:
+    return integer(value, field, 0, SEED_MAX)
+
+
+def text(value: object, field: str, max_length: int = 200) -> str:
+    """A short single-line text (names of datasets); control characters are refused."""
+    if not isinstance(value, str):
+        raise UserInputError(field, f"expected text, got {shown(value)}")
+    cleaned = value.strip()
+    if not cleaned or len(cleaned) > max_length or any(ord(c) < 32 for c in cleaned):
+        raise UserInputError(field, f"expected 1 to {max_length} printable characters, got {shown(value)}")
+    return cleaned
+
+
+# feature matrices ------------------------------------------------------------------------
+MAX_TAGS = 10
+
+
+def tags(value: object, field: str = "tags") -> list[str]:
+    """Up to MAX_TAGS short labels (letters, digits, spaces, - _ . :), each at most 40 characters; duplicates dropped."""
+    if not isinstance(value, list | tuple):
+        raise UserInputError(field, f"expected a list of up to {MAX_TAGS} words, got {shown(value)}")
+    if len(value) > MAX_TAGS:
+        raise UserInputError(field, f"at most {MAX_TAGS} tags, got {len(value)}")
+    cleaned = []
+    for item in value:
+        tag = text(item, field, 40)
+        if not all(c.isalnum() or c in " -_.:" for c in tag):
+            raise UserInputError(field, f"{tag!r}: use letters, digits, spaces and - _ . : only")
+        if tag and tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+def feature_matrix(rows: object, n_features: int, max_rows: int, max_abs: float, field: str = "features") -> np.ndarray:
+    """One row or a batch as a finite float64 (n, n_features) matrix within ±max_abs, or a clear refusal."""
+    matrix = _to_float_matrix(rows, n_features, field)
+    if matrix.shape[0] == 0:
+        raise UserInputError(field, "the batch is empty: send at least one row")
+    if matrix.shape[0] > max_rows:
+        raise UserInputError(field, f"{matrix.shape[0]:,} rows is more than the limit of {max_rows:,} per request")
+    if matrix.shape[1] != n_features:
+        raise UserInputError(
+            field, f"expected {n_features} features per row ({', '.join(feature_names(n_features))}), got {matrix.shape[1]}"
+        )
+    # One reduction is much cheaper than a mask; NaN and inf propagate, and a big value shows in the max.
+    if not np.abs(matrix).max() <= max_abs:
+        row, col = np.argwhere(~(np.abs(matrix) <= max_abs))[0]
+        value = matrix[row, col]
+        where = f"row {row + 1}, {feature_names(n_features)[col]}"
+        if not math.isfinite(value):
+            raise UserInputError(field, f"{where} is {value}: values must be finite numbers")
+        raise UserInputError(field, f"{where} is {value:g}: beyond the limit of ±{max_abs:g} (IA_FEATURE_MAX_ABS)")
+    return matrix
+
+
+def _to_float_matrix(rows: object, n_features: int, field: str) -> np.ndarray:
+    if isinstance(rows, np.ndarray):
+        if rows.dtype.kind not in "fiu":
+            raise UserInputError(field, f"expected numbers, got an array of {_dtype_name(rows.dtype)}")
+        matrix = rows.astype(np.float64, copy=False)
+    else:
+        if isinstance(rows, str | bytes) or not isinstance(rows, Sequence):
+            raise UserInputError(field, f"expected a list of {n_features} numbers or a list of such rows, got {shown(rows)}")
+        flat = _flatten(rows, n_features, field)
+        try:
+            matrix = np.array(flat, dtype=np.float64)
+        except OverflowError:
+            big = next(v for v in flat if isinstance(v, numbers.Integral) and abs(v) > 1e308)
+            raise UserInputError(field, f"{shown(big)} is beyond the limit of a 64-bit float") from None
+        if rows and _is_row(rows[0]):
+            matrix = matrix.reshape(len(rows), -1) if len(rows) else matrix
+    if matrix.ndim == 1:
+        matrix = matrix.reshape(1, -1) if matrix.size else matrix.reshape(0, n_features)
+    if matrix.ndim != 2:
+        raise UserInputError(field, f"expected rows of {n_features} numbers, got an array of {matrix.ndim} dimensions")
+    return matrix
+
+
+def _is_row(value: object) -> bool:
+    return isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes)
+
+
+def _flatten(rows: Sequence, n_features: int, field: str) -> list:
+    """Check every value is a real number (not a bool, a string or None) and every row the same length."""
+    nested = bool(rows) and _is_row(rows[0])
+    values: list = []
+    for index, row in enumerate(rows if nested else [rows]):
+        if not _is_row(row):
+            raise UserInputError(field, f"row {index + 1}: expected a list of {n_features} numbers, got {shown(row)}")
+        if isinstance(row, np.ndarray) and row.dtype.kind not in "fiu":
+            raise UserInputError(field, f"row {index + 1}: expected numbers, got an array of {_dtype_name(row.dtype)}")
+        if nested and len(row) != n_features:
+            raise UserInputError(field, f"row {index + 1} holds {len(row)} values: every row must hold exactly {n_features} numbers")
+        for value in row:
+            if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+                where = f"row {index + 1}: " if nested else ""
+                raise UserInputError(field, f"{where}{shown(value)} is not a number")
+        values.extend(row)
+    return values
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    return {"b": "booleans", "U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers"}.get(dtype.kind, str(dtype))

@@ -1,0 +1,1 @@
+"""The outside world besides the DuckDB store: MLflow, Discord, users' files."""

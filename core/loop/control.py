@@ -1,0 +1,151 @@
+"""Starting, pausing, running and tuning the loop: the run-time controls, the stream, cycles and maintenance now,
+and the scheduler's state.
+
+Every change a door asks for is validated whole before any part is applied, stored in the workspace
+(so it survives a restart) and applied to the live scheduler at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.config import Settings
+from core.data import synthetic_stream
+from core.domain import validation
+from core.domain.outcomes import CycleRecord, LoopState
+from core.errors import UserInputError
+from core.loop.pipeline import MonitoringPipeline
+from core.loop.scheduler import RunNowResult, Scheduler, SchedulerStatus
+from core.services import controls
+from core.services.health import loop_state
+from core.services.reference import Reference
+from core.services.stream_source import check_stream_source, store_stream_source, stream_source
+from core.store import Store
+
+
+class LoopControl:
+    def __init__(
+        self, store: Store, scheduler: Scheduler, pipeline: MonitoringPipeline, settings: Settings,
+        maintenance: Callable[[], dict[str, int]],
+    ) -> None:  # fmt: skip
+        self.store, self.scheduler, self.pipeline, self.settings = store, scheduler, pipeline, settings
+        self.maintenance = maintenance
+
+    def run_cycle(self, trigger: str = "manual") -> CycleRecord:
+        """One cycle now, on the caller's thread, after any cycle under way (scripts, notebooks, tests, an orchestrator)."""
+        return self.pipeline.run_cycle(trigger)
+
+    def run_now(self) -> RunNowResult:
+        """One cycle now on the worker; refused while one runs (the dashboard's and the API's button)."""
+        return self.scheduler.run_now()
+
+    def run_maintenance(self) -> dict[str, int]:
+        """Retention and a checkpoint now (`core.services.retention.run_maintenance`), between cycles."""
+        return self.maintenance()
+
+    def worker_status(self) -> SchedulerStatus:
+        """The worker: its state, interval, next run and heartbeat."""
+        return self.scheduler.status()
+
+    def status(self) -> LoopState:
+        """The loop as every door shows it: the worker's state, and whether its cycles fail, since when and why."""
+        return loop_state(self.store, self.scheduler.state, self.pipeline.unstored)
+
+    def reference(self) -> Reference | None:
+        """The champion's drift reference in force (None before the first model)."""
+        champion = self.pipeline.registry.champion_version
+        return None if champion is None else self.pipeline.reference(champion)
+
+    def stream_state(self) -> controls.StreamState:
+        return controls.stream_state(self.store)
+
+    def set_stream_scenario(self, scenario: str, strength: float) -> controls.StreamState:
+        return controls.set_stream_scenario(self.store, scenario, strength)
+
+    def live_settings(self) -> Settings:
+        """Settings with the user's run-time choices (policy, interval, stream, thresholds) applied."""
+        return controls.effective_settings(self.settings, self.store)
+
+    def set_controls(self, **changes: object) -> Settings:
+        """Change run-time controls; validated all at once, stored, the interval applied live."""
+        controls.update_controls(self.store, **changes)
+        live = self.live_settings()
+        if "scheduler_interval" in changes:
+            self.scheduler.set_interval(live.scheduler_interval)
+        return live
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self.store.set_setting("scheduler.state", "running")
+
+    def pause(self) -> None:
+        self.scheduler.pause()
+        self.store.set_setting("scheduler.state", "paused")
+
+    def resume(self) -> None:
+        self.scheduler.resume()
+        self.store.set_setting("scheduler.state", "running")
+
+    def state(self) -> dict[str, object]:
+        live = self.live_settings()
+        return {
+            "state": self.scheduler.state, "interval": self.scheduler.interval, "policy": live.policy,
+            "next_run": self.scheduler.next_run.isoformat() if self.scheduler.next_run else None,
+            "thresholds": {name: getattr(live, name) for name in controls.CONTROLS if name not in ("policy", "scheduler_interval")},
+        }  # fmt: skip
+
+    def update(self, state: object = None, interval: object = None, policy: object = None, thresholds: dict | None = None) -> None:
+        """Change the loop from one call: every value is validated before any is applied."""
+        changes = dict(thresholds or {})
+        if interval is not None:
+            changes["scheduler_interval"] = interval
+        if policy is not None:
+            changes["policy"] = policy
+        if state is not None:
+            validation.choice(state, "state", ("running", "paused"))
+        for name, value in changes.items():
+            if not isinstance(value, bool | int | float | str):
+                raise UserInputError(name, f"expected a number, a word or true/false, got {validation.shown(value)}")
+        if changes:
+            self.set_controls(**changes)
+        if state == "running":
+            self.resume()
+        elif state == "paused":
+            self.pause()
+
+    def stream_info(self) -> dict[str, object]:
+        """The stream as GET /stream and the Operations page show it: the simulator's scenario, or the replay's
+        source and position, and the labels' delay."""
+        live, stream = self.live_settings(), controls.stream_state(self.store)
+        source = stream_source(self.store, live.stream_batch_size)
+        return {"enabled": live.stream_enabled, "scenario": stream.scenario, "strength": stream.strength,
+                "batch_size": live.stream_batch_size, "since_cycle": stream.since_cycle,
+                "label_delay_cycles": live.label_delay_cycles, **source.as_dict()}  # fmt: skip
+
+    def update_stream(
+        self, enabled: object = None, scenario: object = None, strength: object = None, batch_size: object = None,
+        label_delay_cycles: object = None, source: object = None, position: object = None, at_end: object = None,
+    ) -> None:  # fmt: skip
+        """Every change validated before any is stored (the replay's source, position and end rule last, as they are
+        checked against the datasets)."""
+        current = controls.stream_state(self.store)
+        changes = {k: v for k, v in (("stream_enabled", enabled), ("stream_batch_size", batch_size),
+                                     ("label_delay_cycles", label_delay_cycles)) if v is not None}  # fmt: skip
+        if scenario is not None or strength is not None:
+            spec = synthetic_stream.Scenario(
+                current.scenario if scenario is None else scenario, current.strength if strength is None else strength
+            )
+        for name, value in changes.items():
+            if not isinstance(value, bool | int | float):
+                raise UserInputError(
+                    name, f"expected {'true or false' if name == 'stream_enabled' else 'a whole number'}, got {validation.shown(value)}"
+                )
+        controls.check_controls(**changes)
+        replay = source is not None or position is not None or at_end is not None
+        checked = check_stream_source(self.store, source, position, at_end) if replay else None
+        if changes:
+            self.set_controls(**changes)
+        if scenario is not None or strength is not None:
+            controls.set_stream_scenario(self.store, spec.name, spec.strength)
+        if checked is not None:
+            store_stream_source(self.store, *checked, at_end)

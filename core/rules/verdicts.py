@@ -1,0 +1,138 @@
+"""A cycle's verdict in words: which signal fired, what it means, and what it cannot see.
+
+Three signals watch a model, and each is blind to something. Saying so on every cycle
+(and in every alert) keeps a quiet screen from being read as "all is well":
+
+- feature drift (KS on numbers, chi-square on categories and missing rates) sees the inputs move, with or without labels, but
+  not whether the model is now wrong: a shift along the boundary leaves it right;
+- a realised-accuracy drop sees the model being wrong, including concept drift, but
+  only where labels arrive;
+- an estimated-accuracy drop (the calibrated confidence, CBPE) needs no labels and sees
+  inputs moving towards the boundary, but not concept drift: a rotated boundary
+  leaves the model exactly as confident, and wrong.
+"""
+
+from __future__ import annotations
+
+from core.config import Settings
+from core.domain.outcomes import Measurement, version_label
+from core.stats.drift import DriftReport, evidence
+
+FEATURE = "feature drift"
+REALISED = "realised-accuracy drop"
+ESTIMATED = "estimated-accuracy drop"
+
+MEANS = {
+    FEATURE: "the inputs no longer look like the reference data",
+    REALISED: "the model is wrong more often than its bar allows",
+    ESTIMATED: "the model is less confident on these inputs, so it is expected to be wrong more often",
+}
+BLIND = {
+    FEATURE: "it cannot tell whether the model is now wrong (a shift along the boundary can leave accuracy intact)",
+    REALISED: "it needs labels: on unlabelled prediction inputs it is silent",
+    ESTIMATED: "it cannot see concept drift: a rotated boundary leaves the model as confident as before, and wrong",
+}
+
+
+DROP_TITLE = "Performance drop"  # a drop's alert and event, for Discord
+INFO_TITLE = "Data drift, performance holds"  # drift the model's performance does not feel: informational, never sent
+QUIET_DECISIONS = {"none": "no action", "wait": "waiting", "cooldown": "cooling down", "error": "failed"}
+
+NO_LABELS = "No labels came for the champion's rows this cycle: the estimate alone judged it."
+
+
+def signals(report: DriftReport | None, measured: Measurement) -> list[str]:
+    fired = []
+    if report is not None and report.dataset_drift:
+        fired.append(FEATURE)
+    if measured.performance_drift:
+        fired.append(REALISED)
+    if measured.estimated_drop:
+        fired.append(ESTIMATED)
+    return fired
+
+
+def too_few(n_rows: int, s: Settings) -> str:
+    """Why a cycle made no drift test: a test on a handful of rows cannot show the inputs match, nor that they moved.
+
+    >>> too_few(2, Settings.from_env({}))
+    'too few rows (2) to test drift: at least 30 are needed (IA_DRIFT_MIN_ROWS)'
+    """
+    return f"too few rows ({n_rows:,}) to test drift: at least {s.drift_min_rows:,} are needed (IA_DRIFT_MIN_ROWS)"
+
+
+def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Settings, untested: int | None = None) -> str:
+    """Sentences for a person: the evidence of each fired signal, or what the quiet signals do not cover. `untested`: the
+    rows of a cycle too small to test drift on."""
+    if m.champion is None:
+        return "No champion yet: nothing to judge."
+    parts = [f"T{too_few(untested, s)[1:]}."] if untested is not None else []
+    parts += [_evidence(name, report, m, s) for name in fired]
+    if not fired:
+        parts.append(_quiet(report, m, s))
+    if m.realised is None and m.estimated is not None:
+        parts.append(NO_LABELS)
+    return " ".join(parts)
+
+
+def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings) -> str:
+    if name == FEATURE and report is not None:
+        worst = ", ".join(evidence(f) for f in report.features if f.drifted)
+        what = f"Feature drift: {worst}, against a family-wise false-alarm rate of {s.ks_alpha:g}."
+    elif name == REALISED:
+        what = (
+            f"Realised-accuracy drop: {m.realised:.3f} on {m.n_rows:,} labelled rows (upper bound {m.realised_upper:.3f}) "
+            f"against a bar of {m.bar:.3f} ({m.bar_source}) minus {s.perf_tolerance:g}."
+        )
+    else:
+        band = f" (95 % band {m.estimated_low:.3f}–{m.estimated_high:.3f})" if m.estimated_low is not None else ""
+        below = f"{m.estimated_threshold:.3f}" if m.estimated_threshold is not None else "its threshold"
+        what = (
+            f"Estimated-accuracy drop: {m.estimated:.3f}{band} without labels, below {below}: the model's own "
+            f"estimate on its reference data less three standard deviations of its holdout's accuracy over chunks of {m.n_rows:,} rows."
+        )
+    return f"{what} It means {MEANS[name]}; {BLIND[name]}."
+
+
+def held(m: Measurement, s: Settings) -> str:
+    """The realised-accuracy test as made: the batch's upper confidence bound against the bar less the tolerance, so
+    an accuracy below its bar that holds says why.
+
+    >>> held(Measurement(1, 0.9, 0.88, 0.925, 0.9, False, 0.909), Settings.from_env({}))
+    'accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 − 0.05'
+    """
+    return f"accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) holds against its bar {m.bar:.3f} − {s.perf_tolerance:g}"
+
+
+def _quiet(report: DriftReport | None, m: Measurement, s: Settings) -> str:
+    watched = []
+    if report is not None:
+        watched.append("the inputs match the reference")
+    if m.realised is not None:
+        watched.append(held(m, s))
+        return f"No signal: {' and '.join(watched)}."
+    if m.estimated is not None:
+        watched.append(f"estimated accuracy {m.estimated:.3f} holds")
+    return f"No signal: {' and '.join(watched)}. These inputs carry no labels, so concept drift could not show here."
+
+
+def decision_words(decision: str, new_version: int | None, promoted: bool | None, gate_outcome: str | None) -> str:
+    """A cycle's decision as a person reads it in a table: a challenge says whether its challenger won (the default policy
+    challenges every labelled cycle, so "challenge" alone would not say whether the champion changed), a retrain what
+    the gate made of it.
+
+    >>> decision_words("challenge", None, None, None)
+    'challenged: champion kept'
+    >>> decision_words("challenge", 3, True, "promoted")
+    'challenger v1.2.0 promoted'
+    >>> decision_words("retrain", 3, False, "awaiting")
+    'retrained: v1.2.0 awaits approval'
+    >>> decision_words("cooldown", None, None, None)
+    'cooling down'
+    """
+    if decision not in ("challenge", "retrain"):
+        return QUIET_DECISIONS.get(decision, decision)
+    if new_version is None:
+        return "challenged: champion kept" if decision == "challenge" else "retrain: champion kept"
+    outcome = "promoted" if promoted else "awaits approval" if gate_outcome == "awaiting" else "rejected"
+    return f"{'challenger' if decision == 'challenge' else 'retrained:'} {version_label(new_version)} {outcome}"

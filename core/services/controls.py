@@ -1,0 +1,98 @@
+"""Settings a user changes while the loop runs, stored so they survive a restart.
+
+Each control is a Settings field: the environment gives its first value, the
+workspace table keeps the user's choice, and the limits come from the same field
+metadata, so a control is validated exactly like its environment variable. The
+simulated stream's scenario lives here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from core.config import Settings, SettingsError, parse_setting
+from core.data import synthetic_stream
+from core.domain.validation import shown
+from core.errors import UserInputError
+from core.store import Store
+
+CONTROLS = (
+    "policy",
+    "scheduler_interval",
+    "retrain_cooldown_cycles",
+    "drift_persistence",
+    "stream_enabled",
+    "stream_batch_size",
+    "ks_alpha",
+    "wasserstein_threshold",
+    "psi_threshold",
+    "psi_warning",
+    "drift_window_batches",
+    "challenge_every",
+    "label_delay_cycles",
+    "perf_tolerance",
+    "gate_margin",
+)
+_PREFIX = "control."
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+@dataclass(frozen=True)
+class StreamState:
+    scenario: str
+    strength: float
+    since_cycle: int
+
+    def at_cycle(self, cycle_id: int) -> synthetic_stream.Scenario:
+        """The scenario for this cycle; gradual drift grows with the cycles since it was set."""
+        return synthetic_stream.Scenario(self.scenario, self.strength, step=max(0, cycle_id - self.since_cycle))
+
+
+def effective_settings(settings: Settings, store: Store) -> Settings:
+    """Environment settings with the user's stored choices applied."""
+    stored = store.settings_map()
+    changes = {}
+    for name in CONTROLS:
+        raw = stored.get(_PREFIX + name)
+        if raw is not None:
+            changes[name] = parse_setting(_FIELDS[name], raw)
+    return replace(settings, **changes) if changes else settings
+
+
+def update_controls(store: Store, **changes: object) -> None:
+    """Validate every change first, then store them; a bad value changes nothing."""
+    for name, value in check_controls(**changes).items():
+        store.set_setting(_PREFIX + name, str(value).lower() if isinstance(value, bool) else str(value))
+
+
+def check_controls(**changes: object) -> dict[str, object]:
+    """The changes parsed and checked against their Settings field's limits, naming the first bad one."""
+    parsed = {}
+    for name, value in changes.items():
+        if name not in CONTROLS:
+            raise UserInputError(name, f"is not a run-time control (one of {', '.join(CONTROLS)})")
+        if _FIELDS[name].type == "bool" and not isinstance(value, bool):  # 1, 0 and "yes" are not true or false
+            raise UserInputError(name, f"expected true or false, got {shown(value)}")
+        raw = str(value).lower() if isinstance(value, bool) else str(value)
+        try:
+            parsed[name] = parse_setting(_FIELDS[name], raw)
+        except SettingsError as exc:
+            raise UserInputError(name, str(exc).split(": ", 1)[-1]) from None
+    return parsed
+
+
+def stream_state(store: Store) -> StreamState:
+    stored = store.settings_map()
+    return StreamState(
+        stored.get("stream.scenario", "stable"), float(stored.get("stream.strength", 1.0)), int(stored.get("stream.since_cycle", 0))
+    )
+
+
+def set_stream_scenario(store: Store, scenario: str, strength: float) -> StreamState:
+    """Switch the simulated stream; gradual drift starts growing from the next cycle."""
+    synthetic_stream.Scenario(scenario, strength)  # validates both, naming the field
+    since = store.last_cycle_id()
+    store.set_setting("stream.scenario", scenario)
+    store.set_setting("stream.strength", repr(float(strength)))
+    store.set_setting("stream.since_cycle", str(since))
+    return stream_state(store)

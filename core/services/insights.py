@@ -1,0 +1,335 @@
+"""What the doors show, read from stored facts (`core.services.facts`) and assembled into views: the Overview,
+the decision boundary at any cycle, a prediction's feature contributions, one cycle in full, the last event.
+
+Nothing here re-scores a model: evaluations and linear terms were stored at training time,
+cycles and drift rows by the loop. Streamlit-free so the API could serve the same views.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from core.config import Settings
+from core.data.table_check import model_input, named_rows
+from core.domain import validation
+from core.domain.features import TARGET
+from core.domain.outcomes import LoopState, manual_title, version_label
+from core.domain.schema import Schema
+from core.errors import NoModelError, UserInputError
+from core.ml.row_model import RowModel
+from core.rules import verdicts
+from core.rules.policy import CHALLENGING
+from core.services.facts import StoredFacts
+from core.services.reference import Reference, holding_rows, read_reference, reference_of
+from core.services.registry import ModelRegistry
+from core.stats import evaluation
+from core.store import Store
+
+BOUNDARY_POINTS = 1500
+
+
+@dataclass(frozen=True)
+class BoundaryView:
+    """The 2-D plane of two features at one cycle: points coloured by class, the models' lines."""
+
+    cycle_id: int | None
+    x_feature: str
+    y_feature: str
+    reference: pd.DataFrame
+    batch: pd.DataFrame
+    lines: dict[str, dict] = field(default_factory=dict)
+    note: str = ""
+    x_range: tuple[float, float] = (-3.0, 3.0)  # the points' span, padded: the lines end there, the axes show it
+    y_range: tuple[float, float] = (-3.0, 3.0)
+    regions: dict | None = None  # a table's champion: the class it predicts over a grid of the plane (x, y, z, classes)
+    classes: tuple = (0, 1)
+
+
+@dataclass(frozen=True)
+class CycleDetail:
+    cycle: dict
+    drift: pd.DataFrame
+    gate_events: pd.DataFrame
+    alerts: list[dict]
+    reference: Reference | None
+    batch_range: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """The last thing worth seeing (drift detected, a retrain, a promotion, a rollback): it stays on the
+    Overview until another replaces it, where the newest cycle is replaced every few seconds."""
+
+    kind: str  # drift | info | promoted | rejected | awaiting | rollback | by_hand | approval | failure
+    title: str
+    detail: str
+    at: datetime
+    cycle_id: int | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    champion: int | None
+    champion_accuracy: float | None
+    last_cycle: dict | None
+    scheduler_state: str
+    next_run: datetime | None
+    interval: float
+    uptime_seconds: float
+    counts: dict[str, int]
+    loop: LoopState
+    realised: dict | None = None  # the newest cycle that measured a realised accuracy (it stays until a newer one)
+
+
+class WorkerStatus(Protocol):
+    """The worker as the Overview shows it (`core.loop.scheduler.SchedulerStatus`)."""
+
+    state: str
+    interval: float
+    next_run: datetime | None
+
+
+GRID = 60  # points a side of a table's boundary grid: 3,600 rows scored once per view
+
+
+class Insights(StoredFacts):
+    """The doors' reads: each stored fact (`StoredFacts`) and the views built from them. `worker` and `loop` are the
+    loop's state as `core.loop.control.LoopControl` reports it, asked when the Overview is drawn."""
+
+    def __init__(
+        self, store: Store, settings: Settings, registry: ModelRegistry, started_at: float, worker: Callable[[], WorkerStatus],
+        loop: Callable[[], LoopState],
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.settings = settings
+        self.max_abs = settings.feature_max_abs
+        self.registry = registry
+        self.started_at, self.worker, self.loop = started_at, worker, loop
+
+    def overview(self) -> Overview:
+        champion = self.registry.champion_version
+        record = self.store.model(champion) if champion is not None else None
+        worker = self.worker()
+        return Overview(
+            champion, record["accuracy"] if record else None, self.store.last_cycle(), worker.state, worker.next_run, worker.interval,
+            time.time() - self.started_at, self.store.counts(), self.loop(), self.store.last_realised(),
+        )  # fmt: skip
+
+    def explain(self, values: object, version: int | None = None) -> dict:
+        """Why the champion (or `version`) predicts what it does for `values`: per-feature contributions."""
+        version = self.registry.champion_version if version is None else version
+        if version is None:
+            raise NoModelError("no model yet: train one first")
+        if self.store.model(version) is None:
+            raise UserInputError("version", f"no version {version_label(version)}")
+        model = None if self.store.schema.plain else self.registry.load(version)
+        return self.contributions(version, values, model)
+
+    def reference_of_cycle(self, cycle: dict | None) -> Reference | None:
+        """The reference a cycle's drift test used (stored with the cycle); for a cycle stored before
+        references were, or with no cycle, the champion's reference in force now."""
+        if cycle and cycle.get("reference"):
+            return holding_rows(self.store, Reference.from_json(cycle["reference"]))
+        champion = (cycle or {}).get("champion_version") or self.store.champion_version()
+        return reference_of(self.store, int(champion)) if champion else None
+
+    def reference_sample(self, cycle_id: int | None = None) -> tuple[Reference | None, pd.DataFrame]:
+        """Exactly the rows the drift test of `cycle_id` (None: the champion's next test) compares with."""
+        cycle = self.store.cycle(cycle_id) if cycle_id is not None else None
+        ref = self.reference_of_cycle(cycle)
+        if ref is None:
+            return None, pd.DataFrame(columns=[*self.store.features, TARGET])
+        return ref, read_reference(self.store, ref, self.settings.reference_max_rows, self.settings.seed)
+
+    def typical_row(self) -> dict[str, object]:
+        """A plausible row of the champion's reference (`typical_row`): where the Predict form starts, so a person
+        pressing Predict at once asks about a sane row, not one of zeros. Empty before any champion."""
+        ref, reference = self.reference_sample()
+        return {} if ref is None else typical_row(reference, self.store.schema)
+
+    def batch_sample(self, first_sample_id: int, last_sample_id: int, max_rows: int = 20_000) -> pd.DataFrame:
+        """A cycle's batch: the loop's incoming rows of its range (library data stored in between left out)."""
+        return self.store.incoming_rows(first_sample_id, last_sample_id, max_rows)
+
+    def contributions(self, version: int, values: object, model: object = None) -> dict:
+        """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order;
+        for a workspace's own table, from `model` (the version's pipeline), one entry per schema column in the
+        schema's order (`columns`: its value as checked, its one-hot parts added up, whether training never saw
+        its category), and `features`, `values` and `contributions` as parallel lists in that same order."""
+        schema = self.store.schema
+        if not schema.plain:
+            row = named_rows(values, schema, 1, self.max_abs)
+            explained = evaluation.table_contributions(model, row, schema.classes)
+            shown = [None if isinstance(v, float) and np.isnan(v) else v for v in row.iloc[0].tolist()]
+            row_model = RowModel.of(model, schema)
+            unseen = row_model.unseen(dict(zip(schema.names, shown, strict=True))) if row_model is not None else []
+            columns = [{"column": name, "value": value, "contribution": part, "unseen": name in unseen}
+                       for name, value, part in zip(explained["features"], shown, explained["contributions"], strict=True)]  # fmt: skip
+            return {"version": version, "values": shown, "columns": columns, "unseen": unseen} | explained
+        row = validation.feature_matrix([values], self.store.n_features, 1, self.max_abs)[0]
+        stored = self.store.evaluation(version)
+        if stored is None:
+            raise NoModelError(f"{version_label(version)} was trained before evaluations were stored: no coefficients to explain with")
+        return {"version": version, "features": self.store.features, "values": row.tolist()} | evaluation.contributions(
+            stored["linear"], row.tolist()
+        )
+
+    def last_event(self) -> Event | None:
+        """The newest significant event of the loop or of a person, from the stored cycles and model events."""
+        cycle, manual = self.store.last_event_cycle(), self.store.last_manual_change()
+        if manual is not None and (cycle is None or manual["ts"] >= cycle["started_at"]):
+            kind = manual["kind"]
+            title = manual_title(kind, manual["version"])
+            return Event(kind, title, manual["reason"], manual["ts"], None)
+        if cycle is None:
+            return None
+        new = cycle.get("new_version")
+        if cycle.get("status") == "error":
+            return self._failure(cycle)
+        if not new:
+            return _signal_event(cycle)
+        if cycle.get("promoted"):
+            won = f" than {version_label(cycle.get('champion_version'))}" if cycle["decision"] == "challenge" else ""
+            kind, title = "promoted", f"New champion {version_label(new)}" + (f": a challenger credibly better{won}" if won else "")
+        elif cycle.get("gate_outcome") == "awaiting":
+            kind, title = "awaiting", f"Challenger {version_label(new)} awaits approval"
+        else:
+            kind, title = "rejected", f"Challenger {version_label(new)} rejected; {version_label(cycle.get('champion_version'))} stays"
+        return Event(kind, title, cycle["reason"], cycle["started_at"], int(cycle["cycle_id"]))  # told by its decision and gate
+
+    def _failure(self, cycle: dict) -> Event:
+        """A failed cycle: the episode it belongs to when the loop is still failing, else that one cycle."""
+        streak = self.store.failing_streak()
+        if streak is not None and streak.first_cycle <= cycle["cycle_id"] <= streak.last_cycle:
+            runs = "" if streak.cycles == 1 else f", {streak.cycles:,} cycles in a row"
+            title = f"Loop failing since {streak.since:%H:%M} UTC (cycle {streak.last_cycle} failed{runs})"
+        else:
+            title = f"Cycle {cycle['cycle_id']} failed (the loop has run since)"
+        return Event("failure", title, cycle["reason"], cycle["started_at"], int(cycle["cycle_id"]))
+
+    def boundary(self, cycle_id: int | None, x_feature: str, y_feature: str, max_points: int = BOUNDARY_POINTS) -> BoundaryView:
+        """At `cycle_id` (None: the newest cycle, or the champion alone before any cycle): a sample of the
+        champion's reference, the cycle's labelled batch, the champion's line and the challenger's if the
+        cycle trained one. Features other than the two are held at the reference's means.
+        For a workspace's own table: two numeric columns, the others at their typical value (`typical_row`),
+        and the champion's predicted class over a grid of the plane (class regions)."""
+        if not self.store.schema.plain:
+            return self._table_boundary(cycle_id, x_feature, y_feature, max_points)
+        features = self.store.features
+        xi, yi = (features.index(validation.choice(f, name, features)) for f, name in ((x_feature, "x feature"), (y_feature, "y feature")))
+        cycle = self.store.cycle(cycle_id) if cycle_id is not None else self.store.last_cycle()
+        champion = (cycle or {}).get("champion_version") or self.store.champion_version()
+        if champion is None:
+            empty = pd.DataFrame(columns=[*features, TARGET])
+            return BoundaryView(None, x_feature, y_feature, empty, empty, note="No champion yet: nothing to draw.")
+        ref = self.reference_of_cycle(cycle) if cycle else reference_of(self.store, champion)
+        reference = read_reference(self.store, ref, self.settings.reference_max_rows, self.settings.seed)
+        if len(reference) > max_points:  # a fixed subset of the very rows the drift test used
+            reference = reference.sample(n=max_points, random_state=0).sort_index()
+        batch = pd.DataFrame(columns=[*features, TARGET])
+        note = ""
+        if cycle and cycle.get("first_sample_id") is not None:
+            batch = self.batch_sample(int(cycle["first_sample_id"]), int(cycle["last_sample_id"]), max_points)
+            if batch.empty:
+                note = f"Cycle {cycle['cycle_id']}'s batch was archived by retention: only the reference is drawn."
+        shown = pd.concat([reference, batch]) if not batch.empty else reference
+        x_range, y_range = (_padded(shown[f]) if not shown.empty else (-3.0, 3.0) for f in (x_feature, y_feature))
+        fixed = reference[features].mean().fillna(0.0).tolist() if not reference.empty else [0.0] * len(features)
+        lines = {}
+        versions = [("champion", champion)]
+        if cycle and cycle.get("new_version"):
+            versions.append(("challenger", int(cycle["new_version"])))
+        for role, version in versions:
+            stored = self.store.evaluation(version)
+            line = evaluation.boundary_line(stored["linear"], xi, yi, fixed, x_range) if stored else None
+            if line is not None:
+                promoted = role == "challenger" and bool(cycle.get("promoted"))
+                lines[f"{role} {version_label(version)}" + (" (promoted)" if promoted else "")] = line
+        cycle_id = cycle["cycle_id"] if cycle else None
+        return BoundaryView(cycle_id, x_feature, y_feature, reference, batch, lines, note, x_range, y_range)
+
+    def _table_boundary(self, cycle_id: int | None, x_feature: str, y_feature: str, max_points: int) -> BoundaryView:
+        schema = self.store.schema
+        numeric = schema.numeric
+        for f, name in ((x_feature, "x feature"), (y_feature, "y feature")):
+            validation.choice(f, name, numeric)
+        cycle = self.store.cycle(cycle_id) if cycle_id is not None else self.store.last_cycle()
+        champion = (cycle or {}).get("champion_version") or self.store.champion_version()
+        empty = pd.DataFrame(columns=[*schema.names, TARGET])
+        if champion is None:
+            return BoundaryView(None, x_feature, y_feature, empty, empty, note="No champion yet: nothing to draw.", classes=schema.classes)
+        ref = self.reference_of_cycle(cycle) if cycle else reference_of(self.store, champion)
+        reference = read_reference(self.store, ref, self.settings.reference_max_rows, self.settings.seed)
+        if len(reference) > max_points:
+            reference = reference.sample(n=max_points, random_state=0).sort_index()
+        batch = empty
+        if cycle and cycle.get("first_sample_id") is not None:
+            batch = self.batch_sample(int(cycle["first_sample_id"]), int(cycle["last_sample_id"]), max_points)
+        shown = pd.concat([reference, batch]) if not batch.empty else reference
+        x_range, y_range = (_padded(shown[f].dropna()) if shown[f].notna().any() else (-3.0, 3.0) for f in (x_feature, y_feature))
+        xs, ys = np.linspace(*x_range, GRID), np.linspace(*y_range, GRID)
+        typical = typical_row(reference, schema)
+        grid = pd.DataFrame({name: [typical[name]] * GRID * GRID for name in schema.names}, columns=schema.names)
+        grid[x_feature], grid[y_feature] = np.tile(xs, GRID), np.repeat(ys, GRID)
+        predicted = self.registry.load(int(champion)).predict_proba(model_input(grid, schema, schema.names)).argmax(axis=1)
+        regions = {"x": xs.tolist(), "y": ys.tolist(), "z": predicted.reshape(GRID, GRID).tolist(), "version": version_label(int(champion))}
+        note = f"Other columns held at the reference's median or most frequent category; regions: {version_label(int(champion))}'s class."
+        return BoundaryView(cycle["cycle_id"] if cycle else None, x_feature, y_feature, reference, batch, {}, note, x_range, y_range,
+                            regions, schema.classes)  # fmt: skip
+
+    def cycle_detail(self, cycle_id: int) -> CycleDetail | None:
+        """One cycle as stored: its record, drift rows, the gate's events for the version it trained, its alerts."""
+        cycle = self.store.cycle(validation.integer(cycle_id, "cycle", 1, 2**62))
+        if cycle is None:
+            return None
+        events = self.store.model_events_of(int(cycle["new_version"])) if cycle.get("new_version") else pd.DataFrame()
+        alerts = self.store.cycle_notifications(cycle["cycle_id"])
+        batch = (int(cycle["first_sample_id"]), int(cycle["last_sample_id"])) if cycle.get("first_sample_id") is not None else None
+        reference = self.reference_of_cycle(cycle) if cycle.get("champion_version") else None
+        return CycleDetail(cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, reference, batch)
+
+
+def _signal_event(cycle: dict) -> Event:
+    """A cycle whose signals fired and that changed no model. Under a policy that follows performance, feature drift
+    alone is informational (the alert was not sent) and the event says what the cycle's challenger came to."""
+    fired = json.loads(cycle["signals"])
+    detail = cycle.get("verdict") or cycle["reason"]
+    if cycle.get("policy") not in CHALLENGING:
+        kind, title = "drift", f"Drift detected: {', '.join(fired)}"
+    elif verdicts.REALISED in fired or verdicts.ESTIMATED in fired:
+        kind, title = "drift", f"{verdicts.DROP_TITLE}: {', '.join(f for f in fired if f != verdicts.FEATURE)}"
+    else:
+        kind, title = "info", f"{verdicts.INFO_TITLE}: {', '.join(fired)}"
+    if cycle.get("policy") in CHALLENGING:
+        words = verdicts.decision_words(cycle["decision"], None, None, None)
+        detail += f" Decision: {words}."
+    return Event(kind, title, detail, cycle["started_at"], int(cycle["cycle_id"]))
+
+
+def typical_row(reference: pd.DataFrame, schema: Schema) -> dict[str, object]:
+    """Each column's typical value in `reference`: a number's median (robust to the odd extreme row), a category's most
+    frequent value; None for a column with no value present. A table's boundary holds the other columns there."""
+    row: dict[str, object] = {}
+    for column in schema.features:
+        present = reference[column.name].dropna() if column.name in reference else pd.Series(dtype=object)
+        if present.empty:
+            row[column.name] = None
+        elif column.kind == "numeric":
+            row[column.name] = float(present.astype(float).median())
+        else:
+            row[column.name] = present.astype(str).value_counts().index[0]
+    return row
+
+
+def _padded(values: pd.Series) -> tuple[float, float]:
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = (high - low) * 0.05 or 1.0
+    return low - pad, high + pad

@@ -1,0 +1,120 @@
+"""Where the loop's stream comes from: the simulator, or a stored dataset replayed a batch per cycle.
+
+A replay copies the dataset's next rows (in its sample order: the file's row order, or its time
+column's when the workspace has one) into the loop's incoming data, exactly where a simulated batch
+would go, and stores its position in the same transaction, so a restart resumes where it stopped.
+At the end it stops, or starts over. The source and the end rule are workspace settings, like the
+other run-time controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.domain.pace import batches
+from core.domain.validation import integer, shown
+from core.errors import UserInputError
+from core.store import DatasetInfo, Store
+
+SIMULATOR = "simulator"
+AT_END = ("stop", "restart")
+_SOURCE, _POSITION, _AT_END = "stream.source", "stream.position", "stream.at_end"
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """The stream's source and how far a replay has got."""
+
+    dataset_id: int | None  # None: the simulator
+    dataset_name: str | None
+    position: int  # rows replayed so far
+    total: int | None  # the dataset's rows
+    at_end: str
+    batch_size: int
+    time_reached: object = None  # the time column's value of the last row replayed, where the workspace has one
+
+    @property
+    def replaying(self) -> bool:
+        return self.dataset_id is not None
+
+    @property
+    def finished(self) -> bool:
+        return self.replaying and self.position >= (self.total or 0) and self.at_end == "stop"
+
+    @property
+    def batches_left(self) -> int | None:
+        if not self.replaying:
+            return None
+        return batches((self.total or 0) - self.position, self.batch_size)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": SIMULATOR if self.dataset_id is None else self.dataset_id, "dataset_name": self.dataset_name,
+            "position": self.position, "total_rows": self.total, "batches_left": self.batches_left, "at_end": self.at_end,
+            "finished": self.finished, "time_reached": None if self.time_reached is None else str(self.time_reached),
+        }  # fmt: skip
+
+
+def stream_source(store: Store, batch_size: int) -> StreamSource:
+    stored = store.settings_map()
+    raw = stored.get(_SOURCE, SIMULATOR)
+    at_end = stored.get(_AT_END, "stop")
+    if raw == SIMULATOR:
+        return StreamSource(None, None, 0, None, at_end, batch_size)
+    record = store.dataset(int(raw))
+    if record is None:  # deleted under the replay: the simulator takes over again
+        return StreamSource(None, None, 0, None, at_end, batch_size)
+    position = int(stored.get(_POSITION, 0))
+    reached = store.event_time_at(int(raw), position - 1) if position else None
+    return StreamSource(int(raw), record["name"], position, int(record["n_rows"]), at_end, batch_size, reached)
+
+
+def check_stream_source(store: Store, source: object = None, position: object = None, at_end: object = None) -> tuple[int | None, int]:
+    """The source and position the changes ask for, checked: a new source starts at row 0 unless a position is given."""
+    current = stream_source(store, 1)
+    dataset_id = current.dataset_id if source is None else _checked_source(store, source)
+    total = None if dataset_id is None else int(store.dataset(dataset_id)["n_rows"])
+    if position is not None:
+        if dataset_id is None:
+            raise UserInputError("position", "the simulator has no position: set a dataset as the source to replay it")
+        new_position = integer(position, "position", 0, total)
+    else:
+        new_position = current.position if dataset_id == current.dataset_id else 0
+    if at_end is not None and at_end not in AT_END:
+        raise UserInputError("at_end", f"expected one of {', '.join(AT_END)}, got {shown(at_end)}")
+    return dataset_id, new_position
+
+
+def store_stream_source(store: Store, dataset_id: int | None, position: int, at_end: str | None = None) -> None:
+    """Changes `check_stream_source` returned, stored together."""
+    values = {_SOURCE: SIMULATOR if dataset_id is None else str(dataset_id), _POSITION: str(position)}
+    store.set_settings(values | ({_AT_END: at_end} if at_end is not None else {}))
+
+
+def _checked_source(store: Store, source: object) -> int | None:
+    if source == SIMULATOR:
+        return None
+    if isinstance(source, str):
+        if not source.isdigit():
+            raise UserInputError("source", f'expected "{SIMULATOR}" or a dataset id, got {shown(source)}')
+        source = int(source)
+    dataset_id = integer(source, "source", 1, 2**31 - 1)
+    record = store.dataset(dataset_id)
+    if record is None:
+        raise UserInputError("source", f"no dataset {dataset_id}: GET /datasets lists them")
+    if record["role"] == "incoming":
+        raise UserInputError(
+            "source", f"dataset {dataset_id} is the loop's own incoming data: replay a library dataset (imported or generated)"
+        )
+    return dataset_id
+
+
+def replay_batch(store: Store, source: StreamSource) -> DatasetInfo | None:
+    """The next batch of the replayed dataset into the loop's incoming data; None once it ended (rule `stop`)."""
+    position = source.position
+    if position >= (source.total or 0):
+        if source.at_end == "stop":
+            return None
+        position = 0
+    name = f"Stream (replay of dataset {source.dataset_id}: {source.dataset_name})"[:200]
+    return store.append_replay_batch(source.dataset_id, position, source.batch_size, name=name, position_key=_POSITION)

@@ -1,0 +1,1 @@
+"""Statistics on arrays: the drift tests and a version's evaluation."""

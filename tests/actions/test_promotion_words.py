@@ -1,0 +1,27 @@
+"""A version put in service by hand is called what it is: a newer one a promotion by hand, an older one a rollback."""
+
+from __future__ import annotations
+
+from core.runtime import Runtime
+from tests.fixtures import make_settings
+
+
+def test_a_newer_version_put_in_service_by_hand_is_a_promotion_by_hand_and_an_older_one_a_rollback(tmp_path, mlflow_template) -> None:
+    rt = Runtime(make_settings(tmp_path / "w", mlflow_template))
+    try:
+        rt.data.generate(1000, seed=1, role="incoming")
+        rt.models.train()
+        rt.data.generate(2000, "concept_drift", 1.0, seed=2, role="incoming")
+        candidate = rt.models.train(window_rows=2000, promote=False)
+        newer = rt.models.promote(candidate.version)
+        assert newer.outcome == "by_hand" and newer.reason.startswith("promotion by hand: v1.1.0")
+        assert rt.insights.last_event().title == "Promoted by hand: v1.1.0"
+        older = rt.models.promote(1)
+        assert older.outcome == "rollback" and older.reason.startswith("rollback: v1.0.0")
+        assert rt.insights.last_event().title == "Rollback to v1.0.0"
+        assert rt.store.model_events()["kind"].tolist()[:2] == ["rollback", "by_hand"]  # newest first
+        alerts = rt.store.notifications()
+        assert alerts[["kind", "title"]].head(2).values.tolist() == [["rollback", "Rollback to v1.0.0"],
+                                                                     ["by_hand", "Promoted by hand: v1.1.0"]]  # fmt: skip
+    finally:
+        rt.close()

@@ -1,0 +1,113 @@
+"""The default policy on real workspaces: a challenger every labelled cycle, promoted only when credibly better;
+a concept change caught from labels; drift without a performance consequence as one informational alert per
+episode; the edges (one class for a while, a column missing for a while, labels that never come, a policy
+switch mid-replay) as clear states, never an error cycle."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.domain.deliveries import INFO_DELIVERY
+from core.runtime import Runtime
+from core.workspaces import TableChoice, create, workspace_settings
+from tests.fixtures import make_settings
+
+
+def run(rt: Runtime, n: int) -> list:
+    return [rt.loop.run_cycle("manual") for _ in range(n)]
+
+
+def discord(rt: Runtime) -> pd.DataFrame:
+    kept = rt.store.notifications(limit=10_000)
+    return kept[~kept["delivery"].isin([INFO_DELIVERY, "collapsed"])]
+
+
+def test_a_concept_change_with_stable_inputs_is_caught_from_labels_and_a_retrain_promoted(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    assert rt.settings.policy == "challenge"
+    run(rt, 2)
+    rt.loop.set_stream_scenario("concept_drift", 1.0)  # the boundary turns, the inputs stay as they were
+    after = run(rt, 3)
+    first = after[0]
+    assert first.performance_drift and not first.dataset_drift and first.decision == "retrain"
+    assert "performance drop" in first.reason and "not worse than the failing champion" in first.reason
+    assert first.promoted and rt.registry.champion_version == first.new_version
+    titles = discord(rt)["title"].tolist()
+    assert "Performance drop" in titles and any(t.startswith("New champion") for t in titles)
+
+
+def test_drift_without_performance_loss_is_one_info_alert_per_episode_and_nothing_for_discord(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.loop.set_controls(perf_tolerance=1.0)  # the model's performance cannot drop: drift alone
+    records = run(rt, 2)
+    for scenario, cycles in (("covariate_shift", 3), ("stable", 2), ("covariate_shift", 2)):
+        rt.loop.set_stream_scenario(scenario, 1.5)
+        records += run(rt, cycles)
+    flags = [bool(r.dataset_drift) for r in records]
+    episodes = sum(f and (i == 0 or not flags[i - 1]) for i, f in enumerate(flags))
+    kept = rt.store.notifications(limit=10_000)
+    info = kept[kept["delivery"] == INFO_DELIVERY]
+    assert episodes >= 1 and len(info) == episodes and set(info["level"]) == {"info"}
+    assert not discord(rt)["title"].isin(["Drift detected", "Performance drop"]).any()
+    assert all(r.decision in ("challenge", "none") for r in records)  # drift decides nothing
+
+
+def test_a_challenger_that_is_not_better_is_not_promoted(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    records = run(rt, 4)  # a stable stream: the starter model is as good as anything trained since
+    assert [r.decision for r in records] == ["challenge"] * 4
+    assert all(r.new_version is None and "not credibly better" in r.reason for r in records)
+    assert len(rt.store.models()) == 1 and rt.registry.champion_version == 1  # nothing registered: no MLflow run per loser
+
+
+def test_labels_that_never_come_leave_the_estimate_to_decide_and_say_so(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    run(rt, 1)
+    rt.loop.set_controls(stream_enabled=False)
+    rt.serving.predict_batch(np.random.default_rng(1).normal(size=(300, 2)))
+    rt.predictor.flush()
+    quiet = rt.loop.run_cycle("manual")
+    assert quiet.status == "ok" and not quiet.labelled and quiet.decision == "none" and "no labels" in quiet.reason
+    rt.serving.predict_batch(np.zeros((300, 2)))  # on the boundary: the estimate drops, and no label will ever come
+    rt.predictor.flush()
+    dropped = rt.loop.run_cycle("manual")
+    assert dropped.status == "ok" and dropped.decision == "retrain" and "estimated drop without labels" in dropped.reason
+    # the newest labelled rows show no failure: a challenger must still be credibly better on them
+    assert "not credibly better" in dropped.reason and dropped.new_version is None and rt.registry.champion_version == 1
+
+
+def _edgy_table(path: Path) -> Path:
+    """A table whose stream holds one class only for a while, then a column entirely missing for a while."""
+    rng = np.random.default_rng(3)
+    n = 1700
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    y = (a + b + (colour == "red") + rng.normal(scale=0.5, size=n) > 0.5).astype(int)
+    frame = pd.DataFrame({"a": a, "b": b, "colour": colour, "label": np.where(y == 1, "yes", "no")})
+    frame.loc[700:1099, "label"] = "yes"  # replayed cycles 2 and 3: one class
+    frame.loc[1100:1499, "b"] = np.nan  # cycles 4 and 5: `b` missing entirely
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_one_class_a_missing_column_and_a_policy_switch_are_states_not_errors(tmp_path: Path, mlflow_template: Path) -> None:
+    base = make_settings(tmp_path / "base", mlflow_template)
+    path = _edgy_table(tmp_path / "edgy.csv")
+    created = create(base, "edgy", path.read_bytes(), path.name, TableChoice("label", initial_rows=500))
+    rt = Runtime(replace(workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=200))
+    try:
+        records = run(rt, 2)
+        rt.loop.set_controls(policy="drift")  # switched in the middle of the replay, and back
+        records += run(rt, 2)
+        rt.loop.set_controls(policy="challenge")
+        records += run(rt, 2)
+        end = rt.loop.run_cycle("manual")
+    finally:
+        rt.close()
+    assert all(r.status == "ok" for r in records), [(r.cycle_id, r.reason) for r in records if r.status != "ok"]
+    assert [r.policy for r in records] == ["challenge"] * 2 + ["drift"] * 2 + ["challenge"] * 2
+    assert all(r.reason for r in records) and end.status == "no_data"

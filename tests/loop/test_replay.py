@@ -1,0 +1,197 @@
+"""A stored dataset replayed as the stream, a workspace that replays its own file, and the window a drift retrain picks.
+
+Real workspaces (DuckDB, MLflow), the REST API through TestClient, and the replay benchmark on a slice of the
+real Weather stream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from core.api import create_app
+from core.data import synthetic_stream
+from core.data.table_check import ordered_by_time
+from core.domain.schema import Schema
+from core.errors import UserInputError
+from core.ml.window_choice import choose_window
+from core.runtime import Runtime
+from core.store import Window
+from core.workspaces import TableChoice, create, workspace_settings
+from tests.fixtures import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+WEATHER = ROOT / "examples" / "weather.csv"
+
+
+def _replayed_rows(rt: Runtime) -> np.ndarray:
+    """The features of every replayed batch, in the order the loop received them."""
+    return rt.store.cur.execute(
+        "SELECT feature_1, feature_2 FROM samples WHERE dataset_id IN (SELECT dataset_id FROM datasets WHERE scenario = 'replay') "
+        "ORDER BY sample_id"
+    ).fetchnumpy()
+
+
+def test_a_replay_feeds_the_dataset_in_order_survives_a_restart_and_stops_at_the_end(tmp_path: Path, mlflow_template: Path) -> None:
+    settings = make_settings(tmp_path / "d", mlflow_template, starter_model=True, stream_batch_size=150)
+    rt = Runtime(settings)
+    source = rt.data.generate(400, "concept_drift", seed=5)
+    rt.loop.update_stream(source=source.dataset_id)
+    first, second = rt.loop.run_cycle(), rt.loop.run_cycle()
+    assert (first.scenario, first.labelled_rows, second.labelled_rows) == ("replay", 150, 150)
+    assert rt.loop.stream_info()["position"] == 300 and rt.loop.stream_info()["batches_left"] == 1
+    rt.close()
+    rt = Runtime(settings)  # the position was stored with the batch: the restart resumes at row 300
+    try:
+        third, end = rt.loop.run_cycle(), rt.loop.run_cycle()
+        assert third.labelled_rows == 100 and end.status == "no_data" and "replay of dataset" in end.reason and "ended" in end.reason
+        info = rt.loop.stream_info()
+        assert info["finished"] and info["position"] == 400 and info["batches_left"] == 0
+        replayed = _replayed_rows(rt)
+        original = rt.store.read_datasets([source.dataset_id])
+        assert np.array_equal(replayed["feature_1"], original.X[:, 0])  # every row once, in the dataset's order
+        assert np.array_equal(rt.store.recent_window(400).y, original.y)
+        rt.loop.update_stream(at_end="restart")
+        again = rt.loop.run_cycle()
+        assert again.labelled_rows == 150 and rt.loop.stream_info()["position"] == 150
+    finally:
+        rt.close()
+
+
+def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    library = rt.data.generate(300, "stable", seed=1)
+    with TestClient(create_app(rt), raise_server_exceptions=False) as client:
+        assert client.get("/stream").json()["source"] == "simulator"
+        reply = client.put("/stream", json={"source": library.dataset_id, "at_end": "restart", "batch_size": 100})
+        body = reply.json()
+        assert reply.status_code == 200 and (body["source"], body["position"], body["total_rows"], body["batches_left"]) == (
+            library.dataset_id, 0, 300, 3)  # fmt: skip
+        assert client.put("/stream", json={"position": 200}).json()["batches_left"] == 1
+        starter = int(rt.store.datasets().query("role == 'incoming'")["dataset_id"].iloc[0])
+        for bad, field in (({"source": 999}, "source"), ({"source": "abc"}, "source"), ({"source": starter}, "source"),
+                           ({"position": 301}, "position"), ({"at_end": "loop"}, "at_end"),
+                           ({"position": 5, "batch_size": 5}, "stream_batch_size"), ({"label_delay_cycles": -1}, "label_delay_cycles")):  # fmt: skip
+            refused = client.put("/stream", json=bad)
+            assert refused.status_code == 422 and refused.json()["field"] == field, (bad, refused.text)
+        after = client.get("/stream").json()
+        assert (after["position"], after["at_end"], after["batch_size"]) == (200, "restart", 100)  # nothing half-applied
+        refused = client.delete(f"/datasets/{library.dataset_id}")  # the loop reads it: it stays while it is the source
+        assert refused.status_code == 422 and "stream's source" in refused.json()["error"]
+        assert client.put("/stream", json={"source": "simulator"}).json()["source"] == "simulator"
+        assert client.delete(f"/datasets/{library.dataset_id}").status_code == 200
+
+
+def test_a_workspace_from_a_file_replays_the_rows_after_its_first_ones(tmp_path: Path, mlflow_template: Path) -> None:
+    base = make_settings(tmp_path / "base", mlflow_template)
+    created = create(base, "weather", WEATHER, "weather.csv", TableChoice("rain", initial_rows=300))
+    rt = Runtime(replace(workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=200))
+    try:
+        model = rt.store.model(1)
+        assert model["n_train"] + model["n_holdout"] == 300  # v1.0.0 learnt the first 300 rows only
+        info = rt.loop.stream_info()
+        assert info["source"] == created.replay_dataset_id and info["total_rows"] == created.n_rows - 300
+        record = rt.loop.run_cycle()
+        assert record.scenario == "replay" and record.labelled_rows == 200 and record.realised_accuracy is not None
+        frame = pd.read_csv(WEATHER)
+        replayed = rt.store.dataset_frame(created.replay_dataset_id, limit=3)
+        assert replayed["temperature"].tolist() == frame["temperature"].iloc[300:303].tolist()
+    finally:
+        rt.close()
+
+
+def test_a_replay_by_time_column_goes_in_time_order_and_says_what_time_it_reached(tmp_path: Path, mlflow_template: Path) -> None:
+    days = pd.date_range("2020-01-01", periods=400, freq="D")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    frame = pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "x": x, "y": np.where(x + rng.normal(0, 0.5, 400) > 0, "up", "down")})
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    path = tmp_path / "days.csv"
+    shuffled.to_csv(path, index=False)
+    base = make_settings(tmp_path / "base", mlflow_template)
+    created = create(base, "days", path, "days.csv", TableChoice("y", time_column="day", initial_rows=150))
+    rt = Runtime(replace(workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=100))
+    try:
+        rt.loop.run_cycle()
+        info = rt.loop.stream_info()
+        assert info["position"] == 100 and info["time_reached"] == "2020-09-06 00:00:00"  # day 250 of the sorted file
+        replayed = rt.store.dataset_frame(created.replay_dataset_id, limit=3)
+        assert replayed["x"].tolist() == pytest.approx(x[150:153].tolist())  # the file's rows in time order, not its own
+    finally:
+        rt.close()
+
+
+def test_initial_rows_outside_the_file_are_refused(tmp_path: Path, mlflow_template: Path) -> None:
+    base = make_settings(tmp_path / "base", mlflow_template)
+    with pytest.raises(UserInputError, match="initial_rows"):
+        create(base, "w", WEATHER, "weather.csv", TableChoice("rain", initial_rows=10**9))
+    assert not (base.workspaces_dir / "w").exists()
+
+
+def test_the_time_column_orders_rows_as_times_and_refuses_what_is_not_one() -> None:
+    frame = pd.DataFrame({"when": ["2024-05-10", "2024-05-9", "2024-05-09 06:00"], "x": [3, 1, 2]})
+    ordered, times = ordered_by_time(frame, "when")
+    assert ordered["x"].tolist() == [1, 2, 3]  # as text, 10 May would come before 9 May
+    assert times[0] == np.datetime64("2024-05-09T00:00") and times[2] == np.datetime64("2024-05-10T00:00")
+    with pytest.raises(UserInputError, match=r"row 3: 'soon' is not a date or time"):
+        ordered_by_time(pd.DataFrame({"when": ["2024-05-10", "soon"], "x": [1, 2]}), "when")
+    with pytest.raises(UserInputError, match="missing value"):
+        ordered_by_time(pd.DataFrame({"when": [1.0, None], "x": [1, 2]}), "when")
+
+
+def _window(X: np.ndarray, y: np.ndarray) -> Window:
+    ids = np.arange(1, len(y) + 1)
+    return Window(X, y, 1, len(y), (1,), ids)
+
+
+def test_a_drift_retrain_keeps_the_post_drift_rows_after_an_abrupt_change_and_more_when_history_still_holds() -> None:
+    schema = Schema.demo(2)
+    old_X, old_y = synthetic_stream.generate(4000, 2, synthetic_stream.Scenario("stable"), seed=1)
+    new_X, new_y = synthetic_stream.generate(600, 2, synthetic_stream.Scenario("concept_drift", 1.0), seed=2)
+    abrupt = choose_window(_window(np.vstack([old_X, new_X]), np.concatenate([old_y, new_y])), 600, schema, 0.3)
+    assert abrupt.window.n_rows == 600 and abrupt.window.first_sample_id == 4001
+    assert abrupt.scores[600] > abrupt.scores[4600] + 0.1
+    same_X, same_y = synthetic_stream.generate(600, 2, synthetic_stream.Scenario("stable"), seed=3)
+    steady = choose_window(_window(np.vstack([old_X, same_X]), np.concatenate([old_y, same_y])), 600, schema, 0.3)
+    assert steady.window.n_rows == 4600 and "chosen on the newest 180 post-drift rows" in steady.describe()
+    assert choose_window(_window(old_X[:500], old_y[:500]), 500, schema, 0.3) is None  # nothing older to choose
+
+
+def test_bench_replay_runs_on_a_slice_of_a_real_stream(tmp_path: Path) -> None:
+    from benchmarks import bench_replay
+
+    path = tmp_path / "weather-slice.csv"
+    pd.read_csv(WEATHER).head(700).to_csv(path, index=False)
+    out = tmp_path / "replay.json"
+    results = bench_replay.main([str(path), "--target", "rain", "--initial", "300", "--batch", "100", "--policies",
+                                 "challenge,drift", "--json", str(out)])  # fmt: skip
+    table = json.loads(out.read_text())
+    assert {r["kind"] for r in table} == {"policy", "baseline"} and [r["name"] for r in table if r["default"]] == ["ours: challenge"]
+    names = {r["name"] for r in table}
+    assert {"trained once on the initial rows", "River online logistic regression", "River adaptive random forest",
+            "the last known label"} <= names  # fmt: skip
+    columns = {"name", "kind", "default", "served_accuracy", "retrains", "seconds", "cycles", "alerts", "info_alerts", "estimate_mae"}
+    assert all(set(r) == columns for r in table)
+    for row in (r for r in table if r["kind"] == "policy"):  # what a user would feel: 4 cycles of 100 rows, their alerts
+        assert row["cycles"] == 4 and row["alerts"] >= 0 and row["info_alerts"] >= 0 and 0 <= row["estimate_mae"] <= 1
+    assert all(0.0 <= r["served_accuracy"] <= 1.0 for r in table) and results[0].rows == 400
+    # Prequential and exact: the last-label baseline computed here by hand from the file.
+    y = pd.read_csv(path)["rain"].to_numpy()
+    expected = np.mean([y[i] == y[lo - 1] for lo in range(300, 700, 100) for i in range(lo, min(lo + 100, 700))])
+    assert next(r for r in table if r["name"] == "the last known label")["served_accuracy"] == pytest.approx(expected)
+
+
+def test_the_docs_offer_the_replay_they_have_and_never_say_it_is_to_come() -> None:
+    """The README and docs/ are read as the manual: a section that says a feature the code has is still to come sends
+    a user looking for a workaround they do not need. The replay is documented in docs/streams.md."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    to_come = [p for page in pages for p in page.read_text().split("\n\n") if "still to come" in p.lower()]
+    assert not any("replay" in p.lower() for p in to_come), to_come
+    streams = (ROOT / "docs" / "streams.md").read_text()
+    assert "## Replay a dataset as the stream" in streams and "PUT /stream" in streams

@@ -1,0 +1,117 @@
+"""Drift in the right words: each test named, each effect in its own unit, in the verdict, the policy's reason,
+the HTML report and the Drift page's table."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.config import Settings
+from core.domain.outcomes import Measurement
+from core.domain.schema import Column, Schema
+from core.rules.policy import CycleFacts, RetrainPolicy
+from core.rules.verdicts import FEATURE, verdict
+from core.stats.drift import DriftReport, DriftThresholds, described, table_report
+from ui import charts
+
+SCHEMA = Schema(
+    (Column("island", "categorical", categories=("Biscoe", "Dream", "Torgersen")), Column("bill", "numeric"),
+     Column("sex", "categorical", missing=True, categories=("male", "female"))),
+    "species", ("a", "b"),
+)  # fmt: skip
+
+
+def _table(n: int, seed: int, island_p: tuple[float, float, float], bill_shift: float, sex_missing: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["male", "female"], n).astype(object)
+    sex[rng.random(n) < sex_missing] = np.nan
+    return pd.DataFrame({"island": rng.choice(["Biscoe", "Dream", "Torgersen"], n, p=island_p),
+                         "bill": rng.normal(44 + bill_shift * 5, 5, n), "sex": sex})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report() -> DriftReport:
+    """Every kind of test drifted: islands reshuffled, the bill 0.6 sd longer, sex missing in a third of the rows, not 5 %."""
+    reference = _table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05)
+    batch = _table(600, 2, (0.15, 0.25, 0.6), 0.6, 0.36)
+    found = table_report(reference, [batch], SCHEMA, DriftThresholds())
+    assert {f.feature: f.drifted for f in found.features} == {"island": True, "bill": True, "sex": False, "sex · missing rate": True}
+    return found
+
+
+def test_the_verdict_names_each_test_and_speaks_in_its_unit(report: DriftReport) -> None:
+    m = Measurement(1, 0.9, None, None, 0.9, False)
+    text = verdict([FEATURE], report, m, Settings.from_env({}))
+    by = {f.feature: f for f in report.features}
+    island, bill, missing = by["island"], by["bill"], by["sex · missing rate"]
+    assert f"island (chi-square p={island.p_value:.1e}; Jensen-Shannon distance {island.effect:.2f}; 1 batch)" in text
+    assert f"bill (KS p={bill.p_value:.1e}; KS statistic {bill.statistic:.2f}, shift {bill.effect:.2f} sd; 1 batch)" in text
+    assert f"sex · missing rate (chi-square p={missing.p_value:.1e}; missing rate moved {missing.effect * 100:.0f} points; 1 batch)" in text
+    assert "missing rate moved 28 points" in text  # 5 % missing in the reference, 33 % in the batch
+    assert text.count(" sd") == 1  # the bill's shift only: a distance between shares and a rate are not standard deviations
+
+
+def test_the_policy_s_reason_names_the_test_that_fired(report: DriftReport) -> None:
+    settings = replace(Settings.from_env({}), policy="drift", drift_persistence=2)  # the policy that acts on drift tests
+    m = Measurement(1, 0.9, None, None, 0.9, False)
+
+    class Quiet:  # no past: the first drifted cycle
+        def last_retrain_cycle(self, performance_only: bool = False) -> None:
+            return None
+
+        def count_incoming(self, since_sample_id: int) -> int:
+            return 0
+
+        def recent_drift_flags(self, limit: int) -> list:
+            return []
+
+        def followup_onset(self, version: int) -> None:
+            return None
+
+        def training_rows(self, version: int) -> int:
+            return 1000
+
+    decision = RetrainPolicy(settings).decide(CycleFacts(5, True, 1), report, m, Quiet())
+    assert decision.reason.startswith(
+        "dataset drift: island (chi-square), bill (KS), sex · missing rate (chi-square) drifted (family-wise α"
+    )
+    assert "(KS, family-wise" not in decision.reason
+
+
+def test_the_report_and_the_drift_page_table_say_what_each_test_measured(report: DriftReport) -> None:
+    rows = described(pd.DataFrame(report.rows()))
+    words = dict(zip(rows["feature"], rows["measured"], strict=True))
+    assert words["island"].startswith("Jensen-Shannon distance") and words["bill"].startswith("KS statistic")
+    assert words["sex · missing rate"].startswith("missing rate moved") and words["sex"].startswith("Jensen-Shannon distance")
+    assert dict(zip(rows["feature"], rows["test"], strict=True)) == {"island": "chi-square", "bill": "KS", "sex": "chi-square",
+                                                                     "sex · missing rate": "chi-square"}  # fmt: skip
+    unseen = table_report(
+        _table(3000, 1, (0.5, 0.5, 0.0), 0.0, 0.05), [_table(600, 3, (0.4, 0.3, 0.3), 0.0, 0.05)], SCHEMA, DriftThresholds()
+    )
+    share = next(f.unseen_share for f in unseen.features if f.feature == "island")  # Torgersen: never in the reference
+    assert described(pd.DataFrame(unseen.rows())).set_index("feature").loc["island", "measured"].endswith(f", {share:.0%} unseen")
+
+
+def test_the_drift_chart_of_a_table_does_not_call_every_effect_a_standard_deviation(report: DriftReport) -> None:
+    history = pd.DataFrame(report.rows()).assign(ts=pd.Timestamp("2026-01-01"))
+    figure = charts.drift_statistics(history, 0.1, 0.2, 0.1)
+    titles = [a.text for a in figure.layout.annotations]
+    assert any(t.startswith("Effect in each test's unit: sd (KS), Jensen-Shannon distance") for t in titles)
+    assert figure.layout.yaxis2.title.text == "effect"
+    hovers = {trace.name: trace.customdata[0] for trace in figure.data if trace.customdata is not None}
+    assert hovers["island"].startswith("Jensen-Shannon distance") and hovers["sex · missing rate"].startswith("missing rate moved")
+
+
+# a promotion by hand is not a rollback -----------------------------------------------------------------------
+
+
+def test_a_quiet_verdict_says_the_test_it_made_not_an_accuracy_above_its_bar() -> None:
+    """0.880 is below its bar 0.909: it holds because its upper bound 0.925 is not below the bar less the tolerance."""
+    settings = Settings.from_env({})
+    m = Measurement(1, 0.9, 0.88, 0.925, 0.9, False, 0.909, "realised on 1,200 served rows", 200)
+    text = verdict([], None, m, settings)
+    assert text == "No signal: accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 − 0.05."
+    assert settings.perf_tolerance == 0.05 and "0.880 holds" not in text

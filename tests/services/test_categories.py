@@ -1,0 +1,222 @@
+"""One value, one category at every door; unseen categories named; null and absent one missing value; /explain
+per column. On a real workspace (DuckDB file, MLflow store) built from a file whose numbers-as-categories are
+written as floats (2007.0) and whose labels are written 0.0 and 1.0."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from core import workspaces
+from core.api import create_app
+from core.api.app import serving_app
+from core.config import Settings
+from core.domain.validation import category
+from core.errors import UserInputError
+from core.io.table_files import category_sql
+from core.ml.row_model import RowModel
+from core.runtime import Runtime
+from core.stats import evaluation
+from tests.fixtures import make_settings
+
+ISLANDS = ("Biscoe", "Dream", "Torgersen")
+
+
+def penguins(rows: int, seed: int) -> pd.DataFrame:
+    """A table whose first column is a category (so the schema's order differs from the encoder's, numbers first),
+    a year written as 2007.0, a category and a number that may be missing, and labels written 0.0 and 1.0."""
+    rng = np.random.default_rng(seed)
+    island = rng.choice(ISLANDS, rows)
+    bill = rng.normal(44, 5, rows)
+    year = rng.choice([2007.0, 2008.0, 2009.0], rows)
+    sex = rng.choice(["male", "female"], rows).astype(object)
+    sex[rng.random(rows) < 0.1] = None
+    flipper = rng.normal(200, 14, rows)
+    flipper[rng.random(rows) < 0.1] = np.nan
+    sex[:5], flipper[:5] = None, np.nan  # in the rows MLflow's example is taken from: inferred, both would be optional
+    logit = (bill - 44) / 3 + np.where(island == "Dream", 1.5, -0.5) + np.where(year == 2009.0, 0.8, 0.0)
+    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(float)
+    return pd.DataFrame({"island": island, "bill": bill, "year": year, "sex": sex, "flipper": flipper, "label": label})
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("cats") / "data", mlflow_template)
+
+
+@pytest.fixture(scope="module")
+def penguin_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("files") / "penguins.csv"
+    penguins(600, seed=3).to_csv(path, index=False, float_format="%.1f")  # 2007.0, 0.0 and 1.0 as written
+    return path
+
+
+@pytest.fixture(scope="module")
+def rt(base: Settings, penguin_file: Path) -> Iterator[Runtime]:
+    created = workspaces.create(base, "penguins", penguin_file, "penguins.csv", workspaces.TableChoice("label"))
+    runtime = Runtime(workspaces.workspace_settings(base, created.folder))
+    yield runtime
+    runtime.close()
+
+
+ROW = {"island": "Dream", "bill": 45.0, "year": 2008, "sex": "male", "flipper": 201.0}
+
+
+# the rule ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3, "3"), (3.0, "3"), ("3.0", "3"), ("3", "3"), (np.float64(3.0), "3"), (np.int64(3), "3"), ("3e0", "3"), (1e3, "1000"),
+     ("1e3", "1000"), ("2007.0", "2007"), (" 2007 ", "2007"), ("-0", "0"), (-0.0, "0"), (2.50, "2.5"), ("2.50", "2.5"),
+     (".5", "0.5"), ("3.", "3"), (1e20, "1e+20"), (True, "true"), (np.bool_(False), "false"), ("01", "01"), ("007", "007"),
+     ("+3", "+3"), ("True", "True"), (" a", " a"), ("1_000", "1_000"), (None, None), (float("nan"), None), (pd.NA, None)],
+)  # fmt: skip
+def test_a_category_has_one_canonical_text_however_it_is_written(value: object, text: str | None) -> None:
+    assert category(value) == text
+
+
+def test_the_bulk_import_writes_every_category_as_the_row_doors_do() -> None:
+    texts = ["3", "3.0", "3.", ".5", "-0", "-0.0", "0.50", "1e3", "1E3", "2007.0", " 3 ", "01", "+3", "007", "-01", "abc", "True",
+             "1e400", "1e20", "9007199254740993.0", "12345678901234567890123456789012345678901234567890", "0.1", "1.5e-7", "x 3",
+             " a", "", "nan", "inf", "1_000", None]  # fmt: skip
+    doubles = [3.0, 2.5, 1e20, -0.0, 1e-7, 2.0**53, 2.0**53 - 1, float("inf"), 0.30000000000000004, None]
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t (text VARCHAR, number DOUBLE, whole BIGINT, flag BOOLEAN)")
+        rows = [[t, d, w, f] for t, d, w, f in zip(texts, doubles * 3, [5, -3, 0, None] * 8, [True, False, None] * 10, strict=False)]
+        con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+        found = con.execute(f"SELECT {', '.join(category_sql(c) for c in ('text', 'number', 'whole', 'flag'))} FROM t").fetchall()
+    finally:
+        con.close()
+    for row, sql in zip(rows, found, strict=True):
+        assert [category(v) for v in row] == list(sql), row
+
+
+# files -----------------------------------------------------------------------------------------------
+def test_reimporting_the_file_a_workspace_was_built_from_stores_the_same_categories(rt: Runtime, penguin_file: Path) -> None:
+    info = rt.data.import_csv(penguin_file.read_bytes(), name="penguins again", role="library")
+    first, again = rt.insights.dataset_frame(1), rt.insights.dataset_frame(info.dataset_id)
+    assert set(rt.schema.column("year").categories) == set(again["year"]) == {"2007", "2008", "2009"}
+    for name in ("island", "year", "sex", "label"):
+        pd.testing.assert_series_equal(first[name], again[name], check_dtype=False)
+
+
+def test_a_batch_file_with_a_category_written_as_text_or_a_float_is_one_category(rt: Runtime) -> None:
+    years = ["2008.0", "2008", "2.008e3", "MMVIII"]  # the last one makes the column text when the file is read
+    frame = rt.serving.predict_csv(pd.DataFrame([ROW] * 4).assign(year=years).to_csv(index=False).encode())
+    assert frame["year"].tolist() == ["2008", "2008", "2008", "MMVIII"] and frame["confidence"].head(3).nunique() == 1
+
+
+# /predict, /predict/batch and labels ---------------------------------------------------------------------
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "route"])
+def test_a_number_used_as_a_category_is_one_category_at_predict_however_written(rt: Runtime, fast: bool) -> None:
+    client = TestClient(serving_app(rt) if fast else create_app(rt))
+    replies = [client.post("/predict", json={"features": {**ROW, "year": year}}) for year in (2008, 2008.0, "2008", "2008.0", "2.008e3")]
+    assert [r.status_code for r in replies] == [200] * 5, [r.text for r in replies]
+    bodies = [r.json() for r in replies]
+    assert len({b["confidence"] for b in bodies}) == 1 and all(b["unseen"] == [] for b in bodies)
+    batch = client.post("/predict/batch", json={"rows": [{**ROW, "year": y} for y in (2008, 2008.0, "2008.0")]})
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["confidences"] == [bodies[0]["confidence"]] * 3 and batch.json()["unseen"] == [[], [], []]
+
+
+def test_labels_written_as_a_number_or_its_text_are_one_class(rt: Runtime) -> None:
+    ids = [rt.serving.predict(ROW, source="api").prediction_id for _ in range(4)]
+    reply = rt.feedback.send([{"prediction_id": i, "label": label} for i, label in zip(ids[:3], (1, 1.0, "1.0"), strict=True)])
+    assert reply.stored == 3
+    assert rt.feedback.send_csv(f"prediction_id,label\n{ids[3]},0.0\n").stored == 1
+    with pytest.raises(UserInputError, match=r"'1\.5' is not a class"):
+        rt.feedback.send([{"prediction_id": ids[0], "label": "1.5"}], correct=True)
+
+
+# unseen categories -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "route"])
+def test_an_unseen_category_is_named_in_the_reply(rt: Runtime, fast: bool) -> None:
+    client = TestClient(serving_app(rt) if fast else create_app(rt))
+    reply = client.post("/predict", json={"features": {**ROW, "island": "Atlantis"}})
+    assert reply.status_code == 200 and reply.json()["unseen"] == ["island"]
+    batch = client.post("/predict/batch", json={"rows": [ROW, {**ROW, "island": "Atlantis", "year": 2031}, {**ROW, "sex": None}]})
+    assert batch.json()["unseen"] == [[], ["island", "year"], []]  # a missing value is missing, not unseen
+    document = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "unseen" in document["PredictReply"]["required"] and "unseen" in document["BatchReply"]["required"]
+
+
+def test_an_unseen_category_without_an_infrequent_column_adds_nothing_and_explain_says_so(rt: Runtime) -> None:
+    _, model = rt.predictor.model()
+    assert RowModel.of(model, rt.schema).categorical[0][2] is None  # every island had 5 rows or more: no infrequent column
+    explained = rt.insights.explain({**ROW, "island": "Atlantis"})
+    island = next(c for c in explained["columns"] if c["column"] == "island")
+    assert island == {"column": "island", "value": "Atlantis", "contribution": 0.0, "unseen": True} and explained["unseen"] == ["island"]
+    served = rt.serving.predict({**ROW, "island": "Atlantis"})
+    assert served.probabilities == tuple(model.predict_proba(pd.DataFrame([{**ROW, "island": "Atlantis", "year": "2008"}]))[0])
+
+
+# /explain per column ---------------------------------------------------------------------------------
+def test_explain_answers_one_entry_per_schema_column_in_the_schema_s_order(rt: Runtime) -> None:
+    schema = rt.schema
+    row = {**ROW, "flipper": None}
+    explained = TestClient(create_app(rt)).post("/explain", json={"features": row}).json()
+    assert [c["column"] for c in explained["columns"]] == schema.names == explained["features"] == list(ROW)
+    assert [c["value"] for c in explained["columns"]] == [row[n] if n != "year" else "2008" for n in schema.names]
+    _, model = rt.predictor.model()
+    terms = evaluation.encoded_terms(model)
+    encoded = model.named_steps["preprocess"].transform(pd.DataFrame([{**row, "year": "2008", "flipper": np.nan}]))[0]
+    parts = np.asarray(terms["coef"][0]) * encoded
+    for entry in explained["columns"]:
+        expected = sum(p for p, source in zip(parts, terms["sources"], strict=True) if source == entry["column"])
+        assert entry["contribution"] == pytest.approx(expected, abs=1e-12), entry["column"]
+    assert explained["contributions"] == [c["contribution"] for c in explained["columns"]]
+    logit = sum(explained["contributions"]) + explained["intercept"]
+    assert 1 / (1 + math.exp(-logit)) == pytest.approx(rt.serving.predict(row).probabilities[1])
+
+
+# null and absent -------------------------------------------------------------------------------------
+def test_a_missing_value_is_null_and_a_column_left_out_is_refused_at_every_door(rt: Runtime) -> None:
+    client = TestClient(serving_app(rt))
+    served = client.post("/predict", json={"features": {**ROW, "sex": None, "flipper": None}})
+    assert served.status_code == 200, served.text
+    cases = [({**ROW, "bill": None}, "features.bill", "is null"), ({k: v for k, v in ROW.items() if k != "bill"}, "features.bill", "is missing"),
+             ({k: v for k, v in ROW.items() if k != "sex"}, "features.sex", "send null for a missing value")]  # fmt: skip
+    for bad, field, said in cases:
+        refused = client.post("/predict", json={"features": bad})
+        assert refused.status_code == 422 and refused.json()["field"] == field and said in refused.json()["error"], refused.text
+    batch = client.post("/predict/batch", json={"rows": [ROW, {k: v for k, v in ROW.items() if k != "flipper"}]})
+    assert batch.status_code == 422 and "row 2: is missing" in batch.json()["error"]
+    features = client.get("/openapi.json").json()["components"]["schemas"]["PredictRequest"]["properties"]["features"]
+    assert features["required"] == rt.schema.names
+    assert {"type": "null"} in features["properties"]["sex"]["anyOf"] and "null for a missing value" in features["properties"]["sex"][
+        "description"
+    ]
+    assert {"type": "number"} in features["properties"]["year"]["anyOf"]
+
+
+def test_the_logged_models_signature_takes_what_predict_takes(rt: Runtime) -> None:
+    """MLflow's own schema enforcement, on the signature the tracker logged with the champion, agrees with /predict:
+    null where missing is allowed is served; a column left out is refused, naming it, before the pipeline (where it
+    would fail with scikit-learn's "columns are missing"). Inferred from five example rows, a column with a null in
+    them would be optional instead."""
+    import mlflow
+
+    inputs = rt.schema.signature_inputs()
+    assert [(c["name"], c["type"], c["required"]) for c in inputs] == [
+        ("island", "string", True), ("bill", "double", True), ("year", "string", True), ("sex", "string", True),
+        ("flipper", "double", True),
+    ]  # fmt: skip
+    version = rt.registry.champion_version
+    uri = urlsplit(rt.tracker.client.get_model_version_download_uri(rt.tracker.model_name, str(version))).path
+    logged = mlflow.models.Model.load(uri).signature.inputs
+    assert [(c.name, c.type.name, c.required) for c in logged.inputs] == [(c["name"], c["type"], True) for c in inputs]
+    served = mlflow.pyfunc.load_model(uri)
+    row = {**ROW, "year": "2008", "flipper": None}  # a null number; MLflow passes a null text as None, which the encoder
+    # does not read as its missing category (NaN): that is MLflow's door, not this signature's
+    assert served.predict(pd.DataFrame([row]))[0].tolist() == list(rt.serving.predict(row).probabilities)
+    for left_out in ("sex", "bill"):
+        with pytest.raises(mlflow.exceptions.MlflowException, match=rf"missing inputs \['{left_out}'\]"):
+            served.predict(pd.DataFrame([row]).drop(columns=[left_out]))

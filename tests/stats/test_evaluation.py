@@ -1,0 +1,72 @@
+"""A version's evaluation (confusion, curves, calibration, intervals, contributions, boundary) checked against
+scikit-learn on a fitted model, with no workspace."""
+
+from __future__ import annotations
+
+import pytest
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+
+from core.data import synthetic_stream
+from core.ml import training
+from core.stats import evaluation
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple:
+    X, y = synthetic_stream.generate(3000, 3, synthetic_stream.Scenario("stable"), 5)
+    result = training.fit(X, y, 0.3, 0)
+    return result, evaluation.evaluate_version(result.model, result.X_holdout, result.y_holdout, seed=0)
+
+
+def test_confusion_curves_and_calibration_equal_sklearn(fitted: tuple) -> None:
+    result, ev = fitted
+    proba = result.model.predict_proba(result.X_holdout)[:, 1]
+    tn, fp, fn, tp = confusion_matrix(result.y_holdout, proba >= 0.5).ravel()
+    assert ev["confusion"] == {"tn": tn, "fp": fp, "fn": fn, "tp": tp} and ev["n_holdout"] == len(result.y_holdout)
+    assert ev["roc"]["auc"] == pytest.approx(roc_auc_score(result.y_holdout, proba))
+    assert ev["pr"]["average_precision"] == pytest.approx(average_precision_score(result.y_holdout, proba))
+    assert len(ev["roc"]["fpr"]) <= evaluation.MAX_CURVE_POINTS and ev["roc"]["fpr"][0] == 0 and ev["roc"]["tpr"][-1] == 1
+    assert sum(b["n"] for b in ev["calibration"]) == len(result.y_holdout)
+    worst_gap = max(abs(b["predicted"] - b["observed"]) for b in ev["calibration"] if b["n"] >= 50)
+    assert worst_gap < 0.15  # logistic labels: the model is calibrated, and the bins say so
+
+
+def test_intervals_contain_their_metric_and_name_the_rows_they_rest_on(fitted: tuple) -> None:
+    result, ev = fitted
+    c = ev["confusion"]
+    for metric, n in (("accuracy", sum(c.values())), ("precision", c["tp"] + c["fp"]), ("recall", c["tp"] + c["fn"])):
+        interval = ev["intervals"][metric]
+        assert interval["low"] < result.metrics[metric] < interval["high"] and interval["n"] == n
+    for metric in ("f1", "roc_auc", "log_loss"):
+        interval = ev["intervals"][metric]
+        assert interval["low"] <= result.metrics[metric] <= interval["high"], metric
+    assert evaluation.wilson(0, 0) is None and evaluation.wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_interval_width_shrinks_with_the_holdout() -> None:
+    widths = []
+    for n in (400, 40_000):
+        X, y = synthetic_stream.generate(n, 2, synthetic_stream.Scenario("stable"), 1)
+        r = training.fit(X, y, 0.3, 0)
+        i = evaluation.evaluate_version(r.model, r.X_holdout, r.y_holdout)["intervals"]["accuracy"]
+        widths.append(i["high"] - i["low"])
+    assert widths[1] < widths[0] / 5
+
+
+def test_contributions_add_up_to_the_served_models_log_odds(fitted: tuple) -> None:
+    result, ev = fitted
+    x = [0.7, -1.2, 2.5]
+    explained = evaluation.contributions(ev["linear"], x)
+    assert explained["logit"] == pytest.approx(result.model.decision_function([x])[0])
+    assert explained["probability"] == pytest.approx(result.model.predict_proba([x])[0, 1])
+    assert sum(explained["contributions"]) + explained["intercept"] == pytest.approx(explained["logit"])
+
+
+def test_the_boundary_line_is_where_the_model_says_one_half(fitted: tuple) -> None:
+    result, ev = fitted
+    fixed = [0.3, -0.4, 1.1]
+    line = evaluation.boundary_line(ev["linear"], 0, 2, fixed, (-3.0, 3.0))
+    for x, y in zip(line["x"], line["y"], strict=True):
+        assert result.model.predict_proba([[x, fixed[1], y]])[0, 1] == pytest.approx(0.5, abs=1e-9)
+    vertical = evaluation.boundary_line({**ev["linear"], "coef": [1.0, 0.0, 0.0]}, 0, 1, fixed, (-3.0, 3.0))
+    assert vertical["y"] is None and evaluation.boundary_line({**ev["linear"], "coef": [0.0, 0.0, 1.0]}, 0, 1, fixed, (0, 1)) is None

@@ -1,0 +1,115 @@
+"""The figures and formats the pages draw with: markers where events happened, readable axes, one palette."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core.runtime import Runtime
+from ui import charts
+from ui.report import drift_report_html
+from ui.state import percent
+
+T0 = pd.Timestamp("2026-11-26 12:00:00")
+
+
+def history(n: int) -> pd.DataFrame:
+    ts = [T0 + pd.Timedelta(seconds=30 * i) for i in range(n)]
+    return pd.DataFrame({"ts": ts, "realised": [0.9] * n, "estimated": [0.88] * n, "drift": [False] * n, "rejected": [False] * n})
+
+
+def events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"ts": [T0 + pd.Timedelta(minutes=5), T0 + pd.Timedelta(minutes=9), T0 + pd.Timedelta(minutes=10)],
+         "kind": ["gate", "gate", "rollback"], "version": [2, 3, 2], "promoted": [True, False, True]}
+    )  # fmt: skip
+
+
+def test_promotions_and_rollbacks_are_vertical_lines_at_their_time() -> None:
+    fig = charts.accuracy_history(history(40), events())
+    lines = [(s.x0, s.line.color) for s in fig.layout.shapes]
+    assert lines == [
+        (T0 + pd.Timedelta(minutes=5), charts.COLOURS["promotion"]),
+        (T0 + pd.Timedelta(minutes=10), charts.COLOURS["rollback"]),
+    ]
+    assert sorted(a.text for a in fig.layout.annotations) == ["v1.1.0", "v1.1.0"]  # the rejected v1.2.0 draws no line
+    assert {t.name for t in fig.data} >= {"Promotion", "Rollback"}
+    assert [b.label for b in fig.layout.xaxis.rangeselector.buttons] == ["1h", "6h", "1d", "all"]
+
+
+def test_the_estimate_is_drawn_with_its_band_where_cycles_have_one() -> None:
+    banded = history(10).assign(estimated_low=[0.85] * 10, estimated_high=[0.91] * 10)
+    fig = charts.accuracy_history(banded)
+    band = [t for t in fig.data if t.fill == "tonexty"]
+    assert [t.name for t in band] == ["Estimate's 95 % band"] and list(band[0].y) == [0.85] * 10
+    assert "Estimate's 95 % band" not in {t.name for t in charts.accuracy_history(history(10)).data}
+    assert charts.estimate_band({"estimated_low": 0.851, "estimated_high": 0.912}) == "95 % band 85.1%–91.2%"
+    assert charts.estimate_band({"estimated_low": None, "estimated_high": None}) is None
+
+
+def test_version_labels_of_close_promotions_do_not_share_a_place() -> None:
+    close = pd.DataFrame({"ts": [T0 + pd.Timedelta(seconds=s) for s in (0, 5, 10)], "kind": ["gate"] * 3, "version": [2, 3, 4],
+                          "promoted": [True] * 3})  # fmt: skip
+    fig = charts.accuracy_history(history(40), close)
+    places = [(a.y, a.xanchor) for a in fig.layout.annotations]
+    assert len(set(places)) == 3
+
+
+def test_one_cycle_shows_both_accuracies_and_markers_carry_their_cycle() -> None:
+    one = history(1).assign(drift=[True], first_cycle=[7], marked_cycle=[7])
+    fig = charts.accuracy_history(one)
+    modes = {t.name: t.mode for t in fig.data}
+    assert "markers" in modes["Estimated accuracy (label-free)"]  # one point of a dotted line alone is invisible
+    drift = next(t for t in fig.data if t.name == "Drift detected")
+    assert list(drift.customdata) == [7]
+
+
+def test_the_realised_accuracy_says_what_it_rests_on_and_its_size_is_the_label_coverage() -> None:
+    late = history(3).assign(
+        last_cycle=[1, 2, 3], marked_cycle=[None] * 3, labelled=[0, 20, 200], served=[200, 200, 200], coverage=[0.0, 0.1, 1.0],
+        delay_p50=[None, 30.0, 65.0], realised=[None, 0.7, 0.8],
+    )  # fmt: skip
+    realised = next(t for t in charts.accuracy_history(late).data if t.name == "Realised accuracy (labels that arrived)")
+    assert realised.text[2] == "on 200 labels for 200 rows served (coverage 100%, label delay p50 65 s)" and realised.customdata[2] == 3
+    assert realised.text[1] == "on 20 labels for 200 rows served (coverage 10%, label delay p50 30 s)"
+    assert list(realised.marker.size) == pytest.approx([3.0, 3.7, 10.0])
+    plain = next(t for t in charts.accuracy_history(history(3)).data if t.name == "Realised accuracy (labels that arrived)")
+    assert plain.marker.size == 4 and plain.text is None  # cycles stored before label counts existed
+
+
+def test_one_cycle_gets_a_readable_time_axis() -> None:
+    for fig in (charts.accuracy_history(history(1)), charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [1.0], "p95_ms": [2.0]}))):
+        low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+        assert high - low == charts.MIN_TIME_SPAN
+
+
+def test_reference_and_current_are_the_same_distinct_pair_everywhere() -> None:
+    frame = pd.DataFrame({"feature_1": [0.0, 1.0, 2.0]})
+    overlay = charts.distribution_overlay(frame, frame, "feature_1", "Current batch")
+    balance = charts.class_balance({0: 1, 1: 1}, {0: 2, 1: 1}, "Current batch")
+    pair = [t.marker.color for t in overlay.data]
+    assert pair == [t.marker.color for t in balance.data] == [charts.COLOURS["reference"], charts.COLOURS["current"]]
+    roles = ("reference", "current", "class_0", "class_1", "champion", "challenger")
+    assert len({charts.COLOURS[r] for r in roles}) == len(roles)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0.9997, "99.97 %"), (0.5, "50.0 %"), (1.0, "100.0 %"), (0.99999, "99.999 %"), (None, "—"), (0.123, "12.3 %")]
+)
+def test_percentages_never_round_up_to_certainty(value: float | None, shown: str) -> None:
+    assert percent(value) == shown
+
+
+def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.loop.set_stream_scenario("covariate_shift", 1.5)
+    cycle = rt.loop.run_cycle()
+    detail = rt.insights.cycle_detail(cycle.cycle_id)
+    _ref, reference = rt.insights.reference_sample(cycle.cycle_id)
+    current = rt.insights.batch_sample(*detail.batch_range)
+    figures = [charts.distribution_overlay(reference, current, f, "Current batch") for f in rt.store.features]
+    page = drift_report_html(detail, figures)
+    assert page.startswith("<!doctype html>") and f"cycle {cycle.cycle_id}" in page
+    assert cycle.verdict.split(":")[0] in page and "feature_1" in page and "feature_2" in page
+    assert "<th>measured</th>" in page and "KS statistic" in page and "<td>KS</td>" in page  # each test named, in its unit
+    assert "<script src=" not in page and page.count("Plotly.newPlot") == 2 and len(page) > 1_000_000  # plotly.js inlined once

@@ -1,0 +1,347 @@
+"""The dashboard's "show why" views and the fixes of issue 10, through AppTest on a real workspace.
+Each stale-value test reads the value in the run that made the change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.data.synthetic_stream import Scenario, generate
+from core.rules.verdicts import REALISED
+from core.runtime import get_runtime
+from tests.ui.test_pages import APP, button, open_page, workspace  # noqa: F401 - the fixture is used by name
+
+pytestmark = pytest.mark.usefixtures("workspace")  # a fresh app workspace for every test here
+CSV = b"feature_1,feature_2,target\n1,2,1\n-1,-2,0\n0.5,1,1\n"
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def titles(at: AppTest) -> list[str]:
+    return [c["layout"].get("title", {}).get("text", "").replace("<br>", " ") for c in charts(at)]
+
+
+def drifted_workspace(cycles: int = 4) -> None:
+    """Concept drift until the loop promotes a challenger: cycles with drift rows, gate events and alerts."""
+    rt = get_runtime()
+    rt.loop.set_controls(retrain_cooldown_cycles=0, drift_persistence=1, stream_batch_size=1000)
+    rt.loop.set_stream_scenario("concept_drift", 1.0)
+    for _ in range(cycles):
+        rt.loop.run_cycle()
+    assert rt.registry.champion_version != 1, "concept drift must have promoted a challenger"
+
+
+def test_models_page_shows_the_stored_evaluation_and_compares_two_versions() -> None:
+    rt = get_runtime()
+    rt.data.generate(1500, "concept_drift", 1.0, seed=4, role="incoming")
+    rt.models.train(window_rows=1500)
+    at = open_page("models")
+    at.selectbox(key="eval_version").set_value(2).run()
+    at.selectbox(key="eval_compare").set_value(1).run()
+    assert not at.exception and not at.error
+    assert at.radio(key="eval_basis").value == "loop"  # a second version switches to one shared set
+    shown = titles(at)
+    assert "v1.1.0 · 1,500 rows" in shown and "v1.0.0 · 1,500 rows" in shown  # the same rows under both
+    assert any("the same 1,500 rows: the loop's newest 1,500 incoming rows" in c.value for c in at.caption)
+    assert any("v1.1.0 trained on 1,500 of them" in c.value for c in at.caption)  # a flattering figure says so
+    for title in ("ROC curve", "Precision-recall curve", "Calibration (reliability)", "Coefficients (per sd"):
+        assert any(t.startswith(title) for t in shown), title
+    roc = next(c for c in charts(at) if c["layout"]["title"]["text"] == "ROC curve")
+    assert [t["name"].split(" ·")[0] for t in roc["data"][1:]] == ["v1.1.0", "v1.0.0"]
+    metrics = next(df.value for df in at.dataframe if "95 % interval" in df.value.columns)
+    accuracy = metrics.set_index("metric").loc["accuracy"]
+    assert accuracy["rows"] == 1500 and accuracy["95 % interval"].count("–") == 1
+    at.radio(key="eval_basis").set_value("own").run()  # each on its own holdout: labelled as such
+    shown = titles(at)
+    assert (
+        f"v1.1.0 · {rt.store.evaluation(2)['n_holdout']:,} rows" in shown
+        and f"v1.0.0 · {rt.store.evaluation(1)['n_holdout']:,} rows" in shown
+    )
+    assert any("own holdout" in m.value for m in at.markdown)
+
+
+def test_models_page_compares_on_a_dataset_the_user_picks_and_moves_the_threshold() -> None:
+    rt = get_runtime()
+    picked = rt.data.generate(800, "covariate_shift", 1.0, seed=7)
+    rt.data.generate(1500, "concept_drift", 1.0, seed=4, role="incoming")
+    rt.models.train(window_rows=1500)
+    at = open_page("models")
+    at.selectbox(key="eval_compare").set_value(1).run()
+    at.radio(key="eval_basis").set_value("dataset").run()
+    at.selectbox(key="eval_dataset").set_value(picked.dataset_id).run()
+    assert not at.exception and not at.error
+    assert {"v1.1.0 · 800 rows", "v1.0.0 · 800 rows"} <= set(titles(at))
+    assert any(f"dataset {picked.dataset_id} (800 rows)" in c.value and "No version trained on any of them" in c.value for c in at.caption)
+    strict = {m.label: m.value for m in at.select_slider(key="eval_threshold").set_value(0.9).run().metric}
+    loose = {m.label: m.value for m in at.select_slider(key="eval_threshold").set_value(0.1).run().metric}
+    as_float = lambda text: float(text.rstrip(" %"))  # noqa: E731
+    assert as_float(strict["Recall"]) < as_float(loose["Recall"])
+
+
+def test_gate_table_and_registry_show_version_labels() -> None:
+    rt = get_runtime()
+    rt.data.generate(1500, "concept_drift", 1.0, seed=4, role="incoming")
+    rt.models.train(window_rows=1500)
+    at = open_page("models")
+    events = next(df.value for df in at.dataframe if "champion_score" in df.value.columns)
+    assert set(events["version"]) <= {"v1.0.0", "v1.1.0"} and "None" not in events.astype(str).to_numpy()
+    assert "v1.0.0" in set(events["previous_champion"])
+
+
+def test_mlflow_run_links_when_a_ui_address_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_MLFLOW_UI_URL", "http://127.0.0.1:5999/")
+    at = open_page("models")
+    registry = at.dataframe[0].value
+    run_id = get_runtime().store.model(1)["run_id"]
+    experiment = get_runtime().tracker.experiment_id
+    assert registry["mlflow_run"].tolist() == [f"http://127.0.0.1:5999/#/experiments/{experiment}/runs/{run_id}"]
+
+
+def test_why_this_prediction_shows_contributions_and_the_point() -> None:
+    at = open_page("predict")
+    at.number_input[0].set_value(2.0)
+    at.number_input[1].set_value(-1.0)
+    button(at, "Predict").click().run()
+    assert not at.exception and not at.error
+    why = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Why: P(class 1)"))
+    explained = get_runtime().insights.explain([2.0, -1.0])
+    bars = why["data"][0]
+    assert bars["y"] == ["feature_1", "feature_2", "intercept"]
+    assert bars["x"] == pytest.approx([*explained["contributions"], explained["intercept"]])
+    boundary = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Decision boundary"))
+    star = next(t for t in boundary["data"] if t.get("name") == "this prediction")
+    assert star["x"] == [2.0] and star["y"] == [-1.0]
+    assert any(t.get("name") == "champion v1.0.0" for t in boundary["data"])
+
+
+def test_predict_log_shows_version_labels_and_latency_without_batch_rows() -> None:
+    rt = get_runtime()
+    rt.serving.predict_batch([[0.0, 0.0]] * 40)
+    rt.serving.predict([1.0, 1.0], source="ui")
+    rt.predictor.flush()
+    at = open_page("predict")
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Predictions logged"].value == "41"
+    assert float(metrics["Latency p50"].value.split()[0]) > 0.0
+    log = at.dataframe[-1].value
+    assert set(log["model_version"]) == {"v1.0.0"}
+
+
+def test_drift_page_drills_into_any_cycle_and_exports_it() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    promoted = next(c for c in rt.store.cycles(10).to_dict("records") if c["promoted"])
+    at = open_page("drift")
+    at.selectbox(key="drill_cycle").set_value(promoted["cycle_id"]).run()
+    assert not at.exception and not at.error
+    assert any(promoted["verdict"] == i.value for i in at.info)
+    gate = next(df.value for df in at.dataframe if "champion_score" in df.value.columns)
+    assert gate["version"].tolist()[0] == f"v1.{promoted['new_version'] - 1}.0"
+    alerts = next(df.value for df in at.dataframe if "delivery" in df.value.columns)
+    assert "promoted" in set(alerts["kind"])
+    tests = next(df.value for df in at.dataframe if "effect" in df.value.columns)
+    assert tests["feature"].tolist() == ["feature_1", "feature_2"]
+    assert sum(t.startswith("feature_") and f"cycle {promoted['cycle_id']} batch" in t for t in titles(at)) == 2
+    assert any(b.label == "Download this report (HTML)" for b in at.get("download_button"))
+
+
+def test_the_replay_follows_the_chosen_cycle_and_the_url_names_it() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    first = min(rt.store.cycle_ids())
+    at = open_page("drift")
+    at.selectbox(key="drill_cycle").set_value(first).run()
+    assert at.select_slider(key="boundary_cycle").value == first  # not left at the newest cycle
+    assert at.query_params["cycle"] in (str(first), [str(first)])
+    link = AppTest.from_file(APP, default_timeout=90)
+    link.query_params["cycle"] = str(first + 1)  # a link to another cycle opens that cycle
+    link.run()
+    link.switch_page("pages/drift.py").run()
+    assert link.selectbox(key="drill_cycle").value == first + 1 and link.select_slider(key="boundary_cycle").value == first + 1
+
+
+def test_the_report_carries_the_cycles_decision_boundary() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    promoted = next(c for c in rt.store.cycles(10).to_dict("records") if c["promoted"])
+    detail = rt.insights.cycle_detail(promoted["cycle_id"])
+    from ui import charts as ui_charts
+    from ui.report import drift_report_html
+
+    page = drift_report_html(detail, [], ui_charts.decision_boundary(rt.insights.boundary(promoted["cycle_id"], "feature_1", "feature_2")))
+    assert "Decision boundary at this cycle" in page and f"Decision boundary at cycle {promoted['cycle_id']}" in page
+    assert "challenger v1." in page and "(promoted)" in page
+
+
+def test_the_last_event_stays_on_the_overview_with_a_link_to_its_cycle() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    rt.loop.set_controls(policy="never")
+    quiet = [rt.loop.run_cycle() for _ in range(3)]  # the new champion fits the new regime: nothing fires
+    assert not any(json.loads(c.signals) for c in quiet)
+    event_cycle = max(c["cycle_id"] for c in rt.store.cycles(20).to_dict("records") if c["promoted"] or json.loads(c["signals"] or "[]"))
+    event = rt.insights.last_event()
+    assert event.cycle_id == event_cycle < quiet[-1].cycle_id
+    at = open_page()
+    assert any(event.title in box.value and "Last event" in box.value for box in [*at.warning, *at.success])
+    links = [link for link in at.get("page_link") if link.proto.label == f"Open cycle {event_cycle} in full"]
+    assert links and "cycle=" + str(event_cycle) in links[0].proto.query_string
+
+
+def test_drift_chart_has_one_panel_per_kind_of_number() -> None:
+    drifted_workspace()
+    at = open_page("drift")
+    chart = next(c for c in charts(at) if c["layout"]["title"]["text"] == "Drift tests per cycle")
+    layout = chart["layout"]
+    assert layout["yaxis"]["title"]["text"] == "p-value" and layout["yaxis"]["type"] == "log"
+    assert layout["yaxis2"]["title"]["text"] == "effect (sd)" and layout["yaxis3"]["title"]["text"] == "PSI"
+
+
+def test_performance_drift_is_named_as_the_trigger() -> None:
+    """Inputs from the reference's own distribution with every label flipped: the model is wrong, the
+    features have not moved, so performance drift alone fires, at every seed."""
+    rt = get_runtime()
+    rt.loop.set_controls(stream_enabled=False)
+    X, y = generate(1000, 2, Scenario("stable"), seed=11)
+    flipped = pd.DataFrame(X, columns=rt.schema.names).assign(target=1 - y)
+    rt.data.import_csv(flipped.to_csv(index=False), name="labels flipped", role="incoming")
+    cycle = rt.loop.run_cycle()
+    assert cycle.performance_drift and not cycle.dataset_drift and json.loads(cycle.signals) == [REALISED]
+    at = open_page("drift")
+    at.selectbox(key="drill_cycle").set_value(cycle.cycle_id).run()
+    assert any("performance drift" in w.value for w in at.warning)
+
+
+def test_the_boundary_replays_cycles_with_a_slider() -> None:
+    drifted_workspace()
+    rt = get_runtime()
+    first = min(rt.store.cycle_ids())
+    at = open_page("drift")
+    at.select_slider(key="boundary_cycle").set_value(first).run()
+    boundary = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Decision boundary"))
+    assert boundary["layout"]["title"]["text"] == f"Decision boundary at cycle {first}"
+    lines = [t["name"] for t in boundary["data"] if t.get("mode") == "lines"]
+    assert lines[0] == "champion v1.0.0"
+
+
+def test_data_page_shows_role_preview_statistics_and_a_scatter() -> None:
+    at = open_page("data")
+    assert any("**Role:** sent to the loop" in m.value for m in at.markdown)
+    preview = next(df.value for df in at.dataframe if list(df.value.columns) == ["feature_1", "feature_2", "target"])
+    assert len(preview) == 100
+    stats = next(df.value for df in at.dataframe if "median" in df.value.columns)
+    assert stats["column"].tolist() == ["feature_1", "feature_2", "target"] and stats["count"].tolist() == [2000] * 3
+    assert any("feature_1 against feature_2, by class" in t for t in titles(at))
+
+
+def test_stream_segments_are_hidden_until_asked_for_and_the_pick_stays() -> None:
+    rt = get_runtime()
+    rt.loop.run_cycle()  # the stream adds a segment
+    rt.data.generate(300, seed=5)
+    at = open_page("data")
+    shown = at.dataframe[0].value
+    assert "stream" not in set(shown["source"]) and len(shown) == 2
+    at.selectbox(key="dataset_pick").set_value(1).run()
+    rt.loop.run_cycle()  # new data arrives; a rerun must not move the picker
+    at.run()
+    assert at.selectbox(key="dataset_pick").value == 1
+    at.get("button_group")[0].set_value(["stream"]).run()
+    assert set(at.dataframe[0].value["source"]) == {"stream"}
+
+
+def test_importing_the_same_file_twice_warns() -> None:
+    at = open_page("data")
+    for _ in range(2):
+        at.get("file_uploader")[0].set_value(("mine.csv", CSV, "text/csv"))
+        at.run()
+        button(at, "Import").click().run()
+    assert any("exactly the bytes of dataset 2" in w.value for w in at.warning)
+    assert get_runtime().store.counts()["datasets"] == 3
+
+
+def test_an_over_limit_size_gets_a_message_not_a_silent_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_MAX_SAMPLES_PER_REQUEST", "5000")
+    at = open_page("data")
+    at.number_input[0].set_value(6000)
+    button(at, "Generate").click().run()
+    assert any("samples" in e.value and "5,000" in e.value for e in at.error), [e.value for e in at.error]
+    assert get_runtime().store.counts()["datasets"] == 1
+
+
+def test_operations_values_reflect_the_action_just_taken() -> None:
+    at = open_page("operations")
+    at.number_input(key="interval").set_value(5.0).run()
+    assert {m.label: m.value for m in at.metric}["Interval"] == "5 s"
+    button(at, "Start").click().run()
+    assert {m.label: m.value for m in at.metric}["State"] == "running"
+    at.selectbox(key="stream_scenario").set_value("concept_drift")
+    button(at, "Apply").click().run()
+    assert any(c.value.startswith("Active: the simulator, Concept drift") for c in at.caption), [c.value for c in at.caption]
+    button(at, "Pause").click().run()
+    assert {m.label: m.value for m in at.metric}["State"] == "paused"
+
+
+def test_operations_exports_cycles_and_alerts() -> None:
+    rt = get_runtime()
+    rt.loop.run_cycle()
+    rt.health.send_test_message()
+    at = open_page("operations")
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Download cycles (CSV)", "Download alerts (CSV)"} <= labels
+
+
+def test_the_theme_is_the_users_choice() -> None:
+    config = (Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text()
+    assert "base =" not in config and 'toolbarMode = "viewer"' in config and "showSidebarNavigation = false" in config
+
+
+def test_with_more_features_the_boundary_plane_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_N_FEATURES", "3")
+    get_runtime().loop.run_cycle()
+    at = open_page("drift")
+    at.selectbox(key="boundary_x").set_value("feature_2").run()
+    at.selectbox(key="boundary_y").set_value("feature_3").run()
+    assert not at.exception and not at.error
+    boundary = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Decision boundary"))
+    assert boundary["layout"]["xaxis"]["title"]["text"] == "feature_2" and boundary["layout"]["yaxis"]["title"]["text"] == "feature_3"
+    assert any(t.get("name") == "champion v1.0.0" and t.get("mode") == "lines" for t in boundary["data"])
+
+
+def test_an_import_empties_the_uploader_and_a_copy_can_be_deleted_from_the_page() -> None:
+    at = open_page("data")
+    at.get("file_uploader")[0].set_value(("mine.csv", CSV, "text/csv"))
+    at.run()
+    button(at, "Import").click().run()
+    assert not at.get("file_uploader")[0].value  # stored once: a second click cannot store a copy
+    assert not any(b.label == "Import" for b in at.button)
+    rt = get_runtime()
+    assert rt.store.counts()["datasets"] == 2 and at.selectbox(key="dataset_pick").value == 2
+    at.text_input(key="dataset_name").set_value("my table")
+    at.text_input(key="dataset_tags").set_value("mine, q3")
+    button(at, "Save").click().run()
+    assert rt.store.dataset(2)["name"] == "my table" and "mine, q3" in at.dataframe[0].value["tags"].tolist()
+    button(at, "Delete dataset 2").click().run()
+    assert rt.store.dataset(2) is None and not at.exception
+    at.selectbox(key="dataset_pick").set_value(1).run()
+    button(at, "Delete dataset 1").click().run()
+    assert any("sent to the loop" in e.value for e in at.error) and rt.store.dataset(1) is not None
+
+
+def test_overview_reads_well_with_unlabelled_cycles() -> None:
+    rt = get_runtime()
+    rt.loop.set_controls(stream_enabled=False)
+    rt.loop.run_cycle()  # nothing new yet
+    rt.serving.predict([0.5, 0.5])
+    rt.predictor.flush()
+    rt.loop.run_cycle()  # label-free: an estimate, no realised accuracy
+    at = open_page()
+    cycles = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
+    assert cycles["realised_accuracy"].tolist() == ["—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")
+    assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0", "v1.0.0"]
+    assert any("· 1 model ·" in c.value and "· 1 prediction ·" in c.value for c in at.caption)

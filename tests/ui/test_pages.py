@@ -1,0 +1,457 @@
+"""Every page through Streamlit's AppTest, on a real workspace (DuckDB file, MLflow store)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.domain.deliveries import DELIVERY_WORDS, INFO_DELIVERY
+from core.domain.outcomes import version_label
+from core.rules.verdicts import FEATURE, INFO_TITLE
+from core.runtime import close_runtime, get_runtime
+from tests.fixtures import make_settings
+from ui import charts
+from ui.report import drift_report_html
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Environment for the app's own Settings.from_env(); caches cleared so each test gets its own runtime."""
+    data = tmp_path / "data"
+    make_settings(data, mlflow_template)  # copies the migrated MLflow template
+    monkeypatch.setenv("IA_DATA_DIR", str(data))
+    for leaked in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # mlflow.set_tracking_uri exports these
+        monkeypatch.delenv(leaked, raising=False)
+    monkeypatch.setenv("IA_SCHEDULER_AUTOSTART", "false")
+    monkeypatch.setenv("IA_API_ENABLED", "false")
+    monkeypatch.setenv("IA_PREDICTION_FLUSH_SECONDS", "0.05")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield data
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    close_runtime()
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_overview_shows_the_starter_champion(workspace: Path) -> None:
+    at = open_page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Champion"] == "v1.0.0" and metrics["Loop"] == "stopped"
+    assert metrics["Holdout accuracy"].endswith(" %") and len(at.columns) >= 6  # two rows of three KPIs
+
+
+def test_overview_says_what_the_realised_accuracy_rests_on_and_keeps_it_until_a_newer_one(workspace: Path) -> None:
+    open_page()
+    rt = get_runtime()
+    first = rt.loop.run_cycle()  # the stream's 200 labelled rows, scored as they arrived
+    at = open_page()
+    realised = next(m for m in at.metric if m.label == "Realised accuracy")
+    assert realised.value.endswith(" %")
+    assert realised.proto.delta == "cycle 1 · 200 labels"
+    assert f"Cycle 1 at {first.started_at:%H:%M} UTC: on 200 labels for 200 rows served (coverage 100%, labels came with the rows)" in (
+        realised.proto.help
+    )
+    rt.loop.set_controls(stream_enabled=False)
+    rt.loop.run_cycle()  # nothing new: no labels, and nothing false said about them
+    at = open_page()
+    kept = next(m for m in at.metric if m.label == "Realised accuracy")
+    assert (kept.value, kept.proto.delta) == (realised.value, realised.proto.delta)
+    assert "Cycle 1 at" in kept.proto.help and "on 200 labels for 200 rows served" in kept.proto.help
+
+
+def test_overview_empty_workspace_says_what_to_do(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_STARTER_MODEL", "false")
+    at = open_page()
+    assert any("No model yet: train one on the Models page" in i.value for i in at.info)
+
+
+def test_generate_adds_a_dataset(workspace: Path) -> None:
+    at = open_page("data")
+    at.number_input[0].set_value(1500)
+    at.selectbox[0].set_value("covariate_shift")
+    at.number_input[1].set_value(7)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    datasets = get_runtime().store.datasets()
+    assert datasets["n_rows"].tolist()[0] == 1500 and datasets["scenario"].tolist()[0] == "covariate_shift"
+    assert any("1,500 rows" in t.value for t in at.toast)
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_a_bad_csv_import_shows_the_problem_and_stores_nothing(workspace: Path) -> None:
+    at = open_page("data")
+    at.get("file_uploader")[0].set_value(("bad.csv", b"feature_1,feature_2,target\n1,abc,0\n", "text/csv"))
+    at.run()
+    button(at, "Import").click().run()
+    assert any("column feature_2, row 2: 'abc' is not a number" in e.value for e in at.error)
+    assert get_runtime().store.counts()["datasets"] == 1  # only the starter
+
+
+def test_a_good_csv_import_is_stored(workspace: Path) -> None:
+    at = open_page("data")
+    at.get("file_uploader")[0].set_value(("mine.csv", b"feature_1,feature_2,target\n1,2,1\n-1,-2,0\n", "text/csv"))
+    at.run()
+    button(at, "Import").click().run()
+    assert not at.error and get_runtime().store.datasets()["source"].tolist()[0] == "imported"
+
+
+def test_train_now_adds_a_version_to_the_registry_unless_nothing_changed(workspace: Path) -> None:
+    at = open_page("models")
+    assert len(at.dataframe[0].value) == 1
+    button(at, "Train now").click().run()  # the same loop window as v1.0.0: nothing to register
+    assert any("Nothing registered: the data and parameters equal v1.0.0's" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 1
+    get_runtime().data.generate(500, seed=8, role="incoming")
+    button(at, "Train now").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["label"].tolist()[0] == "v1.1.0" and len(table) == 2 and table["training_data"].tolist()[0] == "loop window"
+    assert at.selectbox(key="eval_version").value == 2  # the evaluation shows what was just trained, not the old champion
+
+
+def test_train_without_promoting_with_options_keeps_a_candidate(workspace: Path) -> None:
+    rt = get_runtime()
+    rt.data.generate(500, seed=8, role="incoming")
+    at = open_page("models")
+    at.number_input(key="train_c").set_value(0.25)
+    at.selectbox(key="train_weights").set_value("balanced")
+    at.checkbox(key="train_hold").check()
+    button(at, "Train now").click().run()
+    assert not at.exception and not at.error
+    assert rt.registry.champion_version == 1 and rt.store.model(2)["status"] == "candidate"
+    params = rt.tracker.client.get_run(rt.store.model(2)["run_id"]).data.params
+    assert (params["C"], params["class_weight"]) == ("0.25", "balanced")
+    assert at.dataframe[0].value["status"].tolist() == ["candidate", "★ champion"]
+
+
+def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> None:
+    rt = get_runtime()
+    rt.data.generate(2000, "concept_drift", 1.0, seed=3, role="incoming")
+    rt.models.train(window_rows=2000)
+    assert rt.registry.champion_version == 2
+    at = open_page("models")
+    button(at, "Promote v1.0.0…").click().run()
+    assert rt.registry.champion_version == 2  # asked, not done
+    button(at, "Confirm promotion").click().run()
+    assert not at.exception and rt.registry.champion_version == 1 and rt.store.champion_version() == 1
+    assert any("Champion rolled back to v1.0.0" in s.value for s in at.success)  # said after the rerun, not lost with it
+    assert at.dataframe[0].value["status"].tolist() == ["former champion", "★ champion"]
+
+
+def test_predict_shows_the_result_with_its_version_and_logs_it(workspace: Path) -> None:
+    at = open_page("predict")
+    at.number_input[0].set_value(-1.5)
+    at.number_input[1].set_value(-2.3)
+    button(at, "Predict").click().run()
+    assert not at.exception and not at.error
+    assert any("by v1.0.0" in s.value and "Class **0**" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["Predictions logged"] == "1"  # in the same run: the log is redrawn
+    assert not any("No predictions yet" in i.value for i in at.info)
+    logged = at.dataframe[-1].value
+    assert logged["feature_1"].tolist() == [-1.5] and logged["source"].tolist() == ["ui"]
+
+
+def test_a_bad_batch_csv_shows_the_problem(workspace: Path) -> None:
+    at = open_page("predict")
+    at.get("file_uploader")[0].set_value(("b.csv", b"feature_1\n1\n", "text/csv"))
+    at.run()
+    button(at, "Predict the batch").click().run()
+    assert any("missing column(s) feature_2" in e.value for e in at.error)
+    get_runtime().predictor.flush()
+    assert get_runtime().store.counts()["predictions"] == 0
+
+
+def test_a_batch_csv_is_predicted(workspace: Path) -> None:
+    at = open_page("predict")
+    at.get("file_uploader")[0].set_value(("b.csv", b"feature_1,feature_2\n1,2\n-3,-1\n", "text/csv"))
+    at.run()
+    button(at, "Predict the batch").click().run()
+    assert not at.error
+    frame = at.dataframe[0].value
+    assert frame["prediction"].tolist() == [1, 0] and set(frame["model_version"]) == {"v1.0.0"}
+    assert frame["prediction_id"].str.fullmatch(r"[0-9a-f]{32}-[01]").all()  # each row's id, for its label later
+    assert all(c.endswith(" %") and not c.startswith("100") for c in frame["confidence"])  # a share, never rounded up to 100 %
+
+
+def test_scheduler_controls_change_the_worker(workspace: Path) -> None:
+    at = open_page("operations")
+    rt = get_runtime()
+    assert rt.scheduler.state == "stopped"
+    button(at, "Start").click().run()
+    assert rt.scheduler.state == "running"
+    button(at, "Pause").click().run()
+    assert rt.scheduler.state == "paused" and rt.store.get_setting("scheduler.state") == "paused"
+    at.number_input(key="interval").set_value(12.0).run()
+    assert rt.scheduler.interval == 12.0 and rt.loop.live_settings().scheduler_interval == 12.0
+
+
+def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
+    at = open_page("operations")
+    at.selectbox[0].set_value("never")
+    button(at, "Save").click().run()
+    at.selectbox(key="stream_scenario").set_value("concept_drift")
+    button(at, "Apply").click().run()
+    rt = get_runtime()
+    assert not at.error and rt.loop.live_settings().policy == "never" and rt.loop.stream_state().scenario == "concept_drift"
+
+
+def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(workspace: Path) -> None:
+    at = open_page("operations")
+    rt = get_runtime()
+    library = rt.data.generate(500, "covariate_shift", seed=3)
+    at.run()
+    at.selectbox(key="stream_source").set_value(library.dataset_id)
+    at.number_input(key="stream_batch").set_value(200)
+    at.number_input(key="stream_delay").set_value(0)
+    at.radio(key="stream_at_end").set_value("restart")
+    button(at, "Apply").click().run()
+    assert not at.error and rt.loop.stream_info()["source"] == library.dataset_id and rt.loop.stream_info()["at_end"] == "restart"
+    rt.loop.run_cycle()
+    at.run()
+    texts = [p.proto.text for p in at.get("progress")]
+    interval = rt.loop.worker_status().interval
+    assert texts == [f"Replaying dataset {library.dataset_id} (Covariate shift (means move) · 500 rows · seed 3): 200 of 500 rows; "
+                     f"left: 2 batches of 200, about {2 * interval:.0f} s at one every {interval:g} s; at the end: restart"]  # fmt: skip
+    at.number_input(key="stream_position").set_value(0)
+    button(at, "Apply").click().run()
+    assert rt.loop.stream_info()["position"] == 0  # started over
+
+
+def test_predict_shows_the_id_and_takes_a_labels_file(workspace: Path) -> None:
+    at = open_page("predict")
+    button(at, "Predict").click().run()
+    rt = get_runtime()
+    rt.serving.flush()
+    served = rt.store.recent_predictions(1)
+    pid = served["prediction_id"].iloc[0]
+    assert [c.value for c in at.code] == [pid]
+    at.get("file_uploader")[1].set_value(("labels.csv", f"prediction_id,label\n{pid},1\nghost,0\n".encode(), "text/csv"))
+    at.run()
+    button(at, "Send the labels").click().run()
+    assert not at.error
+    assert any("1 label stored, 0 corrected, of 2 received (1 id matched)" in s.value for s in at.success)
+    assert any("1 id unknown" in w.value and "ghost" in w.value for w in at.warning)
+    assert rt.store.feedback_count() == 1
+    log = at.dataframe[-1].value
+    assert log.loc[log["prediction_id"] == pid, "true_label"].tolist() == [1]
+
+
+def test_drift_page_shows_the_latest_report(workspace: Path) -> None:
+    get_runtime().loop.set_stream_scenario("covariate_shift", 1.0)
+    get_runtime().loop.run_cycle()
+    at = open_page("drift")
+    report = next(df.value for df in at.dataframe if "effect" in df.value.columns)
+    assert report["feature"].tolist() == ["feature_1", "feature_2"] and set(report["test"]) == {"KS"} and report["drifted"].all()
+    assert report["measured"].str.fullmatch(r"KS statistic \d\.\d\d, shift \d+\.\d\d sd").all()  # the test in its own unit
+    assert any("drifted feature_1, feature_2" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 5  # one overlay per feature, the tests over time, accuracy, the decision boundary
+    assert report.columns[:3].tolist() == ["feature", "test", "drifted"] and "statistic" not in report  # `measured` says it
+    assert not any("category column" in c.value or "missing-value rate" in c.value for c in at.caption)  # the demo has neither
+
+
+def test_the_drift_page_opens_on_the_newest_cycle_that_made_a_drift_test(workspace: Path) -> None:
+    rt = get_runtime()
+    tested = rt.loop.run_cycle()
+    rt.loop.set_controls(stream_enabled=False)
+    idle = rt.loop.run_cycle()  # read nothing, tested nothing
+    assert idle.cycle_id > tested.cycle_id and rt.insights.drift_results(idle.cycle_id).empty
+    at = open_page("drift")
+    assert at.selectbox(key="drill_cycle").value == tested.cycle_id
+    assert any(df.value["feature"].tolist() == ["feature_1", "feature_2"] for df in at.dataframe if "feature" in df.value.columns)
+
+
+def test_every_page_renders_on_an_empty_workspace(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_STARTER_MODEL", "false")
+    for page in (None, "data", "models", "predict", "drift", "operations"):
+        at = open_page(page)
+        assert not at.error, page
+
+
+def test_a_workspace_held_by_another_process_shows_a_clear_message(workspace: Path) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from core.store import Store; "
+         f"s = Store(Path({str(workspace / 'ia_continu.duckdb')!r}), 2); print('ready', flush=True); time.sleep(60)"],
+        cwd=Path(APP).parent, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        at = AppTest.from_file(APP, default_timeout=90)
+        at.run()
+        assert not at.exception
+        assert any("in use by another process" in e.value and f"PID {holder.pid}" in e.value for e in at.error)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_invalid_setting_is_named_on_the_page(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_SCHEDULER_INTERVAL", "-5")
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception
+    assert any("IA_SCHEDULER_INTERVAL='-5': must be at least 1.0" in e.value for e in at.error)
+
+
+def test_a_workspace_that_cannot_open_shows_the_reason_not_a_redacted_error(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IA_STARTER_MODEL", "true")
+    open_page()
+    close_runtime()
+    st.cache_resource.clear()
+    (workspace / "mlflow.db").unlink()
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception
+    assert any("mlflow.db is missing" in e.value and "Restore mlflow.db" in e.value for e in at.error)
+
+
+def test_a_library_dataset_is_sent_to_the_loop_from_the_data_page(workspace: Path) -> None:
+    at = open_page("data")
+    at.number_input[0].set_value(300)
+    button(at, "Generate").click().run()
+    rt = get_runtime()
+    assert rt.store.datasets()["role"].tolist()[0] == "library"
+    button(at, "Send this dataset to the loop").click().run()
+    assert not at.exception and not at.error
+    datasets = rt.store.datasets()
+    assert datasets["role"].tolist()[0] == "incoming" and datasets["name"].tolist()[0].startswith("Sent to the loop")
+    assert rt.store.max_incoming_sample_id() == datasets["last_sample_id"].max()
+
+
+def test_a_challenger_awaiting_approval_is_promoted_from_the_models_page(workspace: Path) -> None:
+    rt = get_runtime()
+    rt.loop.set_controls(policy="approve")
+    rt.data.generate(1500, "concept_drift", 1.0, seed=2, role="incoming")
+    waiting = rt.models.train(window_rows=1500).version
+    at = open_page("models")
+    button(at, f"Promote {version_label(waiting)}").click().run()
+    assert not at.exception and rt.registry.champion_version == waiting and rt.models.awaiting_approval() == []
+
+
+def test_operations_lists_the_replicas_whose_predictions_reached_the_workbench(workspace: Path) -> None:
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+
+    from core.store.journal import Entry
+    from core.store.prediction_rows import entries_table
+
+    at = open_page("operations")
+    assert "No replica has forwarded predictions yet" in " ".join(i.value for i in at.info)
+    rt = get_runtime()
+    entry = Entry(
+        1_800_000_000_000_000, 1, np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]), np.array([0.9, 0.2, 0.6]), 1.0, "api", ids="a" * 32
+    )
+    sink = io.BytesIO()
+    table = entries_table([entry], rt.schema)
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    assert rt.serving.ingest_forwarded("replica-7", "00001", sink.getvalue())["stored"]
+    at.run()
+    shown = next(d.value for d in at.dataframe if "replica" in d.value.columns)
+    assert shown["replica"].tolist() == ["replica-7"] and shown["predictions"].tolist() == [3]
+
+
+def test_ones_own_data_names_no_target_by_itself_says_how_long_a_replay_takes_and_opens_on_the_new_overview(workspace: Path) -> None:
+    at = open_page("data")
+    button(at, "Use a generated mixed table").click().run()
+    assert at.selectbox(key="own_target").value is None  # the last column is not the target because it is last
+    assert any("Choose the column the model is to predict" in i.value for i in at.info)
+    assert not any(b.label == "Create the workspace" for b in at.button)
+    at.selectbox(key="own_target").set_value("outcome").run()
+    at.toggle(key="own_replay").set_value(True).run()
+    at.number_input(key="own_initial").set_value(1000).run()
+    settings = get_runtime().settings
+    batches = -(-4000 // settings.stream_batch_size)
+    (said,) = [c.value for c in at.caption if "come as the stream" in c.value]
+    assert said.startswith(f"The other 4,000 rows come as the stream: {batches} batches of {settings.stream_batch_size}, about "), said
+    assert f"at one every {settings.scheduler_interval:g} s" in said
+    at.text_input(key="own_name").set_value("subs").run()
+    button(at, "Create the workspace").click().run()
+    button(at, "Open subs now").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Overview" and get_runtime().settings.workspace == "subs"
+    at.switch_page("pages/data.py").run()
+    assert "own_target" not in at.session_state and "own_created" not in at.session_state and "own_sample" not in at.session_state
+    assert any(b.label == "Use a generated mixed table" for b in at.button)  # the form is empty, ready for the next file
+
+
+def test_a_challenge_reads_as_one_on_the_overview_the_drift_page_and_operations(workspace: Path) -> None:
+    """A tolerance of 1 lets no drop fire: the champion changes only through a challenger credibly better on the newest
+    labels, and every screen names the cycle a challenge, won or not, with the estimate's band beside the estimate."""
+    rt = get_runtime()
+    assert rt.settings.policy == "challenge"
+    rt.loop.set_controls(perf_tolerance=1.0, stream_batch_size=1000)
+    rt.loop.set_stream_scenario("concept_drift", 1.0)
+    records = [rt.loop.run_cycle() for _ in range(4)]
+    won = next(r for r in records if r.promoted)
+    kept = next(r for r in records if r.decision == "challenge" and r.new_version is None)
+    assert won.decision == "challenge" and not won.performance_drift
+    label, said = version_label(won.new_version), f"challenger {version_label(won.new_version)} promoted"
+    at = open_page()
+    assert rt.insights.last_event().cycle_id == won.cycle_id  # the challenges lost since are not events
+    assert any(f"New champion {label}: a challenger credibly better than v1.0.0" in s.value for s in at.success)
+    latest = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
+    shown = dict(zip(latest["cycle_id"], latest["decision"], strict=True))
+    assert shown[won.cycle_id] == said and shown[kept.cycle_id] == "challenged: champion kept"
+    at = open_page("drift")
+    at.selectbox(key="drill_cycle").set_value(won.cycle_id).run()
+    metrics = {m.label: m for m in at.metric}
+    assert f"Decision: {said}." in " ".join(m.value for m in at.markdown) and metrics["New version"].value == label
+    assert metrics["Estimated accuracy"].proto.delta == charts.estimate_band(rt.store.cycle(won.cycle_id)) is not None
+    page = drift_report_html(rt.insights.cycle_detail(won.cycle_id), [])
+    assert f"<td>{said}</td>" in page and f"<td>{metrics['Estimated accuracy'].proto.delta}</td>" in page
+    at = open_page("operations")
+    runs = next(df.value for df in at.dataframe if "promoted" in df.value.columns)
+    shown = dict(zip(runs["cycle_id"], runs["decision"], strict=True))
+    assert shown[won.cycle_id] == said and shown[kept.cycle_id] == "challenged: champion kept"
+    at = open_page("models")  # a challenger that lost was never registered: its cycle is listed beside the gate decisions
+    lost = next(df.value for df in at.dataframe if {"cycle_id", "reason"} <= set(df.value.columns))
+    assert kept.cycle_id in lost["cycle_id"].tolist() and won.cycle_id not in lost["cycle_id"].tolist()
+    assert "not credibly better" in lost.set_index("cycle_id").loc[kept.cycle_id, "reason"]
+
+
+def test_drift_the_model_does_not_feel_is_listed_as_informational_wherever_alerts_are(workspace: Path) -> None:
+    rt = get_runtime()
+    rt.loop.set_controls(perf_tolerance=1.0)  # the performance cannot drop: drift alone
+    rt.loop.run_cycle()
+    rt.loop.set_stream_scenario("covariate_shift", 1.5)
+    drifted = rt.loop.run_cycle()
+    assert drifted.dataset_drift and not drifted.performance_drift
+    informational = DELIVERY_WORDS[INFO_DELIVERY]
+    at = open_page()
+    event = f"{INFO_TITLE}: {FEATURE}"
+    assert any(event in box.value and "Last event" in box.value for box in at.info)
+    assert not any("Last event" in box.value for box in [*at.warning, *at.success])
+    latest = next(df.value for df in at.dataframe if "delivery" in df.value.columns)
+    assert latest.loc[latest["title"] == INFO_TITLE, "delivery"].tolist() == [informational]
+    at = open_page("operations")
+    listed = next(df.value for df in at.dataframe if "delivery" in df.value.columns)
+    assert listed.loc[listed["title"] == INFO_TITLE, "delivery"].tolist() == [informational]
+    at = open_page("drift")
+    at.selectbox(key="drill_cycle").set_value(drifted.cycle_id).run()
+    this = next(df.value for df in at.dataframe if "delivery" in df.value.columns)
+    assert this.loc[this["title"] == INFO_TITLE, "delivery"].tolist() == [informational]
+    assert informational in drift_report_html(rt.insights.cycle_detail(drifted.cycle_id), [])
+    assert "sent to Discord" not in set(this["delivery"])

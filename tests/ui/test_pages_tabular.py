@@ -1,0 +1,179 @@
+"""Every page on a workspace built from a mixed table with three classes, through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+
+from core import workspaces
+from core.config import Settings
+from core.data.synthetic_table import generate_table
+from core.runtime import close_runtime, get_runtime
+from tests.fixtures import make_settings
+from tests.ui.test_pages import button, open_page
+
+PAGES = ("overview", "data", "models", "predict", "drift", "operations")
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Path:
+    base = make_settings(tmp_path_factory.mktemp("demo") / "data", mlflow_template)
+    path = tmp_path_factory.mktemp("files") / "churn.csv"
+    generate_table(1500, seed=11, n_classes=3).to_csv(path, index=False)
+    return workspaces.create(base, "churn", path, "churn.csv", workspaces.TableChoice("outcome")).folder
+
+
+@pytest.fixture
+def served(churn: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("IA_WORKSPACES_DIR", str(churn.parent))
+    monkeypatch.setenv("IA_WORKSPACE", "churn")
+    for name in ("IA_DATA_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IA_SCHEDULER_AUTOSTART", "false")
+    monkeypatch.setenv("IA_API_ENABLED", "false")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield Settings.from_env()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    close_runtime()
+
+
+def test_every_page_renders_on_a_three_class_table(served: Settings) -> None:
+    rt = get_runtime(served)
+    later = generate_table(300, "new_category", 1.0, seed=12, n_classes=3).to_csv(index=False).encode()
+    rt.data.import_csv(later, name="later.csv", role="incoming")
+    rt.loop.run_cycle()
+    for page in PAGES:
+        at = open_page(page)
+        assert not at.exception and not at.error, (page, [e.value for e in at.exception], [e.value for e in at.error])
+
+
+def test_the_data_page_shows_the_schema_and_refuses_the_generator(served: Settings) -> None:
+    at = open_page("data")
+    schema = at.table[0].value
+    assert schema.loc["plan", "kind"] == "categorical" and schema.loc["tenure_months", "missing allowed"] == "yes"
+    assert any("takes files of its own columns" in i.value for i in at.info)
+
+
+def test_the_predict_form_is_built_from_the_schema_and_serves_a_class_as_written(served: Settings) -> None:
+    at = open_page("predict")
+    plan = at.selectbox(key="in_churn_plan")
+    assert plan.label == "plan" and plan.options[-1] == "other…" and "basic" in plan.options
+    channel = at.selectbox(key="in_churn_channel")
+    assert channel.options[-1] == "(missing)"  # 5 % of channels are missing in the first file: allowed
+    channel.set_value("(missing)")
+    button(at, "Predict").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(f"Class **{c}**" in s.value for s in at.success for c in ("stays", "leaves", "downgrades"))
+    log = at.dataframe[-1].value  # the prediction log: the user's column names, the class as written
+    assert "plan" in log.columns and "feature_1" not in log.columns and set(log["prediction"]) <= {"stays", "leaves", "downgrades"}
+
+
+def test_the_models_page_shows_a_three_by_three_matrix_and_no_threshold(served: Settings) -> None:
+    at = open_page("models")
+    assert not at.exception
+    assert any("there is no single threshold" in c.value for c in at.caption)
+
+
+def test_the_generated_mixed_table_previews_its_schema_before_anything_is_stored(served: Settings) -> None:
+    at = open_page("data")
+    button(at, "Use a generated mixed table").click().run()
+    at.selectbox(key="own_target").set_value("outcome").run()  # no column is the target until the user names it
+    assert not at.exception and not at.error
+    assert any("Inferred schema" in m.value and "5,000 rows" in m.value for m in at.markdown)
+    assert any("3 classes: downgrades" in m.value for m in at.markdown)
+    assert workspaces.list_workspaces(served.workspaces_dir) == ["churn"]  # a preview creates nothing
+
+
+def test_the_calibration_chart_of_three_classes_is_the_top_label_one_and_names_no_class_1(served: Settings) -> None:
+    import json
+
+    at = open_page("models")
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    (calibration,) = [s for s in specs if "alibration" in s["layout"]["title"]["text"]]
+    axes = calibration["layout"]["xaxis"]["title"]["text"] + " · " + calibration["layout"]["yaxis"]["title"]["text"]
+    assert "class 1" not in axes and "top label" in calibration["layout"]["title"]["text"].replace("<br>", " ")
+    assert "confidence" in axes and "right" in axes
+
+
+def test_a_workspace_of_ones_own_file_says_nothing_of_the_generator_and_offers_no_generator_form(served: Settings) -> None:
+    overview = open_page("overview")
+    first = overview.caption[0].value
+    assert "your own file" in first and "seeded generator" not in first
+    data = open_page("data")
+    assert not any(n.label == "Samples" for n in data.number_input) and not any(
+        b.label == "Generate" for b in data.get("form_submit_button")
+    )
+    assert not any("seeded generator" in c.value for c in data.caption)
+
+
+def test_the_overview_counts_a_replayed_file_so_its_rows_can_be_reconciled(
+    tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,500 rows: v1.0.0 on the first 1,000, the other 500 kept in the library and replayed as the stream. The loop's
+    copies and their library source are both stored: the counts say which is which, so they add up to the file."""
+    base = make_settings(tmp_path / "demo", mlflow_template)
+    path = tmp_path / "churn.csv"
+    generate_table(1500, seed=11, n_classes=3).to_csv(path, index=False)
+    folder = workspaces.create(base, "replayed", path, "churn.csv", workspaces.TableChoice("outcome", initial_rows=1000)).folder
+    for name, value in (("IA_WORKSPACES_DIR", str(folder.parent)), ("IA_WORKSPACE", "replayed"), ("IA_SCHEDULER_AUTOSTART", "false"),
+                        ("IA_API_ENABLED", "false")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    for name in ("IA_DATA_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_resource.clear()
+    try:
+        rt = get_runtime(Settings.from_env())
+        rt.loop.run_cycle()
+        batch = rt.loop.live_settings().stream_batch_size
+        at = open_page("overview")
+        (counts,) = [c.value for c in at.caption if c.value.startswith("Server up")]
+        assert f"received by the loop: 2 datasets, {1000 + batch:,} samples" in counts, counts
+        assert "in the library: 1 dataset, 500 samples" in counts, counts
+    finally:
+        st.cache_resource.clear()
+        close_runtime()
+
+
+def test_the_predict_form_starts_at_the_reference_s_median_and_most_frequent_category(served: Settings) -> None:
+    at = open_page("predict")
+    reference = get_runtime().insights.reference_sample()[1]
+    fee = next(n for n in at.number_input if n.label == "monthly_fee")
+    assert fee.value == pytest.approx(reference["monthly_fee"].median())  # a customer's fee, not 0
+    assert at.selectbox(key="in_churn_plan").value == reference["plan"].mode()[0] == "basic"
+
+
+def test_the_drift_page_names_category_and_missing_value_tests_only_where_the_table_has_such_columns(
+    tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    base = make_settings(tmp_path / "demo", mlflow_template)
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"pressure": rng.normal(1013, 8, 600), "humidity": rng.normal(60, 12, 600)})
+    frame["rain"] = np.where(frame["humidity"] + rng.normal(0, 8, 600) > 62, "yes", "no")
+    path = tmp_path / "weather.csv"
+    frame.to_csv(path, index=False)
+    folder = workspaces.create(base, "weather", path, "weather.csv", workspaces.TableChoice("rain")).folder
+    for name, value in (("IA_WORKSPACES_DIR", str(folder.parent)), ("IA_WORKSPACE", "weather"), ("IA_SCHEDULER_AUTOSTART", "false"),
+                        ("IA_API_ENABLED", "false")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    for name in ("IA_DATA_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_resource.clear()
+    try:
+        at = open_page("drift")
+        assert not any("category column" in c.value or "missing-value rate" in c.value for c in at.caption)
+    finally:
+        st.cache_resource.clear()
+        close_runtime()
+
+
+def test_the_drift_page_names_both_extra_tests_in_a_table_with_categories_and_missing_values(served: Settings) -> None:
+    at = open_page("drift")
+    assert any("category column" in c.value and "missing-value rate" in c.value for c in at.caption)
