@@ -10,7 +10,9 @@ from ui.theme import keep_theme_across_pages
 
 st.set_page_config(page_title="IA Continu", page_icon=":material/autorenew:", layout="wide")
 
-PAGES = {  # each page's file under pages/ (its URL path too), title and icon; the first is the default
+# The pages live in app_pages/, not pages/: with a pages/ folder beside app.py, Streamlit runs a fresh server's first
+# request in its older pages-folder mode, where a page opened by its URL runs without app.py (no menu, no page config).
+PAGES = {  # each page's file under app_pages/ (its URL path too), title and icon; the first is the default
     "overview": ("Overview", ":material/monitoring:"),
     "data": ("Data", ":material/database:"),
     "models": ("Models", ":material/model_training:"),
@@ -18,13 +20,13 @@ PAGES = {  # each page's file under pages/ (its URL path too), title and icon; t
     "drift": ("Drift", ":material/query_stats:"),
     "operations": ("Operations", ":material/settings:"),
 }
-pages = [st.Page(f"pages/{name}.py", title=title, icon=icon, default=name == "overview") for name, (title, icon) in PAGES.items()]
+pages = [st.Page(f"app_pages/{name}.py", title=title, icon=icon, default=name == "overview") for name, (title, icon) in PAGES.items()]
 # The default page is served at "/" only (Streamlit gives it the empty path): the same file again, hidden from the
 # menu, answers at /overview as every other page answers at its name.
-at_its_name = st.Page("pages/overview.py", title="Overview", icon=PAGES["overview"][1], url_path="overview", visibility="hidden")
-pages[0] = st.Page("pages/overview.py", title="Overview", icon=PAGES["overview"][1], url_path="home", default=True)
+at_its_name = st.Page("app_pages/overview.py", title="Overview", icon=PAGES["overview"][1], url_path="overview", visibility="hidden")
+pages[0] = st.Page("app_pages/overview.py", title="Overview", icon=PAGES["overview"][1], url_path="home", default=True)
 # Our own menu (the config hides Streamlit's): drawn before the workspace opens, so the sidebar names the
-# pages from the first instant, where Streamlit's would list the raw files of pages/ until st.navigation ran.
+# pages from the first instant, while the runtime is still being built.
 page = st.navigation([*pages, at_its_name], position="hidden")
 with st.sidebar:
     for entry in pages:

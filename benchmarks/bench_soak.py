@@ -48,7 +48,7 @@ def folder_mb(folder: Path) -> float:
 
 def render_seconds(at: object, page: str) -> float:
     start = time.perf_counter()
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, at.exception
     return time.perf_counter() - start
 

@@ -97,13 +97,13 @@ def bench_render(data_dir: Path) -> None:
         rt.serving.predict([0.0, 0.0])
         rt.serving.flush()
 
-    at.switch_page("pages/models.py").run()
+    at.switch_page("app_pages/models.py").run()
     at.selectbox(key="eval_compare").set_value(1).run()  # Models renders two evaluations side by side from here on
 
     for page in ("overview", "data", "models", "predict", "drift", "operations"):
 
         def render(page: str = page) -> None:
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"app_pages/{page}.py").run()
             assert not at.exception, at.exception
 
         cold = median_seconds(render, 5, setup=new_data)

@@ -17,7 +17,7 @@ Lowest first:
 - `loop/`: the drift monitor, one cycle's pipeline, the scheduler and its controls;
 - `runtime`: wires one workspace's services together and hands the doors its use cases;
 - doors: `api/` (REST, metrics), `startup`, `workspaces`; then `replica/` and `serve`, a serving-only
-  process that reuses the API's prediction routes. The dashboard (`ui/`, `pages/`) is a door outside.
+  process that reuses the API's prediction routes. The dashboard (`ui/`, `app_pages/`) is a door outside.
 """
 
 ORDER = ("base", "domain", "data", "stats", "ml", "rules", "store", "io", "services", "actions", "loop", "wiring", "doors", "replica")

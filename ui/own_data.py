@@ -114,7 +114,7 @@ def _open(name: str) -> None:
         del st.session_state[key]
     st.session_state["own_round"] = round_
     switch_to(name)
-    st.switch_page("pages/overview.py")
+    st.switch_page("app_pages/overview.py")
 
 
 @st.cache_data(max_entries=1, show_spinner=False)

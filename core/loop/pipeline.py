@@ -63,7 +63,7 @@ from core.services.stream_source import replay_batch, stream_source
 from core.stats.drift import DriftReport, DriftThresholds, wilson_lower, wilson_upper
 from core.stats.estimate import AccuracyEstimator, Estimate
 from core.stats.paired import paired
-from core.store import Store, utcnow
+from core.store import Store, Window, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_CYCLE = 100_000
@@ -444,20 +444,8 @@ class MonitoringPipeline:
         trained = tail(window, found.length + check)
         holdout = np.zeros(trained.n_rows, dtype=bool)
         holdout[-check:] = True
-        try:
-            with self.training_lock:
-                outcome = train_and_gate(
-                    self.registry, alerts, trained, decision.trigger, approve=s.policy == "approve", cycle_id=record.cycle_id,
-                    fields=_fields(record), holdout=holdout,
-                )  # fmt: skip
-        except training.NotEnoughRows as few:
-            record.decision = "wait"
-            record.reason = f"{record.reason}; waiting for more rows: a training {str(few).split(': ', 1)[-1]}"
-            return
-        except Exception as exc:
-            log.exception("challenger registration failed")
-            fault = self.faults.failed(component_of(exc), exc)
-            self._failed(record, f"{record.reason}; registering the challenger failed: {fault.message}", decision=decision.action)
+        outcome = self._train_and_gate(decision, s, record, alerts, trained, holdout, failure="registering the challenger failed")
+        if outcome is None:
             return
         if outcome.decision is None:
             record.reason += f"; nothing registered: {outcome.reason}"
@@ -475,25 +463,34 @@ class MonitoringPipeline:
             window = choice.window if choice is not None else tail(window, post_drift)
             if choice is not None:
                 record.reason += f"; {choice.describe()}"
-        try:
-            with self.training_lock:
-                outcome = train_and_gate(
-                    self.registry, alerts, window, decision.trigger, approve=s.policy == "approve", cycle_id=record.cycle_id,
-                    fields=_fields(record),
-                )  # fmt: skip
-        except training.NotEnoughRows as few:
-            # A verdict, not a fault: a strong shift can leave the post-drift rows almost all one class.
-            detail = str(few).split(": ", 1)[-1]
-            record.decision = "wait"
-            record.reason = f"{record.reason}; waiting for more rows: a training {detail} (window of {window.n_rows:,} rows)"
-            return
-        except Exception as exc:
-            log.exception("retrain failed")
-            fault = self.faults.failed(component_of(exc), exc)
-            self._failed(record, f"{record.reason}; retrain failed: {fault.message}", decision="retrain")
+        outcome = self._train_and_gate(decision, s, record, alerts, window, None, failure="retrain failed")
+        if outcome is None:
             return
         first = window.first_sample_id if decision.onset_sample_id is None else max(window.first_sample_id, decision.onset_sample_id)
         self._after_gate(outcome, decision, s, record, first, window.last_sample_id, window.first_sample_id < first)
+
+    def _train_and_gate(
+        self, decision: Decision, s: Settings, record: CycleRecord, alerts: HeldAlerts, window: Window, holdout: np.ndarray | None,
+        failure: str,
+    ) -> TrainOutcome | None:  # fmt: skip
+        """`train_and_gate` under the training lock; None when the cycle ends here, its record saying why: too few rows of
+        a class is a verdict (a strong shift can leave the newest rows almost all one class), anything else a fault."""
+        try:
+            with self.training_lock:
+                return train_and_gate(
+                    self.registry, alerts, window, decision.trigger, approve=s.policy == "approve", cycle_id=record.cycle_id,
+                    fields=_fields(record), holdout=holdout,
+                )  # fmt: skip
+        except training.NotEnoughRows as few:
+            record.decision = "wait"
+            record.reason = (
+                f"{record.reason}; waiting for more rows: a training {str(few).split(': ', 1)[-1]} (window of {window.n_rows:,} rows)"
+            )
+        except Exception as exc:
+            log.exception(failure)
+            fault = self.faults.failed(component_of(exc), exc)
+            self._failed(record, f"{record.reason}; {failure}: {fault.message}", decision=decision.action)
+        return None
 
     def _after_gate(
         self, outcome: TrainOutcome, decision: Decision, s: Settings, record: CycleRecord, first: int, last: int, mixed: bool = False

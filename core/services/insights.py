@@ -87,6 +87,7 @@ class Overview:
     counts: dict[str, int]
     loop: LoopState
     realised: dict | None = None  # the newest cycle that measured a realised accuracy (it stays until a newer one)
+    estimated: dict | None = None  # the newest cycle that estimated one (likewise)
 
 
 class WorkerStatus(Protocol):
@@ -121,6 +122,7 @@ class Insights(StoredFacts):
         return Overview(
             champion, record["accuracy"] if record else None, self.store.last_cycle(), worker.state, worker.next_run, worker.interval,
             time.time() - self.started_at, self.store.counts(), self.loop(), self.store.last_realised(),
+            self.store.last_estimated(),
         )  # fmt: skip
 
     def explain(self, values: object, version: int | None = None) -> dict:

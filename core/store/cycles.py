@@ -64,6 +64,11 @@ class CycleQueries(StoreBase):
             f"SELECT *, {REALISED_ON} AS realised_on FROM cycles WHERE realised_accuracy IS NOT NULL ORDER BY cycle_id DESC LIMIT 1"
         )
 
+    def last_estimated(self) -> dict | None:
+        """The newest cycle that estimated its rows' accuracy: a cycle that found no new data estimates nothing, and
+        the last estimate stays the one of the newest rows served."""
+        return self._one("SELECT * FROM cycles WHERE estimated_accuracy IS NOT NULL ORDER BY cycle_id DESC LIMIT 1")
+
     def cycles(self, limit: int = 100) -> pd.DataFrame:
         """The newest cycles, each with `realised_on`: the labels its realised accuracy rests on."""
         return self.cur.execute(f"SELECT *, {REALISED_ON} AS realised_on FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()

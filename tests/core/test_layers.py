@@ -114,7 +114,7 @@ def test_the_dashboard_reaches_core_only_through_the_runtime_and_shared_vocabula
         *(m for m in GRAPH if layer_of(m) in PURE),
     }  # pure: names and figures, no service
     reached = {}
-    for path in [*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py"), ROOT / "app.py"]:
+    for path in [*(ROOT / "app_pages").glob("*.py"), *(ROOT / "ui").glob("*.py"), ROOT / "app.py"]:
         deps, _ = imports(path, set(modules()))
         outside = sorted(d for d in deps if not any(d == a or d.startswith(a + ".") for a in allowed))
         if outside:
@@ -123,7 +123,7 @@ def test_the_dashboard_reaches_core_only_through_the_runtime_and_shared_vocabula
 
 
 SERVICES = frozenset({"store", "registry", "tracker", "predictor", "scheduler", "notifier", "pipeline", "faults", "read"})
-DOORS = [*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py"), ROOT / "app.py", *(ROOT / "core" / "api").rglob("*.py"),
+DOORS = [*(ROOT / "app_pages").glob("*.py"), *(ROOT / "ui").glob("*.py"), ROOT / "app.py", *(ROOT / "core" / "api").rglob("*.py"),
          *(ROOT / "core" / "replica").rglob("*.py"), *(ROOT / "orchestration").glob("*.py")]  # fmt: skip
 
 

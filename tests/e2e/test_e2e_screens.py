@@ -1,13 +1,16 @@
-"""In a real Chromium, what the screens say where a browser decides it: the theme chosen in Streamlit's menu kept
-for a page opened by its URL, and "Start from your own data" at 1024 px (nothing cut off, no target chosen for the
-user, a replay's length said)."""
+"""In a real Chromium, what the screens say where a browser decides it: a page opened by its URL as a fresh server's
+first request is the app's page (menu and layout), the theme chosen in Streamlit's menu kept for a page opened by its
+URL, and "Start from your own data" at 1024 px (nothing cut off, no target chosen for the user, a replay's length said)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 from tests.e2e import test_e2e_own_data
-from tests.e2e.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _settle
+from tests.e2e.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _launched, _settle
 from tests.e2e.test_e2e_own_data import choose, until
 
 pytestmark = pytest.mark.browser
@@ -33,6 +36,24 @@ def browser():
 def _dark(colour: str) -> bool:
     red, green, blue = (int(v) for v in colour.removeprefix("rgb(").removesuffix(")").split(",")[:3])
     return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255 < 0.5
+
+
+def test_a_page_opened_by_its_url_as_a_fresh_server_s_first_request_has_the_menu_and_the_wide_layout(tmp_path: Path, browser) -> None:
+    """Streamlit runs a fresh server's first request in its pages-folder mode when a pages/ folder sits beside the
+    app: the page's script alone, with no menu and Streamlit's narrow default layout, until "/" is opened once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_"))}
+    env |= {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(tmp_path / "data"), "IA_STARTER_MODEL": "false",
+            "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with open(tmp_path / "streamlit.log", "w") as log, _launched(env, log) as url:
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/models")  # no request has run a script on this server yet
+        _settle(page)
+        page.get_by_role("heading", name="Models").first.wait_for()
+        menu = [t.split()[-1] for t in page.locator("[data-testid='stSidebar'] a").all_inner_texts()]
+        assert menu == ["Overview", "Data", "Models", "Predict", "Drift", "Operations"], menu
+        width = page.evaluate("document.querySelector(\"[data-testid='stMainBlockContainer']\").getBoundingClientRect().width")
+        assert width > 800, f"the main block is {width:.0f} px wide: Streamlit's centered layout, not the app's wide one"
 
 
 def test_dark_chosen_in_the_menu_holds_for_a_page_opened_by_its_url(server: str, browser) -> None:

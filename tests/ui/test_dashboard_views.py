@@ -162,7 +162,7 @@ def test_the_replay_follows_the_chosen_cycle_and_the_url_names_it() -> None:
     link = AppTest.from_file(APP, default_timeout=90)
     link.query_params["cycle"] = str(first + 1)  # a link to another cycle opens that cycle
     link.run()
-    link.switch_page("pages/drift.py").run()
+    link.switch_page("app_pages/drift.py").run()
     assert link.selectbox(key="drill_cycle").value == first + 1 and link.select_slider(key="boundary_cycle").value == first + 1
 
 

@@ -43,7 +43,7 @@ def open_page(page: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -392,7 +392,7 @@ def test_ones_own_data_names_no_target_by_itself_says_how_long_a_replay_takes_an
     button(at, "Open subs now").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Overview" and get_runtime().settings.workspace == "subs"
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert "own_target" not in at.session_state and "own_created" not in at.session_state and "own_sample" not in at.session_state
     assert any(b.label == "Use a generated mixed table" for b in at.button)  # the form is empty, ready for the next file
 

@@ -14,6 +14,7 @@ from core.data.synthetic_table import generate_table
 from core.runtime import close_runtime, get_runtime
 from tests.fixtures import make_settings
 from tests.ui.test_pages import button, open_page
+from ui.state import percent
 
 PAGES = ("overview", "data", "models", "predict", "drift", "operations")
 
@@ -177,3 +178,16 @@ def test_the_drift_page_names_category_and_missing_value_tests_only_where_the_ta
 def test_the_drift_page_names_both_extra_tests_in_a_table_with_categories_and_missing_values(served: Settings) -> None:
     at = open_page("drift")
     assert any("category column" in c.value and "missing-value rate" in c.value for c in at.caption)
+
+
+def test_the_estimate_stays_with_its_cycle_when_the_newest_cycle_read_no_rows(served: Settings) -> None:
+    rt = get_runtime(served)
+    later = generate_table(300, seed=13, n_classes=3).to_csv(index=False).encode()
+    rt.data.import_csv(later, name="later.csv", role="incoming")
+    read, idle = rt.loop.run_cycle(), rt.loop.run_cycle()
+    assert read.status == "ok" and read.estimated_accuracy is not None and idle.status == "no_data"
+    at = open_page()
+    tile = next(m for m in at.metric if m.label == "Estimated accuracy")
+    assert tile.value == percent(read.estimated_accuracy) != "—"
+    assert tile.proto.delta.startswith(f"cycle {read.cycle_id} · "), tile.proto.delta
+    assert f"Cycle {read.cycle_id} at" in tile.proto.help

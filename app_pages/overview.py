@@ -76,10 +76,16 @@ def live() -> None:
         "stream rows it scored; it stays until a newer cycle measures one. A figure on a few labels moves a lot: read it with its "
         f"count. {measured}",
     )  # fmt: skip
-    band = charts.estimate_band(last)
-    bottom[1].metric("Estimated accuracy", percent(last.get("estimated_accuracy")), delta=band, delta_color="off", delta_arrow="off",
+    estimated = ov.estimated or {}
+    band = charts.estimate_band(estimated)
+    if band and estimated["cycle_id"] != last.get("cycle_id"):  # the newest cycle read no rows: the estimate is an older cycle's
+        band = f"cycle {estimated['cycle_id']} · {estimated['estimated_low']:.0%}–{estimated['estimated_high']:.0%}"
+    estimated_at = (f" Cycle {estimated['cycle_id']} at {estimated['started_at']:%H:%M} UTC on {int(estimated['rows_seen']):,} rows; it "
+                    "stays until a newer cycle reads rows." if estimated else " No cycle has estimated one yet.")  # fmt: skip
+    bottom[1].metric("Estimated accuracy", percent(estimated.get("estimated_accuracy")), delta=band, delta_color="off", delta_arrow="off",
                      help="No labels needed: the mean probability that the served class is right, calibrated on the champion's "
-                     "holdout (CBPE). The band is where the realised accuracy of these rows should fall, 95 % of the time.")  # fmt: skip
+                     "holdout (CBPE). The band is where the realised accuracy of these rows should fall, 95 % of the time."
+                     + estimated_at)  # fmt: skip
     fired = json.loads(last.get("signals") or "[]")
     # The count in the tile and the names beneath it: a name ("realised-accuracy drop") is wider than a tile at 1280 px.
     said = "—" if not last else plural(len(fired), "signal") if fired else "no signal"
@@ -99,7 +105,7 @@ def live() -> None:
         when = f"{event.at:%H:%M:%S} UTC, {_duration((utcnow() - event.at).total_seconds())} ago"
         show(f"**Last event · {event.title}** · {when}  \n{event.detail}", icon=EVENT_ICONS.get(event.kind, ":material/info:"))
         if event.cycle_id is not None:
-            st.page_link("pages/drift.py", label=f"Open cycle {event.cycle_id} in full", icon=":material/arrow_forward:",
+            st.page_link("app_pages/drift.py", label=f"Open cycle {event.cycle_id} in full", icon=":material/arrow_forward:",
                          query_params={"cycle": str(event.cycle_id)})  # fmt: skip
     if last.get("verdict") and (event is None or event.cycle_id != last["cycle_id"]):
         st.caption(f"Latest cycle {last['cycle_id']}: {last['verdict']}")
@@ -152,7 +158,7 @@ if "open_cycle" in st.session_state:
     # A click on the chart, switched to its cycle from a whole-page run rather than from the timed fragment: a switch from
     # inside the fragment left its 5 s timer armed in the browser until the new page arrived, and a tick in that window
     # reran the old fragment over the Drift page's first run, leaving it blank. A whole-page run clears the timer first.
-    st.switch_page("pages/drift.py", query_params={"cycle": str(st.session_state.pop("open_cycle"))})
+    st.switch_page("app_pages/drift.py", query_params={"cycle": str(st.session_state.pop("open_cycle"))})
 if runtime().models.champion_version is None:
     empty_state("No model yet: train one on the Models page.")
 live()
