@@ -60,6 +60,23 @@ def test_a_well_calibrated_binary_model_is_not_made_worse() -> None:
         assert ours.mean() <= top.mean() + 0.003
 
 
+def test_a_model_right_in_the_large_keeps_its_probabilities_where_a_map_would_stretch_them() -> None:
+    """Probabilities squeezed around their right mean: a map sharpens them on the holdout (a credible Brier gain), yet
+    the mean is already right, and on a batch beyond the holdout's range the stretched ones overshoot."""
+    rng = np.random.default_rng(3)
+
+    def squeezed(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        top = 0.75 + 0.4 * (q - 0.75)  # the chance each row is right, squeezed towards 0.75
+        return np.column_stack([1 - top, top]), (rng.uniform(0, 1, q.shape[0]) < q).astype(int)
+
+    hold_p, hold_y = squeezed(rng.uniform(0.55, 0.95, 2000))
+    estimator = AccuracyEstimator.fit(hold_p, hold_y)
+    assert estimator.scores["isotonic"] < estimator.scores["uncalibrated"] - 0.002  # the map would sharpen it...
+    assert estimator.method == "uncalibrated" and "within 2 standard errors" in estimator.reason  # ...and is not taken
+    later_p = np.column_stack([np.full(200, 0.1), np.full(200, 0.9)])  # beyond every holdout row's probability
+    assert estimator.estimate(later_p).value == pytest.approx(0.9)
+
+
 def test_the_band_holds_the_realised_accuracy_in_nine_chunks_of_ten() -> None:
     for n_classes, C in ((2, 1.0), (3, 0.001), (3, 1.0)):
         hold_p, hold_y, P, y = scored(n_classes, C)
