@@ -151,13 +151,17 @@ class ModelActions:
         candidate whatever the gate says. Data and parameters equal to an existing version's register
         nothing: the outcome names that version instead."""
         options = options or training.DEFAULT_OPTIONS
-        if trigger in MANUAL_TRIGGERS:
-            self._count_training()
+        slot = self._count_training() if trigger in MANUAL_TRIGGERS else None
         if not self.training_lock.acquire(blocking=False):
+            self._release(slot)
             raise BusyError("a training is already running: wait for it to finish")
         try:
             step = on_step or (lambda _message: None)
-            window, training_data = self._window(dataset_ids, window_rows, step)
+            try:
+                window, training_data = self._window(dataset_ids, window_rows, step)
+            except UserInputError:
+                self._release(slot)  # refused before training: nothing registered, nothing counted
+                raise
             weights = "" if options.class_weight == "none" else f", class weights {options.class_weight}"
             step(f"Fitting StandardScaler + LogisticRegression (C={options.C:g}{weights}) on {window.n_rows:,} rows, logging the run "
                  "to MLflow and gating it against the champion on the loop's recent incoming data")  # fmt: skip
@@ -183,8 +187,9 @@ class ModelActions:
             )
         return window, training_data
 
-    def _count_training(self) -> None:
-        """At most IA_TRAININGS_PER_MINUTE asked-for trainings in any minute: each registers a version for good."""
+    def _count_training(self) -> float:
+        """At most IA_TRAININGS_PER_MINUTE asked-for trainings in any minute: each registers a version for good.
+        The slot taken (its time), to give back when the request is refused before anything is trained."""
         now, limit = time.monotonic(), self.settings.trainings_per_minute
         with self._times_lock:
             while self._times and now - self._times[0] >= 60:
@@ -195,6 +200,14 @@ class ModelActions:
                     f"{limit} trainings in the last minute already (IA_TRAININGS_PER_MINUTE): try again in {wait:.0f} s", wait
                 )
             self._times.append(now)
+        return now
+
+    def _release(self, slot: float | None) -> None:
+        if slot is None:
+            return
+        with self._times_lock:
+            if slot in self._times:
+                self._times.remove(slot)
 
     def ensure_starter(self, progress: Callable[[str], None] = lambda _step: None) -> TrainOutcome | None:
         """An empty workspace gets a labelled starter dataset and model v1.0.0, so it works at once."""

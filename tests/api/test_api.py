@@ -51,6 +51,19 @@ def test_health_is_200_with_every_component_and_503_naming_the_failing_one(clien
     assert client.get("/health/live").json()["status"] == "alive"
 
 
+def test_health_answers_without_a_token_so_its_details_name_no_server_folder(client: TestClient, trained_runtime: Runtime) -> None:
+    artifacts = trained_runtime.settings.mlflow_artifacts_dir
+    aside = artifacts.with_name(artifacts.name + "-aside")
+    artifacts.rename(aside)
+    try:
+        reply = client.get("/health")
+    finally:
+        aside.rename(artifacts)
+    detail = reply.json()["components"]["mlflow"]["detail"]
+    assert reply.status_code == 503 and "degraded: " in reply.json()["status"] and "mlflow" in reply.json()["status"]
+    assert f"…/{artifacts.name} is missing" in detail and str(artifacts.parent) not in detail
+
+
 def test_predict_answers_the_original_contract_and_logs_it(predict_client: TestClient, trained_runtime: Runtime) -> None:
     reply = predict_client.post("/predict", json={"features": [1.5, 2.3]})
     body = reply.json()
@@ -367,6 +380,19 @@ def test_trainings_are_rate_limited_with_a_429_and_retry_after(tmp_path: Path, m
         assert codes[:2] != [429, 429] and codes[2] == 429 and reply.status_code == 429
         assert 1 <= int(reply.headers["retry-after"]) <= 60 and "IA_TRAININGS_PER_MINUTE" in reply.json()["error"]
         assert rt.store.counts()["models"] <= 3
+    finally:
+        rt.close()
+
+
+def test_a_refused_retrain_does_not_count_against_the_rate_limit(tmp_path: Path, mlflow_template: Path) -> None:
+    rt = Runtime(make_settings(tmp_path / "w", mlflow_template, starter_model=True, trainings_per_minute=2))
+    try:
+        with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+            refused = [c.post("/retrain", json={"dataset_ids": [999]}) for _ in range(3)]
+            accepted = [c.post("/retrain", json={"window_rows": 100 + i}).status_code for i in range(2)]
+            over = c.post("/retrain", json={"window_rows": 300})
+        assert [r.status_code for r in refused] == [422] * 3 and refused[0].json()["field"] == "datasets"
+        assert accepted == [200, 200] and over.status_code == 429
     finally:
         rt.close()
 

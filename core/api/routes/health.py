@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from core.api.deps import RuntimeDep, now
+from core.api.errors import without_paths
 from core.api.schemas import HealthReply
 from core.services.health import HealthReport
 
@@ -20,11 +21,12 @@ def health(rt: RuntimeDep, request: Request) -> JSONResponse:
 
 
 def health_response(report: HealthReport, failing: list[str], version: str, **extra: str) -> JSONResponse:
-    """The /health body, for the workbench and a replica alike: 503 when a required component fails."""
+    """The /health body, for the workbench and a replica alike: 503 when a required component fails. It answers
+    without a token (monitors call it), so the details name no server folder; the Operations page shows them whole."""
     body = HealthReply(
         status="ok" if not failing else f"degraded: {', '.join(failing)}", timestamp=now(), version=version,
         uptime_seconds=round(report.uptime_seconds, 3),
-        components={name: {"ok": c.ok, "detail": c.detail} for name, c in report.checks.items()},
+        components={name: {"ok": c.ok, "detail": without_paths(c.detail)} for name, c in report.checks.items()},
     )  # fmt: skip
     return JSONResponse(body.model_dump() | extra, status_code=200 if report.healthy else 503)
 
