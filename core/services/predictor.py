@@ -279,14 +279,18 @@ class Predictor:
         X = self._rows(rows, self.max_rows, "batch")
         given = None if prediction_ids is None else checked_ids(prediction_ids, len(X))
         version, model = self.model()
-        scores = model.predict_proba(X)
-        proba = scores[:, 1] if scores.shape[1] == 2 else scores
+        row_model = self._row_model_of(model)
+        if schema.plain and row_model is not None:
+            scores = proba = row_model.scores_of_numbers(X)
+        else:
+            scores = model.predict_proba(X)
+            proba = scores[:, 1] if scores.shape[1] == 2 else scores
         now = utcnow()
         latency = (time.perf_counter() - start) * 1000
         ids = given if given is not None else new_id()
         self._log(now, version, X, proba if schema.plain else scores, latency / len(proba), source, ids, claimed=given is not None)
-        row_model = None if schema.plain else self._row_model_of(model)
-        unseen = row_model.unseen_rows(X) if row_model is not None else None  # no categories: nothing can be unseen
+        tabular = None if schema.plain else row_model
+        unseen = tabular.unseen_rows(X) if tabular is not None else None  # no categories: nothing can be unseen
         return BatchPrediction(proba, version, now, latency, schema.classes, ids, unseen)
 
     def _rows(self, rows: object, max_rows: int, field: str) -> np.ndarray | pd.DataFrame:

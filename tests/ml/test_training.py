@@ -100,6 +100,20 @@ def test_one_demo_row_scored_from_the_pipeline_s_arrays_is_exactly_what_the_pipe
         assert np.array_equal(row_model.proba_of_numbers(x), result.model.predict_proba(x.reshape(1, -1))[0]), x
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_batch_scored_from_the_pipeline_s_arrays_is_exactly_what_the_pipeline_gives(n_classes: int) -> None:
+    X, y = generate(3000, 2, seed=1)
+    if n_classes == 2:
+        model = training.fit(X, y, 0.2, seed=0).model
+    else:  # the demo's pipeline on three classes (a multinomial: softmax, not the sigmoid)
+        y3 = np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5])
+        model = Pipeline([("scaler", StandardScaler()), ("classifier", LogisticRegression())]).fit(X, y3)
+    rows = np.vstack([generate(5000, 2, seed=3)[0] * 5, np.full((1, 2), 1e6), np.full((1, 2), -1e6)])
+    expected = model.predict_proba(rows)
+    got = RowModel.of(model, Schema.demo(2)).scores_of_numbers(rows)
+    assert np.array_equal(got, expected[:, 1] if n_classes == 2 else expected)
+
+
 def test_a_model_not_built_by_training_has_no_row_arrays() -> None:
     X, y = generate(500, 2, seed=1)
     schema = Schema.demo(2)
