@@ -93,15 +93,18 @@ if models.empty:
 
 st.subheader("Registry")
 realised = {v.version: f"{percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in cached.insights.realised_by_version()}
-table = models.assign(rows=models["n_train"] + models["n_holdout"], mlflow_run=rt.models.run_links(models["run_id"].tolist()),
+table = models.assign(mlflow_run=rt.models.run_links(models["run_id"].tolist()),
                       realised=[realised.get(v, "no labels yet") for v in models["version"]])  # fmt: skip
 table["status"] = table["status"].map(STATUS_LABELS).fillna(table["status"])
 links = {"mlflow_run": st.column_config.LinkColumn("MLflow run", display_text="open run")} if rt.settings.mlflow_ui_url else {}
 st.dataframe(
-    table[["label", "status", "realised", "created_at", "rows", *METRICS, "trigger", "training_data", "run_id",
+    table[["label", "status", "realised", "created_at", "n_train", "n_holdout", *METRICS, "trigger", "training_data", "run_id",
            *(["mlflow_run"] if links else [])]],
     hide_index=True,
-    column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS} | links | {"realised": st.column_config.TextColumn(
+    column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS} | links | {
+        "n_train": st.column_config.NumberColumn("trained on", help="Rows the version was fitted on"),
+        "n_holdout": st.column_config.NumberColumn("holdout", help="Rows held out of its training: its metrics here rest on them"),
+        "realised": st.column_config.TextColumn(
         "realised (served)", help="Every label received for the predictions this version served, whoever served when they came: "
         "its accuracy in service, beside the holdout metrics.")},
 )  # fmt: skip

@@ -127,7 +127,9 @@ with st.form("stream"):
     s8.number_input("Replay position (rows replayed)", min_value=0, value=int(info["position"]), key="stream_position",
                     help="Set 0 to start the replay over.")  # fmt: skip
     st.form_submit_button("Apply", on_click=_apply_stream)
-if info["source"] == "simulator":
+if info["idle_reason"] and live.stream_enabled:
+    st.warning(f"The stream sends the loop nothing: {info['idle_reason']}.")
+elif info["source"] == "simulator":
     delay = f"labels {live.label_delay_cycles} cycles after the predictions" if live.label_delay_cycles else "labelled rows"
     st.caption(
         f"Active: the simulator, {SCENARIO_LABELS[info['scenario']]}, strength {info['strength']:g}, since cycle {info['since_cycle']}; "
@@ -139,6 +141,9 @@ else:
                 f"{total:,} rows{', up to ' + info['time_reached'] if info['time_reached'] else ''}; left: "
                 f"{replay_time(total - position, live.stream_batch_size, sched.interval)}; at the end: {info['at_end']}"
                 + (" (finished)" if info["finished"] else ""))  # fmt: skip
+    if info["at_end"] == "restart":
+        st.caption("Starting over sends the same rows again: a model trained on a window across the restart sees them twice, "
+                   "and its holdout can hold copies of rows it trained on, so its holdout figures flatter it.")  # fmt: skip
 
 st.subheader("Alerts")
 webhook, configured = rt.health.webhook()

@@ -42,10 +42,13 @@ def _table_inputs() -> dict[str, object]:
     values: dict[str, object] = {}
     for column in schema.features:
         key, usual = _key(column.name), typical.get(column.name)
+        if column.kind == "numeric" and column.missing:
+            # A field given a starting value reverts to it when emptied; one started from the session state can be emptied.
+            st.session_state.setdefault(key, usual)
+            values[column.name] = st.number_input(column.name, value=None, format="%.4f", key=key, placeholder="empty: missing")
+            continue
         if column.kind == "numeric":
-            start = usual if usual is not None else (None if column.missing else 0.0)
-            values[column.name] = st.number_input(column.name, value=start, format="%.4f", key=key,
-                                                  placeholder="empty: missing" if column.missing else None)  # fmt: skip
+            values[column.name] = st.number_input(column.name, value=usual if usual is not None else 0.0, format="%.4f", key=key)
             continue
         options = [*column.categories, OTHER, *([MISSING] if column.missing else [])]
         picked = st.selectbox(column.name, options, index=options.index(usual) if usual in column.categories else 0, key=key)
@@ -79,10 +82,12 @@ def one_prediction() -> None:
     st.caption("The prediction's id: send its true label later (labels file below, or POST /feedback) and the loop learns from it.")
     explained = act(lambda: rt.insights.explain(values, result.model_version))
     if explained:
-        st.plotly_chart(charts.contributions(explained), key="contributions")
+        st.plotly_chart(charts.contributions(explained, percent(explained["probability"])), key="contributions")
         if not schema.plain:
+            total = ("the served class's score (logit); the softmax of every class's score gives the probabilities"
+                     if len(explained.get("per_class", [])) > 1 else "the served log-odds")  # fmt: skip
             st.caption("Each column's part adds up its inputs (a number's standardised value, a category's one-hot column) times "
-                       "their weights; with the intercept they sum to the served log-odds.")  # fmt: skip
+                       f"their weights; with the intercept they sum to {total}.")  # fmt: skip
             return
         x, y = rt.schema.names[:2]
         view = cached.insights.boundary(None, x, y)

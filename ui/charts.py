@@ -313,8 +313,10 @@ def _class_regions(fig: go.Figure, regions: dict, classes: tuple) -> None:
                     showscale=False, hoverinfo="skip", name=f"{regions.get('version', 'champion')} regions")  # fmt: skip
 
 
-def contributions(explained: dict) -> go.Figure:
-    """Each feature's push towards class 1 (right) or class 0 (left), in log-odds."""
+def contributions(explained: dict, probability: str) -> go.Figure:
+    """Each feature's push towards the served class (right) or away (left): in log-odds with two classes, in the
+    class's score (its logit, whose softmax against the other classes' gives the probabilities) with more.
+    `probability`: the served class's, formatted as the page's headline shows it."""
     names = [*explained["features"], "intercept"]
     values = [*explained["contributions"], explained["intercept"]]
     colours = [COLOURS["class_1"] if v >= 0 else COLOURS["class_0"] for v in values]
@@ -322,10 +324,9 @@ def contributions(explained: dict) -> go.Figure:
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto"))
     fig.add_vline(x=0, line={"color": "grey"})
     towards = explained.get("towards", 1)
-    title = (
-        f"Why: P(class {towards}) = {explained['probability']:.4f}<br>log-odds {explained['logit']:+.2f}"  # two short lines fit a column
-    )
-    fig.update_xaxes(title_text="contribution to the log-odds", hoverformat="+.3f")
+    unit = "class score (logit)" if len(explained.get("per_class", [])) > 1 else "log-odds"
+    title = f"Why: P(class {towards}) = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
+    fig.update_xaxes(title_text=f"contribution to the {unit}", hoverformat="+.3f")
     return _layout(fig, title, "", "", height=320, top=80)
 
 

@@ -59,7 +59,7 @@ from core.services import controls
 from core.services.predictor import Predictor
 from core.services.reference import Reference, move_reference, read_reference, reference_of
 from core.services.registry import ModelRegistry
-from core.services.stream_source import replay_batch, stream_source
+from core.services.stream_source import idle_reason, replay_batch, stream_source
 from core.stats.drift import DriftReport, DriftThresholds, wilson_lower, wilson_upper
 from core.stats.estimate import AccuracyEstimator, Estimate
 from core.stats.paired import paired
@@ -210,9 +210,10 @@ class MonitoringPipeline:
             new = self._new_data(record)
         record.arrived(new)
         if new.n_rows == 0:
-            why = self._why_no_data(s)
-            record.status, record.reason = "no_data", f"no new data since cycle {record.cycle_id - 1}: {why}"
-            record.verdict = f"No verdict: no new data since cycle {record.cycle_id - 1}, so nothing was measured ({why})."
+            why = idle_reason(self.store, s.stream_enabled, stream_source(self.store, s.stream_batch_size)) or "nothing added"
+            since = f"since cycle {record.cycle_id - 1}" if record.cycle_id > 1 else "yet"
+            record.status, record.reason = "no_data", f"no new data {since}: {why}"
+            record.verdict = f"No verdict: no new data {since}, so nothing was measured ({why})."
             return None
         X, y = new.features, new.labelled.y if new.labelled is not None and not len(new.unlabelled) else None
         with _timed(steps, "evaluate"):
@@ -295,14 +296,6 @@ class MonitoringPipeline:
             return
         name = f"Stream (synthetic) · {synthetic_stream.SCENARIO_LABELS[scenario.name]} · from cycle {record.cycle_id}"
         self.store.append_stream_batch(X, y, name=name, scenario=scenario.name, strength=float(scenario.strength), seed=s.seed)
-
-    def _why_no_data(self, s: Settings) -> str:
-        source = stream_source(self.store, s.stream_batch_size)
-        if s.stream_enabled and source.finished:
-            return (
-                f"the replay of dataset {source.dataset_id} has ended ({source.total:,} rows); set it to start over or pick another source"
-            )
-        return "stream off and nothing added"
 
     def _new_data(self, record: CycleRecord) -> NewData:
         """What arrived since the last cycle: incoming labelled rows (stream batches, data sent to the loop, labels of

@@ -69,6 +69,18 @@ def stream_source(store: Store, batch_size: int) -> StreamSource:
     return StreamSource(int(raw), record["name"], position, int(record["n_rows"]), at_end, batch_size, reached)
 
 
+def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None:
+    """Why the stream, as set, sends the loop nothing this cycle, or None when it sends rows: one wording for the
+    cycle's reason, GET /stream and the Operations page."""
+    if not enabled:
+        return "stream off and nothing added"
+    if source.finished:
+        return f"the replay of dataset {source.dataset_id} has ended ({source.total:,} rows); set it to start over or pick another source"
+    if not source.replaying and not store.schema.plain:
+        return "the simulator draws only the demo's columns, not this table's: replay one of its datasets (Operations, Stream) or add rows"
+    return None
+
+
 def check_stream_source(store: Store, source: object = None, position: object = None, at_end: object = None) -> tuple[int | None, int]:
     """The source and position the changes ask for, checked: a new source starts at row 0 unless a position is given."""
     current = stream_source(store, 1)

@@ -248,3 +248,19 @@ def test_a_cycle_of_too_few_rows_makes_no_drift_test_and_says_so(trained_runtime
     tested = rt.loop.run_cycle()  # 30 rows: tested, and the two odd rows above did not join its windows
     assert tested.dataset_drift is False and "Too few rows" not in tested.verdict
     assert set(rt.store.drift_results(tested.cycle_id)["n_current"]) == {30}
+
+
+def test_a_table_s_workspace_with_the_simulator_as_source_says_its_stream_sends_nothing(table_runtime: Runtime) -> None:
+    """The simulator draws the demo's columns only: on a table's workspace a stream 'on' with it as the source feeds the
+    loop nothing, and every door says so instead of showing an active simulator."""
+    rt = table_runtime
+    rt.loop.set_controls(stream_enabled=True)
+    info = rt.loop.stream_info()
+    assert info["source"] == "simulator" and "only the demo's columns" in info["idle_reason"]
+    first = rt.loop.run_cycle()
+    assert first.status == "no_data" and first.cycle_id == 1
+    assert first.reason.startswith("no new data yet: the simulator draws only the demo's columns"), first.reason
+    second = rt.loop.run_cycle()
+    assert second.reason.startswith("no new data since cycle 1: the simulator"), second.reason
+    rt.loop.set_controls(stream_enabled=False)
+    assert rt.loop.stream_info()["idle_reason"] == "stream off and nothing added"

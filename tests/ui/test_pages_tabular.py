@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 
@@ -13,6 +14,7 @@ from core.config import Settings
 from core.data.synthetic_table import generate_table
 from core.runtime import close_runtime, get_runtime
 from tests.fixtures import make_settings
+from tests.ui.test_dashboard_views import charts
 from tests.ui.test_pages import button, open_page
 from ui.state import percent
 
@@ -191,3 +193,55 @@ def test_the_estimate_stays_with_its_cycle_when_the_newest_cycle_read_no_rows(se
     assert tile.value == percent(read.estimated_accuracy) != "—"
     assert tile.proto.delta.startswith(f"cycle {read.cycle_id} · "), tile.proto.delta
     assert f"Cycle {read.cycle_id} at" in tile.proto.help
+
+
+def test_the_operations_page_says_the_simulator_sends_a_table_s_workspace_nothing(served: Settings) -> None:
+    get_runtime(served).loop.set_controls(stream_enabled=True)
+    at = open_page("operations")
+    warnings = [w.value for w in at.warning]
+    assert any("The stream sends the loop nothing: the simulator draws only the demo's columns" in w for w in warnings), warnings
+    assert not any("Active: the simulator" in c.value for c in at.caption)
+
+
+def test_the_why_chart_of_three_classes_speaks_of_the_class_score_and_shows_the_headline_s_probability(served: Settings) -> None:
+    at = open_page("predict")
+    button(at, "Predict").click().run()
+    headline = next(s.value for s in at.success if s.value.startswith("Class **"))
+    why = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Why: P(class "))
+    title = why["layout"]["title"]["text"]
+    shown = title.split(" = ")[1].split("<br>")[0]
+    assert f"with {shown} confidence" in headline, (title, headline)  # the same figure, to the same decimals
+    assert "class score (logit)" in title and "log-odds" not in title and why["layout"]["xaxis"]["title"]["text"].endswith("(logit)")
+    assert any("sum to the served class's score (logit)" in c.value for c in at.caption)
+
+
+def test_the_registry_says_how_many_rows_each_version_trained_on_and_held_out(served: Settings) -> None:
+    at = open_page("models")
+    registry = at.dataframe[0].value
+    stored = get_runtime().store.model(1)
+    first = registry[registry["label"] == "v1.0.0"].iloc[0]
+    assert "rows" not in registry.columns  # a sum of the two, which the evaluation below never shows
+    assert (first["n_train"], first["n_holdout"]) == (stored["n_train"], stored["n_holdout"]) and stored["n_holdout"] > 0
+
+
+def test_a_replay_set_to_start_over_warns_that_its_rows_come_again(served: Settings) -> None:
+    rt = get_runtime(served)
+    later = generate_table(400, seed=13, n_classes=3).to_csv(index=False).encode()
+    rt.data.import_csv(later, name="later.csv", role="library")
+    library = rt.insights.datasets().query("role == 'library'")["dataset_id"].tolist()
+    rt.loop.update_stream(source=int(library[-1]), at_end="stop")
+    assert not any("sends the same rows again" in c.value for c in open_page("operations").caption)
+    rt.loop.update_stream(at_end="restart")
+    assert any("sends the same rows again" in c.value for c in open_page("operations").caption)
+
+
+def test_a_number_that_may_be_missing_starts_at_its_median_and_can_be_emptied_to_send_it_missing(served: Settings) -> None:
+    at = open_page("predict")
+    tenure = next(n for n in at.number_input if n.label == "tenure_months")
+    assert tenure.value == pytest.approx(get_runtime().insights.reference_sample()[1]["tenure_months"].median())
+    assert not tenure.proto.HasField("default")  # no default to fall back to: the browser lets a user empty it
+    tenure.set_value(None)
+    button(at, "Predict").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    newest = at.dataframe[-1].value.iloc[0]  # the prediction log, newest first
+    assert pd.isna(newest["tenure_months"]) and not pd.isna(newest["monthly_fee"]), newest
