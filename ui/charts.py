@@ -324,9 +324,10 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto"))
     fig.add_vline(x=0, line={"color": "grey"})
     towards = explained.get("towards", 1)
-    unit = "class score (logit)" if len(explained.get("per_class", [])) > 1 else "log-odds"
+    several = len(explained.get("per_class", [])) > 1
+    unit = "class score (logit)" if several else "log-odds"
     title = f"Why: P(class {towards}) = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
-    fig.update_xaxes(title_text=f"contribution to the {unit}", hoverformat="+.3f")
+    fig.update_xaxes(title_text=f"contribution to the {'score' if several else unit}", hoverformat="+.3f")  # fits at 1024 px
     return _layout(fig, title, "", "", height=320, top=80)
 
 

@@ -3,6 +3,7 @@ scikit-learn on a fitted model, with no workspace."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
@@ -70,3 +71,18 @@ def test_the_boundary_line_is_where_the_model_says_one_half(fitted: tuple) -> No
         assert result.model.predict_proba([[x, fixed[1], y]])[0, 1] == pytest.approx(0.5, abs=1e-9)
     vertical = evaluation.boundary_line({**ev["linear"], "coef": [1.0, 0.0, 0.0]}, 0, 1, fixed, (-3.0, 3.0))
     assert vertical["y"] is None and evaluation.boundary_line({**ev["linear"], "coef": [0.0, 0.0, 1.0]}, 0, 1, fixed, (0, 1)) is None
+
+
+def test_a_perfect_holdout_still_gets_room_below_one_as_wilson_gives_a_proportion() -> None:
+    """53 rows all right: the accuracy's Wilson interval reaches down to 0.93; precision, recall and F1 must not claim
+    [1, 1] from resampling a matrix with no errors in it."""
+    matrix = np.diag([18, 17, 18])
+    y = np.repeat([0, 1, 2], [18, 17, 18])
+    proba = np.eye(3)[y] * 0.97 + 0.01
+    three = evaluation.multiclass_intervals(matrix, y, proba, seed=0)
+    wilson_low = evaluation.wilson(53, 53)[0]
+    for metric in ("precision", "recall", "f1"):
+        assert 0.85 < three[metric]["low"] < 0.995 and three[metric]["high"] == pytest.approx(1.0, abs=1e-3), (metric, three[metric])
+    assert three["accuracy"]["low"] == pytest.approx(wilson_low)
+    two = evaluation.intervals({"tp": 30, "fp": 0, "fn": 0, "tn": 23}, y % 2, proba[:, 1], seed=0)
+    assert 0.85 < two["f1"]["low"] < 0.995

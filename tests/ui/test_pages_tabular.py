@@ -80,6 +80,8 @@ def test_the_models_page_shows_a_three_by_three_matrix_and_no_threshold(served: 
     at = open_page("models")
     assert not at.exception
     assert any("there is no single threshold" in c.value for c in at.caption)
+    how = next(c.value for c in at.caption if "Intervals are 95 %" in c.value)
+    assert "for the macro precision, recall and F1" in how and "Wilson for proportions" not in how  # they are not proportions
 
 
 def test_the_generated_mixed_table_previews_its_schema_before_anything_is_stored(served: Settings) -> None:
@@ -211,7 +213,11 @@ def test_the_why_chart_of_three_classes_speaks_of_the_class_score_and_shows_the_
     title = why["layout"]["title"]["text"]
     shown = title.split(" = ")[1].split("<br>")[0]
     assert f"with {shown} confidence" in headline, (title, headline)  # the same figure, to the same decimals
-    assert "class score (logit)" in title and "log-odds" not in title and why["layout"]["xaxis"]["title"]["text"].endswith("(logit)")
+    assert (
+        "class score (logit)" in title
+        and "log-odds" not in title
+        and why["layout"]["xaxis"]["title"]["text"] == "contribution to the score"
+    )
     assert any("sum to the served class's score (logit)" in c.value for c in at.caption)
 
 
