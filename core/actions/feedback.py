@@ -48,8 +48,9 @@ class FeedbackReply:
         }  # fmt: skip
 
 
-def label_indices(values: list[object], schema: Schema, field_of: Callable[[int], str]) -> np.ndarray:
-    """Each label as its class's index, by its canonical text (3, 3.0 and "3.0" are the class 3); unknown ones refused."""
+def label_indices(values: list[object], schema: Schema, field_of: Callable[[int], str], field: str | None = None) -> np.ndarray:
+    """Each label as its class's index, by its canonical text (3, 3.0 and "3.0" are the class 3); unknown ones refused,
+    under `field` (else the first position's name up to its index), each named by `field_of` its position."""
     lookup = class_lookup(schema)
     found, problems = np.empty(len(values), dtype=np.int8), []
     for i, value in enumerate(values):
@@ -59,7 +60,7 @@ def label_indices(values: list[object], schema: Schema, field_of: Callable[[int]
             continue
         found[i] = index
     if problems:
-        raise UserInputError(field_of(0).split("[")[0], summarise(problems))
+        raise UserInputError(field or field_of(0).split("[")[0], summarise(problems))
     return found
 
 
@@ -110,7 +111,7 @@ class FeedbackActions:
         if len(frame) > limit:
             raise UserInputError("file", f"{len(frame):,} labels is more than the limit of {limit:,} per file (IA_MAX_LABELS_PER_REQUEST)")
         ids = [checked_id(v, f"prediction_id, row {i + 2}") for i, v in enumerate(frame["prediction_id"])]
-        indices = label_indices(list(frame["label"]), self.store.schema, lambda i: f"label, row {i + 2}")
+        indices = label_indices(list(frame["label"]), self.store.schema, lambda i: f"row {i + 2}", field="label")
         return self.apply(ids, indices, correct)
 
     def apply(self, ids: list[str], indices: np.ndarray, correct: bool = False) -> FeedbackReply:

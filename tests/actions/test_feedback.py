@@ -127,8 +127,9 @@ def test_a_labels_file_is_joined_by_id(trained_runtime: Runtime) -> None:
     assert (reply.stored, reply.unknown) == (2, ["r3"])
     with pytest.raises(ValueError, match="expected the columns prediction_id,label"):
         trained_runtime.feedback.send_csv(b"id,label\nr1,1\n")
-    with pytest.raises(ValueError, match="label, row 2: '5' is not a class"):
-        trained_runtime.feedback.send_csv(b"prediction_id,label\nr1,5\n")
+    with pytest.raises(ValueError, match="is not a class") as refused:
+        trained_runtime.feedback.send_csv(b"prediction_id,label\nr1,1\nr2,5\n")
+    assert str(refused.value).startswith("label: row 3: '5' is not a class") and refused.value.field == "label"
     assert trained_runtime.store.feedback_count() == 2
 
 
