@@ -84,8 +84,8 @@ def one_prediction() -> None:
     if explained:
         st.plotly_chart(charts.contributions(explained, percent(explained["probability"])), key="contributions")
         if not schema.plain:
-            total = ("the served class's score (logit); the softmax of every class's score gives the probabilities"
-                     if len(explained.get("per_class", [])) > 1 else "the served log-odds")  # fmt: skip
+            total = ("the served log-odds" if charts.explanation_unit(explained) == "log-odds"
+                     else "the served class's score (logit); the softmax of every class's score gives the probabilities")  # fmt: skip
             st.caption("Each column's part adds up its inputs (a number's standardised value, a category's one-hot column) times "
                        f"their weights; with the intercept they sum to {total}.")  # fmt: skip
             return

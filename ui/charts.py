@@ -124,12 +124,20 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 
 
-def estimate_band(cycle: dict) -> str | None:
-    """The estimate's 95 % band in words, for a tile and a table; None when the cycle has none."""
+def estimate_band(cycle: dict, newest_cycle: object = None) -> str | None:
+    """The estimate's 95 % band in words, for a tile and a table; None when the cycle has none. Given the newest
+    cycle's id, an estimate from an older cycle (the newest read no rows) names its own."""
     low, high = cycle.get("estimated_low"), cycle.get("estimated_high")
     if low is None or high is None or pd.isna(low) or pd.isna(high):
         return None
-    return f"95 % band {float(low):.1%}–{float(high):.1%}"
+    older = newest_cycle is not None and cycle.get("cycle_id") != newest_cycle
+    return ("cycle {} · ".format(cycle["cycle_id"]) if older else "") + f"95 % band {float(low):.1%}–{float(high):.1%}"
+
+
+def explanation_unit(explained: dict) -> str:
+    """What an explanation's parts add up to: the log-odds with two classes; with more, the served class's score
+    (its logit, whose softmax against the other classes' gives the probabilities)."""
+    return "class score (logit)" if len(explained.get("per_class", [])) > 1 else "log-odds"
 
 
 def rests_on(labelled: float, served: float, coverage: float | None, delay_p50: float | None) -> str:
@@ -324,10 +332,10 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto"))
     fig.add_vline(x=0, line={"color": "grey"})
     towards = explained.get("towards", 1)
-    several = len(explained.get("per_class", [])) > 1
-    unit = "class score (logit)" if several else "log-odds"
+    unit = explanation_unit(explained)
     title = f"Why: P(class {towards}) = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
-    fig.update_xaxes(title_text=f"contribution to the {'score' if several else unit}", hoverformat="+.3f")  # fits at 1024 px
+    axis = "log-odds" if unit == "log-odds" else "score"  # the longer name is cut at 1024 px
+    fig.update_xaxes(title_text=f"contribution to the {axis}", hoverformat="+.3f")
     return _layout(fig, title, "", "", height=320, top=80)
 
 

@@ -1,7 +1,7 @@
 """The only module that imports mlflow: runs, registered versions, aliases, loading.
 
 Every call goes through an `MlflowClient` holding this workspace's tracking and registry URIs.
-MLflow's fluent API keeps its URIs process-global, and `mlflow.set_tracking_uri` also exports
+MLflow's fluent API keeps its URIs process-global, and its URI setter also exports
 MLFLOW_TRACKING_URI into the process's environment: a process that opens one workspace after
 another would then read or write the first one's store. So nothing here sets a global, runs
 are made with the client, models are saved to a temporary folder and logged as MLflow 3
