@@ -143,8 +143,8 @@ if basis == "own":
     st.caption("Each version on its own holdout, scored once when it was trained. Two holdouts differ (their class mix, "
                "their rows): compare on a shared set instead. Intervals are 95 %: "
                + ("Wilson for accuracy, a Bayesian bootstrap of the confusion matrix for the macro precision, recall and F1, "
-                  "a bootstrap of rows for ROC AUC." if len(classes) > 2 else "Wilson for proportions, a Bayesian bootstrap of "
-                  "the confusion counts for F1, Hanley-McNeil for ROC AUC."))  # fmt: skip
+                  "the mean of each class's one-vs-rest ROC AUC bounds." if len(classes) > 2 else "Wilson for proportions, a Bayesian bootstrap of "
+                  "the confusion counts for F1, Wilson at Hanley-McNeil's effective size for ROC AUC."))  # fmt: skip
     for v in chosen:
         ev = cached.insights.evaluation(v)
         if ev is None:

@@ -86,3 +86,32 @@ def test_a_perfect_holdout_still_gets_room_below_one_as_wilson_gives_a_proportio
     assert three["accuracy"]["low"] == pytest.approx(wilson_low)
     two = evaluation.intervals({"tp": 30, "fp": 0, "fn": 0, "tn": 23}, y % 2, proba[:, 1], seed=0)
     assert 0.85 < two["f1"]["low"] < 0.995
+
+
+def test_a_perfectly_separated_holdout_leaves_the_auc_room_below_one() -> None:
+    """Hanley and McNeil's normal interval is [1, 1] at a perfect separation; a multiclass bootstrap of rows gave
+    the same. Both must reach down about as far as Wilson's interval of the rows does."""
+    y = np.repeat([0, 1, 2], [18, 17, 18])
+    proba = np.eye(3)[y] * 0.97 + 0.01
+    three = evaluation.multiclass_intervals(np.diag([18, 17, 18]), y, proba, seed=0)["roc_auc"]
+    assert 0.8 < three["low"] < 0.99 and three["high"] == 1.0
+    truth = np.repeat([True, False], [26, 27])
+    two = evaluation.intervals({"tp": 26, "fp": 0, "fn": 0, "tn": 27}, truth, np.where(truth, 0.9, 0.1), seed=0)["roc_auc"]
+    assert 0.9 < two["low"] < 0.97 and two["high"] == 1.0
+
+
+@pytest.mark.parametrize("shift", [1.0, 3.5])
+def test_the_auc_interval_covers_the_true_auc_95_times_in_100(shift: float) -> None:
+    """Two normal classes a known distance apart (true AUC Phi(shift / sqrt 2)): over 300 small holdouts the
+    interval holds the true AUC at least 93 % of the time. Hanley and McNeil's normal interval held it 68 % of the
+    time at a shift of 3.5 (true AUC 0.993)."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(1)
+    true_auc, held = float(norm.cdf(shift / np.sqrt(2))), 0
+    truth = np.repeat([True, False], [20, 30])
+    for _ in range(300):
+        scores = np.where(truth, rng.normal(shift, 1, 50), rng.normal(0, 1, 50))
+        interval = evaluation.intervals({"tp": 1, "fp": 0, "fn": 0, "tn": 0}, truth, scores, seed=0)["roc_auc"]
+        held += interval["low"] <= true_auc <= interval["high"]
+    assert held / 300 >= 0.93
