@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_replay FILE --target COL [--time-column C] [--initial 2000] [--batch 200]
                                                  [--policies challenge,drift,always,never] [--json out.json]
     .venv/bin/python -m benchmarks.bench_replay --synthetic [--rows 45000]   (a generated mixed table with drifts)
-    .venv/bin/python -m benchmarks.bench_replay --river sea|agrawal|hyperplane [--rows 40000]   (River's concept-drift streams)
+    .venv/bin/python -m benchmarks.bench_replay --river sea|agrawal|hyperplane|hyperplane-switch [--rows 40000]   (River's concept-drift streams)
 
 Each policy gets a fresh workspace built from the file the way a user builds one (`core.workspaces.create`
 with `initial_rows`: v1.0.0 trained on the first rows, the rest stored and replayed as the stream), then its
@@ -20,8 +20,9 @@ consequence), and the label-free estimate's mean absolute error against the real
 
 `--river` writes one of River's synthetic streams (`river.datasets.synth`, seeded, no download) to a CSV and replays
 it: `sea` (SEA's four variants one after another, abrupt, inputs unchanged: a concept change only labels show),
-`agrawal` (four of Agrawal's classification functions one after another) and `hyperplane` (a rotating hyperplane,
-gradual drift).
+`agrawal` (four of Agrawal's classification functions one after another), `hyperplane-switch` (four seeded
+hyperplanes one after another through `ConceptDriftStream`) and `hyperplane` (one hyperplane turning a little every
+row: gradual drift, the hardest case for any policy that learns in batches).
 """
 
 from __future__ import annotations
@@ -260,19 +261,20 @@ def synthetic_file(folder: Path, rows: int, seed: int = 7) -> Path:
     return path
 
 
-RIVER_STREAMS = ("sea", "agrawal", "hyperplane")
+RIVER_STREAMS = ("sea", "agrawal", "hyperplane", "hyperplane-switch")
 
 
 def river_file(folder: Path, name: str, rows: int, seed: int = 7) -> Path:
     """One of River's concept-drift streams, seeded, as a CSV with a `target` column: four regimes of equal length
-    joined by abrupt switches (over about 100 rows; `sea`, `agrawal`), or one hyperplane turning all along (`hyperplane`)."""
+    joined by abrupt switches (over about 100 rows; `sea`, `agrawal`, `hyperplane-switch`: four still hyperplanes
+    joined through `ConceptDriftStream`, as the issue's target names it), or one hyperplane turning all along
+    (`hyperplane`)."""
     from river.datasets import synth
 
     if name == "hyperplane":
         stream = synth.Hyperplane(seed=seed, n_features=10, n_drift_features=4, mag_change=0.001, noise_percentage=0.05, sigma=0.1)
     else:
-        regimes = [synth.SEA(variant=v, noise=0.1, seed=seed + v) for v in range(4)] if name == "sea" else [
-            synth.Agrawal(classification_function=f, seed=seed + f, balance_classes=False, perturbation=0.05) for f in (0, 2, 4, 6)]  # fmt: skip
+        regimes = _regimes(synth, name, seed)
         part = rows // len(regimes)
         stream = regimes[-1]
         for i in range(len(regimes) - 2, -1, -1):  # nested: regime i, then (from `part` rows later) what follows it
@@ -283,6 +285,15 @@ def river_file(folder: Path, name: str, rows: int, seed: int = 7) -> Path:
     path = folder / f"river-{name}.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def _regimes(synth, name: str, seed: int) -> list:
+    """The four still concepts a switching stream goes through, in order."""
+    if name == "sea":
+        return [synth.SEA(variant=v, noise=0.1, seed=seed + v) for v in range(4)]
+    if name == "agrawal":
+        return [synth.Agrawal(classification_function=f, seed=seed + f, balance_classes=False, perturbation=0.05) for f in (0, 2, 4, 6)]
+    return [synth.Hyperplane(seed=seed + k, n_features=10, n_drift_features=0, noise_percentage=0.05) for k in range(4)]
 
 
 def report(results: list[Result], stream: Stream) -> str:

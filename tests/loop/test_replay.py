@@ -187,6 +187,22 @@ def test_bench_replay_runs_on_a_slice_of_a_real_stream(tmp_path: Path) -> None:
     assert next(r for r in table if r["name"] == "the last known label")["served_accuracy"] == pytest.approx(expected)
 
 
+def test_the_switching_hyperplanes_change_the_concept_and_not_the_inputs(tmp_path: Path) -> None:
+    """`--river hyperplane-switch` is the issue's "Hyperplane through ConceptDriftStream": four still hyperplanes, one
+    after another. A model of the first quarter fails on the last one while the inputs look the same."""
+    from sklearn.linear_model import LogisticRegression
+
+    from benchmarks import bench_replay
+
+    frame = pd.read_csv(bench_replay.river_file(tmp_path, "hyperplane-switch", 4000))
+    first, last = frame.iloc[:900], frame.iloc[-900:]
+    X = [f"x{k}" for k in range(10)]
+    assert list(frame.columns) == [*X, "target"] and set(frame["target"]) == {0, 1}
+    model = LogisticRegression().fit(first[X], first["target"])
+    assert model.score(first[X], first["target"]) > 0.85 and model.score(last[X], last["target"]) < 0.8
+    assert np.abs(first[X].mean().to_numpy() - last[X].mean().to_numpy()).max() < 0.05
+
+
 def test_the_docs_offer_the_replay_they_have_and_never_say_it_is_to_come() -> None:
     """The README and docs/ are read as the manual: a section that says a feature the code has is still to come sends
     a user looking for a workaround they do not need. The replay is documented in docs/streams.md."""
