@@ -148,13 +148,15 @@ if st.session_state.get("dataset_pick") not in ids:
     st.session_state.pop("dataset_pick", None)  # gone or filtered out: the first shown
 chosen = st.selectbox("Dataset", ids, format_func=lambda i: f"{i} · {names[i]}", key="dataset_pick")
 row = datasets.set_index("dataset_id").loc[chosen]
-role_text = (
-    "the loop reads it as incoming data" if row["role"] == "sent to the loop" else "for training and exploration; the loop never reads it"
-)
-st.write(f"**Role:** {row['role']} ({role_text}).")
-if row["role"] == "library":
+stream = rt.loop.stream_info()
+if stream["source"] == chosen:
+    st.write(f"**Role:** library, being replayed: the loop reads it a batch per cycle ({stream['position']:,} of "
+             f"{stream['total_rows']:,} rows so far; Operations, Stream, sets the source).")  # fmt: skip
+elif row["role"] == "library":
+    st.write("**Role:** library (for training and exploration; the loop never reads it).")
     st.button("Send this dataset to the loop", help=ROLE_HELP, on_click=_send_to_loop, args=(chosen,))
-elif row["role"] != "library":
+else:
+    st.write("**Role:** sent to the loop (the loop reads it as incoming data).")
     st.caption("Data the loop has read cannot go back to the library: its cycles and drift references were computed from it.")
 
 

@@ -133,8 +133,12 @@ class DataActions:
         return self.store.delete_dataset(dataset_id)
 
     def send_to_loop(self, dataset_id: int) -> DatasetInfo:
-        """Copy a library dataset into the loop's incoming data: the next cycle reads it as new data."""
+        """Copy a library dataset into the loop's incoming data: the next cycle reads it as new data. Refused for
+        the dataset being replayed: the replay already sends its rows, and a copy would feed them twice."""
         (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
+        if stream_source(self.store, 1).dataset_id == dataset_id:
+            raise UserInputError("dataset", f"dataset {dataset_id} is being replayed to the loop a batch per cycle: sending it "
+                                 "too would feed its rows twice")  # fmt: skip
         window = self.store.read_datasets([dataset_id])
         name = self.store.dataset(dataset_id)["name"]
         return self.store.insert_dataset(window.X, window.y, source="imported", name=f"Sent to the loop: {name}"[:200], role="incoming")

@@ -84,6 +84,10 @@ def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) 
         assert (after["position"], after["at_end"], after["batch_size"]) == (200, "restart", 100)  # nothing half-applied
         refused = client.delete(f"/datasets/{library.dataset_id}")  # the loop reads it: it stays while it is the source
         assert refused.status_code == 422 and "stream's source" in refused.json()["error"]
+        incoming = len(rt.store.datasets().query("role == 'incoming'"))
+        with pytest.raises(UserInputError, match="twice") as twice:  # the replay sends these rows already
+            rt.data.send_to_loop(library.dataset_id)
+        assert twice.value.field == "dataset" and len(rt.store.datasets().query("role == 'incoming'")) == incoming
         assert client.put("/stream", json={"source": "simulator"}).json()["source"] == "simulator"
         assert client.delete(f"/datasets/{library.dataset_id}").status_code == 200
 

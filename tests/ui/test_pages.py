@@ -338,6 +338,21 @@ def test_a_library_dataset_is_sent_to_the_loop_from_the_data_page(workspace: Pat
     assert rt.store.max_incoming_sample_id() == datasets["last_sample_id"].max()
 
 
+def test_the_dataset_being_replayed_says_so_on_the_data_page_and_is_not_offered_to_the_loop_again(workspace: Path) -> None:
+    rt = get_runtime()
+    replayed = rt.data.generate(400, "stable", seed=3)
+    rt.loop.update_stream(source=replayed.dataset_id, batch_size=100)
+    rt.loop.run_cycle()
+    at = open_page("data")
+    at.selectbox(key="dataset_pick").set_value(replayed.dataset_id).run()
+    assert not at.exception and not at.error
+    assert any("being replayed" in m.value and "100 of 400 rows" in m.value for m in at.markdown)
+    assert not [b for b in at.button if b.label == "Send this dataset to the loop"]
+    rt.loop.update_stream(source="simulator")
+    at.run()
+    assert [b for b in at.button if b.label == "Send this dataset to the loop"]
+
+
 def test_a_challenger_awaiting_approval_is_promoted_from_the_models_page(workspace: Path) -> None:
     rt = get_runtime()
     rt.loop.set_controls(policy="approve")
