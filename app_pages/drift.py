@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.domain.outcomes import version_label
 from core.rules.verdicts import FEATURE
-from core.stats.drift import JS_FLOOR, MISSING_FLOOR, described
+from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 from ui import charts
 from ui.report import drift_report_html
 from ui.state import cached, choice_from_url, decision_of, deliveries, empty_state, keep_in_url, percent, runtime, table, version_column
@@ -20,7 +20,7 @@ st.caption(
     f"Per feature: KS of the newest batch and of the newest {th.drift_window_batches} batches pooled against the reference. "
     f"A feature drifts when its p-value is below the family-wise rate {th.ks_alpha:g} divided by every test made (Bonferroni) "
     f"and its effect (Wasserstein / reference std) is at least {th.wasserstein_threshold:g}; the dataset drifts when any "
-    f"feature does. PSI ≥ {th.psi_threshold:g} drift, ≥ {th.psi_warning:g} warning, shown beside the verdict."
+    f"feature does. PSI's level (≥ {th.psi_threshold:g} high, ≥ {th.psi_warning:g} moderate) is shown beside the verdict, not part of it."
 )
 also = [f"each category column by chi-square (drift needs a Jensen-Shannon distance of at least {JS_FLOOR:g})"] if any(
     c.kind != "numeric" for c in rt.schema.features) else []  # fmt: skip
@@ -84,7 +84,7 @@ table(
      "n_current"],
     "This cycle made no drift test (no champion or no new rows).",
     column_config={"p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
-                   "window_batches": "batches pooled", "psi_status": "PSI status", "n_reference": "reference rows",
+                   "window_batches": "batches pooled", "psi_status": "PSI level", "n_reference": "reference rows",
                    "n_current": "current rows",
                    "threshold": st.column_config.NumberColumn("p threshold", format="%.3g"),
                    "effect": st.column_config.NumberColumn("effect", format="%.3f", help="Wasserstein in reference sd (numbers), Jensen-Shannon distance (categories), change in the missing share"), "psi": st.column_config.NumberColumn("PSI", format="%.3f")},
@@ -105,6 +105,9 @@ if detail.reference is not None and detail.batch_range:
         for i, feature in enumerate(rt.schema.names):
             figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch", detail.reference.legend))
             cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
+        if not detail.drift.empty and (detail.drift["feature"] == LABELS).any():  # the labels were tested: show their shares
+            figures.append(charts.label_overlay(reference, current, rt.schema.classes, f"Cycle {chosen} batch", detail.reference.legend))
+            cols[len(rt.schema.names) % 2].plotly_chart(figures[-1], key="drift_dist_labels")
 features = rt.schema.names
 
 

@@ -131,8 +131,10 @@ class Settings:
     wasserstein_threshold: float = _env(
         "IA_DRIFT_WASSERSTEIN", "0.1", "Effect a drifted feature must also show (Wasserstein / reference std)", min=0.0, max=100.0
     )
-    psi_threshold: float = _env("IA_DRIFT_PSI", "0.2", "PSI drift threshold", min=0.0, max=100.0)
-    psi_warning: float = _env("IA_DRIFT_PSI_WARNING", "0.1", "PSI warning threshold", min=0.0, max=100.0)
+    psi_threshold: float = _env(
+        "IA_DRIFT_PSI", "0.2", "PSI from which its level reads high (beside the verdict, not part of it)", min=0.0, max=100.0
+    )
+    psi_warning: float = _env("IA_DRIFT_PSI_WARNING", "0.1", "PSI from which its level reads moderate", min=0.0, max=100.0)
     perf_tolerance: float = _env("IA_PERF_TOLERANCE", "0.05", "Accuracy drop below holdout that is performance drift", min=0.0, max=1.0)
     perf_confidence: float = _env("IA_PERF_CONFIDENCE", "0.95", "Confidence the drop is real (0 = plain comparison)", min=0.0, max=0.999)
     alert_cooldown_seconds: float = _env("IA_ALERT_COOLDOWN_SECONDS", "300", "Identical alerts inside this window are collapsed", min=0.0)

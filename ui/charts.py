@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.domain.features import TARGET
 from core.domain.outcomes import version_label
 from core.stats.drift import JS_FLOOR, MISSING_FLOOR, described
 
@@ -211,8 +212,8 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
         col=1,
         annotation_text=f"floor {min_effect:g}" + (f" (KS; {JS_FLOOR:g} Jensen-Shannon, {MISSING_FLOOR:g} missing rate)" if mixed else ""),
     )
-    fig.add_hline(y=psi_threshold, line={"dash": "dash", "color": COLOURS["rejected"]}, row=3, col=1, annotation_text="drift")
-    fig.add_hline(y=psi_warning, line={"dash": "dot", "color": COLOURS["drift"]}, row=3, col=1, annotation_text="warning")
+    fig.add_hline(y=psi_threshold, line={"dash": "dash", "color": COLOURS["rejected"]}, row=3, col=1, annotation_text="high")
+    fig.add_hline(y=psi_warning, line={"dash": "dot", "color": COLOURS["drift"]}, row=3, col=1, annotation_text="moderate")
     fig.update_yaxes(type="log", title_text="p-value", exponentformat="power", row=1, col=1)
     fig.update_yaxes(title_text="effect" if mixed else "effect (sd)", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="PSI", rangemode="tozero", row=3, col=1)
@@ -245,6 +246,15 @@ def category_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: st
         fig.add_bar(x=[str(c) for c in order], y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour)
     fig.update_yaxes(tickformat=".0%")
     return _layout(fig, _overlay_title(feature, current_name), feature, "share of rows", height=320)
+
+
+def label_overlay(
+    reference: pd.DataFrame, current: pd.DataFrame, classes: tuple, current_name: str, reference_name: str = "Reference"
+) -> go.Figure:
+    """The labels' class shares, reference beside the batch's labelled rows: the picture of a "(label)" drift test."""
+    names = np.array([str(c) for c in classes], dtype=object)
+    frames = [pd.DataFrame({"(label)": names[f[TARGET].dropna().to_numpy(dtype=np.int64)]}) for f in (reference, current)]
+    return category_overlay(*frames, "(label)", current_name, reference_name)
 
 
 def _overlay_title(feature: str, current_name: str) -> str:

@@ -60,7 +60,7 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
 def _drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Each test by name, with what it measured in its own unit (the raw effect has a different unit per test)."""
     shown = described(rows)
-    return shown[[col for col in DRIFT_COLUMNS if col in shown]]
+    return shown[[col for col in DRIFT_COLUMNS if col in shown]].rename(columns={"psi_status": "PSI level (beside the verdict)"})
 
 
 def _table(frame: pd.DataFrame) -> str:

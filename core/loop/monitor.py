@@ -22,10 +22,8 @@ from core.domain.features import TARGET
 from core.domain.schema import Schema
 from core.ml import training
 from core.services.reference import Reference
-from core.stats.drift import DriftReport, DriftThresholds, drift_report, table_report
+from core.stats.drift import LABELS, PREDICTED, DriftReport, DriftThresholds, drift_report, table_report
 from core.stats.estimate import AccuracyEstimator
-
-PREDICTED, LABELS = "(predicted class)", "(label)"
 
 
 def class_text(indices: np.ndarray, schema: Schema) -> pd.Series:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.domain.outcomes import Measurement, version_label
-from core.stats.drift import DriftReport, evidence
+from core.stats.drift import OUTPUTS, DriftReport, evidence
 
 FEATURE = "feature drift"
 REALISED = "realised-accuracy drop"
@@ -27,6 +27,11 @@ MEANS = {
     REALISED: "the model is wrong more often than its bar allows",
     ESTIMATED: "the model is less confident on these inputs, so it is expected to be wrong more often",
 }
+CLASS_SHIFT_MEANS = (
+    "the classes the model predicts, or the labels that came, are in other shares than on the reference, while no input "
+    "column moved enough to flag: a change in the class mix, or in the concept, that the inputs alone do not show"
+)
+CLASS_SHIFT_BLIND = "a shift in shares alone does not say the model is wrong: the realised accuracy does"
 BLIND = {
     FEATURE: "it cannot tell whether the model is now wrong (a shift along the boundary can leave accuracy intact)",
     REALISED: "it needs labels: on unlabelled prediction inputs it is silent",
@@ -77,9 +82,8 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
 
 def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings) -> str:
     if name == FEATURE and report is not None:
-        worst = ", ".join(evidence(f) for f in report.features if f.drifted)
-        what = f"Feature drift: {worst}, against a family-wise false-alarm rate of {s.ks_alpha:g}."
-    elif name == REALISED:
+        return _drift_evidence(report, s)
+    if name == REALISED:
         what = (
             f"Realised-accuracy drop: {m.realised:.3f} on {m.n_rows:,} labelled rows (upper bound {m.realised_upper:.3f}) "
             f"against a bar of {m.bar:.3f} ({m.bar_source}) minus {s.perf_tolerance:g}."
@@ -92,6 +96,22 @@ def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings
             f"estimate on its reference data less three standard deviations of its holdout's accuracy over chunks of {m.n_rows:,} rows."
         )
     return f"{what} It means {MEANS[name]}; {BLIND[name]}."
+
+
+def _drift_evidence(report: DriftReport, s: Settings) -> str:
+    """The drift family's evidence, the inputs apart from the predicted classes and labels: a shift in the class shares
+    alone is not the inputs moving, and must not be called so."""
+    drifted = [f for f in report.features if f.drifted]
+    inputs = [f for f in drifted if f.feature not in OUTPUTS]
+    outputs = [f for f in drifted if f.feature in OUTPUTS]
+    rate = f"against a family-wise false-alarm rate of {s.ks_alpha:g}"
+    parts = []
+    if inputs:
+        parts.append(f"Feature drift: {', '.join(map(evidence, inputs))}, {rate}. It means {MEANS[FEATURE]}; {BLIND[FEATURE]}.")
+    if outputs:
+        shifted = f"Class-share shift: {', '.join(map(evidence, outputs))}" + ("." if inputs else f", {rate}.")
+        parts.append(f"{shifted} It means {CLASS_SHIFT_MEANS if not inputs else 'the class shares moved too'}; {CLASS_SHIFT_BLIND}.")
+    return " ".join(parts)
 
 
 def held(m: Measurement, s: Settings) -> str:

@@ -33,6 +33,8 @@ from scipy.spatial.distance import jensenshannon
 
 from core.domain.schema import Schema
 
+PREDICTED, LABELS = "(predicted class)", "(label)"  # the outputs `table_report` tests beside the columns
+OUTPUTS = (PREDICTED, LABELS)
 PSI_BINS = 10
 PSI_FLOOR = 1e-4
 JS_FLOOR = 0.1  # Evidently's and NannyML's default effect for categories
@@ -112,13 +114,15 @@ def evidence(f: FeatureDrift) -> str:
 
 
 def described(rows: pd.DataFrame) -> pd.DataFrame:
-    """Stored drift rows with each test named and a `measured` column in words (the effect's own unit)."""
+    """Stored drift rows with each test named, a `measured` column in words (the effect's own unit) and PSI's band as a
+    level: "drift" beside drifted False read as a contradiction (the verdict is the test's, PSI is context)."""
     if rows.empty:
         return rows.assign(measured=pd.Series(dtype=object))
     unseen = rows["unseen_share"] if "unseen_share" in rows else pd.Series(None, index=rows.index, dtype=object)
     words = [measured(t, s, e, None if pd.isna(u) else u)
              for t, s, e, u in zip(rows["test"], rows["statistic"], rows["effect"], unseen, strict=True)]  # fmt: skip
-    return rows.assign(test=rows["test"].map(named_test), measured=words)
+    shown = rows.assign(test=rows["test"].map(named_test), measured=words)
+    return shown.assign(psi_status=shown["psi_status"].map(PSI_LEVELS)) if "psi_status" in shown else shown
 
 
 def normalised_wasserstein(reference: np.ndarray, current: np.ndarray, distance: float | None = None) -> float:
@@ -148,6 +152,9 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS, presor
 
     ref_share, cur_share = shares(reference), shares(current)
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+
+
+PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low"}  # as shown: PSI is beside the verdict, not a second one
 
 
 def psi_status(value: float, thresholds: DriftThresholds) -> str:

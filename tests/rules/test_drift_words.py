@@ -105,6 +105,38 @@ def test_the_drift_chart_of_a_table_does_not_call_every_effect_a_standard_deviat
     assert hovers["island"].startswith("Jensen-Shannon distance") and hovers["sex · missing rate"].startswith("missing rate moved")
 
 
+def test_a_shift_in_the_class_shares_alone_is_not_called_the_inputs_moving() -> None:
+    """Only the labels and the predicted classes moved (more of class b): the verdict calls it a class-share shift and
+    never says the inputs no longer look like the reference."""
+    rng = np.random.default_rng(4)
+    reference, batch = _table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05), _table(600, 2, (0.45, 0.35, 0.2), 0.0, 0.05)
+    outputs = {name: (pd.Series(rng.choice(["a", "b"], 3000, p=[0.7, 0.3])), [pd.Series(rng.choice(["a", "b"], 600, p=[0.3, 0.7]))])
+               for name in ("(predicted class)", "(label)")}  # fmt: skip
+    found = table_report(reference, [batch], SCHEMA, DriftThresholds(), outputs)
+    assert {f.feature for f in found.features if f.drifted} == {"(predicted class)", "(label)"}
+    text = verdict([FEATURE], found, Measurement(1, 0.9, None, None, 0.9, False), Settings.from_env({}))
+    assert text.startswith("Class-share shift: (predicted class) (chi-square p=") and "no input column moved" in text
+    assert "inputs no longer look like" not in text and "Feature drift" not in text
+    with_inputs = verdict([FEATURE], table_report(_table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05),
+                                                  [_table(600, 2, (0.15, 0.25, 0.6), 0.6, 0.36)], SCHEMA, DriftThresholds(), outputs),
+                          Measurement(1, 0.9, None, None, 0.9, False), Settings.from_env({}))  # fmt: skip
+    assert with_inputs.startswith("Feature drift: island") and "Class-share shift: (predicted class)" in with_inputs
+    assert "the class shares moved too" in with_inputs
+
+
+def test_psi_reads_as_a_level_beside_the_verdict_not_a_second_verdict(report: DriftReport) -> None:
+    """A row that did not drift but whose PSI is over 0.2 read "drift" beside drifted False, in the page and the report."""
+    from ui.report import _drift_rows
+
+    rows = pd.DataFrame(report.rows())
+    rows.loc[rows["feature"] == "sex", "psi_status"] = "drift"
+    shown = described(rows).set_index("feature")
+    assert not shown.loc["sex", "drifted"] and shown.loc["sex", "psi_status"] == "high"
+    assert set(shown["psi_status"]) <= {"high", "moderate", "low"}
+    table = _drift_rows(rows)
+    assert "PSI level (beside the verdict)" in table and "drift" not in set(table["PSI level (beside the verdict)"])
+
+
 # a promotion by hand is not a rollback -----------------------------------------------------------------------
 
 

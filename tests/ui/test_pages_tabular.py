@@ -251,3 +251,19 @@ def test_a_number_that_may_be_missing_starts_at_its_median_and_can_be_emptied_to
     assert not at.exception and not at.error, [e.value for e in at.error]
     newest = at.dataframe[-1].value.iloc[0]  # the prediction log, newest first
     assert pd.isna(newest["tenure_months"]) and not pd.isna(newest["monthly_fee"]), newest
+
+
+def test_the_drift_page_draws_the_labels_class_shares_it_tested(served: Settings) -> None:
+    """A labelled batch is tested for its labels' shares ("(label)"): the page draws them, by class name, beside the
+    columns, so a class-share shift has a picture too."""
+    rt = get_runtime(served)
+    later = generate_table(300, seed=14, n_classes=3).to_csv(index=False).encode()
+    rt.data.import_csv(later, name="later.csv", role="incoming")
+    record = rt.loop.run_cycle()
+    assert "(label)" in set(rt.insights.drift_results(record.cycle_id)["feature"])
+    at = open_page("drift")
+    assert not at.exception and not at.error
+    drawn = [c for c in charts(at) if c["layout"].get("title", {}).get("text", "").startswith("(label)<br>")]
+    assert len(drawn) == 1
+    assert {x for trace in drawn[0]["data"] for x in trace["x"]} <= {str(c) for c in rt.schema.classes}
+    assert [trace["name"] for trace in drawn[0]["data"]][1] == f"Cycle {record.cycle_id} batch"
