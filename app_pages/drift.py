@@ -63,7 +63,7 @@ top[1].metric("Realised accuracy", percent(cycle.get("realised_accuracy")), help
 top[2].metric("Estimated accuracy", percent(cycle.get("estimated_accuracy")), delta=charts.estimate_band(cycle), delta_color="off",
               delta_arrow="off", help="Without labels, from the champion's calibrated confidence on this batch; the band is where "
               "the realised accuracy should fall, 95 % of the time.")  # fmt: skip
-bottom[0].metric("Bar", percent(cycle.get("performance_bar")), help="A drop is called only when the realised accuracy's "
+bottom[0].metric("Accuracy bar", percent(cycle.get("performance_bar")), help="A drop is called only when the realised accuracy's "
                  "upper confidence bound (IA_PERF_CONFIDENCE) falls below this bar minus the tolerance (IA_PERF_TOLERANCE).")  # fmt: skip
 bottom[1].metric("New version", version_label(cycle.get("new_version")), help="The version this cycle registered, if any.")
 bottom[2].metric("Signals", str(len(fired)), help=", ".join(fired) or "No signal fired in this cycle.")

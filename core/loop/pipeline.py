@@ -419,8 +419,8 @@ class MonitoringPipeline:
             lengths = (since - check, *lengths)  # the rows since the drop began, before the check rows
         if check < MIN_CHECK_ROWS:
             record.decision = "wait"
-            record.reason = (f"{decision.reason}; waiting for labelled rows {version_label(champion)} did not train on "
-                             f"({fresh} of {MIN_CHECK_ROWS})")  # fmt: skip
+            record.reason = (f"{decision.reason}; no challenger yet: {fresh:,} labelled rows {version_label(champion)} did not "
+                             f"train on, {MIN_CHECK_ROWS} needed to judge one")  # fmt: skip
             return
         found = challenge(window, check, lengths, self.store.schema)
         if found is None:

@@ -87,7 +87,8 @@ class Challenge:
 
     def describe(self) -> str:
         shown = ", ".join(f"{length:,} rows {score:.3f}" for length, score in sorted(self.scores.items()))
-        return f"window of {self.length:,} rows chosen on the newest {self.check_rows:,} rows ({shown})"
+        return (f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, the window that scored best on "
+                f"those {self.check_rows:,} ({shown})")  # fmt: skip
 
 
 def challenge(full: Window, check_rows: int, lengths: tuple[int, ...], schema: Schema) -> Challenge | None:

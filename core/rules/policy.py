@@ -201,7 +201,7 @@ class RetrainPolicy:
                       f"estimate on its reference - tolerance {self.s.perf_tolerance:g}; retraining on the newest labelled rows")  # fmt: skip
             return Decision("retrain", reason, trigger="drop")
         if cycle.labelled:
-            return Decision("challenge", "challenger trained on the newest labelled rows", trigger="challenge")
+            return Decision("challenge", "labelled rows came, so the champion is challenged", trigger="challenge")
         return Decision("none", f"no labels this cycle and no estimated drop ({summary(None, m)})")
 
     def _scheduled(self, cycle: CycleFacts, report: DriftReport | None, m: Measurement, history: History) -> Decision:

@@ -64,6 +64,22 @@ def test_a_challenger_that_is_not_better_is_not_promoted(trained_runtime: Runtim
     assert len(rt.store.models()) == 1 and rt.registry.champion_version == 1  # nothing registered: no MLflow run per loser
 
 
+def test_a_challenge_s_reason_reads_in_order_what_was_done_and_what_is_missing(trained_runtime: Runtime) -> None:
+    """The tour read "challenger trained on the newest labelled rows; waiting for labelled rows ..." (trained, or
+    waiting?) and "window of 300 rows chosen on the newest 269 rows" (300 out of 269?)."""
+    rt = trained_runtime
+    rt.loop.set_controls(stream_batch_size=30)  # fewer new labelled rows than a challenger is judged on
+    (few,) = run(rt, 1)
+    assert few.decision == "wait" and few.reason == (
+        "labelled rows came, so the champion is challenged; no challenger yet: 30 labelled rows v1.0.0 did not train on, "
+        "50 needed to judge one"
+    )
+    rt.loop.set_controls(stream_batch_size=300)
+    (judged,) = run(rt, 1)
+    assert judged.decision == "challenge" and "trained on the " in judged.reason
+    assert " rows before the newest 330, the window that scored best on those 330 (" in judged.reason, judged.reason
+
+
 def test_labels_that_never_come_leave_the_estimate_to_decide_and_say_so(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     run(rt, 1)
