@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.domain.outcomes import METRICS, RetrainStatus, manual_kind, parse_version, version_label
+from core.domain.outcomes import STATUS_LABELS as STATUS_WORDS
 from core.ml.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from core.runtime import TrainOutcome
 from ui import charts
@@ -44,8 +45,8 @@ def metric_table(metrics: dict, evaluation: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"value": float})
 
 
-STATUS_LABELS = {"champion": "★ champion", "challenger": "◆ challenger", "archived": "former champion", "candidate": "candidate",
-                 "rejected": "rejected"}  # fmt: skip
+MARKS = {"champion": "★ ", "challenger": "◆ "}  # the words are every door's (core.domain.outcomes), the marks the table's
+STATUS_LABELS = {status: MARKS.get(status, "") + words for status, words in STATUS_WORDS.items()}
 VERBS: dict[RetrainStatus, str] = {"promoted": "promoted", "awaiting_approval": "awaits approval", "candidate": "kept as a candidate",
                                    "rejected": "rejected", "unchanged": "unchanged"}  # fmt: skip
 

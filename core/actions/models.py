@@ -20,7 +20,7 @@ import numpy as np
 from core.actions.data import DataActions, checked_dataset_ids
 from core.config import Settings
 from core.domain import validation
-from core.domain.outcomes import METRICS, RetrainStatus, manual_title, retrain_status, version_label
+from core.domain.outcomes import MANUAL_TRIGGERS, METRICS, RetrainStatus, manual_title, retrain_status, version_label
 from core.errors import BusyError, RateLimited, UserInputError
 from core.io.notify import Notifier
 from core.ml import training
@@ -29,7 +29,6 @@ from core.stats import evaluation
 from core.store import Store, Window
 
 log = logging.getLogger(__name__)
-MANUAL_TRIGGERS = ("manual", "api")
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,9 @@ def train_and_gate(
 
 
 def announce(notifier: Notifier, decision: GateDecision, cycle_id: int | None = None, fields: Mapping[str, object] | None = None) -> None:
-    """The gate's alert: a new champion, a challenger rejected or waiting for approval (a candidate is silent)."""
+    """The gate's alert: a new champion, a challenger rejected or waiting for approval (a candidate is silent). A
+    challenger that replaces one already waiting is shown, not sent: under `approve` every cycle can bring a winner,
+    and the person asked to decide needs one message per wait, not one per cycle."""
     label = version_label(decision.version)
     alerts = {
         "promoted": ("promoted", "success", f"New champion {label}", decision.reason),
@@ -107,7 +108,7 @@ def announce(notifier: Notifier, decision: GateDecision, cycle_id: int | None = 
     kind, level, title, description = alerts[decision.outcome]
     try:
         shown = {**(fields or {}), **gate_fields(decision)}
-        notifier.notify(kind, level, title, description, shown, cycle_id=cycle_id)
+        notifier.notify(kind, level, title, description, shown, cycle_id=cycle_id, info=bool(decision.superseded))
     except Exception:
         log.exception("could not record the %s alert", kind)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from core.api.schemas import DatasetReply
-from core.domain.outcomes import version_label
+from core.domain.outcomes import status_label, version_label
 from core.services.predictor import Prediction
 from core.store import DatasetInfo
 
@@ -42,4 +42,11 @@ def record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def model_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "version": version_label(row["version"]), "registry_version": row["version"]}
+    """A version as GET /models returns it: `status` the stored value scripts compare with ("archived"), `status_label`
+    the words the dashboard shows ("former champion")."""
+    return {
+        **row,
+        "version": version_label(row["version"]),
+        "registry_version": row["version"],
+        "status_label": status_label(row["status"]),
+    }

@@ -26,7 +26,22 @@ METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")  # a 
 PROMOTING: frozenset[str] = frozenset({"promoted", "first", "rollback", "by_hand", "approval"})
 # A person's change of champion, by its event kind: an older version put back is a rollback, any other
 # version put in service is a promotion by hand, a waiting challenger let through is an approval.
-_MANUAL_TITLES = {"rollback": "Rollback to", "by_hand": "Promoted by hand:", "approval": "Approved:"}
+_MANUAL_TITLES = {"rollback": "Rollback to", "by_hand": "Promoted by hand:", "approval": "Approved:", "rejection": "Rejected by hand:"}
+# What a person does to models, as the model events store it: the trainings a person asks for (the dashboard's Train
+# now, the API's POST /retrain; their versions' `trigger`) with what their gate decided, and the champion changes and
+# rejections made by hand. The Overview's last event is the newest of these or of the loop's cycles.
+MANUAL_TRIGGERS: dict[str, str] = {"manual": "Train now", "api": "POST /retrain"}  # a version's trigger -> who asked
+GATE_EVENT_KINDS = ("gate", "awaiting", "candidate")  # a gate's decision on a freshly trained version
+BY_HAND_EVENT_KINDS = ("rollback", "by_hand", "approval", "rejection")
+# A version's status as a person reads it, the one wording of every door (the Models page, GET /models'
+# `status_label`). The stored value (`status`) stays the machine's word: a replaced champion is stored "archived".
+STATUS_LABELS = {"champion": "champion", "challenger": "challenger", "archived": "former champion", "candidate": "candidate",
+                 "rejected": "rejected"}  # fmt: skip
+
+
+def status_label(status: str) -> str:
+    """A version's stored status in the words people read ("archived" is a former champion)."""
+    return STATUS_LABELS.get(status, status)
 
 
 def manual_title(kind: str, version: int | None) -> str:

@@ -21,7 +21,7 @@ from core.config import Settings
 from core.data.table_check import model_input, named_rows
 from core.domain import validation
 from core.domain.features import TARGET
-from core.domain.outcomes import LoopState, manual_title, version_label
+from core.domain.outcomes import BY_HAND_EVENT_KINDS, MANUAL_TRIGGERS, LoopState, manual_title, version_label
 from core.domain.schema import Schema
 from core.errors import NoModelError, UserInputError
 from core.ml.row_model import RowModel
@@ -68,7 +68,7 @@ class Event:
     """The last thing worth seeing (drift detected, a retrain, a promotion, a rollback): it stays on the
     Overview until another replaces it, where the newest cycle is replaced every few seconds."""
 
-    kind: str  # drift | info | promoted | rejected | awaiting | rollback | by_hand | approval | failure
+    kind: str  # drift | info | promoted | rejected | awaiting | candidate | rollback | by_hand | approval | failure
     title: str
     detail: str
     at: datetime
@@ -185,12 +185,12 @@ class Insights(StoredFacts):
         )
 
     def last_event(self) -> Event | None:
-        """The newest significant event of the loop or of a person, from the stored cycles and model events."""
-        cycle, manual = self.store.last_event_cycle(), self.store.last_manual_change()
-        if manual is not None and (cycle is None or manual["ts"] >= cycle["started_at"]):
-            kind = manual["kind"]
-            title = manual_title(kind, manual["version"])
-            return Event(kind, title, manual["reason"], manual["ts"], None)
+        """The newest significant event of the loop or of a person: the newest cycle worth seeing (a signal, a retrain, a
+        failure) or the newest thing a person did to models (a training from Train now or POST /retrain and its gate's
+        decision, a rollback, a promotion, an approval or a rejection by hand), whichever came last."""
+        cycle, person = self.store.last_event_cycle(), self.store.last_person_event()
+        if person is not None and (cycle is None or person["ts"] >= cycle["started_at"]):
+            return _person_event(person)
         if cycle is None:
             return None
         new = cycle.get("new_version")
@@ -198,13 +198,8 @@ class Insights(StoredFacts):
             return self._failure(cycle)
         if not new:
             return _signal_event(cycle)
-        if cycle.get("promoted"):
-            won = f" than {version_label(cycle.get('champion_version'))}" if cycle["decision"] == "challenge" else ""
-            kind, title = "promoted", f"New champion {version_label(new)}" + (f": a challenger credibly better{won}" if won else "")
-        elif cycle.get("gate_outcome") == "awaiting":
-            kind, title = "awaiting", f"Challenger {version_label(new)} awaits approval"
-        else:
-            kind, title = "rejected", f"Challenger {version_label(new)} rejected; {version_label(cycle.get('champion_version'))} stays"
+        outcome = "promoted" if cycle.get("promoted") else "awaiting" if cycle.get("gate_outcome") == "awaiting" else "rejected"
+        kind, title = _gate_title(outcome, new, cycle.get("champion_version"), challenge=cycle["decision"] == "challenge")
         return Event(kind, title, cycle["reason"], cycle["started_at"], int(cycle["cycle_id"]))  # told by its decision and gate
 
     def _failure(self, cycle: dict) -> Event:
@@ -297,6 +292,33 @@ class Insights(StoredFacts):
         batch = (int(cycle["first_sample_id"]), int(cycle["last_sample_id"])) if cycle.get("first_sample_id") is not None else None
         reference = self.reference_of_cycle(cycle) if cycle.get("champion_version") else None
         return CycleDetail(cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, reference, batch)
+
+
+def _gate_title(outcome: str, version: int, champion: int | None, challenge: bool = False, asked_by: str = "") -> tuple[str, str]:
+    """The event's kind and title for what a gate made of a freshly trained version, a cycle's or one a person asked for
+    (`asked_by`: "Train now", "POST /retrain")."""
+    label, kept = version_label(version), version_label(champion)
+    source = f" from {asked_by}" if asked_by else ""
+    if outcome == "promoted":
+        better = f": a challenger credibly better than {kept}" if challenge else ""
+        return "promoted", f"New champion {label}{source}{better}"
+    if outcome == "awaiting":
+        return "awaiting", f"Challenger {label}{source} awaits approval"
+    if outcome == "candidate":
+        return "candidate", f"Candidate {label}{source}, kept without promoting"
+    return "rejected", f"Challenger {label}{source} rejected; {kept} stays"
+
+
+def _person_event(event: dict) -> Event:
+    """A model event a person caused (`Store.last_person_event`): a training they asked for, told by what its gate
+    decided, or a change made by hand."""
+    kind = event["kind"]
+    if kind in BY_HAND_EVENT_KINDS:
+        return Event("rejected" if kind == "rejection" else kind, manual_title(kind, event["version"]), event["reason"], event["ts"], None)
+    outcome = kind if kind != "gate" else "promoted" if event["promoted"] else "rejected"
+    asked_by = MANUAL_TRIGGERS.get(event["trigger"], "")
+    kind, title = _gate_title(outcome, event["version"], event["previous_champion"], asked_by=asked_by)
+    return Event(kind, title, event["reason"], event["ts"], None)
 
 
 def _signal_event(cycle: dict) -> Event:

@@ -78,6 +78,7 @@ class GateDecision:
     own_champion_score: float | None = None
     own_n_rows: int | None = None
     outcome: GateOutcome = "rejected"
+    superseded: tuple[int, ...] = ()  # challengers that were awaiting approval and this one replaced
 
     @property
     def awaiting_approval(self) -> bool:
@@ -280,10 +281,10 @@ class ModelRegistry:
         if decision.outcome == "candidate":
             self._keep_candidate(decision)
         elif decision.promoted and not promote:
-            decision = replace(
-                decision, promoted=False, outcome="awaiting", reason=f"{decision.reason}; awaiting approval (policy approve)"
-            )
             superseded = self.store.awaiting_approval()
+            replaced = f"; it replaces {', '.join(map(version_label, superseded))}, which was waiting" if superseded else ""
+            decision = replace(decision, promoted=False, outcome="awaiting", superseded=tuple(superseded),
+                               reason=f"{decision.reason}; awaiting approval (policy approve){replaced}")  # fmt: skip
             with self.store.transaction() as tx:
                 for older in superseded:  # one challenger waits at a time: the freshest
                     Store.set_status(tx, older, "rejected")

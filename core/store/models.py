@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import duckdb
 import pandas as pd
 
+from core.domain.outcomes import BY_HAND_EVENT_KINDS, GATE_EVENT_KINDS, MANUAL_TRIGGERS
 from core.store.base import StoreBase, insert_row, utcnow
 from core.store.migrations import REALISED_ON
 
@@ -199,9 +201,15 @@ class ModelQueries(StoreBase):
     def model_events_of(self, version: int) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM model_events WHERE version = ? ORDER BY event_id", [version]).df()
 
-    def last_manual_change(self) -> dict | None:
-        """The newest champion change a person made (a rollback, an approval, a candidate put in service)."""
-        return self._one("SELECT * FROM model_events WHERE kind IN ('rollback', 'by_hand', 'approval') ORDER BY event_id DESC LIMIT 1")
+    def last_person_event(self) -> dict | None:
+        """The newest thing a person did to models (`core.domain.outcomes`): a training asked for from the dashboard or
+        the API and what its gate decided, or a champion change or rejection made by hand; with the version's `trigger`."""
+        return self._one(
+            f"""SELECT e.*, m.trigger FROM model_events e LEFT JOIN models m USING (version)
+               WHERE e.kind IN ({_quoted(BY_HAND_EVENT_KINDS)})
+                  OR (e.kind IN ({_quoted(GATE_EVENT_KINDS)}) AND m.trigger IN ({_quoted(MANUAL_TRIGGERS)}))
+               ORDER BY e.event_id DESC LIMIT 1"""
+        )
 
     def model_events(self, limit: int = 200) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM model_events ORDER BY event_id DESC LIMIT ?", [limit]).df()
@@ -209,3 +217,8 @@ class ModelQueries(StoreBase):
 
 def dumps_ids(ids: tuple[int, ...]) -> str:
     return json.dumps(list(ids))
+
+
+def _quoted(words: Iterable[str]) -> str:
+    """Our own fixed words (`core.domain.outcomes`, never a user's) as an SQL list."""
+    return ", ".join(f"'{w}'" for w in words)

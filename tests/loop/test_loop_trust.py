@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.domain.deliveries import INFO_DELIVERY
+from core.domain.outcomes import version_label
 from core.rules import verdicts
 from core.runtime import Runtime
 from core.stats.drift import wilson_lower
@@ -159,6 +161,11 @@ def test_the_approve_policy_waits_for_a_person_end_to_end(trained_runtime: Runti
     assert all(rt.store.model(r.new_version)["status"] == "rejected" for r in gated[:-1])
     alerts = rt.store.notifications()
     assert "awaiting" in alerts["kind"].tolist() and "awaits approval" in alerts.query("kind == 'awaiting'")["title"].iloc[0]
+    waits = alerts.query("kind == 'awaiting'").sort_values("notification_id")
+    assert len(gated) >= 2 and len(waits) == len(gated)  # each winner shown; one message per wait for the person deciding
+    assert waits["delivery"].tolist() == [waits["delivery"].iloc[0]] + [INFO_DELIVERY] * (len(gated) - 1)
+    assert waits["delivery"].iloc[0] != INFO_DELIVERY
+    assert f"it replaces {version_label(gated[-2].new_version)}, which was waiting" in gated[-1].reason
     rt.close()
     rt.__init__(rt.settings)  # a restart keeps the waiting challenger waiting
     assert rt.models.awaiting_approval() == [waiting]
