@@ -184,7 +184,7 @@ if evaluations:
     else:
         a.plotly_chart(charts.roc_curves(evaluations), key="roc")
         b.plotly_chart(charts.pr_curves(evaluations), key="pr")
-    a.plotly_chart(charts.calibration_curves(evaluations), key="calibration")
+    a.plotly_chart(charts.calibration_curves(evaluations, classes), key="calibration")
     b.plotly_chart(charts.coefficients(evaluations, rt.schema.names, classes), key="coefficients")
     st.markdown(f"**Decision threshold** · {label}")
     if "per_class" in ev:
@@ -193,14 +193,16 @@ if evaluations:
         st.caption(f"{label} was trained before per-threshold counts were stored: score it on a shared set to see them.")
     else:
         by_t = {row["threshold"]: row for row in ev["thresholds"]}
-        t = st.select_slider("Predict class 1 when P(class 1) ≥", list(by_t), value=0.5, key="eval_threshold")
+        negative, positive = charts.class_name(classes[0]), charts.class_name(classes[1])
+        t = st.select_slider(f"Predict {positive} when {charts.probability_of(classes[1])} ≥", list(by_t), value=0.5, key="eval_threshold")
+        st.caption(f"Below it a row is called {negative}; precision and recall are those of {positive}. Served predictions use 0.50.")
         row = by_t[t]
         k1, k2, k3 = st.columns(3)
-        k1.metric("Precision", percent(row["precision"]))
-        k2.metric("Recall", percent(row["recall"]))
+        k1.metric("Precision", percent(row["precision"]), help=f"Of the rows called {positive}, the share that truly were.")
+        k2.metric("Recall", percent(row["recall"]), help=f"Of the rows that were {positive}, the share called so.")
         k3.metric("Accuracy", percent(row["accuracy"]))
-        st.plotly_chart(charts.confusion_matrix({"confusion": {k: row[k] for k in ("tn", "fp", "fn", "tp")}}, f"{label} at {t:.2f}"),
-                        key="confusion_threshold")  # fmt: skip
+        st.plotly_chart(charts.confusion_matrix({"confusion": {k: row[k] for k in ("tn", "fp", "fn", "tp")}}, f"{label} at {t:.2f}",
+                                                classes), key="confusion_threshold")  # fmt: skip
 
 st.subheader("Promote another version")
 st.caption("An older version put back is a rollback; a newer candidate put in service is a promotion by hand.")

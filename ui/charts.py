@@ -35,6 +35,17 @@ RANGE_BUTTONS = [
 BAND_FILL = "rgba(148, 103, 189, 0.18)"  # the estimate's colour, faint
 
 
+def class_name(c: object) -> str:
+    """A class as every chart, slider and caption names it: the schema's class as written ("class malignant"; the
+    demo's classes are 0 and 1), never its index."""
+    return f"class {c}"
+
+
+def probability_of(c: object) -> str:
+    """The probability a two-class model gives its second class (schema.classes[1]), named: "P(class malignant)"."""
+    return f"P({class_name(c)})"
+
+
 TITLE_LINE = 34  # characters: what fits beside the modebar in a half-width column at 1024 px
 
 
@@ -267,7 +278,7 @@ def class_balance(reference: dict[int, int], current: dict[int, int], current_na
     fig = go.Figure()
     for counts, name, colour in ((reference, "Reference", COLOURS["reference"]), (current, current_name, COLOURS["current"])):
         total = sum(counts.values()) or 1
-        fig.add_bar(x=[f"class {c}" for c in classes], y=[counts.get(i, 0) / total for i in range(len(classes))], name=name,
+        fig.add_bar(x=[class_name(c) for c in classes], y=[counts.get(i, 0) / total for i in range(len(classes))], name=name,
                     marker_color=colour)  # fmt: skip
     fig.update_yaxes(tickformat=".0%")
     return _layout(fig, "Class balance", "target", "share of rows", height=320)
@@ -285,7 +296,7 @@ def _class_points(
 ) -> None:
     for index, label in enumerate(classes):
         rows = frame[frame[target] == index]
-        fig.add_scattergl(x=rows[x], y=rows[y], mode="markers", name=f"{prefix}class {label}",
+        fig.add_scattergl(x=rows[x], y=rows[y], mode="markers", name=prefix + class_name(label),
                           marker={"color": CLASS_COLOURS[index % len(CLASS_COLOURS)], "size": 5, "symbol": symbol,
                                   "opacity": opacity})  # fmt: skip
 
@@ -343,7 +354,7 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     fig.add_vline(x=0, line={"color": "grey"})
     towards = explained.get("towards", 1)
     unit = explanation_unit(explained)
-    title = f"Why: P(class {towards}) = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
+    title = f"Why: {probability_of(towards)} = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
     axis = "log-odds" if unit == "log-odds" else "score"  # the longer name is cut at 1024 px
     fig.update_xaxes(title_text=f"contribution to the {axis}", hoverformat="+.3f")
     return _layout(fig, title, "", "", height=320, top=80)
@@ -366,19 +377,16 @@ def availability(history: pd.DataFrame) -> go.Figure:
 
 
 def confusion_matrix(evaluation: dict, label: str, classes: tuple = (0, 1)) -> go.Figure:
+    """Actual class by predicted class, each axis named by the schema's classes (two classes: the second is the
+    positive one, tp is actual and predicted classes[1])."""
     if "confusion_matrix" in evaluation:
         return _confusion_k(evaluation["confusion_matrix"], label, classes)
     c = evaluation["confusion"]
-    z = [[c["tn"], c["fp"]], [c["fn"], c["tp"]]]
-    n = sum(c.values()) or 1
-    text = [[f"{v:,}<br>{v / n:.1%}" for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=z, x=["predicted 0", "predicted 1"], y=["actual 0", "actual 1"], text=text, texttemplate="%{text}",
-                               colorscale="Blues", showscale=False))  # fmt: skip
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, f"{label} · {n:,} rows", "", "", height=320)  # short: the page says which rows, and it fits at 1024 px
+    return _confusion_k([[c["tn"], c["fp"]], [c["fn"], c["tp"]]], label, classes)
 
 
 def _confusion_k(z: list[list[int]], label: str, classes: tuple) -> go.Figure:
+    # The title is short: the page says which rows, and it fits at 1024 px.
     n = sum(map(sum, z)) or 1
     text = [[f"{v:,}<br>{v / n:.1%}" for v in row] for row in z]
     fig = go.Figure(go.Heatmap(z=z, x=[f"predicted {c}" for c in classes], y=[f"actual {c}" for c in classes], text=text,
@@ -433,9 +441,10 @@ def pr_curves(evaluations: dict[str, dict]) -> go.Figure:
     return _layout(fig, "Precision-recall curve", "recall", "precision", height=360)
 
 
-def calibration_curves(evaluations: dict[str, dict]) -> go.Figure:
-    """With two classes, P(class 1) against how often class 1 was the truth; with more, there is no one class to
-    follow: the top-label calibration core.stats.evaluation computes, the served confidence against how often it was right."""
+def calibration_curves(evaluations: dict[str, dict], classes: tuple = (0, 1)) -> go.Figure:
+    """With two classes, the probability of the second (classes[1]) against how often it was the truth; with more,
+    there is no one class to follow: the top-label calibration core.stats.evaluation computes, the served confidence
+    against how often it was right."""
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line={"dash": "dot", "color": "grey"})
     for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
@@ -447,7 +456,10 @@ def calibration_curves(evaluations: dict[str, dict]) -> go.Figure:
     fig.update_yaxes(range=[0, 1])
     if any("per_class" in ev for ev in evaluations.values()):
         return _layout(fig, "Calibration of the confidence (top label)", "confidence in the top class", "share right", height=360)
-    return _layout(fig, "Calibration (reliability)", "predicted P(class 1)", "share of class 1", height=360)
+    positive = classes[1]
+    return _layout(
+        fig, "Calibration (reliability)", f"predicted {probability_of(positive)}", f"share of {class_name(positive)}", height=360
+    )
 
 
 def coefficients(evaluations: dict[str, dict], features: list[str], classes: tuple = (0, 1)) -> go.Figure:
@@ -458,7 +470,7 @@ def coefficients(evaluations: dict[str, dict], features: list[str], classes: tup
     for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
         fig.add_bar(x=features, y=ev["linear"]["coef"], name=label, marker_color=colour, text=[f"{v:+.2f}" for v in ev["linear"]["coef"]])
     fig.add_hline(y=0, line={"color": "grey"})
-    return _layout(fig, "Coefficients (per sd; + is towards class 1)", "feature", "weight per sd", height=340)
+    return _layout(fig, f"Coefficients (per sd; + is towards {class_name(classes[1])})", "feature", "weight per sd", height=340)
 
 
 def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Figure:
@@ -471,10 +483,10 @@ def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Fig
         for (name, ev2), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
             terms = ev2["linear"]
             fig.add_bar(x=terms["names"], y=terms["coef"][0], name=name, marker_color=colour)
-        title = f"Coefficients (per sd or per category; + is towards class {classes[-1]})"
+        title = f"Coefficients (per sd or per category; + is towards {class_name(classes[1])})"
     else:
         for index, (cls, row) in enumerate(zip(classes, linear["coef"], strict=True)):
-            fig.add_bar(x=linear["names"], y=row, name=f"class {cls}", marker_color=CLASS_COLOURS[index % len(CLASS_COLOURS)])
+            fig.add_bar(x=linear["names"], y=row, name=class_name(cls), marker_color=CLASS_COLOURS[index % len(CLASS_COLOURS)])
         title = f"{label}: coefficients per class (per sd or per category)"
     fig.add_hline(y=0, line={"color": "grey"})
     return _layout(fig, title, "input", "weight", height=380)

@@ -14,6 +14,7 @@ from core.config import Settings
 from core.data.synthetic_table import generate_table
 from core.runtime import close_runtime, get_runtime
 from tests.fixtures import make_settings
+from tests.ui.serving import serving
 from tests.ui.test_dashboard_views import charts
 from tests.ui.test_pages import button, open_page
 from ui.state import percent
@@ -31,18 +32,7 @@ def churn(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Pa
 
 @pytest.fixture
 def served(churn: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    monkeypatch.setenv("IA_WORKSPACES_DIR", str(churn.parent))
-    monkeypatch.setenv("IA_WORKSPACE", "churn")
-    for name in ("IA_DATA_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IA_SCHEDULER_AUTOSTART", "false")
-    monkeypatch.setenv("IA_API_ENABLED", "false")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield Settings.from_env()
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    close_runtime()
+    yield from serving(monkeypatch, churn.parent, "churn")
 
 
 def test_every_page_renders_on_a_three_class_table(served: Settings) -> None:
@@ -257,6 +247,8 @@ def test_the_drift_page_draws_the_labels_class_shares_it_tested(served: Settings
     """A labelled batch is tested for its labels' shares ("(label)"): the page draws them, by class name, beside the
     columns, so a class-share shift has a picture too."""
     rt = get_runtime(served)
+    rt.loop.set_controls(drift_window_batches=1)  # this batch alone: earlier tests' predictions came without labels
+    rt.loop.run_cycle()  # and those predictions are read here, not with the labelled batch
     later = generate_table(300, seed=14, n_classes=3).to_csv(index=False).encode()
     rt.data.import_csv(later, name="later.csv", role="incoming")
     record = rt.loop.run_cycle()
