@@ -1,10 +1,11 @@
 """Workspaces built from a user's own table: preview the schema a file suggests, then create the folder.
 
 A workspace is a folder (DuckDB file, MLflow store, artifacts): the demo lives in `data/`, the ones
-made from a file in `data/workspaces/<name>/`. Creating one checks everything before the folder
-exists (the file reads, the schema holds, every class has rows enough to train), so a refusal leaves
-nothing behind; then the file becomes the workspace's first incoming data and model v1.0.0 is
-trained on it. One process serves one workspace; this module opens the new one only to fill it.
+made from a file in `data/workspaces/<name>/` (or the folder IA_WORKSPACES_DIR names). Creating one
+checks everything before the folder exists (the file reads, the schema holds, every class has rows
+enough to train), so a refusal leaves nothing behind; then the file becomes the workspace's first
+incoming data and model v1.0.0 is trained on it. One process serves one workspace; this module opens
+the new one only to fill it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import fcntl
 import os
 import pickle
+import shlex
 import shutil
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, Settings
+from core.config import PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, WORKSPACES_DIR, Settings
 from core.data.table_check import Encoded, encode, infer_schema, ordered_by_time
 from core.domain.schema import Kind, Schema
 from core.domain.validation import integer
@@ -144,6 +146,20 @@ def create(
         return _filled(base, name, found, encoded, filename, choice, step)
 
 
+def free_name(root: Path, name: object) -> str:
+    """`name` as a new workspace of `root` may take it: well formed and no workspace's yet (what a creation checks first)."""
+    checked = checked_name(name)
+    check_free(root, checked)
+    return checked
+
+
+def open_command(root: Path, name: str) -> str:
+    """The command that serves workspace `name` of the workspaces folder `root` (Settings.workspaces_dir). `make run
+    WORKSPACE=name` looks in the folder IA_WORKSPACES_DIR names, data/workspaces when none: another is named before it."""
+    default = root.expanduser().resolve() == WORKSPACES_DIR.resolve()
+    return f"{'' if default else f'IA_WORKSPACES_DIR={shlex.quote(str(root))} '}make run WORKSPACE={name}"
+
+
 def check_free(root: Path, name: str) -> None:
     """Refuse a name an existing workspace has (an empty folder of that name may be taken)."""
     folder = root / name
@@ -242,7 +258,7 @@ def create_from_upload(
     """An uploaded file (the dashboard's bytes, or the path the API streamed it to) made a workspace by a child process,
     which checks it in full before anything exists: this process does not read the table. A name taken is refused here
     at once (and by the child, which holds the name while it creates, if two requests race for it)."""
-    check_free(base.workspaces_dir, checked_name(name))
+    free_name(base.workspaces_dir, name)
     if isinstance(source, Path):
         return create_in_subprocess(base, name, source, filename, choice, progress)
     suffix = ".parquet" if filename.lower().endswith(".parquet") else ".csv"
@@ -327,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     accuracy = created.metrics.get("accuracy", float("nan"))
     print(f"Workspace {created.name} created in {created.folder}: {created.n_rows:,} rows, champion {created.champion} "
-          f"(holdout accuracy {accuracy:.3f}). Open it with: make run WORKSPACE={created.name}")  # fmt: skip
+          f"(holdout accuracy {accuracy:.3f}). Open it with: {open_command(settings.workspaces_dir, created.name)}")  # fmt: skip
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +11,7 @@ from core import workspaces
 from core.data.synthetic_table import generate_table
 from core.domain.pace import replay_time
 from core.domain.schema import KINDS, Column
+from core.errors import UserInputError
 from ui.state import act, runtime, switch_to
 
 
@@ -62,7 +65,12 @@ def start_from_your_own_data() -> None:
     st.write(f"**Target** `{target}`: {len(found.class_counts)} classes: {classes}.")
     st.dataframe(found.head, hide_index=True, height=200)
     name = st.text_input("Workspace name", value=_suggested_name(filename), max_chars=64, key="own_name",
-                         help="Letters, digits, - and _: the folder data/workspaces/<name>")  # fmt: skip
+                         help=f"Letters, digits, - and _: the folder {rt.settings.workspaces_dir / '<name>'}")  # fmt: skip
+    created = st.session_state.get("own_created")
+    made = bool(created) and created[0] == name  # made just now: its success is shown below, not a refusal of its name
+    refusal = None if made else _refusal(rt.settings.workspaces_dir, name)
+    if refusal:  # beside the name, before anything runs: a name taken or malformed is refused at once
+        st.error(refusal, icon=":material/block:")
     replay = st.toggle("Train on the first rows and replay the rest as the stream", key="own_replay",
                        help="The first model learns the first rows only; the loop then receives the other rows a batch per cycle, in "
                        "the file's order (the time column's, when one is chosen), as a real stream would bring them.")  # fmt: skip
@@ -74,18 +82,29 @@ def start_from_your_own_data() -> None:
         batch, interval = rt.settings.stream_batch_size, rt.settings.scheduler_interval
         st.caption(f"The other {max(0, found.n_rows - initial):,} rows come as the stream: {replay_time(found.n_rows - initial, batch, interval)} "
                    "(IA_STREAM_BATCH_SIZE and IA_SCHEDULER_INTERVAL; the Operations page changes both).")  # fmt: skip
-    if st.button("Create the workspace", type="primary", key="own_create"):
+    if st.button("Create the workspace", type="primary", key="own_create", disabled=made or refusal is not None):
         with st.status(f"Creating {name}…", expanded=True) as status:
             choice = workspaces.TableChoice(target, kinds, time_column, id_column, initial)
             summary = act(lambda: workspaces.create_from_upload(rt.settings, name, data, filename, choice, st.write))
-            status.update(label=f"Workspace {name} created" if summary else "Nothing created", state="complete" if summary else "error")
+            if summary:
+                status.update(label=f"Workspace {name} created", state="complete")
+            else:  # left open: the reason is inside, and a closed box reads as nothing having happened
+                status.update(label="Nothing created", state="error", expanded=True)
         if summary:
-            st.session_state["own_created"] = (name, summary)
-    created = st.session_state.get("own_created")
+            created = st.session_state["own_created"] = (name, summary)
     if created:
         st.success(created[1], icon=":material/check_circle:")
         if st.button(f"Open {created[0]} now", type="primary", key="own_open"):
             _open(created[0])
+
+
+def _refusal(root: Path, name: str) -> str | None:
+    """Why `name` cannot be a new workspace of `root` (taken, or malformed), in the words a creation would refuse it with."""
+    try:
+        workspaces.free_name(root, name)
+    except UserInputError as exc:
+        return str(exc)
+    return None
 
 
 def _reasons(columns: tuple[Column, ...]) -> str:

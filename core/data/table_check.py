@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.errors import UserInputError
 from core.domain.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
-from core.domain.validation import INTEGER_TEXT, category, shown, summarise
+from core.domain.validation import INTEGER_TEXT, category, named, shown, summarise
+from core.errors import UserInputError
 
 LOW_CARDINALITY = 10
 _INTEGER = re.compile(INTEGER_TEXT, re.ASCII)
@@ -251,8 +251,8 @@ def check_columns(names: list[str], schema: Schema, labelled: bool, field: str) 
     missing = [n for n in expected if n not in names]
     extra = [n for n in names if n not in expected and n not in optional]
     if missing or extra:
-        parts = [f"missing column(s) {', '.join(map(repr, missing))}"] if missing else []
-        parts += [f"unexpected column(s) {', '.join(map(repr, extra[:10]))}{' and more' if len(extra) > 10 else ''}"] if extra else []
+        parts = [f"missing column(s) {named(missing)}"] if missing else []
+        parts += [f"unexpected column(s) {named(extra)}"] if extra else []
         raise UserInputError(field, "; ".join(parts) + f"; expected: {', '.join(expected)}")
 
 
@@ -341,9 +341,13 @@ def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fi
         if not isinstance(row, Mapping):
             raise UserInputError(field, f"{where}expected an object of named values, got {shown(row)}")
         unknown = [str(k) for k in row if k not in known]
-        if unknown:
+        absent = [] if not unknown and len(row) == len(known) else [name for name in schema.names if name not in row]
+        if unknown:  # every one named, and what is missing beside them: a misspelt column is both
+            missing = f"; missing column(s) {named(absent)}" if absent else ""
+            raise UserInputError(field, f"{where}unknown column(s) {named(unknown)}{missing}; the columns are {', '.join(schema.names)}")
+        if len(absent) > 1:  # one column left out is that column's refusal (`_value`), several are the row's
             raise UserInputError(
-                field, f"{where}unknown column(s) {', '.join(map(repr, unknown[:5]))}; the columns are {', '.join(schema.names)}"
+                field, f"{where}missing column(s) {named(absent)}: send every column (null for a missing value where one is allowed)"
             )
         for name, column in columns.items():
             values[name].append(_value(row.get(name), name in row, column, max_abs, f"{field}.{name}", where))

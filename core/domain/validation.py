@@ -40,6 +40,17 @@ def summarise(problems: Sequence[str], limit: int = MAX_MESSAGE_PROBLEMS) -> str
     return head + (f"; and {len(problems) - limit} more" if len(problems) > limit else "")
 
 
+MAX_NAMED = 20
+MAX_SHOWN_NAME = 130  # a column's name is at most 128 characters (core.domain.schema.MAX_NAME), quoted
+
+
+def named(names: Sequence[object], limit: int = MAX_NAMED) -> str:
+    """Names quoted, every one up to `limit`, then "and N more": a refusal names what it refuses, not only the first."""
+    texts = [repr(str(n)) for n in names[:limit]]
+    head = ", ".join(t if len(t) <= MAX_SHOWN_NAME else t[: MAX_SHOWN_NAME - 1] + "…" for t in texts)
+    return head + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 # scalars -------------------------------------------------------------------------------
 def integer(value: object, field: str, minimum: int, maximum: int) -> int:
     """A whole number in [minimum, maximum]; floats with a fraction, strings and bools are refused."""

@@ -63,7 +63,7 @@ def create(
         int | None, Form(description="Train v1.0.0 on the first N rows and replay the rest as the stream (default: all rows)")
     ] = None,
 ) -> dict[str, Any]:
-    """A new workspace from the file, trained (v1.0.0) and ready to serve with `make run WORKSPACE=name`.
+    """A new workspace from the file, trained (v1.0.0); its `summary` names its folder and the command that serves it.
     This process keeps serving its own workspace. A name taken (or being created by another request) is a 409."""
     steps: list[str] = []
     choice = workspaces.TableChoice(target, _kinds(kinds), time_column or None, id_column or None, initial_rows)

@@ -1,0 +1,90 @@
+"""/predict on a workspace of 26 named columns: a row missing many columns, or sending unknown ones, is refused naming
+every one (the first 20, then how many more), in the API's one error shape, with the same words on the fast path, the
+FastAPI route, the batch call and /explain, and nothing logged. On a real workspace (DuckDB file, MLflow store)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from core import workspaces
+from core.api import create_app
+from core.api.app import serving_app
+from core.runtime import Runtime
+from tests.fixtures import make_settings
+
+NAMES = [f"measure_{i:02d}" for i in range(1, 26)] + ["region"]  # 26 feature columns, in the schema's order
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[Runtime]:
+    base = make_settings(tmp_path_factory.mktemp("wide") / "data", mlflow_template)
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame(rng.normal(size=(400, 25)), columns=NAMES[:-1]).assign(region=rng.choice(["north", "south"], 400))
+    table["label"] = np.where(table["measure_01"] + rng.normal(0, 0.5, 400) > 0, "yes", "no")
+    path = tmp_path_factory.mktemp("files") / "wide.csv"
+    table.to_csv(path, index=False)
+    created = workspaces.create(base, "wide", path, "wide.csv", workspaces.TableChoice("label"))
+    runtime = Runtime(workspaces.workspace_settings(base, created.folder))
+    assert runtime.schema.names == NAMES
+    yield runtime
+    runtime.close()
+
+
+ROW = {**{name: 0.5 for name in NAMES[:-1]}, "region": "north"}
+QUOTED = [repr(name) for name in NAMES]
+
+
+def refusals(rt: Runtime, features: dict) -> list[dict]:
+    """The body of every door's refusal of `features`: the fast path, the FastAPI route, a batch's second row, /explain."""
+    fast, routed = TestClient(serving_app(rt)), TestClient(create_app(rt))
+    replies = [
+        fast.post("/predict", json={"features": features}),
+        routed.post("/predict", json={"features": features}),
+        fast.post("/predict/batch", json={"rows": [ROW, features]}),
+        fast.post("/explain", json={"features": features}),
+    ]
+    assert [r.status_code for r in replies] == [422] * 4, [r.text for r in replies]
+    return [r.json() for r in replies]
+
+
+def test_a_row_missing_twelve_columns_names_all_twelve(rt: Runtime) -> None:
+    before = rt.store.counts()["predictions"]
+    sent = {k: v for k, v in ROW.items() if k not in NAMES[3:15]}  # 12 columns left out
+    fast, routed, batch, explain = refusals(rt, sent)
+    said = f"missing column(s) {', '.join(QUOTED[3:15])}: send every column (null for a missing value where one is allowed)"
+    assert fast == routed == explain == {"error": f"features: {said}", "field": "features", "error_id": None}
+    assert batch == {"error": f"batch: row 2: {said}", "field": "batch", "error_id": None}
+    rt.predictor.flush()
+    assert rt.store.counts()["predictions"] == before  # nothing logged
+
+
+def test_past_twenty_the_rest_are_counted(rt: Runtime) -> None:
+    fast, routed, *_ = refusals(rt, {"measure_01": 0.1})  # 25 columns left out
+    assert fast == routed and fast["field"] == "features"
+    assert fast["error"] == (
+        f"features: missing column(s) {', '.join(QUOTED[1:21])} and 5 more: send every column (null for a missing value where one is allowed)"
+    )
+
+
+def test_one_column_left_out_is_still_that_columns_own_refusal(rt: Runtime) -> None:
+    fast, routed, batch, _ = refusals(rt, {k: v for k, v in ROW.items() if k != "measure_07"})
+    assert fast == routed and fast["field"] == "features.measure_07" and "is missing: send every column" in fast["error"]
+    assert batch["field"] == "batch.measure_07" and "row 2: is missing" in batch["error"]
+
+
+def test_unknown_columns_are_all_named_with_the_ones_they_left_missing(rt: Runtime) -> None:
+    misspelt = {k.replace("measure_", "measure-") if k in NAMES[:12] else k: v for k, v in ROW.items()}  # 12 misspelt
+    fast, routed, batch, explain = refusals(rt, misspelt)
+    unknown = ", ".join(repr(k.replace("measure_", "measure-")) for k in NAMES[:12])
+    said = f"unknown column(s) {unknown}; missing column(s) {', '.join(QUOTED[:12])}; the columns are {', '.join(NAMES)}"
+    assert fast == routed == explain == {"error": f"features: {said}", "field": "features", "error_id": None}
+    assert batch["error"] == f"batch: row 2: {said}" and batch["field"] == "batch"
+    many = {**ROW, **{f"extra_{i:02d}": 1.0 for i in range(23)}}
+    (fast, *_) = refusals(rt, many)
+    assert fast["error"].startswith(f"features: unknown column(s) {', '.join(repr(f'extra_{i:02d}') for i in range(20))} and 3 more; ")
