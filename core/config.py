@@ -36,13 +36,13 @@ class Settings:
     """Workbench configuration. Field metadata holds the variable name and limits."""
 
     workspace: str = _env(
-        "IA_WORKSPACE", "", "Workspace to open: a folder under data/workspaces/ made by make workspace (empty = the demo in data/)"
+        "IA_WORKSPACE", "", "Workspace to open: a folder of the workspaces folder made by make workspace (empty = the demo)"
     )
     workspaces_dir: Path = _env(
         "IA_WORKSPACES_DIR", "", "Folder of the named workspaces (default data/workspaces, or <IA_DATA_DIR>/workspaces)"
     )
     data_dir: Path = _env(
-        "IA_DATA_DIR", "", "Folder for the DuckDB file, MLflow store and artifacts (default data/, or data/workspaces/<IA_WORKSPACE>)"
+        "IA_DATA_DIR", "", "The demo's folder (DuckDB file, MLflow store, artifacts; default data/); a named workspace has its own"
     )
     duckdb_path: Path = _env("IA_DUCKDB_PATH", "", "DuckDB file (default <data dir>/ia_continu.duckdb)")
     mlflow_tracking_uri: str = _env("MLFLOW_TRACKING_URI", "", "MLflow store (default sqlite:///<data dir>/mlflow.db)")
@@ -233,11 +233,13 @@ def _with_derived_paths(values: dict[str, object]) -> Settings:
     workspace = values["workspace"]
     if workspace and not WORKSPACE_NAME.fullmatch(workspace):
         raise SettingsError(f"IA_WORKSPACE={workspace!r}: {WORKSPACE_RULE}")
+    # IA_DATA_DIR is the demo's folder and, unless IA_WORKSPACES_DIR says otherwise, holds the named workspaces: a named
+    # workspace is always served from its own folder. (It read IA_DATA_DIR instead, so the image, which sets it, served
+    # the demo under a workspace's name.)
     given = values["data_dir"]
-    workspaces = values["workspaces_dir"] or (Path(given) / "workspaces" if given and not workspace else WORKSPACES_DIR)
+    workspaces = values["workspaces_dir"] or (Path(given) / "workspaces" if given else WORKSPACES_DIR)
     values["workspaces_dir"] = Path(workspaces).expanduser().resolve()
-    default_dir = values["workspaces_dir"] / workspace if workspace else PROJECT_ROOT / "data"
-    data_dir = Path(given or default_dir).expanduser().resolve()
+    data_dir = values["workspaces_dir"] / workspace if workspace else Path(given or PROJECT_ROOT / "data").expanduser().resolve()
     values["data_dir"] = data_dir
     values["duckdb_path"] = Path(values["duckdb_path"] or data_dir / "ia_continu.duckdb").expanduser().resolve()
     values["mlflow_tracking_uri"] = values["mlflow_tracking_uri"] or f"sqlite:///{data_dir / 'mlflow.db'}"

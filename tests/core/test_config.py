@@ -56,3 +56,14 @@ def test_webhook_is_masked_in_descriptions() -> None:
     shown = next(r["value"] for r in rows if r["variable"] == "DISCORD_WEBHOOK_URL")
     assert "SECRET" not in shown and "123456789" not in shown and shown.endswith("abcd")
     assert mask_secret("") == "(not set)"
+
+
+def test_a_named_workspace_is_served_from_its_own_folder_whatever_the_data_folder(tmp_path: Path) -> None:
+    """The image sets IA_DATA_DIR=/data; `-e IA_WORKSPACE=wine` served /data's demo under the name "wine"."""
+    s = Settings.from_env({"IA_DATA_DIR": str(tmp_path), "IA_WORKSPACE": "wine"})
+    assert s.workspaces_dir == tmp_path / "workspaces" and s.data_dir == tmp_path / "workspaces" / "wine"
+    assert s.duckdb_path == s.data_dir / "ia_continu.duckdb" and s.mlflow_tracking_uri == f"sqlite:///{s.data_dir / 'mlflow.db'}"
+    elsewhere = Settings.from_env({"IA_DATA_DIR": str(tmp_path), "IA_WORKSPACE": "wine", "IA_WORKSPACES_DIR": str(tmp_path / "ws")})
+    assert elsewhere.data_dir == tmp_path / "ws" / "wine"
+    demo = Settings.from_env({"IA_DATA_DIR": str(tmp_path)})
+    assert demo.data_dir == tmp_path and demo.workspaces_dir == tmp_path / "workspaces"
