@@ -126,6 +126,10 @@ class ModelRegistry:
         if same is not None:
             raise IdenticalVersion(same)
         result = training.fit(window.X, window.y, self.settings.holdout_fraction, self.settings.seed, options, schema, holdout)
+        # A window's tail (the loop's challenger) keeps every dataset the full window read: its lineage names only those
+        # it trained on.
+        window = replace(window, dataset_ids=self.store.datasets_holding(window.dataset_ids, window.first_sample_id,
+                                                                         window.last_sample_id) or window.dataset_ids)  # fmt: skip
         tags = {
             "training_data": training_data,
             "dataset_ids": dumps_ids(window.dataset_ids),

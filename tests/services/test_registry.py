@@ -1,5 +1,6 @@
 """Register -> challenger -> gate -> champion -> reload -> rollback, on a real MLflow store."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -145,3 +146,17 @@ def test_only_former_champions_and_candidates_can_be_promoted_back(tmp_path, mlf
         assert rt.models.promotable_versions()[0] == third.version
     finally:
         rt.close()
+
+
+def test_a_version_trained_on_a_window_s_newest_rows_names_only_the_datasets_it_trained_on(runtime: Runtime) -> None:
+    """The loop's challenger trains on the tail of a window; its lineage named every dataset the whole window read."""
+    from core.ml.window_choice import tail
+
+    first = runtime.data.generate(600, seed=1, role="incoming")
+    second = runtime.data.generate(600, seed=2, role="incoming")
+    window = runtime.store.recent_window(1200)
+    assert window.dataset_ids == (first.dataset_id, second.dataset_id)
+    challenger = runtime.registry.train_challenger(tail(window, 500), "challenge")
+    assert json.loads(runtime.store.model(challenger.version)["dataset_ids"]) == [second.dataset_id]
+    assert challenger.dataset_ids == (second.dataset_id,)
+    assert json.loads(_client(runtime).get_run(challenger.run_id).data.tags["dataset_ids"]) == [second.dataset_id]
