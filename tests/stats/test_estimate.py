@@ -149,3 +149,16 @@ def test_a_batch_with_other_columns_is_refused() -> None:
     hold_p, hold_y, _, _ = scored(3, C=0.001)
     with pytest.raises(UserInputError, match="expected 3 columns"):
         AccuracyEstimator.fit(hold_p, hold_y).estimate(np.full((5, 2), 0.5))
+
+
+def test_a_binary_holdout_s_chance_offset_is_not_mapped_without_a_credible_brier_gain() -> None:
+    """Calibrated probabilities whose 600-row holdout happened to come out 2.5 standard errors above them: the offset is
+    the holdout's noise (Weather, C = 1: 3 of 20 holdouts took a map and later years did not keep the offset)."""
+    rng = np.random.default_rng(5)
+    top = rng.uniform(0.55, 0.95, 600)
+    right = np.zeros(600, dtype=bool)
+    right[np.argsort(rng.uniform(0, 1, 600) / top)[: round(600 * (top.mean() + 2.5 * 0.0177))]] = True  # about 0.794 right
+    hold_p, hold_y = np.column_stack([1 - top, top]), right.astype(int)  # class 1 served on every row, right where labelled 1
+    estimator = AccuracyEstimator.fit(hold_p, hold_y)
+    assert estimator.method == "uncalibrated" and "but no map lowers the cross-validated Brier score" in estimator.reason
+    assert estimator.estimate(hold_p).value == pytest.approx(top.mean())
