@@ -221,6 +221,10 @@ class AccuracyEstimator:
         chunks = q.shape[0] // n
         if chunks >= MIN_CHUNKS:
             sd = max(sd, float(right[: chunks * n].reshape(chunks, n).mean(axis=1).std(ddof=1)))
+        # At least a binomial chunk's spread at the holdout's accuracy with half a count of prior: a perfect holdout
+        # resamples to a spread of 0, which put the threshold at the estimate itself and called a drop every cycle.
+        p = (right.sum() + 0.5) / (right.shape[0] + 1)
+        sd = max(sd, math.sqrt(p * (1 - p) / n))
         spread = SPREAD * sd
         return Thresholds(n, float(np.clip(right.mean() - spread, 0.0, 1.0)), float(np.clip(q.mean() - spread, 0.0, 1.0)), spread)
 

@@ -162,3 +162,15 @@ def test_a_binary_holdout_s_chance_offset_is_not_mapped_without_a_credible_brier
     estimator = AccuracyEstimator.fit(hold_p, hold_y)
     assert estimator.method == "uncalibrated" and "but no map lowers the cross-validated Brier score" in estimator.reason
     assert estimator.estimate(hold_p).value == pytest.approx(top.mean())
+
+
+def test_a_perfect_holdout_leaves_room_for_a_chunk_s_chance_errors() -> None:
+    """100 of 100 right on the holdout: resampled chunks all read 100 %, a spread of 0, so the drop threshold was the
+    estimate itself and a 39-row batch estimated a hair lower was a "performance drop" every cycle."""
+    top = np.linspace(0.9, 0.999, 100)
+    estimator = AccuracyEstimator.fit(np.column_stack([1 - top, top]), np.ones(100, dtype=int))
+    t = estimator.thresholds(39)
+    p = 100.5 / 101
+    assert t.spread >= 3 * np.sqrt(p * (1 - p) / 39) > 0.03
+    batch = top[::2][:39] - 0.01  # the holdout's confidence, a hair lower
+    assert estimator.estimate(np.column_stack([1 - batch, batch])).value > t.estimated
