@@ -129,12 +129,13 @@ def live() -> None:
     # One table above the other, each the page's width, the decision next to the cycle: side by side, a cycle's decision
     # and an alert's delivery needed a horizontal scroll at 1280 px. The labels a figure rests on are in the Realised tile.
     st.subheader("Latest cycles")
-    small = {"width": "small"}
+    # Each narrow column as wide as its header: "small" (75 px) cut "started (UTC)" off at every width.
     columns = ["cycle_id", "started_at", "decision", "champion_version", "realised_accuracy", "estimated_accuracy", "verdict"]
-    labels = {"cycle_id": st.column_config.NumberColumn("cycle", **small), "champion_version": st.column_config.TextColumn("champion", **small),
-              "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss", **small),
-              "realised_accuracy": st.column_config.TextColumn("realised", **small),
-              "estimated_accuracy": st.column_config.TextColumn("estimated", **small),
+    labels = {"cycle_id": st.column_config.NumberColumn("cycle", width=60),
+              "champion_version": st.column_config.TextColumn("champion", width=85),
+              "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss", width=105),
+              "realised_accuracy": st.column_config.TextColumn("realised", width=75),
+              "estimated_accuracy": st.column_config.TextColumn("estimated", width=85),
               "decision": st.column_config.TextColumn("decision", width="medium", help="A challenge says whether its "
                                                       "challenger won; a retrain, what the gate made of it"),
               "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip

@@ -32,6 +32,8 @@ RANGE_BUTTONS = [
     {"count": 1, "label": "1d", "step": "day", "stepmode": "backward"},
     {"step": "all", "label": "all"},
 ]
+PANEL_TITLE_PX = 26  # a subplot's title above its panel, kept free of the legend (range buttons make room of their own)
+BAR_PX = 20  # a horizontal bar's height with its name beside it
 BAND_FILL = "rgba(148, 103, 189, 0.18)"  # the estimate's colour, faint
 
 
@@ -47,6 +49,9 @@ def probability_of(c: object) -> str:
 
 
 TITLE_LINE = 34  # characters: what fits beside the modebar in a half-width column at 1024 px
+TITLE_TOP = 12  # px from the figure's top to its title's
+TITLE_LINE_PX = 22  # px a title's line takes
+LEGEND_GAP = 8  # px left free under a legend's last row
 
 
 def _wrapped(title: str) -> tuple[str, int]:
@@ -62,16 +67,24 @@ def _wrapped(title: str) -> tuple[str, int]:
     return "<br>".join(lines), len(lines)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380, top: int = 60) -> go.Figure:
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380, top: int = 60, gap: int = LEGEND_GAP) -> go.Figure:
     # The modebar stands upright in the right margin, and long titles wrap: lying along the top, the modebar
     # covered the ends of titles at 1024 px, and long titles ran past their charts.
     text, lines = _wrapped(title)
-    top = max(top, 44 + 20 * lines)
-    # The legend lies between the title and the plot, where margins grow to hold it: below the plot it ran over the
-    # x-axis title and slanted tick labels of a half-width chart. Axes take the room their labels need (automargin).
-    fig.update_layout(title={"text": text, "y": 1 - 12 / (height or 380), "yanchor": "top"}, height=height + 20 * (lines - 1),
-                      margin={"l": 50, "r": 40, "t": top, "b": 40}, modebar={"orientation": "v"},
-                      legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.06, "yanchor": "bottom"})  # fmt: skip
+    total = height + 20 * (lines - 1)
+    legend_top = TITLE_TOP + TITLE_LINE_PX * lines + 4
+    # The legend lies between the title and the plot: below the plot it ran over the x-axis title and slanted tick
+    # labels of a half-width chart. Title and legend are placed from the figure's top, the legend under the title's
+    # last line, and the plot starts under the legend's last row, however many rows it wraps into (placed from the
+    # plot's top, a legend that wrapped at 1024 px grew upwards over the title; Plotly centres a title's lines on its
+    # anchor, so the anchor is moved down by half of the lines after the first). Its transparent border keeps `gap` px
+    # free under its last row for what stands just above a plot (a panel's title, the top tick label), and its entries
+    # are moved back left by as much as Plotly allows, beside the plot's left edge.
+    title_y = 1 - (TITLE_TOP + TITLE_LINE_PX * (lines - 1) / 2) / total
+    fig.update_layout(title={"text": text, "yref": "container", "y": title_y, "yanchor": "top"}, height=total,
+                      margin={"l": 50, "r": 40, "t": max(top, legend_top + gap), "b": 40}, modebar={"orientation": "v"},
+                      legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 1 - (legend_top - gap) / total,
+                              "yanchor": "top", "borderwidth": gap, "bordercolor": "rgba(0,0,0,0)", "indentation": -min(gap, 15)})  # fmt: skip
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
     if x:
@@ -90,7 +103,7 @@ def _time_axis(fig: go.Figure, ts: pd.Series, selector: bool = False) -> None:
         middle = low + (high - low) / 2
         fig.update_xaxes(range=[middle - MIN_TIME_SPAN / 2, middle + MIN_TIME_SPAN / 2])
     if selector:
-        fig.update_xaxes(rangeselector={"buttons": RANGE_BUTTONS, "y": 1.02, "x": 1, "xanchor": "right"})
+        fig.update_xaxes(rangeselector={"buttons": RANGE_BUTTONS, "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"})
 
 
 def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) -> go.Figure:
@@ -230,7 +243,11 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     fig.update_yaxes(title_text="PSI", rangemode="tozero", row=3, col=1)
     fig.update_xaxes(title_text="time (UTC)", row=3, col=1)
     _time_axis(fig, history["ts"])
-    return _layout(fig, "Drift tests per cycle", "", "", height=760)
+    features = history["feature"].nunique()  # a legend entry each: the panels keep their height under a legend of many rows
+    _layout(fig, "Drift tests per cycle", "", "", height=760 + 8 * max(0, features - 4), gap=PANEL_TITLE_PX)
+    # A group per feature: Plotly's gap between groups made every row twice as tall, and moving a group's entries left
+    # drew each name over its own line.
+    return fig.update_layout(legend_tracegroupgap=0, legend_indentation=0)
 
 
 def distribution_overlay(
@@ -350,14 +367,17 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     values = [*explained["contributions"], explained["intercept"]]
     colours = [COLOURS["class_1"] if v >= 0 else COLOURS["class_0"] for v in values]
     text = [f"{v:+.2f}" for v in values]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto"))
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto", cliponaxis=False))
     fig.add_vline(x=0, line={"color": "grey"})
     towards = explained.get("towards", 1)
     unit = explanation_unit(explained)
     title = f"Why: {probability_of(towards)} = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
     axis = "log-odds" if unit == "log-odds" else "score"  # the longer name is cut at 1024 px
     fig.update_xaxes(title_text=f"contribution to the {axis}", hoverformat="+.3f")
-    return _layout(fig, title, "", "", height=320, top=80)
+    # Every bar named, and a bar's height for each name: in a fixed height, Plotly named every other bar of a table's
+    # dozen columns at 1024 px.
+    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=names)
+    return _layout(fig, title, "", "", height=max(320, 150 + BAR_PX * len(names)), top=80)
 
 
 def latency(history: pd.DataFrame) -> go.Figure:

@@ -168,12 +168,17 @@ def empty_state(message: str) -> None:
     st.info(message, icon=":material/info:")
 
 
+EMPTY_CELL = "—"
+"""What a table cell shows where a value is missing (`st.dataframe(placeholder=EMPTY_CELL)`): Streamlit's own is the word
+"None", which read as a value (an HTTP status "None", a true label "None")."""
+
+
 def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -> None:
-    """A table of `columns`, or the empty state saying what to do next."""
+    """A table of `columns`, a dash where a value is missing, or the empty state saying what to do next."""
     if frame.empty:
         empty_state(empty)
     else:
-        st.dataframe(frame[columns], hide_index=True, **options)
+        st.dataframe(frame[columns], hide_index=True, **{"placeholder": EMPTY_CELL, **options})
 
 
 def percent(value: float | None) -> str:
