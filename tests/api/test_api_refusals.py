@@ -97,5 +97,6 @@ def test_a_refusal_shows_values_as_a_person_wrote_them(api: tuple[Runtime, str])
     _rt, url = api
     one_class = b"x,y\n" + b"1,1\n2,1\n" * 50
     for path, form in (("/workspaces/preview", {"target": "y"}), ("/workspaces", {"target": "y", "name": "single"})):
-        said = refused(httpx.post(f"{url}{path}", files={"file": ("one.csv", one_class)}, data=form, headers=AUTH), "y")
+        # A child process reads the file (core.workspaces): seconds on a loaded machine, past httpx's default of 5.
+        said = refused(httpx.post(f"{url}{path}", files={"file": ("one.csv", one_class)}, data=form, headers=AUTH, timeout=120), "y")
         assert "one class only (1)" in said and "np." not in said, said
