@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port, wait_for_url
+from tests.e2e.launch import ROOT, launched
+from tests.servers import free_port
 from tests.waiting import HANG, HANG_MS, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 README_SHOT = ROOT / "docs" / "overview.png"  # the README's picture, rewritten only on request (IA_SAVE_SCREENSHOT=1)
 DRIFT_CYCLES = 10  # concept drift at strength 1 promotes a challenger in its first cycle; ten is the bound
@@ -59,43 +57,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     _require_browser()
     data = tmp_path_factory.mktemp("e2e") / "data"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
-    env |= {"IA_DATA_DIR": str(data), "IA_API_ENABLED": "true", "API_PORT": str(port), "IA_SCHEDULER_INTERVAL": "3",
-            "IA_RETRAIN_COOLDOWN_CYCLES": "0", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    with _launched(env, log) as url:
+    settings = {"IA_DATA_DIR": str(data), "IA_API_ENABLED": "true", "API_PORT": str(port), "IA_SCHEDULER_INTERVAL": "3",
+                "IA_RETRAIN_COOLDOWN_CYCLES": "0", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with launched(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", settings) as url:
         yield url, f"http://127.0.0.1:{port}"
-    log.close()
 
 
 @contextmanager
-def _launched(env: dict[str, str], log: object) -> Iterator[str]:
-    """`make run`'s command (python -m ui.launch) on a free port, stopped afterwards."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ui.launch", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_url(f"{url}/_stcore/health", process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@contextmanager
-def chromium_page() -> Iterator[object]:
-    """A page of a headless Chromium, 1400 x 1000, closed with its browser."""
+def chromium_page(width: int = 1400, height: int = 1000, init_script: str | None = None) -> Iterator[object]:
+    """A page of a headless Chromium, `width` x `height` (1400 x 1000 unless told), closed with its browser; with
+    `init_script`, that script runs in every document before the page's own scripts."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        context = browser.new_context(viewport={"width": width, "height": height})
+        if init_script is not None:
+            context.add_init_script(init_script)
+        page = context.new_page()
         page.set_default_timeout(60_000)
         try:
             yield page
@@ -280,9 +259,9 @@ def test_the_first_page_shows_the_start_up_steps_not_a_blank_page(tmp_path: Path
     """A million-row starter keeps the build busy for seconds: the first visitor sees its steps and the
     named pages in the sidebar (never the raw list of page files), then the Overview, without reloading.
     (The module's browser, in a new context.)"""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"IA_API_ENABLED": "false", "LOG_LEVEL": "WARNING"}
-    env |= {"IA_DATA_DIR": str(tmp_path / "data"), "IA_STARTER_ROWS": "1000000", "IA_SCHEDULER_AUTOSTART": "false"}
-    with open(tmp_path / "streamlit.log", "w") as log, _launched(env, log) as url:
+    settings = {"IA_API_ENABLED": "false", "LOG_LEVEL": "WARNING", "IA_DATA_DIR": str(tmp_path / "data"), "IA_STARTER_ROWS": "1000000",
+                "IA_SCHEDULER_AUTOSTART": "false"}  # fmt: skip
+    with launched(tmp_path / "streamlit.log", settings) as url:
         context = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.goto(url)

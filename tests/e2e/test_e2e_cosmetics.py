@@ -10,14 +10,15 @@ Glide's tables draw on a canvas, so what a cell or a header shows is read off th
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from core import workspaces
-from tests.e2e.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _launched, _require_browser, _settle
+from tests.e2e.launch import launched
+from tests.e2e.test_e2e_browser import _require_browser, _settle, chromium_page
 from tests.fixtures import make_settings
 from tests.waiting import HANG_MS, wait_until
 
@@ -84,31 +85,18 @@ def server(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> I
     path = folder / "cancer.csv"
     table.to_csv(path, index=False)
     workspaces.create(base, NAME, path, "cancer.csv", workspaces.TableChoice("target", initial_rows=300))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
-    env |= {"IA_DATA_DIR": str(base.data_dir), "IA_WORKSPACES_DIR": str(base.workspaces_dir), "IA_WORKSPACE": NAME,
-            "IA_API_ENABLED": "false", "IA_SCHEDULER_INTERVAL": "2", "IA_STREAM_BATCH_SIZE": "100", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    with _launched(env, log) as url:
+    settings = {"IA_DATA_DIR": str(base.data_dir), "IA_WORKSPACES_DIR": str(base.workspaces_dir), "IA_WORKSPACE": NAME,
+                "IA_API_ENABLED": "false", "IA_SCHEDULER_INTERVAL": "2", "IA_STREAM_BATCH_SIZE": "100", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with launched(folder / "streamlit.log", settings) as url:
         yield url
-    log.close()
 
 
-@pytest.fixture(scope="module")
-def browser(server: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def _page(browser, width: int, height: int = 900):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.add_init_script(CANVAS_TEXT)
-    page = context.new_page()
-    page.set_default_timeout(HANG_MS)
-    return page
+@contextmanager
+def _page(width: int, height: int = 900) -> Iterator[object]:
+    """A page of a Chromium of its own, `width` x `height`, recording what its canvases draw (CANVAS_TEXT)."""
+    with chromium_page(width, height, init_script=CANVAS_TEXT) as page:
+        page.set_default_timeout(HANG_MS)
+        yield page
 
 
 def _open(page, url: str) -> None:
@@ -146,60 +134,56 @@ def _tables_drawn(page) -> list[dict]:
 
 
 @pytest.mark.parametrize("width", [1024, 1280])
-def test_no_legend_covers_a_title_a_range_button_a_panel_title_or_a_plot(server: str, browser, width: int) -> None:
-    page = _page(browser, width, 1000)
-    _replayed(page, server)
-    covered = []
-    for path in ("", "models", "drift?cycle=1", "data"):
-        _open(page, f"{server}/{path}")
-        covered += [f"/{path}: {c}" for c in page.locator("[data-testid='stMain']").evaluate(LEGEND_OVER)]
-    page.context.close()
+def test_no_legend_covers_a_title_a_range_button_a_panel_title_or_a_plot(server: str, width: int) -> None:
+    with _page(width, 1000) as page:
+        _replayed(page, server)
+        covered = []
+        for path in ("", "models", "drift?cycle=1", "data"):
+            _open(page, f"{server}/{path}")
+            covered += [f"/{path}: {c}" for c in page.locator("[data-testid='stMain']").evaluate(LEGEND_OVER)]
     assert covered == [], "\n".join(covered)
 
 
-def test_every_bar_of_a_prediction_s_explanation_is_named_at_1024_px(server: str, browser) -> None:
-    page = _page(browser, 1024)
-    page.goto(f"{server}/predict")
-    _settle(page)
-    page.locator("[data-testid='stForm']").get_by_role("button", name="Predict").click()
-    why = page.locator("[data-testid='stPlotlyChart']").filter(has_text="Why:")
-    why.locator(".main-svg").first.wait_for()
-    page.wait_for_timeout(500)
-    bars = why.locator(".barlayer .point").count()
-    names = why.locator(".yaxislayer-above .ytick text").evaluate_all(
-        "ticks => ticks.map(t => { const b = t.getBoundingClientRect(); return [t.textContent, b.top, b.bottom]; })"
-    )
-    page.context.close()
+def test_every_bar_of_a_prediction_s_explanation_is_named_at_1024_px(server: str) -> None:
+    with _page(1024) as page:
+        page.goto(f"{server}/predict")
+        _settle(page)
+        page.locator("[data-testid='stForm']").get_by_role("button", name="Predict").click()
+        why = page.locator("[data-testid='stPlotlyChart']").filter(has_text="Why:")
+        why.locator(".main-svg").first.wait_for()
+        page.wait_for_timeout(500)
+        bars = why.locator(".barlayer .point").count()
+        names = why.locator(".yaxislayer-above .ytick text").evaluate_all(
+            "ticks => ticks.map(t => { const b = t.getBoundingClientRect(); return [t.textContent, b.top, b.bottom]; })"
+        )
     assert bars == 31  # the 30 columns and the intercept
     assert len(names) == bars, f"{len(names)} of {bars} bars are named: {[n for n, *_ in names]}"
     rows = sorted(names, key=lambda n: n[1])
     assert all(a[2] <= b[1] + 1 for a, b in itertools.pairwise(rows)), "two bar names overlap"
 
 
-def test_no_table_says_none_where_a_value_is_missing(server: str, browser) -> None:
-    page = _page(browser, 1600)
-    page.goto(f"{server}/predict")
-    _settle(page)
-    page.locator("[data-testid='stForm']").get_by_role("button", name="Predict").click()  # a logged row with no label yet
-    page.get_by_text("Predictions logged").wait_for()
-    said = {}
-    for path in ("", "operations", "predict"):
-        page.goto(f"{server}/{path}")
+def test_no_table_says_none_where_a_value_is_missing(server: str) -> None:
+    with _page(1600) as page:
+        page.goto(f"{server}/predict")
         _settle(page)
-        said[path] = sum(t["text"] == "None" for t in _tables_drawn(page))
-    page.context.close()
+        page.locator("[data-testid='stForm']").get_by_role("button", name="Predict").click()  # a logged row with no label yet
+        page.get_by_text("Predictions logged").wait_for()
+        said = {}
+        for path in ("", "operations", "predict"):
+            page.goto(f"{server}/{path}")
+            _settle(page)
+            said[path] = sum(t["text"] == "None" for t in _tables_drawn(page))
     assert said == {"": 0, "operations": 0, "predict": 0}, f"cells reading None, by page: {said}"
 
 
-def test_no_table_header_is_cut_inside_its_column_at_1024_px(server: str, browser) -> None:
-    page = _page(browser, 1024)
-    _replayed(page, server)
-    cut = []
-    for path in ("", "operations", "predict"):
-        page.goto(f"{server}/{path}")
-        _settle(page)
-        headers = [t for t in _tables_drawn(page) if t["clip"] and t["clip"][1] == 0 and t["clip"][3] <= 40]
-        assert headers, f"no table header drawn on /{path}"
-        cut += sorted({f"/{path}: {t['text']}" for t in headers if t["x"] + t["width"] > t["clip"][0] + t["clip"][2] + 0.5})
-    page.context.close()
+def test_no_table_header_is_cut_inside_its_column_at_1024_px(server: str) -> None:
+    with _page(1024) as page:
+        _replayed(page, server)
+        cut = []
+        for path in ("", "operations", "predict"):
+            page.goto(f"{server}/{path}")
+            _settle(page)
+            headers = [t for t in _tables_drawn(page) if t["clip"] and t["clip"][1] == 0 and t["clip"][3] <= 40]
+            assert headers, f"no table header drawn on /{path}"
+            cut += sorted({f"/{path}: {t['text']}" for t in headers if t["x"] + t["width"] > t["clip"][0] + t["clip"][2] + 0.5})
     assert cut == [], f"headers cut inside their column: {cut}"

@@ -9,7 +9,6 @@ prediction.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from core.runtime import Runtime
-from tests.e2e.test_e2e_browser import ARTIFACTS, CHROMIUM_ARGS, _cut_off, _launched, _metric, _require_browser, _settle
+from tests.e2e.launch import launched
+from tests.e2e.test_e2e_browser import ARTIFACTS, CHROMIUM_ARGS, _cut_off, _metric, _require_browser, _settle
 from tests.fixtures import make_settings
 
 pytestmark = pytest.mark.browser
@@ -81,9 +81,8 @@ def story(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> It
     rt.data.generate(500, "covariate_shift", 1.0, seed=3)
     event = rt.insights.last_event()
     rt.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env |= {"IA_DATA_DIR": str(data), "IA_API_ENABLED": "false", "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}
-    with open(tmp_path_factory.mktemp("demo-log") / "streamlit.log", "w") as log, _launched(env, log) as url:
+    settings = {"IA_DATA_DIR": str(data), "IA_API_ENABLED": "false", "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}
+    with launched(tmp_path_factory.mktemp("demo-log") / "streamlit.log", settings) as url:
         yield url, event.cycle_id
 
 
@@ -136,10 +135,9 @@ def table_story(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path)
     records = [rt.loop.run_cycle() for _ in range(3)]
     assert records[-1].status == "no_data" and all(r.status == "ok" for r in records[:2]), [(r.status, r.reason) for r in records]
     rt.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
-    env |= {"IA_WORKSPACES_DIR": str(base.workspaces_dir), "IA_WORKSPACE": "penguins", "IA_API_ENABLED": "false",
-            "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    with open(tmp_path_factory.mktemp("table-log") / "streamlit.log", "w") as log, _launched(env, log) as url:
+    settings = {"IA_WORKSPACES_DIR": str(base.workspaces_dir), "IA_WORKSPACE": "penguins", "IA_API_ENABLED": "false",
+                "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with launched(tmp_path_factory.mktemp("table-log") / "streamlit.log", settings) as url:
         yield url, records[1].cycle_id
 
 

@@ -7,7 +7,6 @@ of the artifact folder), so every cycle of the served loop fails.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -17,7 +16,8 @@ import numpy as np
 import pytest
 
 from core.runtime import Runtime
-from tests.e2e.test_e2e_browser import ARTIFACTS, _cut_off, _launched, _metric, _require_browser, _settle, _shot_at, _visit, chromium_page
+from tests.e2e.launch import launched
+from tests.e2e.test_e2e_browser import ARTIFACTS, _cut_off, _metric, _require_browser, _settle, _shot_at, _visit, chromium_page
 from tests.fixtures import make_settings
 from tests.waiting import wait_until
 
@@ -25,9 +25,7 @@ pytestmark = pytest.mark.browser
 
 
 def _serve(folder: Path, interval: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_"))}
-    return env | {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(folder / "data"), "IA_SCHEDULER_INTERVAL": interval,
-                  "LOG_LEVEL": "WARNING"}  # fmt: skip
+    return {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(folder / "data"), "IA_SCHEDULER_INTERVAL": interval, "LOG_LEVEL": "WARNING"}
 
 
 def _labelled_by_two_versions(rt: Runtime) -> dict[str, int]:
@@ -64,7 +62,7 @@ def failing(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> 
         rt.close()
     for child in settings.mlflow_artifacts_dir.iterdir():  # the model files vanish; the folder stays
         shutil.rmtree(child)
-    with open(folder / "streamlit.log", "w") as log, _launched(_serve(folder, "2"), log) as url:
+    with launched(folder / "streamlit.log", _serve(folder, "2")) as url:
         yield url, facts
 
 
@@ -76,7 +74,7 @@ def quiet(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> It
     rt = Runtime(make_settings(folder / "data", mlflow_template, starter_model=True))
     rt.loop.set_controls(stream_enabled=False)
     rt.close()
-    with open(folder / "streamlit.log", "w") as log, _launched(_serve(folder, "1"), log) as url:
+    with launched(folder / "streamlit.log", _serve(folder, "1")) as url:
         yield url
 
 

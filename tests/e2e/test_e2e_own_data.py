@@ -3,13 +3,13 @@ data"), opened, then a prediction from the form built from its schema and its mo
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_e2e_browser import ARTIFACTS, ROOT, _launched, _require_browser, _settle, _visit, chromium_page
+from tests.e2e.launch import ROOT, launched
+from tests.e2e.test_e2e_browser import ARTIFACTS, _require_browser, _settle, _visit, chromium_page
 
 pytestmark = pytest.mark.browser
 
@@ -18,13 +18,10 @@ pytestmark = pytest.mark.browser
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
     folder = tmp_path_factory.mktemp("own")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_WORKSPACE"))}
-    env |= {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(folder / "data"), "IA_WORKSPACES_DIR": str(folder / "workspaces"),
-            "IA_STARTER_MODEL": "false", "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    with _launched(env, log) as url:
+    settings = {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(folder / "data"), "IA_WORKSPACES_DIR": str(folder / "workspaces"),
+                "IA_STARTER_MODEL": "false", "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with launched(folder / "streamlit.log", settings) as url:
         yield url
-    log.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ URL, and "Start from your own data" at 1024 px (nothing cut off, no target chose
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import test_e2e_own_data
-from tests.e2e.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _launched, _settle
+from tests.e2e.launch import launched
+from tests.e2e.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _settle
 from tests.e2e.test_e2e_own_data import choose, until
 
 pytestmark = pytest.mark.browser
@@ -41,10 +41,9 @@ def _dark(colour: str) -> bool:
 def test_a_page_opened_by_its_url_as_a_fresh_server_s_first_request_has_the_menu_and_the_wide_layout(tmp_path: Path, browser) -> None:
     """Streamlit runs a fresh server's first request in its pages-folder mode when a pages/ folder sits beside the
     app: the page's script alone, with no menu and Streamlit's narrow default layout, until "/" is opened once."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_"))}
-    env |= {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(tmp_path / "data"), "IA_STARTER_MODEL": "false",
-            "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    with open(tmp_path / "streamlit.log", "w") as log, _launched(env, log) as url:
+    settings = {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(tmp_path / "data"), "IA_STARTER_MODEL": "false",
+                "IA_SCHEDULER_AUTOSTART": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with launched(tmp_path / "streamlit.log", settings) as url:
         page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
         page.set_default_timeout(60_000)
         page.goto(f"{url}/models")  # no request has run a script on this server yet

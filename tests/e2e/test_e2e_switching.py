@@ -5,7 +5,6 @@ cycles since the switch are not errors, on the Overview as in the store."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import requests
 
 from core import workspaces
 from tests.core.test_workspace_switching import DEMO_ROW, PENGUIN, SPECIES, penguins
-from tests.e2e.test_e2e_browser import ARTIFACTS, _launched, _require_browser, _settle, _visit, page  # noqa: F401 - page: the fixture
+from tests.e2e.launch import launched
+from tests.e2e.test_e2e_browser import ARTIFACTS, _require_browser, _settle, _visit, page  # noqa: F401 - page: the fixture
 from tests.fixtures import make_settings
 from tests.servers import free_port
 from tests.waiting import HANG, wait_until
@@ -37,13 +37,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> I
     penguins(400, seed=7).to_csv(colony, index=False)  # a second table of the same columns: its form's fields sit where penguins' do
     workspaces.create(base, "colony", colony, "colony.csv", workspaces.TableChoice("species"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_", "API_"))}
-    env |= {"IA_DATA_DIR": str(base.data_dir), "IA_API_ENABLED": "true", "API_PORT": str(port), "IA_SCHEDULER_INTERVAL": "3600",  # the test runs the cycles
-            "IA_STREAM_BATCH_SIZE": "100", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    with _launched(env, log) as url:
+    settings = {"IA_DATA_DIR": str(base.data_dir), "IA_API_ENABLED": "true", "API_PORT": str(port), "IA_SCHEDULER_INTERVAL": "3600",  # the test runs the cycles
+                "IA_STREAM_BATCH_SIZE": "100", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with launched(folder / "streamlit.log", settings) as url:
         yield url, f"http://127.0.0.1:{port}"
-    log.close()
 
 
 def _api(api: str, path: str) -> dict:
