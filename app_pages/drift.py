@@ -7,11 +7,23 @@ import pandas as pd
 import streamlit as st
 
 from core.domain.outcomes import version_label
-from core.rules.verdicts import FEATURE
+from core.rules.verdicts import FEATURE, drift_found
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 from ui import charts
 from ui.report import drift_report_html
-from ui.state import cached, choice_from_url, decision_of, deliveries, empty_state, keep_in_url, percent, runtime, table, version_column
+from ui.state import (
+    EMPTY_CELL,
+    cached,
+    choice_from_url,
+    decision_of,
+    deliveries,
+    empty_state,
+    keep_in_url,
+    percent,
+    runtime,
+    table,
+    version_column,
+)
 
 rt = runtime()
 st.title("Drift")
@@ -72,11 +84,11 @@ if not detail.gate_events.empty:
     st.caption("The gate's scores and reason")
     events = version_column(detail.gate_events, "version", "previous_champion")
     st.dataframe(events[["ts", "kind", "version", "previous_champion", "metric", "challenger_score", "champion_score", "n_rows", "promoted",
-                         "reason"]], hide_index=True, column_config={"previous_champion": "champion then"})  # fmt: skip
+                         "reason"]], hide_index=True, column_config={"previous_champion": "champion then"}, placeholder=EMPTY_CELL)  # fmt: skip
 if detail.alerts:
     st.caption("Alerts this cycle raised, and where each went (an informational one is shown here, never sent)")
     st.dataframe(deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status", "error"]],
-                 hide_index=True)  # fmt: skip
+                 hide_index=True, placeholder=EMPTY_CELL)  # fmt: skip
 table(
     described(detail.drift),
     # Which feature drifted first, then why in words; the raw statistic is in the report (`measured` says it here).
@@ -97,10 +109,9 @@ if detail.reference is not None and detail.batch_range:
     if current.empty:
         empty_state(f"Cycle {chosen}'s batch was archived by retention: its distributions are in the Parquet archive.")
     else:
-        drifted = detail.drift.loc[detail.drift["drifted"], "feature"].tolist() if not detail.drift.empty else []
-        tested = " (no feature drifted)" if not detail.drift.empty else " (no drift test finished in this cycle)"
-        st.caption("Distributions this cycle compared" + (f": drifted {', '.join(drifted)}" if drifted else tested)
-                   + f". Reference: {detail.reference.describe()}, the {len(reference):,} rows the test used.")  # fmt: skip
+        drifted = None if detail.drift.empty else detail.drift.loc[detail.drift["drifted"], "feature"].tolist()
+        st.caption(f"Distributions this cycle compared{drift_found(drifted)}. Reference: {detail.reference.describe()}, the "
+                   f"{len(reference):,} rows the test used.")  # fmt: skip
         cols = st.columns(2)
         for i, feature in enumerate(rt.schema.names):
             figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch", detail.reference.legend))

@@ -7,6 +7,7 @@ colour means the same thing on every page and in both light and dark themes.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -39,8 +40,14 @@ BAND_FILL = "rgba(148, 103, 189, 0.18)"  # the estimate's colour, faint
 
 def class_name(c: object) -> str:
     """A class as every chart, slider and caption names it: the schema's class as written ("class malignant"; the
-    demo's classes are 0 and 1), never its index."""
-    return f"class {c}"
+    demo's classes are 0 and 1), never its index. A class already named as one ("class_0", "Class A") is not called
+    "class class_0".
+
+    >>> class_name("malignant"), class_name(1), class_name("class_0"), class_name("Class A"), class_name("classic")
+    ('class malignant', 'class 1', 'class_0', 'Class A', 'class classic')
+    """
+    text = str(c)
+    return text if re.match(r"class(\b|_|\d)", text, re.IGNORECASE) else f"class {text}"
 
 
 def probability_of(c: object) -> str:
@@ -155,8 +162,10 @@ def estimate_band(cycle: dict, newest_cycle: object = None) -> str | None:
     low, high = cycle.get("estimated_low"), cycle.get("estimated_high")
     if low is None or high is None or pd.isna(low) or pd.isna(high):
         return None
-    older = newest_cycle is not None and cycle.get("cycle_id") != newest_cycle
-    return ("cycle {} · ".format(cycle["cycle_id"]) if older else "") + f"95 % band {float(low):.1%}–{float(high):.1%}"
+    band = f"{float(low) * 100:.1f}–{float(high) * 100:.1f} %"
+    if newest_cycle is not None and cycle.get("cycle_id") != newest_cycle:  # the tile's help names the band: a tile fits ~22 characters
+        return f"cycle {cycle['cycle_id']} · {band}"
+    return f"95 % band {band}"
 
 
 def explanation_unit(explained: dict) -> str:
@@ -264,12 +273,16 @@ def distribution_overlay(
     return _layout(fig, _overlay_title(feature, current_name), feature, "density", height=320)
 
 
-def category_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str) -> go.Figure:
-    """A categorical column's share of each category (and of missing values), reference beside current."""
+def category_overlay(
+    reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str, order: list | None = None
+) -> go.Figure:
+    """A categorical column's share of each category (and of missing values), reference beside current; in `order`
+    when given (then every category of it is drawn, an absent one at 0), else the reference's most frequent first."""
     fig = go.Figure()
     shares = [frame[feature].astype(object).where(frame[feature].notna(), "(missing)").value_counts(normalize=True)
               for frame in (reference, current)]  # fmt: skip
-    order = list(shares[0].index) + [c for c in shares[1].index if c not in shares[0].index]
+    seen = list(shares[0].index) + [c for c in shares[1].index if c not in shares[0].index]
+    order = seen if order is None else list(order) + [c for c in seen if c not in order]
     for share, name, colour in zip(shares, (reference_name, current_name), (COLOURS["reference"], COLOURS["current"]), strict=True):
         fig.add_bar(x=[str(c) for c in order], y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour)
     fig.update_yaxes(tickformat=".0%")
@@ -279,10 +292,11 @@ def category_overlay(reference: pd.DataFrame, current: pd.DataFrame, feature: st
 def label_overlay(
     reference: pd.DataFrame, current: pd.DataFrame, classes: tuple, current_name: str, reference_name: str = "Reference"
 ) -> go.Figure:
-    """The labels' class shares, reference beside the batch's labelled rows: the picture of a "(label)" drift test."""
+    """The labels' class shares, reference beside the batch's labelled rows: the picture of a "(label)" drift test. The
+    classes stand in the schema's order, each one drawn, so two cycles' charts line up and a class gone is a gap."""
     names = np.array([str(c) for c in classes], dtype=object)
     frames = [pd.DataFrame({"(label)": names[f[TARGET].dropna().to_numpy(dtype=np.int64)]}) for f in (reference, current)]
-    return category_overlay(*frames, "(label)", current_name, reference_name)
+    return category_overlay(*frames, "(label)", current_name, reference_name, order=list(names))
 
 
 def _overlay_title(feature: str, current_name: str) -> str:
@@ -486,27 +500,32 @@ def coefficients(evaluations: dict[str, dict], features: list[str], classes: tup
     first = next(iter(evaluations.values()), {})
     if "names" in first.get("linear", {}):
         return encoded_coefficients(evaluations, classes)
-    fig = go.Figure()
-    for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
-        fig.add_bar(x=features, y=ev["linear"]["coef"], name=label, marker_color=colour, text=[f"{v:+.2f}" for v in ev["linear"]["coef"]])
-    fig.add_hline(y=0, line={"color": "grey"})
-    return _layout(fig, f"Coefficients (per sd; + is towards {class_name(classes[1])})", "feature", "weight per sd", height=340)
+    bars = [(label, ev["linear"]["coef"], colour) for (label, ev), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False)]
+    return _weights(bars, list(features), f"Coefficients (per sd; + is towards {class_name(classes[1])})", "weight per sd")
 
 
 def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Figure:
     """A table pipeline's weights by encoded input ("plan = gold"): one bar group per version with two classes
     (towards the second class), one per class of the first version shown with more."""
-    fig = go.Figure()
     label, ev = next(iter(evaluations.items()))
     linear = ev["linear"]
     if len(linear["coef"]) == 1:
-        for (name, ev2), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False):
-            terms = ev2["linear"]
-            fig.add_bar(x=terms["names"], y=terms["coef"][0], name=name, marker_color=colour)
-        title = f"Coefficients (per sd or per category; + is towards {class_name(classes[1])})"
-    else:
-        for index, (cls, row) in enumerate(zip(classes, linear["coef"], strict=True)):
-            fig.add_bar(x=linear["names"], y=row, name=class_name(cls), marker_color=CLASS_COLOURS[index % len(CLASS_COLOURS)])
-        title = f"{label}: coefficients per class (per sd or per category)"
-    fig.add_hline(y=0, line={"color": "grey"})
-    return _layout(fig, title, "input", "weight", height=380)
+        bars = [(name, ev2["linear"]["coef"][0], colour) for (name, ev2), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False)]
+        return _weights(bars, linear["names"], f"Coefficients (per sd or per category; + is towards {class_name(classes[1])})", "weight")
+    bars = [
+        (class_name(cls), row, CLASS_COLOURS[i % len(CLASS_COLOURS)])
+        for i, (cls, row) in enumerate(zip(classes, linear["coef"], strict=True))
+    ]
+    return _weights(bars, linear["names"], f"{label}: coefficients per class (per sd or per category)", "weight")
+
+
+def _weights(bars: list[tuple[str, list[float], str]], names: list[str], title: str, unit: str) -> go.Figure:
+    """Weights as horizontal bars, every input named on its own line (as the Why chart): upright, a table's thirty
+    inputs in a half-width column at 1024 px showed every other name, slanted and cut."""
+    fig = go.Figure()
+    for name, values, colour in bars:
+        fig.add_bar(x=list(values), y=names, orientation="h", name=name, marker_color=colour, hovertemplate="%{y}: %{x:+.3f}")
+    fig.add_vline(x=0, line={"color": "grey"})
+    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=names, autorange="reversed")  # the first input on top
+    rows = len(names) * max(1, (len(bars) + 1) // 2)  # a group of several bars needs more than one bar's height
+    return _layout(fig, title, unit, "", height=max(340, 150 + BAR_PX * rows))

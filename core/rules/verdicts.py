@@ -114,6 +114,23 @@ def _drift_evidence(report: DriftReport, s: Settings) -> str:
     return " ".join(parts)
 
 
+def drift_found(drifted: list[str] | None) -> str:
+    """What a cycle's drift tests found, in the words a caption continues with: the inputs that drifted apart from the
+    class shares that shifted (as `_drift_evidence` splits them), or that no test finished (None).
+
+    >>> drift_found(["age", "(label)"]), drift_found(["(label)", "(predicted class)"]), drift_found([]), drift_found(None)
+    (': drifted age; class shares shifted: (label)', ' (no feature drifted; class shares shifted: (label), (predicted class))', \
+' (no feature drifted)', ' (no drift test finished in this cycle)')
+    """
+    if drifted is None:
+        return " (no drift test finished in this cycle)"
+    inputs, shifted = [f for f in drifted if f not in OUTPUTS], [f for f in drifted if f in OUTPUTS]
+    classes = f"class shares shifted: {', '.join(shifted)}" if shifted else ""
+    if inputs:
+        return f": drifted {', '.join(inputs)}" + (f"; {classes}" if classes else "")
+    return f" (no feature drifted{'; ' + classes if classes else ''})"
+
+
 def held(m: Measurement, s: Settings) -> str:
     """The realised-accuracy test as made: the batch's upper confidence bound against the bar less the tolerance, so
     an accuracy below its bar that holds says why.

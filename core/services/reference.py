@@ -30,15 +30,16 @@ class Reference:
 
     @property
     def legend(self) -> str:
-        return "Reference (post-drift rows)" if self.moved else "Reference (champion's training data)"
+        return "Reference (post-drift rows)" if self.moved else "Reference (champion's training window)"
 
     def describe(self) -> str:
-        """What the screen calls it, from the same fields the rows are read by."""
+        """What the screen calls it, from the same fields the rows are read by. The window is the rows the champion
+        was fitted on and its holdout together: "training data" beside its row count read as more rows than it trained on."""
         span = f"sample ids {self.first_sample_id:,}–{self.last_sample_id:,}"
         if self.moved:
             return f"post-drift incoming rows the champion held on ({span})"
         ids = ", ".join(map(str, self.dataset_ids))
-        return f"the champion's training data (dataset{'s' if len(self.dataset_ids) > 1 else ''} {ids}, {span})"
+        return f"the champion's training window, its holdout included (dataset{'s' if len(self.dataset_ids) > 1 else ''} {ids}, {span})"
 
     def to_json(self) -> str:
         return json.dumps({"version": self.version, "first": self.first_sample_id, "last": self.last_sample_id,

@@ -62,7 +62,7 @@ def test_the_reference_names_only_the_datasets_holding_rows_in_its_range(trained
     ref = reference_of(rt.store, trained.version)
     assert newest["first_sample_id"] <= ref.first_sample_id and ref.last_sample_id == newest["last_sample_id"]
     assert ref.dataset_ids == (int(newest["dataset_id"]),)
-    assert ref.describe() == (f"the champion's training data (dataset {newest['dataset_id']}, "
+    assert ref.describe() == (f"the champion's training window, its holdout included (dataset {newest['dataset_id']}, "
                               f"sample ids {ref.first_sample_id:,}–{ref.last_sample_id:,})")  # fmt: skip
     cycle = rt.loop.run_cycle()
     assert rt.insights.cycle_detail(cycle.cycle_id).reference == ref  # the Drift page's caption reads this one

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from core.domain.features import TARGET
 from core.runtime import Runtime
 from ui import charts
 from ui.report import drift_report_html
@@ -43,7 +45,9 @@ def test_the_estimate_is_drawn_with_its_band_where_cycles_have_one() -> None:
     band = [t for t in fig.data if t.fill == "tonexty"]
     assert [t.name for t in band] == ["Estimate's 95 % band"] and list(band[0].y) == [0.85] * 10
     assert "Estimate's 95 % band" not in {t.name for t in charts.accuracy_history(history(10)).data}
-    assert charts.estimate_band({"estimated_low": 0.851, "estimated_high": 0.912}) == "95 % band 85.1%–91.2%"
+    assert charts.estimate_band({"estimated_low": 0.851, "estimated_high": 0.912}) == "95 % band 85.1–91.2 %"
+    older = {"cycle_id": 2, "estimated_low": 0.92, "estimated_high": 0.998}
+    assert charts.estimate_band(older, 6) == "cycle 2 · 92.0–99.8 %"  # it fits a tile at 1024 px
     assert charts.estimate_band({"estimated_low": None, "estimated_high": None}) is None
 
 
@@ -113,3 +117,33 @@ def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -
     assert cycle.verdict.split(":")[0] in page and "feature_1" in page and "feature_2" in page
     assert "<th>measured</th>" in page and "KS statistic" in page and "<td>KS</td>" in page  # each test named, in its unit
     assert "<script src=" not in page and page.count("Plotly.newPlot") == 2 and len(page) > 1_000_000  # plotly.js inlined once
+
+
+@pytest.mark.parametrize(
+    ("cls", "named"),
+    [("malignant", "class malignant"), (1, "class 1"), ("class_0", "class_0"), ("Class A", "Class A"), ("class2", "class2"),
+     ("classic", "class classic")],
+)  # fmt: skip
+def test_a_class_is_called_class_once(cls: object, named: str) -> None:
+    assert charts.class_name(cls) == named
+
+
+def test_the_labels_class_shares_stand_in_the_schema_s_order_each_one_drawn() -> None:
+    classes = ("low", "mid", "high")
+    reference = pd.DataFrame({TARGET: [2, 2, 2, 1, 1, 0]})  # "high" most frequent, "low" least
+    current = pd.DataFrame({TARGET: [0, 0, 1]})  # "high" gone from the batch
+    fig = charts.label_overlay(reference, current, classes, "Cycle 3 batch")
+    assert [list(bar.x) for bar in fig.data] == [list(classes), list(classes)]
+    assert list(fig.data[1].y) == pytest.approx([2 / 3, 1 / 3, 0.0])
+
+
+def test_every_coefficient_is_named_on_a_line_of_its_own() -> None:
+    names = [f"mean {i} of the cell nuclei" for i in range(30)]
+    two = {"v1.0.0": {"linear": {"names": names, "coef": [list(np.linspace(-1, 1, 30))]}},
+           "v1.1.0": {"linear": {"names": names, "coef": [list(np.linspace(1, -1, 30))]}}}  # fmt: skip
+    fig = charts.coefficients(two, [], ("malignant", "benign"))
+    assert [bar.orientation for bar in fig.data] == ["h", "h"] and list(fig.layout.yaxis.tickvals) == names
+    assert fig.layout.height >= 20 * 30  # a bar group's height for each name: Plotly names them all
+    assert "towards class<br>benign" in fig.layout.title.text  # wrapped to fit a half-width column
+    plain = charts.coefficients({"v1.0.0": {"linear": {"coef": [0.5, -0.2]}}}, ["feature_1", "feature_2"])
+    assert list(plain.data[0].y) == ["feature_1", "feature_2"] and list(plain.data[0].x) == [0.5, -0.2]

@@ -345,3 +345,15 @@ def test_overview_reads_well_with_unlabelled_cycles() -> None:
     assert cycles["realised_accuracy"].tolist() == ["—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")
     assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0", "v1.0.0"]
     assert any("· 1 model ·" in c.value and "· 1 prediction ·" in c.value for c in at.caption)
+
+
+def test_the_data_page_s_reference_is_the_window_the_registry_counts_trained_and_held_out() -> None:
+    """The reference is the champion's whole window; called its "training data" beside that row count, it read as more
+    rows than the registry says it trained on."""
+    rt = get_runtime()
+    model = rt.store.model(rt.registry.champion_version)
+    at = open_page("data")
+    caption = next(c.value for c in at.caption if c.value.startswith("Reference:"))
+    window = int(model["n_train"]) + int(model["n_holdout"])
+    assert f"the {window:,} rows the champion's drift tests compare with" in caption, caption
+    assert "training window, its holdout included" in caption and "training data" not in caption
