@@ -141,7 +141,9 @@ else:
                 f"{total:,} rows{', up to ' + info['time_reached'] if info['time_reached'] else ''}; left: "
                 f"{replay_time(total - position, live.stream_batch_size, sched.interval)}; at the end: {info['at_end']}"
                 + (" (finished)" if info["finished"] else ""))  # fmt: skip
-    if info["at_end"] == "restart":
+    if info["copies_ahead"]:
+        st.warning(info["copies_ahead"], icon=":material/content_copy:")
+    elif info["at_end"] == "restart":
         st.caption("Starting over sends the same rows again: a model trained on a window across the restart sees them twice, "
                    "and its holdout can hold copies of rows it trained on, so its holdout figures flatter it.")  # fmt: skip
 

@@ -9,8 +9,9 @@ other run-time controls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from core.domain import spans
 from core.domain.pace import batches
 from core.domain.validation import integer, shown
 from core.errors import UserInputError
@@ -19,6 +20,11 @@ from core.store import DatasetInfo, Store
 SIMULATOR = "simulator"
 AT_END = ("stop", "restart")
 _SOURCE, _POSITION, _AT_END = "stream.source", "stream.position", "stream.at_end"
+
+
+def _sent_key(dataset_id: int) -> str:
+    """Where the spans of a dataset's rows the loop has received are kept: per dataset, so going back to one still knows."""
+    return f"stream.sent.{dataset_id}"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class StreamSource:
     at_end: str
     batch_size: int
     time_reached: object = None  # the time column's value of the last row replayed, where the workspace has one
+    sent: spans.Spans = field(default_factory=list)  # row positions the loop has received from this dataset, ever
 
     @property
     def replaying(self) -> bool:
@@ -47,11 +54,17 @@ class StreamSource:
             return None
         return batches((self.total or 0) - self.position, self.batch_size)
 
+    @property
+    def sent_before(self) -> spans.Spans:
+        """The rows still to replay (the position to the end) that the loop received before: they will come again as copies."""
+        return spans.within(self.sent, self.position, self.total or 0) if self.replaying else []
+
     def as_dict(self) -> dict[str, object]:
         return {
             "source": SIMULATOR if self.dataset_id is None else self.dataset_id, "dataset_name": self.dataset_name,
             "position": self.position, "total_rows": self.total, "batches_left": self.batches_left, "at_end": self.at_end,
             "finished": self.finished, "time_reached": None if self.time_reached is None else str(self.time_reached),
+            "rows_sent_before": spans.rows(self.sent_before),
         }  # fmt: skip
 
 
@@ -66,7 +79,19 @@ def stream_source(store: Store, batch_size: int) -> StreamSource:
         return StreamSource(None, None, 0, None, at_end, batch_size)
     position = int(stored.get(_POSITION, 0))
     reached = store.event_time_at(int(raw), position - 1) if position else None
-    return StreamSource(int(raw), record["name"], position, int(record["n_rows"]), at_end, batch_size, reached)
+    sent = spans.from_text(stored.get(_sent_key(int(raw))))
+    return StreamSource(int(raw), record["name"], position, int(record["n_rows"]), at_end, batch_size, reached, sent)
+
+
+def copies_ahead(source: StreamSource) -> str | None:
+    """What a position set back means, in words, or None when every row still to replay is new to the loop."""
+    again = source.sent_before
+    if not again:
+        return None
+    shown = ", ".join(f"{a + 1:,}–{b:,}" for a, b in again[:3]) + (" …" if len(again) > 3 else "")
+    return (f"{spans.rows(again):,} of the rows still to replay (rows {shown}) were sent to the loop before: they arrive again as "
+            "new rows, so a model trained on a window across them sees them twice, and its holdout can hold copies of rows it "
+            "trained on (its holdout figures flatter it).")  # fmt: skip
 
 
 def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None:
@@ -129,4 +154,6 @@ def replay_batch(store: Store, source: StreamSource) -> DatasetInfo | None:
             return None
         position = 0
     name = f"Stream (replay of dataset {source.dataset_id}: {source.dataset_name})"[:200]
-    return store.append_replay_batch(source.dataset_id, position, source.batch_size, name=name, position_key=_POSITION)
+    return store.append_replay_batch(
+        source.dataset_id, position, source.batch_size, name=name, position_key=_POSITION, sent_key=_sent_key(source.dataset_id)
+    )

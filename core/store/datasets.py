@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.data.table_check import check_columns, missing_not_allowed, model_input, not_a_number, not_finite, unknown_label
+from core.domain import spans
 from core.domain.features import TARGET
 from core.domain.schema import Schema
 from core.domain.validation import shown, summarise
@@ -86,10 +87,10 @@ class DatasetQueries(StoreBase):
             self._insert_samples(tx, dataset_id, first, X, y)
         return DatasetInfo(dataset_id, n, first, first + n - 1)
 
-    def append_replay_batch(self, source: int, offset: int, n_rows: int, *, name: str, position_key: str) -> DatasetInfo:
+    def append_replay_batch(self, source: int, offset: int, n_rows: int, *, name: str, position_key: str, sent_key: str) -> DatasetInfo:
         """The rows `offset` to `offset + n_rows - 1` of dataset `source` (in its sample order) as a stream batch,
-        copied inside DuckDB, and the stream's new position stored in the same transaction: a restart neither
-        replays a batch twice nor skips one."""
+        copied inside DuckDB, and the stream's new position and the spans of rows sent so far (`sent_key`) stored in
+        the same transaction: a restart neither replays a batch twice nor skips one."""
         cols = ", ".join([*self.features, TARGET, "event_time"])
         with self.transaction() as tx:
             start, total = tx.execute("SELECT first_sample_id, n_rows FROM datasets WHERE dataset_id = ?", [source]).fetchall()[0]
@@ -102,6 +103,8 @@ class DatasetQueries(StoreBase):
                 [first, dataset_id, source, start + offset, start + offset + n_rows],
             )
             upsert_setting(tx, position_key, str(offset + n))
+            sent = tx.execute("SELECT value FROM workspace WHERE key = ?", [sent_key]).fetchall()
+            upsert_setting(tx, sent_key, spans.to_text(spans.added(spans.from_text(sent[0][0] if sent else None), offset, offset + n)))
         return DatasetInfo(dataset_id, n, first, first + n - 1)
 
     def _insert_samples(

@@ -64,6 +64,30 @@ def test_a_replay_feeds_the_dataset_in_order_survives_a_restart_and_stops_at_the
         rt.close()
 
 
+def test_rows_sent_before_are_named_when_the_position_goes_back_and_only_those(trained_runtime: Runtime) -> None:
+    """The loop receives rows set back to as new rows: the spans it was sent say which will be copies, where the position
+    alone would say all rows before it (wrong after a skip forward)."""
+    rt = trained_runtime
+    rt.loop.set_controls(policy="never", stream_batch_size=100)
+    library = rt.data.generate(1000, "stable", seed=1)
+    rt.loop.update_stream(source=library.dataset_id)
+    rt.loop.run_cycle()  # rows 1-100
+    rt.loop.update_stream(position=500)
+    rt.loop.run_cycle()  # rows 501-600
+    assert (rt.loop.stream_info()["rows_sent_before"], rt.loop.stream_info()["copies_ahead"]) == (0, None)  # all ahead is new
+    rt.loop.update_stream(position=0)
+    info = rt.loop.stream_info()
+    assert info["rows_sent_before"] == 200
+    assert "200 of the rows still to replay (rows 1–100, 501–600) were sent to the loop before" in info["copies_ahead"]
+    rt.loop.run_cycle()  # rows 1-100 again
+    assert rt.loop.stream_info()["rows_sent_before"] == 100  # 501-600 still ahead
+    other = rt.data.generate(300, "stable", seed=2)
+    rt.loop.update_stream(source=other.dataset_id)  # another dataset: none of its rows came yet
+    assert rt.loop.stream_info()["rows_sent_before"] == 0
+    rt.loop.update_stream(source=library.dataset_id, position=550)  # back to the first: it is remembered
+    assert rt.loop.stream_info()["rows_sent_before"] == 50
+
+
 def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     library = rt.data.generate(300, "stable", seed=1)

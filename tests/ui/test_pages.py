@@ -231,9 +231,12 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
     interval = rt.loop.worker_status().interval
     assert texts == [f"Replaying dataset {library.dataset_id} (Covariate shift (means move) · 500 rows · seed 3): 200 of 500 rows; "
                      f"left: 2 batches of 200, about {2 * interval:.0f} s at one every {interval:g} s; at the end: restart"]  # fmt: skip
+    assert not any("were sent to the loop before" in w.value for w in at.warning)
     at.number_input(key="stream_position").set_value(0)
     button(at, "Apply").click().run()
     assert rt.loop.stream_info()["position"] == 0  # started over
+    copies = [w.value for w in at.warning if "were sent to the loop before" in w.value]
+    assert copies and copies[0].startswith("200 of the rows still to replay (rows 1–200)"), copies  # set back: said at once
 
 
 def test_predict_shows_the_id_and_takes_a_labels_file(workspace: Path) -> None:
