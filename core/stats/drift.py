@@ -154,10 +154,25 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS, presor
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
-PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low"}  # as shown: PSI is beside the verdict, not a second one
+PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low", "too_few": "too few rows to read"}  # beside the verdict
+PSI_NOISE_QUANTILE = 0.95
 
 
-def psi_status(value: float, thresholds: DriftThresholds) -> str:
+def psi_noise(bins: int, n_reference: int, n_current: int) -> float:
+    """The PSI that samples of these sizes from one distribution exceed 5 % of the time: PSI is about a chi-square on
+    bins - 1 degrees of freedom times 1/n + 1/m. A 39-row batch against 10 bins reads 0.43 on noise alone, "high".
+
+    >>> round(psi_noise(10, 2000, 39), 3), round(psi_noise(10, 2000, 200), 3)
+    (0.442, 0.093)
+    """
+    return float(stats.chi2.ppf(PSI_NOISE_QUANTILE, max(bins - 1, 1)) * (1 / max(n_current, 1) + 1 / max(n_reference, 1)))
+
+
+def psi_status(value: float, thresholds: DriftThresholds, bins: int = PSI_BINS, n_reference: int = 0, n_current: int = 0) -> str:
+    """PSI's level; "too_few" where the batch is so small that noise alone would often read moderate (its level would
+    say nothing), whatever the value. Without sizes, the level of the value alone."""
+    if n_current and psi_noise(bins, n_reference, n_current) >= thresholds.psi_warning:
+        return "too_few"
     if value >= thresholds.psi_drift:
         return "drift"
     return "warning" if value >= thresholds.psi_warning else "ok"
@@ -204,8 +219,8 @@ def _feature(ref: np.ndarray, windows: list[np.ndarray], name: str, per_test: fl
     drifted = p_value < per_test and effect >= thresholds.min_effect
     value = psi(ref_sorted, sorted_windows[0], presorted=True) if large else psi(ref, windows[0])
     return FeatureDrift(
-        name, "ks", statistic, p_value, per_test, effect, drifted, value, psi_status(value, thresholds), int(windows[best].shape[0]),
-        best + 1,
+        name, "ks", statistic, p_value, per_test, effect, drifted, value,
+        psi_status(value, thresholds, PSI_BINS, ref.shape[0], windows[0].shape[0]), int(windows[best].shape[0]), best + 1,
     )  # fmt: skip
 
 
@@ -307,7 +322,8 @@ def _categorical(ref: pd.Series, current: list[pd.Series], name: str, per_test: 
     drifted = p_value < per_test and effect >= JS_FLOOR
     unseen_share = float(counts[-1] / counts.sum()) if counts.sum() else 0.0
     return FeatureDrift(
-        name, "chi2", chi2, p_value, per_test, effect, drifted, value, psi_status(value, thresholds), int(counts.sum()), best + 1,
+        name, "chi2", chi2, p_value, per_test, effect, drifted, value,
+        psi_status(value, thresholds, len(categories), int(ref_counts.sum()), int(batch_counts[0].sum())), int(counts.sum()), best + 1,
         unseen_share,
     )  # fmt: skip
 

@@ -1,11 +1,12 @@
 """The drift statistics on plain arrays: KS over pooled windows, Bonferroni, the effect floor, constant columns."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from core.data import synthetic_stream
-from core.stats.drift import _KS_2SAMP, DriftThresholds, drift_report, normalised_wasserstein, psi, wilson_lower, wilson_upper
+from core.stats.drift import _KS_2SAMP, DriftThresholds, described, drift_report, normalised_wasserstein, psi, wilson_lower, wilson_upper
 
 T = DriftThresholds()
 
@@ -122,3 +123,16 @@ def test_covariate_shifts_are_caught_fast(k: int) -> None:
     strong = [_stream_flags(seed, k, synthetic_stream.Scenario("covariate_shift", 0.5), 6, onset=5)[5] for seed in range(1, 21)]
     subtle = [any(_stream_flags(seed, k, synthetic_stream.Scenario("covariate_shift", 0.25), 8, onset=5)[5:8]) for seed in range(1, 21)]
     assert np.mean(strong) >= 0.95 and np.mean(subtle) >= 0.9, (strong, subtle)
+
+
+def test_psi_s_level_is_not_read_off_a_batch_too_small_for_it() -> None:
+    """At 39 rows and ten bins, PSI on one distribution reads "high" most of the time: its level would be noise."""
+    rng = np.random.default_rng(3)
+    reference = rng.normal(size=(2000, 1))
+    small = [drift_report(reference, rng.normal(size=(39, 1)), ["f"], T).features[0] for _ in range(20)]
+    assert sum(f.psi >= T.psi_drift for f in small) >= 10  # the value is noise-high ...
+    assert {f.psi_status for f in small} == {"too_few"}  # ... so no level is claimed
+    assert described(pd.DataFrame([vars(small[0])]))["psi_status"].tolist() == ["too few rows to read"]
+    steady = drift_report(reference, rng.normal(size=(300, 1)), ["f"], T).features[0]
+    moved = drift_report(reference, rng.normal(size=(300, 1)) + 1.0, ["f"], T).features[0]
+    assert (steady.psi_status, moved.psi_status) == ("ok", "drift")
