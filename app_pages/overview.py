@@ -10,11 +10,13 @@ from core.startup import process_uptime
 from ui import charts
 from ui.state import cached, decisions, deliveries, empty_state, percent, plural, runtime, table, version_column
 
+# Every kind of last event (core.services.insights.Event) its own box: one awaiting a person is a warning.
 EVENT_BOXES = {"drift": st.warning, "info": st.info, "rejected": st.warning, "promoted": st.success, "approval": st.success,
-               "rollback": st.info, "by_hand": st.success, "failure": st.error}  # fmt: skip
+               "rollback": st.info, "by_hand": st.success, "failure": st.error, "awaiting": st.warning, "candidate": st.info}  # fmt: skip
 EVENT_ICONS = {"drift": ":material/warning:", "info": ":material/info:", "rejected": ":material/block:",
                "promoted": ":material/workspace_premium:", "approval": ":material/workspace_premium:", "rollback": ":material/undo:",
-               "awaiting": ":material/hourglass_top:", "by_hand": ":material/workspace_premium:", "failure": ":material/error:"}  # fmt: skip
+               "awaiting": ":material/hourglass_top:", "by_hand": ":material/workspace_premium:", "failure": ":material/error:",
+               "candidate": ":material/inventory_2:"}  # fmt: skip
 # A cycle that judged nothing says so in a word that fits the tile at 1024 px, and why in the tile's help.
 SIGNALS_OF = {"error": ("failed", "The latest cycle failed, so it judged nothing"),
               "no_data": ("no data", "The latest cycle found no new data, so it judged nothing")}  # fmt: skip
@@ -99,9 +101,9 @@ def live() -> None:
             f"{version_label(v.version)} {percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in per_version))  # fmt: skip
     event = cached.insights.last_event()
     if event is not None:
-        show = EVENT_BOXES.get(event.kind, st.info)
+        show = EVENT_BOXES[event.kind]
         when = f"{event.at:%H:%M:%S} UTC, {_duration((utcnow() - event.at).total_seconds())} ago"
-        show(f"**Last event · {event.title}** · {when}  \n{event.detail}", icon=EVENT_ICONS.get(event.kind, ":material/info:"))
+        show(f"**Last event · {event.title}** · {when}  \n{event.detail}", icon=EVENT_ICONS[event.kind])
         if event.cycle_id is not None:
             st.page_link("app_pages/drift.py", label=f"Open cycle {event.cycle_id} in full", icon=":material/arrow_forward:",
                          query_params={"cycle": str(event.cycle_id)})  # fmt: skip

@@ -383,7 +383,7 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     text = [f"{v:+.2f}" for v in values]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto", cliponaxis=False))
     fig.add_vline(x=0, line={"color": "grey"})
-    towards = explained.get("towards", 1)
+    towards = explained["towards"]  # the class the probability is of, as the schema names it
     unit = explanation_unit(explained)
     title = f"Why: {probability_of(towards)} = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
     axis = "log-odds" if unit == "log-odds" else "score"  # the longer name is cut at 1024 px

@@ -68,7 +68,7 @@ class Event:
     """The last thing worth seeing (drift detected, a retrain, a promotion, a rollback): it stays on the
     Overview until another replaces it, where the newest cycle is replaced every few seconds."""
 
-    kind: str  # drift | info | promoted | rejected | awaiting | candidate | rollback | by_hand | approval | failure
+    kind: str  # drift | info | failure | promoted | awaiting | candidate | rejected | rollback | by_hand | approval
     title: str
     detail: str
     at: datetime
@@ -180,8 +180,8 @@ class Insights(StoredFacts):
         stored = self.store.evaluation(version)
         if stored is None:
             raise NoModelError(f"{version_label(version)} was trained before evaluations were stored: no coefficients to explain with")
-        return {"version": version, "features": self.store.features, "values": row.tolist()} | evaluation.contributions(
-            stored["linear"], row.tolist()
+        return {"version": version, "features": self.store.features, "values": row.tolist(), "towards": schema.classes[1]} | (
+            evaluation.contributions(stored["linear"], row.tolist())
         )
 
     def last_event(self) -> Event | None:

@@ -294,6 +294,7 @@ def test_the_show_why_views_have_the_same_door_in_the_api(client: TestClient, tr
     explained = client.post("/explain", json={"features": [1.5, 2.3]}).json()
     served = rt.serving.predict([1.5, 2.3])
     assert explained["model_version"] == "v1.0.0" and explained["probability"] == pytest.approx(served.probability)
+    assert explained["towards"] == rt.schema.classes[1]  # the class the probability is of, by the schema's name
     bad = client.post("/explain", json={"features": [1.5, "x"]})
     assert bad.status_code == 422 and "features" in bad.text
     rt.loop.set_stream_scenario("covariate_shift", 1.5)

@@ -47,6 +47,22 @@ def test_a_training_over_the_api_and_a_rollback_by_hand_each_replace_the_last_ev
     assert _last_event(open_page()).startswith("**Last event · New champion v1.1.0 from POST /retrain** ·")
     rt.data.generate(300, seed=5, role="incoming")
     kept = rt.models.train(promote=False)  # a training a person asked for that changes nothing served is still one
-    assert _last_event(open_page()).startswith(f"**Last event · Candidate {kept.label} from Train now, kept without promoting** ·")
+    at = open_page()
+    assert _last_event(at).startswith(f"**Last event · Candidate {kept.label} from Train now, kept without promoting** ·")
+    (box,) = [box for box in at.info if "Last event" in box.value]  # a candidate's own box: neither a warning nor plain info
+    assert box.proto.icon == ":material/inventory_2:"
     rt.models.promote(1)
     assert _last_event(open_page()).startswith("**Last event · Rollback to v1.0.0** ·")
+
+
+def test_a_challenger_awaiting_approval_is_a_warning_a_person_must_act_on() -> None:
+    rt = get_runtime()
+    rt.loop.set_controls(policy="approve")
+    rt.loop.set_stream_scenario("concept_drift", 1.0)
+    for _ in range(10):
+        rt.loop.run_cycle()
+        at = open_page()
+        if "awaits approval" in _last_event(at):
+            break
+    (box,) = [box for box in at.warning if "Last event" in box.value]
+    assert "awaits approval" in box.value and box.proto.icon == ":material/hourglass_top:"
