@@ -223,7 +223,9 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     the effect size against its floor, PSI against its bands. A feature drifts when it is below the
     first line and above the second."""
     mixed = set(history["test"]) - {"ks"}  # a table: chi-square tests too, whose effects are not in sd
-    effect = ("Effect in each test's unit: sd (KS), Jensen-Shannon distance (categories), share of rows (missing rate)" if mixed
+    # A panel's title is one line: at 1024 px about 70 characters fit, and the longer ones were cut (the y axis and the
+    # hover say each test's unit).
+    effect = ("Effect (sd; Jensen-Shannon for categories; share for missing rates)" if mixed
               else "Effect: Wasserstein / reference sd (drift needs it above the floor)")  # fmt: skip
     titles = ("p-value (drift when below the threshold)", effect, "PSI (shown beside the verdict, not part of it)")
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)

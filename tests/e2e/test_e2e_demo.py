@@ -29,6 +29,13 @@ TITLES_AND_MODEBAR = """() => [...document.querySelectorAll('.js-plotly-plot')].
     return {text: title.textContent, inside: t.left >= s.left - 1 && t.right <= s.right + 1};
 }).filter(Boolean)"""
 
+# A panel's title and a line's label are annotations: each must end inside its chart too.
+ANNOTATIONS_CUT = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(plot => {
+    const s = plot.querySelector('.main-svg').getBoundingClientRect();
+    return [...plot.querySelectorAll('.infolayer .annotation text')].filter(e => e.textContent).map(e => [e.textContent, e.getBoundingClientRect()])
+        .filter(([, a]) => a.width > 0 && (a.left < s.left - 1 || a.right > s.right + 1)).map(([text]) => text);
+})"""
+
 MODEBAR_OVER_TITLE = """(plot) => {
     const title = plot.querySelector('.gtitle'), bar = plot.querySelector('.modebar-container .modebar');
     if (!title || !bar) return false;
@@ -216,6 +223,7 @@ def test_at_1024_px_no_chart_title_metric_or_value_is_cut(request: pytest.Fixtur
     assert [c for c in MUST_SHOW.get(path, []) if c in hidden] == [], f"columns past the table's edge on /{path}: {hidden}"
     titles = page.evaluate(TITLES_AND_MODEBAR)
     assert [t["text"] for t in titles if not t["inside"]] == [], f"chart titles cut on /{path}"
+    assert page.evaluate(ANNOTATIONS_CUT) == [], f"panel titles or line labels cut on /{path}"
     assert page.evaluate(PLOT_OVERLAPS) == [], f"axis titles or legends cut or overlapping on /{path}"
     for plot in page.locator(".js-plotly-plot").all():
         plot.scroll_into_view_if_needed()

@@ -99,7 +99,7 @@ def test_the_drift_chart_of_a_table_does_not_call_every_effect_a_standard_deviat
     history = pd.DataFrame(report.rows()).assign(ts=pd.Timestamp("2026-01-01"))
     figure = charts.drift_statistics(history, 0.1, 0.2, 0.1)
     titles = [a.text for a in figure.layout.annotations]
-    assert any(t.startswith("Effect in each test's unit: sd (KS), Jensen-Shannon distance") for t in titles)
+    assert "Effect (sd; Jensen-Shannon for categories; share for missing rates)" in titles
     assert figure.layout.yaxis2.title.text == "effect"
     hovers = {trace.name: trace.customdata[0] for trace in figure.data if trace.customdata is not None}
     assert hovers["island"].startswith("Jensen-Shannon distance") and hovers["sex · missing rate"].startswith("missing rate moved")
