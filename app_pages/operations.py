@@ -6,6 +6,7 @@ import streamlit as st
 from core.config import POLICIES
 from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from core.domain.pace import replay_time
+from core.domain.spans import SENT_AGAIN
 from ui import charts
 from ui.state import EMPTY_CELL, act, cached, decisions, deliveries, empty_state, runtime, table, version_column
 
@@ -144,8 +145,7 @@ else:
     if info["copies_ahead"]:
         st.warning(info["copies_ahead"], icon=":material/content_copy:")
     elif info["at_end"] == "restart":
-        st.caption("Starting over sends the same rows again: a model trained on a window across the restart sees them twice, "
-                   "and its holdout can hold copies of rows it trained on, so its holdout figures flatter it.")  # fmt: skip
+        st.caption(f"Starting over sends the same rows again: {SENT_AGAIN}")
 
 st.subheader("Alerts")
 webhook, configured = rt.health.webhook()

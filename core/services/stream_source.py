@@ -89,9 +89,7 @@ def copies_ahead(source: StreamSource) -> str | None:
     if not again:
         return None
     shown = ", ".join(f"{a + 1:,}–{b:,}" for a, b in again[:3]) + (" …" if len(again) > 3 else "")
-    return (f"{spans.rows(again):,} of the rows still to replay (rows {shown}) were sent to the loop before: they arrive again as "
-            "new rows, so a model trained on a window across them sees them twice, and its holdout can hold copies of rows it "
-            "trained on (its holdout figures flatter it).")  # fmt: skip
+    return f"{spans.rows(again):,} of the rows still to replay (rows {shown}) were sent to the loop before: {spans.SENT_AGAIN}"
 
 
 def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None:

@@ -47,6 +47,9 @@ class Window:
 
 
 INCOMING = "dataset_id IN (SELECT dataset_id FROM datasets WHERE role = 'incoming')"
+# Of the rows a replay sent more than once (set back, or started over), the newest copy in the range read: a window then
+# trains on each row once, and its newest rows (a holdout, a challenge's check rows) hold no copy of a row it trained on.
+ONCE = "QUALIFY row_number() OVER (PARTITION BY coalesce(replay_of, sample_id) ORDER BY sample_id DESC) = 1"
 ROLES = ("incoming", "library")
 
 
@@ -97,8 +100,8 @@ class DatasetQueries(StoreBase):
             n = max(0, min(n_rows, total - offset))  # a stored dataset's sample ids are contiguous
             dataset_id, first = stream_segment(tx, n, name=name, scenario="replay", strength=float(source), seed=None)
             tx.execute(
-                f"""INSERT INTO samples (sample_id, dataset_id, {cols})
-                    SELECT ? + row_number() OVER (ORDER BY sample_id) - 1, ?, {cols} FROM samples
+                f"""INSERT INTO samples (sample_id, dataset_id, replay_of, {cols})
+                    SELECT ? + row_number() OVER (ORDER BY sample_id) - 1, ?, sample_id, {cols} FROM samples
                     WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ?""",
                 [first, dataset_id, source, start + offset, start + offset + n_rows],
             )
@@ -298,11 +301,11 @@ class DatasetQueries(StoreBase):
         return self.cur.execute(f"SELECT count(*) FROM samples WHERE sample_id >= ? AND {INCOMING}", [first_sample_id]).fetchone()[0]
 
     def read_samples(self, first_sample_id: int, last_sample_id: int | None = None, *, incoming: bool = False) -> Window:
-        """Samples with ids in [first, last]; `incoming` keeps only the loop's data (not library datasets)."""
+        """Samples with ids in [first, last]; `incoming` keeps only the loop's data (not library datasets), a row a
+        replay sent again once (`ONCE`)."""
         last = self.max_sample_id() if last_sample_id is None else last_sample_id
-        return self._window(
-            f"sample_id BETWEEN ? AND ?{' AND ' + INCOMING if incoming else ''}", [first_sample_id, last], first_sample_id, last
-        )
+        where = f"sample_id BETWEEN ? AND ? AND {INCOMING} {ONCE}" if incoming else "sample_id BETWEEN ? AND ?"
+        return self._window(where, [first_sample_id, last], first_sample_id, last)
 
     def read_datasets(self, dataset_ids: list[int]) -> Window:
         """Every sample of the chosen datasets, for a training the user pointed at them."""
@@ -313,13 +316,17 @@ class DatasetQueries(StoreBase):
         """The loop's newest `n_rows` incoming samples: what "Train now" uses by default and retrains read;
         `exclude_datasets` leaves out rows a model was trained on (the gate's fresh set)."""
         where = INCOMING + "".join(f" AND dataset_id <> {int(d)}" for d in exclude_datasets)
+        if exclude_datasets:  # nor a replayed copy of one of their rows
+            marks = ", ".join(str(int(d)) for d in exclude_datasets)
+            where += (" AND (replay_of IS NULL OR NOT EXISTS (SELECT 1 FROM datasets x WHERE x.dataset_id IN "
+                      f"({marks}) AND replay_of BETWEEN x.first_sample_id AND x.last_sample_id))")  # fmt: skip
         first = self.cur.execute(
             f"SELECT coalesce(min(sample_id), 1) FROM (SELECT sample_id FROM samples WHERE {where} ORDER BY sample_id DESC LIMIT ?)",
             [n_rows],
         ).fetchone()[0]
         if not exclude_datasets:
             return self.read_samples(first, incoming=True)
-        return self._window(f"sample_id >= ? AND {where}", [first], first, first)
+        return self._window(f"sample_id >= ? AND {where} {ONCE}", [first], first, first)
 
     def _window(self, where: str, params: list, first: int, last: int) -> Window:
         cols = ", ".join(["sample_id", "dataset_id", *self.features, TARGET])

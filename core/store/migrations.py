@@ -266,6 +266,12 @@ def _m013_scored_on_arrival(cur: duckdb.DuckDBPyConnection, schema: Schema) -> N
     )
 
 
+def _m014_replayed_rows(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """Each replayed row's source row (`replay_of`: its sample id in the replayed dataset), so a row the loop receives
+    again (a replay set back or started over) is read once, not as a new row; rows replayed before are left without."""
+    cur.execute("ALTER TABLE samples ADD COLUMN replay_of BIGINT")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -288,4 +294,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (11, "each cycle's realised accuracy per served version, the champion's own apart", _m011_realised_per_version),
     (12, "each version's label-free accuracy estimator, each cycle's estimate band", _m012_accuracy_estimate),
     (13, "each cycle's rows that came labelled, scored by the champion on arrival", _m013_scored_on_arrival),
+    (14, "each replayed row's source row, so a row sent again is read once", _m014_replayed_rows),
 ]

@@ -88,6 +88,35 @@ def test_rows_sent_before_are_named_when_the_position_goes_back_and_only_those(t
     assert rt.loop.stream_info()["rows_sent_before"] == 50
 
 
+def test_a_row_the_replay_sends_again_is_read_once_and_never_judges_a_model_that_trained_on_it(trained_runtime: Runtime) -> None:
+    """Started over, a replay re-sends its rows as new ones: the window read keeps each source row's newest copy, so a
+    model trains on each once and the newest rows it is judged on hold no copy of a row it trained on."""
+    rt = trained_runtime
+    rt.loop.set_controls(policy="never", stream_batch_size=100)
+    library = rt.data.generate(300, "stable", seed=4)
+    rt.loop.update_stream(source=library.dataset_id, at_end="restart")
+    for _ in range(5):  # 300 rows, then 200 of them again
+        rt.loop.run_cycle()
+    received = rt.store.cur.execute("SELECT count(*), count(DISTINCT replay_of) FROM samples WHERE replay_of IS NOT NULL").fetchone()
+    assert received == (500, 300)
+    window = rt.store.recent_window(500)
+    sources = rt.store.cur.execute(
+        f"SELECT coalesce(replay_of, sample_id) FROM samples WHERE sample_id IN ({', '.join(map(str, window.sample_ids))})"
+    ).fetchnumpy()
+    keys = next(iter(sources.values()))
+    assert len(keys) == len(set(keys)) == window.n_rows  # each row once ...
+    newest = rt.store.cur.execute("SELECT max(sample_id) FROM samples").fetchone()[0]
+    assert window.last_sample_id == newest  # ... at its newest copy
+    assert 300 <= window.n_rows < 500
+    # A model trained on the library dataset is judged on incoming rows, never on the replay's copies of its own rows.
+    other = rt.data.generate(200, "stable", seed=9, role="incoming")
+    gate_rows = rt.store.recent_window(1000, exclude_datasets=(library.dataset_id,))
+    copies = rt.store.cur.execute("SELECT sample_id FROM samples WHERE replay_of IS NOT NULL").fetchnumpy()["sample_id"]
+    assert not set(gate_rows.sample_ids) & set(copies)
+    assert set(range(other.first_sample_id, other.last_sample_id + 1)) <= set(gate_rows.sample_ids)
+    assert set(copies) & set(rt.store.recent_window(1000).sample_ids)  # the copies are in the loop's data: only left out here
+
+
 def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     library = rt.data.generate(300, "stable", seed=1)
