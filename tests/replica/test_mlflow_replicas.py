@@ -22,7 +22,7 @@ import pytest
 from core.config import Settings
 from core.runtime import Runtime
 from tests.fixtures import make_settings
-from tests.servers import free_port, wait_for_url
+from tests.servers import clean_environ, free_port, wait_for_url
 
 ROWS = [[1.5, 2.3], [-0.7, 0.4], [0.05, -0.02]]
 
@@ -30,7 +30,7 @@ ROWS = [[1.5, 2.3], [-0.7, 0.4], [0.05, -0.02]]
 def _env(**extra: str) -> dict[str, str]:
     """The venv's bin first on PATH: `mlflow models serve` starts `uvicorn` by name."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"PATH": path} | extra
+    return clean_environ() | {"PATH": path} | extra
 
 
 @pytest.fixture

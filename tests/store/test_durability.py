@@ -28,13 +28,19 @@ from core.store.journal import Entry, Journal, decode_all, encode, read_segment
 from core.store.prediction_rows import entries_table
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
+from tests.servers import clean_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "IA_"))}
-    return env | {"IA_DATA_DIR": str(data), "IA_SCHEDULER_AUTOSTART": "false", "IA_API_ENABLED": "false", "LOG_LEVEL": "WARNING", **extra}
+    return clean_environ() | {
+        "IA_DATA_DIR": str(data),
+        "IA_SCHEDULER_AUTOSTART": "false",
+        "IA_API_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
 
 
 def _spawn(script: str, env: dict[str, str]) -> subprocess.Popen:
