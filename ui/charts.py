@@ -227,7 +227,7 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     # hover say each test's unit).
     effect = ("Effect (sd; Jensen-Shannon for categories; share for missing rates)" if mixed
               else "Effect: Wasserstein / reference sd (drift needs it above the floor)")  # fmt: skip
-    titles = ("p-value (drift when below the threshold)", effect, "PSI (shown beside the verdict, not part of it)")
+    titles = ("p-value (drift when below the threshold)", effect, "PSI (beside the verdict; hollow: too few rows to read it)")
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
     palette = ("#1f77b4", "#dd8452", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
     for i, feature in enumerate(dict.fromkeys(history["feature"])):
@@ -236,7 +236,12 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
         fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=1e-300), name=feature, row=1, col=1, **common)
         fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, customdata=described(rows)["measured"],
                         hovertemplate="%{customdata}<extra>" + feature + "</extra>", **common)  # fmt: skip
-        fig.add_scatter(x=rows["ts"], y=rows["psi"], name=feature, showlegend=False, row=3, col=1, **common)
+        # A batch too small for PSI's level (core.stats.drift.psi_noise) is drawn hollow: its value is mostly noise.
+        small = rows["psi_too_few"].fillna(False).astype(bool) if "psi_too_few" in rows else pd.Series(False, index=rows.index)
+        fig.add_scatter(x=rows["ts"], y=rows["psi"], name=feature, showlegend=False, row=3, col=1,
+                        customdata=np.where(small, ": too few rows to read its level", ""),
+                        hovertemplate="PSI %{y:.3f}%{customdata}<extra>" + feature + "</extra>",
+                        **common | {"marker": {"size": 6, "symbol": np.where(small, "circle-open", "circle")}})  # fmt: skip
     threshold = history.groupby("ts", as_index=False)["threshold"].mean()
     fig.add_scatter(x=threshold["ts"], y=threshold["threshold"], name="threshold (α / tests)", mode="lines", line={"dash": "dash",
                     "color": "grey"}, row=1, col=1)  # fmt: skip
@@ -521,6 +526,13 @@ def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Fig
     return _weights(bars, linear["names"], f"{label}: coefficients per class (per sd or per category)", "weight")
 
 
+NAME_CHARS = 22  # an input's name beside its bar in a half-width chart: longer, it squeezed the bars at 1024 px (hover: whole)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+
+
 def _weights(bars: list[tuple[str, list[float], str]], names: list[str], title: str, unit: str) -> go.Figure:
     """Weights as horizontal bars, every input named on its own line (as the Why chart): upright, a table's thirty
     inputs in a half-width column at 1024 px showed every other name, slanted and cut."""
@@ -528,6 +540,6 @@ def _weights(bars: list[tuple[str, list[float], str]], names: list[str], title: 
     for name, values, colour in bars:
         fig.add_bar(x=list(values), y=names, orientation="h", name=name, marker_color=colour, hovertemplate="%{y}: %{x:+.3f}")
     fig.add_vline(x=0, line={"color": "grey"})
-    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=names, autorange="reversed")  # the first input on top
+    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=[_short(n) for n in names], autorange="reversed")  # the first on top
     rows = len(names) * max(1, (len(bars) + 1) // 2)  # a group of several bars needs more than one bar's height
     return _layout(fig, title, unit, "", height=max(340, 150 + BAR_PX * rows))

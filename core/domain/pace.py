@@ -10,8 +10,13 @@ def batches(rows: int, batch_size: int) -> int:
 
 def replay_time(rows: int, batch_size: int, interval: float) -> str:
     """How long a replay of `rows` takes, one batch of `batch_size` a cycle every `interval` seconds, in words:
-    the batches (rows / batch size, rounded up) times the interval."""
+    the batches (rows / batch size, rounded up) times the interval. Fewer rows than a batch are one batch of those rows.
+
+    >>> replay_time(78, 100, 5), replay_time(450, 200, 30)
+    ('1 batch of 78, about 5 s at one every 5 s', '3 batches of 200, about 2 min at one every 30 s')
+    """
     count = batches(rows, batch_size)
+    batch_size = min(batch_size, rows) if count == 1 else batch_size
     minutes = count * interval / 60
     if minutes < 1.5:
         length = f"{count * interval:,.0f} s"

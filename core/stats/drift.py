@@ -102,7 +102,8 @@ def measured(test: str, statistic: float, effect: float, unseen_share: float | N
         shift = "a constant column moved" if math.isinf(effect) else f"shift {effect:.2f} sd"
         return f"KS statistic {statistic:.2f}, {shift}"
     if test == "missing":
-        return f"missing rate moved {effect * 100:.0f} points"
+        moved = round(effect * 100)
+        return f"missing rate moved {moved} point{'' if moved == 1 else 's'}"
     unseen = f", {unseen_share:.0%} unseen" if unseen_share else ""
     return f"Jensen-Shannon distance {effect:.2f}{unseen}"
 

@@ -130,7 +130,8 @@ class CycleQueries(StoreBase):
                     n AS (SELECT max(k) AS n FROM d)
                SELECT feature, min(started_at) AS ts, any_value(test) AS test, avg(statistic) AS statistic,
                       avg(p_value) AS p_value, min(p_value) AS min_p_value, avg(threshold) AS threshold, avg(effect) AS effect,
-                      max(effect) AS max_effect, avg(psi) AS psi, bool_or(drifted) AS drifted
+                      max(effect) AS max_effect, avg(psi) AS psi, bool_and(psi_status = 'too_few') AS psi_too_few,
+                      bool_or(drifted) AS drifted
                FROM d, n GROUP BY feature, floor((k - 1) * ? / n.n) ORDER BY feature, ts""",
             [max_points],
         ).df()

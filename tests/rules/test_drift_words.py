@@ -101,7 +101,7 @@ def test_the_drift_chart_of_a_table_does_not_call_every_effect_a_standard_deviat
     titles = [a.text for a in figure.layout.annotations]
     assert "Effect (sd; Jensen-Shannon for categories; share for missing rates)" in titles
     assert figure.layout.yaxis2.title.text == "effect"
-    hovers = {trace.name: trace.customdata[0] for trace in figure.data if trace.customdata is not None}
+    hovers = {trace.name: trace.customdata[0] for trace in figure.data if trace.customdata is not None and trace.yaxis == "y2"}
     assert hovers["island"].startswith("Jensen-Shannon distance") and hovers["sex · missing rate"].startswith("missing rate moved")
 
 

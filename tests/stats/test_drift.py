@@ -136,3 +136,12 @@ def test_psi_s_level_is_not_read_off_a_batch_too_small_for_it() -> None:
     steady = drift_report(reference, rng.normal(size=(300, 1)), ["f"], T).features[0]
     moved = drift_report(reference, rng.normal(size=(300, 1)) + 1.0, ["f"], T).features[0]
     assert (steady.psi_status, moved.psi_status) == ("ok", "drift")
+
+
+def test_a_missing_rate_moved_one_point_says_point() -> None:
+    from core.stats.drift import measured
+
+    assert (measured("missing", 4.0, 0.01), measured("missing", 9.0, 0.28)) == (
+        "missing rate moved 1 point",
+        "missing rate moved 28 points",
+    )

@@ -147,3 +147,23 @@ def test_every_coefficient_is_named_on_a_line_of_its_own() -> None:
     assert "towards class<br>benign" in fig.layout.title.text  # wrapped to fit a half-width column
     plain = charts.coefficients({"v1.0.0": {"linear": {"coef": [0.5, -0.2]}}}, ["feature_1", "feature_2"])
     assert list(plain.data[0].y) == ["feature_1", "feature_2"] and list(plain.data[0].x) == [0.5, -0.2]
+
+
+def test_psi_read_off_too_few_rows_is_drawn_hollow_where_the_table_says_so(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.loop.set_controls(policy="never", stream_batch_size=40)  # 40 rows against ten bins: PSI is mostly noise
+    rt.loop.run_cycle()
+    rt.loop.set_controls(stream_batch_size=400)
+    rt.loop.run_cycle()
+    history = rt.store.drift_history()
+    assert history.sort_values("ts").groupby("feature")["psi_too_few"].apply(list).tolist() == [[True, False]] * 2
+    fig = charts.drift_statistics(history, 0.1, 0.2, 0.1)
+    psi = [t for t in fig.data if t.yaxis == "y3" and t.name in ("feature_1", "feature_2")]
+    assert [list(t.marker.symbol) for t in psi] == [["circle-open", "circle"]] * 2
+    assert "hollow: too few rows" in " ".join(a.text for a in fig.layout.annotations)
+
+
+def test_a_long_input_name_is_shortened_beside_its_coefficient_and_whole_in_its_hover() -> None:
+    names = ["alcohol", "od280/od315_of_diluted_wines"]
+    fig = charts.coefficients({"v1.0.0": {"linear": {"names": names, "coef": [[0.3, -0.4]]}}}, [], ("a", "b"))
+    assert list(fig.layout.yaxis.ticktext) == ["alcohol", "od280/od315_of_dilute…"] and list(fig.data[0].y) == names
