@@ -161,6 +161,24 @@ def test_each_cycle_stores_its_estimate_band_and_the_estimator_is_the_versions_o
     assert history["estimated_low"].notna().all() and (history["estimated_low"] <= history["estimated"]).all()
 
 
+def test_labels_that_hold_the_accuracy_overrule_an_estimated_drop(trained_runtime: Runtime) -> None:
+    """Rows near the boundary make the champion unsure, so its estimate drops; labelled as it served them, they are all
+    right, and the labels, not the estimate, say how it did: no estimated drop, no "Performance drop" alert."""
+    rt = trained_runtime
+    rt.loop.set_controls(policy="never", stream_enabled=False)
+    model = rt.registry.load(rt.registry.champion_version)
+    X = np.random.default_rng(2).uniform(-4, 4, size=(20_000, 2))
+    proba = model.predict_proba(X)
+    near = X[proba.max(axis=1) < 0.6][:300]
+    served = training.predicted_class(model.predict_proba(near))
+    csv = "feature_1,feature_2,target\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(near, served, strict=True))
+    rt.data.import_csv(csv, name="boundary.csv", role="incoming")
+    record = rt.loop.run_cycle()
+    assert record.realised_accuracy == 1.0 and record.estimated_accuracy < 0.65  # unsure, and right every time
+    assert "estimated-accuracy drop" not in json.loads(record.signals)
+    assert not [a for a in rt.store.notifications(20).to_dict("records") if a["title"] == "Performance drop"]
+
+
 def test_a_version_stored_without_its_estimator_gets_it_from_its_recomputed_holdout(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     champion = rt.registry.champion_version
