@@ -199,7 +199,8 @@ def _filled(
         try:
             first = choice.initial_rows or found.n_rows
             step(f"Storing {first:,} rows as the first incoming data")
-            info = rt.data.import_encoded(rows_of(encoded, 0, first), name=filename, role="incoming")
+            part = filename if first == found.n_rows else f"{filename} · rows 1 to {first:,}"  # the other rows are a dataset too
+            info = rt.data.import_encoded(rows_of(encoded, 0, first), name=part, role="incoming")
             step(f"Training v1.0.0 on {'all ' if first == found.n_rows else 'the first '}{first:,} rows")
             outcome = rt.models.train(trigger="starter", dataset_ids=[info.dataset_id])
             replay = None

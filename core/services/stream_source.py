@@ -89,7 +89,8 @@ def copies_ahead(source: StreamSource) -> str | None:
     if not again:
         return None
     shown = ", ".join(f"{a + 1:,}–{b:,}" for a, b in again[:3]) + (" …" if len(again) > 3 else "")
-    return f"{spans.rows(again):,} of the rows still to replay (rows {shown}) were sent to the loop before: {spans.SENT_AGAIN}"
+    return (f"{spans.rows(again):,} of the rows still to replay (rows {shown} of dataset {source.dataset_id}) were sent to the loop "
+            f"before: {spans.SENT_AGAIN}")  # fmt: skip
 
 
 def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None:

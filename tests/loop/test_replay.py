@@ -78,7 +78,10 @@ def test_rows_sent_before_are_named_when_the_position_goes_back_and_only_those(t
     rt.loop.update_stream(position=0)
     info = rt.loop.stream_info()
     assert info["rows_sent_before"] == 200
-    assert "200 of the rows still to replay (rows 1–100, 501–600) were sent to the loop before" in info["copies_ahead"]
+    assert (
+        f"200 of the rows still to replay (rows 1–100, 501–600 of dataset {library.dataset_id}) were sent to the loop before"
+        in (info["copies_ahead"])
+    )
     rt.loop.run_cycle()  # rows 1-100 again
     assert rt.loop.stream_info()["rows_sent_before"] == 100  # 501-600 still ahead
     other = rt.data.generate(300, "stable", seed=2)
@@ -152,6 +155,9 @@ def test_a_workspace_from_a_file_replays_the_rows_after_its_first_ones(tmp_path:
     try:
         model = rt.store.model(1)
         assert model["n_train"] + model["n_holdout"] == 300  # v1.0.0 learnt the first 300 rows only
+        names = rt.store.datasets().set_index("dataset_id")["name"]
+        assert (names[created.dataset_id], names[created.replay_dataset_id]) == ("weather.csv · rows 1 to 300",
+                                                                                 f"weather.csv · rows 301 to {created.n_rows:,}")  # fmt: skip
         info = rt.loop.stream_info()
         assert info["source"] == created.replay_dataset_id and info["total_rows"] == created.n_rows - 300
         record = rt.loop.run_cycle()

@@ -236,7 +236,7 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
     button(at, "Apply").click().run()
     assert rt.loop.stream_info()["position"] == 0  # started over
     copies = [w.value for w in at.warning if "were sent to the loop before" in w.value]
-    assert copies and copies[0].startswith("200 of the rows still to replay (rows 1–200)"), copies  # set back: said at once
+    assert copies and copies[0].startswith(f"200 of the rows still to replay (rows 1–200 of dataset {library.dataset_id})"), copies
 
 
 def test_predict_shows_the_id_and_takes_a_labels_file(workspace: Path) -> None:
