@@ -1,8 +1,9 @@
 """Which rows of a replayed dataset the loop has already received, as sorted half-open spans of row positions.
 
-A replay's position can be set back (or wrap at its end), and the rows it sends again arrive as new rows: a window
-across them holds copies, and a holdout can hold copies of rows its model trained on. Knowing the spans sent makes
-that a fact to show, not a guess: the position alone forgets what was sent before it moved.
+A replay's position can be set back (or wrap at its end), and the rows it sends again arrive as new rows (the store
+reads each once in a window, `samples.replay_of`, but the champion is scored on them and the drift tests see them).
+Knowing the spans sent makes that a fact to show before it happens, not a guess: the position alone forgets what was
+sent before it moved.
 """
 
 from __future__ import annotations
