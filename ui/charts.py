@@ -538,7 +538,15 @@ def _weights(bars: list[tuple[str, list[float], str]], names: list[str], title: 
     inputs in a half-width column at 1024 px showed every other name, slanted and cut."""
     fig = go.Figure()
     for name, values, colour in bars:
-        fig.add_bar(x=list(values), y=names, orientation="h", name=name, marker_color=colour, hovertemplate="%{y}: %{x:+.3f}")
+        fig.add_bar(
+            x=list(values),
+            y=names,
+            orientation="h",
+            name=name,
+            marker_color=colour,
+            customdata=names,
+            hovertemplate="%{customdata}: %{x:+.3f}",
+        )  # the whole name: %{y} shows the shortened tick
     fig.add_vline(x=0, line={"color": "grey"})
     fig.update_yaxes(tickmode="array", tickvals=names, ticktext=[_short(n) for n in names], autorange="reversed")  # the first on top
     rows = len(names) * max(1, (len(bars) + 1) // 2)  # a group of several bars needs more than one bar's height

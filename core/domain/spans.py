@@ -12,8 +12,8 @@ import json
 
 Spans = list[tuple[int, int]]
 SENT_AGAIN = ("they arrive again as new rows, so the champion may be scored on rows it trained on (its realised accuracy "
-              "flatters it) and the drift tests compare copies of reference rows. Training reads each row once, at its "
-              "newest copy, so no model is judged on a row it trained on.")  # fmt: skip
+              "flatters it) and the drift tests compare copies of reference rows. Training and the gate read each row once, "
+              "at its newest copy, so no challenger is chosen on a row it trained on.")  # fmt: skip
 
 
 def added(spans: Spans, lo: int, hi: int) -> Spans:

@@ -167,3 +167,4 @@ def test_a_long_input_name_is_shortened_beside_its_coefficient_and_whole_in_its_
     names = ["alcohol", "od280/od315_of_diluted_wines"]
     fig = charts.coefficients({"v1.0.0": {"linear": {"names": names, "coef": [[0.3, -0.4]]}}}, [], ("a", "b"))
     assert list(fig.layout.yaxis.ticktext) == ["alcohol", "od280/od315_of_dilute…"] and list(fig.data[0].y) == names
+    assert list(fig.data[0].customdata) == names and fig.data[0].hovertemplate.startswith("%{customdata}")
