@@ -8,7 +8,7 @@ import streamlit as st
 from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
 from ui.own_data import in_progress, start_from_your_own_data
-from ui.state import EMPTY_CELL, act, cached, empty_state, plural, runtime
+from ui.state import act, cached, dataframe, empty_state, plural, runtime
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
@@ -133,9 +133,8 @@ if datasets.empty:
     st.stop()
 datasets = datasets.assign(role=datasets["role"].map({"incoming": "sent to the loop", "library": "library"}),
                            tags=datasets["tags"].map(lambda t: ", ".join(json.loads(t or "[]"))))  # fmt: skip
-st.dataframe(
+dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
-    placeholder=EMPTY_CELL,
     height=min(240, 35 * (len(datasets) + 1) + 3),  # no empty rows under a short list
     column_config={"dataset_id": st.column_config.NumberColumn("id", width="small"), "scenario": st.column_config.TextColumn(width="medium")},
 )  # fmt: skip

@@ -12,9 +12,9 @@ from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 from ui import charts
 from ui.report import drift_report_html
 from ui.state import (
-    EMPTY_CELL,
     cached,
     choice_from_url,
+    dataframe,
     decision_of,
     deliveries,
     empty_state,
@@ -83,12 +83,12 @@ st.write(f"**Decision: {decision_of(cycle)}.** {cycle['reason']}")
 if not detail.gate_events.empty:
     st.caption("The gate's scores and reason")
     events = version_column(detail.gate_events, "version", "previous_champion")
-    st.dataframe(events[["ts", "kind", "version", "previous_champion", "metric", "challenger_score", "champion_score", "n_rows", "promoted",
-                         "reason"]], hide_index=True, column_config={"previous_champion": "champion then"}, placeholder=EMPTY_CELL)  # fmt: skip
+    dataframe(events[["ts", "kind", "version", "previous_champion", "metric", "challenger_score", "champion_score", "n_rows", "promoted",
+                      "reason"]], hide_index=True, column_config={"previous_champion": "champion then"})  # fmt: skip
 if detail.alerts:
     st.caption("Alerts this cycle raised, and where each went (an informational one is shown here, never sent)")
-    st.dataframe(deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status", "error"]],
-                 hide_index=True, placeholder=EMPTY_CELL)  # fmt: skip
+    dataframe(deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status", "error"]],
+              hide_index=True)  # fmt: skip
 table(
     described(detail.drift),
     # Which feature drifted first, then why in words; the raw statistic is in the report (`measured` says it here).

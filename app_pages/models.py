@@ -8,7 +8,7 @@ from core.domain.outcomes import STATUS_LABELS as STATUS_WORDS
 from core.ml.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from core.runtime import TrainOutcome
 from ui import charts
-from ui.state import EMPTY_CELL, act, cached, choice_from_url, empty_state, keep_in_url, percent, plural, runtime, version_column
+from ui.state import act, cached, choice_from_url, dataframe, empty_state, keep_in_url, percent, plural, runtime, version_column
 
 rt = runtime()
 st.title("Models")
@@ -98,11 +98,10 @@ table = models.assign(mlflow_run=rt.models.run_links(models["run_id"].tolist()),
                       realised=[realised.get(v, "no labels yet") for v in models["version"]])  # fmt: skip
 table["status"] = table["status"].map(STATUS_LABELS).fillna(table["status"])
 links = {"mlflow_run": st.column_config.LinkColumn("MLflow run", display_text="open run")} if rt.settings.mlflow_ui_url else {}
-st.dataframe(
+dataframe(
     table[["label", "status", "realised", "created_at", "n_train", "n_holdout", *METRICS, "trigger", "training_data", "run_id",
            *(["mlflow_run"] if links else [])]],
     hide_index=True,
-    placeholder=EMPTY_CELL,
     column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS} | links | {
         "n_train": st.column_config.NumberColumn("trained on", help="Rows the version was fitted on"),
         "n_holdout": st.column_config.NumberColumn("holdout", help="Rows held out of its training: its metrics here rest on them"),
@@ -175,10 +174,9 @@ if evaluations:
         record = models.set_index("version").loc[next(v for v in chosen if version_label(v) == label)]
         with column:
             st.markdown(f"**{label}** · trained on {int(record['n_train']):,} rows · scored on {set_names[label]}")
-            st.dataframe(
+            dataframe(
                 metric_table(metrics[label], ev),
                 hide_index=True,
-                placeholder=EMPTY_CELL,
                 column_config={"value": st.column_config.NumberColumn(format="%.4f")},
             )  # 1.0000, as its interval reads
             st.plotly_chart(charts.confusion_matrix(ev, label, classes), key=f"confusion_{label}")
@@ -242,10 +240,10 @@ st.caption("Scores on the gate's set (the loop's recent incoming data the challe
            "challenger's own holdout.")  # fmt: skip
 gate_events = version_column(events.head(50), "version", "previous_champion")
 score = st.column_config.NumberColumn(format="%.4f")
-st.dataframe(
+dataframe(
     gate_events[["ts", "kind", "version", "previous_champion", "promoted", "metric", "challenger_score", "champion_score", "n_rows",
                  "gate_set", "own_challenger_score", "own_champion_score", "own_n_rows", "reason"]],
-    hide_index=True, height=220, placeholder=EMPTY_CELL,
+    hide_index=True, height=220,
     column_config={"previous_champion": "champion then", "challenger_score": score, "champion_score": score, "n_rows": "gate rows",
                    "gate_set": "gate set", "own_challenger_score": st.column_config.NumberColumn("challenger (own holdout)", format="%.4f"),
                    "own_champion_score": st.column_config.NumberColumn("champion (own holdout)", format="%.4f"),
@@ -259,7 +257,7 @@ st.caption("A challenger that was not credibly better than the champion is never
               if not kept.empty else "none in the last 100 cycles."))  # fmt: skip
 if not kept.empty:
     kept = version_column(kept, "champion_version")
-    st.dataframe(kept[["cycle_id", "started_at", "champion_version", "reason"]].head(20), hide_index=True, height=220,
+    dataframe(kept[["cycle_id", "started_at", "champion_version", "reason"]].head(20), hide_index=True, height=220,
                  column_config={"cycle_id": "cycle", "champion_version": "champion kept",
                                 "reason": st.column_config.TextColumn("why (hover for the whole)", width="large")})  # fmt: skip
 

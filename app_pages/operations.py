@@ -8,7 +8,7 @@ from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from core.domain.pace import replay_time
 from core.domain.spans import SENT_AGAIN
 from ui import charts
-from ui.state import EMPTY_CELL, act, cached, decisions, deliveries, empty_state, runtime, table, version_column
+from ui.state import act, cached, dataframe, decisions, deliveries, empty_state, runtime, table, version_column
 
 rt = runtime()
 st.title("Operations")
@@ -176,10 +176,9 @@ table(
 st.subheader("Health")
 health = rt.health.check()
 st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**")
-st.dataframe(
+dataframe(
     pd.DataFrame([{"component": k, "ok": v.ok, "detail": v.detail} for k, v in health.checks.items()]),
     hide_index=True,
-    placeholder=EMPTY_CELL,
 )
 availability = cached.insights.availability(200)
 if availability.empty:
@@ -190,7 +189,7 @@ else:
 repairs = cached.insights.repairs(50)
 if not repairs.empty:
     st.caption("Repairs made at start (what a stopped or killed process had left half-done):")
-    st.dataframe(repairs[["ts", "component", "action", "detail"]], hide_index=True, placeholder=EMPTY_CELL)
+    dataframe(repairs[["ts", "component", "action", "detail"]], hide_index=True)
 
 st.subheader("Pipeline runs")
 cycles = version_column(decisions(cached.insights.cycles(200)), "champion_version", "new_version")
@@ -215,4 +214,4 @@ st.caption(
 table(cached.insights.archives(50), ["ts", "kind", "n_rows", "cutoff", "path"], "Nothing archived yet.")
 
 with st.expander("Settings (environment variables)"):
-    st.dataframe(pd.DataFrame(rt.settings.describe()), hide_index=True, placeholder=EMPTY_CELL)
+    dataframe(pd.DataFrame(rt.settings.describe()), hide_index=True)

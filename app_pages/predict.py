@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import charts
-from ui.state import EMPTY_CELL, act, cached, empty_state, percent, plural, runtime, version_column
+from ui.state import act, cached, dataframe, empty_state, percent, plural, runtime, version_column
 
 LOG_COLUMNS = {
     "model_version": "version", "confidence": st.column_config.TextColumn("confidence", help="Never rounded up to 100 %."),
@@ -113,8 +113,7 @@ with batch:
     results = st.session_state.get("batch_results")
     if results is not None:
         shown = results.head(200)
-        st.dataframe(shown.assign(confidence=shown["confidence"].map(percent)), hide_index=True, height=240, column_config=LOG_COLUMNS,
-                     placeholder=EMPTY_CELL)  # fmt: skip
+        dataframe(shown.assign(confidence=shown["confidence"].map(percent)), hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
         st.download_button(
             "Download the predictions", data=lambda: results.to_csv(index=False), file_name="predictions.csv", mime="text/csv"
         )
@@ -154,4 +153,4 @@ else:
         st.plotly_chart(charts.latency(cached.insights.latency_history(200)), key="latency")
     log = version_column(cached.insights.recent_predictions(100), "model_version")
     log["confidence"] = log["confidence"].map(percent)
-    st.dataframe(log, hide_index=True, height=260, column_config=LOG_COLUMNS, placeholder=EMPTY_CELL)  # no label yet: a dash
+    dataframe(log, hide_index=True, height=260, column_config=LOG_COLUMNS)  # no label yet: a dash

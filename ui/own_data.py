@@ -12,7 +12,7 @@ from core.data.synthetic_table import generate_table
 from core.domain.pace import replay_time
 from core.domain.schema import KINDS, Column
 from core.errors import UserInputError
-from ui.state import EMPTY_CELL, act, runtime, switch_to
+from ui.state import EMPTY_CELL, act, dataframe, runtime, switch_to
 
 
 def start_from_your_own_data() -> None:
@@ -63,7 +63,7 @@ def start_from_your_own_data() -> None:
         return
     classes = ", ".join(f"{label} ({n:,})" for label, n in found.class_counts.items())
     st.write(f"**Target** `{target}`: {len(found.class_counts)} classes: {classes}.")
-    st.dataframe(found.head, hide_index=True, height=200, placeholder=EMPTY_CELL)
+    dataframe(found.head, hide_index=True, height=200)
     name = st.text_input("Workspace name", value=_suggested_name(filename), max_chars=64, key="own_name",
                          help=f"Letters, digits, - and _: the folder {rt.settings.workspaces_dir / '<name>'}")  # fmt: skip
     created = st.session_state.get("own_created")

@@ -169,8 +169,13 @@ def empty_state(message: str) -> None:
 
 
 EMPTY_CELL = "—"
-"""What a table cell shows where a value is missing (`st.dataframe(placeholder=EMPTY_CELL)`): Streamlit's own is the word
+"""What a table cell shows where a value is missing (`dataframe` below; `st.data_editor(placeholder=EMPTY_CELL)`): Streamlit's own is the word
 "None", which read as a value (an HTTP status "None", a true label "None")."""
+
+
+def dataframe(frame: pd.DataFrame, **options: Any) -> None:
+    """`st.dataframe` as every page draws one: a dash where a value is missing (EMPTY_CELL), the one place that says so."""
+    st.dataframe(frame, **{"placeholder": EMPTY_CELL, **options})
 
 
 def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -> None:
@@ -178,7 +183,7 @@ def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -
     if frame.empty:
         empty_state(empty)
     else:
-        st.dataframe(frame[columns], hide_index=True, **{"placeholder": EMPTY_CELL, **options})
+        dataframe(frame[columns], hide_index=True, **options)
 
 
 def percent(value: float | None) -> str:
