@@ -103,21 +103,29 @@ table(
 )  # fmt: skip
 
 figures = []
-if detail.reference is not None and detail.batch_range:
+compared = cached.insights.compared_rows(chosen) if detail.reference is not None and detail.batch_range else None
+if compared is not None:  # None: this cycle made no drift test, as its table says
     _ref, reference = cached.insights.reference_sample(chosen)
-    current = cached.insights.batch_sample(*detail.batch_range)
-    if current.empty:
+    if compared.batch.rows.empty:
         empty_state(f"Cycle {chosen}'s batch was archived by retention: its distributions are in the Parquet archive.")
     else:
-        drifted = None if detail.drift.empty else detail.drift.loc[detail.drift["drifted"], "feature"].tolist()
-        st.caption(f"Distributions this cycle compared{drift_found(drifted)}. Reference: {detail.reference.describe()}, the "
-                   f"{len(reference):,} rows the test used.")  # fmt: skip
+        drifted = detail.drift.loc[detail.drift["drifted"], "feature"].tolist()
+        st.caption(f"Distributions this cycle's tests compared{drift_found(drifted)}. Each chart shows the rows its feature's test "
+                   f"used: this cycle's batch, or the newest batches the test pooled with it. Reference: {detail.reference.describe()}, "
+                   f"the {len(reference):,} rows the test used.")  # fmt: skip
+        if compared.unread:
+            st.caption(f"For {', '.join(compared.unread)}, the chart shows {compared.batch.name.lower()} as stored, not every row "
+                       "the test compared (rows archived by retention, inputs of served predictions, or a sample of a large batch).")  # fmt: skip
         cols = st.columns(2)
         for i, feature in enumerate(rt.schema.names):
-            figures.append(charts.distribution_overlay(reference, current, feature, f"Cycle {chosen} batch", detail.reference.legend))
+            rows = compared.of(feature)
+            figures.append(charts.distribution_overlay(reference, rows.rows, feature, rows.name, detail.reference.legend, rows.short_name))
             cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
-        if not detail.drift.empty and (detail.drift["feature"] == LABELS).any():  # the labels were tested: show their shares
-            figures.append(charts.label_overlay(reference, current, rt.schema.classes, f"Cycle {chosen} batch", detail.reference.legend))
+        if LABELS in compared.by_feature or LABELS in compared.unread:  # the labels were tested: show their shares
+            rows = compared.of(LABELS)
+            figures.append(
+                charts.label_overlay(reference, rows.rows, rt.schema.classes, rows.name, detail.reference.legend, rows.short_name)
+            )
             cols[len(rt.schema.names) % 2].plotly_chart(figures[-1], key="drift_dist_labels")
 features = rt.schema.names
 

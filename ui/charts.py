@@ -267,21 +267,34 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
 
 
 def distribution_overlay(
-    reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str = "Reference"
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    feature: str,
+    current_name: str,
+    reference_name: str = "Reference",
+    short_name: str | None = None,
 ) -> go.Figure:
+    """A column's distribution, reference over current; `short_name` (default `current_name`) is what the title calls
+    the current rows, where the legend's full name would not fit a half-width chart at 1024 px."""
     if not pd.api.types.is_numeric_dtype(reference[feature]) or not pd.api.types.is_numeric_dtype(current[feature]):
-        return category_overlay(reference, current, feature, current_name, reference_name)
+        return category_overlay(reference, current, feature, current_name, reference_name, short_name=short_name)
     fig = go.Figure()
     fig.add_histogram(x=reference[feature], name=reference_name, histnorm="probability density",
                       opacity=0.6, nbinsx=40, marker_color=COLOURS["reference"])  # fmt: skip
     fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, nbinsx=40,
                       marker_color=COLOURS["current"])  # fmt: skip
     fig.update_layout(barmode="overlay")
-    return _layout(fig, _overlay_title(feature, current_name), feature, "density", height=320)
+    return _layout(fig, _overlay_title(feature, short_name or current_name), feature, "density", height=320)
 
 
 def category_overlay(
-    reference: pd.DataFrame, current: pd.DataFrame, feature: str, current_name: str, reference_name: str, order: list | None = None
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    feature: str,
+    current_name: str,
+    reference_name: str,
+    order: list | None = None,
+    short_name: str | None = None,
 ) -> go.Figure:
     """A categorical column's share of each category (and of missing values), reference beside current; in `order`
     when given (then every category of it is drawn, an absent one at 0), else the reference's most frequent first."""
@@ -293,17 +306,22 @@ def category_overlay(
     for share, name, colour in zip(shares, (reference_name, current_name), (COLOURS["reference"], COLOURS["current"]), strict=True):
         fig.add_bar(x=[str(c) for c in order], y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour)
     fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, _overlay_title(feature, current_name), feature, "share of rows", height=320)
+    return _layout(fig, _overlay_title(feature, short_name or current_name), feature, "share of rows", height=320)
 
 
 def label_overlay(
-    reference: pd.DataFrame, current: pd.DataFrame, classes: tuple, current_name: str, reference_name: str = "Reference"
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    classes: tuple,
+    current_name: str,
+    reference_name: str = "Reference",
+    short_name: str | None = None,
 ) -> go.Figure:
     """The labels' class shares, reference beside the batch's labelled rows: the picture of a "(label)" drift test. The
     classes stand in the schema's order, each one drawn, so two cycles' charts line up and a class gone is a gap."""
     names = np.array([str(c) for c in classes], dtype=object)
     frames = [pd.DataFrame({"(label)": names[f[TARGET].dropna().to_numpy(dtype=np.int64)]}) for f in (reference, current)]
-    return category_overlay(*frames, "(label)", current_name, reference_name, order=list(names))
+    return category_overlay(*frames, "(label)", current_name, reference_name, order=list(names), short_name=short_name)
 
 
 def _overlay_title(feature: str, current_name: str) -> str:

@@ -27,6 +27,7 @@ from core.errors import NoModelError, UserInputError
 from core.ml.row_model import RowModel
 from core.rules import verdicts
 from core.rules.policy import CHALLENGING
+from core.services.compared import ComparedRows, compared_rows
 from core.services.facts import StoredFacts
 from core.services.reference import Reference, holding_rows, read_reference, reference_of
 from core.services.registry import ModelRegistry
@@ -160,6 +161,10 @@ class Insights(StoredFacts):
     def batch_sample(self, first_sample_id: int, last_sample_id: int, max_rows: int = 20_000) -> pd.DataFrame:
         """A cycle's batch: the loop's incoming rows of its range (library data stored in between left out)."""
         return self.store.incoming_rows(first_sample_id, last_sample_id, max_rows)
+
+    def compared_rows(self, cycle_id: int, max_rows: int = 20_000) -> ComparedRows | None:
+        """Per tested feature of a cycle, the rows its drift test compared: the batch, or the batches it pooled."""
+        return compared_rows(self.store, validation.integer(cycle_id, "cycle", 1, 2**62), max_rows)
 
     def contributions(self, version: int, values: object, model: object = None) -> dict:
         """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order;

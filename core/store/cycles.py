@@ -96,6 +96,15 @@ class CycleQueries(StoreBase):
         extra = " AND coalesce(performance_drift, false)" if performance_only else ""
         return self.cur.execute(f"SELECT max(cycle_id) FROM cycles WHERE decision = 'retrain'{extra}").fetchone()[0]
 
+    def tested_batches(self, cycle_id: int, limit: int) -> list[tuple[int, int | None, int | None]]:
+        """The newest `limit` cycles up to `cycle_id` that made a drift test, newest first, with the sample range each
+        read: the batches a windowed test can have pooled (the monitor pools the newest tested batches)."""
+        return self.cur.execute(
+            """SELECT cycle_id, first_sample_id, last_sample_id FROM cycles c WHERE cycle_id <= ?
+               AND EXISTS (SELECT 1 FROM drift_results d WHERE d.cycle_id = c.cycle_id) ORDER BY cycle_id DESC LIMIT ?""",
+            [cycle_id, limit],
+        ).fetchall()
+
     def drift_results(self, cycle_id: int | None = None) -> pd.DataFrame:
         if cycle_id is None:
             cycle_id = self.cur.execute("SELECT max(cycle_id) FROM drift_results").fetchone()[0]

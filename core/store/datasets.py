@@ -351,10 +351,11 @@ class DatasetQueries(StoreBase):
         self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int
     ) -> pd.DataFrame:
         """Features and target of a drift reference: a model's training rows (its datasets within its id
-        range) or, without `dataset_ids`, the incoming rows of a range; at most `max_rows`, chosen by a
-        seeded hash of the sample id, so every reader (the drift test, each chart) gets the same rows."""
+        range) or, without `dataset_ids`, the incoming rows of a range (a replayed row once, as training read
+        it); at most `max_rows`, chosen by a seeded hash of the sample id, so every reader (the drift test,
+        each chart) gets the same rows."""
         cols = self.named_columns()
-        where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)})" if dataset_ids else INCOMING
+        where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)})" if dataset_ids else f"{INCOMING} {ONCE}"
         sql = f"""SELECT {cols} FROM (SELECT * FROM samples WHERE sample_id BETWEEN ? AND ? AND {where}
                   ORDER BY hash(sample_id, ?) LIMIT ?) ORDER BY sample_id"""
         return self.cur.execute(sql, [first_sample_id, last_sample_id, int(seed), int(max_rows)]).df()

@@ -111,6 +111,9 @@ def test_a_row_the_replay_sends_again_is_read_once_and_never_judges_a_model_that
     newest = rt.store.cur.execute("SELECT max(sample_id) FROM samples").fetchone()[0]
     assert window.last_sample_id == newest  # ... at its newest copy
     assert 300 <= window.n_rows < 500
+    # A reference or a chart over the replay's whole range reads each row once, as training reads it.
+    first = rt.store.cur.execute("SELECT min(sample_id) FROM samples WHERE replay_of IS NOT NULL").fetchone()[0]
+    assert len(rt.store.incoming_rows(first, newest, 10_000)) == rt.store.read_samples(first, newest, incoming=True).n_rows == 300
     # A model trained on the library dataset is judged on incoming rows, never on the replay's copies of its own rows.
     other = rt.data.generate(200, "stable", seed=9, role="incoming")
     gate_rows = rt.store.recent_window(1000, exclude_datasets=(library.dataset_id,))

@@ -3,6 +3,7 @@ Each stale-value test reads the value in the run that made the change."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -357,3 +358,16 @@ def test_the_data_page_s_reference_is_the_window_the_registry_counts_trained_and
     window = int(model["n_train"]) + int(model["n_holdout"])
     assert f"the {window:,} rows the champion's drift tests compare with" in caption, caption
     assert "training window, its holdout included" in caption and "training data" not in caption
+
+
+def test_a_pooled_drift_test_s_charts_are_titled_and_drawn_from_every_batch_it_pooled() -> None:
+    rt = get_runtime()
+    rt.loop.set_stream_scenario("covariate_shift", 0.3)  # mild: three batches pooled read stronger than one
+    ids = [rt.loop.run_cycle().cycle_id for _ in range(3)]
+    assert (rt.store.drift_results(ids[-1])["window_batches"] == 3).all()
+    at = open_page("drift")
+    overlays = [c for c in charts(at) if c["layout"].get("title", {}).get("text", "").endswith("<br>reference vs 3 batches pooled")]
+    assert all(c["data"][1]["name"] == f"Cycles {ids[0]}–{ids[-1]}: 3 batches pooled" for c in overlays)  # the legend says which
+    drawn = [base64.b64decode(c["data"][1]["x"]["bdata"]) for c in overlays]  # float64 values, as plotly sends them
+    assert len(drawn) == 2 and all(len(x) == 600 * 8 for x in drawn)  # every pooled row, not the batch's 200
+    assert any("or the newest batches the test pooled with it" in c.value for c in at.caption)

@@ -1,0 +1,78 @@
+"""The rows each of a cycle's drift tests compared with the reference, read again for its charts.
+
+A test takes the newest batch alone or pooled with the batches tested before it (whichever reads
+stronger, `window_batches`), so a chart of the cycle's batch alone is not what a pooled test saw. The
+pooled rows are the newest tested cycles' batches; each is read again as the cycle read it, and kept
+for a feature only where its count of values present equals the test's (`n_current`). Where the
+rows cannot be read again (archived by retention, or inputs of served predictions, which are not
+samples), the feature's chart shows the cycle's batch alone and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.domain.features import TARGET
+from core.stats.drift import LABELS
+from core.store import Store
+
+
+@dataclass(frozen=True)
+class Compared:
+    rows: pd.DataFrame
+    cycles: tuple[int, ...]  # whose batches the rows are, oldest first
+
+    @property
+    def name(self) -> str:
+        """What a legend calls the rows: one cycle's batch, or the batches pooled."""
+        if len(self.cycles) == 1:
+            return f"Cycle {self.cycles[0]} batch"
+        return f"Cycles {self.cycles[0]}–{self.cycles[-1]}: {len(self.cycles)} batches pooled"
+
+    @property
+    def short_name(self) -> str:
+        """What a chart's title calls them, the same length whatever the cycles' numbers (the legend names them)."""
+        return f"cycle {self.cycles[0]} batch" if len(self.cycles) == 1 else f"{len(self.cycles)} batches pooled"
+
+
+@dataclass(frozen=True)
+class ComparedRows:
+    batch: Compared  # the cycle's own batch: what a chart shows where a test's rows cannot be read again
+    by_feature: dict[str, Compared]  # per tested column (and LABELS), the rows its test compared
+    unread: tuple[str, ...] = ()  # tested columns whose test's rows cannot all be read again: shown as the batch
+
+    def of(self, feature: str) -> Compared:
+        return self.by_feature.get(feature, self.batch)
+
+
+def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | None:
+    """Per tested feature, the rows its test compared (at most `max_rows` per batch); None for a cycle that made
+    no test on rows it read from samples."""
+    drift = store.drift_results(cycle_id)
+    if drift.empty:
+        return None
+    deepest = int(drift["window_batches"].fillna(1).max())
+    tested = store.tested_batches(cycle_id, deepest)
+    if not tested or tested[0][0] != cycle_id or tested[0][1] is None:
+        return None
+    pooled: dict[int, Compared] = {}  # k: the newest k tested batches, oldest first
+    frames: list[pd.DataFrame] = []
+    for _cycle, first, last in tested:
+        if first is None:
+            break
+        frames.append(store.incoming_rows(int(first), int(last), max_rows))
+        cycles = tuple(c for c, *_ in tested[: len(frames)])[::-1]
+        pooled[len(frames)] = Compared(pd.concat(frames[::-1], ignore_index=True), cycles)
+    by_feature, unread = {}, []
+    for row in drift.itertuples(index=False):
+        column = TARGET if row.feature == LABELS else row.feature
+        if column not in pooled[1].rows:
+            continue  # a missing-rate or predicted-class test: no chart of its own
+        window = pooled.get(1 if pd.isna(row.window_batches) else int(row.window_batches))
+        if window is not None and int(window.rows[column].notna().sum()) == int(row.n_current):
+            by_feature[row.feature] = window
+        else:
+            unread.append(row.feature)
+    return ComparedRows(pooled[1], by_feature, tuple(unread))
