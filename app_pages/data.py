@@ -135,7 +135,7 @@ datasets = datasets.assign(role=datasets["role"].map({"incoming": "sent to the l
                            tags=datasets["tags"].map(lambda t: ", ".join(json.loads(t or "[]"))))  # fmt: skip
 dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
-    height=min(240, 35 * (len(datasets) + 1) + 3),  # no empty rows under a short list
+    height=240,
     column_config={"dataset_id": st.column_config.NumberColumn("id", width="small"), "scenario": st.column_config.TextColumn(width="medium")},
 )  # fmt: skip
 hidden = len(all_datasets) - len(datasets)

@@ -239,12 +239,13 @@ st.subheader("Gate decisions")
 st.caption("Scores on the gate's set (the loop's recent incoming data the challenger will serve), and beside them on the "
            "challenger's own holdout.")  # fmt: skip
 gate_events = version_column(events.head(50), "version", "previous_champion")
-score = st.column_config.NumberColumn(format="%.4f")
 dataframe(
     gate_events[["ts", "kind", "version", "previous_champion", "promoted", "metric", "challenger_score", "champion_score", "n_rows",
                  "gate_set", "own_challenger_score", "own_champion_score", "own_n_rows", "reason"]],
-    hide_index=True, height=220,
-    column_config={"previous_champion": "champion then", "challenger_score": score, "champion_score": score, "n_rows": "gate rows",
+    hide_index=True,
+    column_config={"previous_champion": "champion then", "n_rows": "gate rows",
+                   "challenger_score": st.column_config.NumberColumn("challenger", format="%.4f"),
+                   "champion_score": st.column_config.NumberColumn("champion", format="%.4f"),
                    "gate_set": "gate set", "own_challenger_score": st.column_config.NumberColumn("challenger (own holdout)", format="%.4f"),
                    "own_champion_score": st.column_config.NumberColumn("champion (own holdout)", format="%.4f"),
                    "own_n_rows": "own holdout rows"},

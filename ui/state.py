@@ -173,8 +173,14 @@ EMPTY_CELL = "—"
 "None", which read as a value (an HTTP status "None", a true label "None")."""
 
 
+ROW_PX = 35  # glide-data-grid's row (and header) height in Streamlit's theme
+
+
 def dataframe(frame: pd.DataFrame, **options: Any) -> None:
-    """`st.dataframe` as every page draws one: a dash where a value is missing (EMPTY_CELL), the one place that says so."""
+    """`st.dataframe` as every page draws one: a dash where a value is missing (EMPTY_CELL), the one place that says so;
+    a `height` is a cap, so a table of two rows has no empty rows under them."""
+    if isinstance(options.get("height"), int):
+        options["height"] = min(options["height"], ROW_PX * (len(frame) + 1) + 3)
     st.dataframe(frame, **{"placeholder": EMPTY_CELL, **options})
 
 

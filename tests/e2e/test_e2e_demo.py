@@ -121,6 +121,21 @@ HIDDEN_COLUMNS = """(root) => {
   for (const column of columns || []) { right += column.width; if (right > shown + 1) hidden.push(column.title); }
   return hidden;
 }""".replace("GRID_COLUMNS", GRID_COLUMNS)
+# A column's header must fit its column (glide-data-grid cuts a long title with an ellipsis: "challenger_…" told a
+# reader nothing). The grid draws a header in the cells' font, after the cells' 8 px padding.
+HEADERS_CUT = """(root) => {
+  GRID_COLUMNS
+  if (!columns) return ['(no column widths found in the grid)'];
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = '14px ' + getComputedStyle(root).fontFamily;
+  return columns.filter(c => c.title && ctx.measureText(c.title).width > c.width - 8).map(c => c.title + ` (${c.width} px)`);
+}""".replace("GRID_COLUMNS", GRID_COLUMNS)
+# A short table is as tall as its rows: a fixed height drew empty rows under the Models page's two gate decisions.
+EMPTY_ROWS = """(root) => {
+  const rows = new Set([...root.querySelectorAll('td[role=gridcell]')].map(c => c.closest('tr').getAttribute('aria-rowindex'))).size;
+  const height = root.getBoundingClientRect().height;
+  return rows && rows < 8 && height > (rows + 2) * 35 + 4 ? [`${rows} rows in ${Math.round(height)} px`] : [];
+}"""
 MUST_SHOW = {"": ["decision", "delivery"], "drift": ["drifted"]}  # columns a person reads first, on screen without scrolling
 
 
@@ -219,6 +234,10 @@ def test_at_1024_px_no_chart_title_metric_or_value_is_cut(request: pytest.Fixtur
     assert _cut_off(page) == [], f"metrics cut on /{path}"
     cells = [cut for table in page.locator("[data-testid='stDataFrame']").all() for cut in table.evaluate(CUT_CELLS)]
     assert cells == [], f"table cells cut on /{path}"
+    headers = [cut for table in page.locator("[data-testid='stDataFrame']").all() for cut in table.evaluate(HEADERS_CUT)]
+    assert headers == [], f"column headers cut on /{path}"
+    empty = [e for table in page.locator("[data-testid='stDataFrame']").all() for e in table.evaluate(EMPTY_ROWS)]
+    assert empty == [], f"empty rows under a short table on /{path}"
     hidden = [c for table in page.locator("[data-testid='stDataFrame']").all() for c in table.evaluate(HIDDEN_COLUMNS)]
     assert [c for c in MUST_SHOW.get(path, []) if c in hidden] == [], f"columns past the table's edge on /{path}: {hidden}"
     titles = page.evaluate(TITLES_AND_MODEBAR)
