@@ -222,11 +222,12 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     """One panel per kind of number: KS p-values (log scale) against each cycle's Bonferroni threshold,
     the effect size against its floor, PSI against its bands. A feature drifts when it is below the
     first line and above the second."""
-    mixed = set(history["test"]) - {"ks"}  # a table: chi-square tests too, whose effects are not in sd
+    kinds = set(history["test"])
+    mixed = kinds - {"ks"}  # a table: chi-square tests too, whose effects are not in sd
     # A panel's title is one line: at 1024 px about 70 characters fit, and the longer ones were cut (the y axis and the
-    # hover say each test's unit).
-    effect = ("Effect (sd; Jensen-Shannon for categories; share for missing rates)" if mixed
-              else "Effect: Wasserstein / reference sd (drift needs it above the floor)")  # fmt: skip
+    # hover say each test's unit). Only the kinds of test this history holds are named.
+    units = [u for k, u in (("ks", "sd"), ("chi2", "Jensen-Shannon for categories"), ("missing", "share for missing rates")) if k in kinds]
+    effect = f"Effect ({'; '.join(units)})" if mixed else "Effect: Wasserstein / reference sd (drift needs it above the floor)"
     titles = ("p-value (drift when below the threshold)", effect, "PSI (beside the verdict; hollow: too few rows to read it)")
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
     palette = ("#1f77b4", "#dd8452", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
@@ -245,15 +246,15 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     threshold = history.groupby("ts", as_index=False)["threshold"].mean()
     fig.add_scatter(x=threshold["ts"], y=threshold["threshold"], name="threshold (α / tests)", mode="lines", line={"dash": "dash",
                     "color": "grey"}, row=1, col=1)  # fmt: skip
-    fig.add_hline(
-        y=min_effect,
-        line={"dash": "dash", "color": "grey"},
-        row=2,
-        col=1,
-        annotation_text=f"floor {min_effect:g}" + (f" (KS; {JS_FLOOR:g} Jensen-Shannon, {MISSING_FLOOR:g} missing rate)" if mixed else ""),
-    )
-    fig.add_hline(y=psi_threshold, line={"dash": "dash", "color": COLOURS["rejected"]}, row=3, col=1, annotation_text="high")
-    fig.add_hline(y=psi_warning, line={"dash": "dot", "color": COLOURS["drift"]}, row=3, col=1, annotation_text="moderate")
+    # The levels are legend entries like the threshold, not labels on the lines: at the right edge "high" and
+    # "moderate" sat on each other and the floor's label under the features' lines.
+    floors = [f"{JS_FLOOR:g} Jensen-Shannon"] * ("chi2" in kinds) + [f"{MISSING_FLOOR:g} missing rate"] * ("missing" in kinds)
+    levels = ((f"effect floor {min_effect:g}" + (f" (KS; {', '.join(floors)})" if floors else ""), min_effect, "dash", "grey", 2),
+              (f"PSI high ≥ {psi_threshold:g}", psi_threshold, "dash", COLOURS["rejected"], 3),
+              (f"PSI moderate ≥ {psi_warning:g}", psi_warning, "dot", COLOURS["drift"], 3))  # fmt: skip
+    for name, y, dash, colour, row in levels:  # the line across the panel; its name in the legend (a trace with no point)
+        fig.add_hline(y=y, line={"dash": dash, "color": colour}, row=row, col=1)
+        fig.add_scatter(x=[None], y=[None], name=name, mode="lines", line={"dash": dash, "color": colour}, row=row, col=1)
     fig.update_yaxes(type="log", title_text="p-value", exponentformat="power", row=1, col=1)
     fig.update_yaxes(title_text="effect" if mixed else "effect (sd)", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="PSI", rangemode="tozero", row=3, col=1)

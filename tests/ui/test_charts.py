@@ -168,3 +168,24 @@ def test_a_long_input_name_is_shortened_beside_its_coefficient_and_whole_in_its_
     fig = charts.coefficients({"v1.0.0": {"linear": {"names": names, "coef": [[0.3, -0.4]]}}}, [], ("a", "b"))
     assert list(fig.layout.yaxis.ticktext) == ["alcohol", "od280/od315_of_dilute…"] and list(fig.data[0].y) == names
     assert list(fig.data[0].customdata) == names and fig.data[0].hovertemplate.startswith("%{customdata}")
+
+
+def _history(tests: list[str]) -> pd.DataFrame:
+    ts = pd.to_datetime(["2026-01-01 10:00", "2026-01-01 10:05"])
+    return pd.DataFrame([{"ts": t, "feature": f"{kind}_col", "test": kind, "p_value": 0.5, "threshold": 0.01, "effect": 0.2, "psi": 0.3,
+                          "statistic": 0.1, "drifted": False} for kind in tests for t in ts])  # fmt: skip
+
+
+def test_the_drift_levels_are_legend_entries_naming_only_the_tests_the_history_holds() -> None:
+    wine = charts.drift_statistics(_history(["ks", "chi2"]), 0.1, 0.25, 0.1)  # numbers and class shares, no missing values
+    titles = " ".join(a.text for a in wine.layout.annotations)
+    assert "Effect (sd; Jensen-Shannon for categories)" in titles and "missing" not in titles
+    named = {t.name: (t.yaxis, t.line.dash) for t in wine.data if t.mode == "lines" and t.showlegend is not False}
+    assert named == {"threshold (α / tests)": ("y", "dash"), "effect floor 0.1 (KS; 0.1 Jensen-Shannon)": ("y2", "dash"),
+                     "PSI high ≥ 0.25": ("y3", "dash"), "PSI moderate ≥ 0.1": ("y3", "dot")}  # fmt: skip
+    lines = {(shape.yref, shape.y0, shape.line.dash) for shape in wine.layout.shapes}  # each across its whole panel
+    assert lines == {("y2", 0.1, "dash"), ("y3", 0.25, "dash"), ("y3", 0.1, "dot")}
+    assert not [a.text for a in wine.layout.annotations if a.text in ("high", "moderate") or a.text.startswith("floor")]
+    table = charts.drift_statistics(_history(["ks", "chi2", "missing"]), 0.1, 0.25, 0.1)
+    assert "share for missing rates" in " ".join(a.text for a in table.layout.annotations)
+    assert any(t.name == "effect floor 0.1 (KS; 0.1 Jensen-Shannon, 0.05 missing rate)" for t in table.data)
