@@ -38,6 +38,11 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {sec:02d}s"
 
 
+def _copies(replayed: int) -> str:
+    """A replay's rows are stored twice, its library dataset and the loop's copies: the footer says which are copies."""
+    return f" ({replayed:,} of them copies of library rows, replayed)" if replayed else ""
+
+
 def _open_clicked() -> None:
     """Runs before the rerun a click causes: the clicked point's cycle is kept for the page to open."""
     points = st.session_state["accuracy_history"].selection.points
@@ -112,7 +117,7 @@ def live() -> None:
     c = ov.counts
     st.caption(
         f"Server up {_duration(process_uptime())} · workspace open {_duration(ov.uptime_seconds)} · received by the loop: "
-        f"{plural(c['incoming_datasets'], 'dataset')}, {plural(c['incoming_samples'], 'sample')} · in the library: "
+        f"{plural(c['incoming_datasets'], 'dataset')}, {plural(c['incoming_samples'], 'sample')}{_copies(c['replayed_samples'])} · in the library: "
         f"{plural(c['datasets'] - c['incoming_datasets'], 'dataset')}, {plural(c['samples'] - c['incoming_samples'], 'sample')} · "
         f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} · next cycle {next_run}"
     )

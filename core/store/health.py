@@ -39,15 +39,16 @@ class HealthQueries(StoreBase):
 
     # overview -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        """What is stored, with the incoming part of datasets and samples: a replay's rows are counted twice (its
-        library source, and the incoming copies the stream made of them), and a user reconciles the two by role."""
+        """What is stored, with the incoming part of datasets and samples: a replay's rows are stored twice (its
+        library source, and the incoming copies the stream made of them), counted apart as `replayed_samples`."""
         row = self.cur.execute(
             """SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM samples),
                       (SELECT count(*) FROM models), (SELECT count(*) FROM predictions),
                       (SELECT count(*) FROM datasets WHERE role = 'incoming'),
-                      (SELECT count(*) FROM samples WHERE dataset_id IN (SELECT dataset_id FROM datasets WHERE role = 'incoming'))"""
+                      (SELECT count(*) FROM samples WHERE dataset_id IN (SELECT dataset_id FROM datasets WHERE role = 'incoming')),
+                      (SELECT count(*) FROM samples WHERE replay_of IS NOT NULL)"""
         ).fetchone()
-        names = ("datasets", "samples", "models", "predictions", "incoming_datasets", "incoming_samples")
+        names = ("datasets", "samples", "models", "predictions", "incoming_datasets", "incoming_samples", "replayed_samples")
         return dict(zip(names, row, strict=True))
 
     # repairs made at start ---------------------------------------------------------------

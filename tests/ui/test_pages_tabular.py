@@ -127,7 +127,7 @@ def test_the_overview_counts_a_replayed_file_so_its_rows_can_be_reconciled(
         batch = rt.loop.live_settings().stream_batch_size
         at = open_page("overview")
         (counts,) = [c.value for c in at.caption if c.value.startswith("Server up")]
-        assert f"received by the loop: 2 datasets, {1000 + batch:,} samples" in counts, counts
+        assert f"received by the loop: 2 datasets, {1000 + batch:,} samples ({batch:,} of them copies of library rows, replayed)" in counts
         assert "in the library: 1 dataset, 500 samples" in counts, counts
     finally:
         st.cache_resource.clear()
