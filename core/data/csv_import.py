@@ -24,7 +24,7 @@ import pandas as pd
 
 from core.errors import UserInputError
 from core.domain.features import TARGET, feature_names
-from core.domain.validation import shown, summarise
+from core.domain.validation import named, shown, summarise
 
 MAX_PROBLEMS_PER_COLUMN = 3
 DELIMITERS = (",", ";", "\t", "|")
@@ -136,15 +136,14 @@ def _columns(frame: pd.DataFrame, expected: list[str], optional: tuple[str, ...]
     names = [str(v).strip().strip('"').strip().lower() for v in frame.iloc[0]]
     problems = []
     duplicates = sorted(n for n, k in Counter(names).items() if k > 1 and n)
-    if duplicates:
-        problems.append(f"duplicate column(s) {', '.join(shown(n) for n in duplicates[:5])}")
+    if duplicates:  # worded as every other table check words its columns (validation.named)
+        problems.append(f"duplicate column(s) {named(duplicates)}")
     missing = [c for c in expected if c not in names]
     extra = [n for n in names if n not in expected and n not in optional]
     if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
+        problems.append(f"missing column(s) {named(missing)}")
     if extra:
-        more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
-        problems.append(f"unexpected column(s) {', '.join(shown(n) for n in extra[:5])}{more}")
+        problems.append(f"unexpected column(s) {named(extra)}")
     if problems:
         problems.append(f"expected exactly: {','.join(expected)}")
         raise CsvImportError(problems)

@@ -175,7 +175,7 @@ def test_a_bad_batch_csv_shows_the_problem(workspace: Path) -> None:
     at.get("file_uploader")[0].set_value(("b.csv", b"feature_1\n1\n", "text/csv"))
     at.run()
     button(at, "Predict the batch").click().run()
-    assert any("missing column(s) feature_2" in e.value for e in at.error)
+    assert any("missing column(s) 'feature_2'" in e.value for e in at.error)
     get_runtime().predictor.flush()
     assert get_runtime().store.counts()["predictions"] == 0
 
