@@ -48,8 +48,9 @@ class ComparedRows:
 
 
 def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | None:
-    """Per tested feature, the rows its test compared (at most `max_rows` per batch); None for a cycle that made
-    no test on rows it read from samples."""
+    """Per tested feature, the rows its test compared (the cycle's batch up to `max_rows`, each earlier one up to
+    `max_rows` over the deepest window: a larger one is sampled, and its chart is the batch's); None for a cycle that
+    made no test on rows it read from samples."""
     drift = store.drift_results(cycle_id)
     if drift.empty:
         return None
@@ -62,7 +63,8 @@ def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | 
     for _cycle, first, last in tested:
         if first is None:
             break
-        frames.append(store.incoming_rows(int(first), int(last), max_rows))
+        cap = max_rows if not frames else max_rows // deepest  # a pooled chart holds at most about twice one batch's rows
+        frames.append(store.incoming_rows(int(first), int(last), cap))
         cycles = tuple(c for c, *_ in tested[: len(frames)])[::-1]
         pooled[len(frames)] = Compared(pd.concat(frames[::-1], ignore_index=True), cycles)
     by_feature, unread = {}, []

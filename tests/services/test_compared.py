@@ -31,6 +31,14 @@ def test_a_pooled_test_s_chart_shows_every_batch_it_pooled(trained_runtime: Runt
     assert compared.unread == ()
 
 
+def test_a_pooled_window_too_large_to_draw_whole_is_named_and_its_batch_drawn(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    ids = _cycles(rt, 3)
+    compared = rt.insights.compared_rows(ids[-1], max_rows=300)  # the older batches are read at 100 of their 200 rows
+    assert set(compared.unread) == set(rt.store.features) and len(compared.batch.rows) == 200
+    assert all(compared.of(f) is compared.batch for f in rt.store.features)
+
+
 def test_a_test_on_one_batch_shows_that_batch(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     first = _cycles(rt, 1)[0]
