@@ -16,8 +16,8 @@ schema = rt.schema
 st.title("Data")
 st.caption(
     ("Generated data is synthetic, from the seeded generator; imported data is yours. " if schema.plain else "")
-    + "A dataset is either in the library (for training and exploration: the loop never reads it) or sent to the loop as "
-    "incoming data, read by the next cycle."
+    + "A dataset is either in the library (for training and exploration: the loop reads it only as the copies a replay "
+    "sends, when it is the stream's source) or sent to the loop as incoming data, read by the next cycle."
 )
 ROLE_HELP = "Library: for training and exploration. Send to the loop: the next cycle reads it as new production data."
 
@@ -131,7 +131,9 @@ datasets = all_datasets[all_datasets["source"].isin(shown_sources or [])]
 if datasets.empty:
     empty_state(f"No dataset of these kinds ({len(all_datasets):,} in all): choose more kinds above.")
     st.stop()
-datasets = datasets.assign(role=datasets["role"].map({"incoming": "sent to the loop", "library": "library"}),
+replayed = rt.loop.stream_info()["source"]  # the library dataset the stream replays, if any: its role says so
+roles = datasets["role"].map({"incoming": "sent to the loop", "library": "library"})
+datasets = datasets.assign(role=roles.where(datasets["dataset_id"] != replayed, "library, being replayed"),
                            tags=datasets["tags"].map(lambda t: ", ".join(json.loads(t or "[]"))))  # fmt: skip
 dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
