@@ -148,9 +148,12 @@ if history.empty:
     empty_state("No drift tests yet.")
 else:
     st.plotly_chart(charts.drift_statistics(history, th.wasserstein_threshold, th.psi_threshold, th.psi_warning), key="drift_history")
+newest = cached.insights.cycle_detail(cycle_ids[0])  # the span after the last cycle that read data is drawn as such
 st.plotly_chart(
-    charts.accuracy_history(cached.insights.accuracy_history(400), cached.insights.model_events(500)), key="realised_vs_estimated"
-)
+    charts.accuracy_history(cached.insights.accuracy_history(400), cached.insights.model_events(500),
+                            newest.cycle["started_at"] if newest else None),
+    key="realised_vs_estimated",
+)  # fmt: skip
 
 st.subheader("Decision boundary")
 plane = features if rt.schema.plain else rt.schema.numeric

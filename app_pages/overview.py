@@ -128,8 +128,8 @@ def live() -> None:
     elif history.empty:
         empty_state("No cycles yet: the loop runs its first cycle shortly after start (Operations page to start it or run one now).")
     else:
-        st.plotly_chart(charts.accuracy_history(history, cached.insights.model_events(500)), key="accuracy_history", on_select=_open_clicked,
-                        selection_mode="points")  # fmt: skip
+        figure = charts.accuracy_history(history, cached.insights.model_events(500), last["started_at"] if last else None)
+        st.plotly_chart(figure, key="accuracy_history", on_select=_open_clicked, selection_mode="points")
         if "open_cycle" in st.session_state:  # a point or a marker was clicked: the whole page reruns and opens it (below)
             st.rerun(scope="app")
         st.caption("Click a point or a drift marker to open that cycle in full.")

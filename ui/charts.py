@@ -113,9 +113,11 @@ def _time_axis(fig: go.Figure, ts: pd.Series, selector: bool = False) -> None:
         fig.update_xaxes(rangeselector={"buttons": RANGE_BUTTONS, "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"})
 
 
-def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) -> go.Figure:
+def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, newest: object = None) -> go.Figure:
     """Realised and estimated accuracy per cycle, drift and rejection markers, and a vertical line at each
-    promotion and rollback (when it happened, not where the accuracy dipped)."""
+    promotion and rollback (when it happened, not where the accuracy dipped). Given the newest cycle's start, the
+    cycles after the last that read data (a replay ended, a stream stopped) are a shaded span to it: the loop ran on,
+    and the chart does not end as if it had stopped."""
     fig = go.Figure()
     # Every point carries the cycle a click opens: the bucket's marked cycle (drift, a retrain), else its newest.
     opens = history["marked_cycle"].fillna(history["last_cycle"]) if {"marked_cycle", "last_cycle"} <= set(history) else None
@@ -152,7 +154,15 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None) 
                             customdata=cycle, hovertemplate="cycle %{customdata}: click to open it<extra>" + name + "</extra>")  # fmt: skip
     _model_changes(fig, events)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    _time_axis(fig, history["ts"], selector=True)
+    ts = history["ts"]
+    measured = pd.Timestamp(history["last_ts"].max()) if "last_ts" in history else None
+    if newest is not None and measured is not None and pd.Timestamp(newest) > measured:
+        # Named in the legend, not on the span: a span of seconds put its label over the last point and a version's line.
+        fig.add_vrect(x0=measured, x1=pd.Timestamp(newest), fillcolor="grey", opacity=0.15, line_width=0)
+        fig.add_scatter(x=[None], y=[None], mode="markers", name="No new data (cycles that read nothing)",
+                        marker={"symbol": "square", "size": 12, "color": "rgba(128, 128, 128, 0.3)"})  # fmt: skip
+        ts = pd.concat([ts, pd.Series([pd.Timestamp(newest)])], ignore_index=True)
+    _time_axis(fig, ts, selector=True)
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 
 

@@ -116,7 +116,8 @@ class CycleQueries(StoreBase):
         return self.cur.execute(
             f"""WITH c AS (SELECT *, {REALISED_ON} AS realised_on, ntile(?) OVER (ORDER BY cycle_id) AS bucket FROM cycles
                            WHERE rows_seen > 0 OR status = 'error')
-               SELECT min(started_at) AS ts, min(cycle_id) AS first_cycle, max(cycle_id) AS last_cycle, count(*) AS cycles,
+               SELECT min(started_at) AS ts, max(started_at) AS last_ts, min(cycle_id) AS first_cycle, max(cycle_id) AS last_cycle,
+                      count(*) AS cycles,
                       avg(realised_accuracy) AS realised, avg(estimated_accuracy) AS estimated,
                       avg(estimated_low) AS estimated_low, avg(estimated_high) AS estimated_high,
                       sum(realised_on) AS labelled, sum(served_rows) AS served,

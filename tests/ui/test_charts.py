@@ -189,3 +189,16 @@ def test_the_drift_levels_are_legend_entries_naming_only_the_tests_the_history_h
     table = charts.drift_statistics(_history(["ks", "chi2", "missing"]), 0.1, 0.25, 0.1)
     assert "share for missing rates" in " ".join(a.text for a in table.layout.annotations)
     assert any(t.name == "effect floor 0.1 (KS; 0.1 Jensen-Shannon, 0.05 missing rate)" for t in table.data)
+
+
+def test_cycles_after_the_last_that_read_data_are_a_shaded_span_to_the_newest() -> None:
+    history = pd.DataFrame({"ts": pd.to_datetime(["2026-01-01 10:00", "2026-01-01 10:30"]),
+                            "last_ts": pd.to_datetime(["2026-01-01 10:20", "2026-01-01 10:40"]),
+                            "realised": [0.9, 0.8], "estimated": [0.88, 0.82]})  # fmt: skip
+    newest = pd.Timestamp("2026-01-01 11:30")  # the replay ended at 10:40; the loop ran on, reading nothing
+    fig = charts.accuracy_history(history, None, newest)
+    (span,) = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert (pd.Timestamp(span.x0), pd.Timestamp(span.x1)) == (pd.Timestamp("2026-01-01 10:40"), newest)
+    assert "No new data (cycles that read nothing)" in [t.name for t in fig.data]
+    fresh = charts.accuracy_history(history, None, pd.Timestamp("2026-01-01 10:40"))  # the newest cycle read data
+    assert not [s for s in fresh.layout.shapes if s.type == "rect"] and not [t for t in fresh.data if (t.name or "").startswith("No new")]
