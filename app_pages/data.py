@@ -131,9 +131,10 @@ datasets = all_datasets[all_datasets["source"].isin(shown_sources or [])]
 if datasets.empty:
     empty_state(f"No dataset of these kinds ({len(all_datasets):,} in all): choose more kinds above.")
     st.stop()
-replayed = rt.loop.stream_info()["source"]  # the library dataset the stream replays, if any: its role says so
+stream = rt.loop.stream_info()  # the library dataset the stream replays, if any: its role says so
+replaying = "library, replayed to its end" if stream["finished"] else "library, being replayed"
 roles = datasets["role"].map({"incoming": "sent to the loop", "library": "library"})
-datasets = datasets.assign(role=roles.where(datasets["dataset_id"] != replayed, "library, being replayed"),
+datasets = datasets.assign(role=roles.where(datasets["dataset_id"] != stream["source"], replaying),
                            tags=datasets["tags"].map(lambda t: ", ".join(json.loads(t or "[]"))))  # fmt: skip
 dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
@@ -150,9 +151,8 @@ if st.session_state.get("dataset_pick") not in ids:
     st.session_state.pop("dataset_pick", None)  # gone or filtered out: the first shown
 chosen = st.selectbox("Dataset", ids, format_func=lambda i: f"{i} · {names[i]}", key="dataset_pick")
 row = datasets.set_index("dataset_id").loc[chosen]
-stream = rt.loop.stream_info()
 if stream["source"] == chosen:
-    st.write(f"**Role:** library, being replayed: the loop reads it a batch per cycle ({stream['position']:,} of "
+    st.write(f"**Role:** {replaying}: the loop reads it a batch per cycle ({stream['position']:,} of "
              f"{stream['total_rows']:,} rows so far; Operations, Stream, sets the source).")  # fmt: skip
 elif row["role"] == "library":
     st.write("**Role:** library (for training and exploration; the loop never reads it).")

@@ -148,10 +148,10 @@ if history.empty:
     empty_state("No drift tests yet.")
 else:
     st.plotly_chart(charts.drift_statistics(history, th.wasserstein_threshold, th.psi_threshold, th.psi_warning), key="drift_history")
-newest = cached.insights.cycle_detail(cycle_ids[0])  # the span after the last cycle that read data is drawn as such
+newest = cached.insights.cycles(1)  # the span after the last cycle that read data is drawn as such
 st.plotly_chart(
     charts.accuracy_history(cached.insights.accuracy_history(400), cached.insights.model_events(500),
-                            newest.cycle["started_at"] if newest else None),
+                            None if newest.empty else newest["started_at"].iloc[0]),
     key="realised_vs_estimated",
 )  # fmt: skip
 

@@ -161,7 +161,11 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
         fig.add_vrect(x0=measured, x1=pd.Timestamp(newest), fillcolor="grey", opacity=0.15, line_width=0)
         fig.add_scatter(x=[None], y=[None], mode="markers", name="No new data (cycles that read nothing)",
                         marker={"symbol": "square", "size": 12, "color": "rgba(128, 128, 128, 0.3)"})  # fmt: skip
-        ts = pd.concat([ts, pd.Series([pd.Timestamp(newest)])], ignore_index=True)
+        idle, active = pd.Timestamp(newest) - measured, measured - pd.Timestamp(ts.min())
+        if idle > active / 4 and active >= MIN_TIME_SPAN:  # a long idle span runs off the right edge ("all" shows it whole)
+            fig.update_xaxes(range=[pd.Timestamp(ts.min()) - active / 50, measured + active / 4])
+        else:
+            ts = pd.concat([ts, pd.Series([pd.Timestamp(newest)])], ignore_index=True)
     _time_axis(fig, ts, selector=True)
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 

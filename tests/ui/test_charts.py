@@ -202,3 +202,15 @@ def test_cycles_after_the_last_that_read_data_are_a_shaded_span_to_the_newest() 
     assert "No new data (cycles that read nothing)" in [t.name for t in fig.data]
     fresh = charts.accuracy_history(history, None, pd.Timestamp("2026-01-01 10:40"))  # the newest cycle read data
     assert not [s for s in fresh.layout.shapes if s.type == "rect"] and not [t for t in fresh.data if (t.name or "").startswith("No new")]
+
+
+def test_a_long_idle_span_runs_off_the_right_edge_instead_of_squeezing_the_measured_cycles() -> None:
+    history = pd.DataFrame({"ts": pd.to_datetime(["2026-01-01 10:00", "2026-01-01 10:30"]),
+                            "last_ts": pd.to_datetime(["2026-01-01 10:20", "2026-01-01 10:40"]),
+                            "realised": [0.9, 0.8], "estimated": [0.88, 0.82]})  # fmt: skip
+    newest = pd.Timestamp("2026-01-02 10:40")  # a day of cycles that read nothing after 40 minutes that read data
+    fig = charts.accuracy_history(history, None, newest)
+    (span,) = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert pd.Timestamp(span.x1) == newest  # the span still runs to the newest cycle ...
+    low, high = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    assert low < pd.Timestamp("2026-01-01 10:00") and high == pd.Timestamp("2026-01-01 10:50")  # ... past the edge
