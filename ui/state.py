@@ -75,11 +75,23 @@ def _show_progress(startup: Startup) -> None:
 
 
 def switch_to(name: str) -> None:
-    """Serve workspace `name`: this one's loop stops and its file is released; every cached read is dropped."""
+    """Serve workspace `name`: this one's loop stops and its file is released; every cached read is dropped, and so
+    is every choice made on a page (see forget_views)."""
     switch_workspace(runtime().settings, name)
     _runtime.clear()
     cached_read.clear()
     _run.expires = 0.0
+    forget_views()
+
+
+def forget_views() -> None:
+    """A cycle, a version, a typed interval or a form's values were chosen among one workspace's things: kept, they
+    would open another's pages on its cycle 12 or show the interval typed for the one left as this one's. The
+    session starts over, but for the upload counters (`*_round`), which keep a file uploader from showing a file
+    sent before; the URL's ?cycle= and ?version= go with the choices they named."""
+    for key in [k for k in st.session_state if not str(k).endswith("_round")]:
+        del st.session_state[key]
+    st.query_params.clear()
 
 
 def workspace_switcher() -> None:

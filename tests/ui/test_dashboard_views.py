@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import workspaces
 from core.data.synthetic_stream import Scenario, generate
 from core.rules.verdicts import REALISED
-from core.runtime import get_runtime
+from core.runtime import Runtime, get_runtime
+from tests.core.test_workspace_switching import penguins
 from tests.ui.test_pages import APP, button, open_page, workspace  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.usefixtures("workspace")  # a fresh app workspace for every test here
@@ -165,6 +168,34 @@ def test_the_replay_follows_the_chosen_cycle_and_the_url_names_it() -> None:
     link.run()
     link.switch_page("app_pages/drift.py").run()
     assert link.selectbox(key="drill_cycle").value == first + 1 and link.select_slider(key="boundary_cycle").value == first + 1
+
+
+def test_a_view_chosen_in_one_workspace_is_not_carried_into_another(workspace: Path) -> None:  # noqa: F811
+    """An interval typed on Operations, then cycle 1 picked on the Drift page (the URL says ?cycle=1), then, with the
+    Drift page open, another workspace chosen in the sidebar: the page opens on that workspace's own newest tested
+    cycle and the URL names it, and Operations shows its own scheduler's interval, not the one typed for the one left."""
+    drifted_workspace(3)
+    table = workspace.parent / "penguins.csv"
+    penguins(900, seed=3).to_csv(table, index=False)
+    demo = get_runtime().settings
+    workspaces.create(demo, "penguins", table, "penguins.csv", workspaces.TableChoice("species", initial_rows=300))
+    other = Runtime(replace(workspaces.served_settings(demo, "penguins"), scheduler_autostart=False))
+    for _ in range(3):
+        other.loop.run_cycle()
+    newest = int(other.insights.drift_results()["cycle_id"].iloc[0])
+    other.close()
+    at = open_page("operations")
+    at.number_input(key="interval").set_value(7.0).run()
+    assert get_runtime().loop.worker_status().interval == 7.0
+    at.switch_page("app_pages/drift.py").run()
+    at.selectbox(key="drill_cycle").set_value(1).run()
+    assert at.query_params["cycle"] in ("1", ["1"]) and newest != 1
+    at.selectbox(key="workspace_demo").set_value("penguins").run()
+    assert get_runtime().settings.workspace == "penguins" and not at.exception
+    assert at.selectbox(key="drill_cycle").value == newest
+    assert at.query_params["cycle"] in (str(newest), [str(newest)])
+    at.switch_page("app_pages/operations.py").run()
+    assert at.number_input(key="interval").value == get_runtime().loop.worker_status().interval != 7.0
 
 
 def test_the_report_carries_the_cycles_decision_boundary() -> None:
