@@ -244,10 +244,9 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     effect = f"Effect ({'; '.join(units)})" if mixed else "Effect: Wasserstein / reference sd (drift needs it above the floor)"
     titles = ("p-value (drift when below the threshold)", effect, "PSI (beside the verdict; hollow: too few rows to read it)")
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
-    palette = ("#1f77b4", "#dd8452", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
     for i, feature in enumerate(dict.fromkeys(history["feature"])):
-        rows, colour = history[history["feature"] == feature], palette[i % len(palette)]
-        common = {"mode": "lines+markers", "marker": {"size": 4}, "line": {"color": colour}, "legendgroup": feature}
+        rows = history[history["feature"] == feature]
+        common = {"mode": "lines+markers", "marker": {"size": 4}, "line": _series_line(i), "legendgroup": feature}
         fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=1e-300), name=feature, row=1, col=1, **common)
         fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, customdata=described(rows)["measured"],
                         hovertemplate="%{customdata}<extra>" + feature + "</extra>", **common)  # fmt: skip
@@ -262,10 +261,9 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
                     "color": "grey"}, row=1, col=1)  # fmt: skip
     # The levels are legend entries like the threshold, not labels on the lines: at the right edge "high" and
     # "moderate" sat on each other and the floor's label under the features' lines.
-    floors = [f"{JS_FLOOR:g} Jensen-Shannon"] * ("chi2" in kinds) + [f"{MISSING_FLOOR:g} missing rate"] * ("missing" in kinds)
-    levels = ((f"effect floor {min_effect:g}" + (f" (KS; {', '.join(floors)})" if floors else ""), min_effect, "dash", "grey", 2),
+    levels = [*_effect_floors(kinds, min_effect),
               (f"PSI high ≥ {psi_threshold:g}", psi_threshold, "dash", COLOURS["rejected"], 3),
-              (f"PSI moderate ≥ {psi_warning:g}", psi_warning, "dot", COLOURS["drift"], 3))  # fmt: skip
+              (f"PSI moderate ≥ {psi_warning:g}", psi_warning, "dot", COLOURS["drift"], 3)]  # fmt: skip
     for name, y, dash, colour, row in levels:  # the line across the panel; its name in the legend (a trace with no point)
         fig.add_hline(y=y, line={"dash": dash, "color": colour}, row=row, col=1)
         fig.add_scatter(x=[None], y=[None], name=name, mode="lines", line={"dash": dash, "color": colour}, row=row, col=1)
@@ -279,6 +277,33 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     # A group per feature: Plotly's gap between groups made every row twice as tall, and moving a group's entries left
     # drew each name over its own line.
     return fig.update_layout(legend_tracegroupgap=0, legend_indentation=0)
+
+
+SERIES_COLOURS = ("#1f77b4", "#dd8452", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+SERIES_DASHES = ("solid", "dot", "dash", "longdash", "dashdot")
+
+
+def _series_line(i: int) -> dict:
+    """The i-th series' line: the colours first, then the colours again with another dash, so the 9th series (a
+    table's tenth column, the labels) is never drawn as the 1st."""
+    return {"color": SERIES_COLOURS[i % len(SERIES_COLOURS)], "dash": SERIES_DASHES[i // len(SERIES_COLOURS) % len(SERIES_DASHES)]}
+
+
+def _effect_floors(kinds: set[str], min_effect: float) -> list[tuple[str, float, str, str, int]]:
+    """A line at each floor the history's tests use, named by the tests it is the floor of: one line at 0.1 drawn for
+    three floors showed a missing rate of 0.063, above its own 0.05, as below the line."""
+    by_value: dict[float, list[str]] = {}
+    for kind, test, floor in (
+        ("ks", "Wasserstein sd", min_effect),
+        ("chi2", "Jensen-Shannon", JS_FLOOR),
+        ("missing", "missing share", MISSING_FLOOR),
+    ):
+        if kind in kinds:
+            by_value.setdefault(floor, []).append(test)
+    dashes = ("dash", "dashdot", "longdashdot")
+    return [
+        (f"effect floor {floor:g} ({', '.join(tests)})", floor, dashes[i], "grey", 2) for i, (floor, tests) in enumerate(by_value.items())
+    ]
 
 
 def distribution_overlay(

@@ -181,14 +181,28 @@ def test_the_drift_levels_are_legend_entries_naming_only_the_tests_the_history_h
     titles = " ".join(a.text for a in wine.layout.annotations)
     assert "Effect (sd; Jensen-Shannon for categories)" in titles and "missing" not in titles
     named = {t.name: (t.yaxis, t.line.dash) for t in wine.data if t.mode == "lines" and t.showlegend is not False}
-    assert named == {"threshold (α / tests)": ("y", "dash"), "effect floor 0.1 (KS; 0.1 Jensen-Shannon)": ("y2", "dash"),
+    assert named == {"threshold (α / tests)": ("y", "dash"), "effect floor 0.1 (Wasserstein sd, Jensen-Shannon)": ("y2", "dash"),
                      "PSI high ≥ 0.25": ("y3", "dash"), "PSI moderate ≥ 0.1": ("y3", "dot")}  # fmt: skip
     lines = {(shape.yref, shape.y0, shape.line.dash) for shape in wine.layout.shapes}  # each across its whole panel
     assert lines == {("y2", 0.1, "dash"), ("y3", 0.25, "dash"), ("y3", 0.1, "dot")}
     assert not [a.text for a in wine.layout.annotations if a.text in ("high", "moderate") or a.text.startswith("floor")]
     table = charts.drift_statistics(_history(["ks", "chi2", "missing"]), 0.1, 0.25, 0.1)
     assert "share for missing rates" in " ".join(a.text for a in table.layout.annotations)
-    assert any(t.name == "effect floor 0.1 (KS; 0.1 Jensen-Shannon, 0.05 missing rate)" for t in table.data)
+    floors = {(shape.y0, shape.line.dash) for shape in table.layout.shapes if shape.yref == "y2"}
+    assert floors == {(0.1, "dash"), (0.05, "dashdot")}  # a missing rate's floor is its own line, below the others'
+    named = {t.name: t.line.dash for t in table.data if (t.name or "").startswith("effect floor")}
+    assert named == {"effect floor 0.1 (Wasserstein sd, Jensen-Shannon)": "dash", "effect floor 0.05 (missing share)": "dashdot"}
+    categories = charts.drift_statistics(_history(["chi2"]), 0.3, 0.25, 0.1)  # no KS test: its floor is not drawn
+    assert {t.name for t in categories.data if (t.name or "").startswith("effect floor")} == {"effect floor 0.1 (Jensen-Shannon)"}
+
+
+def test_every_series_of_the_drift_history_is_drawn_in_a_line_of_its_own() -> None:
+    """Ten columns, the labels and the predicted class: twelve series, more than the palette's colours."""
+    history = pd.concat([_history(["ks"]).assign(feature=f"column_{i}") for i in range(10)]
+                        + [_history(["chi2"]).assign(feature=name) for name in ("(label)", "(predicted class)")])  # fmt: skip
+    fig = charts.drift_statistics(history, 0.1, 0.25, 0.1)
+    styles = {t.name: (t.line.color, t.line.dash) for t in fig.data if t.yaxis == "y" and t.legendgroup}
+    assert len(styles) == 12 and len(set(styles.values())) == 12, styles
 
 
 def test_cycles_after_the_last_that_read_data_are_a_shaded_span_to_the_newest() -> None:
