@@ -96,9 +96,11 @@ table(
      "n_current"],
     "This cycle made no drift test (no champion or no new rows).",
     column_config={"p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
-                   "window_batches": "batches pooled", "n_reference": "reference rows",
-                   "n_current": st.column_config.NumberColumn("current rows", help="The rows the test compared (values present): "
-                                                              "this cycle's batch, or the batches it pooled"),
+                   "window_batches": "batches pooled",
+                   "n_reference": st.column_config.NumberColumn("reference rows", help="The reference's rows the test read: its "
+                                                                "values present (every row for a missing rate)"),
+                   "n_current": st.column_config.NumberColumn("current rows", help="The rows the test compared (values present; "
+                                                              "every row for a missing rate): this cycle's batch, or the batches it pooled"),
                    "psi_status": st.column_config.TextColumn("PSI level", help="PSI of this cycle's batch alone, never pooled"),
                    "threshold": st.column_config.NumberColumn("p threshold", format="%.3g"),
                    "effect": st.column_config.NumberColumn("effect", format="%.3f", help="Wasserstein in reference sd (numbers), Jensen-Shannon distance (categories), change in the missing share"), "psi": st.column_config.NumberColumn("PSI", format="%.3f", help="Of this cycle's batch alone, never pooled: beside the verdict, not part of it")},

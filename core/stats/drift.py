@@ -64,6 +64,7 @@ class FeatureDrift:
     n_current: int
     window_batches: int
     unseen_share: float | None = None  # categorical columns: the share of values the reference never had
+    n_reference: int | None = None  # the reference's values the test read (values present); None: every reference row
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class DriftReport:
         return ", ".join(f"{f.feature} ({named_test(f.test)})" for f in self.features if f.drifted)
 
     def rows(self) -> list[dict]:
-        return [{**asdict(f), "n_reference": self.n_reference} for f in self.features]
+        return [{**asdict(f), "n_reference": self.n_reference if f.n_reference is None else f.n_reference} for f in self.features]
 
 
 # Each test in its own words and unit: the KS statistic and the shift in reference standard deviations for numbers,
@@ -222,6 +223,7 @@ def _feature(ref: np.ndarray, windows: list[np.ndarray], name: str, per_test: fl
     return FeatureDrift(
         name, "ks", statistic, p_value, per_test, effect, drifted, value,
         psi_status(value, thresholds, PSI_BINS, ref.shape[0], windows[0].shape[0]), int(windows[best].shape[0]), best + 1,
+        n_reference=int(ref.shape[0]),
     )  # fmt: skip
 
 
@@ -293,7 +295,7 @@ def _numeric_present(ref: pd.Series, current: list[pd.Series], name: str, per_te
     parts = [_present(c) for c in current]
     windows = [np.concatenate(parts[:k]) if k > 1 else parts[0] for k in range(1, len(parts) + 1)]
     if len(ref_values) == 0 or any(len(w) == 0 for w in windows):
-        return FeatureDrift(name, "ks", 0.0, 1.0, per_test, 0.0, False, 0.0, "ok", len(windows[0]), 1)
+        return FeatureDrift(name, "ks", 0.0, 1.0, per_test, 0.0, False, 0.0, "ok", len(windows[0]), 1, n_reference=len(ref_values))
     return _feature(ref_values, windows, name, per_test, thresholds)
 
 
@@ -325,7 +327,7 @@ def _categorical(ref: pd.Series, current: list[pd.Series], name: str, per_test: 
     return FeatureDrift(
         name, "chi2", chi2, p_value, per_test, effect, drifted, value,
         psi_status(value, thresholds, len(categories), int(ref_counts.sum()), int(batch_counts[0].sum())), int(counts.sum()), best + 1,
-        unseen_share,
+        unseen_share, int(ref_counts.sum()),
     )  # fmt: skip
 
 
@@ -367,7 +369,9 @@ def _missing(ref: pd.Series, current: list[pd.Series], name: str, per_test: floa
     best = min(range(len(current)), key=lambda k: (outcomes[k][0], k))
     p_value, chi2, effect, n = outcomes[best]
     drifted = p_value < per_test and effect >= MISSING_FLOOR
-    return FeatureDrift(f"{name} · missing rate", "missing", chi2, p_value, per_test, effect, drifted, 0.0, "ok", n, best + 1)
+    return FeatureDrift(
+        f"{name} · missing rate", "missing", chi2, p_value, per_test, effect, drifted, 0.0, "ok", n, best + 1, n_reference=ref_n
+    )
 
 
 def wilson_upper(successes: int, n: int, confidence: float) -> float:

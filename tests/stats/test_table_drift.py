@@ -54,6 +54,17 @@ def test_every_column_kind_has_its_test_in_one_family() -> None:
     assert all(f.threshold == pytest.approx(T.alpha / len(report.features)) for f in report.features)  # Bonferroni over all
 
 
+def test_each_test_counts_the_reference_values_it_read_as_it_counts_the_current_ones() -> None:
+    """A column with missing values: its KS or chi-square reads the values present on both sides, its missing-rate
+    test every row. "reference rows" beside "current rows" counted every reference row against the values present."""
+    reference, current = _rows(2000, "stable", 1), _rows(200, "stable", 2)
+    rows = {r["feature"]: r for r in table_report(reference, [current], SCHEMA, T).rows()}
+    for column in ("tenure_months", "channel"):
+        assert reference[column].isna().any() and current[column].isna().any()
+        assert (rows[column]["n_reference"], rows[column]["n_current"]) == (reference[column].notna().sum(), current[column].notna().sum())
+        assert (rows[f"{column} · missing rate"]["n_reference"], rows[f"{column} · missing rate"]["n_current"]) == (2000, 200)
+
+
 def test_the_category_test_is_scipy_s_chi_square_with_unseen_values_pooled() -> None:
     reference, current = _rows(2000, "stable", 1), _rows(300, "new_category", 2)
     plan = next(f for f in table_report(reference, [current], SCHEMA, T).features if f.feature == "plan")
