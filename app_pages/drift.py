@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.domain.outcomes import version_label
 from core.rules.verdicts import FEATURE, drift_found
-from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
+from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, PREDICTED, described
 from ui import charts
 from ui.report import drift_report_html
 from ui.state import (
@@ -120,17 +120,28 @@ if compared is not None:  # None: this cycle made no drift test, as its table sa
         if compared.unread:
             st.caption(f"For {', '.join(compared.unread)}, the chart shows {compared.batch.name.lower()} as stored, not every row "
                        "the test compared (rows archived by retention, inputs of served predictions, or a sample of a large batch).")  # fmt: skip
+        predicted = cached.insights.predicted_classes(chosen) if PREDICTED in set(detail.drift["feature"]) else None
+        if predicted is None and PREDICTED in set(detail.drift["feature"]):
+            st.caption(f"For {PREDICTED}, no chart: the champion's model, or the rows it predicted on, cannot all be read again "
+                       "(the table says how far the class shares moved).")  # fmt: skip
         cols = st.columns(2)
-        for i, feature in enumerate(rt.schema.names):
+
+        def place(figure: object, key: str) -> None:
+            figures.append(figure)
+            cols[(len(figures) - 1) % 2].plotly_chart(figure, key=key)
+
+        for feature in rt.schema.names:
             rows = compared.of(feature)
-            figures.append(charts.distribution_overlay(reference, rows.rows, feature, rows.name, detail.reference.legend, rows.short_name))
-            cols[i % 2].plotly_chart(figures[-1], key=f"drift_dist_{feature}")
+            place(charts.distribution_overlay(reference, rows.rows, feature, rows.name, detail.reference.legend, rows.short_name),
+                  f"drift_dist_{feature}")  # fmt: skip
         if LABELS in compared.by_feature or LABELS in compared.unread:  # the labels were tested: show their shares
             rows = compared.of(LABELS)
-            figures.append(
-                charts.label_overlay(reference, rows.rows, rt.schema.classes, rows.name, detail.reference.legend, rows.short_name)
-            )
-            cols[len(rt.schema.names) % 2].plotly_chart(figures[-1], key="drift_dist_labels")
+            place(charts.label_overlay(reference, rows.rows, rt.schema.classes, rows.name, detail.reference.legend, rows.short_name),
+                  "drift_dist_labels")  # fmt: skip
+        if predicted is not None:  # the champion's classes, on the rows its test compared
+            on_reference, rows = predicted
+            place(charts.label_overlay(on_reference, rows.rows, rt.schema.classes, rows.name, detail.reference.legend, rows.short_name,
+                                       column=PREDICTED), "drift_dist_predicted")  # fmt: skip
 features = rt.schema.names
 
 

@@ -356,12 +356,14 @@ def label_overlay(
     current_name: str,
     reference_name: str = "Reference",
     short_name: str | None = None,
+    column: str = "(label)",
 ) -> go.Figure:
-    """The labels' class shares, reference beside the batch's labelled rows: the picture of a "(label)" drift test. The
-    classes stand in the schema's order, each one drawn, so two cycles' charts line up and a class gone is a gap."""
+    """Class shares (TARGET's class indices), reference beside current: the picture of a "(label)" drift test, or of a
+    "(predicted class)" one given the champion's predicted classes as TARGET. The classes stand in the schema's order,
+    each one drawn, so two cycles' charts line up and a class gone is a gap."""
     names = np.array([str(c) for c in classes], dtype=object)
-    frames = [pd.DataFrame({"(label)": names[f[TARGET].dropna().to_numpy(dtype=np.int64)]}) for f in (reference, current)]
-    return category_overlay(*frames, "(label)", current_name, reference_name, order=list(names), short_name=short_name)
+    frames = [pd.DataFrame({column: names[f[TARGET].dropna().to_numpy(dtype=np.int64)]}) for f in (reference, current)]
+    return category_overlay(*frames, column, current_name, reference_name, order=list(names), short_name=short_name)
 
 
 def _overlay_title(feature: str, current_name: str) -> str:

@@ -10,7 +10,7 @@ samples), the feature's chart shows the cycle's batch alone and says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -42,6 +42,7 @@ class ComparedRows:
     batch: Compared  # the cycle's own batch: what a chart shows where a test's rows cannot be read again
     by_feature: dict[str, Compared]  # per tested column (and LABELS), the rows its test compared
     unread: tuple[str, ...] = ()  # tested columns whose test's rows cannot all be read again: shown as the batch
+    windows: dict[int, Compared] = field(default_factory=dict)  # k: the newest k tested batches as read again, oldest first
 
     def of(self, feature: str) -> Compared:
         return self.by_feature.get(feature, self.batch)
@@ -77,4 +78,4 @@ def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | 
             by_feature[row.feature] = window
         else:
             unread.append(row.feature)
-    return ComparedRows(pooled[1], by_feature, tuple(unread))
+    return ComparedRows(pooled[1], by_feature, tuple(unread), pooled)

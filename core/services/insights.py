@@ -27,11 +27,13 @@ from core.errors import NoModelError, UserInputError
 from core.ml.row_model import RowModel
 from core.rules import verdicts
 from core.rules.policy import CHALLENGING
-from core.services.compared import ComparedRows, compared_rows
+from core.services.compared import Compared, ComparedRows, compared_rows
 from core.services.facts import StoredFacts
 from core.services.reference import Reference, holding_rows, read_reference, reference_of
 from core.services.registry import ModelRegistry
 from core.stats import evaluation
+from core.stats.drift import PREDICTED
+from core.stats.estimate import predicted_class
 from core.store import Store
 
 BOUNDARY_POINTS = 1500
@@ -165,6 +167,30 @@ class Insights(StoredFacts):
     def compared_rows(self, cycle_id: int, max_rows: int = 20_000) -> ComparedRows | None:
         """Per tested feature of a cycle, the rows its drift test compared: the batch, or the batches it pooled."""
         return compared_rows(self.store, validation.integer(cycle_id, "cycle", 1, 2**62), max_rows)
+
+    def predicted_classes(self, cycle_id: int, max_rows: int = 20_000) -> tuple[pd.DataFrame, Compared] | None:
+        """The classes the cycle's champion predicted on the reference and on the rows its "(predicted class)" test
+        compared (as TARGET): the picture of that test. The classes are tested, not stored; the same model gives them
+        again. None where the cycle made no such test, or its rows or its model cannot all be read again (the counts
+        must equal the test's)."""
+        tested = self.store.drift_results(validation.integer(cycle_id, "cycle", 1, 2**62))
+        test = tested[tested["feature"] == PREDICTED]
+        compared = compared_rows(self.store, cycle_id, max_rows) if not test.empty else None
+        cycle = self.store.cycle(cycle_id) or {}
+        champion = cycle.get("champion_version")
+        record = self.store.model(int(champion)) if champion else None
+        if compared is None or record is None or record.get("pruned_at") is not None:
+            return None
+        window = compared.windows.get(int(test["window_batches"].fillna(1).iloc[0]))
+        _ref, reference = self.reference_sample(cycle_id)
+        if window is None or (len(reference), len(window.rows)) != (int(test["n_reference"].iloc[0]), int(test["n_current"].iloc[0])):
+            return None
+        model, schema = self.registry.load(int(champion)), self.store.schema
+
+        def predicted(rows: pd.DataFrame) -> pd.DataFrame:
+            return pd.DataFrame({TARGET: predicted_class(model.predict_proba(model_input(rows, schema, schema.names)))})
+
+        return predicted(reference), Compared(predicted(window.rows), window.cycles)
 
     def contributions(self, version: int, values: object, model: object = None) -> dict:
         """Each feature's contribution to the log-odds of class 1 under `version`, in the features' order;

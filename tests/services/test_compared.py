@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
+from scipy.spatial.distance import jensenshannon
 
+from core import workspaces
+from core.domain.features import TARGET
 from core.runtime import Runtime
+from core.stats.drift import PREDICTED, category_shares
+from tests.fixtures import make_settings
+from tests.loop.test_replay import WEATHER
 
 
 def _cycles(rt: Runtime, n: int) -> list[int]:
@@ -62,3 +72,25 @@ def test_a_cycle_that_tested_nothing_has_no_compared_rows(trained_runtime: Runti
     rt = trained_runtime
     rt.loop.set_controls(stream_enabled=False)
     assert rt.insights.compared_rows(rt.loop.run_cycle().cycle_id) is None
+
+
+def test_the_predicted_classes_chart_shows_the_classes_the_champion_s_test_compared(tmp_path: Path, mlflow_template: Path) -> None:
+    """The champion's predicted classes are tested, not stored: predicted again by the cycle's champion on the reference
+    and on the rows the test pooled, their shares give the stored test's effect to the last digit."""
+    base = make_settings(tmp_path / "base", mlflow_template)
+    created = workspaces.create(base, "weather", WEATHER, "weather.csv", workspaces.TableChoice("rain", initial_rows=1000))
+    rt = Runtime(replace(workspaces.workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=200))
+    try:
+        ids = [rt.loop.run_cycle().cycle_id for _ in range(3)]
+        test = rt.store.drift_results(ids[-1]).set_index("feature").loc[PREDICTED]
+        on_reference, shown = rt.insights.predicted_classes(ids[-1])
+        assert (len(on_reference), len(shown.rows)) == (test["n_reference"], test["n_current"])
+        assert shown.cycles == tuple(ids[-int(test["window_batches"]) :])
+        classes = sorted(str(c) for c in rt.schema.classes)
+        ref, current = (category_shares(f[TARGET].map(lambda i: str(rt.schema.classes[i])).value_counts(), classes)
+                        for f in (on_reference, shown.rows))  # fmt: skip
+        assert jensenshannon(ref, current) == pytest.approx(test["effect"], abs=1e-12)
+        rt.store.cur.execute("UPDATE models SET pruned_at = now() WHERE version = ?", [rt.store.cycle(ids[-1])["champion_version"]])
+        assert rt.insights.predicted_classes(ids[-1]) is None  # its model is gone: no chart claims to be its classes
+    finally:
+        rt.close()

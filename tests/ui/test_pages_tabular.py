@@ -12,6 +12,7 @@ import streamlit as st
 from core import workspaces
 from core.config import Settings
 from core.data.synthetic_table import generate_table
+from core.domain.features import TARGET
 from core.runtime import close_runtime, get_runtime
 from tests.fixtures import make_settings
 from tests.ui.serving import serving
@@ -261,3 +262,9 @@ def test_the_drift_page_draws_the_labels_class_shares_it_tested(served: Settings
     assert len(drawn) == 1
     assert {x for trace in drawn[0]["data"] for x in trace["x"]} <= {str(c) for c in rt.schema.classes}
     assert [trace["name"] for trace in drawn[0]["data"]][1] == f"Cycle {record.cycle_id} batch"
+    (predicted,) = [c for c in charts(at) if c["layout"].get("title", {}).get("text", "").startswith("(predicted class)<br>")]
+    _on_reference, shown = rt.insights.predicted_classes(record.cycle_id)  # the champion's classes: tested, then drawn
+    shares = shown.rows[TARGET].map(lambda i: str(rt.schema.classes[i])).value_counts(normalize=True)
+    assert dict(zip(predicted["data"][1]["x"], predicted["data"][1]["y"], strict=True)) == pytest.approx(shares.reindex(
+        [str(c) for c in rt.schema.classes], fill_value=0.0).to_dict())  # fmt: skip
+    assert not [c.value for c in at.caption if "no chart" in c.value]
