@@ -8,7 +8,7 @@ import streamlit as st
 from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
 from ui.own_data import in_progress, start_from_your_own_data
-from ui.state import act, cached, dataframe, empty_state, plural, runtime
+from ui.state import act, cached, dataframe, empty_state, plural, runtime, shown_rows
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
@@ -134,8 +134,12 @@ if datasets.empty:
 stream = rt.loop.stream_info()  # the library dataset the stream replays, if any: its role says so
 replaying = "library, replayed to its end" if stream["finished"] else "library, being replayed"
 roles = datasets["role"].map({"incoming": "sent to the loop", "library": "library"})
+scenarios = [
+    s if pd.isna(of) else f"replay of dataset {int(of)}" for s, of in zip(datasets["scenario"], datasets["replay_of"], strict=True)
+]
 datasets = datasets.assign(role=roles.where(datasets["dataset_id"] != stream["source"], replaying),
-                           tags=datasets["tags"].map(lambda t: ", ".join(json.loads(t or "[]"))))  # fmt: skip
+                           tags=datasets["tags"].map(lambda t: ", ".join(json.loads(t or "[]"))),
+                           scenario=scenarios)  # fmt: skip
 dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
     height=240,
@@ -182,8 +186,8 @@ with st.expander("Rename, tag or delete"):
               "the loop read or a model was trained on.")  # fmt: skip
 
 preview, stats = st.tabs(["First rows", "Summary statistics"])
-preview.dataframe(cached.insights.dataset_frame(chosen, 100), hide_index=True, height=240)
-stats.dataframe(cached.insights.dataset_summary(chosen), hide_index=True, column_config={
+dataframe(cached.insights.dataset_frame(chosen, 100), into=preview, hide_index=True, height=240)
+dataframe(cached.insights.dataset_summary(chosen), into=stats, hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "q25", "median", "q75", "max")})  # fmt: skip
 if not schema.plain:
     stats.caption("Numbers: mean, spread and quartiles of the values present. Categories: distinct values and the most frequent.")
@@ -205,7 +209,7 @@ if ref is None:
     empty_state("No champion yet, so no reference to compare with: train a model on the Models page.")
 else:
     st.caption(f"Reference: {ref.describe()}: the {len(reference):,} rows the champion's drift tests compare with. "
-               f"This dataset: a seeded sample of at most 20,000 of its {int(row['n_rows']):,} rows.")  # fmt: skip
+               f"This dataset: {shown_rows(len(current), int(row['n_rows']))}.")  # fmt: skip
 reference_balance = reference["target"].value_counts().to_dict()
 cols = st.columns(2)  # two per row, as on the Drift page: three cut titles, legends and category names at 1024 px
 for i, feature in enumerate(features):

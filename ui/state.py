@@ -188,12 +188,12 @@ EMPTY_CELL = "—"
 ROW_PX = 35  # glide-data-grid's row (and header) height in Streamlit's theme
 
 
-def dataframe(frame: pd.DataFrame, **options: Any) -> None:
-    """`st.dataframe` as every page draws one: a dash where a value is missing (EMPTY_CELL), the one place that says so;
-    a `height` is a cap, so a table of two rows has no empty rows under them."""
+def dataframe(frame: pd.DataFrame, into: Any = st, **options: Any) -> None:
+    """`st.dataframe` as every page draws one, in `into` (a tab, a column): a dash where a value is missing
+    (EMPTY_CELL), the one place that says so; a `height` is a cap, so a table of two rows has no empty rows under them."""
     if isinstance(options.get("height"), int):
         options["height"] = min(options["height"], ROW_PX * (len(frame) + 1) + 3)
-    st.dataframe(frame, **{"placeholder": EMPTY_CELL, **options})
+    into.dataframe(frame, **{"placeholder": EMPTY_CELL, **options})
 
 
 def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -> None:
@@ -240,6 +240,12 @@ def keep_in_url(param: str, text: str) -> None:
 def plural(n: int, noun: str) -> str:
     """ "1 model", "2 models": a count a person reads."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def shown_rows(shown: int, total: int) -> str:
+    """What a chart of a sample holds, said as it is: "all its 300 rows", or "a seeded sample of 20,000 of its
+    191,000 rows", never a cap larger than the table."""
+    return f"all its {plural(total, 'row')}" if shown >= total else f"a seeded sample of {shown:,} of its {plural(total, 'row')}"
 
 
 def version_column(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:

@@ -87,6 +87,10 @@ class Challenge:
 
     def describe(self) -> str:
         shown = ", ".join(f"{length:,} rows {score:.3f}" for length, score in sorted(self.scores.items()))
+        if len(self.scores) == 1:  # one window could be fitted (the others were too short or of one class): no choice made
+            return (
+                f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, scored on those {self.check_rows:,} ({shown})"
+            )
         return (f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, the window that scored best on "
                 f"those {self.check_rows:,} ({shown})")  # fmt: skip
 

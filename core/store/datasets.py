@@ -231,7 +231,13 @@ class DatasetQueries(StoreBase):
         return int(n)
 
     def datasets(self) -> pd.DataFrame:
-        return self.cur.execute("SELECT * FROM datasets ORDER BY dataset_id DESC").df()
+        """Every dataset, newest first. A replay segment keeps its source's id in `strength` (so that segments of two
+        sources stay apart, `stream_segment`); it is read out as `replay_of`, and a replay has no strength."""
+        return self.cur.execute(
+            """SELECT * REPLACE (CASE WHEN scenario = 'replay' THEN NULL ELSE strength END AS strength),
+                      CASE WHEN scenario = 'replay' THEN CAST(strength AS BIGINT) END AS replay_of
+               FROM datasets ORDER BY dataset_id DESC"""
+        ).df()
 
     def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
         """The dataset as the user's table: their column names, and the target's classes as written."""

@@ -20,7 +20,7 @@ from core.data import synthetic_stream
 from core.data.table_check import ordered_by_time
 from core.domain.schema import Schema
 from core.errors import UserInputError
-from core.ml.window_choice import choose_window
+from core.ml.window_choice import challenge, choose_window
 from core.runtime import Runtime
 from core.store import Window
 from core.workspaces import TableChoice, create, workspace_settings
@@ -227,6 +227,17 @@ def test_a_drift_retrain_keeps_the_post_drift_rows_after_an_abrupt_change_and_mo
     steady = choose_window(_window(np.vstack([old_X, same_X]), np.concatenate([old_y, same_y])), 600, schema, 0.3)
     assert steady.window.n_rows == 4600 and "chosen on the newest 180 post-drift rows" in steady.describe()
     assert choose_window(_window(old_X[:500], old_y[:500]), 500, schema, 0.3) is None  # nothing older to choose
+
+
+def test_a_challenge_with_one_window_fitted_claims_no_choice() -> None:
+    """With 400 rows before the check rows, 1,000 and 2,000 both mean those 400: one window, nothing "scored best"."""
+    schema = Schema.demo(2)
+    X, y = synthetic_stream.generate(500, 2, synthetic_stream.Scenario("stable"), seed=4)
+    one = challenge(_window(X, y), 100, (1000, 2000), schema)
+    assert one.scores.keys() == {400} and "scored best" not in one.describe()
+    assert one.describe().startswith("trained on the 400 rows before the newest 100, scored on those 100 (400 rows 0.")
+    two = challenge(_window(X, y), 100, (200, 2000), schema)
+    assert two.scores.keys() == {200, 400} and "the window that scored best on those 100" in two.describe()
 
 
 def test_bench_replay_runs_on_a_slice_of_a_real_stream(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -95,6 +96,7 @@ def test_generate_adds_a_dataset(workspace: Path) -> None:
     assert datasets["n_rows"].tolist()[0] == 1500 and datasets["scenario"].tolist()[0] == "covariate_shift"
     assert any("1,500 rows" in t.value for t in at.toast)
     assert len(at.dataframe[0].value) == 2
+    assert any("This dataset: all its 1,500 rows." in c.value for c in at.caption)  # not "at most 20,000 of its 1,500"
 
 
 def test_a_bad_csv_import_shows_the_problem_and_stores_nothing(workspace: Path) -> None:
@@ -351,6 +353,9 @@ def test_the_dataset_being_replayed_says_so_on_the_data_page_and_is_not_offered_
     assert not at.exception and not at.error
     assert any("being replayed" in m.value and "100 of 400 rows" in m.value for m in at.markdown)
     assert not [b for b in at.button if b.label == "Send this dataset to the loop"]
+    at.pills(key="dataset_sources").set_value(["generated", "stream"]).run()
+    segment = at.dataframe[0].value.set_index("dataset_id").drop(replayed.dataset_id).iloc[0]
+    assert segment["scenario"] == f"replay of dataset {replayed.dataset_id}" and pd.isna(segment["strength"])  # not "strength 2"
     rt.loop.update_stream(source="simulator")
     at.run()
     assert [b for b in at.button if b.label == "Send this dataset to the loop"]

@@ -51,6 +51,8 @@ def test_the_data_page_shows_the_schema_and_refuses_the_generator(served: Settin
     schema = at.table[0].value
     assert schema.loc["plan", "kind"] == "categorical" and schema.loc["tenure_months", "missing allowed"] == "yes"
     assert any("takes files of its own columns" in i.value for i in at.info)
+    first_rows = next(d for d in at.dataframe if "channel" in d.value.columns)
+    assert first_rows.value["channel"].isna().any() and first_rows.proto.placeholder == "—"  # a dash, not "None"
 
 
 def test_the_predict_form_is_built_from_the_schema_and_serves_a_class_as_written(served: Settings) -> None:
