@@ -103,8 +103,8 @@ dataframe(
            *(["mlflow_run"] if links else [])]],
     hide_index=True,
     column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS} | links | {
-        "n_train": st.column_config.NumberColumn("trained on", help="Rows the version was fitted on"),
-        "n_holdout": st.column_config.NumberColumn("holdout", help="Rows held out of its training: its metrics here rest on them"),
+        "n_train": st.column_config.NumberColumn("trained on", format="localized", help="Rows the version was fitted on"),
+        "n_holdout": st.column_config.NumberColumn("holdout", format="localized", help="Rows held out of its training: its metrics here rest on them"),
         "realised": st.column_config.TextColumn(
         "realised (served)", help="Every label received for the predictions this version served, whoever served when they came: "
         "its accuracy in service, beside the holdout metrics.")},

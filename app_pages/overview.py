@@ -119,7 +119,8 @@ def live() -> None:
         f"Server up {_duration(process_uptime())} · workspace open {_duration(ov.uptime_seconds)} · received by the loop: "
         f"{plural(c['incoming_datasets'], 'dataset')}, {plural(c['incoming_samples'], 'sample')}{_copies(c['replayed_samples'])} · in the library: "
         f"{plural(c['datasets'] - c['incoming_datasets'], 'dataset')}, {plural(c['samples'] - c['incoming_samples'], 'sample')} · "
-        f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} · next cycle {next_run}"
+        f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} asked for (API, dashboard, replicas; the loop's "
+        f"scoring of its own batches is not counted here) · next cycle {next_run}"
     )
     history = cached.insights.accuracy_history(400)
     if history.empty and last:

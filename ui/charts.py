@@ -36,6 +36,7 @@ RANGE_BUTTONS = [
 PANEL_TITLE_PX = 26  # a subplot's title above its panel, kept free of the legend (range buttons make room of their own)
 BAR_PX = 20  # a horizontal bar's height with its name beside it
 BAND_FILL = "rgba(148, 103, 189, 0.18)"  # the estimate's colour, faint
+LABEL_GAP = 1 / 30  # of the time shown: version labels closer than this share one (a label is about 14 px wide)
 
 
 def class_name(c: object) -> str:
@@ -152,7 +153,6 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
             cycle = marked["marked_cycle"] if "marked_cycle" in marked else marked["first_cycle"]
             fig.add_scatter(x=marked["ts"], y=y, name=name, mode="markers", marker={"color": colour, "size": 12, "symbol": symbol},
                             customdata=cycle, hovertemplate="cycle %{customdata}: click to open it<extra>" + name + "</extra>")  # fmt: skip
-    _model_changes(fig, events)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     ts = history["ts"]
     measured = pd.Timestamp(history["last_ts"].max()) if "last_ts" in history else None
@@ -167,6 +167,10 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
         else:
             ts = pd.concat([ts, pd.Series([pd.Timestamp(newest)])], ignore_index=True)
     _time_axis(fig, ts, selector=True)
+    shown = fig.layout.xaxis.range
+    _model_changes(
+        fig, events, pd.Timestamp(shown[1]) - pd.Timestamp(shown[0]) if shown else pd.Timestamp(ts.max()) - pd.Timestamp(ts.min())
+    )
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 
 
@@ -216,20 +220,34 @@ def seconds(value: float) -> str:
     return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
 
 
-def _model_changes(fig: go.Figure, events: pd.DataFrame | None) -> None:
+def _model_changes(fig: go.Figure, events: pd.DataFrame | None, span: pd.Timedelta) -> None:
+    """A dashed line at each promotion and rollback, and its version written at the foot of the plot, under the
+    accuracy lines and markers. Changes closer than LABEL_GAP of the time shown share one label ("v1.1.0–v1.7.0"):
+    staggered labels of a replay's seven promotions ran over each other and over the drift markers."""
     if events is None or events.empty:
         return
     changes = events[events["promoted"].astype(bool)].sort_values("ts")
     legend: set[str] = set()
-    for i, (_, event) in enumerate(changes.iterrows()):
+    for _, event in changes.iterrows():
         name, colour = ("Rollback", COLOURS["rollback"]) if event["kind"] == "rollback" else ("Promotion", COLOURS["promotion"])
         fig.add_vline(x=event["ts"], line={"color": colour, "dash": "dash", "width": 1.5})
-        # Staggered in height and side: promotions seconds apart would otherwise print their labels on top of each other.
-        fig.add_annotation(x=event["ts"], y=1.04 - 0.22 * (i % 3), yref="y", text=version_label(event["version"]), showarrow=False,
-                           textangle=-90, xanchor="right" if i % 2 == 0 else "left", yanchor="top", font={"size": 10, "color": colour})  # fmt: skip
         if name not in legend:  # one legend entry per kind
             legend.add(name)
             fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": colour, "dash": "dash"})
+    for group in _close_groups(changes, span * LABEL_GAP if pd.notna(span) else pd.Timedelta(0)):
+        first, last = group.iloc[0], group.iloc[-1]
+        text = version_label(first["version"]) + ("" if len(group) == 1 else f"–{version_label(last['version'])}")
+        colour = COLOURS["rollback"] if (group["kind"] == "rollback").all() else COLOURS["promotion"]
+        fig.add_annotation(x=last["ts"], y=0.03, yref="y", text=text, showarrow=False, textangle=-90, xanchor="right",
+                           yanchor="bottom", font={"size": 10, "color": colour})  # fmt: skip
+
+
+def _close_groups(changes: pd.DataFrame, gap: pd.Timedelta) -> list[pd.DataFrame]:
+    """Runs of changes each less than `gap` after the one before."""
+    if changes.empty:
+        return []
+    starts = changes["ts"].diff().isna() | (changes["ts"].diff() >= gap)
+    return [group for _, group in changes.groupby(starts.cumsum().to_numpy())]
 
 
 def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: float, psi_warning: float) -> go.Figure:
@@ -319,12 +337,25 @@ def distribution_overlay(
     if not pd.api.types.is_numeric_dtype(reference[feature]) or not pd.api.types.is_numeric_dtype(current[feature]):
         return category_overlay(reference, current, feature, current_name, reference_name, short_name=short_name)
     fig = go.Figure()
+    bins = _shared_bins(reference[feature], current[feature])
     fig.add_histogram(x=reference[feature], name=reference_name, histnorm="probability density",
-                      opacity=0.6, nbinsx=40, marker_color=COLOURS["reference"])  # fmt: skip
-    fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, nbinsx=40,
+                      opacity=0.6, xbins=bins, marker_color=COLOURS["reference"])  # fmt: skip
+    fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, xbins=bins,
                       marker_color=COLOURS["current"])  # fmt: skip
     fig.update_layout(barmode="overlay")
     return _layout(fig, _overlay_title(feature, short_name or current_name), feature, "density", height=320)
+
+
+def _shared_bins(*columns: pd.Series, n: int = 40) -> dict | None:
+    """One set of `n` bins over both columns' values: binned apart, a narrow batch got bars a fraction of the
+    reference's width, and the two densities could not be read against each other."""
+    values = pd.concat(columns, ignore_index=True).to_numpy(dtype=float, na_value=np.nan)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    low, high = float(values.min()), float(values.max())
+    size = (high - low) / n if high > low else 1.0
+    return {"start": low, "end": high + size / 2, "size": size}
 
 
 def category_overlay(
@@ -466,6 +497,7 @@ def latency(history: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=history["ts"], y=history["p50_ms"], name="p50", mode="lines+markers")
     fig.add_scatter(x=history["ts"], y=history["p95_ms"], name="p95", mode="lines+markers")
     _time_axis(fig, history["ts"])
+    fig.update_yaxes(rangemode="tozero")  # a latency is never below 0; autorange padded one steady point below it
     return _layout(fig, "Single-request latency (batch rows excluded)", "time (UTC)", "latency (ms)", height=320)
 
 

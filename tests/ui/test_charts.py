@@ -51,12 +51,17 @@ def test_the_estimate_is_drawn_with_its_band_where_cycles_have_one() -> None:
     assert charts.estimate_band({"estimated_low": None, "estimated_high": None}) is None
 
 
-def test_version_labels_of_close_promotions_do_not_share_a_place() -> None:
-    close = pd.DataFrame({"ts": [T0 + pd.Timedelta(seconds=s) for s in (0, 5, 10)], "kind": ["gate"] * 3, "version": [2, 3, 4],
-                          "promoted": [True] * 3})  # fmt: skip
+def test_version_labels_of_close_promotions_share_one_label_at_the_foot_of_the_plot() -> None:
+    """A replay promoted seven versions in minutes: their staggered labels ran over each other and the drift markers."""
+    close = pd.DataFrame({"ts": [T0 + pd.Timedelta(seconds=s) for s in (0, 5, 10, 600)], "kind": ["gate"] * 4,
+                          "version": [2, 3, 4, 5], "promoted": [True] * 4})  # fmt: skip
     fig = charts.accuracy_history(history(40), close)
-    places = [(a.y, a.xanchor) for a in fig.layout.annotations]
-    assert len(set(places)) == 3
+    assert [a.text for a in fig.layout.annotations] == ["v1.1.0–v1.3.0", "v1.4.0"]
+    assert len(fig.layout.shapes) == 4  # every change keeps its line
+    assert all(a.y < 0.5 and a.yanchor == "bottom" for a in fig.layout.annotations)  # under the 90 % line, not on it
+    assert fig.layout.annotations[0].x == T0 + pd.Timedelta(seconds=10)  # beside the group's newest line
+    wide = charts.accuracy_history(history(40).assign(ts=lambda h: T0 + (h["ts"] - T0) * 100), close)
+    assert [a.text for a in wide.layout.annotations] == ["v1.1.0–v1.4.0"]  # 10 minutes apart in 33 hours shown: one place
 
 
 def test_one_cycle_shows_both_accuracies_and_markers_carry_their_cycle() -> None:
@@ -95,6 +100,14 @@ def test_reference_and_current_are_the_same_distinct_pair_everywhere() -> None:
     assert pair == [t.marker.color for t in balance.data] == [charts.COLOURS["reference"], charts.COLOURS["current"]]
     roles = ("reference", "current", "class_0", "class_1", "champion", "challenger")
     assert len({charts.COLOURS[r] for r in roles}) == len(roles)
+
+
+def test_reference_and_current_are_binned_alike() -> None:
+    """Binned apart, a batch of narrow values got bars a tenth of the reference's width: two densities not comparable."""
+    reference = pd.DataFrame({"x": np.linspace(0.0, 10.0, 400)})
+    current = pd.DataFrame({"x": pd.array([4.0, 4.5, 5.0, None], dtype="Float64")})
+    ref_bins, cur_bins = (t.xbins for t in charts.distribution_overlay(reference, current, "x", "Current batch").data)
+    assert ref_bins == cur_bins and (ref_bins.start, ref_bins.size) == (0.0, 0.25) and ref_bins.end > 10.0
 
 
 @pytest.mark.parametrize(
