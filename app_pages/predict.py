@@ -78,7 +78,7 @@ def one_prediction() -> None:
     label = result.prediction if result.label is None else result.label
     st.success(f"Class **{label}** with {percent(result.confidence)} confidence, by {result.version_label}")
     st.caption(f"{result.latency_ms:.2f} ms · {result.timestamp.isoformat()}Z")
-    st.code(result.prediction_id, language=None)
+    st.code(result.prediction_id, language=None, wrap_lines=True)  # whole at 1024 px, not scrolled
     st.caption("The prediction's id: send its true label later (labels file below, or POST /feedback) and the loop learns from it.")
     explained = act(lambda: rt.insights.explain(values, result.model_version))
     if explained:

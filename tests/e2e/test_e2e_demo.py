@@ -136,6 +136,9 @@ EMPTY_ROWS = """(root) => {
   const height = root.getBoundingClientRect().height;
   return rows && rows < 8 && height > (rows + 2) * 35 + 4 ? [`${rows} rows in ${Math.round(height)} px`] : [];
 }"""
+# A code block scrolled sideways hides its end: the prediction id, to be copied for a late label, ran under its box.
+CODE_SCROLLED = """() => [...document.querySelectorAll("[data-testid='stCode'] pre, [data-testid='stCode'] code")]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 MUST_SHOW = {"": ["decision", "delivery"], "drift": ["drifted"]}  # columns a person reads first, on screen without scrolling
 
 
@@ -232,6 +235,7 @@ def test_at_1024_px_no_chart_title_metric_or_value_is_cut(request: pytest.Fixtur
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .gtitle').length > 0")
     page.wait_for_timeout(800)
     assert _cut_off(page) == [], f"metrics cut on /{path}"
+    assert page.evaluate(CODE_SCROLLED) == [], f"code scrolled sideways on /{path}"
     cells = [cut for table in page.locator("[data-testid='stDataFrame']").all() for cut in table.evaluate(CUT_CELLS)]
     assert cells == [], f"table cells cut on /{path}"
     headers = [cut for table in page.locator("[data-testid='stDataFrame']").all() for cut in table.evaluate(HEADERS_CUT)]
