@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.domain.outcomes import version_label
-from core.rules.verdicts import FEATURE, drift_found
+from core.rules.verdicts import DRIFT_FAMILY, FEATURE, drift_found
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, PREDICTED, described
 from ui import charts
 from ui.report import drift_report_html
@@ -38,8 +38,11 @@ also = [f"each category column by chi-square (drift needs a Jensen-Shannon dista
     c.kind != "numeric" for c in rt.schema.features) else []  # fmt: skip
 also += [f"each missing-value rate by chi-square (drift needs a move of at least {MISSING_FLOOR * 100:.0f} points)"] if any(
     c.missing for c in rt.schema.features) else []  # fmt: skip
+if not rt.schema.plain:  # a table's monitor tests the class shares too (core.loop.monitor)
+    also += [f"the champion's predicted classes and, where labels came with the batch, the labels' classes, by chi-square "
+             f"(Jensen-Shannon at least {JS_FLOOR:g}); when only these move, the cycle shows a class-share shift, not feature drift"]  # fmt: skip
 if also:  # said only where this workspace has such columns
-    st.caption(f"In this table, the same family also tests {' and '.join(also)}.")
+    st.caption(f"In this table, the same family also tests {'; '.join(also)}.")
 
 cycle_ids = cached.insights.cycle_ids(500)
 if not cycle_ids:
@@ -63,9 +66,10 @@ if detail is None:
 cycle = detail.cycle
 fired = json.loads(cycle.get("signals") or "[]")
 st.info(cycle.get("verdict") or "No verdict stored for this cycle (made before verdicts were recorded).", icon=":material/insights:")
-if fired and FEATURE not in fired:
+dropped = [f for f in fired if f not in DRIFT_FAMILY]
+if dropped and FEATURE not in fired:
     st.warning(
-        f"Trigger: **performance drift** ({', '.join(fired)}), not feature drift: the inputs' distributions did not move "
+        f"Trigger: **performance drift** ({', '.join(dropped)}), not feature drift: the inputs' distributions did not move "
         "enough to flag, but the champion's accuracy fell. That is what concept drift looks like.",
         icon=":material/trending_down:",
     )

@@ -19,6 +19,7 @@ from core.domain.outcomes import Measurement, version_label
 from core.stats.drift import OUTPUTS, DriftReport, evidence
 
 FEATURE = "feature drift"
+CLASS_SHIFT = "class-share shift"  # the drift family fired on the labels or predicted classes alone, no input moved
 REALISED = "realised-accuracy drop"
 ESTIMATED = "estimated-accuracy drop"
 
@@ -39,6 +40,7 @@ BLIND = {
 }
 
 
+DRIFT_FAMILY = (FEATURE, CLASS_SHIFT)  # the signals of the per-column drift tests; the others are performance drops
 DROP_TITLE = "Performance drop"  # a drop's alert and event, for Discord
 INFO_TITLE = "Data drift, performance holds"  # drift the model's performance does not feel: informational, never sent
 QUIET_DECISIONS = {"none": "no action", "wait": "waiting", "cooldown": "cooling down", "error": "failed"}
@@ -47,9 +49,12 @@ NO_LABELS = "No labels came for the champion's rows this cycle: the estimate alo
 
 
 def signals(report: DriftReport | None, measured: Measurement) -> list[str]:
+    """The signals a cycle fired, by name. A drift family that flagged only the class shares ("(label)",
+    "(predicted class)") is a class-share shift, not feature drift: no input moved."""
     fired = []
     if report is not None and report.dataset_drift:
-        fired.append(FEATURE)
+        inputs = any(f.drifted and f.feature not in OUTPUTS for f in report.features)
+        fired.append(FEATURE if inputs else CLASS_SHIFT)
     if measured.performance_drift:
         fired.append(REALISED)
     if measured.estimated_drop:
@@ -81,7 +86,7 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
 
 
 def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings) -> str:
-    if name == FEATURE and report is not None:
+    if name in DRIFT_FAMILY and report is not None:
         return _drift_evidence(report, s)
     if name == REALISED:
         what = (

@@ -360,7 +360,7 @@ def _signal_event(cycle: dict) -> Event:
     if cycle.get("policy") not in CHALLENGING:
         kind, title = "drift", f"Drift detected: {', '.join(fired)}"
     elif verdicts.REALISED in fired or verdicts.ESTIMATED in fired:
-        kind, title = "drift", f"{verdicts.DROP_TITLE}: {', '.join(f for f in fired if f != verdicts.FEATURE)}"
+        kind, title = "drift", f"{verdicts.DROP_TITLE}: {', '.join(f for f in fired if f not in verdicts.DRIFT_FAMILY)}"
     else:
         kind, title = "info", f"{verdicts.INFO_TITLE}: {', '.join(fired)}"
     if cycle.get("policy") in CHALLENGING:

@@ -13,7 +13,7 @@ from core.config import Settings
 from core.domain.outcomes import Measurement
 from core.domain.schema import Column, Schema
 from core.rules.policy import CycleFacts, RetrainPolicy
-from core.rules.verdicts import FEATURE, verdict
+from core.rules.verdicts import CLASS_SHIFT, FEATURE, signals, verdict
 from core.stats.drift import DriftReport, DriftThresholds, described, table_report
 from ui import charts
 
@@ -114,13 +114,18 @@ def test_a_shift_in_the_class_shares_alone_is_not_called_the_inputs_moving() -> 
                for name in ("(predicted class)", "(label)")}  # fmt: skip
     found = table_report(reference, [batch], SCHEMA, DriftThresholds(), outputs)
     assert {f.feature for f in found.features if f.drifted} == {"(predicted class)", "(label)"}
-    text = verdict([FEATURE], found, Measurement(1, 0.9, None, None, 0.9, False), Settings.from_env({}))
+    quiet = Measurement(1, 0.9, None, None, 0.9, False)
+    assert signals(found, quiet) == [CLASS_SHIFT]  # the signal's name too: the Signals help said "feature drift"
+    text = verdict(signals(found, quiet), found, quiet, Settings.from_env({}))
     assert text.startswith("Class-share shift: (predicted class) (chi-square p=") and "no input column moved" in text
     assert "inputs no longer look like" not in text and "Feature drift" not in text
     with_inputs = verdict([FEATURE], table_report(_table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05),
                                                   [_table(600, 2, (0.15, 0.25, 0.6), 0.6, 0.36)], SCHEMA, DriftThresholds(), outputs),
                           Measurement(1, 0.9, None, None, 0.9, False), Settings.from_env({}))  # fmt: skip
     assert with_inputs.startswith("Feature drift: island") and "Class-share shift: (predicted class)" in with_inputs
+    moved = table_report(_table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05), [_table(600, 2, (0.15, 0.25, 0.6), 0.6, 0.36)], SCHEMA,
+                         DriftThresholds(), outputs)  # fmt: skip
+    assert signals(moved, quiet) == [FEATURE]
     assert "the class shares moved too" in with_inputs
 
 

@@ -271,3 +271,5 @@ def test_the_drift_page_draws_the_labels_class_shares_it_tested(served: Settings
     assert dict(zip(predicted["data"][1]["x"], predicted["data"][1]["y"], strict=True)) == pytest.approx(shares.reindex(
         [str(c) for c in rt.schema.classes], fill_value=0.0).to_dict())  # fmt: skip
     assert not [c.value for c in at.caption if "no chart" in c.value]
+    family = next(c.value for c in at.caption if c.value.startswith("In this table, the same family also tests"))
+    assert "the champion's predicted classes and, where labels came with the batch, the labels' classes" in family
