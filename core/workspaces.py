@@ -44,6 +44,16 @@ NAME_TAKEN = 3  # the exit code of `python -m core.workspaces` when the name is 
 CHILD = "import sys; from core.workspaces import main; sys.exit(main())"
 
 
+def default_initial_rows(n_rows: int, most: int = 2000) -> int:
+    """The first model's rows when a file is to be replayed: at most `most` (Weather's 2,000, as in bench_replay) and at
+    most half the file in hundreds, so the stream has rows to bring (1,499 of 1,500 left "1 batch of 1").
+
+    >>> default_initial_rows(18_000), default_initial_rows(1_500), default_initial_rows(120)
+    (2000, 700, 50)
+    """
+    return max(MIN_INITIAL_ROWS, min(most, n_rows // 2 // 100 * 100))
+
+
 def rows_of(encoded: Encoded, start: int, stop: int) -> Encoded:
     times = None if encoded.times is None else encoded.times[start:stop]
     return Encoded(encoded.X.iloc[start:stop].reset_index(drop=True), encoded.y[start:stop], encoded.unseen, times)

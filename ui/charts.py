@@ -36,6 +36,7 @@ RANGE_BUTTONS = [
 PANEL_TITLE_PX = 26  # a subplot's title above its panel, kept free of the legend (range buttons make room of their own)
 BAR_PX = 20  # a horizontal bar's height with its name beside it
 BAND_FILL = "rgba(148, 103, 189, 0.18)"  # the estimate's colour, faint
+PAUSE_STEPS = 5  # a step between cycles this many times the usual one is a pause, where the accuracy lines break
 LABEL_GAP = 1 / 30  # of the time shown: version labels closer than this share one (a label is about 14 px wide)
 
 
@@ -120,6 +121,7 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
     cycles after the last that read data (a replay ended, a stream stopped) are a shaded span to it: the loop ran on,
     and the chart does not end as if it had stopped."""
     fig = go.Figure()
+    history = _broken_at_pauses(history)
     # Every point carries the cycle a click opens: the bucket's marked cycle (drift, a retrain), else its newest.
     opens = history["marked_cycle"].fillna(history["last_cycle"]) if {"marked_cycle", "last_cycle"} <= set(history) else None
     hover = {"customdata": opens, "hovertemplate": "%{y:.1%} · cycle %{customdata}: click to open it"} if opens is not None else {}
@@ -134,11 +136,14 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
     fig.add_scatter(x=history["ts"], y=history["realised"], name="Realised accuracy (labels that arrived)", mode="lines+markers",
                     line_color=COLOURS["realised"], marker=marker, **realised_hover)  # fmt: skip
     if {"estimated_low", "estimated_high"} <= set(history) and history["estimated_high"].notna().any():
-        # The estimate's 95 % sampling band: a realised accuracy inside it is chunk noise, not a drop.
-        fig.add_scatter(x=history["ts"], y=history["estimated_high"], mode="lines", line={"width": 0}, showlegend=False,
-                        hoverinfo="skip", connectgaps=False)  # fmt: skip
-        fig.add_scatter(x=history["ts"], y=history["estimated_low"], name="Estimate's 95 % band", mode="lines", line={"width": 0},
-                        fill="tonexty", fillcolor=BAND_FILL, hoverinfo="skip")  # fmt: skip
+        # The estimate's 95 % sampling band: a realised accuracy inside it is chunk noise, not a drop. A band per run of
+        # cycles between pauses: a fill to the next trace spans the gaps a line breaks at.
+        runs = history["ts"].isin(history["ts"][history["estimated"].isna() & history["realised"].isna()]).cumsum()
+        for i, (_, run) in enumerate(history.groupby(runs.to_numpy())):
+            fig.add_scatter(x=run["ts"], y=run["estimated_high"], mode="lines", line={"width": 0}, showlegend=False,
+                            hoverinfo="skip", legendgroup="band")  # fmt: skip
+            fig.add_scatter(x=run["ts"], y=run["estimated_low"], name="Estimate's 95 % band", mode="lines", line={"width": 0},
+                            fill="tonexty", fillcolor=BAND_FILL, hoverinfo="skip", legendgroup="band", showlegend=i == 0)  # fmt: skip
     fig.add_scatter(x=history["ts"], y=history["estimated"], name="Estimated accuracy (label-free)", mode="lines+markers",
                     line={"color": COLOURS["estimated"], "dash": "dot"}, marker={"size": 4}, **hover)  # fmt: skip
     for column, name, colour, symbol in (("drift", "Drift detected", COLOURS["drift"], "x"), ("rejected", "Challenger rejected",
@@ -172,6 +177,20 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
         fig, events, pd.Timestamp(shown[1]) - pd.Timestamp(shown[0]) if shown else pd.Timestamp(ts.max()) - pd.Timestamp(ts.min())
     )
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
+
+
+def _broken_at_pauses(history: pd.DataFrame) -> pd.DataFrame:
+    """An empty row in each pause (the workspace closed, the loop stopped: a step PAUSE_STEPS times the usual one, and a
+    minute at least), so the lines break there instead of drawing a straight line through time no cycle measured."""
+    if len(history) < 3:
+        return history
+    ts = pd.to_datetime(history["ts"])
+    steps = ts.diff()
+    paused = steps > max(steps.median() * PAUSE_STEPS, pd.Timedelta(minutes=1))
+    if not paused.any():
+        return history
+    breaks = pd.DataFrame({"ts": ts[paused] - steps[paused] / 2})
+    return pd.concat([history, breaks], ignore_index=True).sort_values("ts", kind="stable", ignore_index=True)
 
 
 def estimate_band(cycle: dict, newest_cycle: object = None) -> str | None:

@@ -77,7 +77,8 @@ def start_from_your_own_data() -> None:
     initial = None
     if replay:
         most = max(workspaces.MIN_INITIAL_ROWS, found.n_rows - 1)
-        initial = int(st.number_input("Rows for the first model", workspaces.MIN_INITIAL_ROWS, most, min(2000, most), step=100,
+        initial = int(st.number_input("Rows for the first model", workspaces.MIN_INITIAL_ROWS, most,
+                                      min(workspaces.default_initial_rows(found.n_rows), most), step=100,
                                       key="own_initial"))  # fmt: skip
         batch, interval = rt.settings.stream_batch_size, rt.settings.scheduler_interval
         st.caption(f"The other {max(0, found.n_rows - initial):,} rows come as the stream: {replay_time(found.n_rows - initial, batch, interval)} "

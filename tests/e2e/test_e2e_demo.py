@@ -136,9 +136,10 @@ EMPTY_ROWS = """(root) => {
   const height = root.getBoundingClientRect().height;
   return rows && rows < 8 && height > (rows + 2) * 35 + 4 ? [`${rows} rows in ${Math.round(height)} px`] : [];
 }"""
-# A code block scrolled sideways hides its end: the prediction id, to be copied for a late label, ran under its box.
+# A code block on screen scrolled sideways hides its end: the prediction id, to be copied for a late label, ran under
+# its box (one in a closed expander is not on screen).
 CODE_SCROLLED = """() => [...document.querySelectorAll("[data-testid='stCode'] pre, [data-testid='stCode'] code")]
-  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+  .filter(e => e.checkVisibility() && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 MUST_SHOW = {"": ["decision", "delivery"], "drift": ["drifted"]}  # columns a person reads first, on screen without scrolling
 
 

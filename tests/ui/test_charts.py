@@ -241,3 +241,17 @@ def test_a_long_idle_span_runs_off_the_right_edge_instead_of_squeezing_the_measu
     assert pd.Timestamp(span.x1) == newest  # the span still runs to the newest cycle ...
     low, high = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
     assert low < pd.Timestamp("2026-01-01 10:00") and high == pd.Timestamp("2026-01-01 10:50")  # ... past the edge
+
+
+def test_the_accuracy_lines_break_where_no_cycle_ran() -> None:
+    """The workspace was closed for ten minutes: the lines drew a straight line through them, as if measured."""
+    before, after = history(10), history(10).assign(ts=lambda h: h["ts"] + pd.Timedelta(minutes=15))
+    fig = charts.accuracy_history(pd.concat([before, after], ignore_index=True))
+    realised = next(t for t in fig.data if t.name.startswith("Realised"))
+    assert len(realised.y) == 21 and np.isnan(realised.y[10]) and not realised.connectgaps  # one break, in the pause
+    assert realised.x[9] < realised.x[10] < realised.x[11]
+    banded = pd.concat([before, after], ignore_index=True).assign(estimated_low=0.85, estimated_high=0.91)
+    fills = [t for t in charts.accuracy_history(banded).data if t.fill == "tonexty"]
+    assert [len(t.y) for t in fills] == [10, 11] and [t.showlegend for t in fills] == [True, False]  # a band each side
+    steady = charts.accuracy_history(history(20))
+    assert len(next(t for t in steady.data if t.name.startswith("Realised")).y) == 20  # 30 s steps: no break

@@ -359,6 +359,10 @@ def test_the_dataset_being_replayed_says_so_on_the_data_page_and_is_not_offered_
     at.pills(key="dataset_sources").set_value(["generated", "stream"]).run()
     segment = at.dataframe[0].value.set_index("dataset_id").drop(replayed.dataset_id).iloc[0]
     assert segment["scenario"] == f"replay of dataset {replayed.dataset_id}" and pd.isna(segment["strength"])  # not "strength 2"
+    for _ in range(3):
+        rt.loop.run_cycle()
+    at.run()
+    assert any("replayed to its end: the loop read all its 400 rows, a batch per cycle, and reads no more" in m.value for m in at.markdown)
     rt.loop.update_stream(source="simulator")
     at.run()
     assert [b for b in at.button if b.label == "Send this dataset to the loop"]
