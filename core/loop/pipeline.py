@@ -433,7 +433,7 @@ class MonitoringPipeline:
         X_check = tail(window, check).X
         y_check = window.y[window.n_rows - check :]
         champion_right = training.predicted_class(self.registry.load(champion).predict_proba(X_check)) == y_check
-        verdict = promotion(paired(champion_right, found.right), urgent, s.gate_margin)
+        verdict = promotion(paired(champion_right, found.right), urgent, s.gate_margin, tried=len(found.scores))
         record.reason = f"{decision.reason}; {found.describe()}; {verdict.reason}"
         if not verdict.promote:
             return
