@@ -104,13 +104,14 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380, top: 
 
 
 def _time_axis(fig: go.Figure, ts: pd.Series, selector: bool = False) -> None:
-    """At least ten minutes wide (one cycle no longer gives a millisecond-wide axis); range buttons on request."""
+    """At least ten minutes wide (one cycle no longer gives a millisecond-wide axis), ending a little after the newest
+    point: centred, an early chart's axis ran five minutes into a future no cycle had reached. Range buttons on request."""
     if ts.empty:
         return
     low, high = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
     if high - low < MIN_TIME_SPAN:
-        middle = low + (high - low) / 2
-        fig.update_xaxes(range=[middle - MIN_TIME_SPAN / 2, middle + MIN_TIME_SPAN / 2])
+        end = high + MIN_TIME_SPAN / 40  # room for the newest marker's half
+        fig.update_xaxes(range=[end - MIN_TIME_SPAN, end])
     if selector:
         fig.update_xaxes(rangeselector={"buttons": RANGE_BUTTONS, "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"})
 
@@ -393,10 +394,17 @@ def category_overlay(
               for frame in (reference, current)]  # fmt: skip
     seen = list(shares[0].index) + [c for c in shares[1].index if c not in shares[0].index]
     order = seen if order is None else list(order) + [c for c in seen if c not in order]
+    names = [str(c) for c in order]
     for share, name, colour in zip(shares, (reference_name, current_name), (COLOURS["reference"], COLOURS["current"]), strict=True):
-        fig.add_bar(x=[str(c) for c in order], y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour)
+        fig.add_bar(x=names, y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour,
+                    hovertemplate="%{x}: %{y:.1%}")  # fmt: skip
+    # Long category names are shortened under their bars (whole in the hover): one 30-character city slanted under a
+    # half-width chart took the plot's height at 1024 px.
+    shown = [_short(n) for n in names]
+    fig.update_xaxes(tickmode="array", tickvals=names, ticktext=shown)
     fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, _overlay_title(feature, short_name or current_name), feature, "share of rows", height=320)
+    slanted = 5 * max(0, max(map(len, shown), default=0) - 8)  # the height slanted names take from the plot, given back
+    return _layout(fig, _overlay_title(feature, short_name or current_name), feature, "share of rows", height=320 + slanted)
 
 
 def label_overlay(

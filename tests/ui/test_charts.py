@@ -89,7 +89,7 @@ def test_the_realised_accuracy_says_what_it_rests_on_and_its_size_is_the_label_c
 def test_one_cycle_gets_a_readable_time_axis() -> None:
     for fig in (charts.accuracy_history(history(1)), charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [1.0], "p95_ms": [2.0]}))):
         low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
-        assert high - low == charts.MIN_TIME_SPAN
+        assert high - low == charts.MIN_TIME_SPAN and T0 < high <= T0 + pd.Timedelta(seconds=30)  # not minutes into the future
 
 
 def test_reference_and_current_are_the_same_distinct_pair_everywhere() -> None:
@@ -255,3 +255,14 @@ def test_the_accuracy_lines_break_where_no_cycle_ran() -> None:
     assert [len(t.y) for t in fills] == [10, 11] and [t.showlegend for t in fills] == [True, False]  # a band each side
     steady = charts.accuracy_history(history(20))
     assert len(next(t for t in steady.data if t.name.startswith("Realised")).y) == 20  # 30 s steps: no break
+
+
+def test_a_long_category_name_is_shortened_under_its_bar_and_whole_in_its_hover() -> None:
+    """ "Nantes-Saint-Nazaire Métropole" slanted under a half-width chart left the plot 5 px tall at 1024 px."""
+    long = "Nantes-Saint-Nazaire Métropole"
+    frame = pd.DataFrame({"city": [long, "Lyon", long, None]})
+    fig = charts.distribution_overlay(frame, frame, "city", "Current batch")
+    assert list(fig.data[0].x) == [long, "Lyon", "(missing)"]  # the hover's name, whole
+    assert list(fig.layout.xaxis.ticktext) == ["Nantes-Saint-Nazaire …", "Lyon", "(missing)"]
+    short = charts.distribution_overlay(frame.replace(long, "Nantes"), frame.replace(long, "Nantes"), "city", "Current batch")
+    assert fig.layout.height > short.layout.height  # the slanted names take height, given back to the plot
