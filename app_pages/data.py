@@ -157,8 +157,8 @@ if st.session_state.get("dataset_pick") not in ids:
 chosen = st.selectbox("Dataset", ids, format_func=lambda i: f"{i} · {names[i]}", key="dataset_pick")
 row = datasets.set_index("dataset_id").loc[chosen]
 if stream["source"] == chosen and stream["finished"]:
-    st.write(f"**Role:** {replaying}: the loop read all its {stream['total_rows']:,} rows, a batch per cycle, and reads no more "
-             "(Operations, Stream: set the position back to replay it again, or choose another source).")  # fmt: skip
+    st.write(f"**Role:** {replaying}: the replay reached its end, row {stream['position']:,} of {stream['total_rows']:,}, and the "
+             "loop reads no more of it (Operations, Stream: set the position back to replay it again, or choose another source).")  # fmt: skip
 elif stream["source"] == chosen:
     st.write(f"**Role:** {replaying}: the loop reads it a batch per cycle ({stream['position']:,} of "
              f"{stream['total_rows']:,} rows so far; Operations, Stream, sets the source).")  # fmt: skip

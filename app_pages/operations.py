@@ -87,8 +87,8 @@ with st.form("policy"):
     c1.selectbox(
         "Policy", POLICIES, index=POLICIES.index(live.policy), key="policy",
         help="challenge (a challenger every labelled cycle, promoted when credibly better on the newest labels; a credible "
-        "drop retrains at once) · approve (the same, a person promotes) · drift (retrain on a drop or persistent feature "
-        "drift) · always · never (monitor only) · random (the original rule)",
+        "drop retrains at once) · approve (the same, a person promotes) · drift (retrain on a drop or on persistent drift "
+        "of the columns or a table's class shares) · always · never (monitor only) · random (the original rule)",
     )  # fmt: skip
     c2.number_input("Cooldown (cycles)", min_value=0, value=live.retrain_cooldown_cycles, key="cooldown")
     c3.number_input("Dataset drift persistence (cycles)", min_value=1, value=live.drift_persistence, key="persistence")

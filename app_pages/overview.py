@@ -94,7 +94,7 @@ def live() -> None:
     fired = json.loads(last.get("signals") or "[]")
     # The count in the tile and the names beneath it: a name ("realised-accuracy drop") is wider than a tile at 1280 px.
     said = "—" if not last else plural(len(fired), "signal") if fired else "no signal"
-    why = f"{', '.join(fired) or 'No signal'}. Features drifted: {percent(last.get('drift_share'))}"
+    why = f"{', '.join(fired) or 'No signal'}. Drift tests that flagged (columns, and a table's class shares): {percent(last.get('drift_share'))}"
     if last.get("status") in SIGNALS_OF:
         said, reason = SIGNALS_OF[last["status"]]
         why = f"{reason} (cycle {last['cycle_id']}: {last['reason']})."
@@ -119,8 +119,8 @@ def live() -> None:
         f"Server up {_duration(process_uptime())} · workspace open {_duration(ov.uptime_seconds)} · received by the loop: "
         f"{plural(c['incoming_datasets'], 'dataset')}, {plural(c['incoming_samples'], 'sample')}{_copies(c['replayed_samples'])} · in the library: "
         f"{plural(c['datasets'] - c['incoming_datasets'], 'dataset')}, {plural(c['samples'] - c['incoming_samples'], 'sample')} · "
-        f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} asked for (API, dashboard, replicas; the loop's "
-        f"scoring of its own batches is not counted here) · next cycle {next_run}"
+        f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} in the log (the Predict page's; the loop scores a "
+        f"replayed or simulated batch without logging it) · next cycle {next_run}"
     )
     history = cached.insights.accuracy_history(400)
     if history.empty and last:

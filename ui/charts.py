@@ -110,8 +110,9 @@ def _time_axis(fig: go.Figure, ts: pd.Series, selector: bool = False) -> None:
         return
     low, high = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
     if high - low < MIN_TIME_SPAN:
-        end = high + MIN_TIME_SPAN / 40  # room for the newest marker's half
-        fig.update_xaxes(range=[end - MIN_TIME_SPAN, end])
+        pad = MIN_TIME_SPAN / 40  # room for a marker's half at either end
+        end = high + pad
+        fig.update_xaxes(range=[min(low - pad, end - MIN_TIME_SPAN), end])
     if selector:
         fig.update_xaxes(rangeselector={"buttons": RANGE_BUTTONS, "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"})
 
@@ -187,7 +188,13 @@ def _broken_at_pauses(history: pd.DataFrame) -> pd.DataFrame:
         return history
     ts = pd.to_datetime(history["ts"])
     steps = ts.diff()
-    paused = steps > max(steps.median() * PAUSE_STEPS, pd.Timedelta(minutes=1))
+    # The usual step is the local one, the larger median of the five steps before and the five after: the interval can
+    # be changed while the loop runs, and against a global median every step after a longer interval was a pause.
+    seconds = steps.dt.total_seconds()
+    before = seconds.shift(1).rolling(5, min_periods=1).median()
+    after = seconds[::-1].shift(1).rolling(5, min_periods=1).median()[::-1]
+    usual = np.fmax(before, after).fillna(seconds.median())
+    paused = seconds > (usual * PAUSE_STEPS).clip(lower=60.0)
     if not paused.any():
         return history
     breaks = pd.DataFrame({"ts": ts[paused] - steps[paused] / 2})
@@ -263,11 +270,16 @@ def _model_changes(fig: go.Figure, events: pd.DataFrame | None, span: pd.Timedel
 
 
 def _close_groups(changes: pd.DataFrame, gap: pd.Timedelta) -> list[pd.DataFrame]:
-    """Runs of changes each less than `gap` after the one before."""
-    if changes.empty:
-        return []
-    starts = changes["ts"].diff().isna() | (changes["ts"].diff() >= gap)
-    return [group for _, group in changes.groupby(starts.cumsum().to_numpy())]
+    """Runs of changes of one kind (promotions, rollbacks) within `gap` of the run's first: a run chained change by
+    change could span half the chart under one label far from most of its lines."""
+    groups: list[list[int]] = []
+    first, kind = None, None
+    for i, (ts, event_kind) in enumerate(zip(changes["ts"], changes["kind"] == "rollback", strict=True)):
+        if first is None or ts - first >= gap or event_kind != kind:
+            groups.append([])
+            first, kind = ts, event_kind
+        groups[-1].append(i)
+    return [changes.iloc[rows] for rows in groups]
 
 
 def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: float, psi_warning: float) -> go.Figure:
@@ -375,6 +387,9 @@ def _shared_bins(*columns: pd.Series, n: int = 40) -> dict | None:
         return None
     low, high = float(values.min()), float(values.max())
     size = (high - low) / n if high > low else 1.0
+    if np.all(values == np.round(values)):  # whole numbers: whole bins centred on them, or every few bins holds one value less
+        size = float(np.ceil(size))
+        low -= 0.5
     return {"start": low, "end": high + size / 2, "size": size}
 
 

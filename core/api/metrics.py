@@ -39,7 +39,7 @@ class RuntimeCollector:
             ("holdout_accuracy", "champion_holdout_accuracy", "Champion accuracy on its holdout"),
             ("realised_accuracy", "realised_accuracy", "Champion accuracy on the newest labelled batch"),
             ("estimated_accuracy", "estimated_accuracy", "Label-free estimate on the newest batch (calibrated CBPE)"),
-            ("drift_share", "drift_share", "Share of features drifted in the newest cycle"),
+            ("drift_share", "drift_share", "Share of the newest cycle's drift tests that flagged (columns; a table's class shares too)"),
             ("labelled_rows", "labelled_rows", "Labels that arrived in the newest cycle, of every version's predictions"),
             ("realised_rows", "realised_rows", "Labels the newest cycle's realised accuracy rests on (the champion's own)"),
             ("label_coverage", "label_coverage", "Labels that arrived per row served in the newest cycle"),

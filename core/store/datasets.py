@@ -46,6 +46,10 @@ class Window:
         return int(self.y.shape[0])
 
 
+# A dataset's row as read out: a replay segment keeps its source's id in `strength` (`stream_segment` tells segments of
+# two sources apart by it), shown as `replay_of`, and a replay has no strength.
+READ_OUT = """* REPLACE (CASE WHEN scenario = 'replay' THEN NULL ELSE strength END AS strength),
+              CASE WHEN scenario = 'replay' THEN CAST(strength AS BIGINT) END AS replay_of"""
 INCOMING = "dataset_id IN (SELECT dataset_id FROM datasets WHERE role = 'incoming')"
 # Of the rows a replay sent more than once (set back, or started over), the newest copy in the range read: a window then
 # trains on each row once, and its newest rows (a holdout, a challenge's check rows) hold no copy of a row it trained on.
@@ -208,7 +212,8 @@ class DatasetQueries(StoreBase):
         return ", ".join([*(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True)), TARGET])
 
     def dataset(self, dataset_id: int) -> dict | None:
-        return self._one("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id])
+        """One dataset as `datasets` reads it (a replay segment's source in `replay_of`)."""
+        return self._one(f"SELECT {READ_OUT} FROM datasets WHERE dataset_id = ?", [dataset_id])
 
     def update_dataset(self, dataset_id: int, name: str | None = None, tags: list[str] | None = None) -> None:
         with self.transaction() as tx:
@@ -231,13 +236,8 @@ class DatasetQueries(StoreBase):
         return int(n)
 
     def datasets(self) -> pd.DataFrame:
-        """Every dataset, newest first. A replay segment keeps its source's id in `strength` (so that segments of two
-        sources stay apart, `stream_segment`); it is read out as `replay_of`, and a replay has no strength."""
-        return self.cur.execute(
-            """SELECT * REPLACE (CASE WHEN scenario = 'replay' THEN NULL ELSE strength END AS strength),
-                      CASE WHEN scenario = 'replay' THEN CAST(strength AS BIGINT) END AS replay_of
-               FROM datasets ORDER BY dataset_id DESC"""
-        ).df()
+        """Every dataset, newest first, read out as READ_OUT says."""
+        return self.cur.execute(f"SELECT {READ_OUT} FROM datasets ORDER BY dataset_id DESC").df()
 
     def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
         """The dataset as the user's table: their column names, and the target's classes as written."""

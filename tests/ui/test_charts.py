@@ -62,6 +62,13 @@ def test_version_labels_of_close_promotions_share_one_label_at_the_foot_of_the_p
     assert fig.layout.annotations[0].x == T0 + pd.Timedelta(seconds=10)  # beside the group's newest line
     wide = charts.accuracy_history(history(40).assign(ts=lambda h: T0 + (h["ts"] - T0) * 100), close)
     assert [a.text for a in wide.layout.annotations] == ["v1.1.0–v1.4.0"]  # 10 minutes apart in 33 hours shown: one place
+    shown = history(40)["ts"].max() - T0
+    chained = pd.DataFrame({"ts": [T0 + shown * i / 35 for i in range(20)], "kind": ["gate"] * 20, "version": range(2, 22),
+                            "promoted": [True] * 20})  # fmt: skip
+    labels = [a.text for a in charts.accuracy_history(history(40), chained).layout.annotations]
+    assert len(labels) == 10 and labels[0] == "v1.1.0–v1.2.0"  # each within 1/30 of its first, not one chain of 20
+    back = pd.DataFrame({"ts": [T0, T0 + pd.Timedelta(seconds=5)], "kind": ["gate", "rollback"], "version": [3, 2], "promoted": [True] * 2})
+    assert [a.text for a in charts.accuracy_history(history(40), back).layout.annotations] == ["v1.2.0", "v1.1.0"]  # not "v1.2.0–v1.1.0"
 
 
 def test_one_cycle_shows_both_accuracies_and_markers_carry_their_cycle() -> None:
@@ -90,6 +97,9 @@ def test_one_cycle_gets_a_readable_time_axis() -> None:
     for fig in (charts.accuracy_history(history(1)), charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [1.0], "p95_ms": [2.0]}))):
         low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
         assert high - low == charts.MIN_TIME_SPAN and T0 < high <= T0 + pd.Timedelta(seconds=30)  # not minutes into the future
+    almost = charts.accuracy_history(history(20).assign(ts=lambda h: T0 + (h["ts"] - T0) * 590 / 570))  # 590 s of cycles
+    low, high = (pd.Timestamp(v) for v in almost.layout.xaxis.range)
+    assert low < T0 and high > T0 + pd.Timedelta(seconds=590)  # the oldest point stays on the axis
 
 
 def test_reference_and_current_are_the_same_distinct_pair_everywhere() -> None:
@@ -108,6 +118,9 @@ def test_reference_and_current_are_binned_alike() -> None:
     current = pd.DataFrame({"x": pd.array([4.0, 4.5, 5.0, None], dtype="Float64")})
     ref_bins, cur_bins = (t.xbins for t in charts.distribution_overlay(reference, current, "x", "Current batch").data)
     assert ref_bins == cur_bins and (ref_bins.start, ref_bins.size) == (0.0, 0.25) and ref_bins.end > 10.0
+    ages = pd.DataFrame({"age": np.arange(18, 91).repeat(3)})  # whole numbers: 1.8-wide bins held one or two ages each
+    bins = charts.distribution_overlay(ages, ages, "age", "Current batch").data[0].xbins
+    assert (bins.start, bins.size) == (17.5, 2.0)
 
 
 @pytest.mark.parametrize(
@@ -253,6 +266,9 @@ def test_the_accuracy_lines_break_where_no_cycle_ran() -> None:
     banded = pd.concat([before, after], ignore_index=True).assign(estimated_low=0.85, estimated_high=0.91)
     fills = [t for t in charts.accuracy_history(banded).data if t.fill == "tonexty"]
     assert [len(t.y) for t in fills] == [10, 11] and [t.showlegend for t in fills] == [True, False]  # a band each side
+    slower = pd.concat([history(120), history(60).assign(ts=lambda h: T0 + pd.Timedelta(hours=1) + (h["ts"] - T0) * 10)])
+    breaks = next(t for t in charts.accuracy_history(slower.reset_index(drop=True)).data if t.name.startswith("Realised")).y
+    assert int(np.isnan(np.asarray(breaks, dtype=float)).sum()) <= 1  # the interval went from 30 s to 5 min: no break at each step
     steady = charts.accuracy_history(history(20))
     assert len(next(t for t in steady.data if t.name.startswith("Realised")).y) == 20  # 30 s steps: no break
 

@@ -362,7 +362,9 @@ def test_the_dataset_being_replayed_says_so_on_the_data_page_and_is_not_offered_
     for _ in range(3):
         rt.loop.run_cycle()
     at.run()
-    assert any("replayed to its end: the loop read all its 400 rows, a batch per cycle, and reads no more" in m.value for m in at.markdown)
+    assert any("replayed to its end: the replay reached its end, row 400 of 400, and the loop reads no more" in m.value
+               for m in at.markdown)  # fmt: skip
+    assert rt.store.dataset(int(segment.name))["replay_of"] == replayed.dataset_id  # one read-out for one dataset too (PATCH)
     rt.loop.update_stream(source="simulator")
     at.run()
     assert [b for b in at.button if b.label == "Send this dataset to the loop"]
