@@ -37,6 +37,7 @@ from core.stats.paired import PairedScore
 RANDOM_POLICY_THRESHOLD = 0.5
 CHALLENGING = ("challenge", "approve")  # the policies that challenge the champion every labelled cycle
 CHALLENGE_ALPHA = 0.10  # McNemar's one-sided false-promotion rate per challenge, over every window it tried (Bonferroni)
+SINGLE_ALPHA = 0.05  # and never looser than one test at 0.05, as when one window is tried
 MIN_CHECK_ROWS = 50  # fewest labelled rows the champion did not train on that a challenge is judged on
 MAX_CHECK_ROWS = 1000  # newest such rows a challenge is judged on: enough power for ~2 points, fresh enough
 FOLLOW_UP_GROWTH = 5
@@ -82,14 +83,16 @@ def promotion(score: PairedScore, urgent: bool, margin: float = 0.0, alpha: floa
     """Promote a challenger only when it is credibly better on rows neither model trained on; after a
     credible drop (`urgent`), when it is not worse than the champion by more than `margin` (the champion is
     already failing, and waiting for proof costs more than a tie). The challenger is the best of `tried`
-    windows scored on the same rows, so its p-value must clear `alpha / tried` (Bonferroni): the best of
-    three is better by chance more often than one.
+    windows scored on the same rows, so its p-value must clear `alpha / tried` (Bonferroni: the best of
+    three is better by chance more often than one), and never more than SINGLE_ALPHA (one window, one test).
 
     >>> from core.stats.paired import PairedScore
     >>> promotion(PairedScore(400, 330, 310, 30, 10), urgent=False).promote  # 20 more rows right, 30 to 10
     True
     >>> promotion(PairedScore(400, 312, 310, 12, 10), urgent=False)  # 2 more rows right: chunk noise
-    Promotion(promote=False, reason='challenger 0.780 vs champion 0.775 on the same 400 rows (12 gained, 10 lost): not credibly better (McNemar p = 0.42 >= 0.1)')
+    Promotion(promote=False, reason='challenger 0.780 vs champion 0.775 on the same 400 rows (12 gained, 10 lost): not credibly better (McNemar p = 0.42 >= 0.05)')
+    >>> promotion(PairedScore(400, 322, 310, 29, 17), urgent=False).promote  # p = 0.052: one window, one test at 0.05
+    False
     >>> promotion(PairedScore(400, 323, 310, 30, 17), urgent=False, tried=3).reason[-78:]  # p = 0.039: the best of 3 needs 0.033
     'not credibly better (McNemar p = 0.039 >= 0.033, 0.1 over the 3 windows tried)'
     >>> promotion(PairedScore(100, 62, 62, 5, 5), urgent=True).promote  # after a drop, a tie replaces the champion
@@ -101,8 +104,8 @@ def promotion(score: PairedScore, urgent: bool, margin: float = 0.0, alpha: floa
     if urgent:
         ok = score.difference() >= -margin
         return Promotion(ok, f"{figures}: {'not worse' if ok else 'worse'} than the failing champion (margin {margin:g})")
-    bar = alpha / tried
-    over = f"{bar:.2g}, {alpha:g} over the {tried} windows tried" if tried > 1 else f"{alpha:g}"
+    bar = min(SINGLE_ALPHA, alpha / tried)
+    over = f"{bar:.2g}, {alpha:g} over the {tried} windows tried" if tried > 1 else f"{bar:g}"
     if p < bar and score.gained > score.lost:
         return Promotion(True, f"{figures}: credibly better (McNemar p = {p:.2g} < {over})")
     return Promotion(False, f"{figures}: not credibly better (McNemar p = {p:.2g} >= {over})")
