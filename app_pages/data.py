@@ -144,7 +144,7 @@ dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
     height=240,
     column_config={"dataset_id": st.column_config.NumberColumn("id", width="small"), "scenario": st.column_config.TextColumn(width="medium"),
-                   "n_rows": st.column_config.NumberColumn("n_rows", format="localized")},
+                   "n_rows": st.column_config.NumberColumn("rows", format="localized")},
 )  # fmt: skip
 hidden = len(all_datasets) - len(datasets)
 if hidden:

@@ -47,6 +47,7 @@ def metric_table(metrics: dict, evaluation: dict) -> pd.DataFrame:
 
 MARKS = {"champion": "★ ", "challenger": "◆ "}  # the words are every door's (core.domain.outcomes), the marks the table's
 STATUS_LABELS = {status: MARKS.get(status, "") + words for status, words in STATUS_WORDS.items()}
+METRIC_NAMES = {"roc_auc": "ROC AUC", "log_loss": "log loss"}  # headers as a person writes them
 VERBS: dict[RetrainStatus, str] = {"promoted": "promoted", "awaiting_approval": "awaits approval", "candidate": "kept as a candidate",
                                    "rejected": "rejected", "unchanged": "unchanged"}  # fmt: skip
 
@@ -102,7 +103,7 @@ dataframe(
     table[["label", "status", "realised", "created_at", "n_train", "n_holdout", *METRICS, "trigger", "training_data", "run_id",
            *(["mlflow_run"] if links else [])]],
     hide_index=True,
-    column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in METRICS} | links | {
+    column_config={m: st.column_config.NumberColumn(METRIC_NAMES.get(m, m), format="%.4f") for m in METRICS} | links | {
         "n_train": st.column_config.NumberColumn("trained on", format="localized", help="Rows the version was fitted on"),
         "n_holdout": st.column_config.NumberColumn("holdout", format="localized", help="Rows held out of its training: its metrics here rest on them"),
         "realised": st.column_config.TextColumn(

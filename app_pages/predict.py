@@ -10,6 +10,7 @@ LOG_COLUMNS = {
     "ts": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
     "timestamp": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
     "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.2f"),
+    "true_label": "true label", "prediction_id": "prediction id",
 }  # fmt: skip
 
 rt = runtime()
