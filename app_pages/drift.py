@@ -124,8 +124,9 @@ if compared is not None:  # None: this cycle made no drift test, as its table sa
         if compared.unread:
             st.caption(f"For {', '.join(compared.unread)}, the chart shows {compared.batch.name.lower()} as stored, not every row "
                        "the test compared (rows archived by retention, inputs of served predictions, or a sample of a large batch).")  # fmt: skip
-        predicted = cached.insights.predicted_classes(chosen) if PREDICTED in set(detail.drift["feature"]) else None
-        if predicted is None and PREDICTED in set(detail.drift["feature"]):
+        tested_classes = PREDICTED in set(detail.drift["feature"])
+        predicted = cached.insights.predicted_classes(chosen) if tested_classes else None
+        if predicted is None and tested_classes:
             st.caption(f"For {PREDICTED}, no chart: the champion's model, or the rows it predicted on, cannot all be read again "
                        "(the table says how far the class shares moved).")  # fmt: skip
         cols = st.columns(2)

@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from core.domain.features import TARGET
 from core.domain.outcomes import version_label
-from core.stats.drift import JS_FLOOR, MISSING_FLOOR, described
+from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 
 COLOURS = {
     "realised": "#1f77b4", "estimated": "#9467bd", "drift": "#ff7f0e", "rejected": "#d62728",
@@ -264,7 +264,7 @@ def _model_changes(fig: go.Figure, events: pd.DataFrame | None, span: pd.Timedel
     for group in _close_groups(changes, span * LABEL_GAP if pd.notna(span) else pd.Timedelta(0)):
         first, last = group.iloc[0], group.iloc[-1]
         text = version_label(first["version"]) + ("" if len(group) == 1 else f"–{version_label(last['version'])}")
-        colour = COLOURS["rollback"] if (group["kind"] == "rollback").all() else COLOURS["promotion"]
+        colour = COLOURS["rollback"] if first["kind"] == "rollback" else COLOURS["promotion"]  # a run is of one kind
         fig.add_annotation(x=last["ts"], y=0.03, yref="y", text=text, showarrow=False, textangle=-90, xanchor="right",
                            yanchor="bottom", font={"size": 10, "color": colour})  # fmt: skip
 
@@ -429,7 +429,7 @@ def label_overlay(
     current_name: str,
     reference_name: str = "Reference",
     short_name: str | None = None,
-    column: str = "(label)",
+    column: str = LABELS,
 ) -> go.Figure:
     """Class shares (TARGET's class indices), reference beside current: the picture of a "(label)" drift test, or of a
     "(predicted class)" one given the champion's predicted classes as TARGET. The classes stand in the schema's order,

@@ -87,12 +87,9 @@ class Challenge:
 
     def describe(self) -> str:
         shown = ", ".join(f"{length:,} rows {score:.3f}" for length, score in sorted(self.scores.items()))
-        if len(self.scores) == 1:  # one window could be fitted (the others were too short or of one class): no choice made
-            return (
-                f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, scored on those {self.check_rows:,} ({shown})"
-            )
-        return (f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, the window that scored best on "
-                f"those {self.check_rows:,} ({shown})")  # fmt: skip
+        # One window fitted (the others too short or of one class): no choice was made, so none is claimed.
+        how = "scored on" if len(self.scores) == 1 else "the window that scored best on"
+        return f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, {how} those {self.check_rows:,} ({shown})"
 
 
 def challenge(full: Window, check_rows: int, lengths: tuple[int, ...], schema: Schema) -> Challenge | None:
