@@ -190,7 +190,7 @@ with st.expander("Rename, tag or delete"):
               "the loop read or a model was trained on.")  # fmt: skip
 
 preview, stats = st.tabs(["First rows", "Summary statistics"])
-dataframe(cached.insights.dataset_frame(chosen, 100), into=preview, hide_index=True, height=240)
+dataframe(cached.insights.dataset_frame(chosen, 100), into=preview, ours=False, hide_index=True, height=240)
 dataframe(cached.insights.dataset_summary(chosen), into=stats, hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "q25", "median", "q75", "max")})  # fmt: skip
 if not schema.plain:

@@ -92,7 +92,7 @@ if not detail.gate_events.empty:
 if detail.alerts:
     st.caption("Alerts this cycle raised, and where each went (an informational one is shown here, never sent)")
     dataframe(deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status", "error"]],
-              hide_index=True)  # fmt: skip
+              hide_index=True, column_config={"created_at": "raised (UTC)"})  # fmt: skip
 table(
     described(detail.drift),
     # Which feature drifted first, then why in words; the raw statistic is in the report (`measured` says it here).

@@ -153,7 +153,8 @@ st.write(f"Discord webhook: `{webhook}`" + ("" if configured else " — set DISC
 if st.button("Send test message"):
     act(rt.health.send_test_message, "Test message queued")
 alerts = deliveries(cached.insights.notifications(100))
-table(alerts, ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"], "No alerts yet.")
+table(alerts, ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"], "No alerts yet.",
+      column_config={"created_at": "raised (UTC)"})  # fmt: skip
 if not alerts.empty:
     st.download_button("Download alerts (CSV)", data=lambda: cached.insights.notifications(100_000).drop(columns=["payload"]).to_csv(index=False),
                        file_name="alerts.csv", mime="text/csv", icon=":material/download:")  # fmt: skip

@@ -40,16 +40,19 @@ def _table_inputs() -> dict[str, object]:
     """A field per column, starting at the reference's typical row (a number's median, the most frequent category):
     numbers (emptied where missing is allowed), a known category or another one."""
     typical = cached.insights.typical_row() if rt.models.champion_version is not None else {}
+    decimals = cached.insights.input_decimals() if rt.models.champion_version is not None else {}
     values: dict[str, object] = {}
     for column in schema.features:
         key, usual = _key(column.name), typical.get(column.name)
+        places = decimals.get(column.name, 4)  # as the reference writes the column: 22042, not 22042.0000
+        written = {"format": f"%.{places}f", "step": 10.0**-places}
         if column.kind == "numeric" and column.missing:
             # A field given a starting value reverts to it when emptied; one started from the session state can be emptied.
             st.session_state.setdefault(key, usual)
-            values[column.name] = st.number_input(column.name, value=None, format="%.4f", key=key, placeholder="empty: missing")
+            values[column.name] = st.number_input(column.name, value=None, key=key, placeholder="empty: missing", **written)
             continue
         if column.kind == "numeric":
-            values[column.name] = st.number_input(column.name, value=usual if usual is not None else 0.0, format="%.4f", key=key)
+            values[column.name] = st.number_input(column.name, value=usual if usual is not None else 0.0, key=key, **written)
             continue
         options = [*column.categories, OTHER, *([MISSING] if column.missing else [])]
         picked = st.selectbox(column.name, options, index=options.index(usual) if usual in column.categories else 0, key=key)
@@ -88,7 +91,8 @@ def one_prediction() -> None:
             total = ("the served log-odds" if charts.explanation_unit(explained) == "log-odds"
                      else "the served class's score (logit); the softmax of every class's score gives the probabilities")  # fmt: skip
             st.caption("Each column's part adds up its inputs (a number's standardised value, a category's one-hot column) times "
-                       f"their weights; with the intercept they sum to {total}.")  # fmt: skip
+                       f"their weights; with the intercept they sum to {total}. The labels are rounded so they add up too; the hover "
+                       "gives three decimals.")  # fmt: skip
             return
         x, y = rt.schema.names[:2]
         view = cached.insights.boundary(None, x, y)
@@ -114,7 +118,7 @@ with batch:
     results = st.session_state.get("batch_results")
     if results is not None:
         shown = results.head(200)
-        dataframe(shown.assign(confidence=shown["confidence"].map(percent)), hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
+        dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
         st.download_button(
             "Download the predictions", data=lambda: results.to_csv(index=False), file_name="predictions.csv", mime="text/csv"
         )
@@ -154,4 +158,4 @@ else:
         st.plotly_chart(charts.latency(cached.insights.latency_history(200)), key="latency")
     log = version_column(cached.insights.recent_predictions(100), "model_version")
     log["confidence"] = log["confidence"].map(percent)
-    dataframe(log, hide_index=True, height=260, column_config=LOG_COLUMNS)  # no label yet: a dash
+    dataframe(log, ours=False, hide_index=True, height=260, column_config=LOG_COLUMNS)  # no label yet: a dash

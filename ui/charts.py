@@ -520,7 +520,7 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     names = [*explained["features"], "intercept"]
     values = [*explained["contributions"], explained["intercept"]]
     colours = [COLOURS["class_1"] if v >= 0 else COLOURS["class_0"] for v in values]
-    text = [f"{v:+.2f}" for v in values]
+    text = [f"{c / 100:+.2f}" if c else "0.00" for c in cents_adding_up(values, explained["logit"])]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto", cliponaxis=False))
     fig.add_vline(x=0, line={"color": "grey"})
     towards = explained["towards"]  # the class the probability is of, as the schema names it
@@ -532,6 +532,19 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     # dozen columns at 1024 px.
     fig.update_yaxes(tickmode="array", tickvals=names, ticktext=names)
     return _layout(fig, title, "", "", height=max(320, 150 + BAR_PX * len(names)), top=80)
+
+
+def cents_adding_up(parts: list[float], total: float) -> list[int]:
+    """Each part in hundredths, rounded so they add up to `total` in hundredths as its label shows it (largest
+    remainder): parts labelled +0.71 and +1.58 under a total of +2.28 read as an error. Ties go to the larger part."""
+    exact = np.asarray(parts, dtype=float) * 100
+    cents = np.round(exact).astype(int)
+    short = round(float(total) * 100) - int(cents.sum())
+    step = 1 if short > 0 else -1
+    order = sorted(range(len(cents)), key=lambda i: (-(exact[i] - cents[i]) * step, -abs(exact[i])))
+    for i in order[: abs(short)]:
+        cents[i] += step
+    return cents.tolist()
 
 
 def latency(history: pd.DataFrame) -> go.Figure:

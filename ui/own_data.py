@@ -63,7 +63,7 @@ def start_from_your_own_data() -> None:
         return
     classes = ", ".join(f"{label} ({n:,})" for label, n in found.class_counts.items())
     st.write(f"**Target** `{target}`: {len(found.class_counts)} classes: {classes}.")
-    dataframe(found.head, hide_index=True, height=200)
+    dataframe(found.head, ours=False, hide_index=True, height=200)
     name = st.text_input("Workspace name", value=_suggested_name(filename), max_chars=64, key="own_name",
                          help=f"Letters, digits, - and _: the folder {rt.settings.workspaces_dir / '<name>'}")  # fmt: skip
     created = st.session_state.get("own_created")

@@ -188,11 +188,29 @@ EMPTY_CELL = "—"
 ROW_PX = 35  # glide-data-grid's row (and header) height in Streamlit's theme
 
 
-def dataframe(frame: pd.DataFrame, into: Any = st, **options: Any) -> None:
+HEADERS = {
+    "cycle_id": "cycle", "champion_version": "champion", "model_version": "version", "dataset_id": "dataset",
+    "notification_id": "alert", "http_status": "HTTP status", "run_id": "MLflow run", "n_rows": "rows", "ts": "time (UTC)",
+    "created_at": "created (UTC)", "started_at": "started (UTC)",
+}  # fmt: skip
+"""A stored column's header where a page names it no other way; any other stored name reads with spaces for `_`."""
+
+
+def header(name: str) -> str:
+    """The header a person reads for the stored column `name`: created_at is "created (UTC)", rows_seen "rows seen"."""
+    return HEADERS.get(name, name.replace("_", " "))
+
+
+def dataframe(frame: pd.DataFrame, into: Any = st, ours: bool = True, **options: Any) -> None:
     """`st.dataframe` as every page draws one, in `into` (a tab, a column): a dash where a value is missing
-    (EMPTY_CELL), the one place that says so; a `height` is a cap, so a table of two rows has no empty rows under them."""
+    (EMPTY_CELL), the one place that says so; a `height` is a cap, so a table of two rows has no empty rows under them.
+    `ours`: the columns are the store's, each headed as `header` writes it unless `column_config` names it; False for
+    a user's rows, whose columns keep the names their file gave them."""
     if isinstance(options.get("height"), int):
         options["height"] = min(options["height"], ROW_PX * (len(frame) + 1) + 3)
+    if ours:
+        named = {c: header(c) for c in frame.columns if isinstance(c, str) and header(c) != c}
+        options["column_config"] = named | (options.get("column_config") or {})
     into.dataframe(frame, **{"placeholder": EMPTY_CELL, **options})
 
 

@@ -160,6 +160,14 @@ class Insights(StoredFacts):
         ref, reference = self.reference_sample()
         return {} if ref is None else typical_row(reference, self.store.schema)
 
+    def input_decimals(self) -> dict[str, int]:
+        """Per numeric column, the decimals its reference values are written with (`decimals_written`): the Predict
+        form shows a count as 22042, not 22042.0000, and a fee as 33.57. Empty before any champion."""
+        ref, reference = self.reference_sample()
+        if ref is None:
+            return {}
+        return {c.name: decimals_written(reference[c.name]) for c in self.store.schema.features if c.kind == "numeric"}
+
     def batch_sample(self, first_sample_id: int, last_sample_id: int, max_rows: int = 20_000) -> pd.DataFrame:
         """A cycle's batch: the loop's incoming rows of its range (library data stored in between left out)."""
         return self.store.incoming_rows(first_sample_id, last_sample_id, max_rows)
@@ -378,10 +386,23 @@ def typical_row(reference: pd.DataFrame, schema: Schema) -> dict[str, object]:
         if present.empty:
             row[column.name] = None
         elif column.kind == "numeric":
-            row[column.name] = float(present.astype(float).median())
+            # Written as the column writes its values: a form shows it so, and must send what it shows.
+            row[column.name] = round(float(present.astype(float).median()), decimals_written(present))
         else:
             row[column.name] = present.astype(str).value_counts().index[0]
     return row
+
+
+def decimals_written(values: pd.Series, most: int = 4) -> int:
+    """The fewest decimals (at most `most`) that write every present value of `values` exactly: 0 for a count, 2 for
+    a price. Read from at most 5,000 values; `most` where more are needed (a measurement's float noise)."""
+    present = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)[:5000]
+    present = present[np.isfinite(present)]
+    for places in range(most + 1):
+        noise = np.maximum(1e-9 * 10.0**-places, 4 * np.finfo(float).eps * np.abs(present))  # a float's own error only
+        if np.all(np.abs(present - np.round(present, places)) <= noise):
+            return places
+    return most
 
 
 def _padded(values: pd.Series) -> tuple[float, float]:

@@ -282,3 +282,24 @@ def test_a_long_category_name_is_shortened_under_its_bar_and_whole_in_its_hover(
     assert list(fig.layout.xaxis.ticktext) == ["Nantes-Saint-Nazaire …", "Lyon", "(missing)"]
     short = charts.distribution_overlay(frame.replace(long, "Nantes"), frame.replace(long, "Nantes"), "city", "Current batch")
     assert fig.layout.height > short.layout.height  # the slanted names take height, given back to the plot
+
+
+def test_an_explanation_s_labels_add_up_to_the_total_its_title_shows() -> None:
+    """Parts of +0.714, +1.576 and -0.004 round to +0.71, +1.58 and -0.00: +2.29 under a title of +2.28."""
+    parts = [0.714, 1.576, -0.004, -0.0049]
+    explained = {"features": ["a", "b", "c"], "contributions": parts[:3], "intercept": parts[3], "logit": sum(parts),
+                 "towards": 1, "per_class": []}  # fmt: skip
+    fig = charts.contributions(explained, "91 %")
+    labels = list(fig.data[0].text)
+    assert "+2.28" in fig.layout.title.text
+    assert round(sum(float(t) for t in labels), 2) == 2.28
+    assert "-0.00" not in labels and "+0.00" not in labels, labels
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cents_always_add_up_and_move_no_part_by_more_than_a_cent(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    parts = rng.normal(0, rng.choice([0.01, 1.0, 5.0]), rng.integers(1, 30)).tolist()
+    cents = charts.cents_adding_up(parts, sum(parts))
+    assert sum(cents) == round(sum(parts) * 100)
+    assert all(abs(c - p * 100) < 1.0 + 1e-9 for c, p in zip(cents, parts, strict=True))

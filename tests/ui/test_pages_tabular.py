@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,28 @@ def test_every_page_renders_on_a_three_class_table(served: Settings) -> None:
     for page in PAGES:
         at = open_page(page)
         assert not at.exception and not at.error, (page, [e.value for e in at.exception], [e.value for e in at.error])
+
+
+def test_every_table_heads_a_stored_column_as_a_person_writes_it(served: Settings) -> None:
+    """created_at, rows_seen, http_status are the store's names: a header reads "created (UTC)", "rows seen",
+    "HTTP status". The user's own columns (monthly_fee) keep the names their file gave them."""
+    rt = get_runtime(served)
+    rt.loop.run_cycle()
+    rt.health.send_test_message()  # an alert row: no webhook here, so it is stored as not sent
+    rt.serving.predict(rt.insights.typical_row(), source="api")
+    rt.serving.flush()
+    schema = rt.schema
+    users = {*schema.names, schema.target}
+    seen = []
+    for page in PAGES:
+        for frame in open_page(page).dataframe:
+            config = json.loads(frame.proto.columns or "{}")
+            for column in frame.value.columns:
+                label = (config.get(f"col:name:{column}") or config.get(column) or {}).get("label") or column
+                seen.append((page, label))
+                assert column in users or "_" not in label, (page, column, label)
+    assert ("operations", "rows seen") in seen and ("operations", "HTTP status") in seen, seen
+    assert ("data", "monthly_fee") in seen and ("predict", "monthly_fee") in seen  # the user's, as written
 
 
 def test_the_data_page_shows_the_schema_and_refuses_the_generator(served: Settings) -> None:
@@ -144,7 +167,7 @@ def test_the_predict_form_starts_at_the_reference_s_median_and_most_frequent_cat
     at = open_page("predict")
     reference = get_runtime().insights.reference_sample()[1]
     fee = next(n for n in at.number_input if n.label == "monthly_fee")
-    assert fee.value == pytest.approx(reference["monthly_fee"].median())  # a customer's fee, not 0
+    assert fee.value == round(reference["monthly_fee"].median(), 2)  # a customer's fee, not 0
     assert at.selectbox(key="in_churn_plan").value == reference["plan"].mode()[0] == "basic"
 
 
@@ -237,10 +260,20 @@ def test_a_replay_set_to_start_over_warns_that_its_rows_come_again(served: Setti
     assert any("sends the same rows again" in c.value for c in open_page("operations").caption)
 
 
+def test_each_number_is_shown_as_its_column_writes_it_and_sends_what_it_shows(served: Settings) -> None:
+    """A fee as 33.57 and a tenure as 27.5, not 33.5700 (a count's whole numbers: tests/services/test_written_decimals.py);
+    the starting median is written so too, since the field must send what it shows."""
+    at = open_page("predict")
+    shown = {n.label: (n.proto.format, n.step, n.value) for n in at.number_input}
+    fee, tenure = shown["monthly_fee"], shown["tenure_months"]
+    assert (fee[0], fee[1], tenure[0], tenure[1]) == ("%.2f", 0.01, "%.1f", 0.1)
+    assert fee[2] == round(fee[2], 2) and tenure[2] == round(tenure[2], 1)
+
+
 def test_a_number_that_may_be_missing_starts_at_its_median_and_can_be_emptied_to_send_it_missing(served: Settings) -> None:
     at = open_page("predict")
     tenure = next(n for n in at.number_input if n.label == "tenure_months")
-    assert tenure.value == pytest.approx(get_runtime().insights.reference_sample()[1]["tenure_months"].median())
+    assert tenure.value == round(get_runtime().insights.reference_sample()[1]["tenure_months"].median(), 1)
     assert not tenure.proto.HasField("default")  # no default to fall back to: the browser lets a user empty it
     tenure.set_value(None)
     button(at, "Predict").click().run()
