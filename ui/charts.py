@@ -415,7 +415,7 @@ def category_overlay(
                     hovertemplate="%{x}: %{y:.1%}")  # fmt: skip
     # Long category names are shortened under their bars (whole in the hover): one 30-character city slanted under a
     # half-width chart took the plot's height at 1024 px.
-    shown = [_short(n) for n in names]
+    shown = _short(names)
     fig.update_xaxes(tickmode="array", tickvals=names, ticktext=shown)
     fig.update_yaxes(tickformat=".0%")
     slanted = 5 * max(0, max(map(len, shown), default=0) - 8)  # the height slanted names take from the plot, given back
@@ -676,8 +676,13 @@ def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Fig
 NAME_CHARS = 22  # an input's name beside its bar in a half-width chart: longer, it squeezed the bars at 1024 px (hover: whole)
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+def _short(names: list[str]) -> list[str]:
+    """Each name cut to NAME_CHARS, and still told apart: two that share their start keep their ends instead
+    ("customer_segment_…north" beside "…south"), and any still alike get a number."""
+    cut = [n if len(n) <= NAME_CHARS else n[: NAME_CHARS - 1] + "…" for n in names]
+    half = (NAME_CHARS - 1) // 2
+    cut = [n[:half] + "…" + n[-(NAME_CHARS - 1 - half) :] if c != n and cut.count(c) > 1 else c for n, c in zip(names, cut, strict=True)]
+    return [f"{c} ({cut[:i].count(c) + 1})" if cut.count(c) > 1 and c not in names else c for i, c in enumerate(cut)]
 
 
 def _weights(bars: list[tuple[str, list[float], str]], names: list[str], title: str, unit: str) -> go.Figure:
@@ -695,6 +700,6 @@ def _weights(bars: list[tuple[str, list[float], str]], names: list[str], title: 
             hovertemplate="%{customdata}: %{x:+.3f}",
         )  # the whole name: %{y} shows the shortened tick
     fig.add_vline(x=0, line={"color": "grey"})
-    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=[_short(n) for n in names], autorange="reversed")  # the first on top
+    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=_short(names), autorange="reversed")  # the first on top
     rows = len(names) * max(1, (len(bars) + 1) // 2)  # a group of several bars needs more than one bar's height
     return _layout(fig, title, unit, "", height=max(340, 150 + BAR_PX * rows))

@@ -284,6 +284,16 @@ def test_a_long_category_name_is_shortened_under_its_bar_and_whole_in_its_hover(
     assert fig.layout.height > short.layout.height  # the slanted names take height, given back to the plot
 
 
+def test_long_category_names_that_share_their_start_are_told_apart_under_their_bars() -> None:
+    """Two names alike in their first 21 characters were both cut to "Nantes-Saint-Nazaire …"."""
+    names = ["Nantes-Saint-Nazaire Métropole", "Nantes-Saint-Nazaire Estuaire", "Lyon"]
+    same = ["x" * 25 + "a" + "y" * 25, "x" * 25 + "b" + "y" * 25]  # alike at both ends
+    frame = pd.DataFrame({"city": names + same})
+    ticks = list(charts.distribution_overlay(frame, frame, "city", "Current batch").layout.xaxis.ticktext)
+    assert len(set(ticks)) == len(ticks) == 5 and ticks[2] == "Lyon", ticks
+    assert all(len(t) <= charts.NAME_CHARS + 4 for t in ticks) and ticks[0].startswith("Nantes") and ticks[0].endswith("pole"), ticks
+
+
 def test_an_explanation_s_labels_add_up_to_the_total_its_title_shows() -> None:
     """Parts of +0.714, +1.576 and -0.004 round to +0.71, +1.58 and -0.00: +2.29 under a title of +2.28."""
     parts = [0.714, 1.576, -0.004, -0.0049]
