@@ -8,7 +8,7 @@ import streamlit as st
 from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from ui import charts
 from ui.own_data import in_progress, start_from_your_own_data
-from ui.state import act, cached, dataframe, empty_state, plural, runtime, shown_rows
+from ui.state import COUNT, act, cached, dataframe, empty_state, plural, runtime, shown_rows
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
@@ -144,7 +144,7 @@ dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
     height=240,
     column_config={"dataset_id": st.column_config.NumberColumn("id", width="small"), "scenario": st.column_config.TextColumn(width="medium"),
-                   "n_rows": st.column_config.NumberColumn("rows", format="localized")},
+                   "n_rows": st.column_config.NumberColumn("rows", format=COUNT)},
 )  # fmt: skip
 hidden = len(all_datasets) - len(datasets)
 if hidden:

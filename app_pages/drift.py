@@ -12,6 +12,7 @@ from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, PREDICTED, describ
 from ui import charts
 from ui.report import drift_report_html
 from ui.state import (
+    COUNT,
     cached,
     choice_from_url,
     dataframe,
@@ -101,9 +102,9 @@ table(
     "This cycle made no drift test (no champion or no new rows).",
     column_config={"p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
                    "window_batches": "batches pooled",
-                   "n_reference": st.column_config.NumberColumn("reference rows", format="localized", help="The reference's rows the test read: its "
+                   "n_reference": st.column_config.NumberColumn("reference rows", format=COUNT, help="The reference's rows the test read: its "
                                                                 "values present (every row for a missing rate)"),
-                   "n_current": st.column_config.NumberColumn("current rows", format="localized", help="The rows the test compared (values present; "
+                   "n_current": st.column_config.NumberColumn("current rows", format=COUNT, help="The rows the test compared (values present; "
                                                               "every row for a missing rate): this cycle's batch, or the batches it pooled"),
                    "psi_status": st.column_config.TextColumn("PSI level", help="PSI of this cycle's batch alone, never pooled"),
                    "threshold": st.column_config.NumberColumn("p threshold", format="%.3g"),

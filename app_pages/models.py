@@ -8,7 +8,7 @@ from core.domain.outcomes import STATUS_LABELS as STATUS_WORDS
 from core.ml.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from core.runtime import TrainOutcome
 from ui import charts
-from ui.state import act, cached, choice_from_url, dataframe, empty_state, keep_in_url, percent, plural, runtime, version_column
+from ui.state import COUNT, act, cached, choice_from_url, dataframe, empty_state, keep_in_url, percent, plural, runtime, version_column
 
 rt = runtime()
 st.title("Models")
@@ -104,8 +104,8 @@ dataframe(
            *(["mlflow_run"] if links else [])]],
     hide_index=True,
     column_config={m: st.column_config.NumberColumn(METRIC_NAMES.get(m, m), format="%.4f") for m in METRICS} | links | {
-        "n_train": st.column_config.NumberColumn("trained on", format="localized", help="Rows the version was fitted on"),
-        "n_holdout": st.column_config.NumberColumn("holdout", format="localized", help="Rows held out of its training: its metrics here rest on them"),
+        "n_train": st.column_config.NumberColumn("trained on", format=COUNT, help="Rows the version was fitted on"),
+        "n_holdout": st.column_config.NumberColumn("holdout", format=COUNT, help="Rows held out of its training: its metrics here rest on them"),
         "realised": st.column_config.TextColumn(
         "realised (served)", help="Every label received for the predictions this version served, whoever served when they came: "
         "its accuracy in service, beside the holdout metrics.")},

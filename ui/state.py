@@ -196,6 +196,14 @@ HEADERS = {
 """A stored column's header where a page names it no other way; any other stored name reads with spaces for `_`."""
 
 
+COUNT = "%,d"
+"""A count in a table as every sentence writes it (1,234) whatever the browser's language: "localized" wrote 1.234
+in a German browser, beside sentences saying 1,234."""
+COUNTS = frozenset({"n_rows", "rows_seen", "labelled_rows", "own_n_rows", "n_train", "n_holdout", "n_reference", "n_current",
+                    "predictions", "batches", "attempts"})  # fmt: skip
+"""Stored columns that hold a count: `dataframe` writes them with COUNT unless a page configures them in full."""
+
+
 def header(name: str) -> str:
     """The header a person reads for the stored column `name`: created_at is "created (UTC)", rows_seen "rows seen"."""
     return HEADERS.get(name, name.replace("_", " "))
@@ -209,8 +217,11 @@ def dataframe(frame: pd.DataFrame, into: Any = st, ours: bool = True, **options:
     if isinstance(options.get("height"), int):
         options["height"] = min(options["height"], ROW_PX * (len(frame) + 1) + 3)
     if ours:
+        given = options.get("column_config") or {}
         named = {c: header(c) for c in frame.columns if isinstance(c, str) and header(c) != c}
-        options["column_config"] = named | (options.get("column_config") or {})
+        counted = {c: st.column_config.NumberColumn(given.get(c, header(c)), format=COUNT)
+                   for c in frame.columns if c in COUNTS and isinstance(given.get(c, ""), str)}  # fmt: skip
+        options["column_config"] = named | given | counted
     into.dataframe(frame, **{"placeholder": EMPTY_CELL, **options})
 
 

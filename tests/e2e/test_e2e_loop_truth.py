@@ -18,6 +18,7 @@ import pytest
 from core.runtime import Runtime
 from tests.e2e.launch import launched
 from tests.e2e.test_e2e_browser import ARTIFACTS, _cut_off, _metric, _require_browser, _settle, _shot_at, _visit, chromium_page
+from tests.e2e.test_e2e_cosmetics import CANVAS_TEXT, _tables_drawn
 from tests.fixtures import make_settings
 from tests.waiting import wait_until
 
@@ -160,3 +161,15 @@ def test_a_loop_with_nothing_to_read_says_so_and_nothing_false(quiet: str, page)
     _visit(page, quiet, "drift", "quiet-drift")
     page.get_by_text(re.compile(r"No verdict: no new data (since cycle \d+|yet), so nothing was measured")).first.wait_for()
     assert page.get_by_text("No verdict stored for this cycle").count() == 0
+
+
+def test_a_count_in_a_table_is_written_as_the_sentences_write_it_in_a_german_browser(quiet: str) -> None:
+    """Tables formatted "localized" drew 2.000 in a German browser, beside sentences saying 2,000 rows. Read off the
+    canvas: the grid's accessibility cells hold the raw number whatever the format."""
+    drawn = []
+    with chromium_page(init_script=CANVAS_TEXT, locale="de-DE") as german:
+        for path in ("data", "models"):
+            _visit(german, quiet, path, f"quiet-{path}-german")
+            drawn += [t["text"] for t in _tables_drawn(german)]
+    assert "2,000" in drawn and "1,400" in drawn, sorted(set(drawn))  # the starter dataset's rows, v1.0.0's training rows
+    assert not [t for t in drawn if re.fullmatch(r"\d{1,3}(\.\d{3})+", t)], sorted(set(drawn))

@@ -130,7 +130,7 @@ def test_train_now_adds_a_version_to_the_registry_unless_nothing_changed(workspa
     assert table["label"].tolist()[0] == "v1.1.0" and len(table) == 2 and table["training_data"].tolist()[0] == "loop window"
     assert at.selectbox(key="eval_version").value == 2  # the evaluation shows what was just trained, not the old champion
     counts = {c.get("label"): c.get("type_config", {}).get("format") for c in json.loads(at.dataframe[0].proto.columns).values()}
-    assert counts["trained on"] == counts["holdout"] == "localized"  # "5,000 rows", as every sentence writes it, not "5000"
+    assert counts["trained on"] == counts["holdout"] == "%,d"  # "5,000 rows", as every sentence writes it, not "5000" nor "5.000"
 
 
 def test_train_without_promoting_with_options_keeps_a_candidate(workspace: Path) -> None:

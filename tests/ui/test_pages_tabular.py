@@ -47,7 +47,7 @@ def test_every_page_renders_on_a_three_class_table(served: Settings) -> None:
         assert not at.exception and not at.error, (page, [e.value for e in at.exception], [e.value for e in at.error])
 
 
-def test_every_table_heads_a_stored_column_as_a_person_writes_it(served: Settings) -> None:
+def test_every_table_heads_a_stored_column_and_writes_a_count_as_a_person_does(served: Settings) -> None:
     """created_at, rows_seen, http_status are the store's names: a header reads "created (UTC)", "rows seen",
     "HTTP status". The user's own columns (monthly_fee) keep the names their file gave them."""
     rt = get_runtime(served)
@@ -57,15 +57,19 @@ def test_every_table_heads_a_stored_column_as_a_person_writes_it(served: Setting
     rt.serving.flush()
     schema = rt.schema
     users = {*schema.names, schema.target}
-    seen = []
+    seen, formats = [], {}
     for page in PAGES:
         for frame in open_page(page).dataframe:
             config = json.loads(frame.proto.columns or "{}")
             for column in frame.value.columns:
-                label = (config.get(f"col:name:{column}") or config.get(column) or {}).get("label") or column
+                given = config.get(f"col:name:{column}") or config.get(column) or {}
+                label = given.get("label") or column
                 seen.append((page, label))
+                formats[(page, label)] = given.get("type_config", {}).get("format")
                 assert column in users or "_" not in label, (page, column, label)
     assert ("operations", "rows seen") in seen and ("operations", "HTTP status") in seen, seen
+    # a count is written 1,234 in every browser (tests/e2e/test_e2e_loop_truth.py), headed by the page or by default
+    assert formats[("operations", "rows seen")] == formats[("data", "rows")] == formats[("models", "gate rows")] == "%,d", formats
     assert ("data", "monthly_fee") in seen and ("predict", "monthly_fee") in seen  # the user's, as written
 
 
