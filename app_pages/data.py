@@ -192,7 +192,8 @@ with st.expander("Rename, tag or delete"):
 preview, stats = st.tabs(["First rows", "Summary statistics"])
 dataframe(cached.insights.dataset_frame(chosen, 100), into=preview, ours=False, hide_index=True, height=240)
 dataframe(cached.insights.dataset_summary(chosen), into=stats, hide_index=True, column_config={
-    c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "q25", "median", "q75", "max")})  # fmt: skip
+    c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "q25", "median", "q75", "max")} | {
+    c: st.column_config.NumberColumn(format=COUNT) for c in ("count", "missing", "distinct")})  # fmt: skip
 if not schema.plain:
     stats.caption("Numbers: mean, spread and quartiles of the values present. Categories: distinct values and the most frequent.")
 

@@ -178,7 +178,7 @@ if evaluations:
             dataframe(
                 metric_table(metrics[label], ev),
                 hide_index=True,
-                column_config={"value": st.column_config.NumberColumn(format="%.4f")},
+                column_config={"value": st.column_config.NumberColumn(format="%.4f"), "rows": st.column_config.NumberColumn(format=COUNT)},
             )  # 1.0000, as its interval reads
             st.plotly_chart(charts.confusion_matrix(ev, label, classes), key=f"confusion_{label}")
     a, b = st.columns(2)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import charts
-from ui.state import act, cached, dataframe, empty_state, percent, plural, runtime, version_column
+from ui.state import act, as_shown, cached, dataframe, empty_state, percent, plural, runtime, version_column
 
 LOG_COLUMNS = {
     "model_version": "version", "confidence": st.column_config.TextColumn("confidence", help="Never rounded up to 100 %."),
@@ -49,10 +49,12 @@ def _table_inputs() -> dict[str, object]:
         if column.kind == "numeric" and column.missing:
             # A field given a starting value reverts to it when emptied; one started from the session state can be emptied.
             st.session_state.setdefault(key, usual)
-            values[column.name] = st.number_input(column.name, value=None, key=key, placeholder="empty: missing", **written)
+            typed = st.number_input(column.name, value=None, key=key, placeholder="empty: missing", **written)
+            values[column.name] = as_shown(typed, places)
             continue
         if column.kind == "numeric":
-            values[column.name] = st.number_input(column.name, value=usual if usual is not None else 0.0, key=key, **written)
+            typed = st.number_input(column.name, value=usual if usual is not None else 0.0, key=key, **written)
+            values[column.name] = as_shown(typed, places)
             continue
         options = [*column.categories, OTHER, *([MISSING] if column.missing else [])]
         picked = st.selectbox(column.name, options, index=options.index(usual) if usual in column.categories else 0, key=key)

@@ -539,7 +539,7 @@ def cents_adding_up(parts: list[float], total: float) -> list[int]:
     remainder): parts labelled +0.71 and +1.58 under a total of +2.28 read as an error. Ties go to the larger part."""
     exact = np.asarray(parts, dtype=float) * 100
     cents = np.round(exact).astype(int)
-    short = round(float(total) * 100) - int(cents.sum())
+    short = round(float(f"{total:.2f}") * 100) - int(cents.sum())  # the title's own figure, rounded as it shows it
     step = 1 if short > 0 else -1
     order = sorted(range(len(cents)), key=lambda i: (-(exact[i] - cents[i]) * step, -abs(exact[i])))
     for i in order[: abs(short)]:

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from core.domain.outcomes import version_label
 from core.stats.drift import described
 from ui.charts import estimate_band
-from ui.state import decision_of, deliveries
+from ui.state import decision_of, deliveries, header
 
 if TYPE_CHECKING:
     from core.services.insights import CycleDetail
@@ -64,7 +64,8 @@ def _drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", escape=True)
+    """A table headed as the dashboard heads it (`header`): "p-value", "created (UTC)", not p_value, created_at."""
+    return frame.rename(columns=header).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", escape=True)
 
 
 def _cell(value: object) -> str:

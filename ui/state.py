@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
@@ -190,8 +191,10 @@ ROW_PX = 35  # glide-data-grid's row (and header) height in Streamlit's theme
 
 HEADERS = {
     "cycle_id": "cycle", "champion_version": "champion", "model_version": "version", "dataset_id": "dataset",
-    "notification_id": "alert", "http_status": "HTTP status", "run_id": "MLflow run", "n_rows": "rows", "ts": "time (UTC)",
-    "created_at": "created (UTC)", "started_at": "started (UTC)",
+    "notification_id": "alert", "http_status": "HTTP status", "run_id": "MLflow run id", "n_rows": "rows", "ts": "time (UTC)",
+    "created_at": "created (UTC)", "started_at": "started (UTC)", "last_prediction": "last prediction (UTC)",
+    "last_received": "last received (UTC)", "cutoff": "cutoff (UTC)", "p_value": "p-value", "window_batches": "batches pooled",
+    "n_reference": "reference rows", "n_current": "current rows", "challenger_score": "challenger", "champion_score": "champion",
 }  # fmt: skip
 """A stored column's header where a page names it no other way; any other stored name reads with spaces for `_`."""
 
@@ -231,6 +234,15 @@ def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -
         empty_state(empty)
     else:
         dataframe(frame[columns], hide_index=True, **options)
+
+
+def as_shown(typed: float | None, places: int) -> float | None:
+    """A number field's value as the field shows it with `places` decimals ("%.{places}f"): the browser rounds only
+    the text, so 2.5 typed in a whole-number field showed 3 and was sent as 2.5. Halves go away from zero on the exact
+    binary value, as the browser's toFixed does."""
+    if typed is None:
+        return None
+    return float(Decimal(typed).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)) + 0.0
 
 
 def percent(value: float | None) -> str:

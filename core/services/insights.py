@@ -387,22 +387,25 @@ def typical_row(reference: pd.DataFrame, schema: Schema) -> dict[str, object]:
             row[column.name] = None
         elif column.kind == "numeric":
             # Written as the column writes its values: a form shows it so, and must send what it shows.
-            row[column.name] = round(float(present.astype(float).median()), decimals_written(present))
+            row[column.name] = round(float(present.astype(float).median()), decimals_written(present)) + 0.0  # never -0.0
         else:
             row[column.name] = present.astype(str).value_counts().index[0]
     return row
 
 
 def decimals_written(values: pd.Series, most: int = 4) -> int:
-    """The fewest decimals (at most `most`) that write every present value of `values` exactly: 0 for a count, 2 for
-    a price. Read from at most 5,000 values; `most` where more are needed (a measurement's float noise)."""
+    """The fewest decimals that write every present value of `values` exactly: 0 for a count, 2 for a price. A
+    measurement's float noise gets `most`, or as many as show `most` significant digits of a typical value (8 for
+    values near 0.00001, which 4 decimals would write 0.0000). Read from at most 5,000 values."""
     present = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)[:5000]
     present = present[np.isfinite(present)]
-    for places in range(most + 1):
+    sizes = np.abs(present[present != 0])
+    limit = most if sizes.size == 0 else int(np.clip(most - 1 - np.floor(np.log10(np.median(sizes))), most, 15))
+    for places in range(limit + 1):
         noise = np.maximum(1e-9 * 10.0**-places, 4 * np.finfo(float).eps * np.abs(present))  # a float's own error only
         if np.all(np.abs(present - np.round(present, places)) <= noise):
             return places
-    return most
+    return limit
 
 
 def _padded(values: pd.Series) -> tuple[float, float]:

@@ -272,6 +272,9 @@ def test_each_number_is_shown_as_its_column_writes_it_and_sends_what_it_shows(se
     fee, tenure = shown["monthly_fee"], shown["tenure_months"]
     assert (fee[0], fee[1], tenure[0], tenure[1]) == ("%.2f", 0.01, "%.1f", 0.1)
     assert fee[2] == round(fee[2], 2) and tenure[2] == round(tenure[2], 1)
+    next(n for n in at.number_input if n.label == "monthly_fee").set_value(33.567)  # shown 33.57 by the browser
+    button(at, "Predict").click().run()
+    assert at.dataframe[-1].value.iloc[0]["monthly_fee"] == 33.57  # the prediction log, newest first: sent as shown
 
 
 def test_a_number_that_may_be_missing_starts_at_its_median_and_can_be_emptied_to_send_it_missing(served: Settings) -> None:

@@ -1,0 +1,39 @@
+"""A number as a field or a header shows it: sent as shown, headed as a person writes it, in the dashboard and the
+downloadable report alike."""
+
+import pandas as pd
+import pytest
+
+from ui import charts
+from ui.state import as_shown, header
+
+
+@pytest.mark.parametrize(
+    ("typed", "places", "sent"),
+    [(2.5, 0, 3.0), (2.4, 0, 2.0), (-2.5, 0, -3.0), (33.567, 2, 33.57), (2.675, 2, 2.67), (-0.0001, 2, 0.0), (None, 1, None)],
+)
+def test_a_number_field_sends_what_it_shows(typed: float | None, places: int, sent: float | None) -> None:
+    """2.675 is 2.67499... in binary: the browser's toFixed shows 2.67, and so is it sent. Never -0.0."""
+    assert as_shown(typed, places) == sent
+    if sent is not None:
+        assert str(as_shown(typed, places)) != "-0.0"
+
+
+def test_a_stored_name_is_headed_as_a_person_writes_it() -> None:
+    assert [header(n) for n in ("created_at", "rows_seen", "http_status", "p_value", "run_id", "label")] == [
+        "created (UTC)", "rows seen", "HTTP status", "p-value", "MLflow run id", "label"]  # fmt: skip
+
+
+def test_an_explanation_s_labels_add_up_to_the_title_s_figure_even_on_a_half_cent() -> None:
+    """2.335 is shown +2.33, while round(2.335 * 100) is 234: the labels added up to 2.34."""
+    explained = {"features": ["a"], "contributions": [1.0], "intercept": 1.335, "logit": 1.0 + 1.335, "towards": 1, "per_class": []}
+    fig = charts.contributions(explained, "91 %")
+    assert "+2.33" in fig.layout.title.text
+    assert round(sum(float(t) for t in fig.data[0].text), 2) == 2.33
+
+
+def test_the_report_heads_its_tables_as_the_dashboard_does() -> None:
+    from ui.report import _table
+
+    html = _table(pd.DataFrame({"created_at": ["2026-12-06"], "http_status": [204], "p_value": [0.01]}))
+    assert "created (UTC)" in html and "HTTP status" in html and "p-value" in html and "created_at" not in html
