@@ -97,7 +97,7 @@ st.subheader("Registry")
 realised = {v.version: f"{percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in cached.insights.realised_by_version()}
 table = models.assign(mlflow_run=rt.models.run_links(models["run_id"].tolist()),
                       realised=[realised.get(v, "no labels yet") for v in models["version"]])  # fmt: skip
-table["status"] = table["status"].map(STATUS_LABELS).fillna(table["status"])
+table["status"] = table["status"].where(~table["superseded"].astype(bool), "superseded").map(STATUS_LABELS).fillna(table["status"])
 links = {"mlflow_run": st.column_config.LinkColumn("MLflow run", display_text="open run")} if rt.settings.mlflow_ui_url else {}
 dataframe(
     table[["label", "status", "realised", "created_at", "n_train", "n_holdout", *METRICS, "trigger", "training_data", "run_id",

@@ -108,7 +108,8 @@ def announce(notifier: Notifier, decision: GateDecision, cycle_id: int | None = 
     kind, level, title, description = alerts[decision.outcome]
     try:
         shown = {**(fields or {}), **gate_fields(decision)}
-        notifier.notify(kind, level, title, description, shown, cycle_id=cycle_id, info=bool(decision.superseded))
+        notifier.notify(kind, level, title, description, shown, collapse=kind != "promoted", cycle_id=cycle_id,
+                        info=bool(decision.superseded))  # fmt: skip
     except Exception:
         log.exception("could not record the %s alert", kind)
 
@@ -241,7 +242,7 @@ class ModelActions:
 
     def approve(self, version: object) -> GateDecision:
         decision = self.registry.approve(validation.integer(version, "version", 1, 2**31 - 1))
-        self.notifier.notify("promoted", "success", f"New champion {version_label(decision.version)}", decision.reason)
+        self.notifier.notify("promoted", "success", f"New champion {version_label(decision.version)}", decision.reason, collapse=False)
         return decision
 
     def reject(self, version: object) -> GateDecision:
@@ -251,7 +252,9 @@ class ModelActions:
 
     def rollback(self, version: int) -> GateDecision:
         decision = self.registry.rollback(version)
-        self.notifier.notify(decision.outcome, "warning", manual_title(decision.outcome, version), decision.reason)
+        # A change of champion is news however soon it follows the same one: v1.0.0 back, v1.3.0, then v1.0.0 back again
+        # within the cooldown left the channel naming v1.3.0 when the second rollback was collapsed.
+        self.notifier.notify(decision.outcome, "warning", manual_title(decision.outcome, version), decision.reason, collapse=False)
         return decision
 
     def promote(self, version: int) -> GateDecision:

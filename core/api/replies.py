@@ -48,5 +48,5 @@ def model_row(row: dict[str, Any]) -> dict[str, Any]:
         **row,
         "version": version_label(row["version"]),
         "registry_version": row["version"],
-        "status_label": status_label(row["status"]),
+        "status_label": status_label(row["status"], bool(row.get("superseded"))),
     }

@@ -36,12 +36,13 @@ BY_HAND_EVENT_KINDS = ("rollback", "by_hand", "approval", "rejection")
 # A version's status as a person reads it, the one wording of every door (the Models page, GET /models'
 # `status_label`). The stored value (`status`) stays the machine's word: a replaced champion is stored "archived".
 STATUS_LABELS = {"champion": "champion", "challenger": "challenger", "archived": "former champion", "candidate": "candidate",
-                 "rejected": "rejected"}  # fmt: skip
+                 "rejected": "rejected", "superseded": "superseded"}  # fmt: skip
 
 
-def status_label(status: str) -> str:
-    """A version's stored status in the words people read ("archived" is a former champion)."""
-    return STATUS_LABELS.get(status, status)
+def status_label(status: str, superseded: bool = False) -> str:
+    """A version's stored status in the words people read ("archived" is a former champion; a challenger replaced by a
+    fresher one while awaiting approval is stored "rejected" but passed the gate: "superseded")."""
+    return STATUS_LABELS["superseded"] if superseded and status == "rejected" else STATUS_LABELS.get(status, status)
 
 
 def manual_title(kind: str, version: int | None) -> str:

@@ -272,16 +272,17 @@ class ModelRegistry:
             passed = _not_worse(metric, score, champion_score, margin)
             n = int(fresh.y.shape[0])
             aside = "" if challenger.from_loop else f"; on its own holdout ({own_n:,} rows): {own:.4f} vs {own_champion:.4f}"
-            reason = (
-                f"{'promoted' if passed else 'rejected'}: {metric} {score:.4f} {'>=' if passed else '<'} champion "
-                f"{version_label(champion)}'s {champion_score:.4f} - margin {margin:g} on the same {n:,} rows: {fresh.description}{aside}"
-            )
+            compared = (f"{metric} {score:.4f} {'>=' if passed else '<'} champion {version_label(champion)}'s {champion_score:.4f} - "
+                        f"margin {margin:g} on the same {n:,} rows: {fresh.description}{aside}")  # fmt: skip
+            if candidate:
+                verdict = f"kept as a candidate (trained without promoting); it would {'' if passed else 'not '}have passed the gate"
+            else:  # "passed the gate", not "promoted", for one that waits for a person's approval
+                verdict = "rejected" if not passed else "promoted" if promote else "passed the gate"
+            reason = f"{verdict}: {compared}"
             decision = GateDecision(challenger.version, champion, metric, score, champion_score, n, passed, reason,
                                     gate_set=fresh.description, outcome="promoted" if passed else "rejected", **beside)  # fmt: skip
         if candidate and champion is not None and decision.outcome != "candidate":
-            verdict = "it would have passed the gate" if decision.promoted else "it would not have passed the gate"
-            decision = replace(decision, promoted=False, outcome="candidate",
-                               reason=f"kept as a candidate (trained without promoting); {verdict}: {decision.reason}")  # fmt: skip
+            decision = replace(decision, promoted=False, outcome="candidate")  # its reason says what the gate would have done
         if decision.outcome == "candidate":
             self._keep_candidate(decision)
         elif decision.promoted and not promote:
@@ -355,8 +356,10 @@ class ModelRegistry:
         if version == self.champion_version:
             raise UserInputError("version", f"{version_label(version)} is already the champion")
         if record["status"] == "rejected":
-            raise UserInputError("version", f"{version_label(version)} was rejected by the gate and never served: train again, or "
-                                 "promote a former champion or a candidate")  # fmt: skip
+            why = ("was superseded by a fresher challenger while awaiting approval" if record.get("superseded")
+                   else "was rejected by the gate")  # fmt: skip
+            raise UserInputError("version", f"{version_label(version)} {why} and never served: train again, or promote a former "
+                                 "champion or a candidate")  # fmt: skip
         if record.get("pruned_at") is not None:
             raise UserInputError(
                 "version",

@@ -124,7 +124,7 @@ class CycleQueries(StoreBase):
                       sum(labelled_rows) / nullif(sum(served_rows), 0) AS coverage, median(label_delay_p50_s) AS delay_p50,
                       bool_or(coalesce(dataset_drift, false) OR coalesce(performance_drift, false)) AS drift,
                       bool_or(coalesce(promoted, false)) AS promoted,
-                      bool_or(new_version IS NOT NULL AND NOT coalesce(promoted, false)) AS rejected,
+                      bool_or(gate_outcome = 'rejected') AS rejected,  -- not one waiting for approval, nor a candidate
                       max(new_version) AS new_version, bool_or(status = 'error') AS error,
                       max(CASE WHEN coalesce(dataset_drift, false) OR coalesce(performance_drift, false) OR new_version IS NOT NULL
                                OR status = 'error' THEN cycle_id END) AS marked_cycle

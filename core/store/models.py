@@ -12,6 +12,9 @@ from core.domain.outcomes import BY_HAND_EVENT_KINDS, GATE_EVENT_KINDS, MANUAL_T
 from core.store.base import StoreBase, insert_row, utcnow
 from core.store.migrations import REALISED_ON
 
+# A version stored "rejected" because a fresher challenger replaced it while both awaited approval: it passed the gate.
+SUPERSEDED = "EXISTS (SELECT 1 FROM model_events e WHERE e.version = m.version AND e.kind = 'superseded') AS superseded"
+
 
 class ModelQueries(StoreBase):
     def insert_model(self, record: dict, evaluation: dict | None = None) -> None:
@@ -54,10 +57,10 @@ class ModelQueries(StoreBase):
         return json.loads(rows[0][0]) if rows else None
 
     def models(self) -> pd.DataFrame:
-        return self.cur.execute("SELECT * EXCLUDE (estimator) FROM models ORDER BY version DESC").df()
+        return self.cur.execute(f"SELECT * EXCLUDE (estimator), {SUPERSEDED} FROM models m ORDER BY version DESC").df()
 
     def model(self, version: int) -> dict | None:
-        return self._one("SELECT * EXCLUDE (estimator) FROM models WHERE version = ?", [version])
+        return self._one(f"SELECT * EXCLUDE (estimator), {SUPERSEDED} FROM models m WHERE version = ?", [version])
 
     def identical_version(self, data_hash: str, params_hash: str) -> int | None:
         """A version trained on exactly these rows with exactly these parameters, if any."""

@@ -23,5 +23,10 @@ def test_a_newer_version_put_in_service_by_hand_is_a_promotion_by_hand_and_an_ol
         alerts = rt.store.notifications()
         assert alerts[["kind", "title"]].head(2).values.tolist() == [["rollback", "Rollback to v1.0.0"],
                                                                      ["by_hand", "Promoted by hand: v1.1.0"]]  # fmt: skip
+        rt.models.promote(candidate.version)  # the same two changes again, inside the alert cooldown
+        rt.models.promote(1)
+        again = rt.store.notifications().head(4)
+        assert again["title"].tolist() == ["Rollback to v1.0.0", "Promoted by hand: v1.1.0"] * 2
+        assert "collapsed" not in set(again["delivery"]), again  # each change of champion is news: the channel names the one serving
     finally:
         rt.close()

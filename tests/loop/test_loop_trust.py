@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.api.replies import model_row
 from core.domain.deliveries import INFO_DELIVERY
 from core.domain.outcomes import version_label
+from core.errors import UserInputError
 from core.rules import verdicts
 from core.runtime import Runtime
 from core.stats.drift import wilson_lower
@@ -166,6 +168,13 @@ def test_the_approve_policy_waits_for_a_person_end_to_end(trained_runtime: Runti
     assert waits["delivery"].tolist() == [waits["delivery"].iloc[0]] + [INFO_DELIVERY] * (len(gated) - 1)
     assert waits["delivery"].iloc[0] != INFO_DELIVERY
     assert f"it replaces {version_label(gated[-2].new_version)}, which was waiting" in gated[-1].reason
+    # it passed the gate and waits: never called promoted, rejected, nor drawn as a rejection
+    assert all("passed the gate: accuracy" in r.reason and "promoted:" not in r.reason for r in gated), [r.reason for r in gated]
+    assert not rt.store.accuracy_history()["rejected"].any()
+    older = model_row(rt.store.model(gated[0].new_version))
+    assert (older["status"], older["status_label"]) == ("rejected", "superseded")  # stored as before; read as what happened
+    with pytest.raises(UserInputError, match="superseded by a fresher challenger while awaiting approval"):
+        rt.models.promote(gated[0].new_version)
     rt.close()
     rt.__init__(rt.settings)  # a restart keeps the waiting challenger waiting
     assert rt.models.awaiting_approval() == [waiting]
