@@ -301,7 +301,7 @@ def version_column(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 def decision_of(cycle: dict) -> str:
     """A stored cycle's decision in words (`core.rules.verdicts.decision_words`), from a row that may hold NaN."""
     new, promoted, outcome = (None if pd.isna(cycle.get(k)) else cycle.get(k) for k in ("new_version", "promoted", "gate_outcome"))
-    return decision_words(cycle["decision"], None if new is None else int(new), promoted, outcome)
+    return decision_words(cycle["decision"], None if new is None else int(new), promoted, outcome, failed=cycle.get("status") == "error")
 
 
 def decisions(cycles: pd.DataFrame) -> pd.DataFrame:

@@ -121,6 +121,11 @@ class FailingStreak:
         runs = "the newest cycle" if self.cycles == 1 else f"{self.cycles:,} cycles in a row"
         return f"failing since {self.since:%H:%M} UTC ({runs}, from cycle {self.first_cycle}): {self.reason}"
 
+    def ended(self) -> str:
+        """The episode once over, as the recovery alert tells it ("the newest cycle" is no longer true)."""
+        failed = f"{self.cycles:,} failed cycle{'s' if self.cycles != 1 else ''}"
+        return f"{failed} from cycle {self.first_cycle} (failing since {self.since:%H:%M} UTC: {self.reason})"
+
 
 @dataclass(frozen=True)
 class LoopState:

@@ -247,10 +247,19 @@ class HeldAlerts:
     def notify(self, *args: object, **kwargs: object) -> None:
         self._held.append((args, kwargs))
 
-    def release(self) -> None:
-        """Store and send every held alert, in the order they were raised; one that cannot be stored is logged."""
+    def release(self, final: dict[str, object] | None = None) -> None:
+        """Store and send every held alert, in the order they were raised; one that cannot be stored is logged.
+        `final`: the cycle's figures as it ended, over those an alert took when raised (a drop alert raised before
+        the cycle failed said Status: ok)."""
         held, self._held = self._held, []
         for args, kwargs in held:
+            fields = kwargs.get("fields", args[4] if len(args) > 4 else None)
+            if final and isinstance(fields, dict):
+                fields = {**fields, **{k: v for k, v in final.items() if k in fields}}
+                if "fields" in kwargs:
+                    kwargs = {**kwargs, "fields": fields}
+                else:
+                    args = (*args[:4], fields, *args[5:])
             try:
                 self.notifier.notify(*args, **kwargs)
             except Exception:

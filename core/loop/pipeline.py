@@ -38,7 +38,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,8 @@ from core.stats.drift import DriftReport, DriftThresholds, wilson_lower, wilson_
 from core.stats.estimate import AccuracyEstimator, Estimate
 from core.stats.paired import paired
 from core.store import Store, Window, utcnow
+
+STORES = ("mlflow", "duckdb", "disk")  # faults a later success clears (core.domain.faults): a recovery waits for them
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_CYCLE = 100_000
@@ -102,6 +104,7 @@ class MonitoringPipeline:
         self._monitor_fitted_on: tuple | None = None  # the reference and reading settings its rows came from
         self._estimator: tuple[int, AccuracyEstimator] | None = None  # the champion's, read once per champion
         self._unrecorded: list[tuple[CycleRecord, HeldAlerts]] = []
+        self._unrecovered: FailingStreak | None = None  # an episode whose failing store has not worked since (below)
         self.lock = threading.Lock()
 
     @property
@@ -143,7 +146,7 @@ class MonitoringPipeline:
         stored = self._store_cycle(record, report.rows() if report else [])
         self._announce_episode(record, streak, held, alerts)
         if stored:
-            alerts.release()
+            alerts.release({"Status": record.status, "Decision": record.decision})
         elif len(self._unrecorded) < MAX_UNRECORDED_CYCLES:
             self._unrecorded.append((record, alerts))
             log.error("cycle %s kept in memory until the store accepts writes again", record.cycle_id)
@@ -186,7 +189,7 @@ class MonitoringPipeline:
             except Exception:
                 return
             self._unrecorded.pop(0)
-            alerts.release()
+            alerts.release({"Status": record.status, "Decision": record.decision})
             log.info("cycle %s stored late: the store accepts writes again", record.cycle_id)
 
     def _announce_episode(self, record: CycleRecord, before: FailingStreak | None, held: bool, alerts: HeldAlerts) -> None:
@@ -194,14 +197,37 @@ class MonitoringPipeline:
         is one fact, not 120 alerts (each failed cycle is stored, with its reason). `before`: the stored cycles
         failing up to this one; `held`: failed cycles the store refused, kept in memory."""
         fields = _fields(record)
-        if record.status == "error" and before is None and not held:
-            alerts.notify("loop_failing", "failure", "Monitoring loop failing",
-                          f"Cycle {record.cycle_id} failed: {record.reason}\nThe loop goes on; the next alert says when it recovers.",
-                          fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
-        elif record.status != "error" and (before is not None or held):
-            after = f"{before.cycles:,} failed cycles ({before.describe()})" if before else "cycles the store refused"
-            alerts.notify("loop_recovered", "success", "Monitoring loop recovered", f"Cycle {record.cycle_id} ran after {after}.",
-                          fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
+        episode = self._unrecovered or before
+        if record.status == "error":
+            if episode is None and not held:
+                alerts.notify("loop_failing", "failure", "Monitoring loop failing",
+                              f"Cycle {record.cycle_id} failed: {record.reason}\nThe loop goes on; the next alert says when it recovers.",
+                              fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
+            elif self._unrecovered is not None:
+                self._unrecovered = replace(self._unrecovered, cycles=self._unrecovered.cycles + 1, last_cycle=record.cycle_id)
+            return
+        if episode is None and not held:
+            return
+        still = self._stores_failing()
+        if still:  # this cycle did not need what failed (a cooldown skips MLflow): not a recovery yet
+            self._unrecovered = episode or self._unrecovered
+            log.info("cycle %s ran, but %s has not worked since the loop failed: no recovery yet", record.cycle_id, ", ".join(still))
+            return
+        self._unrecovered = None
+        after = episode.ended() if episode else "cycles the store refused"
+        alerts.notify("loop_recovered", "success", "Monitoring loop recovered", f"Cycle {record.cycle_id} ran after {after}.",
+                      fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
+
+    def _stores_failing(self) -> list[str]:
+        """The stores whose fault no success has cleared since. MLflow is written only when a version is registered,
+        so a cycle that registered none is not evidence: its store is probed (a write lock, rolled back) instead."""
+        if self.faults.get("mlflow") is not None:
+            try:
+                if self.registry.tracker.check_writable(self.settings.mlflow_artifacts_dir)[0]:
+                    self.faults.succeeded("mlflow")
+            except Exception:
+                log.info("the MLflow store still fails its probe", exc_info=True)
+        return sorted(c for c in self.faults.active() if c in STORES)
 
     def _steps(self, s: Settings, record: CycleRecord, steps: dict[str, float], alerts: HeldAlerts) -> DriftReport | None:
         with _timed(steps, "stream"):

@@ -158,7 +158,7 @@ def _quiet(report: DriftReport | None, m: Measurement, s: Settings) -> str:
     return f"No signal: {' and '.join(watched)}. These inputs carry no labels, so concept drift could not show here."
 
 
-def decision_words(decision: str, new_version: int | None, promoted: bool | None, gate_outcome: str | None) -> str:
+def decision_words(decision: str, new_version: int | None, promoted: bool | None, gate_outcome: str | None, failed: bool = False) -> str:
     """A cycle's decision as a person reads it in a table: a challenge says whether its challenger won (the default policy
     challenges every labelled cycle, so "challenge" alone would not say whether the champion changed), a retrain what
     the gate made of it.
@@ -171,7 +171,11 @@ def decision_words(decision: str, new_version: int | None, promoted: bool | None
     'retrained: v1.2.0 awaits approval'
     >>> decision_words("cooldown", None, None, None)
     'cooling down'
+    >>> decision_words("retrain", None, None, None, failed=True)  # the cycle failed while retraining
+    'retrain failed: champion kept'
     """
+    if failed and decision in ("challenge", "retrain") and new_version is None:
+        return f"{decision} failed: champion kept"
     if decision not in ("challenge", "retrain"):
         return QUIET_DECISIONS.get(decision, decision)
     if new_version is None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.io.notify import LIMITS, Notifier, build_embed, embed_length
+from core.io.notify import LIMITS, HeldAlerts, Notifier, build_embed, embed_length
 from core.store import Store
 from tests.discord_server import FakeDiscord
 
@@ -171,3 +171,18 @@ def test_any_embed_fits_discords_limits(title: str, description: str, fields: di
     assert len(embed["title"]) <= LIMITS["title"] and len(embed["description"]) <= LIMITS["description"]
     assert len(embed["fields"]) <= LIMITS["fields"] and embed_length(embed) <= LIMITS["total"]
     assert all(0 < len(f["name"]) <= LIMITS["field_name"] and 0 < len(f["value"]) <= LIMITS["field_value"] for f in embed["fields"])
+
+
+def test_a_held_alert_carries_the_cycle_s_status_as_it_ended(store: Store) -> None:
+    """A drop alert raised before its cycle failed said Status: ok beside the failing loop's Status: error."""
+    with FakeDiscord([204, 204]) as discord:
+        n = notifier(store, discord.url)
+        held = HeldAlerts(n)
+        held.notify("drift", "warning", "Performance drop", "accuracy fell", {"Status": "ok", "Decision": "retrain", "Cycle": 11},
+                    cycle_id=11)  # fmt: skip
+        held.notify("drift", "warning", "Drift detected", "by keyword", fields={"Status": "ok", "Cycle": 11}, cycle_id=11)
+        held.release({"Status": "error", "Decision": "error", "Not carried": "x"})
+        assert n.flush(5)
+        n.close()
+    fields = [{f["name"]: f["value"] for f in body["embeds"][0]["fields"]} for _at, body in discord.received]
+    assert fields == [{"Status": "error", "Decision": "error", "Cycle": "11"}, {"Status": "error", "Cycle": "11"}]

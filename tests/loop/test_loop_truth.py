@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from core.stats.drift import wilson_upper
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
 from tests.waiting import wait_until
+from ui.state import decision_of
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +126,31 @@ def test_a_failing_loop_shows_at_every_door_and_is_announced_once_per_episode(tm
             assert "3 failed cycles" in discord.received[1][1]["embeds"][0]["description"]
         finally:
             rt.close()
+
+
+def test_a_cycle_that_skipped_the_failing_store_is_not_a_recovery(tmp_path: Path, mlflow_template: Path) -> None:
+    """MLflow refused a retrain's write (cycle 1); cycle 2 was a cooldown, which writes nothing to MLflow: "Monitoring loop
+    recovered" was sent while MLflow still refused writes. The recovery waits for the store to take a write again."""
+    settings = make_settings(tmp_path / "w", mlflow_template, starter_model=True)
+    rt = Runtime(settings)
+    try:
+        rt.loop.set_controls(policy="always", retrain_cooldown_cycles=5)
+        lock = sqlite3.connect(settings.data_dir / "mlflow.db", timeout=0)
+        lock.execute("BEGIN IMMEDIATE")  # another process holds the store's write lock: MLflow's writes time out (20 s)
+        failed = rt.loop.run_cycle()
+        skipped = rt.loop.run_cycle()
+        assert failed.status == "error" and (skipped.status, skipped.decision) == ("ok", "cooldown"), (failed.reason, skipped.reason)
+        assert rt.store.notifications()["kind"].tolist() == ["loop_failing"]  # no recovery: MLflow has not taken a write
+        assert rt.loop.status().failing is None  # the loop itself runs: the Overview says so, and health names MLflow
+        assert decision_of(rt.store.cycle(failed.cycle_id)) == "retrain failed: champion kept"  # not "retrain: champion kept"
+        lock.rollback()
+        lock.close()
+        recovered = rt.loop.run_cycle()  # a cooldown again, but the store now takes the probe's write
+        alerts = rt.store.notifications()
+        assert recovered.decision == "cooldown" and alerts["kind"].tolist() == ["loop_recovered", "loop_failing"], alerts
+        assert f"ran after 1 failed cycle from cycle {failed.cycle_id} (failing since" in alerts["description"].iloc[0]
+    finally:
+        rt.close()
 
 
 def test_labels_count_for_the_version_that_served_them(trained_runtime: Runtime) -> None:
