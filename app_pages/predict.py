@@ -113,12 +113,17 @@ with batch:
                f"At most {rt.settings.max_samples_per_request:,} rows.")  # fmt: skip
     file = st.file_uploader("Features CSV", type=["csv"], key="batch_csv")
     if file is not None and st.button("Predict the batch", type="primary"):
+        st.session_state.pop("batch_results", None)  # a refused file leaves no earlier file's results under its error
         results = act(lambda: rt.serving.predict_csv(file.getvalue()), lambda r: f"{len(r):,} predictions")
         rt.serving.flush()
         if results is not None:
-            st.session_state["batch_results"] = results
-    results = st.session_state.get("batch_results")
-    if results is not None:
+            st.session_state["batch_results"] = (file.name, results)
+    if "batch_results" in st.session_state:
+        name, results = st.session_state["batch_results"]
+        st.caption(f"{plural(len(results), 'prediction')} for {name}" + (", the first 200 shown" if len(results) > 200 else ""))
+        for column, values in rt.serving.unseen_values(results).items():
+            st.warning(f"{column}: {values} never seen in training: scored with no category of its own (check how the "
+                       f"file writes it: the known ones are {', '.join(schema.column(column).categories[:8])})")  # fmt: skip
         shown = results.head(200)
         dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
         st.download_button(
@@ -134,6 +139,7 @@ st.caption(
 labels_file = st.file_uploader("Labels CSV", type=["csv"], key="labels_csv")
 correct = st.checkbox("Replace labels already given (corrections)", key="labels_correct")
 if labels_file is not None and st.button("Send the labels", type="primary"):
+    st.session_state.pop("labels_reply", None)  # a refused file leaves no earlier file's reply under its error
     reply = act(lambda: rt.feedback.send_csv(labels_file.getvalue(), correct))
     if reply is not None:
         st.session_state["labels_reply"] = reply

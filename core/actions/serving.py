@@ -13,8 +13,22 @@ from core.data.csv_import import parse_feature_csv
 from core.data.table_check import encode
 from core.io.table_files import read_table
 from core.services.ingest import store_forwarded
-from core.services.predictor import BatchPrediction, Prediction, Predictor
+from core.services.predictor import UNSEEN_COLUMN, BatchPrediction, Prediction, Predictor
 from core.store import Store
+
+
+def unseen_values(results: pd.DataFrame, most: int = 5) -> dict[str, str]:
+    """Per column, the values of a batch's results the model never saw as a category, most frequent first with their
+    counts ("'true' ×3, 'yes' ×1"): a file writing True as true is scored as an unknown category, and says so."""
+    if UNSEEN_COLUMN not in results:
+        return {}
+    found: dict[str, str] = {}
+    flagged = results[UNSEEN_COLUMN].fillna("")
+    for column in sorted({c for row in flagged for c in row.split(", ") if c}):
+        values = results.loc[flagged.str.split(", ").map(lambda cs, c=column: c in cs), column].astype(str).value_counts()
+        shown = ", ".join(f"'{v}' ×{n:,}" for v, n in values.head(most).items())
+        found[column] = shown + (f" and {len(values) - most:,} more" if len(values) > most else "")
+    return found
 
 
 class Serving:
@@ -37,6 +51,11 @@ class Serving:
             return self.predict_batch(X, source="batch").to_frame(X, schema.names)
         X = parse_feature_csv(data, self.store.n_features, limit, self.settings.feature_max_abs)
         return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
+
+    @staticmethod
+    def unseen_values(results: pd.DataFrame) -> dict[str, str]:
+        """A batch's values the model never saw as a category, per column (`unseen_values`)."""
+        return unseen_values(results)
 
     def flush(self) -> int:
         """Write the logged predictions to DuckDB now (they are journalled already): a page shows its own at once."""

@@ -37,6 +37,9 @@ from core.store.prediction_rows import confidence_of, entries_table, labels_of
 log = logging.getLogger(__name__)
 
 
+UNSEEN_COLUMN = "unseen categories"  # a batch's results: per row, the columns whose value the model never saw in training
+
+
 @dataclass(frozen=True)
 class Prediction:
     prediction: int  # the class's index
@@ -105,6 +108,8 @@ class BatchPrediction:
         frame["model_version"] = version_label(self.model_version)
         frame["timestamp"] = self.timestamp
         frame["prediction_id"] = self.prediction_ids
+        if self.unseen is not None:  # a table's categories: which of the row's the model never saw (read as none of its own)
+            frame[UNSEEN_COLUMN] = [", ".join(columns) for columns in self.unseen]
         return frame
 
 

@@ -114,6 +114,17 @@ def test_a_batch_file_with_a_category_written_as_text_or_a_float_is_one_category
     assert frame["year"].tolist() == ["2008", "2008", "2008", "MMVIII"] and frame["confidence"].head(3).nunique() == 1
 
 
+def test_a_batch_names_each_row_s_unseen_categories_and_the_values_it_never_saw(rt: Runtime) -> None:
+    """A file writing Dream as dream was scored as an unknown island with no word in the results or their download."""
+    islands = ["Dream", "dream", "DREAM", "dream", "Torgersen"]
+    frame = rt.serving.predict_csv(
+        pd.DataFrame([ROW] * 5).assign(island=islands, sex=["male"] * 4 + ["robot"]).to_csv(index=False).encode()
+    )
+    assert frame["unseen categories"].tolist() == ["", "island", "island", "island", "sex"]
+    assert rt.serving.unseen_values(frame) == {"island": "'dream' ×2, 'DREAM' ×1", "sex": "'robot' ×1"}
+    assert "unseen categories" in frame.to_csv(index=False).splitlines()[0]  # the download says it too
+
+
 # /predict, /predict/batch and labels ---------------------------------------------------------------------
 @pytest.mark.parametrize("fast", [True, False], ids=["fast path", "route"])
 def test_a_number_used_as_a_category_is_one_category_at_predict_however_written(rt: Runtime, fast: bool) -> None:

@@ -197,6 +197,31 @@ def test_a_batch_csv_is_predicted(workspace: Path) -> None:
     assert all(c.endswith(" %") and not c.startswith("100") for c in frame["confidence"])  # a share, never rounded up to 100 %
 
 
+def test_a_refused_file_leaves_no_earlier_file_s_results_under_its_error(workspace: Path) -> None:
+    """A good batch, then a bad one: the error stood above the good file's results and its download button."""
+    at = open_page("predict")
+    at.get("file_uploader")[0].set_value(("good.csv", b"feature_1,feature_2\n1,2\n-3,-1\n", "text/csv"))
+    at.run()
+    button(at, "Predict the batch").click().run()
+    assert any(c.value == "2 predictions for good.csv" for c in at.caption) and len(at.dataframe) == 2  # results, the log
+    at.get("file_uploader")[0].set_value(("bad.csv", b"feature_1\n1\n", "text/csv"))
+    at.run()
+    button(at, "Predict the batch").click().run()
+    assert any("missing column(s) 'feature_2'" in e.value for e in at.error)
+    assert not any("good.csv" in c.value for c in at.caption) and len(at.dataframe) == 1  # the log alone
+    rt = get_runtime()
+    rt.serving.flush()
+    pid = rt.store.recent_predictions(1)["prediction_id"].iloc[0]
+    at.get("file_uploader")[1].set_value(("labels.csv", f"prediction_id,label\n{pid},1\n".encode(), "text/csv"))
+    at.run()
+    button(at, "Send the labels").click().run()
+    assert any("1 label stored" in s.value for s in at.success)
+    at.get("file_uploader")[1].set_value(("labels.csv", f"prediction_id,label\n{pid},zeta\n".encode(), "text/csv"))
+    at.run()
+    button(at, "Send the labels").click().run()
+    assert at.error and not any("label stored" in s.value for s in at.success), [s.value for s in at.success]
+
+
 def test_scheduler_controls_change_the_worker(workspace: Path) -> None:
     at = open_page("operations")
     rt = get_runtime()

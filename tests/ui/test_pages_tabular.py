@@ -277,6 +277,19 @@ def test_each_number_is_shown_as_its_column_writes_it_and_sends_what_it_shows(se
     assert at.dataframe[-1].value.iloc[0]["monthly_fee"] == 33.57  # the prediction log, newest first: sent as shown
 
 
+def test_a_batch_with_a_category_never_seen_says_which_values_and_the_known_ones(served: Settings) -> None:
+    rt = get_runtime(served)
+    row = rt.insights.typical_row()
+    file = pd.DataFrame([row, {**row, "plan": "Gold"}, {**row, "plan": "Gold"}]).to_csv(index=False).encode()
+    at = open_page("predict")
+    at.get("file_uploader")[0].set_value(("mine.csv", file, "text/csv"))
+    at.run()
+    button(at, "Predict the batch").click().run()
+    (warned,) = [w.value for w in at.warning if w.value.startswith("plan:")]
+    assert "'Gold' ×2 never seen in training" in warned and "basic" in warned, warned
+    assert at.dataframe[0].value["unseen categories"].tolist() == ["", "plan", "plan"]
+
+
 def test_a_number_that_may_be_missing_starts_at_its_median_and_can_be_emptied_to_send_it_missing(served: Settings) -> None:
     at = open_page("predict")
     tenure = next(n for n in at.number_input if n.label == "tenure_months")
