@@ -173,6 +173,10 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
             fig.update_xaxes(range=[pd.Timestamp(ts.min()) - active / 50, measured + active / 4])
         else:
             ts = pd.concat([ts, pd.Series([pd.Timestamp(newest)])], ignore_index=True)
+    if events is not None and not events.empty:
+        # A rollback made while the loop is paused comes after every cycle: its line is drawn, not left off the axis
+        # while the Champion tile names the version it put back.
+        ts = pd.concat([ts, pd.Series([pd.Timestamp(events["ts"].max())])], ignore_index=True)
     _time_axis(fig, ts, selector=True)
     shown = fig.layout.xaxis.range
     _model_changes(

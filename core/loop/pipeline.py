@@ -237,7 +237,8 @@ class MonitoringPipeline:
         record.arrived(new)
         if new.n_rows == 0:
             why = idle_reason(self.store, s.stream_enabled, stream_source(self.store, s.stream_batch_size)) or "nothing added"
-            since = f"since cycle {record.cycle_id - 1}" if record.cycle_id > 1 else "yet"
+            last = self.store.last_cycle_with_rows()
+            since = f"since cycle {last}" if last is not None else "yet"
             record.status, record.reason = "no_data", f"no new data {since}: {why}"
             record.verdict = f"No verdict: no new data {since}, so nothing was measured ({why})."
             return None

@@ -41,6 +41,10 @@ class CycleQueries(StoreBase):
     def last_cycle(self) -> dict | None:
         return self._one("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT 1")
 
+    def last_cycle_with_rows(self) -> int | None:
+        """The newest cycle that read new rows: where "no new data since" starts, not the empty cycle before."""
+        return self.cur.execute("SELECT max(cycle_id) FROM cycles WHERE rows_seen > 0").fetchone()[0]
+
     def read_position(self) -> dict | None:
         """How far the loop has read: the newest cycle that got as far as reading (a cycle that failed before it
         leaves the position where it was), with its last sample id and the time its predictions were read to."""

@@ -130,9 +130,11 @@ def test_a_window_with_too_few_rows_of_a_class_is_a_wait_verdict_not_an_error(tm
 
 def test_stream_off_checks_what_users_added(trained_runtime: Runtime) -> None:
     rt = trained_runtime
+    read = rt.loop.run_cycle()
     rt.loop.set_controls(stream_enabled=False)
-    empty = rt.loop.run_cycle()
+    empty, again = rt.loop.run_cycle(), rt.loop.run_cycle()
     assert empty.status == "no_data" and empty.rows_seen == 0 and "no new data" in empty.reason
+    assert again.reason.startswith(f"no new data since cycle {read.cycle_id}:"), again.reason  # the last that read rows
     rt.data.generate(300, "covariate_shift", 1.0, seed=5, role="incoming")
     labelled = rt.loop.run_cycle()
     assert labelled.rows_seen == 300 and labelled.labelled and labelled.dataset_drift

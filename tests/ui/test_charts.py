@@ -39,6 +39,15 @@ def test_promotions_and_rollbacks_are_vertical_lines_at_their_time() -> None:
     assert [b.label for b in fig.layout.xaxis.rangeselector.buttons] == ["1h", "6h", "1d", "all"]
 
 
+def test_a_rollback_after_the_last_cycle_is_on_the_axis() -> None:
+    """The loop paused at minute 2; a rollback at minute 6: the axis ended at 2:15 and the line was off it, while the
+    Champion tile named the version it put back."""
+    late = pd.DataFrame({"ts": [T0 + pd.Timedelta(minutes=6)], "kind": ["rollback"], "version": [1], "promoted": [True]})
+    fig = charts.accuracy_history(history(5), late)
+    low, high = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    assert low <= T0 and high > T0 + pd.Timedelta(minutes=6) and [s.x0 for s in fig.layout.shapes] == [T0 + pd.Timedelta(minutes=6)]
+
+
 def test_the_estimate_is_drawn_with_its_band_where_cycles_have_one() -> None:
     banded = history(10).assign(estimated_low=[0.85] * 10, estimated_high=[0.91] * 10)
     fig = charts.accuracy_history(banded)
