@@ -219,15 +219,17 @@ else:
     kinds = models.set_index("version")["status"].map(STATUS_LABELS).to_dict()
     target = st.selectbox("Version to promote", others, format_func=lambda v: f"{version_label(v)} · {kinds.get(v, '')}",
                           key="rollback_target", help="Former champions (newest first) and candidates trained without promoting.")  # fmt: skip
-    if st.button(f"Promote {version_label(target)}…", key="rollback_ask"):
+    back = manual_kind(target, champion) == "rollback"  # an older version put back, or a newer candidate put in service
+    if st.button(f"{'Roll back to' if back else 'Promote'} {version_label(target)}…", key="rollback_ask"):
         st.session_state["rollback_pending"] = target
     if st.session_state.get("rollback_pending") == target:
-        st.warning(f"{version_label(target)} will replace {version_label(champion)} as champion, in MLflow and here. Confirm?")
+        st.warning(f"{version_label(target)} will replace {version_label(champion)} as champion, in MLflow and here"
+                   f"{' (a rollback)' if back else ''}. Confirm?")  # fmt: skip
         yes, no = st.columns(2)
-        if yes.button("Confirm promotion", type="primary", key="rollback_confirm"):
+        if yes.button("Confirm rollback" if back else "Confirm promotion", type="primary", key="rollback_confirm"):
             st.session_state.pop("rollback_pending")
             if act(lambda: rt.models.promote(target)):
-                done = "rolled back to" if manual_kind(target, champion) == "rollback" else "promoted by hand:"
+                done = "rolled back to" if back else "promoted by hand:"
                 st.session_state["models_flash"] = (
                     f"Champion {done} {version_label(target)}; {version_label(champion)} is a former champion"
                 )

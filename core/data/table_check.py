@@ -54,19 +54,20 @@ def infer_schema(
             raise UserInputError(role, f"no column named {name!r} in the file (its columns: {summarise([repr(n) for n in names], 12)})")
     if len(frame) == 0:
         raise UserInputError("file", "the file has a header but no rows: add at least one row")
+    roles = {time_column: "the time column", id_column: "the identifier column"}
     for name in (time_column, id_column):
         if name is not None:
             kinds[name] = "ignored"
-    columns = tuple(_infer_column(frame[name], name, kinds.get(name)) for name in names if name != target)
+    columns = tuple(_infer_column(frame[name], name, kinds.get(name), roles.get(name)) for name in names if name != target)
     classes = infer_classes(frame[target], target)
     return Schema(columns, target, classes, time_column, id_column)
 
 
-def _infer_column(values: pd.Series, name: str, kind: Kind | None) -> Column:
+def _infer_column(values: pd.Series, name: str, kind: Kind | None, role: str | None = None) -> Column:
     present = values.dropna()
     missing = len(present) < len(values)
-    if kind == "ignored":
-        return Column(name, "ignored", missing, note="ignored by choice")
+    if kind == "ignored":  # not an input of the model; a time or identifier column says what it is used for instead
+        return Column(name, "ignored", missing, note=f"{role}: not an input" if role else "ignored by choice")
     if len(present) == 0:
         raise UserInputError(name, "every value is missing: fill the column or ignore it")
     numeric_dtype = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)

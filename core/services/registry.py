@@ -417,6 +417,10 @@ def _not_worse(metric: str, challenger: float, champion: float, margin: float) -
 
 
 def _event(kind: str, decision: GateDecision) -> dict:
+    """A model event as stored. A person's decision (a rollback, a promotion by hand, an approval or rejection) scored
+    nothing on a gate set: the version's score is its own holdout's, and is stored as that, with no gate rows."""
+    if not decision.n_rows and decision.champion_score is None:
+        decision = replace(decision, challenger_score=None, n_rows=None, own_challenger_score=decision.challenger_score)  # type: ignore[arg-type]
     return {
         "kind": kind,
         "version": decision.version,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from core.runtime import Runtime
 from tests.fixtures import make_settings
 
@@ -19,7 +21,11 @@ def test_a_newer_version_put_in_service_by_hand_is_a_promotion_by_hand_and_an_ol
         older = rt.models.promote(1)
         assert older.outcome == "rollback" and older.reason.startswith("rollback: v1.0.0")
         assert rt.insights.last_event().title == "Rollback to v1.0.0"
-        assert rt.store.model_events()["kind"].tolist()[:2] == ["rollback", "by_hand"]  # newest first
+        events = rt.store.model_events()
+        assert events["kind"].tolist()[:2] == ["rollback", "by_hand"]  # newest first
+        by_hand = events.iloc[0]  # no gate set scored it: its score is its own holdout's, with no gate rows
+        assert pd.isna(by_hand["challenger_score"]) and pd.isna(by_hand["n_rows"])
+        assert by_hand["own_challenger_score"] == rt.store.model(1)["accuracy"]
         alerts = rt.store.notifications()
         assert alerts[["kind", "title"]].head(2).values.tolist() == [["rollback", "Rollback to v1.0.0"],
                                                                      ["by_hand", "Promoted by hand: v1.1.0"]]  # fmt: skip

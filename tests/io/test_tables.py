@@ -39,6 +39,9 @@ def test_the_inference_rule_as_the_readme_states_it(tmp_path: Path) -> None:
     overridden = infer_schema(frame.drop(columns=["note"]), "label", {"rooms": "numeric", "city": "ignored"}, time_column="day")
     assert overridden.column("rooms").kind == "numeric" and overridden.column("city").kind == "ignored"
     assert overridden.time_column == "day" and "day" not in overridden.names
+    # a time or identifier column is not called "ignored by choice": it says what it is for
+    assert (overridden.column("day").note, overridden.column("city").note) == ("the time column: not an input", "ignored by choice")
+    assert infer_schema(frame.drop(columns=["note"]), "label", id_column="id").column("id").note == "the identifier column: not an input"
 
 
 def test_missing_values_are_found_and_allowed_per_column(tmp_path: Path) -> None:

@@ -154,9 +154,10 @@ def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> No
     rt.models.train(window_rows=2000)
     assert rt.registry.champion_version == 2
     at = open_page("models")
-    button(at, "Promote v1.0.0…").click().run()
+    button(at, "Roll back to v1.0.0…").click().run()  # an older version: a rollback, not "Promote v1.0.0…"
     assert rt.registry.champion_version == 2  # asked, not done
-    button(at, "Confirm promotion").click().run()
+    assert any("(a rollback)" in w.value for w in at.warning)
+    button(at, "Confirm rollback").click().run()
     assert not at.exception and rt.registry.champion_version == 1 and rt.store.champion_version() == 1
     assert any("Champion rolled back to v1.0.0" in s.value for s in at.success)  # said after the rerun, not lost with it
     assert at.dataframe[0].value["status"].tolist() == ["former champion", "★ champion"]
