@@ -1,6 +1,7 @@
 """Overview: the champion, the latest cycle, the loop, and accuracy over time; refreshes itself."""
 
 import json
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -9,6 +10,9 @@ from core.domain.outcomes import version_label
 from core.startup import process_uptime
 from ui import charts
 from ui.state import cached, decisions, deliveries, empty_state, percent, plural, runtime, table, version_column
+
+if TYPE_CHECKING:
+    from core.services.insights import Overview
 
 # Every kind of last event (core.services.insights.Event) its own box: one awaiting a person is a warning.
 EVENT_BOXES = {"drift": st.warning, "info": st.info, "rejected": st.warning, "promoted": st.success, "approval": st.success,
@@ -61,6 +65,19 @@ def _as_of(realised: dict, champion: int | None) -> str | None:
     return f"cycle {realised['cycle_id']} · {plural(int(realised['realised_on']), 'label')}{by}"
 
 
+def base_rate(ov: "Overview") -> dict[str, str]:
+    """The holdout accuracy's help, and a warning beside it when it is no better than always predicting the most
+    frequent class: 95.8 % on a table with 4.2 % positives can be a model that never says yes."""
+    said = {"help": "The champion's accuracy on its own holdout."}
+    if ov.majority is None or ov.champion_accuracy is None:
+        return said
+    label, share = ov.majority
+    said["help"] += f" Always predicting {charts.class_name(label)} would score {percent(share)} there."
+    if ov.champion_accuracy < share + 0.01:
+        said |= {"delta": f"always {charts.class_name(label)}: {percent(share)}", "delta_color": "inverse", "delta_arrow": "off"}
+    return said
+
+
 @st.fragment(run_every=5)
 def live() -> None:
     rt = runtime()
@@ -69,7 +86,7 @@ def live() -> None:
     next_run = ov.next_run.strftime("%H:%M:%S") if ov.next_run else "—"
     top, bottom = st.columns(3), st.columns(3)  # two rows of three: labels and values fit at 1024 px
     top[0].metric("Champion", version_label(ov.champion), help="The model in service (MLflow alias `champion`).")
-    top[1].metric("Holdout accuracy", percent(ov.champion_accuracy), help="The champion's accuracy on its own holdout.")
+    top[1].metric("Holdout accuracy", percent(ov.champion_accuracy), **base_rate(ov))
     loop = ov.loop
     failing = None if loop.failing is None else f"since {loop.failing.since:%H:%M} UTC: {loop.failing.reason}"
     top[2].metric("Loop", loop.headline, delta=failing, delta_color="inverse", delta_arrow="off",

@@ -22,7 +22,7 @@ from core.data.table_check import model_input, named_rows
 from core.domain import validation
 from core.domain.features import TARGET
 from core.domain.outcomes import BY_HAND_EVENT_KINDS, MANUAL_TRIGGERS, LoopState, manual_title, version_label
-from core.domain.schema import Schema
+from core.domain.schema import ClassLabel, Schema
 from core.errors import NoModelError, UserInputError
 from core.ml.row_model import RowModel
 from core.rules import verdicts
@@ -91,6 +91,7 @@ class Overview:
     loop: LoopState
     realised: dict | None = None  # the newest cycle that measured a realised accuracy (it stays until a newer one)
     estimated: dict | None = None  # the newest cycle that estimated one (likewise)
+    majority: tuple[ClassLabel, float] | None = None  # the champion's holdout's most frequent class and its share
 
 
 class WorkerStatus(Protocol):
@@ -122,10 +123,12 @@ class Insights(StoredFacts):
         champion = self.registry.champion_version
         record = self.store.model(champion) if champion is not None else None
         worker = self.worker()
+        stored = self.store.evaluation(champion) if champion is not None else None
+        base = evaluation.majority(stored) if stored else None
         return Overview(
             champion, record["accuracy"] if record else None, self.store.last_cycle(), worker.state, worker.next_run, worker.interval,
             time.time() - self.started_at, self.store.counts(), self.loop(), self.store.last_realised(),
-            self.store.last_estimated(),
+            self.store.last_estimated(), None if base is None else (self.store.schema.classes[base[0]], base[1]),
         )  # fmt: skip
 
     def explain(self, values: object, version: int | None = None) -> dict:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -165,6 +166,29 @@ def test_the_overview_counts_a_replayed_file_so_its_rows_can_be_reconciled(
     finally:
         st.cache_resource.clear()
         close_runtime()
+
+
+def test_a_model_no_better_than_always_the_most_frequent_class_is_said_so(
+    tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 % positives and inputs that say nothing: 96 % holdout accuracy is a model that never says yes."""
+    base = make_settings(tmp_path / "demo", mlflow_template)
+    rng = np.random.default_rng(4)
+    path = tmp_path / "rare.csv"
+    pd.DataFrame({"a": rng.normal(size=1500), "b": rng.normal(size=1500),
+                  "event": np.where(rng.random(1500) < 0.04, "yes", "no")}).to_csv(path, index=False)  # fmt: skip
+    folder = workspaces.create(base, "rare", path, "rare.csv", workspaces.TableChoice("event")).folder
+    served = serving(monkeypatch, folder.parent, "rare")
+    next(served)
+    try:
+        at = open_page("overview")
+        holdout = next(m for m in at.metric if m.label == "Holdout accuracy")
+        share = get_runtime().insights.overview().majority
+        assert share is not None and share[0] == "no" and holdout.value == percent(share[1]), (holdout.value, share)
+        assert holdout.proto.delta == f"always class no: {percent(share[1])}", holdout.proto.delta
+        assert "Always predicting class no would score" in holdout.proto.help
+    finally:
+        next(served, None)  # its clean-up: caches cleared, the runtime closed
 
 
 def test_the_predict_form_starts_at_the_reference_s_median_and_most_frequent_category(served: Settings) -> None:
