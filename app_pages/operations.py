@@ -176,7 +176,10 @@ table(
 
 st.subheader("Health")
 health = rt.health.check()
-st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**")
+dead = configured and not health.checks["webhook"].ok  # set, and its last deliveries all failed (unset is the default)
+st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**"
+         + (", but alerts are not reaching Discord (the webhook fails). `/health` answers 200 all the same, since a dead channel "
+            "is no reason to restart the app; a monitor reads `components.webhook.ok`." if dead else ""))  # fmt: skip
 dataframe(
     pd.DataFrame([{"component": k, "ok": v.ok, "detail": v.detail} for k, v in health.checks.items()]),
     hide_index=True,

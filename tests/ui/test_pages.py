@@ -15,6 +15,7 @@ from core.domain.deliveries import DELIVERY_WORDS, INFO_DELIVERY
 from core.domain.outcomes import version_label
 from core.rules.verdicts import FEATURE, INFO_TITLE
 from core.runtime import close_runtime, get_runtime
+from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
 from ui import charts
 from ui.report import drift_report_html
@@ -338,6 +339,24 @@ def test_a_workspace_held_by_another_process_shows_a_clear_message(workspace: Pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_dead_webhook_is_said_beside_the_overall_health(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook's row was unticked under "Overall: healthy", and /health answered 200: both true, but a reader
+    took the app for fine while no alert reached Discord."""
+    with FakeDiscord(default=500) as discord:
+        monkeypatch.setenv("DISCORD_WEBHOOK_URL", discord.url)
+        monkeypatch.setenv("IA_NOTIFY_RETRIES", "0")
+        at = open_page("operations")
+        (overall,) = [m.value for m in at.markdown if m.value.startswith("Overall:")]
+        assert "not reaching Discord" not in overall  # nothing failed yet
+        rt = get_runtime()
+        for _ in range(3):
+            rt.health.send_test_message()
+        assert rt.notifier.flush(10)
+        at = open_page("operations")
+        (overall,) = [m.value for m in at.markdown if m.value.startswith("Overall:")]
+        assert overall.startswith("Overall: **healthy**, but alerts are not reaching Discord"), overall
 
 
 def test_an_invalid_setting_is_named_on_the_page(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
