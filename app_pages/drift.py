@@ -88,8 +88,9 @@ st.write(f"**Decision: {decision_of(cycle)}.** {cycle['reason']}")
 if not detail.gate_events.empty:
     st.caption("The gate's scores and reason")
     events = version_column(detail.gate_events, "version", "previous_champion")
-    dataframe(events[["ts", "kind", "version", "previous_champion", "metric", "challenger_score", "champion_score", "n_rows", "promoted",
-                      "reason"]], hide_index=True, column_config={"previous_champion": "champion then", "n_rows": "gate rows"})  # fmt: skip
+    dataframe(events[["ts", "kind", "version", "previous_champion", "metric", "challenger_score", "champion_score", "n_rows",
+                      "own_challenger_score", "promoted", "reason"]], hide_index=True,
+              column_config={"previous_champion": "champion then", "n_rows": "gate rows"})  # fmt: skip
 if detail.alerts:
     st.caption("Alerts this cycle raised, and where each went (an informational one is shown here, never sent)")
     dataframe(deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status", "error"]],

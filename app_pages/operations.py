@@ -177,9 +177,10 @@ table(
 st.subheader("Health")
 health = rt.health.check()
 dead = configured and not health.checks["webhook"].ok  # set, and its last deliveries all failed (unset is the default)
-st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**"
-         + (", but alerts are not reaching Discord (the webhook fails). `/health` answers 200 all the same, since a dead channel "
-            "is no reason to restart the app; a monitor reads `components.webhook.ok`." if dead else ""))  # fmt: skip
+aside = ("; alerts are not reaching Discord either (the webhook fails)" if not health.healthy else
+         ", but alerts are not reaching Discord (the webhook fails). `/health` answers 200 all the same, since a dead channel is "
+         "no reason to restart the app; a monitor reads `components.webhook.ok`.")  # fmt: skip
+st.write(f"Overall: **{'healthy' if health.healthy else 'degraded'}**" + (aside if dead else ""))
 dataframe(
     pd.DataFrame([{"component": k, "ok": v.ok, "detail": v.detail} for k, v in health.checks.items()]),
     hide_index=True,

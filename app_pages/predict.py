@@ -118,7 +118,7 @@ with batch:
         rt.serving.flush()
         if results is not None:
             st.session_state["batch_results"] = (file.name, results)
-    if "batch_results" in st.session_state:
+    if isinstance(st.session_state.get("batch_results"), tuple):  # (file name, results)
         name, results = st.session_state["batch_results"]
         st.caption(f"{plural(len(results), 'prediction')} for {name}" + (", the first 200 shown" if len(results) > 200 else ""))
         for column, values in rt.serving.unseen_values(results).items():
@@ -127,7 +127,7 @@ with batch:
         shown = results.head(200)
         dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
         st.download_button(
-            "Download the predictions", data=lambda: results.to_csv(index=False), file_name="predictions.csv", mime="text/csv"
+            "Download the predictions", data=lambda: rt.serving.results_csv(results), file_name="predictions.csv", mime="text/csv"
         )
 
 st.subheader("Labels that came later")

@@ -173,10 +173,15 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
             fig.update_xaxes(range=[pd.Timestamp(ts.min()) - active / 50, measured + active / 4])
         else:
             ts = pd.concat([ts, pd.Series([pd.Timestamp(newest)])], ignore_index=True)
-    if events is not None and not events.empty:
+    changes = events[events["promoted"].fillna(False).astype(bool)] if events is not None and not events.empty else None
+    if changes is not None and not changes.empty:
         # A rollback made while the loop is paused comes after every cycle: its line is drawn, not left off the axis
         # while the Champion tile names the version it put back.
-        ts = pd.concat([ts, pd.Series([pd.Timestamp(events["ts"].max())])], ignore_index=True)
+        newest_change = pd.Timestamp(changes["ts"].max())
+        ts = pd.concat([ts, pd.Series([newest_change])], ignore_index=True)
+        shown = fig.layout.xaxis.range
+        if shown and newest_change > pd.Timestamp(shown[1]):  # the long-idle view set its own range: widen it to the change
+            fig.update_xaxes(range=[shown[0], newest_change + (newest_change - pd.Timestamp(shown[0])) / 50])
     _time_axis(fig, ts, selector=True)
     shown = fig.layout.xaxis.range
     _model_changes(

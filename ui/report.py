@@ -44,7 +44,14 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
     ]
     if not detail.gate_events.empty:
         events = detail.gate_events.assign(version=detail.gate_events["version"].map(version_label))
-        parts += ["<h2>Gate</h2>", _table(events[["ts", "kind", "version", "metric", "challenger_score", "champion_score", "reason"]])]
+        parts += [
+            "<h2>Gate</h2>",
+            _table(
+                events[
+                    ["ts", "kind", "version", "metric", "challenger_score", "champion_score", "n_rows", "own_challenger_score", "reason"]
+                ]
+            ),
+        ]
     if detail.alerts:
         alerts = deliveries(pd.DataFrame(detail.alerts))[["created_at", "kind", "level", "title", "delivery", "http_status"]]
         parts += ["<h2>Alerts</h2>", _table(alerts)]

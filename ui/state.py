@@ -195,6 +195,7 @@ HEADERS = {
     "created_at": "created (UTC)", "started_at": "started (UTC)", "last_prediction": "last prediction (UTC)",
     "last_received": "last received (UTC)", "cutoff": "cutoff (UTC)", "p_value": "p-value", "window_batches": "batches pooled",
     "n_reference": "reference rows", "n_current": "current rows", "challenger_score": "challenger", "champion_score": "champion",
+    "own_challenger_score": "challenger (own holdout)", "own_champion_score": "champion (own holdout)", "own_n_rows": "own holdout rows",
 }  # fmt: skip
 """A stored column's header where a page names it no other way; any other stored name reads with spaces for `_`."""
 

@@ -23,9 +23,9 @@ def unseen_values(results: pd.DataFrame, most: int = 5) -> dict[str, str]:
     if UNSEEN_COLUMN not in results:
         return {}
     found: dict[str, str] = {}
-    flagged = results[UNSEEN_COLUMN].fillna("")
-    for column in sorted({c for row in flagged for c in row.split(", ") if c}):
-        values = results.loc[flagged.str.split(", ").map(lambda cs, c=column: c in cs), column].astype(str).value_counts()
+    flagged = results[UNSEEN_COLUMN]  # per row, a list of column names (a name may hold a comma)
+    for column in sorted({c for row in flagged for c in row if c in results}):
+        values = results.loc[flagged.map(lambda cs, c=column: c in cs), column].astype(str).value_counts()
         shown = ", ".join(f"'{v}' ×{n:,}" for v, n in values.head(most).items())
         found[column] = shown + (f" and {len(values) - most:,} more" if len(values) > most else "")
     return found
@@ -51,6 +51,13 @@ class Serving:
             return self.predict_batch(X, source="batch").to_frame(X, schema.names)
         X = parse_feature_csv(data, self.store.n_features, limit, self.settings.feature_max_abs)
         return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
+
+    @staticmethod
+    def results_csv(results: pd.DataFrame) -> str:
+        """A batch's results as a file: each row's unseen columns written "a; b" (a name may hold a comma)."""
+        if UNSEEN_COLUMN in results:
+            results = results.assign(**{UNSEEN_COLUMN: results[UNSEEN_COLUMN].map("; ".join)})
+        return results.to_csv(index=False)
 
     @staticmethod
     def unseen_values(results: pd.DataFrame) -> dict[str, str]:

@@ -123,8 +123,9 @@ class FailingStreak:
 
     def ended(self) -> str:
         """The episode once over, as the recovery alert tells it ("the newest cycle" is no longer true)."""
+        span = f"cycle {self.first_cycle}" if self.first_cycle == self.last_cycle else f"cycles {self.first_cycle} to {self.last_cycle}"
         failed = f"{self.cycles:,} failed cycle{'s' if self.cycles != 1 else ''}"
-        return f"{failed} from cycle {self.first_cycle} (failing since {self.since:%H:%M} UTC: {self.reason})"
+        return f"{failed} ({span}; failing since {self.since:%H:%M} UTC: {self.reason})"
 
 
 @dataclass(frozen=True)

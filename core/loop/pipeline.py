@@ -44,7 +44,7 @@ import numpy as np
 
 from core.actions.feedback import FeedbackActions
 from core.actions.models import TrainOutcome, train_and_gate
-from core.config import Settings
+from core.config import Settings, sqlite_path
 from core.data import synthetic_stream
 from core.data.new_rows import NewData
 from core.domain.faults import FaultBoard, component_of
@@ -64,8 +64,6 @@ from core.stats.drift import DriftReport, DriftThresholds, wilson_lower, wilson_
 from core.stats.estimate import AccuracyEstimator, Estimate
 from core.stats.paired import paired
 from core.store import Store, Window, utcnow
-
-STORES = ("mlflow", "duckdb", "disk")  # faults a later success clears (core.domain.faults): a recovery waits for them
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_CYCLE = 100_000
@@ -104,7 +102,8 @@ class MonitoringPipeline:
         self._monitor_fitted_on: tuple | None = None  # the reference and reading settings its rows came from
         self._estimator: tuple[int, AccuracyEstimator] | None = None  # the champion's, read once per champion
         self._unrecorded: list[tuple[CycleRecord, HeldAlerts]] = []
-        self._unrecovered: FailingStreak | None = None  # an episode whose failing store has not worked since (below)
+        self._unrecovered: FailingStreak | None = None  # an episode whose MLflow store has not taken a write since (below)
+        self._cycle_began = 0.0  # when the running cycle began (time.time()): which faults are its own
         self.lock = threading.Lock()
 
     @property
@@ -120,12 +119,14 @@ class MonitoringPipeline:
 
     def run_cycle_locked(self, trigger: str) -> CycleRecord:
         """The cycle itself; the caller holds `self.lock` (the scheduler takes it without waiting)."""
-        started = utcnow()
+        started, self._cycle_began = utcnow(), time.time()
         try:
             s = controls.effective_settings(self.settings, self.store)
             cycle_id = self.store.next_cycle_id()
             self._record_unrecorded()
             streak = self.store.failing_streak()
+            if self._unrecovered is None and streak is None:  # at start: an episode a stop left unannounced
+                self._unrecovered = self.store.unannounced_episode()
         except Exception as exc:  # the store itself fails (disk full, read-only): nothing can be recorded now
             fault = self.faults.failed(component_of(exc), exc)
             log.error("cycle could not start: %s", fault.message)
@@ -197,37 +198,44 @@ class MonitoringPipeline:
         is one fact, not 120 alerts (each failed cycle is stored, with its reason). `before`: the stored cycles
         failing up to this one; `held`: failed cycles the store refused, kept in memory."""
         fields = _fields(record)
-        episode = self._unrecovered or before
         if record.status == "error":
-            if episode is None and not held:
+            own = self.faults.get("mlflow")
+            if self._unrecovered is not None and own is not None and own.at >= self._cycle_began:  # MLflow still refuses
+                self._unrecovered = replace(self._unrecovered, cycles=self._unrecovered.cycles + 1, last_cycle=record.cycle_id)
+                return
+            self._unrecovered = None  # another failure, after cycles that ran: news of its own, told below
+            if before is None and not held:
                 alerts.notify("loop_failing", "failure", "Monitoring loop failing",
                               f"Cycle {record.cycle_id} failed: {record.reason}\nThe loop goes on; the next alert says when it recovers.",
                               fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
-            elif self._unrecovered is not None:
-                self._unrecovered = replace(self._unrecovered, cycles=self._unrecovered.cycles + 1, last_cycle=record.cycle_id)
             return
+        episode = self._unrecovered or before
         if episode is None and not held:
             return
-        still = self._stores_failing()
-        if still:  # this cycle did not need what failed (a cooldown skips MLflow): not a recovery yet
-            self._unrecovered = episode or self._unrecovered
-            log.info("cycle %s ran, but %s has not worked since the loop failed: no recovery yet", record.cycle_id, ", ".join(still))
+        if self._mlflow_refuses():  # this cycle wrote nothing to MLflow (a cooldown), and its store still refuses a write
+            self._unrecovered = episode
+            log.info("cycle %s ran, but the MLflow store still refuses a write: no recovery yet", record.cycle_id)
             return
         self._unrecovered = None
         after = episode.ended() if episode else "cycles the store refused"
         alerts.notify("loop_recovered", "success", "Monitoring loop recovered", f"Cycle {record.cycle_id} ran after {after}.",
                       fields, collapse=False, cycle_id=record.cycle_id)  # fmt: skip
 
-    def _stores_failing(self) -> list[str]:
-        """The stores whose fault no success has cleared since. MLflow is written only when a version is registered,
-        so a cycle that registered none is not evidence: its store is probed (a write lock, rolled back) instead."""
-        if self.faults.get("mlflow") is not None:
-            try:
-                if self.registry.tracker.check_writable(self.settings.mlflow_artifacts_dir)[0]:
-                    self.faults.succeeded("mlflow")
-            except Exception:
-                log.info("the MLflow store still fails its probe", exc_info=True)
-        return sorted(c for c in self.faults.active() if c in STORES)
+    def _mlflow_refuses(self) -> bool:
+        """MLflow is written only when a version is registered, so a cycle that registered none is no evidence it works
+        again: a local store with a fault since is probed (a write lock, rolled back; 2 s at most). A remote server is
+        not (its client retries for minutes): a cycle that ran is taken as the recovery, as DuckDB's and the disk's
+        faults are cleared by the cycle's own write."""
+        if self.faults.get("mlflow") is None or sqlite_path(self.registry.tracker.tracking_uri) is None:
+            return False
+        try:
+            works = self.registry.tracker.check_writable(self.settings.mlflow_artifacts_dir)[0]
+        except Exception as exc:
+            log.info("the MLflow store still refuses its probe: %s", exc)
+            return True
+        if works:
+            self.faults.succeeded("mlflow")
+        return not works
 
     def _steps(self, s: Settings, record: CycleRecord, steps: dict[str, float], alerts: HeldAlerts) -> DriftReport | None:
         with _timed(steps, "stream"):
@@ -237,8 +245,15 @@ class MonitoringPipeline:
         record.arrived(new)
         if new.n_rows == 0:
             why = idle_reason(self.store, s.stream_enabled, stream_source(self.store, s.stream_batch_size)) or "nothing added"
-            last = self.store.last_cycle_with_rows()
-            since = f"since cycle {last}" if last is not None else "yet"
+            last, oldest = self.store.last_cycle_with_rows(), self.store.first_cycle_id()
+            # none stored that read rows: none ever did, or retention archived them (the oldest stored is not cycle 1)
+            since = (
+                f"since cycle {last}"
+                if last is not None
+                else "yet"
+                if oldest in (None, record.cycle_id, 1)
+                else f"since before cycle {oldest}"
+            )
             record.status, record.reason = "no_data", f"no new data {since}: {why}"
             record.verdict = f"No verdict: no new data {since}, so nothing was measured ({why})."
             return None

@@ -109,7 +109,7 @@ class BatchPrediction:
         frame["timestamp"] = self.timestamp
         frame["prediction_id"] = self.prediction_ids
         if self.unseen is not None:  # a table's categories: which of the row's the model never saw (read as none of its own)
-            frame[UNSEEN_COLUMN] = [", ".join(columns) for columns in self.unseen]
+            frame[UNSEEN_COLUMN] = [list(columns) for columns in self.unseen]
         return frame
 
 

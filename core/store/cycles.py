@@ -41,6 +41,10 @@ class CycleQueries(StoreBase):
     def last_cycle(self) -> dict | None:
         return self._one("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT 1")
 
+    def first_cycle_id(self) -> int | None:
+        """The oldest cycle stored (retention archives older ones)."""
+        return self.cur.execute("SELECT min(cycle_id) FROM cycles").fetchone()[0]
+
     def last_cycle_with_rows(self) -> int | None:
         """The newest cycle that read new rows: where "no new data since" starts, not the empty cycle before."""
         return self.cur.execute("SELECT max(cycle_id) FROM cycles WHERE rows_seen > 0").fetchone()[0]
@@ -51,6 +55,18 @@ class CycleQueries(StoreBase):
         return self._one(
             "SELECT cycle_id, last_sample_id, predictions_until FROM cycles WHERE predictions_until IS NOT NULL ORDER BY cycle_id DESC LIMIT 1"
         )
+
+    def unannounced_episode(self) -> FailingStreak | None:
+        """The failed cycles since the newest "Monitoring loop failing" alert when no "recovered" came after it: a
+        restart must not leave the channel's last word "failing" for good."""
+        row = self._one(
+            """WITH alert AS (SELECT kind, cycle_id FROM notifications WHERE kind IN ('loop_failing', 'loop_recovered')
+                              ORDER BY notification_id DESC LIMIT 1)
+               SELECT count(*) AS cycles, min(c.cycle_id) AS first_cycle, max(c.cycle_id) AS last_cycle, min(c.started_at) AS since,
+                      arg_max(c.reason, c.cycle_id) AS reason, max(c.ended_at) AS last_at
+               FROM cycles c, alert WHERE alert.kind = 'loop_failing' AND c.status = 'error' AND c.cycle_id >= alert.cycle_id"""
+        )
+        return FailingStreak(**row) if row and row["cycles"] else None
 
     def failing_streak(self) -> FailingStreak | None:
         """The cycles that failed in a row up to the newest one, or None when the newest did not fail."""

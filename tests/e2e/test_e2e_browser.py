@@ -64,15 +64,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
 
 @contextmanager
-def chromium_page(width: int = 1400, height: int = 1000, init_script: str | None = None, locale: str | None = None) -> Iterator[object]:
+def chromium_page(width: int = 1400, height: int = 1000, init_script: str | None = None) -> Iterator[object]:
     """A page of a headless Chromium, `width` x `height` (1400 x 1000 unless told), closed with its browser; with
-    `init_script`, that script runs in every document before the page's own scripts; `locale`, the browser's language
-    (Playwright's default is en-US)."""
+    `init_script`, that script runs in every document before the page's own scripts."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": width, "height": height}, **({"locale": locale} if locale else {}))
+        context = browser.new_context(viewport={"width": width, "height": height})
         if init_script is not None:
             context.add_init_script(init_script)
         page = context.new_page()

@@ -163,13 +163,19 @@ def test_a_loop_with_nothing_to_read_says_so_and_nothing_false(quiet: str, page)
     assert page.get_by_text("No verdict stored for this cycle").count() == 0
 
 
-def test_a_count_in_a_table_is_written_as_the_sentences_write_it_in_a_german_browser(quiet: str) -> None:
+def test_a_count_in_a_table_is_written_as_the_sentences_write_it_in_a_german_browser(quiet: str, page) -> None:
     """Tables formatted "localized" drew 2.000 in a German browser, beside sentences saying 2,000 rows. Read off the
     canvas: the grid's accessibility cells hold the raw number whatever the format."""
     drawn = []
-    with chromium_page(init_script=CANVAS_TEXT, locale="de-DE") as german:
+    context = page.context.browser.new_context(locale="de-DE", viewport={"width": 1400, "height": 1000})  # the module's browser:
+    context.add_init_script(CANVAS_TEXT)  # a second Playwright in one thread is refused
+    try:
+        german = context.new_page()
+        german.set_default_timeout(60_000)
         for path in ("data", "models"):
             _visit(german, quiet, path, f"quiet-{path}-german")
             drawn += [t["text"] for t in _tables_drawn(german)]
+    finally:
+        context.close()
     assert "2,000" in drawn and "1,400" in drawn, sorted(set(drawn))  # the starter dataset's rows, v1.0.0's training rows
     assert "2.000" not in drawn and "1.400" not in drawn, sorted(set(drawn))

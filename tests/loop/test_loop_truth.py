@@ -143,12 +143,18 @@ def test_a_cycle_that_skipped_the_failing_store_is_not_a_recovery(tmp_path: Path
         assert rt.store.notifications()["kind"].tolist() == ["loop_failing"]  # no recovery: MLflow has not taken a write
         assert rt.loop.status().failing is None  # the loop itself runs: the Overview says so, and health names MLflow
         assert decision_of(rt.store.cycle(failed.cycle_id)) == "retrain failed: champion kept"  # not "retrain: champion kept"
+        still = rt.loop.run_cycle()  # the probe is refused again: still no recovery
+        assert still.decision == "cooldown" and rt.store.notifications()["kind"].tolist() == ["loop_failing"]
         lock.rollback()
         lock.close()
-        recovered = rt.loop.run_cycle()  # a cooldown again, but the store now takes the probe's write
+        rt.close()
+        rt = Runtime(settings)  # a restart forgets what was in memory: the episode is read back from the alerts
+        rt.loop.set_controls(policy="always", retrain_cooldown_cycles=5)
+        recovered = rt.loop.run_cycle()
         alerts = rt.store.notifications()
         assert recovered.decision == "cooldown" and alerts["kind"].tolist() == ["loop_recovered", "loop_failing"], alerts
-        assert f"ran after 1 failed cycle from cycle {failed.cycle_id} (failing since" in alerts["description"].iloc[0]
+        assert f"ran after 1 failed cycle (cycle {failed.cycle_id}; failing since" in alerts["description"].iloc[0], alerts["description"]
+        assert rt.loop.run_cycle().status == "ok" and len(rt.store.notifications()) == 2  # announced once
     finally:
         rt.close()
 

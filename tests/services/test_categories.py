@@ -120,9 +120,12 @@ def test_a_batch_names_each_row_s_unseen_categories_and_the_values_it_never_saw(
     frame = rt.serving.predict_csv(
         pd.DataFrame([ROW] * 5).assign(island=islands, sex=["male"] * 4 + ["robot"]).to_csv(index=False).encode()
     )
-    assert frame["unseen categories"].tolist() == ["", "island", "island", "island", "sex"]
+    assert frame["unseen categories"].tolist() == [[], ["island"], ["island"], ["island"], ["sex"]]
     assert rt.serving.unseen_values(frame) == {"island": "'dream' ×2, 'DREAM' ×1", "sex": "'robot' ×1"}
-    assert "unseen categories" in frame.to_csv(index=False).splitlines()[0]  # the download says it too
+    written = rt.serving.results_csv(frame).splitlines()
+    assert "unseen categories" in written[0] and written[2].endswith(",island")  # the download says it too
+    commas = frame.rename(columns={"island": "island, coast"}).assign(**{"unseen categories": [[]] * 4 + [["island, coast"]]})
+    assert rt.serving.unseen_values(commas) == {"island, coast": "'Torgersen' ×1"}  # a name with a comma is one name
 
 
 # /predict, /predict/batch and labels ---------------------------------------------------------------------

@@ -46,6 +46,11 @@ def test_a_rollback_after_the_last_cycle_is_on_the_axis() -> None:
     fig = charts.accuracy_history(history(5), late)
     low, high = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
     assert low <= T0 and high > T0 + pd.Timedelta(minutes=6) and [s.x0 for s in fig.layout.shapes] == [T0 + pd.Timedelta(minutes=6)]
+    ran = history(40).assign(last_ts=lambda h: h["ts"])  # 20 minutes of cycles, then 9 hours that read nothing
+    idle = charts.accuracy_history(ran, late.assign(ts=[T0 + pd.Timedelta(hours=10)]), newest=T0 + pd.Timedelta(hours=9))
+    assert pd.Timestamp(idle.layout.xaxis.range[1]) > T0 + pd.Timedelta(hours=10)  # the long-idle view's own range, widened
+    rejected = late.assign(ts=[T0 + pd.Timedelta(hours=10)], promoted=[False])  # no line: it does not stretch the axis
+    assert pd.Timestamp(charts.accuracy_history(history(5), rejected).layout.xaxis.range[1]) < T0 + pd.Timedelta(minutes=15)
 
 
 def test_the_estimate_is_drawn_with_its_band_where_cycles_have_one() -> None:

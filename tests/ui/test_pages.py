@@ -357,6 +357,10 @@ def test_a_dead_webhook_is_said_beside_the_overall_health(workspace: Path, monke
         at = open_page("operations")
         (overall,) = [m.value for m in at.markdown if m.value.startswith("Overall:")]
         assert overall.startswith("Overall: **healthy**, but alerts are not reaching Discord"), overall
+        rt.faults.failed("disk", "No space left on device")  # degraded: /health answers 503, and the page must not say 200
+        at = open_page("operations")
+        (overall,) = [m.value for m in at.markdown if m.value.startswith("Overall:")]
+        assert overall == "Overall: **degraded**; alerts are not reaching Discord either (the webhook fails)", overall
 
 
 def test_an_invalid_setting_is_named_on_the_page(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
