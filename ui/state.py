@@ -305,11 +305,16 @@ def decision_of(cycle: dict) -> str:
     return decision_words(cycle["decision"], None if new is None else int(new), promoted, outcome, failed=cycle.get("status") == "error")
 
 
+CYCLE_STATUS = {"ok": "ok", "no_data": "no data", "error": "failed"}  # a cycle's stored status as a table shows it
+
+
 def decisions(cycles: pd.DataFrame) -> pd.DataFrame:
-    """Cycles with their decisions in words; call before `version_column` turns the versions into labels."""
+    """Cycles with their decisions and status in words ("no data", not no_data); call before `version_column` turns
+    the versions into labels."""
     if cycles.empty:
         return cycles
-    return cycles.assign(decision=[decision_of(row) for row in cycles.to_dict("records")])
+    worded = cycles.assign(decision=[decision_of(row) for row in cycles.to_dict("records")])
+    return worded.assign(status=worded["status"].map(CYCLE_STATUS).fillna(worded["status"])) if "status" in worded else worded
 
 
 def deliveries(alerts: pd.DataFrame) -> pd.DataFrame:

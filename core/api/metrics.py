@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from core.domain.outcomes import LoopState, version_label
+from core.startup import process_uptime
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -65,7 +66,9 @@ class RuntimeCollector:
         for delivery, n in facts["alerts"]:
             alerts.add_metric([delivery], n)
         yield alerts
-        yield GaugeMetricFamily("ia_continu_uptime_seconds", "Seconds since the runtime started", value=rt.health.uptime())
+        yield GaugeMetricFamily("ia_continu_uptime_seconds", "Seconds since the workspace's runtime started (a switch starts it again)",
+                                value=rt.health.uptime())  # fmt: skip
+        yield GaugeMetricFamily("ia_continu_process_uptime_seconds", "Seconds since the server process started", value=process_uptime())
 
 
 def _loop_metrics(state: LoopState) -> Iterator[Metric]:

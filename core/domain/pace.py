@@ -14,7 +14,11 @@ def replay_time(rows: int, batch_size: int, interval: float) -> str:
 
     >>> replay_time(78, 100, 5), replay_time(450, 200, 30)
     ('1 batch of 78, about 5 s at one every 5 s', '3 batches of 200, about 2 min at one every 30 s')
+    >>> replay_time(0, 200, 30)  # a replay at its end: not "0 batches of 200, about 0 s"
+    'none'
     """
+    if rows <= 0:
+        return "none"
     count = batches(rows, batch_size)
     batch_size = min(batch_size, rows) if count == 1 else batch_size
     minutes = count * interval / 60

@@ -45,6 +45,8 @@ def test_health_is_200_with_every_component_and_503_naming_the_failing_one(clien
     assert reply.status_code == 200 and body["status"] == "ok" and body["version"] == "0.1.0"
     assert {"duckdb", "mlflow", "disk", "champion", "worker", "webhook"} <= set(body["components"])
     assert body["timestamp"].endswith("Z")
+    # the workspace's uptime (a switch starts it again) and the process's (a restart): a monitor tells them apart
+    assert body["process_uptime_seconds"] >= body["uptime_seconds"] > 0
     trained_runtime.scheduler.stop()
     reply = client.get("/health")
     assert reply.status_code == 503 and reply.json()["status"] == "degraded: worker"
@@ -183,7 +185,7 @@ def test_metrics_parse_and_match_the_store(client: TestClient, trained_runtime: 
     assert samples[("ia_continu_realised_accuracy", ())] == pytest.approx(rt.store.last_cycle()["realised_accuracy"])
     decision = rt.store.last_cycle()["decision"]  # the default policy challenges the champion when labels came
     assert samples[("ia_continu_cycles_total", (("decision", decision), ("status", "ok")))] == 1
-    assert samples[("ia_continu_uptime_seconds", ())] > 0
+    assert samples[("ia_continu_process_uptime_seconds", ())] >= samples[("ia_continu_uptime_seconds", ())] > 0
 
 
 def test_an_internal_error_is_a_500_with_an_id_in_the_log_and_no_traceback(

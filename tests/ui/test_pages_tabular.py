@@ -69,6 +69,8 @@ def test_every_table_heads_a_stored_column_and_writes_a_count_as_a_person_does(s
                 formats[(page, label)] = given.get("type_config", {}).get("format")
                 assert column in users or "_" not in label, (page, column, label)
     assert ("operations", "rows seen") in seen and ("operations", "HTTP status") in seen, seen
+    runs = next(f.value for f in open_page("operations").dataframe if "rows_seen" in f.value.columns)
+    assert "no data" in set(runs["status"]) <= {"ok", "no data", "failed"}, set(runs["status"])  # in words, not no_data
     # a count is written 1,234 in every browser (tests/e2e/test_e2e_loop_truth.py), headed by the page or by default
     assert formats[("operations", "rows seen")] == formats[("data", "rows")] == formats[("models", "gate rows")] == "%,d", formats
     assert ("data", "monthly_fee") in seen and ("predict", "monthly_fee") in seen  # the user's, as written

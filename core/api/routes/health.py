@@ -9,6 +9,7 @@ from core.api.deps import RuntimeDep, now
 from core.api.errors import without_paths
 from core.api.schemas import HealthReply
 from core.services.health import HealthReport
+from core.startup import process_uptime
 
 router = APIRouter(tags=["health"])
 
@@ -17,10 +18,12 @@ router = APIRouter(tags=["health"])
 def health(rt: RuntimeDep, request: Request) -> JSONResponse:
     """Each component checked for real; 503 when any required one fails, so an HTTP monitor needs no keyword."""
     report = rt.health.check()
-    return health_response(report, [name for name in report.required if not report.checks[name].ok], request.app.version)
+    failing = [name for name in report.required if not report.checks[name].ok]
+    # uptime_seconds is the workspace's (a switch starts it again); the process's says whether the server restarted
+    return health_response(report, failing, request.app.version, process_uptime_seconds=round(process_uptime(), 3))
 
 
-def health_response(report: HealthReport, failing: list[str], version: str, **extra: str) -> JSONResponse:
+def health_response(report: HealthReport, failing: list[str], version: str, **extra: object) -> JSONResponse:
     """The /health body, for the workbench and a replica alike: 503 when a required component fails. It answers
     without a token (monitors call it), so the details name no server folder; the Operations page shows them whole."""
     body = HealthReply(
