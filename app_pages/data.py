@@ -143,8 +143,7 @@ datasets = datasets.assign(role=roles.where(datasets["dataset_id"] != stream["so
 dataframe(
     datasets[["dataset_id", "name", "tags", "role", "source", "scenario", "strength", "seed", "n_rows", "created_at"]], hide_index=True,
     height=240,
-    column_config={"dataset_id": st.column_config.NumberColumn("id", width="small"), "scenario": st.column_config.TextColumn(width="medium"),
-                   "n_rows": st.column_config.NumberColumn("rows", format=COUNT)},
+    column_config={"dataset_id": st.column_config.NumberColumn("id", width="small"), "scenario": st.column_config.TextColumn(width="medium")},
 )  # fmt: skip
 hidden = len(all_datasets) - len(datasets)
 if hidden:

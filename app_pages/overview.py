@@ -5,9 +5,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from core.domain.clock import utcnow
+from core.domain.clock import process_uptime, utcnow
 from core.domain.outcomes import version_label
-from core.startup import process_uptime
 from ui import charts
 from ui.state import cached, decisions, deliveries, empty_state, percent, plural, runtime, table, version_column
 

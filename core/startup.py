@@ -76,18 +76,11 @@ class Startup:
 # The environment as the process started it (this module is imported before any workspace opens): what a switch
 # back to the demo reads, never os.environ as it is later, where a library may have written a previous workspace's paths.
 LAUNCH_ENVIRON: Mapping[str, str] = MappingProxyType(dict(os.environ))
-PROCESS_STARTED = time.time()
 
 _startup: Startup | None = None
 _chosen: Settings | None = None  # the workspace a user switched to (None: the one the environment names)
 _demo: Settings | None = None  # the demo as this process opened it, once a user switched away from it
 _lock = threading.Lock()
-
-
-def process_uptime() -> float:
-    """Seconds since this process started (the launcher imports this module first); a workspace's own time
-    open is its runtime's (`HealthMonitor.uptime`), which a switch starts again."""
-    return time.time() - PROCESS_STARTED
 
 
 def chosen_settings() -> Settings | None:

@@ -17,20 +17,6 @@ from core.services.predictor import UNSEEN_COLUMN, BatchPrediction, Prediction, 
 from core.store import Store
 
 
-def unseen_values(results: pd.DataFrame, most: int = 5) -> dict[str, str]:
-    """Per column, the values of a batch's results the model never saw as a category, most frequent first with their
-    counts ("'true' ×3, 'yes' ×1"): a file writing True as true is scored as an unknown category, and says so."""
-    if UNSEEN_COLUMN not in results:
-        return {}
-    found: dict[str, str] = {}
-    flagged = results[UNSEEN_COLUMN]  # per row, a list of column names (a name may hold a comma)
-    for column in sorted({c for row in flagged for c in row if c in results}):
-        values = results.loc[flagged.map(lambda cs, c=column: c in cs), column].astype(str).value_counts()
-        shown = ", ".join(f"'{v}' ×{n:,}" for v, n in values.head(most).items())
-        found[column] = shown + (f" and {len(values) - most:,} more" if len(values) > most else "")
-    return found
-
-
 class Serving:
     def __init__(self, store: Store, predictor: Predictor, settings: Settings) -> None:
         self.store, self.predictor, self.settings = store, predictor, settings
@@ -60,9 +46,18 @@ class Serving:
         return results.to_csv(index=False)
 
     @staticmethod
-    def unseen_values(results: pd.DataFrame) -> dict[str, str]:
-        """A batch's values the model never saw as a category, per column (`unseen_values`)."""
-        return unseen_values(results)
+    def unseen_values(results: pd.DataFrame, most: int = 5) -> dict[str, str]:
+        """Per column, the values of a batch's results the model never saw as a category, most frequent first with their
+        counts ("'true' ×3, 'yes' ×1"): a file writing True as true is scored as an unknown category, and says so."""
+        if UNSEEN_COLUMN not in results:
+            return {}
+        found: dict[str, str] = {}
+        flagged = results[UNSEEN_COLUMN]  # per row, a list of column names (a name may hold a comma)
+        for column in sorted({c for row in flagged for c in row if c in results}):
+            values = results.loc[flagged.map(lambda cs, c=column: c in cs), column].astype(str).value_counts()
+            shown = ", ".join(f"'{v}' ×{n:,}" for v, n in values.head(most).items())
+            found[column] = shown + (f" and {len(values) - most:,} more" if len(values) > most else "")
+        return found
 
     def flush(self) -> int:
         """Write the logged predictions to DuckDB now (they are journalled already): a page shows its own at once."""

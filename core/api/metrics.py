@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from core.domain.clock import process_uptime
 from core.domain.outcomes import LoopState, version_label
-from core.startup import process_uptime
 
 if TYPE_CHECKING:
     from core.runtime import Runtime

@@ -244,26 +244,22 @@ class HeldAlerts:
         self.notifier = notifier
         self._held: list[tuple[tuple, dict]] = []
 
-    def notify(self, *args: object, **kwargs: object) -> None:
-        self._held.append((args, kwargs))
+    def notify(self, kind: str, level: str, title: str, description: str, fields: dict[str, object] | None = None,
+               **options: object) -> None:  # fmt: skip
+        self._held.append(((kind, level, title, description, fields), options))
 
     def release(self, final: dict[str, object] | None = None) -> None:
         """Store and send every held alert, in the order they were raised; one that cannot be stored is logged.
         `final`: the cycle's figures as it ended, over those an alert took when raised (a drop alert raised before
         the cycle failed said Status: ok)."""
         held, self._held = self._held, []
-        for args, kwargs in held:
-            fields = kwargs.get("fields", args[4] if len(args) > 4 else None)
-            if final and isinstance(fields, dict):
+        for (*args, fields), options in held:
+            if final and fields:
                 fields = {**fields, **{k: v for k, v in final.items() if k in fields}}
-                if "fields" in kwargs:
-                    kwargs = {**kwargs, "fields": fields}
-                else:
-                    args = (*args[:4], fields, *args[5:])
             try:
-                self.notifier.notify(*args, **kwargs)
+                self.notifier.notify(*args, fields, **options)
             except Exception:
-                log.exception("could not record the %s alert", args[0] if args else "cycle's")
+                log.exception("could not record the %s alert", args[0])
 
 
 def _retry_after(response: requests.Response) -> float:

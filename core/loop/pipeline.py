@@ -245,15 +245,7 @@ class MonitoringPipeline:
         record.arrived(new)
         if new.n_rows == 0:
             why = idle_reason(self.store, s.stream_enabled, stream_source(self.store, s.stream_batch_size)) or "nothing added"
-            last, oldest = self.store.last_cycle_with_rows(), self.store.first_cycle_id()
-            # none stored that read rows: none ever did, or retention archived them (the oldest stored is not cycle 1)
-            since = (
-                f"since cycle {last}"
-                if last is not None
-                else "yet"
-                if oldest in (None, record.cycle_id, 1)
-                else f"since before cycle {oldest}"
-            )
+            since = self.store.data_since()
             record.status, record.reason = "no_data", f"no new data {since}: {why}"
             record.verdict = f"No verdict: no new data {since}, so nothing was measured ({why})."
             return None

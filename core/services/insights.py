@@ -118,18 +118,28 @@ class Insights(StoredFacts):
         self.max_abs = settings.feature_max_abs
         self.registry = registry
         self.started_at, self.worker, self.loop = started_at, worker, loop
+        self._majority: tuple[int | None, tuple[ClassLabel, float] | None] = (None, None)  # per champion: read once
 
     def overview(self) -> Overview:
         champion = self.registry.champion_version
         record = self.store.model(champion) if champion is not None else None
         worker = self.worker()
-        stored = self.store.evaluation(champion) if champion is not None else None
-        base = evaluation.majority(stored) if stored else None
         return Overview(
             champion, record["accuracy"] if record else None, self.store.last_cycle(), worker.state, worker.next_run, worker.interval,
             time.time() - self.started_at, self.store.counts(), self.loop(), self.store.last_realised(),
-            self.store.last_estimated(), None if base is None else (self.store.schema.classes[base[0]], base[1]),
+            self.store.last_estimated(), self.majority(champion),
         )  # fmt: skip
+
+    def majority(self, champion: int | None) -> tuple[ClassLabel, float] | None:
+        """The champion's holdout's most frequent class and its share (`evaluation.majority`), read from its stored
+        evaluation once per champion: the Overview redraws every 5 s in every open tab."""
+        if champion is None:
+            return None
+        if self._majority[0] != champion:
+            stored = self.store.evaluation(champion)
+            base = evaluation.majority(stored) if stored else None
+            self._majority = (champion, None if base is None else (self.store.schema.classes[base[0]], base[1]))
+        return self._majority[1]
 
     def explain(self, values: object, version: int | None = None) -> dict:
         """Why the champion (or `version`) predicts what it does for `values`: per-feature contributions."""

@@ -68,9 +68,9 @@ class GateDecision:
     version: int
     champion: int | None
     metric: str
-    challenger_score: float
+    challenger_score: float | None  # on the gate's set; None for a person's decision, which scored nothing there
     champion_score: float | None
-    n_rows: int
+    n_rows: int | None
     promoted: bool
     reason: str
     gate_set: str = ""
@@ -329,9 +329,7 @@ class ModelRegistry:
     def _human_decision(self, version: int, promoted: bool, reason: str) -> GateDecision:
         if version not in self.store.awaiting_approval():
             raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
-        score = float(self.store.model(version)[self.settings.gate_metric])
-        return GateDecision(version, self.champion_version, self.settings.gate_metric, score, None, 0, promoted, reason,
-                            outcome="approval" if promoted else "rejected")  # fmt: skip
+        return self._by_hand(version, promoted, reason, "approval" if promoted else "rejected")
 
     def _reject(self, decision: GateDecision) -> None:
         with self.store.transaction() as tx:
@@ -366,19 +364,15 @@ class ModelRegistry:
                 f"{version_label(version)}'s model files were pruned by retention (IA_KEEP_MODEL_VERSIONS): it cannot serve again",
             )
         kind = manual_kind(version, self.champion_version)
-        decision = GateDecision(
-            version,
-            self.champion_version,
-            self.settings.gate_metric,
-            float(record[self.settings.gate_metric]),
-            None,
-            0,
-            True,
-            _by_hand_reason(kind, version, self.champion_version),
-            outcome=kind,
-        )
+        decision = self._by_hand(version, True, _by_hand_reason(kind, version, self.champion_version), kind)
         self.promote(version, kind=kind, decision=decision)
         return decision
+
+    def _by_hand(self, version: int, promoted: bool, reason: str, outcome: GateOutcome) -> GateDecision:
+        """A person's decision: no gate set was scored, so the version's score is its own holdout's, with no gate rows."""
+        score = float(self.store.model(version)[self.settings.gate_metric])
+        return GateDecision(version, self.champion_version, self.settings.gate_metric, None, None, None, promoted, reason,
+                            own_challenger_score=score, outcome=outcome)  # fmt: skip
 
     def promote(self, version: int, *, kind: str, decision: GateDecision) -> None:
         """Move the champion in DuckDB and MLflow together, or in neither."""
@@ -417,10 +411,6 @@ def _not_worse(metric: str, challenger: float, champion: float, margin: float) -
 
 
 def _event(kind: str, decision: GateDecision) -> dict:
-    """A model event as stored. A person's decision (a rollback, a promotion by hand, an approval or rejection) scored
-    nothing on a gate set: the version's score is its own holdout's, and is stored as that, with no gate rows."""
-    if not decision.n_rows and decision.champion_score is None:
-        decision = replace(decision, challenger_score=None, n_rows=None, own_challenger_score=decision.challenger_score)  # type: ignore[arg-type]
     return {
         "kind": kind,
         "version": decision.version,

@@ -41,13 +41,13 @@ class CycleQueries(StoreBase):
     def last_cycle(self) -> dict | None:
         return self._one("SELECT * FROM cycles ORDER BY cycle_id DESC LIMIT 1")
 
-    def first_cycle_id(self) -> int | None:
-        """The oldest cycle stored (retention archives older ones)."""
-        return self.cur.execute("SELECT min(cycle_id) FROM cycles").fetchone()[0]
-
-    def last_cycle_with_rows(self) -> int | None:
-        """The newest cycle that read new rows: where "no new data since" starts, not the empty cycle before."""
-        return self.cur.execute("SELECT max(cycle_id) FROM cycles WHERE rows_seen > 0").fetchone()[0]
+    def data_since(self) -> str:
+        """Since when a cycle with no new data has had none, in words: the newest cycle that read rows ("since cycle 8",
+        not the empty cycle before), "since before cycle N" where retention archived it, or "yet"."""
+        last, oldest = self.cur.execute("SELECT max(cycle_id) FILTER (WHERE rows_seen > 0), min(cycle_id) FROM cycles").fetchone()
+        if last is not None:
+            return f"since cycle {last}"
+        return f"since before cycle {oldest}" if oldest is not None and oldest > 1 else "yet"
 
     def read_position(self) -> dict | None:
         """How far the loop has read: the newest cycle that got as far as reading (a cycle that failed before it

@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from core.api.deps import RuntimeDep, now
 from core.api.errors import without_paths
 from core.api.schemas import HealthReply
+from core.domain.clock import process_uptime
 from core.services.health import HealthReport
-from core.startup import process_uptime
 
 router = APIRouter(tags=["health"])
 
