@@ -113,7 +113,7 @@ table(
 )  # fmt: skip
 
 figures = []
-compared = cached.insights.compared_rows(chosen) if detail.reference is not None and detail.batch_range else None
+compared = cached.insights.compared_rows(chosen) if detail.reference is not None else None
 if compared is not None:  # None: this cycle made no drift test, as its table says
     _ref, reference = cached.insights.reference_sample(chosen)
     if compared.batch.rows.empty:
@@ -125,7 +125,7 @@ if compared is not None:  # None: this cycle made no drift test, as its table sa
                    f"the {len(reference):,} rows the test used.")  # fmt: skip
         if compared.unread:
             st.caption(f"For {', '.join(compared.unread)}, the chart shows {compared.batch.name.lower()} as stored, not every row "
-                       "the test compared (rows archived by retention, inputs of served predictions, or a sample of a large batch).")  # fmt: skip
+                       "the test compared (rows archived by retention, or a sample of a window too large to draw whole).")  # fmt: skip
         tested_classes = PREDICTED in set(detail.drift["feature"])
         predicted = cached.insights.predicted_classes(chosen) if tested_classes else None
         if predicted is None and tested_classes:

@@ -2,10 +2,10 @@
 
 A test takes the newest batch alone or pooled with the batches tested before it (whichever reads
 stronger, `window_batches`), so a chart of the cycle's batch alone is not what a pooled test saw. The
-pooled rows are the newest tested cycles' batches; each is read again as the cycle read it, and kept
-for a feature only where its count of values present equals the test's (`n_current`). Where the
-rows cannot be read again (archived by retention, or inputs of served predictions, which are not
-samples), the feature's chart shows the cycle's batch alone and says so.
+pooled rows are the newest tested cycles' batches; each is read again as the cycle read it (its samples
+and the inputs of the predictions served still unlabelled), and kept for a feature only where its count
+of values present equals the test's (`n_current`). Where the rows cannot be read again (archived by
+retention, or too many to draw), the feature's chart shows the cycle's batch alone and says so.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 from core.domain.features import TARGET
 from core.stats.drift import LABELS
 from core.store import Store
+from core.store.cycles import TestedBatch
 
 
 @dataclass(frozen=True)
@@ -51,22 +52,20 @@ class ComparedRows:
 def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | None:
     """Per tested feature, the rows its test compared (the cycle's batch up to `max_rows`, each earlier one up to
     `max_rows` over the deepest window: a larger one is sampled, and its chart is the batch's); None for a cycle that
-    made no test on rows it read from samples."""
+    made no drift test."""
     drift = store.drift_results(cycle_id)
     if drift.empty:
         return None
     deepest = int(drift["window_batches"].fillna(1).max())
     tested = store.tested_batches(cycle_id, deepest)
-    if not tested or tested[0][0] != cycle_id or tested[0][1] is None:
+    if not tested or tested[0].cycle_id != cycle_id:
         return None
     pooled: dict[int, Compared] = {}  # k: the newest k tested batches, oldest first
     frames: list[pd.DataFrame] = []
-    for _cycle, first, last in tested:
-        if first is None:
-            break
+    for batch in tested:
         cap = max_rows if not frames else max_rows // deepest  # a pooled chart holds at most about twice one batch's rows
-        frames.append(store.incoming_rows(int(first), int(last), cap))
-        cycles = tuple(c for c, *_ in tested[: len(frames)])[::-1]
+        frames.append(_read_again(store, batch, cap))
+        cycles = tuple(b.cycle_id for b in tested[: len(frames)])[::-1]
         pooled[len(frames)] = Compared(pd.concat(frames[::-1], ignore_index=True), cycles)
     by_feature, unread = {}, []
     for row in drift.itertuples(index=False):
@@ -79,3 +78,16 @@ def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | 
         else:
             unread.append(row.feature)
     return ComparedRows(pooled[1], by_feature, tuple(unread), pooled)
+
+
+def _read_again(store: Store, batch: TestedBatch, cap: int) -> pd.DataFrame:
+    """What one cycle's test read, as it read it: its samples, then the inputs of the predictions served that were
+    still unlabelled (a sample of either when there are more than `cap`: the counts then differ from the test's)."""
+    samples = store.incoming_rows(batch.first_sample_id, batch.last_sample_id, cap) if batch.first_sample_id is not None else None
+    if batch.served_until is None:
+        return samples if samples is not None else pd.DataFrame()
+    labels_until = batch.last_sample_id if batch.last_sample_id is not None else 0
+    served = store.served_inputs(batch.served_since, batch.served_until, labels_until, cap)
+    if samples is None or served.empty:
+        return served if samples is None else samples
+    return pd.concat([samples, served], ignore_index=True)

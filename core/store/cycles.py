@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 import pandas as pd
 
 from core.domain.outcomes import FailingStreak
 from core.store.base import StoreBase, insert_records, insert_row
 from core.store.migrations import REALISED_ON
+
+
+class TestedBatch(NamedTuple):
+    """What a cycle that made a drift test read: its samples (none when only predictions came) and the
+    predictions served in (served_since, served_until] (the pipeline's reading position, as `_new_data` keeps it)."""
+
+    cycle_id: int
+    first_sample_id: int | None
+    last_sample_id: int | None
+    served_since: datetime
+    served_until: datetime | None
 
 
 class CycleQueries(StoreBase):
@@ -116,14 +130,18 @@ class CycleQueries(StoreBase):
         extra = " AND coalesce(performance_drift, false)" if performance_only else ""
         return self.cur.execute(f"SELECT max(cycle_id) FROM cycles WHERE decision = 'retrain'{extra}").fetchone()[0]
 
-    def tested_batches(self, cycle_id: int, limit: int) -> list[tuple[int, int | None, int | None]]:
-        """The newest `limit` cycles up to `cycle_id` that made a drift test, newest first, with the sample range each
-        read: the batches a windowed test can have pooled (the monitor pools the newest tested batches)."""
-        return self.cur.execute(
-            """SELECT cycle_id, first_sample_id, last_sample_id FROM cycles c WHERE cycle_id <= ?
+    def tested_batches(self, cycle_id: int, limit: int) -> list[TestedBatch]:
+        """The newest `limit` cycles up to `cycle_id` that made a drift test, newest first, with what each read: the
+        batches a windowed test can have pooled (the monitor pools the newest tested batches)."""
+        rows = self.cur.execute(
+            """SELECT cycle_id, first_sample_id, last_sample_id,
+                      coalesce((SELECT max(p.predictions_until) FROM cycles p WHERE p.cycle_id < c.cycle_id), started_at),
+                      predictions_until
+               FROM cycles c WHERE cycle_id <= ?
                AND EXISTS (SELECT 1 FROM drift_results d WHERE d.cycle_id = c.cycle_id) ORDER BY cycle_id DESC LIMIT ?""",
             [cycle_id, limit],
         ).fetchall()
+        return [TestedBatch(*row) for row in rows]
 
     def drift_results(self, cycle_id: int | None = None) -> pd.DataFrame:
         if cycle_id is None:

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.data.table_check import model_input
+from core.domain.features import TARGET
 from core.store.base import StoreBase, insert_arrow, quoted, utcnow
 
 BATCH_SOURCES = ("batch", "api-batch", "stream")  # rows of one batch share its latency divided by its size: not a request's latency
@@ -101,6 +102,17 @@ class PredictionQueries(StoreBase):
             f"SELECT {cols} FROM predictions WHERE ts > ? AND ts <= ?{without} ORDER BY ts DESC LIMIT ?", [since, until, limit]
         ).fetchnumpy()
         return model_input(arrays, self.schema, self.features)
+
+    def served_inputs(self, since: datetime, until: datetime, labels_until: int, limit: int) -> pd.DataFrame:
+        """Inputs of the predictions served in (since, until] whose label had not arrived by sample `labels_until`,
+        under the user's names (the target empty): what a cycle's drift test read besides its samples
+        (`prediction_features_since` as that cycle ran it; a label that came later leaves its row there)."""
+        features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True))
+        return self.cur.execute(
+            f"""SELECT {features}, NULL::TINYINT AS {TARGET} FROM predictions p WHERE ts > ? AND ts <= ? AND NOT EXISTS
+                (SELECT 1 FROM feedback f WHERE f.prediction_id = p.prediction_id AND f.sample_id <= ?) ORDER BY ts DESC LIMIT ?""",
+            [since, until, labels_until, limit],
+        ).df()
 
     def latency_history(self, max_points: int = 200) -> pd.DataFrame:
         """Single-request count and latency p50/p95 per time bucket (batch rows excluded, as above)."""

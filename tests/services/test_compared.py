@@ -56,16 +56,36 @@ def test_a_test_on_one_batch_shows_that_batch(trained_runtime: Runtime) -> None:
     assert all(compared.of(f) is compared.batch for f in rt.store.features) and compared.batch.cycles == (first,)
 
 
-def test_rows_the_store_cannot_give_back_are_named_and_the_batch_is_shown(trained_runtime: Runtime) -> None:
+def test_inputs_of_served_predictions_are_drawn_with_the_batch_they_were_tested_with(trained_runtime: Runtime) -> None:
+    """A cycle's test reads its samples and the inputs of the predictions served since the last cycle; its charts show
+    both, even after labels of those predictions came back (they were unlabelled when it tested)."""
     rt = trained_runtime
     rt.loop.set_stream_scenario("covariate_shift", 0.3)
     rt.loop.run_cycle()
-    rt.predictor.predict_batch(np.random.default_rng(0).normal(size=(50, 2)))  # served inputs join the next test, not the samples
+    served = rt.predictor.predict_batch(np.random.default_rng(0).normal(loc=6.0, size=(50, 2)))  # far from every batch row
     cycle = rt.loop.run_cycle().cycle_id
-    assert (rt.store.drift_results(cycle)["n_current"] > 200).any()
+    drift = rt.store.drift_results(cycle).set_index("feature")
+    assert (drift.loc[rt.store.features, "n_current"] == 250).all()  # the test read them: the chart must too
+    rt.feedback.send([{"prediction_id": i, "label": 1} for i in served.prediction_ids[:20]])
+    rt.loop.run_cycle()  # reads those labels as samples of its own
     compared = rt.insights.compared_rows(cycle)
-    assert set(compared.unread) == set(rt.store.features)
-    assert all(compared.of(f) is compared.batch for f in rt.store.features) and len(compared.batch.rows) == 200
+    assert compared.unread == ()
+    for feature in rt.store.features:
+        shown = compared.of(feature).rows[feature]
+        assert len(shown) == 250 and (shown > 4.0).sum() >= 45  # the 50 served rows, labels or not
+    assert len(compared.batch.rows) == 250
+
+
+def test_a_cycle_that_read_only_served_predictions_draws_them(trained_runtime: Runtime) -> None:
+    rt = trained_runtime
+    rt.loop.set_controls(stream_enabled=False)
+    rt.loop.run_cycle()  # a first cycle reads from its own start: the predictions come after it
+    rt.predictor.predict_batch(np.random.default_rng(1).normal(loc=3.0, size=(300, 2)))
+    cycle = rt.loop.run_cycle().cycle_id
+    assert not rt.store.drift_results(cycle).empty and rt.insights.cycle_detail(cycle).batch_range is None
+    compared = rt.insights.compared_rows(cycle)
+    assert compared.unread == () and len(compared.batch.rows) == 300
+    assert compared.batch.rows[rt.store.features[0]].mean() > 2.0
 
 
 def test_a_cycle_that_tested_nothing_has_no_compared_rows(trained_runtime: Runtime) -> None:
@@ -92,5 +112,29 @@ def test_the_predicted_classes_chart_shows_the_classes_the_champion_s_test_compa
         assert jensenshannon(ref, current) == pytest.approx(test["effect"], abs=1e-12)
         rt.store.cur.execute("UPDATE models SET pruned_at = now() WHERE version = ?", [rt.store.cycle(ids[-1])["champion_version"]])
         assert rt.insights.predicted_classes(ids[-1]) is None  # its model is gone: no chart claims to be its classes
+    finally:
+        rt.close()
+
+
+def test_a_category_only_served_predictions_brought_is_in_its_chart(tmp_path: Path, mlflow_template: Path) -> None:
+    """A table's categorical column: the category that drifted came with predictions served through the API, and the chart
+    of its test shows it (before, the chart was the stream batch's alone and showed no shift under "drifted")."""
+    rng = np.random.default_rng(3)
+    n = 2_400
+    colour = rng.choice(["red", "blue"], size=n)
+    x = rng.normal(size=n)
+    table = pd.DataFrame({"colour": colour, "x": x, "y": np.where(x + (colour == "red") > 0.5, "yes", "no")})
+    base = make_settings(tmp_path / "base", mlflow_template)
+    choice = workspaces.TableChoice("y", initial_rows=1_000)
+    created = workspaces.create(base, "colours", table.to_csv(index=False).encode(), "colours.csv", choice)
+    rt = Runtime(replace(workspaces.workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=200))
+    try:
+        rt.loop.run_cycle()
+        rt.predictor.predict_batch(pd.DataFrame({"colour": ["green"] * 150, "x": rng.normal(size=150)}), source="api-batch")
+        cycle = rt.loop.run_cycle().cycle_id
+        test = rt.store.drift_results(cycle).set_index("feature").loc["colour"]
+        assert bool(test["drifted"]) and test["n_current"] >= 350
+        shown = rt.insights.compared_rows(cycle).of("colour").rows["colour"]
+        assert len(shown) == test["n_current"] and (shown == "green").sum() == 150
     finally:
         rt.close()
