@@ -58,7 +58,8 @@ def _generate_form() -> None:
                 role = "incoming" if to_loop else "library"
                 info = act(lambda: rt.data.generate(int(samples), scenario, float(strength), int(seed), role),
                            lambda i: f"Dataset {i.dataset_id} stored: {i.n_rows:,} rows")  # fmt: skip
-                status.update(label="Dataset stored" if info else "Nothing stored", state="complete" if info else "error")
+                status.update(label="Dataset stored" if info else "Nothing stored", state="complete" if info else "error",
+                              expanded=big or not info)  # fmt: skip
                 if info:
                     st.session_state["dataset_pick"] = info.dataset_id  # show what was just made
 

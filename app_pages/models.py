@@ -69,8 +69,8 @@ if st.button("Train now", type="primary", disabled=source == "Chosen datasets" a
             status.update(label=f"{outcome.label} {VERBS[outcome.status]}", state="complete")
             st.session_state["eval_version"] = outcome.version  # the evaluation below shows what was just trained
             st.session_state.pop("eval_compare", None)
-        else:
-            status.update(label="Training did not complete", state="error")
+        else:  # left open: the reason is inside, and a closed box reads as nothing having happened
+            status.update(label="Training did not complete", state="error", expanded=True)
 
 waiting = rt.models.awaiting_approval()
 if waiting:

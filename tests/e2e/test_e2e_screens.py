@@ -4,6 +4,7 @@ URL, and "Start from your own data" at 1024 px (nothing cut off, no target chose
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,33 @@ def test_a_page_opened_by_its_url_as_a_fresh_server_s_first_request_has_the_menu
         assert menu == ["Overview", "Data", "Models", "Predict", "Drift", "Operations"], menu
         width = page.evaluate("document.querySelector(\"[data-testid='stMainBlockContainer']\").getBoundingClientRect().width")
         assert width > 800, f"the main block is {width:.0f} px wide: Streamlit's centered layout, not the app's wide one"
+
+
+def test_a_training_that_did_not_complete_stays_open_with_its_reason(tmp_path: Path) -> None:
+    """Train now refused (here by IA_TRAININGS_PER_MINUTE, after one training), or a dataset refused: the status box
+    keeps its reason in view. A box that closes as it turns red reads as nothing having happened."""
+    settings = {"IA_API_ENABLED": "false", "IA_DATA_DIR": str(tmp_path / "data"), "IA_SCHEDULER_AUTOSTART": "false",
+                "IA_TRAININGS_PER_MINUTE": "1", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    with launched(tmp_path / "streamlit.log", settings) as url, chromium_page(1400, 900) as page:
+        page.goto(f"{url}/models")
+        _settle(page)
+        for _ in range(2):  # the first takes the minute's one training (or is refused on its own), the second is refused
+            page.get_by_role("button", name="Train now").click()
+            _settle(page)
+        page.get_by_text("Training did not complete").first.wait_for()
+        box = page.locator("[data-testid='stExpander']", has_text="Training did not complete").first
+        assert box.locator("details").get_attribute("open") is not None, "the failed training's box is closed"
+        reason = box.get_by_text(re.compile("trainings in the last minute already|no incoming samples yet")).first
+        assert reason.is_visible(), "the failed training's reason is out of sight"
+        page.goto(f"{url}/data")
+        _settle(page)
+        page.get_by_role("spinbutton", name="Samples").fill("0")
+        page.get_by_role("button", name="Generate", exact=True).click()
+        _settle(page)
+        box = page.locator("[data-testid='stExpander']", has_text="Nothing stored").first
+        box.wait_for()
+        assert box.locator("details").get_attribute("open") is not None, "the refused dataset's box is closed"
+        assert box.get_by_text("samples").first.is_visible()
 
 
 def test_dark_chosen_in_the_menu_holds_for_a_page_opened_by_its_url(server: str) -> None:
