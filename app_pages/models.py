@@ -210,16 +210,17 @@ if evaluations:
                                                 classes), key="confusion_threshold")  # fmt: skip
 
 st.subheader("Promote another version")
-st.caption("An older version put back is a rollback; a newer candidate put in service is a promotion by hand.")
+st.caption("An older former champion put back is a rollback; a candidate put in service is a promotion by hand.")
 events = cached.insights.model_events(500)
 others = rt.models.promotable_versions()
 if not others:
     empty_state("No earlier champion or candidate to promote: rejected challengers cannot serve.")
 else:
-    kinds = models.set_index("version")["status"].map(STATUS_LABELS).to_dict()
+    statuses = models.set_index("version")["status"]
+    kinds = statuses.map(STATUS_LABELS).to_dict()
     target = st.selectbox("Version to promote", others, format_func=lambda v: f"{version_label(v)} · {kinds.get(v, '')}",
                           key="rollback_target", help="Former champions (newest first) and candidates trained without promoting.")  # fmt: skip
-    back = manual_kind(target, champion) == "rollback"  # an older version put back, or a newer candidate put in service
+    back = manual_kind(target, champion, former_champion=statuses.get(target) == "archived") == "rollback"
     if st.button(f"{'Roll back to' if back else 'Promote'} {version_label(target)}…", key="rollback_ask"):
         st.session_state["rollback_pending"] = target
     if st.session_state.get("rollback_pending") == target:

@@ -258,8 +258,8 @@ class ModelActions:
         return decision
 
     def promote(self, version: int) -> GateDecision:
-        """A person promotes a version: the approval of a waiting challenger, else a rollback (an older version)
-        or a promotion by hand (a newer one)."""
+        """A person promotes a version: the approval of a waiting challenger, else a rollback (an older former
+        champion) or a promotion by hand (a candidate, or a newer former champion)."""
         return self.approve(version) if version in self.store.awaiting_approval() else self.rollback(version)
 
     def compare(self, versions: tuple[int, ...], dataset_id: int | None = None) -> Comparison:

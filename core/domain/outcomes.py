@@ -24,7 +24,7 @@ RetrainStatus = Literal["promoted", "rejected", "awaiting_approval", "candidate"
 ACTIONS: tuple[str, ...] = get_args(Action)
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")  # a version's holdout metrics, in table order
 PROMOTING: frozenset[str] = frozenset({"promoted", "first", "rollback", "by_hand", "approval"})
-# A person's change of champion, by its event kind: an older version put back is a rollback, any other
+# A person's change of champion, by its event kind: an older former champion put back is a rollback, any other
 # version put in service is a promotion by hand, a waiting challenger let through is an approval.
 _MANUAL_TITLES = {"rollback": "Rollback to", "by_hand": "Promoted by hand:", "approval": "Approved:", "rejection": "Rejected by hand:"}
 # What a person does to models, as the model events store it: the trainings a person asks for (the dashboard's Train
@@ -50,9 +50,14 @@ def manual_title(kind: str, version: int | None) -> str:
     return f"{_MANUAL_TITLES[kind]} {version_label(version)}"
 
 
-def manual_kind(version: int, champion: int | None) -> str:
-    """A version put in service by hand: a rollback when it is older than the champion, else a promotion by hand."""
-    return "rollback" if champion is not None and version < champion else "by_hand"
+def manual_kind(version: int, champion: int | None, former_champion: bool) -> str:
+    """A version put in service by hand: a rollback when a former champion older than the champion is put back, else
+    a promotion by hand (a candidate that never served is not rolled back to, however old).
+
+    >>> manual_kind(1, 3, former_champion=True), manual_kind(2, 3, former_champion=False), manual_kind(3, 1, True)
+    ('rollback', 'by_hand', 'by_hand')
+    """
+    return "rollback" if former_champion and champion is not None and version < champion else "by_hand"
 
 
 def retrain_status(outcome: GateOutcome | None) -> RetrainStatus:

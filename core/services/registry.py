@@ -346,8 +346,8 @@ class ModelRegistry:
             self.tracker.delete_alias("challenger")
 
     def rollback(self, version: int) -> GateDecision:
-        """Put a version in service by hand, without a gate: a rollback when it is older than the champion, a
-        promotion by hand when it is newer (a candidate trained without promoting) or when there is no champion."""
+        """Put a version in service by hand, without a gate: a rollback when it is a former champion older than the
+        champion, else a promotion by hand (a candidate trained without promoting, or no champion in service)."""
         record = self.store.model(version)
         if record is None:
             raise UserInputError("version", f"{version} is not a registered version")
@@ -363,7 +363,7 @@ class ModelRegistry:
                 "version",
                 f"{version_label(version)}'s model files were pruned by retention (IA_KEEP_MODEL_VERSIONS): it cannot serve again",
             )
-        kind = manual_kind(version, self.champion_version)
+        kind = manual_kind(version, self.champion_version, former_champion=record["status"] == "archived")
         decision = self._by_hand(version, True, _by_hand_reason(kind, version, self.champion_version), kind)
         self.promote(version, kind=kind, decision=decision)
         return decision
@@ -398,7 +398,7 @@ class ModelRegistry:
 def _by_hand_reason(kind: str, version: int, champion: int | None) -> str:
     over = f"over {version_label(champion)}" if champion is not None else "with no champion in service"
     if kind == "rollback":
-        return f"rollback: {version_label(version)}, older than the champion, put back in service by hand {over}"
+        return f"rollback: {version_label(version)}, a former champion, put back in service by hand {over}"
     return f"promotion by hand: {version_label(version)} put in service by a person, without the gate, {over}"
 
 

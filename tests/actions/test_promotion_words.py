@@ -36,3 +36,23 @@ def test_a_newer_version_put_in_service_by_hand_is_a_promotion_by_hand_and_an_ol
         assert "collapsed" not in set(again["delivery"]), again  # each change of champion is news: the channel names the one serving
     finally:
         rt.close()
+
+
+def test_an_older_candidate_that_never_served_is_promoted_by_hand_not_rolled_back_to(tmp_path, mlflow_template) -> None:
+    rt = Runtime(make_settings(tmp_path / "w", mlflow_template))
+    try:
+        rt.data.generate(3000, seed=1, role="incoming")
+        rt.models.train(window_rows=500)  # v1.0.0, the first champion
+        older = rt.models.train(window_rows=1000, promote=False)
+        newer = rt.models.train(window_rows=2000, promote=False)
+        assert (older.version, newer.version) == (2, 3)
+        rt.models.promote(newer.version)
+        put_in = rt.models.promote(older.version)  # older than the champion, but it never served
+        assert put_in.outcome == "by_hand" and put_in.reason.startswith("promotion by hand: v1.1.0")
+        assert rt.insights.last_event().title == "Promoted by hand: v1.1.0"
+        assert rt.store.notifications()["title"].iloc[0] == "Promoted by hand: v1.1.0"
+        back = rt.models.promote(newer.version)  # a former champion, but newer than the champion: not a rollback either
+        assert back.outcome == "by_hand"
+        assert rt.models.promote(1).reason.startswith("rollback: v1.0.0, a former champion")
+    finally:
+        rt.close()
