@@ -61,6 +61,7 @@ TITLE_LINE = 34  # characters: what fits beside the modebar in a half-width colu
 TITLE_TOP = 12  # px from the figure's top to its title's
 TITLE_LINE_PX = 22  # px a title's line takes
 LEGEND_GAP = 8  # px left free under a legend's last row
+OUTLIER_REACH = 1.0  # values farther than this many central-99 % widths beyond it are drawn in the end bars
 
 
 def _wrapped(title: str) -> tuple[str, int]:
@@ -379,27 +380,46 @@ def distribution_overlay(
         return category_overlay(reference, current, feature, current_name, reference_name, short_name=short_name)
     fig = go.Figure()
     bins = _shared_bins(reference[feature], current[feature])
+    title = _overlay_title(feature, short_name or current_name)
+    if bins is not None and bins.get("clip"):
+        low, high = bins.pop("clip")
+        values = pd.concat([reference[feature], current[feature]], ignore_index=True)
+        beyond = int(((values < low) | (values > high)).sum())  # a third line: on the axis, it was cut at 1024 px
+        title += f"<br>{beyond:,} far value{'' if beyond == 1 else 's'} in the end bars"
+        reference, current = (frame.assign(**{feature: frame[feature].clip(low, high)}) for frame in (reference, current))
     fig.add_histogram(x=reference[feature], name=reference_name, histnorm="probability density",
                       opacity=0.6, xbins=bins, marker_color=COLOURS["reference"])  # fmt: skip
     fig.add_histogram(x=current[feature], name=current_name, histnorm="probability density", opacity=0.6, xbins=bins,
                       marker_color=COLOURS["current"])  # fmt: skip
     fig.update_layout(barmode="overlay")
-    return _layout(fig, _overlay_title(feature, short_name or current_name), feature, "density", height=320)
+    return _layout(fig, title, feature, "density", height=320)
 
 
 def _shared_bins(*columns: pd.Series, n: int = 40) -> dict | None:
     """One set of `n` bins over both columns' values: binned apart, a narrow batch got bars a fraction of the
-    reference's width, and the two densities could not be read against each other."""
+    reference's width, and the two densities could not be read against each other. Where a few far values would
+    squeeze the rest into a bar or two (a sentinel 5,503 among pressures of 1,000), the bins span the values within
+    `OUTLIER_REACH` of the central 99 %, and `clip` gives the range the values beyond are drawn at."""
     values = pd.concat(columns, ignore_index=True).to_numpy(dtype=float, na_value=np.nan)
     values = values[np.isfinite(values)]
     if not len(values):
         return None
     low, high = float(values.min()), float(values.max())
+    central_low, central_high = (float(q) for q in np.quantile(values, [0.005, 0.995]))
+    reach = OUTLIER_REACH * (central_high - central_low)
+    inside = values[(values >= central_low - reach) & (values <= central_high + reach)]
+    clip = reach > 0 and len(inside) < len(values)
+    if clip:
+        low, high = float(inside.min()), float(inside.max())
+    whole = np.all(values == np.round(values))
+    if whole and clip:
+        low, high = float(np.floor(low)), float(np.ceil(high))
     size = (high - low) / n if high > low else 1.0
-    if np.all(values == np.round(values)):  # whole numbers: whole bins centred on them, or every few bins holds one value less
+    if whole:  # whole numbers: whole bins centred on them, or every few bins holds one value less
         size = float(np.ceil(size))
         low -= 0.5
-    return {"start": low, "end": high + size / 2, "size": size}
+    bins = {"start": low, "end": high + size / 2, "size": size}
+    return bins | {"clip": (low + 0.5 if whole else low, high)} if clip else bins
 
 
 def category_overlay(

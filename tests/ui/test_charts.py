@@ -327,3 +327,21 @@ def test_cents_always_add_up_and_move_no_part_by_more_than_a_cent(seed: int) -> 
     cents = charts.cents_adding_up(parts, sum(parts))
     assert sum(cents) == round(sum(parts) * 100)
     assert all(abs(c - p * 100) < 1.0 + 1e-9 for c, p in zip(cents, parts, strict=True))
+
+
+def test_a_far_value_does_not_squeeze_the_rest_into_one_bar() -> None:
+    """Weather's sea-level pressure holds 5,503 hPa among values near 1,015: over the whole range, 40 bins put every
+    other row in one bar. The bins span the values near the rest, the far ones are drawn in the end bars, and the title
+    says how many."""
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({"pressure": np.r_[rng.normal(1015, 8, 2000), [5503.0]]})
+    current = pd.DataFrame({"pressure": np.r_[rng.normal(1010, 8, 199), [-9999.0]]})
+    fig = charts.distribution_overlay(reference, current, "pressure", "Cycle 3 batch")
+    bins = fig.data[0].xbins
+    assert 960 < bins.start and bins.end < 1070 and bins.size < 2.0
+    assert fig.layout.title.text.endswith("<br>2 far values in the end bars") and fig.layout.xaxis.title.text == "pressure"
+    drawn = [np.asarray(t.x, dtype=float) for t in fig.data]
+    assert [len(d) for d in drawn] == [2001, 200]  # every row still counted in the densities
+    assert all(bins.start <= d.min() and d.max() <= bins.end for d in drawn)
+    plain = pd.DataFrame({"x": rng.normal(0, 1, 5000)})  # no far value: the whole range, and no line about it
+    assert "far value" not in charts.distribution_overlay(plain, plain, "x", "Cycle 3 batch").layout.title.text
