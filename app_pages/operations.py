@@ -12,6 +12,7 @@ from ui.state import act, cached, dataframe, decisions, deliveries, empty_state,
 
 rt = runtime()
 st.title("Operations")
+SHOWN_POSITION = "stream_position_shown"  # the replay's position the box last showed
 
 # Every action runs as a widget callback, before the page is drawn, so each value below already
 # reflects it (drawn first and acted on after, the interval showed 30 s just after setting 5 s).
@@ -34,10 +35,18 @@ def _save_policy() -> None:
         "Policy and thresholds saved")  # fmt: skip
 
 
+def _follow_the_replay(position: int) -> None:
+    """The position box shows where the replay is, unless the person typed a position not yet applied."""
+    v = st.session_state
+    if "stream_position" not in v or v.get(SHOWN_POSITION) is None or v["stream_position"] == v[SHOWN_POSITION]:
+        v["stream_position"] = v[SHOWN_POSITION] = position
+
+
 def _apply_stream() -> None:
     v = st.session_state
     info = rt.loop.stream_info()
-    moved = int(v["stream_position"]) != info["position"] and v["stream_source"] == info["source"]
+    # Moved by the person, not by the replay since the box was drawn: sent back as drawn, it set the replay back.
+    moved = int(v["stream_position"]) != v.get(SHOWN_POSITION) and v["stream_source"] == info["source"]
 
     def apply() -> None:
         rt.loop.update_stream(
@@ -46,6 +55,7 @@ def _apply_stream() -> None:
         )  # fmt: skip
         rt.loop.set_stream_scenario(v["stream_scenario"], float(v["stream_strength"]))
 
+    v[SHOWN_POSITION] = None  # the box shows where the replay is at the next draw
     state = "on" if v["stream_on"] else "off"
     what = (f"{SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}" if v["stream_source"] == "simulator"
             else f"replay of dataset {v['stream_source']}")  # fmt: skip
@@ -125,8 +135,8 @@ with st.form("stream"):
     s7, s8 = st.columns(2)
     s7.radio("At the end of a replay", ["stop", "restart"], index=["stop", "restart"].index(info["at_end"]), key="stream_at_end",
              horizontal=True)  # fmt: skip
-    s8.number_input("Replay position (rows replayed)", min_value=0, value=int(info["position"]), key="stream_position",
-                    help="Set 0 to start the replay over.")  # fmt: skip
+    _follow_the_replay(int(info["position"]))
+    s8.number_input("Replay position (rows replayed)", min_value=0, key="stream_position", help="Set 0 to start the replay over.")
     st.form_submit_button("Apply", on_click=_apply_stream)
 if info["idle_reason"] and live.stream_enabled:
     st.warning(f"The stream sends the loop nothing: {info['idle_reason']}.")

@@ -271,6 +271,35 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
     assert copies and copies[0].startswith(f"200 of the rows still to replay (rows 1–200 of dataset {library.dataset_id})"), copies
 
 
+def test_apply_with_the_position_untouched_never_sets_the_replay_back(workspace: Path) -> None:
+    """The position box showed where the replay was when the page was drawn; Apply sent it back as a new position, so
+    a replay that had moved on since was set back and its rows sent to the loop twice."""
+    at = open_page("operations")
+    rt = get_runtime()
+    library = rt.data.generate(2_000, "covariate_shift", seed=3)
+    at.run()
+    at.selectbox(key="stream_source").set_value(library.dataset_id)
+    at.number_input(key="stream_batch").set_value(200)
+    at.number_input(key="stream_delay").set_value(0)
+    button(at, "Apply").click().run()
+    rt.loop.run_cycle()
+    at.run()  # drawn at 200
+    rt.loop.run_cycle()
+    rt.loop.run_cycle()  # the replay moves on while the page is open
+    at.number_input(key="stream_batch").set_value(100)  # a change of batch size only
+    button(at, "Apply").click().run()
+    info = rt.loop.stream_info()
+    assert (info["position"], info["rows_sent_before"]) == (600, 0)
+    assert at.number_input(key="stream_position").value == 600  # the box follows the replay once redrawn
+    at.number_input(key="stream_position").set_value(0)
+    button(at, "Apply").click().run()
+    assert rt.loop.stream_info()["position"] == 0  # a position typed is still applied
+    rt.loop.run_cycle()
+    at.run()
+    button(at, "Apply").click().run()
+    assert rt.loop.stream_info()["position"] == 100  # and not applied again by the next Apply
+
+
 def test_predict_shows_the_id_and_takes_a_labels_file(workspace: Path) -> None:
     at = open_page("predict")
     button(at, "Predict").click().run()
