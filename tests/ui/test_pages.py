@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 from core.domain.deliveries import DELIVERY_WORDS, INFO_DELIVERY
 from core.domain.outcomes import version_label
 from core.rules.verdicts import FEATURE, INFO_TITLE
-from core.runtime import close_runtime, get_runtime
+from core.runtime import Runtime, close_runtime, get_runtime
+from core.store import DatasetInfo
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
 from ui import charts
@@ -246,16 +247,22 @@ def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
     assert not at.error and rt.loop.live_settings().policy == "never" and rt.loop.stream_state().scenario == "concept_drift"
 
 
-def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(workspace: Path) -> None:
+def _replay_set(rows: int, at_end: str = "stop") -> tuple[AppTest, Runtime, DatasetInfo]:
+    """The Operations page, having set a generated library dataset of `rows` as the stream's source (200 a batch)."""
     at = open_page("operations")
     rt = get_runtime()
-    library = rt.data.generate(500, "covariate_shift", seed=3)
+    library = rt.data.generate(rows, "covariate_shift", seed=3)
     at.run()
     at.selectbox(key="stream_source").set_value(library.dataset_id)
     at.number_input(key="stream_batch").set_value(200)
     at.number_input(key="stream_delay").set_value(0)
-    at.radio(key="stream_at_end").set_value("restart")
+    at.radio(key="stream_at_end").set_value(at_end)
     button(at, "Apply").click().run()
+    return at, rt, library
+
+
+def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(workspace: Path) -> None:
+    at, rt, library = _replay_set(500, "restart")
     assert not at.error and rt.loop.stream_info()["source"] == library.dataset_id and rt.loop.stream_info()["at_end"] == "restart"
     rt.loop.run_cycle()
     at.run()
@@ -274,14 +281,7 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
 def test_apply_with_the_position_untouched_never_sets_the_replay_back(workspace: Path) -> None:
     """The position box showed where the replay was when the page was drawn; Apply sent it back as a new position, so
     a replay that had moved on since was set back and its rows sent to the loop twice."""
-    at = open_page("operations")
-    rt = get_runtime()
-    library = rt.data.generate(2_000, "covariate_shift", seed=3)
-    at.run()
-    at.selectbox(key="stream_source").set_value(library.dataset_id)
-    at.number_input(key="stream_batch").set_value(200)
-    at.number_input(key="stream_delay").set_value(0)
-    button(at, "Apply").click().run()
+    at, rt, _library = _replay_set(2_000)
     rt.loop.run_cycle()
     at.run()  # drawn at 200
     rt.loop.run_cycle()
