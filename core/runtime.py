@@ -143,9 +143,15 @@ class Runtime:
 
     def _scheduler_state(self, state: str) -> None:
         """A person's action (a start, a stop, a workspace switch) with no consequence for the channel: stored and shown,
-        never sent to Discord."""
+        never sent to Discord. A start says when the loop comes back paused, and when the process before ended without
+        stopping it (killed, or crashed): its last word was a start."""
         live = controls.effective_settings(self.settings, self.store)
         description = f"Policy {live.policy}, every {live.scheduler_interval:g} s, stream {'on' if live.stream_enabled else 'off'}."
+        if state.startswith("started"):
+            if state.endswith("(paused)"):
+                description += " Paused as it was left: no cycle runs until Start (Operations) or PUT /loop."
+            if (self.store.newest_alert_title("scheduler") or "").startswith("Scheduler started"):
+                description += " The process before ended without stopping the loop (killed, or crashed)."
         self.notifier.notify("scheduler", "info", f"Scheduler {state}", description, {"Status": state}, info=True)
 
     def close(self, cycle_wait: float = 60.0) -> None:

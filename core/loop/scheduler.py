@@ -109,7 +109,7 @@ class Scheduler:
             self._cycle_job.next_run = datetime.now()  # first cycle soon after start, then every interval
             self._thread = threading.Thread(target=self._loop, name="ia-continu-scheduler", daemon=True)
             self._thread.start()
-        self._on_state("started")
+        self._on_state("started (paused)" if paused else "started")
         return True
 
     def pause(self) -> None:

@@ -274,3 +274,36 @@ def test_concurrent_predictions_are_logged_exactly_once(concurrent_predictions: 
     rt.predictor.flush()
     assert rt.store.counts()["predictions"] == sum(counts) == 800
     assert list(rt.predictor.journal.folder.glob("*.journal")) == []
+
+
+PAUSE_AND_WAIT = """
+import time
+from core.runtime import Runtime
+rt = Runtime()
+rt.loop.pause()
+print("paused", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_start_after_a_kill_says_the_loop_comes_back_paused_and_the_process_before_was_not_stopped(
+    workspace: Path, mlflow_template: Path
+) -> None:
+    """Tour 9: after kill -9 of a paused workspace, the next start stored "Scheduler started" while the loop stayed
+    paused, and nothing said the process before had died."""
+    proc = _spawn(PAUSE_AND_WAIT, _env(workspace, IA_SCHEDULER_AUTOSTART="true"))
+    try:
+        _read_until(proc, 1, "paused")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    settings = make_settings(workspace, mlflow_template, scheduler_autostart=True)
+    for unclean in (True, False):  # the second start follows a clean close
+        rt = Runtime(settings)
+        try:
+            started = rt.store.notifications().query("kind == 'scheduler'").iloc[0]
+            assert rt.scheduler.state == "paused" and started["title"] == "Scheduler started (paused)"
+            assert "no cycle runs until Start" in started["description"]
+            assert ("ended without stopping the loop" in started["description"]) is unclean
+        finally:
+            rt.close()
