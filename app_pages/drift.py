@@ -126,6 +126,10 @@ if compared is not None:  # None: this cycle made no drift test, as its table sa
         if compared.unread:
             st.caption(f"For {', '.join(compared.unread)}, the chart shows {compared.batch.name.lower()} as stored, not every row "
                        "the test compared (rows archived by retention, or a sample of a window too large to draw whole).")  # fmt: skip
+        no_values = detail.drift.loc[detail.drift["psi_status"] == "no_values", "feature"].tolist()
+        if no_values:
+            st.caption(f"For {', '.join(no_values)}, no value was present in the rows the test compared: the chart has only the "
+                       "reference's bars, and the missing rate's test measures the change.")  # fmt: skip
         tested_classes = PREDICTED in set(detail.drift["feature"])
         predicted = cached.insights.predicted_classes(chosen) if tested_classes else None
         if predicted is None and tested_classes:

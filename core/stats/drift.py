@@ -99,6 +99,8 @@ def named_test(test: str) -> str:
 
 def measured(test: str, statistic: float, effect: float, unseen_share: float | None = None) -> str:
     """What one test measured, in its unit: what a verdict, a reason, a report and the Drift page all say."""
+    if math.isnan(statistic):
+        return "no values present: nothing to compare"
     if test == "ks":
         shift = "a constant column moved" if math.isinf(effect) else f"shift {effect:.2f} sd"
         return f"KS statistic {statistic:.2f}, {shift}"
@@ -156,7 +158,8 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS, presor
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
-PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low", "too_few": "too few rows to read"}  # beside the verdict
+PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low", "too_few": "too few rows to read",
+              "no_values": "no values"}  # beside the verdict  # fmt: skip
 PSI_NOISE_QUANTILE = 0.95
 
 
@@ -294,9 +297,17 @@ def _numeric_present(ref: pd.Series, current: list[pd.Series], name: str, per_te
     ref_values = _present(ref)
     parts = [_present(c) for c in current]
     windows = [np.concatenate(parts[:k]) if k > 1 else parts[0] for k in range(1, len(parts) + 1)]
-    if len(ref_values) == 0 or any(len(w) == 0 for w in windows):
-        return FeatureDrift(name, "ks", 0.0, 1.0, per_test, 0.0, False, 0.0, "ok", len(windows[0]), 1, n_reference=len(ref_values))
+    if len(ref_values) == 0 or len(windows[0]) == 0:
+        return _no_values(name, "ks", per_test, len(ref_values))
     return _feature(ref_values, windows, name, per_test, thresholds)
+
+
+def _no_values(name: str, test: str, per_test: float, n_reference: int) -> FeatureDrift:
+    """A column with no value present in the newest batch (or in the reference): nothing to compare, so no statistic,
+    p-value, effect or PSI, and not drifted. It read as KS 0, p = 1, PSI "low": a test passed on no rows. Its missing
+    rate's own test says how far the missing share moved."""
+    nan = float("nan")
+    return FeatureDrift(name, test, nan, nan, per_test, nan, False, nan, "no_values", 0, 1, n_reference=n_reference)
 
 
 def category_shares(counts: pd.Series, categories: list[str]) -> np.ndarray:
@@ -310,6 +321,8 @@ def _categorical(ref: pd.Series, current: list[pd.Series], name: str, per_test: 
     categories = sorted(ref_counts_all.index)
     ref_counts = category_shares(ref_counts_all, categories)
     batch_counts = [category_shares(c.value_counts(), categories) for c in current]
+    if ref_counts.sum() == 0 or batch_counts[0].sum() == 0:
+        return _no_values(name, "chi2", per_test, int(ref_counts.sum()))
     outcomes = []
     for counts in np.cumsum(batch_counts, axis=0):
         table = np.vstack([ref_counts, counts])

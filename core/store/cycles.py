@@ -171,10 +171,11 @@ class CycleQueries(StoreBase):
         ).df()
 
     def drift_history(self, max_points: int = 300) -> pd.DataFrame:
-        """Each feature's statistic and threshold over time, averaged into at most `max_points` buckets."""
+        """Each feature's statistic and threshold over time, averaged into at most `max_points` buckets (a test of a
+        column with no value present measured nothing: no point)."""
         return self.cur.execute(
             """WITH d AS (SELECT r.*, c.started_at, dense_rank() OVER (ORDER BY r.cycle_id) AS k FROM drift_results r
-                          JOIN cycles c USING (cycle_id)),
+                          JOIN cycles c USING (cycle_id) WHERE r.psi_status <> 'no_values'),
                     n AS (SELECT max(k) AS n FROM d)
                SELECT feature, min(started_at) AS ts, any_value(test) AS test, avg(statistic) AS statistic,
                       avg(p_value) AS p_value, min(p_value) AS min_p_value, avg(threshold) AS threshold, avg(effect) AS effect,

@@ -12,7 +12,7 @@ from scipy.spatial.distance import jensenshannon
 from core.data.synthetic_table import generate_table
 from core.data.table_check import Encoded, encode, infer_schema
 from core.ml import training
-from core.stats.drift import JS_FLOOR, DriftThresholds, ks_and_wasserstein, psi, table_report
+from core.stats.drift import JS_FLOOR, PSI_LEVELS, DriftThresholds, ks_and_wasserstein, measured, psi, table_report
 
 T = DriftThresholds()
 SCHEMA = infer_schema(generate_table(2000, seed=0), "outcome")
@@ -118,6 +118,22 @@ def test_a_change_in_the_missing_value_rate_is_flagged() -> None:
     rows = {f.feature: f for f in report.features}
     assert rows["tenure_months · missing rate"].drifted and rows["tenure_months · missing rate"].effect > 0.1
     assert not rows["channel · missing rate"].drifted
+
+
+def test_a_column_with_no_value_in_the_batch_is_not_a_test_passed() -> None:
+    """Tour 9: a batch whose every value of a column was missing read KS 0, p = 1, PSI "low": a test passed on no rows.
+    It measured nothing, says so, and the missing rate's own test carries the change."""
+    batch = _rows(200, "stable", 2).assign(tenure_months=np.nan, channel=None)
+    older = _rows(200, "stable", 3)  # pooled with a batch that had values: the newest batch still had none
+    report = table_report(_rows(2000, "stable", 1), [batch, older], SCHEMA, T)
+    rows = {f.feature: f for f in report.features}
+    for name in ("tenure_months", "channel"):
+        row = rows[name]
+        assert not row.drifted and row.n_current == 0 and row.psi_status == "no_values"
+        assert all(np.isnan(v) for v in (row.statistic, row.p_value, row.effect, row.psi))
+        assert measured(row.test, row.statistic, row.effect) == "no values present: nothing to compare"
+        assert rows[f"{name} · missing rate"].drifted
+    assert PSI_LEVELS["no_values"] == "no values" and not np.isnan(rows["monthly_fee"].p_value)
 
 
 @pytest.mark.parametrize(("n_ref", "n_cur"), [(100_000, 100_000), (20_000, 600), (5_000, 50_000)])
