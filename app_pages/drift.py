@@ -30,7 +30,8 @@ rt = runtime()
 st.title("Drift")
 th = rt.loop.live_settings()
 st.caption(
-    f"Per feature: KS of the newest batch and of the newest {th.drift_window_batches} batches pooled against the reference. "
+    f"Per feature: KS of the newest batch and of it pooled with the batches before it, up to {th.drift_window_batches} "
+    "(IA_DRIFT_WINDOW_BATCHES), against the reference; the window that reads strongest is the test's. "
     f"A feature drifts when its p-value is below the family-wise rate {th.ks_alpha:g} divided by every test made (Bonferroni) "
     f"and its effect (Wasserstein / reference std) is at least {th.wasserstein_threshold:g}; the dataset drifts when any "
     f"feature does. PSI's level (≥ {th.psi_threshold:g} high, ≥ {th.psi_warning:g} moderate) is shown beside the verdict, not part of it."

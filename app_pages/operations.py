@@ -8,7 +8,7 @@ from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from core.domain.pace import replay_time
 from core.domain.spans import SENT_AGAIN
 from ui import charts
-from ui.state import act, cached, dataframe, decisions, deliveries, empty_state, runtime, table, version_column
+from ui.state import act, cached, dataframe, decisions, deliveries, empty_state, percent, runtime, table, version_column
 
 rt = runtime()
 st.title("Operations")
@@ -143,7 +143,8 @@ if info["idle_reason"] and live.stream_enabled:
 elif info["source"] == "simulator":
     delay = f"labels {live.label_delay_cycles} cycles after the predictions" if live.label_delay_cycles else "labelled rows"
     st.caption(
-        f"Active: the simulator, {SCENARIO_LABELS[info['scenario']]}, strength {info['strength']:g}, since cycle {info['since_cycle']}; "
+        f"Active: the simulator, {SCENARIO_LABELS[info['scenario']]}, strength {info['strength']:g}, "
+        f"{'since cycle ' + format(info['since_cycle'], ',') if info['since_cycle'] else 'from the first cycle'}; "
         f"stream {'on' if live.stream_enabled else 'off'}, {live.stream_batch_size:,} rows per cycle, {delay}."
     )
 else:
@@ -208,6 +209,8 @@ if not repairs.empty:
 
 st.subheader("Pipeline runs")
 cycles = version_column(decisions(cached.insights.cycles(200)), "champion_version", "new_version")
+if not cycles.empty:  # a share, written as every sentence writes one (a backlog of labels reads above 100 %)
+    cycles["label_coverage"] = cycles["label_coverage"].map(lambda v: None if pd.isna(v) else percent(v))
 table(
     cycles,
     ["cycle_id", "started_at", "trigger", "status", "champion_version", "rows_seen", "labelled_rows", "label_coverage", "decision",

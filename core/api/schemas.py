@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.config import POLICIES
 from core.domain.prediction_ids import CLIENT_ID_PATTERN, MAX_ID_LENGTH
 
 NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
@@ -151,14 +152,16 @@ class HealthReply(BaseModel):
     status: str = Field(description="ok, or degraded naming the failing components", examples=["ok"])
     timestamp: str
     version: str = Field(description="The package version")
-    uptime_seconds: float
+    uptime_seconds: float = Field(description="Since the workspace was opened here (a workspace switch starts it again)")
+    process_uptime_seconds: float | None = Field(None, description="Since the server process started (the workbench)")
+    replica: str | None = Field(None, description="The replica's name (a serving replica)")
     components: dict[str, Check]
 
 
 class LoopUpdate(Body):
     state: Any = Field(None, description="running or paused")
     interval: Any = Field(None, description="Seconds between cycles (IA_SCHEDULER_INTERVAL limits)")
-    policy: Any = Field(None, description="drift, approve, always, never or random")
+    policy: Any = Field(None, description=", ".join(POLICIES) + " (the first is the default)")
     thresholds: dict[str, Any] | None = Field(
         None, description="Run-time controls by name (ks_alpha, wasserstein_threshold, perf_tolerance, ...)",
         examples=[{"ks_alpha": 0.004, "retrain_cooldown_cycles": 2}],

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.api import FastPredict, check_binding, create_app
-from core.config import SettingsError
+from core.config import POLICIES, SettingsError
 from core.runtime import Runtime
 from core.services.ingest import ARROW_STREAM
 from core.startup import start_api
@@ -372,6 +372,9 @@ def test_the_schema_states_the_limits_the_api_enforces(client: TestClient, train
     import re
 
     assert not re.fullmatch(version["schema"]["pattern"], "0") and re.fullmatch(version["schema"]["pattern"], "v1.2.0")
+    assert all(p in parts["LoopUpdate"]["properties"]["policy"]["description"] for p in POLICIES)  # the default too
+    health = client.get("/health").json()
+    assert set(health) <= set(parts["HealthReply"]["properties"]), "a field /health answers is missing from its schema"
 
 
 def test_trainings_are_rate_limited_with_a_429_and_retry_after(tmp_path: Path, mlflow_template: Path) -> None:

@@ -308,6 +308,8 @@ def test_an_over_limit_size_gets_a_message_not_a_silent_no_op(monkeypatch: pytes
 
 def test_operations_values_reflect_the_action_just_taken() -> None:
     at = open_page("operations")
+    active = next(c.value for c in at.caption if c.value.startswith("Active: the simulator"))
+    assert "from the first cycle" in active and "cycle 0" not in active  # cycles count from 1
     at.number_input(key="interval").set_value(5.0).run()
     assert {m.label: m.value for m in at.metric}["Interval"] == "5 s"
     button(at, "Start").click().run()

@@ -271,6 +271,8 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
     assert texts == [f"Replaying dataset {library.dataset_id} (Covariate shift (means move) · 500 rows · seed 3): 200 of 500 rows; "
                      f"left: 2 batches of 200, about {2 * interval:.0f} s at one every {interval:g} s; at the end: restart"]  # fmt: skip
     assert not any("were sent to the loop before" in w.value for w in at.warning)
+    runs = next(d.value for d in at.dataframe if "label_coverage" in d.value)
+    assert runs["label_coverage"].iloc[0] == "100.0 %"  # a share as the sentences write one, not 1
     at.number_input(key="stream_position").set_value(0)
     button(at, "Apply").click().run()
     assert rt.loop.stream_info()["position"] == 0  # started over

@@ -29,9 +29,9 @@ def health_response(report: HealthReport, failing: list[str], version: str, **ex
     body = HealthReply(
         status="ok" if not failing else f"degraded: {', '.join(failing)}", timestamp=now(), version=version,
         uptime_seconds=round(report.uptime_seconds, 3),
-        components={name: {"ok": c.ok, "detail": without_paths(c.detail)} for name, c in report.checks.items()},
+        components={name: {"ok": c.ok, "detail": without_paths(c.detail)} for name, c in report.checks.items()}, **extra,
     )  # fmt: skip
-    return JSONResponse(body.model_dump() | extra, status_code=200 if report.healthy else 503)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if report.healthy else 503)
 
 
 @router.get("/health/live")
