@@ -135,8 +135,9 @@ def live() -> None:
         f"Server up {_duration(process_uptime())} · workspace open {_duration(ov.uptime_seconds)} · received by the loop: "
         f"{plural(c['incoming_datasets'], 'dataset')}, {plural(c['incoming_samples'], 'sample')}{_copies(c['replayed_samples'])} · in the library: "
         f"{plural(c['datasets'] - c['incoming_datasets'], 'dataset')}, {plural(c['samples'] - c['incoming_samples'], 'sample')} · "
-        f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} in the log (the Predict page's; the loop scores a "
-        f"replayed or simulated batch without logging it) · next cycle {next_run}"
+        f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} logged (served by any door: the Predict page, the API, "
+        f"replicas, and the simulator's batches while their labels come late; a batch that arrives labelled is scored without "
+        f"logging) · next cycle {next_run}"
     )
     history = cached.insights.accuracy_history(400)
     if history.empty and last:

@@ -39,6 +39,7 @@ class TrainOutcome:
     n_rows: int
     decision: GateDecision | None
     equal_to: int | None = None  # nothing registered: these rows and parameters equal this version's
+    n_train: int | None = None  # of `n_rows`, those it was fitted on: the rest were held out to score it
 
     @property
     def status(self) -> RetrainStatus:
@@ -85,7 +86,8 @@ def train_and_gate(
         metrics = {m: record[m] for m in METRICS}
         return TrainOutcome(same.version, version_label(same.version), metrics, window.n_rows, None, equal_to=same.version)
     decision = registry.gate(challenger, promote=not approve, candidate=not promote)
-    outcome = TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision)
+    outcome = TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision,
+                           n_train=challenger.n_train)  # fmt: skip
     if trigger != "starter":  # the starter model comes with the workspace: nothing happened anyone needs telling
         announce(notifier, decision, cycle_id, fields)
     return outcome

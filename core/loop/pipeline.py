@@ -535,7 +535,7 @@ class MonitoringPipeline:
         if decision.trigger == "follow-up":  # done, whatever the gate says: the champion held or was replaced
             self.store.set_followup(record.champion_version, None)
         record.new_version, record.promoted, record.gate_outcome = gate.version, gate.promoted, gate.outcome
-        record.reason = f"{record.reason}; trained {version_label(gate.version)} on {outcome.n_rows} rows; {gate.reason}"
+        record.reason = f"{record.reason}; trained {version_label(gate.version)} on {_fitted_on(outcome)}; {gate.reason}"
         if gate.promoted:
             if decision.onset_sample_id is not None and outcome.n_rows < s.training_window:
                 self.store.set_followup(gate.version, decision.onset_sample_id)
@@ -586,6 +586,14 @@ def _fields(record: CycleRecord) -> dict[str, object]:
         "Decision": record.decision,
         "Cycle": record.cycle_id,
     }
+
+
+def _fitted_on(outcome: TrainOutcome) -> str:
+    """The rows a version was fitted on and those held out to score it: "on 5000 rows" read as its training set beside
+    "trained on 3,500 rows" on the Models page."""
+    if outcome.n_train is None:
+        return f"{outcome.n_rows:,} rows"
+    return f"{outcome.n_train:,} rows ({outcome.n_rows - outcome.n_train:,} more held out to score it)"
 
 
 def _skipped(record: CycleRecord) -> str:

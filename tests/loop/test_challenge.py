@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.domain.deliveries import INFO_DELIVERY
+from core.domain.outcomes import version_label
 from core.runtime import Runtime
 from core.workspaces import TableChoice, create, workspace_settings
 from tests.fixtures import make_settings
@@ -36,6 +37,8 @@ def test_a_concept_change_with_stable_inputs_is_caught_from_labels_and_a_retrain
     assert first.performance_drift and not first.dataset_drift and first.decision == "retrain"
     assert "performance drop" in first.reason and "not worse than the failing champion" in first.reason
     assert first.promoted and rt.registry.champion_version == first.new_version
+    model = rt.store.model(first.new_version)  # the reason's count is the Models page's: fitted on
+    assert f"registered v1.1.0 ({model['n_train']:,} training rows)" in first.reason, first.reason
     titles = discord(rt)["title"].tolist()
     assert "Performance drop" in titles and any(t.startswith("New champion") for t in titles)
 
@@ -54,6 +57,16 @@ def test_drift_without_performance_loss_is_one_info_alert_per_episode_and_nothin
     assert episodes >= 1 and len(info) == episodes and set(info["level"]) == {"info"}
     assert not discord(rt)["title"].isin(["Drift detected", "Performance drop"]).any()
     assert all(r.decision in ("challenge", "none") for r in records)  # drift decides nothing
+
+
+def test_a_retrain_s_reason_counts_the_rows_fitted_on_and_those_held_out(trained_runtime: Runtime) -> None:
+    """Tour 9: "trained v1.5.0 on 5000 rows" beside the Models page's "trained on 3,500 rows", its holdout counted in."""
+    rt = trained_runtime
+    rt.loop.set_controls(policy="always", retrain_cooldown_cycles=0)
+    (cycle,) = run(rt, 1)
+    model = rt.store.model(cycle.new_version)
+    fitted = f"trained {version_label(cycle.new_version)} on {model['n_train']:,} rows ({model['n_holdout']:,} more held out to score it); "
+    assert fitted in cycle.reason and model["n_holdout"] > 0, cycle.reason
 
 
 def test_a_challenger_that_is_not_better_is_not_promoted(trained_runtime: Runtime) -> None:

@@ -378,7 +378,7 @@ def test_overview_reads_well_with_unlabelled_cycles() -> None:
     cycles = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
     assert cycles["realised_accuracy"].tolist() == ["—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")
     assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0", "v1.0.0"]
-    assert any("· 1 model ·" in c.value and "· 1 prediction in the log (the Predict page's" in c.value for c in at.caption)
+    assert any("· 1 model ·" in c.value and "· 1 prediction logged (served by any door" in c.value for c in at.caption)
 
 
 def test_the_data_page_s_reference_is_the_window_the_registry_counts_trained_and_held_out() -> None:
