@@ -3,8 +3,9 @@
 One owner for it, so the drift test, the Drift page's histograms, the decision boundary's
 reference cloud and the Data page all read the same rows. The reference is the model's
 training rows (its datasets within its sample-id range: a range alone would take in any
-library dataset or import stored while it trained), unless it was moved to post-drift rows
-the champion held its own on; a moved reference is the loop's incoming rows of a range.
+library dataset or import stored while it trained), unless it was moved to the post-drift rows: a
+champion that held its own on them, or one promoted from a window reaching back before the drift.
+A moved reference is the loop's incoming rows of a range.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Reference:
         was fitted on and its holdout together: "training data" beside its row count read as more rows than it trained on."""
         span = f"sample ids {self.first_sample_id:,}–{self.last_sample_id:,}"
         if self.moved:
-            return f"post-drift incoming rows the champion held on ({span})"
+            return f"the post-drift incoming rows, the regime it serves ({span})"
         ids = ", ".join(map(str, self.dataset_ids))
         return f"the champion's training window, its holdout included (dataset{'s' if len(self.dataset_ids) > 1 else ''} {ids}, {span})"
 
@@ -72,7 +73,8 @@ def holding_rows(store: Store, reference: Reference) -> Reference:
 
 
 def move_reference(store: Store, version: int, first_sample_id: int, last_sample_id: int) -> Reference:
-    """The champion held on post-drift rows: they become its reference (see the pipeline's retrain step)."""
+    """Post-drift rows become the version's reference: it held on them, or was promoted from a window reaching back
+    before them (see the pipeline's retrain step)."""
     store.move_reference(version, first_sample_id, last_sample_id)
     return Reference(version, first_sample_id, last_sample_id, None)
 

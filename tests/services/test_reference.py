@@ -70,3 +70,11 @@ def test_the_reference_names_only_the_datasets_holding_rows_in_its_range(trained
     with rt.store.transaction() as tx:
         tx.execute("UPDATE cycles SET reference = ? WHERE cycle_id = ?", [wide.to_json(), cycle.cycle_id])
     assert rt.insights.cycle_detail(cycle.cycle_id).reference == ref
+
+
+def test_a_moved_reference_does_not_say_the_champion_held_on_when_it_was_promoted() -> None:
+    """Tour 9: v1.5.0, promoted from a window reaching back before the drift, had its reference described as "post-drift
+    incoming rows the champion held on": it had replaced the champion, not held on. Either way the rows are the same."""
+    moved = Reference(5, 11_001, 11_600, None)
+    assert moved.describe() == "the post-drift incoming rows, the regime it serves (sample ids 11,001–11,600)"
+    assert moved.legend == "Reference (post-drift rows)"
