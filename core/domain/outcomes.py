@@ -148,13 +148,27 @@ class LoopState:
 
     @property
     def headline(self) -> str:
-        return "failing" if not self.ok else self.worker
+        """The worker's state, and failing when its newest cycles failed: "failing" alone hid a loop left paused.
+
+        >>> LoopState("paused").headline, LoopState("running", unstored=2).headline, LoopState("paused", unstored=2).headline
+        ('paused', 'failing', 'paused, failing')
+        """
+        if self.ok:
+            return self.worker
+        return "failing" if self.worker == "running" else f"{self.worker}, failing"
 
     def describe(self) -> str:
-        """In words, for a tile, a health check and an alert."""
+        """In words, for a tile, a health check and an alert. A loop that is not running cannot show it was mended
+        until a cycle runs: say how to run one.
+
+        >>> LoopState("paused", unstored=2).describe().split("; ")[1]
+        'the loop is paused: a cycle run now (Operations, or POST /cycles) shows whether it is mended'
+        """
         parts = [self.failing.describe()] if self.failing is not None else []
         if self.unstored:
             parts.append(f"{self.unstored:,} cycles could not be stored: the store refuses writes (kept in memory until it accepts them)")
+        if parts and self.worker != "running":
+            parts.append(f"the loop is {self.worker}: a cycle run now (Operations, or POST /cycles) shows whether it is mended")
         return "; ".join(parts) or f"{self.worker}, not failing"
 
 
