@@ -54,14 +54,16 @@ def _open_clicked() -> None:
         st.session_state["open_cycle"] = int(cycles[0])
 
 
-def _as_of(realised: dict, champion: int | None) -> str | None:
-    """The cycle and the labels the realised figure shown rests on, and whose they were if not today's champion's: short
-    enough for the line beneath a tile at 1280 px (the cycle's time is in the tile's help)."""
+def _as_of(realised: dict, champion: int | None, newest: int | None) -> str | None:
+    """The cycle and the labels the realised figure shown rests on, how many cycles ago when cycles ran since (labels
+    that stopped coming left a figure 116 cycles old looking current), and whose they were if not today's champion's:
+    short enough for the line beneath a tile at 1280 px (the cycle's time is in the tile's help)."""
     if not realised:
         return None
     served = realised.get("champion_version")
     by = "" if served == champion else f" of {version_label(served)}"
-    return f"cycle {realised['cycle_id']} · {plural(int(realised['realised_on']), 'label')}{by}"
+    ago = (newest or 0) - int(realised["cycle_id"])
+    return f"cycle {realised['cycle_id']}{f' ({ago:,} ago)' if ago > 0 else ''} · {plural(int(realised['realised_on']), 'label')}{by}"
 
 
 def base_rate(ov: "Overview") -> dict[str, str]:
@@ -94,7 +96,7 @@ def live() -> None:
     measured = (f"Cycle {realised['cycle_id']} at {realised['started_at']:%H:%M} UTC: {charts.label_facts(realised)}." if realised
                 else "No cycle has measured one yet.")  # fmt: skip
     bottom[0].metric(
-        "Realised accuracy", percent(realised.get("realised_accuracy")), delta=_as_of(realised, ov.champion), delta_color="off",
+        "Realised accuracy", percent(realised.get("realised_accuracy")), delta=_as_of(realised, ov.champion, last.get("cycle_id")), delta_color="off",
         delta_arrow="off", help="The served classes against the labels that arrived for the champion's own predictions and the "
         "stream rows it scored; it stays until a newer cycle measures one. A figure on a few labels moves a lot: read it with its "
         f"count. {measured}",

@@ -294,7 +294,8 @@ class MonitoringPipeline:
             alerts.notify("drift", "warning", "Drift detected", text, _fields(record), cycle_id=record.cycle_id,
                           episode=decision.episode_onset)  # fmt: skip
         elif self._drift_episode_starts():
-            alerts.notify("drift", "info", verdicts.INFO_TITLE, text, _fields(record), cycle_id=record.cycle_id, info=True)
+            alerts.notify("drift", "info", verdicts.info_title(record.labelled), text, _fields(record), cycle_id=record.cycle_id,
+                          info=True)  # fmt: skip
 
     def _drift_episode_starts(self) -> bool:
         """The newest stored cycle that read data showed no drift: this cycle's drift opens an episode."""

@@ -111,7 +111,7 @@ class CycleQueries(StoreBase):
         """The newest cycle that did something worth seeing: a signal fired, it retrained, or it failed."""
         return self._one(
             """SELECT cycle_id, started_at, status, policy, signals, verdict, decision, reason, new_version, promoted, gate_outcome,
-                      champion_version
+                      champion_version, labelled
                FROM cycles WHERE (signals IS NOT NULL AND signals <> '[]') OR new_version IS NOT NULL OR status = 'error'
                ORDER BY cycle_id DESC LIMIT 1"""
         )

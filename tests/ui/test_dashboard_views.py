@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -379,6 +380,24 @@ def test_overview_reads_well_with_unlabelled_cycles() -> None:
     assert cycles["realised_accuracy"].tolist() == ["—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")
     assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0", "v1.0.0"]
     assert any("· 1 model ·" in c.value and "· 1 prediction logged (served by any door" in c.value for c in at.caption)
+
+
+def test_a_realised_accuracy_no_label_has_come_to_since_says_how_old_it_is() -> None:
+    """Tour 9: "Realised accuracy 89.5 % · cycle 33 · 200 labels" stood unchanged 116 cycles after labels stopped, beside
+    "Data drift, performance holds" judged by the estimate alone."""
+    rt = get_runtime()
+    rt.loop.set_stream_scenario("covariate_shift", 2.0)
+    measured = rt.loop.run_cycle()
+    rt.loop.set_controls(stream_enabled=False)
+    for _ in range(3):
+        rt.serving.predict_batch(np.random.default_rng(9).normal(2.0, 1.0, size=(200, 2)))
+        rt.predictor.flush()
+        unlabelled = rt.loop.run_cycle()
+    at = open_page()
+    tile = next(m for m in at.metric if m.label == "Realised accuracy")
+    assert tile.proto.delta.startswith(f"cycle {measured.cycle_id} (3 ago) · ")
+    assert unlabelled.dataset_drift and not unlabelled.labelled  # the estimate alone judged it, and the event says so
+    assert rt.insights.last_event().title.startswith("Data drift, estimated performance holds")
 
 
 def test_the_data_page_s_reference_is_the_window_the_registry_counts_trained_and_held_out() -> None:
