@@ -163,12 +163,20 @@ webhook, configured = rt.health.webhook()
 st.write(f"Discord webhook: `{webhook}`" + ("" if configured else " — set DISCORD_WEBHOOK_URL to send alerts"))
 if st.button("Send test message"):
     act(rt.health.send_test_message, "Test message queued")
-alerts = deliveries(cached.insights.notifications(100))
-table(alerts, ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"], "No alerts yet.",
-      column_config={"created_at": "raised (UTC)"})  # fmt: skip
-if not alerts.empty:
-    st.download_button("Download alerts (CSV)", data=lambda: cached.insights.notifications(100_000).drop(columns=["payload"]).to_csv(index=False),
-                       file_name="alerts.csv", mime="text/csv", icon=":material/download:")  # fmt: skip
+
+
+@st.fragment(run_every=3)
+def alert_table() -> None:
+    """Redrawn on its own: a queued alert reads as sent once the webhook answered, not at the next click."""
+    alerts = deliveries(cached.insights.notifications(100))
+    table(alerts, ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"],
+          "No alerts yet.", column_config={"created_at": "raised (UTC)"})  # fmt: skip
+    if not alerts.empty:
+        st.download_button("Download alerts (CSV)", data=lambda: cached.insights.notifications(100_000).drop(columns=["payload"]).to_csv(index=False),
+                           file_name="alerts.csv", mime="text/csv", icon=":material/download:")  # fmt: skip
+
+
+alert_table()
 
 st.subheader("REST API")
 api = rt.health.api_status()

@@ -33,7 +33,9 @@ class HealthQueries(StoreBase):
                       (SELECT coalesce(max(promoted_at), TIMESTAMP '1970-01-01') FROM models),
                       (SELECT coalesce(max(dataset_id), 0) FROM datasets), (SELECT count(*) FROM predictions),
                       (SELECT coalesce(sum(hash(dataset_id, name, tags)), 0) FROM datasets WHERE source <> 'stream'),
-                      (SELECT coalesce(max(notification_id), 0) FROM notifications), (SELECT count(*) FROM health_checks),
+                      (SELECT coalesce(max(notification_id), 0) FROM notifications),
+                      (SELECT count(*) FILTER (WHERE delivery = 'pending') FROM notifications),
+                      (SELECT coalesce(sum(attempts), 0) FROM notifications), (SELECT count(*) FROM health_checks),
                       (SELECT count(*) FROM feedback), (SELECT max(coalesce(corrected_at, received_at)) FROM feedback)"""
         ).fetchone()
 

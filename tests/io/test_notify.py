@@ -44,6 +44,19 @@ def test_204_is_stored_as_sent_with_the_embed(store: Store) -> None:
     assert embed["timestamp"].endswith("Z") and "IA Continu" in embed["footer"]["text"]
 
 
+def test_a_delivery_moves_the_pages_data_version(store: Store) -> None:
+    """Tour 9: a test message read "queued" on Operations after Discord had answered 204: the pages' caches were keyed
+    on the alerts raised, not on their deliveries."""
+    with FakeDiscord([204]) as discord:
+        n = notifier(store, discord.url)
+        nid = n.notify("test", "info", "Test message", "a delivery to come", collapse=False)
+        assert n.flush(5)
+        n.close()
+    sent = store.data_version()
+    store.update_notification(nid, delivery="pending", attempts=0)  # as it was before the webhook answered
+    assert store.data_version() != sent
+
+
 def test_every_embed_names_its_workspace_and_an_info_alert_is_never_sent(store: Store) -> None:
     with FakeDiscord([204]) as discord:
         n = notifier(store, discord.url, workspace="penguins")
