@@ -7,6 +7,7 @@ colour means the same thing on every page and in both light and dark themes.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -302,12 +303,15 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     # hover say each test's unit). Only the kinds of test this history holds are named.
     units = [u for k, u in (("ks", "sd"), ("chi2", "Jensen-Shannon for categories"), ("missing", "share for missing rates")) if k in kinds]
     effect = f"Effect ({'; '.join(units)})" if mixed else "Effect: Wasserstein / reference sd (drift needs it above the floor)"
-    titles = ("p-value (drift when below the threshold)", effect, "PSI (beside the verdict; hollow: too few rows to read it)")
+    titles = ("p-value (drift below the threshold; tinier ones at the floor)", effect,
+              "PSI (beside the verdict; hollow: too few rows to read it)")  # fmt: skip
+    floor = p_floor(history["threshold"])
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
     for i, feature in enumerate(dict.fromkeys(history["feature"])):
         rows = history[history["feature"] == feature]
         common = {"mode": "lines+markers", "marker": {"size": 4}, "line": _series_line(i), "legendgroup": feature}
-        fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=1e-300), name=feature, row=1, col=1, **common)
+        fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=floor), name=feature, row=1, col=1, customdata=rows["p_value"],
+                        hovertemplate="p %{customdata:.2e}<extra>" + feature + "</extra>", **common)  # fmt: skip
         fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, customdata=described(rows)["measured"],
                         hovertemplate="%{customdata}<extra>" + feature + "</extra>", **common)  # fmt: skip
         # A batch too small for PSI's level (core.stats.drift.psi_noise) is drawn hollow: its value is mostly noise.
@@ -327,7 +331,7 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     for name, y, dash, colour, row in levels:  # the line across the panel; its name in the legend (a trace with no point)
         fig.add_hline(y=y, line={"dash": dash, "color": colour}, row=row, col=1)
         fig.add_scatter(x=[None], y=[None], name=name, mode="lines", line={"dash": dash, "color": colour}, row=row, col=1)
-    fig.update_yaxes(type="log", title_text="p-value", exponentformat="power", row=1, col=1)
+    fig.update_yaxes(type="log", title_text="p-value", exponentformat="power", range=[math.log10(floor) - 0.3, 0.1], row=1, col=1)
     fig.update_yaxes(title_text="effect" if mixed else "effect (sd)", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="PSI", rangemode="tozero", row=3, col=1)
     fig.update_xaxes(title_text="time (UTC)", row=3, col=1)
@@ -337,6 +341,18 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     # A group per feature: Plotly's gap between groups made every row twice as tall, and moving a group's entries left
     # drew each name over its own line.
     return fig.update_layout(legend_tracegroupgap=0, legend_indentation=0)
+
+
+def p_floor(thresholds: pd.Series) -> float:
+    """The p-value panel's floor, six decades under the lowest threshold: p-values of 1e-252 stretched the log axis
+    until the threshold's line sat flat against 1 and could not be read. Smaller values are drawn on it (their hover
+    gives them).
+
+    >>> p_floor(pd.Series([0.00025, 0.004]))
+    1e-10
+    """
+    lowest = float(thresholds.min()) if len(thresholds) and thresholds.min() > 0 else 1e-4
+    return 10.0 ** (math.floor(math.log10(lowest)) - 6)
 
 
 SERIES_COLOURS = ("#1f77b4", "#dd8452", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")

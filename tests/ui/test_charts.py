@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -345,3 +347,13 @@ def test_a_far_value_does_not_squeeze_the_rest_into_one_bar() -> None:
     assert all(bins.start <= d.min() and d.max() <= bins.end for d in drawn)
     plain = pd.DataFrame({"x": rng.normal(0, 1, 5000)})  # no far value: the whole range, and no line about it
     assert "far value" not in charts.distribution_overlay(plain, plain, "x", "Cycle 3 batch").layout.title.text
+
+
+def test_a_tiny_p_value_leaves_the_threshold_readable() -> None:
+    """Tour 9: once a p-value reached 1e-252 the log axis ran down to it and the threshold's line sat flat against 1."""
+    history = _history(["ks"]).assign(p_value=[0.5, 1e-252], threshold=0.00025)
+    fig = charts.drift_statistics(history, 0.1, 0.25, 0.1)
+    points = next(t for t in fig.data if t.name == "ks_col")
+    low, high = fig.layout.yaxis.range
+    assert list(points.y) == [0.5, 1e-10] and list(points.customdata) == [0.5, 1e-252]  # drawn at the floor, hovered true
+    assert low < -10 < high and high >= 0 and low > -11 and math.log10(0.00025) > low + 6  # six decades under the line
