@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 
 from core.domain.outcomes import version_label
 from core.stats.drift import described
-from ui.charts import estimate_band
-from ui.state import decision_of, deliveries, header
+from ui.charts import estimate_band, label_facts
+from ui.state import decision_of, deliveries, header, percent
 
 if TYPE_CHECKING:
     from core.services.insights import CycleDetail
@@ -27,11 +27,12 @@ DRIFT_COLUMNS = ["feature", "test", "statistic", "p_value", "threshold", "measur
 
 def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: go.Figure | None = None) -> str:
     c = detail.cycle
-    facts = {
-        "Started (UTC)": c["started_at"], "Trigger": c["trigger"], "Status": c["status"], "Rows seen": c["rows_seen"],
-        "Champion": version_label(c.get("champion_version")), "Realised accuracy": c.get("realised_accuracy"),
-        "Estimated accuracy": c.get("estimated_accuracy"), "Estimate's band": estimate_band(c),
-        "Performance bar": c.get("performance_bar"),
+    facts = {  # the Drift page's figures, written as it writes them (accuracies in %, counts with commas, whole seconds)
+        "Started (UTC)": f"{c['started_at']:%Y-%m-%d %H:%M:%S}", "Trigger": c["trigger"], "Status": c["status"],
+        "Rows seen": f"{int(c['rows_seen'] or 0):,}", "Champion": version_label(c.get("champion_version")),
+        "Realised accuracy": percent(c.get("realised_accuracy")), "Labels": label_facts(c) or "—",
+        "Estimated accuracy": percent(c.get("estimated_accuracy")), "Estimate's band": estimate_band(c),
+        "Accuracy bar": percent(c.get("performance_bar")),
         "Signals": ", ".join(json.loads(c.get("signals") or "[]")) or "none", "Decision": decision_of(c),
         "New version": version_label(c.get("new_version")) if c.get("new_version") else "—", "Reason": c["reason"],
     }  # fmt: skip
