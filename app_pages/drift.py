@@ -127,10 +127,11 @@ if compared is not None:  # None: this cycle made no drift test, as its table sa
         if compared.unread:
             st.caption(f"For {', '.join(compared.unread)}, the chart shows {compared.batch.name.lower()} as stored, not every row "
                        "the test compared (rows archived by retention, or a sample of a window too large to draw whole).")  # fmt: skip
-        no_values = detail.drift.loc[detail.drift["psi_status"] == "no_values", "feature"].tolist()
-        if no_values:
-            st.caption(f"For {', '.join(no_values)}, no value was present in the rows the test compared: the chart has only the "
-                       "reference's bars, and the missing rate's test measures the change.")  # fmt: skip
+        untested = detail.drift[detail.drift["psi_status"] == "no_values"]
+        for side, empty in (("the rows the test compared", untested["n_current"] == 0), ("the reference", untested["n_reference"] == 0)):
+            if empty.any():
+                st.caption(f"For {', '.join(untested.loc[empty, 'feature'])}, no value was present in {side}: nothing was compared, "
+                           "and the missing rate's test measures the change.")  # fmt: skip
         tested_classes = PREDICTED in set(detail.drift["feature"])
         predicted = cached.insights.predicted_classes(chosen) if tested_classes else None
         if predicted is None and tested_classes:

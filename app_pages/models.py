@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.domain.outcomes import METRICS, RetrainStatus, manual_kind, parse_version, version_label
+from core.domain.outcomes import METRICS, RetrainStatus, parse_version, version_label
 from core.domain.outcomes import STATUS_LABELS as STATUS_WORDS
 from core.ml.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from core.runtime import TrainOutcome
@@ -216,11 +216,10 @@ others = rt.models.promotable_versions()
 if not others:
     empty_state("No earlier champion or candidate to promote: rejected challengers cannot serve.")
 else:
-    statuses = models.set_index("version")["status"]
-    kinds = statuses.map(STATUS_LABELS).to_dict()
+    kinds = models.set_index("version")["status"].map(STATUS_LABELS).to_dict()
     target = st.selectbox("Version to promote", others, format_func=lambda v: f"{version_label(v)} · {kinds.get(v, '')}",
                           key="rollback_target", help="Former champions (newest first) and candidates trained without promoting.")  # fmt: skip
-    back = manual_kind(target, champion, former_champion=statuses.get(target) == "archived") == "rollback"
+    back = rt.models.manual_kind(target) == "rollback"
     if st.button(f"{'Roll back to' if back else 'Promote'} {version_label(target)}…", key="rollback_ask"):
         st.session_state["rollback_pending"] = target
     if st.session_state.get("rollback_pending") == target:

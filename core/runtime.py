@@ -37,6 +37,7 @@ from core.store import Store
 from core.store.journal import Journal
 
 log = logging.getLogger(__name__)
+WORKER_LIVE = "scheduler.live"  # "1" from a worker's start to its stop: still set at a start, the one before was not stopped
 
 __all__ = ["Comparison", "Overview", "Runtime", "Server", "TrainOutcome", "close_runtime", "get_runtime", "is_built"]
 
@@ -143,15 +144,21 @@ class Runtime:
 
     def _scheduler_state(self, state: str) -> None:
         """A person's action (a start, a stop, a workspace switch) with no consequence for the channel: stored and shown,
-        never sent to Discord. A start says when the loop comes back paused, and when the process before ended without
-        stopping it (killed, or crashed): its last word was a start."""
+        never sent to Discord. A start says when the loop comes back paused, and when the worker before it ended without
+        being stopped (the process killed, or the worker crashed): the workspace's mark of a live worker was still set."""
         live = controls.effective_settings(self.settings, self.store)
         description = f"Policy {live.policy}, every {live.scheduler_interval:g} s, stream {'on' if live.stream_enabled else 'off'}."
         if state.startswith("started"):
             if state.endswith("(paused)"):
-                description += " Paused as it was left: no cycle runs until Start (Operations) or PUT /loop."
-            if (self.store.newest_alert_title("scheduler") or "").startswith("Scheduler started"):
-                description += " The process before ended without stopping the loop (killed, or crashed)."
+                description += (
+                    " Paused as it was left: no scheduled cycle runs until Start (Operations) or PUT /loop; one can be run by hand."
+                )
+            if self.store.get_setting(WORKER_LIVE) == "1":
+                description += " The worker before it ended without being stopped (the process killed, or the worker crashed)."
+        try:
+            self.store.set_setting(WORKER_LIVE, "0" if state == "stopped" else "1")
+        except Exception:  # a store refusing writes must not stop the worker starting or stopping
+            log.exception("could not record the worker's state")
         self.notifier.notify("scheduler", "info", f"Scheduler {state}", description, {"Status": state}, info=True)
 
     def close(self, cycle_wait: float = 60.0) -> None:

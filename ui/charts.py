@@ -62,7 +62,7 @@ TITLE_LINE = 34  # characters: what fits beside the modebar in a half-width colu
 TITLE_TOP = 12  # px from the figure's top to its title's
 TITLE_LINE_PX = 22  # px a title's line takes
 LEGEND_GAP = 8  # px left free under a legend's last row
-OUTLIER_REACH = 1.0  # values farther than this many central-99 % widths beyond it are drawn in the end bars
+OUTLIER_REACH = 10.0  # values farther than this many interquartile ranges beyond their column's quartiles: the end bars
 
 
 def _wrapped(title: str) -> tuple[str, int]:
@@ -413,20 +413,18 @@ def distribution_overlay(
 
 def _shared_bins(*columns: pd.Series, n: int = 40) -> dict | None:
     """One set of `n` bins over both columns' values: binned apart, a narrow batch got bars a fraction of the
-    reference's width, and the two densities could not be read against each other. Where a few far values would
-    squeeze the rest into a bar or two (a sentinel 5,503 among pressures of 1,000), the bins span the values within
-    `OUTLIER_REACH` of the central 99 %, and `clip` gives the range the values beyond are drawn at."""
-    values = pd.concat(columns, ignore_index=True).to_numpy(dtype=float, na_value=np.nan)
-    values = values[np.isfinite(values)]
+    reference's width, and the two densities could not be read against each other. Where a few values lie far from the
+    rest of their own column (a sentinel 5,503 among pressures of 1,000), the bins span the others and `clip` gives
+    the range the far ones are drawn at. Far is judged within each column, so a whole batch that moved far from the
+    reference is its own bulk, drawn where it is."""
+    parts = [column.to_numpy(dtype=float, na_value=np.nan) for column in columns]
+    parts = [part[np.isfinite(part)] for part in parts]
+    values = np.concatenate(parts)
     if not len(values):
         return None
-    low, high = float(values.min()), float(values.max())
-    central_low, central_high = (float(q) for q in np.quantile(values, [0.005, 0.995]))
-    reach = OUTLIER_REACH * (central_high - central_low)
-    inside = values[(values >= central_low - reach) & (values <= central_high + reach)]
-    clip = reach > 0 and len(inside) < len(values)
-    if clip:
-        low, high = float(inside.min()), float(inside.max())
+    near = np.concatenate([part[~_far(part)] for part in parts])
+    clip = len(near) < len(values)
+    low, high = (float(near.min()), float(near.max())) if clip else (float(values.min()), float(values.max()))
     whole = np.all(values == np.round(values))
     if whole and clip:
         low, high = float(np.floor(low)), float(np.ceil(high))
@@ -436,6 +434,18 @@ def _shared_bins(*columns: pd.Series, n: int = 40) -> dict | None:
         low -= 0.5
     bins = {"start": low, "end": high + size / 2, "size": size}
     return bins | {"clip": (low + 0.5 if whole else low, high)} if clip else bins
+
+
+def _far(values: np.ndarray) -> np.ndarray:
+    """Which values lie more than OUTLIER_REACH interquartile ranges beyond their column's quartiles (none where the
+    quartiles meet: a column of mostly one value has no spread to measure far by)."""
+    if len(values) < 4:
+        return np.zeros(len(values), dtype=bool)
+    q1, q3 = np.quantile(values, [0.25, 0.75])
+    reach = OUTLIER_REACH * (q3 - q1)
+    if reach <= 0:
+        return np.zeros(len(values), dtype=bool)
+    return (values < q1 - reach) | (values > q3 + reach)
 
 
 def category_overlay(

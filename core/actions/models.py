@@ -39,7 +39,8 @@ class TrainOutcome:
     n_rows: int
     decision: GateDecision | None
     equal_to: int | None = None  # nothing registered: these rows and parameters equal this version's
-    n_train: int | None = None  # of `n_rows`, those it was fitted on: the rest were held out to score it
+    n_train: int | None = None  # of `n_rows`, those it was fitted on
+    n_holdout: int | None = None  # and those held out to score it
 
     @property
     def status(self) -> RetrainStatus:
@@ -87,7 +88,7 @@ def train_and_gate(
         return TrainOutcome(same.version, version_label(same.version), metrics, window.n_rows, None, equal_to=same.version)
     decision = registry.gate(challenger, promote=not approve, candidate=not promote)
     outcome = TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision,
-                           n_train=challenger.n_train)  # fmt: skip
+                           n_train=challenger.n_train, n_holdout=int(challenger.y_holdout.shape[0]))  # fmt: skip
     if trigger != "starter":  # the starter model comes with the workspace: nothing happened anyone needs telling
         announce(notifier, decision, cycle_id, fields)
     return outcome
@@ -258,6 +259,10 @@ class ModelActions:
         # within the cooldown left the channel naming v1.3.0 when the second rollback was collapsed.
         self.notifier.notify(decision.outcome, "warning", manual_title(decision.outcome, version), decision.reason, collapse=False)
         return decision
+
+    def manual_kind(self, version: int) -> str:
+        """ "rollback" or "by_hand": what the Models page asks a person to confirm, by the registry's rule."""
+        return self.registry.manual_kind(version)
 
     def promote(self, version: int) -> GateDecision:
         """A person promotes a version: the approval of a waiting challenger, else a rollback (an older former

@@ -294,8 +294,8 @@ class MonitoringPipeline:
             alerts.notify("drift", "warning", "Drift detected", text, _fields(record), cycle_id=record.cycle_id,
                           episode=decision.episode_onset)  # fmt: skip
         elif self._drift_episode_starts():
-            alerts.notify("drift", "info", verdicts.info_title(record.labelled), text, _fields(record), cycle_id=record.cycle_id,
-                          info=True)  # fmt: skip
+            measured = record.realised_accuracy is not None  # labels may all be another version's: the estimate judged
+            alerts.notify("drift", "info", verdicts.info_title(measured), text, _fields(record), cycle_id=record.cycle_id, info=True)
 
     def _drift_episode_starts(self) -> bool:
         """The newest stored cycle that read data showed no drift: this cycle's drift opens an episode."""
@@ -592,9 +592,9 @@ def _fields(record: CycleRecord) -> dict[str, object]:
 def _fitted_on(outcome: TrainOutcome) -> str:
     """The rows a version was fitted on and those held out to score it: "on 5000 rows" read as its training set beside
     "trained on 3,500 rows" on the Models page."""
-    if outcome.n_train is None:
+    if outcome.n_train is None or outcome.n_holdout is None:
         return f"{outcome.n_rows:,} rows"
-    return f"{outcome.n_train:,} rows ({outcome.n_rows - outcome.n_train:,} more held out to score it)"
+    return f"{outcome.n_train:,} rows ({outcome.n_holdout:,} more held out to score it)"
 
 
 def _skipped(record: CycleRecord) -> str:

@@ -43,13 +43,14 @@ BLIND = {
 DRIFT_FAMILY = (FEATURE, CLASS_SHIFT)  # the signals of the per-column drift tests; the others are performance drops
 DROP_TITLE = "Performance drop"  # a drop's alert and event, for Discord
 INFO_TITLE = "Data drift, performance holds"  # drift the model's performance does not feel: informational, never sent
-INFO_TITLE_ESTIMATED = "Data drift, estimated performance holds"  # the same, in a cycle no label came to: the estimate judged
+INFO_TITLE_ESTIMATED = "Data drift, estimated performance holds"  # the same, with no realised accuracy: the estimate judged
 
 
-def info_title(labelled: bool) -> str:
-    """What an informational drift alert and event are called: with no labels, the performance that holds is the
-    estimate's (116 cycles of 'performance holds' stood beside a realised accuracy last measured at cycle 33)."""
-    return INFO_TITLE if labelled else INFO_TITLE_ESTIMATED
+def info_title(realised: bool) -> str:
+    """What an informational drift alert and event are called: with no realised accuracy (no label, or only labels of
+    another version's predictions), the performance that holds is the estimate's (116 cycles of 'performance holds'
+    stood beside a realised accuracy last measured at cycle 33)."""
+    return INFO_TITLE if realised else INFO_TITLE_ESTIMATED
 
 
 QUIET_DECISIONS = {"none": "no action", "wait": "waiting", "cooldown": "cooling down", "error": "failed"}

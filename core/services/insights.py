@@ -383,7 +383,7 @@ def _signal_event(cycle: dict) -> Event:
     elif verdicts.REALISED in fired or verdicts.ESTIMATED in fired:
         kind, title = "drift", f"{verdicts.DROP_TITLE}: {', '.join(f for f in fired if f not in verdicts.DRIFT_FAMILY)}"
     else:
-        kind, title = "info", f"{verdicts.info_title(bool(cycle.get('labelled')))}: {', '.join(fired)}"
+        kind, title = "info", f"{verdicts.info_title(pd.notna(cycle.get('realised_accuracy')))}: {', '.join(fired)}"
     if cycle.get("policy") in CHALLENGING:
         words = verdicts.decision_words(cycle["decision"], None, None, None)
         detail += f" Decision: {words}."

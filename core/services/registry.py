@@ -363,10 +363,16 @@ class ModelRegistry:
                 "version",
                 f"{version_label(version)}'s model files were pruned by retention (IA_KEEP_MODEL_VERSIONS): it cannot serve again",
             )
-        kind = manual_kind(version, self.champion_version, former_champion=record["status"] == "archived")
+        kind = self.manual_kind(version)
         decision = self._by_hand(version, True, _by_hand_reason(kind, version, self.champion_version), kind)
         self.promote(version, kind=kind, decision=decision)
         return decision
+
+    def manual_kind(self, version: int) -> str:
+        """What putting `version` in service by hand would be: a rollback (a former champion, older than the champion)
+        or a promotion by hand."""
+        record = self.store.model(version)
+        return manual_kind(version, self.champion_version, former_champion=record is not None and record["status"] == "archived")
 
     def _by_hand(self, version: int, promoted: bool, reason: str, outcome: GateOutcome) -> GateDecision:
         """A person's decision: no gate set was scored, so the version's score is its own holdout's, with no gate rows."""

@@ -284,7 +284,8 @@ def table_report(
             results.append(_categorical(ref, current, column.name, per_test, thresholds))
     for name, (ref, current) in outputs.items():
         results.append(_categorical(ref, current, name, per_test, thresholds))
-    share = sum(r.drifted for r in results) / len(results)
+    made = [r for r in results if r.psi_status != "no_values"]  # a column with no value measured nothing: not a test made
+    share = sum(r.drifted for r in made) / len(made) if made else 0.0
     return DriftReport(results, share, share > 0, len(reference), len(batches[0]), thresholds.alpha)
 
 

@@ -20,10 +20,6 @@ class AlertQueries(StoreBase):
     def notifications(self, limit: int = 100) -> pd.DataFrame:
         return self.cur.execute("SELECT * FROM notifications ORDER BY notification_id DESC LIMIT ?", [limit]).df()
 
-    def newest_alert_title(self, kind: str) -> str | None:
-        row = self.cur.execute("SELECT title FROM notifications WHERE kind = ? ORDER BY notification_id DESC LIMIT 1", [kind]).fetchone()
-        return row[0] if row else None
-
     def recent_deliveries(self, limit: int) -> list[tuple[str, int | None, str | None]]:
         """(delivery, http_status, error) of the newest alerts that were sent or failed, newest first."""
         return self.cur.execute(

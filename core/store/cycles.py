@@ -46,7 +46,7 @@ class CycleQueries(StoreBase):
         return self.cur.execute("SELECT coalesce(max(cycle_id), 0) FROM cycles").fetchone()[0]
 
     def cycle(self, cycle_id: int) -> dict | None:
-        return self._one("SELECT * FROM cycles WHERE cycle_id = ?", [cycle_id])
+        return self._one(f"SELECT *, {REALISED_ON} AS realised_on FROM cycles WHERE cycle_id = ?", [cycle_id])
 
     def cycle_ids(self, limit: int = 500) -> list[int]:
         """The newest cycles' ids, newest first, for pickers and sliders."""
@@ -111,7 +111,7 @@ class CycleQueries(StoreBase):
         """The newest cycle that did something worth seeing: a signal fired, it retrained, or it failed."""
         return self._one(
             """SELECT cycle_id, started_at, status, policy, signals, verdict, decision, reason, new_version, promoted, gate_outcome,
-                      champion_version, labelled
+                      champion_version, realised_accuracy
                FROM cycles WHERE (signals IS NOT NULL AND signals <> '[]') OR new_version IS NOT NULL OR status = 'error'
                ORDER BY cycle_id DESC LIMIT 1"""
         )

@@ -34,8 +34,7 @@ class HealthQueries(StoreBase):
                       (SELECT coalesce(max(dataset_id), 0) FROM datasets), (SELECT count(*) FROM predictions),
                       (SELECT coalesce(sum(hash(dataset_id, name, tags)), 0) FROM datasets WHERE source <> 'stream'),
                       (SELECT coalesce(max(notification_id), 0) FROM notifications),
-                      (SELECT count(*) FILTER (WHERE delivery = 'pending') FROM notifications),
-                      (SELECT coalesce(sum(attempts), 0) FROM notifications), (SELECT count(*) FROM health_checks),
+                      (SELECT count(*) FILTER (WHERE delivery = 'pending') FROM notifications), (SELECT count(*) FROM health_checks),
                       (SELECT count(*) FROM feedback), (SELECT max(coalesce(corrected_at, received_at)) FROM feedback)"""
         ).fetchone()
 

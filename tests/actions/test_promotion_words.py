@@ -47,6 +47,7 @@ def test_an_older_candidate_that_never_served_is_promoted_by_hand_not_rolled_bac
         newer = rt.models.train(window_rows=2000, promote=False)
         assert (older.version, newer.version) == (2, 3)
         rt.models.promote(newer.version)
+        assert (rt.models.manual_kind(older.version), rt.models.manual_kind(1)) == ("by_hand", "rollback")  # what the page asks
         put_in = rt.models.promote(older.version)  # older than the champion, but it never served
         assert put_in.outcome == "by_hand" and put_in.reason.startswith("promotion by hand: v1.1.0")
         assert rt.insights.last_event().title == "Promoted by hand: v1.1.0"

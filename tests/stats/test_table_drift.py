@@ -134,6 +134,8 @@ def test_a_column_with_no_value_in_the_batch_is_not_a_test_passed() -> None:
         assert measured(row.test, row.statistic, row.effect) == "no values present: nothing to compare"
         assert rows[f"{name} · missing rate"].drifted
     assert PSI_LEVELS["no_values"] == "no values" and not np.isnan(rows["monthly_fee"].p_value)
+    made = [f for f in report.features if f.psi_status != "no_values"]  # the share counts the tests that measured something
+    assert report.drift_share == sum(f.drifted for f in made) / len(made) and len(made) == len(report.features) - 2
 
 
 @pytest.mark.parametrize(("n_ref", "n_cur"), [(100_000, 100_000), (20_000, 600), (5_000, 50_000)])

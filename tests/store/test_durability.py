@@ -303,7 +303,7 @@ def test_a_start_after_a_kill_says_the_loop_comes_back_paused_and_the_process_be
         try:
             started = rt.store.notifications().query("kind == 'scheduler'").iloc[0]
             assert rt.scheduler.state == "paused" and started["title"] == "Scheduler started (paused)"
-            assert "no cycle runs until Start" in started["description"]
-            assert ("ended without stopping the loop" in started["description"]) is unclean
+            assert "no scheduled cycle runs until Start" in started["description"]
+            assert ("ended without being stopped" in started["description"]) is unclean
         finally:
             rt.close()

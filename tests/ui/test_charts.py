@@ -350,6 +350,9 @@ def test_a_far_value_does_not_squeeze_the_rest_into_one_bar() -> None:
     assert all(bins.start <= d.min() and d.max() <= bins.end for d in drawn)
     plain = pd.DataFrame({"x": rng.normal(0, 1, 5000)})  # no far value: the whole range, and no line about it
     assert "far value" not in charts.distribution_overlay(plain, plain, "x", "Cycle 3 batch").layout.title.text
+    moved = pd.DataFrame({"x": rng.normal(50, 1, 30)})  # a small batch far from a large reference: the shift, drawn whole
+    shifted = charts.distribution_overlay(pd.DataFrame({"x": rng.normal(0, 1, 20_000)}), moved, "x", "Cycle 3 batch")
+    assert "far value" not in shifted.layout.title.text and shifted.data[1].x.max() == moved["x"].max()
 
 
 def test_a_tiny_p_value_leaves_the_threshold_readable() -> None:
