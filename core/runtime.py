@@ -26,6 +26,7 @@ from core.io.notify import Notifier
 from core.loop.control import LoopControl
 from core.loop.pipeline import MonitoringPipeline
 from core.loop.scheduler import Scheduler
+from core.loop.worker_news import WorkerNews
 from core.services import controls
 from core.services.health import HealthMonitor, Server, component_probes
 from core.services.insights import Insights, Overview
@@ -37,7 +38,6 @@ from core.store import Store
 from core.store.journal import Journal
 
 log = logging.getLogger(__name__)
-WORKER_LIVE = "scheduler.live"  # "1" from a worker's start to its stop: still set at a start, the one before was not stopped
 
 __all__ = ["Comparison", "Overview", "Runtime", "Server", "TrainOutcome", "close_runtime", "get_runtime", "is_built"]
 
@@ -110,10 +110,11 @@ class Runtime:
         )
         maintenance = partial(run_maintenance, store, self.tracker, s, self.pipeline.lock, self.faults)
         self.progress("Starting the loop")
+        news = WorkerNews(store, self.notifier, s)
         self.scheduler = Scheduler(
             self.pipeline.run_cycle_locked, self.pipeline.lock, live_settings().scheduler_interval, health=lambda: self.health.record(),
             health_interval=s.health_interval, maintenance=maintenance, maintenance_interval=s.retention_interval,
-            on_error=self._worker_error, on_state=self._scheduler_state,
+            on_error=news.error, on_state=news.state,
         )  # fmt: skip
         self.loop = LoopControl(store, self.scheduler, self.pipeline, s, maintenance)
         probes = component_probes(s, store, self.registry, self.predictor, self.scheduler, self.tracker, self.notifier, self.faults,
@@ -135,31 +136,6 @@ class Runtime:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    def _worker_error(self, where: str, exc: BaseException) -> None:
-        try:
-            self.notifier.notify("worker_error", "failure", f"Worker error in {where}", f"{type(exc).__name__}: {exc}")
-        except Exception:
-            log.exception("could not record the worker error")
-
-    def _scheduler_state(self, state: str) -> None:
-        """A person's action (a start, a stop, a workspace switch) with no consequence for the channel: stored and shown,
-        never sent to Discord. A start says when the loop comes back paused, and when the worker before it ended without
-        being stopped (the process killed, or the worker crashed): the workspace's mark of a live worker was still set."""
-        live = controls.effective_settings(self.settings, self.store)
-        description = f"Policy {live.policy}, every {live.scheduler_interval:g} s, stream {'on' if live.stream_enabled else 'off'}."
-        if state.startswith("started"):
-            if state.endswith("(paused)"):
-                description += (
-                    " Paused as it was left: no scheduled cycle runs until Start (Operations) or PUT /loop; one can be run by hand."
-                )
-            if self.store.get_setting(WORKER_LIVE) == "1":
-                description += " The worker before it ended without being stopped (the process killed, or the worker crashed)."
-        try:
-            self.store.set_setting(WORKER_LIVE, "0" if state == "stopped" else "1")
-        except Exception:  # a store refusing writes must not stop the worker starting or stopping
-            log.exception("could not record the worker's state")
-        self.notifier.notify("scheduler", "info", f"Scheduler {state}", description, {"Status": state}, info=True)
 
     def close(self, cycle_wait: float = 60.0) -> None:
         """Stop the servers and the worker, wait for a cycle under way, drain alerts, flush the prediction

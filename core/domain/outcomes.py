@@ -148,14 +148,15 @@ class LoopState:
 
     @property
     def headline(self) -> str:
-        """The worker's state, and failing when its newest cycles failed: "failing" alone hid a loop left paused.
+        """The worker's state, and failing when its newest cycles failed: "failing" alone hid a loop left paused. A
+        stopped worker reads "failing" alone: with IA_SCHEDULER_AUTOSTART off, cycles come from POST /cycles.
 
         >>> LoopState("paused").headline, LoopState("running", unstored=2).headline, LoopState("paused", unstored=2).headline
         ('paused', 'failing', 'paused, failing')
         """
         if self.ok:
             return self.worker
-        return "failing" if self.worker == "running" else f"{self.worker}, failing"
+        return "paused, failing" if self.worker == "paused" else "failing"
 
     def describe(self) -> str:
         """In words, for a tile, a health check and an alert. A loop that is not running cannot show it was mended
