@@ -138,25 +138,40 @@ with st.form("stream"):
     _follow_the_replay(int(info["position"]))
     s8.number_input("Replay position (rows replayed)", min_value=0, key="stream_position", help="Set 0 to start the replay over.")
     st.form_submit_button("Apply", on_click=_apply_stream)
-if info["idle_reason"] and live.stream_enabled:
-    st.warning(f"The stream sends the loop nothing: {info['idle_reason']}.")
-elif info["source"] == "simulator":
-    delay = f"labels {live.label_delay_cycles} cycles after the predictions" if live.label_delay_cycles else "labelled rows"
-    st.caption(
-        f"Active: the simulator, {SCENARIO_LABELS[info['scenario']]}, strength {info['strength']:g}, "
-        f"{'since cycle ' + format(info['since_cycle'], ',') if info['since_cycle'] else 'from the first cycle'}; "
-        f"stream {'on' if live.stream_enabled else 'off'}, {live.stream_batch_size:,} rows per cycle, {delay}."
-    )
-else:
-    total, position = info["total_rows"], info["position"]
-    st.progress(position / total if total else 0.0, text=f"Replaying dataset {info['source']} ({info['dataset_name']}): {position:,} of "
-                f"{total:,} rows{', up to ' + info['time_reached'] if info['time_reached'] else ''}; left: "
-                f"{replay_time(total - position, live.stream_batch_size, sched.interval)}; at the end: {info['at_end']}"
-                + (" (finished)" if info["finished"] else ""))  # fmt: skip
-    if info["copies_ahead"]:
-        st.warning(info["copies_ahead"], icon=":material/content_copy:")
-    elif info["at_end"] == "restart":
-        st.caption(f"Starting over sends the same rows again: {SENT_AGAIN}")
+
+
+@st.fragment(run_every=3)
+def stream_status() -> None:
+    """Redrawn on its own: a running replay's position and what is left move every cycle (drawn once, they stood still
+    while the replay went on), and a replay with the stream off is said to stand, not to be replaying."""
+    info, live, interval = rt.loop.stream_info(), rt.loop.live_settings(), rt.loop.worker_status().interval
+    if info["idle_reason"] and live.stream_enabled:
+        st.warning(f"The stream sends the loop nothing: {info['idle_reason']}.")
+    elif info["source"] == "simulator":
+        delay = f"labels {live.label_delay_cycles} cycles after the predictions" if live.label_delay_cycles else "labelled rows"
+        since = f"since cycle {info['since_cycle']:,}" if info["since_cycle"] else "from the first cycle"
+        st.caption(
+            f"{'Active' if live.stream_enabled else 'Stream off; set'}: the simulator, {SCENARIO_LABELS[info['scenario']]}, strength "
+            f"{info['strength']:g}, {since}; {live.stream_batch_size:,} rows per cycle, {delay}."
+        )
+    else:
+        total, position = info["total_rows"], info["position"]
+        reached = f", up to {info['time_reached']}" if info["time_reached"] else ""
+        if live.stream_enabled:
+            text = (f"Replaying dataset {info['source']} ({info['dataset_name']}): {position:,} of {total:,} rows{reached}; left: "
+                    f"{replay_time(total - position, live.stream_batch_size, interval)}; at the end: {info['at_end']}"
+                    + (" (finished)" if info["finished"] else ""))  # fmt: skip
+        else:
+            text = (f"Stream off: the replay of dataset {info['source']} ({info['dataset_name']}) stands at {position:,} of {total:,} rows"
+                    f"{reached}; turn the stream on to go on")  # fmt: skip
+        st.progress(position / total if total else 0.0, text=text)
+        if info["copies_ahead"]:
+            st.warning(info["copies_ahead"], icon=":material/content_copy:")
+        elif info["at_end"] == "restart":
+            st.caption(f"Starting over sends the same rows again: {SENT_AGAIN}")
+
+
+stream_status()
 
 st.subheader("Alerts")
 webhook, configured = rt.health.webhook()

@@ -55,15 +55,22 @@ def _open_clicked() -> None:
 
 
 def _as_of(realised: dict, champion: int | None, newest: int | None) -> str | None:
-    """The cycle and the labels the realised figure shown rests on, how many cycles ago when cycles ran since (labels
-    that stopped coming left a figure 116 cycles old looking current), and whose they were if not today's champion's:
-    short enough for the line beneath a tile at 1280 px (the cycle's time is in the tile's help)."""
+    """What the realised figure shown is, in the line beneath its tile, most telling first: whose it was when not
+    today's champion's, how many cycles ago when cycles ran since (labels that stopped coming left a figure 116 cycles
+    old looking current), else its cycle, and its labels where room is left. About 28 characters fit at 1024 px; the
+    tile's help gives the cycle, its time and its labels in full."""
     if not realised:
         return None
     served = realised.get("champion_version")
-    by = "" if served == champion else f" of {version_label(served)}"
     ago = (newest or 0) - int(realised["cycle_id"])
-    return f"cycle {realised['cycle_id']}{f' ({ago:,} ago)' if ago > 0 else ''} · {plural(int(realised['realised_on']), 'label')}{by}"
+    parts = [] if served == champion else [f"{version_label(served)}'s"]
+    if ago > 0:
+        parts.append(f"{plural(ago, 'cycle')} ago")
+    elif not parts:
+        parts.append(f"cycle {realised['cycle_id']}")
+    if len(parts) < 2:
+        parts.append(plural(int(realised["realised_on"]), "label"))
+    return " · ".join(parts)
 
 
 def base_rate(ov: "Overview") -> dict[str, str]:

@@ -202,7 +202,8 @@ class ModelActions:
             if len(self._times) >= limit:
                 wait = 60 - (now - self._times[0])
                 raise RateLimited(
-                    f"{limit} trainings in the last minute already (IA_TRAININGS_PER_MINUTE): try again in {wait:.0f} s", wait
+                    f"{limit} training{'' if limit == 1 else 's'} in the last minute already (IA_TRAININGS_PER_MINUTE): try again in {wait:.0f} s",
+                    wait,
                 )
             self._times.append(now)
         return now

@@ -126,9 +126,7 @@ def test_a_failing_loop_shows_on_the_overview_the_drift_page_and_the_models_page
     _shot_at(page, "Accuracy over time", "failing-overview-chart")
     # the realised figure stays, with when, how many cycles ago and on what, whatever the cycles since did
     assert _metric(page, "Realised accuracy") == "70.0 %"
-    assert re.fullmatch(rf"cycle {facts['labelled']} \([1-9]\d* ago\) · 40 labels", _delta(page, "Realised accuracy")), _delta(
-        page, "Realised accuracy"
-    )
+    assert re.fullmatch(r"[1-9]\d* cycles? ago · 40 labels", _delta(page, "Realised accuracy")), _delta(page, "Realised accuracy")
     page.get_by_text("v1.1.0 70.0 % on 40 labels · v1.0.0 100.0 % on 20 labels", exact=False).first.wait_for()
     champions = _column(page, 0, "champion")
     assert champions[0] == "v1.1.0" and "—" not in champions, champions  # failed cycles too: a champion served them

@@ -58,7 +58,7 @@ def test_a_training_that_did_not_complete_stays_open_with_its_reason(tmp_path: P
         page.get_by_text("Training did not complete").first.wait_for()
         box = page.locator("[data-testid='stExpander']", has_text="Training did not complete").first
         assert box.locator("details").get_attribute("open") is not None, "the failed training's box is closed"
-        reason = box.get_by_text(re.compile("trainings in the last minute already|no incoming samples yet")).first
+        reason = box.get_by_text(re.compile("1 training in the last minute already|no incoming samples yet")).first
         assert reason.is_visible(), "the failed training's reason is out of sight"
         page.goto(f"{url}/data")
         _settle(page)

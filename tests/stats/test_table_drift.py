@@ -118,6 +118,8 @@ def test_a_change_in_the_missing_value_rate_is_flagged() -> None:
     rows = {f.feature: f for f in report.features}
     assert rows["tenure_months · missing rate"].drifted and rows["tenure_months · missing rate"].effect > 0.1
     assert not rows["channel · missing rate"].drifted
+    missing = rows["tenure_months · missing rate"]  # no PSI: a fixed 0 read "low" beside a move of many points
+    assert np.isnan(missing.psi) and missing.psi_status == "not_read" and PSI_LEVELS["not_read"] == "—"
 
 
 def test_a_column_with_no_value_in_the_batch_is_not_a_test_passed() -> None:

@@ -78,7 +78,7 @@ def test_overview_says_what_the_realised_accuracy_rests_on_and_keeps_it_until_a_
     rt.loop.run_cycle()  # nothing new: no labels, and nothing false said about them
     at = open_page()
     kept = next(m for m in at.metric if m.label == "Realised accuracy")
-    assert (kept.value, kept.proto.delta) == (realised.value, "cycle 1 (1 ago) · 200 labels")  # kept, and said to be older
+    assert (kept.value, kept.proto.delta) == (realised.value, "1 cycle ago · 200 labels")  # kept, and said to be older
     assert "Cycle 1 at" in kept.proto.help and "on 200 labels for 200 rows served" in kept.proto.help
 
 
@@ -300,6 +300,18 @@ def test_apply_with_the_position_untouched_never_sets_the_replay_back(workspace:
     at.run()
     button(at, "Apply").click().run()
     assert rt.loop.stream_info()["position"] == 100  # and not applied again by the next Apply
+
+
+def test_a_replay_with_the_stream_off_is_said_to_stand_not_to_be_replaying(workspace: Path) -> None:
+    """Tour 10: with the stream off, the line still read "Replaying dataset 2 …; left: 38 batches, about 2 min"."""
+    at, rt, library = _replay_set(1_000)
+    rt.loop.run_cycle()
+    at.toggle(key="stream_on").set_value(False)
+    button(at, "Apply").click().run()
+    (text,) = [p.proto.text for p in at.get("progress")]
+    assert not rt.loop.live_settings().stream_enabled
+    assert text.startswith(f"Stream off: the replay of dataset {library.dataset_id} (") and "200 of 1,000 rows" in text
+    assert "left:" not in text and "Replaying" not in text
 
 
 def test_predict_shows_the_id_and_takes_a_labels_file(workspace: Path) -> None:
