@@ -71,7 +71,7 @@ def test_overview_says_what_the_realised_accuracy_rests_on_and_keeps_it_until_a_
     realised = next(m for m in at.metric if m.label == "Realised accuracy")
     assert realised.value.endswith(" %")
     assert realised.proto.delta == "cycle 1 · 200 labels"
-    assert f"Cycle 1 at {first.started_at:%H:%M} UTC: on 200 labels for 200 rows served (coverage 100%, labels came with the rows)" in (
+    assert f"Cycle 1 at {first.started_at:%H:%M} UTC: on 200 labels for 200 rows served (coverage 100 %, labels came with the rows)" in (
         realised.proto.help
     )
     rt.loop.set_controls(stream_enabled=False)
