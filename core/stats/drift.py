@@ -100,7 +100,7 @@ def named_test(test: str) -> str:
 def measured(test: str, statistic: float, effect: float, unseen_share: float | None = None) -> str:
     """What one test measured, in its unit: what a verdict, a reason, a report and the Drift page all say."""
     if math.isnan(statistic):
-        return "no values present: nothing to compare"
+        return "no values: nothing compared"
     if test == "ks":
         shift = "a constant column moved" if math.isinf(effect) else f"shift {effect:.2f} sd"
         return f"KS statistic {statistic:.2f}, {shift}"

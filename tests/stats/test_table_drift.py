@@ -133,7 +133,7 @@ def test_a_column_with_no_value_in_the_batch_is_not_a_test_passed() -> None:
         row = rows[name]
         assert not row.drifted and row.n_current == 0 and row.psi_status == "no_values"
         assert all(np.isnan(v) for v in (row.statistic, row.p_value, row.effect, row.psi))
-        assert measured(row.test, row.statistic, row.effect) == "no values present: nothing to compare"
+        assert measured(row.test, row.statistic, row.effect) == "no values: nothing compared"
         assert rows[f"{name} · missing rate"].drifted
     assert PSI_LEVELS["no_values"] == "no values" and not np.isnan(rows["monthly_fee"].p_value)
     made = [f for f in report.features if f.psi_status != "no_values"]  # the share counts the tests that measured something
