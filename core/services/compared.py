@@ -16,8 +16,7 @@ import pandas as pd
 
 from core.domain.features import TARGET
 from core.stats.drift import LABELS
-from core.store import Store
-from core.store.cycles import TestedBatch
+from core.store import Store, TestedBatch
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,10 @@ def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | 
 def _read_again(store: Store, batch: TestedBatch, cap: int) -> pd.DataFrame:
     """What one cycle's test read, as it read it: its samples, then the inputs of the predictions served that were
     still unlabelled (a sample of either when there are more than `cap`: the counts then differ from the test's)."""
-    samples = store.incoming_rows(batch.first_sample_id, batch.last_sample_id, cap) if batch.first_sample_id is not None else None
-    if batch.served_until is None:
-        return samples if samples is not None else pd.DataFrame()
-    labels_until = batch.last_sample_id if batch.last_sample_id is not None else 0
-    served = store.served_inputs(batch.served_since, batch.served_until, labels_until, cap)
-    if samples is None or served.empty:
-        return served if samples is None else samples
-    return pd.concat([samples, served], ignore_index=True)
+    parts = []
+    if batch.first_sample_id is not None:
+        parts.append(store.incoming_rows(batch.first_sample_id, batch.last_sample_id, cap))
+    if batch.served_until is not None:
+        parts.append(store.served_inputs(batch.served_since, batch.served_until, batch.last_sample_id or 0, cap))
+    read = [part for part in parts if not part.empty] or parts[:1]  # an empty part adds no row (and no dtype warning)
+    return pd.concat(read, ignore_index=True) if len(read) > 1 else read[0] if read else pd.DataFrame()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.domain.outcomes import METRICS
 from core.store.alerts import AlertQueries
 from core.store.base import connect, utcnow
-from core.store.cycles import CycleQueries
+from core.store.cycles import CycleQueries, TestedBatch
 from core.store.datasets import DatasetInfo, DatasetQueries, Window
 from core.store.feedback import ArrivedLabels, FeedbackQueries, FeedbackResult
 from core.store.health import HealthQueries
@@ -17,7 +17,7 @@ from core.store.models import ModelQueries, dumps_ids
 from core.store.predictions import PredictionQueries
 from core.store.retention import RetentionQueries
 
-__all__ = ["METRICS", "ArrivedLabels", "DatasetInfo", "FeedbackResult", "Store", "Window", "connect", "dumps_ids", "utcnow"]
+__all__ = ["METRICS", "ArrivedLabels", "DatasetInfo", "FeedbackResult", "Store", "TestedBatch", "Window", "connect", "dumps_ids", "utcnow"]
 
 
 class Store(DatasetQueries, FeedbackQueries, ModelQueries, PredictionQueries, CycleQueries, AlertQueries, HealthQueries, RetentionQueries):
