@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.domain.outcomes import version_label
 from core.rules.verdicts import DRIFT_FAMILY, FEATURE, drift_found
-from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, PREDICTED, described
+from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, NO_VALUES, PREDICTED, described
 from ui import charts
 from ui.report import drift_report_html
 from ui.state import (
@@ -127,7 +127,7 @@ if compared is not None:  # None: this cycle made no drift test, as its table sa
         if compared.unread:
             st.caption(f"For {', '.join(compared.unread)}, the chart shows {compared.batch.name.lower()} as stored, not every row "
                        "the test compared (rows archived by retention, or a sample of a window too large to draw whole).")  # fmt: skip
-        untested = detail.drift[detail.drift["psi_status"] == "no_values"]
+        untested = detail.drift[detail.drift["psi_status"] == NO_VALUES]
         for side, empty in (("the rows the test compared", untested["n_current"] == 0), ("the reference", untested["n_reference"] == 0)):
             if empty.any():
                 st.caption(f"For {', '.join(untested.loc[empty, 'feature'])}, no value was present in {side}: nothing was compared, "

@@ -54,13 +54,13 @@ class Scheduler:
         maintenance: Callable[[], object] | None = None,
         maintenance_interval: float = 600.0,
         on_error: Callable[[str, BaseException], None] | None = None,
-        on_state: Callable[[str], None] | None = None,
+        on_state: Callable[[str, bool], None] | None = None,
     ) -> None:
         self._cycle = cycle
         self._cycle_lock = cycle_lock
         self._health = health
         self._on_error = on_error or (lambda _where, _exc: None)
-        self._on_state = on_state or (lambda _state: None)
+        self._on_state = on_state or (lambda _state, _paused: None)
         self._jobs = schedule.Scheduler()
         self._control = threading.RLock()
         self._thread: threading.Thread | None = None
@@ -109,7 +109,7 @@ class Scheduler:
             self._cycle_job.next_run = datetime.now()  # first cycle soon after start, then every interval
             self._thread = threading.Thread(target=self._loop, name="ia-continu-scheduler", daemon=True)
             self._thread.start()
-        self._on_state("started (paused)" if paused else "started")
+        self._on_state("started", paused)
         return True
 
     def pause(self) -> None:
@@ -132,7 +132,7 @@ class Scheduler:
                 return
             self._stop.set()
         thread.join(timeout)
-        self._on_state("stopped")
+        self._on_state("stopped", False)
 
     def set_interval(self, seconds: float) -> None:
         """Reschedule the cycle job; the next run is one new interval after the last one."""

@@ -27,21 +27,19 @@ class WorkerNews:
         except Exception:
             log.exception("could not record the worker error")
 
-    def state(self, state: str) -> None:
+    def state(self, state: str, paused: bool) -> None:
         """A person's action (a start, a stop, a workspace switch) with no consequence for the channel: stored and shown,
         never sent to Discord. A start says when the loop comes back paused, and when the worker before it ended without
         being stopped (the process killed, or the worker crashed): the workspace's mark of a live worker was still set."""
         live = controls.effective_settings(self.settings, self.store)
         description = f"Policy {live.policy}, every {live.scheduler_interval:g} s, stream {'on' if live.stream_enabled else 'off'}."
-        if state.startswith("started"):
-            if state.endswith("(paused)"):
-                description += (
-                    " Paused as it was left: no scheduled cycle runs until Start (Operations) or PUT /loop; one can be run by hand."
-                )
-            if self.store.get_setting(WORKER_LIVE) == "1":
-                description += " The worker before it ended without being stopped (the process killed, or the worker crashed)."
+        if paused:
+            description += " Paused as it was left: no scheduled cycle runs until Start (Operations) or PUT /loop; one can be run by hand."
+        if state == "started" and self.store.get_setting(WORKER_LIVE) == "1":
+            description += " The worker before it ended without being stopped (the process killed, or the worker crashed)."
         try:
             self.store.set_setting(WORKER_LIVE, "0" if state == "stopped" else "1")
         except Exception:  # a store refusing writes must not stop the worker starting or stopping
             log.exception("could not record the worker's state")
-        self.notifier.notify("scheduler", "info", f"Scheduler {state}", description, {"Status": state}, info=True)
+        shown = f"{state} (paused)" if paused else state
+        self.notifier.notify("scheduler", "info", f"Scheduler {shown}", description, {"Status": shown}, info=True)

@@ -158,8 +158,9 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS, presor
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
+NO_VALUES = "no_values"  # the PSI status of a column with no value on one side: nothing was compared
 PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low", "too_few": "too few rows to read",
-              "no_values": "no values", "not_read": "—"}  # beside the verdict  # fmt: skip
+              NO_VALUES: "no values", "not_read": "—"}  # beside the verdict  # fmt: skip
 PSI_NOISE_QUANTILE = 0.95
 
 
@@ -284,7 +285,7 @@ def table_report(
             results.append(_categorical(ref, current, column.name, per_test, thresholds))
     for name, (ref, current) in outputs.items():
         results.append(_categorical(ref, current, name, per_test, thresholds))
-    made = [r for r in results if r.psi_status != "no_values"]  # a column with no value measured nothing: not a test made
+    made = [r for r in results if r.psi_status != NO_VALUES]  # a column with no value measured nothing: not a test made
     share = sum(r.drifted for r in made) / len(made) if made else 0.0
     return DriftReport(results, share, share > 0, len(reference), len(batches[0]), thresholds.alpha)
 
@@ -308,7 +309,7 @@ def _no_values(name: str, test: str, per_test: float, n_reference: int) -> Featu
     p-value, effect or PSI, and not drifted. It read as KS 0, p = 1, PSI "low": a test passed on no rows. Its missing
     rate's own test says how far the missing share moved."""
     nan = float("nan")
-    return FeatureDrift(name, test, nan, nan, per_test, nan, False, nan, "no_values", 0, 1, n_reference=n_reference)
+    return FeatureDrift(name, test, nan, nan, per_test, nan, False, nan, NO_VALUES, 0, 1, n_reference=n_reference)
 
 
 def category_shares(counts: pd.Series, categories: list[str]) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from core.domain.outcomes import FailingStreak
+from core.stats.drift import NO_VALUES
 from core.store.base import StoreBase, insert_records, insert_row
 from core.store.migrations import REALISED_ON
 
@@ -174,8 +175,8 @@ class CycleQueries(StoreBase):
         """Each feature's statistic and threshold over time, averaged into at most `max_points` buckets (a test of a
         column with no value present measured nothing: no point)."""
         return self.cur.execute(
-            """WITH d AS (SELECT r.*, c.started_at, dense_rank() OVER (ORDER BY r.cycle_id) AS k FROM drift_results r
-                          JOIN cycles c USING (cycle_id) WHERE r.psi_status <> 'no_values'),
+            f"""WITH d AS (SELECT r.*, c.started_at, dense_rank() OVER (ORDER BY r.cycle_id) AS k FROM drift_results r
+                          JOIN cycles c USING (cycle_id) WHERE r.psi_status <> '{NO_VALUES}'),
                     n AS (SELECT max(k) AS n FROM d)
                SELECT feature, min(started_at) AS ts, any_value(test) AS test, avg(statistic) AS statistic,
                       avg(p_value) AS p_value, min(p_value) AS min_p_value, avg(threshold) AS threshold, avg(effect) AS effect,

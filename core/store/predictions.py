@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import closing
 from datetime import datetime
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -91,28 +92,29 @@ class PredictionQueries(StoreBase):
         ).fetchone()
         return {"count": row[0], "single": row[1], "p50_ms": row[2], "p95_ms": row[3]}
 
-    def prediction_features_since(
-        self, since: datetime, until: datetime, limit: int, unlabelled: bool = False
-    ) -> np.ndarray | pd.DataFrame:
-        """Inputs users sent for prediction in (since, until]: label-free data for drift; `unlabelled` leaves out
-        those whose label came back (they are read as labelled rows)."""
-        cols = ", ".join(self.features)
-        without = " AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = predictions.prediction_id)" if unlabelled else ""
-        arrays = self.cur.execute(
-            f"SELECT {cols} FROM predictions WHERE ts > ? AND ts <= ?{without} ORDER BY ts DESC LIMIT ?", [since, until, limit]
-        ).fetchnumpy()
+    def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray | pd.DataFrame:
+        """Inputs served for prediction in (since, until] whose label has not come back (those are read as labelled
+        rows): the label-free data a cycle's drift test reads besides its samples."""
+        arrays = self._served_unlabelled(", ".join(self.features), since, until, None, limit).fetchnumpy()
         return model_input(arrays, self.schema, self.features)
 
     def served_inputs(self, since: datetime, until: datetime, labels_until: int, limit: int) -> pd.DataFrame:
-        """Inputs of the predictions served in (since, until] whose label had not arrived by sample `labels_until`,
-        under the user's names (the target empty): what a cycle's drift test read besides its samples
-        (`prediction_features_since` as that cycle ran it; a label that came later leaves its row there)."""
+        """The same rows as a past cycle read them, under the user's names (the target empty): a label that came
+        after sample `labels_until` (the cycle's last) leaves its row where the test saw it."""
         features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True))
+        return self._served_unlabelled(f"{features}, NULL::TINYINT AS {TARGET}", since, until, labels_until, limit).df()
+
+    def _served_unlabelled(
+        self, columns: str, since: datetime, until: datetime, labels_until: int | None, limit: int
+    ) -> duckdb.DuckDBPyConnection:
+        """One query for both readers, so what the charts re-read is what the test read."""
+        by = " AND f.sample_id <= ?" if labels_until is not None else ""
+        params = [since, until, *([labels_until] if labels_until is not None else []), limit]
         return self.cur.execute(
-            f"""SELECT {features}, NULL::TINYINT AS {TARGET} FROM predictions p WHERE ts > ? AND ts <= ? AND NOT EXISTS
-                (SELECT 1 FROM feedback f WHERE f.prediction_id = p.prediction_id AND f.sample_id <= ?) ORDER BY ts DESC LIMIT ?""",
-            [since, until, labels_until, limit],
-        ).df()
+            f"""SELECT {columns} FROM predictions p WHERE ts > ? AND ts <= ? AND NOT EXISTS
+                (SELECT 1 FROM feedback f WHERE f.prediction_id = p.prediction_id{by}) ORDER BY ts DESC LIMIT ?""",
+            params,
+        )
 
     def latency_history(self, max_points: int = 200) -> pd.DataFrame:
         """Single-request count and latency p50/p95 per time bucket (batch rows excluded, as above)."""

@@ -86,8 +86,8 @@ def test_a_cycle_that_raises_is_reported_and_the_next_runs() -> None:
 
 def test_pause_stops_cycles_but_not_the_heartbeat_and_stop_joins() -> None:
     calls: list[str] = []
-    states: list[str] = []
-    scheduler = Scheduler(calls.append, threading.Lock(), 1, on_state=states.append)
+    states: list[tuple[str, bool]] = []
+    scheduler = Scheduler(calls.append, threading.Lock(), 1, on_state=lambda state, paused: states.append((state, paused)))
     scheduler.start()
     wait_until(lambda: len(calls) >= 1)
     scheduler.pause()
@@ -99,7 +99,10 @@ def test_pause_stops_cycles_but_not_the_heartbeat_and_stop_joins() -> None:
     scheduler.resume()
     wait_until(lambda: len(calls) > seen)
     scheduler.stop()
-    assert scheduler.state == "stopped" and workers() == [] and states == ["started", "stopped"]
+    assert scheduler.state == "stopped" and workers() == [] and states == [("started", False), ("stopped", False)]
+    scheduler.start(paused=True)  # a start that keeps the loop paused says so
+    scheduler.stop()
+    assert states[2:] == [("started", True), ("stopped", False)]
 
 
 def test_a_stalled_worker_shows_in_its_heartbeat() -> None:
