@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.domain.features import INPUT_MARK, input_name
 from ui import charts
 from ui.state import act, as_shown, cached, dataframe, empty_state, percent, plural, runtime, version_column
 
@@ -123,7 +124,10 @@ with batch:
         st.caption(f"{plural(len(results), 'prediction')} for {name}" + (", the first 200 shown" if len(results) > 200 else ""))
         for column, values in rt.serving.unseen_values(results).items():
             st.warning(f"{column}: {values} never seen in training: scored with no category of its own (check how the "
-                       f"file writes it: the known ones are {', '.join(schema.column(column).categories[:8])})")  # fmt: skip
+                       f"file writes it: the known ones are {', '.join(schema.column(input_name(column)).categories[:8])})")  # fmt: skip
+        if renamed := [c for c in results.columns if c.endswith(INPUT_MARK)]:
+            st.caption(f"{', '.join(map(input_name, renamed))}: named like a column of the results, so kept as "
+                       f"{', '.join(renamed)} beside the model's own.")  # fmt: skip
         shown = results.head(200)
         dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
         st.download_button(

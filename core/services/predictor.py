@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.table_check import checked_rows, named_rows
+from core.domain.features import inputs_beside
 from core.domain.outcomes import version_label
 from core.domain.prediction_ids import checked_id, checked_ids, expand_ids, new_id
 from core.domain.schema import ClassLabel, Schema
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 
 UNSEEN_COLUMN = "unseen categories"  # a batch's results: per row, the columns whose value the model never saw in training
+RESULT_COLUMNS = ("prediction", "confidence", "model_version", "timestamp", "prediction_id", UNSEEN_COLUMN)  # beside the inputs
 
 
 @dataclass(frozen=True)
@@ -102,14 +104,18 @@ class BatchPrediction:
         return [self.classes[i] for i in self.predictions]
 
     def to_frame(self, X: np.ndarray | pd.DataFrame, feature_columns: list[str]) -> pd.DataFrame:
+        """The inputs and what was predicted, one row each; an input named like one of the results' columns is
+        renamed "name (input)" rather than overwritten (a user's `timestamp` or `confidence` column)."""
         frame = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=feature_columns)
+        renamed = dict(zip(frame.columns, inputs_beside(frame.columns, RESULT_COLUMNS), strict=True))
+        frame = frame.rename(columns=renamed)
         frame["prediction"] = self.labels
         frame["confidence"] = self.confidence
         frame["model_version"] = version_label(self.model_version)
         frame["timestamp"] = self.timestamp
         frame["prediction_id"] = self.prediction_ids
         if self.unseen is not None:  # a table's categories: which of the row's the model never saw (read as none of its own)
-            frame[UNSEEN_COLUMN] = [list(columns) for columns in self.unseen]
+            frame[UNSEEN_COLUMN] = [[renamed.get(c, c) for c in columns] for columns in self.unseen]
         return frame
 
 

@@ -12,11 +12,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.data.table_check import model_input
-from core.domain.features import TARGET
+from core.domain.features import TARGET, inputs_beside
 from core.store.base import StoreBase, insert_arrow, quoted, utcnow
 
 BATCH_SOURCES = ("batch", "api-batch", "stream")  # rows of one batch share its latency divided by its size: not a request's latency
 SINGLE = f"source NOT IN {BATCH_SOURCES!r}"
+
+
+LOG_COLUMNS = (  # the log's own columns, beside the inputs
+    "ts",
+    "model_version",
+    "prediction",
+    "confidence",
+    "true_label",
+    "latency_ms",
+    "source",
+    "replica",
+    "prediction_id",
+)
 
 
 class PredictionQueries(StoreBase):
@@ -67,9 +80,10 @@ class PredictionQueries(StoreBase):
                 tx.executemany("DELETE FROM journal_applied WHERE segment = ?", [[s] for s in segments])
 
     def recent_predictions(self, limit: int = 100) -> pd.DataFrame:
-        """The newest logged predictions, their inputs under the names the user gave the columns and the class
-        as written."""
-        features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, self.schema.names, strict=True))
+        """The newest logged predictions, their inputs under the names the user gave the columns (one named like a
+        column of the log's own shown as "name (input)") and the class as written."""
+        names = inputs_beside(self.schema.names, LOG_COLUMNS)
+        features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, names, strict=True))
         frame = self.cur.execute(
             f"""SELECT p.ts, p.model_version, {features}, p.prediction, p.confidence, f.label AS true_label, p.latency_ms, p.source,
                        p.replica, p.prediction_id

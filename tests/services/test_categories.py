@@ -4,6 +4,7 @@ written as floats (2007.0) and whose labels are written 0.0 and 1.0."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,30 @@ def test_the_logged_models_signature_takes_what_predict_takes(rt: Runtime) -> No
     for left_out in ("sex", "bill"):
         with pytest.raises(mlflow.exceptions.MlflowException, match=rf"missing inputs \['{left_out}'\]"):
             served.predict(pd.DataFrame([row]).drop(columns=[left_out]))
+
+
+def test_a_table_whose_columns_are_named_like_the_results_keeps_its_values(base: Settings, tmp_path: Path) -> None:
+    """A user's `confidence`, `timestamp` or `source` column was overwritten by the workbench's own in a batch's results
+    and their download, and the prediction log showed the model's confidence as the user's."""
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({"confidence": rng.normal(50, 10, 400), "timestamp": rng.choice(["am", "pm"], 400),
+                          "source": rng.choice(["web", "shop"], 400)})  # fmt: skip
+    table["bought"] = np.where(table["confidence"] + rng.normal(0, 5, 400) > 50, "yes", "no")
+    table.to_csv(path := tmp_path / "named.csv", index=False)
+    created = workspaces.create(base, "named", path, "named.csv", workspaces.TableChoice("bought"))
+    runtime = Runtime(workspaces.workspace_settings(base, created.folder))
+    try:
+        sent = pd.DataFrame({"confidence": [80.0, 20.0], "timestamp": ["am", "noon"], "source": ["web", "shop"]})
+        results = runtime.serving.predict_csv(sent.to_csv(index=False).encode())
+        assert results["confidence (input)"].tolist() == [80.0, 20.0] and results["confidence"].between(0.5, 1).all()
+        assert results["timestamp (input)"].tolist() == ["am", "noon"] and results["timestamp"].nunique() == 1
+        assert results["unseen categories"].tolist() == [[], ["timestamp (input)"]]  # named as the file names it
+        assert runtime.serving.unseen_values(results) == {"timestamp (input)": "'noon' ×1"}
+        assert list(pd.read_csv(io.StringIO(runtime.serving.results_csv(results))).columns[:3]) == [
+            "confidence (input)", "timestamp (input)", "source"]  # fmt: skip
+        runtime.serving.flush()
+        log = runtime.insights.recent_predictions(10)
+        assert sorted(log["source (input)"]) == ["shop", "web"] and set(log["source"]) == {"batch"}
+        assert sorted(log["confidence (input)"]) == [20.0, 80.0] and log["confidence"].between(0.5, 1).all()
+    finally:
+        runtime.close()
