@@ -309,18 +309,23 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
     for i, feature in enumerate(dict.fromkeys(history["feature"])):
         rows = history[history["feature"] == feature]
+        rows = _broken_at_pauses(rows.assign(measured=described(rows)["measured"]))  # as the Overview's lines break
         common = {"mode": "lines+markers", "marker": {"size": 4}, "line": _series_line(i), "legendgroup": feature}
         fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=floor), name=feature, row=1, col=1, customdata=rows["p_value"],
                         hovertemplate="p %{customdata:.2e}<extra>" + feature + "</extra>", **common)  # fmt: skip
-        fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, customdata=described(rows)["measured"],
+        fig.add_scatter(x=rows["ts"], y=rows["effect"], name=feature, showlegend=False, row=2, col=1, customdata=rows["measured"],
                         hovertemplate="%{customdata}<extra>" + feature + "</extra>", **common)  # fmt: skip
         # A batch too small for PSI's level (core.stats.drift.psi_noise) is drawn hollow: its value is mostly noise.
-        small = rows["psi_too_few"].fillna(False).astype(bool) if "psi_too_few" in rows else pd.Series(False, index=rows.index)
+        small = (
+            rows["psi_too_few"].astype("boolean").fillna(False).astype(bool)
+            if "psi_too_few" in rows
+            else pd.Series(False, index=rows.index)
+        )
         fig.add_scatter(x=rows["ts"], y=rows["psi"], name=feature, showlegend=False, row=3, col=1,
                         customdata=np.where(small, ": too few rows to read its level", ""),
                         hovertemplate="PSI %{y:.3f}%{customdata}<extra>" + feature + "</extra>",
                         **common | {"marker": {"size": 6, "symbol": np.where(small, "circle-open", "circle")}})  # fmt: skip
-    threshold = history.groupby("ts", as_index=False)["threshold"].mean()
+    threshold = _broken_at_pauses(history.groupby("ts", as_index=False)["threshold"].mean())
     fig.add_scatter(x=threshold["ts"], y=threshold["threshold"], name="threshold (α / tests)", mode="lines", line={"dash": "dash",
                     "color": "grey"}, row=1, col=1)  # fmt: skip
     # The levels are legend entries like the threshold, not labels on the lines: at the right edge "high" and

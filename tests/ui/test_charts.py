@@ -363,3 +363,21 @@ def test_a_tiny_p_value_leaves_the_threshold_readable() -> None:
     low, high = fig.layout.yaxis.range
     assert list(points.y) == [0.5, 1e-10] and list(points.customdata) == [0.5, 1e-252]  # drawn at the floor, hovered true
     assert low < -10 < high and high >= 0 and low > -11 and math.log10(0.00025) > low + 6  # six decades under the line
+
+
+def test_the_drift_tests_lines_break_where_no_cycle_ran() -> None:
+    """Tour 10: a 2.5-minute pause drew each feature's line straight across it on the Drift page, where the Overview's
+    accuracy lines break."""
+    ts = [pd.Timestamp("2026-01-01 10:00") + pd.Timedelta(seconds=30 * k) for k in range(6)]
+    ts += [ts[-1] + pd.Timedelta(minutes=3) + pd.Timedelta(seconds=30 * k) for k in range(6)]
+    rows = [{"ts": t, "feature": name, "test": "ks", "p_value": 0.5, "threshold": 0.01, "effect": 0.2, "psi": 0.3,
+             "statistic": 0.1, "drifted": False, "psi_too_few": False} for name in ("a", "b") for t in ts]  # fmt: skip
+    fig = charts.drift_statistics(pd.DataFrame(rows), 0.1, 0.25, 0.1)
+    drawn = [t for t in fig.data if t.legendgroup in ("a", "b")] + [t for t in fig.data if t.name == "threshold (α / tests)"]
+    assert len(drawn) == 7  # three panels a feature, and the threshold
+    for trace in drawn:
+        y = np.asarray(trace.y, dtype=float)
+        assert len(y) == 13 and np.isnan(y[6]) and np.isnan(y).sum() == 1, trace.name  # one break, in the pause
+        assert trace.x[5] < trace.x[6] < trace.x[7] and not trace.connectgaps
+    hovers = next(t for t in fig.data if t.legendgroup == "a" and t.yaxis == "y2").customdata
+    assert hovers[0] == "KS statistic 0.10, shift 0.20 sd" and pd.isna(hovers[6])
