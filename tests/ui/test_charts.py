@@ -102,8 +102,8 @@ def test_the_realised_accuracy_says_what_it_rests_on_and_its_size_is_the_label_c
         delay_p50=[None, 30.0, 65.0], realised=[None, 0.7, 0.8],
     )  # fmt: skip
     realised = next(t for t in charts.accuracy_history(late).data if t.name == "Realised accuracy (labels that arrived)")
-    assert realised.text[2] == "on 200 labels for 200 rows served (coverage 100 %, label delay p50 65 s)" and realised.customdata[2] == 3
-    assert realised.text[1] == "on 20 labels for 200 rows served (coverage 10 %, label delay p50 30 s)"
+    assert realised.text[2] == "on 200 labels; 200 rows served (coverage 100 %, label delay p50 65 s)" and realised.customdata[2] == 3
+    assert realised.text[1] == "on 20 labels; 200 rows served (coverage 10 %, label delay p50 30 s)"
     assert list(realised.marker.size) == pytest.approx([3.0, 3.7, 10.0])
     plain = next(t for t in charts.accuracy_history(history(3)).data if t.name == "Realised accuracy (labels that arrived)")
     assert plain.marker.size == 4 and plain.text is None  # cycles stored before label counts existed
@@ -161,7 +161,7 @@ def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -
     assert "<script src=" not in page and page.count("Plotly.newPlot") == 2 and len(page) > 1_000_000  # plotly.js inlined once
     record = rt.store.cycle(cycle.cycle_id)  # its figures as the Drift page writes them (tour 9: 0.4300 beside 43.0 %)
     assert f"<td>{percent(record['realised_accuracy'])}</td>" in page and f"<td>{percent(record['performance_bar'])}</td>" in page
-    assert f"<td>{record['started_at']:%Y-%m-%d %H:%M:%S}</td>" in page and "<td>on 200 labels for 200 rows served (coverage 100 %" in page
+    assert f"<td>{record['started_at']:%Y-%m-%d %H:%M:%S}</td>" in page and "<td>on 200 labels; 200 rows served (coverage 100 %" in page
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def test_overview_says_what_the_realised_accuracy_rests_on_and_keeps_it_until_a_
     realised = next(m for m in at.metric if m.label == "Realised accuracy")
     assert realised.value.endswith(" %")
     assert realised.proto.delta == "cycle 1 · 200 labels"
-    assert f"Cycle 1 at {first.started_at:%H:%M} UTC: on 200 labels for 200 rows served (coverage 100 %, labels came with the rows)" in (
+    assert f"Cycle 1 at {first.started_at:%H:%M} UTC: on 200 labels; 200 rows served (coverage 100 %, labels came with the rows)" in (
         realised.proto.help
     )
     rt.loop.set_controls(stream_enabled=False)
@@ -79,7 +79,7 @@ def test_overview_says_what_the_realised_accuracy_rests_on_and_keeps_it_until_a_
     at = open_page()
     kept = next(m for m in at.metric if m.label == "Realised accuracy")
     assert (kept.value, kept.proto.delta) == (realised.value, "1 cycle ago · 200 labels")  # kept, and said to be older
-    assert "Cycle 1 at" in kept.proto.help and "on 200 labels for 200 rows served" in kept.proto.help
+    assert "Cycle 1 at" in kept.proto.help and "on 200 labels; 200 rows served" in kept.proto.help
 
 
 def test_overview_empty_workspace_says_what_to_do(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
