@@ -116,8 +116,8 @@ library = cached.insights.datasets().query("role == 'library'")
 sources = ["simulator", *library["dataset_id"].tolist()]
 names = dict(zip(library["dataset_id"], library["name"], strict=True))
 with st.form("stream"):
-    s1, s2, s3 = st.columns(3)
-    s1.toggle("Stream on", value=live.stream_enabled, key="stream_on")
+    st.toggle("Stream on", value=live.stream_enabled, key="stream_on")
+    s2, s3 = st.columns([2, 1])  # the source and the scenario wide: at 1024 px a third cut "Replay 2: edge.csv ·"
     s2.selectbox(
         "Source", sources, index=sources.index(info["source"]) if info["source"] in sources else 0, key="stream_source",
         format_func=lambda v: "Simulator (synthetic)" if v == "simulator" else f"Replay {v}: {names.get(v, '')}",
@@ -125,18 +125,20 @@ with st.form("stream"):
         "row order (its time column's, when the workspace has one).",
     )  # fmt: skip
     s3.number_input("Batch size", min_value=10, max_value=100_000, value=live.stream_batch_size, step=50, key="stream_batch")
-    s4, s5, s6 = st.columns(3)
+    s4, s5 = st.columns([2, 1])
     s4.selectbox("Scenario (simulator)", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(info["scenario"]),
                  format_func=SCENARIO_LABELS.get, key="stream_scenario")  # fmt: skip
     s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(info["strength"]), 0.1, key="stream_strength")
+    s6, s7, s8 = st.columns(3)
     s6.number_input("Label delay (cycles)", min_value=0, max_value=1000, value=live.label_delay_cycles, key="stream_delay",
                     help="The simulator serves each batch's predictions first and sends their labels this many cycles later, "
                     "through the same feedback path as POST /feedback (0: the rows arrive labelled).")  # fmt: skip
-    s7, s8 = st.columns(2)
     s7.radio("At the end of a replay", ["stop", "restart"], index=["stop", "restart"].index(info["at_end"]), key="stream_at_end",
              horizontal=True)  # fmt: skip
     _follow_the_replay(int(info["position"]))
-    s8.number_input("Replay position (rows replayed)", min_value=0, key="stream_position", help="Set 0 to start the replay over.")
+    s8.number_input("Replay position (rows replayed)", min_value=0, key="stream_position",
+                    help="Where the replay stood when the page was drawn; the line under the form follows it as it moves. Apply "
+                    "moves the replay only when you changed this box; 0 starts it over.")  # fmt: skip
     st.form_submit_button("Apply", on_click=_apply_stream)
 
 

@@ -206,3 +206,20 @@ def test_no_table_header_is_cut_inside_its_column_at_1024_px(server: str) -> Non
             assert headers, f"no table header drawn on /{path}"
             cut += sorted({f"/{path}: {t['text']}" for t in headers if t["x"] + t["width"] > t["clip"][0] + t["clip"][2] + 0.5})
     assert cut == [], f"headers cut inside their column: {cut}"
+
+
+SELECTS_CUT = """() => [...document.querySelectorAll("[data-testid='stSelectbox'] input")]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => `${e.getAttribute('aria-label')}: ${e.value}`)"""
+
+
+def test_no_select_box_cuts_its_choice_at_1024_px(server: str) -> None:
+    """Tour 9: the stream's source read "Replay 2: edge.csv ·" at 1024 px, a third of the form's width."""
+    with _page(1024) as page:
+        cut, seen = [], []
+        for path in ("operations", "data", "models", "drift"):
+            page.goto(f"{server}/{path}")
+            _settle(page)
+            seen += page.evaluate("""() => [...document.querySelectorAll("[data-testid='stSelectbox'] input")].map(e => e.value)""")
+            cut += [f"/{path}: {c}" for c in page.evaluate(SELECTS_CUT)]
+    assert any(v.startswith("Replay ") and "cancer.csv" in v for v in seen), seen  # the replay's source, named in full
+    assert cut == [], f"select boxes whose choice is cut: {cut}"
