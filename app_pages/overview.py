@@ -8,7 +8,7 @@ import streamlit as st
 from core.domain.clock import process_uptime, utcnow
 from core.domain.outcomes import version_label
 from ui import charts
-from ui.state import cached, decisions, deliveries, empty_state, percent, plural, runtime, table, version_column
+from ui.state import cached, decisions, deliveries, empty_state, percent, plural, realised_as_of, runtime, table, version_column
 
 if TYPE_CHECKING:
     from core.services.insights import Overview
@@ -54,25 +54,6 @@ def _open_clicked() -> None:
         st.session_state["open_cycle"] = int(cycles[0])
 
 
-def _as_of(realised: dict, champion: int | None, newest: int | None) -> str | None:
-    """What the realised figure shown is, in the line beneath its tile, most telling first: whose it was when not
-    today's champion's, how many cycles ago when cycles ran since (labels that stopped coming left a figure 116 cycles
-    old looking current), else its cycle, and its labels where room is left. About 28 characters fit at 1024 px; the
-    tile's help gives the cycle, its time and its labels in full."""
-    if not realised:
-        return None
-    served = realised.get("champion_version")
-    ago = (newest or 0) - int(realised["cycle_id"])
-    parts = [] if served == champion else [f"{version_label(served)}'s"]
-    if ago > 0:
-        parts.append(f"{plural(ago, 'cycle')} ago")
-    elif not parts:
-        parts.append(f"cycle {realised['cycle_id']}")
-    if len(parts) < 2:
-        parts.append(plural(int(realised["realised_on"]), "label"))
-    return " · ".join(parts)
-
-
 def base_rate(ov: "Overview") -> dict[str, str]:
     """The holdout accuracy's help, and a warning beside it when it is no better than always predicting the most
     frequent class: 95.8 % on a table with 4.2 % positives can be a model that never says yes."""
@@ -103,7 +84,7 @@ def live() -> None:
     measured = (f"Cycle {realised['cycle_id']} at {realised['started_at']:%H:%M} UTC: {charts.label_facts(realised)}." if realised
                 else "No cycle has measured one yet.")  # fmt: skip
     bottom[0].metric(
-        "Realised accuracy", percent(realised.get("realised_accuracy")), delta=_as_of(realised, ov.champion, last.get("cycle_id")), delta_color="off",
+        "Realised accuracy", percent(realised.get("realised_accuracy")), delta=realised_as_of(realised, ov.champion, last.get("cycle_id")), delta_color="off",
         delta_arrow="off", help="The served classes against the labels that arrived for the champion's own predictions and the "
         "stream rows it scored; it stays until a newer cycle measures one. A figure on a few labels moves a lot: read it with its "
         f"count. {measured}",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from core.services.insights import Insights
 
 log = logging.getLogger(__name__)
+TILE_LINE = 28  # characters of a metric tile's line beneath its value that fit at 1024 px
 
 
 def _close(released: Runtime) -> None:
@@ -297,6 +298,26 @@ def version_column(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
         if column in out:
             out[column] = [version_label(None if pd.isna(v) else int(v)) for v in out[column]]
     return out
+
+
+def realised_as_of(realised: dict, champion: int | None, newest: int | None) -> str | None:
+    """What the realised figure shown is, in the line beneath its tile, most telling first: whose it was when not
+    today's champion's, how many cycles ago when cycles ran since (labels that stopped coming left a figure 116 cycles
+    old looking current), else its cycle, and its labels where room is left. TILE_LINE characters fit at 1024 px; the
+    tile's help gives the cycle, its time and its labels in full."""
+    if not realised:
+        return None
+    served = realised.get("champion_version")
+    ago = (newest or 0) - int(realised["cycle_id"])
+    parts = [] if served == champion else [f"{version_label(served)}'s"]
+    if ago > 0:
+        parts.append(f"{plural(ago, 'cycle')} ago")
+    elif not parts:
+        parts.append(f"cycle {realised['cycle_id']}")
+    labels = plural(int(realised["realised_on"]), "label")
+    if len(parts) < 2 and len(" · ".join([*parts, labels])) <= TILE_LINE:  # "1,234 cycles ago · 1,000 labels" was cut
+        parts.append(labels)
+    return " · ".join(parts)
 
 
 def decision_of(cycle: dict) -> str:

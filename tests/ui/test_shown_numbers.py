@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from ui import charts
-from ui.state import as_shown, header
+from ui.state import TILE_LINE, as_shown, header, realised_as_of
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,15 @@ def test_the_report_heads_its_tables_as_the_dashboard_does() -> None:
 
     html = _table(pd.DataFrame({"created_at": ["2026-12-06"], "http_status": [204], "p_value": [0.01]}))
     assert "created (UTC)" in html and "HTTP status" in html and "p-value" in html and "created_at" not in html
+
+
+@pytest.mark.parametrize(
+    ("realised", "newest", "line"),
+    [({"cycle_id": 3, "champion_version": 2, "realised_on": 200}, 3, "cycle 3 · 200 labels"),
+     ({"cycle_id": 3, "champion_version": 2, "realised_on": 200}, 66, "63 cycles ago · 200 labels"),
+     ({"cycle_id": 3, "champion_version": 1, "realised_on": 200}, 66, "v1.0.0's · 63 cycles ago"),
+     ({"cycle_id": 3, "champion_version": 2, "realised_on": 1000}, 1237, "1,234 cycles ago"),  # the labels would be cut
+     ({"cycle_id": 9999, "champion_version": 2, "realised_on": 5000}, 9999, "cycle 9999 · 5,000 labels")],
+)  # fmt: skip
+def test_the_realised_tile_s_line_puts_first_what_matters_and_fits_at_1024_px(realised: dict, newest: int, line: str) -> None:
+    assert realised_as_of(realised, 2, newest) == line and len(line) <= TILE_LINE
