@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.domain.features import INPUT_MARK, input_name
+from core.domain.features import RESULT_COLUMNS, inputs_beside
 from ui import charts
 from ui.state import act, as_shown, cached, dataframe, empty_state, percent, plural, runtime, version_column
 
@@ -122,12 +122,13 @@ with batch:
     if isinstance(st.session_state.get("batch_results"), tuple):  # (file name, results)
         name, results = st.session_state["batch_results"]
         st.caption(f"{plural(len(results), 'prediction')} for {name}" + (", the first 200 shown" if len(results) > 200 else ""))
+        input_of = {shown: name for name, shown in inputs_beside(schema.names, RESULT_COLUMNS).items()}
         for column, values in rt.serving.unseen_values(results).items():
             st.warning(f"{column}: {values} never seen in training: scored with no category of its own (check how the "
-                       f"file writes it: the known ones are {', '.join(schema.column(input_name(column)).categories[:8])})")  # fmt: skip
-        if renamed := [c for c in results.columns if c.endswith(INPUT_MARK)]:
-            st.caption(f"{', '.join(map(input_name, renamed))}: named like a column of the results, so kept as "
-                       f"{', '.join(renamed)} beside the model's own.")  # fmt: skip
+                       f"file writes it: the known ones are {', '.join(schema.column(input_of[column]).categories[:8])})")  # fmt: skip
+        if renamed := {name: shown for shown, name in input_of.items() if shown != name and shown in results}:
+            st.caption(f"{', '.join(renamed)}: named like a column of the results, so kept as {', '.join(renamed.values())} "
+                       "beside the model's own.")  # fmt: skip
         shown = results.head(200)
         dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
         st.download_button(

@@ -11,9 +11,10 @@ import pandas as pd
 from core.config import Settings
 from core.data.csv_import import parse_feature_csv
 from core.data.table_check import encode
+from core.domain.features import UNSEEN_COLUMN
 from core.io.table_files import read_table
 from core.services.ingest import store_forwarded
-from core.services.predictor import UNSEEN_COLUMN, BatchPrediction, Prediction, Predictor
+from core.services.predictor import BatchPrediction, Prediction, Predictor
 from core.store import Store
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.table_check import checked_rows, named_rows
-from core.domain.features import inputs_beside
+from core.domain.features import RESULT_COLUMNS, UNSEEN_COLUMN, inputs_beside
 from core.domain.outcomes import version_label
 from core.domain.prediction_ids import checked_id, checked_ids, expand_ids, new_id
 from core.domain.schema import ClassLabel, Schema
@@ -36,10 +36,6 @@ from core.store.journal import Entry, Journal, read_segment
 from core.store.prediction_rows import confidence_of, entries_table, labels_of
 
 log = logging.getLogger(__name__)
-
-
-UNSEEN_COLUMN = "unseen categories"  # a batch's results: per row, the columns whose value the model never saw in training
-RESULT_COLUMNS = ("prediction", "confidence", "model_version", "timestamp", "prediction_id", UNSEEN_COLUMN)  # beside the inputs
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ class BatchPrediction:
         """The inputs and what was predicted, one row each; an input named like one of the results' columns is
         renamed "name (input)" rather than overwritten (a user's `timestamp` or `confidence` column)."""
         frame = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=feature_columns)
-        renamed = dict(zip(frame.columns, inputs_beside(frame.columns, RESULT_COLUMNS), strict=True))
+        renamed = inputs_beside(frame.columns, RESULT_COLUMNS)
         frame = frame.rename(columns=renamed)
         frame["prediction"] = self.labels
         frame["confidence"] = self.confidence
