@@ -115,6 +115,8 @@ table(
 
 figures = []
 compared = cached.insights.compared_rows(chosen) if detail.reference is not None else None
+if compared is not None and (far := charts.far_note(compared, rt.schema.numeric)):
+    st.caption(far)  # beside the table whose shifts they inflate
 if compared is not None:  # None: this cycle made no drift test, as its table says
     _ref, reference = cached.insights.reference_sample(chosen)
     if compared.batch.rows.empty:

@@ -381,3 +381,18 @@ def test_the_drift_tests_lines_break_where_no_cycle_ran() -> None:
         assert trace.x[5] < trace.x[6] < trace.x[7] and not trace.connectgaps
     hovers = next(t for t in fig.data if t.legendgroup == "a" and t.yaxis == "y2").customdata
     assert hovers[0] == "KS statistic 0.10, shift 0.20 sd" and pd.isna(hovers[6])
+
+
+def test_far_values_in_the_rows_a_test_compared_are_named_beside_the_shift_they_inflate() -> None:
+    """Weather's 5,503 hPa among pressures near 1,015 read "shift 6.08 sd" beside KS 0.17 with no word why."""
+    from core.services.compared import Compared, ComparedRows
+
+    rng = np.random.default_rng(0)
+    pressure = np.append(rng.normal(1015, 7, 198), [5503.8, 5503.1])
+    batch = pd.DataFrame({"pressure": pressure, "wind": rng.normal(10, 3, 200)})
+    pooled = Compared(pd.DataFrame({"pressure": rng.normal(1015, 7, 600), "wind": np.append(rng.normal(10, 3, 599), 900.0)}), (1, 2, 3))
+    compared = ComparedRows(Compared(batch, (3,)), {"pressure": Compared(batch, (3,)), "wind": pooled})
+    note = charts.far_note(compared, ["pressure", "wind"])
+    assert note is not None and "pressure 2 of 200, wind 1 of 600" in note and "10 interquartile ranges" in note
+    moved = ComparedRows(Compared(batch.assign(pressure=rng.normal(1200, 7, 200)), (3,)), {})  # a whole batch moved far: no far value
+    assert charts.far_note(moved, ["pressure"]) is None
