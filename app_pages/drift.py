@@ -115,7 +115,8 @@ table(
 
 figures = []
 compared = cached.insights.compared_rows(chosen) if detail.reference is not None else None
-if compared is not None and (far := charts.far_note(compared, rt.schema.numeric)):
+far = charts.far_note(compared, rt.schema.numeric) if compared is not None else None
+if far:
     st.caption(far)  # beside the table whose shifts they inflate
 if compared is not None:  # None: this cycle made no drift test, as its table says
     _ref, reference = cached.insights.reference_sample(chosen)
@@ -164,7 +165,7 @@ def _report() -> str:
     """The cycle in one file, with its decision boundary: for concept drift the distributions say "no drift"."""
     plane = features if rt.schema.plain else rt.schema.numeric
     boundary = charts.decision_boundary(cached.insights.boundary(chosen, plane[0], plane[1])) if len(plane) >= 2 else None
-    return drift_report_html(detail, figures, boundary)
+    return drift_report_html(detail, figures, boundary, [far] if far else [])
 
 
 st.download_button("Download this report (HTML)", data=_report, file_name=f"drift_report_cycle_{chosen}.html", mime="text/html",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -25,7 +26,8 @@ DRIFT_COLUMNS = ["feature", "test", "statistic", "p_value", "threshold", "measur
                  "n_reference", "n_current"]  # fmt: skip
 
 
-def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: go.Figure | None = None) -> str:
+def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: go.Figure | None = None, notes: Sequence[str] = ()) -> str:
+    """The cycle in one file; `notes` are the lines the page writes beneath its tests table (far values)."""
     c = detail.cycle
     facts = {  # the Drift page's figures, written as it writes them (accuracies in %, counts with commas, whole seconds)
         "Started (UTC)": f"{c['started_at']:%Y-%m-%d %H:%M:%S}", "Trigger": c["trigger"], "Status": c["status"],
@@ -42,6 +44,7 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
         _table(pd.DataFrame({"": list(facts), "value": [_cell(v) for v in facts.values()]})),
         "<h2>Per-feature tests</h2>",
         _table(_drift_rows(detail.drift)) if not detail.drift.empty else "<p>No drift rows.</p>",
+        *(f"<p>{html.escape(note)}</p>" for note in notes),
     ]
     if not detail.gate_events.empty:
         events = detail.gate_events.assign(version=detail.gate_events["version"].map(version_label))
