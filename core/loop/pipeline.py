@@ -349,7 +349,7 @@ class MonitoringPipeline:
         first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1) if newest > seen_until else None
         record.first_sample_id = first  # how far this cycle reads, recorded before it reads: a failure skips these rows
         since = predictions_since or record.started_at  # a first cycle reads what was served during it (the simulator's batch)
-        unlabelled = self.store.prediction_features_since(since, now, MAX_ROWS_PER_CYCLE)
+        unlabelled = self.store.prediction_features_since(since, now, record.last_sample_id, MAX_ROWS_PER_CYCLE)
         served = self.store.served_count(predictions_since, now)  # a first cycle counts every prediction served before it
         if first is None:
             return NewData(None, unlabelled, None, served)

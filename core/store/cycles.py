@@ -175,13 +175,13 @@ class CycleQueries(StoreBase):
         """Each feature's statistic and threshold over time, averaged into at most `max_points` buckets (a test of a
         column with no value present measured nothing: no point)."""
         return self.cur.execute(
-            f"""WITH d AS (SELECT r.*, c.started_at, dense_rank() OVER (ORDER BY r.cycle_id) AS k FROM drift_results r
-                          JOIN cycles c USING (cycle_id) WHERE r.psi_status <> '{NO_VALUES}'),
+            """WITH d AS (SELECT r.*, c.started_at, dense_rank() OVER (ORDER BY r.cycle_id) AS k FROM drift_results r
+                          JOIN cycles c USING (cycle_id) WHERE r.psi_status <> ?),
                     n AS (SELECT max(k) AS n FROM d)
                SELECT feature, min(started_at) AS ts, any_value(test) AS test, avg(statistic) AS statistic,
                       avg(p_value) AS p_value, min(p_value) AS min_p_value, avg(threshold) AS threshold, avg(effect) AS effect,
                       max(effect) AS max_effect, avg(psi) AS psi, bool_and(psi_status = 'too_few') AS psi_too_few,
                       bool_or(drifted) AS drifted
                FROM d, n GROUP BY feature, floor((k - 1) * ? / n.n) ORDER BY feature, ts""",
-            [max_points],
+            [NO_VALUES, max_points],
         ).df()

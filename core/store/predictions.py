@@ -106,10 +106,10 @@ class PredictionQueries(StoreBase):
         ).fetchone()
         return {"count": row[0], "single": row[1], "p50_ms": row[2], "p95_ms": row[3]}
 
-    def prediction_features_since(self, since: datetime, until: datetime, limit: int) -> np.ndarray | pd.DataFrame:
-        """Inputs served for prediction in (since, until] whose label has not come back (those are read as labelled
-        rows): the label-free data a cycle's drift test reads besides its samples."""
-        arrays = self._served_unlabelled(", ".join(self.features), since, until, None, limit).fetchnumpy()
+    def prediction_features_since(self, since: datetime, until: datetime, labels_until: int, limit: int) -> np.ndarray | pd.DataFrame:
+        """Inputs served for prediction in (since, until] whose label had not arrived by sample `labels_until` (those
+        are read as labelled rows): the label-free data a cycle's drift test reads besides its samples."""
+        arrays = self._served_unlabelled(", ".join(self.features), since, until, labels_until, limit).fetchnumpy()
         return model_input(arrays, self.schema, self.features)
 
     def served_inputs(self, since: datetime, until: datetime, labels_until: int, limit: int) -> pd.DataFrame:
@@ -119,15 +119,14 @@ class PredictionQueries(StoreBase):
         return self._served_unlabelled(f"{features}, NULL::TINYINT AS {TARGET}", since, until, labels_until, limit).df()
 
     def _served_unlabelled(
-        self, columns: str, since: datetime, until: datetime, labels_until: int | None, limit: int
+        self, columns: str, since: datetime, until: datetime, labels_until: int, limit: int
     ) -> duckdb.DuckDBPyConnection:
-        """One query for both readers, so what the charts re-read is what the test read."""
-        by = " AND f.sample_id <= ?" if labels_until is not None else ""
-        params = [since, until, *([labels_until] if labels_until is not None else []), limit]
+        """One query and one cut-off for both readers, so what the charts re-read is what the test read: a label
+        stored while the cycle ran, after its last sample, leaves its row among the unlabelled ones in both."""
         return self.cur.execute(
             f"""SELECT {columns} FROM predictions p WHERE ts > ? AND ts <= ? AND NOT EXISTS
-                (SELECT 1 FROM feedback f WHERE f.prediction_id = p.prediction_id{by}) ORDER BY ts DESC LIMIT ?""",
-            params,
+                (SELECT 1 FROM feedback f WHERE f.prediction_id = p.prediction_id AND f.sample_id <= ?) ORDER BY ts DESC LIMIT ?""",
+            [since, until, labels_until, limit],
         )
 
     def latency_history(self, max_points: int = 200) -> pd.DataFrame:

@@ -76,6 +76,33 @@ def test_inputs_of_served_predictions_are_drawn_with_the_batch_they_were_tested_
     assert len(compared.batch.rows) == 250
 
 
+def test_a_label_stored_while_a_cycle_reads_leaves_its_row_where_the_test_and_the_chart_both_see_it(
+    trained_runtime: Runtime,
+) -> None:
+    """The cycle took its last sample, then read the unlabelled served rows while 20 labels were being stored: the
+    test left those rows out (any label counted) and the chart put them back (labels up to the last sample), so the
+    page called every column unread. Both now cut at the cycle's last sample."""
+    rt = trained_runtime
+    rt.loop.set_stream_scenario("covariate_shift", 0.3)
+    rt.loop.run_cycle()
+    served = rt.predictor.predict_batch(np.random.default_rng(0).normal(loc=6.0, size=(50, 2)))
+    store, read = rt.store, type(rt.store).prediction_features_since
+
+    def labels_land_meanwhile(*args: object) -> object:  # the store's own read, run once 20 labels are stored
+        rt.feedback.send([{"prediction_id": i, "label": 1} for i in served.prediction_ids[:20]])
+        return read(store, *args)
+
+    store.prediction_features_since = labels_land_meanwhile
+    try:
+        cycle = rt.loop.run_cycle().cycle_id
+    finally:
+        del store.prediction_features_since
+    drift = rt.store.drift_results(cycle).set_index("feature")
+    compared = rt.insights.compared_rows(cycle)
+    assert (drift.loc[rt.store.features, "n_current"] == 250).all() and compared.unread == ()
+    assert len(compared.batch.rows) == 250
+
+
 def test_a_cycle_that_read_only_served_predictions_draws_them(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.loop.set_controls(stream_enabled=False)

@@ -12,7 +12,7 @@ from scipy.spatial.distance import jensenshannon
 from core.data.synthetic_table import generate_table
 from core.data.table_check import Encoded, encode, infer_schema
 from core.ml import training
-from core.stats.drift import JS_FLOOR, PSI_LEVELS, DriftThresholds, ks_and_wasserstein, measured, psi, table_report
+from core.stats.drift import JS_FLOOR, NO_VALUES, PSI_LEVELS, DriftThresholds, ks_and_wasserstein, measured, psi, table_report
 
 T = DriftThresholds()
 SCHEMA = infer_schema(generate_table(2000, seed=0), "outcome")
@@ -131,12 +131,12 @@ def test_a_column_with_no_value_in_the_batch_is_not_a_test_passed() -> None:
     rows = {f.feature: f for f in report.features}
     for name in ("tenure_months", "channel"):
         row = rows[name]
-        assert not row.drifted and row.n_current == 0 and row.psi_status == "no_values"
+        assert not row.drifted and row.n_current == 0 and row.psi_status == NO_VALUES
         assert all(np.isnan(v) for v in (row.statistic, row.p_value, row.effect, row.psi))
         assert measured(row.test, row.statistic, row.effect) == "no values: nothing compared"
         assert rows[f"{name} · missing rate"].drifted
-    assert PSI_LEVELS["no_values"] == "no values" and not np.isnan(rows["monthly_fee"].p_value)
-    made = [f for f in report.features if f.psi_status != "no_values"]  # the share counts the tests that measured something
+    assert PSI_LEVELS[NO_VALUES] == "no values" and not np.isnan(rows["monthly_fee"].p_value)
+    made = [f for f in report.features if f.psi_status != NO_VALUES]  # the share counts the tests that measured something
     assert report.drift_share == sum(f.drifted for f in made) / len(made) and len(made) == len(report.features) - 2
 
 
