@@ -138,8 +138,11 @@ with st.form("stream"):
     _follow_the_replay(int(info["position"]))
     s8.number_input("Replay position (rows replayed)", min_value=0, key="stream_position",
                     help="Where the replay stood when the page was drawn; the line under the form follows it as it moves. Apply "
-                    "moves the replay only when you changed this box; 0 starts it over.")  # fmt: skip
+                    "moves the replay only when you changed this box (Start over, below the form, sets it to 0 at once).")  # fmt: skip
     st.form_submit_button("Apply", on_click=_apply_stream)
+if info["source"] != "simulator":
+    st.button("Start over", help="Sets this replay back to its first row now; the rows it sends again are sent twice.",
+              on_click=lambda: act(lambda: rt.loop.update_stream(position=0), f"Replay of dataset {info['source']} set back to row 0"))  # fmt: skip
 
 
 @st.fragment(run_every=3)

@@ -238,7 +238,7 @@ def rests_on(labelled: float, served: float, coverage: float | None, delay_p50: 
     """What a realised accuracy rests on, in the words the chart's hover and the Overview's figure share; with no
     labels, only that (nothing about coverage or how labels came, since none did)."""
     if not labelled:
-        return f"no labels for {int(served):,} rows served" if served else "no labels and no rows served"
+        return f"no labels; {int(served):,} rows served" if served else "no labels and no rows served"
     delay = f"label delay p50 {seconds(delay_p50)}" if delay_p50 is not None and pd.notna(delay_p50) else "labels came with the rows"
     share = "—" if coverage is None or pd.isna(coverage) else f"{coverage * 100:.0f} %"  # as every share is written
     return f"on {int(labelled):,} labels; {int(served):,} rows served (coverage {share}, {delay})"

@@ -398,3 +398,10 @@ def test_far_values_in_the_rows_a_test_compared_are_named_beside_the_shift_they_
     assert note is not None and "pressure 2 of 200, wind 1 of 600" in note and "10 interquartile ranges" in note
     moved = ComparedRows(Compared(batch.assign(pressure=rng.normal(1200, 7, 200)), (3,)), {})  # a whole batch moved far: no far value
     assert charts.far_note(moved, ["pressure"]) is None
+
+
+def test_what_a_realised_accuracy_rests_on_gives_labels_and_rows_served_as_two_counts() -> None:
+    """Labels a cycle reads may be late ones for rows served before it: "200 labels for 200 rows" read as one count."""
+    assert charts.rests_on(20, 200, 0.1, 30.0) == "on 20 labels; 200 rows served (coverage 10 %, label delay p50 30 s)"
+    assert charts.rests_on(0, 200, None, None) == "no labels; 200 rows served"
+    assert charts.rests_on(0, 0, None, None) == "no labels and no rows served"

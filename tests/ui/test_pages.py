@@ -300,6 +300,9 @@ def test_apply_with_the_position_untouched_never_sets_the_replay_back(workspace:
     at.run()
     button(at, "Apply").click().run()
     assert rt.loop.stream_info()["position"] == 100  # and not applied again by the next Apply
+    rt.loop.run_cycle()  # at 200, the box drawn at 100: typing what it shows would not move the replay; Start over does
+    button(at, "Start over").click().run()
+    assert rt.loop.stream_info()["position"] == 0 and not at.error
 
 
 def test_a_replay_with_the_stream_off_is_said_to_stand_not_to_be_replaying(workspace: Path) -> None:
