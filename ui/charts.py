@@ -196,12 +196,21 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 
 
-def _broken_at_pauses(history: pd.DataFrame) -> pd.DataFrame:
+def _broken_at_pauses(history: pd.DataFrame, times: pd.Series | None = None) -> pd.DataFrame:
     """An empty row in each pause (the workspace closed, the loop stopped: a step PAUSE_STEPS times the usual one, and a
-    minute at least), so the lines break there instead of drawing a straight line through time no cycle measured."""
-    if len(history) < 3:
+    minute at least), so the lines break there instead of drawing a straight line through time no cycle measured.
+    `times`: every cycle's time, when `history` holds only some of them (a test made in some cycles breaks where no
+    cycle ran, not where it was not made)."""
+    breaks = _pauses(pd.to_datetime(history["ts"] if times is None else times).drop_duplicates().sort_values(ignore_index=True))
+    if breaks.empty:
         return history
-    ts = pd.to_datetime(history["ts"])
+    return pd.concat([history, pd.DataFrame({"ts": breaks})], ignore_index=True).sort_values("ts", kind="stable", ignore_index=True)
+
+
+def _pauses(ts: pd.Series) -> pd.Series:
+    """The middle of each pause between sorted times."""
+    if len(ts) < 3:
+        return ts.iloc[:0]
     steps = ts.diff()
     # The usual step is the local one, the larger median of the five steps before and the five after: the interval can
     # be changed while the loop runs, and against a global median every step after a longer interval was a pause.
@@ -210,10 +219,7 @@ def _broken_at_pauses(history: pd.DataFrame) -> pd.DataFrame:
     after = seconds[::-1].shift(1).rolling(5, min_periods=1).median()[::-1]
     usual = np.fmax(before, after).fillna(seconds.median())
     paused = seconds > (usual * PAUSE_STEPS).clip(lower=60.0)
-    if not paused.any():
-        return history
-    breaks = pd.DataFrame({"ts": ts[paused] - steps[paused] / 2})
-    return pd.concat([history, breaks], ignore_index=True).sort_values("ts", kind="stable", ignore_index=True)
+    return (ts[paused] - steps[paused] / 2).reset_index(drop=True)
 
 
 def estimate_band(cycle: dict, newest_cycle: object = None) -> str | None:
@@ -313,7 +319,7 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
     for i, feature in enumerate(dict.fromkeys(history["feature"])):
         rows = history[history["feature"] == feature]
-        rows = _broken_at_pauses(rows.assign(measured=described(rows)["measured"]))  # as the Overview's lines break
+        rows = _broken_at_pauses(rows.assign(measured=described(rows)["measured"]), history["ts"])  # as the Overview's break
         common = {"mode": "lines+markers", "marker": {"size": 4}, "line": _series_line(i), "legendgroup": feature}
         fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=floor), name=feature, row=1, col=1, customdata=rows["p_value"],
                         hovertemplate="p %{customdata:.2e}<extra>" + feature + "</extra>", **common)  # fmt: skip
@@ -640,6 +646,7 @@ def latency(history: pd.DataFrame) -> go.Figure:
 
 def availability(history: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
+    history = _broken_at_pauses(history)  # closed or stopped, nothing was checked: not a share held healthy
     fig.add_scatter(x=history["ts"], y=history["availability"], name="healthy share", mode="lines+markers", line_shape="hv")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     _time_axis(fig, history["ts"])

@@ -405,3 +405,22 @@ def test_what_a_realised_accuracy_rests_on_gives_labels_and_rows_served_as_two_c
     assert charts.rests_on(20, 200, 0.1, 30.0) == "on 20 labels; 200 rows served (coverage 10 %, label delay p50 30 s)"
     assert charts.rests_on(0, 200, None, None) == "no labels; 200 rows served"
     assert charts.rests_on(0, 0, None, None) == "no labels and no rows served"
+
+
+def test_availability_breaks_where_nothing_was_checked() -> None:
+    """The workspace closed for an hour: the step line held the last healthy share across it, as if checked."""
+    ts = [T0 + pd.Timedelta(minutes=k) for k in range(6)] + [T0 + pd.Timedelta(minutes=66 + k) for k in range(6)]
+    fig = charts.availability(pd.DataFrame({"ts": ts, "availability": [1.0] * 12}))
+    y = np.asarray(fig.data[0].y, dtype=float)
+    assert len(y) == 13 and np.isnan(y[6]) and np.isnan(y).sum() == 1
+
+
+def test_a_test_made_in_some_cycles_breaks_only_where_no_cycle_ran() -> None:
+    """The labels' test, made in labelled cycles only: its line broke between two labelled cycles with cycles between."""
+    ts = [T0 + pd.Timedelta(seconds=30 * k) for k in range(60)]
+    rows = [{"ts": t, "feature": "a", "test": "ks", "p_value": 0.5, "threshold": 0.01, "effect": 0.2, "psi": 0.3,
+             "statistic": 0.1, "drifted": False, "psi_too_few": False} for t in ts]  # fmt: skip
+    rows += [dict(r, feature="(label)", test="chi2") for r in rows[:6] + rows[50:56]]  # labels stopped for 22 minutes
+    fig = charts.drift_statistics(pd.DataFrame(rows), 0.1, 0.25, 0.1)
+    label = next(t for t in fig.data if t.legendgroup == "(label)" and t.yaxis == "y")
+    assert not np.isnan(np.asarray(label.y, dtype=float)).any() and len(label.y) == 12
