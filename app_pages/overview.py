@@ -8,7 +8,20 @@ import streamlit as st
 from core.domain.clock import process_uptime, utcnow
 from core.domain.outcomes import version_label
 from ui import charts
-from ui.state import cached, decisions, deliveries, empty_state, percent, plural, realised_as_of, runtime, table, version_column
+from ui.state import (
+    TILE_LINE,
+    cached,
+    decisions,
+    deliveries,
+    empty_state,
+    percent,
+    plural,
+    realised_as_of,
+    runtime,
+    table,
+    tile_line,
+    version_column,
+)
 
 if TYPE_CHECKING:
     from core.services.insights import Overview
@@ -63,7 +76,9 @@ def base_rate(ov: "Overview") -> dict[str, str]:
     label, share = ov.majority
     said["help"] += f" Always predicting {charts.class_name(label)} would score {percent(share)} there."
     if ov.champion_accuracy < share + 0.01:
-        said |= {"delta": f"always {charts.class_name(label)}: {percent(share)}", "delta_color": "inverse", "delta_arrow": "off"}
+        name, room = charts.class_name(label), TILE_LINE - len(f"always : {percent(share)}")  # the share kept whole
+        name = name if len(name) <= room else name[: room - 1] + "…"
+        said |= {"delta": f"always {name}: {percent(share)}", "delta_color": "inverse", "delta_arrow": "off"}
     return said
 
 
@@ -77,7 +92,7 @@ def live() -> None:
     top[0].metric("Champion", version_label(ov.champion), help="The model in service (MLflow alias `champion`).")
     top[1].metric("Holdout accuracy", percent(ov.champion_accuracy), **base_rate(ov))
     loop = ov.loop
-    failing = None if loop.failing is None else f"since {loop.failing.since:%H:%M} UTC: {loop.failing.reason}"
+    failing = None if loop.failing is None else f"since {loop.failing.since:%H:%M} UTC, {plural(loop.failing.cycles, 'cycle')}"
     top[2].metric("Loop", loop.headline, delta=failing, delta_color="inverse", delta_arrow="off",
                   help=f"Worker {loop.worker}, every {ov.interval:g} s; next run {next_run}. {loop.describe()}")  # fmt: skip
     realised = ov.realised or {}
@@ -104,7 +119,7 @@ def live() -> None:
     if last.get("status") in SIGNALS_OF:
         said, reason = SIGNALS_OF[last["status"]]
         why = f"{reason} (cycle {last['cycle_id']}: {last['reason']})."
-    bottom[2].metric("Signals (latest cycle)", said, delta=", ".join(fired) or None, delta_color="inverse", delta_arrow="off",
+    bottom[2].metric("Signals (latest cycle)", said, delta=tile_line(fired), delta_color="inverse", delta_arrow="off",
                      help=why)  # fmt: skip
     per_version = cached.insights.realised_by_version()
     if per_version:

@@ -300,6 +300,24 @@ def version_column(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return out
 
 
+def tile_line(parts: list[str], sep: str = ", ") -> str | None:
+    """Parts joined as far as they fit a tile's line at 1024 px (TILE_LINE characters), those left out counted ("+2
+    more"); the tile's help says them all. Past that width the line was cut mid-word.
+
+    >>> tile_line(["feature drift", "realised-accuracy drop"])
+    'feature drift +1 more'
+    """
+    if not parts:
+        return None
+    for shown in range(len(parts), 0, -1):
+        rest = f" +{len(parts) - shown} more" if shown < len(parts) else ""
+        line = sep.join(parts[:shown])
+        if len(line + rest) <= TILE_LINE or shown == 1:
+            room = TILE_LINE - len(rest)
+            return (line if len(line) <= room else line[: room - 1] + "…") + rest
+    return None
+
+
 def realised_as_of(realised: dict, champion: int | None, newest: int | None) -> str | None:
     """What the realised figure shown is, in the line beneath its tile, most telling first: whose it was when not
     today's champion's, how many cycles ago when cycles ran since (labels that stopped coming left a figure 116 cycles

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from ui import charts
-from ui.state import TILE_LINE, as_shown, header, realised_as_of
+from ui.state import TILE_LINE, as_shown, header, realised_as_of, tile_line
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,16 @@ def test_the_report_heads_its_tables_as_the_dashboard_does() -> None:
 )  # fmt: skip
 def test_the_realised_tile_s_line_puts_first_what_matters_and_fits_at_1024_px(realised: dict, newest: int, line: str) -> None:
     assert realised_as_of(realised, 2, newest) == line and len(line) <= TILE_LINE
+
+
+@pytest.mark.parametrize(
+    ("parts", "line"),
+    [(["feature drift"], "feature drift"),
+     (["feature drift", "realised-accuracy drop"], "feature drift +1 more"),
+     (["realised-accuracy drop", "class-share shift", "feature drift"], "realised-accuracy d… +2 more"),
+     (["a signal whose name alone is longer than the line"], "a signal whose name alone i…"),
+     ([], None)],
+)  # fmt: skip
+def test_a_tile_s_line_names_what_fits_and_counts_the_rest(parts: list[str], line: str | None) -> None:
+    """The Signals tile read "feature drift, realised-accuracy d…" at 1024 px; its help names them all."""
+    assert tile_line(parts) == line and len(line or "") <= TILE_LINE
