@@ -110,7 +110,10 @@ with single:
 
 with batch:
     st.subheader("Batch from a CSV")
-    st.caption(f"Columns{' by name' if not schema.plain else ''}: {', '.join(rt.schema.names)} (a target column is ignored). "
+    kept = ", ".join([c for c in (schema.id_column, schema.time_column) if c] + [c.name for c in schema.columns if c.kind == "ignored"]
+                     + [schema.target])  # carried into the results  # fmt: skip
+    extra = "a target column is ignored" if schema.plain else f"{kept} may be there too, kept in the results and not read by the model"
+    st.caption(f"Columns{' by name' if not schema.plain else ''}: {', '.join(rt.schema.names)} ({extra}). "
                f"At most {rt.settings.max_samples_per_request:,} rows.")  # fmt: skip
     file = st.file_uploader("Features CSV", type=["csv"], key="batch_csv")
     if file is not None and st.button("Predict the batch", type="primary"):

@@ -30,12 +30,16 @@ class Serving:
 
     def predict_csv(self, data: bytes | str) -> pd.DataFrame:
         """Batch prediction of a CSV of feature columns: the rows with prediction, confidence, version.
-        A workspace with its own schema takes its columns by name (a CSV or Parquet file), checked by the schema."""
+        A workspace with its own schema takes its columns by name (a CSV or Parquet file), checked by the schema, and
+        gives back every column of the file."""
         schema, limit = self.store.schema, self.settings.max_samples_per_request
         if not schema.plain:
             frame = read_table(bytes(data.encode() if isinstance(data, str) else data), "batch.csv", limit)
             X = encode(frame, schema, labelled=False, field="batch").X
-            return self.predict_batch(X, source="batch").to_frame(X, schema.names)
+            # The file's own id, time, ignored and target columns are carried through in its order, so the results join
+            # back to the rows they came from; the features as the model read them.
+            inputs = frame.reset_index(drop=True).assign(**{name: X[name] for name in X.columns})
+            return self.predict_batch(X, source="batch").to_frame(inputs, schema.names)
         X = parse_feature_csv(data, self.store.n_features, limit, self.settings.feature_max_abs)
         return self.predict_batch(X, source="batch").to_frame(X, self.store.features)
 

@@ -239,23 +239,35 @@ def test_the_logged_models_signature_takes_what_predict_takes(rt: Runtime) -> No
 
 def test_a_table_whose_columns_are_named_like_the_results_keeps_its_values(base: Settings, tmp_path: Path) -> None:
     """A user's `confidence`, `timestamp` or `source` column was overwritten by the workbench's own in a batch's results
-    and their download, and the prediction log showed the model's confidence as the user's."""
+    and their download, and the prediction log showed the model's confidence as the user's; the file's id, time and
+    target columns were dropped, so the results could be joined back to its rows by order only (tour 11)."""
     rng = np.random.default_rng(5)
     table = pd.DataFrame({"confidence": rng.normal(50, 10, 400), "timestamp": rng.choice(["am", "pm"], 400),
                           "source": rng.choice(["web", "shop"], 400)})  # fmt: skip
     table["bought"] = np.where(table["confidence"] + rng.normal(0, 5, 400) > 50, "yes", "no")
+    table.insert(0, "order", [f"o{i}" for i in range(400)])
+    table["prediction"] = pd.date_range("2026-01-01", periods=400, freq="h").astype(str)  # a time column, named like ours
     table.to_csv(path := tmp_path / "named.csv", index=False)
-    created = workspaces.create(base, "named", path, "named.csv", workspaces.TableChoice("bought"))
-    runtime = Runtime(workspaces.workspace_settings(base, created.folder))
+    choice = workspaces.TableChoice("bought", id_column="order", time_column="prediction")
+    runtime = Runtime(workspaces.workspace_settings(base, workspaces.create(base, "named", path, "named.csv", choice).folder))
     try:
-        sent = pd.DataFrame({"confidence": [80.0, 20.0], "timestamp": ["am", "noon"], "source": ["web", "shop"]})
+        sent = pd.DataFrame({"order": ["a1", "a2"], "confidence": [80.0, 20.0], "timestamp": ["am", "noon"], "source": ["web", "shop"],
+                             "prediction": ["2026-02-01 10:00", "2026-02-01 11:00"], "bought": ["yes", "no"]})  # fmt: skip
         results = runtime.serving.predict_csv(sent.to_csv(index=False).encode())
+        assert list(results.columns[:6]) == ["order", "confidence (input)", "timestamp (input)", "source", "prediction (input)", "bought"]
+        assert results["order"].tolist() == ["a1", "a2"] and results["bought"].tolist() == ["yes", "no"]  # they join back
+        assert list(pd.to_datetime(results["prediction (input)"])) == list(pd.to_datetime(sent["prediction"])) and set(
+            results["prediction"]
+        ) <= {
+            "yes",
+            "no",
+        }
         assert results["confidence (input)"].tolist() == [80.0, 20.0] and results["confidence"].between(0.5, 1).all()
         assert results["timestamp (input)"].tolist() == ["am", "noon"] and results["timestamp"].nunique() == 1
         assert results["unseen categories"].tolist() == [[], ["timestamp (input)"]]  # named as the file names it
         assert runtime.serving.unseen_values(results) == {"timestamp (input)": "'noon' ×1"}
-        assert list(pd.read_csv(io.StringIO(runtime.serving.results_csv(results))).columns[:3]) == [
-            "confidence (input)", "timestamp (input)", "source"]  # fmt: skip
+        assert list(pd.read_csv(io.StringIO(runtime.serving.results_csv(results))).columns[:4]) == [
+            "order", "confidence (input)", "timestamp (input)", "source"]  # fmt: skip
         runtime.serving.flush()
         log = runtime.insights.recent_predictions(10)
         assert sorted(log["source (input)"]) == ["shop", "web"] and set(log["source"]) == {"batch"}
