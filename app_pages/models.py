@@ -183,9 +183,9 @@ if evaluations:
             st.plotly_chart(charts.confusion_matrix(ev, label, classes), key=f"confusion_{label}")
     a, b = st.columns(2)
     label, ev = next(iter(evaluations.items()))
-    if "per_class" in ev:  # more than two classes: each class against the rest, for the first version
-        a.plotly_chart(charts.one_vs_rest(ev, classes, "roc"), key="roc")
-        b.plotly_chart(charts.one_vs_rest(ev, classes, "pr"), key="pr")
+    if "per_class" in ev:  # more than two classes: each class against the rest, each version in its own dash
+        a.plotly_chart(charts.one_vs_rest(evaluations, classes, "roc"), key="roc")
+        b.plotly_chart(charts.one_vs_rest(evaluations, classes, "pr"), key="pr")
     else:
         a.plotly_chart(charts.roc_curves(evaluations), key="roc")
         b.plotly_chart(charts.pr_curves(evaluations), key="pr")

@@ -24,6 +24,7 @@ from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 if TYPE_CHECKING:
     from core.services.compared import ComparedRows
 
+VERSION_DASHES = ("solid", "dash", "dot", "dashdot")  # versions compared on one chart of per-class lines
 COLOURS = {
     "realised": "#1f77b4", "estimated": "#9467bd", "drift": "#ff7f0e", "rejected": "#d62728",
     "promotion": "#2ca02c", "rollback": "#d62728", "reference": "#4c72b0", "current": "#dd8452",
@@ -672,21 +673,23 @@ def _confusion_k(z: list[list[int]], label: str, classes: tuple) -> go.Figure:
     return _layout(fig, f"{label} · {n:,} rows", "", "", height=320 + 20 * max(0, len(classes) - 3))
 
 
-def one_vs_rest(evaluation: dict, classes: tuple, kind: str) -> go.Figure:
-    """ROC ("roc") or precision-recall ("pr") curves of one version, one line per class against the rest."""
+def one_vs_rest(evaluations: dict[str, dict], classes: tuple, kind: str) -> go.Figure:
+    """ROC ("roc") or precision-recall ("pr") curves, one line per class against the rest, for every version
+    compared: a class keeps its colour, a version its dash (only the first version was drawn, its name nowhere)."""
     fig = go.Figure()
     if kind == "roc":
         fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"})
-    for index, (label, curves) in enumerate(zip(classes, evaluation["per_class"], strict=True)):
-        curve = curves.get(kind)
-        if not curve:
-            continue
-        colour = CLASS_COLOURS[index % len(CLASS_COLOURS)]
-        if kind == "roc":
-            fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{label} · AUC {curve['auc']:.3f}", line={"color": colour})
-        else:
-            fig.add_scatter(x=curve["recall"], y=curve["precision"], mode="lines", name=f"{label} · AP {curve['average_precision']:.3f}",
-                            line={"color": colour})  # fmt: skip
+    for version, (name, evaluation) in enumerate(evaluations.items()):
+        for index, (label, curves) in enumerate(zip(classes, evaluation.get("per_class", []), strict=False)):
+            curve = curves.get(kind)
+            if not curve:
+                continue
+            line = {"color": CLASS_COLOURS[index % len(CLASS_COLOURS)], "dash": VERSION_DASHES[version % len(VERSION_DASHES)]}
+            if kind == "roc":
+                fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{name} · {label} · AUC {curve['auc']:.3f}", line=line)
+            else:
+                fig.add_scatter(x=curve["recall"], y=curve["precision"], mode="lines",
+                                name=f"{name} · {label} · AP {curve['average_precision']:.3f}", line=line)  # fmt: skip
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
     axes = ("false positive rate", "true positive rate") if kind == "roc" else ("recall", "precision")

@@ -424,3 +424,19 @@ def test_a_test_made_in_some_cycles_breaks_only_where_no_cycle_ran() -> None:
     fig = charts.drift_statistics(pd.DataFrame(rows), 0.1, 0.25, 0.1)
     label = next(t for t in fig.data if t.legendgroup == "(label)" and t.yaxis == "y")
     assert not np.isnan(np.asarray(label.y, dtype=float)).any() and len(label.y) == 12
+
+
+def test_three_class_curves_of_two_versions_compared_are_both_drawn_and_named() -> None:
+    """Tour 11: comparing v1.1.0 with v1.0.0 on a three-class table drew v1.1.0's one-vs-rest curves only, unnamed."""
+
+    def evaluation(auc: float) -> dict:
+        curve = {"fpr": [0, 0.2, 1], "tpr": [0, 0.8, 1], "auc": auc, "recall": [0, 0.5, 1], "precision": [1, 0.8, 0.4],
+                 "average_precision": auc - 0.1}  # fmt: skip
+        return {"per_class": [{"roc": curve, "pr": curve}] * 3}
+
+    classes = ("low", "mid", "high")
+    for kind, measure in (("roc", "AUC"), ("pr", "AP")):
+        fig = charts.one_vs_rest({"v1.1.0": evaluation(0.9), "v1.0.0": evaluation(0.8)}, classes, kind)
+        lines = {t.name: (t.line.color, t.line.dash) for t in fig.data if t.name != "chance"}
+        assert len(lines) == 6 and f"v1.0.0 · high · {measure} {0.8 - (kind == 'pr') * 0.1:.3f}" in lines
+        assert len({c for c, _ in lines.values()}) == 3 and len({d for _, d in lines.values()}) == 2  # a colour a class, a dash a version
