@@ -20,6 +20,7 @@ from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
 from ui import charts
 from ui.report import drift_report_html
+from ui.state import percent
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -347,6 +348,12 @@ def test_drift_page_shows_the_latest_report(workspace: Path) -> None:
     assert len(at.get("plotly_chart")) == 5  # one overlay per feature, the tests over time, accuracy, the decision boundary
     assert report.columns[:3].tolist() == ["feature", "test", "drifted"] and "statistic" not in report  # `measured` says it
     assert not any("category column" in c.value or "missing-value rate" in c.value for c in at.caption)  # the demo has neither
+    record = get_runtime().store.last_cycle()
+    realised = next(m for m in at.metric if m.label == "Realised accuracy")  # tour 11: 64.5 % under a 67.7 % bar "held"
+    assert (
+        realised.proto.delta == f"upper bound {percent(record['realised_upper'])}"
+        and record["realised_upper"] > record["realised_accuracy"]
+    )
 
 
 def test_the_drift_page_opens_on_the_newest_cycle_that_made_a_drift_test(workspace: Path) -> None:
