@@ -31,7 +31,7 @@ from core.data.table_check import Encoded, encode, infer_schema, ordered_by_time
 from core.domain.schema import Kind, Schema
 from core.domain.validation import integer
 from core.errors import ConflictError, UserInputError, WorkspaceError
-from core.io.table_files import read_table
+from core.io.table_files import content_digest, read_table
 from core.ml import training
 
 PREVIEW_ROWS = 20
@@ -153,7 +153,8 @@ def create(
         check_free(base.workspaces_dir, name)
         step(f"Reading {filename} and inferring its schema")
         found, encoded = preview(source, filename, choice, base.max_samples_per_request, base.holdout_fraction)
-        return _filled(base, name, found, encoded, filename, choice, step)
+        digest = content_digest(source.read_bytes() if isinstance(source, Path) else bytes(source))
+        return _filled(base, name, found, encoded, filename, choice, step, digest)
 
 
 def free_name(root: Path, name: object) -> str:
@@ -192,9 +193,17 @@ def claimed(root: Path, name: str) -> Iterator[None]:
 
 
 def _filled(
-    base: Settings, name: str, found: Preview, encoded: Encoded, filename: str, choice: TableChoice, step: Callable[[str], None]
+    base: Settings,
+    name: str,
+    found: Preview,
+    encoded: Encoded,
+    filename: str,
+    choice: TableChoice,
+    step: Callable[[str], None],
+    digest: str,
 ) -> Created:
-    """The workspace's folder, its data and model v1.0.0; the folder is removed again if any of it fails."""
+    """The workspace's folder, its data and model v1.0.0; the folder is removed again if any of it fails. The file's
+    digest goes with its first rows' dataset: the same file imported later is named a copy of it."""
     folder = base.workspaces_dir / name
     settings = workspace_settings(base, folder)
     try:
@@ -210,7 +219,7 @@ def _filled(
             first = choice.initial_rows or found.n_rows
             step(f"Storing {first:,} rows as the first incoming data")
             part = filename if first == found.n_rows else f"{filename} · rows 1 to {first:,}"  # the other rows are a dataset too
-            info = rt.data.import_encoded(rows_of(encoded, 0, first), name=part, role="incoming")
+            info = rt.data.import_encoded(rows_of(encoded, 0, first), name=part, role="incoming", content_hash=digest)
             step(f"Training v1.0.0 on {'all ' if first == found.n_rows else 'the first '}{first:,} rows")
             outcome = rt.models.train(trigger="starter", dataset_ids=[info.dataset_id])
             replay = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -15,14 +14,10 @@ from core.data.table_check import Encoded
 from core.domain import validation
 from core.domain.outcomes import version_label
 from core.errors import UserInputError
-from core.io.table_files import checked_sources
+from core.io.table_files import checked_sources, content_digest
 from core.services.stream_source import stream_source
 from core.store import DatasetInfo, Store
 from core.store.datasets import ROLES
-
-
-def _digest(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 def checked_dataset_ids(store: Store, dataset_ids: object) -> list[int]:
@@ -79,7 +74,7 @@ class DataActions:
         raw = data.encode() if isinstance(data, str) else bytes(data)
         name = validation.text(name, "name")
         if self.store.schema.plain:
-            digest = _digest(raw)
+            digest = content_digest(raw)
             earlier = self.store.dataset_with_hash(digest)
             parsed = parse_labelled_csv(data, self.store.n_features, self.settings.max_samples_per_request, self.settings.feature_max_abs)
             info = self.store.insert_dataset(parsed.X, parsed.y, source="imported", name=name, role=role, content_hash=digest)
@@ -87,7 +82,7 @@ class DataActions:
             # The hash (the duplicate check) runs beside DuckDB's read: both let go of the GIL, and on a large
             # file it cost a tenth of the import.
             with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory() as folder:
-                hashing = pool.submit(_digest, raw)
+                hashing = pool.submit(content_digest, raw)
                 path = Path(folder) / ("upload.parquet" if name.lower().endswith(".parquet") else "upload.csv")
                 path.write_bytes(raw)
                 schema = self.store.schema
@@ -100,12 +95,14 @@ class DataActions:
             self.store.set_content_hash(info.dataset_id, digest)
         return replace(info, duplicate_of=earlier["dataset_id"]) if earlier else info
 
-    def import_encoded(self, encoded: Encoded, name: str, role: str = "library") -> DatasetInfo:
-        """Rows already checked against this workspace's schema (a new workspace's first file)."""
+    def import_encoded(self, encoded: Encoded, name: str, role: str = "library", content_hash: str | None = None) -> DatasetInfo:
+        """Rows already checked against this workspace's schema (a new workspace's first file; `content_hash`, the
+        file's `content_digest`, so importing it again is named a copy)."""
         role = validation.choice(role, "role", ROLES)
         return self.store.insert_dataset(
-            encoded.X, encoded.y, source="imported", name=validation.text(name, "name"), role=role, times=encoded.times
-        )
+            encoded.X, encoded.y, source="imported", name=validation.text(name, "name"), role=role, times=encoded.times,
+            content_hash=content_hash,
+        )  # fmt: skip
 
     def update(self, dataset_id: object, name: object = None, tags: object = None) -> dict:
         """Rename or tag a dataset; both checked before either is stored."""

@@ -104,6 +104,13 @@ def test_an_import_maps_columns_by_name_and_refuses_a_file_that_does_not_match(w
     assert weather_runtime.store.counts()["datasets"] == before + 1  # the refused file stored nothing
 
 
+def test_importing_the_file_a_workspace_was_created_from_is_named_a_copy(weather_runtime: Runtime, weather: workspaces.Created) -> None:
+    """Tour 11: the creation stored no digest of its file, so importing it again was not named a copy (a third import
+    was, of the second)."""
+    info = weather_runtime.data.import_csv((EXAMPLES / "weather.csv").read_bytes(), name="weather again", role="library")
+    assert info.duplicate_of == weather.dataset_id
+
+
 def test_a_batch_file_is_predicted_by_column_name(weather_runtime: Runtime) -> None:
     frame = pd.read_csv(EXAMPLES / "weather.csv").head(50).drop(columns=["rain"])
     results = weather_runtime.serving.predict_csv(frame[list(reversed(frame.columns))].to_csv(index=False).encode())
