@@ -12,6 +12,7 @@ from core.config import Settings
 from core.data.csv_import import parse_feature_csv
 from core.data.table_check import encode
 from core.domain.features import UNSEEN_COLUMN
+from core.domain.schema import Schema
 from core.io.table_files import read_table
 from core.services.ingest import store_forwarded
 from core.services.predictor import BatchPrediction, Prediction, Predictor
@@ -21,6 +22,11 @@ from core.store import Store
 class Serving:
     def __init__(self, store: Store, predictor: Predictor, settings: Settings) -> None:
         self.store, self.predictor, self.settings = store, predictor, settings
+
+    @property
+    def schema(self) -> Schema:
+        """The columns a row is checked against (a refusal shows a body of them)."""
+        return self.store.schema
 
     def predict(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
         return self.predictor.predict_one(features, source, prediction_id)

@@ -42,6 +42,15 @@ class FastPredict:
             body, more = body + message.get("body", b""), message.get("more_body", False)
         await reply(send, *self._answer(body))
 
+    def _expected(self) -> str:
+        """A body this workspace takes, in a refusal: the demo's list of numbers, or a table's named values (the list
+        form is refused there, so suggesting it sent people the wrong way)."""
+        schema = self.rt.serving.schema
+        if schema is None or schema.plain:
+            return json.dumps({"features": [1.5] * (2 if schema is None else len(schema.names))})
+        shown = {c.name: (c.categories[0] if c.categories else "…") if c.kind == "categorical" else 1.5 for c in schema.features[:3]}
+        return json.dumps({"features": shown} if len(schema.features) <= 3 else {"features": shown | {"…": "…"}}, ensure_ascii=False)
+
     def _answer(self, body: bytes) -> tuple[int, dict[str, Any], list]:
         try:
             if len(body) > self.MAX_BODY:
@@ -49,11 +58,11 @@ class FastPredict:
             try:
                 data = json.loads(body)
             except ValueError:  # a UnicodeDecodeError too
-                raise UserInputError("body", 'not valid JSON: expected {"features": [1.5, 2.3]}') from None
+                raise UserInputError("body", f"not valid JSON: expected {self._expected()}") from None
             except RecursionError:
                 raise UserInputError("body", TOO_DEEP) from None
             if not isinstance(data, dict) or "features" not in data:
-                raise UserInputError("features", 'Field required: expected {"features": [1.5, 2.3]}')
+                raise UserInputError("features", f"Field required: expected {self._expected()}")
             unknown = sorted(set(data) - {"features", "prediction_id"})
             if unknown:
                 raise UserInputError(

@@ -14,6 +14,7 @@ import time
 
 from core.config import Settings, SettingsError
 from core.domain.outcomes import version_label
+from core.domain.schema import Schema
 from core.errors import UserInputError
 from core.replica.follower import ChampionFollower
 from core.replica.forwarder import Forwarder, ForwardState
@@ -53,6 +54,11 @@ class Replica:
     @property
     def serving(self) -> Replica:
         return self
+
+    @property
+    def schema(self) -> Schema | None:
+        """The champion's columns, once it has been read from the registry."""
+        return self.follower.schema
 
     def predict(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
         result = self.predictor.predict_one(features, source, prediction_id)

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core import startup, workspaces
-from core.api import create_app
+from core.api import create_app, serving_app
 from core.config import Settings
 from core.data.synthetic_table import generate_table
 from core.errors import UserInputError
@@ -87,6 +87,10 @@ def test_the_api_serves_the_schema_and_predicts_named_features(weather_runtime: 
     document = client.get("/openapi.json").json()
     features = document["components"]["schemas"]["PredictRequest"]["properties"]["features"]
     assert list(features["properties"])[:2] == ["temperature", "dew_point"] and features["additionalProperties"] is False
+    fast = TestClient(serving_app(weather_runtime))  # /predict's fast path, in front of the app
+    for body in (b"", b"{}"):  # tour 11: both suggested the list form this workspace refuses
+        said = fast.post("/predict", content=body, headers={"content-type": "application/json"}).json()["error"]
+        assert '{"features": {"temperature": 1.5, "dew_point": 1.5, "sea_level_pressure": 1.5, "…": "…"}}' in said, said
 
 
 def test_an_import_maps_columns_by_name_and_refuses_a_file_that_does_not_match(weather_runtime: Runtime) -> None:
