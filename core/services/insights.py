@@ -92,6 +92,7 @@ class Overview:
     realised: dict | None = None  # the newest cycle that measured a realised accuracy (it stays until a newer one)
     estimated: dict | None = None  # the newest cycle that estimated one (likewise)
     majority: tuple[ClassLabel, float] | None = None  # the champion's holdout's most frequent class and its share
+    holdout_rows: int | None = None  # the rows the champion's holdout accuracy rests on
 
 
 class WorkerStatus(Protocol):
@@ -127,7 +128,7 @@ class Insights(StoredFacts):
         return Overview(
             champion, record["accuracy"] if record else None, self.store.last_cycle(), worker.state, worker.next_run, worker.interval,
             time.time() - self.started_at, self.store.counts(), self.loop(), self.store.last_realised(),
-            self.store.last_estimated(), self.majority(champion),
+            self.store.last_estimated(), self.majority(champion), int(record["n_holdout"]) if record else None,
         )  # fmt: skip
 
     def majority(self, champion: int | None) -> tuple[ClassLabel, float] | None:

@@ -62,6 +62,9 @@ def test_overview_shows_the_starter_champion(workspace: Path) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Champion"] == "v1.0.0" and metrics["Loop"] == "stopped"
     assert metrics["Holdout accuracy"].endswith(" %") and len(at.columns) >= 6  # two rows of three KPIs
+    holdout = next(m for m in at.metric if m.label == "Holdout accuracy")  # tour 11: 100 % on 18 rows, the count nowhere
+    rows = int(get_runtime().store.model(1)["n_holdout"])
+    assert holdout.proto.delta == f"on {rows:,} holdout rows" and f"holdout of {rows:,} rows" in holdout.proto.help
 
 
 def test_overview_says_what_the_realised_accuracy_rests_on_and_keeps_it_until_a_newer_one(workspace: Path) -> None:
