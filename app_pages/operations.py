@@ -182,7 +182,10 @@ st.subheader("Alerts")
 webhook, configured = rt.health.webhook()
 st.write(f"Discord webhook: `{webhook}`" + ("" if configured else " — set DISCORD_WEBHOOK_URL to send alerts"))
 if st.button("Send test message"):
-    act(rt.health.send_test_message, "Test message queued")
+    sent = act(rt.health.send_test_message, "Test message queued" if configured else None)
+    if sent is not None and not configured:  # a toast said "queued" while nothing could be sent
+        st.warning("No webhook is set: the test message is stored as not sent (the alert table shows it). Set "
+                   "DISCORD_WEBHOOK_URL and restart to send alerts to Discord.")  # fmt: skip
 
 
 @st.fragment(run_every=3)

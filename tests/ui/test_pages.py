@@ -419,6 +419,14 @@ def test_a_dead_webhook_is_said_beside_the_overall_health(workspace: Path, monke
         assert overall == "Overall: **degraded**; alerts are not reaching Discord either (the webhook fails)", overall
 
 
+def test_a_test_message_with_no_webhook_set_says_it_was_not_sent(workspace: Path) -> None:
+    """Tour 11: the button showed nothing visible (a toast said "queued") and only added an alert row "not sent"."""
+    at = open_page("operations")
+    button(at, "Send test message").click().run()
+    assert any(w.value.startswith("No webhook is set: the test message is stored as not sent") for w in at.warning)
+    assert get_runtime().insights.notifications(5)["delivery"].iloc[0] == "not_sent"
+
+
 def test_an_invalid_setting_is_named_on_the_page(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IA_SCHEDULER_INTERVAL", "-5")
     at = AppTest.from_file(APP, default_timeout=90)
