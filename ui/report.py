@@ -76,7 +76,10 @@ def _drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _table(frame: pd.DataFrame) -> str:
     """A table headed as the dashboard heads it (`header`): "p-value", "created (UTC)", not p_value, created_at."""
-    return frame.rename(columns=header).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", escape=True)
+    frame = frame.rename(columns=header)
+    text = frame.select_dtypes(include="object").columns  # a None there was written "None" (an alert's HTTP status)
+    frame[text] = frame[text].astype(object).where(frame[text].notna(), "—")
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", escape=True)
 
 
 def _cell(value: object) -> str:

@@ -124,7 +124,8 @@ def infer_classes(values: pd.Series, target: str) -> tuple[ClassLabel, ...]:
     missing = int(values.isna().sum())
     if missing:
         first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
-        raise UserInputError(target, f"{missing:,} rows have no label (the first is row {first}): every row needs one")
+        rows = "1 row has" if missing == 1 else f"{missing:,} rows have"
+        raise UserInputError(target, f"{rows} no label (the first is row {first}): every row needs one")
     labels = list(dict.fromkeys(as_written(v) for v in pd.unique(values)))  # 1 and 1.0 are one class
     if len(labels) > MAX_CLASSES:
         raise UserInputError(target, f"{len(labels):,} distinct labels is more than the {MAX_CLASSES} classes a model may have")

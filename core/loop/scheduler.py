@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import schedule
 
@@ -89,7 +89,9 @@ class Scheduler:
 
     @property
     def next_run(self) -> datetime | None:
-        return None if self.state != "running" else self._cycle_job.next_run
+        """In UTC, as every screen labels it: `schedule` keeps the machine's local time (a naive datetime), and on a
+        machine not set to UTC the Overview's "next run (UTC)" was hours off."""
+        return None if self.state != "running" else self._cycle_job.next_run.astimezone(UTC)
 
     def heartbeat_age(self) -> float | None:
         return None if self.heartbeat is None else time.time() - self.heartbeat

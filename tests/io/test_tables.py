@@ -60,7 +60,7 @@ def test_missing_values_are_found_and_allowed_per_column(tmp_path: Path) -> None
         ("a,b,y\n1,2,0\n3,4,0\n", "y", "one class only"),
         ("a,b,y\n1,,0\n3,,1\n", "y", "b: every value is missing"),
         ("a,b,y\n1,2,0\n3,4,1\n", "z", "no column named 'z'"),
-        ("a,b,y\n1,2,0\n3,4,\n", "y", "y: 1 rows have no label"),
+        ("a,b,y\n1,2,0\n3,4,\n", "y", "y: 1 row has no label"),
         ("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(3)) + "x,1\n", "y", "a: mixes numbers and text"),
     ],
 )

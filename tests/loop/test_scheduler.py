@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 from core.loop.scheduler import Scheduler
 from core.runtime import Runtime
@@ -149,3 +152,23 @@ def test_the_runtime_loop_runs_real_cycles_and_stops_cleanly(tmp_path, mlflow_te
         assert "Scheduler started" in titles and "Scheduler stopped" in titles
     finally:
         again.close()
+
+
+def test_the_next_run_is_in_utc_on_a_machine_that_is_not() -> None:
+    """`schedule` keeps local time; the Overview and Operations label the next run UTC and /loop gave no zone."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kolkata"  # UTC+5:30
+    time.tzset()
+    scheduler = Scheduler(lambda _trigger: None, threading.Lock(), 3600)
+    try:
+        scheduler.start()
+        wait_until(lambda: scheduler.next_run is not None and scheduler.next_run > datetime.now(UTC) + timedelta(minutes=30))
+        ahead = scheduler.next_run - datetime.now(UTC)  # an aware UTC time, an interval ahead
+        assert scheduler.next_run.utcoffset() == timedelta(0) and timedelta(minutes=55) < ahead <= timedelta(hours=1)
+    finally:
+        scheduler.stop()
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
