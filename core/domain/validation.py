@@ -29,8 +29,14 @@ FEATURE_ABS_CEILING = 1e150
 
 
 def shown(value: object) -> str:
-    """A value as it appears in a message, cut so one huge value cannot flood it."""
-    text = repr(value.item() if isinstance(value, np.generic) else value)  # 1, not numpy 2's np.int64(1)
+    """A value as it appears in a message, cut so one huge value cannot flood it; true, false and null as JSON, where
+    they come from, writes them (a JSON true read "got True").
+
+    >>> shown(True), shown(None), shown("True"), shown(np.int64(1))
+    ('true', 'null', "'True'", '1')
+    """
+    value = value.item() if isinstance(value, np.generic) else value  # 1, not numpy 2's np.int64(1)
+    text = {True: "true", False: "false"}[value] if isinstance(value, bool) else "null" if value is None else repr(value)
     return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 1] + "…"
 
 

@@ -83,7 +83,7 @@ def test_predict_answers_the_original_contract_and_logs_it(predict_client: TestC
         ({"features": [1.0]}, "features", "expected 2 features per row"),
         ({"features": [1.0, "2"]}, "features", "'2' is not a number"),
         ({"features": [1e308, 1.0]}, "features", "beyond the limit"),
-        ({"features": [True, 1.0]}, "features", "True is not a number"),
+        ({"features": [True, 1.0]}, "features", "true is not a number"),  # as JSON writes it
         ({"features": "1.5,2.3"}, "features", "expected a list"),
         ({}, "features", "Field required"),
     ],

@@ -100,3 +100,12 @@ def test_a_refusal_shows_values_as_a_person_wrote_them(api: tuple[Runtime, str])
         # A child process reads the file (core.workspaces): seconds on a loaded machine, past httpx's default of 5.
         said = refused(httpx.post(f"{url}{path}", files={"file": ("one.csv", one_class)}, data=form, headers=AUTH, timeout=120), "y")
         assert "one class only (1)" in said and "np." not in said, said
+
+
+def test_a_wrong_kind_is_refused_naming_its_column_and_what_it_was_given(api: tuple[Runtime, str]) -> None:
+    """Tour 11: {"x": "text"} was refused as "expected an object of column names to one of …", naming neither."""
+    _rt, url = api
+    table = b"x,z,y\n" + b"1,a,0\n2,b,1\n" * 50
+    form = {"target": "y", "kinds": '{"x": "numeric", "z": "text"}'}
+    said = refused(httpx.post(f"{url}/workspaces/preview", files={"file": ("t.csv", table)}, data=form, headers=AUTH, timeout=120), "kinds")
+    assert "z = 'text'" in said and "numeric, categorical, ignored" in said and "x =" not in said, said

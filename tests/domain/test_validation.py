@@ -51,7 +51,7 @@ def test_one_bad_value_is_found_where_it_is(matrix: np.ndarray, data: st.DataObj
         (np.array([1, None], dtype=object), "got an array of Python objects"),
         ([[1.0, 2.0], np.array(["a", "b"])], "row 2: expected numbers, got an array of strings"),
         ([[1.0, 2.0], [1.0]], "row 2 holds 1 values"),
-        ([None, 1.0], "None is not a number"),
+        ([None, 1.0], "null is not a number"),
         ({"features": [1, 2]}, "expected a list of 2 numbers"),
         ([[1.0, 2.0], 3.0], "row 2: expected a list of 2 numbers"),
         (b"12", "expected a list"),

@@ -41,7 +41,7 @@ def test_the_champion_is_loaded_once_and_reloaded_when_it_changes(trained_runtim
         ([1.0], "expected 2 features per row"),
         ([1.0, 2.0, 3.0], "expected 2 features per row"),
         ([1.0, "2"], "'2' is not a number"),
-        ([True, 1.0], "True is not a number"),
+        ([True, 1.0], "true is not a number"),
         ([1.0, math.nan], "feature_2 is nan"),
         ([math.inf, 1.0], "feature_1 is inf"),
         ("1.5,2.3", "expected a list"),

@@ -100,6 +100,9 @@ def _kinds(text: str | None) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError:
         raise UserInputError("kinds", 'expected a JSON object such as {"plan": "categorical"}') from None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and v in KINDS for k, v in value.items()):
-        raise UserInputError("kinds", f"expected an object of column names to one of {', '.join(KINDS)}")
+    if not isinstance(value, dict):
+        raise UserInputError("kinds", f"expected an object of column names to one of {', '.join(KINDS)}, got {str(value)[:60]}")
+    wrong = [f"{k} = {v!r}" for k, v in value.items() if not isinstance(v, str) or v not in KINDS]
+    if wrong:  # each column named with what it was given (tour 11: neither was)
+        raise UserInputError("kinds", f"a kind is one of {', '.join(KINDS)}; got {', '.join(wrong)[:200]}")
     return value
