@@ -108,7 +108,8 @@ table(
     ["feature", "test", "drifted", "measured", "p_value", "threshold", "effect", "window_batches", "psi", "psi_status", "n_reference",
      "n_current"],
     "This cycle made no drift test (no champion or no new rows).",
-    column_config={"p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+    column_config={"feature": st.column_config.TextColumn("feature", width="medium"),  # "income · missing rate" whole at 1024 px
+                   "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
                    "window_batches": "batches pooled",
                    "n_reference": st.column_config.NumberColumn("reference rows", format=COUNT, help="The reference's rows the test read: its "
                                                                 "values present (every row for a missing rate)"),

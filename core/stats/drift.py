@@ -159,7 +159,7 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS, presor
 
 
 NO_VALUES = "no_values"  # the PSI status of a column with no value on one side: nothing was compared
-PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low", "too_few": "too few rows to read",
+PSI_LEVELS = {"drift": "high", "warning": "moderate", "ok": "low", "too_few": "too few rows",
               NO_VALUES: "no values", "not_read": "—"}  # beside the verdict  # fmt: skip
 PSI_NOISE_QUANTILE = 0.95
 

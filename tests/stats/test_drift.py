@@ -132,7 +132,7 @@ def test_psi_s_level_is_not_read_off_a_batch_too_small_for_it() -> None:
     small = [drift_report(reference, rng.normal(size=(39, 1)), ["f"], T).features[0] for _ in range(20)]
     assert sum(f.psi >= T.psi_drift for f in small) >= 10  # the value is noise-high ...
     assert {f.psi_status for f in small} == {"too_few"}  # ... so no level is claimed
-    assert described(pd.DataFrame([vars(small[0])]))["psi_status"].tolist() == ["too few rows to read"]
+    assert described(pd.DataFrame([vars(small[0])]))["psi_status"].tolist() == ["too few rows"]
     steady = drift_report(reference, rng.normal(size=(300, 1)), ["f"], T).features[0]
     moved = drift_report(reference, rng.normal(size=(300, 1)) + 1.0, ["f"], T).features[0]
     assert (steady.psi_status, moved.psi_status) == ("ok", "drift")
