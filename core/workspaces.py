@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.config import PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, WORKSPACES_DIR, Settings
-from core.data.table_check import Encoded, encode, infer_schema, ordered_by_time
+from core.data.table_check import ONE_VALUE, Encoded, encode, infer_schema, ordered_by_time
 from core.domain.schema import Kind, Schema
 from core.domain.validation import integer
 from core.errors import ConflictError, UserInputError, WorkspaceError
@@ -153,6 +153,9 @@ def create(
         check_free(base.workspaces_dir, name)
         step(f"Reading {filename} and inferring its schema")
         found, encoded = preview(source, filename, choice, base.max_samples_per_request, base.holdout_fraction)
+        if constant := [c.name for c in found.schema.features if ONE_VALUE in c.note]:
+            step(f"Note: {', '.join(constant)} hold{'s' if len(constant) == 1 else ''} {ONE_VALUE}: kept, watched for drift, "
+                 "but nothing to learn from until it varies")  # fmt: skip
         digest = content_digest(source.read_bytes() if isinstance(source, Path) else bytes(source))
         return _filled(base, name, found, encoded, filename, choice, step, digest)
 

@@ -63,6 +63,9 @@ def infer_schema(
     return Schema(columns, target, classes, time_column, id_column)
 
 
+ONE_VALUE = "one value only"  # a column's note when every value present is the same
+
+
 def _infer_column(values: pd.Series, name: str, kind: Kind | None, role: str | None = None) -> Column:
     present = values.dropna()
     missing = len(present) < len(values)
@@ -80,6 +83,8 @@ def _infer_column(values: pd.Series, name: str, kind: Kind | None, role: str | N
             return Column(name, "ignored", missing, note=note)
     else:
         note = "set by choice"
+    if distinct == 1:  # kept: a stuck sensor that comes loose is drift worth seeing; said, since it teaches nothing now
+        note = f"{note}; {ONE_VALUE} ({shown(present.iloc[0])}): nothing to learn from until it varies"
     if kind == "numeric":
         if not numeric_dtype:
             example = present.iloc[0]

@@ -44,6 +44,15 @@ def test_the_inference_rule_as_the_readme_states_it(tmp_path: Path) -> None:
     assert infer_schema(frame.drop(columns=["note"]), "label", id_column="id").column("id").note == "the identifier column: not an input"
 
 
+def test_a_column_of_one_value_is_kept_and_said_to_teach_nothing(tmp_path: Path) -> None:
+    """Tour 11: constant columns were accepted with no word, by the command line and the dashboard's preview alike."""
+    frame = read_table(_csv(tmp_path, "a,b,c,y\n" + "".join(f"{i}.5,5,red,{i % 2}\n" for i in range(40))))
+    schema = infer_schema(frame, "y", {"c": "categorical"})
+    assert [c.kind for c in schema.columns] == ["numeric", "categorical", "categorical"]  # watched for drift all the same
+    assert "one value only (5)" in schema.column("b").note and "one value only ('red')" in schema.column("c").note
+    assert "one value" not in schema.column("a").note
+
+
 def test_missing_values_are_found_and_allowed_per_column(tmp_path: Path) -> None:
     frame = read_table(_csv(tmp_path, "a,b,c,y\n1.5,x,NA,0\n,y,2,1\n3.5,,?,0\n4.5,x,5,1\n"))
     schema = infer_schema(frame, "y")
