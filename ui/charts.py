@@ -230,7 +230,7 @@ def estimate_band(cycle: dict, newest_cycle: object = None) -> str | None:
     if low is None or high is None or pd.isna(low) or pd.isna(high):
         return None
     band = f"{float(low) * 100:.1f}–{float(high) * 100:.1f} %"
-    if newest_cycle is not None and cycle.get("cycle_id") != newest_cycle:  # the tile's help names the band: a tile fits ~22 characters
+    if newest_cycle is not None and cycle.get("cycle_id") != newest_cycle:  # the help names the band (a line fits ui.state.TILE_LINE)
         return f"cycle {cycle['cycle_id']} · {band}"
     return f"95 % band {band}"
 

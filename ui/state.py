@@ -329,7 +329,8 @@ def realised_as_of(realised: dict, champion: int | None, newest: int | None) -> 
     ago = (newest or 0) - int(realised["cycle_id"])
     parts = [] if served == champion else [f"{version_label(served)}'s"]
     if ago > 0:
-        parts.append(f"{plural(ago, 'cycle')} ago")
+        long = f"{plural(ago, 'cycle')} ago"
+        parts.append(long if len(" · ".join([*parts, long])) <= TILE_LINE else f"{ago:,} ago")  # "v1.10.0's · 12,345 ago"
     elif not parts:
         parts.append(f"cycle {realised['cycle_id']}")
     labels = plural(int(realised["realised_on"]), "label")

@@ -19,7 +19,7 @@ BATCH_SOURCES = ("batch", "api-batch", "stream")  # rows of one batch share its 
 SINGLE = f"source NOT IN {BATCH_SOURCES!r}"
 
 
-LOG_COLUMNS = (  # the log's own columns, beside the inputs
+LOG_OWN_COLUMNS = (  # the log's own columns, beside the inputs
     "ts",
     "model_version",
     "prediction",
@@ -82,7 +82,7 @@ class PredictionQueries(StoreBase):
     def recent_predictions(self, limit: int = 100) -> pd.DataFrame:
         """The newest logged predictions, their inputs under the names the user gave the columns (one named like a
         column of the log's own shown as "name (input)") and the class as written."""
-        names = inputs_beside(self.schema.names, LOG_COLUMNS).values()
+        names = inputs_beside(self.schema.names, LOG_OWN_COLUMNS).values()
         features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, names, strict=True))
         frame = self.cur.execute(
             f"""SELECT p.ts, p.model_version, {features}, p.prediction, p.confidence, f.label AS true_label, p.latency_ms, p.source,

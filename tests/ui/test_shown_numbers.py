@@ -45,7 +45,8 @@ def test_the_report_heads_its_tables_as_the_dashboard_does() -> None:
      ({"cycle_id": 3, "champion_version": 2, "realised_on": 200}, 66, "63 cycles ago · 200 labels"),
      ({"cycle_id": 3, "champion_version": 1, "realised_on": 200}, 66, "v1.0.0's · 63 cycles ago"),
      ({"cycle_id": 3, "champion_version": 2, "realised_on": 1000}, 1237, "1,234 cycles ago"),  # the labels would be cut
-     ({"cycle_id": 9999, "champion_version": 2, "realised_on": 5000}, 9999, "cycle 9999 · 5,000 labels")],
+     ({"cycle_id": 9999, "champion_version": 2, "realised_on": 5000}, 9999, "cycle 9999 · 5,000 labels"),
+     ({"cycle_id": 3, "champion_version": 11, "realised_on": 200}, 12348, "v1.10.0's · 12,345 ago")],
 )  # fmt: skip
 def test_the_realised_tile_s_line_puts_first_what_matters_and_fits_at_1024_px(realised: dict, newest: int, line: str) -> None:
     assert realised_as_of(realised, 2, newest) == line and len(line) <= TILE_LINE
