@@ -216,9 +216,13 @@ def test_no_select_box_cuts_its_choice_at_1024_px(server: str) -> None:
     """Tour 9: the stream's source read "Replay 2: edge.csv ·" at 1024 px, a third of the form's width."""
     with _page(1024) as page:
         cut, seen = [], []
-        for path in ("operations", "data", "models", "drift"):
+        for path in ("operations", "data", "models", "drift", "predict"):
             page.goto(f"{server}/{path}")
             _settle(page)
+            for summary in page.locator("[data-testid='stExpander'] summary").all():  # a closed one's boxes measure 0 wide
+                if summary.is_visible():
+                    summary.click()
+            page.wait_for_timeout(500)
             seen += page.evaluate("""() => [...document.querySelectorAll("[data-testid='stSelectbox'] input")].map(e => e.value)""")
             cut += [f"/{path}: {c}" for c in page.evaluate(SELECTS_CUT)]
     assert any(v.startswith("Replay ") and "cancer.csv" in v for v in seen), seen  # the replay's source, named in full
