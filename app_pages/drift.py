@@ -87,8 +87,8 @@ top[2].metric("Estimated accuracy", percent(cycle.get("estimated_accuracy")), de
 bottom[0].metric("Accuracy bar", percent(cycle.get("performance_bar")), help="A drop is called only when the realised accuracy's "
                  "upper confidence bound (IA_PERF_CONFIDENCE) falls below this bar minus the tolerance (IA_PERF_TOLERANCE). The bar is "
                  "what the champion's holdout vouches for (its lower bound) until the champion has served more labelled rows than its "
-                 "holdout holds, then its realised accuracy on the rows it served: it moves as they come. The verdict above names "
-                 "which.")  # fmt: skip
+                 "holdout holds, and at least 1,000, then its realised accuracy on the rows it served: it moves as they come. The "
+                 "verdict above names which.")  # fmt: skip
 bottom[1].metric("New version", version_label(cycle.get("new_version")), help="The version this cycle registered, if any.")
 bottom[2].metric("Signals", str(len(fired)), help=", ".join(fired) or "No signal fired in this cycle.")
 st.write(f"**Decision: {decision_of(cycle)}.** {cycle['reason']}")

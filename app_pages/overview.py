@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.domain.clock import process_uptime, utcnow
 from core.domain.outcomes import version_label
+from core.domain.validation import clipped
 from ui import charts
 from ui.state import (
     TILE_LINE,
@@ -71,7 +72,7 @@ def base_rate(ov: "Overview") -> dict[str, str]:
     """The holdout accuracy's help, and a warning beside it when it is no better than always predicting the most
     frequent class: 95.8 % on a table with 4.2 % positives can be a model that never says yes."""
     rows = f" of {ov.holdout_rows:,} rows" if ov.holdout_rows else ""
-    said = {"help": f"The champion's accuracy on its own holdout{rows}: 100 % on 18 rows promises little."}
+    said = {"help": f"The champion's accuracy on its own holdout{rows}: read it with the count (a figure on a few rows promises little)."}
     if ov.holdout_rows:  # beneath the figure, unless the warning below takes the line
         said |= {"delta": f"on {plural(ov.holdout_rows, 'holdout row')}", "delta_color": "off", "delta_arrow": "off"}
     if ov.majority is None or ov.champion_accuracy is None:
@@ -79,8 +80,7 @@ def base_rate(ov: "Overview") -> dict[str, str]:
     label, share = ov.majority
     said["help"] += f" Always predicting {charts.class_name(label)} would score {percent(share)} there."
     if ov.champion_accuracy < share + 0.01:
-        name, room = charts.class_name(label), TILE_LINE - len(f"always : {percent(share)}")  # the share kept whole
-        name = name if len(name) <= room else name[: room - 1] + "…"
+        name = clipped(charts.class_name(label), TILE_LINE - len(f"always : {percent(share)}"))  # the share kept whole
         said |= {"delta": f"always {name}: {percent(share)}", "delta_color": "inverse", "delta_arrow": "off"}
     return said
 
@@ -90,7 +90,7 @@ def live() -> None:
     rt = runtime()
     ov = rt.insights.overview()
     last = ov.last_cycle or {}
-    next_run = ov.next_run.strftime("%H:%M:%S") if ov.next_run else "—"
+    next_run = ov.next_run.strftime("%H:%M:%S UTC") if ov.next_run else "—"
     top, bottom = st.columns(3), st.columns(3)  # two rows of three: labels and values fit at 1024 px
     top[0].metric("Champion", version_label(ov.champion), help="The model in service (MLflow alias `champion`).")
     top[1].metric("Holdout accuracy", percent(ov.champion_accuracy), **base_rate(ov))

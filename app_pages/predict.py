@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.domain.features import RESULT_COLUMNS, inputs_beside
+from core.domain.features import RENAMED_INPUTS
 from ui import charts
 from ui.state import act, as_shown, cached, dataframe, empty_state, percent, plural, runtime, version_column
 
@@ -125,11 +125,12 @@ with batch:
     if isinstance(st.session_state.get("batch_results"), tuple):  # (file name, results)
         name, results = st.session_state["batch_results"]
         st.caption(f"{plural(len(results), 'prediction')} for {name}" + (", the first 200 shown" if len(results) > 200 else ""))
-        input_of = {shown: name for name, shown in inputs_beside(schema.names, RESULT_COLUMNS).items()}
+        renamed = results.attrs.get(RENAMED_INPUTS, {})  # as the results named them: every column of the file
+        input_of = {shown: name for name, shown in renamed.items()}
         for column, values in rt.serving.unseen_values(results).items():
             st.warning(f"{column}: {values} never seen in training: scored with no category of its own (check how the "
-                       f"file writes it: the known ones are {', '.join(schema.column(input_of[column]).categories[:8])})")  # fmt: skip
-        if renamed := {name: shown for shown, name in input_of.items() if shown != name and shown in results}:
+                       f"file writes it: the known ones are {', '.join(schema.column(input_of.get(column, column)).categories[:8])})")  # fmt: skip
+        if renamed:
             st.caption(f"{', '.join(renamed)}: named like a column of the results, so kept as {', '.join(renamed.values())} "
                        "beside the model's own.")  # fmt: skip
         shown = results.head(200)

@@ -19,12 +19,13 @@ from plotly.subplots import make_subplots
 
 from core.domain.features import TARGET
 from core.domain.outcomes import version_label
+from core.domain.validation import clipped
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 
 if TYPE_CHECKING:
     from core.services.compared import ComparedRows
 
-VERSION_DASHES = ("solid", "dash", "dot", "dashdot")  # versions compared on one chart of per-class lines
+VERSION_DASHES = ("solid", "dash", "longdash", "dashdot")  # versions compared on a chart of per-class lines (dot: chance)
 COLOURS = {
     "realised": "#1f77b4", "estimated": "#9467bd", "drift": "#ff7f0e", "rejected": "#d62728",
     "promotion": "#2ca02c", "rollback": "#d62728", "reference": "#4c72b0", "current": "#dd8452",
@@ -458,7 +459,10 @@ def far_note(compared: ComparedRows, columns: list[str]) -> str | None:
     while KS barely moves (Weather's 5,503 hPa read "shift 6.08 sd" beside KS 0.17)."""
     counts = {}
     for column in columns:
-        values = compared.of(column).rows[column].to_numpy(dtype=float, na_value=np.nan)
+        rows = compared.of(column).rows
+        if column not in rows:  # a cycle stored before its rows could be read again: nothing to count
+            continue
+        values = rows[column].to_numpy(dtype=float, na_value=np.nan)
         values = values[np.isfinite(values)]
         if far := int(_far(values).sum()):
             counts[column] = f"{column} {far:,} of {len(values):,}"
@@ -771,7 +775,7 @@ NAME_CHARS = 22  # an input's name beside its bar in a half-width chart: longer,
 def _short(names: list[str]) -> list[str]:
     """Each name cut to NAME_CHARS, and still told apart: two that share their start keep their ends instead
     ("customer_segment_…north" beside "…south"), and any still alike get a number."""
-    cut = [n if len(n) <= NAME_CHARS else n[: NAME_CHARS - 1] + "…" for n in names]
+    cut = [clipped(n, NAME_CHARS) for n in names]
     half = (NAME_CHARS - 1) // 2
     cut = [n[:half] + "…" + n[-(NAME_CHARS - 1 - half) :] if c != n and cut.count(c) > 1 else c for n, c in zip(names, cut, strict=True)]
     return [f"{c} ({cut[:i].count(c) + 1})" if cut.count(c) > 1 and c not in names else c for i, c in enumerate(cut)]

@@ -32,7 +32,8 @@ def drift_report_html(detail: CycleDetail, figures: list[go.Figure], boundary: g
     facts = {  # the Drift page's figures, written as it writes them (accuracies in %, counts with commas, whole seconds)
         "Started (UTC)": f"{c['started_at']:%Y-%m-%d %H:%M:%S}", "Trigger": c["trigger"], "Status": c["status"],
         "Rows seen": f"{int(c['rows_seen'] or 0):,}", "Champion": version_label(c.get("champion_version")),
-        "Realised accuracy": percent(c.get("realised_accuracy")), "Labels": label_facts(c) or "—",
+        "Realised accuracy": percent(c.get("realised_accuracy")), "Its upper bound (a drop is called on it)": percent(c.get("realised_upper")),
+        "Labels": label_facts(c) or "—",
         "Estimated accuracy": percent(c.get("estimated_accuracy")), "Estimate's band": estimate_band(c),
         "Accuracy bar": percent(c.get("performance_bar")),
         "Signals": ", ".join(json.loads(c.get("signals") or "[]")) or "none", "Decision": decision_of(c),

@@ -22,6 +22,7 @@ import streamlit as st
 from core.config import SettingsError
 from core.domain.deliveries import DELIVERY_WORDS
 from core.domain.outcomes import version_label
+from core.domain.validation import clipped
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.rules.verdicts import decision_words
 from core.runtime import Runtime, close_runtime, get_runtime
@@ -314,7 +315,7 @@ def tile_line(parts: list[str], sep: str = ", ") -> str | None:
         line = sep.join(parts[:shown])
         if len(line + rest) <= TILE_LINE or shown == 1:
             room = TILE_LINE - len(rest)
-            return (line if len(line) <= room else line[: room - 1] + "…") + rest
+            return clipped(line, room) + rest
     return None
 
 

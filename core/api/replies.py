@@ -28,7 +28,7 @@ def prediction(result: Prediction) -> dict[str, Any]:
 def dataset(info: DatasetInfo, timestamp: str) -> DatasetReply:
     return DatasetReply(
         dataset_id=info.dataset_id, samples_created=info.n_rows, first_sample_id=info.first_sample_id,
-        last_sample_id=info.last_sample_id, timestamp=timestamp,
+        last_sample_id=info.last_sample_id, timestamp=timestamp, duplicate_of=info.duplicate_of,
     )  # fmt: skip
 
 

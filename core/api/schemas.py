@@ -141,6 +141,9 @@ class DatasetReply(BaseModel):
     first_sample_id: int
     last_sample_id: int
     timestamp: str
+    duplicate_of: int | None = Field(
+        default=None, description="An earlier dataset whose file had exactly these bytes (this one is a second copy), or null"
+    )
 
 
 class Check(BaseModel):

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable
 TARGET = "target"
 INPUT_MARK = " (input)"
 UNSEEN_COLUMN = "unseen categories"  # a batch's results: per row, the columns whose value the model never saw in training
+RENAMED_INPUTS = "renamed inputs"  # a results frame's attrs: {the user's name: the name shown}, for the names it changed
 RESULT_COLUMNS = ("prediction", "confidence", "model_version", "timestamp", "prediction_id", UNSEEN_COLUMN)  # beside the inputs
 
 

@@ -26,6 +26,7 @@ import requests
 
 from core.config import mask_secret
 from core.domain.deliveries import INFO_DELIVERY
+from core.domain.validation import clipped
 from core.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,31 +39,27 @@ FOOTER = "IA Continu · continuous training monitor"  # then the workspace: one 
 MAX_RETRY_AFTER = 60.0
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def build_embed(
     title: str, description: str, level: str, fields: dict[str, object] | None = None, when: datetime | None = None, workspace: str = ""
 ) -> dict:
     """One embed, every part cut to Discord's limits and the whole to 6000 characters; its footer names `workspace`."""
     items = list((fields or {}).items())[: LIMITS["fields"]]
     embed = {
-        "title": _cut(title, LIMITS["title"]),
-        "description": _cut(description, LIMITS["description"]),
+        "title": clipped(title, LIMITS["title"]),
+        "description": clipped(description, LIMITS["description"]),
         "color": COLOURS.get(level, COLOURS["info"]),
         "fields": [
-            {"name": _cut(str(k), LIMITS["field_name"]) or "-", "value": _cut(str(v), LIMITS["field_value"]) or "-", "inline": True}
+            {"name": clipped(str(k), LIMITS["field_name"]) or "-", "value": clipped(str(v), LIMITS["field_value"]) or "-", "inline": True}
             for k, v in items
         ],
         "timestamp": (when or utcnow()).isoformat() + "Z",
-        "footer": {"text": _cut(f"{FOOTER} · workspace {workspace}" if workspace else FOOTER, LIMITS["footer"])},
+        "footer": {"text": clipped(f"{FOOTER} · workspace {workspace}" if workspace else FOOTER, LIMITS["footer"])},
     }
     while embed_length(embed) > LIMITS["total"] and embed["fields"]:
         embed["fields"].pop()  # fields go first: the description says what happened
     overflow = embed_length(embed) - LIMITS["total"]
     if overflow > 0:
-        embed["description"] = _cut(embed["description"], max(1, len(embed["description"]) - overflow))
+        embed["description"] = clipped(embed["description"], max(1, len(embed["description"]) - overflow))
     return embed
 
 

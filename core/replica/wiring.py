@@ -15,7 +15,7 @@ import time
 from core.config import Settings, SettingsError
 from core.domain.outcomes import version_label
 from core.domain.schema import Schema
-from core.errors import UserInputError
+from core.errors import NoModelError, UserInputError
 from core.replica.follower import ChampionFollower
 from core.replica.forwarder import Forwarder, ForwardState
 from core.services.health import Check, HealthReport
@@ -57,8 +57,12 @@ class Replica:
 
     @property
     def schema(self) -> Schema | None:
-        """The champion's columns, once it has been read from the registry."""
-        return self.follower.schema
+        """The champion's columns, once it has been read from the registry; None before (a refusal then shows the
+        list form, not a 503 for a body that was wrong anyway)."""
+        try:
+            return self.follower.schema
+        except NoModelError:
+            return None
 
     def predict(self, features: object, source: str = "api", prediction_id: object = None) -> Prediction:
         result = self.predictor.predict_one(features, source, prediction_id)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.table_check import checked_rows, named_rows
-from core.domain.features import RESULT_COLUMNS, UNSEEN_COLUMN, inputs_beside
+from core.domain.features import RENAMED_INPUTS, RESULT_COLUMNS, UNSEEN_COLUMN, inputs_beside
 from core.domain.outcomes import version_label
 from core.domain.prediction_ids import checked_id, checked_ids, expand_ids, new_id
 from core.domain.schema import ClassLabel, Schema
@@ -112,6 +112,7 @@ class BatchPrediction:
         frame["prediction_id"] = self.prediction_ids
         if self.unseen is not None:  # a table's categories: which of the row's the model never saw (read as none of its own)
             frame[UNSEEN_COLUMN] = [[renamed.get(c, c) for c in columns] for columns in self.unseen]
+        frame.attrs[RENAMED_INPUTS] = {name: shown for name, shown in renamed.items() if name != shown}  # what a page says
         return frame
 
 

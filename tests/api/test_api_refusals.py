@@ -106,6 +106,6 @@ def test_a_wrong_kind_is_refused_naming_its_column_and_what_it_was_given(api: tu
     """Tour 11: {"x": "text"} was refused as "expected an object of column names to one of …", naming neither."""
     _rt, url = api
     table = b"x,z,y\n" + b"1,a,0\n2,b,1\n" * 50
-    form = {"target": "y", "kinds": '{"x": "numeric", "z": "text"}'}
+    form = {"target": "y", "kinds": '{"x": "numeric", "z": "text", "y": true}'}
     said = refused(httpx.post(f"{url}/workspaces/preview", files={"file": ("t.csv", table)}, data=form, headers=AUTH, timeout=120), "kinds")
-    assert "z = 'text'" in said and "numeric, categorical, ignored" in said and "x =" not in said, said
+    assert "z = 'text', y = true" in said and "numeric, categorical, ignored" in said and "x =" not in said, said

@@ -164,6 +164,8 @@ def test_a_replica_with_no_champion_or_no_registry_says_why_and_serves_as_soon_a
             assert reply.status_code == 503 and "registry could not be read" in reply.json()["components"]["champion"]["detail"]
             failed = client.post("/predict", json={"features": [1.0, 2.0]}, headers={"Authorization": f"Bearer {TOKEN}"})
             assert failed.status_code == 503 and "no champion to serve" in failed.json()["error"]
+            empty = client.post("/predict", content=b"", headers={"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"})
+            assert empty.status_code == 422 and '{"features": [1.5, 1.5]}' in empty.json()["error"]  # a bad body, not a 503
     finally:
         down.close()
 

@@ -20,6 +20,7 @@ from core import workspaces
 from core.api import create_app
 from core.api.app import serving_app
 from core.config import Settings
+from core.domain.features import RENAMED_INPUTS
 from core.domain.validation import category
 from core.errors import UserInputError
 from core.io.table_files import category_sql
@@ -256,6 +257,8 @@ def test_a_table_whose_columns_are_named_like_the_results_keeps_its_values(base:
         results = runtime.serving.predict_csv(sent.to_csv(index=False).encode())
         assert list(results.columns[:6]) == ["order", "confidence (input)", "timestamp (input)", "source", "prediction (input)", "bought"]
         assert results["order"].tolist() == ["a1", "a2"] and results["bought"].tolist() == ["yes", "no"]  # they join back
+        assert results.attrs[RENAMED_INPUTS] == {"confidence": "confidence (input)", "timestamp": "timestamp (input)",
+                                                 "prediction": "prediction (input)"}  # every renamed column, what the page says  # fmt: skip
         assert list(pd.to_datetime(results["prediction (input)"])) == list(pd.to_datetime(sent["prediction"])) and set(
             results["prediction"]
         ) <= {

@@ -161,6 +161,7 @@ def test_the_drift_report_is_one_self_contained_file(trained_runtime: Runtime) -
     assert "<script src=" not in page and page.count("Plotly.newPlot") == 2 and len(page) > 1_000_000  # plotly.js inlined once
     record = rt.store.cycle(cycle.cycle_id)  # its figures as the Drift page writes them (tour 9: 0.4300 beside 43.0 %)
     assert f"<td>{percent(record['realised_accuracy'])}</td>" in page and f"<td>{percent(record['performance_bar'])}</td>" in page
+    assert f"<td>Its upper bound (a drop is called on it)</td>\n      <td>{percent(record['realised_upper'])}</td>" in page
     assert f"<td>{record['started_at']:%Y-%m-%d %H:%M:%S}</td>" in page and "<td>on 200 labels; 200 rows served (coverage 100 %" in page
     assert "<td>None</td>" not in page  # an alert's HTTP status, none yet, read "None" in the report (tour 11)
     noted = drift_report_html(detail, [], notes=["Far values in the rows compared: feature_1 2 of 200 (< 1 %)."])

@@ -19,5 +19,7 @@ def alerts(rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) ->
 
 @router.post("/alerts/test", dependencies=GUARD)
 def test_alert(rt: RuntimeDep) -> dict[str, Any]:
-    masked_url, _configured = rt.health.webhook()
-    return {"notification_id": rt.health.send_test_message(), "webhook": masked_url}
+    """Queued to the webhook; with none set, stored as not sent, and the reply says so (`sent` false)."""
+    masked_url, configured = rt.health.webhook()
+    said = {} if configured else {"detail": "no webhook is set (DISCORD_WEBHOOK_URL): stored as not sent"}
+    return {"notification_id": rt.health.send_test_message(), "webhook": masked_url, "sent": configured, **said}

@@ -22,6 +22,7 @@ from core.api import replies
 from core.api.deps import ERRORS, GUARD, RuntimeDep
 from core.api.schemas import Problem
 from core.domain.schema import KINDS
+from core.domain.validation import shown
 from core.errors import UserInputError
 
 router = APIRouter(tags=["workspaces"])
@@ -102,7 +103,7 @@ def _kinds(text: str | None) -> dict[str, Any]:
         raise UserInputError("kinds", 'expected a JSON object such as {"plan": "categorical"}') from None
     if not isinstance(value, dict):
         raise UserInputError("kinds", f"expected an object of column names to one of {', '.join(KINDS)}, got {str(value)[:60]}")
-    wrong = [f"{k} = {v!r}" for k, v in value.items() if not isinstance(v, str) or v not in KINDS]
+    wrong = [f"{k} = {shown(v)}" for k, v in value.items() if not isinstance(v, str) or v not in KINDS]
     if wrong:  # each column named with what it was given (tour 11: neither was)
         raise UserInputError("kinds", f"a kind is one of {', '.join(KINDS)}; got {', '.join(wrong)[:200]}")
     return value
