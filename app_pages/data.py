@@ -101,8 +101,8 @@ with upload:
         st.success(f"Imported {done.n_rows:,} rows as dataset {done.dataset_id}", icon=":material/check_circle:")
         if done.duplicate_of:
             st.warning(
-                f"This file has exactly the bytes of the file dataset {done.duplicate_of} came from, imported before (the one the "
-                f"workspace was created from, when that is dataset 1): dataset {done.dataset_id} is a "
+                f"This file has exactly the bytes of the file dataset {done.duplicate_of} was made from, imported before: dataset "
+                f"{done.dataset_id} is a "
                 "second copy. Keep it if that was intended; otherwise delete it below (Rename, tag or delete).",
                 icon=":material/content_copy:",
             )

@@ -110,8 +110,8 @@ with single:
 
 with batch:
     st.subheader("Batch from a CSV")
-    kept = ", ".join([c for c in (schema.id_column, schema.time_column) if c] + [c.name for c in schema.columns if c.kind == "ignored"]
-                     + [schema.target])  # carried into the results  # fmt: skip
+    kept = ", ".join(dict.fromkeys([c for c in (schema.id_column, schema.time_column) if c]
+                                   + [c.name for c in schema.columns if c.kind == "ignored"] + [schema.target]))  # into the results  # fmt: skip
     extra = "a target column is ignored" if schema.plain else f"{kept} may be there too, kept in the results and not read by the model"
     st.caption(f"Columns{' by name' if not schema.plain else ''}: {', '.join(rt.schema.names)} ({extra}). "
                f"At most {rt.settings.max_samples_per_request:,} rows.")  # fmt: skip

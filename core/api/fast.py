@@ -48,8 +48,8 @@ class FastPredict:
         schema = self.rt.serving.schema
         if schema is None or schema.plain:
             return json.dumps({"features": [1.5] * (2 if schema is None else len(schema.names))})
-        shown = {c.name: (c.categories[0] if c.categories else "…") if c.kind == "categorical" else 1.5 for c in schema.features[:3]}
-        return json.dumps({"features": shown} if len(schema.features) <= 3 else {"features": shown | {"…": "…"}}, ensure_ascii=False)
+        shown = {c.name: (c.categories[0] if c.categories else "...") if c.kind == "categorical" else 1.5 for c in schema.features[:3]}
+        return json.dumps({"features": shown} if len(schema.features) <= 3 else {"features": shown | {"...": "..."}}, ensure_ascii=False)
 
     def _answer(self, body: bytes) -> tuple[int, dict[str, Any], list]:
         try:

@@ -90,7 +90,7 @@ def test_the_api_serves_the_schema_and_predicts_named_features(weather_runtime: 
     fast = TestClient(serving_app(weather_runtime))  # /predict's fast path, in front of the app
     for body in (b"", b"{}"):  # tour 11: both suggested the list form this workspace refuses
         said = fast.post("/predict", content=body, headers={"content-type": "application/json"}).json()["error"]
-        assert '{"features": {"temperature": 1.5, "dew_point": 1.5, "sea_level_pressure": 1.5, "…": "…"}}' in said, said
+        assert '{"features": {"temperature": 1.5, "dew_point": 1.5, "sea_level_pressure": 1.5, "...": "..."}}' in said, said
 
 
 def test_an_import_maps_columns_by_name_and_refuses_a_file_that_does_not_match(weather_runtime: Runtime) -> None:

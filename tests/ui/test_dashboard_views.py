@@ -294,7 +294,7 @@ def test_importing_the_same_file_twice_warns() -> None:
         at.get("file_uploader")[0].set_value(("mine.csv", CSV, "text/csv"))
         at.run()
         button(at, "Import").click().run()
-    assert any("exactly the bytes of the file dataset 2 came from" in w.value for w in at.warning)
+    assert any("exactly the bytes of the file dataset 2 was made from" in w.value for w in at.warning)
     assert get_runtime().store.counts()["datasets"] == 3
 
 
