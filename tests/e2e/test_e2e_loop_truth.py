@@ -173,9 +173,15 @@ def test_a_count_in_a_table_is_written_as_the_sentences_write_it_in_a_german_bro
     try:
         german = context.new_page()
         german.set_default_timeout(60_000)
-        for path in ("data", "models"):
+        for path, count in (("data", "2,000"), ("models", "1,400")):
             _visit(german, quiet, path, f"quiet-{path}-german")
-            drawn += [t["text"] for t in _tables_drawn(german)]
+            german.locator("[data-testid='stDataFrame']").first.wait_for()  # a fresh context under load drew placeholders first
+
+            def read(count: str = count) -> bool:
+                drawn.extend(t["text"] for t in _tables_drawn(german))
+                return count in drawn or "2.000" in drawn or "1.400" in drawn  # either way, the assertions below say which
+
+            wait_until(read, interval=1, timeout=60, what=f"the {path} page's tables drawn")
     finally:
         context.close()
     assert "2,000" in drawn and "1,400" in drawn, sorted(set(drawn))  # the starter dataset's rows, v1.0.0's training rows
