@@ -275,5 +275,9 @@ def test_a_table_whose_columns_are_named_like_the_results_keeps_its_values(base:
         log = runtime.insights.recent_predictions(10)
         assert sorted(log["source (input)"]) == ["shop", "web"] and set(log["source"]) == {"batch"}
         assert sorted(log["confidence (input)"]) == [20.0, 80.0] and log["confidence"].between(0.5, 1).all()
+        many = pd.DataFrame({"order": [f"b{i}" for i in range(60)], "confidence": np.arange(60.0), "timestamp": "am", "source": "web"})
+        runtime.serving.predict_csv(many.to_csv(index=False).encode())
+        runtime.serving.flush()
+        assert runtime.insights.recent_predictions(60)["confidence (input)"].tolist() == list(np.arange(60.0))  # one time: file order
     finally:
         runtime.close()
