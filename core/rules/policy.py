@@ -93,8 +93,8 @@ def promotion(score: PairedScore, urgent: bool, margin: float = 0.0, alpha: floa
     Promotion(promote=False, reason='challenger 0.780 vs champion 0.775 on the same 400 rows (12 gained, 10 lost): not credibly better (McNemar p = 0.42 >= 0.05)')
     >>> promotion(PairedScore(400, 322, 310, 29, 17), urgent=False).promote  # p = 0.052: one window, one test at 0.05
     False
-    >>> promotion(PairedScore(400, 323, 310, 30, 17), urgent=False, tried=3).reason[-78:]  # p = 0.039: the best of 3 needs 0.033
-    'not credibly better (McNemar p = 0.039 >= 0.033, 0.1 over the 3 windows tried)'
+    >>> promotion(PairedScore(400, 323, 310, 30, 17), urgent=False, tried=3).reason[-84:]  # p = 0.039: the best of 3 needs 0.033
+    'not credibly better (McNemar p = 0.039 >= 0.033: 0.1 divided by the 3 windows tried)'
     >>> promotion(PairedScore(100, 62, 62, 5, 5), urgent=True).promote  # after a drop, a tie replaces the champion
     True
     """
@@ -105,7 +105,7 @@ def promotion(score: PairedScore, urgent: bool, margin: float = 0.0, alpha: floa
         ok = score.difference() >= -margin
         return Promotion(ok, f"{figures}: {'not worse' if ok else 'worse'} than the failing champion (margin {margin:g})")
     bar = min(SINGLE_ALPHA, alpha / tried)
-    over = f"{bar:.2g}, {alpha:g} over the {tried} windows tried" if tried > 1 else f"{bar:g}"
+    over = f"{bar:.2g}: {alpha:g} divided by the {tried} windows tried" if tried > 1 else f"{bar:g}"
     if p < bar and score.gained > score.lost:
         return Promotion(True, f"{figures}: credibly better (McNemar p = {p:.2g} < {over})")
     return Promotion(False, f"{figures}: not credibly better (McNemar p = {p:.2g} >= {over})")

@@ -92,7 +92,7 @@ def test_a_challenge_s_reason_reads_in_order_what_was_done_and_what_is_missing(t
     assert judged.decision == "challenge" and "trained on the " in judged.reason
     assert " rows before the newest 330, the window that scored best on those 330 (" in judged.reason, judged.reason
     tried = judged.reason.split("the window that scored best on those 330 (")[1].split(")")[0].count(" rows ")
-    assert tried > 1 and f", 0.1 over the {tried} windows tried)" in judged.reason, judged.reason  # the best of them, so Bonferroni
+    assert tried > 1 and f": 0.1 divided by the {tried} windows tried)" in judged.reason, judged.reason  # the best of them, so Bonferroni
 
 
 def test_labels_that_never_come_leave_the_estimate_to_decide_and_say_so(trained_runtime: Runtime) -> None:
