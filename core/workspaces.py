@@ -153,7 +153,7 @@ def create(
         check_free(base.workspaces_dir, name)
         step(f"Reading {filename} and inferring its schema")
         found, encoded = preview(source, filename, choice, base.max_samples_per_request, base.holdout_fraction)
-        if constant := [c.name for c in found.schema.features if ONE_VALUE in c.note]:
+        if constant := [name for name in found.schema.names if encoded.X[name].nunique() == 1]:
             step(f"Note: {', '.join(constant)} hold{'s' if len(constant) == 1 else ''} {ONE_VALUE}: kept, watched for drift, "
                  "but nothing to learn from until it varies")  # fmt: skip
         digest = content_digest(source.read_bytes() if isinstance(source, Path) else bytes(source))

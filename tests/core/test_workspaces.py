@@ -298,3 +298,14 @@ def test_the_same_table_file_imported_twice_is_named_a_duplicate_of_the_first(we
     first = weather_runtime.data.import_csv(data, name="slice.csv", role="library")
     second = weather_runtime.data.import_csv(data, name="slice again.csv", role="library")
     assert first.duplicate_of is None and second.duplicate_of == first.dataset_id
+
+
+def test_a_creation_names_the_columns_that_hold_one_value(base: Settings, tmp_path: Path) -> None:
+    """Tour 11: constant columns were accepted without a word by the command line."""
+    rng = np.random.default_rng(2)
+    table = pd.DataFrame({"a": rng.normal(size=300), "flat": 3.5, "tag": "same", "y": rng.choice(["up", "down"], 300)})
+    table.to_csv(path := tmp_path / "flat.csv", index=False)
+    steps: list[str] = []
+    workspaces.create(base, "flat", path, "flat.csv", workspaces.TableChoice("y"), progress=steps.append)
+    assert [s for s in steps if s.startswith("Note:")] == [
+        "Note: flat, tag hold one value only: kept, watched for drift, but nothing to learn from until it varies"]  # fmt: skip
