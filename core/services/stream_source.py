@@ -89,8 +89,9 @@ def copies_ahead(source: StreamSource) -> str | None:
     if not again:
         return None
     shown = ", ".join(f"{a + 1:,}–{b:,}" for a, b in again[:3]) + (" …" if len(again) > 3 else "")
-    return (f"{spans.rows(again):,} of the rows still to replay (rows {shown} of dataset {source.dataset_id}) were sent to the loop "
-            f"before: {spans.SENT_AGAIN}")  # fmt: skip
+    # Counted within the dataset: its name may give the rows of the file it came from ("three.csv · rows 2,001 to 6,000").
+    return (f"{spans.rows(again):,} of the rows still to replay (rows {shown} of dataset {source.dataset_id}, counted from its first "
+            f"row) were sent to the loop before: {spans.SENT_AGAIN}")  # fmt: skip
 
 
 def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None:

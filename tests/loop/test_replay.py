@@ -79,7 +79,7 @@ def test_rows_sent_before_are_named_when_the_position_goes_back_and_only_those(t
     info = rt.loop.stream_info()
     assert info["rows_sent_before"] == 200
     assert (
-        f"200 of the rows still to replay (rows 1–100, 501–600 of dataset {library.dataset_id}) were sent to the loop before"
+        f"200 of the rows still to replay (rows 1–100, 501–600 of dataset {library.dataset_id}, counted from its first row) were sent to the loop before"
         in (info["copies_ahead"])
     )
     rt.loop.run_cycle()  # rows 1-100 again

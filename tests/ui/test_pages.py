@@ -281,7 +281,9 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
     button(at, "Apply").click().run()
     assert rt.loop.stream_info()["position"] == 0  # started over
     copies = [w.value for w in at.warning if "were sent to the loop before" in w.value]
-    assert copies and copies[0].startswith(f"200 of the rows still to replay (rows 1–200 of dataset {library.dataset_id})"), copies
+    assert copies and copies[0].startswith(
+        f"200 of the rows still to replay (rows 1–200 of dataset {library.dataset_id}, counted from its first row)"
+    ), copies
 
 
 def test_apply_with_the_position_untouched_never_sets_the_replay_back(workspace: Path) -> None:
