@@ -198,15 +198,20 @@ def accuracy_history(history: pd.DataFrame, events: pd.DataFrame | None = None, 
     return _layout(fig, "Accuracy over time", "time (UTC)", "accuracy", height=420)
 
 
-def _broken_at_pauses(history: pd.DataFrame, times: pd.Series | None = None) -> pd.DataFrame:
+def _broken_at_pauses(history: pd.DataFrame, breaks: pd.Series | None = None) -> pd.DataFrame:
     """An empty row in each pause (the workspace closed, the loop stopped: a step PAUSE_STEPS times the usual one, and a
     minute at least), so the lines break there instead of drawing a straight line through time no cycle measured.
-    `times`: every cycle's time, when `history` holds only some of them (a test made in some cycles breaks where no
-    cycle ran, not where it was not made)."""
-    breaks = _pauses(pd.to_datetime(history["ts"] if times is None else times).drop_duplicates().sort_values(ignore_index=True))
+    `breaks`: `_pause_marks` of every cycle's time, found once, when `history` holds only some of them (a test made in
+    some cycles breaks where no cycle ran, not where it was not made)."""
+    breaks = _pause_marks(history["ts"]) if breaks is None else breaks
     if breaks.empty:
         return history
     return pd.concat([history, pd.DataFrame({"ts": breaks})], ignore_index=True).sort_values("ts", kind="stable", ignore_index=True)
+
+
+def _pause_marks(times: pd.Series) -> pd.Series:
+    """Where the lines drawn over `times` break: the middle of each pause."""
+    return _pauses(pd.to_datetime(times).drop_duplicates().sort_values(ignore_index=True))
 
 
 def _pauses(ts: pd.Series) -> pd.Series:
@@ -319,9 +324,10 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
               "PSI (beside the verdict; hollow: too few rows to read it)")  # fmt: skip
     floor = p_floor(history["threshold"])
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.09)
+    breaks = _pause_marks(history["ts"])  # every cycle's time: a test left out of some cycles does not break there
     for i, feature in enumerate(dict.fromkeys(history["feature"])):
         rows = history[history["feature"] == feature]
-        rows = _broken_at_pauses(rows.assign(measured=described(rows)["measured"]), history["ts"])  # as the Overview's break
+        rows = _broken_at_pauses(rows.assign(measured=described(rows)["measured"]), breaks)  # as the Overview's break
         common = {"mode": "lines+markers", "marker": {"size": 4}, "line": _series_line(i), "legendgroup": feature}
         fig.add_scatter(x=rows["ts"], y=rows["p_value"].clip(lower=floor), name=feature, row=1, col=1, customdata=rows["p_value"],
                         hovertemplate="p %{customdata:.2e}<extra>" + feature + "</extra>", **common)  # fmt: skip
@@ -337,7 +343,7 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
                         customdata=np.where(small, ": too few rows to read its level", ""),
                         hovertemplate="PSI %{y:.3f}%{customdata}<extra>" + feature + "</extra>",
                         **common | {"marker": {"size": 6, "symbol": np.where(small, "circle-open", "circle")}})  # fmt: skip
-    threshold = _broken_at_pauses(history.groupby("ts", as_index=False)["threshold"].mean())
+    threshold = _broken_at_pauses(history.groupby("ts", as_index=False)["threshold"].mean(), breaks)
     fig.add_scatter(x=threshold["ts"], y=threshold["threshold"], name="threshold (α / tests)", mode="lines", line={"dash": "dash",
                     "color": "grey"}, row=1, col=1)  # fmt: skip
     # The levels are legend entries like the threshold, not labels on the lines: at the right edge "high" and
