@@ -40,7 +40,7 @@ class Serving:
         gives back every column of the file."""
         schema, limit = self.store.schema, self.settings.max_samples_per_request
         if not schema.plain:
-            frame = read_table(bytes(data.encode() if isinstance(data, str) else data), "batch.csv", limit)
+            frame = read_table(bytes(data.encode() if isinstance(data, str) else data), "batch.csv", limit, text=schema.carried)
             X = encode(frame, schema, labelled=False, field="batch").X
             # The file's own id, time, ignored and target columns are carried through in its order, so the results join
             # back to the rows they came from; the features as the model read them.

@@ -252,9 +252,7 @@ def check_columns(names: list[str], schema: Schema, labelled: bool, field: str) 
     if duplicates:
         raise UserInputError(field, f"duplicate column name(s) {', '.join(map(repr, duplicates))}")
     expected = [*schema.names, *([schema.target] if labelled else [])]
-    optional = {c.name for c in schema.columns if c.kind == "ignored"} | {schema.time_column, schema.id_column} - {None}
-    if not labelled:
-        optional.add(schema.target)
+    optional = {*schema.carried, schema.time_column, schema.id_column} - {None}
     missing = [n for n in expected if n not in names]
     extra = [n for n in names if n not in expected and n not in optional]
     if missing or extra:

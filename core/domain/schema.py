@@ -66,6 +66,12 @@ class Schema:
         return [c.name for c in self.features]
 
     @property
+    def carried(self) -> list[str]:
+        """The columns a table may hold that the model does not read: the ignored ones (the time and id columns among
+        them) and the target. A batch's results hand them back as the file wrote them."""
+        return [c.name for c in self.columns if c.kind == "ignored"] + [self.target]
+
+    @property
     def numeric(self) -> list[str]:
         return [c.name for c in self.features if c.kind == "numeric"]
 

@@ -36,22 +36,25 @@ def _reader() -> duckdb.DuckDBPyConnection:
     return duckdb.default_connection().cursor()
 
 
-def read_table(source: Path | bytes, filename: str = "", max_rows: int | None = None) -> pd.DataFrame:
-    """The file's rows with typed columns (numbers, booleans, text; None or NaN where a value is missing)."""
+def read_table(source: Path | bytes, filename: str = "", max_rows: int | None = None, text: Sequence[str] = ()) -> pd.DataFrame:
+    """The file's rows with typed columns (numbers, booleans, text; None or NaN where a value is missing). A CSV's
+    `text` columns are kept as written: an id "007" or a time "2025-01-01T06:30" handed back reformatted no longer
+    joins with the file it came from."""
     parquet = filename.lower().endswith(".parquet") or (isinstance(source, Path) and source.suffix.lower() == ".parquet")
     if isinstance(source, bytes):
         with tempfile.NamedTemporaryFile(suffix=".parquet" if parquet else ".csv") as handle:
             handle.write(source)
             handle.flush()
-            return read_table(Path(handle.name), filename or handle.name, max_rows)
+            return read_table(Path(handle.name), filename or handle.name, max_rows, text)
     if not source.is_file():
         raise UserInputError("file", f"{source} is not a file")
     if parquet:
         return _read_parquet(source, max_rows)
-    _check_header(source)
+    as_written = {name: "VARCHAR" for name in _check_header(source) if name in text}
     try:
         with _reader() as con:
-            relation = con.read_csv(str(source), header=True, na_values=NULL_TEXTS, sample_size=-1, auto_type_candidates=TYPES)
+            relation = con.read_csv(str(source), header=True, na_values=NULL_TEXTS, sample_size=-1, auto_type_candidates=TYPES,
+                                    dtype=as_written or None)  # fmt: skip
             frame = (relation.limit(max_rows + 1) if max_rows else relation).df()
     except duckdb.Error as exc:
         raise UserInputError("file", f"not a readable CSV: {shown(str(exc).splitlines()[0])}") from None
