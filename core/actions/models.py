@@ -38,9 +38,9 @@ class TrainOutcome:
     metrics: dict[str, float]
     n_rows: int
     decision: GateDecision | None
+    n_train: int  # of `n_rows`, those it was fitted on
+    n_holdout: int  # and those held out to score it
     equal_to: int | None = None  # nothing registered: these rows and parameters equal this version's
-    n_train: int | None = None  # of `n_rows`, those it was fitted on
-    n_holdout: int | None = None  # and those held out to score it
 
     @property
     def status(self) -> RetrainStatus:
@@ -85,10 +85,11 @@ def train_and_gate(
     except IdenticalVersion as same:
         record = registry.store.model(same.version)
         metrics = {m: record[m] for m in METRICS}
-        return TrainOutcome(same.version, version_label(same.version), metrics, window.n_rows, None, equal_to=same.version)
+        return TrainOutcome(same.version, version_label(same.version), metrics, window.n_rows, None, record["n_train"],
+                            record["n_holdout"], equal_to=same.version)  # fmt: skip
     decision = registry.gate(challenger, promote=not approve, candidate=not promote)
     outcome = TrainOutcome(challenger.version, version_label(challenger.version), challenger.metrics, window.n_rows, decision,
-                           n_train=challenger.n_train, n_holdout=int(challenger.y_holdout.shape[0]))  # fmt: skip
+                           challenger.n_train, int(challenger.y_holdout.shape[0]))  # fmt: skip
     if trigger != "starter":  # the starter model comes with the workspace: nothing happened anyone needs telling
         announce(notifier, decision, cycle_id, fields)
     return outcome

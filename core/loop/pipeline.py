@@ -592,8 +592,6 @@ def _fields(record: CycleRecord) -> dict[str, object]:
 def _fitted_on(outcome: TrainOutcome) -> str:
     """The rows a version was fitted on and those held out to score it: "on 5000 rows" read as its training set beside
     "trained on 3,500 rows" on the Models page."""
-    if outcome.n_train is None or outcome.n_holdout is None:
-        return f"{outcome.n_rows:,} rows"
     return f"{outcome.n_train:,} rows ({outcome.n_holdout:,} more held out to score it)"
 
 

@@ -52,6 +52,7 @@ def test_train_now_on_chosen_datasets_records_them_and_identical_training_regist
     versions = rt.tracker.registered_versions()
     again = rt.models.train(dataset_ids=[mine.dataset_id])
     assert again.equal_to == first.version and again.decision is None
+    assert (again.n_train, again.n_holdout) == (first.n_train, first.n_holdout) == (record["n_train"], record["n_holdout"])
     assert rt.tracker.registered_versions() == versions and len(rt.store.models()) == 2
     assert rt.models.train().equal_to == 1  # the loop window is still the starter's: v1.0.0's data
 

@@ -297,7 +297,9 @@ def test_a_rejected_drift_retrain_makes_the_post_drift_rows_the_champions_refere
     rejected = GateDecision(2, 1, "accuracy", 0.8, 0.9, 100, False, "worse", outcome="rejected")
     record = CycleRecord(9, utcnow(), champion_version=1, reason="dataset drift")
     decision = Decision("retrain", "dataset drift", onset_sample_id=2001)
-    rt.pipeline._after_gate(TrainOutcome(2, "v1.1.0", {}, 300, rejected), decision, rt.loop.live_settings(), record, 2001, 2200, True)
+    rt.pipeline._after_gate(
+        TrainOutcome(2, "v1.1.0", {}, 300, rejected, 210, 90), decision, rt.loop.live_settings(), record, 2001, 2200, True
+    )
     ref = rt.loop.reference()
     assert ref.moved and (ref.first_sample_id, ref.last_sample_id) == (2001, 2200)
     assert record.reason.endswith("the champion holds on the post-drift rows, so they become its drift reference")
