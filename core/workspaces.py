@@ -156,7 +156,7 @@ def create(
         if constant := [name for name in found.schema.names if encoded.X[name].nunique() == 1]:
             step(f"Note: {', '.join(constant)} hold{'s' if len(constant) == 1 else ''} {ONE_VALUE}: kept, watched for drift, "
                  "but nothing to learn from until it varies")  # fmt: skip
-        digest = content_digest(source.read_bytes() if isinstance(source, Path) else bytes(source))
+        digest = content_digest(source if isinstance(source, Path) else bytes(source))
         return _filled(base, name, found, encoded, filename, choice, step, digest)
 
 

@@ -153,6 +153,10 @@ def _checked(frame: pd.DataFrame, max_rows: int | None) -> pd.DataFrame:
     return frame
 
 
-def content_digest(raw: bytes) -> str:
-    """A file's bytes as the duplicate check knows them: an import of the same bytes is named a copy."""
+def content_digest(raw: bytes | Path) -> str:
+    """A file's bytes as the duplicate check knows them: an import of the same bytes is named a copy. A path is
+    hashed as it is read, in chunks, not loaded whole beside the table read from it."""
+    if isinstance(raw, Path):
+        with raw.open("rb") as handle:
+            return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
