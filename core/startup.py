@@ -19,6 +19,7 @@ from types import MappingProxyType
 
 from core import runtime as runtime_module
 from core.config import DEMO_WORKSPACE, Settings
+from core.store.base import check_openable
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,12 @@ def chosen_settings() -> Settings | None:
     return _chosen
 
 
+def opening_settings() -> Settings:
+    """The settings of the workspace being opened (or that failed to open): a page with no runtime still offers the
+    switch to another."""
+    return _chosen or Settings.from_env()
+
+
 def start_in_background(settings: Settings | None = None) -> Startup:
     """The current build, started now if none is under way or the last one failed or was closed."""
     global _startup
@@ -109,11 +116,14 @@ def workspace_names(settings: Settings) -> list[str]:
 def switch_workspace(current: Settings, name: str) -> Settings:
     """Serve another workspace: the running one closes (its API stops, its loop and notifier threads end, its
     journal is flushed, its DuckDB file is released) and the next page view opens `name`, with everything of
-    `current` but the paths. One process serves one workspace at a time, and nothing of one reaches the next."""
+    `current` but the paths. One process serves one workspace at a time, and nothing of one reaches the next.
+    Raises WorkspaceError, with `current` still served, when `name`'s file cannot be opened (another app has it)."""
     global _chosen, _demo
     from core.workspaces import checked_name, served_settings
 
     chosen = demo_settings(current) if name == DEMO_WORKSPACE else served_settings(current, checked_name(name))
+    if chosen.duckdb_path != current.duckdb_path and chosen.duckdb_path.exists():
+        check_openable(chosen.duckdb_path)  # held by another app: refused here, and `current` goes on serving
     with _lock:
         if not current.workspace:
             _demo = current

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 import streamlit as st
 
-from core.config import SettingsError
+from core.config import Settings, SettingsError
 from core.domain.deliveries import DELIVERY_WORDS
 from core.domain.outcomes import version_label
 from core.domain.validation import clipped
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.rules.verdicts import decision_words
 from core.runtime import Runtime, close_runtime, get_runtime
-from core.startup import Startup, chosen_settings, start_in_background, switch_workspace, workspace_names
+from core.startup import Startup, chosen_settings, opening_settings, start_in_background, switch_workspace, workspace_names
 
 if TYPE_CHECKING:
     from core.actions.models import ModelActions
@@ -55,6 +55,9 @@ def runtime() -> Runtime:
     if startup.error is not None:
         exc = startup.error
         st.error(str(exc) if isinstance(exc, WorkspaceError | SettingsError) else f"The workspace could not be opened: {plain_fault(exc)}")
+        if not isinstance(exc, SettingsError):  # another workspace may open: the way to it stays
+            with st.sidebar:
+                _switcher(opening_settings())
         st.stop()
     rt = _runtime()
     if rt.closed:  # a switch in another tab closed it: this run starts again on the workspace opening now
@@ -77,10 +80,16 @@ def _show_progress(startup: Startup) -> None:
     holder.empty()
 
 
-def switch_to(name: str) -> None:
+def switch_to(current: Settings, name: str) -> None:
     """Serve workspace `name`: this one's loop stops and its file is released; every cached read is dropped, and so
-    is every choice made on a page (see forget_views)."""
-    switch_workspace(runtime().settings, name)
+    is every choice made on a page (see forget_views). A workspace another app holds is refused before this one
+    closes: the select goes back to this one, and says why."""
+    try:
+        switch_workspace(current, name)
+    except WorkspaceError as refused:
+        st.session_state[_switcher_key(current)] = current.workspace_name
+        st.session_state[REFUSED_SWITCH] = str(refused)
+        return
     _runtime.clear()
     cached_read.clear()
     _run.expires = 0.0
@@ -99,14 +108,27 @@ def forget_views() -> None:
 
 def workspace_switcher() -> None:
     """The sidebar's choice of workspace: the demo and every workspace made from a file."""
-    rt = runtime()
-    names = workspace_names(rt.settings)
-    current = rt.settings.workspace or "demo"
+    _switcher(runtime().settings)
+
+
+REFUSED_SWITCH = "workspace_refused"
+
+
+def _switcher_key(settings: Settings) -> str:
+    return f"workspace_{settings.workspace_name}"
+
+
+def _switcher(settings: Settings) -> None:
+    names = workspace_names(settings)
+    current = settings.workspace_name
     if current not in names:
         names.append(current)
-    st.selectbox("Workspace", names, index=names.index(current), key=f"workspace_{current}", help="One workspace is served at a time: "
+    key = _switcher_key(settings)
+    st.selectbox("Workspace", names, index=names.index(current), key=key, help="One workspace is served at a time: "
                  "switching stops this one's loop. Make a new one on the Data page (Start from your own data).",
-                 on_change=lambda: switch_to(st.session_state[f"workspace_{current}"]))  # fmt: skip
+                 on_change=lambda: switch_to(settings, st.session_state[key]))  # fmt: skip
+    if refused := st.session_state.pop(REFUSED_SWITCH, None):
+        st.error(refused)
 
 
 _run = threading.local()  # Streamlit runs each script run (and fragment run) on its own thread

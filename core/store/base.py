@@ -40,8 +40,14 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
         holder = f" (PID {pid.group(1)})" if pid else ""
         raise WorkspaceInUseError(
             f"The workspace {path} is in use by another process{holder}. DuckDB allows one process per file: "
-            "stop the other app or point IA_DATA_DIR at another folder."
+            "stop the other app, or open another workspace."
         ) from None
+
+
+def check_openable(path: Path) -> None:
+    """Raise what opening the workspace file would (held by another process, unwritable) without keeping it open: a
+    switch asks first, so the workspace it would leave stays served when the other cannot be opened."""
+    connect(path).close()
 
 
 class StoreBase:

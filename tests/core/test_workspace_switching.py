@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from core import runtime as runtime_module
 from core import startup, workspaces
 from core.config import Settings
 from core.domain.outcomes import version_label
-from core.errors import UserInputError
+from core.errors import UserInputError, WorkspaceInUseError
 from core.runtime import Runtime
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
@@ -209,3 +211,32 @@ def test_a_switch_is_no_news_for_discord_and_every_alert_names_its_workspace(lau
     assert [e["title"] for e in sent if e["title"].startswith("Scheduler")] == []
     assert [e["footer"]["text"].rsplit(" · workspace ", 1)[-1] for e in sent if e["title"] == "Test message"] == tested
     assert all(e["footer"]["text"].endswith(("workspace demo", "workspace penguins")) for e in sent), sent
+
+
+def held_by_another_process(path: Path) -> subprocess.Popen:
+    """Another process holding a workspace's DuckDB file, as a second app serving it does."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; from pathlib import Path; from core.store import Store; "
+         f"s = Store(Path({str(path)!r}), 2); print('ready', flush=True); time.sleep(60)"],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_a_switch_to_a_workspace_another_app_holds_is_refused_and_this_one_goes_on_serving(launched: Settings, home: Path) -> None:
+    """Tour 13: the switch closed the workspace served (its API and loop with it), then failed to open the other,
+    leaving a page with no way back."""
+    rt = opened(launched)
+    holder = held_by_another_process(home / "workspaces" / "penguins" / "ia_continu.duckdb")
+    try:
+        with pytest.raises(WorkspaceInUseError, match=rf"in use by another process \(PID {holder.pid}\).*open another workspace"):
+            startup.switch_workspace(rt.settings, "penguins")
+        assert runtime_module.is_built() and not rt.closed and runtime_module.get_runtime() is rt
+        assert startup.chosen_settings() is None  # nothing was chosen: the next page view still opens this one
+        serves_its_own(rt, "demo", seed=3)
+    finally:
+        holder.kill()
+        holder.wait()
+    startup.switch_workspace(rt.settings, "penguins")  # let go: the same switch now goes through
+    assert rt.closed and opened().settings.workspace_name == "penguins"

@@ -17,7 +17,7 @@ from core import workspaces
 from core.data.synthetic_stream import Scenario, generate
 from core.rules.verdicts import REALISED
 from core.runtime import Runtime, get_runtime
-from tests.core.test_workspace_switching import penguins
+from tests.core.test_workspace_switching import held_by_another_process, penguins
 from tests.ui.test_pages import APP, button, open_page, workspace  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.usefixtures("workspace")  # a fresh app workspace for every test here
@@ -197,6 +197,30 @@ def test_a_view_chosen_in_one_workspace_is_not_carried_into_another(workspace: P
     assert at.query_params["cycle"] in (str(newest), [str(newest)])
     at.switch_page("app_pages/operations.py").run()
     assert at.number_input(key="interval").value == get_runtime().loop.worker_status().interval != 7.0
+
+
+def test_a_workspace_another_app_holds_is_refused_in_the_sidebar_and_the_one_served_stays(workspace: Path) -> None:  # noqa: F811
+    """Tour 13: choosing a workspace a second app had open closed this one (its API and loop with it), then showed a
+    page with only the error and no Workspace select, so there was no way back but a restart."""
+    table = workspace.parent / "penguins.csv"
+    penguins(400, seed=4).to_csv(table, index=False)
+    at = open_page("models")
+    workspaces.create(get_runtime().settings, "penguins", table, "penguins.csv", workspaces.TableChoice("species"))
+    served = get_runtime()
+    holder = held_by_another_process(workspace / "workspaces" / "penguins" / "ia_continu.duckdb")
+    try:
+        at.run()
+        at.selectbox(key="workspace_demo").set_value("penguins").run()
+        assert not at.exception and get_runtime() is served and not served.closed
+        assert at.selectbox(key="workspace_demo").value == "demo"  # the select says what is served
+        refusals = [e.value for e in at.sidebar.error]
+        assert len(refusals) == 1 and f"in use by another process (PID {holder.pid})" in refusals[0], refusals
+        assert at.metric and not at.main.error  # the page goes on showing the workspace served
+    finally:
+        holder.kill()
+        holder.wait()
+    at.selectbox(key="workspace_demo").set_value("penguins").run()  # let go: the same choice now switches
+    assert get_runtime().settings.workspace == "penguins" and served.closed and not at.exception
 
 
 def test_the_report_carries_the_cycles_decision_boundary() -> None:

@@ -394,6 +394,7 @@ def test_a_workspace_held_by_another_process_shows_a_clear_message(workspace: Pa
         at.run()
         assert not at.exception
         assert any("in use by another process" in e.value and f"PID {holder.pid}" in e.value for e in at.error)
+        assert at.sidebar.selectbox(key="workspace_demo").value == "demo"  # tour 13: the way to another workspace stays
     finally:
         holder.kill()
         holder.wait()
