@@ -507,18 +507,41 @@ def category_overlay(
     shares = [frame[feature].astype(object).where(frame[feature].notna(), "(missing)").value_counts(normalize=True)
               for frame in (reference, current)]  # fmt: skip
     seen = list(shares[0].index) + [c for c in shares[1].index if c not in shares[0].index]
-    order = seen if order is None else list(order) + [c for c in seen if c not in order]
+    if order is None:
+        order, rest = _most_shared(seen, shares)
+    else:
+        order, rest = list(order) + [c for c in seen if c not in order], []
     names = [str(c) for c in order]
+    highest = 0.0
     for share, name, colour in zip(shares, (reference_name, current_name), (COLOURS["reference"], COLOURS["current"]), strict=True):
-        fig.add_bar(x=names, y=[float(share.get(c, 0.0)) for c in order], name=name, marker_color=colour,
-                    hovertemplate="%{x}: %{y:.1%}")  # fmt: skip
+        heights = [float(share.get(c, 0.0)) for c in order]
+        highest = max(highest, *heights)
+        fig.add_bar(x=names, y=heights, name=name, marker_color=colour, hovertemplate="%{x}: %{y:.1%}")
     # Long category names are shortened under their bars (whole in the hover): one 30-character city slanted under a
     # half-width chart took the plot's height at 1024 px.
     shown = _short(names)
     fig.update_xaxes(tickmode="array", tickvals=names, ticktext=shown)
-    fig.update_yaxes(tickformat=".0%")
+    fig.update_yaxes(tickformat=".0%" if highest >= 0.1 else ".1%")  # 300 ids' shares of 0.3 % read "0%, 0%" in whole percent
     slanted = 5 * max(0, max(map(len, shown), default=0) - 8)  # the height slanted names take from the plot, given back
-    return _layout(fig, _overlay_title(feature, short_name or current_name), feature, "share of rows", height=320 + slanted)
+    axis = feature if not rest else (f"{clipped(feature, 14)}: {len(order)} largest of {len(seen):,}<br>"
+                                     f"the rest: {_rest_share(shares[0], rest)} of reference, {_rest_share(shares[1], rest)} here")  # fmt: skip
+    return _layout(fig, _overlay_title(feature, short_name or current_name), axis, "share of rows", height=320 + slanted)
+
+
+def _rest_share(share: pd.Series, rest: list) -> str:
+    return f"{float(share.reindex(rest).fillna(0.0).sum()):.0%}"
+
+
+MAX_CATEGORY_BARS = 12  # categories drawn; the axis gives the rest's share (300 ids' names overlapped into a smear)
+
+
+def _most_shared(seen: list, shares: list[pd.Series]) -> tuple[list, list]:
+    """The MAX_CATEGORY_BARS categories with the largest share in either frame, in `seen`'s order, and the rest: a
+    category new in the current rows is drawn when it is among the largest there."""
+    if len(seen) <= MAX_CATEGORY_BARS:
+        return seen, []
+    largest = pd.concat(shares, axis=1).max(axis=1).nlargest(MAX_CATEGORY_BARS).index
+    return [c for c in seen if c in largest], [c for c in seen if c not in largest]
 
 
 def label_overlay(
@@ -787,9 +810,26 @@ def _short(names: list[str]) -> list[str]:
     return [f"{c} ({cut[:i].count(c) + 1})" if cut.count(c) > 1 and c not in names else c for i, c in enumerate(cut)]
 
 
+MAX_WEIGHT_BARS = 60  # bars in a weights chart: a 300-category column made it 4,500 px tall, every other bar unnamed
+MIN_INPUTS = 10  # inputs drawn however many classes share each
+
+
+def _largest(bars: list[tuple[str, list[float], str]], names: list[str], title: str) -> tuple[list, list[str], str]:
+    """The inputs with the largest weight in any bar (as many as MAX_WEIGHT_BARS bars hold), in the model's order, and
+    the title saying so."""
+    most = max(MIN_INPUTS, MAX_WEIGHT_BARS // max(1, len(bars)))
+    if len(names) <= most:
+        return bars, names, title
+    largest = np.abs(np.array([values for _name, values, _colour in bars], dtype=float)).max(axis=0)
+    kept = np.sort(np.argsort(-largest, kind="stable")[:most])
+    bars = [(name, [values[i] for i in kept], colour) for name, values, colour in bars]
+    return bars, [names[i] for i in kept], f"{title}: the {most} largest of {len(names):,}"
+
+
 def _weights(bars: list[tuple[str, list[float], str]], names: list[str], title: str, unit: str) -> go.Figure:
     """Weights as horizontal bars, every input named on its own line (as the Why chart): upright, a table's thirty
     inputs in a half-width column at 1024 px showed every other name, slanted and cut."""
+    bars, names, title = _largest(bars, names, title)
     fig = go.Figure()
     for name, values, colour in bars:
         fig.add_bar(

@@ -442,3 +442,35 @@ def test_three_class_curves_of_two_versions_compared_are_both_drawn_and_named() 
         lines = {t.name: (t.line.color, t.line.dash) for t in fig.data if t.name != "chance"}
         assert len(lines) == 6 and f"v1.0.0 · high · {measure} {0.8 - (kind == 'pr') * 0.1:.3f}" in lines
         assert len({c for c, _ in lines.values()}) == 3 and len({d for _, d in lines.values()}) == 2  # a colour a class, a dash a version
+
+
+def test_a_column_of_many_categories_draws_the_largest_and_one_bar_for_the_rest_with_readable_ticks() -> None:
+    """Tour 13: 300 shop ids drew 300 overlapping names and a share axis reading "1%, 1%, 0%, 0%, 0%"."""
+    rng = np.random.default_rng(2)
+    ids = [f"id_{i:04d}" for i in range(300)]
+    reference = pd.DataFrame({"shop id": rng.choice(ids, 3000)})
+    current = pd.DataFrame({"shop id": np.r_[rng.choice(ids, 400), ["id_new"] * 100]})  # a new id, the largest share now
+    fig = charts.distribution_overlay(reference, current, "shop id", "Cycle 8 batch")
+    names = list(fig.data[0].x)
+    assert len(names) == charts.MAX_CATEGORY_BARS and "id_new" in names  # among the largest in the current rows, so drawn
+    rest = [1 - sum(bar.y) for bar in fig.data]  # the axis says what share of each frame's rows the others hold
+    axis = fig.layout.xaxis.title.text
+    assert axis == f"shop id: {charts.MAX_CATEGORY_BARS} largest of 301<br>the rest: {rest[0]:.0%} of reference, {rest[1]:.0%} here"
+    assert charts.distribution_overlay(reference, reference, "shop id", "Cycle 8 batch").layout.yaxis.tickformat == ".1%"  # not 0 %, 0 %
+    few = pd.DataFrame({"plan": ["gold", "silver"] * 50})
+    assert charts.distribution_overlay(few, few, "plan", "Cycle 8 batch").layout.yaxis.tickformat == ".0%"
+    assert list(charts.distribution_overlay(few, few, "plan", "Cycle 8 batch").data[0].x) == ["gold", "silver"]
+
+
+def test_a_weights_chart_of_hundreds_of_inputs_draws_the_largest_and_says_so() -> None:
+    """Tour 13: a 300-category column made the coefficients chart 4,500 px tall, naming every other bar."""
+    names = ["income", *(f"shop id = id_{i:04d}" for i in range(311))]
+    coef = np.random.default_rng(3).normal(0, 0.1, size=(3, 312))
+    coef[2, 7] = 5.0  # one class's largest weight
+    fig = charts.coefficients({"v1.1.0": {"linear": {"names": names, "coef": coef.tolist()}}}, [], ("a", "b", "c"))
+    drawn, most = list(fig.data[0].y), charts.MAX_WEIGHT_BARS // 3  # three classes, a bar each per input
+    assert len(drawn) == most and names[7] in drawn and drawn == sorted(drawn, key=names.index)  # the model's order
+    assert all(len(bar.x) == most for bar in fig.data)
+    largest = np.sort(np.abs(coef).max(axis=0))[::-1][:most]
+    assert sorted(np.abs(np.array([bar.x for bar in fig.data])).max(axis=0))[::-1] == pytest.approx(largest)
+    assert f"the {most} largest of 312" in fig.layout.title.text.replace("<br>", " ") and fig.layout.height < 1500
