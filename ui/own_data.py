@@ -133,8 +133,8 @@ def _open(name: str) -> None:
     for key in [k for k in st.session_state if str(k).startswith("own_")]:
         del st.session_state[key]
     st.session_state["own_round"] = round_
-    switch_to(name)
-    st.switch_page("app_pages/overview.py")
+    if switch_to(name):
+        st.switch_page("app_pages/overview.py")
 
 
 @st.cache_data(max_entries=1, show_spinner=False)

@@ -7,7 +7,8 @@ Every change a door asks for is validated whole before any part is applied, stor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from core.config import Settings
 from core.data import synthetic_stream
@@ -96,6 +97,10 @@ class LoopControl:
 
     def update(self, state: object = None, interval: object = None, policy: object = None, thresholds: dict | None = None) -> None:
         """Change the loop from one call: every value is validated before any is applied."""
+        with _named_as_sent({"scheduler_interval": "interval"}):
+            self._update(state, interval, policy, thresholds)
+
+    def _update(self, state: object, interval: object, policy: object, thresholds: dict | None) -> None:
         changes = dict(thresholds or {})
         if interval is not None:
             changes["scheduler_interval"] = interval
@@ -129,6 +134,13 @@ class LoopControl:
     ) -> None:  # fmt: skip
         """Every change validated before any is stored (the replay's source, position and end rule last, as they are
         checked against the datasets)."""
+        with _named_as_sent({"stream_enabled": "enabled", "stream_batch_size": "batch_size"}):
+            self._update_stream(enabled, scenario, strength, batch_size, label_delay_cycles, source, position, at_end)
+
+    def _update_stream(
+        self, enabled: object, scenario: object, strength: object, batch_size: object, label_delay_cycles: object, source: object,
+        position: object, at_end: object,
+    ) -> None:  # fmt: skip
         current = controls.stream_state(self.store)
         changes = {k: v for k, v in (("stream_enabled", enabled), ("stream_batch_size", batch_size),
                                      ("label_delay_cycles", label_delay_cycles)) if v is not None}  # fmt: skip
@@ -138,9 +150,7 @@ class LoopControl:
             )
         for name, value in changes.items():
             if not isinstance(value, bool | int | float):
-                raise UserInputError(
-                    name, f"expected {'true or false' if name == 'stream_enabled' else 'a whole number'}, got {validation.shown(value)}"
-                )
+                raise UserInputError(name, f"expected {controls.expected(name)}, got {validation.shown(value)}")
         controls.check_controls(**changes)
         replay = source is not None or position is not None or at_end is not None
         checked = check_stream_source(self.store, source, position, at_end) if replay else None
@@ -150,3 +160,14 @@ class LoopControl:
             controls.set_stream_scenario(self.store, spec.name, spec.strength)
         if checked is not None:
             store_stream_source(self.store, *checked, at_end)
+
+
+@contextmanager
+def _named_as_sent(sent: dict[str, str]) -> Iterator[None]:
+    """A refusal names the field as the request did: `interval`, not `scheduler_interval`, the setting it changes."""
+    try:
+        yield
+    except UserInputError as refused:
+        if refused.field not in sent:
+            raise
+        raise type(refused)(sent[refused.field], str(refused).split(": ", 1)[1]) from None

@@ -8,7 +8,7 @@ simulated stream's scenario lives here too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import Field, dataclass, fields, replace
 
 from core.config import Settings, SettingsError, parse_setting
 from core.data import synthetic_stream
@@ -77,8 +77,27 @@ def check_controls(**changes: object) -> dict[str, object]:
         try:
             parsed[name] = parse_setting(_FIELDS[name], raw)
         except SettingsError as exc:
-            raise UserInputError(name, str(exc).split(": ", 1)[-1]) from None
+            raise UserInputError(name, _refusal(_FIELDS[name], str(exc).split(": ", 1)[-1], value)) from None
     return parsed
+
+
+def _refusal(f: Field, reason: str, value: object) -> str:
+    """A number's refusal with its limits and the value sent: "expected a number (float)" said neither."""
+    if not reason.startswith("expected a") or f.type not in ("int", "float"):
+        return reason
+    return f"expected {expected(f.name)}, got {shown(value)}"
+
+
+def expected(name: str) -> str:
+    """What a control takes, as a refusal says it: "true or false", "a whole number from 10 to 10,000"."""
+    f = _FIELDS[name]
+    if f.type == "bool":
+        return "true or false"
+    if f.type not in ("int", "float"):
+        return "one of " + ", ".join(f.metadata["choices"]) if "choices" in f.metadata else "text"
+    meta = f.metadata
+    limits = f" from {meta['min']:,g} to {meta['max']:,g}" if "min" in meta and "max" in meta else ""
+    return ("a whole number" if f.type == "int" else "a number") + limits
 
 
 def stream_state(store: Store) -> StreamState:

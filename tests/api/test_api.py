@@ -150,8 +150,13 @@ def test_datasets_upload_with_a_role_and_a_csv_problem_named(client: TestClient,
 def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_runtime: Runtime) -> None:
     loop = client.put("/loop", json={"state": "paused", "interval": 5, "policy": "never", "thresholds": {"ks_alpha": 0.01}}).json()
     assert loop["interval"] == 5 and loop["policy"] == "never" and loop["thresholds"]["ks_alpha"] == 0.01
-    bad = client.put("/loop", json={"interval": 0.1})
-    assert bad.status_code == 422 and bad.json()["field"] == "scheduler_interval" and client.get("/loop").json()["interval"] == 5
+    bad = client.put("/loop", json={"interval": 0.1})  # named as sent (tour 13: "scheduler_interval", the setting it changes)
+    assert bad.status_code == 422 and bad.json()["field"] == "interval" and client.get("/loop").json()["interval"] == 5
+    fast = client.put("/loop", json={"interval": "fast"}).json()  # its limits and the value sent, as every number's refusal
+    assert fast["field"] == "interval" and fast["error"] == "interval: expected a number from 1 to 86,400, got 'fast'", fast
+    lots = client.put("/stream", json={"batch_size": "lots"}).json()
+    assert lots["field"] == "batch_size" and lots["error"].startswith("batch_size: expected a whole number from 10 to 100,000, got "), lots
+    assert client.put("/stream", json={"enabled": "yes"}).json()["field"] == "enabled"
     stream = client.put("/stream", json={"scenario": "covariate_shift", "strength": 1.0, "batch_size": 100}).json()
     assert stream["scenario"] == "covariate_shift" and stream["batch_size"] == 100
     assert client.put("/stream", json={"strength": 5}).status_code == 422

@@ -55,7 +55,7 @@ def test_an_id_a_window_or_a_flag_past_its_limit_is_refused_naming_it_and_nothin
     for flag in (0, 1, "yes"):
         said = refused(httpx.put(f"{url}/loop", json={"thresholds": {"stream_enabled": flag}}, headers=AUTH), "stream_enabled")
         assert "true or false" in said
-        said = refused(httpx.put(f"{url}/stream", json={"enabled": flag}, headers=AUTH), "stream_enabled")
+        said = refused(httpx.put(f"{url}/stream", json={"enabled": flag}, headers=AUTH), "enabled")  # as sent
         assert "true or false" in said
     assert httpx.get(f"{url}/loop").json() == loop and httpx.get(f"{url}/stream").json() == stream
     assert httpx.put(f"{url}/stream", json={"enabled": not stream["enabled"]}, headers=AUTH).json()["enabled"] is not stream["enabled"]

@@ -136,7 +136,7 @@ def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) 
         starter = int(rt.store.datasets().query("role == 'incoming'")["dataset_id"].iloc[0])
         for bad, field in (({"source": 999}, "source"), ({"source": "abc"}, "source"), ({"source": starter}, "source"),
                            ({"position": 301}, "position"), ({"at_end": "loop"}, "at_end"),
-                           ({"position": 5, "batch_size": 5}, "stream_batch_size"), ({"label_delay_cycles": -1}, "label_delay_cycles")):  # fmt: skip
+                           ({"position": 5, "batch_size": 5}, "batch_size"), ({"label_delay_cycles": -1}, "label_delay_cycles")):  # fmt: skip
             refused = client.put("/stream", json=bad)
             assert refused.status_code == 422 and refused.json()["field"] == field, (bad, refused.text)
         after = client.get("/stream").json()
