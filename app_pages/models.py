@@ -163,9 +163,10 @@ else:
         dataset = st.selectbox("Dataset", ids, format_func=lambda i: f"{i} · {names[i]}", key="eval_dataset")
     comparison = act(lambda: cached.models.compare(tuple(chosen), dataset))
     if comparison:
-        seen = "; ".join(f"{label} trained on {n:,} of them" for label, n in comparison.seen.items() if n)
+        seen = "; ".join(f"{label}'s training window holds {n:,} of them" for label, n in comparison.seen.items() if n)
         st.caption(f"Every figure below rests on the same {comparison.n_rows:,} rows: {comparison.description}."
-                   + (f" Careful: {seen} (its figures flatter it)." if seen else " No version trained on any of them."))  # fmt: skip
+                   + (f" Careful: {seen} (fitted on, or held out to score it), so its figures may flatter it." if seen
+                      else " No version trained on any of them."))  # fmt: skip
         evaluations = comparison.evaluations
         metrics = {label: ev["metrics"] for label, ev in evaluations.items()}
         set_names = dict.fromkeys(evaluations, f"shared set, {comparison.n_rows:,} rows")

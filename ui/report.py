@@ -78,7 +78,13 @@ def _drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
 def _table(frame: pd.DataFrame) -> str:
     """A table headed as the dashboard heads it (`header`): "p-value", "created (UTC)", not p_value, created_at."""
     frame = frame.rename(columns=header)
-    text = frame.select_dtypes(include="object").columns  # a None there was written "None" (an alert's HTTP status)
+    for column in frame.select_dtypes(include="datetime").columns:  # to the second, as the page shows them
+        frame[column] = frame[column].dt.strftime("%Y-%m-%d %H:%M:%S")
+    # A None in a text column was written "None" (an alert's HTTP status), and a nullable integer's missing value
+    # "<NA>" (the gate's row count of a superseded challenger): na_rep reaches neither.
+    text = [
+        c for c, kind in frame.dtypes.items() if pd.api.types.is_object_dtype(kind) or isinstance(kind, pd.api.extensions.ExtensionDtype)
+    ]
     frame[text] = frame[text].astype(object).where(frame[text].notna(), "—")
     return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", escape=True)
 

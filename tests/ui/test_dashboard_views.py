@@ -54,7 +54,8 @@ def test_models_page_shows_the_stored_evaluation_and_compares_two_versions() -> 
     shown = titles(at)
     assert "v1.1.0 · 1,500 rows" in shown and "v1.0.0 · 1,500 rows" in shown  # the same rows under both
     assert any("the same 1,500 rows: the loop's newest 1,500 incoming rows" in c.value for c in at.caption)
-    assert any("v1.1.0 trained on 1,500 of them" in c.value for c in at.caption)  # a flattering figure says so
+    # a flattering figure says so; the window's count holds its holdout too, so it is not called "trained on" (tour 13)
+    assert any("v1.1.0's training window holds 1,500 of them (fitted on, or held out to score it)" in c.value for c in at.caption)
     for title in ("ROC curve", "Precision-recall curve", "Calibration (reliability)", "Coefficients (per sd"):
         assert any(t.startswith(title) for t in shown), title
     roc = next(c for c in charts(at) if c["layout"]["title"]["text"] == "ROC curve")

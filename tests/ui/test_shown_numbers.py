@@ -39,6 +39,17 @@ def test_the_report_heads_its_tables_as_the_dashboard_does() -> None:
     assert "created (UTC)" in html and "HTTP status" in html and "p-value" in html and "created_at" not in html
 
 
+def test_the_report_writes_a_missing_count_and_a_time_as_the_page_does() -> None:
+    """Tour 13: a superseded challenger's gate row read "<NA>" rows (a nullable integer), and its time had microseconds."""
+    from ui.report import _table
+
+    gate = pd.DataFrame({"ts": pd.to_datetime(["2026-12-07 06:33:01.735500"]), "n_rows": pd.array([None], dtype="Int64"),
+                         "flag": pd.array([None], dtype="boolean"), "score": [float("nan")]})  # fmt: skip
+    html = _table(gate)
+    assert "NA" not in html and "None" not in html and html.count("<td>—</td>") == 3
+    assert "<td>2026-12-07 06:33:01</td>" in html
+
+
 @pytest.mark.parametrize(
     ("realised", "newest", "line"),
     [({"cycle_id": 3, "champion_version": 2, "realised_on": 200}, 3, "cycle 3 · 200 labels"),
