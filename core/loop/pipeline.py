@@ -346,7 +346,8 @@ class MonitoringPipeline:
         newest = self.store.max_incoming_sample_id()
         now = utcnow()
         record.last_sample_id, record.predictions_until = max(newest, seen_until), now
-        first = max(seen_until + 1, newest - MAX_ROWS_PER_CYCLE + 1) if newest > seen_until else None
+        # the first incoming row: a replay's first batch follows its library rows, which /cycles counted as read
+        first = self.store.first_incoming_sample_id(max(seen_until, newest - MAX_ROWS_PER_CYCLE)) if newest > seen_until else None
         record.first_sample_id = first  # how far this cycle reads, recorded before it reads: a failure skips these rows
         since = predictions_since or record.started_at  # a first cycle reads what was served during it (the simulator's batch)
         unlabelled = self.store.prediction_features_since(since, now, record.last_sample_id, MAX_ROWS_PER_CYCLE)

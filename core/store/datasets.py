@@ -303,6 +303,10 @@ class DatasetQueries(StoreBase):
         """The newest sample the loop may read: incoming data only (the stream, data sent to the loop)."""
         return self.cur.execute(f"SELECT coalesce(max(sample_id), 0) FROM samples WHERE {INCOMING}").fetchone()[0]
 
+    def first_incoming_sample_id(self, after: int) -> int | None:
+        """The oldest incoming sample past `after`: where a cycle's read begins (library rows in between are not read)."""
+        return self.cur.execute(f"SELECT min(sample_id) FROM samples WHERE sample_id > ? AND {INCOMING}", [after]).fetchone()[0]
+
     def count_incoming(self, first_sample_id: int) -> int:
         return self.cur.execute(f"SELECT count(*) FROM samples WHERE sample_id >= ? AND {INCOMING}", [first_sample_id]).fetchone()[0]
 

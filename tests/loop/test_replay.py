@@ -45,6 +45,11 @@ def test_a_replay_feeds_the_dataset_in_order_survives_a_restart_and_stops_at_the
     rt.loop.update_stream(source=source.dataset_id)
     first, second = rt.loop.run_cycle(), rt.loop.run_cycle()
     assert (first.scenario, first.labelled_rows, second.labelled_rows) == ("replay", 150, 150)
+    # the range read is the replay's copies, not the library rows between the starter's window and them (tour 13)
+    assert [(c.first_sample_id, c.last_sample_id) for c in (first, second)] == [
+        (source.last_sample_id + 1, source.last_sample_id + 150),
+        (source.last_sample_id + 151, source.last_sample_id + 300),
+    ]
     assert rt.loop.stream_info()["position"] == 300 and rt.loop.stream_info()["batches_left"] == 1
     rt.close()
     rt = Runtime(settings)  # the position was stored with the batch: the restart resumes at row 300
