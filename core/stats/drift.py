@@ -107,7 +107,7 @@ def measured(test: str, statistic: float, effect: float, unseen_share: float | N
     if test == "missing":
         moved = round(effect * 100)
         return f"missing rate moved {moved} point{'' if moved == 1 else 's'}"
-    unseen = f", {unseen_share:.0%} unseen" if unseen_share else ""
+    unseen = f", {unseen_share:.0%} unseen" if unseen_share and unseen_share >= 0.01 else ", under 1% unseen" if unseen_share else ""
     return f"Jensen-Shannon distance {effect:.2f}{unseen}"
 
 
