@@ -330,15 +330,20 @@ def _in_child(base: Settings, arguments: list[str], progress: Callable[[str], No
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m core.workspaces FILE --name NAME --target COLUMN [...]` (what `make workspace` runs)."""
-    parser = argparse.ArgumentParser(prog="make workspace", description="Create a workspace from a CSV or Parquet file.")
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--name")
-    parser.add_argument("--target", required=True)
-    for kind in ("numeric", "categorical", "ignore"):
-        parser.add_argument(f"--{kind}", default="", help=f"comma-separated columns to treat as {kind}")
-    parser.add_argument("--time-column")
-    parser.add_argument("--id-column")
-    parser.add_argument("--initial-rows", type=int, help="train v1.0.0 on the first N rows; the rest are replayed as the stream")
+    parser = argparse.ArgumentParser(
+        prog="python -m core.workspaces", usage="%(prog)s FILE --name NAME --target COLUMN [options]",
+        description="Create a workspace from a CSV or Parquet file (what make workspace FILE=... NAME=... TARGET=... runs).",
+    )  # fmt: skip
+    parser.add_argument("file", type=Path, metavar="FILE", help="a CSV or Parquet file with a header row")
+    parser.add_argument("--name", help=f"the workspace's name (required): {WORKSPACE_RULE.removeprefix('a workspace name is ')}")
+    parser.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict (two or more classes)")
+    for kind, how in (("numeric", "read as numbers"), ("categorical", "read as categories"), ("ignore", "the model does not read")):
+        parser.add_argument(f"--{kind}", default="", metavar="COLUMNS", help=f"comma-separated columns {how}")
+    parser.add_argument("--time-column", metavar="COLUMN", help="the rows' time: they are ordered by it, and it is no input")
+    parser.add_argument("--id-column", metavar="COLUMN", help="the rows' identifier: no input of the model")
+    parser.add_argument(
+        "--initial-rows", type=int, metavar="N", help="train v1.0.0 on the first N rows; the rest are replayed as the stream"
+    )
     parser.add_argument("--filename", help="the file's name as the user gave it (an upload's temporary file has another)")
     parser.add_argument("--preview-to", type=Path, help="only preview the file, its result pickled to this path (a server's child)")
     args = parser.parse_args(argv)

@@ -309,3 +309,16 @@ def test_a_creation_names_the_columns_that_hold_one_value(base: Settings, tmp_pa
     workspaces.create(base, "flat", path, "flat.csv", workspaces.TableChoice("y"), progress=steps.append)
     assert [s for s in steps if s.startswith("Note:")] == [
         "Note: flat, tag hold one value only: kept, watched for drift, but nothing to learn from until it varies"]  # fmt: skip
+
+
+def test_the_command_s_usage_names_itself_and_its_required_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """Tour 13: the usage read "make workspace [-h] [--name NAME] --target TARGET", a name it is not run by and a required
+    option shown as optional; --ignore's help read "columns to treat as ignore"."""
+    with pytest.raises(SystemExit):
+        workspaces.main(["--help"])
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: python -m core.workspaces FILE --name NAME --target COLUMN [options]")
+    assert "as ignore" not in shown and "columns the model does not read" in " ".join(shown.split())
+    with pytest.raises(SystemExit):
+        workspaces.main(["x.csv", "--target", "y"])
+    assert "--name is required" in capsys.readouterr().err
