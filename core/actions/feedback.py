@@ -10,7 +10,8 @@ label can follow its prediction at once.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -70,6 +71,10 @@ class FeedbackActions:
 
     def send(self, labels: object, correct: object = False) -> FeedbackReply:
         """Labels as a list of {"prediction_id", "label"} objects; `correct` replaces labels already given."""
+        with _none_stored():
+            return self._send(labels, correct)
+
+    def _send(self, labels: object, correct: object) -> FeedbackReply:
         limit = self.settings.max_labels_per_request
         if not isinstance(labels, list) or not labels:
             raise UserInputError("labels", f'expected a list of 1 to {limit:,} objects {{"prediction_id": ..., "label": ...}}')
@@ -96,6 +101,10 @@ class FeedbackActions:
 
     def send_csv(self, data: bytes | str, correct: bool = False) -> FeedbackReply:
         """A labels file: columns prediction_id and label (a header row, comma-separated)."""
+        with _none_stored():
+            return self._send_csv(data, correct)
+
+    def _send_csv(self, data: bytes | str, correct: bool) -> FeedbackReply:
         raw = data.encode() if isinstance(data, str) else bytes(data)
         try:
             frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=True)
@@ -112,13 +121,17 @@ class FeedbackActions:
             raise UserInputError("file", f"{len(frame):,} labels is more than the limit of {limit:,} per file (IA_MAX_LABELS_PER_REQUEST)")
         ids = [checked_id(v, f"prediction_id, row {i + 2}") for i, v in enumerate(frame["prediction_id"])]
         indices = label_indices(list(frame["label"]), self.store.schema, lambda i: f"row {i + 2}", field="label")
-        return self.apply(ids, indices, correct)
+        return self.apply(ids, indices, correct, where=lambda i: f"row {i + 2}")
 
-    def apply(self, ids: list[str], indices: np.ndarray, correct: bool = False) -> FeedbackReply:
-        """Checked ids and class indices: join them to the log and store them (the simulator comes in here)."""
+    def apply(
+        self, ids: list[str], indices: np.ndarray, correct: bool = False, where: Callable[[int], str] = lambda i: f"labels[{i}]"
+    ) -> FeedbackReply:
+        """Checked ids and class indices: join them to the log and store them (the simulator comes in here). `where`
+        names an id's position as its door does: a file's row, a list's index."""
         repeated = first_repeat(ids)
         if repeated is not None:
-            raise UserInputError("prediction_id", f"{shown(repeated)} appears more than once in the request: send one label per id")
+            first, again = [i for i, value in enumerate(ids) if value == repeated][:2]
+            raise UserInputError("prediction_id", f"{shown(repeated)} is given twice ({where(first)} and {where(again)}): one label per id")
         self.predictor.flush()
         if self.predictor.last_flush_error:
             raise StorageError(f"the prediction log cannot be written now ({self.predictor.last_flush_error}); send the labels again later")
@@ -135,3 +148,13 @@ class FeedbackActions:
         cutoff = now - timedelta(days=days)
         expired = [i for i in result.unknown if (issued_at(i) or cutoff) < cutoff]
         return [i for i in result.unknown if i not in set(expired)], expired
+
+
+@contextmanager
+def _none_stored() -> Iterator[None]:
+    """A refused request or file stores no label, and says so: a person fixing a file needs to know whether to send
+    all of it again (tour 13)."""
+    try:
+        yield
+    except UserInputError as refused:
+        raise type(refused)(refused.field, f"{str(refused).split(': ', 1)[1]}; no label was stored") from None

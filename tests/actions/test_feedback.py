@@ -133,6 +133,19 @@ def test_a_labels_file_is_joined_by_id(trained_runtime: Runtime) -> None:
     assert trained_runtime.store.feedback_count() == 2
 
 
+def test_an_id_given_twice_is_refused_naming_both_places_as_its_door_numbers_them(trained_runtime: Runtime) -> None:
+    """Tour 13: a labels file with an id twice read "appears more than once in the request", with no row."""
+    trained_runtime.serving.predict_batch([[0.0, 1.0], [2.0, 2.0]], prediction_ids=["r1", "r2"])
+    with pytest.raises(ValueError) as in_file:
+        trained_runtime.feedback.send_csv(b"prediction_id,label\nr1,1\nr2,0\nr1,0\n")
+    assert str(in_file.value) == "prediction_id: 'r1' is given twice (row 2 and row 4): one label per id; no label was stored"
+    with pytest.raises(ValueError) as in_list:
+        trained_runtime.feedback.send([{"prediction_id": "r2", "label": 1}, {"prediction_id": "r1", "label": 0},
+                                       {"prediction_id": "r2", "label": 0}])  # fmt: skip
+    assert str(in_list.value) == "prediction_id: 'r2' is given twice (labels[0] and labels[2]): one label per id; no label was stored"
+    assert trained_runtime.store.feedback_count() == 0
+
+
 def test_journal_records_carry_prediction_ids() -> None:
     made = Entry(1, 2, np.ones((3, 2)), np.full(3, 0.5), 1.0, "batch", ids=new_id())
     own = Entry(1, 2, np.ones((1, 2)), np.full(1, 0.5), 1.0, "api", ids=["order-7"])
