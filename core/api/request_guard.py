@@ -16,12 +16,17 @@ import json
 import sys
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi.params import File, Form
+
+from core.domain.validation import named
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = "application/json"
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# Probes and scrapers may add a cache-busting parameter; they must get their answer, and nothing there reads one.
+PROBES = frozenset({"/health", "/health/live", "/metrics"})
 MAX_REMEMBERED_PATHS = 256
 TOO_DEEP = f"JSON nested too deep to read (more than about {sys.getrecursionlimit():,} levels): send a flatter body"
 
@@ -70,14 +75,28 @@ class RequestGate:
             if wanted and given_type not in wanted:
                 shown = given_type or "none"
                 return 415, problem(f"Content-Type {shown} is not accepted here: send {' or '.join(wanted)}", "Content-Type"), []
+        if scope.get("query_string") and scope["path"] not in PROBES:
+            return self._unknown_query(scope["path"], "GET" if method == "HEAD" else method, scope["query_string"])
         return None
+
+    def _unknown_query(self, path: str, method: str, query: bytes) -> Refusal | None:
+        """A query parameter the route does not take is refused, as an unknown body field is: `?limt=3` was ignored,
+        and the default limit answered as if it had been read."""
+        takes = next((names for regex, methods, _types, names in self.routes() if method in methods and regex.match(path)), None)
+        if takes is None:
+            return None  # not one of ours (the docs, the metrics): left to it
+        unknown = sorted({key for key, _value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)} - takes)
+        if not unknown:
+            return None
+        accepted = f"{path} takes {', '.join(sorted(takes))}" if takes else f"{path} takes none"
+        return 422, problem(f"unknown query parameter(s) {named(unknown)}: {accepted}", unknown[0]), []
 
     def allowed(self, path: str) -> frozenset[str]:
         """The methods of every route on `path`, remembered per path: /predict asks on every request."""
         known = self._allowed.get(path)
         if known is None:
             methods: set[str] = set()
-            for regex, route_methods, _types in self.routes():
+            for regex, route_methods, _types, _query in self.routes():
                 if regex.match(path):
                     methods |= route_methods
             known = frozenset(methods - {"HEAD"})
@@ -86,15 +105,17 @@ class RequestGate:
         return known
 
     def content_types(self, path: str, method: str) -> tuple[str, ...]:
-        for regex, route_methods, types in self.routes():
+        for regex, route_methods, types, _query in self.routes():
             if method in route_methods and regex.match(path):
                 return types
         return ()
 
-    def routes(self) -> list[tuple[Any, frozenset[str], tuple[str, ...]]]:
-        """Each route's path pattern, methods and the content types its body takes (read once, at the first request)."""
+    def routes(self) -> list[tuple[Any, frozenset[str], tuple[str, ...], frozenset[str] | None]]:
+        """Each route's path pattern, methods, the content types its body takes and the query parameters it reads (None
+        for a route not built by FastAPI's dependencies); read once, at the first request."""
         if self._routes is None:
-            self._routes = [(r.path_regex, frozenset(r.methods or ()), _body_types(r)) for r in self.api_routes if hasattr(r, "methods")]
+            self._routes = [(r.path_regex, frozenset(r.methods or ()), _body_types(r), _query_names(getattr(r, "dependant", None)))
+                            for r in self.api_routes if hasattr(r, "methods")]  # fmt: skip
         return self._routes
 
 
@@ -123,6 +144,16 @@ def routes_of(app: Any) -> list[Any]:
         elif hasattr(route, "path_regex"):
             found.append(route)
     return found
+
+
+def _query_names(dependant: Any) -> frozenset[str] | None:
+    """The query parameters a route reads, those of its dependencies too."""
+    if dependant is None:
+        return None
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub) or set()
+    return frozenset(names)
 
 
 def _body_types(route: Any) -> tuple[str, ...]:

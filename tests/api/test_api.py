@@ -66,6 +66,21 @@ def test_health_answers_without_a_token_so_its_details_name_no_server_folder(cli
     assert f"…/{artifacts.name} is missing" in detail and str(artifacts.parent) not in detail
 
 
+def test_an_unknown_query_parameter_is_refused_naming_it_and_what_the_path_takes(predict_client: TestClient) -> None:
+    """Tour 13: /cycles?limt=3 answered the default 50 cycles as if the limit had been read; an unknown body field is refused."""
+    typo = predict_client.get("/cycles", params={"limt": 3})
+    assert typo.status_code == 422 and typo.json() == {"error": "unknown query parameter(s) 'limt': /cycles takes limit, offset",
+                                                       "field": "limt", "error_id": None}  # fmt: skip
+    assert predict_client.get("/cycles", params={"limit": 3}).status_code == 200
+    aside = predict_client.post("/predict", params={"version": "v1.0.0"}, json={"features": [1.5, 2.3]})  # the fast path too
+    assert aside.status_code == 422 and aside.json()["error"] == "unknown query parameter(s) 'version': /predict takes none"
+    typo = predict_client.post("/explain", params={"versoin": "v1.0.0"}, json={"features": [1.5, 2.3]})
+    assert typo.status_code == 422 and typo.json()["error"] == "unknown query parameter(s) 'versoin': /explain takes version"
+    assert predict_client.post("/explain", params={"version": "v1.0.0"}, json={"features": [1.5, 2.3]}).status_code == 200
+    assert predict_client.get("/models", params={"limit": 1}).json()["error"] == "unknown query parameter(s) 'limit': /models takes none"
+    assert predict_client.get("/health", params={"_": "1733"}).status_code == 200  # a probe's cache-buster is not refused
+
+
 def test_predict_answers_the_original_contract_and_logs_it(predict_client: TestClient, trained_runtime: Runtime) -> None:
     reply = predict_client.post("/predict", json={"features": [1.5, 2.3]})
     body = reply.json()
