@@ -51,9 +51,12 @@ class Serving:
 
     @staticmethod
     def results_csv(results: pd.DataFrame) -> str:
-        """A batch's results as a file: each row's unseen columns written "a; b" (a name may hold a comma)."""
+        """A batch's results as a file: each row's unseen columns written "a; b" (a name may hold a comma), and the time
+        in ISO 8601 UTC with its Z, as the API answers it (a naive "2026-12-07 10:00:00" reads as local time elsewhere)."""
         if UNSEEN_COLUMN in results:
             results = results.assign(**{UNSEEN_COLUMN: results[UNSEEN_COLUMN].map("; ".join)})
+        if pd.api.types.is_datetime64_any_dtype(results.get("timestamp")):
+            results = results.assign(timestamp=results["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         return results.to_csv(index=False)
 
     @staticmethod

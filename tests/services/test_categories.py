@@ -269,6 +269,9 @@ def test_a_table_whose_columns_are_named_like_the_results_keeps_its_values(base:
         assert list(pd.read_csv(io.StringIO(runtime.serving.results_csv(results))).columns[:4]) == [
             "order", "confidence (input)", "timestamp (input)", "source"]  # fmt: skip
         assert runtime.serving.results_csv(results).splitlines()[1].startswith("007,80.0,am,web,2026-02-01T10:00,yes,")
+        stamped = pd.read_csv(io.StringIO(runtime.serving.results_csv(results)))["timestamp"]  # ISO UTC with its Z, as the API
+        assert stamped.str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z").all()
+        assert pd.Timestamp(stamped[0]).tz_convert(None) == results["timestamp"][0]
         runtime.serving.flush()
         log = runtime.insights.recent_predictions(10)
         assert sorted(log["source (input)"]) == ["shop", "web"] and set(log["source"]) == {"batch"}
