@@ -86,7 +86,8 @@ class DataActions:
                 path = Path(folder) / ("upload.parquet" if name.lower().endswith(".parquet") else "upload.csv")
                 path.write_bytes(raw)
                 schema = self.store.schema
-                sources = checked_sources(path, name, schema.numeric, [*schema.categorical, schema.target])
+                wanted = [*schema.categorical, schema.target]
+                sources = checked_sources(path, name, schema.numeric, {n: schema.spellings(n) for n in wanted})
                 info = self.store.import_file(
                     sources, name=name, role=role, content_hash=None, max_rows=self.settings.max_samples_per_request
                 )

@@ -62,7 +62,7 @@ class Serving:
     @staticmethod
     def unseen_values(results: pd.DataFrame, most: int = 5) -> dict[str, str]:
         """Per column, the values of a batch's results the model never saw as a category, most frequent first with their
-        counts ("'true' ×3, 'yes' ×1"): a file writing True as true is scored as an unknown category, and says so."""
+        counts ("'dream' ×3, 'yes' ×1"): a file writing Dream as dream is scored as an unknown category, and says so."""
         if UNSEEN_COLUMN not in results:
             return {}
         found: dict[str, str] = {}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.domain.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
-from core.domain.validation import INTEGER_TEXT, category, named, shown, summarise
+from core.domain.validation import INTEGER_TEXT, boolean_word, category, known_spelling, named, shown, summarise
 from core.errors import UserInputError
 
 LOW_CARDINALITY = 10
@@ -152,8 +152,12 @@ def as_written(value: object) -> ClassLabel:
 
 def class_lookup(schema: Schema) -> dict[str, int]:
     """Each class's index by its canonical text: a label written 1, 1.0 or "1.0" finds the class 1, and a class
-    stored in another spelling ("1.0") is found by its canonical text too."""
-    return {category(c) or str(c): i for i, c in enumerate(schema.classes)}
+    stored in another spelling ("1.0") is found by its canonical text too; a class spelling true or false in one
+    case ("True" from a CSV) is found by the word too, so a JSON true or a file's TRUE finds it."""
+    lookup = {category(c) or str(c): i for i, c in enumerate(schema.classes)}
+    for word, spelled in schema.spellings(schema.target).items():
+        lookup.setdefault(word, lookup[category(spelled) or spelled])
+    return lookup
 
 
 def class_index(value: object, lookup: dict[str, int]) -> int | None:
@@ -161,7 +165,10 @@ def class_index(value: object, lookup: dict[str, int]) -> int | None:
     if value is None or isinstance(value, list | dict | tuple):
         return None
     text = category(value)
-    return None if text is None else lookup.get(text)
+    if text is None:
+        return None
+    found = lookup.get(text)
+    return lookup.get(boolean_word(text) or "") if found is None else found
 
 
 def category_text(values: pd.Series) -> pd.Series:
@@ -171,6 +178,16 @@ def category_text(values: pd.Series) -> pd.Series:
     texts = np.array([category(u) for u in uniques] + [np.nan], dtype=object)
     texts[pd.isna(texts)] = np.nan
     return pd.Series(texts[codes], index=values.index, dtype=object)
+
+
+def as_known(text: pd.Series, spellings: dict[str, str]) -> pd.Series:
+    """Canonical categories spelled as the column's known ones where only the case of a true or false differs
+    (`validation.known_spelling`), worked out per distinct value."""
+    if not spellings:
+        return text
+    changes = {u: known_spelling(u, spellings) for u in text.dropna().unique()}
+    changes = {was: now for was, now in changes.items() if was != now}
+    return text.replace(changes) if changes else text
 
 
 def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.ndarray | None]:
@@ -230,7 +247,7 @@ def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "fi
         if column.kind == "numeric":
             data[column.name] = _numbers(values, column, problems)
         else:
-            text = category_text(values)
+            text = as_known(category_text(values), column.spellings)
             data[column.name] = text
             unseen[column.name] = int((~text.isin(column.categories) & text.notna()).sum())
         if not column.missing:
@@ -381,4 +398,4 @@ def _value(value: object, given: bool, column: Column, max_abs: float, field: st
     text = category(value)
     if not text or len(text) > MAX_TEXT:
         raise UserInputError(field, f"{where}expected 1 to {MAX_TEXT} characters, got {shown(value)}")
-    return text
+    return known_spelling(text, column.spellings)

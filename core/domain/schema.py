@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 from core.domain.features import TARGET, feature_names
+from core.domain.validation import boolean_spellings
 from core.errors import UserInputError
 
 Kind = Literal["numeric", "categorical", "ignored"]
@@ -40,6 +42,12 @@ class Column:
 
     def row(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "missing": self.missing, "categories": list(self.categories), "note": self.note}
+
+    @cached_property
+    def spellings(self) -> dict[str, str]:
+        """How this column's categories spell true and false, so every door maps another case to them
+        (`validation.boolean_spellings`); read per value on the predict path, so computed once."""
+        return boolean_spellings(self.categories)
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,10 @@ class Schema:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def spellings(self, name: str) -> dict[str, str]:
+        """How a categorical column's categories, or the target's classes, spell true and false."""
+        return boolean_spellings(self.classes) if name == self.target else self.column(name).spellings
 
     @property
     def plain(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -136,6 +136,33 @@ def category(value: object) -> str | None:
     if _INTEGER_TEXT.fullmatch(stripped):
         return str(int(stripped))
     return _float_text(float(stripped))
+
+
+def boolean_word(text: str) -> str | None:
+    """ "true" or "false" for text that spells a boolean in any case ("True" as pandas writes one to a CSV, "TRUE" as R
+    and spreadsheets do), else None."""
+    folded = text.strip().lower()
+    return folded if folded in ("true", "false") else None
+
+
+def boolean_spellings(known: Iterable[object]) -> dict[str, str]:
+    """Each boolean word to the one known category that spells it, for a column whose first data held booleans: a
+    Parquet or JSON true is "true", a CSV's True stays "True" (text keeps its case), and either door must find the
+    other's category. A word two known categories spell ("True" and "true" both seen) maps to neither: ambiguous."""
+    found: dict[str, list[str]] = {}
+    for value in known:
+        word = boolean_word(str(value))
+        if word is not None:
+            found.setdefault(word, []).append(str(value))
+    return {word: spelled[0] for word, spelled in found.items() if len(spelled) == 1}
+
+
+def known_spelling(text: str, spellings: dict[str, str]) -> str:
+    """`text` as the column's known category spells it when it is the same boolean in another case, else unchanged."""
+    if not spellings:
+        return text
+    word = boolean_word(text)
+    return spellings.get(word, text) if word is not None else text
 
 
 def _float_text(number: float) -> str:

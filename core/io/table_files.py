@@ -15,7 +15,7 @@ import hashlib
 import io
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -61,12 +61,15 @@ def read_table(source: Path | bytes, filename: str = "", max_rows: int | None = 
     return _checked(frame, max_rows)
 
 
-def checked_sources(path: Path, filename: str, numeric: list[str], categories: Sequence[str] = ()) -> tuple[str, str]:
+def checked_sources(
+    path: Path, filename: str, numeric: list[str], categories: Mapping[str, dict[str, str]] | None = None
+) -> tuple[str, str]:
     """A file as two DuckDB table expressions for a bulk import, after the header checks `read_table` makes:
     typed (the `numeric` columns as DOUBLE, every other one as text: one fast read that fails on the first
     value that is not a number) and all text (slower, for naming every problem when the typed read fails).
-    The `categories` columns (the categorical features and the target) come as their canonical text
-    (`validation.category`), as every other door writes them."""
+    The `categories` columns (the categorical features and the target, each with its `Schema.spellings`) come as
+    their canonical text (`validation.category`) spelled as the column's known ones, as every other door writes them."""
+    categories = categories or {}
     literal = "'" + str(path).replace("'", "''") + "'"
     if filename.lower().endswith(".parquet") or path.suffix.lower() == ".parquet":
         try:
@@ -75,30 +78,34 @@ def checked_sources(path: Path, filename: str, numeric: list[str], categories: S
         except duckdb.Error as exc:
             raise UserInputError("file", f"not a readable Parquet file: {shown(str(exc).splitlines()[0])}") from None
         _check_names(list(names))
-        source = _canonical(f"read_parquet({literal})", [n for n in categories if n in names])
+        source = _canonical(f"read_parquet({literal})", {n: s for n, s in categories.items() if n in names})
         return source, source
     names = _check_header(path)
     nulls = ", ".join("'" + n.replace("'", "''") + "'" for n in NULL_TEXTS)
     types = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': '{'DOUBLE' if n in numeric else 'VARCHAR'}'" for n in names)
     common = f"{literal}, header = true, nullstr = [{nulls}]"
-    wanted = [n for n in categories if n in names]
+    wanted = {n: s for n, s in categories.items() if n in names}
     return (_canonical(f"read_csv({common}, types = {{{types}}})", wanted),
             _canonical(f"read_csv({common}, all_varchar = true)", wanted))  # fmt: skip
 
 
-def _canonical(source: str, columns: list[str]) -> str:
+def _canonical(source: str, columns: Mapping[str, dict[str, str]]) -> str:
     if not columns:
         return source
-    replaced = ", ".join(f"{category_sql(quoted(n))} AS {quoted(n)}" for n in columns)
+    replaced = ", ".join(f"{category_sql(quoted(n), spellings)} AS {quoted(n)}" for n, spellings in columns.items())
     return f"(SELECT * REPLACE ({replaced}) FROM {source})"
 
 
-def category_sql(expression: str) -> str:
+def category_sql(expression: str, spellings: Mapping[str, str] | None = None) -> str:
     """`validation.category` in DuckDB's SQL, for a value of any type (NULL stays NULL): the bulk import writes
     categories as the row-by-row doors do. The same grammar (NUMBER_TEXT, INTEGER_TEXT) and the same float text
-    (DuckDB's shortest round-trip text of a double is Python's repr: tested)."""
+    (DuckDB's shortest round-trip text of a double is Python's repr: tested); with a column's `spellings`, a true
+    or false in another case as the column spells it (`validation.known_spelling`)."""
     text = f"CAST({expression} AS VARCHAR)"
     trimmed = f"trim({text})"
+    if spellings:
+        whens = " ".join(f"WHEN '{word}' THEN '{spelled.replace(chr(39), chr(39) * 2)}'" for word, spelled in spellings.items())
+        return f"CASE lower({trimmed}) {whens} ELSE {category_sql(expression)} END"
     number = f"CAST({trimmed} AS DOUBLE)"
     whole = f"isfinite({number}) AND {number} = trunc({number}) AND abs({number}) < {EXACT_INTEGERS}"
     as_float = f"CASE WHEN {whole} THEN CAST(CAST({number} AS BIGINT) AS VARCHAR) ELSE CAST({number} AS VARCHAR) END"

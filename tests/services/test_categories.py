@@ -21,7 +21,7 @@ from core.api import create_app
 from core.api.app import serving_app
 from core.config import Settings
 from core.domain.features import RENAMED_INPUTS
-from core.domain.validation import category
+from core.domain.validation import category, known_spelling
 from core.errors import UserInputError
 from core.io.table_files import category_sql
 from core.ml.row_model import RowModel
@@ -282,3 +282,62 @@ def test_a_table_whose_columns_are_named_like_the_results_keeps_its_values(base:
         assert runtime.insights.recent_predictions(60)["confidence (input)"].tolist() == list(np.arange(60.0))  # one time: file order
     finally:
         runtime.close()
+
+
+# true and false in another case ----------------------------------------------------------------------
+def flags(rows: int, seed: int) -> pd.DataFrame:
+    """A boolean input and a boolean target, as pandas holds them: Parquet keeps them booleans, a CSV writes True/False."""
+    rng = np.random.default_rng(seed)
+    flag, x = rng.random(rows) < 0.5, rng.normal(0, 1, rows)
+    return pd.DataFrame({"flag": flag, "x": x, "ok": rng.random(rows) < 1 / (1 + np.exp(-(2 * flag - 1 + x)))})
+
+
+@pytest.fixture(scope="module", params=["parquet", "csv"])
+def flagged(request: pytest.FixtureRequest, base: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    path = tmp_path_factory.mktemp("flags") / f"flags.{request.param}"
+    table = flags(400, seed=8)
+    table.to_parquet(path) if request.param == "parquet" else table.to_csv(path, index=False)
+    created = workspaces.create(base, f"flags-{request.param}", path, path.name, workspaces.TableChoice("ok"))
+    runtime = Runtime(workspaces.workspace_settings(base, created.folder))
+    yield runtime
+    runtime.close()
+
+
+def test_true_and_false_in_any_case_find_the_category_and_class_the_first_file_spelt(flagged: Runtime, tmp_path: Path) -> None:
+    """Tour 13: a workspace made from Parquet knows true and false, one made from a pandas CSV True and False; the
+    other door's spelling (a CSV's True, a JSON true, a spreadsheet's TRUE) was an unseen category, and a label true
+    was not a class of a CSV-made workspace."""
+    rt, known = flagged, set(flagged.schema.column("flag").categories)
+    assert known in ({"true", "false"}, {"True", "False"})
+    spelt = "true" if "true" in known else "True"
+    batch = rt.serving.predict_csv(pd.DataFrame({"flag": ["True", "TRUE", "true", " true"], "x": 0.3}).to_csv(index=False).encode())
+    assert batch["unseen categories"].tolist() == [[]] * 4 and batch["confidence"].nunique() == 1
+    for fast in (True, False):
+        client = TestClient(serving_app(rt) if fast else create_app(rt))
+        replies = [client.post("/predict", json={"features": {"flag": flag, "x": 0.3}}).json() for flag in (True, "True", "TRUE", "true")]
+        assert {r["confidence"] for r in replies} == {batch["confidence"][0]} and all(r["unseen"] == [] for r in replies), replies
+    ids = [rt.serving.predict({"flag": False, "x": 0.0}, source="api").prediction_id for _ in range(3)]
+    assert (
+        rt.feedback.send([{"prediction_id": i, "label": label} for i, label in zip(ids, (True, "TRUE", "false"), strict=True)]).stored == 3
+    )
+    written = tmp_path / "more.parquet"  # the bulk import, from the other kind of file
+    flags(50, seed=9).pipe(lambda t: t.to_csv(written.with_suffix(".csv"), index=False) if spelt == "true" else t.to_parquet(written))
+    more = written.with_suffix(".csv") if spelt == "true" else written
+    info = rt.data.import_csv(more.read_bytes(), name=more.name, role="library")
+    stored = rt.insights.dataset_frame(info.dataset_id)
+    assert set(stored["flag"]) == known and set(stored["ok"].map(str)) <= {str(c) for c in rt.schema.classes} and len(stored) == 50
+
+
+def test_the_bulk_import_spells_true_and_false_as_the_row_doors_do() -> None:
+    values = ["True", "TRUE", " false ", "true", "False", "yes", "1", None]
+    for spellings in ({"true": "True", "false": "False"}, {"true": "true"}, {}):
+        con = duckdb.connect()
+        try:
+            con.execute("CREATE TABLE t (text VARCHAR, flag BOOLEAN)")
+            con.executemany("INSERT INTO t VALUES (?, ?)", [[v, f] for v, f in zip(values, [True, False, None] * 3, strict=False)])
+            found = con.execute(f"SELECT {category_sql('text', spellings)}, {category_sql('flag', spellings)} FROM t").fetchall()
+        finally:
+            con.close()
+        for (text, flag), (sql_text, sql_flag) in zip(zip(values, [True, False, None] * 3, strict=False), found, strict=True):
+            expected = [None if v is None else known_spelling(category(v), spellings) for v in (text, flag)]
+            assert [sql_text, sql_flag] == expected, (text, flag, spellings)
