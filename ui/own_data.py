@@ -12,7 +12,7 @@ from core.data.synthetic_table import generate_table
 from core.domain.pace import replay_time
 from core.domain.schema import KINDS, Column
 from core.errors import UserInputError
-from ui.state import EMPTY_CELL, act, dataframe, runtime, switch_to
+from ui.state import EMPTY_CELL, REFUSED_SWITCH, act, dataframe, runtime, switch_to
 
 
 def start_from_your_own_data() -> None:
@@ -128,13 +128,16 @@ def in_progress() -> bool:
 
 
 def _open(name: str) -> None:
-    """Serve the new workspace and show its Overview, the form emptied for the next file."""
+    """Serve the new workspace and show its Overview, the form emptied for the next file; refused (another app holds
+    it), the form stays, with its Open button, under the reason."""
     round_ = st.session_state.get("own_round", 0) + 1
+    if not switch_to(name):
+        st.error(st.session_state.pop(REFUSED_SWITCH, f"{name} could not be opened"))
+        return
     for key in [k for k in st.session_state if str(k).startswith("own_")]:
         del st.session_state[key]
     st.session_state["own_round"] = round_
-    if switch_to(name):
-        st.switch_page("app_pages/overview.py")
+    st.switch_page("app_pages/overview.py")
 
 
 @st.cache_data(max_entries=1, show_spinner=False)

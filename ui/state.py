@@ -80,15 +80,17 @@ def _show_progress(startup: Startup) -> None:
     holder.empty()
 
 
-def switch_to(name: str, current: Settings | None = None) -> bool:
+def switch_to(name: str, current: Settings | None = None, from_select: bool = False) -> bool:
     """Serve workspace `name` instead of `current` (the one served): its loop stops and its file is released; every
     cached read is dropped, and so is every choice made on a page (see forget_views). A workspace another app holds
-    is refused before this one closes: the select goes back to this one and says why, and False is returned."""
+    is refused before this one closes, False is returned and REFUSED_SWITCH says why; called by the sidebar's select
+    (`from_select`, in its callback, the one moment its value may be set), the select goes back to this one."""
     current = current or runtime().settings
     try:
         switch_workspace(current, name)
     except WorkspaceError as refused:
-        st.session_state[_switcher_key(current)] = current.workspace_name
+        if from_select:
+            st.session_state[_switcher_key(current)] = current.workspace_name
         st.session_state[REFUSED_SWITCH] = str(refused)
         return False
     _runtime.clear()
@@ -128,7 +130,7 @@ def _switcher(settings: Settings) -> None:
     key = _switcher_key(settings)
     st.selectbox("Workspace", names, index=names.index(current), key=key, help="One workspace is served at a time: "
                  "switching stops this one's loop. Make a new one on the Data page (Start from your own data).",
-                 on_change=lambda: switch_to(st.session_state[key], settings))  # fmt: skip
+                 on_change=lambda: switch_to(st.session_state[key], settings, from_select=True))  # fmt: skip
     if refused := st.session_state.pop(REFUSED_SWITCH, None):
         st.error(refused)
 

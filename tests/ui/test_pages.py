@@ -16,6 +16,7 @@ from core.domain.outcomes import version_label
 from core.rules.verdicts import FEATURE, INFO_TITLE
 from core.runtime import Runtime, close_runtime, get_runtime
 from core.store import DatasetInfo
+from tests.core.test_workspace_switching import held_by_another_process
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
 from ui import charts
@@ -550,6 +551,28 @@ def test_ones_own_data_names_no_target_by_itself_says_how_long_a_replay_takes_an
     at.switch_page("app_pages/data.py").run()
     assert "own_target" not in at.session_state and "own_created" not in at.session_state and "own_sample" not in at.session_state
     assert any(b.label == "Use a generated mixed table" for b in at.button)  # the form is empty, ready for the next file
+
+
+def test_opening_a_new_workspace_another_app_holds_is_refused_on_the_data_page_and_can_be_tried_again(workspace: Path) -> None:
+    """The review of tour 13's fix: "Open subs now" set the sidebar's select after it was drawn, and the page crashed."""
+    at = open_page("data")
+    button(at, "Use a generated mixed table").click().run()
+    at.selectbox(key="own_target").set_value("outcome").run()
+    at.text_input(key="own_name").set_value("subs").run()
+    button(at, "Create the workspace").click().run()
+    served = get_runtime()
+    holder = held_by_another_process(served.settings.workspaces_dir / "subs" / "ia_continu.duckdb")
+    try:
+        button(at, "Open subs now").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        refusals = [e.value for e in at.main.error]
+        assert len(refusals) == 1 and f"in use by another process (PID {holder.pid})" in refusals[0], refusals
+        assert get_runtime() is served and not served.closed and at.selectbox(key="workspace_demo").value == "demo"
+    finally:
+        holder.kill()
+        holder.wait()
+    button(at, "Open subs now").click().run()  # the form kept its button: let go, the same click opens it
+    assert not at.exception and at.title[0].value == "Overview" and get_runtime().settings.workspace == "subs"
 
 
 def test_a_challenge_reads_as_one_on_the_overview_the_drift_page_and_operations(workspace: Path) -> None:
