@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from core.domain.features import TARGET
 from core.domain.outcomes import version_label
-from core.domain.validation import clipped
+from core.domain.validation import clipped, whole_percent
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 
 if TYPE_CHECKING:
@@ -515,7 +515,7 @@ def category_overlay(
     highest = 0.0
     for share, name, colour in zip(shares, (reference_name, current_name), (COLOURS["reference"], COLOURS["current"]), strict=True):
         heights = [float(share.get(c, 0.0)) for c in order]
-        highest = max(highest, *heights)
+        highest = max([highest, *heights])
         fig.add_bar(x=names, y=heights, name=name, marker_color=colour, hovertemplate="%{x}: %{y:.1%}")
     # Long category names are shortened under their bars (whole in the hover): one 30-character city slanted under a
     # half-width chart took the plot's height at 1024 px.
@@ -529,7 +529,7 @@ def category_overlay(
 
 
 def _rest_share(share: pd.Series, rest: list) -> str:
-    return f"{float(share.reindex(rest).fillna(0.0).sum()):.0%}"
+    return whole_percent(float(share.reindex(rest).fillna(0.0).sum()))
 
 
 MAX_CATEGORY_BARS = 12  # categories drawn; the axis gives the rest's share (300 ids' names overlapped into a smear)

@@ -28,6 +28,15 @@ SEED_MAX = 2**32 - 1
 FEATURE_ABS_CEILING = 1e150
 
 
+def whole_percent(share: float) -> str:
+    """A share in whole percent that never rounds a few rows away: 0.4 % is "under 1%", 99.6 % "over 99%"."""
+    if 0 < share < 0.01:
+        return "under 1%"
+    if 0.99 < share < 1:
+        return "over 99%"
+    return f"{share:.0%}"
+
+
 def clipped(text: str, limit: int) -> str:
     """`text` in at most `limit` characters, an ellipsis marking a cut: the one rule for every place that shortens.
 

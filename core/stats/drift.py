@@ -32,6 +32,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from core.domain.schema import Schema
+from core.domain.validation import whole_percent
 
 PREDICTED, LABELS = "(predicted class)", "(label)"  # the outputs `table_report` tests beside the columns
 OUTPUTS = (PREDICTED, LABELS)
@@ -107,7 +108,7 @@ def measured(test: str, statistic: float, effect: float, unseen_share: float | N
     if test == "missing":
         moved = round(effect * 100)
         return f"missing rate moved {moved} point{'' if moved == 1 else 's'}"
-    unseen = f", {unseen_share:.0%} unseen" if unseen_share and unseen_share >= 0.01 else ", under 1% unseen" if unseen_share else ""
+    unseen = f", {whole_percent(unseen_share)} unseen" if unseen_share and not math.isnan(unseen_share) else ""
     return f"Jensen-Shannon distance {effect:.2f}{unseen}"
 
 

@@ -151,8 +151,10 @@ def test_a_share_of_unseen_categories_under_one_percent_is_not_written_zero() ->
     """Tour 13: 300 ids, a few new in the batch, read "Jensen-Shannon distance 0.38, 0% unseen"."""
     from core.stats.drift import measured
 
-    assert [measured("chi2", 9.0, 0.38, share) for share in (0.004, 0.25, None)] == [
+    assert [measured("chi2", 9.0, 0.38, share) for share in (0.004, 0.25, 0.996, None, float("nan"))] == [
         "Jensen-Shannon distance 0.38, under 1% unseen",
         "Jensen-Shannon distance 0.38, 25% unseen",
+        "Jensen-Shannon distance 0.38, over 99% unseen",
+        "Jensen-Shannon distance 0.38",
         "Jensen-Shannon distance 0.38",
     ]

@@ -460,6 +460,11 @@ def test_a_column_of_many_categories_draws_the_largest_and_one_bar_for_the_rest_
     few = pd.DataFrame({"plan": ["gold", "silver"] * 50})
     assert charts.distribution_overlay(few, few, "plan", "Cycle 8 batch").layout.yaxis.tickformat == ".0%"
     assert list(charts.distribution_overlay(few, few, "plan", "Cycle 8 batch").data[0].x) == ["gold", "silver"]
+    skewed = pd.DataFrame({"shop id": [*(f"big_{i}" for i in range(12) for _ in range(83)), "tiny_1", "tiny_2"]})  # 2 of 998 rows
+    assert charts.distribution_overlay(skewed, skewed, "shop id", "now").layout.xaxis.title.text.endswith(
+        "the rest: under 1% of reference, under 1% here")  # fmt: skip
+    empty = pd.DataFrame({"plan": pd.Series([], dtype=object)})  # no rows yet: an empty chart, not a TypeError
+    assert [list(bar.y) for bar in charts.category_overlay(empty, empty, "plan", "now", "reference").data] == [[], []]
 
 
 def test_a_weights_chart_of_hundreds_of_inputs_draws_the_largest_and_says_so() -> None:
