@@ -97,7 +97,7 @@ class LoopControl:
 
     def update(self, state: object = None, interval: object = None, policy: object = None, thresholds: dict | None = None) -> None:
         """Change the loop from one call: every value is validated before any is applied."""
-        with _named_as_sent({"scheduler_interval": "interval"}):
+        with _named_as_sent({"scheduler_interval": "interval"} if interval is not None else {}):
             self._update(state, interval, policy, thresholds)
 
     def _update(self, state: object, interval: object, policy: object, thresholds: dict | None) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import Field, dataclass, fields, replace
 
+import numpy as np
+
 from core.config import Settings, SettingsError, parse_setting
 from core.data import synthetic_stream
 from core.domain.validation import shown
@@ -96,8 +98,13 @@ def expected(name: str) -> str:
     if f.type not in ("int", "float"):
         return "one of " + ", ".join(f.metadata["choices"]) if "choices" in f.metadata else "text"
     meta = f.metadata
-    limits = f" from {meta['min']:,g} to {meta['max']:,g}" if "min" in meta and "max" in meta else ""
+    limits = f" from {_limit(meta['min'])} to {_limit(meta['max'])}" if "min" in meta and "max" in meta else ""
     return ("a whole number" if f.type == "int" else "a number") + limits
+
+
+def _limit(value: float) -> str:
+    """A limit as a person writes it: 1,000,000 and 0.000001, not 1e+06 and 1e-06."""
+    return f"{int(value):,}" if float(value).is_integer() else np.format_float_positional(float(value), trim="-")
 
 
 def stream_state(store: Store) -> StreamState:

@@ -172,6 +172,11 @@ def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_run
     lots = client.put("/stream", json={"batch_size": "lots"}).json()
     assert lots["field"] == "batch_size" and lots["error"].startswith("batch_size: expected a whole number from 10 to 100,000, got "), lots
     assert client.put("/stream", json={"enabled": "yes"}).json()["field"] == "enabled"
+    sent_as_setting = client.put("/loop", json={"thresholds": {"scheduler_interval": 0.1}}).json()  # named as sent there too
+    assert sent_as_setting["field"] == "scheduler_interval", sent_as_setting
+    limits = [client.put("/loop", json={"thresholds": {name: "often"}}).json()["error"] for name in ("challenge_every", "ks_alpha")]
+    assert limits == ["challenge_every: expected a whole number from 0 to 1,000,000, got 'often'",
+                      "ks_alpha: expected a number from 0.000001 to 0.5, got 'often'"]  # not 1e+06 and 1e-06  # fmt: skip
     stream = client.put("/stream", json={"scenario": "covariate_shift", "strength": 1.0, "batch_size": 100}).json()
     assert stream["scenario"] == "covariate_shift" and stream["batch_size"] == 100
     assert client.put("/stream", json={"strength": 5}).status_code == 422
