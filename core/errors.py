@@ -15,6 +15,7 @@ class UserInputError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message  # without the field: a door that names the field its own way words it again
 
 
 class ConflictError(UserInputError):

@@ -130,8 +130,7 @@ class FeedbackActions:
         names an id's position as its door does: a file's row, a list's index."""
         repeated = first_repeat(ids)
         if repeated is not None:
-            first, again = [i for i, value in enumerate(ids) if value == repeated][:2]
-            raise UserInputError("prediction_id", f"{shown(repeated)} is given twice ({where(first)} and {where(again)}): one label per id")
+            raise UserInputError("prediction_id", _given_again(repeated, [where(i) for i, value in enumerate(ids) if value == repeated]))
         self.predictor.flush()
         if self.predictor.last_flush_error:
             raise StorageError(f"the prediction log cannot be written now ({self.predictor.last_flush_error}); send the labels again later")
@@ -150,6 +149,14 @@ class FeedbackActions:
         return [i for i in result.unknown if i not in set(expired)], expired
 
 
+def _given_again(repeated: str, places: list[str], most: int = 5) -> str:
+    """An id given more than once, with where each time: "'r1' is given 3 times (row 2, row 3 and row 4)"."""
+    times = "twice" if len(places) == 2 else f"{len(places):,} times"
+    named_places = places[:most] + ([f"{len(places) - most:,} more"] if len(places) > most else [])
+    listed = ", ".join(named_places[:-1]) + f" and {named_places[-1]}"
+    return f"{shown(repeated)} is given {times} ({listed}): one label per id"
+
+
 @contextmanager
 def _none_stored() -> Iterator[None]:
     """A refused request or file stores no label, and says so: a person fixing a file needs to know whether to send
@@ -157,4 +164,4 @@ def _none_stored() -> Iterator[None]:
     try:
         yield
     except UserInputError as refused:
-        raise type(refused)(refused.field, f"{str(refused).split(': ', 1)[1]}; no label was stored") from None
+        raise type(refused)(refused.field, f"{refused.message}; no label was stored") from None

@@ -170,4 +170,4 @@ def _named_as_sent(sent: dict[str, str]) -> Iterator[None]:
     except UserInputError as refused:
         if refused.field not in sent:
             raise
-        raise type(refused)(sent[refused.field], str(refused).split(": ", 1)[1]) from None
+        raise type(refused)(sent[refused.field], refused.message) from None

@@ -515,9 +515,7 @@ class MonitoringPipeline:
                 )  # fmt: skip
         except training.NotEnoughRows as few:
             record.decision = "wait"
-            record.reason = (
-                f"{record.reason}; waiting for more rows: a training {str(few).split(': ', 1)[-1]} (window of {window.n_rows:,} rows)"
-            )
+            record.reason = f"{record.reason}; waiting for more rows: a training {few.message} (window of {window.n_rows:,} rows)"
         except Exception as exc:
             log.exception(failure)
             fault = self.faults.failed(component_of(exc), exc)
