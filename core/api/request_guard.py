@@ -1,4 +1,5 @@
-"""What every request passes before a route reads its body: the token, the methods of its path, its content type.
+"""What every request passes before a route reads its body: the token, the methods of its path, its content type,
+the query parameters its route reads (one it does not read is refused by name, as an unknown body field is).
 
 In this order, so that a caller without the token learns nothing about the body it sent
 (a malformed body is a 401 without the token, never a 422), and
@@ -20,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from fastapi.params import File, Form
 
-from core.domain.validation import named
+from core.domain.validation import MAX_SHOWN_NAME, clipped, named
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = "application/json"
@@ -44,7 +45,7 @@ class RequestGate:
         self.app = app
         self.api_routes = routes
         self.expected = token.encode() if token else None
-        self._routes: list[tuple[Any, frozenset[str], tuple[str, ...]]] | None = None
+        self._routes: list[tuple[Any, frozenset[str], tuple[str, ...], frozenset[str] | None]] | None = None
         self._allowed: dict[str, frozenset[str]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -76,7 +77,7 @@ class RequestGate:
                 shown = given_type or "none"
                 return 415, problem(f"Content-Type {shown} is not accepted here: send {' or '.join(wanted)}", "Content-Type"), []
         if scope.get("query_string") and scope["path"] not in PROBES:
-            return self._unknown_query(scope["path"], "GET" if method == "HEAD" else method, scope["query_string"])
+            return self._unknown_query(scope["path"], method, scope["query_string"])
         return None
 
     def _unknown_query(self, path: str, method: str, query: bytes) -> Refusal | None:
@@ -85,11 +86,11 @@ class RequestGate:
         takes = next((names for regex, methods, _types, names in self.routes() if method in methods and regex.match(path)), None)
         if takes is None:
             return None  # not one of ours (the docs, the metrics): left to it
-        unknown = sorted({key for key, _value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)} - takes)
+        unknown = sorted({key for key, _value in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if key} - takes)
         if not unknown:
             return None
         accepted = f"{path} takes {', '.join(sorted(takes))}" if takes else f"{path} takes none"
-        return 422, problem(f"unknown query parameter(s) {named(unknown)}: {accepted}", unknown[0]), []
+        return 422, problem(f"unknown query parameter(s) {named(unknown)}: {accepted}", clipped(unknown[0], MAX_SHOWN_NAME)), []
 
     def allowed(self, path: str) -> frozenset[str]:
         """The methods of every route on `path`, remembered per path: /predict asks on every request."""

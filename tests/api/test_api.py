@@ -79,6 +79,10 @@ def test_an_unknown_query_parameter_is_refused_naming_it_and_what_the_path_takes
     assert predict_client.post("/explain", params={"version": "v1.0.0"}, json={"features": [1.5, 2.3]}).status_code == 200
     assert predict_client.get("/models", params={"limit": 1}).json()["error"] == "unknown query parameter(s) 'limit': /models takes none"
     assert predict_client.get("/health", params={"_": "1733"}).status_code == 200  # a probe's cache-buster is not refused
+    assert predict_client.get("/cycles?=3&limit=2").status_code == 200  # a value with no name names nothing
+    assert predict_client.head("/cycles?limt=1").status_code == predict_client.head("/cycles").status_code  # as HEAD is answered
+    long = predict_client.get("/cycles", params={"x" * 5000: 1}).json()
+    assert len(long["field"]) <= 130 and long["field"].endswith("…") and len(long["error"]) < 300, long
 
 
 def test_predict_answers_the_original_contract_and_logs_it(predict_client: TestClient, trained_runtime: Runtime) -> None:
