@@ -33,15 +33,20 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path))
     except (duckdb.IOException, OSError) as exc:
         if "lock" not in str(exc).lower():
-            raise WorkspaceError(
-                f"Cannot open the workspace {path}: {plain_fault(exc)}. Make the folder writable or set IA_DATA_DIR to another folder."
-            ) from None
+            raise WorkspaceError(f"Cannot open the workspace {path}: {plain_fault(exc).rstrip('.!')}. {_advice(exc)}") from None
         pid = re.search(r"PID (\d+)", str(exc))
         holder = f" (PID {pid.group(1)})" if pid else ""
         raise WorkspaceInUseError(
             f"The workspace {path} is in use by another process{holder}. DuckDB allows one process per file: "
             "stop the other app, or open another workspace."
         ) from None
+
+
+def _advice(exc: Exception) -> str:
+    """What a person can do about a file that will not open: a damaged file is not fixed by a writable folder."""
+    if "not a valid DuckDB database" in str(exc):
+        return "The file is not a DuckDB database (damaged, or another program's): restore it from a copy, or open another workspace."
+    return "Make the folder writable or set IA_DATA_DIR to another folder."
 
 
 def check_openable(path: Path) -> None:

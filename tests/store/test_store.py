@@ -9,7 +9,7 @@ import pytest
 
 from core.data.synthetic_stream import generate
 from core.domain.schema import Schema
-from core.errors import WorkspaceInUseError
+from core.errors import WorkspaceError, WorkspaceInUseError
 from core.store import Store
 from core.store import base as store_module
 from core.store.migrations import MIGRATIONS
@@ -151,6 +151,16 @@ def test_lock_error_message_is_built_from_duckdbs(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(store_module.duckdb, "connect", locked)
     with pytest.raises(WorkspaceInUseError, match="PID 4242"):
         store_module.connect(tmp_path / "w.duckdb")
+
+
+def test_a_file_that_is_not_a_duckdb_database_is_named_so_with_what_to_do(tmp_path: Path) -> None:
+    """Review of tour 13's fix: a damaged file was told to make its folder writable, after DuckDB's own "!."."""
+    (damaged := tmp_path / "w.duckdb").write_bytes(b"not a database" * 500)
+    with pytest.raises(WorkspaceError) as refused:
+        store_module.check_openable(damaged)
+    said = str(refused.value)
+    assert "is not a valid DuckDB database file. The file is not a DuckDB database (damaged, or another program's)" in said, said
+    assert "writable" not in said and "!." not in said
 
 
 def test_cursors_of_finished_threads_are_closed(tmp_path: Path) -> None:
