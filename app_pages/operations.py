@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.config import POLICIES
 from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
+from core.domain.clock import utc_csv
 from core.domain.pace import replay_time
 from core.domain.spans import SENT_AGAIN
 from ui import charts
@@ -195,7 +196,7 @@ def alert_table() -> None:
     table(alerts, ["notification_id", "created_at", "kind", "level", "title", "delivery", "attempts", "http_status", "error"],
           "No alerts yet.", column_config={"created_at": "raised (UTC)"})  # fmt: skip
     if not alerts.empty:
-        st.download_button("Download alerts (CSV)", data=lambda: cached.insights.notifications(100_000).drop(columns=["payload"]).to_csv(index=False),
+        st.download_button("Download alerts (CSV)", data=lambda: utc_csv(cached.insights.notifications(100_000).drop(columns=["payload"])),
                            file_name="alerts.csv", mime="text/csv", icon=":material/download:")  # fmt: skip
 
 
@@ -249,7 +250,7 @@ table(
     "No cycles yet.",
 )  # fmt: skip
 if not cycles.empty:
-    st.download_button("Download cycles (CSV)", data=lambda: cached.insights.cycles(1_000_000).to_csv(index=False), file_name="cycles.csv",
+    st.download_button("Download cycles (CSV)", data=lambda: utc_csv(cached.insights.cycles(1_000_000)), file_name="cycles.csv",
                        mime="text/csv", icon=":material/download:")  # fmt: skip
 
 st.subheader("Retention")

@@ -11,6 +11,7 @@ import pandas as pd
 from core.config import Settings
 from core.data.csv_import import parse_feature_csv
 from core.data.table_check import encode
+from core.domain.clock import utc_csv
 from core.domain.features import UNSEEN_COLUMN
 from core.domain.schema import Schema
 from core.io.table_files import read_table
@@ -55,9 +56,7 @@ class Serving:
         in ISO 8601 UTC with its Z, as the API answers it (a naive "2026-12-07 10:00:00" reads as local time elsewhere)."""
         if UNSEEN_COLUMN in results:
             results = results.assign(**{UNSEEN_COLUMN: results[UNSEEN_COLUMN].map("; ".join)})
-        if pd.api.types.is_datetime64_any_dtype(results.get("timestamp")):
-            results = results.assign(timestamp=results["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        return results.to_csv(index=False)
+        return utc_csv(results, ["timestamp"])  # ours; a user's own time column, renamed "… (input)", is theirs
 
     @staticmethod
     def unseen_values(results: pd.DataFrame, most: int = 5) -> dict[str, str]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+
+import pandas as pd
 
 _clock_offset = timedelta(0)
 PROCESS_STARTED = time.time()  # imported as the process starts: every module that stores a time needs this one
@@ -25,3 +28,10 @@ def advance_clock(seconds: float) -> None:
     week of cycles happen in minutes while retention still sees a week pass."""
     global _clock_offset
     _clock_offset += timedelta(seconds=seconds)
+
+
+def utc_csv(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    """A table as a CSV file whose times (the stored naive UTC ones: every datetime column, or those of `columns`) are
+    ISO 8601 with their Z, as the API answers them: a naive "2026-12-07 10:00:00" reads as local time elsewhere."""
+    times = [c for c in (frame.columns if columns is None else columns) if c in frame and pd.api.types.is_datetime64_any_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for c in times}).to_csv(index=False)
