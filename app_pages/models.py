@@ -28,8 +28,9 @@ if source == "Chosen datasets":
     chosen = st.multiselect("Datasets", list(names), format_func=lambda i: f"{i} · {names[i]}")
 with st.expander("Training options (recorded in MLflow)"):
     o1, o2, o3 = st.columns(3)
-    c_value = o1.number_input("C (inverse regularisation)", min_value=C_LIMITS[0], max_value=C_LIMITS[1], value=1.0, format="%.4g",
-                              key="train_c", help="Smaller C: stronger regularisation, a simpler model.")  # fmt: skip
+    # No min or max on the box: Streamlit keeps a value typed beyond them out of the form, and Train used the old one.
+    c_value = o1.number_input("C (inverse regularisation)", value=1.0, format="%.4g", key="train_c",
+                              help=f"Smaller C: stronger regularisation, a simpler model ({C_LIMITS[0]:g} to {C_LIMITS[1]:,g}).")  # fmt: skip
     weights = o2.selectbox("Class weights", CLASS_WEIGHTS, key="train_weights", help="balanced: rare classes weigh more.")
     hold = o3.checkbox("Train without promoting", key="train_hold", help="Register and score it as a candidate; promote it later by hand.")
 

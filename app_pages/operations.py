@@ -23,9 +23,17 @@ def _start() -> None:
     act(rt.loop.start if rt.loop.worker_status().state == "stopped" else rt.loop.resume, "Loop started")
 
 
+# The number boxes set no minimum or maximum: Streamlit keeps a value typed beyond them out of the form without a word,
+# and Apply then saved the old one while the box showed the new. The controls refuse it, named by these labels.
+LABELS = {"scheduler_interval": "Interval (s)", "retrain_cooldown_cycles": "Cooldown (cycles)",
+          "drift_persistence": "Dataset drift persistence (cycles)", "perf_tolerance": "Accuracy tolerance",
+          "drift_window_batches": "Drift window (batches)", "ks_alpha": "Family-wise α", "wasserstein_threshold": "Minimum effect (sd)",
+          "batch_size": "Batch size", "label_delay_cycles": "Label delay (cycles)", "position": "Replay position (rows replayed)"}  # fmt: skip
+
+
 def _set_interval() -> None:
     value = st.session_state["interval"]
-    act(lambda: rt.loop.set_controls(scheduler_interval=value), f"Interval set to {value:g} s")
+    act(lambda: rt.loop.set_controls(scheduler_interval=value), f"Interval set to {value:g} s", LABELS)
 
 
 def _save_policy() -> None:
@@ -33,7 +41,7 @@ def _save_policy() -> None:
     act(lambda: rt.loop.set_controls(policy=v["policy"], retrain_cooldown_cycles=int(v["cooldown"]), drift_persistence=int(v["persistence"]),
                                 perf_tolerance=v["tolerance"], drift_window_batches=int(v["windows"]), ks_alpha=v["alpha"],
                                 wasserstein_threshold=v["min_effect"]),
-        "Policy and thresholds saved")  # fmt: skip
+        "Policy and thresholds saved", LABELS)  # fmt: skip
 
 
 def _follow_the_replay(position: int) -> None:
@@ -60,7 +68,7 @@ def _apply_stream() -> None:
     state = "on" if v["stream_on"] else "off"
     what = (f"{SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}" if v["stream_source"] == "simulator"
             else f"replay of dataset {v['stream_source']}")  # fmt: skip
-    act(apply, f"Stream: {what}, {state}")
+    act(apply, f"Stream: {what}, {state}", LABELS)
 
 
 st.subheader("Scheduler")
@@ -72,7 +80,7 @@ if b3.button("Run a cycle now"):
     outcome = rt.loop.run_now()
     (st.toast if outcome.accepted else st.warning)(outcome.reason)
 st.session_state.setdefault("interval", float(sched.interval))
-b4.number_input("Interval (s)", min_value=1.0, step=5.0, key="interval", on_change=_set_interval)
+b4.number_input("Interval (s)", step=5.0, key="interval", on_change=_set_interval)
 live = rt.loop.live_settings()
 
 
@@ -101,14 +109,14 @@ with st.form("policy"):
         "drop retrains at once) · approve (the same, a person promotes) · drift (retrain on a drop or on persistent drift "
         "of the columns or a table's class shares) · always · never (monitor only) · random (the original rule)",
     )  # fmt: skip
-    c2.number_input("Cooldown (cycles)", min_value=0, value=live.retrain_cooldown_cycles, key="cooldown")
-    c3.number_input("Dataset drift persistence (cycles)", min_value=1, value=live.drift_persistence, key="persistence")
+    c2.number_input(LABELS["retrain_cooldown_cycles"], value=live.retrain_cooldown_cycles, key="cooldown")
+    c3.number_input(LABELS["drift_persistence"], value=live.drift_persistence, key="persistence")
     c4, c5 = st.columns(2)
     c6, c7 = st.columns(2)  # two by two: four inputs side by side cut their values at 1024 px
-    c4.number_input("Accuracy tolerance", 0.0, 1.0, live.perf_tolerance, 0.01, key="tolerance")
-    c5.number_input("Drift window (batches)", 1, 20, live.drift_window_batches, key="windows")
-    c6.number_input("Family-wise α", 0.000001, 0.5, live.ks_alpha, 0.001, format="%.4f", key="alpha")
-    c7.number_input("Minimum effect (sd)", 0.0, 10.0, live.wasserstein_threshold, 0.05, key="min_effect")
+    c4.number_input(LABELS["perf_tolerance"], value=live.perf_tolerance, step=0.01, key="tolerance")
+    c5.number_input(LABELS["drift_window_batches"], value=live.drift_window_batches, key="windows")
+    c6.number_input(LABELS["ks_alpha"], value=live.ks_alpha, step=0.001, format="%.4f", key="alpha")
+    c7.number_input(LABELS["wasserstein_threshold"], value=live.wasserstein_threshold, step=0.05, key="min_effect")
     st.form_submit_button("Save", on_click=_save_policy)
 
 st.subheader("Stream")
@@ -125,19 +133,19 @@ with st.form("stream"):
         help="The simulator draws synthetic rows (the demo's columns); a library dataset is replayed a batch per cycle, in its "
         "row order (its time column's, when the workspace has one).",
     )  # fmt: skip
-    s3.number_input("Batch size", min_value=10, max_value=100_000, value=live.stream_batch_size, step=50, key="stream_batch")
+    s3.number_input(LABELS["batch_size"], value=live.stream_batch_size, step=50, key="stream_batch")
     s4, s5 = st.columns([2, 1])
     s4.selectbox("Scenario (simulator)", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(info["scenario"]),
                  format_func=SCENARIO_LABELS.get, key="stream_scenario")  # fmt: skip
     s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(info["strength"]), 0.1, key="stream_strength")
     s6, s7, s8 = st.columns(3)
-    s6.number_input("Label delay (cycles)", min_value=0, max_value=1000, value=live.label_delay_cycles, key="stream_delay",
+    s6.number_input(LABELS["label_delay_cycles"], value=live.label_delay_cycles, key="stream_delay",
                     help="The simulator serves each batch's predictions first and sends their labels this many cycles later, "
                     "through the same feedback path as POST /feedback (0: the rows arrive labelled).")  # fmt: skip
     s7.radio("At the end of a replay", ["stop", "restart"], index=["stop", "restart"].index(info["at_end"]), key="stream_at_end",
              horizontal=True)  # fmt: skip
     _follow_the_replay(int(info["position"]))
-    s8.number_input("Replay position (rows replayed)", min_value=0, key="stream_position",
+    s8.number_input(LABELS["position"], step=1, key="stream_position",
                     help="Where the replay stood when the page was drawn; the line under the form follows it as it moves. Apply "
                     "moves the replay only when you changed this box (Start over, below the form, sets it to 0 at once).")  # fmt: skip
     st.form_submit_button("Apply", on_click=_apply_stream)

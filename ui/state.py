@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -182,13 +182,14 @@ class CachedReads:
 cached = CachedReads()
 
 
-def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None) -> Any:
-    """Run a user action: user errors shown with st.error, system faults logged and summarised, never a traceback."""
+def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None, labels: Mapping[str, str] | None = None) -> Any:
+    """Run a user action: user errors shown with st.error (a field named by its label on the page where `labels` has
+    it), system faults logged and summarised, never a traceback."""
     _run.expires = 0.0
     try:
         result = action()
     except UserInputError as exc:
-        st.error(str(exc))
+        st.error(f"{labels[exc.field]}: {exc.message}; nothing was changed" if labels and exc.field in labels else str(exc))
         return None
     except (NoModelError, BusyError) as exc:
         st.warning(str(exc))

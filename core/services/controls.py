@@ -84,8 +84,9 @@ def check_controls(**changes: object) -> dict[str, object]:
 
 
 def _refusal(f: Field, reason: str, value: object) -> str:
-    """A number's refusal with its limits and the value sent: "expected a number (float)" said neither."""
-    if not reason.startswith("expected a") or f.type not in ("int", "float"):
+    """A number's refusal with its limits and the value sent: "expected a number (float)" said neither, and "must be
+    at most 86400.0" did not say the lowest."""
+    if f.type not in ("int", "float"):
         return reason
     return f"expected {expected(f.name)}, got {shown(value)}"
 

@@ -153,6 +153,9 @@ def test_train_without_promoting_with_options_keeps_a_candidate(workspace: Path)
     params = rt.tracker.client.get_run(rt.store.model(2)["run_id"]).data.params
     assert (params["C"], params["class_weight"]) == ("0.25", "balanced")
     assert at.dataframe[0].value["status"].tolist() == ["candidate", "★ champion"]
+    at.number_input(key="train_c").set_value(0.0)  # beyond the limits: refused by name, not trained with the last C
+    button(at, "Train now").click().run()
+    assert [e.value for e in at.error] == ["C: expected a number from 0.0001 to 10000, got 0.0"] and rt.store.model(3) is None
 
 
 def test_rollback_changes_the_champion_after_confirmation(workspace: Path) -> None:
@@ -240,6 +243,23 @@ def test_scheduler_controls_change_the_worker(workspace: Path) -> None:
     assert rt.scheduler.state == "paused" and rt.store.get_setting("scheduler.state") == "paused"
     at.number_input(key="interval").set_value(12.0).run()
     assert rt.scheduler.interval == 12.0 and rt.loop.live_settings().scheduler_interval == 12.0
+
+
+def test_a_value_typed_beyond_a_control_s_limits_is_refused_by_its_label_not_silently_dropped(workspace: Path) -> None:
+    """Tour 14: Batch size 0 (or 100,000,000) and Apply said nothing and kept 200 while the box showed 0 (Streamlit keeps
+    a value beyond a box's own limits out of the form); the interval's refusal named scheduler_interval, "at most 86400.0"."""
+    at = open_page("operations")
+    rt = get_runtime()
+    before = rt.loop.live_settings()
+    at.number_input(key="stream_batch").set_value(0)
+    button(at, "Apply").click().run()
+    assert [e.value for e in at.error] == ["Batch size: expected a whole number from 10 to 100,000, got 0; nothing was changed"]
+    at.number_input(key="interval").set_value(99_999_999.0).run()
+    assert "Interval (s): expected a number from 1 to 86,400, got 99999999.0; nothing was changed" in [e.value for e in at.error]
+    at.number_input(key="windows").set_value(21)
+    button(at, "Save").click().run()
+    assert "Drift window (batches): expected a whole number from 1 to 20, got 21; nothing was changed" in [e.value for e in at.error]
+    assert rt.loop.live_settings() == before and rt.scheduler.interval == before.scheduler_interval
 
 
 def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
