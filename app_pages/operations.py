@@ -238,7 +238,8 @@ dataframe(
 )
 availability = cached.insights.availability(200)
 if availability.empty:
-    empty_state(f"No health records yet: the worker stores one every {rt.settings.health_interval:g} s.")
+    stopped = " once started (Start, above): it is stopped" if rt.loop.worker_status().state == "stopped" else ""
+    empty_state(f"No health records yet: the worker stores one every {rt.settings.health_interval:g} s{stopped}.")
 else:
     st.plotly_chart(charts.availability(availability), key="availability")
 

@@ -152,7 +152,7 @@ def live() -> None:
         empty_state(f"No cycle has read data yet: the newest, cycle {last['cycle_id']} at {last['started_at']:%H:%M:%S} UTC, found "
                     f"{last['reason']}.")  # fmt: skip
     elif history.empty:
-        empty_state("No cycles yet: the loop runs its first cycle shortly after start (Operations page to start it or run one now).")
+        empty_state(f"No cycles yet: {ov.loop.first_cycle()}.")
     else:
         figure = charts.accuracy_history(history, cached.insights.model_events(500), last["started_at"] if last else None)
         st.plotly_chart(figure, key="accuracy_history", on_select=_open_clicked, selection_mode="points")

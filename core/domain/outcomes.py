@@ -172,6 +172,18 @@ class LoopState:
             parts.append(f"the loop is {self.worker}: a cycle run now (Operations, or POST /cycles) shows whether it is mended")
         return "; ".join(parts) or f"{self.worker}, not failing"
 
+    def first_cycle(self) -> str:
+        """What brings the first cycle, by the worker's state: "shortly after start" was said of a worker left stopped.
+
+        >>> LoopState("stopped").first_cycle()
+        'the loop is stopped: start it on the Operations page, run a cycle now there, or send POST /cycles'
+        >>> LoopState("paused").first_cycle().split(":")[0], LoopState("running").first_cycle().split(" (")[0]
+        ('the loop is paused', 'the loop runs its first cycle shortly')
+        """
+        if self.worker == "running":
+            return "the loop runs its first cycle shortly (or run one now on the Operations page)"
+        return f"the loop is {self.worker}: start it on the Operations page, run a cycle now there, or send POST /cycles"
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -233,6 +233,21 @@ def test_a_refused_file_leaves_no_earlier_file_s_results_under_its_error(workspa
     assert at.error and not any("label stored" in s.value for s in at.success), [s.value for s in at.success]
 
 
+def test_the_empty_states_say_what_a_stopped_worker_does_not_do(workspace: Path) -> None:
+    """Tour 14: with IA_SCHEDULER_AUTOSTART=false the Overview said the first cycle runs "shortly after start" and
+    Operations that the worker stores a health record every 60 s; a stopped worker does neither."""
+    rt = get_runtime()
+    assert rt.scheduler.state == "stopped" and rt.insights.accuracy_history(1).empty
+    overview = open_page("overview")
+    said = [i.value for i in overview.info if i.value.startswith("No cycles yet:")]
+    assert said == ["No cycles yet: the loop is stopped: start it on the Operations page, run a cycle now there, or send POST /cycles."]
+    at = open_page("operations")
+    assert f"No health records yet: the worker stores one every {rt.settings.health_interval:g} s once started (Start, above): it is stopped." in [
+        i.value for i in at.info]  # fmt: skip
+    button(at, "Start").click().run()
+    assert f"No health records yet: the worker stores one every {rt.settings.health_interval:g} s." in [i.value for i in at.info]
+
+
 def test_scheduler_controls_change_the_worker(workspace: Path) -> None:
     at = open_page("operations")
     rt = get_runtime()
