@@ -22,7 +22,9 @@ from ui.state import (
     keep_in_url,
     percent,
     runtime,
+    signals_tile,
     table,
+    tile_line,
     version_column,
 )
 
@@ -90,7 +92,9 @@ bottom[0].metric("Accuracy bar", percent(cycle.get("performance_bar")), help="A 
                  "holdout holds, and at least 1,000, then its realised accuracy on the rows it served: it moves as they come. The "
                  "verdict above names which.")  # fmt: skip
 bottom[1].metric("New version", version_label(cycle.get("new_version")), help="The version this cycle registered, if any.")
-bottom[2].metric("Signals", str(len(fired)), help=", ".join(fired) or "No signal fired in this cycle.")
+said, nothing = signals_tile(cycle, fired)
+bottom[2].metric("Signals", said, delta=tile_line(fired), delta_color="inverse", delta_arrow="off",
+                 help=nothing or ", ".join(fired) or "No signal fired in this cycle.")  # fmt: skip
 st.write(f"**Decision: {decision_of(cycle)}.** {cycle['reason']}")
 if not detail.gate_events.empty:
     st.caption("The gate's scores and reason")
@@ -187,11 +191,12 @@ if history.empty:
 else:
     st.plotly_chart(charts.drift_statistics(history, th.wasserstein_threshold, th.psi_threshold, th.psi_warning), key="drift_history")
 newest = cached.insights.cycles(1)  # the span after the last cycle that read data is drawn as such
-st.plotly_chart(
-    charts.accuracy_history(cached.insights.accuracy_history(400), cached.insights.model_events(500),
-                            None if newest.empty else newest["started_at"].iloc[0]),
-    key="realised_vs_estimated",
-)  # fmt: skip
+accuracy = cached.insights.accuracy_history(400)
+if accuracy.empty:  # drawn empty, its axis read 0, 2, 4, 6 under a lone version marker
+    empty_state("No accuracy over time yet: no cycle has read data (the realised and estimated accuracy are measured on it).")
+else:
+    st.plotly_chart(charts.accuracy_history(accuracy, cached.insights.model_events(500), newest["started_at"].iloc[0]),
+                    key="realised_vs_estimated")  # fmt: skip
 
 st.subheader("Decision boundary")
 plane = features if rt.schema.plain else rt.schema.numeric

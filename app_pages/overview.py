@@ -19,6 +19,7 @@ from ui.state import (
     plural,
     realised_as_of,
     runtime,
+    signals_tile,
     table,
     tile_line,
     version_column,
@@ -35,8 +36,6 @@ EVENT_ICONS = {"drift": ":material/warning:", "info": ":material/info:", "reject
                "awaiting": ":material/hourglass_top:", "by_hand": ":material/workspace_premium:", "failure": ":material/error:",
                "candidate": ":material/inventory_2:"}  # fmt: skip
 # A cycle that judged nothing says so in a word that fits the tile at 1024 px, and why in the tile's help.
-SIGNALS_OF = {"error": ("failed", "The latest cycle failed, so it judged nothing"),
-              "no_data": ("no data", "The latest cycle found no new data, so it judged nothing")}  # fmt: skip
 
 st.title("Overview")
 st.caption(
@@ -117,11 +116,11 @@ def live() -> None:
                      + estimated_at)  # fmt: skip
     fired = json.loads(last.get("signals") or "[]")
     # The count in the tile and the names beneath it: a name ("realised-accuracy drop") is wider than a tile at 1280 px.
-    said = "—" if not last else plural(len(fired), "signal") if fired else "no signal"
-    why = f"{', '.join(fired) or 'No signal'}. Drift tests that flagged (columns, and a table's class shares): {percent(last.get('drift_share'))}"
-    if last.get("status") in SIGNALS_OF:
-        said, reason = SIGNALS_OF[last["status"]]
-        why = f"{reason} (cycle {last['cycle_id']}: {last['reason']})."
+    said, nothing = signals_tile(last, fired)
+    why = (
+        nothing
+        or f"{', '.join(fired) or 'No signal'}. Drift tests that flagged (columns, and a table's class shares): {percent(last.get('drift_share'))}"
+    )
     bottom[2].metric("Signals (latest cycle)", said, delta=tile_line(fired), delta_color="inverse", delta_arrow="off",
                      help=why)  # fmt: skip
     per_version = cached.insights.realised_by_version()

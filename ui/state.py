@@ -390,3 +390,16 @@ def deliveries(alerts: pd.DataFrame) -> pd.DataFrame:
     if alerts.empty:
         return alerts
     return alerts.assign(delivery=alerts["delivery"].map(lambda d: DELIVERY_WORDS.get(d, d)))
+
+
+NOTHING_JUDGED = {"error": ("failed", "failed, so it judged nothing"), "no_data": ("no data", "found no new data, so it judged nothing")}
+"""A cycle's signals tile where it judged nothing: "0" read as a cycle that tested and found nothing."""
+
+
+def signals_tile(cycle: dict, fired: list[str]) -> tuple[str, str | None]:
+    """The signals tile's value for a cycle, and why nothing was judged (None when it judged): one wording for the
+    Overview's latest cycle and the Drift page's chosen one."""
+    if cycle.get("status") in NOTHING_JUDGED:
+        said, reason = NOTHING_JUDGED[cycle["status"]]
+        return said, f"Cycle {cycle['cycle_id']} {reason}: {cycle.get('reason')}."
+    return "—" if not cycle else plural(len(fired), "signal") if fired else "no signal", None

@@ -415,6 +415,20 @@ def test_the_drift_page_opens_on_the_newest_cycle_that_made_a_drift_test(workspa
     assert any(df.value["feature"].tolist() == ["feature_1", "feature_2"] for df in at.dataframe if "feature" in df.value.columns)
 
 
+def test_a_cycle_that_read_nothing_shows_no_data_in_its_signals_tile_and_no_empty_accuracy_chart(workspace: Path) -> None:
+    """Tour 14: the Drift page's Signals tile read 0 for a cycle that judged nothing (the Overview said "no data"), and
+    Accuracy over time was drawn empty, its axis reading 0, 2, 4, 6 under a lone version marker."""
+    rt = get_runtime()
+    rt.loop.set_controls(stream_enabled=False)
+    idle = rt.loop.run_cycle()
+    at = open_page("drift")
+    assert at.selectbox(key="drill_cycle").value == idle.cycle_id
+    assert next(m.value for m in at.metric if m.label == "Signals") == "no data"
+    assert any(i.value.startswith("No accuracy over time yet") for i in at.info) and len(at.get("plotly_chart")) < 2
+    overview = open_page("overview")
+    assert next(m.value for m in overview.metric if m.label == "Signals (latest cycle)") == "no data"  # one wording for both
+
+
 def test_every_page_renders_on_an_empty_workspace(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IA_STARTER_MODEL", "false")
     for page in (None, "data", "models", "predict", "drift", "operations"):
