@@ -223,7 +223,8 @@ for i, feature in enumerate(features):
         charts.distribution_overlay(reference, current, feature, "This dataset", ref.legend if ref else "Reference"), key=f"dist_{feature}"
     )
 st.plotly_chart(
-    charts.class_balance(reference_balance, cached.insights.class_balance(first, last), "This dataset", schema.classes), key="balance"
+    charts.class_balance(reference_balance, cached.insights.class_balance(first, last), "This dataset", schema.classes, schema.target),
+    key="balance",
 )
 st.download_button(
     "Download as CSV",

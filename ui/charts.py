@@ -567,14 +567,16 @@ def _overlay_title(feature: str, current_name: str) -> str:
     return f"{feature}<br>reference vs {current_name.lower()}"
 
 
-def class_balance(reference: dict[int, int], current: dict[int, int], current_name: str, classes: tuple = (0, 1)) -> go.Figure:
+def class_balance(
+    reference: dict[int, int], current: dict[int, int], current_name: str, classes: tuple = (0, 1), target: str = "target"
+) -> go.Figure:
     fig = go.Figure()
     for counts, name, colour in ((reference, "Reference", COLOURS["reference"]), (current, current_name, COLOURS["current"])):
         total = sum(counts.values()) or 1
         fig.add_bar(x=[class_name(c) for c in classes], y=[counts.get(i, 0) / total for i in range(len(classes))], name=name,
                     marker_color=colour)  # fmt: skip
     fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, "Class balance", "target", "share of rows", height=320)
+    return _layout(fig, "Class balance", target, "share of rows", height=320)
 
 
 def scatter_by_class(frame: pd.DataFrame, x: str, y: str, title: str, target: str = "target", classes: tuple = (0, 1)) -> go.Figure:
@@ -645,6 +647,11 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     text = [f"{c / 100:+.2f}" if c else "0.00" for c in cents_adding_up(values, explained["logit"])]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=text, textposition="auto", cliponaxis=False))
     fig.add_vline(x=0, line={"color": "grey"})
+    # Room beyond the longest bars for their labels: a label outside a bar reaching the plot's left edge was written
+    # over the column names at 1024 px ("x3-0.11").
+    low, high = min(0.0, *values), max(0.0, *values)
+    room = LABEL_ROOM * ((high - low) or 1.0)
+    fig.update_xaxes(range=[low - room if low < 0 else low, high + room if high > 0 else high])
     towards = explained["towards"]  # the class the probability is of, as the schema names it
     unit = explanation_unit(explained)
     title = f"Why: {probability_of(towards)} = {probability}<br>{unit} {explained['logit']:+.2f}"  # two short lines fit a column
@@ -654,6 +661,9 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     # dozen columns at 1024 px.
     fig.update_yaxes(tickmode="array", tickvals=names, ticktext=names)
     return _layout(fig, title, "", "", height=max(320, 150 + BAR_PX * len(names)), top=80)
+
+
+LABEL_ROOM = 0.25  # of the bars' span, beyond each end of the contributions chart, for the labels written outside
 
 
 def cents_adding_up(parts: list[float], total: float) -> list[int]:
@@ -790,12 +800,18 @@ def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Fig
     linear = ev["linear"]
     if len(linear["coef"]) == 1:
         bars = [(name, ev2["linear"]["coef"][0], colour) for (name, ev2), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False)]
-        return _weights(bars, linear["names"], f"Coefficients (per sd or per category; + is towards {class_name(classes[1])})", "weight")
+        return _weights(bars, linear["names"], f"Coefficients ({_per(linear['names'])}; + is towards {class_name(classes[1])})", "weight")
     bars = [
         (class_name(cls), row, CLASS_COLOURS[i % len(CLASS_COLOURS)])
         for i, (cls, row) in enumerate(zip(classes, linear["coef"], strict=True))
     ]
-    return _weights(bars, linear["names"], f"{label}: coefficients per class (per sd or per category)", "weight")
+    return _weights(bars, linear["names"], f"{label}: coefficients per class ({_per(linear['names'])})", "weight")
+
+
+def _per(names: list[str]) -> str:
+    """What a weight is per: a number's sd, or a category's one-hot input ("plan = gold"); said only where there are."""
+    categories, numbers = any(" = " in n for n in names), any(" = " not in n for n in names)
+    return " or ".join([*(["per sd"] if numbers else []), *(["per category"] if categories else [])]) or "per sd"
 
 
 NAME_CHARS = 22  # an input's name beside its bar in a half-width chart: longer, it squeezed the bars at 1024 px (hover: whole)

@@ -193,7 +193,8 @@ def test_every_coefficient_is_named_on_a_line_of_its_own() -> None:
     fig = charts.coefficients(two, [], ("malignant", "benign"))
     assert [bar.orientation for bar in fig.data] == ["h", "h"] and list(fig.layout.yaxis.tickvals) == names
     assert fig.layout.height >= 20 * 30  # a bar group's height for each name: Plotly names them all
-    assert "towards class<br>benign" in fig.layout.title.text  # wrapped to fit a half-width column
+    title = fig.layout.title.text  # wrapped to fit a half-width column
+    assert "<br>" in title and title.replace("<br>", " ") == "Coefficients (per sd; + is towards class benign)", title
     plain = charts.coefficients({"v1.0.0": {"linear": {"coef": [0.5, -0.2]}}}, ["feature_1", "feature_2"])
     assert list(plain.data[0].y) == ["feature_1", "feature_2"] and list(plain.data[0].x) == [0.5, -0.2]
 
@@ -479,3 +480,16 @@ def test_a_weights_chart_of_hundreds_of_inputs_draws_the_largest_and_says_so() -
     largest = np.sort(np.abs(coef).max(axis=0))[::-1][:most]
     assert sorted(np.abs(np.array([bar.x for bar in fig.data])).max(axis=0))[::-1] == pytest.approx(largest)
     assert f"the {most} largest of 312" in fig.layout.title.text.replace("<br>", " ") and fig.layout.height < 1500
+    assert "(per sd or per category)" in fig.layout.title.text  # income, and the shop ids
+    numbers = {"v1.0.0": {"linear": {"names": ["temp", "wind"], "coef": [[0.5, -0.2]]}}}  # tour 14: weather has no category
+    assert "(per sd; + is towards" in charts.coefficients(numbers, [], ("no", "yes")).layout.title.text
+
+
+def test_the_class_balance_axis_names_the_target_and_the_why_chart_leaves_room_for_its_labels() -> None:
+    """Tour 14: the class balance axis read "target" for a column named grade; the why chart's label of a negative bar
+    reaching the plot's edge was written over the column names at 1024 px ("x3-0.11")."""
+    assert charts.class_balance({0: 1}, {0: 1}, "now", ("a", "b"), "grade").layout.xaxis.title.text == "grade"
+    explained = {"features": ["flag", "x3", "x1"], "contributions": [-0.22, -0.11, 0.9], "intercept": -0.01, "logit": 0.56,
+                 "towards": 1, "per_class": []}  # fmt: skip
+    low, high = charts.contributions(explained, "64 %").layout.xaxis.range
+    assert low < -0.22 - 0.2 * (0.9 + 0.22) and high > 0.9 + 0.2 * (0.9 + 0.22)  # a fifth of the span beyond each end
