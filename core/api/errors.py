@@ -74,6 +74,14 @@ def _storage_fault(exc: BaseException) -> bool:
     )
 
 
+def fields_beside(request: Request, loc: tuple) -> list[str]:
+    """The fields the route's body takes, for an unknown one sent at its top level (`loc` is ("body", name)), so a
+    misspelt `intervall` is answered with `interval` beside it; [] elsewhere (no body model has nested ones)."""
+    model = getattr(getattr(getattr(request.scope.get("route"), "body_field", None), "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None) if len(loc) == 2 else None
+    return [f.alias or name for name, f in (fields or {}).items()]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -91,7 +99,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(problem(f"body: not valid JSON at character {at}: {detail}"[:300], "body"), status_code=422)
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
         if first.get("type") == "extra_forbidden":
-            return JSONResponse(problem(f"{field}: unknown field: the API does not take it", field), status_code=422)
+            takes = fields_beside(_request, tuple(first.get("loc", ())))
+            told = f" (it takes {', '.join(takes)})" if takes else ""
+            return JSONResponse(problem(f"{field}: unknown field: the API does not take it{told}"[:400], field), status_code=422)
         return JSONResponse(problem(f"{field}: {first.get('msg', 'invalid')}"[:300], field), status_code=422)
 
     def known(request: Request, exc: Exception) -> JSONResponse:

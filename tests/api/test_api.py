@@ -344,6 +344,10 @@ def test_unknown_fields_are_refused_by_name_and_store_nothing(predict_client: Te
     with TestClient(create_app(trained_runtime), raise_server_exceptions=False) as c:
         reply = c.post("/generate", json={"samples": 100, "colour": "red"})
         assert reply.status_code == 422 and reply.json()["field"] == "colour"
+        typo = c.put("/loop", json={"intervall": 5}).json()  # tour 14: the fields it takes beside the one it does not
+        assert typo["error"] == "intervall: unknown field: the API does not take it (it takes state, interval, policy, thresholds)"
+        extra = c.post("/feedback", json={"labels": [{"prediction_id": "a", "label": 1}], "corect": True}).json()
+        assert extra["field"] == "corect" and extra["error"].endswith("(it takes labels, correct)"), extra
     trained_runtime.predictor.flush()
     assert trained_runtime.store.counts()["datasets"] == 1 and trained_runtime.store.counts()["predictions"] == 0
 
