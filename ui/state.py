@@ -128,7 +128,9 @@ def _switcher(settings: Settings) -> None:
     if current not in names:
         names.append(current)
     key = _switcher_key(settings)
-    st.selectbox("Workspace", names, index=names.index(current), key=key, help="One workspace is served at a time: "
+    if st.session_state.get(key) not in names:  # the select's value lives in the session only: a default beside it
+        st.session_state[key] = current  # logged a warning each time a refused switch set it back
+    st.selectbox("Workspace", names, key=key, help="One workspace is served at a time: "
                  "switching stops this one's loop. Make a new one on the Data page (Start from your own data).",
                  on_change=lambda: switch_to(st.session_state[key], settings, from_select=True))  # fmt: skip
     if refused := st.session_state.pop(REFUSED_SWITCH, None):
