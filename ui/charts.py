@@ -684,7 +684,10 @@ def latency(history: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=history["ts"], y=history["p50_ms"], name="p50", mode="lines+markers")
     fig.add_scatter(x=history["ts"], y=history["p95_ms"], name="p95", mode="lines+markers")
     _time_axis(fig, history["ts"])
-    fig.update_yaxes(rangemode="tozero")  # a latency is never below 0; autorange padded one steady point below it
+    # From 0 (a latency is never below it) to a little above the highest point: autorange padded one steady point
+    # below 0, and with "tozero" alone one point sat above the top gridline.
+    highest = pd.concat([history["p50_ms"], history["p95_ms"]]).max()
+    fig.update_yaxes(range=[0, float(highest) * 1.15 if pd.notna(highest) and highest > 0 else 1.0])
     return _layout(fig, "Single-request latency (batch rows excluded)", "time (UTC)", "latency (ms)", height=320)
 
 

@@ -113,6 +113,8 @@ def test_one_cycle_gets_a_readable_time_axis() -> None:
     for fig in (charts.accuracy_history(history(1)), charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [1.0], "p95_ms": [2.0]}))):
         low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
         assert high - low == charts.MIN_TIME_SPAN and T0 < high <= T0 + pd.Timedelta(seconds=30)  # not minutes into the future
+    one = charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [18.5], "p95_ms": [None]}))  # tour 14: above the top gridline
+    assert one.layout.yaxis.range == (0, pytest.approx(18.5 * 1.15))
     almost = charts.accuracy_history(history(20).assign(ts=lambda h: T0 + (h["ts"] - T0) * 590 / 570))  # 590 s of cycles
     low, high = (pd.Timestamp(v) for v in almost.layout.xaxis.range)
     assert low < T0 and high > T0 + pd.Timedelta(seconds=590)  # the oldest point stays on the axis
