@@ -16,6 +16,7 @@ from starlette.formparsers import MultiPartException
 
 from core.api.request_guard import TOO_DEEP, problem
 from core.domain.faults import component_of
+from core.domain.validation import shown
 from core.errors import BusyError, ConflictError, NoModelError, RateLimited, StorageError, UserInputError, plain_fault
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,27 @@ def fields_beside(request: Request, loc: tuple) -> list[str]:
     return [f.alias or name for name, f in (fields or {}).items()]
 
 
+BOUNDED = ("greater_than_equal", "less_than_equal", "int_parsing", "int_from_float")
+
+
+def bounds_refusal(request: Request, error: dict) -> str | None:
+    """A whole-number query or path parameter refused with both its limits and the value sent, as every other
+    number's refusal is ("limit: expected a whole number from 1 to 1,000, got 0"), not Pydantic's one side of it."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") not in BOUNDED or len(loc) != 2 or loc[0] not in ("query", "path"):
+        return None
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    params = [*getattr(dependant, "query_params", ()), *getattr(dependant, "path_params", ())]
+    param = next((p for p in params if p.alias == loc[1]), None)
+    if param is None or param.field_info.annotation is not int:
+        return None
+    low = next((m.ge for m in param.field_info.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in param.field_info.metadata if hasattr(m, "le")), None)
+    if low is None or high is None:
+        return None
+    return f"expected a whole number from {low:,} to {high:,}, got {shown(error.get('input'))}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -102,6 +124,9 @@ def install_error_handlers(app: FastAPI) -> None:
             takes = fields_beside(_request, tuple(first.get("loc", ())))
             told = f" (it takes {', '.join(takes)})" if takes else ""
             return JSONResponse(problem(f"{field}: unknown field: the API does not take it{told}"[:400], field), status_code=422)
+        bounded = bounds_refusal(_request, first)
+        if bounded is not None:
+            return JSONResponse(problem(f"{field}: {bounded}"[:300], field), status_code=422)
         return JSONResponse(problem(f"{field}: {first.get('msg', 'invalid')}"[:300], field), status_code=422)
 
     def known(request: Request, exc: Exception) -> JSONResponse:

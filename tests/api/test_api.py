@@ -80,6 +80,12 @@ def test_an_unknown_query_parameter_is_refused_naming_it_and_what_the_path_takes
     assert predict_client.get("/models", params={"limit": 1}).json()["error"] == "unknown query parameter(s) 'limit': /models takes none"
     assert predict_client.get("/health", params={"_": "1733"}).status_code == 200  # a probe's cache-buster is not refused
     assert predict_client.get("/cycles?=3&limit=2").status_code == 200  # a value with no name names nothing
+    limits = [predict_client.get(f"/cycles?{query}").json() for query in ("limit=0", "limit=lots", "offset=-1", "limit=2.5")]
+    assert [r["error"] for r in limits] == ["limit: expected a whole number from 1 to 1,000, got '0'",
+                                            "limit: expected a whole number from 1 to 1,000, got 'lots'",
+                                            "offset: expected a whole number from 0 to 1,000,000,000, got '-1'",
+                                            "limit: expected a whole number from 1 to 1,000, got '2.5'"]  # tour 14: Pydantic's one side  # fmt: skip
+    assert predict_client.get("/cycles/0").json()["error"] == f"cycle_id: expected a whole number from 1 to {2**62:,}, got '0'"
     assert predict_client.head("/cycles?limt=1").status_code == predict_client.head("/cycles").status_code  # as HEAD is answered
     long = predict_client.get("/cycles", params={"x" * 5000: 1}).json()
     assert len(long["field"]) <= 130 and long["field"].endswith("…") and len(long["error"]) < 300, long
