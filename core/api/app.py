@@ -8,6 +8,7 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from core.api.errors import install_error_handlers
 from core.api.request_guard import RequestGate
@@ -28,7 +29,7 @@ def package_version_text() -> str:
 
 def create_app(rt: Runtime) -> FastAPI:
     """The API over one runtime."""
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs with no network: FastAPI's own page loads Swagger UI from a CDN
         title="IA Continu", version=package_version_text(),
         description="Continuous training workbench: predict, retrain, generate, and every dashboard action.",
     )  # fmt: skip

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi_offline import FastAPIOffline
 
 from core.api.app import package_version_text
 from core.api.deps import now
@@ -20,7 +21,7 @@ from core.replica.wiring import Replica
 
 
 def replica_app(replica: Replica) -> Any:
-    app = FastAPI(title=f"IA Continu replica {replica.name}", version=package_version_text(),
+    app = FastAPIOffline(title=f"IA Continu replica {replica.name}", version=package_version_text(),
                   description="A serving replica: it follows the registry's @champion and forwards its predictions to the workbench.")  # fmt: skip
     app.state.runtime = replica
     install_error_handlers(app)

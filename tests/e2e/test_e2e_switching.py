@@ -142,3 +142,34 @@ def test_a_value_typed_in_one_workspace_s_form_never_fills_another_s(server: tup
     _switch(page, "colony")
     page.get_by_label("flipper_length_mm", exact=True).first.wait_for()
     assert _field(page, "flipper_length_mm") == fresh
+
+
+def test_the_api_docs_render_in_a_browser_with_no_network(server: tuple[str, str], page) -> None:  # noqa: F811
+    """Tour 15: /docs (linked from Operations) was a blank page offline: FastAPI's own loads Swagger UI from a CDN. With
+    every request off this machine refused, the page draws the API's operations (OpenAPI 3.1 needs Swagger UI 5)."""
+    _url, api = server
+    wait_until(lambda: _api_up(api), what="the API to answer")
+    offsite: list[str] = []
+
+    def only_here(route) -> None:  # Playwright's Route
+        if route.request.url.startswith("http://127.0.0.1"):
+            route.continue_()
+        else:
+            offsite.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_here)
+    try:
+        page.goto(f"{api}/docs")
+        page.locator(".opblock-summary-path", has_text="/predict").first.wait_for(timeout=30_000)
+        assert page.locator(".opblock").count() >= 20 and page.get_by_text("IA Continu").count() >= 1
+        assert offsite == []  # nothing was asked of another machine
+    finally:
+        page.unroute("**/*")
+
+
+def _api_up(api: str) -> bool:
+    try:
+        return requests.get(f"{api}/health/live", timeout=HANG).status_code == 200
+    except requests.ConnectionError:
+        return False
