@@ -53,16 +53,21 @@ def label_indices(values: list[object], schema: Schema, field_of: Callable[[int]
     """Each label as its class's index, by its canonical text (3, 3.0 and "3.0" are the class 3); unknown ones refused,
     under `field` (else the first position's name up to its index), each named by `field_of` its position."""
     lookup = class_lookup(schema)
-    found, problems = np.empty(len(values), dtype=np.int8), []
+    found, bad = np.empty(len(values), dtype=np.int8), []
     for i, value in enumerate(values):
         index = class_index(value, lookup)
         if index is None:
-            problems.append(f"{field_of(i)}: {shown(value)} is not a class; the classes are {', '.join(map(str, schema.classes))}")
+            bad.append(i)
             continue
         found[i] = index
-    if problems:
-        raise UserInputError(field or field_of(0).split("[")[0], summarise(problems))
-    return found
+    if not bad:
+        return found
+    classes = f"the classes are {', '.join(map(str, schema.classes))}"
+    if field is None and len(bad) == 1:  # the one label refused is the field: not "labels: labels[0].label: ..."
+        raise UserInputError(field_of(bad[0]), f"{shown(values[bad[0]])} is not a class; {classes}")
+    problems = [f"{field_of(i)}: {shown(values[i])} is not a class" for i in bad]
+    said = summarise(problems) + f"; {classes}"
+    raise UserInputError(field or field_of(bad[0]), said if field else f"{len(bad):,} labels are not classes: {said}")
 
 
 class FeedbackActions:

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.api import FastPredict, create_app
 from core.domain.prediction_ids import issued_at, new_id
+from core.errors import UserInputError
 from core.ml import training
 from core.runtime import Runtime
 from core.store import utcnow
@@ -86,7 +87,7 @@ def test_feedback_matches_ids_reports_the_rest_and_corrects_only_when_asked(clie
     [
         ({"labels": [{"prediction_id": "p" * 129, "label": 1}]}, "labels[1].prediction_id"),
         ({"labels": [{"prediction_id": "p", "label": 1}, {"prediction_id": "p", "label": 0}]}, "prediction_id"),
-        ({"labels": [{"prediction_id": "p", "label": 2}]}, "labels"),
+        ({"labels": [{"prediction_id": "p", "label": 2}]}, "labels[1].label"),
         ({"labels": [{"prediction_id": "p", "label": 1, "weight": 2}]}, "labels[1]"),
         ({"labels": []}, "labels"),
         ({"labels": [{"prediction_id": "p", "label": 1}], "correct": "yes"}, "correct"),
@@ -102,6 +103,22 @@ def test_bad_feedback_is_refused_whole_naming_the_field(client: TestClient, trai
     assert reply.status_code == 422, reply.text
     assert reply.json()["field"] == field
     assert trained_runtime.store.feedback_count() == 0  # the good label in the same request was not stored either
+
+
+def test_a_label_that_is_not_a_class_is_named_once_by_its_place(trained_runtime: Runtime) -> None:
+    """Tour 15: "labels: labels[0].label: 'maybe' is not a class", its place said twice and its field only "labels"."""
+    with pytest.raises(UserInputError) as one:
+        trained_runtime.feedback.send([{"prediction_id": "a", "label": "maybe"}])
+    assert (one.value.field, str(one.value)) == (
+        "labels[0].label",
+        "labels[0].label: 'maybe' is not a class; the classes are 0, 1; no label was stored",
+    )
+    with pytest.raises(UserInputError) as two:
+        trained_runtime.feedback.send(
+            [{"prediction_id": "a", "label": 1}, {"prediction_id": "b", "label": 7}, {"prediction_id": "c", "label": "x"}]
+        )
+    assert two.value.field == "labels[1].label" and str(two.value).startswith(
+        "labels[1].label: 2 labels are not classes: labels[1].label: 7 is not a class; labels[2].label: 'x' is not a class; the classes are 0, 1")  # fmt: skip
 
 
 def test_too_many_labels_in_one_request_are_refused(tmp_path: Path, mlflow_template: Path) -> None:
@@ -160,6 +177,7 @@ def test_journal_records_carry_prediction_ids() -> None:
 
 
 FEEDBACK_FOREVER = """
+from core.errors import UserInputError
 from core.runtime import Runtime
 rt = Runtime()
 i = 0
