@@ -95,8 +95,12 @@ def live() -> None:
     top[1].metric("Holdout accuracy", percent(ov.champion_accuracy), **base_rate(ov))
     loop = ov.loop
     failing = None if loop.failing is None else f"since {loop.failing.since:%H:%M} UTC, {plural(loop.failing.cycles, 'cycle')}"
-    top[2].metric("Loop", loop.headline, delta=failing, delta_color="inverse", delta_arrow="off",
-                  help=f"Worker {loop.worker}, every {ov.interval:g} s; next run {next_run}. {loop.describe()}")  # fmt: skip
+    # Running, but its cycles read nothing (a replay that ended, the stream off): "running" alone read as working.
+    idle = rt.loop.stream_info()["idle_reason"] if loop.worker == "running" and failing is None else None
+    top[2].metric("Loop", loop.headline, delta=failing or (idle and clipped(f"idle: {idle}", TILE_LINE)),
+                  delta_color="inverse" if failing else "off", delta_arrow="off",
+                  help=f"Worker {loop.worker}, every {ov.interval:g} s; next run {next_run}. {loop.describe()}"
+                  + (f". Idle: {idle}." if idle else ""))  # fmt: skip
     realised = ov.realised or {}
     measured = (f"Cycle {realised['cycle_id']} at {realised['started_at']:%H:%M} UTC: {charts.label_facts(realised)}." if realised
                 else "No cycle has measured one yet.")  # fmt: skip

@@ -248,6 +248,25 @@ def test_the_empty_states_say_what_a_stopped_worker_does_not_do(workspace: Path)
     assert f"No health records yet: the worker stores one every {rt.settings.health_interval:g} s." in [i.value for i in at.info]
 
 
+def test_a_running_loop_whose_cycles_read_nothing_says_it_is_idle_and_why(workspace: Path) -> None:
+    """Tour 15: after a replay ended, the Loop tile read "running" while every cycle read nothing."""
+    rt = get_runtime()
+    rt.loop.set_controls(stream_enabled=False)
+    rt.loop.set_controls(scheduler_interval=3600.0)
+    rt.loop.start()
+    try:
+        tile = next(m for m in open_page().metric if m.label == "Loop")
+        assert (
+            tile.value == "running"
+            and tile.proto.delta == "idle: stream off and nothin…"
+            and "Idle: stream off and nothing added." in tile.proto.help
+        )
+        rt.loop.set_controls(stream_enabled=True)
+        assert next(m for m in open_page().metric if m.label == "Loop").proto.delta == ""  # the simulator sends rows: not idle
+    finally:
+        rt.loop.pause()
+
+
 def test_scheduler_controls_change_the_worker(workspace: Path) -> None:
     at = open_page("operations")
     rt = get_runtime()
