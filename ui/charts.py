@@ -229,13 +229,17 @@ def _pauses(ts: pd.Series) -> pd.Series:
     return (ts[paused] - steps[paused] / 2).reset_index(drop=True)
 
 
-def estimate_band(cycle: dict, newest_cycle: object = None) -> str | None:
+def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None = None) -> str | None:
     """The estimate's 95 % band in words, for a tile and a table; None when the cycle has none. Given the newest
-    cycle's id, an estimate from an older cycle (the newest read no rows) names its own."""
+    cycle's id, an estimate from an older cycle (the newest read no rows) names its own; given today's champion, an
+    estimate of another version's rows (made before a promotion) names that version, as the realised tile does."""
     low, high = cycle.get("estimated_low"), cycle.get("estimated_high")
     if low is None or high is None or pd.isna(low) or pd.isna(high):
         return None
     band = f"{float(low) * 100:.1f}–{float(high) * 100:.1f} %"
+    served = cycle.get("champion_version")
+    if champion is not None and served is not None and not pd.isna(served) and int(served) != champion:
+        return f"{version_label(int(served))}'s · {band}"
     if newest_cycle is not None and cycle.get("cycle_id") != newest_cycle:  # the help names the band (a line fits ui.state.TILE_LINE)
         return f"cycle {cycle['cycle_id']} · {band}"
     return f"95 % band {band}"
