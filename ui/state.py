@@ -22,7 +22,7 @@ import streamlit as st
 from core.config import Settings, SettingsError
 from core.domain.deliveries import DELIVERY_WORDS
 from core.domain.outcomes import version_label
-from core.domain.validation import clipped
+from core.domain.validation import clipped, plural
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.rules.verdicts import decision_words
 from core.runtime import Runtime, close_runtime, get_runtime
@@ -308,11 +308,6 @@ def keep_in_url(param: str, text: str) -> None:
     if st.query_params.get(param) != text:
         st.query_params[param] = text
     st.session_state[f"_url_{param}"] = text
-
-
-def plural(n: int, noun: str) -> str:
-    """ "1 model", "2 models": a count a person reads."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def shown_rows(shown: int, total: int) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.domain.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
-from core.domain.validation import INTEGER_TEXT, boolean_word, category, known_spelling, named, shown, summarise
+from core.domain.validation import INTEGER_TEXT, boolean_word, category, known_spelling, named, plural, shown, summarise
 from core.errors import UserInputError
 
 LOW_CARDINALITY = 10
@@ -198,7 +198,7 @@ def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.
     values = frame[column]
     if values.isna().any():
         first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
-        raise UserInputError(column, f"the time column has {int(values.isna().sum()):,} missing value(s), first at row {first}: "
+        raise UserInputError(column, f"the time column has {plural(int(values.isna().sum()), 'missing value')}, first at row {first}: "
                              "every row needs a time to be replayed in order")  # fmt: skip
     if pd.api.types.is_datetime64_any_dtype(values):
         values = pd.to_datetime(values, utc=True)
@@ -207,7 +207,7 @@ def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.
         bad = np.flatnonzero(parsed.isna().to_numpy())
         if len(bad):
             raise UserInputError(column, f"row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a date or time "
-                                 f"({len(bad):,} such rows); write times as 2024-05-09 or 2024-05-09T14:30:00")  # fmt: skip
+                                 f"({plural(len(bad), 'such row')}); write times as 2024-05-09 or 2024-05-09T14:30:00")  # fmt: skip
         values = parsed
     order = np.argsort(values.to_numpy(), kind="stable")
     times = None if pd.api.types.is_numeric_dtype(values) else values.dt.tz_convert(None).to_numpy()[order]
@@ -216,7 +216,7 @@ def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.
 
 # One wording for each refusal, whether pandas (a row, a first file) or DuckDB (a bulk import) found it.
 def not_a_number(column: str, row: int, value: object, count: int) -> str:
-    return f"column {column}, row {row}: {shown(value)} is not a number ({count:,} such rows)"
+    return f"column {column}, row {row}: {shown(value)} is not a number ({plural(count, 'such row')})"
 
 
 def not_finite(column: str, row: int) -> str:
@@ -224,12 +224,12 @@ def not_finite(column: str, row: int) -> str:
 
 
 def missing_not_allowed(column: str, count: int, row: int) -> str:
-    return f"column {column}: {count:,} missing value(s), first at row {row}; this column allows none"
+    return f"column {column}: {plural(count, 'missing value')}, first at row {row}; this column allows none"
 
 
 def unknown_label(schema: Schema, row: int, value: object, count: int) -> str:
     what = "is missing" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{shown(value)} is not a known class"
-    return f"column {schema.target}, row {row}: {what} ({count:,} such rows); the classes are {', '.join(map(str, schema.classes))}"
+    return f"column {schema.target}, row {row}: {what} ({plural(count, 'such row')}); the classes are {', '.join(map(str, schema.classes))}"
 
 
 def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "file") -> Encoded:
@@ -254,7 +254,7 @@ def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "fi
             empty = np.flatnonzero(pd.isna(frame[column.name]).to_numpy())
             if len(empty):
                 problems.append(
-                    f"column {column.name}: {len(empty):,} missing value(s), first at row {int(empty[0]) + 2}; this column allows none"
+                    missing_not_allowed(column.name, len(empty), int(empty[0]) + 2)
                 )
     y = _labels(frame[schema.target], schema, problems) if labelled else None
     if problems:
@@ -286,7 +286,7 @@ def _numbers(values: pd.Series, column: Column, problems: list[str]) -> np.ndarr
     bad = np.flatnonzero(np.isnan(numbers) & values.notna().to_numpy())
     if len(bad):
         problems.append(
-            f"column {column.name}, row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a number ({len(bad):,} such rows)"
+            f"column {column.name}, row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a number ({plural(len(bad), 'such row')})"
         )
     infinite = np.flatnonzero(np.isinf(numbers))
     if len(infinite):

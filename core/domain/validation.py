@@ -28,6 +28,11 @@ SEED_MAX = 2**32 - 1
 FEATURE_ABS_CEILING = 1e150
 
 
+def plural(n: int, noun: str) -> str:
+    """ "1 model", "2 models": a count a person reads."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def whole_percent(share: float) -> str:
     """A share in whole percent that never rounds a few rows away: 0.4 % is "under 1%", 99.6 % "over 99%"."""
     if 0 < share < 0.01:

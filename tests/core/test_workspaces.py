@@ -231,9 +231,9 @@ def test_an_import_names_each_bad_value_as_a_row_check_would_and_stores_nothing(
     with pytest.raises(UserInputError) as caught:
         weather_runtime.data.import_csv(frame.to_csv(index=False).encode(), name="bad.csv", role="library")
     text = str(caught.value)
-    assert "column temperature, row 5: 'warm' is not a number (1 such rows)" in text
-    assert "column visibility: 1 missing value(s), first at row 7; this column allows none" in text
-    assert "column rain, row 9: '2' is not a known class (1 such rows); the classes are 0, 1" in text
+    assert "column temperature, row 5: 'warm' is not a number (1 such row)" in text
+    assert "column visibility: 1 missing value, first at row 7; this column allows none" in text
+    assert "column rain, row 9: '2' is not a known class (1 such row); the classes are 0, 1" in text
     assert weather_runtime.store.counts() == before
 
 

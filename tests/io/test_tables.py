@@ -121,7 +121,7 @@ def test_a_label_never_seen_and_a_missing_value_where_none_is_allowed_are_refuse
     with pytest.raises(UserInputError) as caught:
         encode(bad, schema, labelled=True)
     text = str(caught.value)
-    assert "column outcome, row 5: 'maybe' is not a known class" in text and "column monthly_fee: 1 missing value(s)" in text
+    assert "column outcome, row 5: 'maybe' is not a known class" in text and "column monthly_fee: 1 missing value," in text
 
 
 def test_one_row_by_name_is_checked_field_by_field() -> None:
