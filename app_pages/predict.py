@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.domain.features import RENAMED_INPUTS
+from core.domain.features import RENAMED_INPUTS, UNSEEN_COLUMN
 from ui import charts
 from ui.state import act, as_shown, cached, dataframe, empty_state, percent, plural, runtime, version_column
 
@@ -134,7 +134,12 @@ with batch:
             st.caption(f"{', '.join(renamed)}: named like a column of the results, so kept as {', '.join(renamed.values())} "
                        "beside the model's own.")  # fmt: skip
         shown = results.head(200)
-        dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240, column_config=LOG_COLUMNS)  # fmt: skip
+        # What was predicted first, after the row's own id: at 1024 px the file's first columns (an id, a time) filled the
+        # half-width table and the predictions sat off-screen to the right. The download keeps the file's order.
+        ours = [c for c in ("prediction", "confidence", UNSEEN_COLUMN) if c in shown]
+        first = [c for c in (schema.id_column,) if c in shown] + ours
+        dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240,
+                  column_config=LOG_COLUMNS, column_order=[*first, *(c for c in shown.columns if c not in first)])  # fmt: skip
         st.download_button(
             "Download the predictions", data=lambda: rt.serving.results_csv(results), file_name="predictions.csv", mime="text/csv"
         )

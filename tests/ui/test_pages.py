@@ -206,6 +206,7 @@ def test_a_batch_csv_is_predicted(workspace: Path) -> None:
     assert frame["prediction"].tolist() == [1, 0] and set(frame["model_version"]) == {"v1.0.0"}
     assert frame["prediction_id"].str.fullmatch(r"[0-9a-f]{32}-[01]").all()  # each row's id, for its label later
     assert all(c.endswith(" %") and not c.startswith("100") for c in frame["confidence"])  # a share, never rounded up to 100 %
+    assert list(at.dataframe[0].proto.column_order)[:3] == ["prediction", "confidence", "feature_1"]  # tour 15: on screen at 1024 px
 
 
 def test_a_refused_file_leaves_no_earlier_file_s_results_under_its_error(workspace: Path) -> None:
