@@ -54,7 +54,16 @@ from core.loop.monitor import DriftMonitor
 from core.ml import training
 from core.ml.window_choice import challenge, choose_window, tail
 from core.rules import verdicts
-from core.rules.policy import CHALLENGING, MAX_CHECK_ROWS, MIN_CHECK_ROWS, CycleFacts, RetrainPolicy, promotion
+from core.rules.policy import (
+    CHALLENGING,
+    FOLLOW_UP_GROWTH,
+    MAX_CHECK_ROWS,
+    MIN_CHECK_ROWS,
+    CycleFacts,
+    RetrainPolicy,
+    promotion,
+    stopgap,
+)
 from core.services import controls
 from core.services.predictor import Predictor
 from core.services.reference import Reference, move_reference, read_reference, reference_of
@@ -447,15 +456,26 @@ class MonitoringPipeline:
         champion = record.champion_version
         urgent = decision.trigger == "drop" and bool(record.performance_drift)  # labels show the champion failing
         window = self.store.recent_window(s.training_window + MAX_CHECK_ROWS)
-        trained_until = self.store.model(champion)["window_last_sample"]
+        model = self.store.model(champion)
+        trained_until = model["window_last_sample"]
         fresh = window.n_rows if window.sample_ids is None or trained_until is None else int(
             np.count_nonzero(window.sample_ids > int(trained_until)))  # fmt: skip
         check = min(fresh, MAX_CHECK_ROWS)
         lengths = (1000, 2000, s.training_window)
+        follow_up = None
         if urgent and decision.onset_sample_id is not None and window.sample_ids is not None:
             since = int(np.count_nonzero(window.sample_ids >= decision.onset_sample_id))
             check = min(check, max(MIN_CHECK_ROWS, round(since * s.holdout_fraction)))
             lengths = (since - check, *lengths)  # the rows since the drop began, before the check rows
+        elif stopgap(model, min(lengths)) and window.sample_ids is not None:
+            # A champion fitted on the few rows since a drop: judged on every fresh row, the challengers could train
+            # only on rows from before the drop, and it served until a thousand had come (tour 15: 8 cycles). Its
+            # regime's rows are split as a drop's are, and its own window grown to them is challenged.
+            since = int(np.count_nonzero(window.sample_ids >= int(model["window_first_sample"])))
+            check = min(check, max(MIN_CHECK_ROWS, round(fresh * s.holdout_fraction)))
+            if since - check >= FOLLOW_UP_GROWTH * int(model["n_train"]):
+                follow_up = since - check
+                lengths = (follow_up, *lengths)
         if check < MIN_CHECK_ROWS:
             record.decision = "wait"
             record.reason = (f"{decision.reason}; no challenger yet: {fresh:,} labelled rows {version_label(champion)} did not "
@@ -469,8 +489,12 @@ class MonitoringPipeline:
         X_check = tail(window, check).X
         y_check = window.y[window.n_rows - check :]
         champion_right = training.predicted_class(self.registry.load(champion).predict_proba(X_check)) == y_check
-        verdict = promotion(paired(champion_right, found.right), urgent, s.gate_margin, tried=len(found.scores))
-        record.reason = f"{decision.reason}; {found.describe()}; {verdict.reason}"
+        grown = found.length == follow_up  # its own regime's rows: more of them replace it unless worse, as after a drop
+        verdict = promotion(paired(champion_right, found.right), urgent or grown, s.gate_margin, tried=len(found.scores),
+                            against="the failing champion" if urgent else "the champion it follows up")  # fmt: skip
+        follow = (f"; {version_label(champion)} was fitted on {int(model['n_train']):,} rows after a drop, and {follow_up:,} rows "
+                  f"of its regime have come: " if grown else "; ")  # fmt: skip
+        record.reason = f"{decision.reason}; {found.describe()}{follow}{verdict.reason}"
         if not verdict.promote:
             return
         trained = tail(window, found.length + check)

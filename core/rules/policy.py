@@ -44,6 +44,16 @@ FOLLOW_UP_GROWTH = 5
 STREAK_LOOKBACK = 50
 
 
+def stopgap(model: dict, shortest: int) -> bool:
+    """A champion a drop put in service on the few rows since it (fewer than the shortest window a challenger
+    tries): the next challengers learn from its regime's rows as they come, not from the rows before the drop.
+
+    >>> stopgap({"trigger": "drop", "n_train": 140}, 1000), stopgap({"trigger": "challenge", "n_train": 140}, 1000)
+    (True, False)
+    """
+    return model.get("trigger") == "drop" and int(model.get("n_train") or 0) < shortest
+
+
 class History(Protocol):
     """What the policy may know of the past (the store implements it)."""
 
@@ -79,7 +89,14 @@ class Promotion:
     reason: str
 
 
-def promotion(score: PairedScore, urgent: bool, margin: float = 0.0, alpha: float = CHALLENGE_ALPHA, tried: int = 1) -> Promotion:
+def promotion(
+    score: PairedScore,
+    urgent: bool,
+    margin: float = 0.0,
+    alpha: float = CHALLENGE_ALPHA,
+    tried: int = 1,
+    against: str = "the failing champion",
+) -> Promotion:
     """Promote a challenger only when it is credibly better on rows neither model trained on; after a
     credible drop (`urgent`), when it is not worse than the champion by more than `margin` (the champion is
     already failing, and waiting for proof costs more than a tie). The challenger is the best of `tried`
@@ -103,7 +120,7 @@ def promotion(score: PairedScore, urgent: bool, margin: float = 0.0, alpha: floa
                f"({score.gained} gained, {score.lost} lost)")  # fmt: skip
     if urgent:
         ok = score.difference() >= -margin
-        return Promotion(ok, f"{figures}: {'not worse' if ok else 'worse'} than the failing champion (margin {margin:g})")
+        return Promotion(ok, f"{figures}: {'not worse' if ok else 'worse'} than {against} (margin {margin:g})")
     bar = min(SINGLE_ALPHA, alpha / tried)
     over = f"{bar:.2g}: {alpha:g} divided by the {tried} windows tried" if tried > 1 else f"{bar:g}"
     if p < bar and score.gained > score.lost:

@@ -43,6 +43,24 @@ def test_a_concept_change_with_stable_inputs_is_caught_from_labels_and_a_retrain
     assert "Performance drop" in titles and any(t.startswith("New champion") for t in titles)
 
 
+def test_a_champion_fitted_on_the_few_rows_after_a_drop_is_followed_up_on_its_regime_s_rows(trained_runtime: Runtime) -> None:
+    """Tour 15: a 140-row model put in service by a drop served 8 cycles: judged on every fresh row, its challengers
+    could learn only from rows before the drop. Its regime's rows are now split as a drop's are, and its own window
+    grown to them replaces it unless worse."""
+    rt = trained_runtime
+    run(rt, 2)
+    rt.loop.set_stream_scenario("concept_drift", 1.0)
+    records = run(rt, 8)
+    stopgap = next(r for r in records if r.promoted)
+    assert rt.store.model(stopgap.new_version)["trigger"] == "drop"
+    n_stopgap = int(rt.store.model(stopgap.new_version)["n_train"])
+    follow = next(r for r in records if r.cycle_id > stopgap.cycle_id and "after a drop" in r.reason)
+    said = f"{version_label(stopgap.new_version)} was fitted on {n_stopgap:,} rows after a drop, and "
+    assert said in follow.reason and "than the champion it follows up" in follow.reason, follow.reason
+    assert follow.promoted and int(rt.store.model(follow.new_version)["n_train"]) >= 5 * n_stopgap, follow.reason
+    assert follow.cycle_id - stopgap.cycle_id <= 5  # not the thousand fresh rows it waited for
+
+
 def test_drift_without_performance_loss_is_one_info_alert_per_episode_and_nothing_for_discord(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.loop.set_controls(perf_tolerance=1.0)  # the model's performance cannot drop: drift alone
