@@ -33,7 +33,8 @@ LABELS = {"scheduler_interval": "Interval (s)", "retrain_cooldown_cycles": "Cool
 
 def _set_interval() -> None:
     value = st.session_state["interval"]
-    act(lambda: rt.loop.set_controls(scheduler_interval=value), f"Interval set to {value:g} s", LABELS)
+    if not act(lambda: rt.loop.set_controls(scheduler_interval=value) or True, f"Interval set to {value:g} s", LABELS):
+        st.session_state["interval"] = float(rt.loop.worker_status().interval)  # refused: the box shows what is in force
 
 
 def _save_policy() -> None:

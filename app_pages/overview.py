@@ -96,7 +96,8 @@ def live() -> None:
     loop = ov.loop
     failing = None if loop.failing is None else f"since {loop.failing.since:%H:%M} UTC, {plural(loop.failing.cycles, 'cycle')}"
     # Running, but its cycles read nothing (a replay that ended, the stream off): "running" alone read as working.
-    idle = rt.loop.stream_info()["idle_reason"] if loop.worker == "running" and failing is None else None
+    quiet = loop.worker == "running" and failing is None and last.get("status") == "no_data"  # rows sent by the API count
+    idle = rt.loop.stream_info()["idle_reason"] if quiet else None
     top[2].metric("Loop", loop.headline, delta=failing or (idle and clipped(f"idle: {idle}", TILE_LINE)),
                   delta_color="inverse" if failing else "off", delta_arrow="off",
                   help=f"Worker {loop.worker}, every {ov.interval:g} s; next run {next_run}. {loop.describe()}"

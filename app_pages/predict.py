@@ -137,7 +137,7 @@ with batch:
         # What was predicted first, after the row's own id: at 1024 px the file's first columns (an id, a time) filled the
         # half-width table and the predictions sat off-screen to the right. The download keeps the file's order.
         ours = [c for c in ("prediction", "confidence", UNSEEN_COLUMN) if c in shown]
-        first = [c for c in (schema.id_column,) if c in shown] + ours
+        first = list(dict.fromkeys([c for c in (schema.id_column,) if c in shown] + ours))
         dataframe(shown.assign(confidence=shown["confidence"].map(percent)), ours=False, hide_index=True, height=240,
                   column_config=LOG_COLUMNS, column_order=[*first, *(c for c in shown.columns if c not in first)])  # fmt: skip
         st.download_button(

@@ -115,7 +115,9 @@ class RequestGate:
         """Each route's path pattern, methods, the content types its body takes and the query parameters it reads (None
         for a route not built by FastAPI's dependencies); read once, at the first request."""
         if self._routes is None:
-            self._routes = [(r.path_regex, frozenset(r.methods or ()), _body_types(r), _query_names(getattr(r, "dependant", None)))
+            # A route kept out of the schema (/docs, /redoc, their OAuth redirect) reads what it likes: left to it.
+            self._routes = [(r.path_regex, frozenset(r.methods or ()), _body_types(r),
+                             _query_names(getattr(r, "dependant", None)) if getattr(r, "include_in_schema", True) else None)
                             for r in self.api_routes if hasattr(r, "methods")]  # fmt: skip
         return self._routes
 

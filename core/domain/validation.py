@@ -152,10 +152,13 @@ def category(value: object) -> str | None:
     return _float_text(float(stripped))
 
 
+BLANKS = " \t\n\r"  # what a true or false may be padded with, trimmed alike in Python and in SQL (category_sql)
+
+
 def boolean_word(text: str) -> str | None:
     """ "true" or "false" for text that spells a boolean in any case ("True" as pandas writes one to a CSV, "TRUE" as R
     and spreadsheets do), else None."""
-    folded = text.strip().lower()
+    folded = text.strip(BLANKS).lower()
     return folded if folded in ("true", "false") else None
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from core.domain.validation import EXACT_INTEGERS, INTEGER_TEXT, NUMBER_TEXT, shown
+from core.domain.validation import BLANKS, EXACT_INTEGERS, INTEGER_TEXT, NUMBER_TEXT, shown
 from core.errors import UserInputError
 from core.store.base import quoted
 
@@ -105,7 +105,8 @@ def category_sql(expression: str, spellings: Mapping[str, str] | None = None) ->
     trimmed = f"trim({text})"
     if spellings:
         whens = " ".join(f"WHEN '{word}' THEN '{spelled.replace(chr(39), chr(39) * 2)}'" for word, spelled in spellings.items())
-        return f"CASE lower({trimmed}) {whens} ELSE {category_sql(expression)} END"
+        padding = " || ".join(f"chr({ord(c)})" for c in BLANKS)
+        return f"CASE lower(trim({text}, {padding})) {whens} ELSE {category_sql(expression)} END"
     number = f"CAST({trimmed} AS DOUBLE)"
     whole = f"isfinite({number}) AND {number} = trunc({number}) AND abs({number}) < {EXACT_INTEGERS}"
     as_float = f"CASE WHEN {whole} THEN CAST(CAST({number} AS BIGINT) AS VARCHAR) ELSE CAST({number} AS VARCHAR) END"

@@ -492,8 +492,8 @@ class MonitoringPipeline:
         grown = found.length == follow_up  # its own regime's rows: more of them replace it unless worse, as after a drop
         verdict = promotion(paired(champion_right, found.right), urgent or grown, s.gate_margin, tried=len(found.scores),
                             against="the failing champion" if urgent else "the champion it follows up")  # fmt: skip
-        follow = (f"; {version_label(champion)} was fitted on {int(model['n_train']):,} rows after a drop, and {follow_up:,} rows "
-                  f"of its regime have come: " if grown else "; ")  # fmt: skip
+        follow = (f"; {version_label(champion)} was fitted on {int(model['n_train']):,} rows after a drop, and its window grown to "
+                  f"the {follow_up:,} rows before these replaces it unless worse: " if grown else "; ")  # fmt: skip
         record.reason = f"{decision.reason}; {found.describe()}{follow}{verdict.reason}"
         if not verdict.promote:
             return

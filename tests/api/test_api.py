@@ -79,6 +79,7 @@ def test_an_unknown_query_parameter_is_refused_naming_it_and_what_the_path_takes
     assert predict_client.post("/explain", params={"version": "v1.0.0"}, json={"features": [1.5, 2.3]}).status_code == 200
     assert predict_client.get("/models", params={"limit": 1}).json()["error"] == "unknown query parameter(s) 'limit': /models takes none"
     assert predict_client.get("/health", params={"_": "1733"}).status_code == 200  # a probe's cache-buster is not refused
+    assert predict_client.get("/docs", params={"utm_source": "a"}).status_code == 200  # the docs' pages read what they like
     assert predict_client.get("/cycles?=3&limit=2").status_code == 200  # a value with no name names nothing
     limits = [predict_client.get(f"/cycles?{query}").json() for query in ("limit=0", "limit=lots", "offset=-1", "limit=2.5")]
     assert [r["error"] for r in limits] == ["limit: expected a whole number from 1 to 1,000, got '0'",

@@ -55,7 +55,7 @@ def test_a_champion_fitted_on_the_few_rows_after_a_drop_is_followed_up_on_its_re
     assert rt.store.model(stopgap.new_version)["trigger"] == "drop"
     n_stopgap = int(rt.store.model(stopgap.new_version)["n_train"])
     follow = next(r for r in records if r.cycle_id > stopgap.cycle_id and "after a drop" in r.reason)
-    said = f"{version_label(stopgap.new_version)} was fitted on {n_stopgap:,} rows after a drop, and "
+    said = f"{version_label(stopgap.new_version)} was fitted on {n_stopgap:,} rows after a drop, and its window grown to the "
     assert said in follow.reason and "than the champion it follows up" in follow.reason, follow.reason
     assert follow.promoted and int(rt.store.model(follow.new_version)["n_train"]) >= 5 * n_stopgap, follow.reason
     assert follow.cycle_id - stopgap.cycle_id <= 5  # not the thousand fresh rows it waited for

@@ -329,7 +329,7 @@ def test_true_and_false_in_any_case_find_the_category_and_class_the_first_file_s
 
 
 def test_the_bulk_import_spells_true_and_false_as_the_row_doors_do() -> None:
-    values = ["True", "TRUE", " false ", "true", "False", "yes", "1", None]
+    values = ["True", "TRUE", " false ", "true", "False", "yes", "1", "true\t", "\nFALSE\r", None]
     for spellings in ({"true": "True", "false": "False"}, {"true": "true"}, {}):
         con = duckdb.connect()
         try:

@@ -19,6 +19,7 @@ from core.store import DatasetInfo
 from tests.core.test_workspace_switching import held_by_another_process
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
+from tests.waiting import wait_until
 from ui import charts
 from ui.report import drift_report_html
 from ui.state import percent
@@ -252,18 +253,17 @@ def test_the_empty_states_say_what_a_stopped_worker_does_not_do(workspace: Path)
 def test_a_running_loop_whose_cycles_read_nothing_says_it_is_idle_and_why(workspace: Path) -> None:
     """Tour 15: after a replay ended, the Loop tile read "running" while every cycle read nothing."""
     rt = get_runtime()
-    rt.loop.set_controls(stream_enabled=False)
-    rt.loop.set_controls(scheduler_interval=3600.0)
+    rt.loop.set_controls(stream_enabled=False, scheduler_interval=3600.0)
     rt.loop.start()
     try:
+        wait_until(lambda: rt.store.last_cycle() is not None, what="the first cycle")
+        assert rt.store.last_cycle()["status"] == "no_data"
         tile = next(m for m in open_page().metric if m.label == "Loop")
-        assert (
-            tile.value == "running"
-            and tile.proto.delta == "idle: stream off and nothin…"
-            and "Idle: stream off and nothing added." in tile.proto.help
-        )
-        rt.loop.set_controls(stream_enabled=True)
-        assert next(m for m in open_page().metric if m.label == "Loop").proto.delta == ""  # the simulator sends rows: not idle
+        assert tile.value == "running" and tile.proto.delta == "idle: stream off and nothin…"
+        assert "Idle: stream off and nothing added." in tile.proto.help
+        rt.data.generate(200, seed=5, role="incoming")  # rows sent another way (the API): the stream is off, the loop is not idle
+        rt.loop.run_cycle()
+        assert next(m for m in open_page().metric if m.label == "Loop").proto.delta == ""
     finally:
         rt.loop.pause()
 
@@ -291,6 +291,7 @@ def test_a_value_typed_beyond_a_control_s_limits_is_refused_by_its_label_not_sil
     assert [e.value for e in at.error] == ["Batch size: expected a whole number from 10 to 100,000, got 0; nothing was changed"]
     at.number_input(key="interval").set_value(99_999_999.0).run()
     assert "Interval (s): expected a number from 1 to 86,400, got 99999999.0; nothing was changed" in [e.value for e in at.error]
+    assert at.number_input(key="interval").value == before.scheduler_interval  # the box shows the interval in force
     at.number_input(key="windows").set_value(21)
     button(at, "Save").click().run()
     assert "Drift window (batches): expected a whole number from 1 to 20, got 21; nothing was changed" in [e.value for e in at.error]
