@@ -16,7 +16,7 @@ from starlette.formparsers import MultiPartException
 
 from core.api.request_guard import TOO_DEEP, problem
 from core.domain.faults import component_of
-from core.domain.validation import shown
+from core.domain.validation import not_a_whole_number
 from core.errors import BusyError, ConflictError, NoModelError, RateLimited, StorageError, UserInputError, plain_fault
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def bounds_refusal(request: Request, error: dict) -> str | None:
     high = next((m.le for m in param.field_info.metadata if hasattr(m, "le")), None)
     if low is None or high is None:
         return None
-    return f"expected a whole number from {low:,} to {high:,}, got {shown(error.get('input'))}"
+    return not_a_whole_number(error.get("input"), low, high)
 
 
 def install_error_handlers(app: FastAPI) -> None:

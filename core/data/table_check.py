@@ -285,9 +285,7 @@ def _numbers(values: pd.Series, column: Column, problems: list[str]) -> np.ndarr
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(np.isnan(numbers) & values.notna().to_numpy())
     if len(bad):
-        problems.append(
-            f"column {column.name}, row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a number ({plural(len(bad), 'such row')})"
-        )
+        problems.append(not_a_number(column.name, int(bad[0]) + 2, values.iloc[bad[0]], len(bad)))
     infinite = np.flatnonzero(np.isinf(numbers))
     if len(infinite):
         problems.append(f"column {column.name}, row {int(infinite[0]) + 2}: values must be finite numbers")

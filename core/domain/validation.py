@@ -81,12 +81,17 @@ def named(names: Sequence[object], limit: int = MAX_NAMED) -> str:
 
 
 # scalars -------------------------------------------------------------------------------
+def not_a_whole_number(value: object, minimum: int, maximum: int) -> str:
+    """The one wording of a refused whole number, here and at the API's query and path parameters."""
+    return f"expected a whole number from {minimum:,} to {maximum:,}, got {shown(value)}"
+
+
 def integer(value: object, field: str, minimum: int, maximum: int) -> int:
     """A whole number in [minimum, maximum]; floats with a fraction, strings and bools are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral | float | np.floating):
-        raise UserInputError(field, f"expected a whole number from {minimum:,} to {maximum:,}, got {shown(value)}")
+        raise UserInputError(field, not_a_whole_number(value, minimum, maximum))
     if isinstance(value, float | np.floating) and (not math.isfinite(value) or value != int(value)):
-        raise UserInputError(field, f"expected a whole number from {minimum:,} to {maximum:,}, got {shown(value)}")
+        raise UserInputError(field, not_a_whole_number(value, minimum, maximum))
     number = int(value)
     if not minimum <= number <= maximum:
         raise UserInputError(field, f"{shown(number)} is out of range: must be from {minimum:,} to {maximum:,}")
