@@ -80,7 +80,7 @@ class Runtime:
 
     def _build_services(self) -> None:
         self.progress("Opening the MLflow store")
-        from core.io.tracking import Tracker, check_mlflow_files  # mlflow costs seconds to import: only when a runtime is built
+        from core.tracking import Tracker, check_mlflow_files  # mlflow costs seconds to import: only when a runtime is built
 
         s, store = self.settings, self.store
         check_mlflow_files(s, store.counts()["models"])

@@ -212,8 +212,8 @@ def _filled(
     try:
         step(f"Creating the workspace {name} with {len(found.schema.features)} feature columns")
         _open_store(settings, found.schema)
-        from core.io.tracking import seed_store
         from core.runtime import Runtime  # MLflow is imported only once the file is known to be good
+        from core.tracking import seed_store
 
         seed_store(settings.mlflow_tracking_uri, base.workspaces_dir / MLFLOW_TEMPLATE)
 

@@ -115,7 +115,7 @@ class Schema:
         ]
 
     def signature_inputs(self) -> list[dict[str, object]] | None:
-        """The MLflow signature's inputs as data, for the tracker to build its ColSpecs from (only core.io.tracking
+        """The MLflow signature's inputs as data, for the tracker to build its ColSpecs from (only core.tracking
         imports mlflow): per feature column its name, MLflow type (double or string) and whether it is required.
         Every column is: a missing value is sent as null (accepted by MLflow's enforcement and imputed by the
         pipeline), and a column left out is refused at every door (`core.data.table_check.checked_rows`), as MLflow then

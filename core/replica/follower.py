@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class Registry(Protocol):
-    """What the follower asks of the registry (`core.io.tracking.RegistryReader`)."""
+    """What the follower asks of the registry (`core.tracking.RegistryReader`)."""
 
     def alias_version(self, alias: str) -> int | None: ...
 

@@ -33,7 +33,7 @@ def replica_name(settings: Settings) -> str:
 
 class Replica:
     def __init__(self, settings: Settings) -> None:
-        from core.io.tracking import RegistryReader  # mlflow costs seconds to import: only when a replica is built
+        from core.tracking import RegistryReader  # mlflow costs seconds to import: only when a replica is built
 
         self.settings = settings
         self.name = replica_name(settings)

@@ -23,10 +23,10 @@ from core.store import Store, utcnow
 if TYPE_CHECKING:
     from core.config import Settings
     from core.io.notify import Notifier
-    from core.io.tracking import Tracker
     from core.loop.scheduler import Scheduler
     from core.services.predictor import Predictor
     from core.services.registry import ModelRegistry
+    from core.tracking import Tracker
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = timedelta(hours=1)

@@ -28,7 +28,7 @@ from core.stats.estimate import AccuracyEstimator
 from core.store import Store, Window, dumps_ids, utcnow
 
 if TYPE_CHECKING:
-    from core.io.tracking import Tracker
+    from core.tracking import Tracker
 
 log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"log_loss"}

@@ -19,7 +19,7 @@ from core.store import Store, utcnow
 
 if TYPE_CHECKING:
     from core.io.notify import Notifier
-    from core.io.tracking import Tracker
+    from core.tracking import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from core.domain.faults import FaultBoard, component_of
 from core.store import Store, utcnow
 
 if TYPE_CHECKING:
-    from core.io.tracking import Tracker
+    from core.tracking import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -175,6 +175,6 @@ def test_tests_mirror_the_source_folders_and_the_pure_ones_build_no_runtime() ->
 def test_one_module_imports_mlflow() -> None:
     """MLflow's fluent API keeps process-wide URIs and its import costs seconds: one module holds it, with explicit URIs."""
     importers = sorted(name for name, (_ours, theirs) in GRAPH.items() if "mlflow" in theirs)
-    assert importers == ["core.io.tracking"]
-    source = (ROOT / "core" / "io" / "tracking.py").read_text()
+    assert importers == ["core.tracking"]
+    source = (ROOT / "core" / "tracking.py").read_text()
     assert "set_tracking_uri(" not in source and "set_registry_uri(" not in source

@@ -130,7 +130,7 @@ def test_two_workspaces_whose_versions_collide_each_serve_their_own_model_switch
 
 
 def test_building_and_using_a_runtime_leaves_the_process_environment_as_it_was(launched: Settings, tmp_path: Path) -> None:
-    import core.io.tracking  # noqa: F401 - importing MLflow once (its telemetry notes a session id) is not opening a workspace
+    import core.tracking  # noqa: F401 - importing MLflow once (its telemetry notes a session id) is not opening a workspace
 
     before = dict(os.environ)
     rt = Runtime(fresh_demo(launched, tmp_path))
