@@ -105,8 +105,8 @@ def _suggested_kind(present: pd.Series, numeric_dtype: bool, distinct: int) -> t
         if whole and distinct <= LOW_CARDINALITY:
             return "categorical", f"whole numbers with {distinct} distinct values"
         return "numeric", "numbers"
-    if pd.api.types.is_bool_dtype(present):
-        return "categorical", "true or false"
+    if pd.api.types.is_bool_dtype(present) or (distinct <= 10 and all(boolean_word(str(v)) for v in present.unique())):
+        return "categorical", "true or false"  # a CSV's True/False with a gap in it is text to pandas
     if pd.api.types.is_datetime64_any_dtype(present):
         return "ignored", "a date or time: choose it as the time column"
     if distinct == len(present) and distinct > LOW_CARDINALITY and distinct > MAX_CATEGORIES // 10:
@@ -191,11 +191,18 @@ def as_known(text: pd.Series, spellings: dict[str, str]) -> pd.Series:
 
 
 def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """The rows in the time column's order (stable: rows with the same time keep the file's order). Numbers (a
-    year, seconds since the epoch) order as numbers, text as dates and times; a value that is neither is refused,
-    naming its row, since sorting it as text would put 10 May before 9 May. Also the times themselves in that
-    order (naive UTC datetime64), or None for numbers."""
-    values = frame[column]
+    """The rows in the time column's order (`time_order`), and the times themselves in that order."""
+    order, times = time_order(frame[column], column)
+    return frame.iloc[order].reset_index(drop=True), times
+
+
+def time_order(values: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The positions of a time column's values in time order (stable: rows with the same time keep the file's
+    order). Numbers (a year, seconds since the epoch) order as numbers, text as dates and times; a value that is
+    neither is refused, naming its row, since sorting it as text would put 10 May before 9 May. Also the times
+    themselves in that order (naive UTC datetime64), or None for numbers. One rule for a first file and every
+    later import, whether pandas or DuckDB read it."""
+    values = values.reset_index(drop=True)
     if values.isna().any():
         first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
         raise UserInputError(column, f"the time column has {plural(int(values.isna().sum()), 'missing value')}, first at row {first}: "
@@ -211,7 +218,7 @@ def ordered_by_time(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, np.
         values = parsed
     order = np.argsort(values.to_numpy(), kind="stable")
     times = None if pd.api.types.is_numeric_dtype(values) else values.dt.tz_convert(None).to_numpy()[order]
-    return frame.iloc[order].reset_index(drop=True), times
+    return order, times
 
 
 # One wording for each refusal, whether pandas (a row, a first file) or DuckDB (a bulk import) found it.
@@ -253,9 +260,7 @@ def encode(frame: pd.DataFrame, schema: Schema, labelled: bool, field: str = "fi
         if not column.missing:
             empty = np.flatnonzero(pd.isna(frame[column.name]).to_numpy())
             if len(empty):
-                problems.append(
-                    missing_not_allowed(column.name, len(empty), int(empty[0]) + 2)
-                )
+                problems.append(missing_not_allowed(column.name, len(empty), int(empty[0]) + 2))
     y = _labels(frame[schema.target], schema, problems) if labelled else None
     if problems:
         raise UserInputError(field, summarise(problems))

@@ -170,13 +170,28 @@ def boolean_word(text: str) -> str | None:
 def boolean_spellings(known: Iterable[object]) -> dict[str, str]:
     """Each boolean word to the one known category that spells it, for a column whose first data held booleans: a
     Parquet or JSON true is "true", a CSV's True stays "True" (text keeps its case), and either door must find the
-    other's category. A word two known categories spell ("True" and "true" both seen) maps to neither: ambiguous."""
+    other's category. A word two known categories spell ("True" and "true" both seen) maps to neither: ambiguous.
+    A column that has seen only one of the two words spells the other in the same case, so that the unseen word is one
+    unseen category in whatever case it comes, not one per case.
+
+    >>> boolean_spellings(["True", "False", "n/a"]), boolean_spellings(["TRUE"]), boolean_spellings(["True", "true"])
+    ({'true': 'True', 'false': 'False'}, {'true': 'TRUE', 'false': 'FALSE'}, {})
+    """
     found: dict[str, list[str]] = {}
     for value in known:
         word = boolean_word(str(value))
         if word is not None:
             found.setdefault(word, []).append(str(value))
-    return {word: spelled[0] for word, spelled in found.items() if len(spelled) == 1}
+    spellings = {word: spelled[0] for word, spelled in found.items() if len(spelled) == 1}
+    if len(found) == 1 and spellings:
+        ((word, spelled),) = spellings.items()
+        other = "false" if word == "true" else "true"
+        spellings[other] = _same_case(other, spelled.strip(BLANKS))
+    return spellings
+
+
+def _same_case(word: str, like: str) -> str:
+    return word.upper() if like.isupper() else word.capitalize() if like[:1].isupper() else word
 
 
 def known_spelling(text: str, spellings: dict[str, str]) -> str:

@@ -53,6 +53,16 @@ def test_a_column_of_one_value_is_kept_and_said_to_teach_nothing(tmp_path: Path)
     assert "one value" not in schema.column("a").note
 
 
+def test_true_and_false_with_a_gap_are_called_true_or_false_not_text(tmp_path: Path) -> None:
+    """Tour 15: pandas reads a CSV's True/False column with an empty cell as text, and the kind review said "text"."""
+    frame = read_table(
+        _csv(tmp_path, "a,b,c,y\n" + "".join(f"{['True', 'False', ''][i % 3]},{['yes', 'no'][i % 2]},{i},{i % 2}\n" for i in range(30)))
+    )
+    schema = infer_schema(frame, "y")
+    assert schema.column("a").note == "true or false" and schema.column("a").missing
+    assert schema.column("b").note == "text"
+
+
 def test_missing_values_are_found_and_allowed_per_column(tmp_path: Path) -> None:
     frame = read_table(_csv(tmp_path, "a,b,c,y\n1.5,x,NA,0\n,y,2,1\n3.5,,?,0\n4.5,x,5,1\n"))
     schema = infer_schema(frame, "y")

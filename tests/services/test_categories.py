@@ -20,7 +20,9 @@ from core import workspaces
 from core.api import create_app
 from core.api.app import serving_app
 from core.config import Settings
+from core.data.table_check import checked_rows
 from core.domain.features import RENAMED_INPUTS
+from core.domain.schema import Column, Schema
 from core.domain.validation import category, known_spelling
 from core.errors import UserInputError
 from core.io.table_files import category_sql
@@ -341,3 +343,19 @@ def test_the_bulk_import_spells_true_and_false_as_the_row_doors_do() -> None:
         for (text, flag), (sql_text, sql_flag) in zip(zip(values, [True, False, None] * 3, strict=False), found, strict=True):
             expected = [None if v is None else known_spelling(category(v), spellings) for v in (text, flag)]
             assert [sql_text, sql_flag] == expected, (text, flag, spellings)
+
+
+def test_a_column_that_saw_only_true_takes_false_in_any_case_as_one_category() -> None:
+    """A first file whose flag was always True: False, false and FALSE were three unseen categories, counted apart
+    in the drift test; now each door spells the unseen word as the column spells the one it saw."""
+    schema = Schema((Column("flag", "categorical", categories=("True",)), Column("x", "numeric")), target="ok", classes=(0, 1))
+    rows = [{"flag": f, "x": 0.0} for f in ("False", "false", "FALSE", " false", "TRUE", "true")]
+    checked = checked_rows(rows, schema, max_rows=10, max_abs=1e9)
+    assert checked["flag"] == ["False"] * 4 + ["True"] * 2
+    con = duckdb.connect()
+    try:
+        sql = category_sql("v", schema.column("flag").spellings)
+        found = con.execute(f"SELECT {sql} FROM (SELECT unnest(?) AS v)", [[r["flag"] for r in rows]]).fetchall()
+    finally:
+        con.close()
+    assert [f for (f,) in found] == checked["flag"]
