@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
+from core.domain.clock import utc_csv
 from ui import charts
 from ui.own_data import in_progress, start_from_your_own_data
 from ui.state import COUNT, act, cached, dataframe, empty_state, plural, runtime, shown_rows
@@ -228,7 +229,7 @@ st.plotly_chart(
 )
 st.download_button(
     "Download as CSV",
-    data=lambda: cached.insights.dataset_frame(chosen).to_csv(index=False),
+    data=lambda: utc_csv(cached.insights.dataset_frame(chosen)),
     file_name=f"dataset_{chosen}.csv",
     mime="text/csv",
 )

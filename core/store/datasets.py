@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core.data.table_check import check_columns, missing_not_allowed, model_input, not_a_number, not_finite, unknown_label
+from core.data.table_check import check_columns, missing_not_allowed, model_input, not_a_number, not_finite, time_order, unknown_label
 from core.domain import spans
 from core.domain.features import TARGET
 from core.domain.schema import Schema
@@ -148,6 +148,9 @@ class DatasetQueries(StoreBase):
             names = [row[0] for row in cur.execute("DESCRIBE _import").fetchall()]
             check_columns(names, schema, True, "file")
             self._check_import(cur, schema, max_rows)
+            timed = schema.time_column in names
+            if timed:
+                self._time_order(cur, schema.time_column)
             with self.transaction() as tx:
                 first = tx.execute("SELECT coalesce(max(sample_id), 0) + 1 FROM samples").fetchone()[0]
                 n = tx.execute("SELECT count(*) FROM _import").fetchone()[0]
@@ -156,18 +159,38 @@ class DatasetQueries(StoreBase):
                        VALUES (?, 'imported', ?, ?, ?, ?, ?, ?) RETURNING dataset_id""",
                     [name, n, first, first + n - 1, utcnow(), role, content_hash],
                 ).fetchone()[0]
-                # The file's order is the temporary table's rowid; ordering by a time column costs a sort.
-                sample_id = f"row_number() OVER (ORDER BY {quoted(schema.time_column)}, rowid) - 1" if schema.time_column else "rowid"
+                # The file's order is the temporary table's rowid, or the time column's (`_time_order`).
                 values = [f"TRY_CAST({quoted(c.name)} AS DOUBLE)" if c.kind == "numeric" else f"CAST({quoted(c.name)} AS VARCHAR)"
                           for c in schema.features]  # fmt: skip
+                source = "(SELECT rowid AS _row, * FROM _import) JOIN _order USING (_row)" if timed else "_import"
+                position, time = ("_position", "_time") if timed else ("rowid", "NULL")
                 tx.execute(
-                    f"""INSERT INTO samples (sample_id, dataset_id, {", ".join(self.features)}, {TARGET})
-                        SELECT ? + {sample_id}, ?, {", ".join(values)}, {_class_index(schema)} FROM _import""",
+                    f"""INSERT INTO samples (sample_id, dataset_id, {", ".join(self.features)}, {TARGET}, event_time)
+                        SELECT ? + {position}, ?, {", ".join(values)}, {_class_index(schema)}, {time} FROM {source}""",
                     [first, dataset_id],
                 )
         finally:
             cur.execute("DROP TABLE IF EXISTS _import")
+            cur.execute("DROP TABLE IF EXISTS _order")
         return DatasetInfo(dataset_id, n, first, first + n - 1)
+
+    @staticmethod
+    def _time_order(cur: duckdb.DuckDBPyConnection, column: str) -> None:
+        """Each imported row's place in time and its time (`_order`), by the rule a first file follows
+        (`table_check.time_order`): DuckDB reads a CSV's dates as text, and text sorts 10 May before 9 May."""
+        values = cur.execute(f"SELECT {quoted(column)} FROM _import ORDER BY rowid").df()[column]
+        order, times = time_order(values, column)
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        table = {"_row": pa.array(order.astype(np.int64)), "_position": pa.array(position[order])}
+        table["_time"] = pa.array(
+            np.asarray(times, dtype="datetime64[us]") if times is not None else [None] * len(order), pa.timestamp("us")
+        )
+        cur.register("_order_arrow", pa.table(table))
+        try:
+            cur.execute("CREATE OR REPLACE TEMP TABLE _order AS SELECT * FROM _order_arrow")
+        finally:
+            cur.unregister("_order_arrow")
 
     @staticmethod
     def _check_import(cur: duckdb.DuckDBPyConnection, schema: Schema, max_rows: int) -> None:
@@ -240,10 +263,16 @@ class DatasetQueries(StoreBase):
         return self.cur.execute(f"SELECT {READ_OUT} FROM datasets ORDER BY dataset_id DESC").df()
 
     def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
-        """The dataset as the user's table: their column names, and the target's classes as written."""
+        """The dataset as the user's table: their column names, the target's classes as written, and first the time
+        column's value where the workspace has one (kept for the replay's order; the identifier column is not stored)."""
         cols = self.named_columns()
-        sql = f"SELECT {cols} FROM samples WHERE dataset_id = ? ORDER BY sample_id"
-        frame = self.cur.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), [dataset_id]).df()
+        if self.schema.time_column:
+            cols = f"event_time AS {quoted(self.schema.time_column)}, {cols}"
+        frame = self.cur.execute(
+            f"SELECT {cols} FROM samples WHERE dataset_id = ? ORDER BY sample_id" + (f" LIMIT {int(limit)}" if limit else ""), [dataset_id]
+        ).df()
+        if self.schema.time_column and frame[self.schema.time_column].isna().all():
+            frame = frame.drop(columns=self.schema.time_column)  # a file imported without its times
         if not self.schema.plain:
             labels = np.array(self.schema.classes, dtype=object)
             frame[TARGET] = labels[frame[TARGET].to_numpy(dtype=np.int64)]

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from core.api import create_app
 from core.data import synthetic_stream
 from core.data.table_check import ordered_by_time
+from core.domain.clock import utc_csv
 from core.domain.schema import Schema
 from core.errors import UserInputError
 from core.ml.window_choice import challenge, choose_window
@@ -194,6 +195,22 @@ def test_a_replay_by_time_column_goes_in_time_order_and_says_what_time_it_reache
         assert info["position"] == 100 and info["time_reached"] == "2020-09-06 00:00:00"  # day 250 of the sorted file
         replayed = rt.store.dataset_frame(created.replay_dataset_id, limit=3)
         assert replayed["x"].tolist() == pytest.approx(x[150:153].tolist())  # the file's rows in time order, not its own
+        # the Data page shows and downloads each row's time, first, under the file's name for it
+        assert (
+            replayed.columns[0] == "day" and replayed["day"].dt.strftime("%Y-%m-%d").tolist() == days[150:153].strftime("%Y-%m-%d").tolist()
+        )
+        again = rt.data.import_csv(utc_csv(rt.store.dataset_frame(created.dataset_id)).encode(), name="again", role="library")
+        assert rt.store.dataset_frame(again.dataset_id).equals(rt.store.dataset_frame(created.dataset_id))
+        # a later file is put in time order by the first file's rule: "9 May" before "10 May", not as text sorts them
+        later = shuffled.head(40).assign(day=lambda t: pd.to_datetime(t["day"]).dt.strftime("%-d %B %Y"))
+        info = rt.data.import_csv(later.to_csv(index=False).encode(), name="later", role="library")
+        stored = rt.store.dataset_frame(info.dataset_id)
+        assert stored["day"].is_monotonic_increasing and sorted(stored["x"]) == sorted(later["x"])
+        assert stored.set_index("day")["x"].to_dict() == later.set_index(pd.to_datetime(later["day"], format="%d %B %Y"))["x"].to_dict()
+        count = rt.store.counts()["datasets"]
+        with pytest.raises(UserInputError, match=r"^day: row 3: 'soon' is not a date or time"):
+            rt.data.import_csv(later.assign(day=lambda t: t["day"].where(t.index != t.index[1], "soon")).to_csv(index=False).encode())
+        assert rt.store.counts()["datasets"] == count
     finally:
         rt.close()
 
