@@ -431,7 +431,7 @@ class MonitoringPipeline:
         if rows >= max(n_holdout, MIN_SERVED_ROWS):
             return correct / rows, f"realised on {rows:,} served rows"
         lower = wilson_lower(round(holdout * n_holdout), n_holdout, s.perf_confidence)
-        return lower, f"holdout {holdout:.3f} on {n_holdout:,} rows, lower bound"
+        return lower, f"the lower bound of holdout {holdout:.3f} on {n_holdout:,} rows"
 
     def _fit_monitor(self, champion: int, s: Settings) -> None:
         """The drift monitor fitted on the champion's reference in force, its rows read again only when that changed

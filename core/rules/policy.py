@@ -206,7 +206,7 @@ class RetrainPolicy:
             return Decision("none", f"policy random: draw {draw:.3f} >= {RANDOM_POLICY_THRESHOLD}", draw=draw)
         if m.performance_drift:
             reason = (f"performance drift: accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) < "
-                      f"bar {m.bar:.3f} ({m.bar_source}) - tolerance {s.perf_tolerance:g}")  # fmt: skip
+                      f"bar {m.bar:.3f} ({m.bar_source}) less the tolerance {s.perf_tolerance:g}")  # fmt: skip
             return Decision("retrain", reason, onset_sample_id=streak[-1])
         if report is not None and report.dataset_drift:
             reason = f"dataset drift: {report.drifted_by_test()} drifted (family-wise α {s.ks_alpha:g})"
@@ -220,11 +220,11 @@ class RetrainPolicy:
         once from the drop's onset; otherwise every cycle with labels challenges the champion."""
         if m.performance_drift:
             reason = (f"performance drop: accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) < "
-                      f"bar {m.bar:.3f} ({m.bar_source}) - tolerance {self.s.perf_tolerance:g}")  # fmt: skip
+                      f"bar {m.bar:.3f} ({m.bar_source}) less the tolerance {self.s.perf_tolerance:g}")  # fmt: skip
             return Decision("retrain", reason, onset_sample_id=onset, trigger="drop")
         if m.estimated_drop and m.realised is None:
             reason = (f"estimated drop without labels: estimated accuracy {m.estimated:.3f} fell below the champion's own "
-                      f"estimate on its reference - tolerance {self.s.perf_tolerance:g}; retraining on the newest labelled rows")  # fmt: skip
+                      f"estimate on its reference less the tolerance {self.s.perf_tolerance:g}; retraining on the newest labelled rows")  # fmt: skip
             return Decision("retrain", reason, trigger="drop")
         if cycle.labelled:
             return Decision("challenge", "labelled rows came, so the champion is challenged", trigger="challenge")

@@ -152,11 +152,11 @@ def held(m: Measurement, s: Settings) -> str:
     a bar of 0.891 read as a mistake).
 
     >>> held(Measurement(1, 0.9, 0.88, 0.925, 0.9, False, 0.909, "realised on 1,200 served rows"), Settings.from_env({}))
-    'accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) − 0.05'
+    'accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) less the tolerance 0.05'
     """
     source = f" ({m.bar_source})" if m.bar_source else ""
-    return (f"accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) holds against its bar {m.bar:.3f}{source} − "
-            f"{s.perf_tolerance:g}")  # fmt: skip
+    return (f"accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) holds against its bar {m.bar:.3f}{source} "
+            f"less the tolerance {s.perf_tolerance:g}")  # fmt: skip
 
 
 def _quiet(report: DriftReport | None, m: Measurement, s: Settings) -> str:

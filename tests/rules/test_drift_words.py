@@ -150,5 +150,8 @@ def test_a_quiet_verdict_says_the_test_it_made_not_an_accuracy_above_its_bar() -
     settings = Settings.from_env({})
     m = Measurement(1, 0.9, 0.88, 0.925, 0.9, False, 0.909, "realised on 1,200 served rows", 200)
     text = verdict([], None, m, settings)
-    assert text == "No signal: accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) − 0.05."
+    assert (
+        text
+        == "No signal: accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) less the tolerance 0.05."
+    )
     assert settings.perf_tolerance == 0.05 and "0.880 holds" not in text
