@@ -467,7 +467,7 @@ class MonitoringPipeline:
             since = int(np.count_nonzero(window.sample_ids >= decision.onset_sample_id))
             check = min(check, max(MIN_CHECK_ROWS, round(since * s.holdout_fraction)))
             lengths = (since - check, *lengths)  # the rows since the drop began, before the check rows
-        elif stopgap(model, min(lengths)) and window.sample_ids is not None:
+        elif stopgap(model, min(lengths), self.store.followup_onset(champion)) and window.sample_ids is not None:
             # A champion fitted on the few rows since a drop: judged on every fresh row, the challengers could train
             # only on rows from before the drop, and it served until a thousand had come (tour 15: 8 cycles). Its
             # regime's rows are split as a drop's are, and its own window grown to them is challenged.
@@ -510,6 +510,8 @@ class MonitoringPipeline:
         self.faults.succeeded("mlflow")
         record.new_version, record.promoted, record.gate_outcome = gate.version, gate.promoted, gate.outcome
         record.reason += f"; registered {version_label(gate.version)} ({trained.n_rows - check:,} training rows); {gate.reason}"
+        if gate.promoted and urgent and found.length == lengths[0]:  # fitted on the rows since the drop only: its onset stays with it
+            self.store.set_followup(gate.version, decision.onset_sample_id)
 
     def _retrain(self, decision: Decision, s: Settings, record: CycleRecord, alerts: HeldAlerts) -> None:
         window = self.store.recent_window(s.training_window)

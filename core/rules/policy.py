@@ -44,14 +44,21 @@ FOLLOW_UP_GROWTH = 5
 STREAK_LOOKBACK = 50
 
 
-def stopgap(model: dict, shortest: int) -> bool:
+def stopgap(model: dict, shortest: int, onset: int | None) -> bool:
     """A champion a drop put in service on the few rows since it (fewer than the shortest window a challenger
-    tries): the next challengers learn from its regime's rows as they come, not from the rows before the drop.
+    tries, all from the drop's `onset` on, as recorded with the model): the next challengers learn from its
+    regime's rows as they come, not from the rows before the drop. A drop champion fitted on every row a small
+    workspace had, most of them older than the drop, is not one.
 
-    >>> stopgap({"trigger": "drop", "n_train": 140}, 1000), stopgap({"trigger": "challenge", "n_train": 140}, 1000)
-    (True, False)
+    >>> stopgap({"trigger": "drop", "n_train": 140, "window_first_sample": 5001}, 1000, onset=5001)
+    True
+    >>> stopgap({"trigger": "drop", "n_train": 600, "window_first_sample": 1}, 1000, onset=5001)  # mostly older rows
+    False
+    >>> stopgap({"trigger": "challenge", "n_train": 140, "window_first_sample": 5001}, 1000, onset=5001)
+    False
     """
-    return model.get("trigger") == "drop" and int(model.get("n_train") or 0) < shortest
+    return (model.get("trigger") == "drop" and int(model.get("n_train") or 0) < shortest and onset is not None
+            and int(model.get("window_first_sample") or 0) >= onset)  # fmt: skip
 
 
 class History(Protocol):

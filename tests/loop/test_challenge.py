@@ -53,6 +53,7 @@ def test_a_champion_fitted_on_the_few_rows_after_a_drop_is_followed_up_on_its_re
     records = run(rt, 8)
     stopgap = next(r for r in records if r.promoted)
     assert rt.store.model(stopgap.new_version)["trigger"] == "drop"
+    assert rt.store.followup_onset(stopgap.new_version) == rt.store.model(stopgap.new_version)["window_first_sample"]  # its onset, kept
     n_stopgap = int(rt.store.model(stopgap.new_version)["n_train"])
     follow = next(r for r in records if r.cycle_id > stopgap.cycle_id and "after a drop" in r.reason)
     said = f"{version_label(stopgap.new_version)} was fitted on {n_stopgap:,} rows after a drop, and its window grown to the "
