@@ -9,7 +9,7 @@ from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from core.domain.clock import utc_csv
 from ui import charts
 from ui.own_data import in_progress, start_from_your_own_data
-from ui.state import COUNT, act, cached, dataframe, empty_state, plural, runtime, shown_rows
+from ui.state import COUNT, act, cached, dataframe, empty_state, plural, runtime, said_under, shown_rows
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
@@ -175,11 +175,11 @@ else:
 def _save_dataset(dataset_id: int) -> None:
     v = st.session_state
     tags = [t.strip() for t in v["dataset_tags"].split(",") if t.strip()]
-    act(lambda: rt.data.update(dataset_id, v["dataset_name"], tags), f"Dataset {dataset_id} saved")
+    act(lambda: rt.data.update(dataset_id, v["dataset_name"], tags), f"Dataset {dataset_id} saved", under="dataset")
 
 
 def _delete_dataset(dataset_id: int) -> None:
-    if act(lambda: rt.data.delete(dataset_id), lambda n: f"Dataset {dataset_id} deleted ({n:,} rows)") is not None:
+    if act(lambda: rt.data.delete(dataset_id), lambda n: f"Dataset {dataset_id} deleted ({n:,} rows)", under="dataset") is not None:
         st.session_state.pop("dataset_pick", None)
 
 
@@ -190,6 +190,7 @@ with st.expander("Rename, tag or delete"):
         st.form_submit_button("Save", on_click=_save_dataset, args=(chosen,))
     st.button(f"Delete dataset {chosen}", on_click=_delete_dataset, args=(chosen,), help="Refused, with the reason, for data "
               "the loop read or a model was trained on.")  # fmt: skip
+    said_under("dataset")
 
 preview, stats = st.tabs(["First rows", "Summary statistics"])
 dataframe(cached.insights.dataset_frame(chosen, 100), into=preview, ours=False, hide_index=True, height=240)

@@ -9,7 +9,7 @@ from core.domain.clock import utc_csv
 from core.domain.pace import replay_time
 from core.domain.spans import SENT_AGAIN
 from ui import charts
-from ui.state import act, cached, dataframe, decisions, deliveries, empty_state, percent, runtime, table, version_column
+from ui.state import act, cached, dataframe, decisions, deliveries, empty_state, percent, runtime, said_under, table, version_column
 
 rt = runtime()
 st.title("Operations")
@@ -20,7 +20,7 @@ SHOWN_POSITION = "stream_position_shown"  # the replay's position the box last s
 
 
 def _start() -> None:
-    act(rt.loop.start if rt.loop.worker_status().state == "stopped" else rt.loop.resume, "Loop started")
+    act(rt.loop.start if rt.loop.worker_status().state == "stopped" else rt.loop.resume, "Loop started", under="scheduler")
 
 
 # The number boxes set no minimum or maximum: Streamlit keeps a value typed beyond them out of the form without a word,
@@ -33,7 +33,7 @@ LABELS = {"scheduler_interval": "Interval (s)", "retrain_cooldown_cycles": "Cool
 
 def _set_interval() -> None:
     value = st.session_state["interval"]
-    if not act(lambda: rt.loop.set_controls(scheduler_interval=value) or True, f"Interval set to {value:g} s", LABELS):
+    if not act(lambda: rt.loop.set_controls(scheduler_interval=value) or True, f"Interval set to {value:g} s", LABELS, "scheduler"):
         st.session_state["interval"] = float(rt.loop.worker_status().interval)  # refused: the box shows what is in force
 
 
@@ -42,7 +42,7 @@ def _save_policy() -> None:
     act(lambda: rt.loop.set_controls(policy=v["policy"], retrain_cooldown_cycles=int(v["cooldown"]), drift_persistence=int(v["persistence"]),
                                 perf_tolerance=v["tolerance"], drift_window_batches=int(v["windows"]), ks_alpha=v["alpha"],
                                 wasserstein_threshold=v["min_effect"]),
-        "Policy and thresholds saved", LABELS)  # fmt: skip
+        "Policy and thresholds saved", LABELS, "policy")  # fmt: skip
 
 
 def _follow_the_replay(position: int) -> None:
@@ -69,19 +69,20 @@ def _apply_stream() -> None:
     state = "on" if v["stream_on"] else "off"
     what = (f"{SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}" if v["stream_source"] == "simulator"
             else f"replay of dataset {v['stream_source']}")  # fmt: skip
-    act(apply, f"Stream: {what}, {state}", LABELS)
+    act(apply, f"Stream: {what}, {state}", LABELS, "stream")
 
 
 st.subheader("Scheduler")
 sched = rt.loop.worker_status()
 b1, b2, b3, b4 = st.columns(4)
 b1.button("Start", disabled=sched.state == "running", on_click=_start)
-b2.button("Pause", disabled=sched.state != "running", on_click=lambda: act(rt.loop.pause, "Loop paused"))
+b2.button("Pause", disabled=sched.state != "running", on_click=lambda: act(rt.loop.pause, "Loop paused", under="scheduler"))
 if b3.button("Run a cycle now"):
     outcome = rt.loop.run_now()
     (st.toast if outcome.accepted else st.warning)(outcome.reason)
 st.session_state.setdefault("interval", float(sched.interval))
 b4.number_input("Interval (s)", step=5.0, key="interval", on_change=_set_interval)
+said_under("scheduler")
 live = rt.loop.live_settings()
 
 
@@ -119,6 +120,7 @@ with st.form("policy"):
     c6.number_input(LABELS["ks_alpha"], value=live.ks_alpha, step=0.001, format="%.4f", key="alpha")
     c7.number_input(LABELS["wasserstein_threshold"], value=live.wasserstein_threshold, step=0.05, key="min_effect")
     st.form_submit_button("Save", on_click=_save_policy)
+said_under("policy")
 
 st.subheader("Stream")
 info = rt.loop.stream_info()
@@ -150,9 +152,10 @@ with st.form("stream"):
                     help="Where the replay stood when the page was drawn; the line under the form follows it as it moves. Apply "
                     "moves the replay only when you changed this box (Start over, below the form, sets it to 0 at once).")  # fmt: skip
     st.form_submit_button("Apply", on_click=_apply_stream)
+said_under("stream")
 if info["source"] != "simulator":
     st.button("Start over", help="Sets this replay back to its first row now; the rows it sends again are sent twice.",
-              on_click=lambda: act(lambda: rt.loop.update_stream(position=0), f"Replay of dataset {info['source']} set back to row 0"))  # fmt: skip
+              on_click=lambda: act(lambda: rt.loop.update_stream(position=0), f"Replay of dataset {info['source']} set back to row 0", under="stream"))  # fmt: skip
 
 
 @st.fragment(run_every=3)

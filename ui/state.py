@@ -184,28 +184,49 @@ class CachedReads:
 cached = CachedReads()
 
 
-def act(action: Callable[[], Any], success: str | Callable[[Any], str] | None = None, labels: Mapping[str, str] | None = None) -> Any:
+def act(
+    action: Callable[[], Any], success: str | Callable[[Any], str] | None = None, labels: Mapping[str, str] | None = None,
+    under: str | None = None,
+) -> Any:  # fmt: skip
     """Run a user action: user errors shown with st.error (a field named by its label on the page where `labels` has
-    it), system faults logged and summarised, never a traceback."""
+    it), system faults logged and summarised, never a traceback. A callback runs before the page is drawn, so its
+    error would come first, at the top of the page, far from the box it is about: with `under`, it is kept for
+    `said_under(under)` to draw beside the form instead."""
     _run.expires = 0.0
+
+    def say(kind: str, message: str) -> None:
+        if under is None:
+            getattr(st, kind)(message)
+        else:
+            st.session_state[SAID + under] = (kind, message)
+
     try:
         result = action()
     except UserInputError as exc:
-        st.error(f"{labels[exc.field]}: {exc.message}; nothing was changed" if labels and exc.field in labels else str(exc))
+        say("error", f"{labels[exc.field]}: {exc.message}; nothing was changed" if labels and exc.field in labels else str(exc))
         return None
     except (NoModelError, BusyError) as exc:
-        st.warning(str(exc))
+        say("warning", str(exc))
         return None
     except StorageError as exc:
-        st.error(f"Not done: {exc}")
+        say("error", f"Not done: {exc}")
         return None
     except Exception as exc:
         log.exception("action failed")
-        st.error(f"That did not work: {plain_fault(exc)}. The details are in the server log.")
+        say("error", f"That did not work: {plain_fault(exc)}. The details are in the server log.")
         return None
     if success:
         st.toast(success(result) if callable(success) else success)
     return result
+
+
+SAID = "said_under:"
+
+
+def said_under(name: str) -> None:
+    """Draw here what an `act(..., under=name)` was refused for, once."""
+    if said := st.session_state.pop(SAID + name, None):
+        getattr(st, said[0])(said[1])
 
 
 def empty_state(message: str) -> None:

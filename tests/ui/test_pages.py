@@ -280,6 +280,17 @@ def test_scheduler_controls_change_the_worker(workspace: Path) -> None:
     assert rt.scheduler.interval == 12.0 and rt.loop.live_settings().scheduler_interval == 12.0
 
 
+def in_page_order(at: AppTest) -> list:
+    """Every element of the page's main column, top to bottom."""
+
+    def walk(node: object) -> Iterator[object]:
+        yield node
+        for key in sorted(getattr(node, "children", {}) or {}):
+            yield from walk(node.children[key])
+
+    return list(walk(at.main))
+
+
 def test_a_value_typed_beyond_a_control_s_limits_is_refused_by_its_label_not_silently_dropped(workspace: Path) -> None:
     """Tour 14: Batch size 0 (or 100,000,000) and Apply said nothing and kept 200 while the box showed 0 (Streamlit keeps
     a value beyond a box's own limits out of the form); the interval's refusal named scheduler_interval, "at most 86400.0"."""
@@ -289,6 +300,9 @@ def test_a_value_typed_beyond_a_control_s_limits_is_refused_by_its_label_not_sil
     at.number_input(key="stream_batch").set_value(0)
     button(at, "Apply").click().run()
     assert [e.value for e in at.error] == ["Batch size: expected a whole number from 10 to 100,000, got 0; nothing was changed"]
+    drawn = in_page_order(at)  # beneath its form, not at the top of the page, where a callback's error used to land
+    apply, error = drawn.index(button(at, "Apply")), drawn.index(at.error[0])
+    assert apply < error and not [e for e in drawn[apply:error] if type(e).__name__ in ("Subheader", "Markdown")], drawn[apply:error]
     at.number_input(key="interval").set_value(99_999_999.0).run()
     assert "Interval (s): expected a number from 1 to 86,400, got 99999999.0; nothing was changed" in [e.value for e in at.error]
     assert at.number_input(key="interval").value == before.scheduler_interval  # the box shows the interval in force
