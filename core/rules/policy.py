@@ -32,6 +32,7 @@ import numpy as np
 from core.config import Settings
 from core.domain.outcomes import Decision, Measurement, version_label
 from core.stats.drift import DriftReport
+from core.stats.estimate import threshold_words
 from core.stats.paired import PairedScore
 
 RANDOM_POLICY_THRESHOLD = 0.5
@@ -230,8 +231,9 @@ class RetrainPolicy:
                       f"bar {m.bar:.3f} ({m.bar_source}) less the tolerance {self.s.perf_tolerance:g}")  # fmt: skip
             return Decision("retrain", reason, onset_sample_id=onset, trigger="drop")
         if m.estimated_drop and m.realised is None:
-            reason = (f"estimated drop without labels: estimated accuracy {m.estimated:.3f} fell below the champion's own "
-                      f"estimate on its reference less the tolerance {self.s.perf_tolerance:g}; retraining on the newest labelled rows")  # fmt: skip
+            below = f"{m.estimated_threshold:.3f}, " if m.estimated_threshold is not None else ""
+            reason = (f"estimated drop without labels: estimated accuracy {m.estimated:.3f} fell below {below}"
+                      f"{threshold_words(m.n_rows)}; retraining on the newest labelled rows")  # fmt: skip
             return Decision("retrain", reason, trigger="drop")
         if cycle.labelled:
             return Decision("challenge", "labelled rows came, so the champion is challenged", trigger="challenge")

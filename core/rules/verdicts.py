@@ -17,6 +17,7 @@ from __future__ import annotations
 from core.config import Settings
 from core.domain.outcomes import Measurement, version_label
 from core.stats.drift import OUTPUTS, DriftReport, evidence
+from core.stats.estimate import threshold_words
 
 FEATURE = "feature drift"
 CLASS_SHIFT = "class-share shift"  # the drift family fired on the labels or predicted classes alone, no input moved
@@ -101,15 +102,12 @@ def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings
     if name == REALISED:
         what = (
             f"Realised-accuracy drop: {m.realised:.3f} on {m.n_rows:,} labelled rows (upper bound {m.realised_upper:.3f}) "
-            f"against a bar of {m.bar:.3f} ({m.bar_source}) minus {s.perf_tolerance:g}."
+            f"against a bar of {m.bar:.3f} ({m.bar_source}) less the tolerance {s.perf_tolerance:g}."
         )
     else:
         band = f" (95 % band {m.estimated_low:.3f}–{m.estimated_high:.3f})" if m.estimated_low is not None else ""
         below = f"{m.estimated_threshold:.3f}" if m.estimated_threshold is not None else "its threshold"
-        what = (
-            f"Estimated-accuracy drop: {m.estimated:.3f}{band} without labels, below {below}: the model's own "
-            f"estimate on its reference data less three standard deviations of its holdout's accuracy over chunks of {m.n_rows:,} rows."
-        )
+        what = f"Estimated-accuracy drop: {m.estimated:.3f}{band} without labels, below {below}: {threshold_words(m.n_rows)}."
     return f"{what} It means {MEANS[name]}; {BLIND[name]}."
 
 

@@ -32,6 +32,15 @@ MIN_CHUNKS = 6  # contiguous chunks needed before their spread counts beside the
 EVIDENCE = 2.0  # paired standard errors a calibration's Brier gain must exceed
 SPREAD = 3.0  # NannyML's default: an alert below mean - 3 standard deviations of the reference's chunks
 Z95 = 1.959963984540054
+
+
+def threshold_words(n_rows: int) -> str:
+    """What an estimated drop is measured against, in words: one phrase for the verdict and the decision's reason."""
+    spread = {2.0: "two", 3.0: "three"}.get(SPREAD, f"{SPREAD:g}")
+    return (f"the model's own estimate on its reference data less {spread} standard deviations of its holdout's accuracy "
+            f"over chunks of {n_rows:,} rows")  # fmt: skip
+
+
 _EPS = 1e-6
 
 

@@ -5,6 +5,7 @@ switch mid-replay) as clear states, never an error cycle."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,6 +127,9 @@ def test_labels_that_never_come_leave_the_estimate_to_decide_and_say_so(trained_
     rt.predictor.flush()
     dropped = rt.loop.run_cycle("manual")
     assert dropped.status == "ok" and dropped.decision == "retrain" and "estimated drop without labels" in dropped.reason
+    # the reason states the rule the verdict states (tour 16: it named the accuracy tolerance, which plays no part)
+    rule = re.search(r"below (0\.\d{3}): (the model's own estimate .*? rows)\.", dropped.verdict)
+    assert rule and f"fell below {rule[1]}, {rule[2]}; retraining" in dropped.reason and "tolerance" not in dropped.reason
     # the newest labelled rows show no failure: a challenger must still be credibly better on them
     assert "not credibly better" in dropped.reason and dropped.new_version is None and rt.registry.champion_version == 1
 
