@@ -102,15 +102,15 @@ class LoopControl:
 
     def _update(self, state: object, interval: object, policy: object, thresholds: dict | None) -> None:
         changes = dict(thresholds or {})
+        for name, sent_as in (("policy", "policy"), ("scheduler_interval", "interval")):
+            if name in changes:
+                raise UserInputError(f"thresholds.{name}", f"is not a threshold: send it as {sent_as}, beside thresholds")
         if interval is not None:
             changes["scheduler_interval"] = interval
         if policy is not None:
             changes["policy"] = policy
         if state is not None:
             validation.choice(state, "state", ("running", "paused"))
-        for name, value in changes.items():
-            if not isinstance(value, bool | int | float | str):
-                raise UserInputError(name, f"expected a number, a word or true/false, got {validation.shown(value)}")
         if changes:
             self.set_controls(**changes)
         if state == "running":
@@ -148,9 +148,6 @@ class LoopControl:
             spec = synthetic_stream.Scenario(
                 current.scenario if scenario is None else scenario, current.strength if strength is None else strength
             )
-        for name, value in changes.items():
-            if not isinstance(value, bool | int | float):
-                raise UserInputError(name, f"expected {controls.expected(name)}, got {validation.shown(value)}")
         controls.check_controls(**changes)
         replay = source is not None or position is not None or at_end is not None
         checked = check_stream_source(self.store, source, position, at_end) if replay else None

@@ -73,8 +73,12 @@ def check_controls(**changes: object) -> dict[str, object]:
     for name, value in changes.items():
         if name not in CONTROLS:
             raise UserInputError(name, f"is not a run-time control (one of {', '.join(CONTROLS)})")
-        if _FIELDS[name].type == "bool" and not isinstance(value, bool):  # 1, 0 and "yes" are not true or false
+        kind = _FIELDS[name].type
+        if kind == "bool" and not isinstance(value, bool):  # 1, 0 and "yes" are not true or false
             raise UserInputError(name, f"expected true or false, got {shown(value)}")
+        number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+        if (kind in ("int", "float") and not number) or (kind == "str" and not isinstance(value, str)):
+            raise UserInputError(name, f"expected {expected(name)}, got {shown(value)}")  # "5" is text, as every other door says
         raw = str(value).lower() if isinstance(value, bool) else str(value)
         try:
             parsed[name] = parse_setting(_FIELDS[name], raw)

@@ -183,8 +183,18 @@ def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_run
     lots = client.put("/stream", json={"batch_size": "lots"}).json()
     assert lots["field"] == "batch_size" and lots["error"].startswith("batch_size: expected a whole number from 10 to 100,000, got "), lots
     assert client.put("/stream", json={"enabled": "yes"}).json()["field"] == "enabled"
-    sent_as_setting = client.put("/loop", json={"thresholds": {"scheduler_interval": 0.1}}).json()  # named as sent there too
-    assert sent_as_setting["field"] == "scheduler_interval", sent_as_setting
+    before = client.get("/loop").json()
+    for thresholds in ({"scheduler_interval": 10}, {"policy": "always"}):  # tour 16: these were applied from inside thresholds
+        misplaced = client.put("/loop", json={"thresholds": thresholds}).json()
+        (name,) = thresholds
+        assert misplaced["field"] == f"thresholds.{name}" and "is not a threshold: send it as " in misplaced["error"], misplaced
+    texts = {"interval": "5", "policy": 3, "thresholds": {"ks_alpha": "0.01"}}  # tour 16: numbers sent as text were applied
+    for field, value in texts.items():
+        said = client.put("/loop", json={field: value}).json()
+        assert said["error"].startswith(f"{field if field != 'thresholds' else 'ks_alpha'}: expected "), said
+    assert client.put("/loop", json={"thresholds": {"drift_persistence": "3"}}).status_code == 422
+    assert client.put("/stream", json={"label_delay_cycles": "2"}).status_code == 422
+    assert client.get("/loop").json() == before
     limits = [client.put("/loop", json={"thresholds": {name: "often"}}).json()["error"] for name in ("challenge_every", "ks_alpha")]
     assert limits == ["challenge_every: expected a whole number from 0 to 1,000,000, got 'often'",
                       "ks_alpha: expected a number from 0.000001 to 0.5, got 'often'"]  # not 1e+06 and 1e-06  # fmt: skip
