@@ -28,7 +28,7 @@ def _start() -> None:
 LABELS = {"scheduler_interval": "Interval (s)", "retrain_cooldown_cycles": "Cooldown (cycles)",
           "drift_persistence": "Dataset drift persistence (cycles)", "perf_tolerance": "Accuracy tolerance",
           "drift_window_batches": "Drift window (batches)", "ks_alpha": "Family-wise α", "wasserstein_threshold": "Minimum effect (sd)",
-          "batch_size": "Batch size", "label_delay_cycles": "Label delay (cycles)", "position": "Replay position (rows replayed)"}  # fmt: skip
+          "batch_size": "Batch size", "label_delay_cycles": "Label delay (simulator, cycles)", "position": "Replay position (rows replayed)"}  # fmt: skip
 
 
 def _set_interval() -> None:
@@ -183,6 +183,8 @@ def stream_status() -> None:
             text = (f"Stream off: the replay of dataset {info['source']} ({info['dataset_name']}) stands at {position:,} of {total:,} rows"
                     f"{reached}; turn the stream on to go on")  # fmt: skip
         st.progress(position / total if total else 0.0, text=text)
+        if live.label_delay_cycles:  # tour 16: set during a replay, it was shown as if it held the replay's labels back
+            st.caption(f"The label delay ({live.label_delay_cycles:,} cycles) is the simulator's: a replay's rows arrive labelled.")
         if info["copies_ahead"]:
             st.warning(info["copies_ahead"], icon=":material/content_copy:")
         elif info["at_end"] == "restart":
