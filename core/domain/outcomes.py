@@ -109,6 +109,7 @@ class Measurement:
     estimated_high: float | None = None
     estimated_threshold: float | None = None  # below it the estimate is a drop (the reference's chunk-to-chunk variation)
     scored: VersionLabels | None = None  # the rows that came labelled, scored by the champion as they arrived
+    one_class: tuple[int | str, int] | None = None  # the one class every label of the cycle was, and how many came
 
 
 @dataclass(frozen=True)

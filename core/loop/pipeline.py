@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 MAX_ROWS_PER_CYCLE = 100_000
 MAX_UNRECORDED_CYCLES = 1000
 MIN_SERVED_ROWS = 1000
+MIN_ONE_CLASS_ROWS = 20  # labels of a cycle all of one class, said in its verdict from this many on
 
 
 def thresholds_of(s: Settings) -> DriftThresholds:
@@ -409,8 +410,9 @@ class MonitoringPipeline:
         estimated_drop = estimated_drop and wilson_lower(correct, n, s.perf_confidence) < estimated.threshold
         at_once = new.came_labelled()
         scored = VersionLabels(champion, int(np.count_nonzero(at_once)), int(np.count_nonzero(right[at_once])))
+        one = (self.store.schema.classes[int(y[0])], len(y)) if len(y) >= MIN_ONE_CLASS_ROWS and np.all(y == y[0]) else None
         return Measurement(champion, holdout, correct / n, upper, estimated.value, drop, bar, bar_source, n, estimated_drop, others,
-                           **estimated.band, scored=scored)  # fmt: skip
+                           **estimated.band, scored=scored, one_class=one)  # fmt: skip
 
     def _estimate(self, champion: int, predictor: object, scores: np.ndarray, s: Settings) -> tuple[_Estimated, bool]:
         """The champion's label-free estimate of the batch with its band, and whether it is a drop: below the
@@ -480,6 +482,13 @@ class MonitoringPipeline:
             record.decision = "wait"
             record.reason = (f"{decision.reason}; no challenger yet: {fresh:,} labelled rows {version_label(champion)} did not "
                              f"train on, {MIN_CHECK_ROWS} needed to judge one")  # fmt: skip
+            return
+        one = window.y[window.n_rows - check :]
+        if not urgent and np.all(one == one[0]):  # tour 16: v1.5.0, promoted on 1,000 "silver" rows, then served 30 %
+            record.decision = "wait"
+            record.reason = (f"{decision.reason}; not judged: the {check:,} newest labelled rows are all "
+                             f"{self.store.schema.classes[int(one[0])]!r}, and a challenger that favours that class wins on "
+                             "them by that alone; a challenger is judged once they hold two classes or more")  # fmt: skip
             return
         found = challenge(window, check, lengths, self.store.schema)
         if found is None:

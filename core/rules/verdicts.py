@@ -93,6 +93,10 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
         parts.append(_quiet(report, m, s))
     if m.realised is None and m.estimated is not None:
         parts.append(NO_LABELS)
+    if m.one_class is not None:
+        label, count = m.one_class
+        parts.append(f"All {count:,} labels of this cycle are {label!r}: accuracy on them says how often the model answers "
+                     f"{label!r}, and no challenger is judged on such rows unless the champion is failing.")  # fmt: skip
     return " ".join(parts)
 
 

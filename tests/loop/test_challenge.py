@@ -165,3 +165,27 @@ def test_one_class_a_missing_column_and_a_policy_switch_are_states_not_errors(tm
     assert all(r.status == "ok" for r in records), [(r.cycle_id, r.reason) for r in records if r.status != "ok"]
     assert [r.policy for r in records] == ["challenge"] * 2 + ["drift"] * 2 + ["challenge"] * 2
     assert all(r.reason for r in records) and end.status == "no_data"
+
+
+def test_a_stretch_of_one_class_is_said_and_judges_no_challenger(tmp_path: Path, mlflow_template: Path) -> None:
+    """Tour 16: through 1,000 rows all "silver" two challengers were promoted, judged on nothing but that class, and
+    the second served 30 % once the other classes came back; no verdict said the labels were all one class."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=1300), rng.normal(size=1300)
+    label = np.where(a + b + rng.normal(scale=0.5, size=1300) > 0, "yes", "no")
+    a[500:900] += 3.0  # the champion's own "yes" region: it is right on them, so nothing is failing
+    label[500:900] = "yes"
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"a": a, "b": b, "label": label}).to_csv(path, index=False)
+    base = make_settings(tmp_path / "base", mlflow_template)
+    created = create(base, "one", path.read_bytes(), path.name, TableChoice("label", initial_rows=500))
+    rt = Runtime(replace(workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=200))
+    try:
+        first, second, mixed = run(rt, 3)
+    finally:
+        rt.close()
+    for record in (first, second):
+        assert not record.performance_drift and record.status == "ok"
+        assert "All 200 labels of this cycle are 'yes'" in record.verdict, record.verdict
+        assert record.decision == "wait" and "not judged: the " in record.reason and "are all 'yes'" in record.reason, record.reason
+    assert "All 200 labels" not in mixed.verdict and "not judged" not in mixed.reason, mixed.reason
