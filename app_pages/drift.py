@@ -95,7 +95,8 @@ bottom[1].metric("New version", version_label(cycle.get("new_version")), help="T
 said, nothing = signals_tile(cycle, fired)
 bottom[2].metric("Signals", said, delta=tile_line(fired), delta_color="inverse", delta_arrow="off",
                  help=nothing or ", ".join(fired) or "No signal fired in this cycle.")  # fmt: skip
-st.write(f"**Decision: {decision_of(cycle)}.** {cycle['reason']}")
+policy = f" (policy {cycle['policy']})" if isinstance(cycle.get("policy"), str) else ""  # tour 16: a switch showed nowhere
+st.write(f"**Decision{policy}: {decision_of(cycle)}.** {cycle['reason']}")
 if not detail.gate_events.empty:
     st.caption("The gate's scores and reason")
     events = version_column(detail.gate_events, "version", "previous_champion")

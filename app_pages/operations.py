@@ -260,8 +260,8 @@ if not cycles.empty:  # a share, written as every sentence writes one (a backlog
     cycles["label_coverage"] = cycles["label_coverage"].map(lambda v: None if pd.isna(v) else percent(v))
 table(
     cycles,
-    ["cycle_id", "started_at", "trigger", "status", "champion_version", "rows_seen", "labelled_rows", "label_coverage", "decision",
-     "verdict", "reason", "new_version", "promoted", "error"],
+    ["cycle_id", "started_at", "trigger", "status", "champion_version", "rows_seen", "labelled_rows", "label_coverage", "policy",
+     "decision", "verdict", "reason", "new_version", "promoted", "error"],
     "No cycles yet.",
 )  # fmt: skip
 if not cycles.empty:

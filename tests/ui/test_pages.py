@@ -687,7 +687,7 @@ def test_a_challenge_reads_as_one_on_the_overview_the_drift_page_and_operations(
     at = open_page("drift")
     at.selectbox(key="drill_cycle").set_value(won.cycle_id).run()
     metrics = {m.label: m for m in at.metric}
-    assert f"Decision: {said}." in " ".join(m.value for m in at.markdown) and metrics["New version"].value == label
+    assert f"Decision (policy challenge): {said}." in " ".join(m.value for m in at.markdown) and metrics["New version"].value == label
     assert metrics["Estimated accuracy"].proto.delta == charts.estimate_band(rt.store.cycle(won.cycle_id)) is not None
     page = drift_report_html(rt.insights.cycle_detail(won.cycle_id), [])
     assert f"<td>{said}</td>" in page and f"<td>{metrics['Estimated accuracy'].proto.delta}</td>" in page
@@ -695,6 +695,7 @@ def test_a_challenge_reads_as_one_on_the_overview_the_drift_page_and_operations(
     runs = next(df.value for df in at.dataframe if "promoted" in df.value.columns)
     shown = dict(zip(runs["cycle_id"], runs["decision"], strict=True))
     assert shown[won.cycle_id] == said and shown[kept.cycle_id] == "challenged: champion kept"
+    assert set(runs["policy"]) == {"challenge"}  # tour 16: a policy switched mid-replay showed in no table
     at = open_page("models")  # a challenger that lost was never registered: its cycle is listed beside the gate decisions
     lost = next(df.value for df in at.dataframe if {"cycle_id", "reason"} <= set(df.value.columns))
     assert kept.cycle_id in lost["cycle_id"].tolist() and won.cycle_id not in lost["cycle_id"].tolist()
