@@ -14,7 +14,7 @@ from core.domain.outcomes import Measurement
 from core.domain.schema import Column, Schema
 from core.rules.policy import CycleFacts, RetrainPolicy
 from core.rules.verdicts import CLASS_SHIFT, FEATURE, signals, verdict
-from core.stats.drift import DriftReport, DriftThresholds, described, table_report
+from core.stats.drift import LABELS, DriftReport, DriftThresholds, described, table_report
 from ui import charts
 
 SCHEMA = Schema(
@@ -79,6 +79,10 @@ def test_the_policy_s_reason_names_the_test_that_fired(report: DriftReport) -> N
         "dataset drift: island (chi-square), bill (KS), sex · missing rate (chi-square) drifted (family-wise α"
     )
     assert "(KS, family-wise" not in decision.reason
+    # tour 16: the class shares shifting alone were called "dataset drift", while the verdict said no input moved
+    shares = replace(report, features=[replace(f, drifted=False) for f in report.features] + [replace(report.features[0], feature=LABELS)])
+    decision = RetrainPolicy(settings).decide(CycleFacts(5, True, 1), shares, m, Quiet())
+    assert decision.reason.startswith("class-share shift: (label) (chi-square) shifted (family-wise α"), decision.reason
 
 
 def test_the_report_and_the_drift_page_table_say_what_each_test_measured(report: DriftReport) -> None:
