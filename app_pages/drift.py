@@ -9,6 +9,7 @@ import streamlit as st
 from core.domain.outcomes import version_label
 from core.rules.verdicts import DRIFT_FAMILY, FEATURE, drift_found
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, NO_VALUES, PREDICTED, described
+from core.stats.estimate import threshold_words
 from ui import charts
 from ui.report import drift_report_html
 from ui.state import (
@@ -86,11 +87,16 @@ top[1].metric("Realised accuracy", percent(cycle.get("realised_accuracy")), help
 top[2].metric("Estimated accuracy", percent(cycle.get("estimated_accuracy")), delta=charts.estimate_band(cycle), delta_color="off",
               delta_arrow="off", help="Without labels, from the champion's calibrated confidence on this batch; the band is where "
               "the realised accuracy should fall, 95 % of the time.")  # fmt: skip
-bottom[0].metric("Accuracy bar", percent(cycle.get("performance_bar")), help="A drop is called only when the realised accuracy's "
-                 "upper confidence bound (IA_PERF_CONFIDENCE) falls below this bar minus the tolerance (IA_PERF_TOLERANCE). The bar is "
-                 "what the champion's holdout vouches for (its lower bound) until the champion has served more labelled rows than its "
-                 "holdout holds, and at least 1,000, then its realised accuracy on the rows it served: it moves as they come. The "
-                 "verdict above names which.")  # fmt: skip
+if pd.isna(cycle.get("realised_accuracy")) and not pd.isna(cycle.get("estimated_threshold")):  # tour 16: the bar of labels
+    bottom[0].metric("Estimate's threshold", percent(cycle.get("estimated_threshold")), help="No labels came for the champion's rows: "
+                     f"the estimate was judged, and a drop is called when it falls below this threshold: "
+                     f"{threshold_words(int(cycle['rows_seen'] or 0))}.")  # fmt: skip
+else:
+    bottom[0].metric("Accuracy bar", percent(cycle.get("performance_bar")), help="A drop is called only when the realised accuracy's "
+                     "upper confidence bound (IA_PERF_CONFIDENCE) falls below this bar less the tolerance (IA_PERF_TOLERANCE). The bar "
+                     "is what the champion's holdout vouches for (its lower bound) until the champion has served more labelled rows "
+                     "than its holdout holds, and at least 1,000, then its realised accuracy on the rows it served: it moves as they "
+                     "come. The verdict above names which.")  # fmt: skip
 bottom[1].metric("New version", version_label(cycle.get("new_version")), help="The version this cycle registered, if any.")
 said, nothing = signals_tile(cycle, fired)
 bottom[2].metric("Signals", said, delta=tile_line(fired), delta_color="inverse", delta_arrow="off",

@@ -234,6 +234,7 @@ class CycleRecord:
     estimated_accuracy: float | None = None
     estimated_low: float | None = None  # the estimate's 95 % sampling band: where the realised accuracy should fall
     estimated_high: float | None = None
+    estimated_threshold: float | None = None  # below it the estimate is a drop: the bar of a cycle without labels
     drift_share: float | None = None
     dataset_drift: bool | None = None
     performance_drift: bool | None = None
@@ -272,7 +273,7 @@ class CycleRecord:
         self.realised_accuracy = m.realised
         self.realised_upper = m.realised_upper
         self.estimated_accuracy = m.estimated
-        self.estimated_low, self.estimated_high = m.estimated_low, m.estimated_high
+        self.estimated_low, self.estimated_high, self.estimated_threshold = m.estimated_low, m.estimated_high, m.estimated_threshold
         self.performance_drift = m.performance_drift
         self.performance_bar = m.bar
         self.realised_rows = m.n_rows if m.realised is not None else None

@@ -39,6 +39,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 
@@ -359,7 +360,9 @@ class MonitoringPipeline:
         # the first incoming row: a replay's first batch follows its library rows, which /cycles counted as read
         first = self.store.first_incoming_sample_id(max(seen_until, newest - MAX_ROWS_PER_CYCLE)) if newest > seen_until else None
         record.first_sample_id = first  # how far this cycle reads, recorded before it reads: a failure skips these rows
-        since = predictions_since or record.started_at  # a first cycle reads what was served during it (the simulator's batch)
+        # A first cycle reads every prediction served before it, as it counts them: reading only those served during it, it
+        # called 200 predictions made beforehand "no new data: nothing added".
+        since = predictions_since or datetime(1970, 1, 1)
         unlabelled = self.store.prediction_features_since(since, now, record.last_sample_id, MAX_ROWS_PER_CYCLE)
         served = self.store.served_count(predictions_since, now)  # a first cycle counts every prediction served before it
         if first is None:

@@ -272,6 +272,12 @@ def _m014_replayed_rows(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
     cur.execute("ALTER TABLE samples ADD COLUMN replay_of BIGINT")
 
 
+def _m015_estimate_threshold(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """Each cycle's estimate threshold (below it the estimate is a drop), so a cycle without labels shows the bar it was
+    judged on; cycles stored before have none."""
+    cur.execute("ALTER TABLE cycles ADD COLUMN estimated_threshold DOUBLE")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -295,4 +301,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (12, "each version's label-free accuracy estimator, each cycle's estimate band", _m012_accuracy_estimate),
     (13, "each cycle's rows that came labelled, scored by the champion on arrival", _m013_scored_on_arrival),
     (14, "each replayed row's source row, so a row sent again is read once", _m014_replayed_rows),
+    (15, "each cycle's estimate threshold, the bar a cycle without labels is judged on", _m015_estimate_threshold),
 ]

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -469,6 +470,23 @@ def test_a_cycle_that_read_nothing_shows_no_data_in_its_signals_tile_and_no_empt
     assert any(i.value.startswith("No accuracy over time yet") for i in at.info) and len(at.get("plotly_chart")) < 2
     overview = open_page("overview")
     assert next(m.value for m in overview.metric if m.label == "Signals (latest cycle)") == "no data"  # one wording for both
+
+
+def test_a_cycle_without_labels_shows_the_threshold_its_estimate_was_judged_on(workspace: Path) -> None:
+    """Tour 16: a cycle with no labels showed the realised accuracy's bar (72.3 %), while its estimate was judged on
+    another threshold (0.662), the one its verdict named."""
+    rt = get_runtime()
+    rt.loop.set_controls(stream_enabled=False)
+    rt.serving.predict_batch(np.random.default_rng(2).normal(size=(200, 2)))  # before the first cycle: read by it, as counted
+    rt.predictor.flush()
+    unlabelled = rt.loop.run_cycle()
+    assert unlabelled.rows_seen == unlabelled.served_rows == 200, (unlabelled.status, unlabelled.reason)
+    assert unlabelled.realised_accuracy is None and unlabelled.estimated_threshold is not None
+    assert rt.store.cycle(unlabelled.cycle_id)["estimated_threshold"] == pytest.approx(unlabelled.estimated_threshold)
+    at = open_page("drift")
+    assert at.selectbox(key="drill_cycle").value == unlabelled.cycle_id
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Estimate's threshold"] == percent(unlabelled.estimated_threshold) and "Accuracy bar" not in tiles
 
 
 def test_every_page_renders_on_an_empty_workspace(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
