@@ -97,8 +97,9 @@ def live() -> None:
     failing = None if loop.failing is None else f"since {loop.failing.since:%H:%M} UTC, {plural(loop.failing.cycles, 'cycle')}"
     # Running, but its cycles read nothing (a replay that ended, the stream off): "running" alone read as working.
     quiet = loop.worker == "running" and failing is None and last.get("status") == "no_data"  # rows sent by the API count
-    idle = rt.loop.stream_info()["idle_reason"] if quiet else None
-    top[2].metric("Loop", loop.headline, delta=failing or (idle and clipped(f"idle: {idle}", TILE_LINE)),
+    stream = rt.loop.stream_info() if quiet else {}
+    idle, headline = stream.get("idle_reason"), stream.get("idle_headline")
+    top[2].metric("Loop", loop.headline, delta=failing or (headline and clipped(f"idle: {headline}", TILE_LINE)),
                   delta_color="inverse" if failing else "off", delta_arrow="off",
                   help=f"Worker {loop.worker}, every {ov.interval:g} s; next run {next_run}. {loop.describe()}"
                   + (f". Idle: {idle}." if idle else ""))  # fmt: skip

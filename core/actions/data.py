@@ -63,7 +63,7 @@ class DataActions:
     def _require_synthetic(self) -> None:
         if not self.store.schema.plain:
             raise UserInputError(
-                "scenario", f"the generator makes the demo's columns (feature_1 …); this workspace has its own "
+                "workspace", f"the generator makes the demo's columns (feature_1 …); this workspace has its own "
                 f"({', '.join(self.store.schema.names[:6])}…): import a file of them instead",
             )  # fmt: skip
 

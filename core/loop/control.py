@@ -20,7 +20,14 @@ from core.loop.scheduler import RunNowResult, Scheduler, SchedulerStatus
 from core.services import controls
 from core.services.health import loop_state
 from core.services.reference import Reference
-from core.services.stream_source import check_stream_source, copies_ahead, idle_reason, store_stream_source, stream_source
+from core.services.stream_source import (
+    check_stream_source,
+    copies_ahead,
+    idle_headline,
+    idle_reason,
+    store_stream_source,
+    stream_source,
+)
 from core.store import Store
 
 
@@ -126,7 +133,8 @@ class LoopControl:
         return {"enabled": live.stream_enabled, "scenario": stream.scenario, "strength": stream.strength,
                 "batch_size": live.stream_batch_size, "since_cycle": stream.since_cycle,
                 "label_delay_cycles": live.label_delay_cycles, **source.as_dict(),
-                "idle_reason": idle_reason(self.store, live.stream_enabled, source), "copies_ahead": copies_ahead(source)}  # fmt: skip
+                "idle_reason": idle_reason(self.store, live.stream_enabled, source),
+                "idle_headline": idle_headline(self.store, live.stream_enabled, source), "copies_ahead": copies_ahead(source)}  # fmt: skip
 
     def update_stream(
         self, enabled: object = None, scenario: object = None, strength: object = None, batch_size: object = None,

@@ -97,12 +97,25 @@ def copies_ahead(source: StreamSource) -> str | None:
 def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None:
     """Why the stream, as set, sends the loop nothing this cycle, or None when it sends rows: one wording for the
     cycle's reason, GET /stream and the Operations page."""
+    idle = _idle(store, enabled, source)
+    return None if idle is None else idle[1]
+
+
+def idle_headline(store: Store, enabled: bool, source: StreamSource) -> str | None:
+    """`idle_reason` in a few words, for a tile's line at 1024 px (the whole reason cut there read "stream off and nothi…")."""
+    idle = _idle(store, enabled, source)
+    return None if idle is None else idle[0]
+
+
+def _idle(store: Store, enabled: bool, source: StreamSource) -> tuple[str, str] | None:
     if not enabled:
-        return "stream off and nothing added"
+        return "stream off", "stream off and nothing added"
     if source.finished:
-        return f"the replay of dataset {source.dataset_id} has ended ({source.total:,} rows); set it to start over or pick another source"
+        return "replay ended", (f"the replay of dataset {source.dataset_id} has ended ({source.total:,} rows); set it to start "
+                                "over or pick another source")  # fmt: skip
     if not source.replaying and not store.schema.plain:
-        return "the simulator draws only the demo's columns, not this table's: replay one of its datasets (Operations, Stream) or add rows"
+        return "no rows for this table", ("the simulator draws only the demo's columns, not this table's: replay one of its "
+                                          "datasets (Operations, Stream) or add rows")  # fmt: skip
     return None
 
 

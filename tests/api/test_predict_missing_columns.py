@@ -88,3 +88,11 @@ def test_unknown_columns_are_all_named_with_the_ones_they_left_missing(rt: Runti
     many = {**ROW, **{f"extra_{i:02d}": 1.0 for i in range(23)}}
     (fast, *_) = refusals(rt, many)
     assert fast["error"].startswith(f"features: unknown column(s) {', '.join(repr(f'extra_{i:02d}') for i in range(20))} and 3 more; ")
+
+
+def test_generating_rows_in_a_table_s_workspace_is_refused_naming_the_workspace_not_a_field_not_sent(rt: Runtime) -> None:
+    """Tour 16: POST /generate {"samples": 100} was refused naming `scenario`, a field the request did not send."""
+    before = rt.store.counts()
+    reply = TestClient(create_app(rt)).post("/generate", json={"samples": 100})
+    assert reply.status_code == 422 and reply.json()["field"] == "workspace", reply.json()
+    assert "the generator makes the demo's columns" in reply.json()["error"] and rt.store.counts() == before

@@ -27,7 +27,7 @@ from core.stats.drift import wilson_upper
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
 from tests.waiting import wait_until
-from ui.state import decision_of
+from ui.state import TILE_LINE, decision_of
 
 
 @pytest.fixture(scope="module")
@@ -290,6 +290,7 @@ def test_a_table_s_workspace_with_the_simulator_as_source_says_its_stream_sends_
     rt.loop.set_controls(stream_enabled=True)
     info = rt.loop.stream_info()
     assert info["source"] == "simulator" and "only the demo's columns" in info["idle_reason"]
+    assert info["idle_headline"] == "no rows for this table" and len(f"idle: {info['idle_headline']}") <= TILE_LINE  # fits at 1024 px
     first = rt.loop.run_cycle()
     assert first.status == "no_data" and first.cycle_id == 1
     assert first.reason.startswith("no new data yet: the simulator draws only the demo's columns"), first.reason

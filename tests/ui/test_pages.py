@@ -260,7 +260,7 @@ def test_a_running_loop_whose_cycles_read_nothing_says_it_is_idle_and_why(worksp
         wait_until(lambda: rt.store.last_cycle() is not None, what="the first cycle")
         assert rt.store.last_cycle()["status"] == "no_data"
         tile = next(m for m in open_page().metric if m.label == "Loop")
-        assert tile.value == "running" and tile.proto.delta == "idle: stream off and nothin…"
+        assert tile.value == "running" and tile.proto.delta == "idle: stream off"  # tour 16: "idle: stream off and nothin…"
         assert "Idle: stream off and nothing added." in tile.proto.help
         rt.data.generate(200, seed=5, role="incoming")  # rows sent another way (the API): the stream is off, the loop is not idle
         rt.loop.run_cycle()
