@@ -84,12 +84,15 @@ class Challenge:
     right: np.ndarray  # where its predictions of the check rows were right
     scores: dict[int, float]
     check_rows: int
+    skipped: tuple[tuple[int, str], ...] = ()  # candidate lengths not fitted, and why
 
     def describe(self) -> str:
         shown = ", ".join(f"{length:,} rows {score:.3f}" for length, score in sorted(self.scores.items()))
         # One window fitted (the others too short or of one class): no choice was made, so none is claimed.
         how = "scored on" if len(self.scores) == 1 else "the window that scored best on"
-        return f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, {how} those {self.check_rows:,} ({shown})"
+        left = "; not fitted: " + ", ".join(f"{length:,} rows ({why})" for length, why in self.skipped) if self.skipped else ""
+        return (f"trained on the {self.length:,} rows before the newest {self.check_rows:,}, {how} those {self.check_rows:,} "
+                f"({shown}{left})")  # fmt: skip
 
 
 def challenge(full: Window, check_rows: int, lengths: tuple[int, ...], schema: Schema) -> Challenge | None:
@@ -106,10 +109,11 @@ def challenge(full: Window, check_rows: int, lengths: tuple[int, ...], schema: S
 def _best(
     full: Window, before: int, candidates: list[int], X_check: object, y_check: np.ndarray, schema: Schema, check_rows: int
 ) -> Challenge | None:
-    scores, rights = {}, {}
+    scores, rights, skipped = {}, {}, []
     for length in candidates:
         y = full.y[before - length : before]
-        if length < MIN_CHECK_ROWS or len(np.unique(y)) < 2:
+        if length < MIN_CHECK_ROWS or len(np.unique(y)) < 2:  # tour 16: a window of one class left the list unsaid
+            skipped.append((length, f"fewer than {MIN_CHECK_ROWS}" if length < MIN_CHECK_ROWS else "one class only"))
             continue
         model = training.build_pipeline(training.DEFAULT_OPTIONS, schema).fit(_rows(full.X, before - length, before), y)
         rights[length] = training.predicted_class(model.predict_proba(X_check)) == y_check
@@ -118,4 +122,4 @@ def _best(
         return None
     best = max(scores.values())
     length = max(k for k, v in scores.items() if v >= best)
-    return Challenge(length, rights[length], scores, check_rows)
+    return Challenge(length, rights[length], scores, check_rows, tuple(skipped))

@@ -260,6 +260,11 @@ def test_a_challenge_with_one_window_fitted_claims_no_choice() -> None:
     assert one.describe().startswith("trained on the 400 rows before the newest 100, scored on those 100 (400 rows 0.")
     two = challenge(_window(X, y), 100, (200, 2000), schema)
     assert two.scores.keys() == {200, 400} and "the window that scored best on those 100" in two.describe()
+    assert "not fitted" not in two.describe()
+    y = y.copy()
+    y[200:400] = 1  # the 200 rows before the check rows hold one class: that window is named, not left out unsaid (tour 16)
+    skipped = challenge(_window(X, y), 100, (200, 2000), schema)
+    assert skipped.scores.keys() == {400} and skipped.describe().endswith("; not fitted: 200 rows (one class only))")
 
 
 def test_bench_replay_runs_on_a_slice_of_a_real_stream(tmp_path: Path) -> None:
