@@ -174,8 +174,8 @@ else:
 
 def _save_dataset(dataset_id: int) -> None:
     v = st.session_state
-    tags = [t.strip() for t in v["dataset_tags"].split(",") if t.strip()]
-    act(lambda: rt.data.update(dataset_id, v["dataset_name"], tags), f"Dataset {dataset_id} saved", under="dataset")
+    tags = [t.strip() for t in v[f"dataset_tags_{dataset_id}"].split(",") if t.strip()]
+    act(lambda: rt.data.update(dataset_id, v[f"dataset_name_{dataset_id}"], tags), f"Dataset {dataset_id} saved", under="dataset")
 
 
 def _delete_dataset(dataset_id: int) -> None:
@@ -185,8 +185,10 @@ def _delete_dataset(dataset_id: int) -> None:
 
 with st.expander("Rename, tag or delete"):
     with st.form(f"dataset_edit_{chosen}"):
-        st.text_input("Name", value=row["name"], key="dataset_name", max_chars=200)
-        st.text_input("Tags (comma-separated)", value=row["tags"], key="dataset_tags")
+        # Keys of this dataset's own: with one key for all, the box kept the dataset shown before, and Save gave its name to
+        # this one (tour 17).
+        st.text_input("Name", value=row["name"], key=f"dataset_name_{chosen}", max_chars=200)
+        st.text_input("Tags (comma-separated)", value=row["tags"], key=f"dataset_tags_{chosen}")
         st.form_submit_button("Save", on_click=_save_dataset, args=(chosen,))
     st.button(f"Delete dataset {chosen}", on_click=_delete_dataset, args=(chosen,), help="Refused, with the reason, for data "
               "the loop read or a model was trained on.")  # fmt: skip

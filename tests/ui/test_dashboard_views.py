@@ -382,10 +382,19 @@ def test_an_import_empties_the_uploader_and_a_copy_can_be_deleted_from_the_page(
     assert not any(b.label == "Import" for b in at.button)
     rt = get_runtime()
     assert rt.store.counts()["datasets"] == 2 and at.selectbox(key="dataset_pick").value == 2
-    at.text_input(key="dataset_name").set_value("my table")
-    at.text_input(key="dataset_tags").set_value("mine, q3")
+    at.text_input(key="dataset_name_2").set_value("my table")
+    at.text_input(key="dataset_tags_2").set_value("mine, q3")
     button(at, "Save").click().run()
     assert rt.store.dataset(2)["name"] == "my table" and "mine, q3" in at.dataframe[0].value["tags"].tolist()
+    # tour 17: picked next, dataset 1's form showed dataset 2's name, and Save gave that name to dataset 1
+    first = rt.store.dataset(1)["name"]
+    at.selectbox(key="dataset_pick").set_value(1).run()
+    name = next(t for t in at.text_input if t.label == "Name")
+    assert name.value == first
+    next(t for t in at.text_input if t.label.startswith("Tags")).set_value("starter")
+    button(at, "Save").click().run()
+    assert (rt.store.dataset(1)["name"], rt.store.dataset(2)["name"]) == (first, "my table")
+    at.selectbox(key="dataset_pick").set_value(2).run()
     button(at, "Delete dataset 2").click().run()
     assert rt.store.dataset(2) is None and not at.exception
     at.selectbox(key="dataset_pick").set_value(1).run()
