@@ -154,6 +154,8 @@ def test_a_three_class_table_with_categories_and_missing_values_goes_through_the
         assert explained["probability"] == pytest.approx(max(served.probabilities))
         with pytest.raises(UserInputError, match="generator makes the demo's columns"):
             rt.data.generate(100)
+        first = rt.loop.run_cycle()  # it reads the prediction served before it: too few rows to test drift on
+        assert first.status == "ok" and first.rows_seen == 1 and not first.labelled
         later = generate_table(400, "category_shift", 2.0, seed=6, n_classes=3)
         buffer = io.BytesIO()
         later.to_parquet(buffer)

@@ -63,6 +63,15 @@ def test_true_and_false_with_a_gap_are_called_true_or_false_not_text(tmp_path: P
     assert schema.column("b").note == "text"
 
 
+def test_dates_written_as_text_are_called_a_date_not_an_identifier(tmp_path: Path) -> None:
+    """Tour 17: "9 May 2024" is text to pandas, and the kind review called the column an identifier or free text."""
+    days = pd.date_range("2024-01-01", periods=150, freq="D")
+    frame = pd.DataFrame({"when": days.strftime("%-d %B %Y"), "code": [f"c{i}x" for i in range(150)], "x": range(150), "y": [0, 1] * 75})
+    schema = infer_schema(frame, "y")
+    assert schema.column("when").kind == "ignored" and schema.column("when").note == "a date or time: choose it as the time column"
+    assert schema.column("code").note.startswith("an identifier or free text")
+
+
 def test_missing_values_are_found_and_allowed_per_column(tmp_path: Path) -> None:
     frame = read_table(_csv(tmp_path, "a,b,c,y\n1.5,x,NA,0\n,y,2,1\n3.5,,?,0\n4.5,x,5,1\n"))
     schema = infer_schema(frame, "y")
