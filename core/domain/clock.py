@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 _clock_offset = timedelta(0)
+EPOCH = datetime(1970, 1, 1)  # "since the beginning": where a first cycle reads served predictions from, and counts them
 PROCESS_STARTED = time.time()  # imported as the process starts: every module that stores a time needs this one
 
 

@@ -13,6 +13,7 @@ import secrets
 import time
 from datetime import datetime, timedelta
 
+from core.domain.clock import EPOCH
 from core.domain.validation import shown
 from core.errors import UserInputError
 
@@ -20,7 +21,6 @@ MAX_ID_LENGTH = 128
 CLIENT_ID_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_ID_LENGTH}}}$"  # printable ASCII, no spaces: ids travel in CSV files and URLs
 _CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 _MADE = re.compile(r"([0-9a-f]{12})[0-9a-f]{20}(-\d+)?")
-_EPOCH = datetime(1970, 1, 1)
 
 
 def new_id() -> str:
@@ -41,7 +41,7 @@ def expand_ids(ids: list[str] | str | None, n_rows: int) -> list[str | None]:
 def issued_at(prediction_id: str) -> datetime | None:
     """When a made id was issued (naive UTC); None for a client's own id."""
     found = _MADE.fullmatch(prediction_id)
-    return None if found is None else _EPOCH + timedelta(milliseconds=int(found.group(1), 16))
+    return None if found is None else EPOCH + timedelta(milliseconds=int(found.group(1), 16))
 
 
 def checked_id(value: object, field: str = "prediction_id") -> str:

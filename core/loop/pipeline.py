@@ -39,7 +39,6 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 import numpy as np
 
@@ -48,6 +47,7 @@ from core.actions.models import TrainOutcome, train_and_gate
 from core.config import Settings, sqlite_path
 from core.data import synthetic_stream
 from core.data.new_rows import NewData
+from core.domain.clock import EPOCH
 from core.domain.faults import FaultBoard, component_of
 from core.domain.outcomes import Action, CycleRecord, Decision, FailingStreak, Measurement, VersionLabels, version_label
 from core.io.notify import HeldAlerts, Notifier
@@ -362,7 +362,7 @@ class MonitoringPipeline:
         record.first_sample_id = first  # how far this cycle reads, recorded before it reads: a failure skips these rows
         # A first cycle reads every prediction served before it, as it counts them: reading only those served during it, it
         # called 200 predictions made beforehand "no new data: nothing added".
-        since = predictions_since or datetime(1970, 1, 1)
+        since = predictions_since or EPOCH
         unlabelled = self.store.prediction_features_since(since, now, record.last_sample_id, MAX_ROWS_PER_CYCLE)
         served = self.store.served_count(predictions_since, now)  # a first cycle counts every prediction served before it
         if first is None:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.table_check import checked_rows, named_rows
+from core.domain.clock import EPOCH
 from core.domain.features import RENAMED_INPUTS, RESULT_COLUMNS, UNSEEN_COLUMN, inputs_beside
 from core.domain.outcomes import version_label
 from core.domain.prediction_ids import checked_id, checked_ids, expand_ids, new_id
@@ -400,10 +401,7 @@ class Predictor:
 
 def _micros(ts: datetime) -> int:
     """Naive UTC datetime to microseconds since the epoch, exactly (no float rounding)."""
-    return (ts - _EPOCH) // timedelta(microseconds=1)
-
-
-_EPOCH = datetime(1970, 1, 1)
+    return (ts - EPOCH) // timedelta(microseconds=1)
 
 
 def table_entry(

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from core.domain.clock import EPOCH
 from core.domain.outcomes import FailingStreak
 from core.stats.drift import NO_VALUES
 from core.store.base import StoreBase, insert_records, insert_row
@@ -136,11 +137,11 @@ class CycleQueries(StoreBase):
         batches a windowed test can have pooled (the monitor pools the newest tested batches)."""
         rows = self.cur.execute(
             """SELECT cycle_id, first_sample_id, last_sample_id,
-                      coalesce((SELECT max(p.predictions_until) FROM cycles p WHERE p.cycle_id < c.cycle_id), started_at),
+                      coalesce((SELECT max(p.predictions_until) FROM cycles p WHERE p.cycle_id < c.cycle_id), ?),
                       predictions_until
                FROM cycles c WHERE cycle_id <= ?
                AND EXISTS (SELECT 1 FROM drift_results d WHERE d.cycle_id = c.cycle_id) ORDER BY cycle_id DESC LIMIT ?""",
-            [cycle_id, limit],
+            [EPOCH, cycle_id, limit],  # a first cycle read every prediction served before it (the pipeline's _new_data)
         ).fetchall()
         return [TestedBatch(*row) for row in rows]
 

@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
+from core.domain.clock import EPOCH
 from core.domain.features import TARGET
 from core.domain.outcomes import VersionLabels
 from core.store.base import StoreBase, insert_arrow
@@ -132,9 +133,7 @@ class FeedbackQueries(StoreBase):
 
     def served_count(self, since: datetime | None, until: datetime) -> int:
         """Predictions logged in (since, until]."""
-        return self.cur.execute(
-            "SELECT count(*) FROM predictions WHERE ts > ? AND ts <= ?", [since or datetime(1970, 1, 1), until]
-        ).fetchall()[0][0]
+        return self.cur.execute("SELECT count(*) FROM predictions WHERE ts > ? AND ts <= ?", [since or EPOCH, until]).fetchall()[0][0]
 
     def feedback_count(self) -> int:
         return self.cur.execute("SELECT count(*) FROM feedback").fetchall()[0][0]

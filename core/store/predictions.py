@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.data.table_check import model_input
+from core.domain.clock import EPOCH
 from core.domain.features import TARGET, inputs_beside
 from core.store.base import StoreBase, insert_arrow, quoted, utcnow
 
@@ -103,7 +104,7 @@ class PredictionQueries(StoreBase):
         row = self.cur.execute(
             f"""SELECT count(*), count(*) FILTER (WHERE {SINGLE}), quantile_cont(latency_ms, 0.5) FILTER (WHERE {SINGLE}),
                        quantile_cont(latency_ms, 0.95) FILTER (WHERE {SINGLE}) FROM predictions WHERE ts >= ?""",
-            [since or datetime(1970, 1, 1)],
+            [since or EPOCH],
         ).fetchone()
         return {"count": row[0], "single": row[1], "p50_ms": row[2], "p95_ms": row[3]}
 
