@@ -100,7 +100,7 @@ class Schema:
 
     def spellings(self, name: str) -> dict[str, str]:
         """How a categorical column's categories, or the target's classes, spell true and false."""
-        return boolean_spellings(self.classes) if name == self.target else self.column(name).spellings
+        return boolean_spellings(self.classes, pair=False) if name == self.target else self.column(name).spellings
 
     @property
     def plain(self) -> bool:

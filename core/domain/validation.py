@@ -167,15 +167,18 @@ def boolean_word(text: str) -> str | None:
     return folded if folded in ("true", "false") else None
 
 
-def boolean_spellings(known: Iterable[object]) -> dict[str, str]:
+def boolean_spellings(known: Iterable[object], pair: bool = True) -> dict[str, str]:
     """Each boolean word to the one known category that spells it, for a column whose first data held booleans: a
     Parquet or JSON true is "true", a CSV's True stays "True" (text keeps its case), and either door must find the
     other's category. A word two known categories spell ("True" and "true" both seen) maps to neither: ambiguous.
-    A column that has seen only one of the two words spells the other in the same case, so that the unseen word is one
-    unseen category in whatever case it comes, not one per case.
+    A column that has seen only one of the two words spells the other in the same case (`pair`), so that the unseen
+    word is one unseen category in whatever case it comes, not one per case; a target's classes are not paired: a
+    word that is not a class is refused as a label, not spelled as one.
 
     >>> boolean_spellings(["True", "False", "n/a"]), boolean_spellings(["TRUE"]), boolean_spellings(["True", "true"])
     ({'true': 'True', 'false': 'False'}, {'true': 'TRUE', 'false': 'FALSE'}, {})
+    >>> boolean_spellings(["True", "pending"], pair=False)
+    {'true': 'True'}
     """
     found: dict[str, list[str]] = {}
     for value in known:
@@ -183,7 +186,7 @@ def boolean_spellings(known: Iterable[object]) -> dict[str, str]:
         if word is not None:
             found.setdefault(word, []).append(str(value))
     spellings = {word: spelled[0] for word, spelled in found.items() if len(spelled) == 1}
-    if len(found) == 1 and spellings:
+    if pair and len(found) == 1 and spellings:
         ((word, spelled),) = spellings.items()
         other = "false" if word == "true" else "true"
         spellings[other] = _same_case(other, spelled.strip(BLANKS))

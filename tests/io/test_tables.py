@@ -72,6 +72,17 @@ def test_dates_written_as_text_are_called_a_date_not_an_identifier(tmp_path: Pat
     assert schema.column("code").note.startswith("an identifier or free text")
 
 
+def test_a_target_with_one_true_or_false_class_encodes_and_refuses_the_other_word_as_a_label(tmp_path: Path) -> None:
+    """Review of 9ca330c: spelling the unseen word for the target too made the class lookup read a class "False"
+    that is not one, and a file with classes True and pending could not be encoded."""
+    frame = read_table(_csv(tmp_path, "a,y\n" + "".join(f"{i},{['True', 'pending'][i % 2]}\n" for i in range(40))))
+    schema = infer_schema(frame, "y")
+    assert schema.classes == ("True", "pending") and encode(frame, schema, labelled=True).y.tolist() == [0, 1] * 20
+    with pytest.raises(UserInputError, match="'false' is not a known class"):
+        encode(pd.DataFrame({"a": [1], "y": ["false"]}), schema, labelled=True)
+    assert encode(pd.DataFrame({"a": [1], "y": ["TRUE"]}), schema, labelled=True).y.tolist() == [0]
+
+
 def test_missing_values_are_found_and_allowed_per_column(tmp_path: Path) -> None:
     frame = read_table(_csv(tmp_path, "a,b,c,y\n1.5,x,NA,0\n,y,2,1\n3.5,,?,0\n4.5,x,5,1\n"))
     schema = infer_schema(frame, "y")
