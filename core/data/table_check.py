@@ -121,7 +121,13 @@ def _all_times(present: pd.Series) -> bool:
     alone is a category): checked on 1,000 of them, since parsing text of any format costs about 40 µs a value, and this
     only names an ignored column (choosing it as the time column checks every value)."""
     values = present.astype(str).sample(min(len(present), 1000), random_state=0)
-    return bool(values.str.contains(r"\d").all() and pd.to_datetime(values, errors="coerce", format="mixed", utc=True).notna().all())
+    return bool(values.str.contains(r"\d").all() and parsed_times(values).notna().all())
+
+
+def parsed_times(values: pd.Series) -> pd.Series:
+    """Text as UTC times in any common format (2024-05-09, 9 May 2024, 2024-05-09T14:30:00Z), NaT where it is not one:
+    the one rule for a time column's text (`time_order`) and for calling a column a date (`_all_times`)."""
+    return pd.to_datetime(values.astype(str), errors="coerce", format="mixed", utc=True)
 
 
 def _refuse_mixed(present: pd.Series, name: str, kind: Kind | None) -> None:
@@ -217,10 +223,14 @@ def time_order(values: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray |
         first = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
         raise UserInputError(column, f"the time column has {plural(int(values.isna().sum()), 'missing value')}, first at row {first}: "
                              "every row needs a time to be replayed in order")  # fmt: skip
+    if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(values):
+        numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+        if numbers.notna().all():  # a year or epoch seconds read as text (a later CSV's time column): numbers, as pandas read the first
+            values = numbers
     if pd.api.types.is_datetime64_any_dtype(values):
         values = pd.to_datetime(values, utc=True)
     elif not pd.api.types.is_numeric_dtype(values):
-        parsed = pd.to_datetime(values.astype(str), errors="coerce", format="mixed", utc=True)
+        parsed = parsed_times(values)
         bad = np.flatnonzero(parsed.isna().to_numpy())
         if len(bad):
             raise UserInputError(column, f"row {int(bad[0]) + 2}: {shown(values.iloc[bad[0]])} is not a date or time "

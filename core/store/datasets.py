@@ -160,13 +160,14 @@ class DatasetQueries(StoreBase):
                     [name, n, first, first + n - 1, utcnow(), role, content_hash],
                 ).fetchone()[0]
                 # The file's order is the temporary table's rowid, or the time column's (`_time_order`).
-                values = [f"TRY_CAST({quoted(c.name)} AS DOUBLE)" if c.kind == "numeric" else f"CAST({quoted(c.name)} AS VARCHAR)"
+                # Qualified: a file may have columns named _time or _position (InfluxDB's exports have _time).
+                values = [f"TRY_CAST(i.{quoted(c.name)} AS DOUBLE)" if c.kind == "numeric" else f"CAST(i.{quoted(c.name)} AS VARCHAR)"
                           for c in schema.features]  # fmt: skip
-                source = "(SELECT rowid AS _row, * FROM _import) JOIN _order USING (_row)" if timed else "_import"
-                position, time = ("_position", "_time") if timed else ("rowid", "NULL")
+                source = "_import i JOIN _order o ON i.rowid = o._row" if timed else "_import i"
+                position, time = ("o._position", "o._time") if timed else ("i.rowid", "NULL")
                 tx.execute(
                     f"""INSERT INTO samples (sample_id, dataset_id, {", ".join(self.features)}, {TARGET}, event_time)
-                        SELECT ? + {position}, ?, {", ".join(values)}, {_class_index(schema)}, {time} FROM {source}""",
+                        SELECT ? + {position}, ?, {", ".join(values)}, {_class_index(schema, "i.")}, {time} FROM {source}""",
                     [first, dataset_id],
                 )
         finally:
@@ -264,7 +265,8 @@ class DatasetQueries(StoreBase):
 
     def dataset_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
         """The dataset as the user's table: their column names, the target's classes as written, and first the time
-        column's value where the workspace has one (kept for the replay's order; the identifier column is not stored)."""
+        column's value where the workspace has one of dates (numbers order the rows but are not stored as times; the
+        identifier column is not stored)."""
         cols = self.named_columns()
         if self.schema.time_column:
             cols = f"event_time AS {quoted(self.schema.time_column)}, {cols}"
@@ -452,7 +454,8 @@ def _problem(what: str, schema: Schema, column: str, row: int, value: object, co
     return unknown_label(schema, row, value, count)
 
 
-def _class_index(schema: Schema) -> str:
-    """The stored index of each row's label as SQL (NULL for a label that is not a class), matched as text."""
+def _class_index(schema: Schema, table: str = "") -> str:
+    """The stored index of each row's label as SQL (NULL for a label that is not a class), matched as text; `table`
+    qualifies the column ("i.") where a join could make its name ambiguous."""
     whens = " ".join(f"WHEN '{str(c).replace(chr(39), chr(39) * 2)}' THEN {i}" for i, c in enumerate(schema.classes))
-    return f"CASE trim(CAST({quoted(schema.target)} AS VARCHAR)) {whens} END"
+    return f"CASE trim(CAST({table}{quoted(schema.target)} AS VARCHAR)) {whens} END"

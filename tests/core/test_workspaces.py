@@ -282,6 +282,43 @@ def test_an_import_into_a_workspace_with_a_time_column_is_stored_in_time_order(b
         rt.close()
 
 
+def test_a_time_column_of_numbers_orders_later_imports_as_numbers(base: Settings, tmp_path: Path) -> None:
+    """Review of ad1bff7: a later CSV's time column is read as text, and steps 1 to 300 were refused as "not a date or
+    time" (re-importing the very first file too), where the first file, read by pandas, had sorted them as numbers."""
+    frame = generate_table(300, seed=16).assign(step=range(1, 301))
+    frame.to_csv(tmp_path / "steps.csv", index=False)
+    created = workspaces.create(base, "steps", tmp_path / "steps.csv", "steps.csv", workspaces.TableChoice("outcome", time_column="step"))
+    rt = Runtime(workspaces.workspace_settings(base, created.folder))
+    try:
+        later = generate_table(40, seed=17).assign(step=[(i * 7) % 40 + 1000 for i in range(40)])  # steps 1000 to 1039, shuffled
+        info = rt.data.import_csv(later.to_csv(index=False).encode(), name="later.csv", role="library")
+        stored = rt.insights.dataset_frame(info.dataset_id)
+        expected = later.sort_values("step", kind="stable")["monthly_fee"].tolist()
+        assert stored["monthly_fee"].tolist() == expected and "step" not in stored  # numbers: ordered, no times to show
+        again = rt.data.import_csv((tmp_path / "steps.csv").read_bytes(), name="again.csv", role="library")
+        assert rt.insights.dataset_frame(again.dataset_id).equals(rt.insights.dataset_frame(1))
+    finally:
+        rt.close()
+
+
+def test_a_file_with_columns_named_like_the_import_s_own_is_imported(base: Settings, tmp_path: Path) -> None:
+    """Review of ad1bff7: the time-ordered import joined its rows to a table of _row, _position and _time, and a file
+    with a column _time (InfluxDB's exports name their time so) failed with an ambiguous reference."""
+    days = pd.date_range("2024-01-01", periods=300, freq="h").strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame = generate_table(300, seed=18).assign(_time=days, _position=range(300))
+    frame.to_csv(tmp_path / "influx.csv", index=False)
+    choice = workspaces.TableChoice("outcome", time_column="_time")
+    created = workspaces.create(base, "influx", tmp_path / "influx.csv", "influx.csv", choice)
+    rt = Runtime(workspaces.workspace_settings(base, created.folder))
+    try:
+        shuffled = frame.sample(frac=1.0, random_state=3)
+        info = rt.data.import_csv(shuffled.to_csv(index=False).encode(), name="shuffled.csv", role="library")
+        stored = rt.insights.dataset_frame(info.dataset_id)
+        assert stored["_time"].is_monotonic_increasing and stored["_position"].tolist() == list(range(300))
+    finally:
+        rt.close()
+
+
 def test_the_boundary_of_a_table_shades_the_champion_s_class_over_two_numeric_columns(weather_runtime: Runtime) -> None:
     view = weather_runtime.insights.boundary(None, "temperature", "dew_point")
     z = np.array(view.regions["z"])
