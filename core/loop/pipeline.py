@@ -522,8 +522,8 @@ class MonitoringPipeline:
         self.faults.succeeded("mlflow")
         record.new_version, record.promoted, record.gate_outcome = gate.version, gate.promoted, gate.outcome
         record.reason += f"; registered {version_label(gate.version)} ({trained.n_rows - check:,} training rows); {gate.reason}"
-        if gate.promoted and urgent and found.length == lengths[0]:  # fitted on the rows since the drop only: its onset stays with it
-            self.store.set_followup(gate.version, decision.onset_sample_id)
+        if urgent and found.length == lengths[0]:  # fitted on the rows since the drop only: its onset stays with it, promoted
+            self.store.set_followup(gate.version, decision.onset_sample_id)  # now or approved later (read only while champion)
 
     def _retrain(self, decision: Decision, s: Settings, record: CycleRecord, alerts: HeldAlerts) -> None:
         window = self.store.recent_window(s.training_window)

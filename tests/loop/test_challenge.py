@@ -63,6 +63,18 @@ def test_a_champion_fitted_on_the_few_rows_after_a_drop_is_followed_up_on_its_re
     assert follow.cycle_id - stopgap.cycle_id <= 5  # not the thousand fresh rows it waited for
 
 
+def test_under_approve_a_stopgap_awaiting_a_person_keeps_its_drop_s_onset(trained_runtime: Runtime) -> None:
+    """Review of 9413e0c: the onset was kept only for a champion promoted at once; under `approve` the stopgap waits for
+    a person, and once approved it lost its follow-up."""
+    rt = trained_runtime
+    rt.loop.set_controls(policy="approve")
+    run(rt, 2)
+    rt.loop.set_stream_scenario("concept_drift", 1.0)
+    waiting = next(r for r in run(rt, 4) if r.gate_outcome == "awaiting")
+    model = rt.store.model(waiting.new_version)
+    assert model["trigger"] == "drop" and rt.store.followup_onset(waiting.new_version) == model["window_first_sample"]
+
+
 def test_drift_without_performance_loss_is_one_info_alert_per_episode_and_nothing_for_discord(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.loop.set_controls(perf_tolerance=1.0)  # the model's performance cannot drop: drift alone
