@@ -108,6 +108,7 @@ class Measurement:
     estimated_low: float | None = None  # the estimate's 95 % sampling band (core.stats.estimate.Estimate)
     estimated_high: float | None = None
     estimated_threshold: float | None = None  # below it the estimate is a drop (the reference's chunk-to-chunk variation)
+    estimated_rows: int = 0  # the rows the estimate rests on: every row of the cycle, labelled or not (n_rows: the labels)
     scored: VersionLabels | None = None  # the rows that came labelled, scored by the champion as they arrived
     one_class: tuple[int | str, int] | None = None  # the one class every label of the cycle was, and how many came
 

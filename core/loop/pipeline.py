@@ -600,7 +600,8 @@ class _Estimated:
     @property
     def band(self) -> dict[str, float]:
         """The Measurement's band fields."""
-        return {"estimated_low": self.estimate.low, "estimated_high": self.estimate.high, "estimated_threshold": self.threshold}
+        return {"estimated_low": self.estimate.low, "estimated_high": self.estimate.high, "estimated_threshold": self.threshold,
+                "estimated_rows": self.estimate.n}  # fmt: skip
 
 
 def _estimate_alone(m: Measurement) -> str:

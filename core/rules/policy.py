@@ -235,7 +235,7 @@ class RetrainPolicy:
         if m.estimated_drop and m.realised is None:
             below = f"{m.estimated_threshold:.3f}, " if m.estimated_threshold is not None else ""
             reason = (f"estimated drop without labels: estimated accuracy {m.estimated:.3f} fell below {below}"
-                      f"{threshold_words(m.n_rows)}; retraining on the newest labelled rows")  # fmt: skip
+                      f"{threshold_words(m.estimated_rows)}; retraining on the newest labelled rows")  # fmt: skip
             return Decision("retrain", reason, trigger="drop")
         if cycle.labelled:
             return Decision("challenge", "labelled rows came, so the champion is challenged", trigger="challenge")

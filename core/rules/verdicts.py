@@ -111,7 +111,7 @@ def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings
     else:
         band = f" (95 % band {m.estimated_low:.3f}–{m.estimated_high:.3f})" if m.estimated_low is not None else ""
         below = f"{m.estimated_threshold:.3f}" if m.estimated_threshold is not None else "its threshold"
-        what = f"Estimated-accuracy drop: {m.estimated:.3f}{band} without labels, below {below}: {threshold_words(m.n_rows)}."
+        what = f"Estimated-accuracy drop: {m.estimated:.3f}{band} without labels, below {below}: {threshold_words(m.estimated_rows)}."
     return f"{what} It means {MEANS[name]}; {BLIND[name]}."
 
 

@@ -146,6 +146,22 @@ def test_labels_that_never_come_leave_the_estimate_to_decide_and_say_so(trained_
     assert "not credibly better" in dropped.reason and dropped.new_version is None and rt.registry.champion_version == 1
 
 
+def test_an_estimated_drop_names_the_rows_its_estimate_rests_on_when_labels_were_another_version_s(trained_runtime: Runtime) -> None:
+    """Review: with labels only for an earlier version's predictions, the champion's measurement rests on no label of
+    its own, and the threshold's words said "over chunks of 0 rows" while the estimate read every row of the cycle."""
+    rt = trained_runtime
+    run(rt, 1)
+    rt.loop.set_controls(stream_enabled=False)
+    old = rt.serving.predict_batch(np.random.default_rng(4).normal(size=(100, 2))).prediction_ids
+    assert rt.models.train().version is not None and rt.registry.champion_version != 1  # a new champion serves now
+    rt.feedback.send([{"prediction_id": i, "label": 0} for i in old])  # late labels, all for v1.0.0's predictions
+    rt.serving.predict_batch(np.zeros((300, 2)))  # on the boundary: the new champion's estimate drops
+    rt.predictor.flush()
+    dropped = rt.loop.run_cycle("manual")
+    assert dropped.realised_accuracy is None and "estimated drop without labels" in dropped.reason, dropped.reason
+    assert f"over chunks of {dropped.rows_seen:,} rows" in dropped.reason and "chunks of 0 rows" not in dropped.verdict
+
+
 def _edgy_table(path: Path) -> Path:
     """A table whose stream holds one class only for a while, then a column entirely missing for a while."""
     rng = np.random.default_rng(3)
