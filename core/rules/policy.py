@@ -31,7 +31,8 @@ import numpy as np
 
 from core.config import Settings
 from core.domain.outcomes import Decision, Measurement, version_label
-from core.stats.drift import OUTPUTS, DriftReport
+from core.rules.verdicts import CLASS_SHIFT
+from core.stats.drift import DriftReport
 from core.stats.estimate import threshold_words
 from core.stats.paired import PairedScore
 
@@ -217,8 +218,8 @@ class RetrainPolicy:
                       f"bar {m.bar:.3f} ({m.bar_source}) less the tolerance {s.perf_tolerance:g}")  # fmt: skip
             return Decision("retrain", reason, onset_sample_id=streak[-1])
         if report is not None and report.dataset_drift:
-            inputs = any(f.drifted and f.feature not in OUTPUTS for f in report.features)  # the class shares alone are not the inputs
-            what = "dataset drift" if inputs else "class-share shift"
+            inputs = report.inputs_drifted
+            what = "dataset drift" if inputs else CLASS_SHIFT
             reason = f"{what}: {report.drifted_by_test()} {'drifted' if inputs else 'shifted'} (family-wise α {s.ks_alpha:g})"
             if len(streak) >= s.drift_persistence:
                 return Decision("retrain", f"{reason} for {len(streak)} cycles", onset_sample_id=streak[-1])

@@ -64,8 +64,7 @@ def signals(report: DriftReport | None, measured: Measurement) -> list[str]:
     "(predicted class)") is a class-share shift, not feature drift: no input moved."""
     fired = []
     if report is not None and report.dataset_drift:
-        inputs = any(f.drifted and f.feature not in OUTPUTS for f in report.features)
-        fired.append(FEATURE if inputs else CLASS_SHIFT)
+        fired.append(FEATURE if report.inputs_drifted else CLASS_SHIFT)
     if measured.performance_drift:
         fired.append(REALISED)
     if measured.estimated_drop:

@@ -81,6 +81,11 @@ class DriftReport:
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
 
+    @property
+    def inputs_drifted(self) -> bool:
+        """An input column drifted, not only the class shares (OUTPUTS): a class-share shift alone is not the inputs moving."""
+        return any(f.drifted and f.feature not in OUTPUTS for f in self.features)
+
     def drifted_by_test(self) -> str:
         """The drifted columns, each with the test that flagged it: "island (chi-square), age (KS)"."""
         return ", ".join(f"{f.feature} ({named_test(f.test)})" for f in self.features if f.drifted)
