@@ -30,6 +30,8 @@ from core.services.stream_source import (
 )
 from core.store import Store
 
+THRESHOLDS = tuple(name for name in controls.CONTROLS if name not in ("policy", "scheduler_interval"))  # PUT /loop's thresholds
+
 
 class LoopControl:
     def __init__(
@@ -99,7 +101,7 @@ class LoopControl:
         return {
             "state": self.scheduler.state, "interval": self.scheduler.interval, "policy": live.policy,
             "next_run": self.scheduler.next_run.isoformat() if self.scheduler.next_run else None,
-            "thresholds": {name: getattr(live, name) for name in controls.CONTROLS if name not in ("policy", "scheduler_interval")},
+            "thresholds": {name: getattr(live, name) for name in THRESHOLDS},
         }  # fmt: skip
 
     def update(self, state: object = None, interval: object = None, policy: object = None, thresholds: dict | None = None) -> None:
@@ -109,9 +111,12 @@ class LoopControl:
 
     def _update(self, state: object, interval: object, policy: object, thresholds: dict | None) -> None:
         changes = dict(thresholds or {})
-        for name, sent_as in (("policy", "policy"), ("scheduler_interval", "interval")):
-            if name in changes:
+        for name in changes:
+            sent_as = {"policy": "policy", "scheduler_interval": "interval"}.get(name)
+            if sent_as:
                 raise UserInputError(f"thresholds.{name}", f"is not a threshold: send it as {sent_as}, beside thresholds")
+            if name not in THRESHOLDS:
+                raise UserInputError(f"thresholds.{name}", f"is not a threshold (one of {', '.join(THRESHOLDS)})")
         if interval is not None:
             changes["scheduler_interval"] = interval
         if policy is not None:

@@ -188,6 +188,9 @@ def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_run
         misplaced = client.put("/loop", json={"thresholds": thresholds}).json()
         (name,) = thresholds
         assert misplaced["field"] == f"thresholds.{name}" and "is not a threshold: send it as " in misplaced["error"], misplaced
+    unknown = client.put("/loop", json={"thresholds": {"foo": 1}}).json()  # tour 16: listed policy and the interval as thresholds
+    assert unknown["field"] == "thresholds.foo" and "is not a threshold (one of retrain_cooldown_cycles, " in unknown["error"], unknown
+    assert "policy" not in unknown["error"] and "scheduler_interval" not in unknown["error"]
     texts = {"interval": "5", "policy": 3, "thresholds": {"ks_alpha": "0.01"}}  # tour 16: numbers sent as text were applied
     for field, value in texts.items():
         said = client.put("/loop", json={field: value}).json()
