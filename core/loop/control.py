@@ -30,6 +30,7 @@ from core.services.stream_source import (
 )
 from core.store import Store
 
+SENT_AS = {"scheduler_interval": "interval"}  # a control PUT /loop takes under another name
 THRESHOLDS = tuple(name for name in controls.CONTROLS if name not in ("policy", "scheduler_interval"))  # PUT /loop's thresholds
 
 
@@ -106,14 +107,14 @@ class LoopControl:
 
     def update(self, state: object = None, interval: object = None, policy: object = None, thresholds: dict | None = None) -> None:
         """Change the loop from one call: every value is validated before any is applied."""
-        with _named_as_sent({"scheduler_interval": "interval"} if interval is not None else {}):
+        with _named_as_sent(SENT_AS if interval is not None else {}):
             self._update(state, interval, policy, thresholds)
 
     def _update(self, state: object, interval: object, policy: object, thresholds: dict | None) -> None:
         changes = dict(thresholds or {})
         for name in changes:
-            sent_as = {"policy": "policy", "scheduler_interval": "interval"}.get(name)
-            if sent_as:
+            if name in ("policy", "scheduler_interval"):
+                sent_as = SENT_AS.get(name, name)
                 raise UserInputError(f"thresholds.{name}", f"is not a threshold: send it as {sent_as}, beside thresholds")
             if name not in THRESHOLDS:
                 raise UserInputError(f"thresholds.{name}", f"is not a threshold (one of {', '.join(THRESHOLDS)})")

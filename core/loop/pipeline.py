@@ -486,11 +486,11 @@ class MonitoringPipeline:
             record.reason = (f"{decision.reason}; no challenger yet: {fresh:,} labelled rows {version_label(champion)} did not "
                              f"train on, {MIN_CHECK_ROWS} needed to judge one")  # fmt: skip
             return
-        one = window.y[window.n_rows - check :]
-        if not urgent and np.all(one == one[0]):  # tour 16: v1.5.0, promoted on 1,000 "silver" rows, then served 30 %
+        y_check = window.y[window.n_rows - check :]
+        if not urgent and np.all(y_check == y_check[0]):  # tour 16: v1.5.0, promoted on 1,000 "silver" rows, then served 30 %
             record.decision = "wait"
             record.reason = (f"{decision.reason}; not judged: the {check:,} newest labelled rows are all "
-                             f"{self.store.schema.classes[int(one[0])]!r}, and a challenger that favours that class wins on "
+                             f"{self.store.schema.classes[int(y_check[0])]!r}, and a challenger that favours that class wins on "
                              "them by that alone; a challenger is judged once they hold two classes or more")  # fmt: skip
             return
         found = challenge(window, check, lengths, self.store.schema)
@@ -499,7 +499,6 @@ class MonitoringPipeline:
             record.reason = f"{decision.reason}; waiting for more rows: no candidate window holds two classes"
             return
         X_check = tail(window, check).X
-        y_check = window.y[window.n_rows - check :]
         champion_right = training.predicted_class(self.registry.load(champion).predict_proba(X_check)) == y_check
         grown = found.length == follow_up  # its own regime's rows: more of them replace it unless worse, as after a drop
         verdict = promotion(paired(champion_right, found.right), urgent or grown, s.gate_margin, tried=len(found.scores),
