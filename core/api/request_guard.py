@@ -31,7 +31,9 @@ PROBES = frozenset({"/health", "/health/live", "/metrics"})
 MAX_REMEMBERED_PATHS = 256
 TOO_DEEP = f"JSON nested too deep to read (more than about {sys.getrecursionlimit():,} levels): send a flatter body"
 
+NO_BODY_READ = 64  # bytes of a body sent where none is read: enough to tell `{}` from something
 Refusal = tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]
+RouteFacts = tuple[Any, frozenset[str], tuple[str, ...], frozenset[str] | None, bool]
 
 
 def problem(message: str, field: str | None = None) -> dict[str, Any]:
@@ -45,16 +47,36 @@ class RequestGate:
         self.app = app
         self.api_routes = routes
         self.expected = token.encode() if token else None
-        self._routes: list[tuple[Any, frozenset[str], tuple[str, ...], frozenset[str] | None]] | None = None
+        self._routes: list[RouteFacts] | None = None
         self._allowed: dict[str, frozenset[str]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             refused = self.refusal(scope)
+            if refused is None and self.takes_no_body(scope):
+                sent, receive = await _first_bytes(receive, NO_BODY_READ)
+                refused = self._unwanted_body(scope, sent)
             if refused is not None:
                 await reply(send, *refused)
                 return
         await self.app(scope, receive, send)
+
+    def takes_no_body(self, scope: dict) -> bool:
+        """A route of ours with nothing to read in a body (POST /cycles, DELETE /datasets/3), sent one anyway."""
+        if scope["method"] not in MUTATING or not _has_body(scope["headers"]):
+            return False
+        route = self._route(scope["path"], scope["method"])
+        return route is not None and route[4]
+
+    def _unwanted_body(self, scope: dict, sent: bytes) -> Refusal | None:
+        """A body where none is read was ignored, as if its fields had been applied: refused, as an unknown field is.
+        Nothing at all, or an empty JSON object (what some clients send by default), is no body."""
+        if sent.strip() in (b"", b"{}"):
+            return None
+        route = self._route(scope["path"], scope["method"])
+        takes = sorted(route[3] or ()) if route else []
+        options = f" (its options are query parameters: {', '.join(takes)})" if takes else ""
+        return 422, problem(f"{scope['method']} {scope['path']} takes no body{options}: send none", "body"), []
 
     def refusal(self, scope: dict) -> Refusal | None:
         method, headers = scope["method"], scope["headers"]
@@ -83,7 +105,8 @@ class RequestGate:
     def _unknown_query(self, path: str, method: str, query: bytes) -> Refusal | None:
         """A query parameter the route does not take is refused, as an unknown body field is: `?limt=3` was ignored,
         and the default limit answered as if it had been read."""
-        takes = next((names for regex, methods, _types, names in self.routes() if method in methods and regex.match(path)), None)
+        route = self._route(path, method)
+        takes = route[3] if route else None
         if takes is None:
             return None  # not one of ours (the docs, the metrics): left to it
         unknown = sorted({key for key, _value in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if key} - takes)
@@ -97,7 +120,7 @@ class RequestGate:
         known = self._allowed.get(path)
         if known is None:
             methods: set[str] = set()
-            for regex, route_methods, _types, _query in self.routes():
+            for regex, route_methods, *_ in self.routes():
                 if regex.match(path):
                     methods |= route_methods
             known = frozenset(methods - {"HEAD"})
@@ -106,18 +129,21 @@ class RequestGate:
         return known
 
     def content_types(self, path: str, method: str) -> tuple[str, ...]:
-        for regex, route_methods, types, _query in self.routes():
-            if method in route_methods and regex.match(path):
-                return types
-        return ()
+        route = self._route(path, method)
+        return route[2] if route else ()
 
-    def routes(self) -> list[tuple[Any, frozenset[str], tuple[str, ...], frozenset[str] | None]]:
-        """Each route's path pattern, methods, the content types its body takes and the query parameters it reads (None
-        for a route not built by FastAPI's dependencies); read once, at the first request."""
+    def _route(self, path: str, method: str) -> RouteFacts | None:
+        return next((r for r in self.routes() if method in r[1] and r[0].match(path)), None)
+
+    def routes(self) -> list[RouteFacts]:
+        """Each route's path pattern, methods, the content types its body takes, the query parameters it reads (None
+        for a route not built by FastAPI's dependencies) and whether it reads no body at all; read once, at the first
+        request."""
         if self._routes is None:
             # A route kept out of the schema (/docs, /redoc, their OAuth redirect) reads what it likes: left to it.
             self._routes = [(r.path_regex, frozenset(r.methods or ()), _body_types(r),
-                             _query_names(getattr(r, "dependant", None)) if getattr(r, "include_in_schema", True) else None)
+                             _query_names(getattr(r, "dependant", None)) if getattr(r, "include_in_schema", True) else None,
+                             _reads_no_body(r))
                             for r in self.api_routes if hasattr(r, "methods")]  # fmt: skip
         return self._routes
 
@@ -166,6 +192,31 @@ def _body_types(route: Any) -> tuple[str, ...]:
     if any(isinstance(p.field_info, Form | File) for p in params):
         return FORM_TYPES
     return (JSON,)
+
+
+def _reads_no_body(route: Any) -> bool:
+    """A route of ours that neither declares a body nor reads the request itself (the replicas' Arrow ingest does)."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not getattr(route, "include_in_schema", True):
+        return False
+    return not dependant.body_params and dependant.request_param_name is None
+
+
+async def _first_bytes(receive: Any, limit: int) -> tuple[bytes, Any]:
+    """Up to `limit` bytes of the body (more is not needed to refuse it), and a `receive` that hands them on."""
+    sent, more = b"", True
+    while more and len(sent) <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return sent, receive
+        sent += message.get("body", b"")
+        more = message.get("more_body", False)
+    pending = [{"type": "http.request", "body": sent, "more_body": more}]
+
+    async def replay() -> dict:
+        return pending.pop() if pending else await receive()
+
+    return sent, replay
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:

@@ -92,6 +92,25 @@ def test_an_unknown_query_parameter_is_refused_naming_it_and_what_the_path_takes
     assert len(long["field"]) <= 130 and long["field"].endswith("…") and len(long["error"]) < 300, long
 
 
+def test_a_body_sent_where_none_is_read_is_refused_and_nothing_runs(predict_client: TestClient, trained_runtime: Runtime) -> None:
+    """A body on POST /cycles (or DELETE /datasets/1) was ignored, as if its fields had been read: refused as an
+    unknown field is; no body, or an empty JSON object, is none."""
+    before = len(trained_runtime.insights.cycles_page(50, 0))
+    sent = predict_client.post("/cycles", params={"wait": "true"}, json={"policy": "always"})
+    assert sent.status_code == 422 and sent.json() == {
+        "error": "POST /cycles takes no body (its options are query parameters: wait): send none",
+        "field": "body",
+        "error_id": None,
+    }
+    assert len(trained_runtime.insights.cycles_page(50, 0)) == before
+    long = predict_client.request("DELETE", "/datasets/1", content=b"x" * 100_000, headers={"content-type": "text/plain"})
+    assert long.status_code == 422 and long.json()["error"] == "DELETE /datasets/1 takes no body: send none"
+    assert predict_client.post("/models/v1.0.0/promote", content=b"  {}  ").json()["field"] != "body"  # the route answered
+    assert predict_client.post("/cycles", params={"wait": "true"}, json={}).status_code == 200
+    assert predict_client.post("/cycles", params={"wait": "true"}).status_code == 200
+    assert len(trained_runtime.insights.cycles_page(50, 0)) == before + 2
+
+
 def test_predict_answers_the_original_contract_and_logs_it(predict_client: TestClient, trained_runtime: Runtime) -> None:
     reply = predict_client.post("/predict", json={"features": [1.5, 2.3]})
     body = reply.json()
