@@ -46,9 +46,9 @@ class LoopControl:
         """One cycle now, on the caller's thread, after any cycle under way (scripts, notebooks, tests, an orchestrator)."""
         return self.pipeline.run_cycle(trigger)
 
-    def run_now(self) -> RunNowResult:
-        """One cycle now on the worker; refused while one runs (the dashboard's and the API's button)."""
-        return self.scheduler.run_now()
+    def run_now(self, trigger: str = "manual") -> RunNowResult:
+        """One cycle now on the worker; refused while one runs (the dashboard's button, `manual`, and the API's, `api`)."""
+        return self.scheduler.run_now(trigger)
 
     def run_maintenance(self) -> dict[str, int]:
         """Retention and a checkpoint now (`core.services.retention.run_maintenance`), between cycles."""

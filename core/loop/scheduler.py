@@ -145,13 +145,13 @@ class Scheduler:
             self.interval = float(seconds)
             self._cycle_job = self._jobs.every(self.interval).seconds.do(self._scheduled_cycle)
 
-    def run_now(self) -> RunNowResult:
+    def run_now(self, trigger: str = "manual") -> RunNowResult:
         """Run a cycle at once on its own thread, unless one is under way."""
         if not self._cycle_lock.acquire(blocking=False):
             since = f" (started {time.time() - self.cycle_started_at:.0f} s ago)" if self.cycle_started_at else ""
             return RunNowResult(False, f"A cycle is already running{since}: wait for it to finish.")
         # The lock is handed to the thread, so no scheduled cycle can slip in between.
-        thread = threading.Thread(target=self._run_cycle, args=("manual", True), name="ia-continu-run-now", daemon=True)
+        thread = threading.Thread(target=self._run_cycle, args=(trigger, True), name="ia-continu-run-now", daemon=True)
         thread.start()
         return RunNowResult(True, "Cycle started.")
 

@@ -509,7 +509,9 @@ def test_a_cycle_can_be_waited_for_and_maintenance_run_on_request(client: TestCl
     body = reply.json()
     assert reply.status_code == 200 and body["status"] == "ok"
     stored = trained_runtime.store.cycles()
-    assert body["cycle"]["cycle_id"] == int(stored["cycle_id"].iloc[0]) and stored["trigger"].iloc[0] == "orchestrator"
+    assert body["cycle"]["cycle_id"] == int(stored["cycle_id"].iloc[0]) and stored["trigger"].iloc[0] == "api"
     assert client.post("/cycles").status_code == 202  # without wait: started in the background, as before
+    trained_runtime.loop.run_cycle()  # after the one started: cycles run one at a time
+    assert trained_runtime.store.cycles()["trigger"].tolist()[:3] == ["manual", "api", "api"]  # a call from outside is not a click
     moved = client.post("/maintenance").json()["moved"]
     assert {"predictions", "feedback", "forwarded_batches", "health_checks"} <= set(moved)

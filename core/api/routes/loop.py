@@ -44,10 +44,10 @@ def run_cycle(
     """Run one cycle now, in the background (202; 409 while one runs); with `wait=true`, in this request, answering
     200 with the cycle's status (`ok` or `error`) and record: what an orchestrator (`orchestration/flow.py`) calls."""
     if wait:
-        record = rt.loop.run_cycle("orchestrator")
+        record = rt.loop.run_cycle("api")
         response.status_code = 200
         return {"status": record.status, "cycle": replies.record(record.row())}
-    outcome = rt.loop.run_now()
+    outcome = rt.loop.run_now("api")
     if not outcome.accepted:
         raise BusyError(outcome.reason)
     return {"status": "started", "detail": outcome.reason}
