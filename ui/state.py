@@ -278,7 +278,16 @@ def dataframe(frame: pd.DataFrame, into: Any = st, ours: bool = True, **options:
         counted = {c: st.column_config.NumberColumn(given.get(c, header(c)), format=COUNT)
                    for c in frame.columns if c in COUNTS and isinstance(given.get(c, ""), str)}  # fmt: skip
         options["column_config"] = named | given | counted
+    else:
+        options["column_config"] = utc_headers(frame) | (options.get("column_config") or {})
     into.dataframe(frame, **{"placeholder": EMPTY_CELL, **options})
+
+
+def utc_headers(frame: pd.DataFrame) -> dict[str, Any]:
+    """A user's column of times, as the store keeps them (UTC, no zone written), headed "<name> (UTC)" as every table of
+    ours heads its times: without it a reader takes 09:00 for their own clock."""
+    return {c: st.column_config.DatetimeColumn(f"{c} (UTC)", format="YYYY-MM-DD HH:mm:ss")
+            for c in frame.columns if isinstance(c, str) and pd.api.types.is_datetime64_dtype(frame[c])}  # fmt: skip
 
 
 def table(frame: pd.DataFrame, columns: list[str], empty: str, **options: Any) -> None:

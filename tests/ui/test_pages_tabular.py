@@ -352,3 +352,23 @@ def test_the_drift_page_draws_the_labels_class_shares_it_tested(served: Settings
     assert not [c.value for c in at.caption if "no chart" in c.value]
     family = next(c.value for c in at.caption if c.value.startswith("In this table, the same family also tests"))
     assert "the champion's predicted classes and, where labels came with the batch, the labels' classes" in family
+
+
+def test_a_table_s_time_column_is_shown_first_and_headed_as_utc(
+    tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store keeps a time column in UTC with no zone written: the First rows headed it `day` alone, where every
+    table of ours says "(UTC)", so 09:00 read as the reader's own clock (left by last session's read-through)."""
+    base = make_settings(tmp_path / "data", mlflow_template)
+    path = tmp_path / "dated.csv"
+    generate_table(300, seed=18).assign(day=pd.date_range("2024-01-01 09:00", periods=300, freq="h").astype(str)).to_csv(path, index=False)
+    created = workspaces.create(base, "dated", path, "dated.csv", workspaces.TableChoice("outcome", time_column="day"))
+    served = serving(monkeypatch, created.folder.parent, "dated")
+    next(served)
+    try:
+        first = next(df for df in open_page("data").dataframe if "monthly_fee" in df.value.columns)
+        assert first.value.columns[0] == "day" and first.value["day"].iloc[0] == pd.Timestamp("2024-01-01 09:00")
+        headers = {name: c.get("label") for name, c in json.loads(first.proto.columns).items()}
+        assert headers["day"] == "day (UTC)" and headers.get("monthly_fee") in (None, "monthly_fee")  # the others as written
+    finally:
+        next(served, None)
