@@ -9,7 +9,20 @@ from core.domain.clock import utc_csv
 from core.domain.pace import replay_time
 from core.domain.spans import SENT_AGAIN
 from ui import charts
-from ui.state import act, cached, dataframe, decisions, deliveries, empty_state, percent, runtime, said_under, table, version_column
+from ui.state import (
+    act,
+    cached,
+    dataframe,
+    decisions,
+    deliveries,
+    empty_state,
+    in_force,
+    percent,
+    runtime,
+    said_under,
+    table,
+    version_column,
+)
 
 rt = runtime()
 st.title("Operations")
@@ -80,7 +93,7 @@ b2.button("Pause", disabled=sched.state != "running", on_click=lambda: act(rt.lo
 if b3.button("Run a cycle now"):
     outcome = rt.loop.run_now()
     (st.toast if outcome.accepted else st.warning)(outcome.reason)
-st.session_state.setdefault("interval", float(sched.interval))
+st.session_state["interval"] = float(sched.interval)  # in force, however it was set (PUT /loop, another tab)
 b4.number_input("Interval (s)", step=5.0, key="interval", on_change=_set_interval)
 said_under("scheduler")
 live = rt.loop.live_settings()
@@ -103,7 +116,9 @@ def scheduler_state() -> None:
 scheduler_state()
 
 st.subheader("Policy and thresholds")
-with st.form("policy"):
+in_force({"policy": live.policy, "cooldown": live.retrain_cooldown_cycles, "persistence": live.drift_persistence,
+          "tolerance": live.perf_tolerance, "windows": live.drift_window_batches, "alpha": live.ks_alpha, "min_effect": live.wasserstein_threshold})  # fmt: skip
+with st.form("policy_and_thresholds"):  # not "policy": the selectbox has that key
     c1, c2, c3 = st.columns(3)
     c1.selectbox(
         "Policy", POLICIES, index=POLICIES.index(live.policy), key="policy",
@@ -127,6 +142,9 @@ info = rt.loop.stream_info()
 library = cached.insights.datasets().query("role == 'library'")
 sources = ["simulator", *library["dataset_id"].tolist()]
 names = dict(zip(library["dataset_id"], library["name"], strict=True))
+in_force({"stream_on": live.stream_enabled, "stream_source": info["source"] if info["source"] in sources else sources[0],
+          "stream_batch": live.stream_batch_size, "stream_scenario": info["scenario"], "stream_strength": float(info["strength"]),
+          "stream_delay": live.label_delay_cycles, "stream_at_end": info["at_end"]})  # fmt: skip
 with st.form("stream"):
     st.toggle("Stream on", value=live.stream_enabled, key="stream_on")
     s2, s3 = st.columns([2, 1])  # the source and the scenario wide: at 1024 px a third cut "Replay 2: edge.csv ·"

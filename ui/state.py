@@ -229,6 +229,16 @@ def said_under(name: str) -> None:
         getattr(st, said[0])(said[1])
 
 
+def in_force(values: Mapping[str, Any]) -> None:
+    """Draw a form's boxes (by key) with the values in force: a box keeps its value by its key across reruns, whatever
+    its `value=`, so after the loop stopped a replay, or PUT /loop changed the policy, the form still showed the old
+    values, and Save or Apply put them back without a word; a refused value stayed in its box. A form's values reach
+    the session only when it is sent, and its callback has applied or refused them by now. Set through the session,
+    as the browser shows only a value the server sets so (hence `disableWidgetStateDuplicationWarning`)."""
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
 def empty_state(message: str) -> None:
     st.info(message, icon=":material/info:")
 

@@ -313,6 +313,28 @@ def test_a_value_typed_beyond_a_control_s_limits_is_refused_by_its_label_not_sil
     assert rt.loop.live_settings() == before and rt.scheduler.interval == before.scheduler_interval
 
 
+def test_the_forms_show_what_is_in_force_after_a_change_elsewhere_or_a_refusal(workspace: Path) -> None:
+    """A box kept its value by its key: after PUT /loop set the policy, or the loop turned the stream off, the forms
+    still showed the old values, and Save or Apply put them back without a word; a refused batch size stayed in its box."""
+    at = open_page("operations")
+    rt = get_runtime()
+    rt.loop.update(None, 45, "never", {"ks_alpha": 0.02})  # what PUT /loop does, while the page is open
+    rt.loop.update_stream(enabled=not rt.loop.live_settings().stream_enabled, batch_size=300)
+    at.run()
+    live = rt.loop.live_settings()
+    assert (at.selectbox(key="policy").value, at.number_input(key="alpha").value, at.number_input(key="interval").value) == (
+        "never",
+        0.02,
+        45,
+    )
+    assert (at.toggle(key="stream_on").value, at.number_input(key="stream_batch").value) == (live.stream_enabled, 300)
+    button(at, "Save").click().run()
+    assert rt.loop.live_settings() == live  # sent as shown: nothing put back
+    at.number_input(key="stream_batch").set_value(0)
+    button(at, "Apply").click().run()
+    assert at.error and at.number_input(key="stream_batch").value == 300 and rt.loop.live_settings() == live
+
+
 def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
     at = open_page("operations")
     at.selectbox[0].set_value("never")
