@@ -9,7 +9,7 @@ from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from core.domain.clock import utc_csv
 from ui import charts
 from ui.own_data import in_progress, start_from_your_own_data
-from ui.state import COUNT, act, cached, dataframe, empty_state, plural, runtime, said_under, shown_rows
+from ui.state import COUNT, act, cached, dataframe, empty_state, in_force, plural, runtime, said_under, shown_rows
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
@@ -184,6 +184,7 @@ def _delete_dataset(dataset_id: int) -> None:
 
 
 with st.expander("Rename, tag or delete"):
+    in_force({f"dataset_name_{chosen}": row["name"], f"dataset_tags_{chosen}": row["tags"]})  # renamed by PATCH: not put back
     with st.form(f"dataset_edit_{chosen}"):
         # Keys of this dataset's own: with one key for all, the box kept the dataset shown before, and Save gave its name to
         # this one (tour 17).

@@ -394,6 +394,11 @@ def test_an_import_empties_the_uploader_and_a_copy_can_be_deleted_from_the_page(
     next(t for t in at.text_input if t.label.startswith("Tags")).set_value("starter")
     button(at, "Save").click().run()
     assert (rt.store.dataset(1)["name"], rt.store.dataset(2)["name"]) == (first, "my table")
+    rt.data.update(1, "renamed by PATCH", None)  # while the page is open: Save must not put the old name back
+    at.run()
+    assert next(t for t in at.text_input if t.label == "Name").value == "renamed by PATCH"
+    button(at, "Save").click().run()
+    assert rt.store.dataset(1)["name"] == "renamed by PATCH"
     at.selectbox(key="dataset_pick").set_value(2).run()
     button(at, "Delete dataset 2").click().run()
     assert rt.store.dataset(2) is None and not at.exception
