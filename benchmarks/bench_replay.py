@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_replay FILE --target COL [--time-column C] [--initial 2000] [--batch 200]
                                                  [--policies challenge,drift,always,never] [--json out.json]
     .venv/bin/python -m benchmarks.bench_replay --synthetic [--rows 45000]   (a generated mixed table with drifts)
-    .venv/bin/python -m benchmarks.bench_replay --river sea|agrawal|hyperplane|hyperplane-switch [--rows 40000]   (River's concept-drift streams)
+    .venv/bin/python -m benchmarks.bench_replay --river sea|agrawal|hyperplane|hyperplane-switch|shuttle [--rows 40000]   (River's concept-drift streams)
 
 Each policy gets a fresh workspace built from the file the way a user builds one (`core.workspaces.create`
 with `initial_rows`: v1.0.0 trained on the first rows, the rest stored and replayed as the stream), then its
@@ -22,7 +22,8 @@ consequence), and the label-free estimate's mean absolute error against the real
 it: `sea` (SEA's four variants one after another, abrupt, inputs unchanged: a concept change only labels show),
 `agrawal` (four of Agrawal's classification functions one after another), `hyperplane-switch` (four seeded
 hyperplanes one after another through `ConceptDriftStream`) and `hyperplane` (one hyperplane turning a little every
-row: gradual drift, the hardest case for any policy that learns in batches).
+row: gradual drift, the hardest case for any policy that learns in batches); `shuttle` is a real stream River ships
+(UCI Statlog Shuttle, sensor readings, 7 % anomalies), all 49,097 rows.
 """
 
 from __future__ import annotations
@@ -261,17 +262,21 @@ def synthetic_file(folder: Path, rows: int, seed: int = 7) -> Path:
     return path
 
 
-RIVER_STREAMS = ("sea", "agrawal", "hyperplane", "hyperplane-switch")
+RIVER_STREAMS = ("sea", "agrawal", "hyperplane", "hyperplane-switch", "shuttle")
 
 
 def river_file(folder: Path, name: str, rows: int, seed: int = 7) -> Path:
     """One of River's concept-drift streams, seeded, as a CSV with a `target` column: four regimes of equal length
     joined by abrupt switches (over about 100 rows; `sea`, `agrawal`, `hyperplane-switch`: four still hyperplanes
     joined through `ConceptDriftStream`, as the issue's target names it), or one hyperplane turning all along
-    (`hyperplane`)."""
-    from river.datasets import synth
+    (`hyperplane`). Or a real one that River ships (no download): `shuttle`, NASA shuttle sensor readings (UCI Statlog
+    Shuttle as ODDS casts it: 49,097 rows, 7 % anomalies; `rows` does not apply)."""
+    from river.datasets import Shuttle, synth
 
-    if name == "hyperplane":
+    if name == "shuttle":
+        stream = Shuttle()
+        rows = stream.n_samples
+    elif name == "hyperplane":
         stream = synth.Hyperplane(seed=seed, n_features=10, n_drift_features=4, mag_change=0.001, noise_percentage=0.05, sigma=0.1)
     else:
         regimes = _regimes(synth, name, seed)
@@ -324,7 +329,11 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--policies", default=",".join(DEFAULT_POLICIES))
     parser.add_argument("--synthetic", action="store_true", help="replay a generated mixed table with drifts instead of FILE")
-    parser.add_argument("--river", choices=RIVER_STREAMS, help="replay one of River's synthetic concept-drift streams instead of FILE")
+    parser.add_argument(
+        "--river",
+        choices=RIVER_STREAMS,
+        help="replay one of River's streams (synthetic concept drifts, or the real shuttle) instead of FILE",
+    )
     parser.add_argument("--rows", type=int, help="rows of the synthetic stream (45,000) or River's (40,000)")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", type=Path)

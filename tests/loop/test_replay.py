@@ -307,6 +307,15 @@ def test_the_switching_hyperplanes_change_the_concept_and_not_the_inputs(tmp_pat
     assert np.abs(first[X].mean().to_numpy() - last[X].mean().to_numpy()).max() < 0.05
 
 
+def test_the_real_shuttle_stream_is_river_s_own_copy_whole_and_in_its_order(tmp_path: Path) -> None:
+    """`--river shuttle`: a real stream with no download, every row, the file's order (what a replay needs)."""
+    from benchmarks import bench_replay
+
+    frame = pd.read_csv(bench_replay.river_file(tmp_path, "shuttle", 1000))
+    assert frame.shape == (49_097, 10) and list(frame.columns) == [*(f"f{k}" for k in range(1, 10)), "target"]
+    assert int(frame["target"].sum()) == 3_511 and frame.iloc[0].tolist() == [50, 21, 77, 0, 28, 0, 27, 48, 22, 1]
+
+
 def test_the_docs_offer_the_replay_they_have_and_never_say_it_is_to_come() -> None:
     """The README and docs/ are read as the manual: a section that says a feature the code has is still to come sends
     a user looking for a workaround they do not need. The replay is documented in docs/streams.md."""
