@@ -52,6 +52,8 @@ class RequestGate:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
+            if scope["method"] == "HEAD" and "GET" in self.allowed(scope["path"]):
+                scope, send = {**scope, "method": "GET"}, _headers_only(send)
             refused = self.refusal(scope)
             if refused is None and self.takes_no_body(scope):
                 sent, receive = await _first_bytes(receive, NO_BODY_READ)
@@ -83,7 +85,7 @@ class RequestGate:
         allowed = self.allowed(scope["path"])
         if not allowed:
             return None  # the router answers 404 in the same shape
-        allow = [(b"allow", ", ".join(sorted(allowed | {"OPTIONS"})).encode())]
+        allow = [(b"allow", ", ".join(sorted(allowed | {"OPTIONS"} | ({"HEAD"} if "GET" in allowed else set()))).encode())]
         if method == "OPTIONS":
             return 204, {}, allow
         if method not in allowed and not (method == "HEAD" and "GET" in allowed):
@@ -217,6 +219,16 @@ async def _first_bytes(receive: Any, limit: int) -> tuple[bytes, Any]:
         return pending.pop() if pending else await receive()
 
     return sent, replay
+
+
+def _headers_only(send: Any) -> Any:
+    """HEAD answered as GET without its body (RFC 9110: a server supports HEAD wherever GET is; uptime probes send
+    it): FastAPI's routes take GET alone, and answered 405 to HEAD /health."""
+
+    async def headers_only(message: dict) -> None:
+        await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+    return headers_only
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:

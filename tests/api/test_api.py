@@ -87,9 +87,21 @@ def test_an_unknown_query_parameter_is_refused_naming_it_and_what_the_path_takes
                                             "offset: expected a whole number from 0 to 1,000,000,000, got '-1'",
                                             "limit: expected a whole number from 1 to 1,000, got '2.5'"]  # tour 14: Pydantic's one side  # fmt: skip
     assert predict_client.get("/cycles/0").json()["error"] == f"cycle_id: expected a whole number from 1 to {2**62:,}, got '0'"
-    assert predict_client.head("/cycles?limt=1").status_code == predict_client.head("/cycles").status_code  # as HEAD is answered
+    assert predict_client.head("/cycles?limt=1").status_code == 422  # HEAD is GET without the body
     long = predict_client.get("/cycles", params={"x" * 5000: 1}).json()
     assert len(long["field"]) <= 130 and long["field"].endswith("…") and len(long["error"]) < 300, long
+
+
+def test_head_is_answered_wherever_get_is_with_get_s_headers_and_no_body(predict_client: TestClient) -> None:
+    """HEAD /health (what uptime probes send) and HEAD /docs were 405: FastAPI's routes take GET alone."""
+    for path in ("/health/live", "/models", "/docs", "/metrics"):
+        head, get = predict_client.head(path), predict_client.get(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert predict_client.head("/models").headers["content-length"] == predict_client.get("/models").headers["content-length"]
+    assert "HEAD" in predict_client.options("/health").headers["allow"].split(", ")
+    refused = predict_client.head("/retrain")
+    assert refused.status_code == 405 and refused.headers["allow"] == "OPTIONS, POST" and refused.content == b""
 
 
 def test_a_body_sent_where_none_is_read_is_refused_and_nothing_runs(predict_client: TestClient, trained_runtime: Runtime) -> None:
@@ -425,9 +437,9 @@ def test_the_token_is_checked_before_the_body_and_read_once(trained_runtime: Run
 
 def test_options_and_wrong_methods_list_every_method_of_the_path(client: TestClient) -> None:
     reply = client.options("/loop")
-    assert reply.status_code == 204 and set(reply.headers["allow"].split(", ")) == {"GET", "PUT", "OPTIONS"}
+    assert reply.status_code == 204 and set(reply.headers["allow"].split(", ")) == {"GET", "HEAD", "PUT", "OPTIONS"}
     reply = client.delete("/loop")
-    assert reply.status_code == 405 and set(reply.headers["allow"].split(", ")) == {"GET", "PUT", "OPTIONS"}
+    assert reply.status_code == 405 and set(reply.headers["allow"].split(", ")) == {"GET", "HEAD", "PUT", "OPTIONS"}
     assert reply.json()["field"] == "method"
     assert set(client.options("/datasets/1").headers["allow"].split(", ")) == {"PATCH", "DELETE", "OPTIONS"}
 
