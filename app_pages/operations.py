@@ -41,7 +41,7 @@ def _start() -> None:
 LABELS = {"scheduler_interval": "Interval (s)", "retrain_cooldown_cycles": "Cooldown (cycles)",
           "drift_persistence": "Dataset drift persistence (cycles)", "perf_tolerance": "Accuracy tolerance",
           "drift_window_batches": "Drift window (batches)", "ks_alpha": "Family-wise α", "wasserstein_threshold": "Minimum effect (sd)",
-          "batch_size": "Batch size", "label_delay_cycles": "Label delay (simulator, cycles)", "position": "Replay position (rows replayed)"}  # fmt: skip
+          "batch_size": "Batch size", "label_delay_cycles": "Label delay (cycles)", "position": "Replay position (rows replayed)"}  # fmt: skip
 
 
 def _set_interval() -> None:
@@ -161,8 +161,8 @@ with st.form("stream"):
     s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(info["strength"]), 0.1, key="stream_strength")
     s6, s7, s8 = st.columns(3)
     s6.number_input(LABELS["label_delay_cycles"], value=live.label_delay_cycles, key="stream_delay",
-                    help="The simulator serves each batch's predictions first and sends their labels this many cycles later, "
-                    "through the same feedback path as POST /feedback (0: the rows arrive labelled).")  # fmt: skip
+                    help="The stream (the simulator, or a replay) serves each batch's predictions first and sends their labels this "
+                    "many cycles later, through the same feedback path as POST /feedback (0: the rows arrive labelled).")  # fmt: skip
     s7.radio("At the end of a replay", ["stop", "restart"], index=["stop", "restart"].index(info["at_end"]), key="stream_at_end",
              horizontal=True)  # fmt: skip
     _follow_the_replay(int(info["position"]))
@@ -201,8 +201,9 @@ def stream_status() -> None:
             text = (f"Stream off: the replay of dataset {info['source']} ({info['dataset_name']}) stands at {position:,} of {total:,} rows"
                     f"{reached}; turn the stream on to go on")  # fmt: skip
         st.progress(position / total if total else 0.0, text=text)
-        if live.label_delay_cycles:  # tour 16: set during a replay, it was shown as if it held the replay's labels back
-            st.caption(f"The label delay ({live.label_delay_cycles:,} cycles) is the simulator's: a replay's rows arrive labelled.")
+        if live.label_delay_cycles:
+            st.caption(f"Each batch is served by the champion as it arrives; its labels come {live.label_delay_cycles:,} cycles later "
+                       "(until then the estimate alone judges it).")  # fmt: skip
         if info["copies_ahead"]:
             st.warning(info["copies_ahead"], icon=":material/content_copy:")
         elif info["at_end"] == "restart":

@@ -113,7 +113,7 @@ class Settings:
         "IA_STREAM_BATCH_SIZE", "200", "Rows the stream adds per cycle (simulated, or replayed from a dataset)", min=10, max=100_000
     )
     label_delay_cycles: int = _env(
-        "IA_LABEL_DELAY_CYCLES", "0", "Cycles the simulated stream's labels arrive after its predictions (0 = with the rows)",
+        "IA_LABEL_DELAY_CYCLES", "0", "Cycles the stream's labels (simulated or replayed) arrive after its predictions (0 = with the rows)",
         min=0, max=1000,
     )  # fmt: skip
     max_labels_per_request: int = _env(

@@ -176,7 +176,9 @@ class StreamUpdate(Body):
     scenario: Any = Field(None, description="stable, covariate_shift, concept_drift, gradual or label_noise")
     strength: Any = Field(None, description="0 to 2")
     batch_size: Any = Field(None, description="Rows per cycle (IA_STREAM_BATCH_SIZE limits)")
-    label_delay_cycles: Any = Field(None, description="Cycles the simulator's labels arrive after its predictions (0: with the rows)")
+    label_delay_cycles: Any = Field(
+        None, description="Cycles the stream's labels (simulated or replayed) arrive after its predictions (0: with the rows)"
+    )
     source: Any = Field(None, description='"simulator", or the id of a library dataset to replay a batch per cycle', examples=[3])
     position: Any = Field(None, description="Rows of the replayed dataset already replayed (0 starts it over)")
     at_end: Any = Field(None, description="What the replay does after its last row: stop, or restart")

@@ -69,7 +69,7 @@ from core.services import controls
 from core.services.predictor import Predictor
 from core.services.reference import Reference, move_reference, read_reference, reference_of
 from core.services.registry import ModelRegistry
-from core.services.stream_source import idle_reason, replay_batch, stream_source
+from core.services.stream_source import StreamSource, idle_reason, labels_sent_later, replay_batch, replay_to_serve, stream_source
 from core.stats.drift import DriftReport, DriftThresholds, wilson_lower, wilson_upper
 from core.stats.estimate import AccuracyEstimator, Estimate
 from core.stats.paired import paired
@@ -321,8 +321,7 @@ class MonitoringPipeline:
             return
         source = stream_source(self.store, s.stream_batch_size)
         if source.replaying:
-            batch = replay_batch(self.store, source)
-            record.scenario = "replay" if batch is not None else None
+            record.scenario = "replay" if self._replay(s, record, source) else None
         elif self.store.schema.plain:
             self._simulate(s, record)
         if self.feedback is not None:  # labels held back earlier are still sent if the delay was since set to 0
@@ -331,12 +330,39 @@ class MonitoringPipeline:
                 self.feedback.apply(ids, labels)
                 self.store.forget_due_labels(record.cycle_id)
 
+    def _labels_later(self, s: Settings) -> bool:
+        """Whether a stream batch is served first and its labels sent IA_LABEL_DELAY_CYCLES cycles later, through the
+        feedback path (as POST /feedback sends them): only with a delay, and a champion to serve it."""
+        return (
+            bool(s.label_delay_cycles)
+            and self.feedback is not None
+            and self.predictor is not None
+            and self.registry.champion_version is not None
+        )
+
+    def _replay(self, s: Settings, record: CycleRecord, source: StreamSource) -> bool:
+        """The replay's next batch: stored labelled, or, with a label delay, served now by the champion (its rows then
+        reach the loop as predictions without labels) and its labels queued for a later cycle. False once it ended.
+        Served before the queue is written: a stop in between serves the batch again, and labels only the second copy."""
+        if not self._labels_later(s):
+            return replay_batch(self.store, source) is not None
+        taken = replay_to_serve(self.store, source)
+        if taken is None:
+            return False
+        offset, rows = taken
+        ids: list[str] = []
+        for start in range(0, rows.n_rows, self.predictor.max_rows):
+            part = rows.X[start : start + self.predictor.max_rows]
+            ids += self.predictor.predict_batch(part, source="stream").prediction_ids
+        labels_sent_later(self.store, source, offset, record.cycle_id + s.label_delay_cycles, ids, rows.y)
+        return True
+
     def _simulate(self, s: Settings, record: CycleRecord) -> None:
         state = controls.stream_state(self.store)
         scenario = state.at_cycle(record.cycle_id)
         X, y = synthetic_stream.generate(s.stream_batch_size, self.store.n_features, scenario, seed=s.seed * 1_000_003 + record.cycle_id)
         record.scenario, record.strength = scenario.name, scenario.strength
-        if s.label_delay_cycles and self.feedback is not None and self.predictor is not None and self.registry.champion_version is not None:
+        if self._labels_later(s):
             served = self.predictor.predict_batch(X, source="stream")  # served now, its labels sent later
             self.store.queue_labels(record.cycle_id + s.label_delay_cycles, served.prediction_ids, y)
             return

@@ -15,7 +15,7 @@ from core.domain import spans
 from core.domain.pace import batches
 from core.domain.validation import integer, shown
 from core.errors import UserInputError
-from core.store import DatasetInfo, Store
+from core.store import DatasetInfo, Store, Window
 
 SIMULATOR = "simulator"
 AT_END = ("stop", "restart")
@@ -159,14 +159,33 @@ def _checked_source(store: Store, source: object) -> int | None:
     return dataset_id
 
 
+def _next_offset(source: StreamSource) -> int | None:
+    """Where the replay's next batch starts: its position, 0 once it ended under `restart`, None under `stop`."""
+    if source.position < (source.total or 0):
+        return source.position
+    return None if source.at_end == "stop" else 0
+
+
 def replay_batch(store: Store, source: StreamSource) -> DatasetInfo | None:
     """The next batch of the replayed dataset into the loop's incoming data; None once it ended (rule `stop`)."""
-    position = source.position
-    if position >= (source.total or 0):
-        if source.at_end == "stop":
-            return None
-        position = 0
+    position = _next_offset(source)
+    if position is None:
+        return None
     name = f"Stream (replay of dataset {source.dataset_id}: {source.dataset_name})"[:200]
     return store.append_replay_batch(
         source.dataset_id, position, source.batch_size, name=name, position_key=_POSITION, sent_key=_sent_key(source.dataset_id)
     )
+
+
+def replay_to_serve(store: Store, source: StreamSource) -> tuple[int, Window] | None:
+    """The next batch of the replayed dataset to serve now, its labels to be sent later (a label delay), with where it
+    starts; None once it ended (rule `stop`). Nothing moves until `labels_sent_later`."""
+    position = _next_offset(source)
+    if position is None:
+        return None
+    return position, store.replay_rows(source.dataset_id, position, source.batch_size)
+
+
+def labels_sent_later(store: Store, source: StreamSource, offset: int, due_cycle: int, ids: list[str], labels: object) -> None:
+    """A served batch's labels queued for `due_cycle`, and the replay moved past it, at once."""
+    store.queue_replayed_labels(due_cycle, ids, labels, offset=offset, position_key=_POSITION, sent_key=_sent_key(source.dataset_id))

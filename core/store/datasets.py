@@ -109,10 +109,15 @@ class DatasetQueries(StoreBase):
                     WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ?""",
                 [first, dataset_id, source, start + offset, start + offset + n_rows],
             )
-            upsert_setting(tx, position_key, str(offset + n))
-            sent = tx.execute("SELECT value FROM workspace WHERE key = ?", [sent_key]).fetchall()
-            upsert_setting(tx, sent_key, spans.to_text(spans.added(spans.from_text(sent[0][0] if sent else None), offset, offset + n)))
+            replay_moved(tx, position_key, sent_key, offset, n)
         return DatasetInfo(dataset_id, n, first, first + n - 1)
+
+    def replay_rows(self, source: int, offset: int, n_rows: int) -> Window:
+        """The rows `offset` to `offset + n_rows - 1` of dataset `source` (in its sample order) as a model reads them:
+        what a replay whose labels come later serves, rather than storing them labelled."""
+        start, total = self.cur.execute("SELECT first_sample_id, n_rows FROM datasets WHERE dataset_id = ?", [source]).fetchall()[0]
+        last = start + offset + max(0, min(n_rows, total - offset)) - 1
+        return self._window("dataset_id = ? AND sample_id BETWEEN ? AND ?", [source, start + offset, last], start + offset, last)
 
     def _insert_samples(
         self, tx: object, dataset_id: int, first: int, X: np.ndarray, y: np.ndarray, times: np.ndarray | None = None
@@ -419,6 +424,14 @@ class DatasetQueries(StoreBase):
             f"SELECT {TARGET}, count(*) FROM samples WHERE sample_id BETWEEN ? AND ? GROUP BY {TARGET}", [first_sample_id, last_sample_id]
         ).fetchall()
         return {int(k): int(v) for k, v in rows}
+
+
+def replay_moved(tx: object, position_key: str, sent_key: str, offset: int, n: int) -> None:
+    """A replay's new position, and rows `offset` to `offset + n - 1` added to the spans it has sent, in the caller's
+    transaction (with the rows it stored, or the labels it queued)."""
+    upsert_setting(tx, position_key, str(offset + n))
+    sent = tx.execute("SELECT value FROM workspace WHERE key = ?", [sent_key]).fetchall()
+    upsert_setting(tx, sent_key, spans.to_text(spans.added(spans.from_text(sent[0][0] if sent else None), offset, offset + n)))
 
 
 def stream_segment(

@@ -17,7 +17,7 @@ from core.domain.clock import EPOCH
 from core.domain.features import TARGET
 from core.domain.outcomes import VersionLabels
 from core.store.base import StoreBase, insert_arrow
-from core.store.datasets import stream_segment
+from core.store.datasets import replay_moved, stream_segment
 
 FEEDBACK_SEGMENT = "Labels sent back for served predictions"
 
@@ -140,12 +140,17 @@ class FeedbackQueries(StoreBase):
 
     # labels the simulator holds back (IA_LABEL_DELAY_CYCLES) ---------------------------------------
     def queue_labels(self, due_cycle: int, ids: list[str], labels: np.ndarray) -> None:
-        table = pa.table(
-            {"due_cycle": pa.array(np.full(len(ids), due_cycle, dtype=np.int64)), "prediction_id": pa.array(ids, type=pa.string()),
-             "label": pa.array(np.asarray(labels, dtype=np.int8))}
-        )  # fmt: skip
         with self.private_transaction() as tx:
-            insert_arrow(tx, "pending_labels", table)
+            insert_arrow(tx, "pending_labels", _pending(due_cycle, ids, labels))
+
+    def queue_replayed_labels(
+        self, due_cycle: int, ids: list[str], labels: np.ndarray, *, offset: int, position_key: str, sent_key: str
+    ) -> None:
+        """The labels of a replayed batch served now, due at `due_cycle`, and the replay moved past the batch, in one
+        transaction: a restart neither loses the labels of a batch it counts as sent nor sends one twice."""
+        with self.private_transaction() as tx:
+            insert_arrow(tx, "pending_labels", _pending(due_cycle, ids, labels))
+            replay_moved(tx, position_key, sent_key, offset, len(ids))
 
     def due_labels(self, cycle_id: int) -> tuple[list[str], np.ndarray]:
         rows = self.cur.execute(
@@ -156,3 +161,10 @@ class FeedbackQueries(StoreBase):
     def forget_due_labels(self, cycle_id: int) -> None:
         with self.transaction() as tx:
             tx.execute("DELETE FROM pending_labels WHERE due_cycle <= ?", [cycle_id])
+
+
+def _pending(due_cycle: int, ids: list[str], labels: np.ndarray) -> pa.Table:
+    return pa.table(
+        {"due_cycle": pa.array(np.full(len(ids), due_cycle, dtype=np.int64)), "prediction_id": pa.array(ids, type=pa.string()),
+         "label": pa.array(np.asarray(labels, dtype=np.int8))}
+    )  # fmt: skip

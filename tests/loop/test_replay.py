@@ -215,6 +215,42 @@ def test_a_replay_by_time_column_goes_in_time_order_and_says_what_time_it_reache
         rt.close()
 
 
+def test_a_replay_with_a_label_delay_serves_each_batch_and_sends_its_labels_that_many_cycles_later(
+    tmp_path: Path, mlflow_template: Path
+) -> None:
+    """The label delay was the simulator's alone: a user could not try their own stream with labels that come late, or
+    never. Served by the champion as it arrives, a batch's labels (the file's) reach the loop `delay` cycles later,
+    credited to the version that served it; until then the estimate alone judges."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=700)
+    frame = pd.DataFrame({"x": x, "z": rng.normal(size=700), "y": np.where(x + rng.normal(0, 0.7, 700) > 0, "up", "down")})
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    base = make_settings(tmp_path / "base", mlflow_template)
+    created = create(base, "late", path, "late.csv", TableChoice("y", initial_rows=300))
+    rt = Runtime(replace(workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=100, label_delay_cycles=2))
+    try:
+        first, second, third = (rt.loop.run_cycle() for _ in range(3))
+        assert [rt.loop.stream_info()["position"], rt.store.counts()["predictions"]] == [300, 300]  # each batch served once
+        assert first.realised_accuracy is None and second.realised_accuracy is None  # no labels yet: the estimate judges
+        assert first.estimated_accuracy is not None and first.label_coverage == 0 and first.rows_seen == 100
+        model = rt.registry.load(1)
+        batch = frame.iloc[300:400]
+        expected = float(np.mean(model.predict(batch[["x", "z"]]) == np.where(batch["y"] == "up", 1, 0)))
+        assert third.realised_accuracy == pytest.approx(expected) and third.realised_rows == 100  # batch 1's labels, v1.0.0's
+    finally:
+        rt.close()
+    created = create(base, "never", path, "late.csv", TableChoice("y", initial_rows=300))
+    never = Runtime(replace(workspace_settings(base, created.folder), stream_enabled=True, stream_batch_size=100, label_delay_cycles=1000))
+    try:
+        records = [never.loop.run_cycle() for _ in range(2)]  # labels due after the replay's end: they never come while it runs
+        assert [r.realised_accuracy for r in records] == [None, None] and all(r.estimated_accuracy is not None for r in records)
+        assert all(r.status == "ok" and "the label-free estimate alone decided" in r.reason for r in records)
+        assert never.loop.stream_info()["position"] == 200 and never.store.due_labels(1001)[0] and not never.store.due_labels(1000)[0]
+    finally:
+        never.close()
+
+
 def test_initial_rows_outside_the_file_are_refused(tmp_path: Path, mlflow_template: Path) -> None:
     base = make_settings(tmp_path / "base", mlflow_template)
     with pytest.raises(UserInputError, match="initial_rows"):

@@ -372,10 +372,10 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
     runs = next(d.value for d in at.dataframe if "label_coverage" in d.value)
     assert runs["label_coverage"].iloc[0] == "100.0 %"  # a share as the sentences write one, not 1
     assert not [c for c in at.caption if "label delay" in c.value]
-    at.number_input(key="stream_delay").set_value(3)  # tour 16: accepted during a replay and shown as if it held labels back
+    at.number_input(key="stream_delay").set_value(3)  # a replay's labels come 3 cycles after its predictions
     button(at, "Apply").click().run()
-    said = "The label delay (3 cycles) is the simulator's: a replay's rows arrive labelled."
-    assert at.number_input(key="stream_delay").label.startswith("Label delay (simulator") and said in [c.value for c in at.caption]
+    said = "Each batch is served by the champion as it arrives; its labels come 3 cycles later (until then the estimate alone judges it)."
+    assert at.number_input(key="stream_delay").label == "Label delay (cycles)" and said in [c.value for c in at.caption]
     at.number_input(key="stream_delay").set_value(0)
     button(at, "Apply").click().run()
     at.number_input(key="stream_position").set_value(0)
