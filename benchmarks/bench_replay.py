@@ -1,7 +1,7 @@
 """Replay a real labelled file through the real loop, prequentially, against the published baselines.
 
     .venv/bin/python -m benchmarks.bench_replay FILE --target COL [--time-column C] [--initial 2000] [--batch 200]
-                                                 [--policies challenge,drift,always,never] [--json out.json]
+                                                 [--policies challenge,drift,always,never] [--label-delay N] [--json out.json]
     .venv/bin/python -m benchmarks.bench_replay --synthetic [--rows 45000]   (a generated mixed table with drifts)
     .venv/bin/python -m benchmarks.bench_replay --river sea|agrawal|hyperplane|hyperplane-switch|shuttle [--rows 40000]   (River's concept-drift streams)
 
@@ -12,7 +12,9 @@ anything can learn from it, so the mean of the cycles' realised accuracies (weig
 accuracy. In the same process, on the same rows and batches, the baselines: a model trained once on the
 initial rows; our pipeline retrained after every batch, and every 5 batches, on the newest 1,000 / 2,000 /
 5,000 rows (and the best window in hindsight); River's online logistic regression and adaptive random forest,
-each batch's labels learnt only after the whole batch was predicted; and the last known label.
+each batch's labels learnt only after the whole batch was predicted; and the last known label. With
+`--label-delay N` the loop serves each batch as it arrives and receives its labels N cycles later (the baselines
+still learn each batch's labels at once).
 
 Per policy, what a user would feel besides the accuracy: the cycles run, the alerts raised for Discord (performance
 drops, retrain outcomes, promotions, a failing loop), the informational ones kept apart (drift with no performance
@@ -103,8 +105,13 @@ def load(path: Path, target: str, time_column: str | None, initial: int, batch: 
 
 
 # our loop, under one policy ------------------------------------------------------------------------------
-def run_policy(stream: Stream, policy: str, target: str, time_column: str | None, default: bool, root: Path) -> Result:
-    """`root` holds every policy's workspace, so the migrated MLflow store a workspace starts from is made once."""
+def run_policy(
+    stream: Stream, policy: str, target: str, time_column: str | None, default: bool, root: Path, label_delay: int = 0
+) -> Result:
+    """`root` holds every policy's workspace, so the migrated MLflow store a workspace starts from is made once. With a
+    `label_delay`, each batch is served as it arrives and its labels come that many cycles later (the loop's own label
+    delay): the cycles run on after the replay until every label came, and each label counts for the version that
+    served its row; the estimate of a batch is compared with the realised accuracy of its labels when they come."""
     from core.runtime import Runtime
 
     with tempfile.TemporaryDirectory(dir=root) as folder:
@@ -114,24 +121,28 @@ def run_policy(stream: Stream, policy: str, target: str, time_column: str | None
         )  # fmt: skip
         choice = TableChoice(target, {}, time_column, None, stream.initial)
         created = create(base, f"replay-{policy}-{Path(folder).name}", stream.raw, stream.filename, choice)
-        settings = replace(workspace_settings(base, created.folder), policy=policy, stream_enabled=True, stream_batch_size=stream.batch)
+        settings = replace(workspace_settings(base, created.folder), policy=policy, stream_enabled=True, stream_batch_size=stream.batch,
+                           label_delay_cycles=label_delay)  # fmt: skip
         rt = Runtime(settings)
         correct = rows = retrains = cycles = 0
         errors: list[float] = []
+        estimates: dict[int, float | None] = {}
         start = time.perf_counter()
         try:
             while True:
                 record = rt.loop.run_cycle("replay")
-                if record.status == "no_data":
+                if record.status == "no_data" and not rt.store.due_labels(2**62)[0]:
                     break
                 if record.status == "error":
                     raise RuntimeError(f"cycle {record.cycle_id} failed: {record.reason}")
-                cycles += 1
-                correct += round((record.realised_accuracy or 0.0) * (record.labelled_rows or 0))
-                rows += record.labelled_rows or 0
+                cycles += record.status != "no_data"
+                got, right = labels_scored(record)
+                correct, rows = correct + right, rows + got
                 retrains += record.new_version is not None
-                if record.realised_accuracy is not None and record.estimated_accuracy is not None:
-                    errors.append(abs(record.estimated_accuracy - record.realised_accuracy))
+                estimates[record.cycle_id] = record.estimated_accuracy
+                estimated = estimates.get(record.cycle_id - label_delay)  # the estimate of the batch these labels are of
+                if got and estimated is not None:
+                    errors.append(abs(estimated - right / got))
             alerts, info = alert_counts(rt.store)
         finally:
             rt.close()
@@ -140,6 +151,16 @@ def run_policy(stream: Stream, policy: str, target: str, time_column: str | None
         raise RuntimeError(f"policy {policy} scored {rows:,} rows of {stream.replayed_rows:,}")
     mae = float(np.mean(errors)) if errors else None
     return Result(f"ours: {policy}", "policy", default, correct / rows, retrains, seconds, rows, cycles, alerts, info, mae)
+
+
+def labels_scored(record: object) -> tuple[int, int]:
+    """The labels a cycle received and how many its rows' versions got right: the champion's (its realised accuracy)
+    and every other version's (`realised_versions`), each counted for the version that served the row."""
+    rows = (record.realised_rows or 0) if record.realised_accuracy is not None else 0
+    got, right = rows, round((record.realised_accuracy or 0.0) * rows)
+    for other in json.loads(record.realised_versions or "[]"):
+        got, right = got + other["labels"], right + other["correct"]
+    return got, right
 
 
 def alert_counts(store: object) -> tuple[int, int]:
@@ -335,6 +356,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
         help="replay one of River's streams (synthetic concept drifts, or the real shuttle) instead of FILE",
     )
     parser.add_argument("--rows", type=int, help="rows of the synthetic stream (45,000) or River's (40,000)")
+    parser.add_argument("--label-delay", type=int, default=0, help="cycles each batch's labels come after it is served (0: with it)")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -353,7 +375,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
     default_policy = Settings.from_env({}).policy
     with tempfile.TemporaryDirectory() as root:
         policies = [p for p in args.policies.split(",") if p]
-        results = [run_policy(stream, p, target, args.time_column, p == default_policy, Path(root)) for p in policies]
+        results = [run_policy(stream, p, target, args.time_column, p == default_policy, Path(root), args.label_delay) for p in policies]
     if not args.no_baselines:
         results += baselines(stream)
     print(report(results, stream))

@@ -327,6 +327,19 @@ def test_bench_replay_runs_on_a_slice_of_a_real_stream(tmp_path: Path) -> None:
     assert next(r for r in table if r["name"] == "the last known label")["served_accuracy"] == pytest.approx(expected)
 
 
+def test_bench_replay_with_late_labels_credits_every_label_to_the_version_that_served_it(tmp_path: Path) -> None:
+    """`--label-delay`: under `never` one model serves every row, so the served accuracy cannot depend on when the
+    labels come; the cycles run on until the last batch's labels came (4 batches, then 2 cycles)."""
+    from benchmarks import bench_replay
+
+    path = tmp_path / "weather-slice.csv"
+    pd.read_csv(WEATHER).head(700).to_csv(path, index=False)
+    common = [str(path), "--target", "rain", "--initial", "300", "--batch", "100", "--policies", "never", "--no-baselines"]
+    at_once, late = bench_replay.main(common)[0], bench_replay.main([*common, "--label-delay", "2"])[0]
+    assert late.served_accuracy == at_once.served_accuracy and late.rows == at_once.rows == 400
+    assert (at_once.cycles, late.cycles) == (4, 6)
+
+
 def test_the_switching_hyperplanes_change_the_concept_and_not_the_inputs(tmp_path: Path) -> None:
     """`--river hyperplane-switch` is the issue's "Hyperplane through ConceptDriftStream": four still hyperplanes, one
     after another. A model of the first quarter fails on the last one while the inputs look the same."""
