@@ -9,7 +9,7 @@ from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from core.domain.clock import utc_csv
 from ui import charts
 from ui.own_data import in_progress, start_from_your_own_data
-from ui.state import COUNT, act, cached, dataframe, empty_state, in_force, plural, runtime, said_under, shown_rows
+from ui.state import COUNT, act, cached, changed, dataframe, empty_state, in_force, plural, runtime, said_under, shown_rows
 
 rt = runtime()
 limit = rt.settings.max_samples_per_request
@@ -173,9 +173,9 @@ else:
 
 
 def _save_dataset(dataset_id: int) -> None:
-    v = st.session_state
-    tags = [t.strip() for t in v[f"dataset_tags_{dataset_id}"].split(",") if t.strip()]
-    act(lambda: rt.data.update(dataset_id, v[f"dataset_name_{dataset_id}"], tags), f"Dataset {dataset_id} saved", under="dataset")
+    name, tagged = changed(f"dataset_name_{dataset_id}"), changed(f"dataset_tags_{dataset_id}")  # as drawn: left as it is now
+    tags = None if tagged is None else [t.strip() for t in tagged.split(",") if t.strip()]
+    act(lambda: rt.data.update(dataset_id, name, tags), f"Dataset {dataset_id} saved", under="dataset")
 
 
 def _delete_dataset(dataset_id: int) -> None:

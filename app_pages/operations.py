@@ -12,6 +12,7 @@ from ui import charts
 from ui.state import (
     act,
     cached,
+    changed,
     dataframe,
     decisions,
     deliveries,
@@ -50,12 +51,17 @@ def _set_interval() -> None:
         st.session_state["interval"] = float(rt.loop.worker_status().interval)  # refused: the box shows what is in force
 
 
+POLICY_BOXES = {"policy": "policy", "retrain_cooldown_cycles": "cooldown", "drift_persistence": "persistence",
+                "perf_tolerance": "tolerance", "drift_window_batches": "windows", "ks_alpha": "alpha", "wasserstein_threshold": "min_effect"}  # fmt: skip
+
+
 def _save_policy() -> None:
-    v = st.session_state
-    act(lambda: rt.loop.set_controls(policy=v["policy"], retrain_cooldown_cycles=int(v["cooldown"]), drift_persistence=int(v["persistence"]),
-                                perf_tolerance=v["tolerance"], drift_window_batches=int(v["windows"]), ks_alpha=v["alpha"],
-                                wasserstein_threshold=v["min_effect"]),
-        "Policy and thresholds saved", LABELS, "policy")  # fmt: skip
+    sent = {name: changed(key) for name, key in POLICY_BOXES.items()}
+    sent = {name: value for name, value in sent.items() if value is not None}  # what was left as drawn stays as it is now
+    if not sent:
+        st.toast("Nothing changed in the form: nothing saved")
+        return
+    act(lambda: rt.loop.set_controls(**sent), "Saved: " + ", ".join(LABELS.get(n, n.capitalize()) for n in sent), LABELS, "policy")
 
 
 def _follow_the_replay(position: int) -> None:
@@ -71,18 +77,31 @@ def _apply_stream() -> None:
     # Moved by the person, not by the replay since the box was drawn: sent back as drawn, it set the replay back.
     moved = int(v["stream_position"]) != v.get(SHOWN_POSITION) and v["stream_source"] == info["source"]
 
-    def apply() -> None:
+    def apply() -> dict:  # only what the person changed: a box sent as drawn is left as it is now (another tab, the API)
         rt.loop.update_stream(
-            enabled=v["stream_on"], batch_size=int(v["stream_batch"]), label_delay_cycles=int(v["stream_delay"]),
-            source=v["stream_source"], at_end=v["stream_at_end"], position=int(v["stream_position"]) if moved else None,
+            enabled=changed("stream_on"), batch_size=changed("stream_batch"), label_delay_cycles=changed("stream_delay"),
+            source=changed("stream_source"), at_end=changed("stream_at_end"), position=int(v["stream_position"]) if moved else None,
+            scenario=changed("stream_scenario"), strength=changed("stream_strength"),
         )  # fmt: skip
-        rt.loop.set_stream_scenario(v["stream_scenario"], float(v["stream_strength"]))
+        return rt.loop.stream_info()
 
     v[SHOWN_POSITION] = None  # the box shows where the replay is at the next draw
-    state = "on" if v["stream_on"] else "off"
-    what = (f"{SCENARIO_LABELS[v['stream_scenario']]}, strength {v['stream_strength']:g}" if v["stream_source"] == "simulator"
-            else f"replay of dataset {v['stream_source']}")  # fmt: skip
-    act(apply, f"Stream: {what}, {state}", LABELS, "stream")
+    act(apply, lambda now: f"Stream: {_described(now)}, {'on' if now['enabled'] else 'off'}", LABELS, "stream")
+
+
+def labels_come(delay: int, info: dict) -> str:
+    """When a replayed batch's labels come, and that none will while it runs where the delay outlasts it (tour 18)."""
+    when = f"its labels come {delay:,} cycles later"
+    left = info["batches_left"] or 0
+    if info["at_end"] == "stop" and delay > left:
+        when += f", after the replay's end ({left:,} {'batch' if left == 1 else 'batches'} left): no label comes while it runs"
+    return when
+
+
+def _described(info: dict) -> str:
+    if info["source"] == "simulator":
+        return f"{SCENARIO_LABELS[info['scenario']]}, strength {info['strength']:g}"
+    return f"replay of dataset {info['source']}"
 
 
 st.subheader("Scheduler")
@@ -202,7 +221,7 @@ def stream_status() -> None:
                     f"{reached}; turn the stream on to go on")  # fmt: skip
         st.progress(position / total if total else 0.0, text=text)
         if live.label_delay_cycles:
-            st.caption(f"Each batch is served by the champion as it arrives; its labels come {live.label_delay_cycles:,} cycles later "
+            st.caption(f"Each batch is served by the champion as it arrives; {labels_come(live.label_delay_cycles, info)} "
                        "(until then the estimate alone judges it).")  # fmt: skip
         if info["copies_ahead"]:
             st.warning(info["copies_ahead"], icon=":material/content_copy:")

@@ -234,9 +234,21 @@ def in_force(values: Mapping[str, Any]) -> None:
     its `value=`, so after the loop stopped a replay, or PUT /loop changed the policy, the form still showed the old
     values, and Save or Apply put them back without a word; a refused value stayed in its box. A form's values reach
     the session only when it is sent, and its callback has applied or refused them by now. Set through the session,
-    as the browser shows only a value the server sets so (hence `disableWidgetStateDuplicationWarning`)."""
+    as the browser shows only a value the server sets so (hence `disableWidgetStateDuplicationWarning`). What each
+    box was drawn with is kept for `changed`."""
     for key, value in values.items():
-        st.session_state[key] = value
+        st.session_state[key] = st.session_state[DRAWN + key] = value
+
+
+DRAWN = "drawn:"
+
+
+def changed(key: str) -> Any:
+    """The value sent in a form's box, or None where it was sent as drawn: a form sends every box, so a tab drawn
+    before a change made elsewhere (another tab, the API) put the old values back on Save; only what the person
+    changed is applied."""
+    value = st.session_state.get(key)
+    return None if value == st.session_state.get(DRAWN + key) else value
 
 
 def empty_state(message: str) -> None:

@@ -672,8 +672,9 @@ def _others(m: Measurement) -> str:
     if not m.others:
         return ""
     each = "; ".join(o.describe() for o in m.others)
+    also = " also" if m.realised is not None else ""  # tour 18: "No labels came for the champion's rows… Labels also came"
     return (
-        f" Labels also came back for predictions other versions served: {each}. They count for those versions, "
+        f" Labels{also} came back for predictions other versions served: {each}. They count for those versions, "
         f"not for {version_label(m.champion)}'s realised accuracy."
     )
 

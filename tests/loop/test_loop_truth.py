@@ -193,6 +193,21 @@ def test_labels_count_for_the_version_that_served_them(trained_runtime: Runtime)
         assert client.get(f"/models/{unserved.label}").json()["realised"] == {"labels": 0, "accuracy": None}
 
 
+def test_a_cycle_whose_labels_are_all_another_version_s_does_not_say_they_came_also(trained_runtime: Runtime) -> None:
+    """Tour 18: "No labels came for the champion's rows this cycle: the estimate alone judged it. Labels also came back…"."""
+    rt = trained_runtime
+    rt.loop.set_controls(stream_enabled=False, policy="never")
+    rt.loop.run_cycle()
+    early = rt.serving.predict_batch(np.random.default_rng(13).normal(0, 1, (10, 2)))  # served by v1.0.0
+    second = rt.models.train(dataset_ids=[rt.data.generate(1500, seed=3).dataset_id], promote=False)
+    rt.models.promote(second.version)
+    rt.loop.run_cycle()
+    rt.feedback.send([{"prediction_id": i, "label": int(p)} for i, p in zip(early.prediction_ids, early.predictions, strict=True)])
+    record = rt.loop.run_cycle()
+    assert record.realised_accuracy is None and record.champion_version == 2
+    assert "Labels came back for predictions other versions served: v1.0.0 10 of 10 right" in record.verdict, record.verdict
+
+
 def test_predictions_served_before_the_first_cycle_count_in_its_served_rows(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.loop.set_controls(stream_enabled=False)

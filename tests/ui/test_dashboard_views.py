@@ -399,6 +399,10 @@ def test_an_import_empties_the_uploader_and_a_copy_can_be_deleted_from_the_page(
     assert next(t for t in at.text_input if t.label == "Name").value == "renamed by PATCH"
     button(at, "Save").click().run()
     assert rt.store.dataset(1)["name"] == "renamed by PATCH"
+    rt.data.update(1, "renamed again", None)  # this tab not redrawn since: its Save of a tag alone keeps the new name
+    next(t for t in at.text_input if t.label.startswith("Tags")).set_value("kept")
+    button(at, "Save").click().run()
+    assert rt.store.dataset(1)["name"] == "renamed again" and "kept" in rt.store.dataset(1)["tags"]
     at.selectbox(key="dataset_pick").set_value(2).run()
     button(at, "Delete dataset 2").click().run()
     assert rt.store.dataset(2) is None and not at.exception

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +336,25 @@ def test_the_forms_show_what_is_in_force_after_a_change_elsewhere_or_a_refusal(w
     assert at.error and at.number_input(key="stream_batch").value == 300 and rt.loop.live_settings() == live
 
 
+def test_a_form_sent_from_a_tab_drawn_before_a_change_elsewhere_applies_only_what_the_person_changed(workspace: Path) -> None:
+    """Tour 18: a tab drawn before PUT /loop (or another tab's Save) still held the old values, and its Save sent every
+    box as drawn, putting them back; only the boxes the person changed are applied."""
+    at = open_page("operations")
+    rt = get_runtime()
+    rt.loop.update(None, None, "never", {"ks_alpha": 0.02})  # the API, after this tab was drawn
+    rt.loop.update_stream(label_delay_cycles=2)
+    at.number_input(key="cooldown").set_value(7)
+    button(at, "Save").click().run()
+    live = rt.loop.live_settings()
+    assert (live.policy, live.ks_alpha, live.retrain_cooldown_cycles) == ("never", 0.02, 7)
+    at.number_input(key="stream_batch").set_value(300)
+    rt.loop.update_stream(label_delay_cycles=4)
+    button(at, "Apply").click().run()
+    assert (rt.loop.live_settings().stream_batch_size, rt.loop.live_settings().label_delay_cycles) == (300, 4)
+    button(at, "Save").click().run()  # nothing changed: nothing sent, and said so
+    assert rt.loop.live_settings() == replace(live, stream_batch_size=300, label_delay_cycles=4) and not at.error
+
+
 def test_policy_and_stream_forms_store_the_choice(workspace: Path) -> None:
     at = open_page("operations")
     at.selectbox[0].set_value("never")
@@ -376,6 +396,13 @@ def test_the_stream_form_replays_a_library_dataset_and_shows_how_far_it_got(work
     button(at, "Apply").click().run()
     said = "Each batch is served by the champion as it arrives; its labels come 3 cycles later (until then the estimate alone judges it)."
     assert at.number_input(key="stream_delay").label == "Label delay (cycles)" and said in [c.value for c in at.caption]
+    at.number_input(key="stream_delay").set_value(1000)  # tour 18: longer than the replay, and it still said "1,000 cycles later"
+    at.radio(key="stream_at_end").set_value("stop")
+    button(at, "Apply").click().run()
+    never = ("Each batch is served by the champion as it arrives; its labels come 1,000 cycles later, after the replay's end "
+             "(2 batches left): no label comes while it runs (until then the estimate alone judges it).")  # fmt: skip
+    assert never in [c.value for c in at.caption]
+    at.radio(key="stream_at_end").set_value("restart")
     at.number_input(key="stream_delay").set_value(0)
     button(at, "Apply").click().run()
     at.number_input(key="stream_position").set_value(0)
