@@ -149,7 +149,7 @@ def live() -> None:
         f"{plural(c['incoming_datasets'], 'dataset')}, {plural(c['incoming_samples'], 'sample')}{_copies(c['replayed_samples'])} · in the library: "
         f"{plural(c['datasets'] - c['incoming_datasets'], 'dataset')}, {plural(c['samples'] - c['incoming_samples'], 'sample')} · "
         f"{plural(c['models'], 'model')} · {plural(c['predictions'], 'prediction')} logged (served by any door: the Predict page, the API, "
-        f"replicas, and the simulator's batches while their labels come late; a batch that arrives labelled is scored without "
+        f"replicas, and the stream's batches (simulated or replayed) while their labels come late; a batch that arrives labelled is scored without "
         f"logging) · next cycle {next_run}"
     )
     history = cached.insights.accuracy_history(400)
