@@ -25,6 +25,7 @@ class NewData:
     unlabelled: np.ndarray | pd.DataFrame
     arrived: ArrivedLabels | None  # which labelled rows are labels of served predictions
     predictions_served: int  # predictions logged since the last cycle
+    read_since: object = None  # where this cycle's reading of predictions starts (None: every one, a first cycle)
 
     @property
     def n_labelled(self) -> int:
@@ -37,6 +38,31 @@ class NewData:
     @property
     def n_feedback(self) -> int:
         return 0 if self.arrived is None else len(self.arrived.sample_ids)
+
+    @cached_property
+    def fresh(self) -> np.ndarray:
+        """Per row of `features`, whether its inputs are new to the loop: not a label of a prediction an earlier cycle
+        already read (its inputs were tested and estimated then, as an unlabelled row; tour 18 saw a 200-row batch
+        counted, estimated and drift-tested again as 400 when its labels came three cycles later)."""
+        read = np.zeros(len(self.features), dtype=bool)
+        if self.n_feedback and self.read_since is not None:
+            earlier = np.asarray(self.arrived.predicted_at) < np.datetime64(pd.Timestamp(self.read_since).to_datetime64(), "us")
+            read[: self.n_labelled] = self._per_row(np.zeros(self.n_labelled, dtype=bool), earlier)
+        return ~read
+
+    @property
+    def n_inputs(self) -> int:
+        """The rows whose inputs this cycle meets first: what it estimates and drift-tests."""
+        return int(np.count_nonzero(self.fresh))
+
+    @cached_property
+    def inputs(self) -> np.ndarray | pd.DataFrame:
+        """`features` without the rows an earlier cycle already met."""
+        if self.fresh.all():
+            return self.features
+        if isinstance(self.features, pd.DataFrame):
+            return self.features[self.fresh].reset_index(drop=True)
+        return self.features[self.fresh]
 
     @cached_property
     def features(self) -> np.ndarray | pd.DataFrame:

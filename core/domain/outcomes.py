@@ -264,7 +264,7 @@ class CycleRecord:
 
     def arrived(self, new: Arrival) -> None:
         """What the cycle reads (core.data.new_rows.NewData): its rows, labels, coverage and label delay."""
-        self.rows_seen, self.labelled = new.n_rows, new.n_labelled > 0
+        self.rows_seen, self.labelled = new.n_inputs, new.n_labelled > 0
         self.served_rows, self.labelled_rows, self.label_coverage = new.served_rows, new.n_labelled, new.coverage
         self.label_delay_p50_s, self.label_delay_p90_s = new.delay_seconds(0.5), new.delay_seconds(0.9)
 

@@ -260,13 +260,14 @@ class MonitoringPipeline:
             record.status, record.reason = "no_data", f"no new data {since}: {why}"
             record.verdict = f"No verdict: no new data {since}, so nothing was measured ({why})."
             return None
-        X, y = new.features, new.labelled.y if new.labelled is not None and not len(new.unlabelled) else None
+        X = new.inputs  # not the late labels' rows: an earlier cycle tested their inputs
+        y = new.labelled.y[new.fresh[: new.n_labelled]] if new.labelled is not None and not len(new.unlabelled) else None
         with _timed(steps, "evaluate"):
             measured = self._measure(new, s)
         record.measured(measured)
         report, untested = None, None
-        if measured.champion is not None and new.n_rows < s.drift_min_rows:
-            untested = new.n_rows
+        if measured.champion is not None and new.n_inputs < s.drift_min_rows:
+            untested = new.n_inputs
         elif measured.champion is not None:
             with _timed(steps, "drift"):
                 model = self.registry.load(measured.champion)
@@ -394,7 +395,7 @@ class MonitoringPipeline:
         if first is None:
             return NewData(None, unlabelled, None, served)
         window = self.store.read_samples(first, newest, incoming=True)
-        return NewData(window, unlabelled, self.store.arrived_labels(first, newest), served)
+        return NewData(window, unlabelled, self.store.arrived_labels(first, newest), served, predictions_since)
 
     def _read_position(self) -> dict | None:
         """Where the last cycle that read stopped: stored, or kept in memory while the store refuses writes."""
@@ -413,7 +414,7 @@ class MonitoringPipeline:
         bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]), s)
         predictor = self.registry.load(champion)
         scores = predictor.predict_proba(new.features)
-        estimated, estimated_drop = self._estimate(champion, predictor, scores, s)
+        estimated, estimated_drop = self._estimate(champion, predictor, scores[new.fresh], s) if new.n_inputs else (_NO_ESTIMATE, False)
         if new.labelled is None:
             return Measurement(
                 champion, holdout, None, None, estimated.value, False, bar, bar_source, new.n_rows, estimated_drop, **estimated.band
@@ -627,6 +628,19 @@ class _Estimated:
         """The Measurement's band fields."""
         return {"estimated_low": self.estimate.low, "estimated_high": self.estimate.high, "estimated_threshold": self.threshold,
                 "estimated_rows": self.estimate.n}  # fmt: skip
+
+
+class _NoEstimate:
+    """A cycle whose every row an earlier cycle already estimated (only late labels came): nothing new to estimate."""
+
+    value = threshold = None
+
+    @property
+    def band(self) -> dict[str, object]:
+        return {"estimated_low": None, "estimated_high": None, "estimated_threshold": None, "estimated_rows": 0}
+
+
+_NO_ESTIMATE = _NoEstimate()
 
 
 def _estimate_alone(m: Measurement) -> str:

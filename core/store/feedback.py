@@ -41,6 +41,7 @@ class ArrivedLabels:
     served: np.ndarray
     delay_seconds: np.ndarray
     versions: np.ndarray  # the version that served each prediction
+    predicted_at: np.ndarray  # when each prediction was served (naive UTC)
 
 
 class FeedbackQueries(StoreBase):
@@ -104,13 +105,14 @@ class FeedbackQueries(StoreBase):
     def arrived_labels(self, first_sample_id: int, last_sample_id: int) -> ArrivedLabels:
         """Rows in a range that are labels of served predictions: the served class and the label's delay."""
         arrays = self.cur.execute(
-            """SELECT sample_id, served, epoch(received_at) - epoch(predicted_at) AS delay, model_version FROM feedback
+            """SELECT sample_id, served, epoch(received_at) - epoch(predicted_at) AS delay, model_version, predicted_at FROM feedback
                WHERE sample_id BETWEEN ? AND ? ORDER BY sample_id""",
             [first_sample_id, last_sample_id],
         ).fetchnumpy()
         return ArrivedLabels(
             np.asarray(arrays["sample_id"], dtype=np.int64), np.asarray(arrays["served"], dtype=np.int64),
             np.asarray(arrays["delay"], dtype=np.float64), np.asarray(arrays["model_version"], dtype=np.int64),
+            np.asarray(arrays["predicted_at"], dtype="datetime64[us]"),
         )  # fmt: skip
 
     def realised_by_version(self, version: int | None = None) -> list[VersionLabels]:

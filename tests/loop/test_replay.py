@@ -238,6 +238,9 @@ def test_a_replay_with_a_label_delay_serves_each_batch_and_sends_its_labels_that
         batch = frame.iloc[300:400]
         expected = float(np.mean(model.predict(batch[["x", "z"]]) == np.where(batch["y"] == "up", 1, 0)))
         assert third.realised_accuracy == pytest.approx(expected) and third.realised_rows == 100  # batch 1's labels, v1.0.0's
+        # tour 18: batch 1's inputs were met in cycle 1; its labels do not make cycle 3 test, estimate or count them again
+        tested = rt.store.drift_results(third.cycle_id)["n_current"]
+        assert third.rows_seen == 100 and set(tested) == {100}  # batch 3's rows, not 200 (and the pool starts again: labels came)
     finally:
         rt.close()
     created = create(base, "never", path, "late.csv", TableChoice("y", initial_rows=300))
