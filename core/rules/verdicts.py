@@ -77,7 +77,11 @@ def too_few(n_rows: int, s: Settings) -> str:
 
     >>> too_few(2, Settings.from_env({}))
     'too few rows (2) to test drift: at least 30 are needed (IA_DRIFT_MIN_ROWS)'
+    >>> too_few(0, Settings.from_env({}))
+    'no new inputs to test for drift: only labels came, of rows an earlier cycle tested'
     """
+    if n_rows == 0:  # only late labels came (a cycle reads nothing at all is "no new data")
+        return "no new inputs to test for drift: only labels came, of rows an earlier cycle tested"
     return f"too few rows ({n_rows:,}) to test drift: at least {s.drift_min_rows:,} are needed (IA_DRIFT_MIN_ROWS)"
 
 
