@@ -27,7 +27,6 @@ from ui.state import (
 
 rt = runtime()
 st.title("Operations")
-SHOWN_POSITION = "stream_position_shown"  # the replay's position the box last showed
 
 # Every action runs as a widget callback, before the page is drawn, so each value below already
 # reflects it (drawn first and acted on after, the interval showed 30 s just after setting 5 s).
@@ -64,32 +63,25 @@ def _save_policy() -> None:
     act(lambda: rt.loop.set_controls(**sent), "Saved: " + ", ".join(LABELS.get(n, n.capitalize()) for n in sent), LABELS, "policy")
 
 
-def _follow_the_replay(position: int) -> None:
-    """The position box shows where the replay is, unless the person typed a position not yet applied."""
-    v = st.session_state
-    if "stream_position" not in v or v.get(SHOWN_POSITION) is None or v["stream_position"] == v[SHOWN_POSITION]:
-        v["stream_position"] = v[SHOWN_POSITION] = position
-
-
 def _apply_stream() -> None:
     v = st.session_state
     info = rt.loop.stream_info()
     # Moved by the person, not by the replay since the box was drawn: sent back as drawn, it set the replay back.
-    moved = int(v["stream_position"]) != v.get(SHOWN_POSITION) and v["stream_source"] == info["source"]
+    typed = changed("stream_position")
+    position = int(typed) if typed is not None and v["stream_source"] == info["source"] else None
 
     def apply() -> dict:  # only what the person changed: a box sent as drawn is left as it is now (another tab, the API)
         rt.loop.update_stream(
             enabled=changed("stream_on"), batch_size=changed("stream_batch"), label_delay_cycles=changed("stream_delay"),
-            source=changed("stream_source"), at_end=changed("stream_at_end"), position=int(v["stream_position"]) if moved else None,
+            source=changed("stream_source"), at_end=changed("stream_at_end"), position=position,
             scenario=changed("stream_scenario"), strength=changed("stream_strength"),
         )  # fmt: skip
         return rt.loop.stream_info()
 
-    v[SHOWN_POSITION] = None  # the box shows where the replay is at the next draw
     act(apply, lambda now: f"Stream: {_described(now)}, {'on' if now['enabled'] else 'off'}", LABELS, "stream")
 
 
-def labels_come(delay: int, info: dict) -> str:
+def _labels_come(delay: int, info: dict) -> str:
     """When a replayed batch's labels come, and that none will while it runs where the delay outlasts it (tour 18)."""
     when = f"its labels come {delay:,} cycles later"
     left = info["batches_left"] or 0
@@ -135,8 +127,7 @@ def scheduler_state() -> None:
 scheduler_state()
 
 st.subheader("Policy and thresholds")
-in_force({"policy": live.policy, "cooldown": live.retrain_cooldown_cycles, "persistence": live.drift_persistence,
-          "tolerance": live.perf_tolerance, "windows": live.drift_window_batches, "alpha": live.ks_alpha, "min_effect": live.wasserstein_threshold})  # fmt: skip
+in_force({key: getattr(live, name) for name, key in POLICY_BOXES.items()})
 with st.form("policy_and_thresholds"):  # not "policy": the selectbox has that key
     c1, c2, c3 = st.columns(3)
     c1.selectbox(
@@ -163,7 +154,7 @@ sources = ["simulator", *library["dataset_id"].tolist()]
 names = dict(zip(library["dataset_id"], library["name"], strict=True))
 in_force({"stream_on": live.stream_enabled, "stream_source": info["source"] if info["source"] in sources else sources[0],
           "stream_batch": live.stream_batch_size, "stream_scenario": info["scenario"], "stream_strength": float(info["strength"]),
-          "stream_delay": live.label_delay_cycles, "stream_at_end": info["at_end"]})  # fmt: skip
+          "stream_delay": live.label_delay_cycles, "stream_at_end": info["at_end"], "stream_position": int(info["position"])})  # fmt: skip
 with st.form("stream"):
     st.toggle("Stream on", value=live.stream_enabled, key="stream_on")
     s2, s3 = st.columns([2, 1])  # the source and the scenario wide: at 1024 px a third cut "Replay 2: edge.csv ·"
@@ -184,7 +175,6 @@ with st.form("stream"):
                     "many cycles later, through the same feedback path as POST /feedback (0: the rows arrive labelled).")  # fmt: skip
     s7.radio("At the end of a replay", ["stop", "restart"], index=["stop", "restart"].index(info["at_end"]), key="stream_at_end",
              horizontal=True)  # fmt: skip
-    _follow_the_replay(int(info["position"]))
     s8.number_input(LABELS["position"], step=1, key="stream_position",
                     help="Where the replay stood when the page was drawn; the line under the form follows it as it moves. Apply "
                     "moves the replay only when you changed this box (Start over, below the form, sets it to 0 at once).")  # fmt: skip
@@ -221,7 +211,7 @@ def stream_status() -> None:
                     f"{reached}; turn the stream on to go on")  # fmt: skip
         st.progress(position / total if total else 0.0, text=text)
         if live.label_delay_cycles:
-            st.caption(f"Each batch is served by the champion as it arrives; {labels_come(live.label_delay_cycles, info)} "
+            st.caption(f"Each batch is served by the champion as it arrives; {_labels_come(live.label_delay_cycles, info)} "
                        "(until then the estimate alone judges it).")  # fmt: skip
         if info["copies_ahead"]:
             st.warning(info["copies_ahead"], icon=":material/content_copy:")

@@ -229,6 +229,9 @@ def said_under(name: str) -> None:
         getattr(st, said[0])(said[1])
 
 
+DRAWN = "drawn:"  # a form box's value as last drawn, beside its key
+
+
 def in_force(values: Mapping[str, Any]) -> None:
     """Draw a form's boxes (by key) with the values in force: a box keeps its value by its key across reruns, whatever
     its `value=`, so after the loop stopped a replay, or PUT /loop changed the policy, the form still showed the old
@@ -238,9 +241,6 @@ def in_force(values: Mapping[str, Any]) -> None:
     box was drawn with is kept for `changed`."""
     for key, value in values.items():
         st.session_state[key] = st.session_state[DRAWN + key] = value
-
-
-DRAWN = "drawn:"
 
 
 def changed(key: str) -> Any:

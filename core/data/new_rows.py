@@ -46,7 +46,7 @@ class NewData:
         counted, estimated and drift-tested again as 400 when its labels came three cycles later)."""
         read = np.zeros(len(self.features), dtype=bool)
         if self.n_feedback and self.read_since is not None:
-            earlier = np.asarray(self.arrived.predicted_at) < np.datetime64(pd.Timestamp(self.read_since).to_datetime64(), "us")
+            earlier = self.arrived.predicted_at < np.datetime64(self.read_since, "us")
             read[: self.n_labelled] = self._per_row(np.zeros(self.n_labelled, dtype=bool), earlier)
         return ~read
 
