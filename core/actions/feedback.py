@@ -129,10 +129,16 @@ class FeedbackActions:
         return self.apply(ids, indices, correct, where=lambda i: f"row {i + 2}")
 
     def apply(
-        self, ids: list[str], indices: np.ndarray, correct: bool = False, where: Callable[[int], str] = lambda i: f"labels[{i}]"
+        self,
+        ids: list[str],
+        indices: np.ndarray,
+        correct: bool = False,
+        where: Callable[[int], str] = lambda i: f"labels[{i}]",
+        replay_of: list[int | None] | None = None,
     ) -> FeedbackReply:
-        """Checked ids and class indices: join them to the log and store them (the simulator comes in here). `where`
-        names an id's position as its door does: a file's row, a list's index."""
+        """Checked ids and class indices: join them to the log and store them (the stream's held-back labels come in
+        here, with `replay_of` for a replay's). `where` names an id's position as its door does: a file's row, a list's
+        index."""
         repeated = first_repeat(ids)
         if repeated is not None:
             raise UserInputError("prediction_id", _given_again(repeated, [where(i) for i, value in enumerate(ids) if value == repeated]))
@@ -140,7 +146,7 @@ class FeedbackActions:
         if self.predictor.last_flush_error:
             raise StorageError(f"the prediction log cannot be written now ({self.predictor.last_flush_error}); send the labels again later")
         now = utcnow()
-        result = self.store.apply_feedback(ids, indices, correct, now)
+        result = self.store.apply_feedback(ids, indices, correct, now, replay_of)
         unknown, expired = self._expired(result, now)
         return FeedbackReply(len(ids), result.matched, result.stored, result.corrected, unknown, expired, result.already_labelled)
 

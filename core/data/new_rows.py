@@ -55,6 +55,15 @@ class NewData:
         """The rows whose inputs this cycle meets first: what it estimates and drift-tests."""
         return int(np.count_nonzero(self.fresh))
 
+    @property
+    def inputs_came_labelled(self) -> bool:
+        """Whether the rows met first include rows that arrived with their labels (a stream batch, data sent to the
+        loop), not only inputs of predictions: the drift pool keeps the two kinds apart. Labels of predictions an
+        earlier cycle read do not make a cycle's inputs labelled (their rows are not among them)."""
+        if self.labelled is None:
+            return False
+        return bool(np.any(self.came_labelled() & self.fresh[: self.n_labelled]))
+
     @cached_property
     def inputs(self) -> np.ndarray | pd.DataFrame:
         """`features` without the rows an earlier cycle already met."""

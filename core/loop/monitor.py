@@ -62,6 +62,11 @@ class DriftMonitor:
         return self._require_fitted().rows
 
     @property
+    def pooled(self) -> int:
+        """How many batches the newest windowed test pooled (the newest one included)."""
+        return len(self._batches)
+
+    @property
     def reference(self) -> Reference | None:
         return None if self._fitted is None else self._fitted.reference
 
@@ -78,7 +83,7 @@ class DriftMonitor:
     def calculate(
         self,
         X: np.ndarray | pd.DataFrame,
-        labelled: bool,
+        came_labelled: bool,
         window_batches: int,
         features: list[str],
         thresholds: DriftThresholds,
@@ -87,9 +92,11 @@ class DriftMonitor:
     ) -> DriftReport:
         """Add the newest batch and test it, alone and pooled with the ones before it, against the reference.
         For a table, the champion's predicted classes (given `model`; call `reference_estimate` first) and
-        the labels (given `y`) join the family: their distributions against the reference's."""
+        the labels (given `y`) join the family: their distributions against the reference's. `came_labelled`: `X`
+        holds rows that arrived with their labels (a stream batch), not only prediction inputs; the pool starts again
+        when that changes. Late labels coming or not does not change it: they are not in `X`."""
         fitted = self._require_fitted()
-        key = (labelled, window_batches)
+        key = (came_labelled, window_batches)
         if key != self._batches_key:
             self._batches.clear()
             self._batches_key = key

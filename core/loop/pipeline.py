@@ -271,8 +271,9 @@ class MonitoringPipeline:
         elif measured.champion is not None:
             with _timed(steps, "drift"):
                 model = self.registry.load(measured.champion)
-                labelled = new.labelled is not None
-                report = self.monitor.calculate(X, labelled, s.drift_window_batches, self.store.features, thresholds_of(s), model, y)
+                report = self.monitor.calculate(
+                    X, new.inputs_came_labelled, s.drift_window_batches, self.store.features, thresholds_of(s), model, y
+                )
                 record.reference = self.monitor.reference.to_json()
             record.drift_share, record.dataset_drift = report.drift_share, report.dataset_drift
         signals = verdicts.signals(report, measured)
@@ -317,18 +318,18 @@ class MonitoringPipeline:
     # steps -------------------------------------------------------------------------
     def _stream(self, s: Settings, record: CycleRecord) -> None:
         """The stream's batch for this cycle: the replayed dataset's next rows, or the simulator's (the synthetic
-        schema only), whose labels may be held back IA_LABEL_DELAY_CYCLES cycles; then any labels now due."""
-        if not s.stream_enabled:
-            return
-        source = stream_source(self.store, s.stream_batch_size)
-        if source.replaying:
-            record.scenario = "replay" if self._replay(s, record, source) else None
-        elif self.store.schema.plain:
-            self._simulate(s, record)
+        schema only), whose labels may be held back IA_LABEL_DELAY_CYCLES cycles; then any labels now due, the stream on or
+        off: its predictions were served, and their labels come as labels of served predictions do."""
+        if s.stream_enabled:
+            source = stream_source(self.store, s.stream_batch_size)
+            if source.replaying:
+                record.scenario = "replay" if self._replay(s, record, source) else None
+            elif self.store.schema.plain:
+                self._simulate(s, record)
         if self.feedback is not None:  # labels held back earlier are still sent if the delay was since set to 0
-            ids, labels = self.store.due_labels(record.cycle_id)
+            ids, labels, replay_of = self.store.due_labels(record.cycle_id)
             if ids:
-                self.feedback.apply(ids, labels)
+                self.feedback.apply(ids, labels, replay_of=replay_of)
                 self.store.forget_due_labels(record.cycle_id)
 
     def _labels_later(self, s: Settings) -> bool:
@@ -355,7 +356,7 @@ class MonitoringPipeline:
         for start in range(0, rows.n_rows, self.predictor.max_rows):
             part = rows.X[start : start + self.predictor.max_rows]
             ids += self.predictor.predict_batch(part, source="stream").prediction_ids
-        labels_sent_later(self.store, source, offset, record.cycle_id + s.label_delay_cycles, ids, rows.y)
+        labels_sent_later(self.store, source, offset, record.cycle_id + s.label_delay_cycles, ids, rows)
         return True
 
     def _simulate(self, s: Settings, record: CycleRecord) -> None:

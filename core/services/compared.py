@@ -80,11 +80,12 @@ def compared_rows(store: Store, cycle_id: int, max_rows: int) -> ComparedRows | 
 
 
 def _read_again(store: Store, batch: TestedBatch, cap: int) -> pd.DataFrame:
-    """What one cycle's test read, as it read it: its samples, then the inputs of the predictions served that were
-    still unlabelled (a sample of either when there are more than `cap`: the counts then differ from the test's)."""
+    """What one cycle's test read, as it read it: its samples but the labels of predictions served before it (an earlier
+    cycle tested their inputs), then the inputs of the predictions served that were still unlabelled (a sample of either
+    when there are more than `cap`: the counts then differ from the test's)."""
     parts = []
     if batch.first_sample_id is not None:
-        parts.append(store.incoming_rows(batch.first_sample_id, batch.last_sample_id, cap))
+        parts.append(store.incoming_rows(batch.first_sample_id, batch.last_sample_id, cap, batch.served_since))
     if batch.served_until is not None:
         parts.append(store.served_inputs(batch.served_since, batch.served_until, batch.last_sample_id or 0, cap))
     read = [part for part in parts if not part.empty] or parts[:1]  # an empty part adds no row (and no dtype warning)

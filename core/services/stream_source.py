@@ -186,6 +186,9 @@ def replay_to_serve(store: Store, source: StreamSource) -> tuple[int, Window] | 
     return position, store.replay_rows(source.dataset_id, position, source.batch_size)
 
 
-def labels_sent_later(store: Store, source: StreamSource, offset: int, due_cycle: int, ids: list[str], labels: object) -> None:
-    """A served batch's labels queued for `due_cycle`, and the replay moved past it, at once."""
-    store.queue_replayed_labels(due_cycle, ids, labels, offset=offset, position_key=_POSITION, sent_key=_sent_key(source.dataset_id))
+def labels_sent_later(store: Store, source: StreamSource, offset: int, due_cycle: int, ids: list[str], rows: Window) -> None:
+    """A served batch's labels queued for `due_cycle`, each with its row in the replayed dataset (its labelled copy is a
+    replayed row, read once), and the replay moved past it, at once."""
+    store.queue_replayed_labels(
+        due_cycle, ids, rows.y, rows.sample_ids, offset=offset, position_key=_POSITION, sent_key=_sent_key(source.dataset_id)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -394,22 +395,30 @@ class DatasetQueries(StoreBase):
         return tuple(int(r[0]) for r in rows)
 
     def reference_rows(
-        self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int
-    ) -> pd.DataFrame:
+        self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int,
+        served_before: datetime | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
         """Features and target of a drift reference: a model's training rows (its datasets within its id
         range) or, without `dataset_ids`, the incoming rows of a range (a replayed row once, as training read
         it); at most `max_rows`, chosen by a seeded hash of the sample id, so every reader (the drift test,
-        each chart) gets the same rows."""
+        each chart) gets the same rows. `served_before` leaves out the labels of predictions served before it."""
         cols = self.named_columns()
         where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)})" if dataset_ids else f"{INCOMING} {ONCE}"
+        params: list = [first_sample_id, last_sample_id]
+        if served_before is not None:
+            where = f"NOT EXISTS (SELECT 1 FROM feedback f WHERE f.sample_id = samples.sample_id AND f.predicted_at < ?) AND {where}"
+            params.append(served_before)
         sql = f"""SELECT {cols} FROM (SELECT * FROM samples WHERE sample_id BETWEEN ? AND ? AND {where}
                   ORDER BY hash(sample_id, ?) LIMIT ?) ORDER BY sample_id"""
-        return self.cur.execute(sql, [first_sample_id, last_sample_id, int(seed), int(max_rows)]).df()
+        return self.cur.execute(sql, [*params, int(seed), int(max_rows)]).df()
 
-    def incoming_rows(self, first_sample_id: int, last_sample_id: int, max_rows: int) -> pd.DataFrame:
+    def incoming_rows(
+        self, first_sample_id: int, last_sample_id: int, max_rows: int, served_before: datetime | None = None
+    ) -> pd.DataFrame:
         """Features and target of the loop's incoming rows in a range (a cycle's batch, never a library
-        dataset stored in between), at most `max_rows` (the same seeded hash choice)."""
-        return self.reference_rows(first_sample_id, last_sample_id, None, max_rows, 0)
+        dataset stored in between), at most `max_rows` (the same seeded hash choice); with `served_before`, without
+        the labels of predictions served before it (their inputs were an earlier cycle's, as `NewData.fresh` says)."""
+        return self.reference_rows(first_sample_id, last_sample_id, None, max_rows, 0, served_before)
 
     def sample_features(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int = 0) -> pd.DataFrame:
         """A seeded sample of features and target for distribution plots."""

@@ -45,20 +45,24 @@ class ArrivedLabels:
 
 
 class FeedbackQueries(StoreBase):
-    def apply_feedback(self, ids: list[str], labels: np.ndarray, correct: bool, now: datetime) -> FeedbackResult:
+    def apply_feedback(
+        self, ids: list[str], labels: np.ndarray, correct: bool, now: datetime, replay_of: list[int | None] | None = None
+    ) -> FeedbackResult:
         """Join the labels to the logged predictions and store them in one transaction: a new label as a
         feedback row and an incoming sample; with `correct`, a label that was already there replaced (in
-        both). Ids the log does not hold, and (without `correct`) ids already labelled, are only reported."""
+        both). Ids the log does not hold, and (without `correct`) ids already labelled, are only reported.
+        `replay_of`: per label, the library row a replay served (the sample is a copy of it), or None."""
         given = pa.table(
             {"pos": pa.array(np.arange(len(ids), dtype=np.int64)), "prediction_id": pa.array(ids, type=pa.string()),
-             "label": pa.array(np.asarray(labels, dtype=np.int8))}
+             "label": pa.array(np.asarray(labels, dtype=np.int8)),
+             "replay_of": pa.array(replay_of if replay_of is not None else [None] * len(ids), type=pa.int64())}
         )  # fmt: skip
         features = ", ".join(f"p.{f}" for f in self.features)
         with self.private_transaction() as tx:
             tx.register("_labels", given)
             tx.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _matched AS
-                    SELECT l.pos, l.prediction_id, l.label, p.ts, p.model_version, p.prediction, {features},
+                    SELECT l.pos, l.prediction_id, l.label, l.replay_of, p.ts, p.model_version, p.prediction, {features},
                            f.label AS old_label, f.sample_id AS old_sample
                     FROM _labels l
                     JOIN (SELECT * FROM predictions WHERE prediction_id IN (SELECT prediction_id FROM _labels)
@@ -80,7 +84,8 @@ class FeedbackQueries(StoreBase):
             cols = ", ".join(self.features)
             numbered = "SELECT *, ? + row_number() OVER (ORDER BY pos) - 1 AS new_sample FROM _matched WHERE old_label IS NULL"
             tx.execute(
-                f"INSERT INTO samples (sample_id, dataset_id, {cols}, {TARGET}) SELECT new_sample, ?, {cols}, label FROM ({numbered})",
+                f"""INSERT INTO samples (sample_id, dataset_id, replay_of, {cols}, {TARGET})
+                    SELECT new_sample, ?, replay_of, {cols}, label FROM ({numbered})""",
                 [dataset_id, first],
             )
             tx.execute(
@@ -146,27 +151,33 @@ class FeedbackQueries(StoreBase):
             insert_arrow(tx, "pending_labels", _pending(due_cycle, ids, labels))
 
     def queue_replayed_labels(
-        self, due_cycle: int, ids: list[str], labels: np.ndarray, *, offset: int, position_key: str, sent_key: str
+        self, due_cycle: int, ids: list[str], labels: np.ndarray, replay_of: np.ndarray, *, offset: int, position_key: str, sent_key: str
     ) -> None:
         """The labels of a replayed batch served now, due at `due_cycle`, and the replay moved past the batch, in one
-        transaction: a restart neither loses the labels of a batch it counts as sent nor sends one twice."""
+        transaction: a restart neither loses the labels of a batch it counts as sent nor sends one twice. `replay_of`:
+        each row's sample id in the replayed dataset, which its labelled copy will carry."""
         with self.private_transaction() as tx:
-            insert_arrow(tx, "pending_labels", _pending(due_cycle, ids, labels))
+            insert_arrow(tx, "pending_labels", _pending(due_cycle, ids, labels, replay_of))
             replay_moved(tx, position_key, sent_key, offset, len(ids))
 
-    def due_labels(self, cycle_id: int) -> tuple[list[str], np.ndarray]:
+    def due_labels(self, cycle_id: int) -> tuple[list[str], np.ndarray, list[int | None]]:
+        """The held-back labels due by `cycle_id`: prediction ids, labels, and each replayed row's source (None for the
+        simulator's)."""
         rows = self.cur.execute(
-            "SELECT prediction_id, label FROM pending_labels WHERE due_cycle <= ? ORDER BY due_cycle, prediction_id", [cycle_id]
-        ).fetchnumpy()
-        return [str(i) for i in rows["prediction_id"]], np.asarray(rows["label"], dtype=np.int8)
+            """SELECT prediction_id, label, replay_of FROM pending_labels WHERE due_cycle <= ?
+               ORDER BY due_cycle, replay_of, prediction_id""",  # a replay's rows in its file's order
+            [cycle_id],
+        ).fetchall()
+        return [str(r[0]) for r in rows], np.array([r[1] for r in rows], dtype=np.int8), [r[2] for r in rows]
 
     def forget_due_labels(self, cycle_id: int) -> None:
         with self.transaction() as tx:
             tx.execute("DELETE FROM pending_labels WHERE due_cycle <= ?", [cycle_id])
 
 
-def _pending(due_cycle: int, ids: list[str], labels: np.ndarray) -> pa.Table:
+def _pending(due_cycle: int, ids: list[str], labels: np.ndarray, replay_of: np.ndarray | None = None) -> pa.Table:
     return pa.table(
         {"due_cycle": pa.array(np.full(len(ids), due_cycle, dtype=np.int64)), "prediction_id": pa.array(ids, type=pa.string()),
-         "label": pa.array(np.asarray(labels, dtype=np.int8))}
+         "label": pa.array(np.asarray(labels, dtype=np.int8)),
+         "replay_of": pa.array(np.asarray(replay_of, dtype=np.int64) if replay_of is not None else [None] * len(ids), type=pa.int64())}
     )  # fmt: skip

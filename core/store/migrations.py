@@ -278,6 +278,12 @@ def _m015_estimate_threshold(cur: duckdb.DuckDBPyConnection, schema: Schema) -> 
     cur.execute("ALTER TABLE cycles ADD COLUMN estimated_threshold DOUBLE")
 
 
+def _m016_replayed_labels(cur: duckdb.DuckDBPyConnection, schema: Schema) -> None:
+    """Each held-back label's replayed source row, so a replayed row served first and labelled later is stored as a
+    copy of its library row (`samples.replay_of`), read once and counted as replayed, like a row replayed labelled."""
+    cur.execute("ALTER TABLE pending_labels ADD COLUMN replay_of BIGINT")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables: workspace, datasets, samples, models, model_events, predictions", _m001_core),
     (2, "monitoring: cycles, drift_results, notifications, health_checks", _m002_monitoring),
@@ -302,4 +308,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (13, "each cycle's rows that came labelled, scored by the champion on arrival", _m013_scored_on_arrival),
     (14, "each replayed row's source row, so a row sent again is read once", _m014_replayed_rows),
     (15, "each cycle's estimate threshold, the bar a cycle without labels is judged on", _m015_estimate_threshold),
+    (16, "each held-back label's replayed source row, so a replayed row labelled late is a copy", _m016_replayed_labels),
 ]

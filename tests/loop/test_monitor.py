@@ -39,7 +39,9 @@ def test_batches_pool_until_the_monitor_is_fitted_again() -> None:
     for _ in range(3):
         report = monitor.calculate(rng.normal(size=(100, 2)), True, 3, schema.names, DriftThresholds())
     assert max(f.window_batches for f in report.features) <= 3 and report.n_current == 100
-    assert {f.n_current for f in report.features} <= {100, 200, 300}
+    assert {f.n_current for f in report.features} <= {100, 200, 300} and monitor.pooled == 3
+    monitor.calculate(rng.normal(size=(100, 2)), False, 3, schema.names, DriftThresholds())
+    assert monitor.pooled == 1  # prediction inputs are not pooled with stream batches
     monitor.fit(reference_rows(schema, 500, 3), schema)
     again = monitor.calculate(rng.normal(size=(100, 2)), True, 3, schema.names, DriftThresholds())
     assert {f.n_current for f in again.features} == {100}  # nothing pooled from before the new reference
