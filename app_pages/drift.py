@@ -81,8 +81,9 @@ if dropped and FEATURE not in fired:
 top, bottom = st.columns(3), st.columns(3)  # two rows of three: each value fits at 1024 px
 top[0].metric("Champion then", version_label(cycle.get("champion_version")))
 upper = cycle.get("realised_upper")
-top[1].metric("Realised accuracy", percent(cycle.get("realised_accuracy")), help="On this cycle's labelled batch. Beneath it, the upper "
-              "end of its confidence interval: the figure a drop is called on, so a few labels are not read as a fall.",
+top[1].metric("Realised accuracy", percent(cycle.get("realised_accuracy")), help="On the labels that came this cycle for rows the "
+              "champion served (with a label delay, rows it served that many cycles before). Beneath it, the upper end of its "
+              "confidence interval: the figure a drop is called on, so a few labels are not read as a fall.",
               delta=None if upper is None or pd.isna(upper) else f"upper bound {percent(upper)}", delta_color="off", delta_arrow="off")  # fmt: skip
 top[2].metric("Estimated accuracy", percent(cycle.get("estimated_accuracy")), delta=charts.estimate_band(cycle), delta_color="off",
               delta_arrow="off", help="Without labels, from the champion's calibrated confidence on this batch; the band is where "
@@ -96,7 +97,7 @@ else:
                      "upper confidence bound (IA_PERF_CONFIDENCE) falls below this bar less the tolerance (IA_PERF_TOLERANCE). The bar "
                      "is what the champion's holdout vouches for (its lower bound) until the champion has served more labelled rows "
                      "than its holdout holds, and at least 1,000, then its realised accuracy on the rows it served: it moves as they "
-                     "come. The verdict above names which.")  # fmt: skip
+                     "come. The verdict above names which, and the tolerance this cycle used.")  # fmt: skip
 bottom[1].metric("New version", version_label(cycle.get("new_version")), help="The version this cycle registered, if any.")
 said, nothing = signals_tile(cycle, fired)
 bottom[2].metric("Signals", said, delta=tile_line(fired), delta_color="inverse", delta_arrow="off",

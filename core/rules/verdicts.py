@@ -94,6 +94,8 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
     parts += [_evidence(name, report, m, s) for name in fired]
     if not fired:
         parts.append(_quiet(report, m, s))
+    elif m.realised is not None and REALISED not in fired:  # tour 18: an upper bound under the bar, and no word why no drop
+        parts.append(f"The realised {held(m, s)}.")
     if m.realised is None and m.estimated is not None:
         parts.append(NO_LABELS)
     if m.one_class is not None:

@@ -14,7 +14,7 @@ from core.domain.outcomes import Measurement
 from core.domain.schema import Column, Schema
 from core.rules.policy import CycleFacts, RetrainPolicy
 from core.rules.verdicts import CLASS_SHIFT, FEATURE, signals, verdict
-from core.stats.drift import LABELS, DriftReport, DriftThresholds, described, table_report
+from core.stats.drift import LABELS, DriftReport, DriftThresholds, FeatureDrift, described, table_report
 from ui import charts
 
 SCHEMA = Schema(
@@ -159,3 +159,14 @@ def test_a_quiet_verdict_says_the_test_it_made_not_an_accuracy_above_its_bar() -
         == "No signal: accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) less the tolerance 0.05."
     )
     assert settings.perf_tolerance == 0.05 and "0.880 holds" not in text
+
+
+def test_a_verdict_with_another_signal_still_says_why_an_accuracy_under_its_bar_is_no_drop() -> None:
+    """Tour 18: "upper bound 73.6 %" beside "bar 74.7 %" and only feature drift fired; the tolerance was nowhere on screen."""
+    m = Measurement(1, 0.9, 0.685, 0.736, 0.9, False, 0.747, "realised on 1,200 served rows", 200)
+    bill = FeatureDrift("bill", "ks", 0.3, 1e-6, 0.01, 0.5, True, 0.2, "significant", 200, 1, n_reference=2000)
+    report = DriftReport([bill], 1.0, True, 2000, 200, 0.05)
+    text = verdict(signals(report, m), report, m, Settings.from_env({}))
+    assert text.startswith("Feature drift: bill")
+    assert text.endswith("The realised accuracy 0.685 (upper bound 0.736) holds against its bar 0.747 (realised on 1,200 served rows) "
+                         "less the tolerance 0.05.")  # fmt: skip
