@@ -110,7 +110,7 @@ def live() -> None:
         "Realised accuracy", percent(realised.get("realised_accuracy")), delta=realised_as_of(realised, ov.champion, last.get("cycle_id")), delta_color="off",
         delta_arrow="off", help="The served classes against the labels that arrived for the champion's own predictions and the "
         "stream rows it scored; it stays until a newer cycle measures one. A figure on a few labels moves a lot: read it with its "
-        f"count. {measured}",
+        f"count. {measured} {charts.late_labels(realised.get('label_delay_p50_s'), ov.interval) or ''}",
     )  # fmt: skip
     estimated = ov.estimated or {}
     band = charts.estimate_band(estimated, last.get("cycle_id"), ov.champion)
@@ -163,18 +163,20 @@ def live() -> None:
         st.plotly_chart(figure, key="accuracy_history", on_select=_open_clicked, selection_mode="points")
         if "open_cycle" in st.session_state:  # a point or a marker was clicked: the whole page reruns and opens it (below)
             st.rerun(scope="app")
-        st.caption("Click a point or a drift marker to open that cycle in full.")
+        late = charts.late_labels(history["delay_p50"].median() if "delay_p50" in history else None, ov.interval)
+        st.caption(f"{late + ' ' if late else ''}Click a point or a drift marker to open that cycle in full.")
     # One table above the other, each the page's width, the decision next to the cycle: side by side, a cycle's decision
     # and an alert's delivery needed a horizontal scroll at 1280 px. The labels a figure rests on are in the Realised tile.
     st.subheader("Latest cycles")
-    # Each narrow column as wide as its header: "small" (75 px) cut "started (UTC)" off at every width.
+    # Each narrow column as wide as its header ("small", 75 px, cut "started (UTC)" off at every width), and the
+    # decision as wide as "challenger v1.12.0 promoted": every column but the verdict whole at 1024 px (tour 18).
     columns = ["cycle_id", "started_at", "decision", "champion_version", "realised_accuracy", "estimated_accuracy", "verdict"]
-    labels = {"cycle_id": st.column_config.NumberColumn("cycle", width=60),
-              "champion_version": st.column_config.TextColumn("champion", width=85),
-              "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss", width=105),
-              "realised_accuracy": st.column_config.TextColumn("realised", width=75),
-              "estimated_accuracy": st.column_config.TextColumn("estimated", width=85),
-              "decision": st.column_config.TextColumn("decision", width="medium", help="A challenge says whether its "
+    labels = {"cycle_id": st.column_config.NumberColumn("cycle", width=55),
+              "champion_version": st.column_config.TextColumn("champion", width=72),
+              "started_at": st.column_config.DatetimeColumn("started (UTC)", format="HH:mm:ss", width=100),
+              "realised_accuracy": st.column_config.TextColumn("realised", width=66),
+              "estimated_accuracy": st.column_config.TextColumn("estimated", width=74),
+              "decision": st.column_config.TextColumn("decision", width=190, help="A challenge says whether its "
                                                       "challenger won; a retrain, what the gate made of it"),
               "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip
     cycles = version_column(decisions(cached.insights.cycles(10)), "champion_version")

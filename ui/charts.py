@@ -270,6 +270,15 @@ def label_facts(cycle: dict) -> str | None:
     return rests_on(labelled, cycle.get("served_rows") or 0, cycle.get("label_coverage"), cycle.get("label_delay_p50_s"))
 
 
+def late_labels(delay_p50: object, interval: float) -> str | None:
+    """What a realised accuracy whose labels came a cycle or more after their rows is not (tour 18: 78.5 % of rows served
+    three cycles before sat beside the estimate of the newest rows, as if of the same rows); None for labels sooner."""
+    if delay_p50 is None or pd.isna(delay_p50) or float(delay_p50) < interval:
+        return None
+    return (f"Labels came late (delay p50 {seconds(float(delay_p50))}): a realised accuracy sits at the cycle its labels came "
+            "and judges rows served that long before, while the estimate beside it is of that cycle's own rows.")  # fmt: skip
+
+
 def seconds(value: float) -> str:
     """A duration as people read it: 850 ms, 42 s, 3.5 min, 2.0 h."""
     if value < 1:

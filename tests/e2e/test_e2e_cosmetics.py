@@ -208,6 +208,24 @@ def test_no_table_header_is_cut_inside_its_column_at_1024_px(server: str) -> Non
     assert cut == [], f"headers cut inside their column: {cut}"
 
 
+def test_the_latest_cycles_show_every_column_but_the_verdict_whole_at_1024_px(server: str) -> None:
+    """Tour 18: at 1024 px the Overview's Latest cycles cut its "estimated" column, the label-free figure beside the realised
+    one; the verdict, the widest, is read by hovering its cells."""
+    with _page(1024) as page:
+        _replayed(page, server)
+        page.goto(server)
+        _settle(page)
+        grid = page.locator("[data-testid='stDataFrame']").first  # Latest cycles, above Latest alerts
+        grid.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        visible = grid.bounding_box()["width"]
+        ours = ("cycle", "started (UTC)", "decision", "champion", "realised", "estimated")
+        headers = {t["text"]: t["clip"] for t in page.evaluate("window.__drawn") if t["clip"] and t["clip"][1] == 0 and t["text"] in ours}
+    assert set(headers) == set(ours), headers
+    cut = [name for name, (x, _, w, _) in headers.items() if x + w > visible + 0.5]
+    assert cut == [], f"columns past the table's right edge ({visible:.0f} px): {cut}"
+
+
 SELECTS_CUT = """() => [...document.querySelectorAll("[data-testid='stSelectbox'] input")]
   .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => `${e.getAttribute('aria-label')}: ${e.value}`)"""
 
