@@ -90,6 +90,13 @@ def _labels_come(delay: int, info: dict) -> str:
     return when
 
 
+def _labels_pending(info: dict, enabled: bool) -> str:
+    """The labels of rows the stream served that are still to come: they come with the stream off too."""
+    n = info["labels_pending"]
+    said = f"{n:,} {'label' if n == 1 else 'labels'} of rows already served still to come, the last due at cycle {info['labels_due_by']:,}"
+    return said + ("; the stream is off, and they come when due all the same." if not enabled else ".")
+
+
 def _described(info: dict) -> str:
     if info["source"] == "simulator":
         return f"{SCENARIO_LABELS[info['scenario']]}, strength {info['strength']:g}"
@@ -217,6 +224,8 @@ def stream_status() -> None:
             st.warning(info["copies_ahead"], icon=":material/content_copy:")
         elif info["at_end"] == "restart":
             st.caption(f"Starting over sends the same rows again: {SENT_AGAIN}")
+    if info["labels_pending"]:
+        st.caption(_labels_pending(info, live.stream_enabled))
 
 
 stream_status()

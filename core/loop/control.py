@@ -133,12 +133,13 @@ class LoopControl:
 
     def stream_info(self) -> dict[str, object]:
         """The stream as GET /stream and the Operations page show it: the simulator's scenario, or the replay's
-        source and position, and the labels' delay."""
+        source and position, the labels' delay, and the labels of rows it served still to come."""
         live, stream = self.live_settings(), controls.stream_state(self.store)
         source = stream_source(self.store, live.stream_batch_size)
+        pending, due_by = self.store.pending_labels()
         return {"enabled": live.stream_enabled, "scenario": stream.scenario, "strength": stream.strength,
                 "batch_size": live.stream_batch_size, "since_cycle": stream.since_cycle,
-                "label_delay_cycles": live.label_delay_cycles, **source.as_dict(),
+                "label_delay_cycles": live.label_delay_cycles, "labels_pending": pending, "labels_due_by": due_by, **source.as_dict(),
                 "idle_reason": idle_reason(self.store, live.stream_enabled, source),
                 "idle_headline": idle_headline(self.store, live.stream_enabled, source), "copies_ahead": copies_ahead(source)}  # fmt: skip
 

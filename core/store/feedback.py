@@ -170,6 +170,11 @@ class FeedbackQueries(StoreBase):
         ).fetchall()
         return [str(r[0]) for r in rows], np.array([r[1] for r in rows], dtype=np.int8), [r[2] for r in rows]
 
+    def pending_labels(self) -> tuple[int, int | None]:
+        """How many held-back labels are still to come, and the cycle the last is due at (None: none)."""
+        n, last = self.cur.execute("SELECT count(*), max(due_cycle) FROM pending_labels").fetchall()[0]
+        return int(n), None if last is None else int(last)
+
     def forget_due_labels(self, cycle_id: int) -> None:
         with self.transaction() as tx:
             tx.execute("DELETE FROM pending_labels WHERE due_cycle <= ?", [cycle_id])

@@ -252,6 +252,8 @@ def test_simulated_labels_arrive_the_set_number_of_cycles_late(tmp_path: Path, m
         assert first.started_at <= first_batch[0] and first_batch[1] <= first.ended_at  # the labels of cycle 1's predictions
         assert rt.store.due_labels(3)[0] == []  # sent once, then forgotten
         rt.loop.set_controls(stream_enabled=False)  # cycles 2 and 3 served batches whose labels are due at 4 and 5
+        info = rt.loop.stream_info()
+        assert (info["enabled"], info["labels_pending"], info["labels_due_by"]) == (False, 200, 5)  # said on Operations
         fourth, fifth, sixth = (rt.loop.run_cycle() for _ in range(3))
         # the stream stopped serving, not the labels of what it served: they come when due
         assert [fourth.labelled_rows, fifth.labelled_rows, sixth.status] == [100, 100, "no_data"]

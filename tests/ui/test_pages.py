@@ -113,6 +113,20 @@ def test_overview_says_a_realised_accuracy_whose_labels_came_late_judges_older_r
     assert any(c.value.startswith(said.group(0)) for c in at.caption)  # and under the chart that pairs them
 
 
+def test_operations_says_labels_of_rows_served_are_still_to_come_with_the_stream_off(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IA_LABEL_DELAY_CYCLES", "2")
+    open_page()
+    rt = get_runtime()
+    rt.loop.run_cycle()  # 200 rows served, their labels due at cycle 3
+    rt.loop.set_controls(stream_enabled=False)
+    at = open_page("operations")
+    said = [c.value for c in at.caption if "still to come" in c.value]
+    assert said == ["200 labels of rows already served still to come, the last due at cycle 3; the stream is off, and they come when due "
+                    "all the same."]  # fmt: skip
+
+
 def test_overview_empty_workspace_says_what_to_do(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IA_STARTER_MODEL", "false")
     at = open_page()
