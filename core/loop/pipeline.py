@@ -70,7 +70,7 @@ from core.services.predictor import Predictor
 from core.services.reference import Reference, move_reference, read_reference, reference_of
 from core.services.registry import ModelRegistry
 from core.services.stream_source import StreamSource, idle_reason, labels_sent_later, replay_batch, replay_to_serve, stream_source
-from core.stats.drift import DriftReport, DriftThresholds, wilson_lower, wilson_upper
+from core.stats.drift import DriftReport, DriftThresholds, lower_bound, upper_bound
 from core.stats.estimate import AccuracyEstimator, Estimate
 from core.stats.paired import paired
 from core.store import Store, Window, utcnow
@@ -434,11 +434,11 @@ class MonitoringPipeline:
                 champion, holdout, None, None, estimated.value, False, bar, bar_source, 0, estimated_drop, others, **estimated.band
             )
         correct = int(np.count_nonzero(right[own]))
-        upper = wilson_upper(correct, n, s.perf_confidence)
+        upper = upper_bound(correct, n, s.perf_confidence)
         drop = upper < bar - s.perf_tolerance
         # Labels outrank the estimate: where they credibly hold the accuracy at or above the estimate's own threshold, an
         # estimated drop is not one (wine's 78 rows, 100 % right, were called a "Performance drop" on its estimate).
-        estimated_drop = estimated_drop and wilson_lower(correct, n, s.perf_confidence) < estimated.threshold
+        estimated_drop = estimated_drop and lower_bound(correct, n, s.perf_confidence) < estimated.threshold
         at_once = new.came_labelled()
         scored = VersionLabels(champion, int(np.count_nonzero(at_once)), int(np.count_nonzero(right[at_once])))
         one = (self.store.schema.classes[int(y[0])], len(y)) if len(y) >= MIN_ONE_CLASS_ROWS and np.all(y == y[0]) else None
@@ -463,8 +463,10 @@ class MonitoringPipeline:
         correct, rows = self.store.served_accuracy(champion)
         if rows >= max(n_holdout, MIN_SERVED_ROWS):
             return correct / rows, f"realised on {rows:,} served rows"
-        lower = wilson_lower(round(holdout * n_holdout), n_holdout, s.perf_confidence)
-        return lower, f"the lower bound of holdout {holdout:.3f} on {n_holdout:,} rows"
+        lower = lower_bound(round(holdout * n_holdout), n_holdout, s.perf_confidence)
+        # named in full: beside the Models page's two-sided 95 % interval, "the lower bound" read as another figure (tour 19)
+        bound = f"the one-sided {s.perf_confidence * 100:g} % lower bound" if s.perf_confidence > 0 else "the accuracy"
+        return lower, f"{bound} of holdout {holdout:.3f} on {n_holdout:,} rows"
 
     def _fit_monitor(self, champion: int, s: Settings) -> None:
         """The drift monitor fitted on the champion's reference in force, its rows read again only when that changed

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.domain.outcomes import Measurement, version_label
+from core.domain.validation import plural
 from core.stats.drift import OUTPUTS, DriftReport, evidence
 from core.stats.estimate import threshold_words
 
@@ -85,12 +86,21 @@ def too_few(n_rows: int, s: Settings) -> str:
     return f"too few rows ({n_rows:,}) to test drift: at least {s.drift_min_rows:,} are needed (IA_DRIFT_MIN_ROWS)"
 
 
+def sentence(clause: str) -> str:
+    """A clause as a sentence of its own: its first letter capitalised, a full stop after it.
+
+    >>> sentence("no new inputs to test for drift"), sentence("too few rows (2) to test drift")
+    ('No new inputs to test for drift.', 'Too few rows (2) to test drift.')
+    """
+    return f"{clause[:1].upper()}{clause[1:]}."
+
+
 def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Settings, untested: int | None = None) -> str:
     """Sentences for a person: the evidence of each fired signal, or what the quiet signals do not cover. `untested`: the
     rows of a cycle too small to test drift on."""
     if m.champion is None:
         return "No champion yet: nothing to judge."
-    parts = [f"T{too_few(untested, s)[1:]}."] if untested is not None else []
+    parts = [sentence(too_few(untested, s))] if untested is not None else []
     parts += [_evidence(name, report, m, s) for name in fired]
     if not fired:
         parts.append(_quiet(report, m, s))
@@ -110,7 +120,7 @@ def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings
         return _drift_evidence(report, s)
     if name == REALISED:
         what = (
-            f"Realised-accuracy drop: {m.realised:.3f} on {m.n_rows:,} labelled rows (upper bound {m.realised_upper:.3f}) "
+            f"Realised-accuracy drop: {m.realised:.3f} on {plural(m.n_rows, 'labelled row')} (upper bound {m.realised_upper:.3f}) "
             f"against a bar of {m.bar:.3f} ({m.bar_source}) less the tolerance {s.perf_tolerance:g}."
         )
     else:
@@ -158,11 +168,14 @@ def held(m: Measurement, s: Settings) -> str:
     an accuracy below its bar that holds says why, and the bar says what it is (beside a holdout accuracy of 0.912,
     a bar of 0.891 read as a mistake).
 
-    >>> held(Measurement(1, 0.9, 0.88, 0.925, 0.9, False, 0.909, "realised on 1,200 served rows"), Settings.from_env({}))
-    'accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) less the tolerance 0.05'
+    >>> held(Measurement(1, 0.9, 0.88, 0.925, 0.9, False, 0.909, "realised on 1,200 served rows", 200), Settings.from_env({}))
+    'accuracy 0.880 on 200 labels (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) less the tolerance 0.05'
+
+    The count says why 0.000 can hold: on one label (tour 19), its upper bound is 0.950.
     """
     source = f" ({m.bar_source})" if m.bar_source else ""
-    return (f"accuracy {m.realised:.3f} (upper bound {m.realised_upper:.3f}) holds against its bar {m.bar:.3f}{source} "
+    on = f" on {plural(m.n_rows, 'label')}" if m.n_rows else ""
+    return (f"accuracy {m.realised:.3f}{on} (upper bound {m.realised_upper:.3f}) holds against its bar {m.bar:.3f}{source} "
             f"less the tolerance {s.perf_tolerance:g}")  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from core.domain.outcomes import version_label
 from core.errors import UserInputError
 from core.rules import verdicts
 from core.runtime import Runtime
-from core.stats.drift import wilson_lower
+from core.stats.drift import lower_bound
 from tests.fixtures import make_settings
 
 SEEDS = range(1, 11)
@@ -125,7 +125,7 @@ def test_the_bar_after_a_small_window_retrain_and_the_follow_up_retrain(tmp_path
         served = run(rt, 8)
         bars = [r.performance_bar for r in served]
         model = rt.store.model(small)
-        lower = wilson_lower(round(model["accuracy"] * model["n_holdout"]), model["n_holdout"], rt.settings.perf_confidence)
+        lower = lower_bound(round(model["accuracy"] * model["n_holdout"]), model["n_holdout"], rt.settings.perf_confidence)
         assert bars[0] == pytest.approx(lower) and lower < model["accuracy"]  # what a small holdout can vouch for
         assert bars[-1] != pytest.approx(lower) and "served rows" in served[-1].reason + served[-1].verdict
         follow = [r for r in served if r.reason.startswith("follow-up")]

@@ -23,7 +23,7 @@ from core.api import create_app
 from core.config import Settings
 from core.data.synthetic_table import generate_table
 from core.runtime import Runtime
-from core.stats.drift import wilson_upper
+from core.stats.drift import upper_bound
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
 from tests.waiting import wait_until
@@ -159,6 +159,25 @@ def test_a_cycle_that_skipped_the_failing_store_is_not_a_recovery(tmp_path: Path
         rt.close()
 
 
+def test_one_wrong_label_is_no_drop_but_a_handful_all_wrong_is(trained_runtime: Runtime) -> None:
+    """Tour 19: one wrong label sent back was a "Performance drop" alert (Wilson's upper bound on 0 of 1, 0.730, under
+    the bar less the tolerance) and set the loop collecting post-drift rows. A model at the bar errs on one row often."""
+    rt = trained_runtime
+    rt.loop.set_controls(stream_enabled=False, policy="never")
+    served = rt.serving.predict_batch(np.random.default_rng(19).normal(0, 1, (9, 2)))
+    rt.loop.run_cycle()  # the nine inputs are met (and tested) here; their labels come later
+    wrong = [{"prediction_id": i, "label": 1 - int(p)} for i, p in zip(served.prediction_ids, served.predictions, strict=True)]
+    rt.feedback.send(wrong[:1])
+    one = rt.loop.run_cycle()
+    assert one.realised_accuracy == 0.0 and one.realised_upper == pytest.approx(0.95) and not one.performance_drift
+    assert one.verdict.startswith("No new inputs to test for drift: only labels came")  # tour 19 read "To new inputs"
+    assert "accuracy 0.000 on 1 label (upper bound 0.950) holds against its bar" in one.verdict
+    assert "(the one-sided 95 % lower bound of holdout" in one.verdict  # not "the lower bound": the Models page shows two-sided
+    rt.feedback.send(wrong[1:])
+    eight = rt.loop.run_cycle()  # 8 of 8 wrong: a model right 80 % of the time does that once in 390,000 batches
+    assert eight.performance_drift and "Realised-accuracy drop: 0.000 on 8 labelled rows" in eight.verdict
+
+
 def test_labels_count_for_the_version_that_served_them(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     rt.loop.set_controls(stream_enabled=False, perf_tolerance=1.0, policy="never")  # no drop called: the cycle counts for the bar
@@ -181,7 +200,7 @@ def test_labels_count_for_the_version_that_served_them(trained_runtime: Runtime)
     assert not record.dataset_drift, record.verdict
     assert rt.store.served_accuracy(2) == (28, 40)  # the bar in time: v1.1.0's own labels
     confidence = rt.loop.live_settings().perf_confidence
-    assert record.realised_upper == pytest.approx(wilson_upper(28, 40, confidence))  # the drop test: v1.1.0's own labels only
+    assert record.realised_upper == pytest.approx(upper_bound(28, 40, confidence))  # the drop test: v1.1.0's own labels only
     with TestClient(create_app(rt)) as client:
         scraped = _scrape(client)
         assert (scraped["ia_continu_realised_accuracy"], scraped["ia_continu_realised_rows"]) == (pytest.approx(0.7), 40.0)

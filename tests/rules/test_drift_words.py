@@ -156,7 +156,7 @@ def test_a_quiet_verdict_says_the_test_it_made_not_an_accuracy_above_its_bar() -
     text = verdict([], None, m, settings)
     assert (
         text
-        == "No signal: accuracy 0.880 (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) less the tolerance 0.05."
+        == "No signal: accuracy 0.880 on 200 labels (upper bound 0.925) holds against its bar 0.909 (realised on 1,200 served rows) less the tolerance 0.05."
     )
     assert settings.perf_tolerance == 0.05 and "0.880 holds" not in text
 
@@ -168,5 +168,5 @@ def test_a_verdict_with_another_signal_still_says_why_an_accuracy_under_its_bar_
     report = DriftReport([bill], 1.0, True, 2000, 200, 0.05)
     text = verdict(signals(report, m), report, m, Settings.from_env({}))
     assert text.startswith("Feature drift: bill")
-    assert text.endswith("The realised accuracy 0.685 (upper bound 0.736) holds against its bar 0.747 (realised on 1,200 served rows) "
+    assert text.endswith("The realised accuracy 0.685 on 200 labels (upper bound 0.736) holds against its bar 0.747 (realised on 1,200 served rows) "
                          "less the tolerance 0.05.")  # fmt: skip
