@@ -99,9 +99,12 @@ else:
                      "than its holdout holds, and at least 1,000, then its realised accuracy on the rows it served: it moves as they "
                      "come. The verdict above names which, and the tolerance this cycle used.")  # fmt: skip
 bottom[1].metric("New version", version_label(cycle.get("new_version")), help="The version this cycle registered, if any.")
+late = charts.late_labels(cycle.get("label_delay_p50_s"), rt.loop.worker_status().interval, "this realised accuracy")
 said, nothing = signals_tile(cycle, fired)
 bottom[2].metric("Signals", said, delta=tile_line(fired), delta_color="inverse", delta_arrow="off",
                  help=nothing or ", ".join(fired) or "No signal fired in this cycle.")  # fmt: skip
+if late and not pd.isna(cycle.get("realised_accuracy")):  # tour 19: only the tile's help said whose rows they were
+    st.caption(late)
 policy = f" (policy {cycle['policy']})" if isinstance(cycle.get("policy"), str) else ""  # tour 16: a switch showed nowhere
 st.write(f"**Decision{policy}: {decision_of(cycle)}.** {cycle['reason']}")
 if not detail.gate_events.empty:
@@ -136,11 +139,11 @@ table(
 
 figures = []
 compared = cached.insights.compared_rows(chosen) if detail.reference is not None else None
-far = charts.far_note(compared, rt.schema.numeric) if compared is not None else None
+_ref, reference = cached.insights.reference_sample(chosen) if compared is not None else (None, None)
+far = charts.far_note(compared, rt.schema.numeric, reference) if compared is not None else None
 if far:
     st.caption(far)  # beside the table whose shifts they inflate
 if compared is not None:  # None: this cycle made no drift test, as its table says
-    _ref, reference = cached.insights.reference_sample(chosen)
     if compared.batch.rows.empty:
         empty_state(f"Cycle {chosen}'s batch was archived by retention: its distributions are in the Parquet archive.")
     else:

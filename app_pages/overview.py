@@ -113,7 +113,7 @@ def live() -> None:
         f"count. {measured} {charts.late_labels(realised.get('label_delay_p50_s'), ov.interval) or ''}",
     )  # fmt: skip
     estimated = ov.estimated or {}
-    band = charts.estimate_band(estimated, last.get("cycle_id"), ov.champion)
+    band = charts.estimate_band(estimated, last.get("cycle_id"), ov.champion, TILE_LINE)
     estimated_at = (f" Cycle {estimated['cycle_id']} at {estimated['started_at']:%H:%M} UTC on {int(estimated['rows_seen']):,} rows; it "
                     "stays until a newer cycle reads rows." if estimated else " No cycle has estimated one yet.")  # fmt: skip
     bottom[1].metric("Estimated accuracy", percent(estimated.get("estimated_accuracy")), delta=band, delta_color="off", delta_arrow="off",

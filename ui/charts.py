@@ -229,10 +229,11 @@ def _pauses(ts: pd.Series) -> pd.Series:
     return (ts[paused] - steps[paused] / 2).reset_index(drop=True)
 
 
-def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None = None) -> str | None:
+def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None = None, room: int = 28) -> str | None:
     """The estimate's 95 % band in words, for a tile and a table; None when the cycle has none. Given the newest
-    cycle's id, an estimate from an older cycle (the newest read no rows) names its own; given today's champion, an
-    estimate of another version's rows (made before a promotion) names that version, as the realised tile does."""
+    cycle's id, an estimate from an older cycle (the newest read no rows) says how many cycles ago, in the words the
+    realised tile beside it uses ("1 cycle ago" beside "cycle 1" read as two cycles, tour 19), in `room` characters;
+    given today's champion, an estimate of another version's rows (made before a promotion) names that version."""
     low, high = cycle.get("estimated_low"), cycle.get("estimated_high")
     if low is None or high is None or pd.isna(low) or pd.isna(high):
         return None
@@ -240,8 +241,10 @@ def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None
     served = cycle.get("champion_version")
     if champion is not None and served is not None and not pd.isna(served) and int(served) != champion:
         return f"{version_label(int(served))}'s · {band}"
-    if newest_cycle is not None and cycle.get("cycle_id") != newest_cycle:  # the help names the band (a line fits ui.state.TILE_LINE)
-        return f"cycle {cycle['cycle_id']} · {band}"
+    if newest_cycle is not None and cycle.get("cycle_id") != newest_cycle:  # the help names the band
+        ago = int(newest_cycle) - int(cycle["cycle_id"])
+        said = f"{ago:,} cycle{'' if ago == 1 else 's'} ago · {band}"
+        return said if len(said) <= room else f"{ago:,} ago · {band}"
     return f"95 % band {band}"
 
 
@@ -270,12 +273,12 @@ def label_facts(cycle: dict) -> str | None:
     return rests_on(labelled, cycle.get("served_rows") or 0, cycle.get("label_coverage"), cycle.get("label_delay_p50_s"))
 
 
-def late_labels(delay_p50: object, interval: float) -> str | None:
+def late_labels(delay_p50: object, interval: float, subject: str = "a realised accuracy") -> str | None:
     """What a realised accuracy whose labels came a cycle or more after their rows is not (tour 18: 78.5 % of rows served
     three cycles before sat beside the estimate of the newest rows, as if of the same rows); None for labels sooner."""
     if delay_p50 is None or pd.isna(delay_p50) or float(delay_p50) < interval:
         return None
-    return (f"Labels came late (delay p50 {seconds(float(delay_p50))}): a realised accuracy sits at the cycle its labels came "
+    return (f"Labels came late (delay p50 {seconds(float(delay_p50))}): {subject} sits at the cycle its labels came "
             "and judges rows served that long before, while the estimate beside it is of that cycle's own rows.")  # fmt: skip
 
 
@@ -434,10 +437,9 @@ def distribution_overlay(
     bins = _shared_bins(reference[feature], current[feature])
     title = _overlay_title(feature, short_name or current_name)
     if bins is not None and bins.get("clip"):
+        beyond = _beyond(reference[feature], bins)[0] + _beyond(current[feature], bins)[0]  # as `far_note` counts them
         low, high = bins.pop("clip")
-        values = pd.concat([reference[feature], current[feature]], ignore_index=True)
-        beyond = int(((values < low) | (values > high)).sum())  # a third line: on the axis, it was cut at 1024 px
-        title += f"<br>{beyond:,} far value{'' if beyond == 1 else 's'} in the end bars"
+        title += f"<br>{beyond:,} far value{'' if beyond == 1 else 's'} in the end bars"  # a third line: on the axis, it was cut at 1024 px
         reference, current = (frame.assign(**{feature: frame[feature].clip(low, high)}) for frame in (reference, current))
     fig.add_histogram(x=reference[feature], name=reference_name, histnorm="probability density",
                       opacity=0.6, xbins=bins, marker_color=COLOURS["reference"])  # fmt: skip
@@ -472,25 +474,37 @@ def _shared_bins(*columns: pd.Series, n: int = 40) -> dict | None:
     return bins | {"clip": (low + 0.5 if whole else low, high)} if clip else bins
 
 
-def far_note(compared: ComparedRows, columns: list[str]) -> str | None:
-    """Which numeric columns' compared rows hold values far from the rest (`_far`, the rule the distribution charts
-    draw in their end bars), and why that matters for the table: a few of them make the Wasserstein shift large
-    while KS barely moves (Weather's 5,503 hPa read "shift 6.08 sd" beside KS 0.17)."""
-    counts = {}
+def far_note(compared: ComparedRows, columns: list[str], reference: pd.DataFrame) -> str | None:
+    """Which numeric columns hold values far from the rest (`_far`, judged within each side), in the reference and in
+    the rows compared, counted as the distribution charts count the values they draw in their end bars, and why that
+    matters for the table: a few of them make the Wasserstein shift large while KS barely moves (Weather's 5,503 hPa
+    read "shift 6.08 sd" beside KS 0.17). The compared rows alone were counted once, and a chart's "26 far values"
+    sat beside "2 of 200" (tour 19)."""
+    counts = []
     for column in columns:
         rows = compared.of(column).rows
-        if column not in rows:  # a cycle stored before its rows could be read again: nothing to count
+        if column not in rows or column not in reference:  # a cycle stored before its rows could be read again
             continue
-        values = rows[column].to_numpy(dtype=float, na_value=np.nan)
-        values = values[np.isfinite(values)]
-        if far := int(_far(values).sum()):
-            counts[column] = f"{column} {far:,} of {len(values):,}"
+        bins = _shared_bins(reference[column], rows[column])
+        sides = [_beyond(part, bins) for part in (reference[column], rows[column])]
+        said = [f"{n:,} of {total:,} {side}" for (n, total), side in zip(sides, ("in the reference", "compared"), strict=True) if n]
+        if said:
+            counts.append(f"{column} {' and '.join(said)}")
     if not counts:
         return None
-    return (f"Far values in the rows compared (more than {OUTLIER_REACH:g} interquartile ranges beyond their column's quartiles): "
-            f"{', '.join(counts.values())}. The shift in sd (Wasserstein) weighs each value by its distance, so a few far values "
-            "(a sentinel such as 9999) can make it large while the KS statistic, which counts rows, barely moves. The charts "
-            "draw them in their end bars.")  # fmt: skip
+    return (f"Far values (more than {OUTLIER_REACH:g} interquartile ranges beyond their side's quartiles, drawn in the charts' end "
+            f"bars): {'; '.join(counts)}. The shift in sd (Wasserstein) weighs each value by its distance, so a few far values "
+            "(a sentinel such as 9999) can make it large while the KS statistic, which counts rows, barely moves.")  # fmt: skip
+
+
+def _beyond(values: pd.Series, bins: dict | None) -> tuple[int, int]:
+    """How many of a side's values lie beyond the range its chart draws in full (its end bars), of its values present."""
+    present = values.to_numpy(dtype=float, na_value=np.nan)
+    present = present[np.isfinite(present)]
+    if bins is None or not bins.get("clip"):
+        return 0, len(present)
+    low, high = bins["clip"]
+    return int(((present < low) | (present > high)).sum()), len(present)
 
 
 def _far(values: np.ndarray) -> np.ndarray:

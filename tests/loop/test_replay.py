@@ -121,6 +121,8 @@ def test_a_row_the_replay_sends_again_is_read_once_and_never_judges_a_model_that
     # A reference or a chart over the replay's whole range reads each row once, as training reads it.
     first = rt.store.cur.execute("SELECT min(sample_id) FROM samples WHERE replay_of IS NOT NULL").fetchone()[0]
     assert len(rt.store.incoming_rows(first, newest, 10_000)) == rt.store.read_samples(first, newest, incoming=True).n_rows == 300
+    segments = tuple(rt.store.datasets_holding(tuple(range(1, 20)), first, newest))  # a model's reference names its datasets
+    assert len(rt.store.reference_rows(first, newest, segments, 10_000, 0)) == 300  # tour 19: 2,610 beside 2,310 trained on
     # A model trained on the library dataset is judged on incoming rows, never on the replay's copies of its own rows.
     other = rt.data.generate(200, "stable", seed=9, role="incoming")
     gate_rows = rt.store.recent_window(1000, exclude_datasets=(library.dataset_id,))

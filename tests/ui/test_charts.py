@@ -63,7 +63,9 @@ def test_the_estimate_is_drawn_with_its_band_where_cycles_have_one() -> None:
     assert "Estimate's 95 % band" not in {t.name for t in charts.accuracy_history(history(10)).data}
     assert charts.estimate_band({"estimated_low": 0.851, "estimated_high": 0.912}) == "95 % band 85.1–91.2 %"
     older = {"cycle_id": 2, "estimated_low": 0.92, "estimated_high": 0.998}
-    assert charts.estimate_band(older, 6) == "cycle 2 · 92.0–99.8 %"  # it fits a tile at 1024 px
+    assert charts.estimate_band(older, 6) == "4 cycles ago · 92.0–99.8 %"  # it fits a tile at 1024 px
+    assert charts.estimate_band(older, 3) == "1 cycle ago · 92.0–99.8 %"  # as the realised tile beside it says (tour 19)
+    assert charts.estimate_band(older, 12_002) == "12,000 ago · 92.0–99.8 %"  # "12,000 cycles ago · …" would be cut
     assert charts.estimate_band({"estimated_low": None, "estimated_high": None}) is None
     before = {"cycle_id": 6, "champion_version": 1, "estimated_low": 0.236, "estimated_high": 1.0}  # tour 15: whose, after a promotion
     assert charts.estimate_band(before, 6, champion=2) == "v1.0.0's · 23.6–100.0 %" and charts.estimate_band(before, 6, champion=1) == (
@@ -402,10 +404,16 @@ def test_far_values_in_the_rows_a_test_compared_are_named_beside_the_shift_they_
     batch = pd.DataFrame({"pressure": pressure, "wind": rng.normal(10, 3, 200)})
     pooled = Compared(pd.DataFrame({"pressure": rng.normal(1015, 7, 600), "wind": np.append(rng.normal(10, 3, 599), 900.0)}), (1, 2, 3))
     compared = ComparedRows(Compared(batch, (3,)), {"pressure": Compared(batch, (3,)), "wind": pooled})
-    note = charts.far_note(compared, ["pressure", "wind"])
-    assert note is not None and "pressure 2 of 200, wind 1 of 600" in note and "10 interquartile ranges" in note
+    reference = pd.DataFrame({"pressure": np.append(rng.normal(1015, 7, 999), 9999.0), "wind": rng.normal(10, 3, 1000)})
+    note = charts.far_note(compared, ["pressure", "wind"], reference)
+    assert note is not None and "10 interquartile ranges" in note
+    assert "pressure 1 of 1,000 in the reference and 2 of 200 compared; wind 1 of 600 compared." in note
+    # tour 19: each chart's title counts both sides; the note's counts add up to it
+    for column, rows, said in (("pressure", batch, 3), ("wind", pooled.rows, 1)):
+        title = charts.distribution_overlay(reference, rows, column, "batch").layout.title.text
+        assert f"{said} far value{'s' if said > 1 else ''} in the end bars" in title, title
     moved = ComparedRows(Compared(batch.assign(pressure=rng.normal(1200, 7, 200)), (3,)), {})  # a whole batch moved far: no far value
-    assert charts.far_note(moved, ["pressure"]) is None
+    assert charts.far_note(moved, ["pressure"], reference.iloc[:999]) is None
 
 
 def test_what_a_realised_accuracy_rests_on_gives_labels_and_rows_served_as_two_counts() -> None:

@@ -111,6 +111,8 @@ def test_overview_says_a_realised_accuracy_whose_labels_came_late_judges_older_r
     said = re.search(r"Labels came late \(delay p50 (\d+) s\): a realised accuracy sits at the cycle its labels came", realised.proto.help)
     assert said and int(said.group(1)) >= 1
     assert any(c.value.startswith(said.group(0)) for c in at.caption)  # and under the chart that pairs them
+    drift = open_page("drift")  # tour 19: the Drift page's tiles showed it only in a tooltip
+    assert any(c.value.startswith(f"Labels came late (delay p50 {said.group(1)} s): this realised accuracy sits") for c in drift.caption)
 
 
 def test_operations_says_labels_of_rows_served_are_still_to_come_with_the_stream_off(
