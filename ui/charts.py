@@ -686,7 +686,10 @@ def contributions(explained: dict, probability: str) -> go.Figure:
     fig.update_xaxes(title_text=f"contribution to the {axis}", hoverformat="+.3f")
     # Every bar named, and a bar's height for each name: in a fixed height, Plotly named every other bar of a table's
     # dozen columns at 1024 px.
-    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=names)
+    # A value left empty is missing, filled by the model's imputer: its bar is that fill's push, and says so (tour 19).
+    values_in = explained.get("values") or [0.0] * len(explained["features"])
+    shown = [f"{n} (missing)" if v is None else n for n, v in zip(explained["features"], values_in, strict=True)] + ["intercept"]
+    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=shown)
     return _layout(fig, title, "", "", height=max(320, 150 + BAR_PX * len(names)), top=80)
 
 

@@ -335,6 +335,9 @@ def test_an_explanation_s_labels_add_up_to_the_total_its_title_shows() -> None:
     assert "+2.28" in fig.layout.title.text
     assert round(sum(float(t) for t in labels), 2) == 2.28
     assert "-0.00" not in labels and "+0.00" not in labels, labels
+    missing = charts.contributions(explained | {"values": [1.0, None, 3.0]}, "91 %")  # tour 19: "magnesium +0.01", nothing else
+    assert list(missing.layout.yaxis.ticktext) == ["a", "b (missing)", "c", "intercept"]
+    assert list(missing.layout.yaxis.tickvals) == ["a", "b", "c", "intercept"]
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -507,6 +507,7 @@ def test_predict_shows_the_id_and_takes_a_labels_file(workspace: Path) -> None:
     assert rt.store.feedback_count() == 1
     log = at.dataframe[-1].value
     assert log.loc[log["prediction_id"] == pid, "true_label"].tolist() == [1]
+    assert list(log.columns[:5]) == ["ts", "model_version", "prediction", "confidence", "true_label"]  # before the inputs
     at.get("file_uploader")[1].set_value(("twice.csv", f"prediction_id,label\n{pid},0\n{pid},1\n".encode(), "text/csv"))
     at.run()
     button(at, "Send the labels").click().run()  # tour 13: refused, naming the rows, and saying nothing was stored
