@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.domain.outcomes import METRICS, RetrainStatus, parse_version, version_label
 from core.domain.outcomes import STATUS_LABELS as STATUS_WORDS
+from core.domain.validation import capitalised
 from core.ml.training import C_LIMITS, CLASS_WEIGHTS, TrainingOptions
 from core.runtime import TrainOutcome
 from ui import charts
@@ -63,7 +64,7 @@ if st.button("Train now", type="primary", disabled=source == "Chosen datasets" a
         outcome = options and act(lambda: rt.models.train(on_step=st.write, dataset_ids=chosen or None, options=options, promote=not hold),
                                   _train_message)  # fmt: skip
         if outcome and outcome.status == "unchanged":
-            st.info(outcome.reason[:1].upper() + outcome.reason[1:])
+            st.info(capitalised(outcome.reason))
             status.update(label=f"Unchanged: equals {outcome.label}", state="complete")
         elif outcome:
             st.write(outcome.reason)

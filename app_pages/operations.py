@@ -19,6 +19,7 @@ from ui.state import (
     empty_state,
     in_force,
     percent,
+    plural,
     runtime,
     said_under,
     table,
@@ -92,8 +93,9 @@ def _labels_come(delay: int, info: dict) -> str:
 
 def _labels_pending(info: dict, enabled: bool) -> str:
     """The labels of rows the stream served that are still to come: they come with the stream off too."""
-    n = info["labels_pending"]
-    said = f"{n:,} {'label' if n == 1 else 'labels'} of rows already served still to come, the last due at cycle {info['labels_due_by']:,}"
+    said = (
+        f"{plural(info['labels_pending'], 'label')} of rows already served still to come, the last due at cycle {info['labels_due_by']:,}"
+    )
     return said + ("; the stream is off, and they come when due all the same." if not enabled else ".")
 
 

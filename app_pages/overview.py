@@ -110,7 +110,7 @@ def live() -> None:
         "Realised accuracy", percent(realised.get("realised_accuracy")), delta=realised_as_of(realised, ov.champion, last.get("cycle_id")), delta_color="off",
         delta_arrow="off", help="The served classes against the labels that arrived for the champion's own predictions and the "
         "stream rows it scored; it stays until a newer cycle measures one. A figure on a few labels moves a lot: read it with its "
-        f"count. {measured} {charts.late_labels(realised.get('label_delay_p50_s'), ov.interval) or ''}",
+        f"count. {measured}" + (f" {late}" if (late := charts.late_labels(realised.get("label_delay_p50_s"), ov.interval)) else ""),
     )  # fmt: skip
     estimated = ov.estimated or {}
     band = charts.estimate_band(estimated, last.get("cycle_id"), ov.champion, TILE_LINE)

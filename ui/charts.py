@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from core.domain.features import TARGET
 from core.domain.outcomes import version_label
-from core.domain.validation import clipped, whole_percent
+from core.domain.validation import ago_words, clipped, whole_percent
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, described
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def _pauses(ts: pd.Series) -> pd.Series:
     return (ts[paused] - steps[paused] / 2).reset_index(drop=True)
 
 
-def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None = None, room: int = 28) -> str | None:
+def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None = None, room: int | None = None) -> str | None:
     """The estimate's 95 % band in words, for a tile and a table; None when the cycle has none. Given the newest
     cycle's id, an estimate from an older cycle (the newest read no rows) says how many cycles ago, in the words the
     realised tile beside it uses ("1 cycle ago" beside "cycle 1" read as two cycles, tour 19), in `room` characters;
@@ -243,8 +243,7 @@ def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None
         return f"{version_label(int(served))}'s · {band}"
     if newest_cycle is not None and cycle.get("cycle_id") != newest_cycle:  # the help names the band
         ago = int(newest_cycle) - int(cycle["cycle_id"])
-        said = f"{ago:,} cycle{'' if ago == 1 else 's'} ago · {band}"
-        return said if len(said) <= room else f"{ago:,} ago · {band}"
+        return f"{ago_words(ago, None if room is None else room - len(f' · {band}'))} · {band}"
     return f"95 % band {band}"
 
 

@@ -22,7 +22,7 @@ import streamlit as st
 from core.config import Settings, SettingsError
 from core.domain.deliveries import DELIVERY_WORDS
 from core.domain.outcomes import version_label
-from core.domain.validation import clipped, plural
+from core.domain.validation import ago_words, clipped, plural
 from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
 from core.rules.verdicts import decision_words
 from core.runtime import Runtime, close_runtime, get_runtime
@@ -405,9 +405,8 @@ def realised_as_of(realised: dict, champion: int | None, newest: int | None) -> 
     served = realised.get("champion_version")
     ago = (newest or 0) - int(realised["cycle_id"])
     parts = [] if served == champion else [f"{version_label(served)}'s"]
-    if ago > 0:
-        long = f"{plural(ago, 'cycle')} ago"
-        parts.append(long if len(" · ".join([*parts, long])) <= TILE_LINE else f"{ago:,} ago")  # "v1.10.0's · 12,345 ago"
+    if ago > 0:  # "v1.10.0's · 12,345 ago"
+        parts.append(ago_words(ago, TILE_LINE - sum(len(p) + len(" · ") for p in parts)))
     elif not parts:
         parts.append(f"cycle {realised['cycle_id']}")
     labels = plural(int(realised["realised_on"]), "label")

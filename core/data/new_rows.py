@@ -58,11 +58,9 @@ class NewData:
     @property
     def inputs_came_labelled(self) -> bool:
         """Whether the rows met first include rows that arrived with their labels (a stream batch, data sent to the
-        loop), not only inputs of predictions: the drift pool keeps the two kinds apart. Labels of predictions an
-        earlier cycle read do not make a cycle's inputs labelled (their rows are not among them)."""
-        if self.labelled is None:
-            return False
-        return bool(np.any(self.came_labelled() & self.fresh[: self.n_labelled]))
+        loop), not only inputs of predictions: the drift pool keeps the two kinds apart. Labels of predictions, late or
+        not, do not make a cycle's inputs labelled: those rows are prediction inputs."""
+        return self.labelled is not None and bool(np.any(self.came_labelled()))
 
     @cached_property
     def inputs(self) -> np.ndarray | pd.DataFrame:

@@ -42,6 +42,25 @@ def whole_percent(share: float) -> str:
     return f"{share:.0%}"
 
 
+def ago_words(ago: int, room: int | None = None) -> str:
+    """How many cycles ago, in `room` characters: "3 cycles ago", else "12,345 ago" (a tile's line at 1024 px).
+
+    >>> ago_words(1), ago_words(12_345, 12)
+    ('1 cycle ago', '12,345 ago')
+    """
+    said = f"{plural(ago, 'cycle')} ago"
+    return said if room is None or len(said) <= room else f"{ago:,} ago"
+
+
+def capitalised(text: str) -> str:
+    """`text` with its first letter capitalised, the rest as written (`str.capitalize` lowers "KS" and "MLflow").
+
+    >>> capitalised("no new inputs"), capitalised("")
+    ('No new inputs', '')
+    """
+    return text[:1].upper() + text[1:]
+
+
 def clipped(text: str, limit: int) -> str:
     """`text` in at most `limit` characters, an ellipsis marking a cut: the one rule for every place that shortens.
 

@@ -94,9 +94,10 @@ class DriftMonitor:
         For a table, the champion's predicted classes (given `model`; call `reference_estimate` first) and
         the labels (given `y`) join the family: their distributions against the reference's. `came_labelled`: `X`
         holds rows that arrived with their labels (a stream batch), not only prediction inputs; the pool starts again
-        when that changes. Late labels coming or not does not change it: they are not in `X`."""
+        when that changes, or when the batch's labels (`y`) come or go. Late labels coming or not changes neither:
+        their rows are not in `X`, and a batch of served inputs carries no `y`."""
         fitted = self._require_fitted()
-        key = (came_labelled, window_batches)
+        key = (came_labelled, y is not None, window_batches)  # the labels' test pools only batches that all carry labels
         if key != self._batches_key:
             self._batches.clear()
             self._batches_key = key

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.domain.outcomes import Measurement, version_label
-from core.domain.validation import plural
+from core.domain.validation import capitalised, plural
 from core.stats.drift import OUTPUTS, DriftReport, evidence
 from core.stats.estimate import threshold_words
 
@@ -92,7 +92,7 @@ def sentence(clause: str) -> str:
     >>> sentence("no new inputs to test for drift"), sentence("too few rows (2) to test drift")
     ('No new inputs to test for drift.', 'Too few rows (2) to test drift.')
     """
-    return f"{clause[:1].upper()}{clause[1:]}."
+    return f"{capitalised(clause)}."
 
 
 def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Settings, untested: int | None = None) -> str:
@@ -120,7 +120,7 @@ def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings
         return _drift_evidence(report, s)
     if name == REALISED:
         what = (
-            f"Realised-accuracy drop: {m.realised:.3f} on {plural(m.n_rows, 'labelled row')} (upper bound {m.realised_upper:.3f}) "
+            f"Realised-accuracy drop: {m.realised:.3f} on {plural(m.n_rows, 'label')} (upper bound {m.realised_upper:.3f}) "
             f"against a bar of {m.bar:.3f} ({m.bar_source}) less the tolerance {s.perf_tolerance:g}."
         )
     else:

@@ -355,9 +355,10 @@ class DatasetQueries(StoreBase):
         return self._window(where, [first_sample_id, last], first_sample_id, last)
 
     def read_datasets(self, dataset_ids: list[int]) -> Window:
-        """Every sample of the chosen datasets, for a training the user pointed at them."""
+        """Every sample of the chosen datasets, for a training the user pointed at them: a row a replay sent again
+        once, as the loop's windows and a model's reference read it."""
         marks = ", ".join("?" * len(dataset_ids))
-        return self._window(f"dataset_id IN ({marks})", list(dataset_ids), 0, 0)
+        return self._window(f"dataset_id IN ({marks}) {ONCE}", list(dataset_ids), 0, 0)
 
     def recent_window(self, n_rows: int, exclude_datasets: tuple[int, ...] = ()) -> Window:
         """The loop's newest `n_rows` incoming samples: what "Train now" uses by default and retrains read;
@@ -395,32 +396,35 @@ class DatasetQueries(StoreBase):
         return tuple(int(r[0]) for r in rows)
 
     def reference_rows(
-        self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int,
-        served_before: datetime | None = None,
-    ) -> pd.DataFrame:  # fmt: skip
+        self, first_sample_id: int, last_sample_id: int, dataset_ids: tuple[int, ...] | None, max_rows: int, seed: int
+    ) -> pd.DataFrame:
         """Features and target of a drift reference: a model's training rows (its datasets within its id
-        range) or, without `dataset_ids`, the incoming rows of a range (a replayed row once, as training read
-        it); at most `max_rows`, chosen by a seeded hash of the sample id, so every reader (the drift test,
-        each chart) gets the same rows. `served_before` leaves out the labels of predictions served before it."""
-        cols = self.named_columns()
-        # a row a replay sent again once, as training read it, whether the rows are named by dataset or by range (tour 19:
-        # a reference of 2,610 rows beside a model trained on 2,310 distinct ones)
-        where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)}) {ONCE}" if dataset_ids else f"{INCOMING} {ONCE}"
-        params: list = [first_sample_id, last_sample_id]
-        if served_before is not None:
-            where = f"NOT EXISTS (SELECT 1 FROM feedback f WHERE f.sample_id = samples.sample_id AND f.predicted_at < ?) AND {where}"
-            params.append(served_before)
-        sql = f"""SELECT {cols} FROM (SELECT * FROM samples WHERE sample_id BETWEEN ? AND ? AND {where}
-                  ORDER BY hash(sample_id, ?) LIMIT ?) ORDER BY sample_id"""
-        return self.cur.execute(sql, [*params, int(seed), int(max_rows)]).df()
+        range) or, without `dataset_ids`, the incoming rows of a range; a row a replay sent again once, as training
+        reads it (tour 19: a reference of 2,610 rows beside a model trained on 2,310 distinct ones); at most
+        `max_rows`, chosen by a seeded hash of the sample id, so every reader (the drift test, each chart) gets the
+        same rows."""
+        where = f"dataset_id IN ({', '.join(str(int(d)) for d in dataset_ids)})" if dataset_ids else INCOMING
+        return self._sampled(f"sample_id BETWEEN ? AND ? AND {where} {ONCE}", [first_sample_id, last_sample_id], max_rows, seed)
 
     def incoming_rows(
         self, first_sample_id: int, last_sample_id: int, max_rows: int, served_before: datetime | None = None
     ) -> pd.DataFrame:
         """Features and target of the loop's incoming rows in a range (a cycle's batch, never a library
         dataset stored in between), at most `max_rows` (the same seeded hash choice); with `served_before`, without
-        the labels of predictions served before it (their inputs were an earlier cycle's, as `NewData.fresh` says)."""
-        return self.reference_rows(first_sample_id, last_sample_id, None, max_rows, 0, served_before)
+        the labels of predictions served before it, dropped after each row's newest copy is chosen, as a cycle's own
+        read does (`read_samples`, then `NewData.fresh`): their inputs were an earlier cycle's."""
+        if served_before is None:
+            return self.reference_rows(first_sample_id, last_sample_id, None, max_rows, 0)
+        once = f"SELECT * FROM samples WHERE sample_id BETWEEN ? AND ? AND {INCOMING} {ONCE}"
+        late = "SELECT 1 FROM feedback f WHERE f.sample_id = s.sample_id AND f.predicted_at < ?"
+        return self._sampled(f"sample_id IN (SELECT s.sample_id FROM ({once}) s WHERE NOT EXISTS ({late}))",
+                             [first_sample_id, last_sample_id, served_before], max_rows, 0)  # fmt: skip
+
+    def _sampled(self, where: str, params: list, max_rows: int, seed: int) -> pd.DataFrame:
+        """The rows `where` selects, at most `max_rows` by a seeded hash of the sample id, in sample order."""
+        sql = f"""SELECT {self.named_columns()} FROM (SELECT * FROM samples WHERE {where} ORDER BY hash(sample_id, ?) LIMIT ?)
+                  ORDER BY sample_id"""
+        return self.cur.execute(sql, [*params, int(seed), int(max_rows)]).df()
 
     def sample_features(self, first_sample_id: int, last_sample_id: int, max_rows: int, seed: int = 0) -> pd.DataFrame:
         """A seeded sample of features and target for distribution plots."""

@@ -164,8 +164,11 @@ class FeedbackQueries(StoreBase):
         """The held-back labels due by `cycle_id`: prediction ids, labels, and each replayed row's source (None for the
         simulator's)."""
         rows = self.cur.execute(
+            # in the order the rows were served: a replay's in its file's order, a batch's made ids `<id>-<row>` by row
+            # number (as text, row 10 came before row 2)
             """SELECT prediction_id, label, replay_of FROM pending_labels WHERE due_cycle <= ?
-               ORDER BY due_cycle, replay_of, prediction_id""",  # a replay's rows in its file's order
+               ORDER BY due_cycle, replay_of, split_part(prediction_id, '-', 1), TRY_CAST(split_part(prediction_id, '-', 2) AS BIGINT),
+                        prediction_id""",
             [cycle_id],
         ).fetchall()
         return [str(r[0]) for r in rows], np.array([r[1] for r in rows], dtype=np.int8), [r[2] for r in rows]

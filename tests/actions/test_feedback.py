@@ -251,6 +251,8 @@ def test_simulated_labels_arrive_the_set_number_of_cycles_late(tmp_path: Path, m
         first_batch = rt.store.cur.execute("SELECT min(predicted_at), max(predicted_at) FROM feedback").fetchone()
         assert first.started_at <= first_batch[0] and first_batch[1] <= first.ended_at  # the labels of cycle 1's predictions
         assert rt.store.due_labels(3)[0] == []  # sent once, then forgotten
+        rows = rt.store.cur.execute("SELECT f.prediction_id FROM feedback f ORDER BY f.sample_id").fetchall()
+        assert [int(r[0].rsplit("-", 1)[1]) for r in rows] == list(range(100))  # stored in the order served, not as text sorts
         rt.loop.set_controls(stream_enabled=False)  # cycles 2 and 3 served batches whose labels are due at 4 and 5
         info = rt.loop.stream_info()
         assert (info["enabled"], info["labels_pending"], info["labels_due_by"]) == (False, 200, 5)  # said on Operations

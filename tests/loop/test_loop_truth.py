@@ -165,7 +165,7 @@ def test_one_wrong_label_is_no_drop_but_a_handful_all_wrong_is(trained_runtime: 
     rt = trained_runtime
     rt.loop.set_controls(stream_enabled=False, policy="never")
     served = rt.serving.predict_batch(np.random.default_rng(19).normal(0, 1, (9, 2)))
-    rt.loop.run_cycle()  # the nine inputs are met (and tested) here; their labels come later
+    rt.loop.run_cycle()  # the nine inputs are met here (too few to drift-test); their labels come later
     wrong = [{"prediction_id": i, "label": 1 - int(p)} for i, p in zip(served.prediction_ids, served.predictions, strict=True)]
     rt.feedback.send(wrong[:1])
     one = rt.loop.run_cycle()
@@ -175,7 +175,7 @@ def test_one_wrong_label_is_no_drop_but_a_handful_all_wrong_is(trained_runtime: 
     assert "(the one-sided 95 % lower bound of holdout" in one.verdict  # not "the lower bound": the Models page shows two-sided
     rt.feedback.send(wrong[1:])
     eight = rt.loop.run_cycle()  # 8 of 8 wrong: a model right 80 % of the time does that once in 390,000 batches
-    assert eight.performance_drift and "Realised-accuracy drop: 0.000 on 8 labelled rows" in eight.verdict
+    assert eight.performance_drift and "Realised-accuracy drop: 0.000 on 8 labels (upper bound" in eight.verdict
 
 
 def test_labels_count_for_the_version_that_served_them(trained_runtime: Runtime) -> None:
