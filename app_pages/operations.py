@@ -226,7 +226,7 @@ def stream_status() -> None:
             st.warning(info["copies_ahead"], icon=":material/content_copy:")
         elif info["at_end"] == "restart":
             st.caption(f"Starting over sends the same rows again: {SENT_AGAIN}")
-    if info["labels_pending"]:
+    if info["labels_pending"] and not (info["idle_reason"] and live.stream_enabled):  # the warning above says it then
         st.caption(_labels_pending(info, live.stream_enabled))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from core.domain import spans
 from core.domain.pace import batches
-from core.domain.validation import integer, shown
+from core.domain.validation import integer, plural, shown
 from core.errors import UserInputError
 from core.store import DatasetInfo, Store, Window
 
@@ -96,9 +96,14 @@ def copies_ahead(source: StreamSource) -> str | None:
 
 def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None:
     """Why the stream, as set, sends the loop nothing this cycle, or None when it sends rows: one wording for the
-    cycle's reason, GET /stream and the Operations page."""
+    cycle's reason, GET /stream and the Operations page. Labels of rows it served that are yet to come are said too:
+    a cycle with the stream off read as if nothing more would come."""
     idle = _idle(store, enabled, source)
-    return None if idle is None else idle[1]
+    if idle is None:
+        return None
+    pending, due_by = store.pending_labels()
+    later = f"; {plural(pending, 'label')} of rows it served still to come, the last due at cycle {due_by:,}" if pending else ""
+    return idle[1] + later
 
 
 def idle_headline(store: Store, enabled: bool, source: StreamSource) -> str | None:

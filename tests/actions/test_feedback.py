@@ -239,6 +239,22 @@ def test_a_cycle_measures_the_served_classes_against_the_labels_that_arrived(tra
     assert record.realised_accuracy != pytest.approx(float(np.mean(champion == truth[:20]))) or champion.tolist() != truth[:20].tolist()
 
 
+def test_a_cycle_with_the_stream_off_says_labels_of_rows_it_served_are_still_to_come(tmp_path: Path, mlflow_template: Path) -> None:
+    """The review of the stream-off change: a cycle that read nothing said only "stream off and nothing added", as if no
+    label of the rows the stream served were on its way."""
+    rt = Runtime(make_settings(tmp_path / "d", mlflow_template, starter_model=True, label_delay_cycles=2, stream_batch_size=100))
+    try:
+        rt.loop.run_cycle()  # 100 rows served, their labels due at cycle 3
+        rt.loop.set_controls(stream_enabled=False)
+        idle, labels = rt.loop.run_cycle(), rt.loop.run_cycle()
+        assert idle.status == "no_data" and idle.reason.endswith(
+            "stream off and nothing added; 100 labels of rows it served still to come, the last due at cycle 3"
+        ), idle.reason
+        assert labels.labelled_rows == 100 and rt.loop.stream_info()["idle_reason"] == "stream off and nothing added"
+    finally:
+        rt.close()
+
+
 def test_simulated_labels_arrive_the_set_number_of_cycles_late(tmp_path: Path, mlflow_template: Path) -> None:
     rt = Runtime(make_settings(tmp_path / "d", mlflow_template, starter_model=True, label_delay_cycles=2, stream_batch_size=100))
     try:
