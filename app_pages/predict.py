@@ -180,7 +180,4 @@ else:
         st.plotly_chart(charts.latency(cached.insights.latency_history(200)), key="latency")
     log = version_column(cached.insights.recent_predictions(100), "model_version")
     log["confidence"] = log["confidence"].map(percent)
-    # what was served and its label beside the time, before the inputs: after a table's 14 inputs they were off-screen (tour 19)
-    served = ["ts", "model_version", "prediction", "confidence", "true_label"]
-    log = log[[c for c in served if c in log] + [c for c in log if c not in served]]
     dataframe(log, ours=False, hide_index=True, height=260, column_config=LOG_COLUMNS)  # no label yet: a dash

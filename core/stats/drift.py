@@ -406,17 +406,17 @@ def upper_bound(successes: int, n: int, confidence: float) -> float:
     >>> round(upper_bound(70, 100, 0.95), 3), round(lower_bound(70, 100, 0.95), 3), round(upper_bound(0, 1, 0.95), 3)
     (0.775, 0.616, 0.95)
     """
-    if n == 0:
+    if n == 0 or successes >= n:
         return 1.0
-    if confidence <= 0 or successes >= n:
-        return successes / n if confidence <= 0 else 1.0
+    if confidence <= 0:
+        return successes / n
     return float(stats.beta.ppf(confidence, successes + 1, n - successes))
 
 
 def lower_bound(successes: int, n: int, confidence: float) -> float:
     """One-sided exact lower bound of a proportion: what a holdout of n rows, or a batch's labels, can vouch for."""
-    if n == 0:
+    if n == 0 or successes <= 0:
         return 0.0
-    if confidence <= 0 or successes <= 0:
-        return successes / n if confidence <= 0 else 0.0
+    if confidence <= 0:
+        return successes / n
     return float(stats.beta.ppf(1 - confidence, successes, n - successes + 1))

@@ -81,13 +81,14 @@ class PredictionQueries(StoreBase):
                 tx.executemany("DELETE FROM journal_applied WHERE segment = ?", [[s] for s in segments])
 
     def recent_predictions(self, limit: int = 100) -> pd.DataFrame:
-        """The newest logged predictions, their inputs under the names the user gave the columns (one named like a
+        """The newest logged predictions, what was served and its label first (after a table's 14 inputs they were
+        off-screen, tour 19), their inputs under the names the user gave the columns (one named like a
         column of the log's own shown as "name (input)") and the class as written; a batch's rows, which share a time,
         in the order they were sent."""
         names = inputs_beside(self.schema.names, LOG_OWN_COLUMNS).values()
         features = ", ".join(f"{s} AS {quoted(n)}" for s, n in zip(self.features, names, strict=True))
         frame = self.cur.execute(
-            f"""SELECT p.ts, p.model_version, {features}, p.prediction, p.confidence, f.label AS true_label, p.latency_ms, p.source,
+            f"""SELECT p.ts, p.model_version, p.prediction, p.confidence, f.label AS true_label, {features}, p.latency_ms, p.source,
                        p.replica, p.prediction_id
                 FROM (SELECT *, rowid AS logged FROM predictions ORDER BY ts DESC, rowid LIMIT ?) p LEFT JOIN feedback f USING (prediction_id)
                 ORDER BY p.ts DESC, p.logged""",
