@@ -6,7 +6,11 @@ Pages show `str(error)` as is, so the message is written for a person.
 
 import errno
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class UserInputError(ValueError):
@@ -16,6 +20,38 @@ class UserInputError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message  # without the field: a door that names the field its own way words it again
+
+
+class UserInputErrors(UserInputError):
+    """Several fields of one request refused at once, so a caller fixes them in one round, not one per request.
+    `field` and `message` are the first refusal's; `str()` says every one."""
+
+    def __init__(self, refusals: list[UserInputError]) -> None:
+        first = refusals[0]
+        super().__init__(first.field, first.message)
+        self.refusals = refusals
+        self.args = ("; ".join(str(refused) for refused in refusals),)
+
+
+def refusals_of(error: UserInputError) -> list[UserInputError]:
+    """Each field an error refuses, one or several."""
+    return list(error.refusals) if isinstance(error, UserInputErrors) else [error]
+
+
+def every_refusal(*checks: Callable[[], T]) -> list[T]:
+    """Each check run, whatever the others said: their results, or every field they refused raised together (a
+    single refusal as it was raised)."""
+    results, refused = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except UserInputError as error:
+            refused.extend(refusals_of(error))
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        raise UserInputErrors(refused)
+    return results
 
 
 class ConflictError(UserInputError):

@@ -23,7 +23,7 @@ from core.config import Settings, SettingsError
 from core.domain.deliveries import DELIVERY_WORDS
 from core.domain.outcomes import version_label
 from core.domain.validation import ago_words, clipped, plural
-from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault
+from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault, refusals_of
 from core.rules.verdicts import decision_words
 from core.runtime import Runtime, close_runtime, get_runtime
 from core.startup import Startup, chosen_settings, opening_settings, start_in_background, switch_workspace, workspace_names
@@ -203,7 +203,10 @@ def act(
     try:
         result = action()
     except UserInputError as exc:
-        say("error", f"{labels[exc.field]}: {exc.message}; nothing was changed" if labels and exc.field in labels else str(exc))
+        labels = labels or {}
+        refused = refusals_of(exc)
+        said = "; ".join(f"{labels[one.field]}: {one.message}" if one.field in labels else str(one) for one in refused)
+        say("error", said + ("; nothing was changed" if any(one.field in labels for one in refused) else ""))
         return None
     except (NoModelError, BusyError) as exc:
         say("warning", str(exc))

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
-from core.api.request_guard import TOO_DEEP, problem
+from core.api.request_guard import TOO_DEEP, problem, refusal
 from core.domain.faults import component_of
 from core.domain.validation import not_a_whole_number
-from core.errors import BusyError, ConflictError, NoModelError, RateLimited, StorageError, UserInputError, plain_fault
+from core.errors import BusyError, ConflictError, NoModelError, RateLimited, StorageError, UserInputError, plain_fault, refusals_of
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def problem_of(exc: BaseException, where: str = "") -> tuple[int, dict[str, Any]
     """The status and body for an error: one mapping for every route and for the /predict fast path. A
     store that cannot be written (MLflow's or DuckDB's: read-only, full) is a 503, like a missing model."""
     if isinstance(exc, UserInputError):
-        return 409 if isinstance(exc, ConflictError) else 422, {"error": without_paths(str(exc)), "field": exc.field, "error_id": None}
+        refused = [(one.field, without_paths(str(one))) for one in refusals_of(exc)]
+        return 409 if isinstance(exc, ConflictError) else 422, refusal(refused)
     if isinstance(exc, RateLimited):
         return 429, {"error": str(exc), "field": None, "error_id": None}
     if isinstance(exc, BusyError):
@@ -104,6 +105,22 @@ def bounds_refusal(request: Request, error: dict) -> str | None:
     return not_a_whole_number(error.get("input"), low, high)
 
 
+MAX_REFUSALS = 20  # fields named in one reply: a body of 10,000 bad values is refused in a page, not a megabyte
+
+
+def _refused(request: Request, error: dict) -> tuple[str, str]:
+    """One field Pydantic refused, and why, as every other refusal says it."""
+    field = ".".join(str(p) for p in error.get("loc", ())[1:]) or "body"
+    if error.get("type") == "extra_forbidden":
+        takes = fields_beside(request, tuple(error.get("loc", ())))
+        told = f" (it takes {', '.join(takes)})" if takes else ""
+        return field, f"{field}: unknown field: the API does not take it{told}"[:400]
+    bounded = bounds_refusal(request, error)
+    if bounded is not None:
+        return field, f"{field}: {bounded}"[:300]
+    return field, f"{field}: {error.get('msg', 'invalid')}"[:300]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -113,21 +130,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(problem(without_paths(str(exc.detail))), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid body"}
-        if first.get("type") == "json_invalid":  # its loc holds a character offset, not a field
-            at = first.get("loc", (None, None))[1]
-            detail = (first.get("ctx") or {}).get("error", "JSON decode error")
+    def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors() or [{"loc": ("body",), "msg": "invalid body"}]
+        if errors[0].get("type") == "json_invalid":  # its loc holds a character offset, not a field
+            at = errors[0].get("loc", (None, None))[1]
+            detail = (errors[0].get("ctx") or {}).get("error", "JSON decode error")
             return JSONResponse(problem(f"body: not valid JSON at character {at}: {detail}"[:300], "body"), status_code=422)
-        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
-        if first.get("type") == "extra_forbidden":
-            takes = fields_beside(_request, tuple(first.get("loc", ())))
-            told = f" (it takes {', '.join(takes)})" if takes else ""
-            return JSONResponse(problem(f"{field}: unknown field: the API does not take it{told}"[:400], field), status_code=422)
-        bounded = bounds_refusal(_request, first)
-        if bounded is not None:
-            return JSONResponse(problem(f"{field}: {bounded}"[:300], field), status_code=422)
-        return JSONResponse(problem(f"{field}: {first.get('msg', 'invalid')}"[:300], field), status_code=422)
+        return JSONResponse(refusal([_refused(request, error) for error in errors[:MAX_REFUSALS]]), status_code=422)
 
     def known(request: Request, exc: Exception) -> JSONResponse:
         status, body = problem_of(exc, f"{request.method} {request.url.path}")

@@ -37,7 +37,15 @@ RouteFacts = tuple[Any, frozenset[str], tuple[str, ...], frozenset[str] | None, 
 
 
 def problem(message: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": message, "field": field, "error_id": None}
+    """The error body every refusal has; one naming a field lists it in `errors` too, as `refusal` lists several."""
+    return {"error": message, "field": field, "error_id": None} if field is None else refusal([(field, message)])
+
+
+def refusal(refused: list[tuple[str, str]]) -> dict[str, Any]:
+    """Bad input's body: `error` says every field refused, `field` names the first, and `errors` lists each one's
+    field and message, so a caller fixes them all in one round."""
+    return {"error": "; ".join(message for _field, message in refused), "field": refused[0][0], "error_id": None,
+            "errors": [{"field": field, "error": message} for field, message in refused]}  # fmt: skip
 
 
 class RequestGate:

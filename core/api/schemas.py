@@ -184,10 +184,18 @@ class StreamUpdate(Body):
     at_end: Any = Field(None, description="What the replay does after its last row: stop, or restart")
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="A field refused")
+    error: str = Field(description="Why, with its limit")
+
+
 class Problem(BaseModel):
     error: str = Field(description="What went wrong, for a person")
     field: str | None = Field(None, description="The field at fault, for bad input")
     error_id: str | None = Field(None, description="For a 500: the id of the log line with the details")
+    errors: list[FieldProblem] | None = Field(
+        None, description="For bad input: every field refused in the request, each with its message (`field` is the first)"
+    )
 
 
 # the limits the validation layer enforces, stated in the schema ------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from core.config import Settings
 from core.data import synthetic_stream
 from core.domain import validation
 from core.domain.outcomes import CycleRecord, LoopState
-from core.errors import UserInputError
+from core.errors import UserInputError, UserInputErrors, every_refusal, refusals_of
 from core.loop.pipeline import MonitoringPipeline
 from core.loop.scheduler import RunNowResult, Scheduler, SchedulerStatus
 from core.services import controls
@@ -112,18 +113,16 @@ class LoopControl:
 
     def _update(self, state: object, interval: object, policy: object, thresholds: dict | None) -> None:
         changes = dict(thresholds or {})
-        for name in changes:
-            if name in ("policy", "scheduler_interval"):
-                sent_as = SENT_AS.get(name, name)
-                raise UserInputError(f"thresholds.{name}", f"is not a threshold: send it as {sent_as}, beside thresholds")
-            if name not in THRESHOLDS:
-                raise UserInputError(f"thresholds.{name}", f"is not a threshold (one of {', '.join(THRESHOLDS)})")
         if interval is not None:
             changes["scheduler_interval"] = interval
         if policy is not None:
             changes["policy"] = policy
-        if state is not None:
-            validation.choice(state, "state", ("running", "paused"))
+        known = {name: value for name, value in changes.items() if name not in (thresholds or {}) or _threshold(name)}
+        every_refusal(
+            *(partial(_threshold, name, strict=True) for name in thresholds or {}),
+            lambda: controls.check_controls(**known),
+            lambda: state is None or validation.choice(state, "state", ("running", "paused")),
+        )
         if changes:
             self.set_controls(**changes)
         if state == "running":
@@ -159,19 +158,31 @@ class LoopControl:
         current = controls.stream_state(self.store)
         changes = {k: v for k, v in (("stream_enabled", enabled), ("stream_batch_size", batch_size),
                                      ("label_delay_cycles", label_delay_cycles)) if v is not None}  # fmt: skip
-        if scenario is not None or strength is not None:
-            spec = synthetic_stream.Scenario(
-                current.scenario if scenario is None else scenario, current.strength if strength is None else strength
-            )
-        controls.check_controls(**changes)
+        simulated = scenario is not None or strength is not None
         replay = source is not None or position is not None or at_end is not None
-        checked = check_stream_source(self.store, source, position, at_end) if replay else None
+        spec, _, checked = every_refusal(
+            lambda: synthetic_stream.Scenario(current.scenario if scenario is None else scenario,
+                                              current.strength if strength is None else strength) if simulated else None,
+            lambda: controls.check_controls(**changes),
+            lambda: check_stream_source(self.store, source, position, at_end) if replay else None,
+        )  # fmt: skip
         if changes:
             self.set_controls(**changes)
-        if scenario is not None or strength is not None:
+        if spec is not None:
             controls.set_stream_scenario(self.store, spec.name, spec.strength)
         if checked is not None:
             store_stream_source(self.store, *checked, at_end)
+
+
+def _threshold(name: str, strict: bool = False) -> bool:
+    """Whether PUT /loop takes `name` among its thresholds; refused by name when `strict`."""
+    if name in THRESHOLDS:
+        return True
+    if not strict:
+        return False
+    if name in ("policy", "scheduler_interval"):
+        raise UserInputError(f"thresholds.{name}", f"is not a threshold: send it as {SENT_AS.get(name, name)}, beside thresholds")
+    raise UserInputError(f"thresholds.{name}", f"is not a threshold (one of {', '.join(THRESHOLDS)})")
 
 
 @contextmanager
@@ -180,6 +191,7 @@ def _named_as_sent(sent: dict[str, str]) -> Iterator[None]:
     try:
         yield
     except UserInputError as refused:
-        if refused.field not in sent:
+        renamed = [type(one)(sent.get(one.field, one.field), one.message) for one in refusals_of(refused)]
+        if [one.field for one in renamed] == [one.field for one in refusals_of(refused)]:
             raise
-        raise type(refused)(sent[refused.field], refused.message) from None
+        raise (renamed[0] if len(renamed) == 1 else UserInputErrors(renamed)) from None

@@ -9,13 +9,14 @@ simulated stream's scenario lives here too.
 from __future__ import annotations
 
 from dataclasses import Field, dataclass, fields, replace
+from functools import partial
 
 import numpy as np
 
 from core.config import Settings, SettingsError, parse_setting
 from core.data import synthetic_stream
 from core.domain.validation import shown
-from core.errors import UserInputError
+from core.errors import UserInputError, every_refusal
 from core.store import Store
 
 CONTROLS = (
@@ -68,23 +69,25 @@ def update_controls(store: Store, **changes: object) -> None:
 
 
 def check_controls(**changes: object) -> dict[str, object]:
-    """The changes parsed and checked against their Settings field's limits, naming the first bad one."""
-    parsed = {}
-    for name, value in changes.items():
-        if name not in CONTROLS:
-            raise UserInputError(name, f"is not a run-time control (one of {', '.join(CONTROLS)})")
-        kind = _FIELDS[name].type
-        if kind == "bool" and not isinstance(value, bool):  # 1, 0 and "yes" are not true or false
-            raise UserInputError(name, f"expected true or false, got {shown(value)}")
-        number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
-        if (kind in ("int", "float") and not number) or (kind == "str" and not isinstance(value, str)):
-            raise UserInputError(name, f"expected {expected(name)}, got {shown(value)}")  # "5" is text, as every other door says
-        raw = str(value).lower() if isinstance(value, bool) else str(value)
-        try:
-            parsed[name] = parse_setting(_FIELDS[name], raw)
-        except SettingsError as exc:
-            raise UserInputError(name, _refusal(_FIELDS[name], str(exc).split(": ", 1)[-1], value)) from None
-    return parsed
+    """The changes parsed and checked against their Settings field's limits, naming every bad one."""
+    checked = every_refusal(*(partial(_checked, name, value) for name, value in changes.items()))
+    return dict(zip(changes, checked, strict=True))
+
+
+def _checked(name: str, value: object) -> object:
+    if name not in CONTROLS:
+        raise UserInputError(name, f"is not a run-time control (one of {', '.join(CONTROLS)})")
+    kind = _FIELDS[name].type
+    if kind == "bool" and not isinstance(value, bool):  # 1, 0 and "yes" are not true or false
+        raise UserInputError(name, f"expected true or false, got {shown(value)}")
+    number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+    if (kind in ("int", "float") and not number) or (kind == "str" and not isinstance(value, str)):
+        raise UserInputError(name, f"expected {expected(name)}, got {shown(value)}")  # "5" is text, as every other door says
+    raw = str(value).lower() if isinstance(value, bool) else str(value)
+    try:
+        return parse_setting(_FIELDS[name], raw)
+    except SettingsError as exc:
+        raise UserInputError(name, _refusal(_FIELDS[name], str(exc).split(": ", 1)[-1], value)) from None
 
 
 def _refusal(f: Field, reason: str, value: object) -> str:

@@ -19,6 +19,7 @@ from core.config import POLICIES, SettingsError
 from core.runtime import Runtime
 from core.services.ingest import ARROW_STREAM
 from core.startup import start_api
+from tests.api.refusals import refusal
 from tests.fixtures import make_settings
 from tests.servers import free_port
 from tests.waiting import wait_until
@@ -69,8 +70,7 @@ def test_health_answers_without_a_token_so_its_details_name_no_server_folder(cli
 def test_an_unknown_query_parameter_is_refused_naming_it_and_what_the_path_takes(predict_client: TestClient) -> None:
     """Tour 13: /cycles?limt=3 answered the default 50 cycles as if the limit had been read; an unknown body field is refused."""
     typo = predict_client.get("/cycles", params={"limt": 3})
-    assert typo.status_code == 422 and typo.json() == {"error": "unknown query parameter(s) 'limt': /cycles takes limit, offset",
-                                                       "field": "limt", "error_id": None}  # fmt: skip
+    assert typo.status_code == 422 and typo.json() == refusal("limt", "unknown query parameter(s) 'limt': /cycles takes limit, offset")
     assert predict_client.get("/cycles", params={"limit": 3}).status_code == 200
     aside = predict_client.post("/predict", params={"version": "v1.0.0"}, json={"features": [1.5, 2.3]})  # the fast path too
     assert aside.status_code == 422 and aside.json()["error"] == "unknown query parameter(s) 'version': /predict takes none"
@@ -109,11 +109,9 @@ def test_a_body_sent_where_none_is_read_is_refused_and_nothing_runs(predict_clie
     unknown field is; no body, or an empty JSON object, is none."""
     before = len(trained_runtime.insights.cycles_page(50, 0))
     sent = predict_client.post("/cycles", params={"wait": "true"}, json={"policy": "always"})
-    assert sent.status_code == 422 and sent.json() == {
-        "error": "POST /cycles takes no body (its options are query parameters: wait): send none",
-        "field": "body",
-        "error_id": None,
-    }
+    assert sent.status_code == 422 and sent.json() == refusal(
+        "body", "POST /cycles takes no body (its options are query parameters: wait): send none"
+    )
     assert len(trained_runtime.insights.cycles_page(50, 0)) == before
     long = predict_client.request("DELETE", "/datasets/1", content=b"x" * 100_000, headers={"content-type": "text/plain"})
     assert long.status_code == 422 and long.json()["error"] == "DELETE /datasets/1 takes no body: send none"
@@ -246,6 +244,25 @@ def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_run
     test = client.post("/alerts/test")  # no webhook in this workspace: the reply says it was not sent (tour 11)
     assert test.status_code == 200 and test.json()["sent"] is False and "no webhook is set" in test.json()["detail"]
     assert any(a["kind"] == "test" for a in client.get("/alerts").json())
+
+
+def test_a_request_with_several_bad_fields_names_every_one_and_changes_nothing(client: TestClient) -> None:
+    """Tour 19: PUT /stream with a bad delay and a bad strength named the strength alone, so a caller fixed one per round."""
+    before = client.get("/stream").json(), client.get("/loop").json()
+    stream = client.put("/stream", json={"label_delay_cycles": -1, "strength": 5, "batch_size": 0})
+    assert stream.status_code == 422
+    body = stream.json()
+    assert [e["field"] for e in body["errors"]] == ["strength", "batch_size", "label_delay_cycles"], body
+    assert body["field"] == "strength" and all(e["error"] in body["error"] for e in body["errors"])
+    assert "from 0 to 2" in body["errors"][0]["error"] and "from 10 to 100,000, got 0" in body["errors"][1]["error"]
+    loop = client.put("/loop", json={"interval": 0.1, "state": "asleep", "thresholds": {"stream_batch_size": 0, "foo": 1}}).json()
+    assert [e["field"] for e in loop["errors"]] == ["thresholds.foo", "stream_batch_size", "interval", "state"], loop
+    assert "interval: expected a number from 1 to 86,400, got 0.1" in loop["error"]  # named as sent, not scheduler_interval
+    typed = client.put("/loop", json={"intervall": 5, "polcy": "never"}).json()  # Pydantic's own refusals, every one
+    assert [e["field"] for e in typed["errors"]] == ["intervall", "polcy"] and "unknown field" in typed["errors"][1]["error"]
+    single = client.put("/stream", json={"strength": 5}).json()
+    assert single["errors"] == [{"field": "strength", "error": single["error"]}]
+    assert (client.get("/stream").json(), client.get("/loop").json()) == before
 
 
 def test_a_cycle_already_running_is_a_409(client: TestClient, trained_runtime: Runtime) -> None:
@@ -419,7 +436,7 @@ def test_malformed_and_non_utf8_bodies_name_the_body_in_the_error_shape(predict_
         for body in (b'{"features": [1, 2', b'{"features": [\xff]}'):
             reply = predict_client.post(path, content=body, headers={"Content-Type": "application/json"})
             assert reply.status_code == 422 and reply.json()["field"] == "body", (path, body, reply.text)
-            assert set(reply.json()) == {"error", "field", "error_id"} and "not valid JSON" in reply.json()["error"]
+            assert set(reply.json()) == {"error", "field", "error_id", "errors"} and "not valid JSON" in reply.json()["error"]
 
 
 def test_the_token_is_checked_before_the_body_and_read_once(trained_runtime: Runtime) -> None:

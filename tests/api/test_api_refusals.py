@@ -37,7 +37,8 @@ def refused(reply: httpx.Response, field: str) -> str:
     """The refusal's message, once its status, shape and field are the documented ones."""
     assert reply.status_code == 422, reply.text
     body = reply.json()
-    assert set(body) == {"error", "field", "error_id"} and body["field"] == field and body["error_id"] is None, body
+    assert set(body) == {"error", "field", "error_id", "errors"} and body["field"] == field and body["error_id"] is None, body
+    assert body["errors"] == [{"field": field, "error": body["error"]}], body
     return body["error"]
 
 

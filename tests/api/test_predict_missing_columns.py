@@ -16,6 +16,7 @@ from core import workspaces
 from core.api import create_app
 from core.api.app import serving_app
 from core.runtime import Runtime
+from tests.api.refusals import refusal
 from tests.fixtures import make_settings
 
 NAMES = [f"measure_{i:02d}" for i in range(1, 26)] + ["region"]  # 26 feature columns, in the schema's order
@@ -58,8 +59,8 @@ def test_a_row_missing_twelve_columns_names_all_twelve(rt: Runtime) -> None:
     sent = {k: v for k, v in ROW.items() if k not in NAMES[3:15]}  # 12 columns left out
     fast, routed, batch, explain = refusals(rt, sent)
     said = f"missing column(s) {', '.join(QUOTED[3:15])}: send every column (null for a missing value where one is allowed)"
-    assert fast == routed == explain == {"error": f"features: {said}", "field": "features", "error_id": None}
-    assert batch == {"error": f"batch: row 2: {said}", "field": "batch", "error_id": None}
+    assert fast == routed == explain == refusal("features", f"features: {said}")
+    assert batch == refusal("batch", f"batch: row 2: {said}")
     rt.predictor.flush()
     assert rt.store.counts()["predictions"] == before  # nothing logged
 
@@ -83,7 +84,7 @@ def test_unknown_columns_are_all_named_with_the_ones_they_left_missing(rt: Runti
     fast, routed, batch, explain = refusals(rt, misspelt)
     unknown = ", ".join(repr(k.replace("measure_", "measure-")) for k in NAMES[:12])
     said = f"unknown column(s) {unknown}; missing column(s) {', '.join(QUOTED[:12])}; the columns are {', '.join(NAMES)}"
-    assert fast == routed == explain == {"error": f"features: {said}", "field": "features", "error_id": None}
+    assert fast == routed == explain == refusal("features", f"features: {said}")
     assert batch["error"] == f"batch: row 2: {said}" and batch["field"] == "batch"
     many = {**ROW, **{f"extra_{i:02d}": 1.0 for i in range(23)}}
     (fast, *_) = refusals(rt, many)

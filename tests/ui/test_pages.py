@@ -348,8 +348,10 @@ def test_a_value_typed_beyond_a_control_s_limits_is_refused_by_its_label_not_sil
     assert "Interval (s): expected a number from 1 to 86,400, got 99999999.0; nothing was changed" in [e.value for e in at.error]
     assert at.number_input(key="interval").value == before.scheduler_interval  # the box shows the interval in force
     at.number_input(key="windows").set_value(21)
+    at.number_input(key="cooldown").set_value(-1)  # two bad boxes in one form: both named, not the first alone
     button(at, "Save").click().run()
-    assert "Drift window (batches): expected a whole number from 1 to 20, got 21; nothing was changed" in [e.value for e in at.error]
+    assert ("Cooldown (cycles): expected a whole number from 0 to 1,000,000, got -1; Drift window (batches): expected a whole "
+            "number from 1 to 20, got 21; nothing was changed") in [e.value for e in at.error], [e.value for e in at.error]  # fmt: skip
     assert rt.loop.live_settings() == before and rt.scheduler.interval == before.scheduler_interval
 
 
