@@ -32,9 +32,26 @@ def dataset(info: DatasetInfo, timestamp: str) -> DatasetReply:
     )  # fmt: skip
 
 
+# Columns the store keeps as JSON text: a reply carries them as JSON (a list, an object), not as a string a caller
+# must parse a second time.
+JSON_TEXT = frozenset({"step_ms", "signals", "reference", "realised_versions", "dataset_ids", "tags"})
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table as JSON-safe rows: timestamps in ISO 8601, NaN as null."""
-    return json.loads(frame.to_json(orient="records", date_format="iso")) if not frame.empty else []
+    """A table as JSON-safe rows: timestamps in ISO 8601, NaN as null, the store's JSON text as JSON."""
+    rows = json.loads(frame.to_json(orient="records", date_format="iso")) if not frame.empty else []
+    nested = JSON_TEXT.intersection(frame.columns)
+    for row in rows if nested else ():
+        row.update({name: _parsed(row[name]) for name in nested if isinstance(row[name], str)})
+    return rows
+
+
+def _parsed(text: str) -> Any:
+    """The stored JSON text as JSON; an empty or unreadable one (a row older than its column's format) as it is."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text or None
 
 
 def record(row: dict[str, Any]) -> dict[str, Any]:

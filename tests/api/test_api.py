@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -193,6 +194,9 @@ def test_datasets_upload_with_a_role_and_a_csv_problem_named(client: TestClient,
     good = client.post("/datasets", files={"file": ("mine.csv", b"feature_1,feature_2,target\n1,2,0\n3,4,1\n")}, data={"role": "incoming"})
     assert good.status_code == 200 and good.json()["samples_created"] == 2 and good.json()["duplicate_of"] is None
     assert client.get("/datasets").json()[0]["role"] == "incoming"
+    tagged = client.patch(f"/datasets/{good.json()['dataset_id']}", json={"tags": ["mine", "first"]})
+    assert tagged.status_code == 200 and tagged.json()["tags"] == ["mine", "first"], tagged.json()  # a list, not its JSON text
+    assert client.get("/datasets").json()[0]["tags"] == ["mine", "first"]
     again = client.post("/datasets", files={"file": ("again.csv", b"feature_1,feature_2,target\n1,2,0\n3,4,1\n")})
     assert again.json()["duplicate_of"] == good.json()["dataset_id"]  # said on the dashboard only, before
     bad = client.post("/datasets", files={"file": ("bad.csv", b"feature_1,feature_2,target\n1,x,0\n")})
@@ -238,6 +242,13 @@ def test_the_loop_stream_cycles_drift_and_alerts(client: TestClient, trained_run
     wait_until(lambda: client.get("/cycles").json()["cycles"], what="the cycle started over the API")
     cycles = client.get("/cycles", params={"limit": 1}).json()["cycles"]
     assert cycles[0]["rows_seen"] == 100
+    stored = trained_runtime.store.cycle(cycles[0]["cycle_id"])  # the store's JSON text, carried as JSON, not as a string
+    for name in ("signals", "reference", "step_ms"):
+        assert cycles[0][name] == json.loads(stored[name]) and not isinstance(cycles[0][name], str), name
+    assert "read" in cycles[0]["step_ms"] and cycles[0]["reference"]["version"] == 1
+    (model,) = client.get("/models").json()
+    assert model["dataset_ids"] == json.loads(trained_runtime.store.model(1)["dataset_ids"]) and model["dataset_ids"], model
+    assert client.get("/models/v1.0.0").json()["dataset_ids"] == model["dataset_ids"]
     assert cycles[0]["estimated_low"] < cycles[0]["estimated_accuracy"] < cycles[0]["estimated_high"]
     drift = client.get("/drift/latest").json()
     assert drift["cycle_id"] == cycles[0]["cycle_id"] and "Feature drift" in drift["verdict"]
