@@ -6,7 +6,7 @@ import streamlit as st
 from core.config import POLICIES
 from core.data.synthetic_stream import MAX_STRENGTH, SCENARIO_LABELS
 from core.domain.clock import utc_csv
-from core.domain.pace import replay_time
+from core.domain.pace import labels_to_come, replay_time
 from core.domain.spans import SENT_AGAIN
 from ui import charts
 from ui.state import (
@@ -19,7 +19,6 @@ from ui.state import (
     empty_state,
     in_force,
     percent,
-    plural,
     runtime,
     said_under,
     table,
@@ -93,9 +92,7 @@ def _labels_come(delay: int, info: dict) -> str:
 
 def _labels_pending(info: dict, enabled: bool) -> str:
     """The labels of rows the stream served that are still to come: they come with the stream off too."""
-    said = (
-        f"{plural(info['labels_pending'], 'label')} of rows already served still to come, the last due at cycle {info['labels_due_by']:,}"
-    )
+    said = labels_to_come(info["labels_pending"], info["labels_due_by"])
     return said + ("; the stream is off, and they come when due all the same." if not enabled else ".")
 
 

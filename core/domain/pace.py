@@ -31,3 +31,13 @@ def replay_time(rows: int, batch_size: int, interval: float) -> str:
     else:
         length = f"{minutes / 1440:,.1f} days"
     return f"{count:,} batch{'' if count == 1 else 'es'} of {batch_size:,}, about {length} at one every {interval:g} s"
+
+
+def labels_to_come(pending: int, due_by: int) -> str:
+    """Labels of rows the stream already served that are held back until their cycle, in one wording for a cycle's
+    reason, GET /stream and the Operations page.
+
+    >>> labels_to_come(1, 3), labels_to_come(1200, 14)
+    ('1 label of rows already served still to come, the last due at cycle 3', '1,200 labels of rows already served still to come, the last due at cycle 14')
+    """
+    return f"{pending:,} label{'' if pending == 1 else 's'} of rows already served still to come, the last due at cycle {due_by:,}"

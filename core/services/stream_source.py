@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.domain import spans
-from core.domain.pace import batches
-from core.domain.validation import integer, plural, shown
+from core.domain.pace import batches, labels_to_come
+from core.domain.validation import integer, shown
 from core.errors import UserInputError
 from core.store import DatasetInfo, Store, Window
 
@@ -102,7 +102,7 @@ def idle_reason(store: Store, enabled: bool, source: StreamSource) -> str | None
     if idle is None:
         return None
     pending, due_by = store.pending_labels()
-    later = f"; {plural(pending, 'label')} of rows it served still to come, the last due at cycle {due_by:,}" if pending else ""
+    later = f"; {labels_to_come(pending, due_by)}" if pending else ""
     return idle[1] + later
 
 

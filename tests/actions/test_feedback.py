@@ -248,7 +248,7 @@ def test_a_cycle_with_the_stream_off_says_labels_of_rows_it_served_are_still_to_
         rt.loop.set_controls(stream_enabled=False)
         idle, labels = rt.loop.run_cycle(), rt.loop.run_cycle()
         assert idle.status == "no_data" and idle.reason.endswith(
-            "stream off and nothing added; 100 labels of rows it served still to come, the last due at cycle 3"
+            "stream off and nothing added; 100 labels of rows already served still to come, the last due at cycle 3"
         ), idle.reason
         assert labels.labelled_rows == 100 and rt.loop.stream_info()["idle_reason"] == "stream off and nothing added"
     finally:
