@@ -5,7 +5,7 @@ import logging
 import streamlit as st
 
 from core.errors import plain_fault
-from ui.state import runtime, workspace_switcher
+from ui.state import keep_to_served_workspace, runtime, workspace_switcher
 from ui.theme import keep_theme_across_pages
 
 st.set_page_config(page_title="IA Continu", page_icon=":material/autorenew:", layout="wide")
@@ -31,7 +31,7 @@ page = st.navigation([*pages, at_its_name], position="hidden")
 with st.sidebar:
     for entry in pages:
         st.page_link(entry)
-runtime()  # one runtime (and one worker) per server process, shared by every tab; shows its start-up steps
+keep_to_served_workspace(runtime())  # one runtime (and worker) per server process, shared by every tab; shows its start-up
 with st.sidebar:
     workspace_switcher()
     keep_theme_across_pages(list(PAGES))  # the Settings menu's light or dark, for a page opened by its URL too

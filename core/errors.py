@@ -81,6 +81,14 @@ class WorkspaceError(RuntimeError):
     """The workspace cannot be opened as it is (held, missing, read-only); the message says what to do."""
 
 
+class WorkspaceClosedError(RuntimeError):
+    """An action reached a workspace after it was closed (another one is served now): a page drawn before a switch
+    made in another tab, or a request caught by the switch. Nothing was done, nothing was logged."""
+
+    def __init__(self) -> None:
+        super().__init__("This workspace was closed (another one is served now): nothing was done")
+
+
 class WorkspaceInUseError(WorkspaceError):
     """Another process holds the DuckDB file; DuckDB allows one read-write process."""
 

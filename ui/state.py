@@ -23,7 +23,16 @@ from core.config import Settings, SettingsError
 from core.domain.deliveries import DELIVERY_WORDS
 from core.domain.outcomes import version_label
 from core.domain.validation import ago_words, clipped, plural
-from core.errors import BusyError, NoModelError, StorageError, UserInputError, WorkspaceError, plain_fault, refusals_of
+from core.errors import (
+    BusyError,
+    NoModelError,
+    StorageError,
+    UserInputError,
+    WorkspaceClosedError,
+    WorkspaceError,
+    plain_fault,
+    refusals_of,
+)
 from core.rules.verdicts import decision_words
 from core.runtime import Runtime, close_runtime, get_runtime
 from core.startup import Startup, chosen_settings, opening_settings, start_in_background, switch_workspace, workspace_names
@@ -98,6 +107,31 @@ def switch_to(name: str, current: Settings | None = None, from_select: bool = Fa
     _run.expires = 0.0
     forget_views()
     return True
+
+
+DRAWN_FOR = "drawn_for"
+SWITCHED_UNDER = "switched_under"
+
+
+def keep_to_served_workspace(rt: Runtime) -> None:
+    """Called once per full run, before the page: when the page this tab shows was drawn for a workspace that a switch
+    in another tab (or through the API) has closed since, what was clicked on it is not done. Its choices are
+    forgotten, the run starts over (which drops the clicks) and the page says why. A stale tab's Train now trained
+    the workspace switched to, and its Predict was answered by the closed one (tour 20)."""
+    served = (str(rt.settings.duckdb_path), rt.started_at, rt.settings.workspace_name)
+    drawn = st.session_state.get(DRAWN_FOR)
+    if drawn is not None and tuple(drawn[:2]) != served[:2]:
+        forget_views()
+        st.session_state[SWITCHED_UNDER] = (
+            f"This tab showed workspace {drawn[2]}, and {served[2]} is served now (switched in another tab, or through the "
+            f"API): the page is drawn again for {served[2]}, and what you last clicked or typed was not done."
+        )
+        st.session_state[DRAWN_FOR] = served
+        st.rerun()
+    st.session_state[DRAWN_FOR] = served
+    said = st.session_state.pop(SWITCHED_UNDER, None)
+    if said:
+        st.warning(said, icon=":material/swap_horiz:")
 
 
 def forget_views() -> None:
@@ -208,6 +242,8 @@ def act(
         said = "; ".join(f"{labels[one.field]}: {one.message}" if one.field in labels else str(one) for one in refused)
         say("error", said + ("; nothing was changed" if any(one.field in labels for one in refused) else ""))
         return None
+    except WorkspaceClosedError:  # drawn for a workspace a switch closed since: the page is drawn again for the one served
+        st.rerun(scope="app")
     except (NoModelError, BusyError) as exc:
         say("warning", str(exc))
         return None

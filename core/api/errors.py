@@ -17,7 +17,17 @@ from starlette.formparsers import MultiPartException
 from core.api.request_guard import TOO_DEEP, problem, refusal
 from core.domain.faults import component_of
 from core.domain.validation import not_a_whole_number
-from core.errors import BusyError, ConflictError, NoModelError, RateLimited, StorageError, UserInputError, plain_fault, refusals_of
+from core.errors import (
+    BusyError,
+    ConflictError,
+    NoModelError,
+    RateLimited,
+    StorageError,
+    UserInputError,
+    WorkspaceClosedError,
+    plain_fault,
+    refusals_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +42,8 @@ def problem_of(exc: BaseException, where: str = "") -> tuple[int, dict[str, Any]
         return 429, {"error": str(exc), "field": None, "error_id": None}
     if isinstance(exc, BusyError):
         return 409, {"error": str(exc), "field": None, "error_id": None}
-    if isinstance(exc, NoModelError | StorageError) or _storage_fault(exc):
-        said = str(exc) if isinstance(exc, NoModelError | StorageError) else plain_fault(exc)
+    if isinstance(exc, NoModelError | StorageError | WorkspaceClosedError) or _storage_fault(exc):
+        said = str(exc) if isinstance(exc, NoModelError | StorageError | WorkspaceClosedError) else plain_fault(exc)
         return 503, {"error": without_paths(said), "field": None, "error_id": None}
     error_id = uuid.uuid4().hex[:12]
     log.error("API error %s on %s", error_id, where, exc_info=exc)
@@ -143,5 +153,5 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if isinstance(exc, RateLimited) else None
         return JSONResponse(body, status_code=status, headers=headers)
 
-    for kind in (UserInputError, NoModelError, StorageError, BusyError, Exception):
+    for kind in (UserInputError, NoModelError, StorageError, BusyError, WorkspaceClosedError, Exception):
         app.add_exception_handler(kind, known)

@@ -30,7 +30,7 @@ from core.domain.outcomes import version_label
 from core.domain.prediction_ids import checked_id, checked_ids, expand_ids, new_id
 from core.domain.schema import ClassLabel, Schema
 from core.domain.validation import feature_matrix, shown
-from core.errors import NoModelError, UserInputError, plain_fault
+from core.errors import NoModelError, UserInputError, WorkspaceClosedError, plain_fault
 from core.ml.row_model import RowModel
 from core.store import Store, utcnow
 from core.store.journal import Entry, Journal, read_segment
@@ -214,6 +214,7 @@ class Predictor:
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._closed = False
         self.flush_failures = 0
         self.last_flush_error: str | None = None
         self.replayed = self.replay()
@@ -334,6 +335,8 @@ class Predictor:
             if client_ids:
                 self._refuse_taken(client_ids)
             with self._buffer_lock:
+                if self._closed:  # its workspace closed: a prediction written now would land in the one left
+                    raise WorkspaceClosedError()
                 self.journal.append(entry)
                 self._buffer.append(entry)
                 self._buffered_rows += rows
@@ -391,7 +394,9 @@ class Predictor:
         return rows
 
     def close(self) -> None:
-        """Stop the flusher and write what is left."""
+        """Refuse new predictions, stop the flusher and write what is left."""
+        with self._buffer_lock:
+            self._closed = True
         self._stopping.set()
         self._wake.set()
         self._flusher.join(timeout=10)

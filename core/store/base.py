@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from core.domain.clock import utcnow
 from core.domain.schema import Schema
-from core.errors import UserInputError, WorkspaceError, WorkspaceInUseError, plain_fault
+from core.errors import UserInputError, WorkspaceClosedError, WorkspaceError, WorkspaceInUseError, plain_fault
 from core.store.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class StoreBase:
         """`shape` is the schema of a new workspace (a count of features: the synthetic one); an existing
         workspace keeps its own, and a different schema asked of one that has data is refused."""
         self.path = path
+        self._closed = False
         self._conn = connect(path)
         self._local = threading.local()
         self._cursors: dict[int, tuple[threading.Thread, duckdb.DuckDBPyConnection]] = {}
@@ -96,6 +97,8 @@ class StoreBase:
     def cur(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor. Streamlit runs every script run on a new thread, so cursors of
         finished threads are closed whenever a new one is made, keeping the count bounded."""
+        if self._closed:
+            raise WorkspaceClosedError()
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._conn.cursor()
@@ -139,6 +142,8 @@ class StoreBase:
         which must not depend on the state of their thread's shared cursor (an unfinished
         `fetchone()` result there makes DuckDB refuse to register an Arrow table)."""
         with self.write_lock:
+            if self._closed:
+                raise WorkspaceClosedError()
             cur = self._conn.cursor()
             try:
                 cur.execute("BEGIN TRANSACTION")
@@ -153,6 +158,7 @@ class StoreBase:
                 cur.close()
 
     def close(self) -> None:
+        self._closed = True
         with self._cursor_lock:
             for _thread, cur in self._cursors.values():
                 with suppress(duckdb.Error):

@@ -302,7 +302,9 @@ def test_metrics_parse_and_match_the_store(client: TestClient, trained_runtime: 
 def test_an_internal_error_is_a_500_with_an_id_in_the_log_and_no_traceback(
     client: TestClient, trained_runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trained_runtime.store.close()  # the store is gone under the API: a system fault, not bad input
+    trained_runtime.store._conn.close()  # the DuckDB connection is gone under the API: a system fault, not bad input
+    for cursor in [c for _thread, c in trained_runtime.store._cursors.values()]:
+        cursor.close()
     reply = client.get("/models")
     body = reply.json()
     assert reply.status_code == 500 and body["error_id"] and "Traceback" not in reply.text

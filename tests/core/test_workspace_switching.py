@@ -22,9 +22,10 @@ import pytest
 
 from core import runtime as runtime_module
 from core import startup, workspaces
+from core.api.errors import problem_of
 from core.config import Settings
 from core.domain.outcomes import version_label
-from core.errors import UserInputError, WorkspaceInUseError
+from core.errors import UserInputError, WorkspaceClosedError, WorkspaceInUseError
 from core.runtime import Runtime
 from tests.discord_server import FakeDiscord
 from tests.fixtures import make_settings
@@ -127,6 +128,21 @@ def test_two_workspaces_whose_versions_collide_each_serve_their_own_model_switch
             assert rt.settings.mlflow_tracking_uri == f"sqlite:///{rt.settings.data_dir / 'mlflow.db'}"
             assert rt.settings.scheduler_autostart is False and rt.scheduler.state != "running"  # the launch's settings, carried
             serves_its_own(rt, name, seed=10 + visit)
+
+
+def test_a_workspace_left_refuses_what_still_reaches_it_and_logs_nothing(launched: Settings, home: Path) -> None:
+    """Tour 20: a page drawn before a switch still held the closed runtime, whose model answered and whose journal took
+    the prediction. Its doors now refuse (the API says 503: try again on the workspace served)."""
+    left = opened(launched)
+    startup.switch_workspace(left.settings, "penguins")
+    served = opened()
+    for door in (lambda: left.serving.predict(DEMO_ROW), lambda: left.store.counts(), lambda: left.feedback.apply(["x"], [0], None)):
+        with pytest.raises(WorkspaceClosedError, match="another one is served now"):
+            door()
+    assert not list((home / "journal").glob("*.journal"))  # nothing was journaled in the workspace left
+    status, body = problem_of(WorkspaceClosedError())
+    assert status == 503 and "nothing was done" in body["error"]
+    assert served.serving.predict(PENGUIN).label in SPECIES
 
 
 def test_building_and_using_a_runtime_leaves_the_process_environment_as_it_was(launched: Settings, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -222,6 +223,41 @@ def test_a_workspace_another_app_holds_is_refused_in_the_sidebar_and_the_one_ser
         holder.wait()
     at.selectbox(key="workspace_demo").set_value("penguins").run()  # let go: the same choice now switches
     assert get_runtime().settings.workspace == "penguins" and served.closed and not at.exception
+
+
+def _predictions_in(folder: Path) -> int:
+    """The predictions a closed workspace's file holds, read without opening it as the app does."""
+    with duckdb.connect(str(folder / "ia_continu.duckdb"), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM predictions").fetchone()[0]
+
+
+def test_a_tab_drawn_before_another_tab_switched_does_nothing_to_either_workspace(workspace: Path) -> None:  # noqa: F811
+    """Tour 20: with Predict open on one workspace, another tab switched to a second; Predict in the first tab was then
+    answered by the closed workspace's model, logged into its journal (and labelled there later), and a stale tab's
+    Train now trained the workspace switched to. Now each tab is redrawn for the workspace served, saying why, and
+    neither workspace gains a prediction or a version."""
+    table = workspace.parent / "penguins.csv"
+    penguins(400, seed=5).to_csv(table, index=False)
+    demo = get_runtime()
+    workspaces.create(demo.settings, "penguins", table, "penguins.csv", workspaces.TableChoice("species"))
+    predicting, training, switching = open_page("predict"), open_page("models"), open_page()  # three tabs on the demo
+    held = demo.store.counts()
+    switching.selectbox(key="workspace_demo").set_value("penguins").run()
+    served = get_runtime()
+    assert served.settings.workspace == "penguins" and demo.closed and not switching.exception
+    kept = served.store.counts()
+    for tab, action in ((predicting, "Predict"), (training, "Train now")):
+        button(tab, action).click().run()
+        assert not tab.exception, [e.value for e in tab.exception]
+        said = [w.value for w in tab.warning]
+        assert any("This tab showed workspace demo, and penguins is served now" in w for w in said), (action, said)
+        assert not [s for s in tab.success if "confidence, by" in s.value], action  # no answer from the closed model
+    assert served.store.counts() == kept and get_runtime() is served  # nothing trained or logged on penguins
+    assert _predictions_in(workspace) == held["predictions"] and not list((workspace / "journal").glob("*.journal"))
+    assert served.store.counts()["models"] == kept["models"]
+    button(predicting, "Predict").click().run()  # the page drawn again for penguins predicts with penguins' model
+    answer = [s.value for s in predicting.success if "confidence, by" in s.value]
+    assert answer and any(f"Class **{c}**" in answer[0] for c in served.schema.classes), answer
 
 
 def test_the_report_carries_the_cycles_decision_boundary() -> None:
