@@ -36,7 +36,7 @@ class Settings:
     """Workbench configuration. Field metadata holds the variable name and limits."""
 
     workspace: str = _env(
-        "IA_WORKSPACE", "", "Workspace to open: a folder of the workspaces folder made by make workspace (empty = the demo)"
+        "IA_WORKSPACE", "", "Workspace to open: a folder of the workspaces folder made by make workspace (empty or demo = the demo)"
     )
     workspaces_dir: Path = _env(
         "IA_WORKSPACES_DIR", "", "Folder of the named workspaces (default data/workspaces, or <IA_DATA_DIR>/workspaces)"
@@ -230,6 +230,8 @@ def _with_derived_paths(values: dict[str, object]) -> Settings:
         raise SettingsError(f"IA_MLFLOW_UI_URL={values['mlflow_ui_url']!r}: must start with http:// or https://")
     if values["workbench_url"] and not values["workbench_url"].startswith(("http://", "https://")):
         raise SettingsError(f"IA_WORKBENCH_URL={values['workbench_url']!r}: must start with http:// or https://")
+    if values["workspace"] == DEMO_WORKSPACE:  # the name the switcher, the API and the alerts give the data folder itself
+        values["workspace"] = ""
     workspace = values["workspace"]
     if workspace and not WORKSPACE_NAME.fullmatch(workspace):
         raise SettingsError(f"IA_WORKSPACE={workspace!r}: {WORKSPACE_RULE}")

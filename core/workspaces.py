@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, WORKSPACES_DIR, Settings
+from core.config import DEMO_WORKSPACE, PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, WORKSPACES_DIR, Settings
 from core.data.table_check import ONE_VALUE, Encoded, encode, infer_schema, ordered_by_time
 from core.domain.schema import Kind, Schema
 from core.domain.validation import integer
@@ -107,8 +107,12 @@ class Created:
 
 
 def checked_name(name: object) -> str:
+    """A new workspace's name, or one to open: "demo" is the data folder itself, so a folder of that name could be
+    neither listed apart from it nor opened (tour 20: the sidebar showed demo twice, each opening the demo)."""
     if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
         raise UserInputError("name", f"{WORKSPACE_RULE}, got {str(name)[:70]!r}")
+    if name == DEMO_WORKSPACE:
+        raise ConflictError("name", f"{DEMO_WORKSPACE!r} is the demo's name (the data folder itself): choose another")
     return name
 
 
@@ -116,7 +120,11 @@ def list_workspaces(root: Path) -> list[str]:
     """The named workspaces under the data folder (each holds a DuckDB file)."""
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "ia_continu.duckdb").is_file() and WORKSPACE_NAME.fullmatch(p.name))
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if (p / "ia_continu.duckdb").is_file() and WORKSPACE_NAME.fullmatch(p.name) and p.name != DEMO_WORKSPACE
+    )
 
 
 def table_columns(source: Path | bytes, filename: str) -> list[str]:

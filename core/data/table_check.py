@@ -410,7 +410,10 @@ def _value(value: object, given: bool, column: Column, max_abs: float, field: st
     if column.kind == "numeric":
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise UserInputError(field, f"{where}expected a number, got {shown(value)}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past a 64-bit float (10**400): refused like any number past the limit
+            number = float("inf")
         if not np.isfinite(number) or abs(number) > max_abs:
             raise UserInputError(field, f"{where}{shown(value)} must be a finite number within ±{max_abs:g} (IA_FEATURE_MAX_ABS)")
         return number

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from core.domain.schema import Schema
+from core.domain.validation import shown
 from core.errors import UserInputError
 from core.stats import estimate
 from core.stats.estimate import AccuracyEstimator
@@ -43,8 +44,8 @@ class TrainingOptions:
     class_weight: str = "none"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.C, int | float) or isinstance(self.C, bool) or not C_LIMITS[0] <= float(self.C) <= C_LIMITS[1]:
-            raise UserInputError("C", f"expected a number from {C_LIMITS[0]:g} to {C_LIMITS[1]:g}, got {str(self.C)[:40]}")
+        if not isinstance(self.C, int | float) or isinstance(self.C, bool) or not C_LIMITS[0] <= self.C <= C_LIMITS[1]:
+            raise UserInputError("C", f"expected a number from {C_LIMITS[0]:g} to {C_LIMITS[1]:g}, got {shown(self.C)}")
         if self.class_weight not in CLASS_WEIGHTS:
             raise UserInputError("class_weight", f"expected one of {', '.join(CLASS_WEIGHTS)}, got {str(self.class_weight)[:40]}")
 

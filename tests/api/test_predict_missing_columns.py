@@ -97,3 +97,17 @@ def test_generating_rows_in_a_table_s_workspace_is_refused_naming_the_workspace_
     reply = TestClient(create_app(rt)).post("/generate", json={"samples": 100})
     assert reply.status_code == 422 and reply.json()["field"] == "workspace", reply.json()
     assert "the generator makes the demo's columns" in reply.json()["error"] and rt.store.counts() == before
+
+
+def test_an_integer_past_a_float_is_refused_at_every_door_not_a_500(rt: Runtime) -> None:
+    """Tour 20: 10**400 in a table's column (or as C) made float() overflow, a 500 on /predict, the batch and /explain."""
+    before = rt.store.counts()["predictions"]
+    for big in (10**400, -(10**309)):
+        said = refusals(rt, {**ROW, "measure_03": big})
+        assert all(r["field"].endswith("measure_03") and "must be a finite number within" in r["error"] for r in said), said
+    reply = TestClient(create_app(rt)).post("/retrain", json={"C": 10**400})
+    assert reply.status_code == 422 and reply.json()["field"] == "C" and "from 0.0001 to 10000" in reply.json()["error"], reply.text
+    text = TestClient(create_app(rt)).post("/retrain", json={"C": "1"}).json()["error"]
+    assert text.endswith("got '1'"), text  # text, as the reply says it: "got 1" hid what was wrong
+    rt.predictor.flush()
+    assert rt.store.counts()["predictions"] == before

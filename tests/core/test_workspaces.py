@@ -20,7 +20,7 @@ from core import startup, workspaces
 from core.api import create_app, serving_app
 from core.config import Settings
 from core.data.synthetic_table import generate_table
-from core.errors import UserInputError
+from core.errors import ConflictError, UserInputError
 from core.runtime import Runtime
 from core.store import Store
 from tests.fixtures import make_settings
@@ -361,3 +361,22 @@ def test_the_command_s_usage_names_itself_and_its_required_options(capsys: pytes
     with pytest.raises(SystemExit):
         workspaces.main(["x.csv", "--target", "y"])
     assert "--name is required" in capsys.readouterr().err
+
+
+def test_demo_names_the_data_folder_itself_at_every_door(base: Settings, tmp_path: Path) -> None:
+    """Tour 20: a workspace named demo could be made; the sidebar then listed demo twice (both opened the data folder),
+    and IA_WORKSPACE=demo, the command its summary gave, opened the new folder instead."""
+    table = pd.DataFrame({"a": np.arange(200.0), "y": ["up", "down"] * 100})
+    table.to_csv(path := tmp_path / "t.csv", index=False)
+    with pytest.raises(ConflictError, match="'demo' is the demo's name") as refused:
+        workspaces.create(base, "demo", path, "t.csv", workspaces.TableChoice("y"))
+    assert refused.value.field == "name" and not (base.workspaces_dir / "demo").exists()
+    (base.workspaces_dir / "demo").mkdir(parents=True)  # made before the rule: listed once, as the demo
+    (base.workspaces_dir / "demo" / "ia_continu.duckdb").touch()
+    try:
+        assert "demo" not in workspaces.list_workspaces(base.workspaces_dir)
+        assert startup.workspace_names(base).count("demo") == 1
+    finally:
+        shutil.rmtree(base.workspaces_dir / "demo")
+    chosen = Settings.from_env({"IA_WORKSPACE": "demo", "IA_DATA_DIR": str(base.data_dir)})
+    assert chosen.workspace_name == "demo" and chosen.data_dir == base.data_dir
