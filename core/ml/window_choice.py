@@ -95,9 +95,9 @@ class Challenge:
                 f"({shown}{left})")  # fmt: skip
 
 
-def challenge(full: Window, check_rows: int, lengths: tuple[int, ...], schema: Schema) -> Challenge | None:
+def challenge(full: Window, check_rows: int, lengths: tuple[int, ...], schema: Schema) -> Challenge | NoChallenger:
     """Forward validation: each candidate length of rows just before the newest `check_rows` is fitted and scored
-    on them; the best wins, the longer one on a tie (a steadier model). None when no candidate has two classes."""
+    on them; the best wins, the longer one on a tie (a steadier model). NoChallenger says why none could be fitted."""
     n = full.n_rows
     before = n - check_rows
     candidates = sorted({min(length, before) for length in lengths if length > 0})
@@ -108,18 +108,41 @@ def challenge(full: Window, check_rows: int, lengths: tuple[int, ...], schema: S
 
 def _best(
     full: Window, before: int, candidates: list[int], X_check: object, y_check: np.ndarray, schema: Schema, check_rows: int
-) -> Challenge | None:
+) -> Challenge | NoChallenger:
     scores, rights, skipped = {}, {}, []
     for length in candidates:
         y = full.y[before - length : before]
         if length < MIN_CHECK_ROWS or len(np.unique(y)) < 2:  # tour 16: a window of one class left the list unsaid
-            skipped.append((length, f"fewer than {MIN_CHECK_ROWS}" if length < MIN_CHECK_ROWS else "one class only"))
+            skipped.append((length, f"fewer than {MIN_CHECK_ROWS}" if length < MIN_CHECK_ROWS else ONE_CLASS))
             continue
         model = training.build_pipeline(training.DEFAULT_OPTIONS, schema).fit(_rows(full.X, before - length, before), y)
         rights[length] = training.predicted_class(model.predict_proba(X_check)) == y_check
         scores[length] = float(np.mean(rights[length]))
     if not scores:
-        return None
+        return NoChallenger(before, check_rows, tuple(skipped))
     best = max(scores.values())
     length = max(k for k, v in scores.items() if v >= best)
     return Challenge(length, rights[length], scores, check_rows, tuple(skipped))
+
+
+ONE_CLASS = "one class only"
+
+
+@dataclass(frozen=True)
+class NoChallenger:
+    """No candidate window could be fitted, and why: every reason was "no window holds two classes", also said when
+    there were no rows at all before the check rows (tour 20: a replay started over sends rows the loop has read,
+    and a window reads each row once, so nothing was left to train on, cycle after cycle)."""
+
+    before: int  # labelled rows before the check rows: what every candidate is cut from
+    check_rows: int
+    skipped: tuple[tuple[int, str], ...]
+
+    def describe(self) -> str:
+        if self.before < MIN_CHECK_ROWS:
+            return (f"no challenger yet: one trains on the labelled rows before the {self.check_rows:,} newest it is judged on, "
+                    f"and there are {self.before:,} ({MIN_CHECK_ROWS} needed; a row a replay sent again counts once)")  # fmt: skip
+        if all(why == ONE_CLASS for _length, why in self.skipped):
+            return "waiting for more rows: no candidate window holds two classes"
+        return "waiting for more rows: no candidate window could be fitted (" + ", ".join(
+            f"{length:,} rows: {why}" for length, why in self.skipped) + ")"  # fmt: skip

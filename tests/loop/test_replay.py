@@ -22,10 +22,11 @@ from core.domain.clock import utc_csv
 from core.domain.features import TARGET
 from core.domain.schema import Schema
 from core.errors import UserInputError
-from core.ml.window_choice import challenge, choose_window
+from core.ml.window_choice import NoChallenger, challenge, choose_window
 from core.runtime import Runtime
 from core.store import Window
 from core.workspaces import TableChoice, create, workspace_settings
+from tests.core.test_workspace_switching import penguins
 from tests.fixtures import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -317,6 +318,46 @@ def test_a_challenge_with_one_window_fitted_claims_no_choice() -> None:
     y[200:400] = 1  # the 200 rows before the check rows hold one class: that window is named, not left out unsaid (tour 16)
     skipped = challenge(_window(X, y), 100, (200, 2000), schema)
     assert skipped.scores.keys() == {400} and skipped.describe().endswith("; not fitted: 200 rows (one class only))")
+
+
+def test_no_challenger_says_why_none_could_be_fitted() -> None:
+    """Tour 20: 40 cycles said "no candidate window holds two classes" while every batch held ten: there were no rows
+    at all before the check rows (a replay started over, each row read once)."""
+    schema = Schema.demo(2)
+    X, y = synthetic_stream.generate(500, 2, synthetic_stream.Scenario("stable"), seed=4)
+    bare = challenge(_window(X[:130], y[:130]), 100, (1000, 2000), schema)
+    assert isinstance(bare, NoChallenger) and "two classes" not in bare.describe()
+    assert bare.describe() == ("no challenger yet: one trains on the labelled rows before the 100 newest it is judged on, and "
+                               "there are 30 (60 needed; a row a replay sent again counts once)")  # fmt: skip
+    y = y.copy()
+    y[:400] = 1
+    single = challenge(_window(X, y), 100, (1000, 2000), schema)
+    assert single.describe() == "waiting for more rows: no candidate window holds two classes"
+    mixed = challenge(_window(X, y), 100, (50, 2000), schema)
+    assert (
+        mixed.describe() == "waiting for more rows: no candidate window could be fitted (50 rows: fewer than 60, 400 rows: one class only)"
+    )
+
+
+def test_a_replay_going_round_its_rows_again_still_challenges_the_champion(tmp_path: Path, mlflow_template: Path) -> None:
+    """Tour 20: a replay set to restart went round its 997 rows until the window held only their newest copies, none of
+    them trained on by the champion: all were check rows, none was left before them to train a challenger, and every
+    cycle said "no candidate window holds two classes" though each batch held all ten. At most half the window is
+    checked now, so the other half trains one."""
+    base = make_settings(tmp_path / "data", mlflow_template)
+    table = tmp_path / "penguins.csv"
+    penguins(500, seed=8).to_csv(table, index=False)
+    created = create(base, "loop", table, "penguins.csv", TableChoice("species", initial_rows=300))
+    rt = Runtime(replace(workspace_settings(base, created.folder), scheduler_autostart=False, training_window=50))
+    try:
+        rt.loop.set_controls(policy="challenge", retrain_cooldown_cycles=1000)  # v1.0.0 serves throughout
+        rt.loop.update_stream(enabled=True, batch_size=200, at_end="restart")
+        records = [rt.loop.run_cycle() for _ in range(8)]  # 1,600 copies of 200 rows: the window's 1,050 are copies
+    finally:
+        rt.close()
+    reasons = [r.reason for r in records]
+    assert not [r for r in reasons if "two classes" in r or "no challenger yet" in r], reasons
+    assert all("trained on the 100 rows before the newest 100" in r for r in reasons[-3:]), reasons
 
 
 def test_bench_replay_runs_on_a_slice_of_a_real_stream(tmp_path: Path) -> None:
