@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -32,6 +33,17 @@ COLOURS = {
     "class_0": "#1b9e77", "class_1": "#7570b3", "champion": "#e7298a", "challenger": "#66a61e", "error": "#8b0000",
 }  # fmt: skip
 CLASS_COLOURS = ("#1b9e77", "#7570b3", "#d95f02", "#e6ab02", "#66a61e", "#a6761d", "#666666", "#e7298a")  # the first two: class_0/1
+# More than eight classes take a palette of as many colours as there are classes (Plotly's Dark24, then Alphabet: up to
+# 50, the most a workspace takes): digits' ten classes repeated the eight above, "eight" coloured as "two" (tour 20).
+MANY_CLASS_COLOURS = (*plotly.colors.qualitative.Dark24, *plotly.colors.qualitative.Alphabet)
+
+
+def class_colour(index: int, n_classes: int) -> str:
+    """Class `index`'s colour among `n_classes`: the same in every chart of a workspace, none shared below 51."""
+    palette = CLASS_COLOURS if n_classes <= len(CLASS_COLOURS) else MANY_CLASS_COLOURS
+    return palette[index % len(palette)]
+
+
 VERSION_COLOURS = ("#1f77b4", "#dd8452")  # version A and version B when two are compared
 MIN_TIME_SPAN = timedelta(minutes=10)
 RANGE_BUTTONS = [
@@ -68,6 +80,8 @@ TITLE_LINE = 34  # characters: what fits beside the modebar in a half-width colu
 TITLE_TOP = 12  # px from the figure's top to its title's
 TITLE_LINE_PX = 22  # px a title's line takes
 LEGEND_GAP = 8  # px left free under a legend's last row
+LEGEND_ROW_PX = 22  # px a legend's row takes
+LEGEND_PER_ROW = 1  # entries of a curve's legend ("v1.0.0 · eight · AUC 0.998") a row holds in a half-width column at 1024 px
 OUTLIER_REACH = 10.0  # values farther than this many interquartile ranges beyond their column's quartiles: the end bars
 
 
@@ -618,7 +632,7 @@ def _class_points(
     for index, label in enumerate(classes):
         rows = frame[frame[target] == index]
         fig.add_scattergl(x=rows[x], y=rows[y], mode="markers", name=prefix + class_name(label),
-                          marker={"color": CLASS_COLOURS[index % len(CLASS_COLOURS)], "size": 5, "symbol": symbol,
+                          marker={"color": class_colour(index, len(classes)), "size": 5, "symbol": symbol,
                                   "opacity": opacity})  # fmt: skip
 
 
@@ -657,7 +671,7 @@ def _class_regions(fig: go.Figure, regions: dict, classes: tuple) -> None:
     k = len(classes)
     scale = []
     for i in range(k):
-        colour = CLASS_COLOURS[i % len(CLASS_COLOURS)]
+        colour = class_colour(i, k)
         scale += [[i / k, colour], [(i + 1) / k, colour]]
     fig.add_heatmap(x=regions["x"], y=regions["y"], z=regions["z"], zmin=-0.5, zmax=k - 0.5, colorscale=scale, opacity=0.22,
                     showscale=False, hoverinfo="skip", name=f"{regions.get('version', 'champion')} regions")  # fmt: skip
@@ -759,16 +773,21 @@ def one_vs_rest(evaluations: dict[str, dict], classes: tuple, kind: str) -> go.F
             curve = curves.get(kind)
             if not curve:
                 continue
-            line = {"color": CLASS_COLOURS[index % len(CLASS_COLOURS)], "dash": VERSION_DASHES[version % len(VERSION_DASHES)]}
+            line = {"color": class_colour(index, len(classes)), "dash": VERSION_DASHES[version % len(VERSION_DASHES)]}
+            whose = f"{name} · {label}" if len(evaluations) > 1 else str(label)  # one version: its name heads the section
             if kind == "roc":
-                fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{name} · {label} · AUC {curve['auc']:.3f}", line=line)
+                fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{whose} · AUC {curve['auc']:.3f}", line=line)
             else:
                 fig.add_scatter(x=curve["recall"], y=curve["precision"], mode="lines",
-                                name=f"{name} · {label} · AP {curve['average_precision']:.3f}", line=line)  # fmt: skip
+                                name=f"{whose} · AP {curve['average_precision']:.3f}", line=line)  # fmt: skip
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
     axes = ("false positive rate", "true positive rate") if kind == "roc" else ("recall", "precision")
-    return _layout(fig, f"{'ROC' if kind == 'roc' else 'Precision-recall'} curves, each class against the rest", *axes, height=360)
+    # Taller by the legend's rows past two (an entry a row in a half-width column): with ten classes it took the
+    # chart's height and scrolled, the plot squeezed to 50 px, two classes out of sight (tour 20).
+    rows = math.ceil(len(fig.data) / LEGEND_PER_ROW)
+    title = f"{'ROC' if kind == 'roc' else 'Precision-recall'} curves, each class against the rest"
+    return _layout(fig, title, *axes, height=360 + LEGEND_ROW_PX * max(0, rows - 2))
 
 
 def roc_curves(evaluations: dict[str, dict]) -> go.Figure:
@@ -833,10 +852,7 @@ def encoded_coefficients(evaluations: dict[str, dict], classes: tuple) -> go.Fig
     if len(linear["coef"]) == 1:
         bars = [(name, ev2["linear"]["coef"][0], colour) for (name, ev2), colour in zip(evaluations.items(), VERSION_COLOURS, strict=False)]
         return _weights(bars, linear["names"], f"Coefficients ({_per(linear['names'])}; + is towards {class_name(classes[1])})", "weight")
-    bars = [
-        (class_name(cls), row, CLASS_COLOURS[i % len(CLASS_COLOURS)])
-        for i, (cls, row) in enumerate(zip(classes, linear["coef"], strict=True))
-    ]
+    bars = [(class_name(cls), row, class_colour(i, len(classes))) for i, (cls, row) in enumerate(zip(classes, linear["coef"], strict=True))]
     return _weights(bars, linear["names"], f"{label}: coefficients per class ({_per(linear['names'])})", "weight")
 
 

@@ -509,3 +509,29 @@ def test_the_class_balance_axis_names_the_target_and_the_why_chart_leaves_room_f
                  "towards": 1, "per_class": []}  # fmt: skip
     low, high = charts.contributions(explained, "64 %").layout.xaxis.range
     assert low < -0.22 - 0.2 * (0.9 + 0.22) and high > 0.9 + 0.2 * (0.9 + 0.22)  # a fifth of the span beyond each end
+
+
+def test_ten_classes_each_keep_a_colour_of_their_own_and_their_curves_a_plot_to_stand_in() -> None:
+    """Tour 20: with digits' ten classes the eight colours repeated ("eight" as "two", "five" as "zero") in the
+    curves, the weights and the scatter, and the curves' legend took the chart's height, the plot 50 px tall."""
+    classes = tuple(f"digit {i}" for i in range(10))
+    curve = {
+        "fpr": [0, 0.2, 1],
+        "tpr": [0, 0.8, 1],
+        "auc": 0.9,
+        "recall": [0, 0.5, 1],
+        "precision": [1, 0.8, 0.4],
+        "average_precision": 0.8,
+    }
+    fig = charts.one_vs_rest({"v1.5.0": {"per_class": [{"roc": curve, "pr": curve}] * 10}}, classes, "roc")
+    lines = [t for t in fig.data if t.name != "chance"]
+    assert len({t.line.color for t in lines}) == 10 and lines[2].name == "digit 2 · AUC 0.900"  # one version: no prefix
+    three = charts.one_vs_rest({"v1.0.0": {"per_class": [{"roc": curve, "pr": curve}] * 3}}, classes[:3], "roc")
+    assert fig.layout.height >= three.layout.height + 7 * charts.LEGEND_ROW_PX  # room for seven more legend rows
+    frame = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0), "target": np.arange(50) % 10})
+    scatter = charts.scatter_by_class(frame, "a", "b", "rows", classes=classes)
+    assert len({t.marker.color for t in scatter.data}) == 10
+    weights = {"v1.5.0": {"linear": {"names": ["a", "b"], "coef": [[0.1, 0.2]] * 10}}}
+    bars = charts.encoded_coefficients(weights, classes)
+    assert len({t.marker.color for t in bars.data}) == 10
+    assert {t.line.color for t in three.data if t.name != "chance"} == set(charts.CLASS_COLOURS[:3])  # few classes: as before
