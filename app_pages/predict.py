@@ -93,9 +93,10 @@ def one_prediction() -> None:
         if not schema.plain:
             total = ("the served log-odds" if charts.explanation_unit(explained) == "log-odds"
                      else "the served class's score (logit); the softmax of every class's score gives the probabilities")  # fmt: skip
-            st.caption("Each column's part adds up its inputs (a number's standardised value, a category's one-hot column) times "
-                       f"their weights; with the intercept they sum to {total}. The labels are rounded so they add up too; the hover "
-                       "gives three decimals.")  # fmt: skip
+            st.caption("Each column's part is how far its inputs stand from the average of the rows the model learnt from (a "
+                       "number's standardised value; a category's one-hot column less its share there) times their weights, so a "
+                       f"column that never varies explains nothing; with the intercept, the average row's, they sum to {total}. "
+                       "The labels are rounded so they add up too; the hover gives three decimals.")  # fmt: skip
             return
         x, y = rt.schema.names[:2]
         view = cached.insights.boundary(None, x, y)

@@ -29,7 +29,7 @@ from core.rules import verdicts
 from core.rules.policy import CHALLENGING
 from core.services.compared import Compared, ComparedRows, compared_rows
 from core.services.facts import StoredFacts
-from core.services.reference import Reference, holding_rows, read_reference, reference_of
+from core.services.reference import Reference, holding_rows, read_reference, reference_of, trained_on
 from core.services.registry import ModelRegistry
 from core.stats import evaluation
 from core.stats.drift import PREDICTED
@@ -120,6 +120,7 @@ class Insights(StoredFacts):
         self.registry = registry
         self.started_at, self.worker, self.loop = started_at, worker, loop
         self._majority: tuple[int | None, tuple[ClassLabel, float] | None] = (None, None)  # per champion: read once
+        self._encoded_means: dict[int, np.ndarray] = {}  # per version: its reference's encoded inputs' mean, read once
 
     def overview(self) -> Overview:
         champion = self.registry.champion_version
@@ -222,7 +223,7 @@ class Insights(StoredFacts):
         schema = self.store.schema
         if not schema.plain:
             row = named_rows(values, schema, 1, self.max_abs)
-            explained = evaluation.table_contributions(model, row, schema.classes)
+            explained = evaluation.table_contributions(model, row, schema.classes, self._encoded_mean(version, model))
             shown = [None if isinstance(v, float) and np.isnan(v) else v for v in row.iloc[0].tolist()]
             row_model = RowModel.of(model, schema)
             unseen = row_model.unseen(dict(zip(schema.names, shown, strict=True))) if row_model is not None else []
@@ -236,6 +237,17 @@ class Insights(StoredFacts):
         return {"version": version, "features": self.store.features, "values": row.tolist(), "towards": schema.classes[1]} | (
             evaluation.contributions(stored["linear"], row.tolist())
         )
+
+    def _encoded_mean(self, version: int, model: object) -> np.ndarray | None:
+        """The mean of `version`'s encoded inputs over the rows it was trained on (at most IA_REFERENCE_MAX_ROWS of them):
+        what an explanation measures a row's inputs from. None when those rows are gone (retention)."""
+        if version not in self._encoded_means:
+            rows = read_reference(self.store, trained_on(self.store, version), self.settings.reference_max_rows, self.settings.seed)
+            if rows.empty:
+                return None
+            encoded = model.named_steps["preprocess"].transform(model_input(rows, self.store.schema, self.store.schema.names))
+            self._encoded_means[version] = np.asarray(encoded.mean(axis=0), dtype=np.float64).ravel()
+        return self._encoded_means[version]
 
     def last_event(self) -> Event | None:
         """The newest significant event of the loop or of a person: the newest cycle worth seeing (a signal, a retrain, a

@@ -58,6 +58,11 @@ def reference_of(store: Store, version: int) -> Reference:
     moved = store.moved_reference(version)
     if moved is not None:
         return Reference(version, moved[0], moved[1], None)
+    return trained_on(store, version)
+
+
+def trained_on(store: Store, version: int) -> Reference:
+    """The rows `version` was trained on, whatever reference is in force for it now."""
     model = store.model(version)
     ids = tuple(int(i) for i in json.loads(model["dataset_ids"] or "[]"))
     return holding_rows(store, Reference(version, int(model["window_first_sample"]), int(model["window_last_sample"]), ids or None))

@@ -87,6 +87,27 @@ def test_an_explanation_adds_up_to_the_served_log_odds(n_classes: int) -> None:
         assert explained["towards"] == schema.classes[int(served.argmax())]
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_measured_from_the_average_row_a_column_the_same_in_every_row_explains_nothing(n_classes: int) -> None:
+    """Tour 20: three constant pixels read +0.11 each on digits, their one-hot 1 times a weight that is really intercept.
+    From the encoded rows' mean, their part is 0, the parts still add up to the served logits, and the intercept is the
+    average row's logit."""
+    frame = generate_table(1500, seed=3, n_classes=n_classes).assign(site="same", level=7.0)  # a category and a number, constant
+    schema = infer_schema(frame, "outcome")
+    data = encode(frame, schema, labelled=True)
+    model = training.fit(data.X, data.y, 0.3, 0, schema=schema).model
+    mean = np.asarray(model.named_steps["preprocess"].transform(data.X), dtype=float).mean(axis=0)
+    row = data.X.iloc[[11]]
+    explained = evaluation.table_contributions(model, row, schema.classes, mean)
+    parts = explained["per_class"] if n_classes > 2 else [explained]
+    for part, logit in zip(parts, np.atleast_1d(model.decision_function(row)[0]), strict=True):
+        by_column = dict(zip(explained["features"], part["contributions"], strict=True))
+        assert by_column["site"] == pytest.approx(0.0, abs=1e-12) and by_column["level"] == pytest.approx(0.0, abs=1e-12)
+        assert sum(part["contributions"]) + part["intercept"] == pytest.approx(float(logit))
+    raw = evaluation.table_contributions(model, row, schema.classes)  # from 0: the constant category's weight shows
+    assert abs(dict(zip(raw["features"], raw["contributions"], strict=True))["site"]) > 1e-6
+
+
 def test_a_class_with_too_few_rows_is_a_clear_refusal_naming_every_class() -> None:
     schema, data, _ = _fitted(3, rows=400)
     y = data.y.copy()

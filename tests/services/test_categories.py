@@ -166,12 +166,22 @@ def test_an_unseen_category_is_named_in_the_reply(rt: Runtime, fast: bool) -> No
     assert "unseen" in document["PredictReply"]["required"] and "unseen" in document["BatchReply"]["required"]
 
 
-def test_an_unseen_category_without_an_infrequent_column_adds_nothing_and_explain_says_so(rt: Runtime) -> None:
+def trained_mean(rt: Runtime, model: object) -> np.ndarray:
+    """The encoded inputs' mean over the workspace's first dataset, the rows v1.0.0 learnt from, read as the user's table."""
+    frame = rt.store.dataset_frame(1)
+    return np.asarray(model.named_steps["preprocess"].transform(frame[rt.schema.names]), dtype=float).mean(axis=0)
+
+
+def test_an_unseen_category_without_an_infrequent_column_counts_as_no_island_and_explain_says_so(rt: Runtime) -> None:
+    """No known island: each island's one-hot input is 0, so its part is what the average row's island mix gave, taken
+    away (an explanation measures from the average row, as a linear model's Shapley values do)."""
     _, model = rt.predictor.model()
     assert RowModel.of(model, rt.schema).categorical[0][2] is None  # every island had 5 rows or more: no infrequent column
     explained = rt.insights.explain({**ROW, "island": "Atlantis"})
     island = next(c for c in explained["columns"] if c["column"] == "island")
-    assert island == {"column": "island", "value": "Atlantis", "contribution": 0.0, "unseen": True} and explained["unseen"] == ["island"]
+    terms = evaluation.encoded_terms(model)
+    away = -sum(w * m for w, m, s in zip(terms["coef"][0], trained_mean(rt, model), terms["sources"], strict=True) if s == "island")
+    assert island["contribution"] == pytest.approx(away, abs=1e-9) and island["unseen"] and explained["unseen"] == ["island"]
     served = rt.serving.predict({**ROW, "island": "Atlantis"})
     assert served.probabilities == tuple(model.predict_proba(pd.DataFrame([{**ROW, "island": "Atlantis", "year": "2008"}]))[0])
 
@@ -186,7 +196,7 @@ def test_explain_answers_one_entry_per_schema_column_in_the_schema_s_order(rt: R
     _, model = rt.predictor.model()
     terms = evaluation.encoded_terms(model)
     encoded = model.named_steps["preprocess"].transform(pd.DataFrame([{**row, "year": "2008", "flipper": np.nan}]))[0]
-    parts = np.asarray(terms["coef"][0]) * encoded
+    parts = np.asarray(terms["coef"][0]) * (encoded - trained_mean(rt, model))  # from the average row the model learnt from
     for entry in explained["columns"]:
         expected = sum(p for p, source in zip(parts, terms["sources"], strict=True) if source == entry["column"])
         assert entry["contribution"] == pytest.approx(expected, abs=1e-12), entry["column"]
