@@ -54,6 +54,10 @@ def every_refusal(*checks: Callable[[], T]) -> list[T]:
     return results
 
 
+class NotFoundError(UserInputError):
+    """The input names something that does not exist (a version never registered): nothing was changed."""
+
+
 class ConflictError(UserInputError):
     """The input names something that exists already or is being made (a workspace's name): nothing was changed."""
 

@@ -29,7 +29,7 @@ import pandas as pd
 from core.config import DEMO_WORKSPACE, PROJECT_ROOT, WORKSPACE_NAME, WORKSPACE_RULE, WORKSPACES_DIR, Settings
 from core.data.table_check import ONE_VALUE, Encoded, encode, infer_schema, ordered_by_time
 from core.domain.schema import Kind, Schema
-from core.domain.validation import integer
+from core.domain.validation import integer, plural
 from core.errors import ConflictError, UserInputError, WorkspaceError
 from core.io.table_files import content_digest, read_table
 from core.ml import training
@@ -77,7 +77,7 @@ class TableChoice:
             chosen = [c for c, k in self.kinds.items() if k == kind]
             args += [option, ",".join(chosen)] if chosen else []
         args += ["--time-column", self.time_column] if self.time_column else []
-        args += ["--initial-rows", str(self.initial_rows)] if self.initial_rows else []
+        args += ["--initial-rows", str(self.initial_rows)] if self.initial_rows is not None else []  # 0 is refused, not "all"
         return args + (["--id-column", self.id_column] if self.id_column else [])
 
 
@@ -235,7 +235,7 @@ def _filled(
             outcome = rt.models.train(trigger="starter", dataset_ids=[info.dataset_id])
             replay = None
             if first < found.n_rows:
-                step(f"Storing the other {found.n_rows - first:,} rows to replay as the stream, a batch per cycle")
+                step(f"Storing the other {plural(found.n_rows - first, 'row')} to replay as the stream, a batch per cycle")
                 rest = rows_of(encoded, first, found.n_rows)
                 replay = rt.data.import_encoded(rest, name=f"{filename} · rows {first + 1:,} to {found.n_rows:,}", role="library")
                 rt.loop.update_stream(source=replay.dataset_id, at_end="stop")

@@ -179,7 +179,11 @@ class ModelActions:
             self.training_lock.release()
 
     def _window(self, dataset_ids: list[int] | None, window_rows: int | None, step: Callable[[str], None]) -> tuple[Window, str]:
-        if dataset_ids:
+        if dataset_ids is not None and window_rows is not None:  # tour 20: window_rows was dropped without a word
+            raise UserInputError("window_rows", "send dataset_ids or window_rows, not both: datasets are trained on whole")
+        if dataset_ids is not None:
+            if isinstance(dataset_ids, list) and not dataset_ids:  # tour 20: [] trained on the loop's window
+                raise UserInputError("dataset_ids", "expected at least one dataset id (GET /datasets lists them), got []")
             ids = checked_dataset_ids(self.store, dataset_ids)
             step(f"Reading datasets {', '.join(map(str, ids))}")
             window, training_data = self.store.read_datasets(ids), f"datasets {', '.join(map(str, ids))}"

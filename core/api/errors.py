@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import typing
 import uuid
 from typing import Any
 
@@ -15,12 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from core.api.request_guard import TOO_DEEP, problem, refusal
+from core.api.schemas import VERSION_PATTERN
 from core.domain.faults import component_of
-from core.domain.validation import not_a_whole_number
+from core.domain.validation import not_a_whole_number, shown
 from core.errors import (
     BusyError,
     ConflictError,
     NoModelError,
+    NotFoundError,
     RateLimited,
     StorageError,
     UserInputError,
@@ -37,7 +40,7 @@ def problem_of(exc: BaseException, where: str = "") -> tuple[int, dict[str, Any]
     store that cannot be written (MLflow's or DuckDB's: read-only, full) is a 503, like a missing model."""
     if isinstance(exc, UserInputError):
         refused = [(one.field, without_paths(str(one))) for one in refusals_of(exc)]
-        return 409 if isinstance(exc, ConflictError) else 422, refusal(refused)
+        return 409 if isinstance(exc, ConflictError) else 404 if isinstance(exc, NotFoundError) else 422, refusal(refused)
     if isinstance(exc, RateLimited):
         return 429, {"error": str(exc), "field": None, "error_id": None}
     if isinstance(exc, BusyError):
@@ -90,6 +93,7 @@ def fields_beside(request: Request, loc: tuple) -> list[str]:
     """The fields the route's body takes, for an unknown one sent at its top level (`loc` is ("body", name)), so a
     misspelt `intervall` is answered with `interval` beside it; [] elsewhere (no body model has nested ones)."""
     model = getattr(getattr(getattr(request.scope.get("route"), "body_field", None), "field_info", None), "annotation", None)
+    model = next((m for m in typing.get_args(model) if hasattr(m, "model_fields")), model)  # an optional body (POST /retrain)
     fields = getattr(model, "model_fields", None) if len(loc) == 2 else None
     return [f.alias or name for name, f in (fields or {}).items()]
 
@@ -128,7 +132,27 @@ def _refused(request: Request, error: dict) -> tuple[str, str]:
     bounded = bounds_refusal(request, error)
     if bounded is not None:
         return field, f"{field}: {bounded}"[:300]
-    return field, f"{field}: {error.get('msg', 'invalid')}"[:300]
+    said = _in_our_words(error)
+    return field, f"{field}: {said or error.get('msg', 'invalid')}"[:300]
+
+
+_EXPECTED = {  # Pydantic's error types, as every other refusal words them (tour 20: "Input should be a valid boolean, …")
+    "bool_parsing": "true or false", "bool_type": "true or false", "dict_type": "a JSON object",
+    "model_attributes_type": "a JSON object", "model_type": "a JSON object", "list_type": "a list",
+    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number", "string_type": "text",
+}  # fmt: skip
+
+
+def _in_our_words(error: dict) -> str | None:
+    """A Pydantic refusal said as ours are: what the field takes and the value sent; a version path that is no
+    version says how one is written, not the regular expression it failed."""
+    sent = shown(error.get("input"))
+    if error.get("type") in _EXPECTED:
+        return f"expected {_EXPECTED[error['type']]}, got {sent}"
+    if error.get("type") == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == VERSION_PATTERN:
+        return f"{sent} is not a version: write it as its label, v1.N.0 (v1.0.0 is the first), or as its registry number (1)"
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -54,6 +54,11 @@ def infer_schema(
             raise UserInputError(role, f"no column named {name!r} in the file (its columns: {summarise([repr(n) for n in names], 12)})")
     if len(frame) == 0:
         raise UserInputError("file", "the file has a header but no rows: add at least one row")
+    for role, name in (("time_column", time_column), ("id_column", id_column)):  # tour 20: the target as the id was taken
+        if name is not None and name == target:
+            raise UserInputError(role, f"{name!r} is the target: the column to predict cannot also be {role.replace('_', ' ')}")
+    if time_column is not None and time_column == id_column:
+        raise UserInputError("id_column", f"{id_column!r} is the time column: one column has one role")
     roles = {time_column: "the time column", id_column: "the identifier column"}
     for name in (time_column, id_column):
         if name is not None:

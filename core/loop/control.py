@@ -80,7 +80,7 @@ class LoopControl:
 
     def set_controls(self, **changes: object) -> Settings:
         """Change run-time controls; validated all at once, stored, the interval applied live."""
-        controls.update_controls(self.store, **changes)
+        controls.update_controls(self.store, self.live_settings(), **changes)
         live = self.live_settings()
         if "scheduler_interval" in changes:
             self.scheduler.set_interval(live.scheduler_interval)

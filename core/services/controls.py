@@ -62,10 +62,22 @@ def effective_settings(settings: Settings, store: Store) -> Settings:
     return replace(settings, **changes) if changes else settings
 
 
-def update_controls(store: Store, **changes: object) -> None:
-    """Validate every change first, then store them; a bad value changes nothing."""
-    for name, value in check_controls(**changes).items():
+def update_controls(store: Store, live: Settings, **changes: object) -> None:
+    """Validate every change first, each alone and then against the others in force (`live`), then store them; a bad
+    value changes nothing."""
+    parsed = check_controls(**changes)
+    _check_levels(replace(live, **parsed), parsed)
+    for name, value in parsed.items():
         store.set_setting(_PREFIX + name, str(value).lower() if isinstance(value, bool) else str(value))
+
+
+def _check_levels(after: Settings, changed: dict[str, object]) -> None:
+    """PSI's moderate level starts at or below its high one (tour 20: a warning level of 50 over a high one of 0.2 was
+    stored, every moderate PSI then read high)."""
+    if after.psi_warning > after.psi_threshold:
+        field = "psi_warning" if "psi_warning" in changed else "psi_threshold"
+        raise UserInputError(field, f"the moderate level (psi_warning {after.psi_warning:g}) must not be above the high one "
+                                    f"(psi_threshold {after.psi_threshold:g}): nothing was changed")  # fmt: skip
 
 
 def check_controls(**changes: object) -> dict[str, object]:

@@ -276,6 +276,46 @@ def test_a_request_with_several_bad_fields_names_every_one_and_changes_nothing(c
     assert (client.get("/stream").json(), client.get("/loop").json()) == before
 
 
+def test_tour_20_s_refusals_name_the_field_in_our_words_and_change_nothing(client: TestClient, trained_runtime: Runtime) -> None:
+    """Arguments ignored or read another way, an unknown version named by its registry number (422) or by a regular
+    expression, Pydantic's own words, contradictory PSI levels stored, unknown form fields dropped, a lost cycle blamed on
+    retention: each is now a refusal naming the field as the caller wrote it, and nothing changes."""
+    before = trained_runtime.store.counts(), client.get("/loop").json()
+
+    def said(reply: httpx.Response, status: int = 422) -> tuple[str, str]:
+        assert reply.status_code == status, reply.text
+        return reply.json()["field"], reply.json()["error"]
+
+    assert said(client.post("/retrain", json={"dataset_ids": [1], "window_rows": 100}))[0] == "window_rows"
+    assert said(client.post("/retrain", json={"dataset_ids": []})) == (
+        "dataset_ids",
+        "dataset_ids: expected at least one dataset id (GET /datasets lists them), got []",
+    )
+    typo = said(client.post("/retrain", json={"foo": 1}))[1]
+    assert "foo: unknown field" in typo and "(it takes dataset_ids, window_rows, C, class_weight, promote)" in typo, typo
+    for action in ("promote", "reject"):
+        assert said(client.post(f"/models/v1.99.0/{action}"), 404) == ("version", "version: no version v1.99.0 (GET /models lists them)")
+    assert said(client.get("/models/v9.9.9"))[1] == ("version: 'v9.9.9' is not a version: write it as its label, v1.N.0 "
+                                                       "(v1.0.0 is the first), or as its registry number (1)")  # fmt: skip
+    assert said(client.post("/cycles", params={"wait": "maybe"}))[1] == "wait: expected true or false, got 'maybe'"
+    assert said(client.put("/stream", content=b"null", headers={"content-type": "application/json"}))[1] == (
+        "body: expected a JSON object, got null"
+    )
+    assert said(client.put("/loop", json={"thresholds": [1, 2]}))[1] == "thresholds: expected a JSON object, got [1, 2]"
+    levels = said(client.put("/loop", json={"thresholds": {"psi_warning": 50}}))
+    assert levels[0] == "psi_warning" and "must not be above the high one (psi_threshold 0.2)" in levels[1], levels
+    files = {"file": ("t.csv", b"x,y\n" + b"1,a\n2,b\n" * 60)}
+    for path, form in (("/workspaces", {"name": "t20", "target": "y", "foo": "1"}), ("/datasets", {"role": "library", "foo": "1"})):
+        assert said(client.post(path, files=files, data=form))[0] == "foo"
+    assert said(client.post("/workspaces/preview", files=files, data={"target": "y", "id_column": "y"}))[0] == "id_column"
+    start = said(client.post("/workspaces", files=files, data={"name": "t20", "target": "y", "initial_rows": "0"}))  # was "all rows"
+    assert start[0] == "initial_rows" and "from 50 to " in start[1], start
+    newest = client.get("/cycles", params={"limit": 1}).json()["cycles"]
+    gone = said(client.get("/cycles/999999"), 404)[1]
+    assert gone == f"no cycle 999999: not run yet; the newest is {newest[0]['cycle_id'] if newest else 0}", gone
+    assert (trained_runtime.store.counts(), client.get("/loop").json()) == before
+
+
 def test_a_cycle_already_running_is_a_409(client: TestClient, trained_runtime: Runtime) -> None:
     with trained_runtime.pipeline.lock:
         reply = client.post("/cycles")

@@ -9,7 +9,7 @@ from mlflow.exceptions import MlflowException
 
 from core.data.synthetic_stream import generate
 from core.domain.outcomes import version_label
-from core.errors import UserInputError
+from core.errors import NotFoundError, UserInputError
 from core.ml import training
 from core.runtime import Runtime
 from tests.fixtures import make_settings
@@ -92,7 +92,7 @@ def test_rollback_promotes_an_older_version(runtime: Runtime) -> None:
     assert runtime.serving.predict([0.3, -1.0]).model_version == 1
     with pytest.raises(UserInputError, match="already the champion"):
         runtime.models.rollback(1)
-    with pytest.raises(UserInputError, match="not a registered version"):
+    with pytest.raises(NotFoundError, match=r"no version v1\.98\.0"):
         runtime.models.rollback(99)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 
 from core.api import replies
-from core.api.deps import ERRORS, GUARD, DatasetIdPath, RuntimeDep, now
+from core.api.deps import ERRORS, FORM_GUARD, GUARD, DatasetIdPath, RuntimeDep, now
 from core.api.schemas import DatasetReply, DatasetUpdate, GenerateRequest
 from core.errors import UserInputError
 
@@ -31,7 +31,7 @@ def datasets(rt: RuntimeDep) -> list[dict[str, Any]]:
     return replies.records(rt.insights.datasets())
 
 
-@router.post("/datasets", response_model=DatasetReply, responses=ERRORS, dependencies=GUARD)
+@router.post("/datasets", response_model=DatasetReply, responses=ERRORS, dependencies=FORM_GUARD)
 def upload(
     rt: RuntimeDep,
     file: Annotated[UploadFile, File()],

@@ -28,7 +28,11 @@ def cycle(rt: RuntimeDep, cycle_id: Annotated[int, PathParam(ge=1, le=2**62)]) -
     """One cycle in full: its record and verdict, per-feature tests, the gate's events and its alerts."""
     detail = rt.insights.cycle_detail(cycle_id)
     if detail is None:
-        raise HTTPException(404, f"no cycle {cycle_id} (archived by retention, or not run yet)")
+        page = rt.insights.cycles_page(1, 0)
+        newest = int(page["cycle_id"].iloc[0]) if not page.empty else 0
+        why = ("not run yet" if cycle_id > newest else
+               "archived by retention, or stopped before it was recorded (a process killed mid-cycle: the next cycle read its rows)")  # fmt: skip
+        raise HTTPException(404, f"no cycle {cycle_id}: {why}; the newest is {newest}")
     alerts = [{k: v for k, v in a.items() if k != "payload"} for a in detail.alerts]
     return {"cycle": replies.record(detail.cycle), "drift": replies.records(detail.drift),
             "gate_events": replies.records(detail.gate_events), "alerts": [replies.record(a) for a in alerts]}  # fmt: skip

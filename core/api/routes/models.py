@@ -60,14 +60,14 @@ def retrain(rt: RuntimeDep, body: RetrainRequest | None = None) -> RetrainReply:
     )  # fmt: skip
 
 
-@router.post("/models/{version}/promote", responses=ERRORS, dependencies=GUARD)
+@router.post("/models/{version}/promote", responses=NOT_FOUND, dependencies=GUARD)
 def promote(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
     """Promote a version: approve a challenger waiting under the approve policy, or roll back to an earlier one."""
     decision = rt.models.promote(parse_version(version))
     return {"model_version": version_label(decision.version), "promoted": True, "reason": decision.reason}
 
 
-@router.post("/models/{version}/reject", responses=ERRORS, dependencies=GUARD)
+@router.post("/models/{version}/reject", responses=NOT_FOUND, dependencies=GUARD)
 def reject(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
     decision = rt.models.reject(parse_version(version))
     return {"model_version": version_label(decision.version), "promoted": False, "reason": decision.reason}

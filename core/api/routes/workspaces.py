@@ -19,7 +19,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 
 from core import workspaces
 from core.api import replies
-from core.api.deps import ERRORS, GUARD, RuntimeDep
+from core.api.deps import ERRORS, FORM_GUARD, RuntimeDep
 from core.api.schemas import Problem
 from core.domain.schema import KINDS
 from core.domain.validation import shown
@@ -34,7 +34,7 @@ def listed(rt: RuntimeDep) -> dict[str, Any]:
     return {"current": rt.settings.workspace_name, "workspaces": workspaces.list_workspaces(rt.settings.workspaces_dir)}
 
 
-@router.post("/workspaces/preview", responses=ERRORS, dependencies=GUARD)
+@router.post("/workspaces/preview", responses=ERRORS, dependencies=FORM_GUARD)
 def preview(
     rt: RuntimeDep,
     file: Annotated[UploadFile, File(description="A CSV or Parquet file with a header row")],
@@ -51,7 +51,7 @@ def preview(
     return {**found.document(), "head": replies.records(found.head)}
 
 
-@router.post("/workspaces", status_code=201, responses={**ERRORS, 409: {"model": Problem}}, dependencies=GUARD)
+@router.post("/workspaces", status_code=201, responses={**ERRORS, 409: {"model": Problem}}, dependencies=FORM_GUARD)
 def create(
     rt: RuntimeDep,
     file: Annotated[UploadFile, File(description="A CSV or Parquet file with a header row")],
