@@ -33,6 +33,14 @@ class UserInputErrors(UserInputError):
         self.args = ("; ".join(str(refused) for refused in refusals),)
 
 
+def noted(error: UserInputError, note: str) -> UserInputError:
+    """The same refusal with `note` said after it ("; no label was stored"): after the last field's, when several."""
+    if isinstance(error, UserInputErrors):
+        last = error.refusals[-1]
+        return UserInputErrors([*error.refusals[:-1], type(last)(last.field, f"{last.message}; {note}")])
+    return type(error)(error.field, f"{error.message}; {note}")
+
+
 def refusals_of(error: UserInputError) -> list[UserInputError]:
     """Each field an error refuses, one or several."""
     return list(error.refusals) if isinstance(error, UserInputErrors) else [error]

@@ -23,7 +23,7 @@ from core.data.table_check import class_index, class_lookup
 from core.domain.prediction_ids import checked_id, first_repeat, issued_at
 from core.domain.schema import Schema
 from core.domain.validation import shown, summarise
-from core.errors import StorageError, UserInputError
+from core.errors import StorageError, UserInputError, every_refusal, noted
 from core.services.predictor import Predictor
 from core.store import FeedbackResult, Store, utcnow
 
@@ -124,9 +124,17 @@ class FeedbackActions:
             raise UserInputError("file", "the file has a header but no rows: add at least one label")
         if len(frame) > limit:
             raise UserInputError("file", f"{len(frame):,} labels is more than the limit of {limit:,} per file (IA_MAX_LABELS_PER_REQUEST)")
-        ids = [checked_id(v, f"prediction_id, row {i + 2}") for i, v in enumerate(frame["prediction_id"])]
-        indices = label_indices(list(frame["label"]), self.store.schema, lambda i: f"row {i + 2}", field="label")
-        return self.apply(ids, indices, correct, where=lambda i: f"row {i + 2}")
+
+        def row(i: int) -> str:  # the file's line, its header being line 1
+            return f"row {i + 2}"
+
+        given = list(frame["prediction_id"])
+        ids, indices, _ = every_refusal(  # every kind of problem in one round, not the first alone (tour 20)
+            lambda: _checked_ids(given, row),
+            lambda: label_indices(list(frame["label"]), self.store.schema, row, field="label"),
+            lambda: _no_repeats(given, row),
+        )
+        return self.apply(ids, indices, correct, where=row)
 
     def apply(
         self,
@@ -139,9 +147,7 @@ class FeedbackActions:
         """Checked ids and class indices: join them to the log and store them (the stream's held-back labels come in
         here, with `replay_of` for a replay's). `where` names an id's position as its door does: a file's row, a list's
         index."""
-        repeated = first_repeat(ids)
-        if repeated is not None:
-            raise UserInputError("prediction_id", _given_again(repeated, [where(i) for i, value in enumerate(ids) if value == repeated]))
+        _no_repeats(ids, where)
         self.predictor.flush()
         if self.predictor.last_flush_error:
             raise StorageError(f"the prediction log cannot be written now ({self.predictor.last_flush_error}); send the labels again later")
@@ -160,6 +166,27 @@ class FeedbackActions:
         return [i for i in result.unknown if i not in set(expired)], expired
 
 
+def _checked_ids(values: list[object], where: Callable[[int], str]) -> list[str]:
+    """Every id checked, every bad one named (the first of them in full), not the first alone."""
+    ids, problems = [], []
+    for i, value in enumerate(values):
+        try:
+            ids.append(checked_id(value, f"prediction_id, {where(i)}"))
+        except UserInputError as refused:
+            problems.append(refused)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise UserInputError("prediction_id", f"{len(problems):,} ids are not valid: {summarise([str(p) for p in problems])}")
+    return ids
+
+
+def _no_repeats(ids: list[object], where: Callable[[int], str]) -> None:
+    repeated = first_repeat(ids)
+    if repeated is not None:
+        raise UserInputError("prediction_id", _given_again(repeated, [where(i) for i, value in enumerate(ids) if value == repeated]))
+
+
 def _given_again(repeated: str, places: list[str], most: int = 5) -> str:
     """An id given more than once, with where each time: "'r1' is given 3 times (row 2, row 3 and row 4)"."""
     times = "twice" if len(places) == 2 else f"{len(places):,} times"
@@ -175,4 +202,4 @@ def _none_stored() -> Iterator[None]:
     try:
         yield
     except UserInputError as refused:
-        raise type(refused)(refused.field, f"{refused.message}; no label was stored") from None
+        raise noted(refused, "no label was stored") from None

@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.domain.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
 from core.domain.validation import INTEGER_TEXT, boolean_word, category, known_spelling, named, plural, shown, summarise
-from core.errors import UserInputError
+from core.errors import UserInputError, UserInputErrors
 
 LOW_CARDINALITY = 10
 _INTEGER = re.compile(INTEGER_TEXT, re.ASCII)
@@ -384,24 +384,45 @@ def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fi
         )  # fmt: skip
     if len(batch) > max_rows:
         raise UserInputError(field, f"{len(batch):,} rows is more than the limit of {max_rows:,} per request")
-    known, columns = set(schema.names), {c.name: c for c in schema.features}
     values: dict[str, list] = {name: [] for name in schema.names}
+    names = tuple(schema.names)
+    known = frozenset(names)
+    refused: list[UserInputError] = []  # every bad row and value, up to MAX_REFUSED: a batch is fixed in one round (tour 20)
     for index, row in enumerate(batch):
         where = f"row {index + 1}: " if len(batch) > 1 else ""
-        if not isinstance(row, Mapping):
-            raise UserInputError(field, f"{where}expected an object of named values, got {shown(row)}")
-        unknown = [str(k) for k in row if k not in known]
-        absent = [] if not unknown and len(row) == len(known) else [name for name in schema.names if name not in row]
-        if unknown:  # every one named, and what is missing beside them: a misspelt column is both
-            missing = f"; missing column(s) {named(absent)}" if absent else ""
-            raise UserInputError(field, f"{where}unknown column(s) {named(unknown)}{missing}; the columns are {', '.join(schema.names)}")
-        if len(absent) > 1:  # one column left out is that column's refusal (`_value`), several are the row's
-            raise UserInputError(
-                field, f"{where}missing column(s) {named(absent)}: send every column (null for a missing value where one is allowed)"
-            )
-        for name, column in columns.items():
-            values[name].append(_value(row.get(name), name in row, column, max_abs, f"{field}.{name}", where))
+        try:
+            _check_row(row, names, known, field, where)
+        except UserInputError as error:
+            refused.append(error)
+        else:
+            for column in schema.features:
+                try:
+                    values[column.name].append(_value(row.get(column.name), column.name in row, column, max_abs, f"{field}.{column.name}", where))
+                except UserInputError as error:
+                    refused.append(error)
+        if len(refused) >= MAX_REFUSED:
+            break
+    if refused:
+        raise refused[0] if len(refused) == 1 else UserInputErrors(refused)
     return values
+
+
+MAX_REFUSED = 20  # refusals named in one reply; past them, the batch is not read further
+
+
+def _check_row(row: object, names: tuple[str, ...], known: frozenset[str], field: str, where: str) -> None:
+    """A row is an object of exactly the schema's columns (one left out is that column's own refusal, in `_value`)."""
+    if not isinstance(row, Mapping):
+        raise UserInputError(field, f"{where}expected an object of named values, got {shown(row)}")
+    unknown = [str(k) for k in row if k not in known]
+    absent = [] if not unknown and len(row) == len(names) else [name for name in names if name not in row]
+    if unknown:  # every one named, and what is missing beside them: a misspelt column is both
+        missing = f"; missing column(s) {named(absent)}" if absent else ""
+        raise UserInputError(field, f"{where}unknown column(s) {named(unknown)}{missing}; the columns are {', '.join(names)}")
+    if len(absent) > 1:  # one column left out is that column's refusal (`_value`), several are the row's
+        raise UserInputError(
+            field, f"{where}missing column(s) {named(absent)}: send every column (null for a missing value where one is allowed)"
+        )
 
 
 def _value(value: object, given: bool, column: Column, max_abs: float, field: str, where: str) -> object:

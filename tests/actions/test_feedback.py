@@ -167,6 +167,21 @@ def test_an_id_given_twice_is_refused_naming_both_places_as_its_door_numbers_the
     assert trained_runtime.store.feedback_count() == 0
 
 
+def test_a_labels_file_with_several_problems_names_each_kind_at_once(trained_runtime: Runtime) -> None:
+    """Tour 20: a file with an id twice and a label that is no class named the label alone; one with a bad id and an
+    empty one named the last. Every kind of problem is now named in one reply, and nothing is stored."""
+    trained_runtime.serving.predict_batch([[0.0, 1.0], [2.0, 2.0]], prediction_ids=["r1", "r2"])
+    with pytest.raises(ValueError) as refused:
+        trained_runtime.feedback.send_csv(b"prediction_id,label\nr1,1\nr1,0\nr2,maybe\n")
+    said = str(refused.value)
+    assert "label: row 4: 'maybe' is not a class" in said and "'r1' is given twice (row 2 and row 3)" in said, said
+    with pytest.raises(ValueError) as ids:
+        trained_runtime.feedback.send_csv(b"prediction_id,label\nr1,1\nbad id,0\n,1\n")
+    assert str(ids.value).startswith("prediction_id: 2 ids are not valid: prediction_id, row 3: 'bad id': use 1 to 128"), str(ids.value)
+    assert "prediction_id, row 4: ''" in str(ids.value)
+    assert trained_runtime.store.feedback_count() == 0
+
+
 def test_journal_records_carry_prediction_ids() -> None:
     made = Entry(1, 2, np.ones((3, 2)), np.full(3, 0.5), 1.0, "batch", ids=new_id())
     own = Entry(1, 2, np.ones((1, 2)), np.full(1, 0.5), 1.0, "api", ids=["order-7"])

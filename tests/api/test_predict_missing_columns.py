@@ -111,3 +111,14 @@ def test_an_integer_past_a_float_is_refused_at_every_door_not_a_500(rt: Runtime)
     assert text.endswith("got '1'"), text  # text, as the reply says it: "got 1" hid what was wrong
     rt.predictor.flush()
     assert rt.store.counts()["predictions"] == before
+
+
+def test_a_batch_with_bad_values_in_several_rows_names_each_not_the_first_alone(rt: Runtime) -> None:
+    """Tour 20: {"rows": [good, "x" in one column, NaN in another]} named row 2 only."""
+    rows = [ROW, {**ROW, "measure_03": "x"}, {**ROW, "measure_04": None}, {**ROW, "colour": 1}]
+    reply = TestClient(serving_app(rt)).post("/predict/batch", json={"rows": rows})
+    assert reply.status_code == 422, reply.text
+    errors = reply.json()["errors"]
+    assert [e["field"] for e in errors] == ["batch.measure_03", "batch.measure_04", "batch"], errors
+    assert errors[0]["error"].startswith("batch.measure_03: row 2: expected a number, got 'x'") and "row 3: is null" in errors[1]["error"]
+    assert "row 4: unknown column(s) 'colour'" in errors[2]["error"]
