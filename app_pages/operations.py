@@ -17,6 +17,7 @@ from ui.state import (
     decisions,
     deliveries,
     empty_state,
+    fragment,
     in_force,
     percent,
     runtime,
@@ -116,7 +117,7 @@ said_under("scheduler")
 live = rt.loop.live_settings()
 
 
-@st.fragment(run_every=2)
+@fragment(run_every=2)
 def scheduler_state() -> None:
     """Redrawn every 2 s on its own: "next run" and the heartbeat's age change while nobody clicks."""
     sched = rt.loop.worker_status()
@@ -191,7 +192,7 @@ if info["source"] != "simulator":
               on_click=lambda: act(lambda: rt.loop.update_stream(position=0), f"Replay of dataset {info['source']} set back to row 0", under="stream"))  # fmt: skip
 
 
-@st.fragment(run_every=3)
+@fragment(run_every=3)
 def stream_status() -> None:
     """Redrawn on its own: a running replay's position and what is left move every cycle (drawn once, they stood still
     while the replay went on), and a replay with the stream off is said to stand, not to be replaying."""
@@ -239,7 +240,7 @@ if st.button("Send test message"):
                    "DISCORD_WEBHOOK_URL and restart to send alerts to Discord.")  # fmt: skip
 
 
-@st.fragment(run_every=3)
+@fragment(run_every=3)
 def alert_table() -> None:
     """Redrawn on its own: a queued alert reads as sent once the webhook answered, not at the next click."""
     alerts = deliveries(cached.insights.notifications(100))

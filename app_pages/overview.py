@@ -15,6 +15,7 @@ from ui.state import (
     decisions,
     deliveries,
     empty_state,
+    fragment,
     percent,
     plural,
     realised_as_of,
@@ -84,7 +85,7 @@ def base_rate(ov: "Overview") -> dict[str, str]:
     return said
 
 
-@st.fragment(run_every=5)
+@fragment(run_every=5)
 def live() -> None:
     rt = runtime()
     ov = rt.insights.overview()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.domain.features import RENAMED_INPUTS, UNSEEN_COLUMN
 from ui import charts
-from ui.state import act, as_shown, cached, dataframe, empty_state, percent, plural, runtime, version_column
+from ui.state import act, as_shown, cached, dataframe, empty_state, fragment, percent, plural, runtime, version_column
 
 LOG_COLUMNS = {
     "model_version": "version", "confidence": st.column_config.TextColumn("confidence", help="Never rounded up to 100 %."),
@@ -65,7 +65,7 @@ def _table_inputs() -> dict[str, object]:
     return values
 
 
-@st.fragment
+@fragment()
 def one_prediction() -> None:
     """Its own fragment: a prediction reruns this form and its explanation, not the whole page."""
     st.subheader("One prediction")
@@ -93,10 +93,15 @@ def one_prediction() -> None:
         if not schema.plain:
             total = ("the served log-odds" if charts.explanation_unit(explained) == "log-odds"
                      else "the served class's score (logit); the softmax of every class's score gives the probabilities")  # fmt: skip
-            st.caption("Each column's part is how far its inputs stand from the average of the rows the model learnt from (a "
-                       "number's standardised value; a category's one-hot column less its share there) times their weights, so a "
-                       f"column that never varies explains nothing; with the intercept, the average row's, they sum to {total}. "
-                       "The labels are rounded so they add up too; the hover gives three decimals.")  # fmt: skip
+            if explained.get("from_average", True):
+                how = ("how far its inputs stand from the average of the rows the model learnt from (a number's standardised value; "
+                       "a category's one-hot column less its share there) times their weights, so a column that never varies "
+                       "explains nothing; with the intercept, the average row's,")  # fmt: skip
+            else:  # the rows it learnt from were archived by retention: no average to measure from
+                how = ("its inputs (a number's standardised value, a category's one-hot column: the rows the model learnt from "
+                       "are archived, so no average to measure from) times their weights; with the intercept")  # fmt: skip
+            st.caption(f"Each column's part is {how} they sum to {total}. The labels are rounded so they add up too; the hover "
+                       "gives three decimals.")  # fmt: skip
             return
         x, y = rt.schema.names[:2]
         view = cached.insights.boundary(None, x, y)

@@ -230,6 +230,9 @@ def _with_derived_paths(values: dict[str, object]) -> Settings:
         raise SettingsError(f"IA_MLFLOW_UI_URL={values['mlflow_ui_url']!r}: must start with http:// or https://")
     if values["workbench_url"] and not values["workbench_url"].startswith(("http://", "https://")):
         raise SettingsError(f"IA_WORKBENCH_URL={values['workbench_url']!r}: must start with http:// or https://")
+    if values["psi_warning"] > values["psi_threshold"]:  # the moderate level starts at or below the high one
+        raise SettingsError(f"IA_DRIFT_PSI_WARNING={values['psi_warning']:g} is above IA_DRIFT_PSI={values['psi_threshold']:g}: "
+                            "the moderate level must not start above the high one")  # fmt: skip
     if values["workspace"] == DEMO_WORKSPACE:  # the name the switcher, the API and the alerts give the data folder itself
         values["workspace"] = ""
     workspace = values["workspace"]

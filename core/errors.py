@@ -98,7 +98,7 @@ class WorkspaceClosedError(RuntimeError):
     made in another tab, or a request caught by the switch. Nothing was done, nothing was logged."""
 
     def __init__(self) -> None:
-        super().__init__("This workspace was closed (another one is served now): nothing was done")
+        super().__init__("This workspace was closed (another one is served now, or the app is stopping): nothing was done")
 
 
 class WorkspaceInUseError(WorkspaceError):

@@ -184,3 +184,8 @@ atexit.register(close_runtime)  # Ctrl-C on the server still flushes the predict
 
 def is_built() -> bool:
     return _runtime is not None
+
+
+def built() -> Runtime | None:
+    """The process's runtime if one is built, without building one (a switch may be opening the next)."""
+    return _runtime

@@ -35,7 +35,12 @@ COLOURS = {
 CLASS_COLOURS = ("#1b9e77", "#7570b3", "#d95f02", "#e6ab02", "#66a61e", "#a6761d", "#666666", "#e7298a")  # the first two: class_0/1
 # More than eight classes take a palette of as many colours as there are classes (Plotly's Dark24, then Alphabet: up to
 # 50, the most a workspace takes): digits' ten classes repeated the eight above, "eight" coloured as "two" (tour 20).
-MANY_CLASS_COLOURS = (*plotly.colors.qualitative.Dark24, *plotly.colors.qualitative.Alphabet)
+_FAINT = {"#222A2A", "#F7E1A0", "#E2E2E2"}  # near-black on the dark theme, near-white on the light one
+MANY_CLASS_COLOURS = tuple(
+    c
+    for c in (*plotly.colors.qualitative.Dark24, *plotly.colors.qualitative.Alphabet, *plotly.colors.qualitative.Plotly[:3])
+    if c not in _FAINT
+)
 
 
 def class_colour(index: int, n_classes: int) -> str:

@@ -9,6 +9,7 @@ data version).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -34,7 +35,7 @@ from core.errors import (
     refusals_of,
 )
 from core.rules.verdicts import decision_words
-from core.runtime import Runtime, close_runtime, get_runtime
+from core.runtime import Runtime, built, close_runtime, get_runtime
 from core.startup import Startup, chosen_settings, opening_settings, start_in_background, switch_workspace, workspace_names
 
 if TYPE_CHECKING:
@@ -113,15 +114,41 @@ DRAWN_FOR = "drawn_for"
 SWITCHED_UNDER = "switched_under"
 
 
+def _drawn(rt: Runtime) -> tuple[str, float, str]:
+    return str(rt.settings.duckdb_path), rt.started_at, rt.settings.workspace_name
+
+
+def fragment(run_every: float | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """`st.fragment` for a part of a page that redraws on its own: each run first checks that the workspace the page
+    was drawn for is still the one served, and redraws the whole page otherwise (with keep_to_served_workspace's
+    words). A stale tab's Operations showed a closed workspace's traceback every 2 s, and its Overview drew another
+    workspace's champion inside a page drawn for the one left (a review of tour 20's fix)."""
+
+    def wrap(draw: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(draw)
+        def checked() -> None:
+            drawn, served = st.session_state.get(DRAWN_FOR), built()
+            if drawn is not None and (served is None or served.closed or tuple(drawn[:2]) != _drawn(served)[:2]):
+                st.rerun(scope="app")
+            draw()
+
+        return st.fragment(checked, run_every=run_every)
+
+    return wrap
+
+
 def keep_to_served_workspace(rt: Runtime) -> None:
     """Called once per full run, before the page: when the page this tab shows was drawn for a workspace that a switch
-    in another tab (or through the API) has closed since, what was clicked on it is not done. Its choices are
-    forgotten, the run starts over (which drops the clicks) and the page says why. A stale tab's Train now trained
+    in another tab (or through the API) has closed since, what was clicked on it is not done: the run starts over
+    (which drops the clicks), with the URL's choices cleared, and the page says why. A stale tab's Train now trained
     the workspace switched to, and its Predict was answered by the closed one (tour 20)."""
-    served = (str(rt.settings.duckdb_path), rt.started_at, rt.settings.workspace_name)
+    served = _drawn(rt)
     drawn = st.session_state.get(DRAWN_FOR)
     if drawn is not None and tuple(drawn[:2]) != served[:2]:
-        forget_views()
+        # Not forget_views: a widget whose state is deleted reads as changed at the next run, and its callback then
+        # ran on nothing (KeyError) or, for the sidebar's select, would switch the app back. Pages keep to the
+        # workspace served on their own (the form boxes show what is in force, a cycle not of it falls back).
+        st.query_params.clear()
         st.session_state[SWITCHED_UNDER] = (
             f"This tab showed workspace {drawn[2]}, and {served[2]} is served now (switched in another tab, or through the "
             f"API): the page is drawn again for {served[2]}, and what you last clicked or typed was not done."
@@ -166,9 +193,19 @@ def _switcher(settings: Settings) -> None:
         st.session_state[key] = current  # logged a warning each time a refused switch set it back
     st.selectbox("Workspace", names, key=key, help="One workspace is served at a time: "
                  "switching stops this one's loop. Make a new one on the Data page (Start from your own data).",
-                 on_change=lambda: switch_to(st.session_state[key], settings, from_select=True))  # fmt: skip
+                 on_change=lambda: _chosen_in_select(key, settings))  # fmt: skip
     if refused := st.session_state.pop(REFUSED_SWITCH, None):
         st.error(refused)
+
+
+def _chosen_in_select(key: str, drawn_for: Settings) -> None:
+    """The select's choice, switched to, unless the select was drawn for a workspace no longer served: a tab left open
+    while another switched forgets its choices (keep_to_served_workspace), which Streamlit reads as its select changed,
+    and its callback must not switch the app back (nor read a value forgotten)."""
+    served, chosen = built(), st.session_state.get(key)
+    if chosen is None or (served is not None and str(served.settings.duckdb_path) != str(drawn_for.duckdb_path)):
+        return
+    switch_to(chosen, drawn_for, from_select=True)
 
 
 _run = threading.local()  # Streamlit runs each script run (and fragment run) on its own thread

@@ -20,7 +20,7 @@ import numpy as np
 from core.actions.data import DataActions, checked_dataset_ids
 from core.config import Settings
 from core.domain import validation
-from core.domain.outcomes import MANUAL_TRIGGERS, METRICS, RetrainStatus, manual_title, retrain_status, version_label
+from core.domain.outcomes import MANUAL_TRIGGERS, METRICS, RetrainStatus, manual_title, no_such_version, retrain_status, version_label
 from core.errors import BusyError, RateLimited, UserInputError
 from core.io.notify import Notifier
 from core.ml import training
@@ -282,7 +282,7 @@ class ModelActions:
         labels = {validation.integer(v, "version", 1, 2**31 - 1): None for v in versions}
         for v in labels:
             if self.store.model(v) is None:
-                raise UserInputError("version", f"no version {v}")
+                raise no_such_version(v)
         if dataset_id is None:
             wanted = round(self.settings.training_window * self.settings.holdout_fraction)
             rows = self.store.recent_window(wanted)

@@ -38,8 +38,14 @@ JSON_TEXT = frozenset({"step_ms", "signals", "reference", "realised_versions", "
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table as JSON-safe rows: timestamps in ISO 8601, NaN as null, the store's JSON text as JSON."""
-    rows = json.loads(frame.to_json(orient="records", date_format="iso")) if not frame.empty else []
+    """A table as JSON-safe rows: timestamps in ISO 8601, NaN as null."""
+    return json.loads(frame.to_json(orient="records", date_format="iso")) if not frame.empty else []
+
+
+def stored(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One of the store's own tables (cycles, models, datasets) as `records`, its JSON text as JSON. Never a user's
+    table: a column of theirs named `tags` is their text (a review of the change that decoded it everywhere)."""
+    rows = records(frame)
     nested = JSON_TEXT.intersection(frame.columns)
     for row in rows if nested else ():
         row.update({name: _parsed(row[name]) for name in nested if isinstance(row[name], str)})
@@ -55,7 +61,8 @@ def _parsed(text: str) -> Any:
 
 
 def record(row: dict[str, Any]) -> dict[str, Any]:
-    return records(pd.DataFrame([row]))[0]
+    """One row of the store's own tables, as `stored` gives them."""
+    return stored(pd.DataFrame([row]))[0]
 
 
 def model_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.domain.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
 from core.domain.validation import INTEGER_TEXT, boolean_word, category, known_spelling, named, plural, shown, summarise
-from core.errors import UserInputError, UserInputErrors
+from core.errors import UserInputError, UserInputErrors, noted
 
 LOW_CARDINALITY = 10
 _INTEGER = re.compile(INTEGER_TEXT, re.ASCII)
@@ -402,6 +402,8 @@ def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fi
                     refused.append(error)
         if len(refused) >= MAX_REFUSED:
             break
+    if len(refused) >= MAX_REFUSED:
+        raise noted(UserInputErrors(refused), f"the first {MAX_REFUSED} problems: the batch was read no further")
     if refused:
         raise refused[0] if len(refused) == 1 else UserInputErrors(refused)
     return values

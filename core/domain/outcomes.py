@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal, Protocol, get_args
 
-from core.errors import UserInputError
+from core.errors import NotFoundError, UserInputError
 
 GateOutcome = Literal["promoted", "rejected", "awaiting", "candidate", "first", "rollback", "by_hand", "approval"]
 Action = Literal["retrain", "challenge", "none", "wait", "cooldown", "error"]
@@ -290,6 +290,12 @@ def version_label(version: int | None) -> str:
 
 
 _LABEL = re.compile(r"v1\.(\d{1,8})\.0")
+
+
+def no_such_version(version: int) -> NotFoundError:
+    """One refusal for a version never registered, on every door (a 404 through the API): its label and its registry
+    number, whichever the caller wrote."""
+    return NotFoundError("version", f"no version {version_label(version)} (registry number {version}; GET /models lists them)")
 
 
 def parse_version(text: str) -> int:

@@ -86,17 +86,19 @@ class LoopControl:
             self.scheduler.set_interval(live.scheduler_interval)
         return live
 
+    # The store first: a closed workspace's refuses (WorkspaceClosedError) before a worker is started on it (a stale
+    # tab's Start, a review of tour 20's fix).
     def start(self) -> None:
-        self.scheduler.start()
         self.store.set_setting("scheduler.state", "running")
+        self.scheduler.start()
 
     def pause(self) -> None:
-        self.scheduler.pause()
         self.store.set_setting("scheduler.state", "paused")
+        self.scheduler.pause()
 
     def resume(self) -> None:
-        self.scheduler.resume()
         self.store.set_setting("scheduler.state", "running")
+        self.scheduler.resume()
 
     def state(self) -> dict[str, object]:
         live = self.live_settings()
@@ -191,7 +193,8 @@ def _named_as_sent(sent: dict[str, str]) -> Iterator[None]:
     try:
         yield
     except UserInputError as refused:
-        renamed = [type(one)(sent.get(one.field, one.field), one.message) for one in refusals_of(refused)]
-        if [one.field for one in renamed] == [one.field for one in refusals_of(refused)]:
+        each = refusals_of(refused)
+        if not any(one.field in sent for one in each):
             raise
+        renamed = [type(one)(sent[one.field], one.message) if one.field in sent else one for one in each]
         raise (renamed[0] if len(renamed) == 1 else UserInputErrors(renamed)) from None

@@ -53,7 +53,7 @@ from core.domain.outcomes import Action, CycleRecord, Decision, FailingStreak, M
 from core.io.notify import HeldAlerts, Notifier
 from core.loop.monitor import DriftMonitor
 from core.ml import training
-from core.ml.window_choice import NoChallenger, challenge, choose_window, tail
+from core.ml.window_choice import MIN_ROWS, NoChallenger, challenge, choose_window, tail
 from core.rules import verdicts
 from core.rules.policy import (
     CHALLENGING,
@@ -495,9 +495,11 @@ class MonitoringPipeline:
         trained_until = model["window_last_sample"]
         fresh = window.n_rows if window.sample_ids is None or trained_until is None else int(
             np.count_nonzero(window.sample_ids > int(trained_until)))  # fmt: skip
-        # At most half the window, so a challenger has rows to train on when the champion trained on none of it (one
-        # trained on a library dataset; tour 20: 997 check rows of a 997-row window, nothing before them, cycle after cycle).
-        check = min(fresh, MAX_CHECK_ROWS, max(MIN_CHECK_ROWS, window.n_rows // 2))
+        check = min(fresh, MAX_CHECK_ROWS)
+        if window.n_rows - check < MIN_ROWS:  # too few rows left before them to train a challenger on: half the window
+            # (the champion trained on none of it, one trained on a library dataset; tour 20: 997 check rows of a 997-row
+            # window, nothing before them, cycle after cycle)
+            check = min(check, max(MIN_CHECK_ROWS, window.n_rows // 2))
         lengths = (1000, 2000, s.training_window)
         follow_up = None
         if urgent and decision.onset_sample_id is not None and window.sample_ids is not None:

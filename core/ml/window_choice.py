@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 CANDIDATE_LENGTHS = (1000, 2000)  # besides the post-drift rows and the full training window
 WINDOW_TIE = 0.02  # accuracy points on the newest rows within which the longer window is preferred
-MIN_CHECK_ROWS = 60
+MIN_ROWS = 60  # fewest rows a candidate window is fitted on, or a choice of window scored on
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def choose_window(full: Window, post_drift_rows: int, schema: Schema, holdout_fr
     is nothing to choose (no older rows, or too few new ones to judge by)."""
     n = full.n_rows
     check = round(post_drift_rows * holdout_fraction)
-    if post_drift_rows >= n or check < MIN_CHECK_ROWS:
+    if post_drift_rows >= n or check < MIN_ROWS:
         return None
     lengths = sorted({post_drift_rows, n, *(c for c in CANDIDATE_LENGTHS if post_drift_rows < c < n)})
     y_check = full.y[n - check :]
@@ -112,8 +112,8 @@ def _best(
     scores, rights, skipped = {}, {}, []
     for length in candidates:
         y = full.y[before - length : before]
-        if length < MIN_CHECK_ROWS or len(np.unique(y)) < 2:  # tour 16: a window of one class left the list unsaid
-            skipped.append((length, f"fewer than {MIN_CHECK_ROWS}" if length < MIN_CHECK_ROWS else ONE_CLASS))
+        if length < MIN_ROWS or len(np.unique(y)) < 2:  # tour 16: a window of one class left the list unsaid
+            skipped.append((length, f"fewer than {MIN_ROWS}" if length < MIN_ROWS else ONE_CLASS))
             continue
         model = training.build_pipeline(training.DEFAULT_OPTIONS, schema).fit(_rows(full.X, before - length, before), y)
         rights[length] = training.predicted_class(model.predict_proba(X_check)) == y_check
@@ -139,9 +139,9 @@ class NoChallenger:
     skipped: tuple[tuple[int, str], ...]
 
     def describe(self) -> str:
-        if self.before < MIN_CHECK_ROWS:
+        if self.before < MIN_ROWS:
             return (f"no challenger yet: one trains on the labelled rows before the {self.check_rows:,} newest it is judged on, "
-                    f"and there are {self.before:,} ({MIN_CHECK_ROWS} needed; a row a replay sent again counts once)")  # fmt: skip
+                    f"and there are {self.before:,} ({MIN_ROWS} needed; a row a replay sent again counts once)")  # fmt: skip
         if all(why == ONE_CLASS for _length, why in self.skipped):
             return "waiting for more rows: no candidate window holds two classes"
         return "waiting for more rows: no candidate window could be fitted (" + ", ".join(

@@ -66,7 +66,8 @@ def update_controls(store: Store, live: Settings, **changes: object) -> None:
     """Validate every change first, each alone and then against the others in force (`live`), then store them; a bad
     value changes nothing."""
     parsed = check_controls(**changes)
-    _check_levels(replace(live, **parsed), parsed)
+    if {"psi_warning", "psi_threshold"} & parsed.keys():  # only what was sent: a pair set apart by the environment blocks nothing else
+        _check_levels(replace(live, **parsed), parsed)
     for name, value in parsed.items():
         store.set_setting(_PREFIX + name, str(value).lower() if isinstance(value, bool) else str(value))
 

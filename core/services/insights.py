@@ -21,9 +21,9 @@ from core.config import Settings
 from core.data.table_check import model_input, named_rows
 from core.domain import validation
 from core.domain.features import TARGET
-from core.domain.outcomes import BY_HAND_EVENT_KINDS, MANUAL_TRIGGERS, LoopState, manual_title, version_label
+from core.domain.outcomes import BY_HAND_EVENT_KINDS, MANUAL_TRIGGERS, LoopState, manual_title, no_such_version, version_label
 from core.domain.schema import ClassLabel, Schema
-from core.errors import NoModelError, UserInputError
+from core.errors import NoModelError
 from core.ml.row_model import RowModel
 from core.rules import verdicts
 from core.rules.policy import CHALLENGING
@@ -120,7 +120,7 @@ class Insights(StoredFacts):
         self.registry = registry
         self.started_at, self.worker, self.loop = started_at, worker, loop
         self._majority: tuple[int | None, tuple[ClassLabel, float] | None] = (None, None)  # per champion: read once
-        self._encoded_means: dict[int, np.ndarray] = {}  # per version: its reference's encoded inputs' mean, read once
+        self._encoded_means: dict[int, np.ndarray | None] = {}  # per version: its training rows' encoded mean, read once
 
     def overview(self) -> Overview:
         champion = self.registry.champion_version
@@ -149,7 +149,7 @@ class Insights(StoredFacts):
         if version is None:
             raise NoModelError("no model yet: train one first")
         if self.store.model(version) is None:
-            raise UserInputError("version", f"no version {version_label(version)}")
+            raise no_such_version(version)
         model = None if self.store.schema.plain else self.registry.load(version)
         return self.contributions(version, values, model)
 
@@ -223,7 +223,8 @@ class Insights(StoredFacts):
         schema = self.store.schema
         if not schema.plain:
             row = named_rows(values, schema, 1, self.max_abs)
-            explained = evaluation.table_contributions(model, row, schema.classes, self._encoded_mean(version, model))
+            baseline = self._encoded_mean(version, model)
+            explained = evaluation.table_contributions(model, row, schema.classes, baseline) | {"from_average": baseline is not None}
             shown = [None if isinstance(v, float) and np.isnan(v) else v for v in row.iloc[0].tolist()]
             row_model = RowModel.of(model, schema)
             unseen = row_model.unseen(dict(zip(schema.names, shown, strict=True))) if row_model is not None else []
@@ -243,10 +244,9 @@ class Insights(StoredFacts):
         what an explanation measures a row's inputs from. None when those rows are gone (retention)."""
         if version not in self._encoded_means:
             rows = read_reference(self.store, trained_on(self.store, version), self.settings.reference_max_rows, self.settings.seed)
-            if rows.empty:
-                return None
-            encoded = model.named_steps["preprocess"].transform(model_input(rows, self.store.schema, self.store.schema.names))
-            self._encoded_means[version] = np.asarray(encoded.mean(axis=0), dtype=np.float64).ravel()
+            encoded = None if rows.empty else model.named_steps["preprocess"].transform(
+                model_input(rows, self.store.schema, self.store.schema.names))  # fmt: skip
+            self._encoded_means[version] = None if encoded is None else np.asarray(encoded.mean(axis=0), dtype=np.float64).ravel()
         return self._encoded_means[version]
 
     def last_event(self) -> Event | None:

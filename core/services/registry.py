@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.config import Settings
-from core.domain.outcomes import GateOutcome, manual_kind, version_label
-from core.errors import NotFoundError, UserInputError
+from core.domain.outcomes import GateOutcome, manual_kind, no_such_version, version_label
+from core.errors import UserInputError
 from core.ml import training
 from core.stats import evaluation
 from core.stats.estimate import AccuracyEstimator
@@ -328,7 +328,7 @@ class ModelRegistry:
 
     def _human_decision(self, version: int, promoted: bool, reason: str) -> GateDecision:
         if self.store.model(version) is None:
-            raise NotFoundError("version", f"no version {version_label(version)} (GET /models lists them)")
+            raise no_such_version(version)
         if version not in self.store.awaiting_approval():
             raise UserInputError("version", f"{version_label(version)} is not a challenger awaiting approval")
         return self._by_hand(version, promoted, reason, "approval" if promoted else "rejected")
@@ -352,7 +352,7 @@ class ModelRegistry:
         champion, else a promotion by hand (a candidate trained without promoting, or no champion in service)."""
         record = self.store.model(version)
         if record is None:  # by its label, as the caller wrote it (tour 20: "100 is not a registered version" for v1.99.0)
-            raise NotFoundError("version", f"no version {version_label(version)} (GET /models lists them)")
+            raise no_such_version(version)
         if version == self.champion_version:
             raise UserInputError("version", f"{version_label(version)} is already the champion")
         if record["status"] == "rejected":

@@ -293,8 +293,11 @@ def test_tour_20_s_refusals_name_the_field_in_our_words_and_change_nothing(clien
     )
     typo = said(client.post("/retrain", json={"foo": 1}))[1]
     assert "foo: unknown field" in typo and "(it takes dataset_ids, window_rows, C, class_weight, promote)" in typo, typo
+    unknown = ("version", "version: no version v1.99.0 (registry number 100; GET /models lists them)")
     for action in ("promote", "reject"):
-        assert said(client.post(f"/models/v1.99.0/{action}"), 404) == ("version", "version: no version v1.99.0 (GET /models lists them)")
+        assert said(client.post(f"/models/v1.99.0/{action}"), 404) == unknown
+    assert said(client.get("/models/v1.99.0"), 404) == said(client.get("/models/100"), 404) == unknown  # one shape, one message
+    assert said(client.post("/explain", params={"version": "v1.99.0"}, json={"features": [1.0, 2.0]}), 404) == unknown
     assert said(client.get("/models/v9.9.9"))[1] == ("version: 'v9.9.9' is not a version: write it as its label, v1.N.0 "
                                                        "(v1.0.0 is the first), or as its registry number (1)")  # fmt: skip
     assert said(client.post("/cycles", params={"wait": "maybe"}))[1] == "wait: expected true or false, got 'maybe'"
@@ -308,6 +311,9 @@ def test_tour_20_s_refusals_name_the_field_in_our_words_and_change_nothing(clien
     for path, form in (("/workspaces", {"name": "t20", "target": "y", "foo": "1"}), ("/datasets", {"role": "library", "foo": "1"})):
         assert said(client.post(path, files=files, data=form))[0] == "foo"
     assert said(client.post("/workspaces/preview", files=files, data={"target": "y", "id_column": "y"}))[0] == "id_column"
+    theirs = {"file": ("t.csv", b"x,tags,y\n" + b'1,"[1, 2]",a\n2,"{}",b\n' * 60)}  # a user's column named like a stored one
+    head = client.post("/workspaces/preview", files=theirs, data={"target": "y"}).json()["head"]
+    assert [row["tags"] for row in head[:2]] == ["[1, 2]", "{}"], head[:2]  # their text, not decoded as the store's JSON
     start = said(client.post("/workspaces", files=files, data={"name": "t20", "target": "y", "initial_rows": "0"}))  # was "all rows"
     assert start[0] == "initial_rows" and "from 50 to " in start[1], start
     newest = client.get("/cycles", params={"limit": 1}).json()["cycles"]

@@ -37,6 +37,7 @@ def test_original_variable_names_are_read() -> None:
         ({"IA_POLICY": "sometimes"}, "IA_POLICY"),
         ({"IA_STARTER_MODEL": "maybe"}, "IA_STARTER_MODEL"),
         ({"IA_N_FEATURES": "2.5"}, "IA_N_FEATURES"),
+        ({"IA_DRIFT_PSI_WARNING": "0.5"}, "IA_DRIFT_PSI_WARNING=0.5 is above IA_DRIFT_PSI=0.2"),  # the moderate level above the high
     ],
 )
 def test_invalid_values_fail_naming_the_variable(env: dict, named: str) -> None:

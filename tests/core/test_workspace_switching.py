@@ -136,9 +136,12 @@ def test_a_workspace_left_refuses_what_still_reaches_it_and_logs_nothing(launche
     left = opened(launched)
     startup.switch_workspace(left.settings, "penguins")
     served = opened()
-    for door in (lambda: left.serving.predict(DEMO_ROW), lambda: left.store.counts(), lambda: left.feedback.apply(["x"], [0], None)):
+    doors = (lambda: left.serving.predict(DEMO_ROW), lambda: left.store.counts(), lambda: left.feedback.apply(["x"], [0], None),
+             left.loop.start, left.loop.resume)  # fmt: skip
+    for door in doors:
         with pytest.raises(WorkspaceClosedError, match="another one is served now"):
             door()
+    assert left.scheduler.state != "running"  # a stale tab's Start started no worker on the workspace left
     assert not list((home / "journal").glob("*.journal"))  # nothing was journaled in the workspace left
     status, body = problem_of(WorkspaceClosedError())
     assert status == 503 and "nothing was done" in body["error"]

@@ -173,3 +173,40 @@ def _api_up(api: str) -> bool:
         return requests.get(f"{api}/health/live", timeout=HANG).status_code == 200
     except requests.ConnectionError:
         return False
+
+
+def test_a_tab_left_open_when_another_switches_is_redrawn_for_the_workspace_served_and_says_why(
+    server: tuple[str, str],
+    page,  # noqa: F811
+) -> None:
+    """Tour 20: a tab left on Predict answered a click with the closed workspace's model and logged into its journal;
+    a review then found a tab left on Operations drawing a closed workspace's traceback every 2 s from its own
+    refreshing parts. With another tab switching, the Operations tab redraws itself for the workspace served, unasked,
+    and the Predict tab's click is not answered by the workspace left."""
+    url, api = server
+    page.goto(url)
+    _settle(page)
+    if not _serving(api, "demo"):
+        _switch(page, "demo")
+    left = page.context.new_page()
+    try:
+        _visit(left, url, "operations", "stale-operations-before")
+        _visit(page, url, "predict", "stale-predict-before")
+        page.get_by_label("feature_1").first.wait_for()
+        other = page.context.new_page()
+        other.goto(url)
+        _settle(other)
+        _switch(other, "penguins")
+        wait_until(lambda: _serving(api, "penguins"), what="the API to serve penguins")
+        notice = "This tab showed workspace demo, and penguins is served now"
+        left.get_by_text(notice).wait_for(timeout=HANG * 1000)  # no click: its refreshing parts noticed
+        assert left.locator("[data-testid='stException']").count() == 0
+        page.get_by_role("button", name="Predict", exact=True).click()
+        _settle(page)
+        page.get_by_text(notice).wait_for(timeout=HANG * 1000)
+        assert page.locator("[data-testid='stAlert']").filter(has_text="confidence, by v").count() == 0
+        page.get_by_label("bill_length_mm").first.wait_for()  # drawn again for the workspace served
+        _switch(other, "demo")
+        other.close()
+    finally:
+        left.close()

@@ -28,7 +28,7 @@ def schema(rt: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/datasets")
 def datasets(rt: RuntimeDep) -> list[dict[str, Any]]:
-    return replies.records(rt.insights.datasets())
+    return replies.stored(rt.insights.datasets())
 
 
 @router.post("/datasets", response_model=DatasetReply, responses=ERRORS, dependencies=FORM_GUARD)

@@ -20,7 +20,7 @@ def cycles(
     rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0
 ) -> dict[str, Any]:
     """Monitoring cycles, newest first."""
-    return {"cycles": replies.records(rt.insights.cycles_page(limit, offset)), "limit": limit, "offset": offset}
+    return {"cycles": replies.stored(rt.insights.cycles_page(limit, offset)), "limit": limit, "offset": offset}
 
 
 @router.get("/cycles/{cycle_id}", responses={404: {"model": Problem}})

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from core.api import replies
 from core.api.deps import ERRORS, GUARD, NOT_FOUND, RuntimeDep, VersionPath, now
 from core.api.schemas import Problem, RetrainReply, RetrainRequest
-from core.domain.outcomes import parse_version, version_label
+from core.domain.outcomes import no_such_version, parse_version, version_label
 from core.errors import UserInputError
 from core.ml.training import TrainingOptions
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["models"])
 
 @router.get("/models")
 def models(rt: RuntimeDep) -> list[dict[str, Any]]:
-    return [replies.model_row(r) for r in replies.records(rt.insights.models())]
+    return [replies.model_row(r) for r in replies.stored(rt.insights.models())]
 
 
 @router.get("/models/{version}", responses=NOT_FOUND)
@@ -28,7 +28,7 @@ def model(rt: RuntimeDep, version: VersionPath) -> dict[str, Any]:
     number = parse_version(version)
     found = rt.insights.model(number)
     if found is None:
-        raise HTTPException(404, f"no version {version}")
+        raise no_such_version(number)
     realised = rt.insights.realised_of(number)
     return replies.model_row(replies.record(found)) | {"realised": {"labels": realised.labels, "accuracy": realised.accuracy}}
 

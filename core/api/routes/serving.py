@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from core.api import replies
-from core.api.deps import ERRORS, GUARD, RuntimeDep
+from core.api.deps import ERRORS, GUARD, NOT_FOUND, RuntimeDep
 from core.api.schemas import (
     VERSION_PATTERN,
     BatchReply,
@@ -49,7 +49,7 @@ def feedback(rt: RuntimeDep, body: FeedbackRequest) -> dict[str, Any]:
     return rt.feedback.send(body.labels, body.correct).as_dict()
 
 
-@router.post("/explain", responses=ERRORS, dependencies=GUARD)
+@router.post("/explain", responses=NOT_FOUND, dependencies=GUARD)
 def explain(
     rt: RuntimeDep, body: PredictRequest, version: Annotated[str | None, Query(pattern=VERSION_PATTERN, max_length=12)] = None
 ) -> dict[str, Any]:
