@@ -456,6 +456,8 @@ def test_the_show_why_views_have_the_same_door_in_the_api(client: TestClient, tr
     served = rt.serving.predict([1.5, 2.3])
     assert explained["model_version"] == "v1.0.0" and explained["probability"] == pytest.approx(served.probability)
     assert explained["towards"] == rt.schema.classes[1]  # the class the probability is of, by the schema's name
+    named = client.post("/explain", json={"features": {"feature_1": 1.5, "feature_2": 2.3}})  # as /predict takes them (tour 20)
+    assert named.status_code == 200 and named.json()["contributions"] == explained["contributions"], named.text
     bad = client.post("/explain", json={"features": [1.5, "x"]})
     assert bad.status_code == 422 and "features" in bad.text
     rt.loop.set_stream_scenario("covariate_shift", 1.5)
