@@ -152,7 +152,10 @@ def keep_to_served_workspace(rt: Runtime) -> None:
         st.session_state[SWITCHED_UNDER] = (
             f"This tab showed workspace {drawn[2]}, and {served[2]} is served now (switched in another tab, or through the "
             f"API): the page is drawn again for {served[2]}, and what you last clicked or typed was not done."
-        )
+            if drawn[2] != served[2] else
+            f"Workspace {served[2]} was closed and opened again since this tab was drawn (switched away and back in another "
+            "tab, or through the API): the page is drawn again, and what you last clicked or typed was not done."
+        )  # fmt: skip
         st.session_state[DRAWN_FOR] = served
         st.rerun()
     st.session_state[DRAWN_FOR] = served

@@ -258,6 +258,11 @@ def test_a_tab_drawn_before_another_tab_switched_does_nothing_to_either_workspac
     button(predicting, "Predict").click().run()  # the page drawn again for penguins predicts with penguins' model
     answer = [s.value for s in predicting.success if "confidence, by" in s.value]
     assert answer and any(f"Class **{c}**" in answer[0] for c in served.schema.classes), answer
+    switching.selectbox(key="workspace_penguins").set_value("demo").run()  # away and back: penguins closed, opened again
+    switching.selectbox(key="workspace_demo").set_value("penguins").run()
+    button(training, "Train now").click().run()
+    said = [w.value for w in training.warning]
+    assert any("Workspace penguins was closed and opened again since this tab was drawn" in w for w in said), said
 
 
 def test_the_report_carries_the_cycles_decision_boundary() -> None:
