@@ -6,7 +6,8 @@ Pages show `str(error)` as is, so the message is written for a person.
 
 import errno
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,19 +47,50 @@ def refusals_of(error: UserInputError) -> list[UserInputError]:
     return list(error.refusals) if isinstance(error, UserInputErrors) else [error]
 
 
+MAX_REFUSALS = 20  # refusals named in one reply: a body of 10,000 bad values is refused in a page, not a megabyte
+
+
+def together(refusals: list[UserInputError]) -> UserInputError:
+    """Refusals as one error to raise: a single one as it was raised, several as `UserInputErrors`."""
+    return refusals[0] if len(refusals) == 1 else UserInputErrors(refusals)
+
+
+class Refusals:
+    """The refusals of checks that each run whatever the others said, so a caller fixes every field in one round,
+    not one per request (tour 20). With a `limit`, `full` tells a long loop (a batch's rows) to stop reading."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self.found: list[UserInputError] = []
+
+    @contextmanager
+    def collected(self) -> Iterator[None]:
+        """The block's refusal kept, not raised."""
+        try:
+            yield
+        except UserInputError as refused:
+            self.found.extend(refusals_of(refused))
+
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and len(self.found) >= self.limit
+
+    def raise_any(self, stopped: str = "the rest was read no further") -> None:
+        """Every refusal collected, raised together; past the limit, the first `limit` and where reading `stopped`."""
+        if self.full:
+            raise noted(UserInputErrors(self.found[: self.limit]), f"the first {self.limit} problems: {stopped}")
+        if self.found:
+            raise together(self.found)
+
+
 def every_refusal(*checks: Callable[[], T]) -> list[T]:
     """Each check run, whatever the others said: their results, or every field they refused raised together (a
     single refusal as it was raised)."""
-    results, refused = [], []
+    results, refused = [], Refusals()
     for check in checks:
-        try:
+        with refused.collected():
             results.append(check())
-        except UserInputError as error:
-            refused.extend(refusals_of(error))
-    if len(refused) == 1:
-        raise refused[0]
-    if refused:
-        raise UserInputErrors(refused)
+    refused.raise_any()
     return results
 
 

@@ -23,7 +23,7 @@ from core.data.table_check import class_index, class_lookup
 from core.domain.prediction_ids import checked_id, first_repeat, issued_at
 from core.domain.schema import Schema
 from core.domain.validation import shown, summarise
-from core.errors import StorageError, UserInputError, every_refusal, noted
+from core.errors import Refusals, StorageError, UserInputError, every_refusal, noted
 from core.services.predictor import Predictor
 from core.store import FeedbackResult, Store, utcnow
 
@@ -168,16 +168,13 @@ class FeedbackActions:
 
 def _checked_ids(values: list[object], where: Callable[[int], str]) -> list[str]:
     """Every id checked, every bad one named (the first of them in full), not the first alone."""
-    ids, problems = [], []
+    ids, problems = [], Refusals()
     for i, value in enumerate(values):
-        try:
+        with problems.collected():
             ids.append(checked_id(value, f"prediction_id, {where(i)}"))
-        except UserInputError as refused:
-            problems.append(refused)
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise UserInputError("prediction_id", f"{len(problems):,} ids are not valid: {summarise([str(p) for p in problems])}")
+    if len(problems.found) > 1:  # a file of 10,000 bad ids is counted and summarised, not listed
+        raise UserInputError("prediction_id", f"{len(problems.found):,} ids are not valid: {summarise([str(p) for p in problems.found])}")
+    problems.raise_any()
     return ids
 
 

@@ -20,6 +20,7 @@ from core.api.schemas import VERSION_PATTERN
 from core.domain.faults import component_of
 from core.domain.validation import not_a_whole_number, shown
 from core.errors import (
+    MAX_REFUSALS,
     BusyError,
     ConflictError,
     NoModelError,
@@ -117,9 +118,6 @@ def bounds_refusal(request: Request, error: dict) -> str | None:
     if low is None or high is None:
         return None
     return not_a_whole_number(error.get("input"), low, high)
-
-
-MAX_REFUSALS = 20  # fields named in one reply: a body of 10,000 bad values is refused in a page, not a megabyte
 
 
 def _refused(request: Request, error: dict) -> tuple[str, str]:

@@ -17,8 +17,18 @@ import numpy as np
 import pandas as pd
 
 from core.domain.schema import MAX_CATEGORIES, MAX_CLASSES, ClassLabel, Column, Kind, Schema
-from core.domain.validation import INTEGER_TEXT, boolean_word, category, known_spelling, named, plural, shown, summarise
-from core.errors import UserInputError, UserInputErrors, noted
+from core.domain.validation import (
+    INTEGER_TEXT,
+    boolean_word,
+    category,
+    feature_matrix,
+    known_spelling,
+    named,
+    plural,
+    shown,
+    summarise,
+)
+from core.errors import MAX_REFUSALS, Refusals, UserInputError
 
 LOW_CARDINALITY = 10
 _INTEGER = re.compile(INTEGER_TEXT, re.ASCII)
@@ -364,6 +374,14 @@ def named_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fiel
     return pd.DataFrame(table, columns=schema.names)
 
 
+def plain_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> np.ndarray:
+    """The synthetic schema's rows as floats, sent as lists of numbers or named as /predict takes them: one reading
+    for every door (tour 20: /explain refused the names /predict served)."""
+    if isinstance(rows, dict) or (isinstance(rows, list) and rows and isinstance(rows[0], dict)):
+        return named_rows(rows, schema, max_rows, max_abs, field).to_numpy(dtype=np.float64)
+    return feature_matrix(rows, len(schema.features), max_rows, max_abs, field=field)
+
+
 def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, field: str = "features") -> dict[str, list]:
     """One row (a mapping of column to value) or a batch (a list of them), checked against the schema, as
     each column's values (floats, NaN where missing; text or NaN). Numbers must be finite numbers within ±max_abs.
@@ -387,29 +405,18 @@ def checked_rows(rows: object, schema: Schema, max_rows: int, max_abs: float, fi
     values: dict[str, list] = {name: [] for name in schema.names}
     names = tuple(schema.names)
     known = frozenset(names)
-    refused: list[UserInputError] = []  # every bad row and value, up to MAX_REFUSED: a batch is fixed in one round (tour 20)
+    refused = Refusals(MAX_REFUSALS)  # every bad row and value, up to the limit: a batch is fixed in one round (tour 20)
     for index, row in enumerate(batch):
         where = f"row {index + 1}: " if len(batch) > 1 else ""
-        try:
+        with refused.collected():
             _check_row(row, names, known, field, where)
-        except UserInputError as error:
-            refused.append(error)
-        else:
             for column in schema.features:
-                try:
+                with refused.collected():
                     values[column.name].append(_value(row.get(column.name), column.name in row, column, max_abs, f"{field}.{column.name}", where))
-                except UserInputError as error:
-                    refused.append(error)
-        if len(refused) >= MAX_REFUSED:
+        if refused.full:
             break
-    if len(refused) >= MAX_REFUSED:
-        raise noted(UserInputErrors(refused), f"the first {MAX_REFUSED} problems: the batch was read no further")
-    if refused:
-        raise refused[0] if len(refused) == 1 else UserInputErrors(refused)
+    refused.raise_any("the batch was read no further")
     return values
-
-
-MAX_REFUSED = 20  # refusals named in one reply; past them, the batch is not read further
 
 
 def _check_row(row: object, names: tuple[str, ...], known: frozenset[str], field: str, where: str) -> None:

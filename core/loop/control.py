@@ -15,7 +15,7 @@ from core.config import Settings
 from core.data import synthetic_stream
 from core.domain import validation
 from core.domain.outcomes import CycleRecord, LoopState
-from core.errors import UserInputError, UserInputErrors, every_refusal, refusals_of
+from core.errors import UserInputError, every_refusal, refusals_of, together
 from core.loop.pipeline import MonitoringPipeline
 from core.loop.scheduler import RunNowResult, Scheduler, SchedulerStatus
 from core.services import controls
@@ -114,15 +114,14 @@ class LoopControl:
             self._update(state, interval, policy, thresholds)
 
     def _update(self, state: object, interval: object, policy: object, thresholds: dict | None) -> None:
-        changes = dict(thresholds or {})
+        changes = {name: value for name, value in (thresholds or {}).items() if name in THRESHOLDS}  # the rest: refused below
         if interval is not None:
             changes["scheduler_interval"] = interval
         if policy is not None:
             changes["policy"] = policy
-        known = {name: value for name, value in changes.items() if name not in (thresholds or {}) or _threshold(name)}
         every_refusal(
-            *(partial(_threshold, name, strict=True) for name in thresholds or {}),
-            lambda: controls.check_controls(**known),
+            *(partial(_threshold, name) for name in thresholds or {}),
+            lambda: controls.check_controls(**changes),
             lambda: state is None or validation.choice(state, "state", ("running", "paused")),
         )
         if changes:
@@ -176,12 +175,10 @@ class LoopControl:
             store_stream_source(self.store, *checked, at_end)
 
 
-def _threshold(name: str, strict: bool = False) -> bool:
-    """Whether PUT /loop takes `name` among its thresholds; refused by name when `strict`."""
+def _threshold(name: str) -> None:
+    """`name` refused by name when PUT /loop does not take it among its thresholds."""
     if name in THRESHOLDS:
-        return True
-    if not strict:
-        return False
+        return
     if name in ("policy", "scheduler_interval"):
         raise UserInputError(f"thresholds.{name}", f"is not a threshold: send it as {SENT_AS.get(name, name)}, beside thresholds")
     raise UserInputError(f"thresholds.{name}", f"is not a threshold (one of {', '.join(THRESHOLDS)})")
@@ -197,4 +194,4 @@ def _named_as_sent(sent: dict[str, str]) -> Iterator[None]:
         if not any(one.field in sent for one in each):
             raise
         renamed = [type(one)(sent[one.field], one.message) if one.field in sent else one for one in each]
-        raise (renamed[0] if len(renamed) == 1 else UserInputErrors(renamed)) from None
+        raise together(renamed) from None

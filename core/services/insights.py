@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Settings
-from core.data.table_check import model_input, named_rows
+from core.data.table_check import model_input, named_rows, plain_rows
 from core.domain import validation
 from core.domain.features import TARGET
 from core.domain.outcomes import BY_HAND_EVENT_KINDS, MANUAL_TRIGGERS, LoopState, manual_title, no_such_version, version_label
@@ -231,10 +231,7 @@ class Insights(StoredFacts):
             columns = [{"column": name, "value": value, "contribution": part, "unseen": name in unseen}
                        for name, value, part in zip(explained["features"], shown, explained["contributions"], strict=True)]  # fmt: skip
             return {"version": version, "values": shown, "columns": columns, "unseen": unseen} | explained
-        if isinstance(values, dict):  # named, as /predict takes them (tour 20: /explain refused what /predict served)
-            row = named_rows(values, schema, 1, self.max_abs).to_numpy(dtype=np.float64)[0]
-        else:
-            row = validation.feature_matrix([values], self.store.n_features, 1, self.max_abs)[0]
+        row = plain_rows(values if isinstance(values, dict) else [values], schema, 1, self.max_abs)[0]
         stored = self.store.evaluation(version)
         if stored is None:
             raise NoModelError(f"{version_label(version)} was trained before evaluations were stored: no coefficients to explain with")

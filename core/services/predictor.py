@@ -23,13 +23,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from core.data.table_check import checked_rows, named_rows
+from core.data.table_check import checked_rows, named_rows, plain_rows
 from core.domain.clock import EPOCH
 from core.domain.features import RENAMED_INPUTS, RESULT_COLUMNS, UNSEEN_COLUMN, inputs_beside
 from core.domain.outcomes import version_label
 from core.domain.prediction_ids import checked_id, checked_ids, expand_ids, new_id
 from core.domain.schema import ClassLabel, Schema
-from core.domain.validation import feature_matrix, shown
+from core.domain.validation import shown
 from core.errors import NoModelError, UserInputError, WorkspaceClosedError, plain_fault
 from core.ml.row_model import RowModel
 from core.store import Store, utcnow
@@ -312,10 +312,7 @@ class Predictor:
                     raise UserInputError(field, f"{len(rows):,} rows is more than the limit of {max_rows:,} per request")
                 return rows
             return named_rows(rows, schema, max_rows, self.max_abs, field)
-        if isinstance(rows, dict) or (isinstance(rows, list) and rows and isinstance(rows[0], dict)):
-            table = named_rows(rows, schema, max_rows, self.max_abs, field)
-            return table.to_numpy(dtype=np.float64)
-        return feature_matrix(rows, len(schema.features), max_rows, self.max_abs, field=field)
+        return plain_rows(rows, schema, max_rows, self.max_abs, field)
 
     # the prediction log ----------------------------------------------------------
     def _log(

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from core import workspaces
 from core.api import create_app
 from core.api.app import serving_app
+from core.errors import MAX_REFUSALS
 from core.runtime import Runtime
 from tests.api.refusals import refusal
 from tests.fixtures import make_settings
@@ -122,3 +123,15 @@ def test_a_batch_with_bad_values_in_several_rows_names_each_not_the_first_alone(
     assert [e["field"] for e in errors] == ["batch.measure_03", "batch.measure_04", "batch"], errors
     assert errors[0]["error"].startswith("batch.measure_03: row 2: expected a number, got 'x'") and "row 3: is null" in errors[1]["error"]
     assert "row 4: unknown column(s) 'colour'" in errors[2]["error"]
+
+
+def test_a_batch_with_more_bad_values_than_a_reply_names_stops_at_the_limit_and_says_so(rt: Runtime) -> None:
+    """30 bad rows: the reply names the first MAX_REFUSALS of them, says it read no further, and nothing is logged."""
+    before = rt.store.counts()["predictions"]
+    rows = [ROW] + [{**ROW, "measure_02": f"bad{i}"} for i in range(30)]
+    errors = TestClient(serving_app(rt)).post("/predict/batch", json={"rows": rows}).json()["errors"]
+    assert len(errors) == MAX_REFUSALS
+    assert [e["error"].split(": ")[1] for e in errors] == [f"row {i}" for i in range(2, 2 + MAX_REFUSALS)]
+    assert errors[-1]["error"].endswith(f"the first {MAX_REFUSALS} problems: the batch was read no further"), errors[-1]
+    rt.predictor.flush()
+    assert rt.store.counts()["predictions"] == before
