@@ -114,8 +114,20 @@ DRAWN_FOR = "drawn_for"
 SWITCHED_UNDER = "switched_under"
 
 
+def _opening(rt: Runtime) -> tuple[str, float]:
+    """This opening of this workspace: its store and when it was opened, so a workspace closed and opened again (by
+    a switch away and back) is another opening."""
+    return str(rt.settings.duckdb_path), rt.started_at
+
+
 def _drawn(rt: Runtime) -> tuple[str, float, str]:
-    return str(rt.settings.duckdb_path), rt.started_at, rt.settings.workspace_name
+    return *_opening(rt), rt.settings.workspace_name
+
+
+def _stale(drawn: tuple | list | None, served: Runtime | None) -> bool:
+    """Whether a tab drawn for `drawn` (its `DRAWN_FOR`, None before its first run) shows another opening than the
+    one `served` now."""
+    return drawn is not None and (served is None or served.closed or tuple(drawn[:2]) != _opening(served))
 
 
 def fragment(run_every: float | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
@@ -127,8 +139,7 @@ def fragment(run_every: float | None = None) -> Callable[[Callable[[], None]], C
     def wrap(draw: Callable[[], None]) -> Callable[[], None]:
         @functools.wraps(draw)
         def checked() -> None:
-            drawn, served = st.session_state.get(DRAWN_FOR), built()
-            if drawn is not None and (served is None or served.closed or tuple(drawn[:2]) != _drawn(served)[:2]):
+            if _stale(st.session_state.get(DRAWN_FOR), built()):
                 st.rerun(scope="app")
             draw()
 
@@ -144,7 +155,7 @@ def keep_to_served_workspace(rt: Runtime) -> None:
     the workspace switched to, and its Predict was answered by the closed one (tour 20)."""
     served = _drawn(rt)
     drawn = st.session_state.get(DRAWN_FOR)
-    if drawn is not None and tuple(drawn[:2]) != served[:2]:
+    if _stale(drawn, rt):
         # Not forget_views: a widget whose state is deleted reads as changed at the next run, and its callback then
         # ran on nothing (KeyError) or, for the sidebar's select, would switch the app back. Pages keep to the
         # workspace served on their own (the form boxes show what is in force, a cycle not of it falls back).
@@ -219,7 +230,7 @@ def data_version() -> tuple:
     """The workspace served and its store's data version, asked once per script run rather than once per
     read; an action in this run forgets it, so reads after the action see its effect."""
     now, rt = time.monotonic(), runtime()
-    workspace = (str(rt.settings.duckdb_path), rt.started_at)  # this opening of this workspace
+    workspace = _opening(rt)
     if getattr(_run, "expires", 0.0) < now or _run.version[:2] != workspace:
         _run.version, _run.expires = (*workspace, *rt.insights.data_version()), now + VERSION_REUSE_SECONDS
     return _run.version
