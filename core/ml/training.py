@@ -69,6 +69,7 @@ class TrainResult:
     params: dict[str, object]
     extra_metrics: dict[str, float]  # weighted precision, recall and F1 with more than two classes (logged to MLflow)
     estimator: AccuracyEstimator  # the label-free accuracy estimate, calibrated on this holdout
+    encoded_mean: list[float] | None = None  # a table model's encoded window, averaged: what its explanations start from
 
 
 def build_pipeline(options: TrainingOptions = DEFAULT_OPTIONS, schema: Schema | None = None) -> Pipeline:
@@ -111,7 +112,18 @@ def fit(
     metrics = metrics_of(proba, y_hold)
     extra = weighted_metrics(y_hold, proba) if len(classes) > 2 else {}
     estimator = AccuracyEstimator.fit(proba, y_hold, seed=seed)
-    return TrainResult(model, metrics, X_hold, y_hold, int(y_train.shape[0]), params, extra, estimator)
+    return TrainResult(model, metrics, X_hold, y_hold, int(y_train.shape[0]), params, extra, estimator, encoded_mean(model, X))
+
+
+def encoded_mean(model: Pipeline, X: Features) -> list[float] | None:
+    """The mean of a table model's encoded inputs over `X` (its window, the rows its lineage names): the average row an
+    explanation measures a prediction's parts from, as a linear model's Shapley values are. Kept at training, so the first explanation of a
+    version does not read its rows back on the click, and still has them once they are archived. None for the
+    synthetic schema, whose explanations start from its scaler's zero."""
+    if "preprocess" not in model.named_steps:
+        return None
+    encoded = model.named_steps["preprocess"].transform(X)
+    return np.asarray(encoded.mean(axis=0), dtype=np.float64).ravel().tolist()
 
 
 def stratified_holdout_mask(y: np.ndarray, holdout_fraction: float, seed: int, n_classes: int = 2) -> np.ndarray:

@@ -25,6 +25,7 @@ from core.domain.outcomes import BY_HAND_EVENT_KINDS, MANUAL_TRIGGERS, LoopState
 from core.domain.schema import ClassLabel, Schema
 from core.errors import NoModelError
 from core.ml.row_model import RowModel
+from core.ml.training import encoded_mean
 from core.rules import verdicts
 from core.rules.policy import CHALLENGING
 from core.services.compared import Compared, ComparedRows, compared_rows
@@ -240,13 +241,15 @@ class Insights(StoredFacts):
         )
 
     def _encoded_mean(self, version: int, model: object) -> np.ndarray | None:
-        """The mean of `version`'s encoded inputs over the rows it was trained on (at most IA_REFERENCE_MAX_ROWS of them):
-        what an explanation measures a row's inputs from. None when those rows are gone (retention)."""
+        """The mean of `version`'s encoded inputs over the rows it was trained on: what an explanation measures a row's
+        inputs from. Stored with its evaluation at training (`training.encoded_mean`); a version trained before that
+        reads up to IA_REFERENCE_MAX_ROWS of its rows once, and has None when they are gone (retention)."""
         if version not in self._encoded_means:
-            rows = read_reference(self.store, trained_on(self.store, version), self.settings.reference_max_rows, self.settings.seed)
-            encoded = None if rows.empty else model.named_steps["preprocess"].transform(
-                model_input(rows, self.store.schema, self.store.schema.names))  # fmt: skip
-            self._encoded_means[version] = None if encoded is None else np.asarray(encoded.mean(axis=0), dtype=np.float64).ravel()
+            mean = (self.store.evaluation(version) or {}).get("encoded_mean")
+            if mean is None:
+                rows = read_reference(self.store, trained_on(self.store, version), self.settings.reference_max_rows, self.settings.seed)
+                mean = None if rows.empty else encoded_mean(model, model_input(rows, self.store.schema, self.store.schema.names))
+            self._encoded_means[version] = None if mean is None else np.asarray(mean, dtype=np.float64)
         return self._encoded_means[version]
 
     def last_event(self) -> Event | None:

@@ -144,6 +144,8 @@ class ModelRegistry:
         with self._lock:
             self._models[logged.version] = result.model
         scored = evaluation.evaluate_version(result.model, result.X_holdout, result.y_holdout, self.settings.seed)
+        if result.encoded_mean is not None:
+            scored["encoded_mean"] = result.encoded_mean
         self.store.insert_model(
             {
                 "version": logged.version,

@@ -205,6 +205,33 @@ def test_explain_answers_one_entry_per_schema_column_in_the_schema_s_order(rt: R
     assert 1 / (1 + math.exp(-logit)) == pytest.approx(rt.serving.predict(row).probabilities[1])
 
 
+def test_a_version_keeps_the_average_row_it_is_explained_from_when_its_rows_are_gone(base: Settings, penguin_file: Path) -> None:
+    """The average row is stored when the version is trained: the first explanation reads no rows on the click, and a
+    version whose rows were archived is still explained from its average, not from zero."""
+    created = workspaces.create(base, "penguins_gone", penguin_file, "penguins.csv", workspaces.TableChoice("label"))
+    settings = workspaces.workspace_settings(base, created.folder)
+    first = Runtime(settings)
+    try:
+        _, model = first.predictor.model()
+        mean = trained_mean(first, model)
+        assert first.store.evaluation(1)["encoded_mean"] == pytest.approx(mean.tolist(), abs=1e-12)
+    finally:
+        first.close()
+    with duckdb.connect(str(settings.duckdb_path)) as db:
+        db.execute("DELETE FROM samples")  # what retention leaves of a version's rows once it is out of service
+    runtime = Runtime(settings)
+    try:
+        explained = runtime.insights.explain(ROW)
+        assert explained["from_average"] is True
+        terms = evaluation.encoded_terms(model)
+        encoded = model.named_steps["preprocess"].transform(pd.DataFrame([{**ROW, "year": "2008"}]))[0]
+        parts = np.asarray(terms["coef"][0]) * (encoded - mean)
+        island = sum(p for p, source in zip(parts, terms["sources"], strict=True) if source == "island")
+        assert next(c["contribution"] for c in explained["columns"] if c["column"] == "island") == pytest.approx(island, abs=1e-12)
+    finally:
+        runtime.close()
+
+
 # null and absent -------------------------------------------------------------------------------------
 def test_a_missing_value_is_null_and_a_column_left_out_is_refused_at_every_door(rt: Runtime) -> None:
     client = TestClient(serving_app(rt))
