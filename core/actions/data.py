@@ -20,16 +20,23 @@ from core.store import DatasetInfo, Store
 from core.store.datasets import ROLES
 
 
-def checked_dataset_ids(store: Store, dataset_ids: object) -> list[int]:
-    """Dataset ids a user gave, checked: a list of known ids, deduplicated and sorted."""
+def checked_dataset_ids(store: Store, dataset_ids: object, field: str = "dataset_ids") -> list[int]:
+    """Dataset ids a user gave, checked: a list of known ids, deduplicated and sorted; refusals name `field` as the
+    request did (/retrain's dataset_ids)."""
     if not isinstance(dataset_ids, list | tuple) or len(dataset_ids) > 1000:
-        raise UserInputError("datasets", "expected a list of up to 1,000 dataset ids")
+        raise UserInputError(field, "expected a list of up to 1,000 dataset ids")
     known = set(store.datasets()["dataset_id"].tolist())
-    ids = sorted({validation.integer(i, "datasets", 1, 2**31 - 1) for i in dataset_ids})
+    ids = sorted({validation.integer(i, field, 1, 2**31 - 1) for i in dataset_ids})
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise UserInputError("datasets", f"no dataset {', '.join(map(str, unknown[:5]))}")
+        raise UserInputError(field, f"no dataset {', '.join(map(str, unknown[:5]))}")
     return ids
+
+
+def checked_dataset_id(store: Store, dataset_id: object) -> int:
+    """One dataset id a user gave (a path's {dataset_id}, a form's choice), checked."""
+    (checked,) = checked_dataset_ids(store, [dataset_id], "dataset_id")
+    return checked
 
 
 class DataActions:
@@ -107,7 +114,7 @@ class DataActions:
 
     def update(self, dataset_id: object, name: object = None, tags: object = None) -> dict:
         """Rename or tag a dataset; both checked before either is stored."""
-        (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
+        dataset_id = checked_dataset_id(self.store, dataset_id)
         new_name = None if name is None else validation.text(name, "name")
         new_tags = None if tags is None else validation.tags(tags)
         self.store.update_dataset(dataset_id, new_name, new_tags)
@@ -115,27 +122,27 @@ class DataActions:
 
     def delete(self, dataset_id: object) -> int:
         """Delete a library dataset no model was trained on; refused, with the reason, for data something needs."""
-        (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
+        dataset_id = checked_dataset_id(self.store, dataset_id)
         record = self.store.dataset(dataset_id)
         if record["role"] == "incoming":
-            raise UserInputError("dataset", f"dataset {dataset_id} was sent to the loop: its cycles, drift references and served "
+            raise UserInputError("dataset_id", f"dataset {dataset_id} was sent to the loop: its cycles, drift references and served "
                                  "accuracy rest on these rows, so it stays (retention archives old stream data)")  # fmt: skip
         if stream_source(self.store, 1).dataset_id == dataset_id:
-            raise UserInputError("dataset", f"dataset {dataset_id} is the stream's source (being replayed): set another source "
+            raise UserInputError("dataset_id", f"dataset {dataset_id} is the stream's source (being replayed): set another source "
                                  "on the Operations page (or PUT /stream) first")  # fmt: skip
         versions = self.store.versions_trained_on(dataset_id)
         if versions:
             labels = ", ".join(map(version_label, versions))
-            raise UserInputError("dataset", f"dataset {dataset_id} is the training data of {labels}: their holdouts, evaluations and "
+            raise UserInputError("dataset_id", f"dataset {dataset_id} is the training data of {labels}: their holdouts, evaluations and "
                                  "drift references are its rows, so it stays")  # fmt: skip
         return self.store.delete_dataset(dataset_id)
 
     def send_to_loop(self, dataset_id: int) -> DatasetInfo:
         """Copy a library dataset into the loop's incoming data: the next cycle reads it as new data. Refused for
         the dataset being replayed: the replay already sends its rows, and a copy would feed them twice."""
-        (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
+        dataset_id = checked_dataset_id(self.store, dataset_id)
         if stream_source(self.store, 1).dataset_id == dataset_id:
-            raise UserInputError("dataset", f"dataset {dataset_id} is being replayed to the loop a batch per cycle: sending it "
+            raise UserInputError("dataset_id", f"dataset {dataset_id} is being replayed to the loop a batch per cycle: sending it "
                                  "too would feed its rows twice")  # fmt: skip
         window = self.store.read_datasets([dataset_id])
         name = self.store.dataset(dataset_id)["name"]

@@ -102,6 +102,7 @@ class FeedbackActions:
             ids.append(checked_id(item["prediction_id"], f"{where}.prediction_id"))
             values.append(item["label"])
         indices = label_indices(values, self.store.schema, lambda i: f"labels[{i}].label")
+        _no_repeats(ids, lambda i: f"labels[{i}]", lambda i: f"labels[{i}].prediction_id")  # tour 20: named "prediction_id"
         return self.apply(ids, indices, correct)
 
     def send_csv(self, data: bytes | str, correct: bool = False) -> FeedbackReply:
@@ -178,10 +179,13 @@ def _checked_ids(values: list[object], where: Callable[[int], str]) -> list[str]
     return ids
 
 
-def _no_repeats(ids: list[object], where: Callable[[int], str]) -> None:
+def _no_repeats(ids: list[object], where: Callable[[int], str], field: Callable[[int], str] = lambda _: "prediction_id") -> None:
+    """An id given twice is refused, at the second place it was given (`field` of its index: a list's
+    labels[1].prediction_id, or a file's column)."""
     repeated = first_repeat(ids)
     if repeated is not None:
-        raise UserInputError("prediction_id", _given_again(repeated, [where(i) for i, value in enumerate(ids) if value == repeated]))
+        places = [i for i, value in enumerate(ids) if value == repeated]
+        raise UserInputError(field(places[1]), _given_again(repeated, [where(i) for i in places]))
 
 
 def _given_again(repeated: str, places: list[str], most: int = 5) -> str:

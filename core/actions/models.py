@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.actions.data import DataActions, checked_dataset_ids
+from core.actions.data import DataActions, checked_dataset_id, checked_dataset_ids
 from core.config import Settings
 from core.domain import validation
 from core.domain.outcomes import MANUAL_TRIGGERS, METRICS, RetrainStatus, manual_title, no_such_version, retrain_status, version_label
@@ -288,7 +288,7 @@ class ModelActions:
             rows = self.store.recent_window(wanted)
             description = f"the loop's newest {rows.n_rows:,} incoming rows (sample ids {rows.first_sample_id:,}–{rows.last_sample_id:,})"
         else:
-            (dataset_id,) = checked_dataset_ids(self.store, [dataset_id])
+            dataset_id = checked_dataset_id(self.store, dataset_id)
             rows = self.store.read_datasets([dataset_id])
             description = f"dataset {dataset_id} ({rows.n_rows:,} rows)"
         if rows.n_rows == 0:

@@ -149,10 +149,8 @@ def store_stream_source(store: Store, dataset_id: int | None, position: int, at_
 def _checked_source(store: Store, source: object) -> int | None:
     if source == SIMULATOR:
         return None
-    if isinstance(source, str):
-        if not source.isdigit():
-            raise UserInputError("source", f'expected "{SIMULATOR}" or a dataset id, got {shown(source)}')
-        source = int(source)
+    if isinstance(source, str):  # "2" is refused as every number field refuses text (tour 20: it replayed dataset 2)
+        raise UserInputError("source", f'expected "{SIMULATOR}" or a dataset id (a whole number, not text), got {shown(source)}')
     dataset_id = integer(source, "source", 1, 2**31 - 1)
     record = store.dataset(dataset_id)
     if record is None:

@@ -86,7 +86,7 @@ def test_feedback_matches_ids_reports_the_rest_and_corrects_only_when_asked(clie
     ("body", "field"),
     [
         ({"labels": [{"prediction_id": "p" * 129, "label": 1}]}, "labels[1].prediction_id"),
-        ({"labels": [{"prediction_id": "p", "label": 1}, {"prediction_id": "p", "label": 0}]}, "prediction_id"),
+        ({"labels": [{"prediction_id": "p", "label": 1}, {"prediction_id": "p", "label": 0}]}, "labels[2].prediction_id"),
         ({"labels": [{"prediction_id": "p", "label": 2}]}, "labels[1].label"),
         ({"labels": [{"prediction_id": "p", "label": 1, "weight": 2}]}, "labels[1]"),
         ({"labels": []}, "labels"),
@@ -159,7 +159,9 @@ def test_an_id_given_twice_is_refused_naming_both_places_as_its_door_numbers_the
     with pytest.raises(ValueError) as in_list:
         trained_runtime.feedback.send([{"prediction_id": "r2", "label": 1}, {"prediction_id": "r1", "label": 0},
                                        {"prediction_id": "r2", "label": 0}])  # fmt: skip
-    assert str(in_list.value) == "prediction_id: 'r2' is given twice (labels[0] and labels[2]): one label per id; no label was stored"
+    assert str(in_list.value) == (  # the field is the second place the id was given (tour 20: "prediction_id")
+        "labels[2].prediction_id: 'r2' is given twice (labels[0] and labels[2]): one label per id; no label was stored"
+    )
     with pytest.raises(ValueError, match=r"'r1' is given 3 times \(row 2, row 3 and row 4\): one label per id"):
         trained_runtime.feedback.send_csv(b"prediction_id,label\nr1,1\nr1,0\nr1,0\n")  # review: "twice" for three
     with pytest.raises(ValueError, match=r"'r1' is given 8 times \(row 2, row 3, row 4, row 5, row 6 and 3 more\)"):

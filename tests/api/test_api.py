@@ -562,7 +562,7 @@ def test_a_refused_retrain_does_not_count_against_the_rate_limit(tmp_path: Path,
             refused = [c.post("/retrain", json={"dataset_ids": [999]}) for _ in range(3)]
             accepted = [c.post("/retrain", json={"window_rows": 100 + i}).status_code for i in range(2)]
             over = c.post("/retrain", json={"window_rows": 300})
-        assert [r.status_code for r in refused] == [422] * 3 and refused[0].json()["field"] == "datasets"
+        assert [r.status_code for r in refused] == [422] * 3 and refused[0].json()["field"] == "dataset_ids"
         assert accepted == [200, 200] and over.status_code == 429
     finally:
         rt.close()

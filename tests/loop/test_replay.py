@@ -145,6 +145,7 @@ def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) 
         assert client.put("/stream", json={"position": 200}).json()["batches_left"] == 1
         starter = int(rt.store.datasets().query("role == 'incoming'")["dataset_id"].iloc[0])
         for bad, field in (({"source": 999}, "source"), ({"source": "abc"}, "source"), ({"source": starter}, "source"),
+                           ({"source": str(library.dataset_id)}, "source"),
                            ({"position": 301}, "position"), ({"at_end": "loop"}, "at_end"),
                            ({"position": 5, "batch_size": 5}, "batch_size"), ({"label_delay_cycles": -1}, "label_delay_cycles")):  # fmt: skip
             refused = client.put("/stream", json=bad)
@@ -153,10 +154,11 @@ def test_stream_source_over_the_api_and_its_bad_input(trained_runtime: Runtime) 
         assert (after["position"], after["at_end"], after["batch_size"]) == (200, "restart", 100)  # nothing half-applied
         refused = client.delete(f"/datasets/{library.dataset_id}")  # the loop reads it: it stays while it is the source
         assert refused.status_code == 422 and "stream's source" in refused.json()["error"]
+        assert refused.json()["field"] == "dataset_id" == client.delete("/datasets/999").json()["field"]  # the path's name
         incoming = len(rt.store.datasets().query("role == 'incoming'"))
         with pytest.raises(UserInputError, match="twice") as twice:  # the replay sends these rows already
             rt.data.send_to_loop(library.dataset_id)
-        assert twice.value.field == "dataset" and len(rt.store.datasets().query("role == 'incoming'")) == incoming
+        assert twice.value.field == "dataset_id" and len(rt.store.datasets().query("role == 'incoming'")) == incoming
         assert client.put("/stream", json={"source": "simulator"}).json()["source"] == "simulator"
         assert client.delete(f"/datasets/{library.dataset_id}").status_code == 200
 
