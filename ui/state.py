@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -416,6 +417,8 @@ def as_shown(typed: float | None, places: int) -> float | None:
     binary value, as the browser's toFixed does."""
     if typed is None:
         return None
+    if not math.isfinite(typed) or abs(typed) >= 2**53:  # no fraction left to round; 1e300 is past Decimal's precision
+        return typed  # (tour 21: quantize raised, and the Predict form gave way to Streamlit's error box)
     return float(Decimal(typed).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)) + 0.0
 
 

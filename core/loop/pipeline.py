@@ -57,7 +57,9 @@ from core.ml.window_choice import MIN_ROWS, NoChallenger, challenge, choose_wind
 from core.rules import verdicts
 from core.rules.policy import (
     CHALLENGING,
+    FAILING,
     FOLLOW_UP_GROWTH,
+    FOLLOWED_UP,
     MAX_CHECK_ROWS,
     MIN_CHECK_ROWS,
     CycleFacts,
@@ -536,7 +538,7 @@ class MonitoringPipeline:
         champion_right = training.predicted_class(self.registry.load(champion).predict_proba(X_check)) == y_check
         grown = found.length == follow_up  # its own regime's rows: more of them replace it unless worse, as after a drop
         verdict = promotion(paired(champion_right, found.right), urgent or grown, s.gate_margin, tried=len(found.scores),
-                            against="the failing champion" if urgent else "the champion it follows up")  # fmt: skip
+                            against=FAILING if urgent else FOLLOWED_UP)  # fmt: skip
         follow = (f"; {version_label(champion)} was fitted on {int(model['n_train']):,} rows after a drop, and its window grown to "
                   f"the {follow_up:,} rows before these replaces it unless worse: " if grown else "; ")  # fmt: skip
         record.reason = f"{decision.reason}; {found.describe()}{follow}{verdict.reason}"

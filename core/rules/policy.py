@@ -44,6 +44,8 @@ MIN_CHECK_ROWS = 50  # fewest labelled rows the champion did not train on that a
 MAX_CHECK_ROWS = 1000  # newest such rows a challenge is judged on: enough power for ~2 points, fresh enough
 FOLLOW_UP_GROWTH = 5
 STREAK_LOOKBACK = 50
+BETTER, NOT_WORSE = "credibly better", "not worse"  # the tests a challenge passes, as `promotion` words them
+FAILING, FOLLOWED_UP = "the failing champion", "the champion it follows up"
 
 
 def stopgap(model: dict, shortest: int, onset: int | None) -> bool:
@@ -104,7 +106,7 @@ def promotion(
     margin: float = 0.0,
     alpha: float = CHALLENGE_ALPHA,
     tried: int = 1,
-    against: str = "the failing champion",
+    against: str = FAILING,
 ) -> Promotion:
     """Promote a challenger only when it is credibly better on rows neither model trained on; after a
     credible drop (`urgent`), when it is not worse than the champion by more than `margin` (the champion is
@@ -129,12 +131,29 @@ def promotion(
                f"({score.gained} gained, {score.lost} lost)")  # fmt: skip
     if urgent:
         ok = score.difference() >= -margin
-        return Promotion(ok, f"{figures}: {'not worse' if ok else 'worse'} than {against} (margin {margin:g})")
+        return Promotion(ok, f"{figures}: {NOT_WORSE if ok else 'worse'} than {against} (margin {margin:g})")
     bar = min(SINGLE_ALPHA, alpha / tried)
     over = f"{bar:.2g}: {alpha:g} divided by the {tried} windows tried" if tried > 1 else f"{bar:g}"
     if p < bar and score.gained > score.lost:
-        return Promotion(True, f"{figures}: credibly better (McNemar p = {p:.2g} < {over})")
-    return Promotion(False, f"{figures}: not credibly better (McNemar p = {p:.2g} >= {over})")
+        return Promotion(True, f"{figures}: {BETTER} (McNemar p = {p:.2g} < {over})")
+    return Promotion(False, f"{figures}: not {BETTER} (McNemar p = {p:.2g} >= {over})")
+
+
+def promoted_as(reason: str) -> str | None:
+    """Which test a promoted challenge passed, read back from its cycle's reason in the words `promotion` wrote: "better"
+    (credibly better), "after a drop" (not worse than a failing champion), "follow-up" (a champion fitted after a drop,
+    grown to its regime's rows, not worse). The Overview's headline said "credibly better" for all three (tour 21).
+
+    >>> promoted_as("challenger 0.777 vs champion 0.753 on the same 300 rows (14 gained, 7 lost): not worse than the champion it follows up (margin 0)")
+    'follow-up'
+    >>> promoted_as("challenger 0.8 vs champion 0.7 …: credibly better (McNemar p = 0.001 < 0.05)")
+    'better'
+    """
+    if f": {NOT_WORSE} than {FOLLOWED_UP}" in reason:
+        return "follow-up"
+    if f": {NOT_WORSE} than {FAILING}" in reason:
+        return "after a drop"
+    return "better" if f": {BETTER} (McNemar" in reason else None
 
 
 class RetrainPolicy:

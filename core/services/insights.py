@@ -27,7 +27,7 @@ from core.errors import NoModelError
 from core.ml.row_model import RowModel
 from core.ml.training import encoded_mean
 from core.rules import verdicts
-from core.rules.policy import CHALLENGING
+from core.rules.policy import CHALLENGING, promoted_as
 from core.services.compared import Compared, ComparedRows, compared_rows
 from core.services.facts import StoredFacts
 from core.services.reference import Reference, holding_rows, read_reference, reference_of, trained_on
@@ -267,7 +267,7 @@ class Insights(StoredFacts):
         if not new:
             return _signal_event(cycle)
         outcome = "promoted" if cycle.get("promoted") else "awaiting" if cycle.get("gate_outcome") == "awaiting" else "rejected"
-        kind, title = _gate_title(outcome, new, cycle.get("champion_version"), challenge=cycle["decision"] == "challenge")
+        kind, title = _gate_title(outcome, new, cycle.get("champion_version"), promoted_as(cycle["reason"] or ""))
         return Event(kind, title, cycle["reason"], cycle["started_at"], int(cycle["cycle_id"]))  # told by its decision and gate
 
     def _failure(self, cycle: dict) -> Event:
@@ -362,14 +362,20 @@ class Insights(StoredFacts):
         return CycleDetail(cycle, self.store.drift_results(cycle["cycle_id"]), events, alerts, reference, batch)
 
 
-def _gate_title(outcome: str, version: int, champion: int | None, challenge: bool = False, asked_by: str = "") -> tuple[str, str]:
+CHALLENGE_WON = {  # by the test a promoted challenge passed (`policy.promoted_as`)
+    "better": ": a challenger credibly better than {kept}",
+    "after a drop": ": a challenger not worse than {kept}, which was failing",
+    "follow-up": ": {kept}'s window grown to the rows since the drop, not worse than it",
+}
+
+
+def _gate_title(outcome: str, version: int, champion: int | None, how: str | None = None, asked_by: str = "") -> tuple[str, str]:
     """The event's kind and title for what a gate made of a freshly trained version, a cycle's or one a person asked for
-    (`asked_by`: "Train now", "POST /retrain")."""
+    (`asked_by`: "Train now", "POST /retrain"); a promoted challenge's says which test it passed (`how`)."""
     label, kept = version_label(version), version_label(champion)
     source = f" from {asked_by}" if asked_by else ""
     if outcome == "promoted":
-        better = f": a challenger credibly better than {kept}" if challenge else ""
-        return "promoted", f"New champion {label}{source}{better}"
+        return "promoted", f"New champion {label}{source}{CHALLENGE_WON.get(how, '').format(kept=kept)}"
     if outcome == "awaiting":
         return "awaiting", f"Challenger {label}{source} awaits approval"
     if outcome == "candidate":

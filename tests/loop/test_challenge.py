@@ -51,7 +51,11 @@ def test_a_champion_fitted_on_the_few_rows_after_a_drop_is_followed_up_on_its_re
     rt = trained_runtime
     run(rt, 2)
     rt.loop.set_stream_scenario("concept_drift", 1.0)
-    records = run(rt, 8)
+    records, headlines = [], {}  # the Overview's "Last event" after each cycle that promoted (tour 21: all "credibly better")
+    for _ in range(8):
+        records += run(rt, 1)
+        if records[-1].promoted:
+            headlines[records[-1].cycle_id] = rt.insights.last_event().title
     stopgap = next(r for r in records if r.promoted)
     assert rt.store.model(stopgap.new_version)["trigger"] == "drop"
     assert rt.store.followup_onset(stopgap.new_version) == rt.store.model(stopgap.new_version)["window_first_sample"]  # its onset, kept
@@ -61,6 +65,11 @@ def test_a_champion_fitted_on_the_few_rows_after_a_drop_is_followed_up_on_its_re
     assert said in follow.reason and "than the champion it follows up" in follow.reason, follow.reason
     assert follow.promoted and int(rt.store.model(follow.new_version)["n_train"]) >= 5 * n_stopgap, follow.reason
     assert follow.cycle_id - stopgap.cycle_id <= 5  # not the thousand fresh rows it waited for
+    was, stop = version_label(stopgap.champion_version), version_label(stopgap.new_version)
+    assert headlines[stopgap.cycle_id] == f"New champion {stop}: a challenger not worse than {was}, which was failing"
+    assert headlines[follow.cycle_id] == (
+        f"New champion {version_label(follow.new_version)}: {stop}'s window grown to the rows since the drop, not worse than it"
+    )
 
 
 def test_under_approve_a_stopgap_awaiting_a_person_keeps_its_drop_s_onset(trained_runtime: Runtime) -> None:

@@ -10,7 +10,18 @@ from ui.state import TILE_LINE, as_shown, header, realised_as_of, tile_line
 
 @pytest.mark.parametrize(
     ("typed", "places", "sent"),
-    [(2.5, 0, 3.0), (2.4, 0, 2.0), (-2.5, 0, -3.0), (33.567, 2, 33.57), (2.675, 2, 2.67), (-0.0001, 2, 0.0), (None, 1, None)],
+    [
+        (2.5, 0, 3.0),
+        (2.4, 0, 2.0),
+        (-2.5, 0, -3.0),
+        (33.567, 2, 33.57),
+        (2.675, 2, 2.67),
+        (-0.0001, 2, 0.0),
+        (None, 1, None),
+        (1e300, 2, 1e300),
+        (-1e300, 0, -1e300),
+        (2.0**53 + 2, 3, 2.0**53 + 2),
+    ],  # tour 21: 1e300 crashed the Predict form
 )
 def test_a_number_field_sends_what_it_shows(typed: float | None, places: int, sent: float | None) -> None:
     """2.675 is 2.67499... in binary: the browser's toFixed shows 2.67, and so is it sent. Never -0.0."""
