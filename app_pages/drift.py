@@ -70,7 +70,8 @@ if detail is None:
     st.stop()
 cycle = detail.cycle
 fired = json.loads(cycle.get("signals") or "[]")
-st.info(cycle.get("verdict") or "No verdict stored for this cycle (made before verdicts were recorded).", icon=":material/insights:")
+verdict_box = st.warning if fired else st.info  # tour 21: a drift's verdict sat in the same calm box as "No signal"
+verdict_box(cycle.get("verdict") or "No verdict stored for this cycle (made before verdicts were recorded).", icon=":material/insights:")
 dropped = [f for f in fired if f not in DRIFT_FAMILY]
 if dropped and FEATURE not in fired:
     st.warning(

@@ -126,7 +126,11 @@ class Settings:
     )
     drift_window_batches: int = _env("IA_DRIFT_WINDOW_BATCHES", "3", "Newest batches pooled into the drift test's windows", min=1, max=20)
     drift_min_rows: int = _env(
-        "IA_DRIFT_MIN_ROWS", "30", "Fewest rows a cycle must read to test drift; below it no test is made", min=2, max=100_000
+        "IA_DRIFT_MIN_ROWS",
+        "30",
+        "Fewest rows a cycle must read to test drift and estimate its accuracy without labels; below it neither is made",
+        min=2,
+        max=100_000,
     )
     wasserstein_threshold: float = _env(
         "IA_DRIFT_WASSERSTEIN", "0.1", "Effect a drifted feature must also show (Wasserstein / reference std)", min=0.0, max=100.0

@@ -417,7 +417,10 @@ class MonitoringPipeline:
         bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]), s)
         predictor = self.registry.load(champion)
         scores = predictor.predict_proba(new.features)
-        estimated, estimated_drop = self._estimate(champion, predictor, scores[new.fresh], s) if new.n_inputs else (_NO_ESTIMATE, False)
+        # as no drift test is made on fewer than IA_DRIFT_MIN_ROWS rows, no estimate is (tour 21: one prediction's confidence,
+        # 0.884, was drawn as the cycle's estimated accuracy, and "holds")
+        estimable = new.n_inputs >= s.drift_min_rows
+        estimated, estimated_drop = self._estimate(champion, predictor, scores[new.fresh], s) if estimable else (_NO_ESTIMATE, False)
         if new.labelled is None:
             return Measurement(
                 champion, holdout, None, None, estimated.value, False, bar, bar_source, new.n_rows, estimated_drop, **estimated.band

@@ -74,16 +74,17 @@ def signals(report: DriftReport | None, measured: Measurement) -> list[str]:
 
 
 def too_few(n_rows: int, s: Settings) -> str:
-    """Why a cycle made no drift test: a test on a handful of rows cannot show the inputs match, nor that they moved.
+    """Why a cycle made no drift test and no estimate: a handful of rows cannot show the inputs match, nor that they
+    moved, and their mean confidence is no accuracy.
 
     >>> too_few(2, Settings.from_env({}))
-    'too few rows (2) to test drift: at least 30 are needed (IA_DRIFT_MIN_ROWS)'
+    'too few rows (2) to test drift or estimate the accuracy: at least 30 are needed (IA_DRIFT_MIN_ROWS)'
     >>> too_few(0, Settings.from_env({}))
     'no new inputs to test for drift: only labels came, of rows an earlier cycle tested'
     """
     if n_rows == 0:  # only late labels came (a cycle reads nothing at all is "no new data")
         return "no new inputs to test for drift: only labels came, of rows an earlier cycle tested"
-    return f"too few rows ({n_rows:,}) to test drift: at least {s.drift_min_rows:,} are needed (IA_DRIFT_MIN_ROWS)"
+    return f"too few rows ({n_rows:,}) to test drift or estimate the accuracy: at least {s.drift_min_rows:,} are needed (IA_DRIFT_MIN_ROWS)"
 
 
 def sentence(clause: str) -> str:
@@ -108,11 +109,34 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
         parts.append(f"The realised {held(m, s)}.")
     if m.realised is None and m.estimated is not None:
         parts.append(NO_LABELS)
+    elif contradicted(m):
+        parts.append(
+            f"The labels contradict the label-free estimate: the realised accuracy's upper bound {m.realised_upper:.3f} is "
+            f"below the estimate's 95 % band ({m.estimated_low:.3f}–{m.estimated_high:.3f}). The estimate reads the champion's "
+            "own confidence, which assumes the concept it learnt still holds: a change in what the inputs mean shows only in "
+            "labels, and where labels come, the loop acts on them."
+        )  # fmt: skip
     if m.one_class is not None:
         label, count = m.one_class
         parts.append(f"All {count:,} labels of this cycle are {label!r}: accuracy on them says how often the model answers "
                      f"{label!r}, and no challenger is judged on such rows unless the champion is failing.")  # fmt: skip
     return " ".join(parts)
+
+
+def contradicted(m: Measurement) -> bool:
+    """Whether the labels credibly say the champion is worse than its label-free estimate could be: the realised
+    accuracy's upper bound under the estimate's band (tour 21: realised 0.420 beside an estimate of 0.889, band
+    0.835–0.942, in a concept change, with nothing said). A few labels' noise is no contradiction.
+
+    >>> contradicted(Measurement(1, 0.9, 0.42, 0.48, 0.889, True, estimated_low=0.835, estimated_high=0.942))
+    True
+    >>> contradicted(Measurement(1, 0.9, 0.6, 0.9, 0.889, False, estimated_low=0.835, estimated_high=0.942))  # 3 labels
+    False
+    """
+    return (
+        m.realised_upper is not None and m.estimated_low is not None and m.estimated is not None
+        and m.realised_upper < m.estimated_low
+    )  # fmt: skip
 
 
 def _evidence(name: str, report: DriftReport | None, m: Measurement, s: Settings) -> str:
@@ -141,7 +165,9 @@ def _drift_evidence(report: DriftReport, s: Settings) -> str:
     if inputs:
         parts.append(f"Feature drift: {', '.join(map(evidence, inputs))}, {rate}. It means {MEANS[FEATURE]}; {BLIND[FEATURE]}.")
     if outputs:
-        shifted = f"Class-share shift: {', '.join(map(evidence, outputs))}" + ("." if inputs else f", {rate}.")
+        # with inputs drifted too, one signal (feature drift) holds both: "2 signals" beside three paragraphs (tour 21)
+        named = "Class-share shift, within the same feature-drift signal" if inputs else "Class-share shift"
+        shifted = f"{named}: {', '.join(map(evidence, outputs))}" + ("." if inputs else f", {rate}.")
         parts.append(f"{shifted} It means {CLASS_SHIFT_MEANS if not inputs else 'the class shares moved too'}; {CLASS_SHIFT_BLIND}.")
     return " ".join(parts)
 

@@ -31,11 +31,13 @@ def discord(rt: Runtime) -> pd.DataFrame:
 def test_a_concept_change_with_stable_inputs_is_caught_from_labels_and_a_retrain_promoted(trained_runtime: Runtime) -> None:
     rt = trained_runtime
     assert rt.settings.policy == "challenge"
-    run(rt, 2)
+    before = run(rt, 2)
     rt.loop.set_stream_scenario("concept_drift", 1.0)  # the boundary turns, the inputs stay as they were
     after = run(rt, 3)
     first = after[0]
     assert first.performance_drift and not first.dataset_drift and first.decision == "retrain"
+    said = "The labels contradict the label-free estimate"  # which cannot see the concept turn (tour 21: nothing said)
+    assert said in first.verdict and not any(said in r.verdict for r in before), first.verdict
     assert "performance drop" in first.reason and "not worse than the failing champion" in first.reason
     assert first.promoted and rt.registry.champion_version == first.new_version
     model = rt.store.model(first.new_version)  # the reason's count is the Models page's: fitted on

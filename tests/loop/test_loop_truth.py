@@ -306,14 +306,16 @@ def test_a_cycle_of_too_few_rows_makes_no_drift_test_and_says_so(trained_runtime
     rt.serving.predict_batch(np.array([[7.0, 7.0], [7.2, 6.9]]))  # two inputs 7 sd away: no test on 2 rows can say they match
     small = rt.loop.run_cycle()
     assert small.rows_seen == 2 and rt.loop.live_settings().drift_min_rows == 30
-    assert small.verdict.startswith("Too few rows (2) to test drift: at least 30 are needed (IA_DRIFT_MIN_ROWS).")
+    assert small.verdict.startswith("Too few rows (2) to test drift or estimate the accuracy: at least 30 are needed (IA_DRIFT_MIN_ROWS).")
     assert "match the reference" not in small.verdict and "too few rows (2) to test drift" in small.reason
+    assert "estimated accuracy" not in small.verdict  # tour 21: one row's confidence "holds" as the cycle's estimate
     stored = rt.store.cycle(small.cycle_id)
     assert stored["dataset_drift"] is None and stored["drift_share"] is None and stored["signals"] == "[]"
+    assert stored["estimated_accuracy"] is None and stored["estimated_low"] is None
     assert rt.store.drift_results(small.cycle_id).empty
     rt.serving.predict_batch(np.random.default_rng(3).normal(0, 1, (30, 2)))
     tested = rt.loop.run_cycle()  # 30 rows: tested, and the two odd rows above did not join its windows
-    assert tested.dataset_drift is False and "Too few rows" not in tested.verdict
+    assert tested.dataset_drift is False and "Too few rows" not in tested.verdict and tested.estimated_accuracy is not None
     assert set(rt.store.drift_results(tested.cycle_id)["n_current"]) == {30}
 
 

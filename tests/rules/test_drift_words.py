@@ -126,7 +126,10 @@ def test_a_shift_in_the_class_shares_alone_is_not_called_the_inputs_moving() -> 
     with_inputs = verdict([FEATURE], table_report(_table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05),
                                                   [_table(600, 2, (0.15, 0.25, 0.6), 0.6, 0.36)], SCHEMA, DriftThresholds(), outputs),
                           Measurement(1, 0.9, None, None, 0.9, False), Settings.from_env({}))  # fmt: skip
-    assert with_inputs.startswith("Feature drift: island") and "Class-share shift: (predicted class)" in with_inputs
+    assert (
+        with_inputs.startswith("Feature drift: island")
+        and "Class-share shift, within the same feature-drift signal: (predicted class)" in with_inputs
+    )
     moved = table_report(_table(3000, 1, (0.45, 0.35, 0.2), 0.0, 0.05), [_table(600, 2, (0.15, 0.25, 0.6), 0.6, 0.36)], SCHEMA,
                          DriftThresholds(), outputs)  # fmt: skip
     assert signals(moved, quiet) == [FEATURE]

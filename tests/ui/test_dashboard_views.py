@@ -147,7 +147,11 @@ def test_drift_page_drills_into_any_cycle_and_exports_it() -> None:
     at = open_page("drift")
     at.selectbox(key="drill_cycle").set_value(promoted["cycle_id"]).run()
     assert not at.exception and not at.error
-    assert any(promoted["verdict"] == i.value for i in at.info)
+    assert any(promoted["verdict"] == w.value for w in at.warning)  # a signal's verdict is a warning, not "No signal"'s info
+    quiet = next(c for c in rt.store.cycles(10).to_dict("records") if c["signals"] == "[]" and c["status"] == "ok")
+    at.selectbox(key="drill_cycle").set_value(quiet["cycle_id"]).run()
+    assert any(quiet["verdict"] == i.value for i in at.info) and not any(quiet["verdict"] == w.value for w in at.warning)
+    at.selectbox(key="drill_cycle").set_value(promoted["cycle_id"]).run()
     gate = next(df.value for df in at.dataframe if "champion_score" in df.value.columns)
     assert gate["version"].tolist()[0] == f"v1.{promoted['new_version'] - 1}.0"
     alerts = next(df.value for df in at.dataframe if "delivery" in df.value.columns)
@@ -458,12 +462,16 @@ def test_overview_reads_well_with_unlabelled_cycles() -> None:
     rt.loop.run_cycle()  # nothing new yet
     rt.serving.predict([0.5, 0.5])
     rt.predictor.flush()
+    rt.loop.run_cycle()  # one row: neither a drift test nor an estimate (tour 21: one confidence drawn as an accuracy)
+    rt.serving.predict_batch(np.random.default_rng(4).normal(0.0, 1.0, size=(40, 2)))
+    rt.predictor.flush()
     rt.loop.run_cycle()  # label-free: an estimate, no realised accuracy
     at = open_page()
     cycles = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
-    assert cycles["realised_accuracy"].tolist() == ["—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")
-    assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0", "v1.0.0"]
-    assert any("· 1 model ·" in c.value and "· 1 prediction logged (served by any door" in c.value for c in at.caption)
+    assert cycles["realised_accuracy"].tolist() == ["—", "—", "—"] and cycles["estimated_accuracy"].iloc[0].endswith(" %")
+    assert cycles["estimated_accuracy"].tolist()[1:] == ["—", "—"]
+    assert "None" not in cycles.astype(str).to_numpy() and cycles["champion_version"].tolist() == ["v1.0.0"] * 3
+    assert any("· 1 model ·" in c.value and "· 41 predictions logged (served by any door" in c.value for c in at.caption)
 
 
 def test_a_realised_accuracy_no_label_has_come_to_since_says_how_old_it_is() -> None:
