@@ -302,8 +302,10 @@ def test_a_start_after_a_kill_says_the_loop_comes_back_paused_and_the_process_be
         rt = Runtime(settings)
         try:
             started = rt.store.notifications().query("kind == 'scheduler'").iloc[0]
-            assert rt.scheduler.state == "paused" and started["title"] == "Scheduler started (paused)"
+            title = "Scheduler started (paused)" + (" after an unclean stop" if unclean else "")
+            assert rt.scheduler.state == "paused" and started["title"] == title
             assert "no scheduled cycle runs until Start" in started["description"]
             assert ("ended without being stopped" in started["description"]) is unclean
+            assert (started["level"], started["delivery"] == "info") == (("warning", False) if unclean else ("info", True))
         finally:
             rt.close()
