@@ -295,7 +295,11 @@ _LABEL = re.compile(r"v1\.(\d{1,8})\.0")
 def no_such_version(version: int) -> NotFoundError:
     """One refusal for a version never registered, on every door (a 404 through the API): its label and its registry
     number, whichever the caller wrote."""
-    return NotFoundError("version", f"no version {version_label(version)} (registry number {version}; GET /models lists them)")
+    return NotFoundError(
+        "version",
+        f"no version {version_label(version)} is registered, under that label or its registry number "
+        f"{version}: GET /models lists the versions",
+    )  # tour 21: "(registry number 10 …)" read as existing
 
 
 def parse_version(text: str) -> int:

@@ -293,7 +293,10 @@ def test_tour_20_s_refusals_name_the_field_in_our_words_and_change_nothing(clien
     )
     typo = said(client.post("/retrain", json={"foo": 1}))[1]
     assert "foo: unknown field" in typo and "(it takes dataset_ids, window_rows, C, class_weight, promote)" in typo, typo
-    unknown = ("version", "version: no version v1.99.0 (registry number 100; GET /models lists them)")
+    unknown = (
+        "version",
+        "version: no version v1.99.0 is registered, under that label or its registry number 100: GET /models lists the versions",
+    )
     for action in ("promote", "reject"):
         assert said(client.post(f"/models/v1.99.0/{action}"), 404) == unknown
     assert said(client.get("/models/v1.99.0"), 404) == said(client.get("/models/100"), 404) == unknown  # one shape, one message
