@@ -173,9 +173,13 @@ with st.form("stream"):
     )  # fmt: skip
     s3.number_input(LABELS["batch_size"], value=live.stream_batch_size, step=50, key="stream_batch")
     s4, s5 = st.columns([2, 1])
+    # the simulator draws the demo's two columns: on a table's workspace its controls could change nothing (tour 21)
+    no_simulator = None if rt.schema.plain else ("The simulator draws the demo's columns (feature_1, feature_2) and cannot feed "
+                                                 "this workspace's table: replay one of its datasets as the source.")  # fmt: skip
     s4.selectbox("Scenario (simulator)", list(SCENARIO_LABELS), index=list(SCENARIO_LABELS).index(info["scenario"]),
-                 format_func=SCENARIO_LABELS.get, key="stream_scenario")  # fmt: skip
-    s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(info["strength"]), 0.1, key="stream_strength")
+                 format_func=SCENARIO_LABELS.get, key="stream_scenario", disabled=no_simulator is not None, help=no_simulator)  # fmt: skip
+    s5.slider("Strength (simulator)", 0.0, MAX_STRENGTH, float(info["strength"]), 0.1, key="stream_strength",
+              disabled=no_simulator is not None, help=no_simulator)  # fmt: skip
     s6, s7, s8 = st.columns(3)
     s6.number_input(LABELS["label_delay_cycles"], value=live.label_delay_cycles, key="stream_delay",
                     help="The stream (the simulator, or a replay) serves each batch's predictions first and sends their labels this "

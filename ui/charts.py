@@ -32,7 +32,9 @@ COLOURS = {
     "promotion": "#2ca02c", "rollback": "#d62728", "reference": "#4c72b0", "current": "#dd8452",
     "class_0": "#1b9e77", "class_1": "#7570b3", "champion": "#e7298a", "challenger": "#66a61e", "error": "#8b0000",
 }  # fmt: skip
-CLASS_COLOURS = ("#1b9e77", "#7570b3", "#d95f02", "#e6ab02", "#66a61e", "#a6761d", "#666666", "#e7298a")  # the first two: class_0/1
+# The first two are class_0/1's; each next one the farthest (CIE Lab) from those before it, so a few classes never share
+# a hue family: Dark2's order gave six classes two greens and three warm browns and yellows (tour 21).
+CLASS_COLOURS = ("#1b9e77", "#7570b3", "#ff7f00", "#e7298a", "#bcbd22", "#8c564b", "#a6cee3", "#e31a1c")
 # More than eight classes take a palette of as many colours as there are classes (Plotly's Dark24, then Alphabet: up to
 # 50, the most a workspace takes): digits' ten classes repeated the eight above, "eight" coloured as "two" (tour 20).
 _FAINT = {"#222A2A", "#F7E1A0", "#E2E2E2"}  # near-black on the dark theme, near-white on the light one
@@ -378,8 +380,10 @@ def drift_statistics(history: pd.DataFrame, min_effect: float, psi_threshold: fl
                         hovertemplate="PSI %{y:.3f}%{customdata}<extra>" + feature + "</extra>",
                         **common | {"marker": {"size": 6, "symbol": np.where(small, "circle-open", "circle")}})  # fmt: skip
     threshold = _broken_at_pauses(history.groupby("ts", as_index=False)["threshold"].mean(), breaks)
+    # a step per cycle: the tests' count differs between cycles (labels' tests only when labels came), and a straight line
+    # between two cycles' thresholds slanted under each cluster of points (tour 21)
     fig.add_scatter(x=threshold["ts"], y=threshold["threshold"], name="threshold (α / tests)", mode="lines", line={"dash": "dash",
-                    "color": "grey"}, row=1, col=1)  # fmt: skip
+                    "color": "grey", "shape": "hv"}, row=1, col=1)  # fmt: skip
     # The levels are legend entries like the threshold, not labels on the lines: at the right edge "high" and
     # "moderate" sat on each other and the floor's label under the features' lines.
     levels = [*_effect_floors(kinds, min_effect),

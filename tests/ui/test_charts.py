@@ -240,6 +240,8 @@ def test_the_drift_levels_are_legend_entries_naming_only_the_tests_the_history_h
     named = {t.name: (t.yaxis, t.line.dash) for t in wine.data if t.mode == "lines" and t.showlegend is not False}
     assert named == {"threshold (α / tests)": ("y", "dash"), "effect floor 0.1 (Wasserstein sd, Jensen-Shannon)": ("y2", "dash"),
                      "PSI high ≥ 0.25": ("y3", "dash"), "PSI moderate ≥ 0.1": ("y3", "dot")}  # fmt: skip
+    threshold = next(t for t in wine.data if t.name == "threshold (α / tests)")
+    assert threshold.line.shape == "hv"  # flat through each cycle, not slanted from one cycle's count of tests to the next (tour 21)
     lines = {(shape.yref, shape.y0, shape.line.dash) for shape in wine.layout.shapes}  # each across its whole panel
     assert lines == {("y2", 0.1, "dash"), ("y3", 0.25, "dash"), ("y3", 0.1, "dot")}
     assert not [a.text for a in wine.layout.annotations if a.text in ("high", "moderate") or a.text.startswith("floor")]
@@ -535,3 +537,21 @@ def test_ten_classes_each_keep_a_colour_of_their_own_and_their_curves_a_plot_to_
     bars = charts.encoded_coefficients(weights, classes)
     assert len({t.marker.color for t in bars.data}) == 10
     assert {t.line.color for t in three.data if t.name != "chance"} == set(charts.CLASS_COLOURS[:3])  # few classes: as before
+
+
+def _lab(colour: str) -> tuple[float, float, float]:
+    """An sRGB colour (#rrggbb) in CIE L*a*b* (D65): distances there follow what eyes tell apart, as RGB's do not."""
+    linear = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))]
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    f = [v ** (1 / 3) if v > 0.008856 else 7.787 * v + 16 / 116 for v in xyz / np.array([0.95047, 1.0, 1.08883])]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+@pytest.mark.parametrize("n_classes", range(3, 9))
+def test_a_few_classes_take_colours_far_apart(n_classes: int) -> None:
+    """Tour 21: six classes were two greens and three warm browns and yellows (ColorBrewer's Dark2 in its order: its
+    closest pair 32 apart in L*a*b*). Each pair of the first n now at least 39 apart; the binary demo's two unchanged."""
+    shown = [charts.class_colour(i, n_classes) for i in range(n_classes)]
+    closest = min(math.dist(_lab(a), _lab(b)) for i, a in enumerate(shown) for b in shown[i + 1 :])
+    assert closest >= 39, (n_classes, shown)
+    assert charts.class_colour(0, 2) == charts.COLOURS["class_0"] and charts.class_colour(1, 2) == charts.COLOURS["class_1"]

@@ -252,6 +252,8 @@ def test_the_operations_page_says_the_simulator_sends_a_table_s_workspace_nothin
     warnings = [w.value for w in at.warning]
     assert any("The stream sends the loop nothing: the simulator draws only the demo's columns" in w for w in warnings), warnings
     assert not any("Active: the simulator" in c.value for c in at.caption)
+    scenario, strength = at.selectbox(key="stream_scenario"), at.slider(key="stream_strength")
+    assert scenario.disabled and strength.disabled and "cannot feed this workspace's table" in scenario.help  # tour 21
 
 
 def test_the_why_chart_of_three_classes_speaks_of_the_class_score_and_shows_the_headline_s_probability(served: Settings) -> None:
