@@ -125,7 +125,8 @@ def _tables_drawn(page) -> list[dict]:
             continue
         grid.scroll_into_view_if_needed()
         scroller = grid.locator(".dvn-scroller").first
-        for left in range(0, 6000, 400):
+        hidden = scroller.evaluate("s => s.scrollWidth - s.clientWidth")  # as far as it scrolls, not 6,000 px of every table
+        for left in [*range(0, max(hidden, 0), 400), max(hidden, 0)]:
             scroller.evaluate(f"s => s.scrollTo({left}, 0)")
             page.wait_for_timeout(60)
         scroller.evaluate("s => s.scrollTo(0, 0)")
