@@ -180,7 +180,7 @@ def live() -> None:
               "decision": st.column_config.TextColumn("decision", width=190, help="A challenge says whether its "
                                                       "challenger won; a retrain, what the gate made of it"),
               "verdict": st.column_config.TextColumn("verdict", width="large", help="Hover a cell for the whole verdict.")}  # fmt: skip
-    cycles = version_column(decisions(cached.insights.cycles(10)), "champion_version")
+    cycles = version_column(decisions(cached.insights.latest_cycles(10)), "champion_version")
     if not cycles.empty:  # shares as percentages, and a dash where a cycle had none (no labels, no verdict)
         cycles = cycles.assign(realised_accuracy=cycles["realised_accuracy"].map(percent),
                                estimated_accuracy=cycles["estimated_accuracy"].map(percent), verdict=cycles["verdict"].fillna("—"))  # fmt: skip

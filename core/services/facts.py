@@ -62,6 +62,15 @@ class StoredFacts:
     def cycles(self, limit: int = 100) -> pd.DataFrame:
         return self.store.cycles(limit)
 
+    def latest_cycles(self, limit: int = 10) -> pd.DataFrame:
+        """The newest cycles for a table to read, a run of cycles in a row with no new data as one row whose verdict says
+        how many and which (`Store.cycles_idle_runs`)."""
+        cycles = self.store.cycles_idle_runs(limit)
+        runs = cycles["idle_cycles"].fillna(1) > 1
+        said = [f"Cycles {int(first)}–{int(last)}, {int(n):,} in a row: {verdict}"
+                for n, first, last, verdict in cycles.loc[runs, ["idle_cycles", "idle_from", "cycle_id", "verdict"]].itertuples(index=False)]  # fmt: skip
+        return cycles.assign(verdict=cycles["verdict"].where(~runs, pd.Series(said, index=cycles.index[runs], dtype=object)))
+
     def cycles_page(self, limit: int, offset: int) -> pd.DataFrame:
         return self.store.cycles_page(limit, offset)
 

@@ -109,6 +109,25 @@ class CycleQueries(StoreBase):
         """The newest cycles, each with `realised_on`: the labels its realised accuracy rests on."""
         return self.cur.execute(f"SELECT *, {REALISED_ON} AS realised_on FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()
 
+    def cycles_idle_runs(self, limit: int = 10, scanned: int = 10_000) -> pd.DataFrame:
+        """The newest cycles as `cycles` gives them, but each run of cycles in a row that read no new data as one row:
+        its newest, with `idle_from` (the run's first cycle) and `idle_cycles` (how many), null for the others. A
+        replay that ended wrote a no-data cycle every interval, and ten of them pushed every cycle that did something
+        out of the Overview's table (tour 21). Runs are found among the newest `scanned` cycles."""
+        return self.cur.execute(
+            f"""WITH c AS (SELECT *, {REALISED_ON} AS realised_on, status = 'no_data' AS idle,
+                                  row_number() OVER (ORDER BY cycle_id)
+                                  - row_number() OVER (PARTITION BY status = 'no_data' ORDER BY cycle_id) AS run
+                           FROM cycles WHERE cycle_id > (SELECT coalesce(max(cycle_id), 0) FROM cycles) - ?),
+                    r AS (SELECT *, min(cycle_id) OVER w AS first_of_run, max(cycle_id) OVER w AS last_of_run,
+                                 count(*) OVER w AS in_run
+                          FROM c WINDOW w AS (PARTITION BY idle, run))
+               SELECT * EXCLUDE (idle, run, first_of_run, last_of_run, in_run),
+                      CASE WHEN idle THEN first_of_run END AS idle_from, CASE WHEN idle THEN in_run END AS idle_cycles
+               FROM r WHERE NOT idle OR cycle_id = last_of_run ORDER BY cycle_id DESC LIMIT ?""",
+            [scanned, limit],
+        ).df()
+
     def last_event_cycle(self) -> dict | None:
         """The newest cycle that did something worth seeing: a signal fired, it retrained, or it failed."""
         return self._one(

@@ -474,6 +474,23 @@ def test_overview_reads_well_with_unlabelled_cycles() -> None:
     assert any("· 1 model ·" in c.value and "· 41 predictions logged (served by any door" in c.value for c in at.caption)
 
 
+def test_cycles_in_a_row_with_no_new_data_are_one_row_of_the_latest_cycles() -> None:
+    """Tour 21: after a replay ended, a no-data cycle every interval pushed every cycle that did something out of the
+    Overview's ten rows. A run is one row, its newest cycle, saying which cycles it holds."""
+    rt = get_runtime()
+    read = rt.loop.run_cycle()  # the stream's batch
+    assert read.status == "ok"
+    rt.loop.set_controls(stream_enabled=False)
+    idle = [rt.loop.run_cycle() for _ in range(12)]
+    assert {r.status for r in idle} == {"no_data"}
+    at = open_page()
+    cycles = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
+    first, last = idle[0].cycle_id, idle[-1].cycle_id
+    assert cycles["cycle_id"].iloc[0] == last and cycles["verdict"].iloc[0].startswith(f"Cycles {first}–{last}, 12 in a row: No verdict")
+    assert cycles["cycle_id"].tolist()[:2] == [last, read.cycle_id]  # the cycle that read something still shows
+    assert len(rt.store.cycles(100)) == read.cycle_id + 12  # every cycle is still stored: only the table reads them as one
+
+
 def test_a_realised_accuracy_no_label_has_come_to_since_says_how_old_it_is() -> None:
     """Tour 9: "Realised accuracy 89.5 % · cycle 33 · 200 labels" stood unchanged 116 cycles after labels stopped, beside
     "Data drift, performance holds" judged by the estimate alone."""
