@@ -172,14 +172,20 @@ else:
     st.caption("Data the loop has read cannot go back to the library: its cycles and drift references were computed from it.")
 
 
+DATASET_BOX = {"dataset_id": "Dataset", "name": "Name", "tags": "Tags (comma-separated)"}  # a refusal named by its box, not the API's field
+
+
 def _save_dataset(dataset_id: int) -> None:
     name, tagged = changed(f"dataset_name_{dataset_id}"), changed(f"dataset_tags_{dataset_id}")  # as drawn: left as it is now
     tags = None if tagged is None else [t.strip() for t in tagged.split(",") if t.strip()]
-    act(lambda: rt.data.update(dataset_id, name, tags), f"Dataset {dataset_id} saved", under="dataset")
+    act(lambda: rt.data.update(dataset_id, name, tags), f"Dataset {dataset_id} saved", DATASET_BOX, under="dataset")
 
 
 def _delete_dataset(dataset_id: int) -> None:
-    if act(lambda: rt.data.delete(dataset_id), lambda n: f"Dataset {dataset_id} deleted ({n:,} rows)", under="dataset") is not None:
+    if (
+        act(lambda: rt.data.delete(dataset_id), lambda n: f"Dataset {dataset_id} deleted ({n:,} rows)", DATASET_BOX, under="dataset")
+        is not None
+    ):
         st.session_state.pop("dataset_pick", None)
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.domain.outcomes import version_label
+from core.rules.policy import warns
 from core.rules.verdicts import DRIFT_FAMILY, FEATURE, drift_found
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, NO_VALUES, PREDICTED, described
 from core.stats.estimate import threshold_words
@@ -70,7 +71,8 @@ if detail is None:
     st.stop()
 cycle = detail.cycle
 fired = json.loads(cycle.get("signals") or "[]")
-verdict_box = st.warning if fired else st.info  # tour 21: a drift's verdict sat in the same calm box as "No signal"
+# as its alert: a warning when sent to Discord (tour 21: a drop's verdict sat in the same calm box as "No signal")
+verdict_box = st.warning if warns(fired, cycle.get("policy")) else st.info
 verdict_box(cycle.get("verdict") or "No verdict stored for this cycle (made before verdicts were recorded).", icon=":material/insights:")
 dropped = [f for f in fired if f not in DRIFT_FAMILY]
 if dropped and FEATURE not in fired:

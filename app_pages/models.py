@@ -62,7 +62,7 @@ if st.button("Train now", type="primary", disabled=source == "Chosen datasets" a
     with st.status("Training…", expanded=True) as status:
         options = act(lambda: TrainingOptions(float(c_value), weights))
         outcome = options and act(lambda: rt.models.train(on_step=st.write, dataset_ids=chosen or None, options=options, promote=not hold),
-                                  _train_message)  # fmt: skip
+                                  _train_message, {"dataset_ids": "Datasets"})  # fmt: skip
         if outcome and outcome.status == "unchanged":
             st.info(capitalised(outcome.reason))
             status.update(label=f"Unchanged: equals {outcome.label}", state="complete")

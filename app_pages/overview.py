@@ -116,7 +116,8 @@ def live() -> None:
     estimated = ov.estimated or {}
     band = charts.estimate_band(estimated, last.get("cycle_id"), ov.champion, TILE_LINE)
     estimated_at = (f" Cycle {estimated['cycle_id']} at {estimated['started_at']:%H:%M} UTC on {int(estimated['rows_seen']):,} rows; it "
-                    "stays until a newer cycle reads rows." if estimated else " No cycle has estimated one yet.")  # fmt: skip
+                    f"stays until a newer cycle reads {rt.loop.live_settings().drift_min_rows:,} new rows or more (IA_DRIFT_MIN_ROWS)."
+                    if estimated else " No cycle has estimated one yet.")  # fmt: skip
     bottom[1].metric("Estimated accuracy", percent(estimated.get("estimated_accuracy")), delta=band, delta_color="off", delta_arrow="off",
                      help="No labels needed: the mean probability that the served class is right, calibrated on the champion's "
                      "holdout (CBPE). The band is where the realised accuracy of these rows should fall, 95 % of the time."

@@ -252,7 +252,7 @@ def _pauses(ts: pd.Series) -> pd.Series:
 
 def estimate_band(cycle: dict, newest_cycle: object = None, champion: int | None = None, room: int | None = None) -> str | None:
     """The estimate's 95 % band in words, for a tile and a table; None when the cycle has none. Given the newest
-    cycle's id, an estimate from an older cycle (the newest read no rows) says how many cycles ago, in the words the
+    cycle's id, an estimate from an older cycle (the newest estimated none) says how many cycles ago, in the words the
     realised tile beside it uses ("1 cycle ago" beside "cycle 1" read as two cycles, tour 19), in `room` characters;
     given today's champion, an estimate of another version's rows (made before a promotion) names that version."""
     low, high = cycle.get("estimated_low"), cycle.get("estimated_high")

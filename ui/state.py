@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
@@ -417,9 +417,11 @@ def as_shown(typed: float | None, places: int) -> float | None:
     binary value, as the browser's toFixed does."""
     if typed is None:
         return None
-    if not math.isfinite(typed) or abs(typed) >= 2**53:  # no fraction left to round; 1e300 is past Decimal's precision
-        return typed  # (tour 21: quantize raised, and the Predict form gave way to Streamlit's error box)
-    return float(Decimal(typed).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)) + 0.0
+    if not math.isfinite(typed) or abs(typed) >= 2**53:  # no fraction left to round
+        return typed
+    with localcontext(prec=40):  # 2**53's 16 digits and 15 decimals: the default 28 raised on 1e13 shown with 15 (tour 21:
+        # quantize raised on 1e300, and the Predict form gave way to Streamlit's error box)
+        return float(Decimal(typed).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)) + 0.0
 
 
 def percent(value: float | None) -> str:

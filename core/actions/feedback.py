@@ -102,7 +102,6 @@ class FeedbackActions:
             ids.append(checked_id(item["prediction_id"], f"{where}.prediction_id"))
             values.append(item["label"])
         indices = label_indices(values, self.store.schema, lambda i: f"labels[{i}].label")
-        _no_repeats(ids, lambda i: f"labels[{i}]", lambda i: f"labels[{i}].prediction_id")  # tour 20: named "prediction_id"
         return self.apply(ids, indices, correct)
 
     def send_csv(self, data: bytes | str, correct: bool = False) -> FeedbackReply:
@@ -135,7 +134,7 @@ class FeedbackActions:
             lambda: label_indices(list(frame["label"]), self.store.schema, row, field="label"),
             lambda: _no_repeats(given, row),
         )
-        return self.apply(ids, indices, correct, where=row)
+        return self.apply(ids, indices, correct, where=row, id_field=lambda _: "prediction_id")
 
     def apply(
         self,
@@ -144,11 +143,12 @@ class FeedbackActions:
         correct: bool = False,
         where: Callable[[int], str] = lambda i: f"labels[{i}]",
         replay_of: list[int | None] | None = None,
+        id_field: Callable[[int], str] = lambda i: f"labels[{i}].prediction_id",
     ) -> FeedbackReply:
         """Checked ids and class indices: join them to the log and store them (the stream's held-back labels come in
         here, with `replay_of` for a replay's). `where` names an id's position as its door does: a file's row, a list's
         index."""
-        _no_repeats(ids, where)
+        _no_repeats(ids, where, id_field)  # tour 20: a list's repeated id was named "prediction_id", not its place
         self.predictor.flush()
         if self.predictor.last_flush_error:
             raise StorageError(f"the prediction log cannot be written now ({self.predictor.last_flush_error}); send the labels again later")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from core.config import Settings
     from core.store import ArrivedLabels, Window
 
 
@@ -54,6 +55,11 @@ class NewData:
     def n_inputs(self) -> int:
         """The rows whose inputs this cycle meets first: what it estimates and drift-tests."""
         return int(np.count_nonzero(self.fresh))
+
+    def testable(self, settings: Settings) -> bool:
+        """Whether this cycle meets enough new inputs (IA_DRIFT_MIN_ROWS) to drift-test and estimate them: two rows cannot
+        show the inputs match, nor one prediction's confidence an accuracy."""
+        return self.n_inputs >= settings.drift_min_rows
 
     @property
     def inputs_came_labelled(self) -> bool:

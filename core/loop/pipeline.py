@@ -56,7 +56,6 @@ from core.ml import training
 from core.ml.window_choice import MIN_ROWS, NoChallenger, challenge, choose_window, tail
 from core.rules import verdicts
 from core.rules.policy import (
-    CHALLENGING,
     FAILING,
     FOLLOW_UP_GROWTH,
     FOLLOWED_UP,
@@ -66,6 +65,7 @@ from core.rules.policy import (
     RetrainPolicy,
     promotion,
     stopgap,
+    warns,
 )
 from core.services import controls
 from core.services.predictor import Predictor
@@ -268,10 +268,11 @@ class MonitoringPipeline:
             measured = self._measure(new, s)
         record.measured(measured)
         report, untested = None, None
-        if measured.champion is not None and new.n_inputs < s.drift_min_rows:
+        if measured.champion is not None and not new.testable(s):
             untested = new.n_inputs
         elif measured.champion is not None:
             with _timed(steps, "drift"):
+                self._fit_monitor(measured.champion, s)  # fitted by the estimate too; a key check when it was
                 model = self.registry.load(measured.champion)
                 report = self.monitor.calculate(
                     X, new.inputs_came_labelled, s.drift_window_batches, self.store.features, thresholds_of(s), model, y
@@ -302,12 +303,10 @@ class MonitoringPipeline:
         if not signals:
             return
         text = f"{record.verdict}\nDecision: {decision.reason}"
-        if verdicts.REALISED in signals or verdicts.ESTIMATED in signals:
-            alerts.notify("drift", "warning", verdicts.DROP_TITLE, text, _fields(record), cycle_id=record.cycle_id,
-                          episode=decision.episode_onset)  # fmt: skip
-        elif record.policy not in CHALLENGING:
-            alerts.notify("drift", "warning", "Drift detected", text, _fields(record), cycle_id=record.cycle_id,
-                          episode=decision.episode_onset)  # fmt: skip
+        if warns(signals, record.policy):
+            dropped = verdicts.REALISED in signals or verdicts.ESTIMATED in signals
+            alerts.notify("drift", "warning", verdicts.DROP_TITLE if dropped else "Drift detected", text, _fields(record),
+                          cycle_id=record.cycle_id, episode=decision.episode_onset)  # fmt: skip
         elif self._drift_episode_starts():
             measured = record.realised_accuracy is not None  # labels may all be another version's: the estimate judged
             alerts.notify("drift", "info", verdicts.info_title(measured), text, _fields(record), cycle_id=record.cycle_id, info=True)
@@ -417,10 +416,10 @@ class MonitoringPipeline:
         bar, bar_source = self._bar(champion, holdout, int(model["n_holdout"]), s)
         predictor = self.registry.load(champion)
         scores = predictor.predict_proba(new.features)
-        # as no drift test is made on fewer than IA_DRIFT_MIN_ROWS rows, no estimate is (tour 21: one prediction's confidence,
-        # 0.884, was drawn as the cycle's estimated accuracy, and "holds")
-        estimable = new.n_inputs >= s.drift_min_rows
-        estimated, estimated_drop = self._estimate(champion, predictor, scores[new.fresh], s) if estimable else (_NO_ESTIMATE, False)
+        # as no drift test, no estimate on a handful of rows (tour 21: one prediction's confidence, 0.884, was drawn as the
+        # cycle's estimated accuracy, and "holds")
+        testable = new.testable(s)
+        estimated, estimated_drop = self._estimate(champion, predictor, scores[new.fresh], s) if testable else (_NO_ESTIMATE, False)
         if new.labelled is None:
             return Measurement(
                 champion, holdout, None, None, estimated.value, False, bar, bar_source, new.n_rows, estimated_drop, **estimated.band
@@ -643,7 +642,8 @@ class _Estimated:
 
 
 class _NoEstimate:
-    """A cycle whose every row an earlier cycle already estimated (only late labels came): nothing new to estimate."""
+    """A cycle with nothing new to estimate: every row an earlier cycle already estimated (only late labels came), or
+    fewer new rows than IA_DRIFT_MIN_ROWS."""
 
     value = threshold = None
 

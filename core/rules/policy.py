@@ -31,7 +31,7 @@ import numpy as np
 
 from core.config import Settings
 from core.domain.outcomes import Decision, Measurement, version_label
-from core.rules.verdicts import CLASS_SHIFT
+from core.rules.verdicts import CLASS_SHIFT, ESTIMATED, REALISED
 from core.stats.drift import DriftReport
 from core.stats.estimate import threshold_words
 from core.stats.paired import PairedScore
@@ -137,6 +137,18 @@ def promotion(
     if p < bar and score.gained > score.lost:
         return Promotion(True, f"{figures}: {BETTER} (McNemar p = {p:.2g} < {over})")
     return Promotion(False, f"{figures}: not {BETTER} (McNemar p = {p:.2g} >= {over})")
+
+
+def warns(signals: list[str], policy: str | None) -> bool:
+    """Whether a cycle's signals are a warning (sent to Discord) or informational (stored and shown): a performance drop
+    always warns; feature drift alone only under a policy that acts on it, as a challenging policy acts on labels.
+
+    >>> warns(["feature drift"], "challenge"), warns(["feature drift"], "drift"), warns(["realised-accuracy drop"], "challenge")
+    (False, True, True)
+    """
+    if REALISED in signals or ESTIMATED in signals:
+        return True
+    return bool(signals) and policy not in CHALLENGING
 
 
 def promoted_as(reason: str) -> str | None:

@@ -114,7 +114,7 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
             f"The labels contradict the label-free estimate: the realised accuracy's upper bound {m.realised_upper:.3f} is "
             f"below the estimate's 95 % band ({m.estimated_low:.3f}–{m.estimated_high:.3f}). The estimate reads the champion's "
             "own confidence, which assumes the concept it learnt still holds: a change in what the inputs mean shows only in "
-            "labels, and where labels come, the loop acts on them."
+            "labels."
         )  # fmt: skip
     if m.one_class is not None:
         label, count = m.one_class
@@ -124,18 +124,26 @@ def verdict(fired: list[str], report: DriftReport | None, m: Measurement, s: Set
 
 
 def contradicted(m: Measurement) -> bool:
-    """Whether the labels credibly say the champion is worse than its label-free estimate could be: the realised
-    accuracy's upper bound under the estimate's band (tour 21: realised 0.420 beside an estimate of 0.889, band
-    0.835–0.942, in a concept change, with nothing said). A few labels' noise is no contradiction.
+    """Whether the labels of the cycle's own rows credibly say the champion is worse than its label-free estimate of
+    those rows could be: the realised accuracy's upper bound under the estimate's band (tour 21: realised 0.420 beside an
+    estimate of 0.889, band 0.835–0.942, in a concept change, with nothing said). A few labels' noise is no
+    contradiction, nor are labels of other rows (late ones, a few sent by hand) or labels all of one class.
 
-    >>> contradicted(Measurement(1, 0.9, 0.42, 0.48, 0.889, True, estimated_low=0.835, estimated_high=0.942))
+    >>> from core.domain.outcomes import VersionLabels
+    >>> own = VersionLabels(1, 200, 84)
+    >>> contradicted(Measurement(1, 0.9, 0.42, 0.48, 0.889, True, n_rows=200, estimated_low=0.835, estimated_high=0.942, scored=own))
     True
-    >>> contradicted(Measurement(1, 0.9, 0.6, 0.9, 0.889, False, estimated_low=0.835, estimated_high=0.942))  # 3 labels
+    >>> contradicted(Measurement(1, 0.9, 0.6, 0.9, 0.889, False, n_rows=3, estimated_low=0.835, estimated_high=0.942,
+    ...                          scored=VersionLabels(1, 3, 2)))  # 3 labels: no credible contradiction
+    False
+    >>> contradicted(Measurement(1, 0.9, 0.42, 0.48, 0.889, True, n_rows=200, estimated_low=0.835, estimated_high=0.942))
     False
     """
+    own_rows = m.scored is not None and m.scored.labels == m.n_rows  # every label came with its row this cycle: the
+    # estimate's rows, not late labels of rows served before nor /feedback's chosen few (review of tour 21's fix)
     return (
-        m.realised_upper is not None and m.estimated_low is not None and m.estimated is not None
-        and m.realised_upper < m.estimated_low
+        own_rows and m.one_class is None and m.realised_upper is not None and m.estimated_low is not None
+        and m.estimated is not None and m.realised_upper < m.estimated_low
     )  # fmt: skip
 
 
@@ -214,7 +222,9 @@ def _quiet(report: DriftReport | None, m: Measurement, s: Settings) -> str:
         return f"No signal: {' and '.join(watched)}."
     if m.estimated is not None:
         watched.append(f"estimated accuracy {m.estimated:.3f} holds")
-    return f"No signal: {' and '.join(watched)}. These inputs carry no labels, so concept drift could not show here."
+    unlabelled = "These inputs carry no labels, so concept drift could not show here."
+    # nothing watched (too few rows to test or estimate, no labels): "No signal: ." said nothing (review of tour 21's fix)
+    return f"No signal: {' and '.join(watched)}. {unlabelled}" if watched else unlabelled
 
 
 def decision_words(decision: str, new_version: int | None, promoted: bool | None, gate_outcome: str | None, failed: bool = False) -> str:

@@ -126,9 +126,11 @@ def test_a_batch_with_bad_values_in_several_rows_names_each_not_the_first_alone(
 
 
 def test_a_batch_with_more_bad_values_than_a_reply_names_stops_at_the_limit_and_says_so(rt: Runtime) -> None:
-    """30 bad rows: the reply names the first MAX_REFUSALS of them, says it read no further, and nothing is logged."""
+    """30 bad rows, the 20th with two bad values: the reply names exactly the first MAX_REFUSALS problems (the two of the
+    20th row made it 21), says it read no further, and nothing is logged."""
     before = rt.store.counts()["predictions"]
     rows = [ROW] + [{**ROW, "measure_02": f"bad{i}"} for i in range(30)]
+    rows[MAX_REFUSALS]["measure_03"] = "also bad"
     errors = TestClient(serving_app(rt)).post("/predict/batch", json={"rows": rows}).json()["errors"]
     assert len(errors) == MAX_REFUSALS
     assert [e["error"].split(": ")[1] for e in errors] == [f"row {i}" for i in range(2, 2 + MAX_REFUSALS)]

@@ -309,6 +309,7 @@ def test_a_cycle_of_too_few_rows_makes_no_drift_test_and_says_so(trained_runtime
     assert small.verdict.startswith("Too few rows (2) to test drift or estimate the accuracy: at least 30 are needed (IA_DRIFT_MIN_ROWS).")
     assert "match the reference" not in small.verdict and "too few rows (2) to test drift" in small.reason
     assert "estimated accuracy" not in small.verdict  # tour 21: one row's confidence "holds" as the cycle's estimate
+    assert small.verdict.endswith("(IA_DRIFT_MIN_ROWS). These inputs carry no labels, so concept drift could not show here.")
     stored = rt.store.cycle(small.cycle_id)
     assert stored["dataset_drift"] is None and stored["drift_share"] is None and stored["signals"] == "[]"
     assert stored["estimated_accuracy"] is None and stored["estimated_low"] is None

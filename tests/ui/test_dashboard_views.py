@@ -454,6 +454,7 @@ def test_an_import_empties_the_uploader_and_a_copy_can_be_deleted_from_the_page(
     at.selectbox(key="dataset_pick").set_value(1).run()
     button(at, "Delete dataset 1").click().run()
     assert any("sent to the loop" in e.value for e in at.error) and rt.store.dataset(1) is not None
+    assert any(e.value.startswith("Dataset: dataset 1 was sent to the loop") for e in at.error)  # its box, not "dataset_id:"
 
 
 def test_overview_reads_well_with_unlabelled_cycles() -> None:

@@ -21,6 +21,8 @@ from ui.state import TILE_LINE, as_shown, header, realised_as_of, tile_line
         (1e300, 2, 1e300),
         (-1e300, 0, -1e300),
         (2.0**53 + 2, 3, 2.0**53 + 2),
+        (1e13, 15, 1e13),  # past the default 28 digits with 15 decimals (review)
+        (1e14 + 0.5, 14, 1e14 + 0.5),
     ],  # tour 21: 1e300 crashed the Predict form
 )
 def test_a_number_field_sends_what_it_shows(typed: float | None, places: int, sent: float | None) -> None:
