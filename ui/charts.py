@@ -636,13 +636,16 @@ def scatter_by_class(frame: pd.DataFrame, x: str, y: str, title: str, target: st
 
 
 def _class_points(
-    fig: go.Figure, frame: pd.DataFrame, x: str, y: str, target: str, prefix: str, symbol: str, opacity: float, classes: tuple = (0, 1)
-) -> None:
+    fig: go.Figure, frame: pd.DataFrame, x: str, y: str, target: str, prefix: str, symbol: str, opacity: float, classes: tuple = (0, 1),
+    legend: bool = True,
+) -> None:  # fmt: skip
+    """A trace per class, grouped by class: a legend entry toggles the class's points wherever drawn (`legend` False:
+    grouped, without entries of their own)."""
     for index, label in enumerate(classes):
         rows = frame[frame[target] == index]
-        fig.add_scattergl(x=rows[x], y=rows[y], mode="markers", name=prefix + class_name(label),
-                          marker={"color": class_colour(index, len(classes)), "size": 5, "symbol": symbol,
-                                  "opacity": opacity})  # fmt: skip
+        fig.add_scattergl(x=rows[x], y=rows[y], mode="markers", name=prefix + class_name(label), legendgroup=f"class {index}",
+                          showlegend=legend, marker={"color": class_colour(index, len(classes)), "size": 5, "symbol": symbol,
+                                                     "opacity": opacity})  # fmt: skip
 
 
 def decision_boundary(view: object, point: tuple[float, float] | None = None) -> go.Figure:
@@ -655,8 +658,9 @@ def decision_boundary(view: object, point: tuple[float, float] | None = None) ->
         _class_regions(fig, view.regions, classes)
     # Open rings at a middle opacity: faint filled dots vanished on the dark theme's background.
     _class_points(fig, view.reference, x, y, "target", "reference · ", "circle-open", 0.55, classes)
-    if not view.batch.empty:
-        _class_points(fig, view.batch, x, y, "target", f"cycle {view.cycle_id} batch · ", "x", 0.8, classes)
+    if not view.batch.empty:  # with more than two classes, a legend entry per class, not two: twelve took a third of the
+        # chart for six classes (tour 21); the caption says rings are the reference and crosses the batch
+        _class_points(fig, view.batch, x, y, "target", f"cycle {view.cycle_id} batch · ", "x", 0.8, classes, legend=len(classes) <= 2)
     for name, line in view.lines.items():
         role = "challenger" if name.startswith("challenger") else "champion"
         dash = "dash" if role == "challenger" else "solid"

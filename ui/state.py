@@ -513,6 +513,9 @@ def realised_as_of(realised: dict, champion: int | None, newest: int | None) -> 
 def decision_of(cycle: dict) -> str:
     """A stored cycle's decision in words (`core.rules.verdicts.decision_words`), from a row that may hold NaN."""
     new, promoted, outcome = (None if pd.isna(cycle.get(k)) else cycle.get(k) for k in ("new_version", "promoted", "gate_outcome"))
+    run = cycle.get("idle_cycles")  # a run of cycles with no new data, shown as one row (`StoredFacts.latest_cycles`)
+    if run is not None and not pd.isna(run) and run > 1:
+        return f"no new data, cycles {int(cycle['idle_from'])}–{int(cycle['cycle_id'])}"
     return decision_words(cycle["decision"], None if new is None else int(new), promoted, outcome, failed=cycle.get("status") == "error")
 
 

@@ -555,3 +555,22 @@ def test_a_few_classes_take_colours_far_apart(n_classes: int) -> None:
     closest = min(math.dist(_lab(a), _lab(b)) for i, a in enumerate(shown) for b in shown[i + 1 :])
     assert closest >= 39, (n_classes, shown)
     assert charts.class_colour(0, 2) == charts.COLOURS["class_0"] and charts.class_colour(1, 2) == charts.COLOURS["class_1"]
+
+
+def test_six_classes_take_one_legend_entry_each_on_the_decision_boundary() -> None:
+    """Tour 21: six classes' rings and crosses were twelve entries, a third of the chart. One entry per class, which toggles
+    the class's reference rings and batch crosses together; two classes keep both, as before."""
+    from types import SimpleNamespace
+
+    def view(k: int) -> SimpleNamespace:
+        rows = pd.DataFrame({"a": np.arange(60.0), "b": np.arange(60.0), "target": np.arange(60) % k})
+        return SimpleNamespace(x_feature="a", y_feature="b", classes=tuple(f"c{i}" for i in range(k)), regions=None,
+                               reference=rows, batch=rows, cycle_id=4, lines={}, x_range=(0, 60), y_range=(0, 60))  # fmt: skip
+
+    six = charts.decision_boundary(view(6))
+    shown = [t.name for t in six.data if t.showlegend is not False]
+    assert shown == [f"reference · class c{i}" for i in range(6)], shown
+    crosses = [t for t in six.data if t.name.startswith("cycle 4 batch")]
+    assert len(crosses) == 6 and [t.legendgroup for t in crosses] == [f"class {i}" for i in range(6)]
+    two = charts.decision_boundary(view(2))
+    assert len([t for t in two.data if t.showlegend is not False]) == 4

@@ -488,6 +488,7 @@ def test_cycles_in_a_row_with_no_new_data_are_one_row_of_the_latest_cycles() -> 
     cycles = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
     first, last = idle[0].cycle_id, idle[-1].cycle_id
     assert cycles["cycle_id"].iloc[0] == last and cycles["verdict"].iloc[0].startswith(f"Cycles {first}–{last}, 12 in a row: No verdict")
+    assert cycles["decision"].iloc[0] == f"no new data, cycles {first}–{last}"  # seen at 1024 px, where the verdict is hovered
     assert cycles["cycle_id"].tolist()[:2] == [last, read.cycle_id]  # the cycle that read something still shows
     assert len(rt.store.cycles(100)) == read.cycle_id + 12  # every cycle is still stored: only the table reads them as one
 
