@@ -737,6 +737,7 @@ def cents_adding_up(parts: list[float], total: float) -> list[int]:
 
 def latency(history: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
+    history = _broken_at_pauses(history)  # no prediction for a while: no line through it (tour 20: 23:46 to 23:56)
     fig.add_scatter(x=history["ts"], y=history["p50_ms"], name="p50", mode="lines+markers")
     fig.add_scatter(x=history["ts"], y=history["p95_ms"], name="p95", mode="lines+markers")
     _time_axis(fig, history["ts"])

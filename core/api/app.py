@@ -52,6 +52,19 @@ def serving_app(rt: Runtime) -> Any:
     return FastPredict(create_app(rt), rt)
 
 
+def _workspace_examples(parts: dict[str, Any], rt: Runtime) -> None:
+    """A table's workspace shows its own row and classes in /docs' examples, not the demo's [1.5, 2.3] and class 1 (tour
+    20: digits' PredictRequest showed the demo's row, which /predict refuses): the champion's typical reference row."""
+    if rt.schema.plain:
+        return
+    row = rt.insights.typical_row() if rt.models.champion_version is not None else {}
+    if row:
+        parts["PredictRequest"]["properties"]["features"]["examples"] = [row]
+        parts["BatchRequest"]["properties"]["rows"]["examples"] = [[row]]
+    label = {"prediction_id": "order-1842", "label": rt.schema.classes[-1]}
+    parts["FeedbackRequest"]["properties"]["labels"]["examples"] = [[label]]
+
+
 def state_limits(app: FastAPI, rt: Runtime) -> None:
     """The OpenAPI document with every bound the validation layer enforces for this workspace's settings."""
     from fastapi.openapi.utils import get_openapi
@@ -69,6 +82,7 @@ def state_limits(app: FastAPI, rt: Runtime) -> None:
                 for prop, stated in properties.items():
                     body["properties"][prop] = {**{k: v for k, v in body["properties"][prop].items() if k in ("description", "examples",
                                                                                                            "title")}, **stated}  # fmt: skip
+            _workspace_examples(schema["components"]["schemas"], rt)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -439,8 +439,9 @@ def _value(value: object, given: bool, column: Column, max_abs: float, field: st
         allowed = "send null for a missing value" if column.missing else "this column allows no missing value"
         raise UserInputError(field, f"{where}is missing: send every column ({allowed})")
     if value is None or (isinstance(value, float) and np.isnan(value) and column.kind == "categorical"):
-        if not column.missing:
-            raise UserInputError(field, f"{where}is null: this column allows no missing value")
+        if not column.missing:  # NaN named as sent (tour 20: a NaN was refused as "is null")
+            sent = "is null" if value is None else "is NaN, a missing value"
+            raise UserInputError(field, f"{where}{sent}: this column allows no missing value")
         return np.nan
     if column.kind == "numeric":
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):

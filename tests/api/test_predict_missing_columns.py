@@ -137,3 +137,13 @@ def test_a_batch_with_more_bad_values_than_a_reply_names_stops_at_the_limit_and_
     assert errors[-1]["error"].endswith(f"the first {MAX_REFUSALS} problems: the batch was read no further"), errors[-1]
     rt.predictor.flush()
     assert rt.store.counts()["predictions"] == before
+
+
+def test_the_docs_examples_are_this_workspace_s_row_and_class_and_are_served(rt: Runtime) -> None:
+    """Tour 20: a table's /openapi.json showed the demo's [1.5, 2.3] as PredictRequest's example, which /predict refuses."""
+    client = TestClient(create_app(rt))
+    parts = client.get("/openapi.json").json()["components"]["schemas"]
+    row = parts["PredictRequest"]["properties"]["features"]["examples"][0]
+    assert list(row) == NAMES and parts["BatchRequest"]["properties"]["rows"]["examples"] == [[row]]
+    assert client.post("/predict", json={"features": row}).status_code == 200
+    assert parts["FeedbackRequest"]["properties"]["labels"]["examples"][0][0]["label"] in rt.schema.classes

@@ -574,3 +574,13 @@ def test_six_classes_take_one_legend_entry_each_on_the_decision_boundary() -> No
     assert len(crosses) == 6 and [t.legendgroup for t in crosses] == [f"class {i}" for i in range(6)]
     two = charts.decision_boundary(view(2))
     assert len([t for t in two.data if t.showlegend is not False]) == 4
+
+
+def test_the_latency_lines_break_where_no_prediction_was_served() -> None:
+    """Tour 20: a straight line crossed ten minutes in which nothing was served (23:46 to 23:56)."""
+    ts = pd.to_datetime(["2026-12-07 23:40", "2026-12-07 23:41", "2026-12-07 23:42", "2026-12-07 23:43", "2026-12-07 23:44",
+                         "2026-12-07 23:56", "2026-12-07 23:57", "2026-12-07 23:58"])  # fmt: skip
+    fig = charts.latency(pd.DataFrame({"ts": ts, "p50_ms": 2.0, "p95_ms": 5.0}))
+    for line in fig.data:
+        gaps = [x for x, y in zip(line.x, line.y, strict=True) if y is None or (isinstance(y, float) and math.isnan(y))]
+        assert len(gaps) == 1 and pd.Timestamp("2026-12-07 23:44") < pd.Timestamp(gaps[0]) < pd.Timestamp("2026-12-07 23:56"), line.name
