@@ -114,6 +114,13 @@ def test_the_realised_accuracy_says_what_it_rests_on_and_its_size_is_the_label_c
     assert plain.marker.size == 4 and plain.text is None  # cycles stored before label counts existed
 
 
+def test_cycles_a_few_seconds_apart_fill_their_axis() -> None:
+    """Tour 21: twenty cycles 5 s apart sat in the right tenth of a ten-minute axis; the axis is twenty steps wide now."""
+    fast = history(20).assign(ts=[T0 + pd.Timedelta(seconds=5 * i) for i in range(20)])
+    low, high = (pd.Timestamp(v) for v in charts.accuracy_history(fast).layout.xaxis.range)
+    assert pd.Timedelta(seconds=95) < high - low <= pd.Timedelta(seconds=100) and low < T0
+
+
 def test_one_cycle_gets_a_readable_time_axis() -> None:
     for fig in (charts.accuracy_history(history(1)), charts.latency(pd.DataFrame({"ts": [T0], "p50_ms": [1.0], "p95_ms": [2.0]}))):
         low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
