@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
-from core.api.request_guard import TOO_DEEP, problem, refusal
+from core.api.request_guard import TOO_DEEP, TOO_MANY_DIGITS, problem, refusal, too_many_digits
 from core.api.schemas import VERSION_PATTERN
 from core.domain.faults import component_of
 from core.domain.validation import not_a_whole_number, shown
@@ -77,6 +77,8 @@ def unreadable_body(exc: StarletteHTTPException) -> dict[str, Any] | None:
         return problem(f"body: {TOO_DEEP}", "body")
     if isinstance(cause, UnicodeDecodeError):
         return problem("body: not valid JSON (not UTF-8 text)", "body")
+    if too_many_digits(cause):
+        return problem(f"body: {TOO_MANY_DIGITS}", "body")
     if cause is not None and "parsing the body" in str(exc.detail):
         return problem(f"body: not readable ({type(cause).__name__})", "body")
     return None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.api import replies
 from core.api.errors import problem_of
-from core.api.request_guard import TOO_DEEP, RequestGate, reply
+from core.api.request_guard import TOO_DEEP, TOO_MANY_DIGITS, RequestGate, reply, too_many_digits
 from core.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -57,7 +57,9 @@ class FastPredict:
                 raise UserInputError("body", f"larger than {self.MAX_BODY:,} bytes: send one row of features")
             try:
                 data = json.loads(body)
-            except ValueError:  # a UnicodeDecodeError too
+            except ValueError as unread:  # a UnicodeDecodeError too
+                if too_many_digits(unread):
+                    raise UserInputError("body", TOO_MANY_DIGITS) from None
                 raise UserInputError("body", f"not valid JSON: expected {self._expected()}") from None
             except RecursionError:
                 raise UserInputError("body", TOO_DEEP) from None

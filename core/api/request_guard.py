@@ -30,6 +30,15 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 PROBES = frozenset({"/health", "/health/live", "/metrics"})
 MAX_REMEMBERED_PATHS = 256
 TOO_DEEP = f"JSON nested too deep to read (more than about {sys.getrecursionlimit():,} levels): send a flatter body"
+TOO_MANY_DIGITS = (f"holds a number of more than {sys.get_int_max_str_digits():,} digits, which Python will not read: no "
+                   "field takes one that long")  # fmt: skip
+
+
+def too_many_digits(exc: BaseException | None) -> bool:
+    """Valid JSON that Python's parser refuses: an integer past its digit limit (tour 20: 5,000 digits read "not valid
+    JSON" on /predict and "not readable (ValueError)" elsewhere)."""
+    return isinstance(exc, ValueError) and "integer string conversion" in str(exc)
+
 
 NO_BODY_READ = 64  # bytes of a body sent where none is read: enough to tell `{}` from something
 Refusal = tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]

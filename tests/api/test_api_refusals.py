@@ -76,6 +76,11 @@ def test_a_body_that_cannot_be_read_is_a_422_on_body_saying_why(api: tuple[Runti
                        ("/feedback", '{"labels": ' + deep + "}")):  # fmt: skip
         said = refused(httpx.post(f"{url}{path}", content=body, headers={**AUTH, "Content-Type": "application/json"}), "body")
         assert "nested too deep" in said and "UTF-8" not in said, (path, said)
+    long = "9" * 5000  # valid JSON past Python's digit limit (tour 20: "not valid JSON" on /predict, "not readable" elsewhere)
+    for path, body in (("/predict", '{"features": [' + long + ", 1]}"), ("/predict/batch", '{"rows": [[' + long + ", 1]]}"),
+                       ("/generate", '{"samples": ' + long + "}")):  # fmt: skip
+        said = refused(httpx.post(f"{url}{path}", content=body, headers={**AUTH, "Content-Type": "application/json"}), "body")
+        assert "a number of more than 4,300 digits" in said, (path, said)
     for path in ("/predict", "/generate"):
         said = refused(
             httpx.post(f"{url}{path}", content=b'{"samples": "\xff"}', headers={**AUTH, "Content-Type": "application/json"}), "body"
