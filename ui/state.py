@@ -516,7 +516,9 @@ def decision_of(cycle: dict) -> str:
     run = cycle.get("idle_cycles")  # a run of cycles with no new data, shown as one row (`StoredFacts.latest_cycles`)
     if run is not None and not pd.isna(run) and run > 1:
         return f"no new data, cycles {int(cycle['idle_from'])}–{int(cycle['cycle_id'])}"
-    return decision_words(cycle["decision"], None if new is None else int(new), promoted, outcome, failed=cycle.get("status") == "error")
+    later = cycle.get("decided_later")
+    return decision_words(cycle["decision"], None if new is None else int(new), promoted, outcome, failed=cycle.get("status") == "error",
+                          decided_later=later if isinstance(later, str) else None)  # fmt: skip
 
 
 CYCLE_STATUS = {"ok": "ok", "no_data": "no data", "error": "failed"}  # a cycle's stored status as a table shows it

@@ -227,10 +227,14 @@ def _quiet(report: DriftReport | None, m: Measurement, s: Settings) -> str:
     return f"No signal: {' and '.join(watched)}. {unlabelled}" if watched else unlabelled
 
 
-def decision_words(decision: str, new_version: int | None, promoted: bool | None, gate_outcome: str | None, failed: bool = False) -> str:
+def decision_words(
+    decision: str, new_version: int | None, promoted: bool | None, gate_outcome: str | None, failed: bool = False,
+    decided_later: str | None = None,
+) -> str:  # fmt: skip
     """A cycle's decision as a person reads it in a table: a challenge says whether its challenger won (the default policy
     challenges every labelled cycle, so "challenge" alone would not say whether the champion changed), a retrain what
-    the gate made of it.
+    the gate made of it; one it left awaiting approval, what became of it since (`decided_later`: the event that ended
+    the wait, `Store.cycles`' `decided_later`).
 
     >>> decision_words("challenge", None, None, None)
     'challenged: champion kept'
@@ -238,6 +242,8 @@ def decision_words(decision: str, new_version: int | None, promoted: bool | None
     'challenger v1.2.0 promoted'
     >>> decision_words("retrain", 3, False, "awaiting")
     'retrained: v1.2.0 awaits approval'
+    >>> decision_words("retrain", 3, False, "awaiting", decided_later="approval")  # as it reads once a person decided
+    'retrained: v1.2.0 awaited approval, then approved'
     >>> decision_words("cooldown", None, None, None)
     'cooling down'
     >>> decision_words("retrain", None, None, None, failed=True)  # the cycle failed while retraining
@@ -250,4 +256,10 @@ def decision_words(decision: str, new_version: int | None, promoted: bool | None
     if new_version is None:
         return "challenged: champion kept" if decision == "challenge" else "retrain: champion kept"
     outcome = "promoted" if promoted else "awaits approval" if gate_outcome == "awaiting" else "rejected"
+    if gate_outcome == "awaiting" and decided_later in AWAITED:  # tour 22: "awaits approval" long after a person decided
+        outcome = f"awaited approval, {AWAITED[decided_later]}"
     return f"{'challenger' if decision == 'challenge' else 'retrained:'} {version_label(new_version)} {outcome}"
+
+
+AWAITED = {"approval": "then approved", "rejection": "then rejected", "superseded": "then withdrawn"}
+"""What became of a version a cycle left awaiting approval, by the model event that ended its wait."""

@@ -358,8 +358,8 @@ class ModelRegistry:
         if version == self.champion_version:
             raise UserInputError("version", f"{version_label(version)} is already the champion")
         if record["status"] == "rejected":
-            why = ("was superseded by a fresher challenger while awaiting approval" if record.get("superseded")
-                   else "was rejected by the gate")  # fmt: skip
+            why = ("was withdrawn while awaiting approval (a fresher challenger replaced it, or another version took service)"
+                   if record.get("superseded") else "was rejected by the gate")  # fmt: skip
             raise UserInputError("version", f"{version_label(version)} {why} and never served: train again, or promote a former "
                                  "champion or a candidate")  # fmt: skip
         if record.get("pruned_at") is not None:
@@ -388,11 +388,19 @@ class ModelRegistry:
         """Move the champion in DuckDB and MLflow together, or in neither."""
         with self._lock:
             previous = self.champion_version
+            stale = [v for v in self.store.awaiting_approval() if v != version]
             alias_moved = False
             try:
                 with self.store.transaction() as tx:
                     Store.set_champion(tx, version, previous)
                     self.store.add_model_event(tx, _event(kind, decision))
+                    for older in stale:  # judged against a champion that no longer serves: its gate no longer holds (tour 22:
+                        # one left waiting under approve was approved 74 cycles later, over a newer champion, unwarned)
+                        Store.set_status(tx, older, "rejected")
+                        self.store.add_model_event(tx, {"kind": "superseded", "version": older, "previous_champion": previous,
+                                                        "promoted": False, "reason": f"withdrawn while awaiting approval: "
+                                                        f"{version_label(version)} took service, and its gate had judged it "
+                                                        f"against {version_label(previous)}"})  # fmt: skip
                     self.tracker.set_alias("champion", version)
                     alias_moved = True
             except Exception:
@@ -401,7 +409,9 @@ class ModelRegistry:
                 log.exception("promotion of version %s failed; %s stays champion", version, version_label(previous))
                 raise
             self.champion_version = version
-        if self.tracker.alias_version("challenger") == version:
+        if stale:
+            self._restore_challenger_alias()
+        elif self.tracker.alias_version("challenger") == version:
             self.tracker.delete_alias("challenger")
 
 

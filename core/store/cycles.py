@@ -13,6 +13,11 @@ from core.stats.drift import NO_VALUES
 from core.store.base import StoreBase, insert_records, insert_row
 from core.store.migrations import REALISED_ON
 
+# The model event that ended the wait of the version a cycle left awaiting approval (an approval, a rejection, a withdrawal):
+# a cycle's "awaits approval" read as still true long after a person decided (tour 22).
+DECIDED_LATER = """(SELECT e.kind FROM model_events e WHERE e.version = cycles.new_version
+                     AND e.kind IN ('approval', 'rejection', 'superseded') ORDER BY e.event_id DESC LIMIT 1) AS decided_later"""
+
 
 class TestedBatch(NamedTuple):
     """What a cycle that made a drift test read: its samples (none when only predictions came) and the
@@ -48,7 +53,7 @@ class CycleQueries(StoreBase):
         return self.cur.execute("SELECT coalesce(max(cycle_id), 0) FROM cycles").fetchone()[0]
 
     def cycle(self, cycle_id: int) -> dict | None:
-        return self._one(f"SELECT *, {REALISED_ON} AS realised_on FROM cycles WHERE cycle_id = ?", [cycle_id])
+        return self._one(f"SELECT *, {REALISED_ON} AS realised_on, {DECIDED_LATER} FROM cycles WHERE cycle_id = ?", [cycle_id])
 
     def cycle_ids(self, limit: int = 500) -> list[int]:
         """The newest cycles' ids, newest first, for pickers and sliders."""
@@ -107,7 +112,9 @@ class CycleQueries(StoreBase):
 
     def cycles(self, limit: int = 100) -> pd.DataFrame:
         """The newest cycles, each with `realised_on`: the labels its realised accuracy rests on."""
-        return self.cur.execute(f"SELECT *, {REALISED_ON} AS realised_on FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]).df()
+        return self.cur.execute(
+            f"SELECT *, {REALISED_ON} AS realised_on, {DECIDED_LATER} FROM cycles ORDER BY cycle_id DESC LIMIT ?", [limit]
+        ).df()
 
     def cycles_idle_runs(self, limit: int = 10, scanned: int = 10_000) -> pd.DataFrame:
         """The newest cycles as `cycles` gives them, but each run of cycles in a row that read no new data as one row:
@@ -115,7 +122,7 @@ class CycleQueries(StoreBase):
         replay that ended wrote a no-data cycle every interval, and ten of them pushed every cycle that did something
         out of the Overview's table (tour 21). Runs are found among the newest `scanned` cycles."""
         return self.cur.execute(
-            f"""WITH c AS (SELECT *, {REALISED_ON} AS realised_on, status = 'no_data' AS idle,
+            f"""WITH c AS (SELECT *, {REALISED_ON} AS realised_on, {DECIDED_LATER}, status = 'no_data' AS idle,
                                   row_number() OVER (ORDER BY cycle_id)
                                   - row_number() OVER (PARTITION BY status = 'no_data' ORDER BY cycle_id) AS run
                            FROM cycles WHERE cycle_id > (SELECT coalesce(max(cycle_id), 0) FROM cycles) - ?),

@@ -174,14 +174,43 @@ def test_the_approve_policy_waits_for_a_person_end_to_end(trained_runtime: Runti
     assert not rt.store.accuracy_history()["rejected"].any()
     older = model_row(rt.store.model(gated[0].new_version))
     assert (older["status"], older["status_label"]) == ("rejected", "superseded")  # stored as before; read as what happened
-    with pytest.raises(UserInputError, match="superseded by a fresher challenger while awaiting approval"):
+    with pytest.raises(UserInputError, match="withdrawn while awaiting approval"):
         rt.models.promote(gated[0].new_version)
     rt.close()
     rt.__init__(rt.settings)  # a restart keeps the waiting challenger waiting
     assert rt.models.awaiting_approval() == [waiting]
+    waited = next(r.cycle_id for r in gated if r.new_version == waiting)
+    assert rt.store.cycle(waited)["decided_later"] is None
     rt.models.approve(waiting)
     assert rt.registry.champion_version == waiting and rt.tracker.alias_version("champion") == waiting
     assert rt.tracker.alias_version("challenger") is None
+    # the cycle that left it waiting says what became of it (tour 22: "awaits approval" long after), and so do the older ones
+    assert rt.store.cycle(waited)["decided_later"] == "approval"
+    assert rt.store.cycle(gated[0].cycle_id)["decided_later"] == "superseded"
+    assert set(rt.store.cycles(20).dropna(subset=["new_version"])["decided_later"]) == {"approval", "superseded"}
+
+
+def test_a_challenger_left_waiting_is_withdrawn_when_another_version_takes_service(trained_runtime: Runtime) -> None:
+    """Tour 22: one left waiting under approve stayed a challenger after the policy became challenge; approved 74 cycles
+    later, it went into service over a newer champion with no word. Its gate judged it against a champion that no longer
+    serves: it is withdrawn when another version takes service, and can be neither approved nor promoted by hand."""
+    rt = trained_runtime
+    rt.loop.set_controls(policy="approve", retrain_cooldown_cycles=0)
+    rt.loop.set_stream_scenario("concept_drift", 1.0)
+    run(rt, 3)
+    (waiting,) = rt.models.awaiting_approval()
+    rt.loop.set_controls(policy="challenge")
+    promoted = next((r for r in run(rt, 6) if r.promoted), None)
+    assert promoted is not None and rt.registry.champion_version == promoted.new_version
+    assert rt.models.awaiting_approval() == [] and rt.tracker.alias_version("challenger") is None
+    events = rt.store.model_events_of(waiting)
+    said = events.query("kind == 'superseded'")["reason"].iloc[0]
+    assert said == (f"withdrawn while awaiting approval: {version_label(promoted.new_version)} took service, and its gate had judged "
+                    f"it against {version_label(promoted.champion_version)}")  # fmt: skip
+    for act in (rt.models.approve, rt.models.promote):
+        with pytest.raises(UserInputError, match=r"not a challenger awaiting approval|withdrawn while awaiting approval"):
+            act(waiting)
+    assert rt.registry.champion_version == promoted.new_version
 
 
 def test_a_rejected_approval_keeps_the_champion(trained_runtime: Runtime) -> None:
