@@ -77,10 +77,16 @@ if st.button("Train now", type="primary", disabled=source == "Chosen datasets" a
 waiting = rt.models.awaiting_approval()
 if waiting:
     st.subheader("Awaiting approval")
-    st.caption("Policy approve: these challengers passed the gate; a person decides.")
+    policy = rt.loop.live_settings().policy
+    st.caption("Policy approve: these challengers passed the gate; a person decides." if policy == "approve" else
+               f"These challengers passed the gate under policy approve and wait for a person; the policy is {policy} now, so "
+               "no new one will wait, and one is withdrawn when another version takes service.")  # fmt: skip
     for version in waiting:
         c1, c2, c3 = st.columns([2, 1, 1])
         c1.write(f"**{version_label(version)}**")
+        gate = cached.insights.waiting_reason(version)
+        if gate:
+            c1.caption(capitalised(gate))
         if c2.button(f"Promote {version_label(version)}", key=f"approve_{version}", type="primary"):
             if act(lambda v=version: rt.models.approve(v)):
                 st.session_state["models_flash"] = f"{version_label(version)} is champion"

@@ -62,6 +62,13 @@ class StoredFacts:
     def cycles(self, limit: int = 100) -> pd.DataFrame:
         return self.store.cycles(limit)
 
+    def waiting_reason(self, version: int) -> str | None:
+        """Why `version` waits for approval: its gate's words (the figures it passed on, the champion it was judged
+        against). The approval panel showed a name and two buttons, beside a registry where it looked worse (tour 22)."""
+        events = self.store.model_events_of(version)
+        waits = events[events["kind"] == "awaiting"]
+        return None if waits.empty else str(waits["reason"].iloc[-1])
+
     def latest_cycles(self, limit: int = 10) -> pd.DataFrame:
         """The newest cycles for a table to read, a run of cycles in a row with no new data as one row whose verdict says
         how many and which (`Store.cycles_idle_runs`)."""

@@ -702,6 +702,11 @@ def test_a_challenger_awaiting_approval_is_promoted_from_the_models_page(workspa
     rt.data.generate(1500, "concept_drift", 1.0, seed=2, role="incoming")
     waiting = rt.models.train(window_rows=1500).version
     at = open_page("models")
+    said = " ".join(c.value for c in at.caption)  # the gate's figures beside the buttons (tour 22: a name and two buttons)
+    assert "Passed the gate: accuracy" in said and "awaiting approval (policy approve)" in said, said
+    rt.loop.set_controls(policy="challenge")
+    at = open_page("models")
+    assert any("the policy is challenge now, so no new one will wait" in c.value for c in at.caption)
     button(at, f"Promote {version_label(waiting)}").click().run()
     assert not at.exception and rt.registry.champion_version == waiting and rt.models.awaiting_approval() == []
 
