@@ -656,9 +656,9 @@ _NO_ESTIMATE = _NoEstimate()
 
 
 def _estimate_alone(m: Measurement) -> str:
-    """Said in the reason of a cycle whose rows brought no labels of the champion's: the estimate alone decided."""
+    """Said in the reason of a cycle whose rows brought no labels of the champion's: the estimate alone judged it."""
     return (
-        "; no labels came for the champion's rows, so the label-free estimate alone decided"
+        "; no labels came for the champion's rows, so the label-free estimate alone judged it"
         if m.realised is None and m.estimated is not None
         else ""
     )

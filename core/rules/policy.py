@@ -141,14 +141,17 @@ def promotion(
 
 def warns(signals: list[str], policy: str | None) -> bool:
     """Whether a cycle's signals are a warning (sent to Discord) or informational (stored and shown): a performance drop
-    always warns; feature drift alone only under a policy that acts on it, as a challenging policy acts on labels.
+    always warns; feature drift alone only under `drift`, the one policy that retrains on it. Under `never` (monitor
+    only) it was sent as "Drift detected" while the accuracy held and nothing would be done (tour 22).
 
-    >>> warns(["feature drift"], "challenge"), warns(["feature drift"], "drift"), warns(["realised-accuracy drop"], "challenge")
-    (False, True, True)
+    >>> warns(["feature drift"], "challenge"), warns(["feature drift"], "never"), warns(["feature drift"], "drift")
+    (False, False, True)
+    >>> warns(["realised-accuracy drop"], "never")
+    True
     """
     if REALISED in signals or ESTIMATED in signals:
         return True
-    return bool(signals) and policy not in CHALLENGING
+    return bool(signals) and policy == "drift"
 
 
 def promoted_as(reason: str) -> str | None:

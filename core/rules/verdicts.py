@@ -63,13 +63,13 @@ NO_LABELS = "No labels came for the champion's rows this cycle: the estimate alo
 def signals(report: DriftReport | None, measured: Measurement) -> list[str]:
     """The signals a cycle fired, by name. A drift family that flagged only the class shares ("(label)",
     "(predicted class)") is a class-share shift, not feature drift: no input moved."""
-    fired = []
-    if report is not None and report.dataset_drift:
-        fired.append(FEATURE if report.inputs_drifted else CLASS_SHIFT)
+    fired = []  # a drop first: an alert's first sentence is its title's evidence (tour 22: a drop alert opened on drift)
     if measured.performance_drift:
         fired.append(REALISED)
     if measured.estimated_drop:
         fired.append(ESTIMATED)
+    if report is not None and report.dataset_drift:
+        fired.append(FEATURE if report.inputs_drifted else CLASS_SHIFT)
     return fired
 
 
@@ -222,7 +222,11 @@ def _quiet(report: DriftReport | None, m: Measurement, s: Settings) -> str:
         return f"No signal: {' and '.join(watched)}."
     if m.estimated is not None:
         watched.append(f"estimated accuracy {m.estimated:.3f} holds")
-    unlabelled = "These inputs carry no labels, so concept drift could not show here."
+    unlabelled = (
+        "The labels that came are of other versions' predictions, so concept drift could not show for the champion here."
+        if m.others
+        else "These inputs carry no labels, so concept drift could not show here."
+    )  # tour 22: said beside 100 labels
     # nothing watched (too few rows to test or estimate, no labels): "No signal: ." said nothing (review of tour 21's fix)
     return f"No signal: {' and '.join(watched)}. {unlabelled}" if watched else unlabelled
 

@@ -27,7 +27,7 @@ from core.errors import NoModelError
 from core.ml.row_model import RowModel
 from core.ml.training import encoded_mean
 from core.rules import verdicts
-from core.rules.policy import CHALLENGING, promoted_as
+from core.rules.policy import CHALLENGING, promoted_as, warns
 from core.services.compared import Compared, ComparedRows, compared_rows
 from core.services.facts import StoredFacts
 from core.services.reference import Reference, holding_rows, read_reference, reference_of, trained_on
@@ -400,10 +400,10 @@ def _signal_event(cycle: dict) -> Event:
     alone is informational (the alert was not sent) and the event says what the cycle's challenger came to."""
     fired = json.loads(cycle["signals"])
     detail = cycle.get("verdict") or cycle["reason"]
-    if cycle.get("policy") not in CHALLENGING:
-        kind, title = "drift", f"Drift detected: {', '.join(fired)}"
-    elif verdicts.REALISED in fired or verdicts.ESTIMATED in fired:
+    if verdicts.REALISED in fired or verdicts.ESTIMATED in fired:
         kind, title = "drift", f"{verdicts.DROP_TITLE}: {', '.join(f for f in fired if f not in verdicts.DRIFT_FAMILY)}"
+    elif warns(fired, cycle.get("policy")):  # as its alert: a warning only where the policy acts on drift
+        kind, title = "drift", f"Drift detected: {', '.join(fired)}"
     else:
         kind, title = "info", f"{verdicts.info_title(pd.notna(cycle.get('realised_accuracy')))}: {', '.join(fired)}"
     if cycle.get("policy") in CHALLENGING:

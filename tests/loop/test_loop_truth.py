@@ -225,6 +225,8 @@ def test_a_cycle_whose_labels_are_all_another_version_s_does_not_say_they_came_a
     record = rt.loop.run_cycle()
     assert record.realised_accuracy is None and record.champion_version == 2
     assert "Labels came back for predictions other versions served: v1.0.0 10 of 10 right" in record.verdict, record.verdict
+    assert "carry no labels" not in record.verdict  # tour 22: said beside the labels that came
+    assert "The labels that came are of other versions' predictions, so concept drift could not show" in record.verdict
 
 
 def test_predictions_served_before_the_first_cycle_count_in_its_served_rows(trained_runtime: Runtime) -> None:

@@ -145,7 +145,7 @@ def test_stream_off_checks_what_users_added(trained_runtime: Runtime) -> None:
     assert unlabelled.rows_seen == 40 and not unlabelled.labelled
     assert unlabelled.realised_accuracy is None and 0.5 <= unlabelled.estimated_accuracy <= 1.0
     assert unlabelled.estimated_low < unlabelled.estimated_accuracy < unlabelled.estimated_high
-    assert "the label-free estimate alone decided" in unlabelled.reason and "estimate alone judged" in unlabelled.verdict
+    assert "the label-free estimate alone judged it" in unlabelled.reason and "estimate alone judged" in unlabelled.verdict
     assert "estimate alone" not in labelled.reason
 
 
@@ -271,7 +271,8 @@ def test_after_a_drift_retrain_the_reference_is_the_post_drift_rows_so_the_loop_
 
 def test_a_new_drift_episode_alerts_even_inside_the_cooldown_of_the_last(trained_runtime: Runtime) -> None:
     rt = trained_runtime
-    rt.loop.set_controls(policy="never", drift_window_batches=1)  # monitor only: the reference stays, every shifted cycle drifts
+    # drift, the policy that sends feature drift, never persisting long enough to retrain: the reference stays
+    rt.loop.set_controls(policy="drift", drift_persistence=100, drift_window_batches=1)
     rt.loop.set_stream_scenario("covariate_shift", 1.5)
     first, repeat = rt.loop.run_cycle(), rt.loop.run_cycle()
     rt.loop.set_stream_scenario("stable", 0.0)
@@ -284,6 +285,19 @@ def test_a_new_drift_episode_alerts_even_inside_the_cooldown_of_the_last(trained
     assert alerts["delivery"].tolist() == ["not_sent", "collapsed", "not_sent"]
     detail = rt.insights.cycle_detail(again.cycle_id)
     assert [a["kind"] for a in detail.alerts] == ["drift"]
+
+
+def test_under_never_feature_drift_with_no_drop_is_one_informational_alert_per_episode(trained_runtime: Runtime) -> None:
+    """Tour 22: under never (monitor only) feature drift with the accuracy holding was sent as "Drift detected", while
+    under challenge it was informational. Only `drift`, which retrains on it, sends it."""
+    rt = trained_runtime
+    rt.loop.set_controls(policy="never", drift_window_batches=1)
+    rt.loop.set_stream_scenario("covariate_shift", 1.5)
+    drifted = [rt.loop.run_cycle() for _ in range(2)]
+    assert all(r.dataset_drift and not r.performance_drift for r in drifted)
+    alerts = rt.store.notifications().query("kind == 'drift'")
+    assert alerts["level"].tolist() == ["info"] and alerts["cycle_id"].tolist() == [drifted[0].cycle_id]
+    assert rt.insights.last_event().kind == "info"
 
 
 def test_a_rejected_drift_retrain_makes_the_post_drift_rows_the_champions_reference(trained_runtime: Runtime) -> None:

@@ -264,7 +264,7 @@ def test_a_replay_with_a_label_delay_serves_each_batch_and_sends_its_labels_that
     try:
         records = [never.loop.run_cycle() for _ in range(2)]  # labels due after the replay's end: they never come while it runs
         assert [r.realised_accuracy for r in records] == [None, None] and all(r.estimated_accuracy is not None for r in records)
-        assert all(r.status == "ok" and "the label-free estimate alone decided" in r.reason for r in records)
+        assert all(r.status == "ok" and "the label-free estimate alone judged it" in r.reason for r in records)
         assert never.loop.stream_info()["position"] == 200 and never.store.due_labels(1001)[0] and not never.store.due_labels(1000)[0]
     finally:
         never.close()

@@ -173,3 +173,13 @@ def test_a_verdict_with_another_signal_still_says_why_an_accuracy_under_its_bar_
     assert text.startswith("Feature drift: bill")
     assert text.endswith("The realised accuracy 0.685 on 200 labels (upper bound 0.736) holds against its bar 0.747 (realised on 1,200 served rows) "
                          "less the tolerance 0.05.")  # fmt: skip
+
+
+def test_a_drop_is_the_first_signal_so_its_alert_opens_on_it() -> None:
+    """Tour 22: a "Performance drop" alert opened on "Feature drift: … it cannot tell whether the model is now wrong"."""
+    from types import SimpleNamespace
+
+    from core.rules.verdicts import REALISED, signals
+
+    drifted = SimpleNamespace(dataset_drift=True, inputs_drifted=True)
+    assert signals(drifted, Measurement(1, 0.9, 0.5, 0.6, 0.9, True)) == [REALISED, FEATURE]
