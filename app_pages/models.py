@@ -103,8 +103,10 @@ if models.empty:
 
 st.subheader("Registry")
 realised = {v.version: f"{percent(v.accuracy)} on {plural(v.labels, 'label')}" for v in cached.insights.realised_by_version()}
+# a version the gate turned down (or a person, or a fresher one) never served: "no labels yet" promised some (tour 22)
+never = set(models.loc[models["status"] == "rejected", "version"])
 table = models.assign(mlflow_run=rt.models.run_links(models["run_id"].tolist()),
-                      realised=[realised.get(v, "no labels yet") for v in models["version"]])  # fmt: skip
+                      realised=[realised.get(v, "never served" if v in never else "no labels yet") for v in models["version"]])  # fmt: skip
 table["status"] = table["status"].where(~table["superseded"].astype(bool), "superseded").map(STATUS_LABELS).fillna(table["status"])
 links = {"mlflow_run": st.column_config.LinkColumn("MLflow run", display_text="open run")} if rt.settings.mlflow_ui_url else {}
 dataframe(
@@ -223,7 +225,8 @@ st.caption("An older former champion put back is a rollback; a candidate put in 
 events = cached.insights.model_events(500)
 others = rt.models.promotable_versions()
 if not others:
-    empty_state("No earlier champion or candidate to promote: rejected challengers cannot serve.")
+    rejected = (models["status"] == "rejected").any()  # tour 22: said when nothing had been rejected
+    empty_state("No earlier champion or candidate to promote" + (": rejected challengers cannot serve." if rejected else "."))
 else:
     kinds = models.set_index("version")["status"].map(STATUS_LABELS).to_dict()
     target = st.selectbox("Version to promote", others, format_func=lambda v: f"{version_label(v)} · {kinds.get(v, '')}",

@@ -380,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = created.metrics.get("accuracy", float("nan"))
     print(f"Workspace {created.name} created in {created.folder}: {created.n_rows:,} rows, champion {created.champion} "
           f"(holdout accuracy {accuracy:.3f}). Open it with: {open_command(settings.workspaces_dir, created.name)}")  # fmt: skip
+    if created.replay_dataset_id is not None:  # tour 22: opened as told, the loop replayed 600 rows before a policy was chosen
+        print(f"Opened, its loop starts at once and replays the rows after the first {choice.initial_rows:,}, a batch per cycle, "
+              f"under policy {settings.policy}; to choose first, open it with IA_SCHEDULER_AUTOSTART=false (and IA_POLICY) "
+              "and start the loop on the Operations page.")  # fmt: skip
     return 0
 
 

@@ -363,6 +363,21 @@ def test_the_command_s_usage_names_itself_and_its_required_options(capsys: pytes
     assert "--name is required" in capsys.readouterr().err
 
 
+def test_the_command_says_the_loop_starts_on_its_replay_at_once_and_how_to_choose_first(
+    base: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tour 22: opened as told, the loop replayed 600 rows and promoted before a policy could be chosen, unwarned."""
+    path = tmp_path / "small.csv"
+    generate_table(900, seed=4).to_csv(path, index=False)
+    monkeypatch.setenv("IA_DATA_DIR", str(base.data_dir))
+    assert workspaces.main([str(path), "--name", "told", "--target", "outcome", "--initial-rows", "600"]) == 0
+    said = capsys.readouterr().out
+    assert "its loop starts at once and replays the rows after the first 600, a batch per cycle, under policy challenge" in said
+    assert "IA_SCHEDULER_AUTOSTART=false" in said
+    assert workspaces.main([str(path), "--name", "whole", "--target", "outcome"]) == 0  # nothing to replay: nothing to say
+    assert "starts at once" not in capsys.readouterr().out
+
+
 def test_demo_names_the_data_folder_itself_at_every_door(base: Settings, tmp_path: Path) -> None:
     """Tour 20: a workspace named demo could be made; the sidebar then listed demo twice (both opened the data folder),
     and IA_WORKSPACE=demo, the command its summary gave, opened the new folder instead."""

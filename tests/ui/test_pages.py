@@ -709,6 +709,14 @@ def test_a_challenger_awaiting_approval_is_promoted_from_the_models_page(workspa
     assert any("the policy is challenge now, so no new one will wait" in c.value for c in at.caption)
     button(at, f"Promote {version_label(waiting)}").click().run()
     assert not at.exception and rt.registry.champion_version == waiting and rt.models.awaiting_approval() == []
+    rt.loop.set_controls(policy="approve")
+    turned_down = rt.models.train(dataset_ids=[rt.data.generate(1500, seed=8).dataset_id]).version
+    if turned_down in rt.models.awaiting_approval():  # passed the gate: a person turns it down; else the gate did
+        rt.models.reject(turned_down)
+    assert rt.store.model(turned_down)["status"] == "rejected"
+    registry = next(df.value for df in open_page("models").dataframe if "realised" in df.value.columns)
+    realised = dict(zip(registry["label"], registry["realised"], strict=True))
+    assert realised[version_label(turned_down)] == "never served"  # tour 22: "no labels yet", as if some might come
 
 
 def test_operations_lists_the_replicas_whose_predictions_reached_the_workbench(workspace: Path) -> None:
