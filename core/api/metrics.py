@@ -54,8 +54,12 @@ class RuntimeCollector:
         for status, decision, n in facts["cycles"]:
             cycles.add_metric([status, decision], n)
         yield cycles
-        yield CounterMetricFamily("ia_continu_retrains", "Retrains decided by the loop", value=facts["retrains"])
-        yield CounterMetricFamily("ia_continu_promotions", "Promotions (gate, approval, rollback)", value=facts["promotions"])
+        yield CounterMetricFamily("ia_continu_retrains", "Versions the loop trained and registered (a retrain's, a challenge's)",
+                                  value=facts["retrains"])  # fmt: skip
+        yield CounterMetricFamily("ia_continu_promotions", "Promotions over a champion (gate, approval, rollback, by hand)",
+                                  value=facts["promotions"])  # fmt: skip
+        yield GaugeMetricFamily("ia_continu_awaiting_approval", "Challengers that passed the gate and wait for a person (policy approve)",
+                                value=len(rt.models.awaiting_approval()))  # fmt: skip
         yield CounterMetricFamily("ia_continu_predictions", "Predictions logged", value=facts["predictions"])
         yield HistogramMetricFamily(
             "ia_continu_prediction_latency_ms", "Prediction latency in milliseconds (per row of a batch)",

@@ -190,6 +190,16 @@ def test_the_approve_policy_waits_for_a_person_end_to_end(trained_runtime: Runti
     assert set(rt.store.cycles(20).dropna(subset=["new_version"])["decided_later"]) == {"approval", "superseded"}
 
 
+def _scrape(rt: Runtime) -> dict[str, float]:
+    from fastapi.testclient import TestClient
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from core.api import create_app
+
+    text = TestClient(create_app(rt)).get("/metrics").text
+    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+
+
 def test_a_challenger_left_waiting_is_withdrawn_when_another_version_takes_service(trained_runtime: Runtime) -> None:
     """Tour 22: one left waiting under approve stayed a challenger after the policy became challenge; approved 74 cycles
     later, it went into service over a newer champion with no word. Its gate judged it against a champion that no longer
@@ -197,12 +207,16 @@ def test_a_challenger_left_waiting_is_withdrawn_when_another_version_takes_servi
     rt = trained_runtime
     rt.loop.set_controls(policy="approve", retrain_cooldown_cycles=0)
     rt.loop.set_stream_scenario("concept_drift", 1.0)
-    run(rt, 3)
+    gated = [r for r in run(rt, 3) if r.new_version]
     (waiting,) = rt.models.awaiting_approval()
+    scraped = _scrape(rt)  # tour 22: retrains 3 beside 11 versions trained, the starter counted a promotion, no waiting gauge
+    assert (scraped["ia_continu_awaiting_approval"], scraped["ia_continu_promotions_total"]) == (1.0, 0.0)
+    assert scraped["ia_continu_retrains_total"] == len(gated)
     rt.loop.set_controls(policy="challenge")
     promoted = next((r for r in run(rt, 6) if r.promoted), None)
     assert promoted is not None and rt.registry.champion_version == promoted.new_version
     assert rt.models.awaiting_approval() == [] and rt.tracker.alias_version("challenger") is None
+    assert (_scrape(rt)["ia_continu_awaiting_approval"], _scrape(rt)["ia_continu_promotions_total"]) == (0.0, 1.0)
     events = rt.store.model_events_of(waiting)
     said = events.query("kind == 'superseded'")["reason"].iloc[0]
     assert said == (f"withdrawn while awaiting approval: {version_label(promoted.new_version)} took service, and its gate had judged "
