@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.domain.outcomes import version_label
 from core.rules.policy import warns
-from core.rules.verdicts import DRIFT_FAMILY, FEATURE, drift_found
+from core.rules.verdicts import FEATURE, drift_found, drops
 from core.stats.drift import JS_FLOOR, LABELS, MISSING_FLOOR, NO_VALUES, PREDICTED, described
 from core.stats.estimate import threshold_words
 from ui import charts
@@ -74,7 +74,7 @@ fired = json.loads(cycle.get("signals") or "[]")
 # as its alert: a warning when sent to Discord (tour 21: a drop's verdict sat in the same calm box as "No signal")
 verdict_box = st.warning if warns(fired, cycle.get("policy")) else st.info
 verdict_box(cycle.get("verdict") or "No verdict stored for this cycle (made before verdicts were recorded).", icon=":material/insights:")
-dropped = [f for f in fired if f not in DRIFT_FAMILY]
+dropped = drops(fired)
 if dropped and FEATURE not in fired:
     st.warning(
         f"Trigger: **performance drift** ({', '.join(dropped)}), not feature drift: the inputs' distributions did not move "

@@ -304,8 +304,7 @@ class MonitoringPipeline:
             return
         text = f"{record.verdict}\nDecision: {decision.reason}"
         if warns(signals, record.policy):
-            dropped = verdicts.REALISED in signals or verdicts.ESTIMATED in signals
-            alerts.notify("drift", "warning", verdicts.DROP_TITLE if dropped else "Drift detected", text, _fields(record),
+            alerts.notify("drift", "warning", verdicts.DROP_TITLE if verdicts.drops(signals) else "Drift detected", text, _fields(record),
                           cycle_id=record.cycle_id, episode=decision.episode_onset)  # fmt: skip
         elif self._drift_episode_starts():
             measured = record.realised_accuracy is not None  # labels may all be another version's: the estimate judged

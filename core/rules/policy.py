@@ -31,7 +31,7 @@ import numpy as np
 
 from core.config import Settings
 from core.domain.outcomes import Decision, Measurement, version_label
-from core.rules.verdicts import CLASS_SHIFT, ESTIMATED, REALISED
+from core.rules.verdicts import CLASS_SHIFT, drops
 from core.stats.drift import DriftReport
 from core.stats.estimate import threshold_words
 from core.stats.paired import PairedScore
@@ -149,9 +149,7 @@ def warns(signals: list[str], policy: str | None) -> bool:
     >>> warns(["realised-accuracy drop"], "never")
     True
     """
-    if REALISED in signals or ESTIMATED in signals:
-        return True
-    return bool(signals) and policy == "drift"
+    return bool(drops(signals)) or (bool(signals) and policy == "drift")
 
 
 def promoted_as(reason: str) -> str | None:

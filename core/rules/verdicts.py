@@ -60,6 +60,15 @@ QUIET_DECISIONS = {"none": "no action", "wait": "waiting", "cooldown": "cooling 
 NO_LABELS = "No labels came for the champion's rows this cycle: the estimate alone judged it."
 
 
+def drops(signals: list[str]) -> list[str]:
+    """The performance drops among a cycle's signals (realised, estimated): what a "Performance drop" is about.
+
+    >>> drops(["realised-accuracy drop", "feature drift"]), drops(["feature drift"])
+    (['realised-accuracy drop'], [])
+    """
+    return [name for name in signals if name not in DRIFT_FAMILY]
+
+
 def signals(report: DriftReport | None, measured: Measurement) -> list[str]:
     """The signals a cycle fired, by name. A drift family that flagged only the class shares ("(label)",
     "(predicted class)") is a class-share shift, not feature drift: no input moved."""

@@ -74,9 +74,9 @@ class StoredFacts:
         how many and which (`Store.cycles_idle_runs`)."""
         cycles = self.store.cycles_idle_runs(limit)
         runs = cycles["idle_cycles"].fillna(1) > 1
-        said = [f"Cycles {int(first)}–{int(last)}, {int(n):,} in a row: {verdict}"
-                for n, first, last, verdict in cycles.loc[runs, ["idle_cycles", "idle_from", "cycle_id", "verdict"]].itertuples(index=False)]  # fmt: skip
-        return cycles.assign(verdict=cycles["verdict"].where(~runs, pd.Series(said, index=cycles.index[runs], dtype=object)))
+        cycles.loc[runs, "verdict"] = [f"Cycles {int(row.idle_from)}–{row.cycle_id}, {int(row.idle_cycles):,} in a row: {row.verdict}"
+                                       for row in cycles[runs].itertuples()]  # fmt: skip
+        return cycles
 
     def cycles_page(self, limit: int, offset: int) -> pd.DataFrame:
         return self.store.cycles_page(limit, offset)

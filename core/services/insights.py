@@ -400,8 +400,8 @@ def _signal_event(cycle: dict) -> Event:
     alone is informational (the alert was not sent) and the event says what the cycle's challenger came to."""
     fired = json.loads(cycle["signals"])
     detail = cycle.get("verdict") or cycle["reason"]
-    if verdicts.REALISED in fired or verdicts.ESTIMATED in fired:
-        kind, title = "drift", f"{verdicts.DROP_TITLE}: {', '.join(f for f in fired if f not in verdicts.DRIFT_FAMILY)}"
+    if verdicts.drops(fired):
+        kind, title = "drift", f"{verdicts.DROP_TITLE}: {', '.join(verdicts.drops(fired))}"
     elif warns(fired, cycle.get("policy")):  # as its alert: a warning only where the policy acts on drift
         kind, title = "drift", f"Drift detected: {', '.join(fired)}"
     else:
