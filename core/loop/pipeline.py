@@ -272,7 +272,6 @@ class MonitoringPipeline:
             untested = new.n_inputs
         elif measured.champion is not None:
             with _timed(steps, "drift"):
-                self._fit_monitor(measured.champion, s)  # fitted by the estimate too; a key check when it was
                 model = self.registry.load(measured.champion)
                 report = self.monitor.calculate(
                     X, new.inputs_came_labelled, s.drift_window_batches, self.store.features, thresholds_of(s), model, y
@@ -418,6 +417,8 @@ class MonitoringPipeline:
         # as no drift test, no estimate on a handful of rows (tour 21: one prediction's confidence, 0.884, was drawn as the
         # cycle's estimated accuracy, and "holds")
         testable = new.testable(s)
+        if testable:  # once a cycle, for the estimate's threshold and the drift test after it (`_steps`), which run only so
+            self._fit_monitor(champion, s)
         estimated, estimated_drop = self._estimate(champion, predictor, scores[new.fresh], s) if testable else (_NO_ESTIMATE, False)
         if new.labelled is None:
             return Measurement(
@@ -455,7 +456,6 @@ class MonitoringPipeline:
             self._estimator = (champion, self.registry.estimator(champion))
         estimator = self._estimator[1]
         estimate = estimator.estimate(scores)
-        self._fit_monitor(champion, s)
         limits = estimator.thresholds(estimate.n, self.monitor.reference_estimate(predictor, estimator))
         return _Estimated(estimate, limits.estimated), estimate.value < limits.estimated
 
